@@ -1,0 +1,14 @@
+# Sourced by scripts/serve and scripts/test: a virtualenv in .venv with the package
+# installed (editable). Re-installs only when pyproject.toml changed since last time.
+ensure_venv() {
+  local extras="$1"
+  local stamp=".venv/.installed${extras}"
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --editable ".${extras}"
+    touch "$stamp"
+  fi
+}

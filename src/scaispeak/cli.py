@@ -1,0 +1,153 @@
+"""The ``scaispeak`` command: serve, migrate, admin bootstrap, say, voices."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from scaispeak.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if getattr(args, "data_dir", None):
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    result: int = args.handler(args, settings)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scaispeak", description=__doc__)
+    parser.add_argument("--data-dir", help="Data directory (default: SCAISPEAK_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="Run the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="Upgrade the database schema to the latest revision")
+    migrate.set_defaults(handler=_migrate)
+
+    admin = sub.add_parser("admin", help="Administration").add_subparsers(required=True)
+    boot = admin.add_parser("bootstrap", help="Create a tenant, a superadmin and an API key")
+    boot.add_argument("--tenant", default="default")
+    boot.add_argument("--email", default="admin@localhost")
+    boot.add_argument("--json", action="store_true", help="Print one JSON object")
+    boot.set_defaults(handler=_bootstrap)
+
+    say = sub.add_parser("say", help="Synthesize TEXT to a file")
+    say.add_argument("text")
+    say.add_argument("-v", "--voice", default="voc_piper_en-us-joe-medium")
+    say.add_argument("-f", "--format", default="wav")
+    say.add_argument("-o", "--output", required=True)
+    _add_remote_options(say)
+    say.set_defaults(handler=_say)
+
+    voices = sub.add_parser("voices", help="List voices")
+    _add_remote_options(voices)
+    voices.set_defaults(handler=_voices)
+    return parser
+
+
+def _add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", help="Base URL of a running service (else in-process)")
+    parser.add_argument("--api-key", help="API key for --server (or SCAISPEAK_API_KEY)")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from scaispeak.app import create_app
+    from scaispeak.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak.platform.db import Database
+    from scaispeak.platform.migrate import upgrade_to_head
+
+    async def run() -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        await upgrade_to_head(db.engine)
+        await db.dispose()
+
+    asyncio.run(run())
+    print("database is at the latest revision")
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak.platform.auth.service import bootstrap
+    from scaispeak.platform.db import Database
+    from scaispeak.platform.migrate import upgrade_to_head
+
+    async def run() -> dict[str, Any]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        await upgrade_to_head(db.engine)
+        async with db.sessions() as session:
+            made = await bootstrap(session, args.tenant, args.email, only_if_empty=False)
+        await db.dispose()
+        assert made is not None
+        return {
+            "tenant": {"id": made.tenant.id, "name": made.tenant.name},
+            "user": {"id": made.user.id, "email": made.user.email, "role": made.user.role.value},
+            "api_key": {"id": made.key.key.id, "secret": made.key.secret},
+        }
+
+    created = asyncio.run(run())
+    if args.json:
+        print(json.dumps(created))
+    else:
+        print(f"tenant {created['tenant']['id']}, superadmin {created['user']['email']}")
+        print(f"API key (shown once): {created['api_key']['secret']}")
+    return 0
+
+
+def _say(args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak import local
+
+    if args.server:
+        data = local.say_remote(
+            args.server, _api_key(args, settings), args.text, args.voice, args.format
+        )
+    else:
+        data = asyncio.run(local.say_in_process(settings, args.text, args.voice, args.format))
+    Path(args.output).write_bytes(data)
+    print(f"wrote {len(data)} bytes to {args.output}")
+    return 0
+
+
+def _voices(args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak import local
+
+    if args.server:
+        rows = local.voices_remote(args.server, _api_key(args, settings))
+    else:
+        rows = local.voices_in_process(settings)
+    for row in rows:
+        print(f"{row['id']:40} {row['language']:8} {row['name']}")
+    return 0
+
+
+def _api_key(args: argparse.Namespace, settings: Settings) -> str:
+    key = args.api_key or settings.api_key
+    if not key:
+        sys.exit("--api-key or SCAISPEAK_API_KEY is needed with --server")
+    return str(key)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""What the CLI's ``say`` and ``voices`` do: in this process, or against a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from scaispeak.settings import Settings
+
+
+async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str) -> bytes:
+    """Synthesize with the engines loaded here; no database, no server."""
+    from prometheus_client import CollectorRegistry
+
+    from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.metrics import SpeakMetrics
+    from scaispeak.speak.synthesis.inference import InferencePool
+    from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+    from scaispeak.speak.synthesis.service import (
+        check_text,
+        choose_sample_rate,
+        parse_format,
+    )
+
+    engines = build_engines(settings)
+    engine_name, engine_voice = _resolve_stock_voice(settings, voice_ref)
+    check_text(text, settings.limits.inline_max_chars)
+    audio_format = parse_format(fmt)
+    rate = choose_sample_rate(
+        audio_format, None, engines.get(engine_name).sample_rate, settings.limits
+    )
+    pool = InferencePool(settings.engines.inference_threads)
+    pipeline = SynthesisPipeline(engines, pool, settings.engines, SpeakMetrics(CollectorRegistry()))
+    try:
+        clip = await pipeline.render(
+            SpeechSpec(text, engine_name, engine_voice, audio_format, rate)
+        )
+    finally:
+        pool.shutdown()
+    return clip.data
+
+
+def voices_in_process(settings: Settings) -> list[dict[str, Any]]:
+    from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.voices.library import global_voice_id
+
+    return [
+        {"id": global_voice_id(engine, v.key), "language": v.language, "name": v.name}
+        for engine, v in build_engines(settings).offered_voices()
+    ]
+
+
+def _resolve_stock_voice(settings: Settings, ref: str) -> tuple[str, str]:
+    from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.errors import UnknownVoice
+    from scaispeak.speak.voices.library import OPENAI_VOICE_ALIASES, global_voice_id
+
+    ref = OPENAI_VOICE_ALIASES.get(ref.lower(), ref)
+    for engine, voice in build_engines(settings).offered_voices():
+        if ref in (global_voice_id(engine, voice.key), voice.key):
+            return engine, voice.key
+    raise UnknownVoice(f"No stock voice {ref!r}; in-process `say` speaks stock voices only.")
+
+
+def say_remote(server: str, api_key: str, text: str, voice: str, fmt: str) -> bytes:
+    response = httpx.post(
+        f"{server.rstrip('/')}/v1/modules/scaispeak/speak",
+        json={"text": text, "voice_id": voice, "format": fmt},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=300,
+    )
+    _raise_for_problem(response)
+    return response.content
+
+
+def voices_remote(server: str, api_key: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+        response = httpx.get(
+            f"{server.rstrip('/')}/v1/modules/scaispeak/voices",
+            params=params,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=30,
+        )
+        _raise_for_problem(response)
+        page = response.json()
+        rows.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return rows
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        problem = response.json()
+        message = f"{problem.get('code')}: {problem.get('detail')}"
+    except ValueError:
+        message = response.text
+    raise SystemExit(f"server answered {response.status_code}: {message}")

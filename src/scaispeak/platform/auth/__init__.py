@@ -1,0 +1,1 @@
+"""Authentication: tenants, users, roles, API keys and browser tokens."""

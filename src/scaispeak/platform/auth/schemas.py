@@ -1,0 +1,71 @@
+"""Request and response bodies of the auth and admin endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from scaispeak.platform.auth.models import Role
+
+
+class TenantIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    email: EmailStr
+    name: str = Field("", max_length=200)
+    role: Role = Role.member
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    tenant_id: str
+    email: str
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class KeyIn(BaseModel):
+    name: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    tenant_id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(KeyOut):
+    secret: str = Field(description="The API key. Shown once; store it now.")
+
+
+class TokenIn(BaseModel):
+    ttl_seconds: int = Field(300, ge=10, description="Capped by the server's token limit.")
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    token_type: str = "browser"
+
+
+class MeOut(BaseModel):
+    user_id: str
+    tenant_id: str
+    role: Role

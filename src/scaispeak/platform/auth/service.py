@@ -1,0 +1,166 @@
+"""Tenant, user and key administration, and turning a credential into a Principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.models import ApiKey, Role, Tenant, User
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.auth.tokens import mint_api_key, parse_key_prefix, secret_matches
+from scaispeak.platform.db import utcnow
+from scaispeak.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+
+
+async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
+    prefix = parse_key_prefix(secret)
+    if prefix is None:
+        raise Unauthorized("Malformed API key.")
+    row = (
+        await session.execute(
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.prefix == prefix)
+        )
+    ).one_or_none()
+    if row is None or not secret_matches(secret, row.ApiKey.secret_hash):
+        raise Unauthorized("Invalid API key.")
+    if row.ApiKey.revoked_at is not None:
+        raise Unauthorized("This API key has been revoked.")
+    return Principal(
+        user_id=row.User.id, tenant_id=row.User.tenant_id, role=row.User.role, key_id=row.ApiKey.id
+    )
+
+
+async def create_tenant(session: AsyncSession, actor: Principal, name: str) -> Tenant:
+    if not actor.is_superadmin:
+        raise Forbidden("Only a superadmin may create tenants.")
+    tenant = Tenant(name=name)
+    session.add(tenant)
+    await session.commit()
+    return tenant
+
+
+async def list_tenants(session: AsyncSession, actor: Principal) -> list[Tenant]:
+    stmt = select(Tenant).order_by(Tenant.created_at)
+    if not actor.is_superadmin:
+        stmt = stmt.where(Tenant.id == actor.tenant_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_tenant_for_admin(session: AsyncSession, actor: Principal, tenant_id: str) -> Tenant:
+    """A tenant the actor administers; others are 404 (not 403) so ids don't leak."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None or not (actor.is_superadmin or actor.tenant_id == tenant_id):
+        raise NotFound(f"No tenant with id {tenant_id!r}.")
+    if not actor.is_admin_of(tenant_id):
+        raise Forbidden("Only a tenant admin may manage this tenant.")
+    return tenant
+
+
+async def create_user(
+    session: AsyncSession, actor: Principal, tenant_id: str, email: str, name: str, role: Role
+) -> User:
+    await get_tenant_for_admin(session, actor, tenant_id)
+    if role is Role.superadmin and not actor.is_superadmin:
+        raise Forbidden("Only a superadmin may create superadmins.")
+    user = User(tenant_id=tenant_id, email=email.lower(), name=name, role=role)
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"A user with email {email!r} already exists.") from exc
+    return user
+
+
+async def list_users(session: AsyncSession, actor: Principal, tenant_id: str) -> list[User]:
+    await get_tenant_for_admin(session, actor, tenant_id)
+    stmt = select(User).where(User.tenant_id == tenant_id).order_by(User.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _user_for_key_admin(session: AsyncSession, actor: Principal, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    visible = user is not None and (actor.is_superadmin or user.tenant_id == actor.tenant_id)
+    if user is None or not visible:
+        raise NotFound(f"No user with id {user_id!r}.")
+    if user.id != actor.user_id and not actor.is_admin_of(user.tenant_id):
+        raise Forbidden("Only the user or a tenant admin may manage these keys.")
+    return user
+
+
+async def issue_api_key(
+    session: AsyncSession, actor: Principal, user_id: str, name: str
+) -> IssuedKey:
+    user = await _user_for_key_admin(session, actor, user_id)
+    return await _store_new_key(session, user, name)
+
+
+async def _store_new_key(session: AsyncSession, user: User, name: str) -> IssuedKey:
+    minted = mint_api_key()
+    key = ApiKey(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        name=name,
+        prefix=minted.prefix,
+        secret_hash=minted.hash,
+    )
+    session.add(key)
+    await session.commit()
+    return IssuedKey(key=key, secret=minted.secret)
+
+
+async def list_api_keys(session: AsyncSession, actor: Principal, user_id: str) -> list[ApiKey]:
+    await _user_for_key_admin(session, actor, user_id)
+    stmt = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: str) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None or not (actor.is_superadmin or key.tenant_id == actor.tenant_id):
+        raise NotFound(f"No API key with id {key_id!r}.")
+    await _user_for_key_admin(session, actor, key.user_id)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.commit()
+    return key
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    tenant: Tenant
+    user: User
+    key: IssuedKey
+
+
+async def bootstrap(
+    session: AsyncSession, tenant_name: str, email: str, *, only_if_empty: bool
+) -> Bootstrap | None:
+    """Create a tenant, a superadmin in it and an API key (first start, or on demand)."""
+    if only_if_empty and (await session.execute(select(User.id).limit(1))).first():
+        return None
+    tenant = Tenant(name=tenant_name)
+    session.add(tenant)
+    await session.flush()
+    user = User(
+        tenant_id=tenant.id, email=email.lower(), name="Administrator", role=Role.superadmin
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"A user with email {email!r} already exists.") from exc
+    issued = await _store_new_key(session, user, "bootstrap")
+    return Bootstrap(tenant=tenant, user=user, key=issued)

@@ -1,0 +1,82 @@
+"""Credentials: API key secrets and short-lived signed browser tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
+from scaispeak.platform.errors import Unauthorized
+
+KEY_PREFIX = "ssk"
+_TOKEN_AUDIENCE = "scaispeak-browser"
+
+
+@dataclass(frozen=True)
+class KeySecret:
+    """A freshly minted API key: the full secret exists only here, once."""
+
+    prefix: str
+    secret: str
+
+    @property
+    def hash(self) -> str:
+        return hash_secret(self.secret)
+
+
+def mint_api_key() -> KeySecret:
+    # The prefix is stored in clear to find the row; the rest is 256 bits of secret.
+    prefix = secrets.token_hex(6)
+    return KeySecret(prefix=prefix, secret=f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}")
+
+
+def parse_key_prefix(secret: str) -> str | None:
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 12:
+        return None
+    return parts[1]
+
+
+def hash_secret(secret: str) -> str:
+    # API keys carry 256 bits of entropy, so a fast hash is enough (no password stretching).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def issue_browser_token(
+    principal: Principal, signing_key: str, ttl: timedelta
+) -> tuple[str, datetime]:
+    expires = utcnow() + ttl
+    claims = {
+        "sub": principal.user_id,
+        "tid": principal.tenant_id,
+        "role": principal.role.value,
+        "aud": _TOKEN_AUDIENCE,
+        "exp": expires,
+        "iat": utcnow(),
+    }
+    return jwt.encode(claims, signing_key, algorithm="HS256"), expires
+
+
+def looks_like_browser_token(credential: str) -> bool:
+    return credential.count(".") == 2 and not credential.startswith(f"{KEY_PREFIX}_")
+
+
+def verify_browser_token(token: str, signing_key: str) -> Principal:
+    try:
+        claims = jwt.decode(token, signing_key, algorithms=["HS256"], audience=_TOKEN_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The token is invalid.") from exc
+    return Principal(user_id=claims["sub"], tenant_id=claims["tid"], role=Role(claims["role"]))

@@ -1,0 +1,15 @@
+"""What the host platform hands to request handlers: settings, database, signing key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scaispeak.platform.db import Database
+from scaispeak.settings import Settings
+
+
+@dataclass
+class PlatformContext:
+    settings: Settings
+    db: Database
+    signing_key: str

@@ -1,0 +1,55 @@
+"""FastAPI dependencies of the host platform: the session and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.auth.service import authenticate_api_key
+from scaispeak.platform.auth.tokens import looks_like_browser_token, verify_browser_token
+from scaispeak.platform.context import PlatformContext
+from scaispeak.platform.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="API key or short-lived browser token")
+
+
+def platform_context(conn: HTTPConnection) -> PlatformContext:
+    ctx: PlatformContext = conn.app.state.platform
+    return ctx
+
+
+async def db_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    async with platform_context(conn).db.sessions() as session:
+        yield session
+
+
+async def authenticate(
+    ctx: PlatformContext, session: AsyncSession, credential: str | None
+) -> Principal:
+    """Turn an API key or a browser token into the caller (transport-neutral)."""
+    if not credential:
+        raise Unauthorized("Send 'Authorization: Bearer <api key>' or a '?token=' browser token.")
+    if looks_like_browser_token(credential):
+        return verify_browser_token(credential, ctx.signing_key)
+    return await authenticate_api_key(session, credential)
+
+
+async def current_principal(
+    request: Request,
+    session: Annotated[AsyncSession, Depends(db_session)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    credential = bearer.credentials if bearer else request.query_params.get("token")
+    principal = await authenticate(platform_context(request), session, credential)
+    request.state.principal = principal
+    return principal
+
+
+Session = Annotated[AsyncSession, Depends(db_session)]
+Caller = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,174 @@
+"""The service's error tree and its single mapping to RFC 9457 problem+json.
+
+Domain code raises these (no HTTP imports there); ``install_problem_handlers`` turns
+each into ``application/problem+json`` with a stable ``code`` that clients may switch
+on. Codes are documented in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(ServiceError):
+    """The request is well-formed JSON but its values make no sense."""
+
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class InvalidJson(ServiceError):
+    """The body is not valid JSON."""
+
+    status, code, title = 400, "malformed_json", "Malformed JSON body"
+
+
+class ValidationFailed(ServiceError):
+    """The body does not match the schema (missing or mistyped fields)."""
+
+    status, code, title = 422, "validation_error", "Request validation failed"
+
+
+class Unauthorized(ServiceError):
+    """No credentials, or credentials that are invalid, expired or revoked."""
+
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers["WWW-Authenticate"] = "Bearer"
+
+
+class Forbidden(ServiceError):
+    """Authenticated, but the role does not allow this action."""
+
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(ServiceError):
+    """The object does not exist or belongs to another tenant (never revealed)."""
+
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class Unavailable(ServiceError):
+    status, code, title = 503, "unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://scaispeak.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error the app can raise through problem+json."""
+
+    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        return problem_response(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            err: ServiceError = InvalidJson("The request body is not valid JSON.")
+        else:
+            err = ValidationFailed(_describe_validation(errors))
+        return problem_response(
+            err.status,
+            err.code,
+            err.title,
+            err.detail,
+            instance=request.url.path,
+            errors=[_jsonable_error(e) for e in errors],
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem_response(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled error on %s", request.url.path)
+        return problem_response(
+            500, "internal_error", "Internal error", "Unexpected error.", request.url.path
+        )
+
+    app.add_exception_handler(ServiceError, on_service_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _describe_validation(errors: Any) -> str:
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _jsonable_error(e: Any) -> dict[str, Any]:
+    return {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}

@@ -1,0 +1,1 @@
+"""The ScaiSpeak module, mounted at /v1/modules/scaispeak."""

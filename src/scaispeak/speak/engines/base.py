@@ -1,0 +1,77 @@
+"""The engine interface: every synthesis engine looks like this to the pipeline.
+
+Engines are synchronous and CPU/GPU bound; the pipeline runs them in a bounded
+thread pool, off the event loop. An engine never sees HTTP, tenants or formats: it
+turns one already-normalised text segment into mono float32 PCM at its own rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Pcm = npt.NDArray[np.float32]
+"""Mono audio, float32 samples in [-1, 1]."""
+
+
+@dataclass(frozen=True)
+class LicenceInfo:
+    """Where a voice comes from and under which terms (read from package metadata)."""
+
+    licensor: str
+    engine_licence: str
+    voice_licence: str
+    source: str
+    terms: str = ""
+
+
+@dataclass(frozen=True)
+class EngineVoice:
+    """A voice an engine offers out of the box (seeded as a global voice)."""
+
+    key: str
+    """Engine-local voice name, e.g. ``en_US-joe-medium``."""
+    name: str
+    language: str
+    """BCP-47 tag of the language the voice speaks well."""
+    description: str
+    licence: LicenceInfo
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+class EngineError(Exception):
+    """An engine failed to synthesize a segment."""
+
+
+class UnknownEngineVoice(EngineError):
+    """The engine does not offer the requested voice key."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A text-to-speech engine behind the synthesis pipeline."""
+
+    name: str
+    """Stable engine id stored with voices, e.g. ``piper``."""
+    sample_rate: int
+    """Rate of the PCM that ``synthesize`` returns."""
+
+    def voices(self) -> list[EngineVoice]:
+        """The voices this engine ships with."""
+        ...
+
+    def warm(self) -> None:
+        """Load models into memory so the first request is not slow. Idempotent."""
+        ...
+
+    def synthesize(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
+        """Speak one segment (a sentence or clause) and return its PCM.
+
+        ``speed`` > 1 speaks faster. Blocking; called from a worker thread.
+        Raises ``UnknownEngineVoice`` for a voice it does not offer and
+        ``EngineError`` for anything else.
+        """
+        ...

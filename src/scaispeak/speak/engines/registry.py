@@ -1,0 +1,49 @@
+"""The engines this process runs, by name, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scaispeak.settings import Settings
+from scaispeak.speak.engines.base import Engine, EngineError, EngineVoice
+
+
+class EngineRegistry:
+    def __init__(self, engines: list[Engine]) -> None:
+        self._engines = {engine.name: engine for engine in engines}
+
+    def get(self, name: str) -> Engine:
+        try:
+            return self._engines[name]
+        except KeyError:
+            raise EngineError(f"Engine {name!r} is not running in this process.") from None
+
+    def names(self) -> list[str]:
+        return list(self._engines)
+
+    def offered_voices(self) -> Iterator[tuple[str, EngineVoice]]:
+        for name, engine in self._engines.items():
+            for voice in engine.voices():
+                yield name, voice
+
+    def warm_all(self) -> None:
+        for engine in self._engines.values():
+            engine.warm()
+
+
+def build_engines(settings: Settings) -> EngineRegistry:
+    """Instantiate the engines named in ``settings.engines.enabled`` (models load lazily)."""
+    engines: list[Engine] = []
+    threads = settings.engines.onnx_intra_op_threads
+    for name in settings.engines.enabled:
+        if name == "piper":
+            from scaispeak.speak.engines.piper import PiperEngine
+
+            engines.append(PiperEngine(intra_op_threads=threads))
+        elif name == "kokoro":
+            from scaispeak.speak.engines.kokoro import KokoroEngine
+
+            engines.append(KokoroEngine(settings.cache_dir / "kokoro", intra_op_threads=threads))
+        else:
+            raise EngineError(f"Unknown engine {name!r} in SCAISPEAK_ENGINES__ENABLED.")
+    return EngineRegistry(engines)

@@ -1,0 +1,1 @@
+"""Speech synthesis pipeline: text front end and audio back end."""

@@ -1,0 +1,222 @@
+"""Sample-level audio helpers: resampling, loudness, fades, joining, int16 conversion.
+
+All functions take and return mono float32 PCM (:data:`Pcm`) and never modify their
+input in place. Loudness follows ITU-R BS.1770-4 (K-weighting, 400 ms gating blocks
+with 75 % overlap, absolute −70 LUFS and relative −10 LU gates). The K-weighting
+filter is applied in the frequency domain with numpy's FFT instead of a time-domain
+IIR loop, so no SciPy dependency is needed; the two zero-padded FFTs compute the same
+linear filtering as the standard biquad cascade (the filter's impulse response decays
+to nothing within a few milliseconds, far less than the padding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from scaispeak.speak.engines.base import Pcm
+
+_F64 = npt.NDArray[np.float64]
+
+PEAK_CEILING_DBFS = -1.0
+"""Sample peak that :func:`normalize_loudness` never exceeds."""
+MAX_GAIN_DB = 20.0
+"""Largest boost :func:`normalize_loudness` applies, so near-silence is not blown up."""
+
+_BLOCK_S = 0.4  # BS.1770 gating block length
+_STEP_S = 0.1  # 75 % overlap between blocks
+_ABSOLUTE_GATE_LUFS = -70.0
+_RELATIVE_GATE_LU = -10.0
+_LIMITER_S = 0.005  # limiter look-ahead/release radius: short enough to be inaudible on speech
+
+
+def resample(pcm: Pcm, from_rate: int, to_rate: int) -> Pcm:
+    """Resample with soxr's high-quality filter; returns the input unchanged when rates match."""
+    if from_rate == to_rate:
+        return pcm
+    if pcm.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    out = soxr.resample(pcm, from_rate, to_rate, quality="HQ")
+    return np.asarray(out, dtype=np.float32)
+
+
+def silence(ms: float, rate: int) -> Pcm:
+    """Return ``ms`` milliseconds of digital silence at ``rate``."""
+    return np.zeros(_ms_to_samples(ms, rate), dtype=np.float32)
+
+
+def _ms_to_samples(ms: float, rate: int) -> int:
+    return max(0, round(ms * rate / 1000.0))
+
+
+def _k_weighting_biquads(rate: int) -> tuple[tuple[_F64, _F64], tuple[_F64, _F64]]:
+    """(b, a) of the two K-weighting stages, derived for any rate from the analogue prototype.
+
+    These are libebur128's formulas; at 48 kHz they reproduce the coefficient tables
+    printed in BS.1770-4 to about 1e-9, and other rates get the same frequency response
+    instead of reusing 48 kHz coefficients.
+    """
+    # Stage 1: high shelf (+4 dB above ~1.7 kHz) modelling the head's acoustic effect.
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / rate)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    shelf_b = np.array([vh + vb * k / q + k * k, 2.0 * (k * k - vh), vh - vb * k / q + k * k]) / a0
+    shelf_a = np.array([1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0])
+    # Stage 2: RLB high-pass at ~38 Hz.
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / rate)
+    a0 = 1.0 + k / q + k * k
+    hp_b = np.array([1.0, -2.0, 1.0])
+    hp_a = np.array([1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0])
+    return (shelf_b, shelf_a), (hp_b, hp_a)
+
+
+def _k_weight(pcm: Pcm, rate: int) -> _F64:
+    """K-weighted copy of ``pcm`` (float64), computed as a zero-padded FFT convolution."""
+    pad = rate // 2  # the filters ring for well under 50 ms; 0.5 s padding avoids wrap-around
+    size = 1 << (pcm.size + pad - 1).bit_length()
+    spectrum = np.fft.rfft(pcm.astype(np.float64), size)
+    z = np.exp(-1j * np.linspace(0.0, math.pi, spectrum.size))  # z^-1 on the unit circle
+    for b, a in _k_weighting_biquads(rate):
+        spectrum *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
+    return np.fft.irfft(spectrum, size)[: pcm.size]
+
+
+def _block_powers(weighted: _F64, rate: int) -> _F64:
+    """Mean square of each 400 ms block, blocks starting every 100 ms.
+
+    A clip shorter than one block is measured as a single block over its full length,
+    so short TTS utterances still get a finite loudness (BS.1770 itself leaves that
+    case undefined).
+    """
+    block = round(_BLOCK_S * rate)
+    step = round(_STEP_S * rate)
+    if weighted.size < block:
+        return np.array([float(np.mean(weighted**2))])
+    cumulative = np.concatenate(([0.0], np.cumsum(weighted**2)))
+    starts = np.arange(0, weighted.size - block + 1, step)
+    return (cumulative[starts + block] - cumulative[starts]) / block
+
+
+def _lufs(power: float) -> float:
+    return -0.691 + 10.0 * math.log10(power) if power > 0.0 else -math.inf
+
+
+def integrated_loudness(pcm: Pcm, rate: int) -> float:
+    """Integrated loudness in LUFS per ITU-R BS.1770-4 (mono); ``-inf`` for silence."""
+    if pcm.size == 0:
+        return -math.inf
+    powers = _block_powers(_k_weight(pcm, rate), rate)
+    absolute_threshold = 10.0 ** ((_ABSOLUTE_GATE_LUFS + 0.691) / 10.0)
+    gated = powers[powers > absolute_threshold]
+    if gated.size == 0:
+        return -math.inf
+    relative_threshold = float(np.mean(gated)) * 10.0 ** (_RELATIVE_GATE_LU / 10.0)
+    gated = gated[gated > relative_threshold]
+    return _lufs(float(np.mean(gated)))
+
+
+def _running_min(values: _F64, radius: int) -> _F64:
+    """Minimum over ``[i - radius, i + radius]`` for each ``i`` (van Herk/Gil-Werman, O(n))."""
+    width = 2 * radius + 1
+    padded = np.pad(values, (radius, radius + (-values.size - 2 * radius) % width), "edge")
+    blocks = padded.reshape(-1, width)
+    prefix = np.minimum.accumulate(blocks, axis=1).ravel()
+    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(suffix[: values.size], prefix[width - 1 : width - 1 + values.size])
+
+
+def _limit_peaks(pcm: _F64, rate: int, ceiling: float) -> _F64:
+    """Smooth look-ahead limiter: no sample exceeds ``ceiling`` after it.
+
+    The needed per-sample gain is spread by a running minimum and then smoothed with a
+    Hann window of the same radius; every output gain is an average of minima whose
+    windows all cover that sample, so it never exceeds the gain the sample needs.
+    """
+    magnitude = np.abs(pcm)
+    if magnitude.size == 0 or float(magnitude.max()) <= ceiling:
+        return pcm
+    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
+    radius = max(1, round(_LIMITER_S * rate))
+    window = np.hanning(2 * radius + 3)[1:-1]  # drop the zero end points
+    spread = np.pad(_running_min(needed, radius), radius, "edge")
+    gain = np.convolve(spread, window / window.sum(), mode="valid")
+    return np.clip(pcm * gain, -ceiling, ceiling)  # clip only absorbs float rounding
+
+
+def normalize_loudness(pcm: Pcm, rate: int, target_lufs: float) -> Pcm:
+    """Scale ``pcm`` to ``target_lufs``, then limit peaks to −1 dBFS.
+
+    The boost is capped at :data:`MAX_GAIN_DB` so silence or a bare noise floor is not
+    amplified absurdly; silence is returned unchanged. Limiting lowers the loudness a
+    little, so the gain is corrected and the limiter re-run once.
+    """
+    measured = integrated_loudness(pcm, rate)
+    if not math.isfinite(measured):
+        return pcm.copy()
+    # A hair under the ceiling so rounding to float32 cannot push a peak above it.
+    ceiling = 10.0 ** (PEAK_CEILING_DBFS / 20.0) * 0.99999
+    source = pcm.astype(np.float64)
+    gain_db = min(target_lufs - measured, MAX_GAIN_DB)
+    out = _limit_peaks(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
+    for _ in range(2):
+        shortfall = target_lufs - integrated_loudness(out.astype(np.float32), rate)
+        if abs(shortfall) < 0.1 or gain_db >= MAX_GAIN_DB:
+            break
+        gain_db = min(gain_db + shortfall, MAX_GAIN_DB)
+        out = _limit_peaks(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
+    return out.astype(np.float32)
+
+
+def _fade_ramp(length: int) -> _F64:
+    """Raised-cosine ramp rising from 0 towards 1 over ``length`` samples."""
+    return 0.5 - 0.5 * np.cos(np.pi * (np.arange(length) + 0.5) / length)
+
+
+def fade_edges(pcm: Pcm, rate: int, ms: float = 5.0) -> Pcm:
+    """Copy of ``pcm`` with raised-cosine fade-in and fade-out of ``ms`` each.
+
+    Segments from an engine rarely start and end at a zero crossing; a few
+    milliseconds of fade removes the click where they are joined. Clips shorter than
+    two fades get fades of half their length.
+    """
+    out = pcm.astype(np.float32, copy=True)
+    length = min(_ms_to_samples(ms, rate), out.size // 2)
+    if length > 0:
+        ramp = _fade_ramp(length).astype(np.float32)
+        out[:length] *= ramp
+        out[-length:] *= ramp[::-1]
+    return out
+
+
+def join_segments(parts: list[tuple[Pcm, float]], rate: int, fade_ms: float = 5.0) -> Pcm:
+    """Concatenate faded segments, each followed by its pause in milliseconds.
+
+    The output is allocated once (zeros, so pauses need no writes) and each segment
+    copied into place, avoiding the quadratic cost of repeated concatenation.
+    Negative pauses are treated as zero.
+    """
+    pauses = [_ms_to_samples(max(0.0, pause_ms), rate) for _, pause_ms in parts]
+    total = sum(pcm.size for pcm, _ in parts) + sum(pauses)
+    out = np.zeros(total, dtype=np.float32)
+    position = 0
+    for (pcm, _), pause in zip(parts, pauses, strict=True):
+        out[position : position + pcm.size] = fade_edges(pcm, rate, fade_ms)
+        position += pcm.size + pause
+    return out
+
+
+def to_int16_bytes(pcm: Pcm) -> bytes:
+    """Signed 16-bit little-endian bytes: clipped to [-1, 1], scaled by 32767, rounded."""
+    return to_int16(pcm).astype("<i2", copy=False).tobytes()
+
+
+def to_int16(pcm: Pcm) -> npt.NDArray[np.int16]:
+    """Clip to [-1, 1], scale by 32767 and round to (native-order) int16 samples."""
+    scaled: _F64 = np.rint(np.clip(pcm, -1.0, 1.0) * 32767.0, dtype=np.float64)
+    return scaled.astype(np.int16)

@@ -1,0 +1,168 @@
+"""Where raw English text may be cut: paragraph breaks, sentence ends, clauses and words.
+
+Works on raw (not yet normalised) text, so it must know that the period in "3.14",
+"e.g." or "Dr. Smith" does not end a sentence. Cut indices point just past the text
+that precedes the cut: ``text[:cut.position]`` is the piece before it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, NamedTuple
+
+Boundary = Literal["clause", "sentence", "paragraph", "end"]
+
+
+class Cut(NamedTuple):
+    """A place to cut text, and the pause that ends the piece before it."""
+
+    position: int
+    kind: Boundary
+
+
+# Abbreviations whose period never ends a sentence (they precede a name or phrase).
+_NEVER_FINAL = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sgt", "capt", "rev"}
+    | {"vs", "v", "cf", "e.g", "i.e", "eg", "ie", "approx", "ca"}
+)
+# Their period ends a sentence unless a number follows ("No. 5", "Jan. 5", "Fig. 2").
+_BEFORE_NUMBER = frozenset(
+    {"no", "nos", "vol", "fig", "p", "pp", "ch"}
+    | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+)
+# Their period ends a sentence when a capitalised word (or nothing) follows.
+_MAYBE_FINAL = frozenset(
+    {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "a.m", "p.m", "ave", "blvd", "dept"}
+)
+
+_TERMINATOR = re.compile(r"[.?!…]+[\"'”’)\]]*(?=\s|$)")
+_TOKEN_BEFORE = re.compile(r"[^\s\"'“‘(\[]*$")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+_SPOKEN_MERIDIEM = re.compile(r"\b[AP] M$")  # "five P M." as written by normalize_text
+_WHITESPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s")
+
+_CLAUSE_PUNCTUATION = re.compile(
+    r"[,;:](?=\s)|(?<!\d)[—―](?!\d)|(?<=\s)[-–](?=\s)|\)(?=\s)|(?<=\s)(?=\()"
+)
+_CONJUNCTION = re.compile(
+    r"(?<=\s)(?=(?:and|but|or|nor|so|yet|because|which|while|whereas|although|though"
+    r"|unless)\s)",
+    re.IGNORECASE,
+)
+
+
+def keeps_final_period(text: str, index: int) -> bool:
+    """Whether an abbreviation period ending at ``index`` also ends the sentence.
+
+    True at the end of the text, before a capitalised word, or before a line break; the
+    period is then kept after expansion so sentence segmentation still sees it.
+    """
+    rest = text[index:]
+    following = rest.lstrip()
+    return not following or following[0].isupper() or "\n" in rest[: len(rest) - len(following)]
+
+
+def _token_before(text: str, end: int) -> str:
+    """The word (without opening quotes or brackets) that ends at ``end``."""
+    match = _TOKEN_BEFORE.search(text, max(0, end - 40), end)
+    return match[0] if match else ""
+
+
+def _next_char(text: str, index: int) -> str | None:
+    match = _WHITESPACE.match(text, index)
+    index = match.end() if match else index
+    return text[index] if index < len(text) else None
+
+
+def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bool:
+    """Whether the terminator in ``match`` ends a sentence, given the next visible char."""
+    if match[0].rstrip("\"'”’)]") != ".":
+        return True  # ? ! … and "..." always end a sentence
+    word = _token_before(text, match.start())
+    lower = word.lower()
+    if not word or word[-1].isdigit():
+        return True  # "in 1999." ("3.14" never reaches here: no space after its dot)
+    if lower in _NEVER_FINAL:
+        return False
+    if lower in _BEFORE_NUMBER:
+        return not (following or "").isdigit()
+    if lower in _MAYBE_FINAL or _SPOKEN_MERIDIEM.search(
+        text, max(0, match.start() - 4), match.start()
+    ):
+        return following is None or following.isupper()
+    return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
+
+
+def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
+    """Sentence ends and paragraph breaks in ``text``, in order.
+
+    With ``open_end`` (streaming), more text may follow, so a cut is only reported once
+    the next visible character has arrived: it decides "3." vs "3.5", "etc. The" vs
+    "etc. and", and whether the whitespace after it holds a paragraph break.
+    """
+    cuts: dict[int, Boundary] = {}
+    for match in _TERMINATOR.finditer(text):
+        following = _next_char(text, match.end())
+        if open_end and following is None:
+            continue
+        if _ends_sentence(text, match, following):
+            cuts[match.end()] = "sentence"
+    for match in _WHITESPACE.finditer(text):
+        if match.end() == len(text) and open_end:
+            continue  # the whitespace run may still grow into a blank line
+        if _BLANK_LINE.search(match[0]):
+            cuts[match.start()] = "paragraph"
+        elif "\n" in match[0] and _BULLET.match(text, match.end()):
+            cuts.setdefault(match.start(), "sentence")  # a list item starts a new sentence
+    return [Cut(position, kind) for position, kind in sorted(cuts.items())]
+
+
+def _good_word_cut(text: str, space: re.Match[str]) -> bool:
+    """Not between a number and what it counts ("$3.5 | million"), nor after "Mr."."""
+    before, after = text[space.start() - 1], text[space.end() : space.end() + 1]
+    if before.isdigit() or after.isdigit() or before in "$€£":
+        return False
+    word = _token_before(text, space.start()).lower().rstrip(".")
+    return word not in _NEVER_FINAL and word not in _BEFORE_NUMBER
+
+
+def _candidates(text: str, start: int, stop: int, level: int) -> list[int]:
+    """Cut positions in ``text[start:stop]``: 0 punctuation, 1 conjunctions, 2-3 spaces."""
+    if level == 0:
+        return [m.end() for m in _CLAUSE_PUNCTUATION.finditer(text, start, stop)]
+    if level == 1:
+        return [m.start() for m in _CONJUNCTION.finditer(text, start, stop)]
+    spaces = list(_WHITESPACE.finditer(text, start, stop))
+    return [m.start() for m in spaces if level == 3 or _good_word_cut(text, m)]
+
+
+def clause_cut(
+    text: str, start: int, end: int, *, max_chars: int, min_chars: int, words: bool = True
+) -> int | None:
+    """Where to cut the too-long piece ``text[start:end]`` so the head fits in max_chars.
+
+    Prefers the last clause punctuation, then the last conjunction, then (if ``words``)
+    the last space - never inside a word or number. None if there is no such place.
+    """
+    limit = min(start + max_chars, end - 1)
+    lowest = start + max(min_chars, 1)
+    for level in range(4 if words else 2):
+        found = [i for i in _candidates(text, start, end, level) if i <= limit]
+        usable = [i for i in found if i >= lowest] or (found if level == 3 else [])
+        usable = [i for i in usable if i > start and text[start:i].strip()]
+        if usable:
+            return max(usable)
+    if not words:
+        return None
+    beyond = _WHITESPACE.search(text, limit, end)  # one word longer than max_chars
+    return beyond.start() if beyond and beyond.start() > start else None
+
+
+def first_clause_cut(text: str, start: int, *, min_chars: int) -> int | None:
+    """The earliest clause punctuation cut leaving at least ``min_chars`` before it."""
+    for match in _CLAUSE_PUNCTUATION.finditer(text, start):
+        if match.end() - start >= min_chars and match.end() < len(text):
+            return match.end()
+    return None

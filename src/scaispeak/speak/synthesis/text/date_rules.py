@@ -1,0 +1,122 @@
+"""Rewrite rules for dates, times of day and years ("March 3rd", "10:30 am", "in 1999").
+
+Each rule is a ``str -> str`` function built on regexes compiled once at import; the
+order they run in is decided (and explained) in ``normalize.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scaispeak.speak.synthesis.text import verbalize as say
+from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+
+_MONTH_NAMES = "|".join(say.MONTHS)
+_MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+_MONTH = rf"(?P<month>{_MONTH_NAMES}|{_MONTH_ABBREVIATIONS})(?P<dot>\.)?"
+_DAY = r"(?P<day>[12]\d|3[01]|0?[1-9])"
+_YEAR = r"(?P<year>1[1-9]\d\d|20\d\d)"
+
+
+def _month_number(name: str) -> int:
+    return next(i for i, month in enumerate(say.MONTHS, 1) if month.startswith(name[:3]))
+
+
+def _period_if_final(match: re.Match[str], group: str = "dot") -> str:
+    return "." if match.group(group) and keeps_final_period(match.string, match.end()) else ""
+
+
+_ISO_DATE = re.compile(r"\b(?P<y>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])\b")
+_US_DATE = re.compile(
+    r"\b(?P<m>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])/(?P<y>\d{4}|\d{2})(?![\d/])"
+)
+_MONTH_DAY = re.compile(
+    rf"\b{_MONTH}\s+{_DAY}(?:st|nd|rd|th)?\b(?![:.,]\d)(?:,?\s+{_YEAR}\b(?![.,]\d))?"
+)
+_DAY_MONTH = re.compile(
+    rf"\b{_DAY}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?!\w)(?:,?\s+{_YEAR}\b(?![.,]\d))?"
+)
+_MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+{_YEAR}\b(?![.,]\d)")
+
+
+def _numeric_date(match: re.Match[str]) -> str:
+    year_value = int(match["y"])
+    if len(match["y"]) == 2:
+        year_value += 2000
+    return say.date(int(match["m"]), int(match["d"]), year_value)
+
+
+def _month_day(match: re.Match[str]) -> str:
+    year_value = int(match["year"]) if match["year"] else None
+    return say.date(_month_number(match["month"]), int(match["day"]), year_value)
+
+
+def _day_month(match: re.Match[str]) -> str:
+    month = say.MONTHS[_month_number(match["month"]) - 1]
+    words = f"the {say.ordinal(int(match['day']))} of {month}"
+    if match["year"]:
+        return f"{words} {say.year(int(match['year']))}"
+    return words + _period_if_final(match)
+
+
+def _month_year(match: re.Match[str]) -> str:
+    return f"{say.MONTHS[_month_number(match['month']) - 1]} {say.year(int(match['year']))}"
+
+
+def dates(text: str) -> str:
+    """2024-03-05, 3/5/2024 (US order), March 3rd, 3 March 2024, March 2024 -> words.
+
+    Runs before ranges ("2024-03" is not a range), fractions ("3/5") and ordinals ("3rd").
+    """
+    text = _ISO_DATE.sub(_numeric_date, text)
+    text = _US_DATE.sub(_numeric_date, text)
+    text = _MONTH_DAY.sub(_month_day, text)
+    text = _DAY_MONTH.sub(_day_month, text)
+    return _MONTH_YEAR.sub(_month_year, text)
+
+
+_CLOCK_TIME = re.compile(
+    r"(?<![\d:.])(?P<h>[01]?\d|2[0-4]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?![\d:])"
+    r"(?:\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?)?",
+    re.IGNORECASE,
+)
+_HOUR_TIME = re.compile(
+    r"(?<![\d:.,])(?P<h>1[0-2]|0?[1-9])\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?", re.IGNORECASE
+)
+
+
+def _clock_time(match: re.Match[str]) -> str:
+    minute = int(match["m"]) if match.groupdict().get("m") else 0
+    meridiem = (match["mer"] + "m") if match["mer"] else ""
+    return say.time_of_day(int(match["h"]), minute, meridiem) + _period_if_final(match)
+
+
+def times(text: str) -> str:
+    """10:30 am -> "ten thirty A M", 7:05 -> "seven oh five", 5 p.m. -> "five P M".
+
+    Runs after ranges (9:00-17:00) and before plain numbers and the colon is lost.
+    """
+    text = _CLOCK_TIME.sub(_clock_time, text)
+    return _HOUR_TIME.sub(_clock_time, text)
+
+
+_DECADE = re.compile(r"(?:\b(?P<year>1[1-9]\d0|20\d0)|['’](?P<short>[1-9]0)|\b(?P<age>[2-9]0))s\b")
+_YEAR_IN_CONTEXT = re.compile(
+    rf"\b(?P<ctx>(?i:in|since|by|from|until|till|to|through|before|after|during|circa"
+    rf"|around|of|year))\s+{_YEAR}\b(?![.,:]\d)"
+)
+
+
+def _decade(match: re.Match[str]) -> str:
+    if match["year"]:
+        return say.plural(say.year(int(match["year"])))
+    return say.plural(say.cardinal(int(match["short"] or match["age"])))
+
+
+def years(text: str) -> str:
+    """ "in 1999" -> "in nineteen ninety-nine", "the 1990s" / "the '80s" -> decades.
+
+    Runs after dates and money (which own their four-digit numbers) and before cardinals.
+    """
+    text = _DECADE.sub(_decade, text)
+    return _YEAR_IN_CONTEXT.sub(lambda m: f"{m['ctx']} {say.year(int(m['year']))}", text)

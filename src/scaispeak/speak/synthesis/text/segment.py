@@ -1,0 +1,204 @@
+"""Cut text into speakable segments, all at once (``split_segments``) or while it streams in.
+
+A segment is what one synthesis call speaks; its ``boundary`` is the pause that follows.
+Text is split into paragraphs (blank lines), then sentences, and sentences longer than
+``max_chars`` into clauses. Fragments shorter than ``min_chars`` ("Hi.") are merged into a
+neighbour so the voice does not speak them with odd, isolated prosody. Every
+non-whitespace character of the input lands in exactly one segment, in order; segment
+text has its whitespace collapsed to single spaces. Normalisation is not done here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from scaispeak.speak.synthesis.text.boundaries import (
+    Boundary,
+    Cut,
+    clause_cut,
+    first_clause_cut,
+    sentence_cuts,
+)
+
+_MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of text to synthesise and the pause that follows it."""
+
+    text: str
+    boundary: Boundary
+
+
+class _Span(NamedTuple):
+    start: int
+    end: int
+    kind: Boundary
+
+
+class _Limits(NamedTuple):
+    max_chars: int
+    min_chars: int
+
+
+def _limits(max_chars: int, min_chars: int) -> _Limits:
+    if max_chars < 1 or not 0 <= min_chars <= max_chars:
+        raise ValueError(f"need 0 <= min_chars <= max_chars, 1 <= max_chars: {min_chars=}")
+    return _Limits(max_chars, min_chars)
+
+
+def _trimmed(text: str, start: int, end: int, kind: Boundary) -> _Span | None:
+    """The span without its surrounding whitespace, or None when only whitespace is left."""
+    piece = text[start:end]
+    stripped = piece.lstrip()
+    if not stripped:
+        return None
+    start += len(piece) - len(stripped)
+    return _Span(start, start + len(stripped.rstrip()), kind)
+
+
+def _split_long(text: str, span: _Span, limits: _Limits) -> list[_Span]:
+    """Cut a sentence longer than max_chars into clauses, each at most max_chars if possible."""
+    pieces: list[_Span] = []
+    while span.end - span.start > limits.max_chars:
+        cut = clause_cut(
+            text, span.start, span.end, max_chars=limits.max_chars, min_chars=limits.min_chars
+        )
+        head = _trimmed(text, span.start, cut, "clause") if cut else None
+        rest = _trimmed(text, cut, span.end, span.kind) if cut else None
+        if head is None or rest is None:
+            break
+        pieces.append(head)
+        span = rest
+    return [*pieces, span]
+
+
+def _spans(text: str, cuts: list[Cut], stop: int, limits: _Limits) -> list[_Span]:
+    """The pieces of ``text[:stop]`` between ``cuts``, long sentences cut into clauses."""
+    spans: list[_Span] = []
+    start = 0
+    for cut in [*(c for c in cuts if c.position < stop), Cut(stop, "end")]:
+        span = _trimmed(text, start, cut.position, cut.kind)
+        start = cut.position
+        if span is not None:
+            spans.extend(_split_long(text, span, limits))
+    return spans
+
+
+def _merge_short(spans: list[_Span], limits: _Limits) -> list[_Span]:
+    """Merge spans under min_chars into the shorter neighbour that can take them.
+
+    Never across a paragraph break, and never into a result longer than max_chars.
+    """
+    merged = list(spans)
+    i = 0
+    while i < len(merged):
+        span = merged[i]
+        after = merged[i + 1] if i + 1 < len(merged) else None
+        before = merged[i - 1] if i > 0 else None
+        if after and not (span.kind in _MERGEABLE and after.end - span.start <= limits.max_chars):
+            after = None
+        if before and not (
+            before.kind in _MERGEABLE and span.end - before.start <= limits.max_chars
+        ):
+            before = None
+        if span.end - span.start >= limits.min_chars or not (before or after):
+            i += 1
+        elif after and (before is None or after.end - after.start <= before.end - before.start):
+            merged[i : i + 2] = [_Span(span.start, after.end, after.kind)]
+        elif before:
+            merged[i - 1 : i + 1] = [_Span(before.start, span.end, span.kind)]
+    return merged
+
+
+def _segments(text: str, spans: list[_Span]) -> list[Segment]:
+    return [Segment(" ".join(text[s.start : s.end].split()), s.kind) for s in spans]
+
+
+def split_segments(text: str, *, max_chars: int = 220, min_chars: int = 12) -> list[Segment]:
+    """Split ``text`` into paragraph, sentence and (for long sentences) clause segments.
+
+    The last segment's boundary is "end". Sentence ends are ., ?, !, … (optionally
+    followed by closing quotes) before whitespace, except in numbers ("3.14"), after
+    abbreviations ("Dr.", "e.g.") and initials ("J. R. R."). Clause cuts fall on
+    , ; : — ( ), then before conjunctions, then on the last space: never inside a word.
+    """
+    limits = _limits(max_chars, min_chars)
+    spans = _merge_short(_spans(text, sentence_cuts(text), len(text), limits), limits)
+    if spans:
+        spans[-1] = spans[-1]._replace(kind="end")
+    return _segments(text, spans)
+
+
+class IncrementalSegmenter:
+    """Segment text that arrives in fragments (LLM tokens), emitting segments early.
+
+    ``feed`` returns the segments that are complete: a sentence end counts once the next
+    visible character has arrived (so "3." followed by "5" is a number, and a paragraph
+    break is told from a space). Until something has been emitted, the first clause is
+    released as soon as it ends in , ; : — and is at least ``min_chars`` long, to cut
+    time to first audio. If more than ``max_wait_chars`` are pending without a sentence
+    end, the text is cut at a clause; past ``max_chars`` at the last word boundary.
+    ``flush`` returns everything still buffered and starts a new utterance.
+    """
+
+    def __init__(self, max_chars: int = 220, min_chars: int = 12, max_wait_chars: int = 160):
+        self._limits = _limits(max_chars, min_chars)
+        self._max_wait_chars = min(max(max_wait_chars, min_chars), max_chars)
+        self._buffer = ""
+        self._started = False
+
+    def feed(self, fragment: str) -> list[Segment]:
+        """Add ``fragment`` and return the segments that are now complete."""
+        self._buffer += fragment
+        emitted: list[Segment] = []
+        while batch := self._take_sentences() or self._take_clause():
+            emitted.extend(batch)
+        return emitted
+
+    def flush(self) -> list[Segment]:
+        """Return whatever is buffered (end of input); the last segment ends with "end"."""
+        text, self._buffer, self._started = self._buffer, "", False
+        max_chars, min_chars = self._limits
+        return split_segments(text, max_chars=max_chars, min_chars=min_chars)
+
+    def _emit(self, spans: list[_Span], consumed: int) -> list[Segment]:
+        segments = _segments(self._buffer, spans)
+        self._buffer = self._buffer[consumed:]
+        self._started = self._started or bool(segments)
+        return segments
+
+    def _take_sentences(self) -> list[Segment]:
+        """Emit every confirmed sentence; hold a short last one back to merge it forward."""
+        cuts = sentence_cuts(self._buffer, open_end=True)
+        if not cuts:
+            return []
+        consumed = cuts[-1].position
+        spans = _spans(self._buffer, cuts, consumed, self._limits)
+        if not spans:
+            return []
+        spans[-1] = spans[-1]._replace(kind=cuts[-1].kind)
+        spans = _merge_short(spans, self._limits)
+        held = spans[-1]
+        if held.end - held.start < self._limits.min_chars and held.kind in _MERGEABLE:
+            spans.pop()  # still too short: wait to merge it with the next sentence
+            consumed = held.start
+        return self._emit(spans, consumed) if spans else []
+
+    def _take_clause(self) -> list[Segment]:
+        """Emit a clause early: the first one of an utterance, or when too much is pending."""
+        text = self._buffer
+        start = len(text) - len(text.lstrip())
+        cut = None
+        if not self._started:
+            cut = first_clause_cut(text, start, min_chars=self._limits.min_chars)
+        if cut is None and len(text.rstrip()) - start > self._max_wait_chars:
+            overflowing = len(text) - start > self._limits.max_chars
+            max_chars, min_chars = self._limits
+            cut = clause_cut(
+                text, start, len(text), max_chars=max_chars, min_chars=min_chars, words=overflowing
+            )
+        span = _trimmed(text, start, cut, "clause") if cut else None
+        return self._emit([span], cut) if span and cut else []

@@ -1,0 +1,133 @@
+"""Spell numbers, money, dates and times the way an American English speaker says them.
+
+These functions take already-parsed values (the regex rules in ``numeric_rules`` do the
+parsing) and return plain words. They wrap ``num2words`` and undo its British habits
+("one thousand, two hundred and fifty"): the commas would be read as pauses and the
+"and" sounds wrong in en-US.
+"""
+
+from __future__ import annotations
+
+from num2words import num2words
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+# symbol -> (singular major, plural major, singular minor, plural minor)
+_CURRENCIES: dict[str, tuple[str, str, str, str]] = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+}
+
+_FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+
+
+def _en_us(words: object) -> str:
+    """Drop the commas and the British "and" that num2words puts inside numbers."""
+    return str(words).replace(",", "").replace(" and ", " ")
+
+
+def digits(text: str) -> str:
+    """Read every digit in ``text`` on its own: "0451" -> "zero four five one"."""
+    return " ".join(_DIGIT_WORDS[int(ch)] for ch in text if ch.isdecimal())
+
+
+def cardinal(value: int) -> str:
+    """1250 -> "one thousand two hundred fifty"; too large for num2words -> digit by digit."""
+    try:
+        return _en_us(num2words(value, lang="en"))
+    except (OverflowError, IndexError):
+        return digits(str(value))
+
+
+def ordinal(value: int) -> str:
+    """21 -> "twenty-first"."""
+    try:
+        return _en_us(num2words(value, lang="en", to="ordinal"))
+    except (OverflowError, IndexError):
+        return digits(str(value))
+
+
+def decimal(integer_part: str, fraction_part: str = "") -> str:
+    """("3", "14") -> "three point one four"; thousands separators in the integer are ignored."""
+    words = cardinal(int(integer_part.replace(",", "") or "0"))
+    if fraction_part:
+        words += " point " + digits(fraction_part)
+    return words
+
+
+def year(value: int) -> str:
+    """1999 -> "nineteen ninety-nine", 2005 -> "two thousand five", 1905 -> "nineteen oh five"."""
+    if not 1000 <= value <= 9999:
+        return cardinal(value)
+    return _en_us(num2words(value, lang="en", to="year")).replace("oh-", "oh ")
+
+
+def plural(words: str) -> str:
+    """Pluralise the last word of a spelled number: "nineteen ninety" -> "nineteen nineties"."""
+    if words.endswith("y"):
+        return words[:-1] + "ies"
+    if words.endswith("x"):
+        return words + "es"
+    return words + "s"
+
+
+def fraction(numerator: int, denominator: int) -> str:
+    """(3, 4) -> "three quarters", (1, 2) -> "one half", (2, 5) -> "two fifths"."""
+    singular, many = _FRACTION_NAMES.get(
+        denominator, (ordinal(denominator), plural(ordinal(denominator)))
+    )
+    return f"{cardinal(numerator)} {singular if numerator == 1 else many}"
+
+
+def money(symbol: str, integer_part: str, fraction_part: str = "", scale: str = "") -> str:
+    """("$", "42", "50") -> "forty-two dollars and fifty cents"; scale: "$3.5 million"."""
+    major, majors, minor, minors = _CURRENCIES[symbol]
+    whole = int(integer_part.replace(",", "") or "0")
+    if scale:
+        return f"{decimal(integer_part, fraction_part)} {scale} {majors}"
+    if len(fraction_part) > 2:
+        return f"{decimal(integer_part, fraction_part)} {majors}"
+    cents = int(fraction_part.ljust(2, "0")) if fraction_part else 0
+    major_words = f"{cardinal(whole)} {major if whole == 1 else majors}"
+    if cents == 0:
+        return major_words
+    minor_words = f"{cardinal(cents)} {minor if cents == 1 else minors}"
+    return minor_words if whole == 0 else f"{major_words} and {minor_words}"
+
+
+def time_of_day(hour: int, minute: int, meridiem: str = "") -> str:
+    """(10, 30, "am") -> "ten thirty A M"; (7, 5) -> "seven oh five"; (7, 0) -> "seven o'clock"."""
+    spoken_meridiem = " ".join(meridiem.upper()) if meridiem else ""
+    words = cardinal(hour)
+    if minute == 0:
+        if not spoken_meridiem:
+            return f"{words} hundred" if hour > 12 or hour == 0 else f"{words} o'clock"
+    elif minute < 10:
+        words += " oh " + cardinal(minute)
+    else:
+        words += " " + cardinal(minute)
+    return f"{words} {spoken_meridiem}".strip()
+
+
+def date(month: int, day: int, year_value: int | None = None) -> str:
+    """(3, 5, 2024) -> "March fifth, twenty twenty-four"; (3, 3, None) -> "March third"."""
+    words = f"{MONTHS[month - 1]} {ordinal(day)}"
+    if year_value is not None:
+        words += ", " + year(year_value)
+    return words

@@ -1,0 +1,1 @@
+"""Voice library, licences, consent and preflight."""

@@ -1,0 +1,163 @@
+"""The voice library: what a caller may speak with, ranked, filtered and paged.
+
+Ranking (docs/voices.md): the caller's own voices first, then their tenant's, then
+global voices; within a scope by popularity (usage count), then name, then id.
+The cursor is opaque and encodes the last row's sort key, so pages are stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, Text, and_, case, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.scoping import tenant_filter
+from scaispeak.speak.errors import InvalidCursor, UnknownVoice
+from scaispeak.speak.voices.models import Voice, VoiceScope, VoiceStatus
+
+# OpenAI's stock voice names, mapped onto ours so unmodified OpenAI clients work.
+OPENAI_VOICE_ALIASES = {
+    "alloy": "voc_kokoro_jf-alpha",
+    "ash": "voc_piper_en-us-joe-medium",
+    "ballad": "voc_kokoro_jm-kumo",
+    "coral": "voc_kokoro_jf-nezumi",
+    "echo": "voc_piper_en-us-joe-medium",
+    "fable": "voc_kokoro_jf-gongitsune",
+    "onyx": "voc_piper_en-us-joe-medium",
+    "nova": "voc_kokoro_jf-tebukuro",
+    "sage": "voc_kokoro_jf-alpha",
+    "shimmer": "voc_kokoro_jf-nezumi",
+    "verse": "voc_kokoro_jm-kumo",
+}
+
+
+@dataclass(frozen=True)
+class VoiceFilters:
+    scope: VoiceScope | None = None
+    language: str | None = None
+    tag: str | None = None
+    status: VoiceStatus | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class VoicePage:
+    items: list[Voice]
+    next_cursor: str | None
+
+
+def global_voice_id(engine: str, key: str) -> str:
+    """Stable id of an engine's stock voice, e.g. ``voc_piper_en-us-joe-medium``."""
+    slug = "".join(c if c.isalnum() else "-" for c in key.lower())
+    return f"voc_{engine}_{slug}"
+
+
+def visible_voices(principal: Principal) -> Any:
+    """Voices the caller may use: global ones, their tenant's, and their own."""
+    return and_(
+        tenant_filter(Voice, principal, shared=True),
+        or_(Voice.scope != VoiceScope.user, Voice.owner_user_id == principal.user_id),
+    )
+
+
+_SCOPE_RANK = case(
+    (Voice.scope == VoiceScope.user, 0), (Voice.scope == VoiceScope.tenant, 1), else_=2
+)
+
+
+async def list_voices(
+    session: AsyncSession,
+    principal: Principal,
+    filters: VoiceFilters,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> VoicePage:
+    stmt = _filtered(select(Voice).where(visible_voices(principal)), filters)
+    if cursor:
+        stmt = stmt.where(_after(_decode_cursor(cursor)))
+    stmt = stmt.order_by(_SCOPE_RANK, Voice.usage_count.desc(), Voice.name, Voice.id)
+    rows = list((await session.execute(stmt.limit(limit + 1))).scalars())
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return VoicePage(items=rows[:limit], next_cursor=next_cursor)
+
+
+def _filtered(stmt: Select[Any], f: VoiceFilters) -> Select[Any]:
+    if f.scope is not None:
+        stmt = stmt.where(Voice.scope == f.scope)
+    if f.language:
+        # "en" matches "en-US"; "en-US" matches exactly (BCP-47 prefix match).
+        lang = f.language.lower()
+        stmt = stmt.where(
+            or_(func.lower(Voice.language) == lang, func.lower(Voice.language).like(f"{lang}-%"))
+        )
+    if f.status is not None:
+        stmt = stmt.where(Voice.status == f.status)
+    if f.q:
+        pattern = f"%{f.q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Voice.name).like(pattern), func.lower(Voice.description).like(pattern))
+        )
+    if f.tag:
+        # Tags are a small JSON list; a LIKE on its text form works on SQLite and PostgreSQL.
+        stmt = stmt.where(cast(Voice.tags, Text).like(f'%"{f.tag}"%'))
+    return stmt
+
+
+def _sort_key(voice: Voice) -> list[Any]:
+    rank = {VoiceScope.user: 0, VoiceScope.tenant: 1}.get(voice.scope, 2)
+    return [rank, voice.usage_count, voice.name, voice.id]
+
+
+def _encode_cursor(voice: Voice) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_sort_key(voice)).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        rank, usage, name, voice_id = key
+        return [int(rank), int(usage), str(name), str(voice_id)]
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("The cursor is not valid; start again without one.") from exc
+
+
+def _after(key: list[Any]) -> Any:
+    rank, usage, name, voice_id = key
+    return or_(
+        rank < _SCOPE_RANK,
+        and_(rank == _SCOPE_RANK, Voice.usage_count < usage),
+        and_(rank == _SCOPE_RANK, Voice.usage_count == usage, Voice.name > name),
+        and_(
+            rank == _SCOPE_RANK, Voice.usage_count == usage, Voice.name == name, Voice.id > voice_id
+        ),
+    )
+
+
+async def get_voice(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:
+    stmt = select(Voice).where(Voice.id == voice_id, visible_voices(principal))
+    voice = (await session.execute(stmt)).scalar_one_or_none()
+    if voice is None:
+        raise UnknownVoice(f"No voice {voice_id!r} is available to you.")
+    return voice
+
+
+async def find_voice(session: AsyncSession, principal: Principal, ref: str) -> Voice:
+    """Resolve a voice by id, by engine voice key, or by OpenAI alias."""
+    ref = OPENAI_VOICE_ALIASES.get(ref.lower(), ref)
+    stmt = (
+        select(Voice)
+        .where(visible_voices(principal))
+        .where(or_(Voice.id == ref, func.lower(Voice.engine_voice) == ref.lower()))
+        .order_by(_SCOPE_RANK)
+        .limit(1)
+    )
+    voice = (await session.execute(stmt)).scalar_one_or_none()
+    if voice is None:
+        raise UnknownVoice(f"No voice {ref!r} is available to you.")
+    return voice

@@ -1,0 +1,54 @@
+"""Seed each engine's stock voices as global voices with their licence records."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.speak.engines.base import EngineVoice
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices.library import global_voice_id
+from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus
+
+
+async def seed_global_voices(session: AsyncSession, registry: EngineRegistry) -> list[str]:
+    """Create or refresh the global voice of every engine voice; returns their ids.
+
+    Idempotent: runs at every start so a package upgrade refreshes licence metadata.
+    """
+    ids = []
+    for engine_name, offered in registry.offered_voices():
+        voice_id = global_voice_id(engine_name, offered.key)
+        licence = await _upsert_licence(session, f"lic_{voice_id.removeprefix('voc_')}", offered)
+        await _upsert_voice(session, voice_id, engine_name, offered, licence.id)
+        ids.append(voice_id)
+    await session.commit()
+    return ids
+
+
+async def _upsert_licence(session: AsyncSession, licence_id: str, offered: EngineVoice) -> Licence:
+    licence = await session.get(Licence, licence_id) or Licence(id=licence_id)
+    info = offered.licence
+    licence.licensor = info.licensor
+    licence.terms = info.terms
+    licence.engine_licence = info.engine_licence
+    licence.voice_licence = info.voice_licence
+    licence.source = info.source
+    session.add(licence)
+    await session.flush()
+    return licence
+
+
+async def _upsert_voice(
+    session: AsyncSession, voice_id: str, engine: str, offered: EngineVoice, licence_id: str
+) -> None:
+    voice = await session.get(Voice, voice_id)
+    if voice is None:
+        voice = Voice(id=voice_id, scope=VoiceScope.global_, status=VoiceStatus.ready)
+        session.add(voice)
+    voice.name = offered.name
+    voice.description = offered.description
+    voice.language = offered.language
+    voice.tags = list(offered.tags)
+    voice.engine = engine
+    voice.engine_voice = offered.key
+    voice.licence_id = licence_id

@@ -1,0 +1,162 @@
+"""Authentication, roles and tenant isolation, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.conftest import LiveApp
+
+VOICES = "/v1/modules/scaispeak/voices"
+
+
+def assert_problem(response: object, status: int, code: str) -> None:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+
+
+async def test_request_without_credentials_is_401_problem(live: LiveApp) -> None:
+    response = await live.client.get(VOICES)
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_invalid_and_malformed_keys_are_401(live: LiveApp) -> None:
+    bad = live.auth("ssk_000000000000_not-a-real-secret")
+    assert_problem(await live.client.get(VOICES, headers=bad), 401, "unauthorized")
+    assert_problem(
+        await live.client.get(VOICES, headers=live.auth("nonsense")), 401, "unauthorized"
+    )
+
+
+async def test_api_key_is_stored_hashed_and_shown_once(live: LiveApp) -> None:
+    t = live.tenancy
+    me = (await live.client.get("/v1/auth/me", headers=live.auth(t.member_a))).json()
+    keys = await live.client.get(f"/v1/users/{me['user_id']}/keys", headers=live.auth(t.member_a))
+    assert keys.status_code == 200
+    assert all("secret" not in k for k in keys.json())
+    from sqlalchemy import select
+
+    from scaispeak.platform.auth.models import ApiKey
+
+    async with live.app.state.platform.db.sessions() as session:
+        hashes = list((await session.execute(select(ApiKey.secret_hash))).scalars())
+    assert t.member_a not in hashes
+    assert all(len(h) == 64 for h in hashes)
+
+
+async def test_revoked_key_stops_working(live: LiveApp) -> None:
+    t = live.tenancy
+    issued = (
+        await live.client.post(
+            f"/v1/users/{t.member_a_user}/keys", json={"name": "ci"}, headers=live.auth(t.member_a)
+        )
+    ).json()
+    assert (await live.client.get(VOICES, headers=live.auth(issued["secret"]))).status_code == 200
+    revoked = await live.client.delete(f"/v1/keys/{issued['id']}", headers=live.auth(t.admin_a))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert_problem(
+        await live.client.get(VOICES, headers=live.auth(issued["secret"])), 401, "unauthorized"
+    )
+
+
+async def test_browser_token_works_as_query_parameter_and_expires_capped(live: LiveApp) -> None:
+    t = live.tenancy
+    made = await live.client.post(
+        "/v1/auth/tokens", json={"ttl_seconds": 86_400}, headers=live.auth(t.member_a)
+    )
+    assert made.status_code == 201
+    token = made.json()["token"]
+    me = await live.client.get("/v1/auth/me", params={"token": token})
+    assert me.status_code == 200 and me.json()["tenant_id"] == t.tenant_a
+    from datetime import UTC, datetime
+
+    expires = datetime.fromisoformat(made.json()["expires_at"])
+    assert (expires - datetime.now(UTC)).total_seconds() <= 301
+
+
+async def test_tampered_browser_token_is_401(live: LiveApp) -> None:
+    made = await live.client.post(
+        "/v1/auth/tokens", json={}, headers=live.auth(live.tenancy.member_a)
+    )
+    token = made.json()["token"]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert_problem(
+        await live.client.get("/v1/auth/me", params={"token": forged}), 401, "unauthorized"
+    )
+
+
+async def test_member_cannot_create_tenants_or_users(live: LiveApp) -> None:
+    t = live.tenancy
+    member = live.auth(t.member_a)
+    assert_problem(
+        await live.client.post("/v1/tenants", json={"name": "x"}, headers=member), 403, "forbidden"
+    )
+    response = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users", json={"email": "x@acme.com"}, headers=member
+    )
+    assert_problem(response, 403, "forbidden")
+
+
+async def test_tenant_admin_manages_own_tenant_only(live: LiveApp) -> None:
+    t = live.tenancy
+    admin = live.auth(t.admin_a)
+    own = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users", json={"email": "new@acme.com"}, headers=admin
+    )
+    assert own.status_code == 201 and own.json()["role"] == "member"
+    other = await live.client.post(
+        f"/v1/tenants/{t.tenant_b}/users", json={"email": "spy@acme.com"}, headers=admin
+    )
+    assert_problem(other, 404, "not_found")
+    escalate = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users",
+        json={"email": "boss@acme.com", "role": "superadmin"},
+        headers=admin,
+    )
+    assert_problem(escalate, 403, "forbidden")
+
+
+async def test_other_tenants_users_and_keys_are_404(live: LiveApp) -> None:
+    t = live.tenancy
+    users_b = await live.client.get(
+        f"/v1/tenants/{t.tenant_b}/users", headers=live.auth(t.superadmin)
+    )
+    user_b = users_b.json()[0]["id"]
+    keys_b = await live.client.get(f"/v1/users/{user_b}/keys", headers=live.auth(t.superadmin))
+    key_b = keys_b.json()[0]["id"]
+    a_admin = live.auth(t.admin_a)
+    assert_problem(
+        await live.client.get(f"/v1/users/{user_b}/keys", headers=a_admin), 404, "not_found"
+    )
+    assert_problem(await live.client.delete(f"/v1/keys/{key_b}", headers=a_admin), 404, "not_found")
+    assert_problem(
+        await live.client.get(f"/v1/tenants/{t.tenant_b}/users", headers=a_admin), 404, "not_found"
+    )
+
+
+async def test_member_cannot_mint_keys_for_a_colleague(live: LiveApp) -> None:
+    t = live.tenancy
+    users = await live.client.get(f"/v1/tenants/{t.tenant_a}/users", headers=live.auth(t.admin_a))
+    admin_user = next(u for u in users.json() if u["role"] == "tenant_admin")
+    response = await live.client.post(
+        f"/v1/users/{admin_user['id']}/keys", json={}, headers=live.auth(t.member_a)
+    )
+    assert_problem(response, 403, "forbidden")
+
+
+async def test_duplicate_email_is_409(live: LiveApp) -> None:
+    t = live.tenancy
+    body = {"email": "twice@acme.com"}
+    first = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users", json=body, headers=live.auth(t.admin_a)
+    )
+    assert first.status_code == 201
+    again = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users", json=body, headers=live.auth(t.admin_a)
+    )
+    assert_problem(again, 409, "conflict")

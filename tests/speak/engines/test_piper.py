@@ -1,0 +1,97 @@
+"""PiperEngine against the real bundled voice, checked by ear with Whisper."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from scaispeak.speak.engines.base import Engine, EngineError, UnknownEngineVoice
+from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
+from tests.support.asr import transcribe, word_error_rate
+
+SENTENCES = (
+    "The weather today is sunny with a light breeze from the west.",
+    "Please remember to bring your passport and a copy of the booking.",
+    "The total came to forty two dollars and fifty cents.",
+    "Would you like a cup of tea or coffee before the meeting starts?",
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[PiperEngine]:
+    piper = PiperEngine(intra_op_threads=2)
+    piper.warm()
+    yield piper
+
+
+def test_is_an_engine(engine: PiperEngine) -> None:
+    assert isinstance(engine, Engine)
+    assert engine.name == "piper"
+    assert engine.sample_rate == 22_050
+
+
+def test_offers_joe_with_licence_from_package_metadata(engine: PiperEngine) -> None:
+    (voice,) = engine.voices()
+    assert voice.key == VOICE_KEY == "en_US-joe-medium"
+    assert voice.language == "en-US"
+    licence = voice.licence
+    assert licence.engine_licence == "GPL-3.0-or-later"
+    assert licence.engine_licence == importlib.metadata.metadata("piper-tts")["License"]
+    assert licence.voice_licence == "MIT"
+    assert licence.source.startswith("https://huggingface.co/rhasspy/piper-voices/")
+    assert licence.licensor == "rhasspy"
+    assert "CC0" in licence.terms
+    assert "lessac" in licence.terms
+
+
+def test_speaks_english_intelligibly(engine: PiperEngine) -> None:
+    rates = []
+    for sentence in SENTENCES:
+        pcm = engine.synthesize(sentence, VOICE_KEY)
+        assert pcm.dtype == np.float32
+        assert pcm.ndim == 1
+        assert np.abs(pcm).max() <= 1.0
+        heard = transcribe(pcm, engine.sample_rate)
+        rates.append(word_error_rate(sentence, heard))
+    assert sum(rates) / len(rates) <= 0.1, rates
+
+
+def test_faster_speed_gives_shorter_audio(engine: PiperEngine) -> None:
+    text = "Speaking faster should take noticeably less time than speaking normally."
+    normal = engine.synthesize(text, VOICE_KEY, speed=1.0)
+    fast = engine.synthesize(text, VOICE_KEY, speed=1.5)
+    assert len(fast) < 0.85 * len(normal)
+
+
+def test_several_sentences_become_one_array(engine: PiperEngine) -> None:
+    one = engine.synthesize("First sentence here.", VOICE_KEY)
+    two = engine.synthesize("First sentence here. Second one follows.", VOICE_KEY)
+    assert len(two) > 1.5 * len(one)
+
+
+def test_concurrent_requests_share_the_voice(engine: PiperEngine) -> None:
+    texts = ["Good morning.", "Good evening.", "Good night.", "Hello again."]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda text: engine.synthesize(text, VOICE_KEY), texts))
+    assert all(len(pcm) > engine.sample_rate // 4 for pcm in results)
+
+
+def test_unknown_voice_raises(engine: PiperEngine) -> None:
+    with pytest.raises(UnknownEngineVoice):
+        engine.synthesize("Hello.", "en_US-nobody-medium")
+
+
+def test_invalid_speed_raises(engine: PiperEngine) -> None:
+    with pytest.raises(EngineError):
+        engine.synthesize("Hello.", VOICE_KEY, speed=0.0)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t"])
+def test_empty_text_gives_empty_audio(engine: PiperEngine, text: str) -> None:
+    pcm = engine.synthesize(text, VOICE_KEY)
+    assert pcm.dtype == np.float32
+    assert pcm.shape == (0,)

@@ -1,0 +1,205 @@
+"""Tests for the sample-level audio helpers: resampling, BS.1770 loudness, fades, joins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.synthesis.audio import dsp
+from scaispeak.speak.synthesis.audio.dsp import (
+    fade_edges,
+    integrated_loudness,
+    join_segments,
+    normalize_loudness,
+    resample,
+    silence,
+    to_int16_bytes,
+)
+
+RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+
+
+def sine(freq: float, dbfs: float, seconds: float, rate: int) -> Pcm:
+    t = np.arange(round(seconds * rate)) / rate
+    wave: npt.NDArray[np.float64] = 10.0 ** (dbfs / 20.0) * np.sin(2 * np.pi * freq * t)
+    return wave.astype(np.float32)
+
+
+def speech_like(rate: int, seconds: float = 4.0) -> Pcm:
+    """Harmonics under a syllable-rate envelope plus a little noise: speech's crest factor."""
+    t = np.arange(round(seconds * rate)) / rate
+    voice = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140, 280, 420, 1200), 1))
+    envelope = (0.5 + 0.5 * np.sin(2 * np.pi * 3.3 * t)) ** 3
+    noise = np.random.default_rng(1).standard_normal(t.size)
+    return (0.08 * voice * envelope + 0.002 * noise).astype(np.float32)
+
+
+def peak_dbfs(pcm: Pcm) -> float:
+    return 20.0 * math.log10(float(np.max(np.abs(pcm))))
+
+
+def test_resample_identity_returns_input() -> None:
+    pcm = sine(440, -6, 0.1, 22050)
+    assert resample(pcm, 22050, 22050) is pcm
+
+
+@pytest.mark.parametrize(("src", "dst"), [(22050, 16000), (22050, 48000), (24000, 8000)])
+def test_resample_keeps_duration_and_pitch(src: int, dst: int) -> None:
+    out = resample(sine(1000, -6, 1.0, src), src, dst)
+    assert out.dtype == np.float32
+    assert abs(out.size - dst) <= 2
+    spectrum = np.abs(np.fft.rfft(out))
+    assert abs(np.argmax(spectrum) * dst / out.size - 1000) < 2
+
+
+def test_resample_empty() -> None:
+    assert resample(np.zeros(0, dtype=np.float32), 22050, 16000).size == 0
+
+
+def test_silence() -> None:
+    pcm = silence(250, 22050)
+    assert pcm.dtype == np.float32
+    assert pcm.size == round(0.25 * 22050)
+    assert not pcm.any()
+
+
+def test_k_weighting_matches_bs1770_coefficients_at_48k() -> None:
+    (shelf_b, shelf_a), (hp_b, hp_a) = dsp._k_weighting_biquads(48000)
+    np.testing.assert_allclose(shelf_b, [1.53512485958697, -2.69169618940638, 1.19839281085285])
+    np.testing.assert_allclose(shelf_a, [1.0, -1.69065929318241, 0.73248077421585])
+    np.testing.assert_allclose(hp_b, [1.0, -2.0, 1.0])
+    np.testing.assert_allclose(hp_a, [1.0, -1.99004745483398, 0.99007225036621])
+
+
+def test_full_scale_997hz_sine_is_minus_3_01_lufs() -> None:
+    assert integrated_loudness(sine(997, 0, 3.0, 48000), 48000) == pytest.approx(-3.01, abs=0.05)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_1khz_sine_at_minus_20_dbfs_is_minus_23_lufs(rate: int) -> None:
+    assert integrated_loudness(sine(1000, -20, 2.0, rate), rate) == pytest.approx(-23.0, abs=0.5)
+
+
+def test_gating_ignores_quiet_passages() -> None:
+    """Mono form of EBU Tech 3341 case 3: quiet tones are gated out by the relative gate."""
+    rate = 16000  # the gating does not depend on the rate; a low one keeps the test fast
+    pcm = np.concatenate(
+        [sine(1000, -33, 10, rate), sine(1000, -20, 60, rate), sine(1000, -33, 10, rate)]
+    )
+    assert integrated_loudness(pcm, rate) == pytest.approx(-23.0, abs=0.1)
+
+
+def test_silence_padding_does_not_change_loudness() -> None:
+    rate = 22050
+    tone = sine(1000, -20, 10.0, rate)
+    padded = np.concatenate([silence(1500, rate), tone, silence(1500, rate)])
+    # Ungated, the 30 silent blocks would lower the result by about 1.1 LU; the blocks
+    # straddling the edges still count (correctly) and cost about 0.13 LU.
+    assert integrated_loudness(padded, rate) == pytest.approx(
+        integrated_loudness(tone, rate), abs=0.2
+    )
+
+
+def test_loudness_of_silence_is_minus_infinity() -> None:
+    assert integrated_loudness(silence(1000, 22050), 22050) == -math.inf
+    assert integrated_loudness(np.zeros(0, dtype=np.float32), 22050) == -math.inf
+
+
+def test_loudness_of_clip_shorter_than_one_block() -> None:
+    assert integrated_loudness(sine(1000, -20, 0.25, 22050), 22050) == pytest.approx(-23, abs=0.5)
+
+
+@pytest.mark.parametrize("rate", [22050, 48000])
+@pytest.mark.parametrize("target", [-30.0, -23.0, -16.0, -14.0])
+def test_normalize_reaches_target_and_respects_ceiling(rate: int, target: float) -> None:
+    pcm = speech_like(rate)
+    out = normalize_loudness(pcm, rate, target)
+    assert out.dtype == np.float32
+    assert out.size == pcm.size
+    assert integrated_loudness(out, rate) == pytest.approx(target, abs=0.5)
+    assert peak_dbfs(out) <= -1.0
+
+
+def test_normalize_limits_impulsive_peaks() -> None:
+    rate = 22050
+    pcm = sine(300, -30, 3.0, rate)
+    pcm[::5000] = 0.9  # clicks 30 dB above the tone: plain gain would clip them
+    out = normalize_loudness(pcm, rate, -16.0)
+    assert integrated_loudness(out, rate) == pytest.approx(-16.0, abs=0.5)
+    assert peak_dbfs(out) <= -1.0
+
+
+def test_normalize_leaves_input_untouched() -> None:
+    pcm = speech_like(22050)
+    before = pcm.copy()
+    normalize_loudness(pcm, 22050, -16.0)
+    np.testing.assert_array_equal(pcm, before)
+
+
+def test_normalize_silence_is_unchanged() -> None:
+    out = normalize_loudness(silence(1000, 22050), 22050, -16.0)
+    assert not out.any()
+
+
+def test_normalize_caps_gain_on_noise_floor() -> None:
+    rate = 22050
+    hiss = (1e-3 * np.random.default_rng(2).standard_normal(rate * 2)).astype(np.float32)
+    out = normalize_loudness(hiss, rate, -16.0)
+    gain_db = integrated_loudness(out, rate) - integrated_loudness(hiss, rate)
+    assert gain_db == pytest.approx(dsp.MAX_GAIN_DB, abs=0.1)
+
+
+def test_fade_edges_ramps_ends_only() -> None:
+    rate = 22050
+    pcm = np.full(rate // 10, 0.5, dtype=np.float32)
+    out = fade_edges(pcm, rate, ms=5)
+    fade = round(0.005 * rate)
+    assert out.size == pcm.size
+    assert abs(out[0]) < 0.01 and abs(out[-1]) < 0.01
+    assert np.all(np.diff(out[:fade]) > 0)
+    np.testing.assert_array_equal(out[fade:-fade], pcm[fade:-fade])
+    assert np.all(pcm == 0.5)  # input not modified
+
+
+def test_fade_edges_on_tiny_clips() -> None:
+    assert fade_edges(np.zeros(0, dtype=np.float32), 22050).size == 0
+    assert fade_edges(np.ones(3, dtype=np.float32), 22050).size == 3
+
+
+def test_join_segments_places_parts_and_pauses() -> None:
+    rate = 16000
+    a = np.full(1600, 0.5, dtype=np.float32)
+    b = np.full(800, -0.25, dtype=np.float32)
+    out = join_segments([(a, 100.0), (b, 50.0)], rate)
+    assert out.dtype == np.float32
+    assert out.size == 1600 + 1600 + 800 + 800
+    np.testing.assert_array_equal(out[:1600], fade_edges(a, rate))
+    assert not out[1600:3200].any()
+    np.testing.assert_array_equal(out[3200:4000], fade_edges(b, rate))
+    assert not out[4000:].any()
+
+
+def test_join_segments_has_no_clicks_without_pauses() -> None:
+    rate = 22050
+    parts = [(np.full(2205, level, dtype=np.float32), 0.0) for level in (0.8, -0.8, 0.8)]
+    out = join_segments(parts, rate)
+    # A hard cut would step by 1.6; the 5 ms raised-cosine fades keep every step small.
+    assert float(np.max(np.abs(np.diff(out)))) < 0.02
+
+
+def test_join_segments_edge_cases() -> None:
+    assert join_segments([], 22050).size == 0
+    tone = sine(440, -6, 0.1, 22050)
+    assert join_segments([(tone, -40.0)], 22050).size == tone.size
+
+
+def test_to_int16_bytes_clips_and_rounds_little_endian() -> None:
+    pcm = np.array([0.0, 1.0, -1.0, 0.5, 2.0, -3.0, 1e-5], dtype=np.float32)
+    data = to_int16_bytes(pcm)
+    assert len(data) == 2 * pcm.size
+    expected = [0, 32767, -32767, 16384, 32767, -32767, 0]
+    assert np.frombuffer(data, dtype="<i2").tolist() == expected

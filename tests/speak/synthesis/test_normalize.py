@@ -1,0 +1,178 @@
+"""Tests for the English text normaliser: one table row per rule, plus a few properties."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaispeak.speak.synthesis.text import normalize_text, split_segments
+
+EXACT = [
+    # numbers
+    ("cardinal_with_thousands_separator", "1,250 people", "one thousand two hundred fifty people"),
+    ("cardinal_large", "1,000,000 stars", "one million stars"),
+    ("decimal", "pi is 3.14", "pi is three point one four"),
+    ("decimal_without_integer", "about .5 of it", "about point five of it"),
+    ("negative_number", "it was -5 outside", "it was minus five outside"),
+    ("subtraction", "10 - 5 = 5", "ten minus five equals five"),
+    ("leading_zero_digits", "agent 007", "agent zero zero seven"),
+    ("version_number", "version 1.2.3", "version one dot two dot three"),
+    ("digits_glued_to_letters", "an MP3 player", "an MP three player"),
+    ("hyphenated_name_is_not_negative", "COVID-19", "COVID-nineteen"),
+    ("fraction", "3/4 cup", "three quarters cup"),
+    # money
+    ("dollars_and_cents", "$42.50", "forty-two dollars and fifty cents"),
+    ("one_dollar_singular", "$1", "one dollar"),
+    ("cents_only", "$0.99", "ninety-nine cents"),
+    ("one_cent_singular", "$0.01", "one cent"),
+    ("dollars_with_scale_word", "$3.5 million", "three point five million dollars"),
+    ("dollars_with_scale_abbreviation", "$20k", "twenty thousand dollars"),
+    ("dollars_thousands_separator", "$1,200", "one thousand two hundred dollars"),
+    ("negative_money", "-$5", "minus five dollars"),
+    ("euros_prefix", "€20", "twenty euros"),
+    ("euros_suffix", "20 €", "twenty euros"),
+    ("pounds_and_pence", "£5.99", "five pounds and ninety-nine pence"),
+    # percentages, ordinals, units, symbols
+    ("percent", "50% off", "fifty percent off"),
+    ("decimal_percent", "3.5%", "three point five percent"),
+    ("ordinal_st", "the 21st time", "the twenty-first time"),
+    ("ordinal_rd", "3rd place", "third place"),
+    ("ordinal_th", "100th day", "one hundredth day"),
+    ("unit_plural", "5 km away", "five kilometers away"),
+    ("unit_singular", "1 kg", "one kilogram"),
+    ("unit_speed", "60 mph", "sixty miles per hour"),
+    ("unit_glued", "10GB", "ten gigabytes"),
+    ("unit_letters_without_number_untouched", "a km of g", "a km of g"),
+    ("celsius", "It is 20°C.", "It is twenty degrees Celsius."),
+    ("fahrenheit_spaced", "68 °F", "sixty-eight degrees Fahrenheit"),
+    ("ampersand", "Tom & Jerry", "Tom and Jerry"),
+    ("plus", "2 + 2", "two plus two"),
+    ("hash_number", "#1 hit", "number one hit"),
+    ("approximately_tilde", "~5 people", "about five people"),
+    # dates, years, times
+    ("month_day_ordinal", "March 3rd", "March third"),
+    ("month_day_year", "March 3, 2024", "March third, twenty twenty-four"),
+    ("iso_date", "2024-03-05", "March fifth, twenty twenty-four"),
+    ("us_numeric_date", "3/5/2024", "March fifth, twenty twenty-four"),
+    ("day_month", "on 3 March 2024", "on the third of March twenty twenty-four"),
+    ("month_abbreviation", "Jan. 5", "January fifth"),
+    ("month_year", "in March 2024", "in March twenty twenty-four"),
+    ("year_after_in", "in 1999", "in nineteen ninety-nine"),
+    ("year_2000s", "since 2005", "since two thousand five"),
+    ("year_2010s", "by 2030", "by twenty thirty"),
+    ("year_oh", "in 1905", "in nineteen oh five"),
+    ("decade", "the 1990s", "the nineteen nineties"),
+    ("short_decade", "the '80s", "the eighties"),
+    ("year_range", "1990-1995", "nineteen ninety to nineteen ninety-five"),
+    ("plain_four_digit_number_is_cardinal", "2024 apples", "two thousand twenty-four apples"),
+    ("time_am", "10:30 am", "ten thirty A M"),
+    ("time_oh_minutes", "7:05", "seven oh five"),
+    ("time_on_the_hour", "7:00", "seven o'clock"),
+    ("time_24h", "17:00", "seventeen hundred"),
+    ("hour_pm_dotted", "at 5 p.m. today", "at five P M today"),
+    ("hour_pm_ends_sentence", "at 5 p.m. Then", "at five P M. Then"),
+    # ranges
+    ("range", "pages 5-10", "pages five to ten"),
+    ("range_en_dash", "5–10 minutes", "five to ten minutes"),
+    ("range_money", "$5-10", "five dollars to ten dollars"),
+    ("range_percent", "5-10%", "five to ten percent"),
+    ("score_is_not_range", "won 3-2", "won three-two"),
+    ("time_range", "9:00-17:00", "nine o'clock to seventeen hundred"),
+    # abbreviations
+    ("mister", "Mr. Smith", "Mister Smith"),
+    ("missus", "Mrs. Smith", "Missus Smith"),
+    ("doctor", "Dr. Jones", "Doctor Jones"),
+    ("saint_before_name", "St. Louis", "Saint Louis"),
+    ("street_after_name", "on Main St.", "on Main Street."),
+    ("street_mid_sentence", "Main St., Boston", "Main Street, Boston"),
+    ("etc_mid_sentence", "apples, etc. and pears", "apples, et cetera and pears"),
+    ("etc_ends_sentence", "apples, etc. Then", "apples, et cetera. Then"),
+    ("for_example", "fruit, e.g. apples", "fruit, for example apples"),
+    ("that_is", "the best, i.e., ours", "the best, that is, ours"),
+    ("versus", "cats vs. dogs", "cats versus dogs"),
+    ("number_abbreviation", "No. 5", "number five"),
+    ("no_is_a_word_without_number", "No. I disagree.", "No. I disagree."),
+    ("approximately", "approx. 5 km", "approximately five kilometers"),
+    ("dotted_acronym", "the U.S. Army", "the U S Army"),
+    # addresses and phone numbers
+    ("url", "see https://www.example.com/docs", "see example dot com slash docs"),
+    ("url_query_dropped", "https://example.com/a?b=1#c", "example dot com slash a"),
+    ("url_trailing_period_kept", "Visit example.org.", "Visit example dot org."),
+    ("email", "jane.doe@example.org", "jane dot doe at example dot org"),
+    (
+        "phone_us",
+        "Call 555-123-4567 now",
+        "Call five five five, one two three, four five six seven now",
+    ),
+    ("phone_parentheses", "(555) 123-4567", "five five five, one two three, four five six seven"),
+    ("phone_international", "+44 20 7946", "plus four four, two zero, seven nine four six"),
+    (
+        "long_digit_run",
+        "id 12345678901",
+        "id one two three four five six seven eight nine zero one",
+    ),
+    # markup and whitespace
+    ("markdown_bold", "**very** good", "very good"),
+    ("markdown_code", "run `ls` now", "run ls now"),
+    ("collapse_whitespace", "a  \t b\n c", "a b c"),
+    ("paragraphs_kept", "One.\n\n\nTwo.", "One.\n\nTwo."),
+    ("no_space_before_punctuation", "costs $5 .", "costs five dollars."),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in EXACT]
+)
+def test_rule(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_sentence_with_price_and_date() -> None:
+    spoken = normalize_text("It costs $42.50 on March 3rd.")
+    assert "forty-two dollars and fifty cents" in spoken
+    assert "March third" in spoken
+    assert spoken.endswith(".")
+
+
+SENTENCE_COUNTS = [
+    ("title_then_name", "Dr. Smith met Mr. Jones. They talked.", 2),
+    ("initials", "J. R. R. Tolkien wrote it. It sold.", 2),
+    ("example_abbreviation", "Fruit, e.g. apples, is good. Eat it.", 2),
+    ("etc_ends_sentence", "We saw cats, dogs, etc. Then we left.", 2),
+    ("pm_ends_sentence", "We met at 5 p.m. Then we left.", 2),
+    ("decimal", "Pi is 3.14 or so. Next.", 2),
+    ("money", "It costs $42.50 today. Cheap!", 2),
+    ("street_and_saint", "He lives on St. James St. in town. Nice.", 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"), [pytest.param(t, n, id=name) for name, t, n in SENTENCE_COUNTS]
+)
+def test_normalising_keeps_sentence_boundaries(text: str, sentences: int) -> None:
+    for version in (text, normalize_text(text)):
+        assert len(split_segments(version, min_chars=0)) == sentences, version
+
+
+@pytest.mark.parametrize("mark", [".", ",", "?", "!", ";", ":"])
+def test_prosody_punctuation_is_kept(mark: str) -> None:
+    assert normalize_text(f"Well{mark} 5 more") == f"Well{mark} five more"
+
+
+_PIECES = [
+    *"0123456789 .,-/:$€£%°CFkmxa@&+=#'\"?!\n()",
+    *["St.", "Mr. ", "e.g. ", "March ", "Jan. ", " am", "p.m.", "https://", "www.", ".com"],
+    *["1999", "3rd", "1,250", " in ", "No. ", "U.S.", " - ", "...", "\n\n", "**"],
+]
+_TEXTISH = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTISH)
+def test_no_digits_survive_and_nothing_raises(text: str) -> None:
+    spoken = normalize_text(text)
+    assert not re.search(r"\d", spoken)
+    assert "  " not in spoken

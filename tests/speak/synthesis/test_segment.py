@@ -1,0 +1,277 @@
+"""Tests for sentence/clause segmentation, one-shot and streaming."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment, split_segments
+
+PARAGRAPH = (
+    "Hi. Dr. Smith paid $42.50 on March 3rd, e.g. for the J. R. R. Tolkien books, "
+    "and he said it was 3.14 times cheaper than last year! Was it? Yes... it was. "
+    "The shop, which opened in 1999 on St. James St., sells maps, atlases and globes; "
+    "it also sells prints (mostly of old harbours), postcards, and a great many other "
+    "things that nobody ever seems to buy, although the owner insists they sell well.\n\n"
+    "A new paragraph starts here. It is short."
+)
+
+
+def _visible(text: str) -> str:
+    return "".join(text.split())
+
+
+def _texts(segments: list[Segment]) -> list[str]:
+    return [segment.text for segment in segments]
+
+
+def _stream(text: str, seed: int = 0, **limits: int) -> tuple[list[Segment], int]:
+    """Feed ``text`` in random 1-4 char tokens; return segments and chars fed at first one."""
+    segmenter = IncrementalSegmenter(**limits)
+    rng = random.Random(seed)
+    segments: list[Segment] = []
+    first_at = -1
+    position = 0
+    while position < len(text):
+        token = text[position : position + rng.randint(1, 4)]
+        position += len(token)
+        segments += segmenter.feed(token)
+        if segments and first_at < 0:
+            first_at = position
+    return segments + segmenter.flush(), first_at
+
+
+SENTENCES = [
+    ("period", "One two. Three four.", ["One two.", "Three four."]),
+    ("question_and_exclamation", "Really? Yes! Fine.", ["Really?", "Yes!", "Fine."]),
+    ("ellipsis", "Wait... what? Ok…", ["Wait...", "what?", "Ok…"]),
+    ("closing_quote", 'He said "Stop." Then left.', ['He said "Stop."', "Then left."]),
+    ("decimal_number", "Pi is 3.14. Next.", ["Pi is 3.14.", "Next."]),
+    ("money", "It is $42.50. Cheap.", ["It is $42.50.", "Cheap."]),
+    (
+        "title_abbreviation",
+        "Dr. Smith came. Then Mr. Jones.",
+        ["Dr. Smith came.", "Then Mr. Jones."],
+    ),
+    ("example_abbreviation", "Fruit, e.g. apples. Yes.", ["Fruit, e.g. apples.", "Yes."]),
+    ("initials", "J. R. R. Tolkien. Yes.", ["J. R. R. Tolkien.", "Yes."]),
+    ("dotted_acronym", "The U.S. Army came.", ["The U.S. Army came."]),
+    ("number_abbreviation", "See No. 5 now. No. I won't.", ["See No. 5 now.", "No.", "I won't."]),
+    ("month_abbreviation", "Born Jan. 5 here. Ok.", ["Born Jan. 5 here.", "Ok."]),
+    ("etc_before_capital", "Cats, etc. Then dogs.", ["Cats, etc.", "Then dogs."]),
+    ("etc_before_lowercase", "Cats, etc. and dogs.", ["Cats, etc. and dogs."]),
+    ("pm_before_capital", "At 5 p.m. We ate.", ["At 5 p.m.", "We ate."]),
+    ("no_space_no_split", "Visit example.com today.", ["Visit example.com today."]),
+    ("list_items", "Buy:\n- milk\n- eggs", ["Buy:", "- milk", "- eggs"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in SENTENCES]
+)
+def test_sentence_splitting(text: str, expected: list[str]) -> None:
+    assert _texts(split_segments(text, min_chars=0)) == expected
+
+
+BOUNDARIES = [
+    ("sentence_then_end", "One two. Three four.", ["sentence", "end"]),
+    ("paragraph", "One two.\n\nThree four.", ["paragraph", "end"]),
+    ("paragraph_without_period", "Title\n\nBody text.", ["paragraph", "end"]),
+    ("blank_line_with_spaces", "One.\n  \nTwo.", ["paragraph", "end"]),
+    ("single_newline_is_space", "One\ntwo.", ["end"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in BOUNDARIES]
+)
+def test_boundary_kinds(text: str, expected: list[str]) -> None:
+    assert [s.boundary for s in split_segments(text, min_chars=0)] == expected
+
+
+MERGES = [
+    (
+        "short_merges_into_next",
+        "Hi. This is a longer sentence.",
+        ["Hi. This is a longer sentence."],
+    ),
+    (
+        "short_last_merges_into_previous",
+        "This is a long sentence. Ok.",
+        ["This is a long sentence. Ok."],
+    ),
+    (
+        "not_across_paragraphs",
+        "Hi.\n\nThis is a longer sentence.",
+        ["Hi.", "This is a longer sentence."],
+    ),
+    (
+        "long_enough_stays",
+        "This is long enough. So is this one.",
+        ["This is long enough.", "So is this one."],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in MERGES]
+)
+def test_short_fragments_merge(text: str, expected: list[str]) -> None:
+    assert _texts(split_segments(text)) == expected
+
+
+CLAUSES = [
+    ("at_comma", "aaaa bbbb cccc, dddd eeee ffff gggg", ["aaaa bbbb cccc,", "dddd eeee ffff gggg"]),
+    (
+        "at_semicolon",
+        "aaaa bbbb cccc; dddd eeee ffff gggg",
+        ["aaaa bbbb cccc;", "dddd eeee ffff gggg"],
+    ),
+    (
+        "before_parenthesis",
+        "aaaa bbbb cccc (dddd eeee) ffff",
+        ["aaaa bbbb cccc", "(dddd eeee) ffff"],
+    ),
+    (
+        "at_em_dash",
+        "aaaa bbbb cccc—dddd eeee ffff gggg",
+        ["aaaa bbbb cccc—", "dddd eeee ffff gggg"],
+    ),
+    (
+        "before_conjunction",
+        "aaaa bbbb cccc and dddd eeee ffff",
+        ["aaaa bbbb cccc", "and dddd eeee ffff"],
+    ),
+    (
+        "at_last_space",
+        "aaaa bbbb cccc dddd eeee ffff gggg",
+        ["aaaa bbbb cccc dddd", "eeee ffff gggg"],
+    ),
+    (
+        "not_between_number_and_word",
+        "aaaa bbbb ccc $3.5 million dd",
+        ["aaaa bbbb ccc", "$3.5 million dd"],
+    ),
+    ("overlong_word_kept_whole", "a" * 30 + " bb", ["a" * 30, "bb"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(t, e, id=name) for name, t, e in CLAUSES]
+)
+def test_long_sentences_split_into_clauses(text: str, expected: list[str]) -> None:
+    segments = split_segments(text, max_chars=20, min_chars=4)
+    assert _texts(segments) == expected
+    assert [s.boundary for s in segments] == ["clause"] * (len(expected) - 1) + ["end"]
+
+
+def test_clause_cuts_never_split_tokens() -> None:
+    text = "It costs $42.50, e.g. 3.14 or 1,250 and Dr. Smith's 10:30 slot " * 12
+    tokens = set(text.split())
+    for max_chars in (15, 40, 220):
+        for segment in split_segments(text, max_chars=max_chars, min_chars=5):
+            assert set(segment.text.split()) <= tokens
+            assert not segment.text.endswith(("Dr.", "$"))
+
+
+def test_empty_and_blank_text() -> None:
+    assert split_segments("") == []
+    assert split_segments(" \n\n\t ") == []
+
+
+def test_invalid_limits() -> None:
+    with pytest.raises(ValueError):
+        split_segments("x", max_chars=10, min_chars=20)
+
+
+_PIECES = [
+    *"abc XYZ 0123.,;:!?—()\"'\n",
+    *["Dr. ", "e.g. ", "3.14", "$42.50", "J. R. ", "etc. ", "...", "\n\n", " and ", "U.S."],
+]
+_TEXTS = st.lists(st.sampled_from(_PIECES), max_size=120).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, st.integers(8, 80), st.integers(0, 8))
+def test_every_visible_character_lands_in_exactly_one_segment(
+    text: str, max_chars: int, min_chars: int
+) -> None:
+    segments = split_segments(text, max_chars=max_chars, min_chars=min_chars)
+    assert "".join(_visible(s.text) for s in segments) == _visible(text)
+    assert all(s.text and s.text == s.text.strip() for s in segments)
+    assert all(len(s.text) <= max_chars or " " not in s.text for s in segments)
+    assert [s.boundary for s in segments[-1:]] in ([], ["end"])
+
+
+def test_stream_matches_one_shot_text_and_starts_early() -> None:
+    streamed, first_at = _stream(PARAGRAPH)
+    assert "".join(_visible(s.text) for s in streamed) == _visible(PARAGRAPH)
+    assert _visible(" ".join(_texts(split_segments(PARAGRAPH)))) == _visible(PARAGRAPH)
+    assert 0 < first_at < len(PARAGRAPH) // 4
+    assert streamed[-1].boundary == "end"
+    assert any(s.boundary == "paragraph" for s in streamed)
+
+
+def test_stream_emits_first_clause_at_comma() -> None:
+    segmenter = IncrementalSegmenter()
+    emitted: list[Segment] = []
+    for char in "Well, this is the first clause, and then more":
+        emitted += segmenter.feed(char)
+    assert emitted == [Segment("Well, this is the first clause,", "clause")]
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        pytest.param(
+            ["Pi is about 3.", "14 and more text. Next"], id="decimal_split_across_tokens"
+        ),
+        pytest.param(["It costs $42", ".", "50 in total. Next"], id="money_split_across_tokens"),
+        pytest.param(
+            ["For instance e.", "g. apples are good. Next"], id="abbreviation_split_across_tokens"
+        ),
+    ],
+)
+def test_stream_never_cuts_inside_a_token(tokens: list[str]) -> None:
+    segmenter = IncrementalSegmenter(min_chars=0)
+    emitted = [s for token in tokens for s in segmenter.feed(token)] + segmenter.flush()
+    text = "".join(tokens)
+    assert set(" ".join(_texts(emitted)).split()) <= set(text.split())
+    assert emitted[0].boundary == "sentence"
+
+
+def test_stream_waits_for_next_character_to_decide_boundary() -> None:
+    segmenter = IncrementalSegmenter(min_chars=0)
+    assert segmenter.feed("The value is 3.") == []
+    assert segmenter.feed(" ") == []  # could still be a paragraph break
+    assert segmenter.feed("\n\nNext") == [Segment("The value is 3.", "paragraph")]
+    assert segmenter.flush() == [Segment("Next", "end")]
+
+
+def test_stream_cuts_long_text_without_punctuation() -> None:
+    words = " ".join(f"word{i}" for i in range(120))
+    segmenter = IncrementalSegmenter(max_chars=60, min_chars=10, max_wait_chars=40)
+    emitted = [s for word in words.split(" ") for s in segmenter.feed(word + " ")]
+    assert len(emitted) > 5
+    assert all(len(s.text) <= 60 for s in emitted)
+    rest = segmenter.flush()
+    assert " ".join(_texts(emitted + rest)) == words
+
+
+def test_flush_resets() -> None:
+    segmenter = IncrementalSegmenter()
+    assert segmenter.flush() == []
+    segmenter.feed("Some words")
+    assert segmenter.flush() == [Segment("Some words", "end")]
+    assert segmenter.flush() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, st.integers(0, 2**16), st.integers(8, 80))
+def test_stream_keeps_every_visible_character(text: str, seed: int, max_chars: int) -> None:
+    streamed, _ = _stream(text, seed, max_chars=max_chars, min_chars=4, max_wait_chars=max_chars)
+    assert "".join(_visible(s.text) for s in streamed) == _visible(text)
+    assert all(s.text for s in streamed)

@@ -1,0 +1,101 @@
+"""Bad input to /speak and /v1/audio/speech: each a clear 4xx problem, no audio."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+
+
+async def speak(app: LiveApp, body: object, **headers: str) -> object:
+    return await app.client.post(
+        SPEAK, json=body, headers={**app.auth(app.tenancy.member_a), **headers}
+    )
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+async def test_empty_text_is_422(sqlite_app: LiveApp, text: str) -> None:
+    assert_problem(await speak(sqlite_app, {"text": text, "voice_id": JOE}), 422, "empty_text")
+
+
+async def test_text_over_inline_limit_is_413_with_the_limit(sqlite_app: LiveApp) -> None:
+    limit = sqlite_app.app.state.platform.settings.limits.inline_max_chars
+    response = await speak(sqlite_app, {"text": "a" * (limit + 1), "voice_id": JOE})
+    assert_problem(response, 413, "text_too_long")
+    assert response.json()["limit"] == limit  # type: ignore[attr-defined]
+
+
+async def test_unknown_voice_is_404(sqlite_app: LiveApp) -> None:
+    response = await speak(sqlite_app, {"text": "Hello.", "voice_id": "voc_nope"})
+    assert_problem(response, 404, "unknown_voice")
+
+
+async def test_unknown_format_is_422_listing_formats(sqlite_app: LiveApp) -> None:
+    response = await speak(sqlite_app, {"text": "Hello.", "voice_id": JOE, "format": "aiff"})
+    assert_problem(response, 422, "unsupported_format")
+    assert "mp3" in response.json()["detail"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rate"), [("wav", 12345), ("mulaw", 16000), ("opus", 22050), ("wav", -1)]
+)
+async def test_bad_sample_rate_is_422(sqlite_app: LiveApp, fmt: str, rate: int) -> None:
+    body = {"text": "Hello.", "voice_id": JOE, "format": fmt, "sample_rate": rate}
+    assert_problem(await speak(sqlite_app, body), 422, "unsupported_sample_rate")
+
+
+@pytest.mark.parametrize("speed", [0.1, 5.0])
+async def test_speed_out_of_range_is_422(sqlite_app: LiveApp, speed: float) -> None:
+    body = {"text": "Hello.", "voice_id": JOE, "speed": speed}
+    assert_problem(await speak(sqlite_app, body), 422, "invalid_speed")
+
+
+async def test_malformed_json_is_400(sqlite_app: LiveApp) -> None:
+    response = await sqlite_app.client.post(
+        SPEAK,
+        content=b'{"text": "Hello", "voice_id": ',
+        headers={
+            **sqlite_app.auth(sqlite_app.tenancy.member_a),
+            "content-type": "application/json",
+        },
+    )
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_missing_field_is_422_validation_error(sqlite_app: LiveApp) -> None:
+    assert_problem(await speak(sqlite_app, {"text": "Hello."}), 422, "validation_error")
+
+
+async def test_missing_key_is_401(sqlite_app: LiveApp) -> None:
+    response = await sqlite_app.client.post(SPEAK, json={"text": "Hello.", "voice_id": JOE})
+    assert_problem(response, 401, "unauthorized")
+
+
+async def test_openai_endpoint_applies_its_own_limit(sqlite_app: LiveApp) -> None:
+    response = await sqlite_app.client.post(
+        "/v1/audio/speech",
+        json={"model": "tts-1", "input": "a" * 4097, "voice": "alloy"},
+        headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
+    )
+    assert_problem(response, 413, "text_too_long")
+
+
+async def test_expired_licence_blocks_synthesis_with_451(sqlite_app: LiveApp) -> None:
+    from datetime import timedelta
+
+    from scaispeak.platform.db import utcnow
+    from scaispeak.speak.voices.models import Licence, Voice
+
+    async with sqlite_app.app.state.platform.db.sessions() as session:
+        voice = await session.get(Voice, JOE)
+        assert voice is not None and voice.licence_id
+        licence = await session.get(Licence, voice.licence_id)
+        assert licence is not None
+        licence.valid_until = utcnow() - timedelta(days=1)
+        await session.commit()
+    response = await speak(sqlite_app, {"text": "Hello.", "voice_id": JOE})
+    assert_problem(response, 451, "voice_licence_expired")

@@ -1,0 +1,81 @@
+"""The voice library: seeded global voices, licences, filters, ranking, pagination."""
+
+from __future__ import annotations
+
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+
+VOICES = "/v1/modules/scaispeak/voices"
+
+
+async def test_both_engines_voices_are_seeded_global_with_licences(live: LiveApp) -> None:
+    page = await live.client.get(VOICES, headers=live.auth(live.tenancy.member_b))
+    assert page.status_code == 200
+    items = {v["id"]: v for v in page.json()["items"]}
+    joe = items["voc_piper_en-us-joe-medium"]
+    assert joe["scope"] == "global" and joe["status"] == "ready" and joe["engine"] == "piper"
+    assert joe["licence"]["engine_licence"] == "GPL-3.0-or-later"
+    assert joe["licence"]["voice_licence"] == "MIT"
+    kokoro = [v for v in items.values() if v["engine"] == "kokoro"]
+    assert len(kokoro) == 5
+    assert all(v["licence"]["voice_licence"] for v in kokoro)
+
+
+async def test_cursor_pagination_walks_every_voice_once(live: LiveApp) -> None:
+    headers = live.auth(live.tenancy.member_a)
+    everything = (await live.client.get(VOICES, headers=headers)).json()["items"]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await live.client.get(VOICES, params=params, headers=headers)).json()
+        assert len(page["items"]) <= 2
+        seen.extend(v["id"] for v in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [v["id"] for v in everything]
+    assert len(set(seen)) == len(seen) == 6
+
+
+async def test_filters_language_query_tag_scope(live: LiveApp) -> None:
+    headers = live.auth(live.tenancy.member_a)
+
+    async def ids(**params: str) -> set[str]:
+        response = await live.client.get(VOICES, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return {v["id"] for v in response.json()["items"]}
+
+    assert len(await ids(language="en")) == 6
+    assert await ids(language="fr") == set()
+    assert await ids(q="joe") == {"voc_piper_en-us-joe-medium"}
+    assert len(await ids(tag="kokoro")) == 5
+    assert await ids(scope="tenant") == set()
+
+
+async def test_popular_voices_rank_first_within_scope(live: LiveApp) -> None:
+    headers = live.auth(live.tenancy.member_a)
+    spoken = await live.client.post(
+        "/v1/modules/scaispeak/speak",
+        json={"text": "Rank me.", "voice_id": "voc_kokoro_jm-kumo"},
+        headers=headers,
+    )
+    assert spoken.status_code == 200
+    first = (await live.client.get(VOICES, headers=headers)).json()["items"][0]
+    assert first["id"] == "voc_kokoro_jm-kumo" and first["usage_count"] >= 1
+
+
+async def test_get_voice_and_unknown_voice(live: LiveApp) -> None:
+    headers = live.auth(live.tenancy.member_a)
+    one = await live.client.get(f"{VOICES}/voc_piper_en-us-joe-medium", headers=headers)
+    assert one.status_code == 200 and one.json()["name"]
+    assert_problem(
+        await live.client.get(f"{VOICES}/voc_missing", headers=headers), 404, "unknown_voice"
+    )
+
+
+async def test_garbage_cursor_is_400(live: LiveApp) -> None:
+    response = await live.client.get(
+        VOICES, params={"cursor": "!!!"}, headers=live.auth(live.tenancy.member_a)
+    )
+    assert_problem(response, 400, "invalid_cursor")
