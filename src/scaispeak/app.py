@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, engines: EngineRegistry | None 
         metrics=metrics,
     )
     install_problem_handlers(app)
-    observability.install(app, registry, db)
+    observability.install(app, registry, db, settings.limits.max_json_bytes)
     app.include_router(auth_router)
     app.include_router(speak_http.router)
     app.include_router(openai_compat.router)

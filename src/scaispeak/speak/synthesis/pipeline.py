@@ -1,7 +1,7 @@
 """The one synthesis pipeline every transport uses.
 
-text -> segments (split raw text, then normalise each) -> engine (in the inference
-pool) -> join with pauses -> resample -> loudness -> encode. Transports call
+text -> segments (split raw text, then normalise each) -> engine and loudness (in the
+inference pool, per segment) -> join with pauses -> resample -> encode. Transports call
 ``render`` for whole clips or ``stream_segments`` to deliver audio as it is made.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaispeak.settings import EngineSettings
-from scaispeak.speak.engines.base import EngineError, Pcm
+from scaispeak.speak.engines.base import Engine, EngineError, Pcm
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import SynthesisFailed
 from scaispeak.speak.metrics import SpeakMetrics
@@ -45,7 +45,7 @@ class SpeechSpec:
 
 @dataclass(frozen=True)
 class SegmentAudio:
-    """One spoken segment at the engine's rate, before loudness and encoding."""
+    """One spoken, levelled segment at the engine's rate, before resampling and encoding."""
 
     index: int
     text: str
@@ -100,7 +100,7 @@ class SynthesisPipeline:
         started = time.perf_counter()
         self.metrics.inference_queue.set(self.pool.pending + 1)
         try:
-            pcm = await self.pool.run(engine.synthesize, spoken, voice, speed=speed)
+            pcm = await self.pool.run(self._synthesize_levelled, engine, spoken, voice, speed)
         except EngineError as exc:
             raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc
         finally:
@@ -113,22 +113,23 @@ class SynthesisPipeline:
         self.metrics.audio_seconds.labels(engine_name).inc(audio_s)
         return SegmentAudio(index, segment.text, pcm, self.pause_after(segment), elapsed)
 
+    def _synthesize_levelled(self, engine: Engine, text: str, voice: str, speed: float) -> Pcm:
+        # Levelled per segment, in the worker thread: streaming cannot wait for the whole
+        # clip, and doing the same for batch keeps both transports' audio identical.
+        pcm = engine.synthesize(text, voice, speed=speed)
+        return normalize_loudness(pcm, engine.sample_rate, self.settings.target_lufs)
+
     async def stream_segments(
         self, segments: list[Segment], engine_name: str, voice: str, speed: float
     ) -> AsyncIterator[SegmentAudio]:
         for index, segment in enumerate(segments):
             yield await self.speak_segment(index, segment, engine_name, voice, speed)
 
-    def finish_audio(self, pcm: Pcm, from_rate: int, to_rate: int) -> Pcm:
-        """Resample and level a whole clip (CPU-light next to inference)."""
-        pcm = resample(pcm, from_rate, to_rate)
-        return normalize_loudness(pcm, to_rate, self.settings.target_lufs)
-
     def _assemble(
         self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
     ) -> tuple[bytes, int]:
         joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
-        final = self.finish_audio(joined, from_rate, to_rate)
+        final = resample(joined, from_rate, to_rate)
         return encode(final, to_rate, fmt), len(final)
 
     async def render(self, spec: SpeechSpec) -> SpokenClip:

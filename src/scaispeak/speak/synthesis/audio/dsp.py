@@ -16,6 +16,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 import soxr
+from scipy.signal import lfilter, oaconvolve
 
 from scaispeak.speak.engines.base import Pcm
 
@@ -77,14 +78,11 @@ def _k_weighting_biquads(rate: int) -> tuple[tuple[_F64, _F64], tuple[_F64, _F64
 
 
 def _k_weight(pcm: Pcm, rate: int) -> _F64:
-    """K-weighted copy of ``pcm`` (float64), computed as a zero-padded FFT convolution."""
-    pad = rate // 2  # the filters ring for well under 50 ms; 0.5 s padding avoids wrap-around
-    size = 1 << (pcm.size + pad - 1).bit_length()
-    spectrum = np.fft.rfft(pcm.astype(np.float64), size)
-    z = np.exp(-1j * np.linspace(0.0, math.pi, spectrum.size))  # z^-1 on the unit circle
+    """K-weighted copy of ``pcm`` (float64): the two BS.1770 biquads, run as IIR filters."""
+    weighted = pcm.astype(np.float64)
     for b, a in _k_weighting_biquads(rate):
-        spectrum *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
-    return np.fft.irfft(spectrum, size)[: pcm.size]
+        weighted = np.asarray(lfilter(b, a, weighted), dtype=np.float64)
+    return weighted
 
 
 def _block_powers(weighted: _F64, rate: int) -> _F64:
@@ -145,7 +143,7 @@ def _limit_peaks(pcm: _F64, rate: int, ceiling: float) -> _F64:
     radius = max(1, round(_LIMITER_S * rate))
     window = np.hanning(2 * radius + 3)[1:-1]  # drop the zero end points
     spread = np.pad(_running_min(needed, radius), radius, "edge")
-    gain = np.convolve(spread, window / window.sum(), mode="valid")
+    gain: _F64 = oaconvolve(spread, window / window.sum(), mode="valid")
     return np.clip(pcm * gain, -ceiling, ceiling)  # clip only absorbs float rounding
 
 

@@ -1,0 +1,64 @@
+"""Health, readiness, metrics, request limits, schema drift and documented settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from scaispeak.schema import metadata
+from scaispeak.settings import settings_reference
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_health_and_readiness(live: LiveApp) -> None:
+    assert (await live.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await live.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "startup": True,
+        "database": True,
+    }
+
+
+async def test_metrics_expose_engine_rtf_and_time_to_first_audio(live: LiveApp) -> None:
+    spoken = await live.client.post(
+        "/v1/modules/scaispeak/speak",
+        json={"text": "Count me in the metrics.", "voice_id": "voc_piper_en-us-joe-medium"},
+        headers=live.auth(live.tenancy.member_a),
+    )
+    assert spoken.status_code == 200
+    body = (await live.client.get("/metrics")).text
+    assert 'scaispeak_engine_real_time_factor_count{engine="piper"}' in body
+    assert 'scaispeak_time_to_first_audio_seconds_count{transport="http"}' in body
+    assert "scaispeak_http_request_seconds_bucket" in body
+    assert "scaispeak_inference_pending" in body
+
+
+async def test_oversized_json_body_is_413(live: LiveApp) -> None:
+    limit = live.app.state.platform.settings.limits.max_json_bytes
+    response = await live.client.post(
+        "/v1/modules/scaispeak/speak",
+        content=b'{"text": "' + b"a" * limit + b'"}',
+        headers={**live.auth(live.tenancy.member_a), "content-type": "application/json"},
+    )
+    assert_problem(response, 413, "payload_too_large")
+
+
+async def test_migrations_match_the_models(live: LiveApp) -> None:
+    def diff(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return list(compare_metadata(context, metadata))
+
+    async with live.app.state.platform.db.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+def test_configuration_doc_lists_every_setting() -> None:
+    documented = (ROOT / "docs" / "configuration.md").read_text()
+    assert documented == settings_reference(), (
+        "run: python -m scaispeak.settings > docs/configuration.md"
+    )

@@ -1,0 +1,101 @@
+"""The `scaispeak` command as a user runs it: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import soundfile
+
+from tests.speak.test_openai_compat import free_port
+from tests.support.asr import transcribe, word_error_rate
+
+EXE = str(Path(sys.executable).parent / "scaispeak")
+
+
+def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCAISPEAK_DATA_DIR": str(data_dir)}
+    return subprocess.run([EXE, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_bootstrap_json_prints_tenant_user_and_key(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "admin", "bootstrap", "--json", "--tenant", "acme")
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert made["tenant"]["name"] == "acme"
+    assert made["user"]["role"] == "superadmin"
+    assert made["api_key"]["secret"].startswith("ssk_")
+
+
+def test_say_in_process_writes_intelligible_audio(tmp_path: Path) -> None:
+    out = tmp_path / "hello.flac"
+    text = "Hello from the command line."
+    done = run_cli(tmp_path, "say", text, "-f", "flac", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    pcm, rate = soundfile.read(out, dtype="float32")
+    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.1
+
+
+def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:
+    """The README's first command, minus the install: serve, read the key, speak."""
+    port = free_port()
+    env = {**os.environ, "SCAISPEAK_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [EXE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        key = _read_printed_key(server)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base)
+        say = run_cli(
+            tmp_path,
+            "say",
+            "Served over HTTP.",
+            "-o",
+            str(tmp_path / "a.wav"),
+            "--server",
+            base,
+            "--api-key",
+            key,
+        )
+        assert say.returncode == 0, say.stderr
+        listed = run_cli(tmp_path, "voices", "--server", base, "--api-key", key)
+        assert (
+            "voc_kokoro_jf-alpha" in listed.stdout and "voc_piper_en-us-joe-medium" in listed.stdout
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _read_printed_key(server: subprocess.Popen[str]) -> str:
+    assert server.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        found = re.search(r"API key \(shown once, keep it\): (\S+)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError("serve did not print an API key")
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server never became ready")
