@@ -1,0 +1,1 @@
+"""The drive: file shares with members, the host platform's ScaiDrive stand-in."""

@@ -1,0 +1,187 @@
+"""HTTP routes of the drive under /v1/drive (thin: parse, call the service, shape)."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.drive import files, service
+from scaispeak.platform.drive.errors import UploadTooLarge
+from scaispeak.platform.drive.models import DriveFile
+from scaispeak.platform.drive.paths import file_name
+from scaispeak.platform.drive.schemas import (
+    FileOut,
+    FilePageOut,
+    MemberIn,
+    MemberOut,
+    ShareIn,
+    ShareOut,
+)
+from scaispeak.platform.ranges import ByteRange, parse_range
+
+router = APIRouter(prefix="/v1/drive", tags=["platform: drive"])
+
+_FILE = "/shares/{share_id}/files/{path:path}"
+
+
+@router.post("/shares", status_code=status.HTTP_201_CREATED)
+async def create_share(session: Session, caller: Caller, body: ShareIn) -> ShareOut:
+    return ShareOut.of(await service.create_share(session, caller, body.name, body.owner))
+
+
+@router.get("/shares")
+async def list_shares(session: Session, caller: Caller) -> list[ShareOut]:
+    return [ShareOut.of(a) for a in await service.list_shares(session, caller)]
+
+
+@router.get("/shares/{share_id}")
+async def get_share(session: Session, caller: Caller, share_id: str) -> ShareOut:
+    return ShareOut.of(await service.get_share(session, caller, share_id))
+
+
+@router.get("/shares/{share_id}/members")
+async def list_members(session: Session, caller: Caller, share_id: str) -> list[MemberOut]:
+    members = await service.list_members(session, caller, share_id)
+    return [MemberOut.model_validate(m) for m in members]
+
+
+@router.put("/shares/{share_id}/members/{user_id}")
+async def set_member(
+    session: Session, caller: Caller, share_id: str, user_id: str, body: MemberIn
+) -> MemberOut:
+    member = await service.set_member(session, caller, share_id, user_id, body.role)
+    return MemberOut.model_validate(member)
+
+
+@router.delete("/shares/{share_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_member(session: Session, caller: Caller, share_id: str, user_id: str) -> None:
+    await service.remove_member(session, caller, share_id, user_id)
+
+
+@router.get("/shares/{share_id}/files")
+async def list_files(
+    request: Request,
+    session: Session,
+    caller: Caller,
+    share_id: str,
+    prefix: str = "",
+    limit: Annotated[int, Query(ge=1)] = 50,
+    cursor: str | None = None,
+) -> FilePageOut:
+    limit = min(limit, platform_context(request).settings.limits.page_size_max)
+    page = await files.list_files(
+        session, caller, share_id, prefix=prefix, limit=limit, cursor=cursor
+    )
+    return FilePageOut(items=[FileOut.of(f) for f in page.items], next_cursor=page.next_cursor)
+
+
+@router.put(_FILE, status_code=status.HTTP_201_CREATED, responses={200: {"model": FileOut}})
+async def upload_file(
+    request: Request,
+    response: Response,
+    session: Session,
+    caller: Caller,
+    share_id: str,
+    path: str,
+    overwrite: Annotated[bool, Query(description="Replace an existing file.")] = True,
+) -> FileOut:
+    """Store the raw request body at ``path`` (201 created, 200 replaced).
+
+    ``If-None-Match: *`` (or ``overwrite=false``) refuses to replace a file (409).
+    """
+    ctx = platform_context(request)
+    limit = ctx.settings.limits.drive_upload_max_bytes
+    overwrite = overwrite and request.headers.get("if-none-match", "").strip() != "*"
+    await files.check_writable(session, caller, share_id, path, overwrite)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UploadTooLarge(f"Uploads are limited to {limit} bytes.", limit=limit)
+    content_type = _content_type(request.headers.get("content-type"), path)
+    ref = await files.write_file(
+        session,
+        ctx.storage,
+        caller,
+        share_id,
+        path,
+        request.stream(),
+        content_type,
+        overwrite=overwrite,
+        max_bytes=limit,
+    )
+    response.status_code = status.HTTP_200_OK if ref.replaced else status.HTTP_201_CREATED
+    return FileOut.of(await files.get_file(session, caller, share_id, ref.path))
+
+
+@router.get(_FILE, response_class=StreamingResponse, responses={206: {}, 416: {}})
+async def download_file(
+    request: Request, session: Session, caller: Caller, share_id: str, path: str
+) -> StreamingResponse:
+    """The file's bytes; honours a single ``Range`` (206) and ``If-Range``."""
+    row = await files.get_file(session, caller, share_id, path)
+    await session.close()  # nothing else needs the database while the bytes flow
+    wanted = _wanted_range(request, row)
+    start, stop = (0, row.size) if wanted is None else (wanted.start, wanted.stop)
+    storage = platform_context(request).storage
+    body = await _primed(storage.stream(row.blob_key, start, stop))
+    headers = _file_headers(row) | {"Content-Length": str(stop - start)}
+    if wanted is not None:
+        headers["Content-Range"] = wanted.content_range
+    code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT
+    return StreamingResponse(body, code, headers=headers, media_type=row.content_type)
+
+
+@router.head(_FILE)
+async def file_head(session: Session, caller: Caller, share_id: str, path: str) -> Response:
+    row = await files.get_file(session, caller, share_id, path)
+    headers = _file_headers(row) | {"Content-Length": str(row.size)}
+    return Response(headers=headers, media_type=row.content_type)
+
+
+@router.delete(_FILE, status_code=status.HTTP_204_NO_CONTENT)
+async def delete_file(
+    request: Request, session: Session, caller: Caller, share_id: str, path: str
+) -> None:
+    await files.delete_file(session, platform_context(request).storage, caller, share_id, path)
+
+
+def _content_type(header: str | None, path: str) -> str:
+    if header:
+        return header  # validated by write_file
+    return mimetypes.guess_type(file_name(path))[0] or "application/octet-stream"
+
+
+def _wanted_range(request: Request, row: DriveFile) -> ByteRange | None:
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != f'"{row.sha256}"':
+        return None  # the client's copy is stale: send the whole current file
+    return parse_range(request.headers.get("range"), row.size)
+
+
+def _file_headers(row: DriveFile) -> dict[str, str]:
+    return {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{row.sha256}"',
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(file_name(row.path))}",
+    }
+
+
+async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Fetch the first piece now, so a missing blob fails before any header is sent."""
+    try:
+        first: bytes | None = await anext(chunks)
+    except StopAsyncIteration:
+        first = None
+
+    async def rest() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()

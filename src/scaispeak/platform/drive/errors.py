@@ -1,0 +1,45 @@
+"""Drive errors, each with a stable problem+json ``code`` (docs/errors.md)."""
+
+from __future__ import annotations
+
+from scaispeak.platform.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceError
+
+
+class UnknownShare(NotFound):
+    """No such share, another tenant's share, or a share the caller is no member of."""
+
+    code, title = "unknown_share", "Unknown share"
+
+
+class UnknownFile(NotFound):
+    code, title = "unknown_file", "Unknown file"
+
+
+class InvalidPath(ServiceError):
+    """A file path that is empty, absolute, has ``..`` or empty segments, or is too long."""
+
+    status, code, title = 422, "invalid_path", "Invalid file path"
+
+
+class InvalidContentType(ServiceError):
+    status, code, title = 422, "invalid_content_type", "Invalid content type"
+
+
+class FileExists(Conflict):
+    """The path is taken and the caller asked not to overwrite."""
+
+    code, title = "file_exists", "File exists"
+
+
+class OwnerMembershipFixed(Conflict):
+    """The user who owns a share keeps the owner role; it cannot be removed or lowered."""
+
+    code, title = "owner_membership_fixed", "Share owner cannot be changed"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    code, title = "upload_too_large", "Upload too large"
+
+
+class InvalidCursor(BadRequest):
+    code, title = "invalid_cursor", "Invalid cursor"

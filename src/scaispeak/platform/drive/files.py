@@ -1,0 +1,277 @@
+"""Files in shares: list, read, delete, and the all-or-nothing ``write_file``.
+
+``write_file`` is also how other modules store results in a share (the speech module's
+``save_to``): ``check_writable`` first, before any expensive work, then ``write_file``.
+A write streams the bytes to a fresh blob key that no row points to yet, then commits
+the row pointing at it; only after the commit is the previous blob deleted. A failure
+at any step deletes the new blob, so no reader ever sees a partial file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import anyio
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import new_id, utcnow
+from scaispeak.platform.drive.access import open_share
+from scaispeak.platform.drive.errors import (
+    FileExists,
+    InvalidContentType,
+    InvalidCursor,
+    UnknownFile,
+    UploadTooLarge,
+)
+from scaispeak.platform.drive.models import DriveFile, ShareRole
+from scaispeak.platform.drive.paths import normalize_path, normalize_prefix
+from scaispeak.platform.storage import BlobStore
+
+_log = logging.getLogger(__name__)
+_WRITE_ATTEMPTS = 5
+_MEDIA_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;.*)?$")
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """What a writer gets back: enough to cite, verify and fetch the file."""
+
+    share_id: str
+    path: str
+    size: int
+    sha256: str
+    content_type: str
+    url: str
+    """The download endpoint, relative to the API root."""
+    replaced: bool = False
+    """True when an existing file at the path was overwritten."""
+
+
+@dataclass(frozen=True)
+class FilePage:
+    items: list[DriveFile]
+    next_cursor: str | None
+
+
+def download_url(share_id: str, path: str) -> str:
+    return f"/v1/drive/shares/{share_id}/files/{quote(path)}"
+
+
+async def list_files(
+    session: AsyncSession,
+    principal: Principal,
+    share_id: str,
+    *,
+    prefix: str = "",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> FilePage:
+    """Files in path order; ``prefix`` matches exactly (case-sensitive, no wildcards)."""
+    await open_share(session, principal, share_id, ShareRole.read)
+    prefix = normalize_prefix(prefix)
+    stmt = select(DriveFile).where(DriveFile.share_id == share_id)
+    if prefix:
+        # substr rather than LIKE: LIKE is case-insensitive on SQLite and has wildcards.
+        stmt = stmt.where(func.substr(DriveFile.path, 1, len(prefix)) == prefix)
+    if cursor:
+        stmt = stmt.where(DriveFile.path > _decode_cursor(cursor))
+    rows = list((await session.execute(stmt.order_by(DriveFile.path).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    items = rows[:limit]
+    return FilePage(items, _encode_cursor(items[-1].path) if more and items else None)
+
+
+async def get_file(
+    session: AsyncSession, principal: Principal, share_id: str, path: str
+) -> DriveFile:
+    await open_share(session, principal, share_id, ShareRole.read)
+    return await _load(session, share_id, normalize_path(path))
+
+
+async def delete_file(
+    session: AsyncSession, storage: BlobStore, principal: Principal, share_id: str, path: str
+) -> None:
+    """Remove the row first (the file is gone for readers at once), then its bytes."""
+    await open_share(session, principal, share_id, ShareRole.write)
+    row = await _load(session, share_id, normalize_path(path))
+    await session.execute(delete(DriveFile).where(DriveFile.id == row.id))
+    await session.commit()
+    await _discard_blob(storage, row.blob_key)
+
+
+async def check_writable(
+    session: AsyncSession, principal: Principal, share_id: str, path: str, overwrite: bool
+) -> str:
+    """Refuse a write before any work is done; returns the normalised path.
+
+    404 unknown or foreign share (or not a member), 403 without the write role,
+    422 invalid path, 409 when the file exists and ``overwrite`` is false.
+    """
+    await open_share(session, principal, share_id, ShareRole.write)
+    normal = normalize_path(path)
+    if not overwrite and await _exists(session, share_id, normal):
+        raise FileExists(f"{normal!r} already exists in this share.", path=normal)
+    return normal
+
+
+async def write_file(
+    session: AsyncSession,
+    storage: BlobStore,
+    principal: Principal,
+    share_id: str,
+    path: str,
+    data: bytes | AsyncIterable[bytes],
+    content_type: str,
+    *,
+    overwrite: bool,
+    max_bytes: int | None = None,
+) -> FileRef:
+    """Store ``data`` at ``path``: the whole file becomes visible at once, or nothing.
+
+    Commits ``session`` (the upload runs outside any transaction, so a long upload holds
+    no database locks or snapshots).
+    """
+    check_media_type(content_type)
+    normal = await check_writable(session, principal, share_id, path, overwrite)
+    await session.commit()
+    blob_key = f"drive/{share_id}/{new_id('blob')}"
+    digest = hashlib.sha256()
+    try:
+        if isinstance(data, bytes):
+            _check_size(len(data), max_bytes)
+            digest.update(data)
+            stat = await storage.put_bytes(blob_key, data)
+        else:
+            stat = await storage.put_stream(blob_key, _measured(data, digest, max_bytes))
+        sha256 = digest.hexdigest()
+        replaced_key = await _commit_row(
+            session, share_id, normal, blob_key, stat.size, sha256, content_type, overwrite
+        )
+    except BaseException:
+        await _discard_blob(storage, blob_key)
+        raise
+    if replaced_key is not None:
+        await _discard_blob(storage, replaced_key)
+    url = download_url(share_id, normal)
+    return FileRef(share_id, normal, stat.size, sha256, content_type, url, replaced_key is not None)
+
+
+def check_media_type(content_type: str) -> None:
+    if len(content_type) > 255 or not _MEDIA_TYPE.match(content_type):
+        shown = content_type[:80]
+        raise InvalidContentType(f"{shown!r} is not a media type such as 'audio/wav'.")
+
+
+async def _commit_row(
+    session: AsyncSession,
+    share_id: str,
+    path: str,
+    blob_key: str,
+    size: int,
+    sha256: str,
+    content_type: str,
+    overwrite: bool,
+) -> str | None:
+    """Point the path at ``blob_key``; returns the blob key it replaced, if any.
+
+    Of two concurrent overwrites, each must learn exactly which blob it displaced, or a
+    blob leaks: writers are serialised by a lock taken before the read, the update is
+    also conditional on the blob key read, and a lost race (or a concurrent first
+    insert, which no lock can cover) is read again and retried.
+    """
+    values = {"blob_key": blob_key, "size": size, "sha256": sha256, "content_type": content_type}
+    for _ in range(_WRITE_ATTEMPTS):
+        here = (DriveFile.share_id == share_id, DriveFile.path == path)
+        # A no-op update first takes the write lock (SQLite) or the row lock (PostgreSQL),
+        # so the read below sees the latest blob key and no other writer can change it.
+        await session.execute(
+            update(DriveFile)
+            .where(*here)
+            .values(blob_key=DriveFile.blob_key)
+            .execution_options(synchronize_session=False)
+        )
+        stmt = select(DriveFile.id, DriveFile.blob_key).where(*here)
+        current = (await session.execute(stmt)).first()
+        if current is not None and not overwrite:
+            raise FileExists(f"{path!r} was created while this write ran.", path=path)
+        if current is None:
+            session.add(DriveFile(share_id=share_id, path=path, **values))
+        else:
+            result = await session.execute(
+                update(DriveFile)
+                .where(DriveFile.id == current.id, DriveFile.blob_key == current.blob_key)
+                .values(**values, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]  # lost a race: read again
+                await session.rollback()
+                continue
+        try:
+            await session.commit()
+        except IntegrityError:  # another writer created the path first; read again
+            await session.rollback()
+            continue
+        return None if current is None else str(current.blob_key)
+    raise FileExists(f"{path!r} is being written concurrently; retry.", path=path)
+
+
+async def _measured(
+    chunks: AsyncIterable[bytes], digest: hashlib._Hash, max_bytes: int | None
+) -> AsyncIterator[bytes]:
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        _check_size(size, max_bytes)
+        digest.update(chunk)
+        yield chunk
+
+
+def _check_size(size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise UploadTooLarge(f"Uploads are limited to {max_bytes} bytes.", limit=max_bytes)
+
+
+async def _discard_blob(storage: BlobStore, key: str) -> None:
+    # Shielded: cleanup must finish even when the request that wrote the blob is cancelled.
+    with anyio.CancelScope(shield=True):
+        try:
+            await storage.delete(key)
+        except Exception:  # an orphaned blob wastes space but breaks nothing; keep going
+            _log.warning("could not delete blob %s", key, exc_info=True)
+
+
+async def _load(session: AsyncSession, share_id: str, path: str) -> DriveFile:
+    stmt = select(DriveFile).where(DriveFile.share_id == share_id, DriveFile.path == path)
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise UnknownFile(f"No file {path!r} in this share.")
+    return row
+
+
+async def _exists(session: AsyncSession, share_id: str, path: str) -> bool:
+    stmt = select(DriveFile.id).where(DriveFile.share_id == share_id, DriveFile.path == path)
+    return (await session.execute(stmt)).first() is not None
+
+
+def _encode_cursor(path: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([path]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        (path,) = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(path, str):
+            raise TypeError(path)
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("The cursor is not valid; start again without one.") from exc
+    return path

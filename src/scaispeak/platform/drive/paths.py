@@ -1,0 +1,55 @@
+"""File paths within a share: one canonical spelling, or a clear refusal.
+
+Paths are NFC-normalised (so ``é`` typed two ways is one file) and otherwise refused
+rather than silently repaired: ``a//b`` or ``./a`` would make two spellings of a name.
+Limits follow S3 keys and common file systems (bytes of UTF-8, not characters).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from scaispeak.platform.drive.errors import InvalidPath
+
+MAX_PATH_BYTES = 1024
+MAX_SEGMENT_BYTES = 255
+MAX_DEPTH = 32
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def normalize_path(raw: str) -> str:
+    """The canonical form of a file path, or InvalidPath saying what is wrong."""
+    path = unicodedata.normalize("NFC", raw)
+    if not path:
+        raise InvalidPath("The path is empty.")
+    if path.startswith("/"):
+        raise InvalidPath("Paths are relative to the share; drop the leading '/'.")
+    if "\\" in path or _CONTROL.search(path):
+        raise InvalidPath("Paths may not contain backslashes or control characters.")
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise InvalidPath(f"Paths are limited to {MAX_PATH_BYTES} bytes of UTF-8.")
+    segments = path.split("/")
+    if len(segments) > MAX_DEPTH:
+        raise InvalidPath(f"Paths are limited to {MAX_DEPTH} segments.")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise InvalidPath("Paths may not have empty, '.' or '..' segments.")
+        if len(segment.encode()) > MAX_SEGMENT_BYTES:
+            raise InvalidPath(f"Path segments are limited to {MAX_SEGMENT_BYTES} bytes.")
+    return path
+
+
+def normalize_prefix(raw: str) -> str:
+    """A listing prefix: any leading part of a valid path (may end in '/', may be empty)."""
+    prefix = unicodedata.normalize("NFC", raw)
+    if prefix.startswith("/") or "\\" in prefix or _CONTROL.search(prefix):
+        raise InvalidPath("A prefix is the start of a relative path.")
+    if len(prefix.encode()) > MAX_PATH_BYTES:
+        raise InvalidPath(f"Prefixes are limited to {MAX_PATH_BYTES} bytes of UTF-8.")
+    return prefix
+
+
+def file_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]

@@ -1,0 +1,90 @@
+"""Shares and their members. Files are in ``files.py``; access rules in ``access.py``."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.models import User
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.drive.access import ShareAccess, effective_role, open_share, visible_shares
+from scaispeak.platform.drive.errors import OwnerMembershipFixed
+from scaispeak.platform.drive.models import Share, ShareMember, ShareOwner, ShareRole
+from scaispeak.platform.errors import Forbidden, NotFound
+
+
+async def create_share(
+    session: AsyncSession, principal: Principal, name: str, owner: ShareOwner
+) -> ShareAccess:
+    """A share owned by the caller, or (tenant admins only) by the caller's tenant."""
+    if owner is ShareOwner.tenant and not principal.is_admin_of(principal.tenant_id):
+        raise Forbidden("Only a tenant admin may create tenant-owned shares.")
+    share = Share(
+        tenant_id=principal.tenant_id,
+        owner_kind=owner,
+        owner_user_id=principal.user_id if owner is ShareOwner.user else None,
+        name=name,
+    )
+    session.add(share)
+    await session.flush()
+    if owner is ShareOwner.user:
+        session.add(ShareMember(share_id=share.id, user_id=principal.user_id, role=ShareRole.owner))
+    await session.commit()
+    return ShareAccess(share, ShareRole.owner)
+
+
+async def list_shares(session: AsyncSession, principal: Principal) -> list[ShareAccess]:
+    stmt = visible_shares(principal).order_by(Share.created_at, Share.id)
+    rows = (await session.execute(stmt)).all()
+    return [ShareAccess(share, effective_role(principal, share, role)) for share, role in rows]
+
+
+async def get_share(session: AsyncSession, principal: Principal, share_id: str) -> ShareAccess:
+    return await open_share(session, principal, share_id, ShareRole.read)
+
+
+async def list_members(
+    session: AsyncSession, principal: Principal, share_id: str
+) -> list[ShareMember]:
+    await open_share(session, principal, share_id, ShareRole.read)
+    stmt = (
+        select(ShareMember)
+        .where(ShareMember.share_id == share_id)
+        .order_by(ShareMember.created_at, ShareMember.user_id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def set_member(
+    session: AsyncSession, principal: Principal, share_id: str, user_id: str, role: ShareRole
+) -> ShareMember:
+    """Add a member or change their role (share owners and tenant admins only)."""
+    access = await open_share(session, principal, share_id, ShareRole.owner)
+    share = access.share
+    user = await session.get(User, user_id)
+    if user is None or user.tenant_id != share.tenant_id:
+        raise NotFound(f"No user with id {user_id!r} in this tenant.")
+    if user_id == share.owner_user_id and role is not ShareRole.owner:
+        raise OwnerMembershipFixed("The user who owns the share stays its owner.")
+    member = await session.get(ShareMember, (share_id, user_id))
+    if member is None:
+        member = ShareMember(share_id=share_id, user_id=user_id, role=role)
+        session.add(member)
+    else:
+        member.role = role
+    await session.commit()
+    return member
+
+
+async def remove_member(
+    session: AsyncSession, principal: Principal, share_id: str, user_id: str
+) -> None:
+    access = await open_share(session, principal, share_id, ShareRole.owner)
+    if user_id == access.share.owner_user_id:
+        raise OwnerMembershipFixed("The user who owns the share cannot be removed from it.")
+    result = await session.execute(
+        delete(ShareMember).where(ShareMember.share_id == share_id, ShareMember.user_id == user_id)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"User {user_id!r} is not a member of this share.")
+    await session.commit()

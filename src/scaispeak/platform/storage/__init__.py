@@ -1,0 +1,48 @@
+"""Blob storage behind one interface: local disk (default) or S3-compatible.
+
+``open_blob_store(settings)`` picks the backend from ``SCAISPEAK_STORAGE_URL``: unset
+means ``<data_dir>/blobs``; ``file:///path`` another directory; ``s3://bucket/prefix``
+a bucket (see ``s3.py``). Domain code sees only ``BlobStore``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from scaispeak.platform.storage.base import (
+    BlobNotFound,
+    BlobStat,
+    BlobStore,
+    InvalidBlobKey,
+)
+from scaispeak.platform.storage.local import LocalBlobStore
+from scaispeak.platform.storage.s3 import S3BlobStore
+from scaispeak.settings import Settings
+
+__all__ = [
+    "BlobNotFound",
+    "BlobStat",
+    "BlobStore",
+    "InvalidBlobKey",
+    "LocalBlobStore",
+    "S3BlobStore",
+    "open_blob_store",
+]
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    url = settings.storage_url
+    if not url:
+        return LocalBlobStore(settings.data_dir / "blobs")
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        return LocalBlobStore(Path(unquote(urlsplit(url).path)))
+    if scheme == "s3":
+        secret = settings.storage_secret_access_key
+        return S3BlobStore.from_url(
+            url,
+            settings.storage_access_key_id,
+            secret.get_secret_value() if secret else None,
+        )
+    raise ValueError(f"SCAISPEAK_STORAGE_URL must be file:// or s3://, not {scheme!r}.")

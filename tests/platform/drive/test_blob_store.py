@@ -1,0 +1,136 @@
+"""The blob-store contract, run against local disk and against a real S3 server (moto)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from scaispeak.platform.storage import (
+    BlobNotFound,
+    BlobStore,
+    InvalidBlobKey,
+    LocalBlobStore,
+    S3BlobStore,
+    open_blob_store,
+)
+from scaispeak.platform.storage.s3 import PART_BYTES, parse_s3_url
+from scaispeak.settings import Settings
+
+DATA = bytes(range(256)) * 40  # 10,240 bytes, every byte value, position-dependent
+
+
+async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def failing_after(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise RuntimeError("the source broke mid-write")
+
+
+async def test_bytes_round_trip_with_stat(blob_store: BlobStore) -> None:
+    stat = await blob_store.put_bytes("a/b/c.bin", DATA)
+    assert stat.size == len(DATA)
+    assert await blob_store.get("a/b/c.bin") == DATA
+    assert (await blob_store.stat("a/b/c.bin")).size == len(DATA)
+    assert await blob_store.exists("a/b/c.bin")
+
+
+async def test_stream_larger_than_one_part_round_trips(blob_store: BlobStore) -> None:
+    # Over one multipart part on S3, so the upload really is multipart.
+    big = DATA * (PART_BYTES // len(DATA) + 20)
+    stat = await blob_store.put_stream("big", chunks_of(big, 64 * 1024))
+    assert stat.size == len(big)
+    digest = hashlib.sha256()
+    async for piece in blob_store.stream("big"):
+        digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256(big).hexdigest()
+
+
+async def test_put_file_copies_a_local_file(blob_store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(DATA)
+    assert (await blob_store.put_file("from-file", source)).size == len(DATA)
+    assert await blob_store.get("from-file") == DATA
+
+
+async def test_ranges_return_the_right_bytes(blob_store: BlobStore) -> None:
+    await blob_store.put_bytes("r", DATA)
+    assert await blob_store.get_range("r", 100, 200) == DATA[100:200]
+    assert await blob_store.get_range("r", len(DATA) - 5, len(DATA) + 100) == DATA[-5:]
+    assert await blob_store.get_range("r", 7, 7) == b""
+    tail = b"".join([piece async for piece in blob_store.stream("r", 10_000)])
+    assert tail == DATA[10_000:]
+
+
+async def test_put_replaces_an_existing_blob(blob_store: BlobStore) -> None:
+    await blob_store.put_bytes("k", b"old")
+    await blob_store.put_bytes("k", b"new")
+    assert await blob_store.get("k") == b"new"
+
+
+async def test_failed_stream_leaves_nothing_and_keeps_the_old_blob(blob_store: BlobStore) -> None:
+    with pytest.raises(RuntimeError):
+        await blob_store.put_stream("fresh", failing_after(DATA))
+    assert not await blob_store.exists("fresh")
+    await blob_store.put_bytes("kept", b"v1")
+    with pytest.raises(RuntimeError):
+        await blob_store.put_stream("kept", failing_after(DATA))
+    assert await blob_store.get("kept") == b"v1"
+
+
+async def test_missing_blobs_raise_blob_not_found(blob_store: BlobStore) -> None:
+    with pytest.raises(BlobNotFound):
+        await blob_store.get("nope")
+    with pytest.raises(BlobNotFound):
+        await blob_store.stat("nope")
+    with pytest.raises(BlobNotFound):
+        await blob_store.get_range("nope", 0, 10)
+    assert not await blob_store.exists("nope")
+
+
+async def test_delete_removes_and_tolerates_missing(blob_store: BlobStore) -> None:
+    await blob_store.put_bytes("gone", b"x")
+    await blob_store.delete("gone")
+    assert not await blob_store.exists("gone")
+    await blob_store.delete("gone")  # deletes are retried; a second one is fine
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "../escape", "a/../b", "a//b", "./a", "a\\b"])
+async def test_unsafe_keys_are_refused(blob_store: BlobStore, key: str) -> None:
+    with pytest.raises(InvalidBlobKey):
+        await blob_store.put_bytes(key, b"x")
+
+
+async def test_local_store_leaves_no_temp_files_after_a_failure(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    with pytest.raises(RuntimeError):
+        await store.put_stream("x", failing_after(DATA))
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_factory_picks_the_backend_from_the_storage_url(tmp_path: Path) -> None:
+    assert isinstance(open_blob_store(Settings(data_dir=tmp_path)), LocalBlobStore)
+    elsewhere = open_blob_store(Settings(data_dir=tmp_path, storage_url=f"file://{tmp_path}/x"))
+    assert isinstance(elsewhere, LocalBlobStore) and elsewhere.root == tmp_path / "x"
+    s3 = Settings(data_dir=tmp_path, storage_url="s3://bucket/p?endpoint=http://127.0.0.1:9")
+    assert isinstance(open_blob_store(s3), S3BlobStore)
+    with pytest.raises(ValueError, match="file:// or s3://"):
+        open_blob_store(Settings(data_dir=tmp_path, storage_url="ftp://host/x"))
+
+
+def test_s3_url_parsing() -> None:
+    where = parse_s3_url("s3://media/tts/out?endpoint=http://minio:9000&region=eu-west-1")
+    assert (where.bucket, where.prefix, where.endpoint, where.region) == (
+        "media",
+        "tts/out",
+        "http://minio:9000",
+        "eu-west-1",
+    )
+    assert parse_s3_url("s3://media").region == "us-east-1"
+    with pytest.raises(ValueError, match="Unknown storage URL options"):
+        parse_s3_url("s3://media?endpoint=x&colour=blue")

@@ -1,0 +1,174 @@
+"""Files over HTTP: upload, list, download with Range, delete, limits (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import LiveApp
+from tests.platform.drive.client import DriveClient
+from tests.platform.test_auth import assert_problem
+
+BODY = bytes(range(100))
+
+
+@pytest.fixture
+async def drive(live: LiveApp) -> tuple[DriveClient, str]:
+    client = DriveClient(live, live.tenancy.member_a)
+    return client, await client.new_share()
+
+
+async def test_upload_records_size_sha256_and_content_type(drive: tuple[DriveClient, str]) -> None:
+    client, share = drive
+    made = await client.put(share, "audio/take 1.wav", BODY, {"content-type": "audio/wav"})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["size"] == 100 and body["sha256"] == hashlib.sha256(BODY).hexdigest()
+    assert body["content_type"] == "audio/wav" and body["path"] == "audio/take 1.wav"
+    assert body["url"] == client.file_url(share, "audio/take 1.wav")
+    got = await client.get(share, "audio/take 1.wav")
+    assert got.status_code == 200 and got.content == BODY
+    assert got.headers["content-type"] == "audio/wav"
+    assert got.headers["etag"] == f'"{body["sha256"]}"'
+    assert got.headers["accept-ranges"] == "bytes"
+    assert got.headers["content-disposition"] == "inline; filename*=UTF-8''take%201.wav"
+
+
+async def test_content_type_is_guessed_from_the_name_when_not_sent(
+    drive: tuple[DriveClient, str],
+) -> None:
+    client, share = drive
+    assert (await client.put(share, "song.mp3", b"ID3")).json()["content_type"] == "audio/mpeg"
+    assert (await client.put(share, "blob", b"?")).json()["content_type"] == (
+        "application/octet-stream"
+    )
+    bad = await client.put(share, "x.bin", b"x", {"content-type": "not a type"})
+    assert_problem(bad, 422, "invalid_content_type")
+
+
+async def test_overwrite_semantics(drive: tuple[DriveClient, str]) -> None:
+    client, share = drive
+    assert (await client.put(share, "a.txt", b"one")).status_code == 201
+    replaced = await client.put(share, "a.txt", b"two!")
+    assert replaced.status_code == 200 and replaced.json()["size"] == 4
+    assert_problem(await client.put(share, "a.txt", b"3", overwrite="false"), 409, "file_exists")
+    create_only = {"if-none-match": "*"}
+    assert_problem(await client.put(share, "a.txt", b"3", create_only), 409, "file_exists")
+    assert (await client.put(share, "b.txt", b"new", create_only)).status_code == 201
+    assert (await client.get(share, "a.txt")).content == b"two!"
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [
+        ("bytes=10-19", 10, 20),
+        ("bytes=-7", 93, 100),
+        ("bytes=95-", 95, 100),
+        ("bytes=98-500", 98, 100),
+    ],
+)
+async def test_range_requests_return_the_right_bytes(
+    drive: tuple[DriveClient, str], header: str, start: int, stop: int
+) -> None:
+    client, share = drive
+    await client.put(share, "r.bin", BODY)
+    got = await client.get(share, "r.bin", {"range": header})
+    assert got.status_code == 206
+    assert got.content == BODY[start:stop]
+    assert got.headers["content-range"] == f"bytes {start}-{stop - 1}/100"
+    assert got.headers["content-length"] == str(stop - start)
+
+
+async def test_unsatisfiable_range_is_416_with_content_range(
+    drive: tuple[DriveClient, str],
+) -> None:
+    client, share = drive
+    await client.put(share, "r.bin", BODY)
+    got = await client.get(share, "r.bin", {"range": "bytes=100-"})
+    assert_problem(got, 416, "range_not_satisfiable")
+    assert got.headers["content-range"] == "bytes */100"
+
+
+async def test_multiple_ranges_or_stale_if_range_get_the_whole_file(
+    drive: tuple[DriveClient, str],
+) -> None:
+    client, share = drive
+    etag = (await client.put(share, "r.bin", BODY)).json()["sha256"]
+    assert (await client.get(share, "r.bin", {"range": "bytes=0-1,5-6"})).content == BODY
+    stale = await client.get(share, "r.bin", {"range": "bytes=0-1", "if-range": '"old"'})
+    assert stale.status_code == 200 and stale.content == BODY
+    fresh = await client.get(share, "r.bin", {"range": "bytes=0-1", "if-range": f'"{etag}"'})
+    assert fresh.status_code == 206 and fresh.content == BODY[:2]
+
+
+async def test_head_reports_size_without_a_body(drive: tuple[DriveClient, str]) -> None:
+    client, share = drive
+    await client.put(share, "r.bin", BODY)
+    head = await client.http.head(client.file_url(share, "r.bin"), headers=client.headers)
+    assert head.status_code == 200 and head.headers["content-length"] == "100"
+    assert head.content == b""
+
+
+async def test_listing_filters_by_prefix_and_pages_with_a_cursor(
+    drive: tuple[DriveClient, str],
+) -> None:
+    client, share = drive
+    paths = [f"book/ch{n:02d}.wav" for n in range(7)] + ["Book/upper.wav", "notes.txt"]
+    for path in paths:
+        assert (await client.put(share, path, path.encode())).status_code == 201
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"prefix": "book/", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await client.list_files(share, **params)).json()
+        seen += [item["path"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(p for p in paths if p.startswith("book/"))
+    everything = (await client.list_files(share)).json()
+    assert len(everything["items"]) == 9 and everything["next_cursor"] is None
+    assert_problem(await client.list_files(share, cursor="garbage"), 400, "invalid_cursor")
+
+
+async def test_delete_removes_the_file_and_its_blob(
+    live: LiveApp, drive: tuple[DriveClient, str]
+) -> None:
+    client, share = drive
+    await client.put(share, "gone.txt", b"bye")
+    storage = live.app.state.platform.storage
+    keys = list((storage.root / "objects" / "drive" / share).iterdir())
+    assert len(keys) == 1
+    assert (await client.delete(share, "gone.txt")).status_code == 204
+    assert_problem(await client.get(share, "gone.txt"), 404, "unknown_file")
+    assert_problem(await client.delete(share, "gone.txt"), 404, "unknown_file")
+    assert not keys[0].exists()
+
+
+@pytest.mark.parametrize("path", ["a//b.txt", "a/%2E%2E/b.txt", "dir/", "%2E%2E"])
+async def test_invalid_paths_are_422(drive: tuple[DriveClient, str], path: str) -> None:
+    client, share = drive
+    url = f"/v1/drive/shares/{share}/files/{path}"
+    response = await client.http.put(url, content=b"x", headers=client.headers)
+    assert_problem(response, 422, "invalid_path")
+
+
+async def test_upload_over_the_limit_is_413_and_stores_nothing(
+    live: LiveApp, drive: tuple[DriveClient, str]
+) -> None:
+    client, share = drive
+    live.app.state.platform.settings.limits.drive_upload_max_bytes = 64
+    declared = await client.put(share, "big.bin", b"x" * 65)
+    assert_problem(declared, 413, "upload_too_large")
+
+    async def undeclared() -> AsyncIterator[bytes]:  # chunked: no Content-Length up front
+        for _ in range(10):
+            yield b"y" * 16
+
+    assert_problem(await client.put(share, "big.bin", undeclared()), 413, "upload_too_large")
+    assert (await client.list_files(share)).json()["items"] == []
+    objects = live.app.state.platform.storage.root / "objects"
+    assert [p for p in objects.rglob("*") if p.is_file()] == []
+    assert (await client.put(share, "small.bin", b"z" * 64)).status_code == 201
