@@ -1,0 +1,1 @@
+"""Budgets, reservations and the append-only usage ledger (the platform's accounting)."""

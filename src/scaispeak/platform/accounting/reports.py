@@ -1,0 +1,75 @@
+"""Usage read back from the ledger: per tenant, per user, per day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.accounting.models import UsageEntry
+from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.scoping import tenant_filter
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    day: str
+    user_id: str
+    backend: str
+    kind: str
+    requests: int
+    characters: int
+    audio_seconds: float
+    cost_micros: int
+
+
+async def usage_report(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    user_id: str | None = None,
+) -> list[UsageRow]:
+    """Daily totals by user, backend and kind. Members only ever see their own usage."""
+    if principal.role is Role.member:
+        user_id = principal.user_id
+    day = cast(func.date(UsageEntry.created_at), String)
+    stmt = (
+        select(
+            day.label("day"),
+            UsageEntry.user_id,
+            UsageEntry.backend,
+            UsageEntry.kind,
+            func.count().label("requests"),
+            func.sum(UsageEntry.characters).label("characters"),
+            func.sum(UsageEntry.audio_seconds).label("audio_seconds"),
+            func.sum(UsageEntry.cost_micros).label("cost_micros"),
+        )
+        .where(tenant_filter(UsageEntry, principal))
+        .group_by(day, UsageEntry.user_id, UsageEntry.backend, UsageEntry.kind)
+        .order_by(day, UsageEntry.user_id, UsageEntry.backend, UsageEntry.kind)
+    )
+    if user_id:
+        stmt = stmt.where(UsageEntry.user_id == user_id)
+    if start:
+        stmt = stmt.where(func.date(UsageEntry.created_at) >= start)
+    if end:
+        stmt = stmt.where(func.date(UsageEntry.created_at) <= end)
+    rows = (await session.execute(stmt)).all()
+    return [
+        UsageRow(
+            day=str(r.day),
+            user_id=r.user_id,
+            backend=r.backend,
+            kind=r.kind,
+            requests=int(r.requests),
+            characters=int(r.characters or 0),
+            audio_seconds=float(r.audio_seconds or 0.0),
+            cost_micros=int(r.cost_micros or 0),
+        )
+        for r in rows
+    ]

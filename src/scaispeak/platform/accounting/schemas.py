@@ -1,0 +1,43 @@
+"""Bodies of the budget and usage endpoints."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scaispeak.platform.accounting.models import BudgetPeriod
+
+
+class BudgetIn(BaseModel):
+    period: BudgetPeriod = BudgetPeriod.month
+    limit_micros: int = Field(ge=0, description="Spending limit per period, micro-credits.")
+    per_user_limit_micros: int | None = Field(None, ge=0, description="Optional cap per user.")
+
+
+class BudgetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    tenant_id: str
+    period: BudgetPeriod
+    period_key: str
+    limit_micros: int
+    per_user_limit_micros: int | None
+    spent_micros: int
+    reserved_micros: int
+
+
+class UsageRowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    day: str
+    user_id: str
+    backend: str
+    kind: str
+    requests: int
+    characters: int
+    audio_seconds: float
+    cost_micros: int
+
+
+class UsageOut(BaseModel):
+    rows: list[UsageRowOut]
+    total_characters: int
+    total_audio_seconds: float
+    total_cost_micros: int

@@ -1,0 +1,249 @@
+"""Reserve before work, settle after: budgets that concurrent requests cannot overspend.
+
+``reserve`` holds money with a conditional UPDATE on the period's counter row
+(``spent + reserved + amount <= limit``), so two requests racing for the last credit
+cannot both win, on SQLite or PostgreSQL. ``settle`` turns a hold into one ledger line
+(at most once per reservation: the ledger's unique reservation_id makes it
+idempotent); ``release`` returns the hold when work fails or is cancelled unbilled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.accounting.models import (
+    Budget,
+    BudgetPeriod,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageEntry,
+)
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import new_id, utcnow
+from scaispeak.platform.errors import ServiceError
+
+TENANT_ROW = ""
+"""user_id of the counter row that holds the whole tenant's spend."""
+UNBUDGETED = ""
+"""period_key of a reservation for a tenant without a budget (never stored)."""
+
+
+class BudgetExceeded(ServiceError):
+    """The tenant's (or the user's) budget for this period cannot cover the request."""
+
+    status, code, title = 402, "budget_exceeded", "Budget exceeded"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a finished piece of work costs; becomes one ledger line."""
+
+    voice_id: str
+    backend: str
+    kind: str
+    characters: int
+    audio_seconds: float
+    cost_micros: int
+    request_id: str
+
+
+def period_key(period: BudgetPeriod, moment: datetime) -> str:
+    if period is BudgetPeriod.day:
+        return moment.strftime("%Y-%m-%d")
+    if period is BudgetPeriod.month:
+        return moment.strftime("%Y-%m")
+    return "total"
+
+
+async def reserve(
+    session: AsyncSession, principal: Principal, amount_micros: int, *, long_running: bool = False
+) -> Reservation:
+    """Hold ``amount_micros`` against the caller's budgets, or raise BudgetExceeded.
+
+    A tenant without a budget gets an unbudgeted reservation that is never stored:
+    there is nothing to hold, and skipping the write keeps the hot path short.
+    """
+    budget = await session.get(Budget, principal.tenant_id)
+    reservation = Reservation(
+        id=new_id("rsv"),
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        period_key=UNBUDGETED,
+        amount_micros=amount_micros,
+        state=ReservationState.held,
+        long_running=long_running,
+    )
+    if budget is None:
+        return reservation
+    reservation.period_key = period_key(budget.period, utcnow())
+    reservation.user_capped = budget.per_user_limit_micros is not None
+    await _hold(session, budget, reservation)
+    session.add(reservation)
+    await session.commit()
+    return reservation
+
+
+async def _hold(session: AsyncSession, budget: Budget, reservation: Reservation) -> None:
+    rows = [(TENANT_ROW, budget.limit_micros)]
+    if budget.per_user_limit_micros is not None:
+        rows.append((reservation.user_id, budget.per_user_limit_micros))
+    for user_id, limit in rows:
+        await _ensure_counter(session, reservation.tenant_id, user_id, reservation.period_key)
+        held = await session.execute(
+            update(SpendCounter)
+            .where(
+                SpendCounter.tenant_id == reservation.tenant_id,
+                SpendCounter.user_id == user_id,
+                SpendCounter.period_key == reservation.period_key,
+                SpendCounter.spent_micros + SpendCounter.reserved_micros + reservation.amount_micros
+                <= limit,
+            )
+            .values(reserved_micros=SpendCounter.reserved_micros + reservation.amount_micros)
+        )
+        if held.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            whose = "your user" if user_id else "the tenant"
+            raise BudgetExceeded(
+                f"This request needs {reservation.amount_micros} micro-credits; "
+                f"{whose} budget for {reservation.period_key} cannot cover it.",
+                limit_micros=limit,
+            )
+
+
+async def _ensure_counter(session: AsyncSession, tenant_id: str, user_id: str, key: str) -> None:
+    values = {
+        "tenant_id": tenant_id,
+        "user_id": user_id,
+        "period_key": key,
+        "reserved_micros": 0,
+        "spent_micros": 0,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(SpendCounter).values(**values).on_conflict_do_nothing())
+
+
+async def settle(session: AsyncSession, reservation: Reservation, charge: Charge) -> UsageEntry:
+    """Record the actual cost once; later calls for the same reservation are no-ops."""
+    if reservation.period_key == UNBUDGETED:
+        return await _append_once(session, reservation, charge)
+    reservation_id = reservation.id  # a rollback expires the instance
+    if not await _transition(session, reservation, ReservationState.settled):
+        await session.rollback()  # drops anything the caller meant to land with it
+        return await _existing_line(session, reservation_id)
+    await _move_counters(session, reservation, spent=charge.cost_micros)
+    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation.id)
+    session.add(entry)
+    await session.commit()
+    return entry
+
+
+async def _append_once(
+    session: AsyncSession, reservation: Reservation, charge: Charge
+) -> UsageEntry:
+    # The ledger's unique reservation_id is what makes a repeated settle harmless.
+    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation.id)
+    session.add(entry)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return await _existing_line(session, reservation.id)
+    return entry
+
+
+async def find_settlement(session: AsyncSession, reservation_id: str) -> UsageEntry | None:
+    """The ledger line that settled a reservation, if it has been settled."""
+    found = await session.execute(
+        select(UsageEntry).where(UsageEntry.reservation_id == reservation_id)
+    )
+    return found.scalar_one_or_none()
+
+
+async def _existing_line(session: AsyncSession, reservation_id: str) -> UsageEntry:
+    found = await session.execute(
+        select(UsageEntry).where(UsageEntry.reservation_id == reservation_id)
+    )
+    return found.scalar_one()
+
+
+async def release(session: AsyncSession, reservation: Reservation) -> None:
+    """Give the held money back (failed or cancelled-before-delivery work)."""
+    if reservation.period_key == UNBUDGETED:
+        return
+    if await _transition(session, reservation, ReservationState.released):
+        await _move_counters(session, reservation, spent=0)
+    await session.commit()
+
+
+async def _transition(
+    session: AsyncSession, reservation: Reservation, to: ReservationState
+) -> bool:
+    result = await session.execute(
+        update(Reservation)
+        .where(Reservation.id == reservation.id, Reservation.state == ReservationState.held)
+        .values(state=to)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _move_counters(session: AsyncSession, reservation: Reservation, spent: int) -> None:
+    users = [TENANT_ROW] + ([reservation.user_id] if reservation.user_capped else [])
+    await session.execute(
+        update(SpendCounter)
+        .where(
+            SpendCounter.tenant_id == reservation.tenant_id,
+            SpendCounter.user_id.in_(users),
+            SpendCounter.period_key == reservation.period_key,
+        )
+        .values(
+            reserved_micros=SpendCounter.reserved_micros - reservation.amount_micros,
+            spent_micros=SpendCounter.spent_micros + spent,
+        )
+    )
+
+
+def _ledger_line(
+    tenant_id: str, user_id: str, charge: Charge, reservation_id: str | None
+) -> UsageEntry:
+    return UsageEntry(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        voice_id=charge.voice_id,
+        backend=charge.backend,
+        kind=charge.kind,
+        characters=charge.characters,
+        audio_seconds=charge.audio_seconds,
+        cost_micros=charge.cost_micros,
+        request_id=charge.request_id,
+        reservation_id=reservation_id,
+    )
+
+
+async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
+    """Release request holds left by a crashed process (called at start-up).
+
+    Jobs' holds are left alone: a job outlives processes, and releases its own hold.
+    """
+    cutoff = utcnow() - older_than
+    stale = await session.execute(
+        select(Reservation).where(
+            Reservation.state == ReservationState.held,
+            Reservation.created_at < cutoff,
+            Reservation.long_running.is_(False),
+        )
+    )
+    count = 0
+    for reservation in stale.scalars():
+        if await _transition(session, reservation, ReservationState.released):
+            await _move_counters(session, reservation, spent=0)
+            count += 1
+    await session.commit()
+    return count

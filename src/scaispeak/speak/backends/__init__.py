@@ -1,0 +1,1 @@
+"""Where synthesis runs: backends, tenant policy and the per-request dispatcher."""

@@ -1,0 +1,91 @@
+"""Speak a whole clip for a caller: route, limit, reserve, render (with failover), settle.
+
+Used by the inline HTTP endpoints; every check happens before any synthesis work, and
+money is held before the engine starts and settled (or released) when it ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.accounting import service as accounting
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.limits import TenantLimiter
+from scaispeak.settings import Settings
+from scaispeak.speak.backends.catalog import Route
+from scaispeak.speak.backends.dispatcher import plan_routes
+from scaispeak.speak.backends.policy import load_policy
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.errors import BackendUnavailable, UpstreamError
+from scaispeak.speak.synthesis.pipeline import SpeechSpec, SpokenClip, SynthesisPipeline
+from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
+from scaispeak.speak.voices.models import Voice
+
+
+@dataclass(frozen=True)
+class SpokenResult:
+    voice: Voice
+    clip: SpokenClip
+    backend: str
+    cost_micros: int
+
+
+async def plan_for(
+    session: AsyncSession, ctx: SpeakContext, caller: Principal, voice: Voice, backend: str | None
+) -> list[Route]:
+    policy = await load_policy(session, caller.tenant_id, ctx.catalog, ctx.default_backend)
+    return plan_routes(policy, ctx.catalog, voice, backend)
+
+
+def price_for(settings: Settings, backend: str, characters: int) -> int:
+    return settings.accounting.prices_micros_per_char.get(backend, 0) * characters
+
+
+async def speak_clip(
+    session: AsyncSession,
+    ctx: SpeakContext,
+    settings: Settings,
+    limiter: TenantLimiter,
+    caller: Principal,
+    params: SpeakParams,
+    *,
+    max_chars: int,
+    kind: str,
+    request_id: str,
+) -> SpokenResult:
+    voice, spec = await prepare_speech(
+        session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
+    )
+    routes = await plan_for(session, ctx, caller, voice, params.backend)
+    chars = len(params.text)
+    hold = max(price_for(settings, r.backend, chars) for r in routes)
+    async with limiter.slot(caller.tenant_id):
+        reservation = await accounting.reserve(session, caller, hold)
+        try:
+            clip, route = await render_with_failover(ctx.pipeline, spec, routes)
+        except BaseException:
+            await accounting.release(session, reservation)
+            raise
+    cost = price_for(settings, route.backend, chars)
+    charge = accounting.Charge(
+        voice.id, route.backend, kind, chars, clip.duration_s, cost, request_id
+    )
+    await count_voice_use(session, caller, voice.id, commit=False)  # lands with the settlement
+    await accounting.settle(session, reservation, charge)
+    return SpokenResult(voice, clip, route.backend, cost)
+
+
+async def render_with_failover(
+    pipeline: SynthesisPipeline, spec: SpeechSpec, routes: list[Route]
+) -> tuple[SpokenClip, Route]:
+    """Try each route in order; only an unavailable or failing backend moves on."""
+    for attempt, route in enumerate(routes):
+        routed = replace(spec, engine=route.engine, engine_voice=route.engine_voice)
+        try:
+            return await pipeline.render(routed), route
+        except (BackendUnavailable, UpstreamError):
+            if attempt == len(routes) - 1:
+                raise
+    raise BackendUnavailable("No backend could serve the request.")

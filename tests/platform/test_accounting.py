@@ -1,0 +1,201 @@
+"""Budgets that concurrent requests cannot overspend, the ledger, usage and limits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from scaispeak.platform.accounting.models import Reservation, ReservationState, UsageEntry
+from scaispeak.settings import AccountingSettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.platform.test_auth import assert_problem
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+TEXT = "Budget test."  # 12 characters: 180 micro-credits at the default self-hosted price
+COST = 12 * 15
+
+
+async def set_budget(app: LiveApp, limit: int, per_user: int | None = None) -> httpx.Response:
+    return await app.client.put(
+        f"/v1/tenants/{app.tenancy.tenant_a}/budget",
+        json={"period": "month", "limit_micros": limit, "per_user_limit_micros": per_user},
+        headers=app.auth(app.tenancy.superadmin),
+    )
+
+
+async def ledger_sum(app: LiveApp, tenant_id: str) -> int:
+    async with app.app.state.platform.db.sessions() as session:
+        total = await session.execute(
+            select(func.coalesce(func.sum(UsageEntry.cost_micros), 0)).where(
+                UsageEntry.tenant_id == tenant_id
+            )
+        )
+        return int(total.scalar_one())
+
+
+async def test_fifty_concurrent_requests_never_overspend_a_budget_for_ten(
+    tmp_path: Path, database_url: str, engines: EngineRegistry
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url, accounting=AccountingSettings(max_concurrent_per_tenant=100)
+    )
+    async with started_app(settings, engines) as app:
+        assert (await set_budget(app, limit=10 * COST)).status_code == 200
+        headers = app.auth(app.tenancy.member_a)
+        body = {"text": TEXT, "voice_id": JOE, "format": "pcm"}
+        responses = await asyncio.gather(
+            *(app.client.post(SPEAK, json=body, headers=headers) for _ in range(50))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(200) == 10, statuses
+        assert statuses.count(402) == 40, statuses
+        budget = (
+            await app.client.get(f"/v1/tenants/{app.tenancy.tenant_a}/budget", headers=headers)
+        ).json()
+        assert budget["spent_micros"] == 10 * COST <= budget["limit_micros"]
+        assert budget["reserved_micros"] == 0
+        assert await ledger_sum(app, app.tenancy.tenant_a) == budget["spent_micros"]
+
+
+async def test_over_budget_is_402_problem_and_nothing_is_charged(live: LiveApp) -> None:
+    await set_budget(live, limit=COST - 1)
+    response = await live.client.post(
+        SPEAK, json={"text": TEXT, "voice_id": JOE}, headers=live.auth(live.tenancy.member_a)
+    )
+    assert_problem(response, 402, "budget_exceeded")
+    assert await ledger_sum(live, live.tenancy.tenant_a) == 0
+
+
+async def test_per_user_cap_stops_one_user_but_not_a_colleague(live: LiveApp) -> None:
+    await set_budget(live, limit=100 * COST, per_user=COST)
+    body = {"text": TEXT, "voice_id": JOE}
+    member = live.auth(live.tenancy.member_a)
+    assert (await live.client.post(SPEAK, json=body, headers=member)).status_code == 200
+    assert_problem(await live.client.post(SPEAK, json=body, headers=member), 402, "budget_exceeded")
+    admin = live.auth(live.tenancy.admin_a)
+    assert (await live.client.post(SPEAK, json=body, headers=admin)).status_code == 200
+
+
+async def test_successful_speak_writes_one_ledger_line_and_usage_headers(live: LiveApp) -> None:
+    response = await live.client.post(
+        SPEAK, json={"text": TEXT, "voice_id": JOE}, headers=live.auth(live.tenancy.member_a)
+    )
+    assert response.headers["x-scaispeak-backend"] == "selfhosted"
+    assert response.headers["x-scaispeak-cost-micros"] == str(COST)
+    async with live.app.state.platform.db.sessions() as session:
+        rows = (
+            await session.execute(
+                select(UsageEntry).where(UsageEntry.tenant_id == live.tenancy.tenant_a)
+            )
+        ).scalars()
+        (entry,) = list(rows)
+    assert (entry.characters, entry.backend, entry.kind, entry.voice_id) == (
+        12,
+        "selfhosted",
+        "speak",
+        JOE,
+    )
+    assert entry.request_id == response.headers["x-request-id"]
+    assert entry.audio_seconds == pytest.approx(
+        float(response.headers["x-scaispeak-audio-seconds"]), abs=0.001
+    )
+
+
+async def test_refused_request_holds_no_money(live: LiveApp) -> None:
+    await set_budget(live, limit=10 * COST)
+    response = await live.client.post(
+        SPEAK,
+        json={"text": TEXT, "voice_id": JOE, "backend": "relay"},
+        headers=live.auth(live.tenancy.member_a),
+    )
+    assert_problem(response, 422, "unknown_backend")  # no relay configured here
+    async with live.app.state.platform.db.sessions() as session:
+        held = await session.execute(
+            select(func.count()).where(Reservation.state == ReservationState.held)
+        )
+        assert held.scalar_one() == 0
+
+
+async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> None:
+    t = live.tenancy
+    body = {"text": TEXT, "voice_id": JOE}
+    for key in (t.member_a, t.admin_a, t.member_b):
+        assert (await live.client.post(SPEAK, json=body, headers=live.auth(key))).status_code == 200
+    mine = (await live.client.get("/v1/usage", headers=live.auth(t.member_a))).json()
+    assert {r["user_id"] for r in mine["rows"]} == {t.member_a_user}
+    assert mine["total_characters"] == 12 and mine["total_cost_micros"] == COST
+    tenant = (await live.client.get("/v1/usage", headers=live.auth(t.admin_a))).json()
+    assert len({r["user_id"] for r in tenant["rows"]}) == 2
+    assert tenant["total_characters"] == 24
+    other = (await live.client.get("/v1/usage", headers=live.auth(t.member_b))).json()
+    assert other["total_characters"] == 12
+
+
+async def test_only_a_superadmin_sets_a_tenant_budget(live: LiveApp) -> None:
+    response = await live.client.put(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+        json={"limit_micros": 10**9},
+        headers=live.auth(live.tenancy.admin_a),
+    )
+    assert_problem(response, 403, "forbidden")
+    foreign = await live.client.get(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget", headers=live.auth(live.tenancy.member_b)
+    )
+    assert_problem(foreign, 404, "not_found")
+
+
+async def test_rate_limit_is_429_with_retry_after(tmp_path: Path, engines: EngineRegistry) -> None:
+    settings = make_settings(
+        tmp_path, accounting=AccountingSettings(requests_per_minute_per_tenant=2)
+    )
+    async with started_app(settings, engines) as app:
+        body = {"text": TEXT, "voice_id": JOE}
+        headers = app.auth(app.tenancy.member_a)
+        codes = [(await app.client.post(SPEAK, json=body, headers=headers)) for _ in range(3)]
+        assert [r.status_code for r in codes[:2]] == [200, 200]
+        assert_problem(codes[2], 429, "rate_limited")
+        assert 1 <= int(codes[2].headers["retry-after"]) <= 60
+        other = await app.client.post(SPEAK, json=body, headers=app.auth(app.tenancy.member_b))
+        assert other.status_code == 200  # another tenant has its own window
+
+
+async def test_concurrency_limit_is_429(tmp_path: Path, engines: EngineRegistry) -> None:
+    settings = make_settings(tmp_path, accounting=AccountingSettings(max_concurrent_per_tenant=1))
+    async with started_app(settings, engines) as app:
+        text = "A sentence long enough to keep the engine busy for a moment. " * 3
+        body = {"text": text, "voice_id": JOE}
+        headers = app.auth(app.tenancy.member_a)
+        responses = await asyncio.gather(
+            *(app.client.post(SPEAK, json=body, headers=headers) for _ in range(4))
+        )
+        codes = sorted(r.status_code for r in responses)
+        assert codes[0] == 200 and codes[-1] == 429, codes
+        assert set(codes) == {200, 429}
+        refused = next(r for r in responses if r.status_code == 429)
+        assert_problem(refused, 429, "rate_limited")
+        assert refused.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("budgeted", [False, True])
+async def test_settling_twice_charges_once(live: LiveApp, budgeted: bool) -> None:
+    """A redelivered job settles again: the ledger must still hold one line."""
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+
+    if budgeted:
+        await set_budget(live, limit=10 * COST)
+    me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
+    charge = accounting.Charge(JOE, "selfhosted", "job", 12, 1.0, COST, "req-1")
+    async with live.app.state.platform.db.sessions() as session:
+        reservation = await accounting.reserve(session, me, COST)
+        first = await accounting.settle(session, reservation, charge)
+        second = await accounting.settle(session, reservation, charge)
+    assert first.id == second.id
+    assert await ledger_sum(live, live.tenancy.tenant_a) == COST

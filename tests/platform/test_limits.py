@@ -1,0 +1,89 @@
+"""Per-tenant limits behave the same in memory and in Redis (shared by replicas)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from scaispeak.platform.limits import MemoryLimiter, RedisLimiter, TenantLimiter, TooManyRequests
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def _redis_answers() -> bool:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        return bool(await client.ping())
+    except (OSError, redis.RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter_factory(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Callable[[int, int], TenantLimiter]]:
+    made: list[RedisLimiter] = []
+
+    def build(max_concurrent: int, per_minute: int) -> TenantLimiter:
+        if request.param == "memory":
+            return MemoryLimiter(max_concurrent, per_minute)
+        limiter = RedisLimiter(REDIS_URL, max_concurrent, per_minute)
+        made.append(limiter)
+        return limiter
+
+    if request.param == "redis" and not await _redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    yield build
+    for limiter in made:
+        await limiter.close()
+
+
+async def test_concurrent_slots_are_capped_and_given_back(
+    limiter_factory: Callable[[int, int], TenantLimiter],
+) -> None:
+    limiter = limiter_factory(2, 1000)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    async with limiter.slot(tenant), limiter.slot(tenant):
+        with pytest.raises(TooManyRequests) as refused:
+            async with limiter.slot(tenant):
+                pass
+        assert refused.value.headers["Retry-After"] == "1"
+        async with limiter.slot(f"ten_{uuid.uuid4().hex}"):
+            pass  # another tenant is not affected
+    async with limiter.slot(tenant):
+        pass  # slots came back
+
+
+async def test_requests_per_minute_are_capped(
+    limiter_factory: Callable[[int, int], TenantLimiter],
+) -> None:
+    limiter = limiter_factory(100, 3)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    for _ in range(3):
+        async with limiter.slot(tenant):
+            pass
+    with pytest.raises(TooManyRequests) as refused:
+        async with limiter.slot(tenant):
+            pass
+    assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+
+
+async def test_redis_limit_is_shared_between_replicas() -> None:
+    if not await _redis_answers():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    first, second = RedisLimiter(REDIS_URL, 1, 1000), RedisLimiter(REDIS_URL, 1, 1000)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    try:
+        async with first.slot(tenant):
+            with pytest.raises(TooManyRequests):
+                async with second.slot(tenant):
+                    pass
+    finally:
+        await first.close()
+        await second.close()

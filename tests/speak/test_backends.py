@@ -1,0 +1,214 @@
+"""Backends, tenant policy and the relay, against a real upstream ScaiSpeak over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import soundfile
+from sqlalchemy import func, select
+
+from scaispeak.app import create_app
+from scaispeak.platform.accounting.models import SpendCounter
+from scaispeak.settings import BackendSettings, RelaySettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.platform.test_auth import assert_problem
+from tests.support.asr import transcribe, word_error_rate
+from tests.support.server import ServerThread, bootstrap_key, free_port
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+
+
+@dataclass
+class Upstream:
+    url: str
+    key: str
+    port: int
+
+
+@pytest.fixture(scope="module")
+def upstream(
+    tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry
+) -> Iterator[Upstream]:
+    """A second ScaiSpeak instance, reached over HTTP like any managed TTS service."""
+    settings = make_settings(Path(tmp_path_factory.mktemp("upstream")))
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url, "up@example.com"))
+    with ServerThread(create_app(settings, engines=engines)) as server:
+        yield Upstream(server.url, key, server.port)
+
+
+def relay_settings(base_url: str, key: str, **extra: object) -> BackendSettings:
+    return BackendSettings(relay=RelaySettings(base_url=f"{base_url}/v1", api_key=key, **extra))  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def relaying_app(
+    tmp_path: Path, engines: EngineRegistry, base_url: str, key: str, **relay: object
+) -> AsyncIterator[LiveApp]:
+    settings = make_settings(tmp_path, backends=relay_settings(base_url, key, **relay))
+    async with started_app(settings, engines) as app:
+        yield app
+
+
+async def put_policy(app: LiveApp, allowed: list[str], default: str, failover: bool) -> None:
+    response = await app.client.put(
+        "/v1/modules/scaispeak/policy",
+        json={"allowed_backends": allowed, "default_backend": default, "failover": failover},
+        headers=app.auth(app.tenancy.admin_a),
+    )
+    assert response.status_code == 200, response.text
+
+
+async def speak(app: LiveApp, text: str, **extra: object) -> httpx.Response:
+    return await app.client.post(
+        SPEAK,
+        json={"text": text, "voice_id": JOE, "format": "wav", **extra},
+        headers=app.auth(app.tenancy.member_a),
+    )
+
+
+async def test_relay_speaks_through_the_upstream(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream
+) -> None:
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key) as app:
+        text = "The quick brown fox jumps over the lazy dog."
+        response = await speak(app, text, backend="relay")
+        assert response.status_code == 200, response.text
+        assert response.headers["x-scaispeak-backend"] == "relay"
+        assert response.headers["x-scaispeak-cost-micros"] == str(30 * len(text))
+        pcm, rate = soundfile.read(io.BytesIO(response.content), dtype="float32")
+        assert word_error_rate(text, transcribe(pcm, rate)) <= 0.1
+        backends = (
+            await app.client.get(
+                "/v1/modules/scaispeak/backends", headers=app.auth(app.tenancy.member_a)
+            )
+        ).json()
+        assert {b["name"]: b["state"] for b in backends} == {"selfhosted": "ok", "relay": "closed"}
+
+
+async def test_upstream_down_fails_over_when_policy_allows(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with relaying_app(tmp_path, engines, dead, "x", retries=0) as app:
+        await put_policy(app, ["relay", "selfhosted"], "relay", failover=True)
+        response = await speak(app, "Failover keeps us talking.")
+        assert response.status_code == 200
+        assert response.headers["x-scaispeak-backend"] == "selfhosted"
+
+
+async def test_upstream_down_without_failover_is_503_and_releases_the_hold(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with relaying_app(tmp_path, engines, dead, "x", retries=1) as app:
+        await put_policy(app, ["relay"], "relay", failover=False)
+        await app.client.put(
+            f"/v1/tenants/{app.tenancy.tenant_a}/budget",
+            json={"limit_micros": 10**6},
+            headers=app.auth(app.tenancy.superadmin),
+        )
+        assert_problem(await speak(app, "Nobody is listening."), 503, "backend_unavailable")
+        async with app.app.state.platform.db.sessions() as session:
+            totals = await session.execute(
+                select(func.sum(SpendCounter.reserved_micros), func.sum(SpendCounter.spent_micros))
+            )
+            assert tuple(totals.one()) == (0, 0)
+
+
+async def test_circuit_opens_then_closes_when_the_upstream_returns(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    up_settings = make_settings(Path(tmp_path_factory.mktemp("late-upstream")))
+    key = await bootstrap_key(up_settings.resolved_database_url, "late@example.com")
+    async with relaying_app(
+        tmp_path, engines, base, key, retries=0, breaker_failures=2, breaker_cooldown_s=1.0
+    ) as app:
+        await put_policy(app, ["relay"], "relay", failover=False)
+        for _ in range(2):
+            assert_problem(await speak(app, "Is anyone there?"), 503, "backend_unavailable")
+        relay = app.app.state.speak.catalog.relay
+        assert relay.breaker.state.value == "open"
+        started = time.perf_counter()
+        assert_problem(await speak(app, "Refused at once."), 503, "backend_unavailable")
+        assert time.perf_counter() - started < 0.5  # no connection attempt while open
+        with ServerThread(create_app(up_settings, engines=engines), port=port):
+            await asyncio.sleep(1.1)  # the cooldown: the next call is the half-open trial
+            response = await speak(app, "The upstream is back.")
+            assert response.status_code == 200, response.text
+            assert relay.breaker.state.value == "closed"
+
+
+async def test_explicit_backend_must_be_allowed(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream
+) -> None:
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key) as app:
+        await put_policy(app, ["selfhosted"], "selfhosted", failover=True)
+        assert_problem(
+            await speak(app, "Not that way.", backend="relay"), 403, "backend_not_allowed"
+        )
+        assert_problem(
+            await speak(app, "Nor this.", backend="carrier-pigeon"), 422, "unknown_backend"
+        )
+
+
+async def test_policy_is_tenant_admin_only_and_validated(live: LiveApp) -> None:
+    member = live.auth(live.tenancy.member_a)
+    body = {"allowed_backends": ["selfhosted"], "default_backend": "selfhosted"}
+    response = await live.client.put("/v1/modules/scaispeak/policy", json=body, headers=member)
+    assert_problem(response, 403, "forbidden")
+    admin = live.auth(live.tenancy.admin_a)
+    bad = {"allowed_backends": ["selfhosted"], "default_backend": "relay"}
+    assert_problem(
+        await live.client.put("/v1/modules/scaispeak/policy", json=bad, headers=admin),
+        422,
+        "invalid_policy",
+    )
+
+
+async def test_defaults_apply_until_a_tenant_sets_a_policy(live: LiveApp) -> None:
+    policy = (
+        await live.client.get(
+            "/v1/modules/scaispeak/policy", headers=live.auth(live.tenancy.member_a)
+        )
+    ).json()
+    assert policy == {
+        "allowed_backends": ["selfhosted"],
+        "default_backend": "selfhosted",
+        "failover": True,
+        "customised": False,
+    }
+
+
+async def test_cloned_voices_stay_self_hosted(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream
+) -> None:
+    from scaispeak.speak.voices.models import VoiceScope
+    from tests.speak.test_tenant_isolation import add_tenant_voice
+
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key) as app:
+        voice = await add_tenant_voice(app, app.tenancy.tenant_a, None, VoiceScope.tenant)
+        await put_policy(app, ["relay", "selfhosted"], "relay", failover=True)
+        response = await app.client.post(
+            SPEAK,
+            json={"text": "Mine alone.", "voice_id": voice},
+            headers=app.auth(app.tenancy.member_a),
+        )
+        assert response.headers["x-scaispeak-backend"] == "selfhosted"
+        refused = await app.client.post(
+            SPEAK,
+            json={"text": "Mine alone.", "voice_id": voice, "backend": "relay"},
+            headers=app.auth(app.tenancy.member_a),
+        )
+        assert_problem(refused, 422, "voice_not_on_backend")
