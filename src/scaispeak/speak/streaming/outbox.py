@@ -1,0 +1,120 @@
+"""The bounded queue between a stream's synthesis and its sink.
+
+Audio frames wait for room (at most ``max_frames`` queued), so a slow reader pauses
+synthesis instead of growing memory; events never wait, so a ``cancel`` or an error
+is never stuck behind audio. A cancel drops what belongs to the interrupted
+utterance (its frames, ``segment`` events and a pending finish: the session queues
+the finish again behind the ``cancelled`` event) and keeps everything else in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scaispeak.speak.engines.base import Pcm
+
+
+@dataclass(frozen=True)
+class SegmentTicket:
+    """One spoken segment as billed: its text length and its audio at the output rate."""
+
+    sequence: int
+    characters: int
+    samples: int
+    utterance: int = 0
+    """Which utterance (the count of cancels before it) the segment belongs to."""
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    pcm: Pcm
+    """Samples at the stream's output rate, not yet encoded."""
+    ticket: SegmentTicket
+
+
+@dataclass(frozen=True)
+class Event:
+    render: Callable[[], dict[str, Any]]
+    """Called when the event is sent, so figures in it include every frame before it."""
+    utterance: bool = False
+    """Part of the current utterance (a ``segment`` event): dropped by a cancel."""
+
+    @staticmethod
+    def fixed(event: dict[str, Any], *, utterance: bool = False) -> Event:
+        """An event whose content is known now."""
+        return Event(lambda: event, utterance)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Everything before this was said: end the encoded stream, send ``done``, close."""
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close now with ``code`` (after a fatal error event)."""
+
+    code: int
+
+
+Item = AudioFrame | Event | Finish | Close
+
+
+class Outbox:
+    def __init__(self, max_frames: int) -> None:
+        self._items: deque[Item] = deque()
+        self._max_frames = max(1, max_frames)
+        self._frames = 0
+        self._readable = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    async def put_frame(self, frame: AudioFrame) -> None:
+        """Queue a frame, waiting while ``max_frames`` are queued already."""
+        while self._frames >= self._max_frames:
+            self._room.clear()
+            await self._room.wait()
+        self._frames += 1
+        self.put(frame)
+
+    def put(self, item: Item) -> None:
+        """Queue an item without waiting (frames go through :meth:`put_frame`)."""
+        self._items.append(item)
+        self._readable.set()
+
+    async def get(self) -> Item:
+        while not self._items:
+            self._readable.clear()
+            await self._readable.wait()
+        item = self._items.popleft()
+        if isinstance(item, AudioFrame):
+            self._frames -= 1
+            self._room.set()
+        return item
+
+    def drop_utterance(self) -> None:
+        """Forget the interrupted utterance's items; keep control events in order."""
+        self._keep(lambda item: not _in_utterance(item))
+
+    def drop_all(self) -> None:
+        self._keep(lambda item: False)
+
+    def _keep(self, wanted: Callable[[Item], bool]) -> None:
+        self._items = deque(item for item in self._items if wanted(item))
+        self._frames = sum(isinstance(item, AudioFrame) for item in self._items)
+        self._room.set()
+
+
+def _in_utterance(item: Item) -> bool:
+    return isinstance(item, AudioFrame | Finish) or (isinstance(item, Event) and item.utterance)

@@ -1,0 +1,181 @@
+"""The streaming protocol's messages: what a client may send, and the events it gets back.
+
+Transport-neutral: the WebSocket route and (later) a WebRTC data channel carry the same
+JSON text messages. Parsing turns every mistake into a :class:`ServiceError` with a
+stable ``code``, which the session reports as an ``error`` event (docs/streaming.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from scaispeak.platform.errors import BadRequest, InvalidJson, ServiceError
+from scaispeak.speak.streaming.delivery import StreamUsage
+from scaispeak.speak.synthesis.audio import content_type
+from scaispeak.speak.synthesis.service import StreamSpec
+
+NORMAL_CLOSE = 1000
+"""WebSocket close code after ``done``; a fatal error closes with 4000 + its status."""
+
+
+class InvalidMessage(ServiceError):
+    """A message of a known type with missing, unknown or mistyped fields."""
+
+    status, code, title = 422, "invalid_message", "Invalid message"
+
+
+class UnknownMessageType(BadRequest):
+    code, title = "unknown_message_type", "Unknown message type"
+
+
+class NotStarted(ServiceError):
+    """``text``, ``flush`` or ``cancel`` before a ``start`` was accepted."""
+
+    status, code, title = 409, "not_started", "Stream not started"
+
+
+class AlreadyStarted(ServiceError):
+    status, code, title = 409, "already_started", "Stream already started"
+
+
+class StreamEnding(ServiceError):
+    """``text`` or ``flush`` after ``end``: the stream only finishes what it has."""
+
+    status, code, title = 409, "stream_ending", "Stream is ending"
+
+
+class TooManyStreams(ServiceError):
+    status, code, title = 429, "too_many_streams", "Too many streams"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class IdleTimeout(ServiceError):
+    status, code, title = 408, "idle_timeout", "Stream idle for too long"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartMessage(_Message):
+    type: Literal["start"]
+    voice_id: str = Field(min_length=1, max_length=200)
+    # A plain string, so an unknown name gets the service's unsupported_format code.
+    format: str = "pcm"
+    sample_rate: int | None = None
+    speed: float = 1.0
+    backend: str | None = Field(
+        None, description="selfhosted or relay, within the tenant's policy (no failover)."
+    )
+
+
+class TextMessage(_Message):
+    type: Literal["text"]
+    text: str
+
+
+class FlushMessage(_Message):
+    type: Literal["flush"]
+
+
+class CancelMessage(_Message):
+    type: Literal["cancel"]
+
+
+class EndMessage(_Message):
+    type: Literal["end"]
+
+
+ClientMessage = Annotated[
+    StartMessage | TextMessage | FlushMessage | CancelMessage | EndMessage,
+    Field(discriminator="type"),
+]
+_MESSAGES: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_TYPES = ("start", "text", "flush", "cancel", "end")
+
+
+def parse_message(raw: str | bytes) -> ClientMessage:
+    """The client message in ``raw``; raises a :class:`ServiceError` naming the mistake."""
+    if isinstance(raw, bytes):
+        raise InvalidMessage("Send JSON text messages; binary messages are not accepted.")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidJson("The message is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage('A message is a JSON object with a "type".')
+    if data.get("type") not in _TYPES:
+        raise UnknownMessageType(
+            f"Unknown message type {data.get('type')!r}; use one of: {', '.join(_TYPES)}."
+        )
+    try:
+        return _MESSAGES.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidMessage(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"][1:]) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def close_code(exc: ServiceError) -> int:
+    """The WebSocket close code for a fatal error: 4000 + its HTTP-style status."""
+    return 4000 + exc.status
+
+
+def error_event(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
+    """An ``error`` event: the problem's code, status, title and detail; fatal closes."""
+    return {
+        "type": "error",
+        "code": exc.code,
+        "status": exc.status,
+        "title": exc.title,
+        "detail": exc.detail,
+        "fatal": fatal,
+        **exc.extra,
+    }
+
+
+def started_event(stream_id: str, spec: StreamSpec) -> dict[str, Any]:
+    return {
+        "type": "started",
+        "stream_id": stream_id,
+        "voice_id": spec.voice_id,
+        "format": spec.format.value,
+        "sample_rate": spec.sample_rate,
+        "content_type": content_type(spec.format, spec.sample_rate),
+    }
+
+
+def segment_event(sequence: int, text: str, audio_seconds: float) -> dict[str, Any]:
+    """Announces the audio frames that follow: ``audio_seconds`` of them speak ``text``."""
+    return {
+        "type": "segment",
+        "sequence": sequence,
+        "text": text,
+        "characters": len(text),
+        "audio_seconds": audio_seconds,
+    }
+
+
+def cancelled_event(usage: StreamUsage) -> dict[str, Any]:
+    """After a cancel: what was delivered so far (every frame before this event)."""
+    return {
+        "type": "cancelled",
+        "audio_seconds": usage.audio_seconds,
+        "characters": usage.characters,
+    }
+
+
+def done_event(usage: StreamUsage) -> dict[str, Any]:
+    return {"type": "done", "usage": usage.as_dict()}

@@ -1,0 +1,346 @@
+"""One real-time stream: text in, piece by piece; audio frames and events out.
+
+A :class:`StreamSession` knows no transport: the transport hands it each client
+message (``receive``) and implements :class:`StreamSink`. Three activities run:
+
+* message handling feeds the :class:`IncrementalSegmenter` and queues segments; it
+  never waits for synthesis, so a ``cancel`` takes effect at once;
+* the synthesizer task speaks one segment at a time through
+  ``SynthesisPipeline.speak_segment`` (the inference pool, with this stream as its
+  lane), shapes it to the output rate and queues its frames in the bounded outbox;
+* the sender task (``sender.Sender``) encodes each frame as it leaves and hands it,
+  and the events between frames, to the sink in order.
+
+Cancelling (``cancel``, a disconnect, a fatal error) cancels the synthesizer task: a
+queued pool call is withdrawn, a running one's result is dropped, and the outbox
+forgets the utterance, so no frame of it follows the ``cancelled`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Protocol
+
+from scaispeak.platform.errors import ServiceError
+from scaispeak.settings import StreamingSettings
+from scaispeak.speak.errors import SynthesisFailed, TextTooLong
+from scaispeak.speak.streaming import protocol as p
+from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
+from scaispeak.speak.streaming.framing import frames, shape_segment
+from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox, SegmentTicket
+from scaispeak.speak.streaming.sender import GONE, Sender
+from scaispeak.speak.streaming.sink import StreamSink
+from scaispeak.speak.synthesis.audio import StreamEncoder
+from scaispeak.speak.synthesis.inference import Priority
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.service import StreamSpec
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
+
+Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
+"""Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
+
+
+class Coverage(Protocol):
+    """Pays for text before it is spoken (billing.StreamBilling); raises ServiceError."""
+
+    async def cover(self, chars_needed: int) -> None: ...
+
+
+_END = None  # in the pending queue: everything before it is said, then finish
+_log = logging.getLogger(__name__)
+
+
+class StreamSession:
+    """One stream. ``async with`` it, hand it every client message with :meth:`receive`,
+    and close the transport once :meth:`wait_closed` returns its close code."""
+
+    def __init__(
+        self,
+        sink: StreamSink,
+        pipeline: SynthesisPipeline,
+        settings: StreamingSettings,
+        open_stream: Opener,
+        *,
+        stream_id: str,
+        transport: str,
+        coverage: Coverage | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream_id = stream_id
+        self._coverage = coverage
+        self._spoken_chars = 0
+        self.close_code = p.NORMAL_CLOSE
+        self._pipeline = pipeline
+        self._settings = settings
+        self._open_stream = open_stream
+        self._clock = clock
+        self._segmenter = IncrementalSegmenter(
+            max_chars=pipeline.settings.max_clause_chars,
+            min_chars=settings.min_segment_chars,
+            max_wait_chars=settings.max_wait_chars,
+        )
+        buffered_frames = settings.max_buffered_audio_seconds * 1000 / settings.frame_ms
+        self._outbox = Outbox(math.ceil(buffered_frames))
+        first_audio = pipeline.metrics.time_to_first_audio.labels(transport)
+        self._sender = Sender(
+            sink, self._outbox, on_first_audio=first_audio.observe, on_closed=self._mark_closed
+        )
+        self._pending: deque[Segment | None] = deque()
+        self._pending_ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+        self._spec: StreamSpec | None = None
+        self._delivery: Delivery | None = None
+        self._engine_rate = 0
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._sequence = 0
+        self._received_chars = 0
+        self._ending = False
+        self._failed = False
+        self._synthesizing = False
+
+    async def __aenter__(self) -> StreamSession:
+        self._spawn("send", self._sender.run())
+        self._arm_idle_timer()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def usage(self) -> StreamUsage:
+        """Delivered so far; final once the session is closed (see delivery.py)."""
+        return self._sender.usage
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames made but not sent yet: bounded, so a slow reader pauses synthesis."""
+        return self._outbox.frames
+
+    async def wait_closed(self) -> int:
+        """Wait until the stream is over (``done`` sent, a fatal error, the peer gone)."""
+        await self._closed.wait()
+        return self.close_code
+
+    async def receive(self, raw: str | bytes) -> None:
+        """Handle one client message; mistakes become ``error`` events, never exceptions."""
+        async with self._lock:  # one message at a time, in arrival order
+            if self._closed.is_set() or self._failed:
+                return
+            self._arm_idle_timer()
+            try:
+                await self._handle(p.parse_message(raw))
+            except ServiceError as exc:
+                self._outbox.put(Event.fixed(p.error_event(exc, fatal=False)))
+            except Exception:  # e.g. the database failing during start: log it, close
+                _log.exception("stream %s: handling a message failed", self.stream_id)
+                self._fail(ServiceError("Unexpected error."))
+
+    async def aclose(self) -> None:
+        """Stop everything (a disconnect is a cancel): no task or pool work outlives this."""
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._mark_closed(GONE)
+
+    async def _handle(self, message: p.ClientMessage) -> None:
+        match message:
+            case p.StartMessage():
+                await self._start(message)
+            case p.EndMessage():
+                self._end()
+            case _ if self._spec is None:
+                raise p.NotStarted("Send a start message first.")
+            case p.CancelMessage():
+                await self._cancel()
+            case _ if self._ending:
+                raise p.StreamEnding("The stream is ending; only cancel is accepted now.")
+            case p.TextMessage(text=text):
+                self._add_text(text)
+            case p.FlushMessage():
+                self._stop_wait_timer()
+                self._queue(self._segmenter.flush())
+
+    async def _start(self, message: p.StartMessage) -> None:
+        if self._ending:
+            raise p.StreamEnding("The stream has ended.")
+        if self._spec is not None:
+            raise p.AlreadyStarted("This stream has started already.")
+        spec = await self._open_stream(message)
+        self._spec = spec
+        self._delivery = Delivery(spec.sample_rate, self._clock)
+        self._sender.begin(StreamEncoder(spec.format, spec.sample_rate), self._delivery)
+        self._engine_rate = self._pipeline.engines.get(spec.engine).sample_rate
+        self._outbox.put(Event.fixed(p.started_event(self.stream_id, spec)))
+        self._spawn("synthesize", self._synthesize_loop())
+
+    def _end(self) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        self._stop_wait_timer()
+        if self._spec is None:
+            self._outbox.put(Finish())
+            return
+        self._queue(self._segmenter.flush())
+        self._queue_end()
+
+    def _add_text(self, text: str) -> None:
+        limit = self._settings.max_text_chars
+        if self._received_chars + len(text) > limit:
+            raise TextTooLong(
+                f"This stream may send {limit} characters in all; this text was dropped.",
+                limit=limit,
+            )
+        self._received_chars += len(text)
+        segments = self._segmenter.feed(text)
+        if segments:
+            self._stop_wait_timer()  # what is left starts its wait now
+        self._queue(segments)
+        if "wait" not in self._timers and self._segmenter.buffered:
+            delay = self._settings.max_wait_ms / 1000
+            self._timers["wait"] = asyncio.get_running_loop().call_later(delay, self._on_waited)
+
+    def _queue(self, segments: list[Segment]) -> None:
+        if segments:
+            assert self._delivery is not None
+            self._delivery.segment_queued()
+            self._pending.extend(segments)
+            self._pending_ready.set()
+
+    def _queue_end(self) -> None:
+        self._pending.append(_END)
+        self._pending_ready.set()
+
+    async def _cancel(self) -> None:
+        """Barge-in: stop speaking at once and forget the utterance; the stream stays open."""
+        delivery = self._delivery
+        assert delivery is not None
+        await self._stop_synthesizer()
+        self._stop_wait_timer()
+        self._segmenter.flush()
+        self._pending.clear()
+        self._outbox.drop_utterance()
+        delivery.interrupt()
+
+        def cancelled() -> dict[str, object]:
+            delivery.cut()  # at send time: the frame in flight counts, nothing after it
+            return p.cancelled_event(delivery.usage)
+
+        self._outbox.put(Event(cancelled))
+        if self._ending:
+            self._queue_end()
+        self._spawn("synthesize", self._synthesize_loop())
+
+    async def _stop_synthesizer(self) -> None:
+        task = self._tasks.pop("synthesize", None)
+        if task is not None:
+            task.cancel()  # withdraws its queued pool call; a running one is dropped
+            await asyncio.gather(task, return_exceptions=True)
+        self._synthesizing = False
+
+    async def _synthesize_loop(self) -> None:
+        while (segment := await self._next_segment()) is not _END:
+            self._synthesizing = True
+            try:
+                await self._speak(segment)
+            except ServiceError as exc:
+                self._fail(exc)
+                return
+            except Exception:  # a bug must end the stream loudly, not hang it
+                _log.exception("stream %s: synthesis failed", self.stream_id)
+                self._fail(SynthesisFailed("Synthesis failed unexpectedly."))
+                return
+            finally:
+                self._synthesizing = False
+        self._outbox.put(Finish())
+
+    async def _next_segment(self) -> Segment | None:
+        while not self._pending:
+            self._pending_ready.clear()
+            await self._pending_ready.wait()
+        return self._pending.popleft()
+
+    async def _speak(self, segment: Segment) -> None:
+        spec, delivery = self._spec, self._delivery
+        assert spec is not None and delivery is not None
+        if self._coverage is not None:
+            self._spoken_chars += len(segment.text)
+            await self._coverage.cover(self._spoken_chars)  # before any work is done
+        # Urgent while the listener hears nothing: the first clause, or after a barge-in.
+        urgent = delivery.listener_waiting()
+        audio = await self._pipeline.speak_segment(
+            self._sequence,
+            segment,
+            spec.engine,
+            spec.engine_voice,
+            spec.speed,
+            priority=Priority.FIRST_AUDIO if urgent else Priority.NORMAL,
+            lane=self.stream_id,
+        )
+        # A stream has no "last segment" until it ends, so every segment gets its pause.
+        pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
+        pcm = await asyncio.to_thread(
+            shape_segment, audio.pcm, pause_ms, self._engine_rate, spec.sample_rate
+        )
+        ticket = SegmentTicket(self._sequence, len(segment.text), len(pcm), delivery.utterance)
+        self._sequence += 1
+        event = p.segment_event(ticket.sequence, segment.text, len(pcm) / spec.sample_rate)
+        self._outbox.put(Event.fixed(event, utterance=True))
+        for frame in frames(pcm, ticket, spec.sample_rate, self._settings.frame_ms):
+            await self._outbox.put_frame(frame)
+
+    def _fail(self, exc: ServiceError) -> None:
+        """A fatal error: drop what is unsaid, report it, close."""
+        if self._failed or self._closed.is_set():
+            return
+        self._failed = True
+        synthesizer = self._tasks.get("synthesize")
+        if synthesizer is not None and synthesizer is not asyncio.current_task():
+            synthesizer.cancel()
+        self._pending.clear()
+        self._outbox.drop_all()
+        self._outbox.put(Event.fixed(p.error_event(exc, fatal=True)))
+        self._outbox.put(Close(p.close_code(exc)))
+
+    def _mark_closed(self, code: int) -> None:
+        if not self._closed.is_set():
+            self.close_code = code
+            self._closed.set()
+
+    def _spawn(self, role: str, work: Awaitable[None]) -> None:
+        self._tasks[role] = asyncio.ensure_future(work)
+        self._tasks[role].set_name(f"{self.stream_id}-{role}")
+
+    def _arm_idle_timer(self) -> None:
+        if "idle" in self._timers:
+            self._timers["idle"].cancel()
+        delay = self._settings.idle_timeout_seconds
+        self._timers["idle"] = asyncio.get_running_loop().call_later(delay, self._on_idle)
+
+    def _on_idle(self) -> None:
+        if self._pending or self._synthesizing or len(self._outbox):
+            self._arm_idle_timer()  # still speaking: silence from the client is fine
+            return
+        limit = self._settings.idle_timeout_seconds
+        self._fail(p.IdleTimeout(f"No message for {limit:g} s and nothing left to say."))
+
+    def _on_waited(self) -> None:
+        del self._timers["wait"]
+        self._queue(self._segmenter.release_words())
+
+    def _stop_wait_timer(self) -> None:
+        if "wait" in self._timers:
+            self._timers.pop("wait").cancel()

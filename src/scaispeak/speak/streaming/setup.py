@@ -1,0 +1,86 @@
+"""Opening a stream for a caller, shared by every real-time transport.
+
+Checks the ``start`` (voice, format, rate, speed, backend within the tenant's policy),
+builds the StreamSession with budget billing, and when the session is over settles
+the characters whose audio was delivered. A transport only brings its sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.context import PlatformContext
+from scaispeak.platform.db import new_id
+from scaispeak.speak.backends.dispatcher import plan_routes
+from scaispeak.speak.backends.policy import load_policy
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.streaming import protocol
+from scaispeak.speak.streaming.billing import StreamBilling
+from scaispeak.speak.streaming.session import StreamSession
+from scaispeak.speak.streaming.sink import StreamSink
+from scaispeak.speak.synthesis.service import (
+    StreamParams,
+    StreamSpec,
+    count_voice_use,
+    prepare_stream,
+)
+
+
+@asynccontextmanager
+async def stream_session(
+    platform: PlatformContext,
+    speak: SpeakContext,
+    principal: Principal,
+    sink: StreamSink,
+    *,
+    transport: str,
+) -> AsyncIterator[StreamSession]:
+    """A running session; on exit it is closed and its delivered audio is charged."""
+    settings = platform.settings
+    billing = StreamBilling(platform.db, principal, 0, settings.streaming.hold_chars)
+
+    async def open_stream(start: protocol.StartMessage) -> StreamSpec:
+        return await _open(platform, speak, principal, billing, start)
+
+    session = StreamSession(
+        sink,
+        speak.pipeline,
+        settings.streaming,
+        open_stream,
+        stream_id=new_id("str"),
+        transport=transport,
+        coverage=billing,
+    )
+    try:
+        async with session:
+            yield session
+    finally:
+        await billing.settle(session.usage, session.stream_id)
+
+
+async def _open(
+    platform: PlatformContext,
+    speak: SpeakContext,
+    principal: Principal,
+    billing: StreamBilling,
+    start: protocol.StartMessage,
+) -> StreamSpec:
+    # A short database session: a stream must not hold a connection while it talks.
+    params = StreamParams(start.voice_id, start.format, start.sample_rate, start.speed)
+    async with platform.db.sessions() as session:
+        voice, spec = await prepare_stream(
+            session, principal, params, speak.engines, platform.settings.limits
+        )
+        policy = await load_policy(
+            session, principal.tenant_id, speak.catalog, speak.default_backend
+        )
+        route = plan_routes(policy, speak.catalog, voice, start.backend)[0]
+        await count_voice_use(session, principal, voice.id)
+    billing.voice_id = voice.id
+    billing.backend = route.backend
+    prices = platform.settings.accounting.prices_micros_per_char
+    billing.price_micros_per_char = prices.get(route.backend, 0)
+    return replace(spec, engine=route.engine, engine_voice=route.engine_voice)

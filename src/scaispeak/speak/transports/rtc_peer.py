@@ -1,0 +1,179 @@
+"""One WebRTC peer (aiortc): its connection, the speech track it hears, its data channel.
+
+The client's offer brings an audio transceiver (it receives) and a data channel (it
+opens). The server answers with :class:`SpeechTrack` on that transceiver: 20 ms packets
+of 48 kHz mono PCM from a :class:`Playout`, which aiortc encodes as Opus. Client
+messages are queued for the session; :class:`RtcSink` is the session's way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from fractions import Fraction
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+from scaispeak.settings import WebRtcSettings
+from scaispeak.speak.streaming.playout import Playout
+from scaispeak.speak.streaming.sink import SinkClosed
+
+RATE = 48_000
+"""Opus's clock: the track carries 48 kHz, so the session is asked for PCM at this rate."""
+PACKET_MS = 20
+MAX_INBOX = 1_000
+"""Unread client messages; a peer that floods past this is disconnected."""
+
+_log = logging.getLogger(__name__)
+
+
+class SpeechTrack(MediaStreamTrack):
+    """The outgoing audio: aiortc calls ``recv`` for each packet it sends."""
+
+    kind = "audio"
+
+    def __init__(self, playout: Playout) -> None:
+        super().__init__()
+        self._playout = playout
+        self._time_base = Fraction(1, playout.rate)
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        pts, pcm = await self._playout.next_packet()
+        frame = AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
+        frame.planes[0].update(pcm)
+        frame.pts, frame.sample_rate, frame.time_base = pts, self._playout.rate, self._time_base
+        return frame
+
+
+class RtcPeer:
+    def __init__(self, settings: WebRtcSettings) -> None:
+        servers = [
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in settings.ice_servers
+        ]
+        # An explicit list, even empty: with None aiortc would ask a public STUN server.
+        self.connection = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.playout = Playout(RATE, packet_ms=PACKET_MS, lead_ms=settings.playout_lead_ms)
+        self.opened = asyncio.Event()
+        self.gone = asyncio.Event()
+        self._channel: RTCDataChannel | None = None
+        self._inbox: deque[str | bytes] = deque()
+        self._arrived = asyncio.Event()
+        self.connection.on("datachannel", self._on_channel)
+        self.connection.on("connectionstatechange", self._on_state)
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Accept the client's offer; returns the answer's SDP (candidates included).
+
+        Raises ValueError (as aiortc does) for an offer this session cannot use.
+        """
+        await self.connection.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        kinds = {t.kind for t in self.connection.getTransceivers()}
+        if "audio" not in kinds or self.connection.sctp is None:
+            raise ValueError("the offer must receive audio and carry a data channel")
+        self.connection.addTrack(SpeechTrack(self.playout))
+        await self.connection.setLocalDescription(await self.connection.createAnswer())
+        return self.connection.localDescription.sdp
+
+    async def receive(self) -> str | bytes | None:
+        """The next client message, in order; None once the peer is gone."""
+        while not self._inbox:
+            if self.gone.is_set():
+                return None
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self._inbox.popleft()
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Send one event on the data channel; raises SinkClosed if it is not open."""
+        if self._channel is None or self.gone.is_set():
+            raise SinkClosed
+        try:
+            self._channel.send(json.dumps(event))
+        except InvalidStateError as exc:
+            raise SinkClosed from exc
+
+    async def flushed(self) -> None:
+        """Wait until the data channel has handed every queued event to the network."""
+        channel = self._channel
+        if channel is None or not channel.bufferedAmount or self.gone.is_set():
+            return
+        drained = asyncio.Event()
+        channel.once("bufferedamountlow", drained.set)  # fires when it reaches 0
+        await drained.wait()
+
+    async def close(self) -> None:
+        self._leave()
+        await self.connection.close()
+
+    def _on_channel(self, channel: RTCDataChannel) -> None:
+        if self._channel is not None:  # one conversation per session
+            channel.close()
+            return
+        self._channel = channel
+        channel.on("message", self._on_message)
+        channel.on("close", self._leave)
+        if channel.readyState == "open":
+            self.opened.set()
+        else:
+            channel.on("open", self.opened.set)
+
+    def _on_message(self, message: str | bytes) -> None:
+        if len(self._inbox) >= MAX_INBOX:
+            _log.warning("a WebRTC peer sent %d unread messages; disconnecting it", MAX_INBOX)
+            self._leave()
+            return
+        self._inbox.append(message)
+        self._arrived.set()
+
+    def _on_state(self) -> None:
+        if self.connection.connectionState in ("failed", "closed"):
+            self._leave()
+
+    def _leave(self) -> None:
+        self.gone.set()
+        self._arrived.set()
+        self.playout.close()
+
+
+class RtcSink:
+    """The session's output: events on the data channel, audio into the track's playout."""
+
+    def __init__(self, peer: RtcPeer) -> None:
+        self._peer = peer
+
+    async def send_audio(self, data: bytes) -> None:
+        await self._peer.playout.put(data)  # waits while the lead is full: backpressure
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        await self._wait_open()
+        if event["type"] == "cancelled":
+            # Every frame before this event was queued on the track; none of it is heard.
+            self._peer.playout.clear()
+        self._peer.send(event)
+
+    async def _wait_open(self) -> None:
+        """Events wait for the channel (an implicit start answers before it opens)."""
+        peer = self._peer
+        if peer.opened.is_set() or peer.gone.is_set():
+            return
+        waits = {asyncio.ensure_future(peer.opened.wait()), asyncio.ensure_future(peer.gone.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()

@@ -1,0 +1,83 @@
+"""A real uvicorn server for the streaming tests, with a bootstrapped key (one per module)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from fastapi import FastAPI
+
+from scaispeak.app import create_app
+from scaispeak.settings import StreamingSettings
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import make_settings
+from tests.support.server import ServerThread, bootstrap_key
+from tests.support.stream_client import eventually
+
+PIPER = "voc_piper_en-us-joe-medium"
+STREAM_CAP = 3
+
+
+@dataclass
+class StreamServer:
+    server: ServerThread
+    app: FastAPI
+    key: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def speak(self) -> SpeakContext:
+        ctx: SpeakContext = self.app.state.speak
+        return ctx
+
+    def task_count(self) -> int:
+        """Tasks alive on the server's event loop (the counting task included)."""
+
+        async def count() -> int:
+            return len(asyncio.all_tasks())
+
+        return self.server.call(count())
+
+    async def settled(self) -> None:
+        """Wait until no stream is open and the inference pool is idle."""
+        pool, streams = self.speak.pool, self.speak.streams
+        await eventually(
+            lambda: not (pool.running or pool.queued or streams.count()), "an idle server"
+        )
+
+
+@pytest.fixture(scope="module")
+def stream_server(
+    tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry
+) -> Iterator[StreamServer]:
+    streaming = StreamingSettings(max_streams_per_tenant=STREAM_CAP)
+    settings = make_settings(Path(tmp_path_factory.mktemp("stream")), streaming=streaming)
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url, "stream@example.com"))
+    app = create_app(settings, engines=engines)
+    with ServerThread(app) as server:
+        yield StreamServer(server, app, key)
+
+
+def tokens(text: str, seed: int = 7) -> list[str]:
+    """``text`` cut into the 1-4 character pieces an LLM would send."""
+    rng = random.Random(seed)
+    pieces, position = [], 0
+    while position < len(text):
+        size = rng.randint(1, 4)
+        pieces.append(text[position : position + size])
+        position += size
+    return pieces
+
+
+def pcm_samples(data: bytes) -> npt.NDArray[np.float32]:
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768

@@ -1,0 +1,280 @@
+"""StreamSession against an in-memory sink and a stand-in engine whose calls can be held."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from scaispeak.settings import EngineSettings, StreamingSettings
+from scaispeak.speak.engines.base import EngineError, EngineVoice, Pcm
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.streaming.protocol import StartMessage
+from scaispeak.speak.streaming.session import StreamSession
+from scaispeak.speak.synthesis.audio import AudioFormat
+from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.service import StreamSpec
+
+RATE = 8000
+SENTENCES = " ".join(f"Sentence number {n} is right here." for n in range(1, 21))
+
+
+class HeldEngine:
+    """Speaks a tone 50 ms per character; calls from number ``hold_from`` on wait for ``gate``."""
+
+    name = "held"
+    sample_rate = RATE
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.hold_from = 10**9
+        self.gate = threading.Event()
+
+    def voices(self) -> list[EngineVoice]:
+        return []
+
+    def warm(self) -> None:
+        pass
+
+    def synthesize(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
+        self.calls.append(text)
+        if "boom" in text:
+            raise EngineError("the stand-in engine was asked to fail")
+        if len(self.calls) > self.hold_from:
+            self.gate.wait(timeout=10)
+        t = np.arange(int(0.05 * len(text) * RATE)) / RATE
+        return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+@dataclass
+class MemorySink:
+    """Keeps everything sent, in order; ``gate`` cleared makes audio sends wait (slow reader)."""
+
+    sent: list[bytes | dict[str, Any]] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    async def send_audio(self, data: bytes) -> None:
+        await self.gate.wait()
+        self.sent.append(data)
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        self.sent.append(event)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.sent if isinstance(m, dict) and kind in (None, m["type"])]
+
+    def audio_bytes(self) -> int:
+        return sum(len(m) for m in self.sent if isinstance(m, bytes))
+
+    async def wait_for(self, found: Callable[[], object]) -> None:
+        """Wait until ``found()`` holds; it may depend on pool threads, so poll."""
+        for _ in range(500):
+            if found():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+
+@dataclass
+class Rig:
+    engine: HeldEngine
+    pool: InferencePool
+    pipeline: SynthesisPipeline
+    sink: MemorySink
+
+    def session(self, **settings: Any) -> StreamSession:
+        spec = StreamSpec("voc_held", "held", "tone", AudioFormat.pcm, RATE)
+
+        async def open_stream(start: StartMessage) -> StreamSpec:
+            return spec
+
+        streaming = StreamingSettings(**settings)
+        return StreamSession(
+            self.sink, self.pipeline, streaming, open_stream, stream_id="str_t", transport="test"
+        )
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    engine = HeldEngine()
+    pool = InferencePool(2)
+    metrics = SpeakMetrics(CollectorRegistry())
+    pipeline = SynthesisPipeline(EngineRegistry([engine]), pool, EngineSettings(), metrics)
+    yield Rig(engine, pool, pipeline, MemorySink())
+    engine.gate.set()
+    pool.shutdown()
+
+
+async def send(session: StreamSession, kind: str, **fields: Any) -> None:
+    await session.receive(json.dumps({"type": kind, **fields}))
+
+
+async def test_first_clause_is_spoken_before_the_text_ends(rig: Rig) -> None:
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        for token in ["Well", ", here", " is the", " first clause", ", and then mo"]:
+            await send(session, "text", text=token)
+        await rig.sink.wait_for(rig.sink.audio_bytes)
+    assert rig.sink.events("segment")[0]["text"] == "Well, here is the first clause,"
+
+
+async def test_cancel_discards_the_running_engine_call_and_sends_nothing_after(rig: Rig) -> None:
+    rig.engine.hold_from = 1  # the second segment stays inside the "engine"
+
+    def first_segment_delivered() -> bool:
+        segments = rig.sink.events("segment")
+        return bool(segments) and rig.sink.audio_bytes() == 2 * round(
+            segments[0]["audio_seconds"] * RATE
+        )
+
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await rig.sink.wait_for(lambda: rig.pool.running == 1 and first_segment_delivered())
+        await send(session, "cancel")
+        await rig.sink.wait_for(lambda: rig.sink.events("cancelled"))
+        at = len(rig.sink.sent)
+        rig.engine.gate.set()
+        await rig.sink.wait_for(lambda: rig.pool.pending == 0)
+        await asyncio.sleep(0.05)
+        assert not any(isinstance(m, bytes) for m in rig.sink.sent[at:])
+        cancelled = rig.sink.events("cancelled")[0]
+        assert cancelled["audio_seconds"] == rig.sink.audio_bytes() / 2 / RATE
+        assert cancelled["characters"] == len("Sentence number 1 is right here.")
+        assert len(rig.engine.calls) == 2  # nothing after the cancel reached the engine
+
+
+async def test_cancel_withdraws_queued_engine_work(rig: Rig) -> None:
+    busy = threading.Event()
+    blockers = [asyncio.create_task(rig.pool.run(busy.wait, 10)) for _ in range(2)]
+    await rig.sink.wait_for(lambda: rig.pool.running == 2)  # both threads taken
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await rig.sink.wait_for(lambda: rig.pool.queued == 1)
+        await send(session, "cancel")
+        assert rig.pool.queued == 0
+    busy.set()
+    await asyncio.gather(*blockers)
+    assert rig.engine.calls == []
+
+
+async def test_slow_reader_pauses_synthesis_instead_of_buffering(rig: Rig) -> None:
+    rig.sink.gate.clear()
+    async with rig.session(max_buffered_audio_seconds=1.0, frame_ms=100) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await send(session, "end")
+        await asyncio.sleep(0.3)
+        assert len(rig.engine.calls) <= 2  # 20 sentences wait; about 1 s of audio is queued
+        assert session.buffered_frames <= 10
+        rig.sink.gate.set()
+        assert await asyncio.wait_for(session.wait_closed(), 10) == 1000
+    assert len(rig.engine.calls) == 20
+    assert rig.sink.events("done")[0]["usage"]["segments"] == 20
+
+
+async def test_closing_mid_stream_leaves_no_task_or_queued_work(rig: Rig) -> None:
+    rig.engine.hold_from = 0
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await rig.sink.wait_for(lambda: rig.pool.running == 1)
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("str_t")] == []
+    assert rig.pool.queued == 0
+    rig.engine.gate.set()
+    await rig.sink.wait_for(lambda: rig.pool.running == 0)
+    assert session.usage.characters == 0 and rig.sink.audio_bytes() == 0
+
+
+async def test_text_that_waits_too_long_is_spoken_up_to_its_last_whole_word(rig: Rig) -> None:
+    async with rig.session(max_wait_ms=50) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="one two thre")
+        await rig.sink.wait_for(lambda: rig.sink.events("segment"))
+    assert rig.sink.events("segment")[0]["text"] == "one two"
+
+
+async def test_an_idle_stream_is_closed_with_idle_timeout(rig: Rig) -> None:
+    async with rig.session(idle_timeout_seconds=0.05) as session:
+        await send(session, "start", voice_id="voc_held")
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 4408
+    error = rig.sink.events("error")[0]
+    assert (error["code"], error["fatal"]) == ("idle_timeout", True)
+
+
+async def test_an_engine_failure_ends_the_stream_with_synthesis_failed(rig: Rig) -> None:
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="This goes boom.")
+        await send(session, "end")
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 4500
+    assert rig.sink.events("error")[0]["code"] == "synthesis_failed"
+
+
+async def test_cancel_after_end_still_finishes_the_stream(rig: Rig) -> None:
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await send(session, "end")
+        await send(session, "cancel")
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 1000
+    kinds = [e["type"] for e in rig.sink.events() if e["type"] != "segment"]
+    assert kinds == ["started", "cancelled", "done"]
+
+
+async def test_end_before_start_finishes_with_no_usage(rig: Rig) -> None:
+    async with rig.session() as session:
+        await send(session, "end")
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 1000
+    assert rig.sink.events("done")[0]["usage"] == {
+        "characters": 0,
+        "audio_seconds": 0.0,
+        "segments": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("messages", "code"),
+    [
+        pytest.param([{"type": "flush"}], "not_started", id="flush_before_start"),
+        pytest.param([{"type": "cancel"}], "not_started", id="cancel_before_start"),
+        pytest.param([{"type": "start", "voice_id": "v"}] * 2, "already_started", id="twice"),
+        pytest.param(
+            [{"type": "start", "voice_id": "v"}, {"type": "end"}, {"type": "text", "text": "x"}],
+            "stream_ending",
+            id="text_after_end",
+        ),
+        pytest.param(
+            [{"type": "start", "voice_id": "v"}, {"type": "text", "text": "x" * 11}],
+            "text_too_long",
+            id="over_the_stream_text_limit",
+        ),
+        pytest.param(["[1, 2]"], "invalid_message", id="not_an_object"),
+        pytest.param([b"\x00\x01"], "invalid_message", id="binary_message"),
+        pytest.param([{"type": "text", "text": 5}], "invalid_message", id="mistyped_field"),
+        pytest.param([{"type": "end", "extra": 1}], "invalid_message", id="unknown_field"),
+    ],
+)
+async def test_protocol_mistakes_become_error_events(
+    rig: Rig, messages: list[dict[str, Any] | str | bytes], code: str
+) -> None:
+    async with rig.session(max_text_chars=10) as session:
+        for message in messages:
+            raw = message if isinstance(message, str | bytes) else json.dumps(message)
+            await session.receive(raw)
+        await rig.sink.wait_for(lambda: rig.sink.events("error"))
+    error = rig.sink.events("error")[0]
+    assert (error["code"], error["fatal"]) == (code, False)

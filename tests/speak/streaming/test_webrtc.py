@@ -1,0 +1,167 @@
+"""WebRTC sessions over a real socket: an aiortc peer speaks, barges in, and hangs up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scaispeak.app import create_app
+from scaispeak.settings import WebRtcSettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import make_settings
+from tests.speak.streaming.conftest import PIPER, StreamServer, tokens
+from tests.support.asr import transcribe, word_error_rate
+from tests.support.rtc_client import RATE, SESSIONS_PATH, RtcClient, offer_sdp
+from tests.support.server import ServerThread, bootstrap_key
+from tests.support.stream_client import eventually
+
+TEXT = "The quick brown fox jumps over the lazy dog, one small token at a time."
+PARAGRAPH = " ".join(
+    f"This is sentence {n} of a long answer, and it keeps the voice busy for a while."
+    for n in range(1, 13)
+)
+LEAD_S = WebRtcSettings().playout_lead_ms / 1000
+FRAME_S = 0.1
+"""The session's frame (streaming.frame_ms): the most that is in flight at a cancel."""
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def other_tenant_key(stream_server: StreamServer) -> str:
+    """A member of a second tenant on the same server."""
+    with httpx.Client(base_url=stream_server.url, headers=_auth(stream_server.key)) as http:
+        tenant = http.post("/v1/tenants", json={"name": "globex"}).json()
+        email = f"member-{uuid.uuid4().hex[:6]}@globex.com"
+        body = {"email": email, "role": "member"}
+        user = http.post(f"/v1/tenants/{tenant['id']}/users", json=body).json()
+        secret: str = http.post(f"/v1/users/{user['id']}/keys", json={}).json()["secret"]
+        return secret
+
+
+async def test_text_on_the_data_channel_comes_back_as_intelligible_audio(
+    stream_server: StreamServer,
+) -> None:
+    async with RtcClient.connect(stream_server.url, stream_server.key, voice_id=PIPER) as client:
+        started = (await client.event("started")).event
+        for token in tokens(TEXT):
+            await client.send("text", text=token)
+        first_sound = await client.sound()
+        end_sent = await client.send("end")
+        done = (await client.event("done")).event
+        await client.channel_closed()
+    assert started is not None and started["sample_rate"] == RATE
+    assert first_sound < end_sent
+    spoken = sum(e["characters"] for e in client.events if e["type"] == "segment")
+    assert done is not None and done["usage"]["characters"] == spoken  # all of it was heard
+    assert word_error_rate(TEXT, transcribe(client.audio(), RATE)) <= 0.15
+    await stream_server.settled()
+
+
+async def test_start_on_the_channel_and_cancel_stop_audio_at_once(
+    stream_server: StreamServer,
+) -> None:
+    async with RtcClient.connect(stream_server.url, stream_server.key) as client:
+        await client.send("start", voice_id=PIPER)
+        await client.event("started")
+        await client.send("text", text=PARAGRAPH)
+        first_segment = await client.event("segment")  # its audio is queued right after
+        await client.sound()
+        await asyncio.sleep(0.5)  # mid-sentence
+        cancel_sent = await client.send("cancel")
+        cancelled = await client.event("cancelled")
+        await asyncio.sleep(1.0)  # listen on: nothing more should be heard
+        await client.send("end")
+        done = (await client.event("done")).event
+    segments = [e for e in client.events if e["type"] == "segment"]
+    assert max(client.loud_frames()) - cancel_sent < min(s["audio_seconds"] for s in segments)
+    assert max(client.loud_frames()) - cancel_sent < LEAD_S + FRAME_S + 0.2
+    # Billed audio is what was queued on the track: played, or cut (the lead, a frame
+    # being queued, and the frame in flight).
+    billed = cancelled.event["audio_seconds"]  # type: ignore[index]
+    assert billed <= cancelled.at - first_segment.at + LEAD_S + 2 * FRAME_S + 0.05
+    assert done is not None and done["usage"]["audio_seconds"] == pytest.approx(billed)
+    assert done["usage"]["characters"] < len(PARAGRAPH) // 2
+
+
+async def test_delete_hangs_up_and_another_tenant_cannot(
+    stream_server: StreamServer, other_tenant_key: str
+) -> None:
+    await stream_server.settled()
+    baseline = stream_server.task_count()
+    async with RtcClient.connect(stream_server.url, stream_server.key, voice_id=PIPER) as client:
+        await client.send("text", text=PARAGRAPH)
+        await client.sound()
+        path = f"{SESSIONS_PATH}/{client.session_id}"
+        async with httpx.AsyncClient(base_url=stream_server.url) as http:
+            assert (await http.delete(path, headers=_auth(other_tenant_key))).status_code == 404
+            assert (await http.delete(path, headers=_auth(stream_server.key))).status_code == 204
+            await client.channel_closed()
+            assert (await http.delete(path, headers=_auth(stream_server.key))).status_code == 404
+    await stream_server.settled()
+    assert stream_server.speak.pool.pending == 0
+    # Nothing of the session (aiortc's transports, the track, the session) runs on.
+    await eventually(lambda: stream_server.task_count() <= baseline, "the session's tasks to end")
+
+
+async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
+    stream_server: StreamServer,
+) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        no_channel = await offer_sdp(pc)
+    finally:
+        await pc.close()
+    async with httpx.AsyncClient(base_url=stream_server.url) as http:
+        for sdp in (no_channel, "v=0 and nothing else"):
+            body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}
+            response = await http.post(SESSIONS_PATH, json=body, headers=_auth(stream_server.key))
+            assert response.status_code == 422
+            assert response.json()["code"] == "invalid_offer"
+    assert stream_server.speak.streams.count() == 0
+
+
+@pytest.fixture
+def quick_server(tmp_path: Path, engines: EngineRegistry) -> Iterator[StreamServer]:
+    """A server whose sessions expire 2 s after the answer if the peer never connects."""
+    webrtc = WebRtcSettings(connect_timeout_seconds=2)
+    settings = make_settings(tmp_path, webrtc=webrtc)
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url))
+    app = create_app(settings, engines=engines)
+    with ServerThread(app) as server:
+        yield StreamServer(server, app, key)
+
+
+async def test_a_peer_that_never_connects_expires_and_shutdown_hangs_up(
+    quick_server: StreamServer,
+) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    server, key = quick_server, quick_server.key
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("speak")
+    body = {"sdp": await offer_sdp(pc), "type": "offer", "voice_id": PIPER}
+    await pc.close()  # gone before the answer: it will never connect
+    async with httpx.AsyncClient(base_url=server.url, headers=_auth(key)) as http:
+        response = await http.post(SESSIONS_PATH, json=body)
+        assert response.status_code == 201
+        path = f"{SESSIONS_PATH}/{response.json()['session_id']}"
+        await asyncio.sleep(1.0)
+        assert (await http.delete(path)).status_code == 204  # still waiting: hang it up
+        response = await http.post(SESSIONS_PATH, json=body)
+        path = f"{SESSIONS_PATH}/{response.json()['session_id']}"
+        sessions = server.app.state.webrtc_sessions
+        await eventually(lambda: len(sessions) == 0, "the unconnected session to expire")
+        assert (await http.delete(path)).status_code == 404
+    async with RtcClient.connect(server.url, key, voice_id=PIPER) as client:
+        server.server.__exit__(None, None, None)  # shutdown ends every session
+        await client.channel_closed()

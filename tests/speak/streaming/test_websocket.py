@@ -1,0 +1,212 @@
+"""The WebSocket stream over a real socket: audio, barge-in, fairness, limits and errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from tests.speak.streaming.conftest import PIPER, STREAM_CAP, StreamServer, pcm_samples, tokens
+from tests.support.asr import transcribe, word_error_rate
+from tests.support.stream_client import StreamClient, eventually
+
+TEXT = (
+    "The quick brown fox jumps over the lazy dog. Streaming speech should sound "
+    "natural, even when the text arrives one small token at a time."
+)
+PARAGRAPH = " ".join(
+    f"This is sentence {n} of a long answer, and it keeps the voice busy for a while."
+    for n in range(1, 13)
+)
+
+
+async def test_token_by_token_text_is_intelligible(stream_server: StreamServer) -> None:
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="pcm", sample_rate=16000)
+        await client.send_tokens(tokens(TEXT))
+        await client.send("end")
+        done = (await client.event("done")).event
+        assert await client.closed() == 1000
+    assert done is not None
+    pcm = pcm_samples(client.audio())
+    assert done["usage"]["audio_seconds"] == pytest.approx(len(pcm) / 16000)
+    assert word_error_rate(TEXT, transcribe(pcm, 16000)) <= 0.15
+
+
+async def test_first_audio_arrives_before_end_is_sent(stream_server: StreamServer) -> None:
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER)
+        await client.send_tokens(tokens("Hello there, this sentence is still being written"))
+        first = await client.first_audio()
+        end_sent = await client.send("end")
+        await client.event("done")
+    assert first.at < end_sent
+
+
+async def test_opus_stream_decodes_to_intelligible_audio(stream_server: StreamServer) -> None:
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="opus", sample_rate=48000)
+        started = (await client.event("started")).event
+        await client.send_tokens(tokens(TEXT))
+        await client.send("end")
+        done = (await client.event("done")).event
+    assert started is not None and started["content_type"] == "audio/ogg; codecs=opus"
+    with av.open(io.BytesIO(client.audio())) as container:
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    assert done is not None
+    assert len(pcm) / 48000 == pytest.approx(done["usage"]["audio_seconds"], abs=0.1)
+    assert word_error_rate(TEXT, transcribe(pcm, 48000)) <= 0.15
+
+
+def _expected_characters(client: StreamClient, upto: int, rate: int) -> int:
+    """Characters the billing rule owes for the audio received before message ``upto``."""
+    billed, segment, got = 0, None, 0
+    for received in [*client.received[:upto], None]:
+        event = received.event if received else None
+        if received is None or (event and event["type"] == "segment"):
+            if segment is not None:
+                samples = round(segment["audio_seconds"] * rate)
+                billed += segment["characters"] * min(got, samples) // samples
+            segment, got = event, 0
+        elif received.audio:
+            got += len(received.audio) // 2
+    return billed
+
+
+async def test_cancel_stops_audio_within_one_segment_and_bills_what_was_received(
+    stream_server: StreamServer,
+) -> None:
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="pcm")
+        rate = (await client.event("started")).event["sample_rate"]  # type: ignore[index]
+        await client.send("text", text=PARAGRAPH)
+        await client.first_audio()
+        cancel_sent = await client.send("cancel")
+        cancelled = await client.event("cancelled")
+        await client.send("end")
+        done = (await client.event("done")).event
+    at = client.received.index(cancelled)
+    assert not any(r.audio for r in client.received[at:]), "audio after the cancelled event"
+    segments = [e for e in client.events if e["type"] == "segment"]
+    longest = max(s["audio_seconds"] for s in segments)
+    assert len(client.audio(since=cancel_sent)) / 2 / rate <= longest
+    assert cancelled.event is not None and done is not None
+    received_s = len(client.audio()) / 2 / rate
+    assert cancelled.event["audio_seconds"] == pytest.approx(received_s)
+    assert cancelled.event["characters"] == _expected_characters(client, at, rate)
+    assert cancelled.event["characters"] < len(PARAGRAPH) // 2
+    assert done["usage"]["characters"] == cancelled.event["characters"]
+    assert done["usage"]["audio_seconds"] == pytest.approx(received_s)
+
+
+async def test_disconnect_mid_stream_leaves_no_work_behind(stream_server: StreamServer) -> None:
+    await stream_server.settled()
+    baseline = stream_server.task_count()
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER)
+        await client.send("text", text=PARAGRAPH)
+        await client.first_audio()
+        client.ws.transport.abort()  # the client vanishes: no close handshake
+    await stream_server.settled()
+    await eventually(lambda: stream_server.task_count() <= baseline, "the handler's tasks to end")
+    assert stream_server.task_count() == baseline
+    assert stream_server.speak.pool.pending == 0
+
+
+async def test_a_long_paragraph_does_not_starve_another_streams_first_clause(
+    stream_server: StreamServer,
+) -> None:
+    await stream_server.settled()
+    url, key = stream_server.url, stream_server.key
+    async with StreamClient.connect(url, key=key) as long, StreamClient.connect(url, key=key) as b:
+        await long.send("start", voice_id=PIPER)
+        await long.send("text", text=PARAGRAPH)
+        await long.send("end")
+        await long.first_audio()
+        await b.send("start", voice_id=PIPER)
+        await b.send_tokens(tokens("Sure, here is a quick answer."))
+        await b.send("flush")  # the end of a turn: speak it now
+        b_first = await b.first_audio()
+        long_done = await long.event("done")
+        await b.send("end")
+    assert b_first.at < long_done.at
+
+
+async def test_a_tenant_over_its_stream_cap_gets_too_many_streams(
+    stream_server: StreamServer,
+) -> None:
+    await stream_server.settled()
+    url, key = stream_server.url, stream_server.key
+    clients = [StreamClient.connect(url, key=key) for _ in range(STREAM_CAP + 1)]
+    opened = [await c.__aenter__() for c in clients[:STREAM_CAP]]
+    try:
+        for client in opened:
+            await client.send("start", voice_id=PIPER)
+            await client.event("started")
+        async with clients[-1] as refused:
+            error = (await refused.event("error")).event
+            assert await refused.closed() == 4429
+    finally:
+        for c in clients[:STREAM_CAP]:
+            await c.__aexit__(None, None, None)
+    assert error is not None
+    assert (error["code"], error["status"], error["fatal"]) == ("too_many_streams", 429, True)
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        pytest.param("{not json", "malformed_json", id="malformed_json"),
+        pytest.param({"type": "text", "text": "Hi."}, "not_started", id="text_before_start"),
+        pytest.param({"type": "start", "voice_id": "voc_nobody"}, "unknown_voice", id="voice"),
+        pytest.param(
+            {"type": "start", "voice_id": PIPER, "format": "flac"},
+            "unsupported_format",
+            id="format_that_cannot_stream",
+        ),
+        pytest.param(
+            {"type": "start", "voice_id": PIPER, "format": "aiff"},
+            "unsupported_format",
+            id="unknown_format",
+        ),
+        pytest.param(
+            {"type": "start", "voice_id": PIPER, "format": "mulaw", "sample_rate": 16000},
+            "unsupported_sample_rate",
+            id="sample_rate",
+        ),
+        pytest.param({"type": "start"}, "invalid_message", id="missing_voice"),
+        pytest.param({"type": "shout"}, "unknown_message_type", id="unknown_type"),
+    ],
+)
+async def test_bad_messages_get_error_events_and_the_stream_stays_usable(
+    stream_server: StreamServer, message: str | dict[str, object], code: str
+) -> None:
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.ws.send(message if isinstance(message, str) else json.dumps(message))
+        error = (await client.event("error")).event
+        await client.send("start", voice_id=PIPER)
+        await client.event("started")
+    assert error is not None
+    assert (error["code"], error["fatal"]) == (code, False)
+
+
+async def test_a_browser_token_in_the_query_authenticates(stream_server: StreamServer) -> None:
+    async with httpx.AsyncClient(base_url=stream_server.url) as http:
+        response = await http.post(
+            "/v1/auth/tokens", json={}, headers={"Authorization": f"Bearer {stream_server.key}"}
+        )
+    token = response.json()["token"]
+    async with StreamClient.connect(stream_server.url, token=token) as client:
+        await client.send("start", voice_id=PIPER)
+        assert (await client.event("started")).event is not None
+
+
+async def test_a_connection_without_credentials_is_refused(stream_server: StreamServer) -> None:
+    async with StreamClient.connect(stream_server.url) as client:
+        error = (await client.event("error")).event
+        assert await client.closed() == 4401
+    assert error is not None and error["code"] == "unauthorized"

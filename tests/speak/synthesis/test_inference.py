@@ -1,0 +1,133 @@
+"""The inference pool: priorities, turns across lanes, cancellation, bounds and counters."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Hashable
+
+import pytest
+
+from scaispeak.speak.errors import ServerBusy
+from scaispeak.speak.synthesis.inference import InferencePool, Priority
+
+
+class Blocked:
+    """A pool with one thread, held busy until ``release``; records the order calls ran."""
+
+    def __init__(self, max_queued: int = 16) -> None:
+        self.pool = InferencePool(1, max_queued=max_queued)
+        self.ran: list[str] = []
+        self._gate = threading.Event()
+        self._holder = asyncio.create_task(self.pool.run(self._gate.wait, 10))
+
+    async def submit(
+        self, name: str, priority: Priority = Priority.NORMAL, lane: Hashable | None = None
+    ) -> asyncio.Task[None]:
+        task = asyncio.create_task(
+            self.pool.run(self.ran.append, name, priority=priority, lane=lane)
+        )
+        await asyncio.sleep(0)  # let it reach the queue, so submission order is fixed
+        return task
+
+    async def release(self) -> None:
+        self._gate.set()
+        await self._holder
+
+    @classmethod
+    async def started(cls, max_queued: int = 16) -> Blocked:
+        held = cls(max_queued)
+        await until(lambda: held.pool.running == 1)  # holding the thread before others queue
+        return held
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(400):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+async def blocked() -> AsyncIterator[Blocked]:
+    held = await Blocked.started()
+    yield held
+    await held.release()
+    held.pool.shutdown()
+
+
+async def test_first_audio_runs_before_work_queued_earlier(blocked: Blocked) -> None:
+    tasks = [await blocked.submit(f"paragraph-{n}", lane="a") for n in range(3)]
+    tasks.append(await blocked.submit("bulk", Priority.BULK))
+    tasks.append(await blocked.submit("first-clause", Priority.FIRST_AUDIO, lane="b"))
+    await blocked.release()
+    await asyncio.gather(*tasks)
+    assert blocked.ran == ["first-clause", "paragraph-0", "paragraph-1", "paragraph-2", "bulk"]
+
+
+async def test_equal_priority_lanes_take_turns(blocked: Blocked) -> None:
+    tasks = [await blocked.submit(f"a{n}", lane="a") for n in range(3)]
+    tasks += [await blocked.submit(f"b{n}", lane="b") for n in range(2)]
+    tasks.append(await blocked.submit("speak"))  # no lane: a lane of its own
+    await blocked.release()
+    await asyncio.gather(*tasks)
+    assert blocked.ran == ["a0", "b0", "speak", "a1", "b1", "a2"]
+
+
+async def test_cancelled_queued_call_leaves_the_queue_and_never_runs(blocked: Blocked) -> None:
+    task = await blocked.submit("abandoned", lane="gone")
+    assert (blocked.pool.running, blocked.pool.queued) == (1, 1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert blocked.pool.queued == 0
+    await blocked.release()
+    assert blocked.ran == []
+    assert blocked.pool.pending == 0
+
+
+async def test_cancelled_running_call_counts_as_running_until_it_returns() -> None:
+    pool = InferencePool(1)
+    gate = threading.Event()
+    task = asyncio.create_task(pool.run(gate.wait, 10))
+    await until(lambda: pool.running == 1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert pool.running == 1  # still inside the engine: it cannot be interrupted
+    gate.set()
+    await until(lambda: pool.running == 0)
+    assert pool.pending == 0
+    pool.shutdown()
+
+
+async def test_a_full_queue_refuses_with_server_busy() -> None:
+    held = await Blocked.started(max_queued=2)
+    tasks = [await held.submit("one"), await held.submit("two")]
+    with pytest.raises(ServerBusy) as refused:
+        await held.pool.run(held.ran.append, "three")
+    assert refused.value.code == "server_busy"
+    await held.release()
+    await asyncio.gather(*tasks)
+    assert held.ran == ["one", "two"]
+    held.pool.shutdown()
+
+
+async def test_errors_reach_the_caller() -> None:
+    pool = InferencePool(1)
+
+    def fail() -> None:
+        raise ValueError("engine exploded")
+
+    with pytest.raises(ValueError, match="exploded"):
+        await pool.run(fail)
+    assert pool.pending == 0
+    pool.shutdown()
+
+
+async def test_shutdown_drops_queued_calls(blocked: Blocked) -> None:
+    task = await blocked.submit("late")
+    threading.Timer(0.05, blocked._gate.set).start()
+    await asyncio.to_thread(blocked.pool.shutdown)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert blocked.ran == []
