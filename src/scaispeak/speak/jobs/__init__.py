@@ -1,0 +1,1 @@
+"""Async synth jobs: long text, checkpointed, queued, resumable after a crash."""

@@ -1,0 +1,86 @@
+"""HTTP routes for synth jobs (thin): list, read, download (with Range), cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.errors import Conflict
+from scaispeak.platform.ranges import parse_range
+from scaispeak.speak.jobs import service
+from scaispeak.speak.jobs.models import JobState
+from scaispeak.speak.jobs.schemas import JobOut, job_out
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, tenant_webhook_secret
+from scaispeak.speak.synthesis.audio import AudioFormat, content_type
+
+router = APIRouter(prefix="/v1/modules/scaispeak/jobs", tags=["scaispeak: jobs"])
+
+
+class JobPageOut(BaseModel):
+    items: list[JobOut]
+    next_before: str | None
+
+
+class WebhookSecretOut(BaseModel):
+    secret: str
+    header: str = SIGNATURE_HEADER
+    scheme: str = "t=<unix seconds>,v1=hex(HMAC-SHA256(secret, f'{t}.{body}'))"
+
+
+class JobNotFinished(Conflict):
+    code, title = "job_not_finished", "Job has no audio yet"
+
+
+@router.get("")
+async def list_jobs(
+    request: Request,
+    session: Session,
+    caller: Caller,
+    state: JobState | None = None,
+    limit: Annotated[int, Query(ge=1)] = 50,
+    before: str | None = None,
+) -> JobPageOut:
+    limit = min(limit, platform_context(request).settings.limits.page_size_max)
+    jobs = await service.list_jobs(session, caller, state=state, limit=limit, before=before)
+    more = jobs[-1].id if len(jobs) == limit else None
+    return JobPageOut(items=[job_out(j) for j in jobs], next_before=more)
+
+
+@router.get("/webhook-secret")
+async def webhook_secret(request: Request, caller: Caller) -> WebhookSecretOut:
+    key = platform_context(request).signing_key
+    return WebhookSecretOut(secret=tenant_webhook_secret(key, caller.tenant_id))
+
+
+@router.get("/{job_id}")
+async def get_job(session: Session, caller: Caller, job_id: str) -> JobOut:
+    return job_out(await service.get_job(session, caller, job_id))
+
+
+@router.delete("/{job_id}")
+async def cancel_job(session: Session, caller: Caller, job_id: str) -> JobOut:
+    return job_out(await service.cancel_job(session, caller, job_id))
+
+
+@router.get("/{job_id}/audio", response_class=StreamingResponse, responses={206: {}, 416: {}})
+async def job_audio(request: Request, session: Session, caller: Caller, job_id: str) -> Response:
+    """The finished audio; honours a single ``Range`` (206)."""
+    job = await service.get_job(session, caller, job_id)
+    if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
+        raise JobNotFinished(f"Job {job.id} is {job.state.value}; audio comes when it succeeds.")
+    await session.close()
+    size = job.result_bytes
+    wanted = parse_range(request.headers.get("range"), size)
+    start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
+    storage = platform_context(request).storage
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(stop - start)}
+    if wanted is not None:
+        headers["Content-Range"] = wanted.content_range
+    code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT
+    fmt = AudioFormat(job.params["format"])
+    body = storage.stream(job.result_key, start, stop)
+    return StreamingResponse(body, code, headers=headers, media_type=content_type(fmt))

@@ -1,0 +1,80 @@
+"""The synth job row: the single source of truth for a job's state and progress.
+
+The queue only carries job ids; a worker claims the row with a lease, writes each
+finished segment's audio to blob storage (a checkpoint) and advances
+``segments_done`` in the same step, so a crashed worker's successor resumes from the
+last finished segment.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scaispeak.platform.db import Base, new_id, utcnow
+
+
+class JobState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL = (JobState.succeeded, JobState.failed, JobState.cancelled)
+
+
+class SynthJob(Base):
+    __tablename__ = "synth_jobs"
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    voice_id: Mapped[str] = mapped_column(String(80), index=True)
+    state: Mapped[JobState] = mapped_column(
+        Enum(JobState, native_enum=False, length=20, validate_strings=True), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """format, sample_rate, speed, backend route (engine, engine voice), price."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    reservation_id: Mapped[str] = mapped_column(String(40))
+    save_to: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    characters_total: Mapped[int] = mapped_column(Integer)
+    characters_done: Mapped[int] = mapped_column(Integer, default=0)
+    segments_total: Mapped[int] = mapped_column(Integer)
+    segments_done: Mapped[int] = mapped_column(Integer, default=0)
+    audio_seconds_done: Mapped[float] = mapped_column(Float, default=0.0)
+    result_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    result_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    saved_file: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_kick_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the queue was last given this job (the sweeper re-kicks lost ones)."""
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

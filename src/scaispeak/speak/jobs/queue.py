@@ -1,0 +1,145 @@
+"""The job queue: taskiq carries job ids; the database row stays the source of truth.
+
+Embedded mode uses taskiq's in-memory broker, so jobs run in the API process. With
+``SCAISPEAK_REDIS_URL`` jobs travel on a Redis stream (taskiq-redis
+``RedisStreamBroker``) to ``scaispeak worker`` processes, which acknowledge a message
+only after the job ran; why taskiq: docs/jobs.md. The sweeper hands the queue again
+any job whose worker died (lease expired) or whose message was lost, so recovery does
+not depend on the broker's redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.api import run_receiver_task
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.settings import Settings
+from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.runner import JobRuntime, run_job
+
+_log = logging.getLogger(__name__)
+TASK_NAME = "scaispeak.run_job"
+
+
+class JobQueue:
+    def __init__(self, settings: Settings, runtime: JobRuntime | None) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.broker = _broker(settings)
+
+        async def run_one(job_id: str) -> None:  # taskiq wants a plain function
+            await self._run(job_id)
+
+        self._task = self.broker.register_task(run_one, task_name=TASK_NAME)
+        self._receiver: asyncio.Task[None] | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.settings.redis_url is not None
+
+    async def _run(self, job_id: str) -> None:
+        if self.runtime is None:
+            raise RuntimeError("this process does not run jobs")
+        await run_job(self.runtime, job_id)
+
+    async def start(self) -> None:
+        await self.broker.startup()
+
+    async def start_receiving(self) -> None:
+        """Run jobs from the Redis stream in this process (`scaispeak worker`)."""
+        if self.distributed:
+            self._receiver = asyncio.create_task(
+                run_receiver_task(
+                    self.broker,
+                    max_async_tasks=self.settings.jobs.concurrency,
+                    ack_time=AcknowledgeType.WHEN_EXECUTED,
+                )
+            )
+
+    async def stop(self) -> None:
+        if self._receiver is not None:
+            self._receiver.cancel()
+            await asyncio.gather(self._receiver, return_exceptions=True)
+        await self.broker.shutdown()
+
+    async def kick(self, job_id: str) -> None:
+        await self._task.kiq(job_id)
+
+
+def _broker(settings: Settings) -> AsyncBroker:
+    if settings.redis_url:
+        from taskiq_redis import RedisStreamBroker
+
+        return RedisStreamBroker(
+            settings.redis_url,
+            queue_name=settings.jobs.queue_name,
+            consumer_group_name=f"{settings.jobs.queue_name}-workers",
+            idle_timeout=settings.jobs.redelivery_idle_ms,
+        )
+    return InMemoryBroker(max_async_tasks=settings.jobs.concurrency)
+
+
+async def kick_jobs(db: Database, queue: JobQueue, job_ids: list[str]) -> None:
+    """Give jobs to the queue and note when, so the sweeper does not repeat itself."""
+    if not job_ids:
+        return
+    async with db.sessions() as session:
+        await session.execute(
+            update(SynthJob).where(SynthJob.id.in_(job_ids)).values(last_kick_at=utcnow())
+        )
+        await session.commit()
+    for job_id in job_ids:
+        await queue.kick(job_id)
+
+
+async def sweep_once(db: Database, queue: JobQueue) -> list[str]:
+    """Re-queue jobs whose worker died (lease expired) or that waited too long."""
+    now = utcnow()
+    long_ago = now - timedelta(seconds=queue.settings.jobs.requeue_after_s)
+    never_or_long_ago = or_(SynthJob.last_kick_at.is_(None), SynthJob.last_kick_at < long_ago)
+    stuck = select(SynthJob.id).where(
+        or_(
+            # A dead worker: re-queue once after its lease ran out (then at most every
+            # requeue_after_s, in case that message is lost too).
+            and_(
+                SynthJob.state == JobState.running,
+                SynthJob.lease_until < now,
+                or_(SynthJob.last_kick_at < SynthJob.lease_until, never_or_long_ago),
+            ),
+            # A lost message: queued for long with nobody taking it.
+            and_(SynthJob.state == JobState.queued, never_or_long_ago),
+        )
+    )
+    async with db.sessions() as session:
+        job_ids = list((await session.execute(stuck)).scalars())
+    await kick_jobs(db, queue, job_ids)
+    return job_ids
+
+
+async def sweep_forever(db: Database, queue: JobQueue) -> None:
+    while True:
+        try:
+            found = await sweep_once(db, queue)
+            if found:
+                _log.info("re-queued %d stuck jobs", len(found))
+        except Exception:  # the sweeper must outlive a database hiccup
+            _log.exception("job sweep failed")
+        await asyncio.sleep(queue.settings.jobs.sweep_interval_s)
+
+
+async def expire_leases_of_this_host(db: Database) -> None:
+    """Embedded mode restarts: every running job belonged to the dead process."""
+    async with db.sessions() as session:
+        await session.execute(
+            update(SynthJob)
+            .where(SynthJob.state == JobState.running)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()

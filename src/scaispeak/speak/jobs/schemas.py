@@ -1,0 +1,66 @@
+"""Job bodies, shared by the endpoints and the webhook events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from scaispeak.speak.jobs.models import JobState, SynthJob
+
+
+class JobProgress(BaseModel):
+    characters_done: int
+    characters_total: int
+    segments_done: int
+    segments_total: int
+    audio_seconds: float = Field(description="Audio synthesized so far.")
+    fraction: float
+
+
+class JobOut(BaseModel):
+    id: str
+    state: JobState
+    voice_id: str
+    format: str
+    sample_rate: int
+    progress: JobProgress
+    error: str
+    audio_url: str | None
+    audio_bytes: int | None
+    audio_seconds: float | None
+    saved_file: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def job_out(job: SynthJob) -> JobOut:
+    done = job.state.value == "succeeded"
+    total = max(job.characters_total, 1)
+    return JobOut(
+        id=job.id,
+        state=job.state,
+        voice_id=job.voice_id,
+        format=job.params["format"],
+        sample_rate=int(job.params["sample_rate"]),
+        progress=JobProgress(
+            characters_done=job.characters_done,
+            characters_total=job.characters_total,
+            segments_done=job.segments_done,
+            segments_total=job.segments_total,
+            audio_seconds=round(job.audio_seconds_done, 3),
+            fraction=round(job.characters_done / total, 4),
+        ),
+        error=job.error,
+        audio_url=f"/v1/modules/scaispeak/jobs/{job.id}/audio" if done else None,
+        audio_bytes=job.result_bytes,
+        audio_seconds=job.result_seconds,
+        saved_file=job.saved_file,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

@@ -1,0 +1,65 @@
+"""Turning a speak request into a queued job: every check first, then hold, then queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import Database
+from scaispeak.platform.drive import files as drive
+from scaispeak.settings import Settings
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.queue import kick_jobs
+from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job
+from scaispeak.speak.synthesis.batch import plan_for, price_for
+from scaispeak.speak.synthesis.service import SpeakParams, prepare_speech
+
+
+async def check_save_to(session: AsyncSession, caller: Principal, save_to: SaveTo) -> SaveTo:
+    """Refuse a target the caller may not write before any synthesis starts."""
+    path = await drive.check_writable(
+        session, caller, save_to.share_id, save_to.path, save_to.overwrite
+    )
+    return SaveTo(save_to.share_id, path, save_to.overwrite)
+
+
+async def submit_job(
+    session: AsyncSession,
+    db: Database,
+    ctx: SpeakContext,
+    settings: Settings,
+    caller: Principal,
+    params: SpeakParams,
+    *,
+    save_to: SaveTo | None,
+    webhook_url: str | None,
+    idempotency_key: str | None,
+    body: dict[str, Any],
+) -> tuple[SynthJob, bool]:
+    """Queue a job for ``params`` (or return the earlier job for the same key)."""
+    voice, spec = await prepare_speech(
+        session, caller, params, ctx.engines, settings.limits, max_chars=settings.jobs.max_chars
+    )
+    routes = await plan_for(session, ctx, caller, voice, params.backend)
+    if save_to is not None:
+        save_to = await check_save_to(session, caller, save_to)
+    prices = settings.accounting.prices_micros_per_char
+    request = JobRequest(
+        spec=spec,
+        voice_id=voice.id,
+        routes=routes,
+        prices=dict(prices),
+        segments_total=len(ctx.pipeline.plan(spec.text)),
+        hold_micros=max(price_for(settings, r.backend, len(spec.text)) for r in routes),
+        save_to=save_to,
+        webhook_url=webhook_url,
+        idempotency_key=idempotency_key,
+        body_for_hash=body,
+    )
+    job, created = await create_job(session, caller, request)
+    if created:
+        await kick_jobs(db, ctx.jobs, [job.id])
+    return job, created

@@ -1,0 +1,67 @@
+"""Signed webhook deliveries when a job ends, retried with backoff.
+
+Header ``X-ScaiSpeak-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>``, computed over
+``f"{t}.{raw body}"`` with the tenant's webhook secret (GET /jobs/webhook-secret).
+Receivers should recompute it and reject stale timestamps. Delivery is at least once:
+an event carries the job id and its final state, so repeats are recognisable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from typing import Any
+
+import httpx
+
+from scaispeak.settings import JobSettings
+
+_log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-ScaiSpeak-Signature"
+
+
+def tenant_webhook_secret(signing_key: str, tenant_id: str) -> str:
+    """Derived, not stored: each tenant's secret, from the service's signing key."""
+    return hmac.new(signing_key.encode(), f"webhook:{tenant_id}".encode(), "sha256").hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> bool:
+    """What a receiver does (used by our tests; documented for clients)."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    timestamp = int(parts.get("t", "0"))
+    if abs(time.time() - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), header)
+
+
+async def deliver(url: str, event: dict[str, Any], secret: str, settings: JobSettings) -> bool:
+    """POST the event until a 2xx answers or the attempts run out."""
+    body = json.dumps(event, default=str).encode()
+    delay = settings.webhook_backoff_s
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
+        for attempt in range(1, settings.webhook_attempts + 1):
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+            }
+            try:
+                response = await client.post(url, content=body, headers=headers)
+                if response.is_success:
+                    return True
+                _log.warning("webhook %s answered %s", url, response.status_code)
+            except httpx.HTTPError as exc:
+                _log.warning("webhook %s failed: %r", url, exc)
+            if attempt < settings.webhook_attempts:
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay *= 2
+    return False

@@ -1,0 +1,72 @@
+"""Where jobs run: inside `serve` (embedded), or in `scaispeak worker` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from scaispeak.platform.db import Database
+from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.platform.storage import open_blob_store
+from scaispeak.settings import Settings
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
+
+_log = logging.getLogger(__name__)
+
+
+async def start_jobs(db: Database, speak: SpeakContext) -> asyncio.Task[None] | None:
+    """Start the queue; a process that runs jobs also runs the sweeper."""
+    queue = speak.jobs
+    await queue.start()
+    if queue.runtime is None:
+        return None
+    if not queue.distributed:
+        # Embedded: this is the only process, so any job still "running" was ours.
+        await expire_leases_of_this_host(db)
+    await queue.start_receiving()
+    return asyncio.create_task(sweep_forever(db, queue))
+
+
+async def stop_jobs(speak: SpeakContext, sweeper: asyncio.Task[None] | None) -> None:
+    if sweeper is not None:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+    await speak.jobs.stop()
+
+
+async def run_worker(settings: Settings) -> None:
+    """`scaispeak worker`: execute jobs from Redis until SIGTERM/SIGINT."""
+    from prometheus_client import CollectorRegistry
+
+    from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.metrics import SpeakMetrics
+    from scaispeak.wiring import build_speak_context
+
+    if not settings.redis_url:
+        raise SystemExit(
+            "`scaispeak worker` needs SCAISPEAK_REDIS_URL (embedded mode runs jobs in serve)"
+        )
+    db = Database(settings.resolved_database_url)
+    await upgrade_to_head(db.engine)
+    engines = build_engines(settings)
+    await asyncio.to_thread(engines.warm_all)
+    speak = build_speak_context(
+        settings,
+        engines,
+        SpeakMetrics(CollectorRegistry()),
+        db,
+        open_blob_store(settings),
+        runs_jobs=True,
+    )
+    sweeper = await start_jobs(db, speak)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    _log.info("worker %s ready", speak.jobs.runtime.worker_id if speak.jobs.runtime else "?")
+    await stop.wait()
+    await stop_jobs(speak, sweeper)
+    speak.pool.shutdown()
+    await db.dispose()

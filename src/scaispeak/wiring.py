@@ -1,0 +1,71 @@
+"""Building the long-lived objects one process needs, shared by `serve` and `worker`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from scaispeak.platform.db import Database
+from scaispeak.platform.limits import MemoryLimiter, RedisLimiter
+from scaispeak.platform.storage.base import BlobStore
+from scaispeak.settings import Settings
+from scaispeak.speak.backends.catalog import BackendCatalog
+from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.engines.relay import RelayEngine
+from scaispeak.speak.jobs.queue import JobQueue
+from scaispeak.speak.jobs.runner import JobRuntime
+from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+
+
+def build_speak_context(
+    settings: Settings,
+    engines: EngineRegistry,
+    metrics: SpeakMetrics,
+    db: Database,
+    storage: BlobStore,
+    *,
+    runs_jobs: bool,
+) -> SpeakContext:
+    """Engines (plus the relay when configured), pool, pipeline, backends and job queue.
+
+    ``runs_jobs`` says whether this process executes jobs; without Redis it always
+    does (the in-memory queue lives in this process).
+    """
+    relay = RelayEngine(settings.backends.relay) if settings.backends.relay.base_url else None
+    if relay is not None:
+        engines = engines.extended(relay)
+    pool = InferencePool(settings.engines.inference_threads)
+    pipeline = SynthesisPipeline(engines, pool, settings.engines, metrics)
+    runtime = JobRuntime(
+        db=db,
+        storage=storage,
+        pipeline=pipeline,
+        settings=settings.jobs,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        signing_key=settings.resolved_secret_key(),
+    )
+    executes = runs_jobs or settings.redis_url is None
+    return SpeakContext(
+        engines=engines,
+        pool=pool,
+        pipeline=pipeline,
+        metrics=metrics,
+        catalog=BackendCatalog(engines, relay),
+        default_backend=settings.backends.default,
+        jobs=JobQueue(settings, runtime if executes else None),
+    )
+
+
+def tenant_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:
+    limits = settings.accounting
+    if settings.redis_url:
+        return RedisLimiter(
+            settings.redis_url,
+            limits.max_concurrent_per_tenant,
+            limits.requests_per_minute_per_tenant,
+        )
+    return MemoryLimiter(limits.max_concurrent_per_tenant, limits.requests_per_minute_per_tenant)

@@ -1,0 +1,147 @@
+"""Async synth jobs in embedded mode (in-process queue), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+from sqlalchemy import func, select
+
+from scaispeak.platform.accounting.models import UsageEntry
+from scaispeak.speak.jobs.models import SynthJob
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+from tests.support.asr import transcribe, word_error_rate
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+STORY = (
+    "The lighthouse keeper climbed the stairs at dusk. "
+    "He lit the lamp and watched the ships pass in the dark. "
+    "In the morning he wrote everything down in a small blue book."
+)
+
+
+async def submit(app: LiveApp, text: str = STORY, key: str | None = None, **extra: Any) -> Any:
+    headers = app.auth(app.tenancy.member_a) | ({"Idempotency-Key": key} if key else {})
+    body = {"text": text, "voice_id": JOE, "mode": "async", **extra}
+    return await app.client.post(SPEAK, json=body, headers=headers)
+
+
+async def wait_for(app: LiveApp, job_id: str, states: set[str], seconds: float = 120) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        job = (
+            await app.client.get(
+                f"/v1/modules/scaispeak/jobs/{job_id}", headers=app.auth(app.tenancy.member_a)
+            )
+        ).json()
+        if job["state"] in states:
+            return job
+        assert asyncio.get_running_loop().time() < deadline, job
+        await asyncio.sleep(0.1)
+
+
+async def test_async_job_completes_with_intelligible_audio(live: LiveApp) -> None:
+    accepted = await submit(live, format="flac")
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()
+    assert accepted.headers["location"] == f"/v1/modules/scaispeak/jobs/{job['id']}"
+    assert job["state"] in ("queued", "running") and job["progress"]["segments_total"] == 3
+    done = await wait_for(live, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    assert done["progress"]["fraction"] == 1.0
+    audio = await live.client.get(done["audio_url"], headers=live.auth(live.tenancy.member_a))
+    pcm, rate = soundfile.read(io.BytesIO(audio.content), dtype="float32")
+    assert len(pcm) / rate == pytest.approx(done["audio_seconds"], abs=0.05)
+    assert word_error_rate(STORY, transcribe(pcm, rate)) <= 0.1
+
+
+async def test_long_text_falls_through_to_a_job(live: LiveApp) -> None:
+    limit = live.app.state.platform.settings.limits.inline_max_chars
+    text = ("A sentence to fill the page. " * (limit // 28 + 2))[: limit + 50]
+    response = await live.client.post(
+        SPEAK, json={"text": text, "voice_id": JOE}, headers=live.auth(live.tenancy.member_a)
+    )
+    assert response.status_code == 202
+    cancelled = await live.client.delete(
+        response.headers["location"], headers=live.auth(live.tenancy.member_a)
+    )
+    assert cancelled.json()["state"] == "cancelled"
+
+
+async def test_idempotency_key_returns_the_same_job_or_409(live: LiveApp) -> None:
+    first = await submit(live, key="order-42")
+    again = await submit(live, key="order-42")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await submit(live, text="A different request.", key="order-42")
+    assert_problem(other, 409, "idempotency_key_reused")
+    async with live.app.state.platform.db.sessions() as session:
+        count = await session.execute(
+            select(func.count()).where(SynthJob.idempotency_key == "order-42")
+        )
+        assert count.scalar_one() == 1
+
+
+async def test_range_requests_return_the_right_bytes(live: LiveApp) -> None:
+    job = (await submit(live, format="wav")).json()
+    done = await wait_for(live, job["id"], {"succeeded"})
+    headers = live.auth(live.tenancy.member_a)
+    whole = (await live.client.get(done["audio_url"], headers=headers)).content
+    assert len(whole) == done["audio_bytes"]
+    part = await live.client.get(done["audio_url"], headers=headers | {"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(whole)}"
+    tail = await live.client.get(done["audio_url"], headers=headers | {"Range": "bytes=-50"})
+    assert tail.content == whole[-50:]
+    beyond = await live.client.get(
+        done["audio_url"], headers=headers | {"Range": f"bytes={len(whole)}-"}
+    )
+    assert_problem(beyond, 416, "range_not_satisfiable")
+
+
+async def test_cancelled_job_is_not_charged(live: LiveApp) -> None:
+    job = (await submit(live, text=STORY * 6)).json()
+    cancelled = await live.client.delete(
+        f"/v1/modules/scaispeak/jobs/{job['id']}", headers=live.auth(live.tenancy.member_a)
+    )
+    assert cancelled.json()["state"] == "cancelled"
+    await asyncio.sleep(1.0)  # a running worker notices at its next checkpoint
+    final = await wait_for(live, job["id"], {"cancelled", "succeeded", "failed"})
+    assert final["state"] == "cancelled"
+    async with live.app.state.platform.db.sessions() as session:
+        charged = await session.execute(
+            select(func.count()).where(UsageEntry.request_id == job["id"])
+        )
+        assert charged.scalar_one() == 0
+
+
+async def test_other_tenants_jobs_are_404(live: LiveApp) -> None:
+    job = (await submit(live)).json()
+    other = live.auth(live.tenancy.member_b)
+    url = f"/v1/modules/scaispeak/jobs/{job['id']}"
+    assert_problem(await live.client.get(url, headers=other), 404, "not_found")
+    assert_problem(await live.client.delete(url, headers=other), 404, "not_found")
+    listed = (await live.client.get("/v1/modules/scaispeak/jobs", headers=other)).json()
+    assert job["id"] not in {j["id"] for j in listed["items"]}
+    await wait_for(live, job["id"], {"succeeded"})
+
+
+async def test_succeeded_job_is_charged_once(live: LiveApp) -> None:
+    job = (await submit(live)).json()
+    await wait_for(live, job["id"], {"succeeded"})
+    async with live.app.state.platform.db.sessions() as session:
+        lines = list(
+            (
+                await session.execute(select(UsageEntry).where(UsageEntry.request_id == job["id"]))
+            ).scalars()
+        )
+    assert len(lines) == 1 and lines[0].kind == "job" and lines[0].characters == len(STORY)
+    assert np.isclose(
+        lines[0].audio_seconds, job["progress"]["audio_seconds"] or lines[0].audio_seconds
+    )

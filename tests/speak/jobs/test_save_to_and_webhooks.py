@@ -1,0 +1,185 @@
+"""save_to is checked before any work and lands whole; webhooks are signed; resume works."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import soundfile
+from fastapi import FastAPI, Request
+from sqlalchemy import func, select
+
+from scaispeak.platform.db import utcnow
+from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, verify
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.test_jobs_embedded import STORY, submit, wait_for
+from tests.support.server import ServerThread
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+
+
+async def share_of(app: LiveApp, owner_key: str, reader_user: str | None = None) -> str:
+    share = await app.client.post(
+        "/v1/drive/shares", json={"name": "out"}, headers=app.auth(owner_key)
+    )
+    assert share.status_code == 201, share.text
+    share_id: str = share.json()["id"]
+    if reader_user:
+        await app.client.put(
+            f"/v1/drive/shares/{share_id}/members/{reader_user}",
+            json={"role": "read"},
+            headers=app.auth(owner_key),
+        )
+    return share_id
+
+
+async def job_count(app: LiveApp) -> int:
+    async with app.app.state.platform.db.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(SynthJob))).scalar_one())
+
+
+async def test_save_to_without_write_permission_is_refused_before_any_work(
+    live: LiveApp,
+) -> None:
+    t = live.tenancy
+    share = await share_of(live, t.admin_a, reader_user=t.member_a_user)
+    before = await job_count(live)
+    target = {"share_id": share, "path": "out/story.mp3"}
+    refused = await submit(live, save_to=target)
+    assert_problem(refused, 403, "forbidden")
+    inline = await live.client.post(
+        SPEAK,
+        json={"text": "Short.", "voice_id": JOE, "save_to": target},
+        headers=live.auth(t.member_a),
+    )
+    assert_problem(inline, 403, "forbidden")
+    foreign = await share_of(live, t.member_b)
+    other = await submit(live, save_to={"share_id": foreign, "path": "x.mp3"})
+    assert_problem(other, 404, "unknown_share")
+    assert await job_count(live) == before
+
+
+async def test_job_saves_into_the_share(live: LiveApp) -> None:
+    t = live.tenancy
+    share = await share_of(live, t.member_a)
+    job = (
+        await submit(live, format="wav", save_to={"share_id": share, "path": "a/story.wav"})
+    ).json()
+    done = await wait_for(live, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    saved = done["saved_file"]
+    assert saved["path"] == "a/story.wav" and saved["size"] == done["audio_bytes"]
+    stored = await live.client.get(
+        f"/v1{saved['url'].removeprefix('/v1')}", headers=live.auth(t.member_a)
+    )
+    assert stored.status_code == 200
+    pcm, rate = soundfile.read(io.BytesIO(stored.content))
+    assert len(pcm) / rate == pytest.approx(done["audio_seconds"], abs=0.05)
+
+
+async def test_inline_speak_saves_and_answers_with_the_file(live: LiveApp) -> None:
+    t = live.tenancy
+    share = await share_of(live, t.member_a)
+    response = await live.client.post(
+        SPEAK,
+        json={
+            "text": "Saved inline.",
+            "voice_id": JOE,
+            "format": "mp3",
+            "save_to": {"share_id": share, "path": "inline.mp3"},
+        },
+        headers=live.auth(t.member_a),
+    )
+    assert response.status_code == 201, response.text
+    file = response.json()["file"]
+    assert file["path"] == "inline.mp3" and file["content_type"] == "audio/mpeg"
+    assert int(response.headers["x-scaispeak-characters"]) == len("Saved inline.")
+    again = await live.client.post(
+        SPEAK,
+        json={
+            "text": "Saved inline.",
+            "voice_id": JOE,
+            "save_to": {"share_id": share, "path": "inline.mp3"},
+        },
+        headers=live.auth(t.member_a),
+    )
+    assert again.status_code == 409  # exists and overwrite is false
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
+    received: list[tuple[bytes, str]] = []
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def take(request: Request) -> dict[str, bool]:
+        received.append((await request.body(), request.headers.get(SIGNATURE_HEADER, "")))
+        return {"ok": True}
+
+    with ServerThread(hook) as server:
+        yield f"{server.url}/hook", received
+
+
+async def test_webhook_is_signed_with_the_tenant_secret(
+    sqlite_app: LiveApp, receiver: tuple[str, list[tuple[bytes, str]]]
+) -> None:
+    url, received = receiver
+    job = (await submit(sqlite_app, webhook_url=url)).json()
+    await wait_for(sqlite_app, job["id"], {"succeeded"})
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.1)
+    body, signature = received[0]
+    secret = (
+        await sqlite_app.client.get(
+            "/v1/modules/scaispeak/jobs/webhook-secret",
+            headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
+        )
+    ).json()["secret"]
+    assert verify(secret, body, signature)
+    assert not verify("another-secret", body, signature)
+    event: dict[str, Any] = json.loads(body)
+    assert event["event"] == "job.succeeded" and event["job"]["id"] == job["id"]
+
+
+async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveApp) -> None:
+    """Kill a run after its first checkpoint; the next run skips finished segments."""
+    from scaispeak.speak.jobs import runner
+
+    queue = sqlite_app.app.state.speak.jobs
+    rt = queue.runtime
+    text = STORY * 2  # six segments
+    original = runner._checkpoint
+    crashed = asyncio.Event()
+
+    async def crash_after_two(session: Any, rt_: Any, job: Any, done: int, *rest: Any) -> None:
+        await original(session, rt_, job, done, *rest)
+        if done == 2 and not crashed.is_set():
+            crashed.set()
+            raise asyncio.CancelledError  # the process "dies" holding the lease
+
+    runner._checkpoint = crash_after_two  # type: ignore[assignment]
+    try:
+        job = (await submit(sqlite_app, text=text)).json()
+        await asyncio.wait_for(crashed.wait(), 60)
+    finally:
+        runner._checkpoint = original  # type: ignore[assignment]
+    async with sqlite_app.app.state.platform.db.sessions() as session:
+        row = await session.get(SynthJob, job["id"])
+        assert row is not None and row.state.value == "running" and row.segments_done == 2
+        row.lease_until = utcnow() - timedelta(seconds=1)  # the dead worker's lease ran out
+        await session.commit()
+    from scaispeak.speak.jobs.queue import sweep_once
+
+    assert job["id"] in await sweep_once(rt.db, queue)
+    done = await wait_for(sqlite_app, job["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded" and done["attempts"] == 2
