@@ -11,17 +11,13 @@ over loopback HTTP. Prints medians and ratio = /speak wall time / raw engine tim
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from harness import free_port, serve
 
 from scaispeak.settings import Settings
 from scaispeak.speak.engines.registry import build_engines
@@ -39,37 +35,6 @@ VOICES = {
     "piper": ("en_US-joe-medium", "voc_piper_en-us-joe-medium"),
     "kokoro": ("jf_alpha", "voc_kokoro_jf-alpha"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
-    env = {**os.environ, "SCAISPEAK_DATA_DIR": str(data_dir), "SCAISPEAK_BOOTSTRAP_ON_START": "0"}
-    exe = Path(sys.executable).parent / "scaispeak"
-    boot = subprocess.run(
-        [exe, "admin", "bootstrap", "--json"], env=env, check=True, capture_output=True
-    )
-    key = json.loads(boot.stdout)["api_key"]["secret"]
-    server = subprocess.Popen(
-        [exe, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return server, key
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("server did not become ready")
 
 
 def time_raw(engine_name: str, voice: str, repeats: int) -> tuple[float, float]:
@@ -107,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        server, key = start_server(Path(data), port)
+        server, key = serve(Path(data), port)
         try:
             print(f"paragraph: {len(PARAGRAPH)} characters, {args.repeats} repeats, medians")
             print(

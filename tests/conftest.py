@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,23 +153,27 @@ class LiveApp:
         return {"Authorization": f"Bearer {key}"}
 
 
+@asynccontextmanager
+async def started_app(settings: Settings, engines: EngineRegistry) -> AsyncIterator[LiveApp]:
+    """An app started (migrated, seeded) with two tenants, reached in process."""
+    app = create_app(settings, engines=engines)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield LiveApp(app, client, await build_tenancy(client, app))
+
+
 @pytest.fixture
 async def live(
     tmp_path: Path, database_url: str, engines: EngineRegistry
 ) -> AsyncIterator[LiveApp]:
     """An app on SQLite and on PostgreSQL, started (migrated, seeded), with two tenants."""
-    app = create_app(make_settings(tmp_path, database_url), engines=engines)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield LiveApp(app, client, await build_tenancy(client, app))
+    async with started_app(make_settings(tmp_path, database_url), engines) as live_app:
+        yield live_app
 
 
 @pytest.fixture
 async def sqlite_app(tmp_path: Path, engines: EngineRegistry) -> AsyncIterator[LiveApp]:
     """Like ``live`` but SQLite only: for tests about audio rather than the database."""
-    app = create_app(make_settings(tmp_path), engines=engines)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield LiveApp(app, client, await build_tenancy(client, app))
+    async with started_app(make_settings(tmp_path), engines) as live_app:
+        yield live_app

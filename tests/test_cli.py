@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import soundfile
 
-from tests.speak.test_openai_compat import free_port
 from tests.support.asr import transcribe, word_error_rate
+from tests.support.server import free_port
 
 EXE = str(Path(sys.executable).parent / "scaispeak")
 

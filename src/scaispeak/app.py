@@ -6,54 +6,102 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from scaispeak import __version__
 from scaispeak.platform import observability
+from scaispeak.platform.accounting.endpoints import router as accounting_router
+from scaispeak.platform.accounting.service import release_stale
 from scaispeak.platform.auth.endpoints import router as auth_router
 from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.db import Database
+from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import install_problem_handlers
+from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.platform.storage import open_blob_store
 from scaispeak.settings import Settings
-from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
+from scaispeak.speak.jobs.endpoints import router as jobs_router
+from scaispeak.speak.jobs.worker import start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
-from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.transports import http as speak_http
 from scaispeak.speak.transports import openai_compat
+from scaispeak.speak.transports import webrtc as speak_webrtc
+from scaispeak.speak.transports import websocket as speak_websocket
+from scaispeak.speak.transports.rtc_sessions import RtcSessions
+from scaispeak.speak.voices.blobs import EmbeddingLoader
 from scaispeak.speak.voices.seed import seed_global_voices
+from scaispeak.speak.voices.setup import (
+    build_voices_runtime,
+    start_voices,
+    stop_voices,
+    voice_routers,
+    with_cloning,
+)
+from scaispeak.wiring import build_speak_context, tenant_limiter
 
 _log = logging.getLogger("scaispeak")
 
 
-def create_app(settings: Settings | None = None, engines: EngineRegistry | None = None) -> FastAPI:
-    """Build the application. ``engines`` lets tests share loaded models across apps."""
+def create_app(
+    settings: Settings | None = None,
+    engines: EngineRegistry | None = None,
+    *,
+    runs_jobs: bool = True,
+) -> FastAPI:
+    """Build the application.
+
+    ``engines`` lets tests share loaded models across apps; ``runs_jobs=False`` is
+    `serve --no-worker` (with Redis, jobs then run only in `scaispeak worker`).
+    """
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     db = Database(settings.resolved_database_url)
-    engine_registry = engines or build_engines(settings)
-    pool = InferencePool(settings.engines.inference_threads)
-    metrics = SpeakMetrics(registry)
+    storage = open_blob_store(settings)
+    loader = EmbeddingLoader(storage)
+    cloning = with_cloning(engines or build_engines(settings), loader, settings.cloning)
+    speak = build_speak_context(
+        settings,
+        cloning.engines,
+        SpeakMetrics(registry),
+        db,
+        storage,
+        runs_jobs=runs_jobs,
+    )
+    limiter = tenant_limiter(settings)
+    voices = build_voices_runtime(settings, db, storage, loader, cloning)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await upgrade_to_head(db.engine)
         async with db.sessions() as session:
-            await seed_global_voices(session, engine_registry)
+            await seed_global_voices(session, speak.engines)
+            stale = timedelta(seconds=settings.accounting.stale_reservation_s)
+            await release_stale(session, stale)
         if settings.bootstrap_on_start:
             await _bootstrap_first_start(db)
         # Loading models takes seconds; do it before declaring ready, off the loop.
-        await asyncio.to_thread(engine_registry.warm_all)
+        await asyncio.to_thread(speak.engines.warm_all)
+        sweeper = await start_jobs(db, speak)
+        await start_voices(voices)
         app.state.ready = True
         yield
         app.state.ready = False
-        pool.shutdown()
+        await app.state.webrtc_sessions.close_all()
+        await stop_voices(voices)
+        await stop_jobs(speak, sweeper)
+        speak.pool.shutdown()
+        if speak.catalog.relay is not None:
+            await speak.catalog.relay.close()
+        if isinstance(limiter, RedisLimiter):
+            await limiter.close()
         await db.dispose()
 
     app = FastAPI(
@@ -63,18 +111,25 @@ def create_app(settings: Settings | None = None, engines: EngineRegistry | None 
         description="Self-hostable text-to-speech. Errors are RFC 9457 problem+json.",
     )
     app.state.ready = False
-    app.state.platform = PlatformContext(settings, db, settings.resolved_secret_key())
-    app.state.speak = SpeakContext(
-        engines=engine_registry,
-        pool=pool,
-        pipeline=SynthesisPipeline(engine_registry, pool, settings.engines, metrics),
-        metrics=metrics,
+    app.state.platform = PlatformContext(
+        settings, db, settings.resolved_secret_key(), limiter, storage=storage
     )
+    app.state.speak = speak
+    app.state.voices = voices
+    app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
     observability.install(app, registry, db, settings.limits.max_json_bytes)
     app.include_router(auth_router)
+    app.include_router(drive_router)
+    app.include_router(accounting_router)
+    app.include_router(backends_router)
     app.include_router(speak_http.router)
+    for router in voice_routers():
+        app.include_router(router)
     app.include_router(openai_compat.router)
+    app.include_router(speak_websocket.router)
+    app.include_router(speak_webrtc.router)
+    app.include_router(jobs_router)
     return app
 
 

@@ -1,4 +1,4 @@
-"""The ``scaispeak`` command: serve, migrate, admin bootstrap, say, voices."""
+"""The ``scaispeak`` command: serve, migrate, admin bootstrap/verify-audit, say, voices."""
 
 from __future__ import annotations
 
@@ -29,7 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="Run the HTTP service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="With Redis: leave jobs to `scaispeak worker`"
+    )
     serve.set_defaults(handler=_serve)
+
+    worker = sub.add_parser("worker", help="Run synth jobs from Redis (distributed mode)")
+    worker.set_defaults(handler=_worker)
 
     migrate = sub.add_parser("migrate", help="Upgrade the database schema to the latest revision")
     migrate.set_defaults(handler=_migrate)
@@ -40,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--email", default="admin@localhost")
     boot.add_argument("--json", action="store_true", help="Print one JSON object")
     boot.set_defaults(handler=_bootstrap)
+    audit = admin.add_parser("verify-audit", help="Check the voice audit hash chains")
+    audit.add_argument("--chain", action="append", help="Tenant id or 'global' (default: all)")
+    audit.set_defaults(handler=_verify_audit)
 
     say = sub.add_parser("say", help="Synthesize TEXT to a file")
     say.add_argument("text")
@@ -69,7 +78,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
     host = args.host or settings.host
     port = args.port or settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    app = create_app(settings, runs_jobs=not args.no_worker)
+    uvicorn.run(app, host=host, port=port, log_config=None)
+    return 0
+
+
+def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak.logs import configure_logging
+    from scaispeak.speak.jobs.worker import run_worker
+
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(settings))
     return 0
 
 
@@ -114,6 +133,25 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         print(f"tenant {created['tenant']['id']}, superadmin {created['user']['email']}")
         print(f"API key (shown once): {created['api_key']['secret']}")
     return 0
+
+
+def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 1 when any chain is broken (an entry edited, removed or reordered)."""
+    from scaispeak.platform.db import Database
+    from scaispeak.speak.voices.audit import ChainReport, verify_chains
+
+    async def run() -> list[ChainReport]:
+        db = Database(settings.resolved_database_url)
+        async with db.sessions() as session:
+            reports = await verify_chains(session, args.chain)
+        await db.dispose()
+        return reports
+
+    reports = asyncio.run(run())
+    for r in reports:
+        verdict = "intact" if r.intact else f"BROKEN at entry {r.first_bad_seq}: {r.problem}"
+        print(f"{r.chain}: {r.entries} entries, {verdict}, head {r.head_hash[:16]}")
+    return 0 if all(r.intact for r in reports) else 1
 
 
 def _say(args: argparse.Namespace, settings: Settings) -> int:

@@ -62,3 +62,16 @@ def test_configuration_doc_lists_every_setting() -> None:
     assert documented == settings_reference(), (
         "run: python -m scaispeak.settings > docs/configuration.md"
     )
+
+
+async def test_json_files_uploaded_to_the_drive_skip_the_json_body_limit(live: LiveApp) -> None:
+    limit = live.app.state.platform.settings.limits.max_json_bytes
+    headers = live.auth(live.tenancy.member_a)
+    share = (await live.client.post("/v1/drive/shares", json={"name": "j"}, headers=headers)).json()
+    big = b'{"data": "' + b"x" * limit + b'"}'
+    stored = await live.client.put(
+        f"/v1/drive/shares/{share['id']}/files/big.json",
+        content=big,
+        headers=headers | {"content-type": "application/json"},
+    )
+    assert stored.status_code == 201, stored.text

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,60 +11,12 @@ import numpy as np
 import openai
 import pytest
 import soundfile
-import uvicorn
 
 from scaispeak.app import create_app
 from scaispeak.speak.engines.registry import EngineRegistry
 from tests.conftest import make_settings
 from tests.support.asr import transcribe, word_error_rate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerThread:
-    """A real uvicorn server on a loopback port, in a background thread."""
-
-    def __init__(self, app: object) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-async def bootstrap_key(database_url: str) -> str:
-    """Migrate and bootstrap through a short-lived engine, before the server starts."""
-    from scaispeak.platform.auth.service import bootstrap
-    from scaispeak.platform.db import Database
-    from scaispeak.platform.migrate import upgrade_to_head
-
-    db = Database(database_url)
-    await upgrade_to_head(db.engine)
-    async with db.sessions() as session:
-        made = await bootstrap(session, "oa", "oa@example.com", only_if_empty=False)
-    await db.dispose()
-    assert made is not None
-    return made.key.secret
+from tests.support.server import ServerThread, bootstrap_key
 
 
 @pytest.fixture(scope="module")

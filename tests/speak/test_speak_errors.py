@@ -22,9 +22,12 @@ async def test_empty_text_is_422(sqlite_app: LiveApp, text: str) -> None:
     assert_problem(await speak(sqlite_app, {"text": text, "voice_id": JOE}), 422, "empty_text")
 
 
-async def test_text_over_inline_limit_is_413_with_the_limit(sqlite_app: LiveApp) -> None:
+async def test_text_over_inline_limit_in_inline_mode_is_413_with_the_limit(
+    sqlite_app: LiveApp,
+) -> None:
     limit = sqlite_app.app.state.platform.settings.limits.inline_max_chars
-    response = await speak(sqlite_app, {"text": "a" * (limit + 1), "voice_id": JOE})
+    body = {"text": "a" * (limit + 1), "voice_id": JOE, "mode": "inline"}
+    response = await speak(sqlite_app, body)
     assert_problem(response, 413, "text_too_long")
     assert response.json()["limit"] == limit  # type: ignore[attr-defined]
 
@@ -81,6 +84,12 @@ async def test_openai_endpoint_applies_its_own_limit(sqlite_app: LiveApp) -> Non
         json={"model": "tts-1", "input": "a" * 4097, "voice": "alloy"},
         headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
     )
+    assert_problem(response, 413, "text_too_long")
+
+
+async def test_text_over_the_job_limit_is_413(sqlite_app: LiveApp) -> None:
+    limit = sqlite_app.app.state.platform.settings.jobs.max_chars
+    response = await speak(sqlite_app, {"text": "a" * (limit + 1), "voice_id": JOE})
     assert_problem(response, 413, "text_too_long")
 
 

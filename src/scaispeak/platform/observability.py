@@ -77,6 +77,8 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
 def _json_too_large(request: Request, limit: int) -> bool:
     if not request.headers.get("content-type", "").startswith("application/json"):
         return False
+    if request.url.path.startswith("/v1/drive/") and "/files/" in request.url.path:
+        return False  # a stored file that happens to be JSON: the drive's own limit applies
     length = request.headers.get("content-length", "")
     return length.isdigit() and int(length) > limit
 

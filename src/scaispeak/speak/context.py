@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from scaispeak.speak.backends.catalog import BackendCatalog
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs.queue import JobQueue
 from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.streaming.admission import ActiveStreams
 from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 
@@ -18,6 +21,11 @@ class SpeakContext:
     pool: InferencePool
     pipeline: SynthesisPipeline
     metrics: SpeakMetrics
+    catalog: BackendCatalog
+    default_backend: str
+    jobs: JobQueue
+    streams: ActiveStreams = field(default_factory=ActiveStreams)
+    """Real-time streams open in this process, for the per-tenant cap."""
 
 
 def speak_context(conn: HTTPConnection) -> SpeakContext:

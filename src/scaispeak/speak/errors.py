@@ -47,5 +47,43 @@ class SynthesisFailed(ServiceError):
     status, code, title = 500, "synthesis_failed", "Synthesis failed"
 
 
+class ServerBusy(ServiceError):
+    """The inference queue is full: every worker is busy and too many calls wait."""
+
+    status, code, title = 503, "server_busy", "Server busy"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class InvalidCursor(BadRequest):
     code, title = "invalid_cursor", "Invalid cursor"
+
+
+class UnknownBackend(ServiceError):
+    status, code, title = 422, "unknown_backend", "Unknown backend"
+
+
+class BackendNotAllowed(ServiceError):
+    status, code, title = 403, "backend_not_allowed", "Backend not allowed by policy"
+
+
+class VoiceNotOnBackend(ServiceError):
+    status, code, title = 422, "voice_not_on_backend", "Voice not available on backend"
+
+
+class InvalidPolicy(ServiceError):
+    status, code, title = 422, "invalid_policy", "Invalid backend policy"
+
+
+class BackendUnavailable(ServiceError):
+    """Every backend that could serve the request is down or refusing work."""
+
+    status, code, title = 503, "backend_unavailable", "Backend unavailable"
+
+
+class UpstreamError(ServiceError):
+    """The relay's upstream answered with an error."""
+
+    status, code, title = 502, "upstream_error", "Upstream error"

@@ -275,3 +275,25 @@ def test_stream_keeps_every_visible_character(text: str, seed: int, max_chars: i
     streamed, _ = _stream(text, seed, max_chars=max_chars, min_chars=4, max_wait_chars=max_chars)
     assert "".join(_visible(s.text) for s in streamed) == _visible(text)
     assert all(s.text for s in streamed)
+
+
+def test_waiting_text_is_released_up_to_its_last_whole_word() -> None:
+    segmenter = IncrementalSegmenter()
+    assert segmenter.feed("and then we went to the sta") == []
+    assert segmenter.release_words() == [Segment("and then we went to the", "clause")]
+    segmenter.feed("tion, and back")
+    assert segmenter.flush() == [Segment("station, and back", "end")]
+
+
+def test_waiting_text_that_ends_a_sentence_is_released_whole() -> None:
+    segmenter = IncrementalSegmenter()
+    segmenter.feed("Sure, here is the answer.")
+    assert segmenter.release_words() == [Segment("Sure, here is the answer.", "sentence")]
+    assert not segmenter.buffered
+
+
+def test_a_lone_unfinished_word_keeps_waiting() -> None:
+    segmenter = IncrementalSegmenter()
+    segmenter.feed("  Supercalifrag")
+    assert segmenter.release_words() == []
+    assert segmenter.buffered

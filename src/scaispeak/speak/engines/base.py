@@ -50,6 +50,14 @@ class UnknownEngineVoice(EngineError):
     """The engine does not offer the requested voice key."""
 
 
+class EngineUnavailable(EngineError):
+    """The engine cannot take work now (an upstream is down, a circuit is open)."""
+
+
+class UpstreamFailed(EngineError):
+    """An engine that fronts another service got a bad answer from it."""
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A text-to-speech engine behind the synthesis pipeline."""
@@ -74,4 +82,20 @@ class Engine(Protocol):
         Raises ``UnknownEngineVoice`` for a voice it does not offer and
         ``EngineError`` for anything else.
         """
+        ...
+
+
+@runtime_checkable
+class AsyncEngine(Protocol):
+    """An engine whose work is I/O (a relay): awaited on the event loop, not in threads."""
+
+    name: str
+    sample_rate: int
+
+    def voices(self) -> list[EngineVoice]: ...
+
+    def warm(self) -> None: ...
+
+    async def synthesize_async(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
+        """Like ``Engine.synthesize``, for engines that wait on the network."""
         ...

@@ -76,16 +76,28 @@ class KokoroEngine:
         """Speak English ``text`` with style table ``voice``; ``speed`` > 1 is faster."""
         if voice not in {v.key for v in _engine_voices()}:
             raise UnknownEngineVoice(f"kokoro has no voice {voice!r}")
+        return self.synthesize_style(text, self._loaded().styles[voice], speed=speed)
+
+    def synthesize_style(self, text: str, table: StyleTable, *, speed: float = 1.0) -> Pcm:
+        """Speak ``text`` with any style table shaped like the stock ones (rows, 1, 256).
+
+        This is how derived voices (the cloning engine's fitted styles) share this
+        engine's session and phonemizer instead of loading the model again.
+        """
         if not math.isfinite(speed) or speed <= 0:
             raise EngineError(f"speed must be a positive number, got {speed!r}")
         if not text.strip():
             return np.zeros(0, dtype=np.float32)
         model = self._loaded()
         clauses = [to_kokoro(ipa, model.vocab) for ipa in espeak_clauses(text)]
-        pieces = [model.speak(chunk, voice, speed) for chunk in pack(clauses, MAX_TOKENS) if chunk]
+        pieces = [model.speak(chunk, table, speed) for chunk in pack(clauses, MAX_TOKENS) if chunk]
         if not pieces:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(pieces).astype(np.float32, copy=False)
+
+    def style_tables(self) -> Mapping[str, StyleTable]:
+        """The stock style tables by voice key (loads the model on first use)."""
+        return self._loaded().styles
 
     def _loaded(self) -> _Model:
         model = self._model
@@ -118,10 +130,9 @@ class _Model:
             raise EngineError(f"cannot load the kokoro model {model_path}: {exc}") from exc
         return _Model(session=session, vocab=vocab(), styles=style_tables())
 
-    def speak(self, phonemes: str, voice: str, speed: float) -> Pcm:
-        """Run the model on at most ``MAX_TOKENS`` phoneme symbols."""
+    def speak(self, phonemes: str, table: StyleTable, speed: float) -> Pcm:
+        """Run the model on at most ``MAX_TOKENS`` phoneme symbols with one style table."""
         tokens = [self.vocab[symbol] for symbol in phonemes]
-        table = self.styles[voice]
         # Kokoro's style tables hold one vector per utterance length: pick the row for
         # this many phonemes, as the reference implementation does.
         style = table[min(len(tokens), len(table)) - 1].reshape(1, -1)

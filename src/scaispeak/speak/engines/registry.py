@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scaispeak.settings import Settings
-from scaispeak.speak.engines.base import Engine, EngineError, EngineVoice
+from scaispeak.speak.engines.base import AsyncEngine, Engine, EngineError, EngineVoice
 
 
 class EngineRegistry:
-    def __init__(self, engines: list[Engine]) -> None:
+    def __init__(self, engines: list[Engine | AsyncEngine]) -> None:
         self._engines = {engine.name: engine for engine in engines}
 
-    def get(self, name: str) -> Engine:
+    def get(self, name: str) -> Engine | AsyncEngine:
         try:
             return self._engines[name]
         except KeyError:
             raise EngineError(f"Engine {name!r} is not running in this process.") from None
+
+    def extended(self, engine: Engine | AsyncEngine) -> EngineRegistry:
+        """A new registry with one more engine (the shared one stays as it was)."""
+        return EngineRegistry([*self._engines.values(), engine])
 
     def names(self) -> list[str]:
         return list(self._engines)
@@ -33,7 +37,7 @@ class EngineRegistry:
 
 def build_engines(settings: Settings) -> EngineRegistry:
     """Instantiate the engines named in ``settings.engines.enabled`` (models load lazily)."""
-    engines: list[Engine] = []
+    engines: list[Engine | AsyncEngine] = []
     threads = settings.engines.onnx_intra_op_threads
     for name in settings.engines.enabled:
         if name == "piper":

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
 from scaispeak.settings import EngineSettings
-from scaispeak.speak.engines.base import Engine, EngineError, Pcm
+from scaispeak.speak.engines.base import (
+    AsyncEngine,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Pcm,
+    UpstreamFailed,
+)
 from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.errors import SynthesisFailed
+from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
@@ -27,7 +34,7 @@ from scaispeak.speak.synthesis.audio import (
     normalize_loudness,
     resample,
 )
-from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
 
 
@@ -77,6 +84,8 @@ class SynthesisPipeline:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
+        # Read at scrape time, so the gauge is exact whichever transport queued the work.
+        metrics.inference_queue.set_function(lambda: pool.pending)
 
     def plan(self, text: str) -> list[Segment]:
         """Split raw text into speakable segments (normalisation happens per segment)."""
@@ -92,19 +101,32 @@ class SynthesisPipeline:
         return float(self.settings.sentence_pause_ms)
 
     async def speak_segment(
-        self, index: int, segment: Segment, engine_name: str, voice: str, speed: float
+        self,
+        index: int,
+        segment: Segment,
+        engine_name: str,
+        voice: str,
+        speed: float,
+        *,
+        priority: Priority = Priority.NORMAL,
+        lane: Hashable | None = None,
     ) -> SegmentAudio:
-        """Synthesize one segment in the inference pool; records engine metrics."""
+        """Synthesize and level one segment off the event loop; records engine metrics.
+
+        ``priority`` and ``lane`` order the call in the inference pool (a stream passes
+        its id as the lane, so its segments take turns with other streams').
+        """
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
-        self.metrics.inference_queue.set(self.pool.pending + 1)
         try:
-            pcm = await self.pool.run(self._synthesize_levelled, engine, spoken, voice, speed)
+            pcm = await self._synthesize(engine, spoken, voice, speed, priority, lane)
+        except EngineUnavailable as exc:
+            raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
+        except UpstreamFailed as exc:
+            raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
         except EngineError as exc:
             raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc
-        finally:
-            self.metrics.inference_queue.set(self.pool.pending)
         elapsed = time.perf_counter() - started
         audio_s = len(pcm) / engine.sample_rate
         if audio_s > 0:
@@ -113,11 +135,30 @@ class SynthesisPipeline:
         self.metrics.audio_seconds.labels(engine_name).inc(audio_s)
         return SegmentAudio(index, segment.text, pcm, self.pause_after(segment), elapsed)
 
+    async def _synthesize(
+        self,
+        engine: Engine | AsyncEngine,
+        text: str,
+        voice: str,
+        speed: float,
+        priority: Priority,
+        lane: Hashable | None,
+    ) -> Pcm:
+        if isinstance(engine, AsyncEngine):
+            # Network-bound (a relay): awaited here, so it never holds an inference thread.
+            pcm = await engine.synthesize_async(text, voice, speed=speed)
+            return await asyncio.to_thread(self._level, pcm, engine.sample_rate)
+        return await self.pool.run(
+            self._synthesize_levelled, engine, text, voice, speed, priority=priority, lane=lane
+        )
+
+    def _level(self, pcm: Pcm, rate: int) -> Pcm:
+        return normalize_loudness(pcm, rate, self.settings.target_lufs)
+
     def _synthesize_levelled(self, engine: Engine, text: str, voice: str, speed: float) -> Pcm:
         # Levelled per segment, in the worker thread: streaming cannot wait for the whole
         # clip, and doing the same for batch keeps both transports' audio identical.
-        pcm = engine.synthesize(text, voice, speed=speed)
-        return normalize_loudness(pcm, engine.sample_rate, self.settings.target_lufs)
+        return self._level(engine.synthesize(text, voice, speed=speed), engine.sample_rate)
 
     async def stream_segments(
         self, segments: list[Segment], engine_name: str, voice: str, speed: float

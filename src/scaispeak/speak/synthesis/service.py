@@ -22,7 +22,8 @@ from scaispeak.speak.errors import (
 )
 from scaispeak.speak.synthesis import audio
 from scaispeak.speak.synthesis.pipeline import SpeechSpec
-from scaispeak.speak.voices.library import find_voice
+from scaispeak.speak.voices.library import find_voice, record_use
+from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
 
 
@@ -33,6 +34,7 @@ class SpeakParams:
     format: str = "wav"
     sample_rate: int | None = None
     speed: float = 1.0
+    backend: str | None = None
 
 
 def check_text(text: str, max_chars: int) -> None:
@@ -81,6 +83,23 @@ def ensure_usable(voice: Voice) -> None:
         raise VoiceLicenceExpired(f"The licence for voice {voice.id} is not valid now.")
 
 
+async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -> None:
+    """``ensure_usable``; an evicted voice is queued for rebuilding from its reference
+    (the builder picks it up) and answers 409 with Retry-After until it is ready again.
+
+    The use itself is recorded by ``count_voice_use`` once speech was made, in the same
+    commit as the charge: a write here would hold SQLite's write lock for the whole
+    synthesis and serialise every request.
+    """
+    if voice.status is VoiceStatus.evicted and can_rebuild(voice):
+        mark_for_rebuild(voice)
+        await session.commit()
+        error = VoiceUnavailable(f"Voice {voice.id} is being rebuilt; try again shortly.")
+        error.headers["Retry-After"] = "30"
+        raise error
+    ensure_usable(voice)
+
+
 async def prepare_speech(
     session: AsyncSession,
     principal: Principal,
@@ -95,16 +114,74 @@ async def prepare_speech(
     fmt = parse_format(params.format)
     check_speed(params.speed, limits)
     voice = await find_voice(session, principal, params.voice)
-    ensure_usable(voice)
+    await use_voice(session, principal, voice)
     engine_rate = engines.get(voice.engine).sample_rate
     rate = choose_sample_rate(fmt, params.sample_rate, engine_rate, limits)
     spec = SpeechSpec(params.text, voice.engine, voice.engine_voice, fmt, rate, params.speed)
     return voice, spec
 
 
-async def count_voice_use(session: AsyncSession, voice_id: str) -> None:
-    # An atomic UPDATE, so concurrent requests never lose an increment.
+STREAM_FORMATS = (
+    audio.AudioFormat.pcm,
+    audio.AudioFormat.opus,
+    audio.AudioFormat.mp3,
+    audio.AudioFormat.mulaw,
+)
+"""Formats a real-time stream offers: each can be cut into frames as audio arrives."""
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    voice: str
+    format: str = "pcm"
+    sample_rate: int | None = None
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream's checked voice and audio shape; its text arrives later, piece by piece."""
+
+    voice_id: str
+    engine: str
+    engine_voice: str
+    format: audio.AudioFormat
+    sample_rate: int
+    speed: float = 1.0
+
+
+async def prepare_stream(
+    session: AsyncSession,
+    principal: Principal,
+    params: StreamParams,
+    engines: EngineRegistry,
+    limits: Limits,
+) -> tuple[Voice, StreamSpec]:
+    """The checks of ``prepare_speech`` for a stream, before it may start."""
+    fmt = parse_format(params.format)
+    if fmt not in STREAM_FORMATS:
+        allowed = ", ".join(f.value for f in STREAM_FORMATS)
+        raise UnsupportedFormat(f"{fmt.value} cannot be streamed; use one of: {allowed}.")
+    check_speed(params.speed, limits)
+    voice = await find_voice(session, principal, params.voice)
+    await use_voice(session, principal, voice)
+    engine_rate = engines.get(voice.engine).sample_rate
+    rate = choose_sample_rate(fmt, params.sample_rate, engine_rate, limits)
+    spec = StreamSpec(voice.id, voice.engine, voice.engine_voice, fmt, rate, params.speed)
+    return voice, spec
+
+
+async def count_voice_use(
+    session: AsyncSession, principal: Principal, voice_id: str, *, commit: bool = True
+) -> None:
+    """Count a use (popularity) and remember the caller used it (their "recent" ranking).
+
+    Atomic UPDATE/upsert, so concurrent requests never lose one. ``commit=False`` leaves
+    it to the caller's next commit (one write, not two).
+    """
     await session.execute(
         update(Voice).where(Voice.id == voice_id).values(usage_count=Voice.usage_count + 1)
     )
-    await session.commit()
+    await record_use(session, principal, voice_id)
+    if commit:
+        await session.commit()

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.drive import files as drive
 from scaispeak.speak.context import speak_context
-from scaispeak.speak.synthesis.pipeline import SpokenClip
-from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
+from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.schemas import job_out
+from scaispeak.speak.jobs.service import SaveTo
+from scaispeak.speak.jobs.submit import check_save_to, submit_job
+from scaispeak.speak.synthesis.batch import SpokenResult, speak_clip
+from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.schemas import SpeakRequest, VoiceOut, VoicePageOut
 from scaispeak.speak.voices import library
-from scaispeak.speak.voices.models import Voice, VoiceScope, VoiceStatus
+from scaispeak.speak.voices.models import VoiceScope, VoiceStatus
 
 router = APIRouter(prefix="/v1/modules/scaispeak", tags=["scaispeak"])
 
@@ -22,6 +29,11 @@ AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The audio, in the requested format.",
         "content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}},
     }
+}
+SPEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUDIO_RESPONSES,
+    201: {"description": "With save_to: the audio was stored; the body is the file reference."},
+    202: {"description": "A job was queued (long text or mode=async); Location points at it."},
 }
 
 
@@ -51,13 +63,70 @@ async def get_voice(session: Session, caller: Caller, voice_id: str) -> VoiceOut
     return VoiceOut.model_validate(await library.get_voice(session, caller, voice_id))
 
 
-@router.post("/speak", responses=AUDIO_RESPONSES, response_class=Response)
-async def speak(request: Request, session: Session, caller: Caller, body: SpeakRequest) -> Response:
-    params = SpeakParams(body.text, body.voice_id, body.format, body.sample_rate, body.speed)
-    limits = platform_context(request).settings.limits
-    return await speak_inline(
+@router.post("/speak", responses=SPEAK_RESPONSES, response_class=Response)
+async def speak(
+    request: Request,
+    session: Session,
+    caller: Caller,
+    body: SpeakRequest,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """Audio inline for short text; a 202 job for long text or ``mode: async``."""
+    params = SpeakParams(
+        body.text, body.voice_id, body.format, body.sample_rate, body.speed, body.backend
+    )
+    platform = platform_context(request)
+    limits = platform.settings.limits
+    save_to = SaveTo(**body.save_to.model_dump()) if body.save_to else None
+    as_job = body.mode == "async" or (
+        body.mode == "auto" and len(body.text) > limits.inline_max_chars
+    )
+    if as_job:
+        job, created = await submit_job(
+            session,
+            platform.db,
+            speak_context(request),
+            platform.settings,
+            caller,
+            params,
+            save_to=save_to,
+            webhook_url=str(body.webhook_url) if body.webhook_url else None,
+            idempotency_key=idempotency_key,
+            body=body.model_dump(mode="json"),
+        )
+        return _job_accepted(job, replayed=not created)
+    if save_to is not None:
+        save_to = await check_save_to(session, caller, save_to)
+    response = await speak_inline(
         request, session, caller, params, "http", max_chars=limits.inline_max_chars
     )
+    if save_to is None:
+        return response
+    return await _save_inline(request, session, caller, save_to, response)
+
+
+def _job_accepted(job: SynthJob, *, replayed: bool) -> Response:
+    location = f"/v1/modules/scaispeak/jobs/{job.id}"
+    headers = {"Location": location, **({"Idempotent-Replayed": "true"} if replayed else {})}
+    return JSONResponse(job_out(job).model_dump(mode="json"), 202, headers=headers)
+
+
+async def _save_inline(
+    request: Request, session: Session, caller: Caller, save_to: SaveTo, audio: Response
+) -> Response:
+    """Store the clip in the share (atomically) and answer with the file reference."""
+    ref = await drive.write_file(
+        session,
+        platform_context(request).storage,
+        caller,
+        save_to.share_id,
+        save_to.path,
+        bytes(audio.body),
+        audio.media_type or "application/octet-stream",
+        overwrite=save_to.overwrite,
+    )
+    usage = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
+    return JSONResponse({"file": asdict(ref)}, 201, headers=usage)
 
 
 async def speak_inline(
@@ -71,21 +140,31 @@ async def speak_inline(
 ) -> Response:
     """Shared by /speak and the OpenAI-compatible route: check, render, answer."""
     started = time.perf_counter()
-    limits = platform_context(request).settings.limits
+    platform = platform_context(request)
     ctx = speak_context(request)
-    voice, spec = await prepare_speech(
-        session, caller, params, ctx.engines, limits, max_chars=max_chars
+    result = await speak_clip(
+        session,
+        ctx,
+        platform.settings,
+        platform.limiter,
+        caller,
+        params,
+        max_chars=max_chars,
+        kind="speak",
+        request_id=request.state.request_id,
     )
-    clip = await ctx.pipeline.render(spec)
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
-    await count_voice_use(session, voice.id)
-    return Response(clip.data, media_type=clip.content_type, headers=usage_headers(voice, clip))
+    return Response(
+        result.clip.data, media_type=result.clip.content_type, headers=usage_headers(result)
+    )
 
 
-def usage_headers(voice: Voice, clip: SpokenClip) -> dict[str, str]:
+def usage_headers(result: SpokenResult) -> dict[str, str]:
+    voice, clip = result.voice, result.clip
     return {
         "X-ScaiSpeak-Voice": voice.id,
-        "X-ScaiSpeak-Engine": voice.engine,
+        "X-ScaiSpeak-Backend": result.backend,
+        "X-ScaiSpeak-Cost-Micros": str(result.cost_micros),
         "X-ScaiSpeak-Characters": str(clip.characters),
         "X-ScaiSpeak-Audio-Seconds": f"{clip.duration_s:.3f}",
         "X-ScaiSpeak-Sample-Rate": str(clip.sample_rate),

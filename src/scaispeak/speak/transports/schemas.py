@@ -1,12 +1,19 @@
-"""Bodies of the module's HTTP endpoints."""
+"""Bodies of the module's HTTP endpoints (voice bodies live in ``voices/schemas.py``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from scaispeak.speak.voices.models import VoiceScope, VoiceStatus
+from scaispeak.speak.voices.schemas import VoiceOut as VoiceOut
+from scaispeak.speak.voices.schemas import VoicePageOut as VoicePageOut
+
+
+class SaveToIn(BaseModel):
+    share_id: str
+    path: str = Field(max_length=1024)
+    overwrite: bool = False
 
 
 class SpeakRequest(BaseModel):
@@ -17,39 +24,20 @@ class SpeakRequest(BaseModel):
     format: str = Field("wav", description="wav, pcm (s16le), mp3, opus (ogg), flac, mulaw.")
     sample_rate: int | None = Field(None, description="Output rate; default depends on format.")
     speed: float = Field(1.0, description="Speaking rate; 1.0 is the voice's natural pace.")
-
-
-class LicenceOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    licensor: str
-    terms: str
-    engine_licence: str
-    voice_licence: str
-    source: str
-    valid_from: datetime | None
-    valid_until: datetime | None
-
-
-class VoiceOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    scope: VoiceScope
-    name: str
-    description: str
-    language: str
-    tags: list[str]
-    engine: str
-    status: VoiceStatus
-    status_reason: str
-    usage_count: int
-    licence: LicenceOut | None
-    created_at: datetime
-
-
-class VoicePageOut(BaseModel):
-    items: list[VoiceOut]
-    next_cursor: str | None
+    backend: str | None = Field(
+        None, description="selfhosted or relay; must be allowed by the tenant's policy."
+    )
+    mode: Literal["auto", "inline", "async"] = Field(
+        "auto",
+        description="auto: inline up to the inline limit, a 202 job above it; async: always "
+        "a job; inline: never a job (413 above the inline limit).",
+    )
+    save_to: SaveToIn | None = Field(
+        None, description="Write the audio into a drive share instead of returning it."
+    )
+    webhook_url: AnyHttpUrl | None = Field(
+        None, description="Jobs only: POSTed a signed event when the job ends."
+    )
 
 
 class OpenAISpeechRequest(BaseModel):

@@ -1,8 +1,9 @@
 """The voice library: what a caller may speak with, ranked, filtered and paged.
 
-Ranking (docs/voices.md): the caller's own voices first, then their tenant's, then
-global voices; within a scope by popularity (usage count), then name, then id.
-The cursor is opaque and encodes the last row's sort key, so pages are stable.
+Ranking (docs/voices.md): voices the caller spoke with recently first (most recent
+first), then the caller's own voices, their tenant's, and global ones; within a scope
+by popularity (usage count), then name, then id. The cursor is opaque and encodes the
+last row's sort key, so pages are stable.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Text, and_, case, cast, func, or_, select
+from sqlalchemy import DateTime, Select, Text, and_, case, cast, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.speak.errors import InvalidCursor, UnknownVoice
-from scaispeak.speak.voices.models import Voice, VoiceScope, VoiceStatus
+from scaispeak.speak.voices.models import Voice, VoiceScope, VoiceStatus, VoiceUse, aware
 
 # OpenAI's stock voice names, mapped onto ours so unmodified OpenAI clients work.
 OPENAI_VOICE_ALIASES = {
@@ -65,9 +69,15 @@ def visible_voices(principal: Principal) -> Any:
     )
 
 
+_Query = TypeVar("_Query", bound=Select[Any, Any])
+"""A SELECT of voices (alone, or with their last use); filters keep its shape."""
+
 _SCOPE_RANK = case(
     (Voice.scope == VoiceScope.user, 0), (Voice.scope == VoiceScope.tenant, 1), else_=2
 )
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+"""Stands in for "never used" so the recency sort key has no NULLs (portable ordering)."""
+_LAST_USED = func.coalesce(VoiceUse.used_at, literal(NEVER, DateTime(timezone=True)))
 
 
 async def list_voices(
@@ -78,16 +88,33 @@ async def list_voices(
     limit: int,
     cursor: str | None = None,
 ) -> VoicePage:
-    stmt = _filtered(select(Voice).where(visible_voices(principal)), filters)
+    used = and_(VoiceUse.voice_id == Voice.id, VoiceUse.user_id == principal.user_id)
+    base = select(Voice, _LAST_USED).outerjoin(VoiceUse, used).where(visible_voices(principal))
+    stmt = _filtered(base, filters)
     if cursor:
         stmt = stmt.where(_after(_decode_cursor(cursor)))
-    stmt = stmt.order_by(_SCOPE_RANK, Voice.usage_count.desc(), Voice.name, Voice.id)
-    rows = list((await session.execute(stmt.limit(limit + 1))).scalars())
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return VoicePage(items=rows[:limit], next_cursor=next_cursor)
+    stmt = stmt.order_by(
+        _LAST_USED.desc(), _SCOPE_RANK, Voice.usage_count.desc(), Voice.name, Voice.id
+    )
+    rows: list[tuple[Voice, datetime]] = [
+        (row[0], row[1]) for row in await session.execute(stmt.limit(limit + 1))
+    ]
+    next_cursor = _encode_cursor(*rows[limit - 1]) if len(rows) > limit else None
+    return VoicePage(items=[voice for voice, _ in rows[:limit]], next_cursor=next_cursor)
 
 
-def _filtered(stmt: Select[Any], f: VoiceFilters) -> Select[Any]:
+async def record_use(session: AsyncSession, principal: Principal, voice_id: str) -> None:
+    """Remember that the caller spoke with ``voice_id`` now (an upsert; caller commits)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = insert(VoiceUse).values(user_id=principal.user_id, voice_id=voice_id, used_at=now)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["user_id", "voice_id"], set_={"used_at": now})
+    )
+
+
+def _filtered(stmt: _Query, f: VoiceFilters) -> _Query:
     if f.scope is not None:
         stmt = stmt.where(Voice.scope == f.scope)
     if f.language:
@@ -109,33 +136,37 @@ def _filtered(stmt: Select[Any], f: VoiceFilters) -> Select[Any]:
     return stmt
 
 
-def _sort_key(voice: Voice) -> list[Any]:
+def _sort_key(voice: Voice, last_used: datetime) -> list[Any]:
     rank = {VoiceScope.user: 0, VoiceScope.tenant: 1}.get(voice.scope, 2)
-    return [rank, voice.usage_count, voice.name, voice.id]
+    return [aware(last_used).isoformat(), rank, voice.usage_count, voice.name, voice.id]
 
 
-def _encode_cursor(voice: Voice) -> str:
-    return base64.urlsafe_b64encode(json.dumps(_sort_key(voice)).encode()).decode()
+def _encode_cursor(voice: Voice, last_used: datetime) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_sort_key(voice, last_used)).encode()).decode()
 
 
 def _decode_cursor(cursor: str) -> list[Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        rank, usage, name, voice_id = key
-        return [int(rank), int(usage), str(name), str(voice_id)]
+        used, rank, usage, name, voice_id = key
+        when = aware(datetime.fromisoformat(str(used))).astimezone(UTC)
+        return [when, int(rank), int(usage), str(name), str(voice_id)]
     except (ValueError, TypeError) as exc:
         raise InvalidCursor("The cursor is not valid; start again without one.") from exc
 
 
 def _after(key: list[Any]) -> Any:
-    rank, usage, name, voice_id = key
+    """Rows strictly after ``key`` in the listing's order (keyset pagination)."""
+    used, rank, usage, name, voice_id = key
+    same_use = used == _LAST_USED
+    same_rank = and_(same_use, rank == _SCOPE_RANK)
+    same_usage = and_(same_rank, Voice.usage_count == usage)
     return or_(
-        rank < _SCOPE_RANK,
-        and_(rank == _SCOPE_RANK, Voice.usage_count < usage),
-        and_(rank == _SCOPE_RANK, Voice.usage_count == usage, Voice.name > name),
-        and_(
-            rank == _SCOPE_RANK, Voice.usage_count == usage, Voice.name == name, Voice.id > voice_id
-        ),
+        used > _LAST_USED,
+        and_(same_use, rank < _SCOPE_RANK),
+        and_(same_rank, Voice.usage_count < usage),
+        and_(same_usage, Voice.name > name),
+        and_(same_usage, Voice.name == name, Voice.id > voice_id),
     )
 
 

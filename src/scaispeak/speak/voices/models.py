@@ -1,11 +1,25 @@
-"""Voices and the licences of platform-curated (global) voices."""
+"""Voices, the licences of global voices, consent records, the audit chain, recent use.
+
+Consent records and audit entries name voices by id without a foreign key on purpose:
+they are the evidence trail and outlive the voice they describe.
+"""
 
 from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scaispeak.platform.db import Base, new_id, utcnow
@@ -25,6 +39,20 @@ class VoiceStatus(enum.StrEnum):
     evicted = "evicted"
 
 
+class ConsentKind(enum.StrEnum):
+    recording = "recording"
+    """The speaker read a server-issued statement; verified by recognition and voice match."""
+    document = "document"
+    """A signed consent document, approved by a superadmin."""
+
+
+class ConsentState(enum.StrEnum):
+    pending_approval = "pending_approval"
+    active = "active"
+    rejected = "rejected"
+    revoked = "revoked"
+
+
 def _str_enum(cls: type[enum.StrEnum]) -> Enum:
     # Portable across SQLite and PostgreSQL: a VARCHAR with a CHECK, no native ENUM type.
     return Enum(
@@ -34,6 +62,11 @@ def _str_enum(cls: type[enum.StrEnum]) -> Enum:
         validate_strings=True,
         values_callable=lambda e: [m.value for m in e],
     )
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone=True columns; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Licence(Base):
@@ -53,14 +86,9 @@ class Licence(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def is_valid_at(self, moment: datetime) -> bool:
-        starts_ok = self.valid_from is None or _aware(self.valid_from) <= moment
-        ends_ok = self.valid_until is None or moment < _aware(self.valid_until)
+        starts_ok = self.valid_from is None or aware(self.valid_from) <= moment
+        ends_ok = self.valid_until is None or moment < aware(self.valid_until)
         return starts_ok and ends_ok
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone=True columns; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Voice(Base):
@@ -86,5 +114,99 @@ class Voice(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # Cloned voices only: storage keys, the fitter version the embedding was built by,
+    # and the build lease that lets another process take over a dead process's build.
+    reference_blob: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    embedding_blob: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    embedding_version: Mapped[str] = mapped_column(String(80), default="")
+    build_lease_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The owner's recorded agreement to share a user voice with the whole tenant.
+    promotion_agreed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
     licence: Mapped[Licence | None] = relationship(lazy="selectin")
+
+    @property
+    def is_cloned(self) -> bool:
+        return self.scope is not VoiceScope.global_ and self.reference_blob is not None
+
+
+class VoiceUse(Base):
+    """When a user last spoke with a voice: ranks their recently used voices first."""
+
+    __tablename__ = "voice_uses"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    voice_id: Mapped[str] = mapped_column(
+        ForeignKey("voices.id", ondelete="CASCADE"), primary_key=True
+    )
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsentChallenge(Base):
+    """A one-time statement the speaker must read for one clone; expires."""
+
+    __tablename__ = "consent_challenges"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chl"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    speaker_name: Mapped[str] = mapped_column(String(200))
+    phrase: Mapped[str] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    voice_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Consent(Base):
+    """The consent a cloned voice rests on: a verified recording or a signed document."""
+
+    __tablename__ = "voice_consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cns"))
+    voice_id: Mapped[str] = mapped_column(String(80), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[ConsentKind] = mapped_column(_str_enum(ConsentKind))
+    state: Mapped[ConsentState] = mapped_column(_str_enum(ConsentState))
+    speaker_name: Mapped[str] = mapped_column(String(200))
+    challenge_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    statement: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str] = mapped_column(Text, default="")
+    speaker_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 of the consent recording or document: proof without keeping the voice."""
+    document_blob: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(Base):
+    """One link of an append-only, hash-chained log (one chain per tenant, one global).
+
+    ``entry_hash`` is SHA-256 over the entry's canonical fields and ``prev_hash``;
+    ``(chain, seq)`` is unique, so two writers can never fork a chain.
+    """
+
+    __tablename__ = "voice_audit"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(60))
+    voice_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))

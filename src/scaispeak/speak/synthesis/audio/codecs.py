@@ -22,6 +22,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -201,7 +202,7 @@ class _AvEncoder:
     """One PyAV output container with a single mono audio stream."""
 
     def __init__(
-        self, fmt: AudioFormat, rate: int, sink: io.BytesIO | _ChunkSink, streaming: bool
+        self, fmt: AudioFormat, rate: int, sink: BinaryIO | _ChunkSink, streaming: bool
     ) -> None:
         spec = _av_spec(fmt, rate, streaming)
         self._rate = rate
@@ -311,3 +312,40 @@ class StreamEncoder:
             return b""
         self._header_pending = False
         return wav_header(self.rate, None)
+
+
+class FileEncoder:
+    """Incremental encoder into a seekable file (long job output), any format.
+
+    Unlike ``StreamEncoder`` it may seek back, so every format gets its complete
+    headers: WAV sizes, FLAC STREAMINFO, the MP3 Xing/LAME header.
+    """
+
+    def __init__(self, fmt: AudioFormat | str, rate: int, file: BinaryIO) -> None:
+        self.format = parse_format(fmt)
+        self.rate = rate
+        validate_sample_rate(self.format, rate)
+        self._file = file
+        self._data_bytes = 0
+        self._av: _AvEncoder | None = None
+        if self.format in (AudioFormat.mp3, AudioFormat.opus, AudioFormat.flac):
+            self._av = _AvEncoder(self.format, rate, file, streaming=False)
+        elif self.format is AudioFormat.wav:
+            file.write(wav_header(rate, 0))  # rewritten with the real size by finish()
+
+    def write(self, pcm: Pcm) -> None:
+        if self._av is not None:
+            self._av.write(pcm)
+            return
+        data = mulaw_encode(pcm) if self.format is AudioFormat.mulaw else to_int16_bytes(pcm)
+        self._file.write(data)
+        self._data_bytes += len(data)
+
+    def finish(self) -> None:
+        if self._av is not None:
+            self._av.close()
+        elif self.format is AudioFormat.wav:
+            end = self._file.tell()
+            self._file.seek(0)
+            self._file.write(wav_header(self.rate, self._data_bytes))
+            self._file.seek(end)

@@ -161,7 +161,10 @@ def normalize_loudness(pcm: Pcm, rate: int, target_lufs: float) -> Pcm:
     ceiling = 10.0 ** (PEAK_CEILING_DBFS / 20.0) * 0.99999
     source = pcm.astype(np.float64)
     gain_db = min(target_lufs - measured, MAX_GAIN_DB)
-    out = _limit_peaks(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
+    scaled: _F64 = source * 10.0 ** (gain_db / 20.0)
+    out = _limit_peaks(scaled, rate, ceiling)
+    if out is scaled:
+        return out.astype(np.float32)  # the limiter left it alone: the gain is exact
     for _ in range(2):
         shortfall = target_lufs - integrated_loudness(out.astype(np.float32), rate)
         if abs(shortfall) < 0.1 or gain_db >= MAX_GAIN_DB:

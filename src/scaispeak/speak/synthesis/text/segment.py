@@ -10,6 +10,7 @@ text has its whitespace collapsed to single spaces. Normalisation is not done he
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -22,6 +23,8 @@ from scaispeak.speak.synthesis.text.boundaries import (
 )
 
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
+_LAST_WORD_BREAK = re.compile(r"\s+\S*$")
+_FINISHED = re.compile(r"[.?!…][\"'”’)\]]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ class IncrementalSegmenter:
     released as soon as it ends in , ; : — and is at least ``min_chars`` long, to cut
     time to first audio. If more than ``max_wait_chars`` are pending without a sentence
     end, the text is cut at a clause; past ``max_chars`` at the last word boundary.
-    ``flush`` returns everything still buffered and starts a new utterance.
+    ``flush`` returns everything still buffered and starts a new utterance;
+    ``release_words`` speaks the complete words of text that has waited too long.
     """
 
     def __init__(self, max_chars: int = 220, min_chars: int = 12, max_wait_chars: int = 160):
@@ -157,6 +161,29 @@ class IncrementalSegmenter:
         while batch := self._take_sentences() or self._take_clause():
             emitted.extend(batch)
         return emitted
+
+    @property
+    def buffered(self) -> bool:
+        """Whether text that has not been emitted yet is waiting (whitespace aside)."""
+        return bool(self._buffer.strip())
+
+    def release_words(self) -> list[Segment]:
+        """Emit the buffered complete words, because they have waited too long.
+
+        Text ending in sentence punctuation is taken as a finished sentence (the end of
+        an answer whose sender never flushed). Otherwise the last word stays buffered
+        unless whitespace follows it, as it may still be growing: never cut in a word.
+        """
+        text = self._buffer
+        start = len(text) - len(text.lstrip())
+        kind: Boundary
+        if _FINISHED.search(text, start):
+            cut, kind = len(text), "sentence"
+        else:
+            match = _LAST_WORD_BREAK.search(text, start)
+            cut, kind = (match.start() if match else start), "clause"
+        span = _trimmed(text, start, cut, kind)
+        return self._emit([span], cut) if span else []
 
     def flush(self) -> list[Segment]:
         """Return whatever is buffered (end of input); the last segment ends with "end"."""

@@ -1,0 +1,105 @@
+"""Decoding uploaded audio safely: wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm.
+
+Uploads are untrusted, so the demuxer is chosen from the file's magic bytes (never by
+FFmpeg's probing, which would also accept playlists and concat scripts that open other
+files), nested opens are forbidden, and decoding stops at a duration cap and a
+wall-clock deadline. The result is mono float32 PCM at the file's own rate.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
+
+MAX_SAMPLE_RATE = 192_000
+_MPEG_LAYER_MASK = 0x06
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    pcm: Pcm
+    rate: int
+    container: str
+    codec: str
+    channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.pcm.size / self.rate if self.rate else 0.0
+
+
+def sniff_container(head: bytes) -> str | None:
+    """The demuxer for a file's first bytes, or None for anything we do not accept."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # Both are frame-synced; ADTS (raw AAC) has layer bits 00, MPEG audio does not.
+        return "aac" if head[1] & _MPEG_LAYER_MASK == 0 else "mp3"
+    return None
+
+
+def decode_audio(data: bytes, *, max_seconds: float, timeout_s: float) -> DecodedAudio:
+    """Decode ``data`` to mono float32; raises ``AudioUnreadable`` or ``AudioTooLong``."""
+    container_name = sniff_container(data[:16])
+    if container_name is None:
+        raise AudioUnreadable(
+            "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac or webm."
+        )
+    try:
+        return _decode(data, container_name, max_seconds, time.monotonic() + timeout_s)
+    except av.FFmpegError as exc:
+        raise AudioUnreadable(f"The {container_name} file could not be decoded: {exc}") from exc
+
+
+def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> DecodedAudio:
+    # protocol_whitelist stops a demuxer from opening anything beyond our buffer.
+    options = {"protocol_whitelist": "none"}
+    with av.open(io.BytesIO(data), mode="r", format=fmt, options=options) as container:
+        if not container.streams.audio:
+            raise AudioUnreadable("The file holds no audio stream.")
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        if not 0 < rate <= MAX_SAMPLE_RATE:
+            raise AudioUnreadable(f"Unsupported sample rate {rate} Hz.")
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        limit = int(max_seconds * rate)
+        pieces: list[Pcm] = []
+        total = 0
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                piece = out.to_ndarray().reshape(-1).astype(np.float32)
+                pieces.append(piece)
+                total += piece.size
+            _check_limits(total, limit, max_seconds, deadline)
+        for out in resampler.resample(None):
+            pieces.append(out.to_ndarray().reshape(-1).astype(np.float32))
+        channels = int(stream.codec_context.channels or 1)
+        codec = stream.codec_context.name
+    pcm = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    if pcm.size == 0:
+        raise AudioUnreadable("The file decodes to no audio at all.")
+    return DecodedAudio(np.nan_to_num(pcm), rate, fmt, codec, channels)
+
+
+def _check_limits(total: int, limit: int, max_seconds: float, deadline: float) -> None:
+    if total > limit:
+        raise AudioTooLong(f"The audio is longer than {max_seconds:g} s; trim it.")
+    if time.monotonic() > deadline:
+        raise AudioTooLong("Decoding the file took too long; send a simpler or shorter file.")

@@ -1,0 +1,146 @@
+"""The voice audit trail: an append-only, hash-chained log of every consent step.
+
+There is one chain per tenant (its id names the chain) for cloned voices, and one
+``global`` chain for the platform's own actions (global voices, licences). Each
+entry's hash covers its canonical fields and the previous entry's hash, so editing,
+removing or reordering any entry breaks every hash after it; ``verify_chain`` finds
+the first break. Appends go into the caller's transaction: the entry lands with the
+change it records, or neither does. ``(chain, seq)`` is unique, so two concurrent
+writers cannot fork a chain: the loser's commit fails and nothing of it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.db import utcnow
+from scaispeak.speak.voices.models import AuditEntry, aware
+
+GLOBAL_CHAIN = "global"
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of a chain's first entry."""
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    entries: int
+    intact: bool
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def fingerprint(data: bytes) -> str:
+    """SHA-256 of evidence the trail refers to without keeping it (a recording)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def chain_for(tenant_id: str | None) -> str:
+    """The chain a voice's entries go to: its tenant's, or the global one."""
+    return tenant_id or GLOBAL_CHAIN
+
+
+def entry_digest(entry: AuditEntry) -> str:
+    """SHA-256 over the canonical JSON of everything an entry says."""
+    at = aware(entry.at).astimezone(UTC).replace(tzinfo=None)
+    canonical = {
+        "chain": entry.chain,
+        "seq": entry.seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id,
+        "action": entry.action,
+        "voice_id": entry.voice_id,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def append(
+    session: AsyncSession,
+    chain: str,
+    actor_id: str,
+    action: str,
+    *,
+    voice_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add the next entry of ``chain`` to the session (the caller commits)."""
+    last = (
+        await session.execute(
+            select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq.desc())
+        )
+    ).scalar()
+    # Round-trip the details through JSON now, so the hash is computed over exactly
+    # what the database will hand back (tuples become lists, and so on).
+    clean = json.loads(json.dumps(details or {}))
+    entry = AuditEntry(
+        chain=chain,
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        voice_id=voice_id,
+        details=clean,
+        prev_hash=last.entry_hash if last else GENESIS_HASH,
+    )
+    entry.entry_hash = entry_digest(entry)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def verify_chain(session: AsyncSession, chain: str) -> ChainReport:
+    """Recompute every hash of ``chain`` in order; report the first entry that fails."""
+    stmt = select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq)
+    previous, count = GENESIS_HASH, 0
+    for entry in (await session.execute(stmt)).scalars():
+        count += 1
+        problem = _entry_problem(entry, count, previous)
+        if problem:
+            return ChainReport(chain, count, False, previous, entry.seq, problem)
+        previous = entry.entry_hash
+    return ChainReport(chain, count, True, previous)
+
+
+def _entry_problem(entry: AuditEntry, expected_seq: int, previous_hash: str) -> str:
+    if entry.seq != expected_seq:
+        return f"entry {expected_seq} is missing (found {entry.seq})"
+    if entry.prev_hash != previous_hash:
+        return "the link to the previous entry is broken"
+    if entry_digest(entry) != entry.entry_hash:
+        return "the entry was altered after it was written"
+    return ""
+
+
+async def entries_for_voice(
+    session: AsyncSession, chain: str, voice_id: str, limit: int
+) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.chain == chain, AuditEntry.voice_id == voice_id)
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def verify_chains(
+    session: AsyncSession, chains: list[str] | None = None
+) -> list[ChainReport]:
+    """Verify the named chains, or every chain there is (``scaispeak admin verify-audit``)."""
+    if not chains:
+        found = await session.execute(
+            select(AuditEntry.chain).distinct().order_by(AuditEntry.chain)
+        )
+        chains = list(found.scalars())
+    return [await verify_chain(session, chain) for chain in chains]

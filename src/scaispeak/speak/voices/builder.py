@@ -1,0 +1,86 @@
+"""The in-process runner of voice builds (until builds move to the job queue, issue 5).
+
+It wakes when intake kicks it and every ``build_poll_s`` seconds, looks for voices
+in ``processing`` that no live process holds, and builds each with
+``build_voice_embedding``. Because it polls the database, a voice left ``processing``
+by a process that died is resumed once that process's lease runs out, here or in any
+other process that runs a builder; a rebuild requested by flipping a row to
+``processing`` (an evicted voice being used) is picked up the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from scaispeak.speak.voices.lifecycle import (
+    BuildContext,
+    build_voice_embedding,
+    evict_outdated,
+    waiting_builds,
+)
+
+_log = logging.getLogger(__name__)
+
+
+class VoiceBuilder:
+    def __init__(self, ctx: BuildContext) -> None:
+        self.ctx = ctx
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._builds: dict[str, asyncio.Task[object]] = {}
+
+    async def start(self) -> None:
+        """Evict embeddings of an older fitter, then start polling (resumes dead builds)."""
+        if self.ctx.fitter is not None:
+            evicted = await evict_outdated(self.ctx.db, self.ctx.fitter.version)
+            if evicted:
+                _log.info("evicted %d voice embeddings built by an older fitter", evicted)
+        self._loop_task = asyncio.create_task(self._run(), name="voice-builder")
+
+    def kick(self) -> None:
+        """Look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._loop_task, *self._builds.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._builds.clear()
+
+    async def drain(self, timeout_s: float = 300.0) -> None:
+        """Wait until no build is waiting or running (tests, graceful shutdown)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                self.kick()
+                await asyncio.sleep(0.05)
+                if not self._builds and not await waiting_builds(self.ctx.db):
+                    return
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._start_waiting()
+            except Exception:
+                _log.exception("looking for voice builds failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.ctx.settings.build_poll_s)
+            self._wake.clear()
+
+    async def _start_waiting(self) -> None:
+        for voice_id in await waiting_builds(self.ctx.db):
+            if voice_id not in self._builds:
+                task = asyncio.create_task(self._build(voice_id), name=f"build-{voice_id}")
+                self._builds[voice_id] = task
+
+    async def _build(self, voice_id: str) -> None:
+        try:
+            await build_voice_embedding(voice_id, ctx=self.ctx)
+        except Exception:
+            _log.exception("voice %s build crashed", voice_id)
+        finally:
+            self._builds.pop(voice_id, None)

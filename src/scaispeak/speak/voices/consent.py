@@ -1,0 +1,207 @@
+"""Consent: one-time challenges, revocation, and the superadmin's decision on documents.
+
+A challenge belongs to the user who asked for it and expires after
+``challenge_ttl_s``; a clone that is accepted consumes it. Revoking consent makes the
+voice unusable at once (the row is committed first), then deletes its reference
+audio and embedding from storage, drops it from the engine's cache and runs the
+revocation hooks (synth jobs will cancel the voice's jobs there). The consent record
+and the audit trail stay.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
+from scaispeak.platform.errors import BadRequest, NotFound
+from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.access import operated_voice, require_superadmin
+from scaispeak.speak.voices.documents import document_type
+from scaispeak.speak.voices.errors import ConsentRevoked, NotPendingApproval
+from scaispeak.speak.voices.lifecycle import mark_for_rebuild
+from scaispeak.speak.voices.models import (
+    Consent,
+    ConsentChallenge,
+    ConsentKind,
+    ConsentState,
+    Voice,
+    VoiceStatus,
+    aware,
+)
+from scaispeak.speak.voices.runtime import VoicesRuntime
+from scaispeak.speak.voices.statement import compose_statement
+
+
+async def issue_challenge(
+    session: AsyncSession, principal: Principal, speaker_name: str, rt: VoicesRuntime
+) -> ConsentChallenge:
+    name = " ".join(speaker_name.split())
+    if not name:
+        raise BadRequest("Name the speaker whose voice will be cloned.")
+    phrase = rt.phrases()
+    challenge = ConsentChallenge(
+        tenant_id=principal.tenant_id,
+        user_id=principal.user_id,
+        speaker_name=name,
+        phrase=phrase,
+        statement=compose_statement(name, rt.settings.platform_name, phrase),
+        expires_at=utcnow() + timedelta(seconds=rt.settings.challenge_ttl_s),
+    )
+    session.add(challenge)
+    await session.flush()
+    await audit.append(
+        session,
+        audit.chain_for(principal.tenant_id),
+        principal.user_id,
+        "consent_challenge_issued",
+        details={"challenge_id": challenge.id, "speaker_name": name},
+    )
+    await session.commit()
+    return challenge
+
+
+async def caller_challenge(
+    session: AsyncSession, principal: Principal, challenge_id: str
+) -> ConsentChallenge:
+    """The caller's own challenge; anyone else's is a 404."""
+    stmt = select(ConsentChallenge).where(
+        ConsentChallenge.id == challenge_id,
+        ConsentChallenge.tenant_id == principal.tenant_id,
+        ConsentChallenge.user_id == principal.user_id,
+    )
+    challenge = (await session.execute(stmt)).scalar_one_or_none()
+    if challenge is None:
+        raise NotFound(f"No consent challenge {challenge_id!r}.")
+    return challenge
+
+
+def challenge_problem(challenge: ConsentChallenge) -> str:
+    """Why the challenge cannot be used now, or "" when it can."""
+    if challenge.used_at is not None:
+        return "This challenge was already used for a voice; request a new one."
+    if aware(challenge.expires_at) <= utcnow():
+        return "This challenge has expired; request a new one and record the statement again."
+    return ""
+
+
+async def consent_of(session: AsyncSession, voice_id: str) -> Consent | None:
+    """The voice's latest consent record."""
+    stmt = select(Consent).where(Consent.voice_id == voice_id).order_by(Consent.created_at.desc())
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def revoke_consent(
+    session: AsyncSession, rt: VoicesRuntime, principal: Principal, voice_id: str, reason: str
+) -> Voice:
+    voice = await operated_voice(session, principal, voice_id)
+    consent = await consent_of(session, voice.id)
+    if consent is None:
+        raise BadRequest("This voice rests on a licence, not on consent; nothing to revoke.")
+    if consent.state is ConsentState.revoked or voice.revoked_at is not None:
+        raise ConsentRevoked("Consent for this voice was already revoked.")
+    now = utcnow()
+    keys = [voice.reference_blob, voice.embedding_blob]
+    consent.state = ConsentState.revoked
+    consent.revoked_at, consent.revoked_by = now, principal.user_id
+    voice.status, voice.status_reason = VoiceStatus.failed, "consent revoked"
+    voice.revoked_at, voice.build_lease_until = now, None
+    voice.reference_blob = voice.embedding_blob = None
+    await audit.append(
+        session,
+        audit.chain_for(voice.tenant_id),
+        principal.user_id,
+        "consent_revoked",
+        voice_id=voice.id,
+        details={
+            "consent_id": consent.id,
+            "reason": reason,
+            "blobs_deleted": [k for k in keys if k],
+        },
+    )
+    await session.commit()  # unusable from here on, whatever happens next
+    await blobs.delete_blobs(rt.storage, keys)
+    rt.forget(voice.id)
+    for hook in rt.on_revoke:
+        await hook(voice.id)
+    return voice
+
+
+async def pending_documents(session: AsyncSession, principal: Principal) -> list[Consent]:
+    require_superadmin(principal)
+    stmt = (
+        select(Consent)
+        .where(Consent.kind == ConsentKind.document, Consent.state == ConsentState.pending_approval)
+        .order_by(Consent.created_at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _pending_document(session: AsyncSession, voice_id: str) -> tuple[Voice, Consent]:
+    voice = await session.get(Voice, voice_id)
+    consent = await consent_of(session, voice_id)
+    if voice is None or consent is None:
+        raise NotFound(f"No voice {voice_id!r} waits for approval.")
+    if (
+        consent.kind is not ConsentKind.document
+        or consent.state is not ConsentState.pending_approval
+    ):
+        raise NotPendingApproval(f"Voice {voice_id} is not waiting for a consent decision.")
+    return voice, consent
+
+
+async def decide_document(
+    session: AsyncSession,
+    rt: VoicesRuntime,
+    principal: Principal,
+    voice_id: str,
+    *,
+    approve: bool,
+    note: str,
+) -> Voice:
+    """A superadmin approves (the voice starts building) or rejects (its audio is purged)."""
+    require_superadmin(principal)
+    voice, consent = await _pending_document(session, voice_id)
+    consent.decided_by, consent.decided_at = principal.user_id, utcnow()
+    purged: list[str | None] = []
+    if approve:
+        consent.state = ConsentState.active
+        mark_for_rebuild(voice)
+        voice.status_reason = "building the voice"
+    else:
+        consent.state = ConsentState.rejected
+        purged = [voice.reference_blob]
+        voice.status, voice.status_reason = VoiceStatus.failed, f"consent rejected: {note}"[:500]
+        voice.reference_blob = None
+    await audit.append(
+        session,
+        audit.chain_for(voice.tenant_id),
+        principal.user_id,
+        "document_consent_approved" if approve else "document_consent_rejected",
+        voice_id=voice.id,
+        details={
+            "consent_id": consent.id,
+            "note": note,
+            "evidence_sha256": consent.evidence_sha256,
+        },
+    )
+    await session.commit()
+    await blobs.delete_blobs(rt.storage, purged)
+    if approve:
+        rt.builder.kick()
+    return voice
+
+
+async def document_of(
+    session: AsyncSession, rt: VoicesRuntime, principal: Principal, voice_id: str
+) -> tuple[bytes, str]:
+    """The signed consent document of a voice (superadmins review it before deciding)."""
+    require_superadmin(principal)
+    record = await consent_of(session, voice_id)
+    if record is None or not record.document_blob:
+        raise NotFound(f"Voice {voice_id!r} has no consent document.")
+    data = await rt.storage.get(record.document_blob)
+    return data, document_type(data)

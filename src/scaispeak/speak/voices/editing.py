@@ -1,0 +1,145 @@
+"""Changing voices in the library: metadata edits, promotion to the tenant, deletion.
+
+Promotion takes two parties: the owner records their agreement to share a private
+voice with the whole tenant (``agree_to_promotion``), then a tenant admin promotes it
+(``promote_voice``). Both steps are audit entries, so the trail shows who agreed,
+when, and who acted on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
+from scaispeak.platform.errors import BadRequest
+from scaispeak.platform.storage import BlobStore
+from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.access import editable_voice, offered_voice
+from scaispeak.speak.voices.errors import PromotionNotAgreed
+from scaispeak.speak.voices.models import (
+    Consent,
+    ConsentState,
+    Voice,
+    VoiceScope,
+    VoiceUse,
+)
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class VoiceChanges:
+    """Fields a PATCH may set; None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    language: str | None = None
+    tags: list[str] | None = None
+
+
+def check_language(tag: str) -> str:
+    if not _LANGUAGE.match(tag):
+        raise BadRequest(f"{tag!r} is not a BCP-47 language tag (e.g. en, en-US).")
+    return tag
+
+
+async def update_voice(
+    session: AsyncSession, principal: Principal, voice_id: str, changes: VoiceChanges
+) -> Voice:
+    voice = await editable_voice(session, principal, voice_id)
+    if changes.name is not None:
+        voice.name = changes.name
+    if changes.description is not None:
+        voice.description = changes.description
+    if changes.language is not None:
+        voice.language = check_language(changes.language)
+    if changes.tags is not None:
+        voice.tags = sorted(set(changes.tags))
+    voice.updated_at = utcnow()
+    await session.commit()
+    return voice
+
+
+async def agree_to_promotion(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:
+    """The owner agrees that their private voice may become a tenant voice."""
+    voice = await editable_voice(session, principal, voice_id)
+    if voice.scope is not VoiceScope.user:
+        raise BadRequest("Only a private (user) voice can be offered to the tenant.")
+    voice.promotion_agreed_at = utcnow()
+    await audit.append(
+        session,
+        audit.chain_for(voice.tenant_id),
+        principal.user_id,
+        "promotion_agreed",
+        voice_id=voice.id,
+        details={"owner_user_id": voice.owner_user_id},
+    )
+    await session.commit()
+    return voice
+
+
+async def promote_voice(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:
+    """A tenant admin makes an offered user voice a tenant voice."""
+    voice = await offered_voice(session, principal, voice_id)
+    if voice.promotion_agreed_at is None:
+        raise PromotionNotAgreed("The owner has not agreed to share this voice with the tenant.")
+    agreed_at = voice.promotion_agreed_at
+    voice.scope = VoiceScope.tenant
+    await audit.append(
+        session,
+        audit.chain_for(voice.tenant_id),
+        principal.user_id,
+        "voice_promoted",
+        voice_id=voice.id,
+        details={
+            "from_scope": "user",
+            "to_scope": "tenant",
+            "owner_user_id": voice.owner_user_id,
+            "owner_agreed_at": agreed_at.isoformat(),
+        },
+    )
+    await session.commit()
+    return voice
+
+
+async def delete_voice(
+    session: AsyncSession, storage: BlobStore, principal: Principal, voice_id: str
+) -> Voice:
+    """Remove a voice from the library; a cloned voice's audio goes with it.
+
+    Its consent record (marked revoked) and audit entries stay as the evidence trail.
+    """
+    voice = await editable_voice(session, principal, voice_id)
+    keys = [voice.reference_blob, voice.embedding_blob]
+    now = utcnow()
+    consents = await session.execute(
+        update(Consent)
+        .where(
+            Consent.voice_id == voice.id,
+            Consent.state.in_([ConsentState.active, ConsentState.pending_approval]),
+        )
+        .values(state=ConsentState.revoked, revoked_at=now, revoked_by=principal.user_id)
+    )
+    await audit.append(
+        session,
+        audit.chain_for(voice.tenant_id),
+        principal.user_id,
+        "voice_deleted",
+        voice_id=voice.id,
+        details={
+            "scope": voice.scope.value,
+            "blobs_deleted": [k for k in keys if k],
+            "consents_ended": int(getattr(consents, "rowcount", 0) or 0),
+        },
+    )
+    await session.execute(delete(VoiceUse).where(VoiceUse.voice_id == voice.id))
+    await session.delete(voice)
+    await session.commit()
+    # After the commit: a failed commit must not leave a live voice without its audio.
+    await blobs.delete_blobs(storage, keys)
+    return voice

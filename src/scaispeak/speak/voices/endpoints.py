@@ -1,0 +1,94 @@
+"""Library endpoints: edit, delete, promote, warm a voice; read its consent trail.
+
+The list and ``GET /voices/{id}`` live in ``transports/http.py``; these complete the
+library. Thin: parse, call one service function, return a schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.speak.voices import access, audit, consent, editing, library
+from scaispeak.speak.voices.intake import CLONE_ENGINE
+from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
+from scaispeak.speak.voices.models import VoiceStatus
+from scaispeak.speak.voices.runtime import voices_runtime
+from scaispeak.speak.voices.schemas import (
+    AuditEntryOut,
+    ConsentOut,
+    VoiceConsentOut,
+    VoiceOut,
+    VoicePatch,
+)
+
+router = APIRouter(prefix="/v1/modules/scaispeak", tags=["voices"])
+
+AUDIT_PAGE = 500
+
+
+@router.patch("/voices/{voice_id}")
+async def update_voice(
+    session: Session, caller: Caller, voice_id: str, body: VoicePatch
+) -> VoiceOut:
+    """Owners edit their user voices; tenant admins tenant voices; superadmins global ones."""
+    changes = editing.VoiceChanges(body.name, body.description, body.language, body.tags)
+    return VoiceOut.of(await editing.update_voice(session, caller, voice_id, changes))
+
+
+@router.delete("/voices/{voice_id}", status_code=204)
+async def delete_voice(
+    request: Request, session: Session, caller: Caller, voice_id: str
+) -> Response:
+    """Removes the voice; a cloned voice's audio and embedding are deleted too."""
+    rt = voices_runtime(request)
+    await editing.delete_voice(session, platform_context(request).storage, caller, voice_id)
+    rt.forget(voice_id)
+    return Response(status_code=204)
+
+
+@router.post("/voices/{voice_id}/promotion/agree")
+async def agree_to_promotion(session: Session, caller: Caller, voice_id: str) -> VoiceOut:
+    """The owner records their agreement that a tenant admin may make it a tenant voice."""
+    return VoiceOut.of(await editing.agree_to_promotion(session, caller, voice_id))
+
+
+@router.post("/voices/{voice_id}/promote")
+async def promote_voice(session: Session, caller: Caller, voice_id: str) -> VoiceOut:
+    """A tenant admin promotes a user voice whose owner agreed (409 otherwise)."""
+    return VoiceOut.of(await editing.promote_voice(session, caller, voice_id))
+
+
+@router.post("/voices/{voice_id}/warm", responses={202: {"model": VoiceOut}})
+async def warm_voice(
+    request: Request, session: Session, caller: Caller, voice_id: str
+) -> JSONResponse:
+    """Load a ready cloned voice into the engine's cache (200); start rebuilding an
+    evicted or failed one (202, ``processing``)."""
+    rt = voices_runtime(request)
+    voice = await library.get_voice(session, caller, voice_id)
+    if voice.engine == CLONE_ENGINE and voice.status is VoiceStatus.ready and rt.cache:
+        await asyncio.to_thread(rt.cache.preload, voice.id)
+    elif can_rebuild(voice):
+        mark_for_rebuild(voice)
+        await session.commit()
+        rt.builder.kick()
+    code = 200 if voice.status is VoiceStatus.ready else 202
+    return JSONResponse(VoiceOut.of(voice).model_dump(mode="json"), status_code=code)
+
+
+@router.get("/voices/{voice_id}/consent")
+async def voice_consent(session: Session, caller: Caller, voice_id: str) -> VoiceConsentOut:
+    """The consent record and audit trail of a voice, for those who may edit it."""
+    voice = await access.editable_voice(session, caller, voice_id)
+    record = await consent.consent_of(session, voice.id)
+    entries = await audit.entries_for_voice(
+        session, audit.chain_for(voice.tenant_id), voice.id, AUDIT_PAGE
+    )
+    return VoiceConsentOut(
+        consent=ConsentOut.model_validate(record) if record else None,
+        audit=[AuditEntryOut.model_validate(e) for e in entries],
+    )

@@ -1,0 +1,64 @@
+"""Errors of the voice domain (mapped to problem+json by the platform handler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scaispeak.platform.errors import Conflict, PayloadTooLarge, ServiceError
+
+
+class AudioUnreadable(ServiceError):
+    """The upload is not audio we can decode (unknown container, no audio stream, corrupt)."""
+
+    status, code, title = 422, "audio_unreadable", "Audio could not be decoded"
+
+
+class AudioTooLong(ServiceError):
+    """The upload holds more audio than the decode cap, or took too long to decode."""
+
+    status, code, title = 422, "audio_too_long", "Audio too long"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    code, title = "upload_too_large", "Upload too large"
+
+
+class UnsupportedDocument(ServiceError):
+    status, code, title = 422, "unsupported_document", "Unsupported document type"
+
+
+class IntakeRejected(ServiceError):
+    """Preflight or consent verification failed; ``report`` says which check and why."""
+
+    status, code, title = 422, "voice_intake_rejected", "Voice intake rejected"
+
+    def __init__(self, detail: str, report: dict[str, Any]) -> None:
+        super().__init__(detail, report=report)
+
+
+class VoiceNotEditable(ServiceError):
+    """The caller may see the voice but their role does not let them change it."""
+
+    status, code, title = 403, "voice_not_editable", "Voice not editable by you"
+
+
+class PromotionNotAgreed(Conflict):
+    code, title = "promotion_not_agreed", "Owner has not agreed to promotion"
+
+
+class ConsentRevoked(Conflict):
+    code, title = "consent_revoked", "Consent revoked"
+
+
+class NotPendingApproval(Conflict):
+    code, title = "not_pending_approval", "Voice is not waiting for approval"
+
+
+class AnalysisBusy(ServiceError):
+    """Every analysis thread is busy and too many analyses wait."""
+
+    status, code, title = 503, "analysis_busy", "Voice analysis busy"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers["Retry-After"] = str(retry_after)

@@ -1,0 +1,201 @@
+"""Global voices and their licences: superadmin-only, no consent flow.
+
+The licence (licensor, terms, source, proof document, validity window) is a global
+voice's audit trail; every change is also an entry in the ``global`` audit chain.
+Synthesis refuses a global voice outside its licence window (451).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
+from scaispeak.platform.errors import BadRequest
+from scaispeak.platform.storage import BlobStore
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.errors import UnknownVoice
+from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.access import require_superadmin
+from scaispeak.speak.voices.documents import document_type
+from scaispeak.speak.voices.editing import VoiceChanges, check_language
+from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus
+
+
+@dataclass(frozen=True)
+class LicenceTerms:
+    licensor: str | None = None
+    terms: str | None = None
+    source: str | None = None
+    engine_licence: str | None = None
+    voice_licence: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    fields_set: frozenset[str] = field(default_factory=frozenset)
+    """Which fields the caller sent: a window bound sent as null is cleared."""
+
+
+@dataclass(frozen=True)
+class GlobalVoiceSpec:
+    name: str
+    language: str
+    engine: str
+    engine_voice: str
+    licence: LicenceTerms
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def _check_engine_voice(engines: EngineRegistry, engine: str, engine_voice: str) -> None:
+    if engine not in engines.names():
+        raise BadRequest(f"Engine {engine!r} does not run here; use one of {engines.names()}.")
+    offered = {v.key for v in engines.get(engine).voices()}
+    if offered and engine_voice not in offered:
+        raise BadRequest(f"Engine {engine!r} offers no voice {engine_voice!r}.")
+
+
+def _apply_terms(licence: Licence, terms: LicenceTerms) -> None:
+    for name in ("licensor", "terms", "source", "engine_licence", "voice_licence"):
+        value = getattr(terms, name)
+        if value is not None:
+            setattr(licence, name, value)
+    for name in ("valid_from", "valid_until"):
+        if name in terms.fields_set:
+            setattr(licence, name, getattr(terms, name))
+    if licence.valid_from and licence.valid_until and licence.valid_until <= licence.valid_from:
+        raise BadRequest("The licence must end after it starts (valid_until > valid_from).")
+
+
+def _licence_summary(licence: Licence) -> dict[str, Any]:
+    return {
+        "licence_id": licence.id,
+        "licensor": licence.licensor,
+        "valid_from": licence.valid_from.isoformat() if licence.valid_from else None,
+        "valid_until": licence.valid_until.isoformat() if licence.valid_until else None,
+    }
+
+
+async def create_global_voice(
+    session: AsyncSession, principal: Principal, engines: EngineRegistry, spec: GlobalVoiceSpec
+) -> Voice:
+    require_superadmin(principal)
+    _check_engine_voice(engines, spec.engine, spec.engine_voice)
+    if not spec.licence.licensor:
+        raise BadRequest("A global voice needs a licence with a licensor.")
+    licence = Licence(licensor=spec.licence.licensor, terms="", source="")
+    _apply_terms(licence, spec.licence)
+    session.add(licence)
+    await session.flush()
+    voice = Voice(
+        scope=VoiceScope.global_,
+        name=spec.name,
+        description=spec.description,
+        language=check_language(spec.language),
+        tags=sorted(set(spec.tags)),
+        engine=spec.engine,
+        engine_voice=spec.engine_voice,
+        status=VoiceStatus.ready,
+        licence_id=licence.id,
+    )
+    session.add(voice)
+    await session.flush()
+    details = {"name": voice.name, "engine": voice.engine, **_licence_summary(licence)}
+    await audit.append(
+        session,
+        audit.GLOBAL_CHAIN,
+        principal.user_id,
+        "global_voice_created",
+        voice_id=voice.id,
+        details=details,
+    )
+    await session.commit()
+    await session.refresh(voice, ["licence"])
+    return voice
+
+
+async def global_voice(session: AsyncSession, voice_id: str) -> Voice:
+    voice = await session.get(Voice, voice_id)
+    if voice is None or voice.scope is not VoiceScope.global_:
+        raise UnknownVoice(f"No global voice {voice_id!r}.")
+    return voice
+
+
+async def update_global_voice(
+    session: AsyncSession,
+    principal: Principal,
+    voice_id: str,
+    changes: VoiceChanges,
+    terms: LicenceTerms | None,
+) -> Voice:
+    require_superadmin(principal)
+    voice = await global_voice(session, voice_id)
+    for name in ("name", "description"):
+        if getattr(changes, name) is not None:
+            setattr(voice, name, getattr(changes, name))
+    if changes.language is not None:
+        voice.language = check_language(changes.language)
+    if changes.tags is not None:
+        voice.tags = sorted(set(changes.tags))
+    if terms is not None:
+        licence = voice.licence or Licence(licensor=terms.licensor or "unknown")
+        _apply_terms(licence, terms)
+        session.add(licence)
+        await session.flush()
+        voice.licence_id = licence.id
+    voice.updated_at = utcnow()
+    details = _licence_summary(voice.licence) if voice.licence else {}
+    await audit.append(
+        session,
+        audit.GLOBAL_CHAIN,
+        principal.user_id,
+        "global_voice_updated",
+        voice_id=voice.id,
+        details=details,
+    )
+    await session.commit()
+    await session.refresh(voice, ["licence"])
+    return voice
+
+
+async def attach_licence_proof(
+    session: AsyncSession, storage: BlobStore, principal: Principal, voice_id: str, data: bytes
+) -> Voice:
+    """Store the signed licence (PDF, PNG or JPEG) as the voice's proof document."""
+    require_superadmin(principal)
+    voice = await global_voice(session, voice_id)
+    if voice.licence is None:
+        raise BadRequest("This voice has no licence to attach a proof to.")
+    media_type = document_type(data)
+    key = blobs.licence_proof_key(voice.licence.id)
+    await storage.put_bytes(key, data)
+    voice.licence.proof_blob = key
+    await audit.append(
+        session,
+        audit.GLOBAL_CHAIN,
+        principal.user_id,
+        "licence_proof_attached",
+        voice_id=voice.id,
+        details={
+            "licence_id": voice.licence.id,
+            "media_type": media_type,
+            "sha256": audit.fingerprint(data),
+            "bytes": len(data),
+        },
+    )
+    await session.commit()
+    return voice
+
+
+async def licence_proof(
+    session: AsyncSession, storage: BlobStore, principal: Principal, voice_id: str
+) -> tuple[bytes, str]:
+    require_superadmin(principal)
+    voice = await global_voice(session, voice_id)
+    if voice.licence is None or not voice.licence.proof_blob:
+        raise UnknownVoice(f"Global voice {voice_id!r} has no proof document.")
+    data = await storage.get(voice.licence.proof_blob)
+    return data, document_type(data)

@@ -1,0 +1,221 @@
+"""A cloned voice's embedding lifecycle: processing -> ready | failed; evicted -> rebuilt.
+
+``build_voice_embedding(voice_id, ctx=...)`` is the single entry point for a build: a
+plain async function, so today's in-process ``VoiceBuilder`` and tomorrow's job queue
+(issue 5) call the same thing. The database row is the source of truth: a build first
+claims the row with a lease (a conditional UPDATE), renews it while the fitter runs,
+and only a row still ``processing`` and not revoked may become ``ready``, so a
+revocation that lands mid-build wins and the fresh embedding is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.storage import BlobStore
+from scaispeak.settings import VoicesSettings
+from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.synthesis.audio import encode
+from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.analysis import AnalysisPool
+from scaispeak.speak.voices.audio_input import decode_audio
+from scaispeak.speak.voices.models import Voice, VoiceStatus
+
+_log = logging.getLogger(__name__)
+SYSTEM_ACTOR = "system"
+PENDING_APPROVAL_REASON = "waiting for a superadmin to approve the consent document"
+
+
+class VoiceFitter(Protocol):
+    """Turns reference speech into the engine's embedding blob (the cloning fitter)."""
+
+    version: str
+    """Changes when the fitter's output changes; older embeddings are then evicted."""
+
+    def fit(self, pcm: Pcm, rate: int) -> bytes:
+        """Blocking and slow (up to a minute or two); runs in the build pool."""
+        ...
+
+
+@dataclass
+class BuildContext:
+    db: Database
+    storage: BlobStore
+    fitter: VoiceFitter | None
+    pool: AnalysisPool
+    settings: VoicesSettings
+
+
+def reference_wav(pcm: Pcm, rate: int) -> bytes:
+    """How a reference clip is kept: 16-bit mono WAV at its own rate."""
+    return encode(pcm, rate, "wav")
+
+
+async def build_voice_embedding(voice_id: str, *, ctx: BuildContext) -> VoiceStatus | None:
+    """Build (or rebuild) one voice's embedding; None when the row was not ours to build."""
+    voice = await _claim(ctx, voice_id)
+    if voice is None:
+        return None
+    heartbeat = asyncio.create_task(_renew_lease(ctx, voice_id))
+    try:
+        embedding = await _fit(ctx, voice)
+    except Exception as exc:
+        _log.warning("voice %s build failed: %s", voice_id, exc)
+        return await _finish_failed(ctx, voice, f"embedding build failed: {exc}"[:500])
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    return await _finish_ready(ctx, voice, embedding)
+
+
+async def _claim(ctx: BuildContext, voice_id: str) -> Voice | None:
+    now = utcnow()
+    lease = now + timedelta(seconds=ctx.settings.build_lease_s)
+    async with ctx.db.sessions() as session:
+        result = await session.execute(
+            update(Voice)
+            .where(Voice.id == voice_id, _buildable(now))
+            .values(build_lease_until=lease)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        return await session.get(Voice, voice_id)
+
+
+def _buildable(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Voice.status == VoiceStatus.processing,
+        Voice.revoked_at.is_(None),
+        or_(Voice.build_lease_until.is_(None), Voice.build_lease_until < now),
+    )
+
+
+async def _renew_lease(ctx: BuildContext, voice_id: str) -> None:
+    every = max(ctx.settings.build_lease_s / 3, 0.5)
+    while True:
+        await asyncio.sleep(every)
+        lease = utcnow() + timedelta(seconds=ctx.settings.build_lease_s)
+        async with ctx.db.sessions() as session:
+            await session.execute(
+                update(Voice)
+                .where(Voice.id == voice_id, Voice.status == VoiceStatus.processing)
+                .values(build_lease_until=lease)
+            )
+            await session.commit()
+
+
+async def _fit(ctx: BuildContext, voice: Voice) -> bytes:
+    if ctx.fitter is None:
+        raise RuntimeError("no cloning engine runs in this deployment")
+    if not voice.reference_blob:
+        raise RuntimeError("the reference audio is gone")
+    data = await ctx.storage.get(voice.reference_blob)
+    audio = decode_audio(data, max_seconds=600.0, timeout_s=60.0)
+    return await ctx.pool.run(ctx.fitter.fit, audio.pcm, audio.rate)
+
+
+async def _finish_ready(ctx: BuildContext, voice: Voice, embedding: bytes) -> VoiceStatus | None:
+    key = blobs.embedding_key(voice.id)
+    await ctx.storage.put_bytes(key, embedding)
+    version = ctx.fitter.version if ctx.fitter else ""
+    async with ctx.db.sessions() as session:
+        result = await session.execute(
+            update(Voice)
+            .where(
+                Voice.id == voice.id,
+                Voice.status == VoiceStatus.processing,
+                Voice.revoked_at.is_(None),
+            )
+            .values(
+                status=VoiceStatus.ready,
+                status_reason="",
+                embedding_blob=key,
+                embedding_version=version,
+                build_lease_until=None,
+            )
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            # Revoked or deleted while we fitted: the embedding must not survive.
+            await session.rollback()
+            await ctx.storage.delete(key)
+            return None
+        await audit.append(
+            session,
+            audit.chain_for(voice.tenant_id),
+            SYSTEM_ACTOR,
+            "voice_ready",
+            voice_id=voice.id,
+            details={"embedding_version": version, "embedding_bytes": len(embedding)},
+        )
+        await session.commit()
+    return VoiceStatus.ready
+
+
+async def _finish_failed(ctx: BuildContext, voice: Voice, reason: str) -> VoiceStatus | None:
+    async with ctx.db.sessions() as session:
+        result = await session.execute(
+            update(Voice)
+            .where(Voice.id == voice.id, Voice.status == VoiceStatus.processing)
+            .values(status=VoiceStatus.failed, status_reason=reason, build_lease_until=None)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            await session.rollback()
+            return None
+        chain = audit.chain_for(voice.tenant_id)
+        details = {"reason": reason}
+        await audit.append(
+            session, chain, SYSTEM_ACTOR, "voice_failed", voice_id=voice.id, details=details
+        )
+        await session.commit()
+    return VoiceStatus.failed
+
+
+async def waiting_builds(db: Database) -> list[str]:
+    """Voices in ``processing`` whose build no live process holds (never started, or
+    left by a process that died: its lease ran out)."""
+    async with db.sessions() as session:
+        stmt = select(Voice.id).where(_buildable(utcnow())).order_by(Voice.updated_at)
+        return list((await session.execute(stmt)).scalars())
+
+
+async def evict_outdated(db: Database, version: str) -> int:
+    """Mark ready cloned voices built by another fitter version ``evicted``."""
+    async with db.sessions() as session:
+        result = await session.execute(
+            update(Voice)
+            .where(
+                Voice.status == VoiceStatus.ready,
+                Voice.embedding_blob.is_not(None),
+                Voice.embedding_version != version,
+            )
+            .values(status=VoiceStatus.evicted, status_reason="the cloning model changed")
+        )
+        await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def can_rebuild(voice: Voice) -> bool:
+    """Evicted voices, and failed builds, rebuild from the reference while consent stands."""
+    return (
+        voice.status in (VoiceStatus.evicted, VoiceStatus.failed)
+        and voice.revoked_at is None
+        and voice.reference_blob is not None
+    )
+
+
+def mark_for_rebuild(voice: Voice) -> None:
+    """Queue a rebuild by state alone: the builder (or a queue) picks ``processing`` rows."""
+    voice.status = VoiceStatus.processing
+    voice.status_reason = "rebuilding the embedding from the reference"
+    voice.build_lease_until = None

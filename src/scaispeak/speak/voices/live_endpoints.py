@@ -1,0 +1,114 @@
+"""WebSocket /voices/clone/live: moves messages between a socket and a LiveIntake.
+
+Authenticates like the streaming socket (``Authorization: Bearer`` or ``?token=``).
+Text messages are JSON (``start``, ``done``, ``retry``); binary messages are audio.
+Errors are ``error`` events; a fatal one (bad credentials) closes with 4000 + status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.deps import authenticate, platform_context
+from scaispeak.platform.errors import BadRequest, ServiceError
+from scaispeak.speak.voices.live_intake import LiveIntake, StartMessage, Step
+from scaispeak.speak.voices.runtime import voices_runtime
+
+router = APIRouter(prefix="/v1/modules/scaispeak", tags=["voices"])
+_log = logging.getLogger(__name__)
+
+
+@router.websocket("/voices/clone/live")
+async def clone_live(websocket: WebSocket) -> None:
+    await websocket.accept()
+    try:
+        principal = await _authenticate(websocket)
+    except ServiceError as exc:
+        await _send(websocket, _error(exc, fatal=True))
+        await _close(websocket, 4000 + exc.status)
+        return
+    live = LiveIntake(voices_runtime(websocket), principal, platform_context(websocket).db.sessions)
+    try:
+        while live.step is not Step.finished:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            for event in await _handle(live, message):
+                await _send(websocket, event)
+    except WebSocketDisconnect:
+        return
+    except Exception:
+        _log.exception("live intake failed")
+        await _send(websocket, _error(ServiceError("Unexpected error."), fatal=True))
+        await _close(websocket, 1011)
+        return
+    await _close(websocket, 1000)
+
+
+async def _handle(live: LiveIntake, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    try:
+        if message.get("bytes") is not None:
+            live.add_audio(message["bytes"])
+            return []
+        return await _command(live, message.get("text") or "")
+    except ServiceError as exc:
+        return [_error(exc, fatal=False)]
+
+
+async def _command(live: LiveIntake, text: str) -> list[dict[str, Any]]:
+    try:
+        body = json.loads(text)
+        kind = body.get("type")
+    except (ValueError, AttributeError) as exc:
+        raise BadRequest("Send JSON text messages: start, done or retry.") from exc
+    if kind == "start":
+        try:
+            start = StartMessage.model_validate(body)
+        except ValidationError as exc:
+            raise BadRequest(f"Invalid start message: {exc.errors()[0]['msg']}") from exc
+        return await live.begin(start)
+    if kind == "done":
+        return await live.finish_step()
+    if kind == "retry":
+        return live.retry()
+    raise BadRequest(f"Unknown message type {kind!r}; use start, done or retry.")
+
+
+async def _authenticate(websocket: WebSocket) -> Principal:
+    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
+    credential = value.strip() if scheme.lower() == "bearer" else None
+    credential = credential or websocket.query_params.get("token")
+    platform = platform_context(websocket)
+    async with platform.db.sessions() as session:
+        return await authenticate(platform, session, credential)
+
+
+def _error(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "code": exc.code,
+        "status": exc.status,
+        "detail": exc.detail,
+        "fatal": fatal,
+        **exc.extra,
+    }
+
+
+async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        await websocket.send_text(json.dumps(event))
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    if websocket.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close(code)

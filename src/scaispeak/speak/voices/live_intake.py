@@ -1,0 +1,183 @@
+"""Live intake: walk a speaker through consent and the reference passage, step by step.
+
+Transport-neutral (the WebSocket route in ``live_endpoints.py`` only moves messages).
+Protocol (docs/voices.md): the client sends ``start``; the server issues a challenge
+and prompts the consent statement; the client streams PCM (s16le mono at the rate it
+named) and sends ``done``; the server answers with that step's checks and, when they
+pass, prompts the reading passage; after the passage passes, the clone goes through
+the same audited intake as ``POST /voices/clone`` and the server sends ``created``.
+``retry`` drops the audio of the current step; a failed step may simply be recorded
+again.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.errors import ServiceError
+from scaispeak.speak.voices import consent, intake
+from scaispeak.speak.voices.audio_input import DecodedAudio
+from scaispeak.speak.voices.errors import IntakeRejected, UploadTooLarge
+from scaispeak.speak.voices.lifecycle import reference_wav
+from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
+from scaispeak.speak.voices.runtime import VoicesRuntime
+from scaispeak.speak.voices.schemas import VoiceOut
+from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
+
+READING_PASSAGE = (
+    "The harbour was quiet when the first boats came back. Fishermen unloaded their "
+    "catch, counted crates and argued about the weather, while gulls circled above the "
+    "cranes. By seven o'clock the market had opened, and buyers walked between the stalls."
+)
+
+
+class StartMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = "start"
+    speaker_name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    scope: VoiceScope = VoiceScope.user
+    language: str = Field("en-US", max_length=35)
+    description: str = Field("", max_length=5000)
+    sample_rate: int = Field(16_000, ge=8_000, le=48_000)
+
+
+class Step(enum.StrEnum):
+    waiting = "waiting"
+    consent = "consent"
+    reference = "reference"
+    finished = "finished"
+
+
+class OutOfStep(ServiceError):
+    status, code, title = 409, "out_of_step", "Message not expected now"
+
+
+@dataclass
+class LiveIntake:
+    rt: VoicesRuntime
+    principal: Principal
+    sessions: async_sessionmaker[AsyncSession]
+    step: Step = Step.waiting
+    start: StartMessage | None = None
+    challenge: ConsentChallenge | None = None
+    consent_audio: DecodedAudio | None = None
+    buffer: bytearray = field(default_factory=bytearray)
+
+    async def begin(self, message: StartMessage) -> list[dict[str, Any]]:
+        if self.step is not Step.waiting:
+            raise OutOfStep("The intake has already started.")
+        self.start = message
+        async with self.sessions() as session:
+            self.challenge = await consent.issue_challenge(
+                session, self.principal, message.speaker_name, self.rt
+            )
+        self.step = Step.consent
+        return [self._prompt()]
+
+    def add_audio(self, data: bytes) -> None:
+        if self.step not in (Step.consent, Step.reference):
+            raise OutOfStep("Send audio only while a step is recording.")
+        if len(self.buffer) + len(data) > self.rt.settings.upload_max_bytes:
+            raise UploadTooLarge("This step's recording is too long; send done or retry.")
+        self.buffer += data
+
+    def retry(self) -> list[dict[str, Any]]:
+        self.buffer.clear()
+        return [self._prompt()]
+
+    async def finish_step(self) -> list[dict[str, Any]]:
+        if self.step is Step.consent:
+            return await self._finish_consent()
+        if self.step is Step.reference:
+            return await self._finish_reference()
+        raise OutOfStep("No step is recording.")
+
+    def _recorded(self) -> DecodedAudio:
+        assert self.start is not None
+        usable = len(self.buffer) - len(self.buffer) % 2
+        ints = np.frombuffer(bytes(self.buffer[:usable]), dtype="<i2")
+        self.buffer.clear()
+        pcm = (ints.astype(np.float32) / 32768.0).astype(np.float32)
+        return DecodedAudio(pcm, self.start.sample_rate, "pcm", "pcm_s16le", 1)
+
+    async def _finish_consent(self) -> list[dict[str, Any]]:
+        assert self.challenge is not None
+        audio = self._recorded()
+        clip, said = await self.rt.analysis.run(
+            check_consent_step,
+            audio,
+            self.challenge.statement,
+            self.challenge.phrase,
+            self.rt.settings,
+        )
+        passed = clip.passed and said.passed
+        report = {"consent": clip.as_dict(), "statement": {**said.__dict__, "passed": said.passed}}
+        events = [_result(Step.consent, passed, report)]
+        if passed:
+            self.consent_audio, self.step = audio, Step.reference
+            events.append(self._prompt())
+        return events
+
+    async def _finish_reference(self) -> list[dict[str, Any]]:
+        assert self.consent_audio is not None
+        audio = self._recorded()
+        clip, speaker = await self.rt.analysis.run(
+            check_reference_step, audio, self.consent_audio, self.rt.settings
+        )
+        passed = clip.passed and speaker.passed
+        report = {
+            "reference": clip.as_dict(),
+            "speaker": {**speaker.__dict__, "passed": speaker.passed},
+        }
+        events = [_result(Step.reference, passed, report)]
+        if passed:
+            events.append(await self._create(audio))
+        return events
+
+    async def _create(self, reference: DecodedAudio) -> dict[str, Any]:
+        """The same audited intake as the HTTP endpoint, on the two recordings."""
+        assert self.start is not None and self.challenge and self.consent_audio
+        s = self.start
+        spec = intake.NewVoice(s.name, s.scope, s.language, s.description)
+        said = self.consent_audio
+        try:
+            async with self.sessions() as session:
+                voice = await intake.clone_voice(
+                    session,
+                    self.rt,
+                    self.principal,
+                    spec,
+                    self.challenge.id,
+                    reference_wav(reference.pcm, reference.rate),
+                    reference_wav(said.pcm, said.rate),
+                )
+        except IntakeRejected as exc:
+            return _result(Step.reference, False, exc.extra["report"])
+        self.step = Step.finished
+        return {"type": "created", "voice": VoiceOut.of(voice).model_dump(mode="json")}
+
+    def _prompt(self) -> dict[str, Any]:
+        assert self.challenge is not None
+        if self.step is Step.consent:
+            text, hint = self.challenge.statement, "Read this consent statement aloud."
+        else:
+            text, hint = READING_PASSAGE, "Now read this passage in your natural voice (5-25 s)."
+        return {
+            "type": "prompt",
+            "step": self.step.value,
+            "text": text,
+            "hint": hint,
+            "challenge_id": self.challenge.id,
+        }
+
+
+def _result(step: Step, passed: bool, report: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "result", "step": step.value, "passed": passed, "report": report}

@@ -1,0 +1,209 @@
+"""Preflight: is this clip good enough to clone from (or to prove consent with)?
+
+Each check answers pass, warn, fail or skip with the measured value and a hint the
+speaker can act on. A report passes when no check fails. Thresholds are settings
+(docs/configuration.md); the reasoning behind them is in docs/voices.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from scaispeak.settings import VoicesSettings
+from scaispeak.speak.engines.base import EngineError, Pcm
+from scaispeak.speak.engines.cloning.speakers import SpeakerEncoder, cosine
+from scaispeak.speak.synthesis.audio import integrated_loudness
+from scaispeak.speak.voices import acoustics
+from scaispeak.speak.voices.audio_input import DecodedAudio
+
+SPEAKER_WINDOW_S = 3.0
+"""Windows compared by the single-speaker check: long enough for a stable embedding."""
+
+
+class ClipKind(enum.StrEnum):
+    reference = "reference"
+    consent = "consent"
+
+
+class CheckStatus(enum.StrEnum):
+    pass_ = "pass"
+    warn = "warn"
+    fail = "fail"
+    skip = "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: CheckStatus
+    value: float | None
+    unit: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    kind: ClipKind
+    duration_s: float
+    sample_rate: int
+    container: str
+    codec: str
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status is not CheckStatus.fail for c in self.checks)
+
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if c.status is CheckStatus.fail]
+
+    def as_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["passed"] = self.passed
+        return body
+
+
+def run_preflight(
+    audio: DecodedAudio, kind: ClipKind, settings: VoicesSettings, encoder: SpeakerEncoder
+) -> PreflightReport:
+    """Every check on one decoded clip. CPU-bound: call it off the event loop."""
+    pcm16k = acoustics.to_analysis_rate(audio.pcm, audio.rate)
+    profile = acoustics.profile_speech(pcm16k)
+    checks = [
+        check_duration(audio.duration_s, kind, settings),
+        check_sample_rate(audio.rate),
+        check_clipping(acoustics.clipped_fraction(audio.pcm)),
+        check_loudness(integrated_loudness(audio.pcm, audio.rate)),
+        check_noise(profile),
+        check_speech_ratio(profile, kind),
+    ]
+    if kind is ClipKind.consent:
+        checks.append(check_not_silent(profile))
+    checks.append(check_single_speaker(pcm16k, profile, settings, encoder))
+    return PreflightReport(
+        kind, round(audio.duration_s, 3), audio.rate, audio.container, audio.codec, tuple(checks)
+    )
+
+
+def _check(name: str, status: CheckStatus, value: float | None, unit: str, hint: str) -> Check:
+    shown = None if value is None or not math.isfinite(value) else round(value, 4)
+    return Check(name, status, shown, unit, hint)
+
+
+def check_duration(seconds: float, kind: ClipKind, s: VoicesSettings) -> Check:
+    low, high = (
+        (s.reference_min_s, s.reference_max_s)
+        if kind is ClipKind.reference
+        else (s.consent_min_s, s.consent_max_s)
+    )
+    if seconds < low:
+        return _check("duration", CheckStatus.fail, seconds, "s", f"Record at least {low:g} s.")
+    if seconds > high:
+        return _check("duration", CheckStatus.fail, seconds, "s", f"Trim it to {high:g} s.")
+    return _check("duration", CheckStatus.pass_, seconds, "s", f"Between {low:g} and {high:g} s.")
+
+
+def check_sample_rate(rate: int) -> Check:
+    if rate < 8_000:
+        return _check("sample_rate", CheckStatus.fail, rate, "Hz", "Record at 16 kHz or more.")
+    if rate < 16_000:
+        hint = "Telephone-band audio clones poorly; record at 16 kHz or more."
+        return _check("sample_rate", CheckStatus.warn, rate, "Hz", hint)
+    return _check("sample_rate", CheckStatus.pass_, rate, "Hz", "Wide-band audio.")
+
+
+def check_clipping(fraction: float) -> Check:
+    if fraction > 1e-3:
+        hint = "The recording is clipped (distorted); lower the input gain and record again."
+        return _check("clipping", CheckStatus.fail, fraction, "ratio", hint)
+    if fraction > 1e-4:
+        hint = "A few samples touch full scale; lower the gain a little."
+        return _check("clipping", CheckStatus.warn, fraction, "ratio", hint)
+    return _check("clipping", CheckStatus.pass_, fraction, "ratio", "No clipping.")
+
+
+def check_loudness(lufs: float) -> Check:
+    if not math.isfinite(lufs) or lufs < -50:
+        hint = "Almost nothing is audible; check the microphone."
+        return _check("loudness", CheckStatus.fail, lufs, "LUFS", hint)
+    if lufs < -35:
+        hint = "Very quiet; move closer to the microphone or raise the gain."
+        return _check("loudness", CheckStatus.warn, lufs, "LUFS", hint)
+    if lufs > -8:
+        hint = "Very loud; lower the gain to avoid distortion."
+        return _check("loudness", CheckStatus.warn, lufs, "LUFS", hint)
+    return _check("loudness", CheckStatus.pass_, lufs, "LUFS", "Comfortable level.")
+
+
+def check_noise(profile: acoustics.SpeechProfile) -> Check:
+    snr = profile.snr_db
+    if profile.speech_frames == 0:
+        return _check("noise", CheckStatus.skip, None, "dB", "No speech to compare noise with.")
+    if snr < 10:
+        hint = "Background noise is almost as loud as the voice; record somewhere quieter."
+        return _check("noise", CheckStatus.fail, snr, "dB", hint)
+    if snr < 20:
+        hint = f"Noticeable background noise (floor {profile.noise_floor_dbfs:.0f} dBFS)."
+        return _check("noise", CheckStatus.warn, snr, "dB", hint)
+    return _check("noise", CheckStatus.pass_, snr, "dB", "Clean background.")
+
+
+def check_speech_ratio(profile: acoustics.SpeechProfile, kind: ClipKind) -> Check:
+    ratio = profile.speech_ratio
+    fail_below, warn_below = (0.4, 0.6) if kind is ClipKind.reference else (0.2, 0.4)
+    if ratio < fail_below:
+        hint = "Mostly silence or noise; speak continuously for the whole clip."
+        return _check("speech_ratio", CheckStatus.fail, ratio, "ratio", hint)
+    if ratio < warn_below:
+        hint = "Long pauses; trim silence at the start and end."
+        return _check("speech_ratio", CheckStatus.warn, ratio, "ratio", hint)
+    return _check("speech_ratio", CheckStatus.pass_, ratio, "ratio", "Mostly speech.")
+
+
+def check_not_silent(profile: acoustics.SpeechProfile) -> Check:
+    seconds = profile.speech_seconds
+    if seconds < 1.0:
+        hint = "The consent recording is silent; read the statement aloud."
+        return _check("not_silent", CheckStatus.fail, seconds, "s", hint)
+    return _check("not_silent", CheckStatus.pass_, seconds, "s", "Speech heard.")
+
+
+def check_single_speaker(
+    pcm16k: Pcm, profile: acoustics.SpeechProfile, s: VoicesSettings, encoder: SpeakerEncoder
+) -> Check:
+    """Embed consecutive windows; the least similar pair says whether voices change."""
+    similarity = window_consistency(pcm16k, encoder)
+    if profile.speech_frames == 0 or similarity is None:
+        hint = "Too little speech to compare parts of the clip."
+        return _check("single_speaker", CheckStatus.skip, None, "cosine", hint)
+    if similarity < s.single_speaker_fail_below:
+        hint = "More than one voice is heard; record the speaker alone."
+        return _check("single_speaker", CheckStatus.fail, similarity, "cosine", hint)
+    if similarity < s.single_speaker_warn_below:
+        hint = "The voice varies a lot; keep a steady voice and no other speakers."
+        return _check("single_speaker", CheckStatus.warn, similarity, "cosine", hint)
+    return _check("single_speaker", CheckStatus.pass_, similarity, "cosine", "One speaker.")
+
+
+def window_consistency(pcm16k: Pcm, encoder: SpeakerEncoder) -> float | None:
+    size = int(SPEAKER_WINDOW_S * acoustics.ANALYSIS_RATE)
+    starts = range(0, max(pcm16k.size - size // 2, 0), size)
+    embeddings = []
+    for start in starts:
+        window = pcm16k[start : start + size]
+        # Too short, or digital silence: no speaker to compare.
+        if window.size < size // 2 or float(np.max(np.abs(window))) < 1e-3:
+            continue
+        try:
+            embeddings.append(encoder.embed(window, acoustics.ANALYSIS_RATE))
+        except EngineError:
+            continue  # the encoder found too little speech in it
+    if len(embeddings) < 2:
+        return None
+    pairs = [cosine(a, b) for i, a in enumerate(embeddings) for b in embeddings[i + 1 :]]
+    return float(np.min(pairs))

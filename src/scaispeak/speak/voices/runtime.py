@@ -1,0 +1,60 @@
+"""What the voice endpoints share within one process: settings, storage, pools, builder.
+
+Built in ``app.py`` and kept on ``app.state.voices``; services receive its parts as
+arguments, endpoints reach it through ``voices_runtime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from starlette.requests import HTTPConnection
+
+from scaispeak.platform.storage import BlobStore
+from scaispeak.settings import VoicesSettings
+from scaispeak.speak.voices.analysis import AnalysisPool
+from scaispeak.speak.voices.blobs import EmbeddingLoader
+from scaispeak.speak.voices.builder import VoiceBuilder
+from scaispeak.speak.voices.statement import new_phrase
+
+RevocationHook = Callable[[str], Awaitable[None]]
+"""Called with a voice id after its consent is revoked (and its blobs are gone)."""
+
+
+@runtime_checkable
+class VoiceCache(Protocol):
+    """The cloning engine's bounded cache of loaded voices, as the domain sees it."""
+
+    def forget(self, voice_id: str) -> None:
+        """Drop a voice now (revoked, deleted, rebuilt)."""
+        ...
+
+    def preload(self, voice_id: str) -> None:
+        """Load a voice's embedding before its first use. Blocking."""
+        ...
+
+
+@dataclass
+class VoicesRuntime:
+    settings: VoicesSettings
+    storage: BlobStore
+    analysis: AnalysisPool
+    builder: VoiceBuilder
+    loader: EmbeddingLoader
+    cache: VoiceCache | None = None
+    phrases: Callable[[], str] = new_phrase
+    """Draws the one-time phrase of each consent challenge."""
+    on_revoke: list[RevocationHook] = field(default_factory=list)
+    """Hooks run after a revocation. Synth jobs (issue 5) register one that cancels the
+    voice's queued and running jobs; until then nothing else holds a voice."""
+
+    def forget(self, voice_id: str) -> None:
+        if self.cache is not None:
+            self.cache.forget(voice_id)
+
+
+def voices_runtime(conn: HTTPConnection) -> VoicesRuntime:
+    runtime: VoicesRuntime = conn.app.state.voices
+    return runtime

@@ -1,0 +1,166 @@
+"""Bodies of the voice endpoints: library, global voices, consent and intake."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+
+from scaispeak.speak.voices.models import ConsentKind, ConsentState, VoiceScope, VoiceStatus
+
+
+class LicenceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    licensor: str
+    terms: str
+    engine_licence: str
+    voice_licence: str
+    source: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+    proof_blob: str | None = Field(None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_proof(self) -> bool:
+        """Whether a signed licence document is on file (superadmins can fetch it)."""
+        return self.proof_blob is not None
+
+
+class VoiceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    scope: VoiceScope
+    name: str
+    description: str
+    language: str
+    tags: list[str]
+    engine: str
+    status: VoiceStatus
+    status_reason: str
+    usage_count: int
+    owner_user_id: str | None = None
+    licence: LicenceOut | None
+    promotion_agreed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, voice: Any) -> VoiceOut:
+        return cls.model_validate(voice)
+
+
+class VoicePageOut(BaseModel):
+    items: list[VoiceOut]
+    next_cursor: str | None
+
+
+class VoicePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    language: str | None = Field(None, max_length=35, description="BCP-47 tag, e.g. en-US.")
+    tags: list[str] | None = Field(None, max_length=20)
+
+
+class LicenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    licensor: str | None = Field(None, max_length=200)
+    terms: str | None = Field(None, max_length=20_000)
+    source: str | None = Field(None, max_length=500)
+    engine_licence: str | None = Field(None, max_length=100)
+    voice_licence: str | None = Field(None, max_length=100)
+    valid_from: AwareDatetime | None = Field(None, description="Start of the window (UTC offset).")
+    valid_until: AwareDatetime | None = Field(None, description="End of the window (exclusive).")
+
+
+class GlobalVoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    language: str = Field(max_length=35)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    engine: str = Field(description="An engine running here, e.g. piper or kokoro.")
+    engine_voice: str = Field(description="The engine's voice key.")
+    licence: LicenceIn
+
+
+class GlobalVoicePatch(VoicePatch):
+    licence: LicenceIn | None = None
+
+
+class ChallengeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speaker_name: str = Field(min_length=1, max_length=200, description="Who will be cloned.")
+
+
+class ChallengeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    speaker_name: str
+    statement: str = Field(description="Read this aloud, word for word, in the consent clip.")
+    phrase: str
+    expires_at: datetime
+
+
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    voice_id: str
+    kind: ConsentKind
+    state: ConsentState
+    speaker_name: str
+    statement: str
+    transcript: str
+    speaker_score: float | None
+    evidence_sha256: str
+    created_by: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    revoked_by: str | None
+    revoked_at: datetime | None
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    chain: str
+    seq: int
+    at: datetime
+    actor_id: str
+    action: str
+    voice_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+
+class VoiceConsentOut(BaseModel):
+    consent: ConsentOut | None
+    audit: list[AuditEntryOut]
+
+
+class ChainReportOut(BaseModel):
+    chain: str
+    entries: int
+    intact: bool
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=1000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=1000)
+
+
+class PendingConsentOut(BaseModel):
+    voice: VoiceOut
+    consent: ConsentOut

@@ -1,0 +1,212 @@
+"""Consent verification on audio: preflight both clips, recognise the statement, match
+the voices. Pure computation (no database, no storage): blocking, run in the pool.
+
+Speaker verification compares Resemblyzer embeddings of the whole consent recording
+and the whole reference clip; cosine at or above ``speaker_match_threshold`` is the
+same speaker. The threshold and the measurements behind it are in docs/voices.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scaispeak.settings import VoicesSettings
+from scaispeak.speak.engines.base import EngineError
+from scaispeak.speak.engines.cloning.speakers import cosine
+from scaispeak.speak.voices import acoustics, speech_models
+from scaispeak.speak.voices.audio_input import DecodedAudio, decode_audio
+from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
+from scaispeak.speak.voices.preflight import ClipKind, PreflightReport, run_preflight
+from scaispeak.speak.voices.statement import StatementMatch, match_statement
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A clip's preflight, or why it could not be decoded at all."""
+
+    kind: ClipKind
+    audio: DecodedAudio | None
+    report: PreflightReport | None
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.report is not None and self.report.passed
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.report is not None:
+            return self.report.as_dict()
+        decode = {"name": "decode", "status": "fail", "value": None, "unit": "", "hint": self.error}
+        return {"kind": self.kind.value, "passed": False, "checks": [decode]}
+
+
+@dataclass(frozen=True)
+class SpeakerMatch:
+    score: float | None
+    threshold: float
+    hint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.score is not None and self.score >= self.threshold
+
+
+@dataclass(frozen=True)
+class ConsentVerification:
+    reference: ClipResult
+    consent: ClipResult
+    statement: StatementMatch | None
+    speaker: SpeakerMatch | None
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.reference.passed
+            and self.consent.passed
+            and self.statement is not None
+            and self.statement.passed
+            and self.speaker is not None
+            and self.speaker.passed
+        )
+
+    def failed_checks(self) -> list[str]:
+        """Every failing check, named ``<step>.<check>`` (``reference.duration``...)."""
+        failed = []
+        for clip in (self.reference, self.consent):
+            names = clip.report.failed() if clip.report else ["decode"]
+            failed += [f"{clip.kind.value}.{name}" for name in names]
+        if self.statement is None or not self.statement.passed:
+            failed.append("statement")
+        if self.speaker is None or not self.speaker.passed:
+            failed.append("speaker")
+        return failed
+
+    def audit_steps(self) -> list[tuple[str, dict[str, Any]]]:
+        """One audit entry per verification step: what was measured and the verdict."""
+        said, voice = self.statement, self.speaker
+        return [
+            (
+                "intake_preflight",
+                {
+                    "reference_passed": self.reference.passed,
+                    "consent_passed": self.consent.passed,
+                    "failed_checks": [f for f in self.failed_checks() if "." in f],
+                },
+            ),
+            (
+                "intake_statement",
+                {
+                    "transcript": said.transcript if said else None,
+                    "char_error": said.char_error if said else None,
+                    "phrase_edit_ratio": said.phrase_edit_ratio if said else None,
+                    "passed": bool(said and said.passed),
+                },
+            ),
+            (
+                "intake_speaker",
+                {
+                    "score": voice.score if voice else None,
+                    "threshold": voice.threshold if voice else None,
+                    "passed": bool(voice and voice.passed),
+                },
+            ),
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        statement = None
+        if self.statement is not None:
+            statement = {**asdict(self.statement), "passed": self.statement.passed}
+        speaker = None
+        if self.speaker is not None:
+            speaker = {**asdict(self.speaker), "passed": self.speaker.passed}
+        return {
+            "reference": self.reference.as_dict(),
+            "consent": self.consent.as_dict(),
+            "statement": statement,
+            "speaker": speaker,
+        }
+
+
+def preflight_upload(data: bytes, kind: ClipKind, settings: VoicesSettings) -> ClipResult:
+    """Decode (within the caps) and preflight one uploaded clip."""
+    try:
+        audio = decode_audio(
+            data, max_seconds=settings.decode_max_seconds, timeout_s=settings.decode_timeout_s
+        )
+    except (AudioUnreadable, AudioTooLong) as exc:
+        return ClipResult(kind, None, None, exc.detail)
+    report = run_preflight(audio, kind, settings, speech_models.speaker_encoder())
+    return ClipResult(kind, audio, report)
+
+
+def verify_consent(
+    reference: bytes, consent: bytes, statement: str, phrase: str, settings: VoicesSettings
+) -> ConsentVerification:
+    """Every check of a recorded-consent intake, run to the end for a full report."""
+    ref = preflight_upload(reference, ClipKind.reference, settings)
+    said = preflight_upload(consent, ClipKind.consent, settings)
+    if said.audio is None:
+        return ConsentVerification(ref, said, None, None)
+    match = hears_statement(said.audio, statement, phrase, settings)
+    speaker = None
+    if ref.audio is not None:
+        speaker = match_speakers(ref.audio, said.audio, settings.speaker_match_threshold)
+    return ConsentVerification(ref, said, match, speaker)
+
+
+def hears_statement(
+    audio: DecodedAudio, statement: str, phrase: str, settings: VoicesSettings
+) -> StatementMatch:
+    """Whisper's transcript of the consent recording, judged by the matching rule."""
+    return match_statement(
+        speech_models.transcribe(acoustics.to_analysis_rate(audio.pcm, audio.rate)),
+        statement,
+        phrase,
+        max_char_error=settings.statement_max_char_error,
+        max_phrase_edit_ratio=settings.phrase_max_edit_ratio,
+    )
+
+
+def match_speakers(
+    reference: DecodedAudio, consent: DecodedAudio, threshold: float
+) -> SpeakerMatch:
+    encoder = speech_models.speaker_encoder()
+    try:
+        a = encoder.embed(reference.pcm, reference.rate)
+        b = encoder.embed(consent.pcm, consent.rate)
+    except EngineError:
+        return SpeakerMatch(None, threshold, "Too little speech to compare the two voices.")
+    score = round(cosine(a, b), 4)
+    hint = (
+        "The consent voice matches the reference voice."
+        if score >= threshold
+        else "The consent recording is not the reference speaker's voice."
+    )
+    return SpeakerMatch(score, threshold, hint)
+
+
+def check_consent_step(
+    audio: DecodedAudio, statement: str, phrase: str, settings: VoicesSettings
+) -> tuple[ClipResult, StatementMatch]:
+    """Live intake, step one: the consent recording's preflight and what it says."""
+    said = ClipResult(
+        ClipKind.consent,
+        audio,
+        run_preflight(audio, ClipKind.consent, settings, speech_models.speaker_encoder()),
+    )
+    match = hears_statement(audio, statement, phrase, settings)
+    return said, match
+
+
+def check_reference_step(
+    reference: DecodedAudio, consent: DecodedAudio, settings: VoicesSettings
+) -> tuple[ClipResult, SpeakerMatch]:
+    """Live intake, step two: the reference's preflight and whether it is the same voice."""
+    encoder = speech_models.speaker_encoder()
+    ref = ClipResult(
+        ClipKind.reference,
+        reference,
+        run_preflight(reference, ClipKind.reference, settings, encoder),
+    )
+    return ref, match_speakers(reference, consent, settings.speaker_match_threshold)

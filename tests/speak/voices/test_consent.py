@@ -1,0 +1,150 @@
+"""Cloning needs verified consent: the right statement, in the reference speaker's voice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from scaispeak.platform.db import utcnow
+from scaispeak.speak.voices.models import AuditEntry, ConsentChallenge, Voice
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import (
+    PHRASE,
+    SPEAKER,
+    VOICES,
+    Clips,
+    Impostor,
+    VoiceApp,
+    auth,
+    issue_challenge,
+    post_clone,
+)
+
+
+async def count_rows(app: VoiceApp, model: type, **where: str) -> int:
+    async with app.app.state.platform.db.sessions() as session:
+        stmt = select(func.count()).select_from(model)
+        for column, value in where.items():
+            stmt = stmt.where(getattr(model, column) == value)
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def test_challenge_names_speaker_platform_and_a_one_time_phrase(
+    voice_app: VoiceApp,
+) -> None:
+    challenge = await issue_challenge(voice_app, voice_app.tenancy.member_a)
+    assert SPEAKER in challenge["statement"] and "ScaiSpeak" in challenge["statement"]
+    assert challenge["phrase"] == PHRASE and PHRASE in challenge["statement"]
+    assert challenge["expires_at"]
+
+
+async def test_genuine_consent_is_accepted_and_the_voice_builds(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    key = voice_app.tenancy.member_a
+    response = await post_clone(
+        voice_app, key, clips.wav(clips.reference), clips.wav(clips.genuine)
+    )
+    assert response.status_code == 202, response.text
+    voice = response.json()
+    assert voice["status"] == "processing" and voice["engine"] == "clone"
+    assert voice["scope"] == "user"
+    await voice_app.runtime.builder.drain()
+    ready = await voice_app.client.get(f"{VOICES}/{voice['id']}", headers=auth(key))
+    assert ready.json()["status"] == "ready"
+    consent = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent", headers=auth(key))
+    trail = consent.json()
+    assert trail["consent"]["state"] == "active" and trail["consent"]["speaker_score"] >= 0.92
+    assert PHRASE.split()[0] in trail["consent"]["transcript"].lower()
+    assert [e["action"] for e in trail["audit"]] == ["clone_accepted", "voice_ready"]
+
+
+# Rejections by the audio checks run on SQLite only: they test recognition and
+# verification; the database side of a rejection (audit entries, nothing else) is
+# the same path the expired-challenge test covers on both databases.
+async def test_impostor_consent_is_rejected_and_nothing_but_audit_is_stored(
+    sqlite_voice_app: VoiceApp, clips: Clips, impostor: Impostor
+) -> None:
+    voice_app = sqlite_voice_app
+    key = voice_app.tenancy.member_a
+    before = await count_rows(voice_app, Voice)
+    response = await post_clone(
+        voice_app,
+        key,
+        clips.wav(clips.reference),
+        impostor.wav(),
+    )
+    assert_problem(response, 422, "voice_intake_rejected")
+    report = response.json()["report"]
+    assert report["speaker"]["passed"] is False
+    assert report["speaker"]["score"] < report["speaker"]["threshold"]
+    assert report["statement"]["passed"] is True, "the impostor did read the statement"
+    assert await count_rows(voice_app, Voice) == before
+    actions = await audit_actions(voice_app, voice_app.tenancy.tenant_a)
+    steps = ["intake_preflight", "intake_statement", "intake_speaker", "clone_rejected"]
+    assert actions[-4:] == steps
+    blobs = voice_app.storage.root / "objects" / "voices"
+    assert not blobs.exists() or not any(blobs.iterdir())
+
+
+async def test_wrong_statement_is_rejected(sqlite_voice_app: VoiceApp, clips: Clips) -> None:
+    response = await post_clone(
+        sqlite_voice_app,
+        sqlite_voice_app.tenancy.member_a,
+        clips.wav(clips.reference),
+        clips.wav(clips.wrong_statement),
+    )
+    assert_problem(response, 422, "voice_intake_rejected")
+    statement = response.json()["report"]["statement"]
+    assert statement["passed"] is False
+    assert statement["phrase_edit_ratio"] > statement["max_phrase_edit_ratio"]
+    assert response.json()["report"]["speaker"]["passed"] is True
+
+
+async def test_expired_challenge_is_rejected_before_any_analysis(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    key = voice_app.tenancy.member_a
+    challenge = await issue_challenge(voice_app, key)
+    async with voice_app.app.state.platform.db.sessions() as session:
+        await session.execute(
+            update(ConsentChallenge)
+            .where(ConsentChallenge.id == challenge["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    response = await post_clone(
+        voice_app,
+        key,
+        clips.wav(clips.reference),
+        clips.wav(clips.genuine),
+        challenge_id=challenge["id"],
+    )
+    assert_problem(response, 422, "voice_intake_rejected")
+    assert response.json()["report"]["challenge"]["status"] == "fail"
+    assert "expired" in response.json()["report"]["challenge"]["hint"]
+    actions = await audit_actions(voice_app, voice_app.tenancy.tenant_a)
+    assert actions[-1] == "clone_rejected"
+    assert await count_rows(voice_app, Voice, owner_user_id=voice_app.tenancy.member_a_user) == 0
+
+
+async def test_another_users_challenge_is_404(voice_app: VoiceApp, clips: Clips) -> None:
+    t = voice_app.tenancy
+    theirs = await issue_challenge(voice_app, t.admin_a)
+    for key in (t.member_a, t.member_b):
+        response = await post_clone(voice_app, key, b"RIFF", b"RIFF", challenge_id=theirs["id"])
+        assert_problem(response, 404, "not_found")
+
+
+async def test_member_cannot_clone_a_tenant_voice(voice_app: VoiceApp, clips: Clips) -> None:
+    response = await post_clone(
+        voice_app, voice_app.tenancy.member_a, b"RIFF", b"RIFF", scope="tenant"
+    )
+    assert_problem(response, 403, "forbidden")
+
+
+async def audit_actions(app: VoiceApp, chain: str) -> list[str]:
+    async with app.app.state.platform.db.sessions() as session:
+        stmt = select(AuditEntry.action).where(AuditEntry.chain == chain).order_by(AuditEntry.seq)
+        return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,81 @@
+"""Consent by signed document: the voice waits until a superadmin approves it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from scaispeak.speak.voices import blobs
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, unique
+from tests.speak.voices.test_global_voices import PDF
+
+
+async def submit(app: VoiceApp, key: str, clips: Clips, document: bytes = PDF) -> httpx.Response:
+    return await app.client.post(
+        f"{VOICES}/clone/document",
+        headers=auth(key),
+        data={"speaker_name": "Dana Studio", "name": unique("studio voice")},
+        files={
+            "reference": ("take.wav", clips.wav(clips.reference), "audio/wav"),
+            "document": ("consent.pdf", document, "application/pdf"),
+        },
+    )
+
+
+async def test_document_consent_waits_for_approval_then_builds(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    submitted = await submit(voice_app, t.admin_a, clips)
+    assert submitted.status_code == 202, submitted.text
+    voice: dict[str, Any] = submitted.json()
+    assert voice["status"] == "pending" and voice["scope"] == "tenant"
+    root = auth(t.superadmin)
+    pending = (await voice_app.client.get(f"{VOICES}/consent/pending", headers=root)).json()
+    assert voice["id"] in [p["voice"]["id"] for p in pending]
+    document = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent/document", headers=root)
+    assert document.content == PDF
+    await voice_app.runtime.builder.drain()
+    assert not voice_app.fitter.fitted, "nothing is built before approval"
+    approved = await voice_app.client.post(
+        f"{VOICES}/{voice['id']}/consent/approve", json={"note": "signature checked"}, headers=root
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "processing"
+    await voice_app.runtime.builder.drain()
+    ready = await voice_app.client.get(f"{VOICES}/{voice['id']}", headers=auth(t.member_a))
+    assert ready.json()["status"] == "ready"
+    trail = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent", headers=auth(t.admin_a))
+    actions = [e["action"] for e in trail.json()["audit"]]
+    assert actions == ["document_consent_submitted", "document_consent_approved", "voice_ready"]
+
+
+async def test_rejected_document_purges_the_reference(voice_app: VoiceApp, clips: Clips) -> None:
+    t = voice_app.tenancy
+    voice = (await submit(voice_app, t.admin_a, clips)).json()
+    rejected = await voice_app.client.post(
+        f"{VOICES}/{voice['id']}/consent/reject",
+        json={"note": "unsigned"},
+        headers=auth(t.superadmin),
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "failed"
+    assert not await voice_app.storage.exists(blobs.reference_key(voice["id"]))
+
+
+async def test_only_admins_submit_and_only_superadmins_decide(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    assert_problem(await submit(voice_app, t.member_a, clips), 403, "forbidden")
+    assert_problem(
+        await submit(voice_app, t.admin_a, clips, b"plain text"), 422, "unsupported_document"
+    )
+    voice = (await submit(voice_app, t.admin_a, clips)).json()
+    for key in (t.admin_a, t.member_a, t.member_b):
+        decided = await voice_app.client.post(
+            f"{VOICES}/{voice['id']}/consent/approve", json={}, headers=auth(key)
+        )
+        assert_problem(decided, 403, "forbidden")
+        listed = await voice_app.client.get(f"{VOICES}/consent/pending", headers=auth(key))
+        assert_problem(listed, 403, "forbidden")

@@ -1,0 +1,112 @@
+"""Global voices are the superadmin's, each with a licence; outside its window, 451."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import VOICES, VoiceApp, auth, unique
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def licensed_voice(**licence: Any) -> dict[str, Any]:
+    return {
+        "name": unique("Licensed narrator"),
+        "language": "de-DE",  # not English: the shared library's English counts stay put
+        "engine": "piper",
+        "engine_voice": "en_US-joe-medium",
+        "tags": ["licensed"],
+        "licence": {"licensor": "Studio Nord", "terms": "Broadcast use", **licence},
+    }
+
+
+@asynccontextmanager
+async def global_voice(app: VoiceApp, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """Created for one test and removed after it (PostgreSQL is shared by the session)."""
+    root = auth(app.tenancy.superadmin)
+    created = await app.client.post(f"{VOICES}/global", json=body, headers=root)
+    assert created.status_code == 201, created.text
+    try:
+        yield created.json()
+    finally:
+        await app.client.delete(f"{VOICES}/{created.json()['id']}", headers=root)
+
+
+async def test_superadmin_creates_a_licensed_global_voice_everyone_may_use(
+    voice_app: VoiceApp,
+) -> None:
+    t = voice_app.tenancy
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        assert voice["scope"] == "global" and voice["licence"]["licensor"] == "Studio Nord"
+        for key in (t.member_a, t.member_b):
+            seen = await voice_app.client.get(f"{VOICES}/{voice['id']}", headers=auth(key))
+            assert seen.status_code == 200
+        spoken = await voice_app.client.post(
+            "/v1/modules/scaispeak/speak",
+            json={"text": "Licensed.", "voice_id": voice["id"]},
+            headers=auth(t.member_b),
+        )
+        assert spoken.status_code == 200, spoken.text
+
+
+async def test_only_superadmins_create_or_change_global_voices(voice_app: VoiceApp) -> None:
+    t = voice_app.tenancy
+    for key in (t.admin_a, t.member_a):
+        made = await voice_app.client.post(
+            f"{VOICES}/global", json=licensed_voice(), headers=auth(key)
+        )
+        assert_problem(made, 403, "forbidden")
+        changed = await voice_app.client.patch(
+            f"{VOICES}/global/voc_piper_en-us-joe-medium", json={"name": "x"}, headers=auth(key)
+        )
+        assert_problem(changed, 403, "forbidden")
+
+
+async def test_a_closed_licence_window_blocks_synthesis_with_451(voice_app: VoiceApp) -> None:
+    t = voice_app.tenancy
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        past = datetime.now(UTC) - timedelta(days=1)
+        closed = await voice_app.client.patch(
+            f"{VOICES}/global/{voice['id']}",
+            json={"licence": {"valid_until": past.isoformat()}},
+            headers=auth(t.superadmin),
+        )
+        assert closed.status_code == 200, closed.text
+        spoken = await voice_app.client.post(
+            "/v1/modules/scaispeak/speak",
+            json={"text": "Expired.", "voice_id": voice["id"]},
+            headers=auth(t.member_a),
+        )
+        assert_problem(spoken, 451, "voice_licence_expired")
+
+
+async def test_licence_proof_is_stored_and_only_documents_are_accepted(
+    voice_app: VoiceApp,
+) -> None:
+    root = auth(voice_app.tenancy.superadmin)
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        url = f"{VOICES}/global/{voice['id']}/licence/proof"
+        bad = await voice_app.client.put(
+            url, files={"document": ("x.txt", b"just text", "text/plain")}, headers=root
+        )
+        assert_problem(bad, 422, "unsupported_document")
+        put = await voice_app.client.put(
+            url, files={"document": ("licence.pdf", PDF, "application/pdf")}, headers=root
+        )
+        assert put.status_code == 200 and put.json()["licence"]["has_proof"] is True
+        got = await voice_app.client.get(url, headers=root)
+        assert got.content == PDF and got.headers["content-type"] == "application/pdf"
+        member = await voice_app.client.get(url, headers=auth(voice_app.tenancy.member_a))
+        assert_problem(member, 403, "forbidden")
+
+
+async def test_global_voice_on_an_unknown_engine_voice_is_refused(voice_app: VoiceApp) -> None:
+    body = {**licensed_voice(), "engine_voice": "no-such-voice"}
+    made = await voice_app.client.post(
+        f"{VOICES}/global", json=body, headers=auth(voice_app.tenancy.superadmin)
+    )
+    assert_problem(made, 400, "bad_request")

@@ -1,0 +1,106 @@
+"""Editing the library: who may change, delete and promote which voice; recent use ranks."""
+
+from __future__ import annotations
+
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, plant_voice
+
+
+async def test_member_edits_own_voice_but_not_a_tenant_voice(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    own = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    shared = await plant_voice(voice_app, clips, tenant_id=t.tenant_a, owner=None, scope="tenant")
+    patch = {"name": "Renamed", "tags": ["narration", "warm"], "language": "en-GB"}
+    mine = await voice_app.client.patch(f"{VOICES}/{own}", json=patch, headers=auth(t.member_a))
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["name"] == "Renamed" and mine.json()["language"] == "en-GB"
+    theirs = await voice_app.client.patch(
+        f"{VOICES}/{shared}", json=patch, headers=auth(t.member_a)
+    )
+    assert_problem(theirs, 403, "voice_not_editable")
+    admin = await voice_app.client.patch(f"{VOICES}/{shared}", json=patch, headers=auth(t.admin_a))
+    assert admin.status_code == 200
+    bad = await voice_app.client.patch(
+        f"{VOICES}/{own}", json={"language": "not a tag"}, headers=auth(t.member_a)
+    )
+    assert_problem(bad, 400, "bad_request")
+
+
+async def test_global_voices_are_not_editable_by_tenant_admins(voice_app: VoiceApp) -> None:
+    response = await voice_app.client.patch(
+        f"{VOICES}/voc_piper_en-us-joe-medium",
+        json={"name": "Mine now"},
+        headers=auth(voice_app.tenancy.admin_a),
+    )
+    assert_problem(response, 403, "voice_not_editable")
+
+
+async def test_deleting_a_cloned_voice_removes_its_audio_and_keeps_the_trail(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    from scaispeak.speak.voices import blobs
+
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    deleted = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+    assert deleted.status_code == 204
+    gone = await voice_app.client.get(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+    assert_problem(gone, 404, "unknown_voice")
+    assert not await voice_app.storage.exists(blobs.reference_key(voice_id))
+    assert not await voice_app.storage.exists(blobs.embedding_key(voice_id))
+    verify = await voice_app.client.get(f"{VOICES}/audit/verify", headers=auth(t.admin_a))
+    assert verify.json()["intact"] is True and verify.json()["entries"] >= 2
+
+
+async def test_promotion_needs_the_owners_recorded_agreement(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    promote = f"{VOICES}/{voice_id}/promote"
+    # Before the owner offers it, the admin cannot even see the private voice.
+    assert_problem(
+        await voice_app.client.post(promote, headers=auth(t.admin_a)), 404, "unknown_voice"
+    )
+    assert_problem(await voice_app.client.post(promote, headers=auth(t.member_a)), 403, "forbidden")
+    agree = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/promotion/agree", headers=auth(t.member_a)
+    )
+    assert agree.status_code == 200 and agree.json()["promotion_agreed_at"]
+    promoted = await voice_app.client.post(promote, headers=auth(t.admin_a))
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["scope"] == "tenant"
+    seen_by_admin = await voice_app.client.get(f"{VOICES}/{voice_id}", headers=auth(t.admin_a))
+    assert seen_by_admin.status_code == 200
+    trail = await voice_app.client.get(f"{VOICES}/{voice_id}/consent", headers=auth(t.admin_a))
+    actions = [e["action"] for e in trail.json()["audit"]]
+    assert actions[-2:] == ["promotion_agreed", "voice_promoted"]
+    other = await voice_app.client.post(promote, headers=auth(t.member_b))
+    assert_problem(other, 403, "forbidden")
+
+
+async def test_recently_used_voices_rank_first_and_pages_stay_stable(voice_app: VoiceApp) -> None:
+    headers = auth(voice_app.tenancy.member_a)
+    for voice in ("voc_kokoro_jm-kumo", "voc_piper_en-us-joe-medium"):
+        spoken = await voice_app.client.post(
+            "/v1/modules/scaispeak/speak", json={"text": "Hi.", "voice_id": voice}, headers=headers
+        )
+        assert spoken.status_code == 200, spoken.text
+    everything = (await voice_app.client.get(VOICES, headers=headers)).json()["items"]
+    assert [v["id"] for v in everything[:2]] == ["voc_piper_en-us-joe-medium", "voc_kokoro_jm-kumo"]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await voice_app.client.get(VOICES, params=params, headers=headers)).json()
+        seen += [v["id"] for v in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [v["id"] for v in everything]

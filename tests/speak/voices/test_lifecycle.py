@@ -1,0 +1,241 @@
+"""A cloned voice builds in the background, speaks through /speak, rebuilds when evicted,
+survives a restart, and loses its audio the moment consent is revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import soundfile
+from sqlalchemy import select, update
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices import blobs
+from scaispeak.speak.voices.models import Voice, VoiceStatus
+from tests.conftest import make_settings
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import (
+    VOICES,
+    Clips,
+    FakeFitter,
+    VoiceApp,
+    auth,
+    plant_voice,
+    voice_app_for,
+)
+from tests.support.asr import transcribe, word_error_rate
+
+SPEAK = "/v1/modules/scaispeak/speak"
+
+
+async def status_of(app: VoiceApp, key: str, voice_id: str) -> dict[str, object]:
+    response = await app.client.get(f"{VOICES}/{voice_id}", headers=auth(key))
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def set_status(app: VoiceApp, voice_id: str, status: VoiceStatus, **values: object) -> None:
+    async with app.app.state.platform.db.sessions() as session:
+        await session.execute(
+            update(Voice).where(Voice.id == voice_id).values(status=status, **values)
+        )
+        await session.commit()
+
+
+async def test_planted_voice_builds_and_stores_its_embedding(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "ready"
+    assert await voice_app.storage.exists(blobs.embedding_key(voice_id))
+    assert len(voice_app.fitter.fitted) == 1 and voice_app.fitter.fitted[0] > 5
+
+
+async def test_a_failing_fit_leaves_the_voice_failed_with_the_reason(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_app.fitter.fail_with = "reference too noisy to fit"
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    voice = await status_of(voice_app, t.member_a, voice_id)
+    assert voice["status"] == "failed"
+    assert "reference too noisy to fit" in str(voice["status_reason"])
+
+
+async def test_cloned_voice_speaks_through_speak_with_its_stored_embedding(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    text = "My cloned voice reads a short story about the sea."
+    spoken = await voice_app.client.post(
+        SPEAK, json={"text": text, "voice_id": voice_id, "format": "wav"}, headers=auth(t.member_a)
+    )
+    assert spoken.status_code == 200, spoken.text
+    assert voice_id in voice_app.engine.cache, "the engine loaded the blob from storage"
+    pcm, rate = soundfile.read(io.BytesIO(spoken.content), dtype="float32")
+    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.2
+    for key in (t.member_b, t.admin_a):  # another tenant; another user of the same tenant
+        other = await voice_app.client.post(
+            SPEAK, json={"text": text, "voice_id": voice_id}, headers=auth(key)
+        )
+        assert_problem(other, 404, "unknown_voice")
+
+
+async def test_evicted_voice_rebuilds_on_next_use(voice_app: VoiceApp, clips: Clips) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await set_status(voice_app, voice_id, VoiceStatus.evicted)
+    body = {"text": "Back again.", "voice_id": voice_id}
+    first = await voice_app.client.post(SPEAK, json=body, headers=auth(t.member_a))
+    assert_problem(first, 409, "voice_unavailable")
+    assert first.headers["Retry-After"]
+    assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "processing"
+    await voice_app.runtime.builder.drain()
+    again = await voice_app.client.post(SPEAK, json=body, headers=auth(t.member_a))
+    assert again.status_code == 200, again.text
+    assert len(voice_app.fitter.fitted) == 2
+
+
+async def test_warm_loads_a_ready_voice_and_rebuilds_an_evicted_one(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    warm = await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    assert warm.status_code == 200 and voice_id in voice_app.engine.cache
+    await set_status(voice_app, voice_id, VoiceStatus.evicted)
+    rebuilding = await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    assert rebuilding.status_code == 202 and rebuilding.json()["status"] == "processing"
+    await voice_app.runtime.builder.drain()
+    assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "ready"
+
+
+async def test_revocation_disables_the_voice_and_deletes_its_blobs(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    keys = [blobs.reference_key(voice_id), blobs.embedding_key(voice_id)]
+    assert all([await voice_app.storage.exists(k) for k in keys])
+    await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    revoke = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/consent/revoke",
+        json={"reason": "I changed my mind"},
+        headers=auth(t.member_a),
+    )
+    assert revoke.status_code == 200, revoke.text
+    assert revoke.json()["status"] == "failed"
+    assert not any([await voice_app.storage.exists(k) for k in keys])
+    assert voice_id not in voice_app.engine.cache
+    spoken = await voice_app.client.post(
+        SPEAK, json={"text": "Hello.", "voice_id": voice_id}, headers=auth(t.member_a)
+    )
+    assert_problem(spoken, 409, "voice_unavailable")
+    trail = await voice_app.client.get(f"{VOICES}/{voice_id}/consent", headers=auth(t.member_a))
+    assert trail.json()["consent"]["state"] == "revoked"
+    assert trail.json()["audit"][-1]["action"] == "consent_revoked"
+    again = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/consent/revoke", json={}, headers=auth(t.member_a)
+    )
+    assert_problem(again, 409, "consent_revoked")
+    warm = await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    assert warm.json()["status"] == "failed", "a revoked voice is never rebuilt"
+
+
+async def test_revocation_during_a_build_wins(voice_app: VoiceApp, clips: Clips) -> None:
+    t = voice_app.tenancy
+    voice_app.fitter.gate = gate = threading.Event()
+    try:
+        planting = plant_voice(
+            voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+        )
+        task = asyncio.create_task(planting)
+        voice_id = await wait_for_processing(voice_app)
+        revoke = await voice_app.client.post(
+            f"{VOICES}/{voice_id}/consent/revoke", json={}, headers=auth(t.member_a)
+        )
+        assert revoke.status_code == 200
+    finally:
+        gate.set()
+    await task
+    assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "failed"
+    assert not await voice_app.storage.exists(blobs.embedding_key(voice_id))
+
+
+async def wait_for_processing(app: VoiceApp) -> str:
+    for _ in range(200):
+        async with app.app.state.platform.db.sessions() as session:
+            stmt = select(Voice.id).where(
+                Voice.status == VoiceStatus.processing, Voice.build_lease_until.is_not(None)
+            )
+            found = (await session.execute(stmt)).scalars().first()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("no build started")
+
+
+async def test_a_build_left_by_a_dead_process_resumes_at_start_up(
+    tmp_path: Path, database_url: str, engines: EngineRegistry, clips: Clips
+) -> None:
+    settings = make_settings(tmp_path, database_url)
+    async with voice_app_for(settings, engines) as first:
+        t = first.tenancy
+        voice_id = await plant_voice(
+            first, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+        )
+    # As a crash would leave it: processing, its lease long expired.
+    db = Database(settings.resolved_database_url)
+    await upgrade_to_head(db.engine)
+    async with db.sessions() as session:
+        await session.execute(
+            update(Voice)
+            .where(Voice.id == voice_id)
+            .values(status=VoiceStatus.processing, build_lease_until=utcnow() - timedelta(hours=1))
+        )
+        await session.commit()
+    await db.dispose()
+    fitter = FakeFitter()
+    async with voice_app_for(settings, engines, fitter) as second:
+        await second.runtime.builder.drain()
+        assert fitter.fitted, "the new process rebuilt the voice"
+        async with second.app.state.platform.db.sessions() as session:
+            voice = await session.get(Voice, voice_id)
+            assert voice is not None and voice.status is VoiceStatus.ready
+
+
+async def test_a_new_fitter_version_evicts_old_embeddings_at_start_up(
+    tmp_path: Path, engines: EngineRegistry, clips: Clips
+) -> None:
+    settings = make_settings(tmp_path)
+    async with voice_app_for(settings, engines) as first:
+        t = first.tenancy
+        voice_id = await plant_voice(
+            first, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+        )
+    upgraded = FakeFitter(version="test-fitter-2")
+    async with voice_app_for(settings, engines, upgraded) as second:
+        db = second.app.state.platform.db
+        async with db.sessions() as session:
+            voice = await session.get(Voice, voice_id)
+            assert voice is not None and voice.status is VoiceStatus.evicted

@@ -1,0 +1,89 @@
+"""Live intake over a real WebSocket: consent statement, then the passage, then a voice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from scaispeak.app import create_app
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import make_settings
+from tests.speak.voices.conftest import PHRASE, Clips, FakeFitter, silence
+from tests.support.server import ServerThread, bootstrap_key
+
+LIVE = "/v1/modules/scaispeak/voices/clone/live"
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, engines: EngineRegistry) -> Iterator[tuple[ServerThread, str]]:
+    settings = make_settings(tmp_path)
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url, "live@example.com"))
+    app = create_app(settings, engines=engines)
+    app.state.voices.builder.ctx.fitter = FakeFitter()
+    app.state.voices.phrases = lambda: PHRASE
+    with ServerThread(app) as server:
+        yield server, key
+
+
+def s16(pcm: np.ndarray) -> bytes:
+    return (np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def send_audio(ws: ClientConnection, data: bytes) -> None:
+    for start in range(0, len(data), 8192):
+        await ws.send(data[start : start + 8192])
+    await ws.send(json.dumps({"type": "done"}))
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 60))
+    return event
+
+
+async def test_live_intake_walks_consent_then_passage_and_creates_the_voice(
+    live_server: tuple[ServerThread, str], clips: Clips
+) -> None:
+    server, key = live_server
+    url = server.url.replace("http://", "ws://") + LIVE
+    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "start",
+                    "speaker_name": "Alex Morgan",
+                    "name": "live voice",
+                    "sample_rate": clips.rate,
+                }
+            )
+        )
+        prompt = await receive(ws)
+        assert prompt["type"] == "prompt" and prompt["step"] == "consent"
+        assert PHRASE in prompt["text"]
+        await send_audio(ws, s16(silence(3, clips.rate)))
+        failed = await receive(ws)
+        assert failed["type"] == "result" and failed["passed"] is False
+        await send_audio(ws, s16(clips.genuine))
+        passed, passage = await receive(ws), await receive(ws)
+        assert passed["passed"] is True and passage["step"] == "reference"
+        await send_audio(ws, s16(clips.reference))
+        checked, created = await receive(ws), await receive(ws)
+        assert checked["passed"] is True, checked
+        assert created["type"] == "created" and created["voice"]["status"] == "processing"
+
+
+async def test_live_intake_without_credentials_closes_with_4401(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    server, _ = live_server
+    async with connect(server.url.replace("http://", "ws://") + LIVE) as ws:
+        event = await receive(ws)
+        assert event["type"] == "error" and event["code"] == "unauthorized"
+        await ws.wait_closed()
+        assert ws.close_code == 4401

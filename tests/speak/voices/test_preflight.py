@@ -1,0 +1,149 @@
+"""Preflight decodes common formats safely and fails the check that explains the problem."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from scaispeak.speak.synthesis.audio import encode
+from scaispeak.speak.voices.audio_input import decode_audio
+from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
+from tests.platform.test_auth import assert_problem
+from tests.speak.voices.conftest import VOICES, Clips, Impostor, VoiceApp, auth, silence
+
+
+def container_bytes(pcm: np.ndarray, rate: int, container: str, codec: str) -> bytes:
+    """Audio in a container our own encoder does not write (m4a, webm, raw aac)."""
+    out = io.BytesIO()
+    with av.open(out, "w", format=container) as box:
+        stream = box.add_stream(codec, rate=48_000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda p, r: encode(p, r, "wav"), id="wav"),
+        pytest.param(lambda p, r: encode(p, r, "mp3"), id="mp3"),
+        pytest.param(lambda p, r: encode(p, r, "opus"), id="ogg-opus"),
+        pytest.param(lambda p, r: encode(p, r, "flac"), id="flac"),
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "mp4", "aac"), id="m4a"),
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "webm", "libopus"), id="webm"),
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "adts", "aac"), id="aac"),
+    ],
+)
+def test_common_formats_decode_to_mono_float(make: Any) -> None:
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(48_000) / 48_000)).astype(np.float32)
+    audio = decode_audio(make(tone, 48_000), max_seconds=10, timeout_s=10)
+    assert audio.pcm.dtype == np.float32 and audio.pcm.ndim == 1
+    assert 0.9 < audio.duration_s < 1.2
+
+
+def test_playlists_and_unknown_files_are_refused_without_probing() -> None:
+    for data in (b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", b"ffconcat version 1.0\n", b""):
+        with pytest.raises(AudioUnreadable):
+            decode_audio(data, max_seconds=10, timeout_s=10)
+
+
+def test_decoding_stops_at_the_duration_cap() -> None:
+    with pytest.raises(AudioTooLong):
+        decode_audio(encode(silence(5, 16_000), 16_000, "flac"), max_seconds=2, timeout_s=10)
+
+
+async def preflight(app: VoiceApp, data: bytes, kind: str = "reference") -> dict[str, Any]:
+    response = await app.client.post(
+        f"{VOICES}/preflight",
+        headers=auth(app.tenancy.member_a),
+        data={"kind": kind},
+        files={"file": ("clip.wav", data, "audio/wav")},
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in report["checks"]}
+
+
+async def test_clean_reference_passes_every_check(sqlite_voice_app: VoiceApp, clips: Clips) -> None:
+    report = await preflight(sqlite_voice_app, clips.wav(clips.reference))
+    assert report["passed"] is True
+    assert set(statuses(report).values()) == {"pass"}
+    assert {c["name"] for c in report["checks"]} == {
+        "duration",
+        "sample_rate",
+        "clipping",
+        "loudness",
+        "noise",
+        "speech_ratio",
+        "single_speaker",
+    }
+    assert all(c["hint"] for c in report["checks"])
+
+
+async def test_too_short_clip_fails_duration(sqlite_voice_app: VoiceApp, clips: Clips) -> None:
+    short = clips.reference[: int(3 * clips.rate)]
+    report = await preflight(sqlite_voice_app, clips.wav(short))
+    assert report["passed"] is False
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == ["duration"]
+
+
+async def test_clipped_clip_fails_clipping(sqlite_voice_app: VoiceApp, clips: Clips) -> None:
+    clipped = np.clip(clips.reference * 20, -1, 1).astype(np.float32)
+    report = await preflight(sqlite_voice_app, clips.wav(clipped))
+    assert statuses(report)["clipping"] == "fail" and report["passed"] is False
+
+
+async def test_silent_clip_fails_speech_and_silent_consent_fails_not_silent(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    quiet = clips.wav(silence(8, clips.rate))
+    reference = statuses(await preflight(sqlite_voice_app, quiet))
+    assert reference["speech_ratio"] == "fail" and reference["loudness"] == "fail"
+    consent = statuses(await preflight(sqlite_voice_app, quiet, "consent"))
+    assert consent["not_silent"] == "fail"
+
+
+async def test_two_speakers_fail_single_speaker(
+    sqlite_voice_app: VoiceApp, clips: Clips, impostor: Impostor
+) -> None:
+    import soxr
+
+    other = soxr.resample(impostor.pcm, impostor.rate, clips.rate).astype(np.float32)
+    both = np.concatenate([clips.reference[: int(7 * clips.rate)], other[: int(7 * clips.rate)]])
+    report = await preflight(sqlite_voice_app, clips.wav(both))
+    assert statuses(report)["single_speaker"] == "fail"
+
+
+async def test_undecodable_upload_is_a_failed_decode_check(sqlite_voice_app: VoiceApp) -> None:
+    report = await preflight(sqlite_voice_app, b"not audio at all")
+    assert report["passed"] is False and statuses(report) == {"decode": "fail"}
+
+
+async def test_oversize_upload_is_413(sqlite_voice_app: VoiceApp, clips: Clips) -> None:
+    sqlite_voice_app.runtime.settings.upload_max_bytes = 1000
+    response = await sqlite_voice_app.client.post(
+        f"{VOICES}/preflight",
+        headers=auth(sqlite_voice_app.tenancy.member_a),
+        files={"file": ("clip.wav", clips.wav(clips.reference), "audio/wav")},
+    )
+    assert_problem(response, 413, "upload_too_large")
+
+
+async def test_preflight_needs_credentials(sqlite_voice_app: VoiceApp) -> None:
+    response = await sqlite_voice_app.client.post(
+        f"{VOICES}/preflight", files={"file": ("clip.wav", b"RIFF", "audio/wav")}
+    )
+    assert_problem(response, 401, "unauthorized")
