@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 def serve(
-    data_dir: Path, port: int, extra_env: dict[str, str] | None = None
+    data_dir: Path, port: int, extra_env: dict[str, str] | None = None, *flags: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Bootstrap a key, start `scaispeak serve` on ``port``, wait until it is ready."""
     env = {
@@ -36,7 +36,7 @@ def serve(
     )
     key = json.loads(boot.stdout)["api_key"]["secret"]
     process = subprocess.Popen(
-        [EXE, "serve", "--port", str(port)],
+        [EXE, "serve", "--port", str(port), *flags],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
