@@ -28,6 +28,7 @@ from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
 from scaispeak.speak.jobs.endpoints import router as jobs_router
+from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.speak.jobs.worker import start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.transports import http as speak_http
@@ -77,6 +78,11 @@ def create_app(
     )
     limiter = tenant_limiter(settings)
     voices = build_voices_runtime(settings, db, storage, loader, cloning)
+
+    async def stop_jobs_of_revoked_voice(voice_id: str) -> None:
+        await cancel_jobs_of_voice(db, voice_id)
+
+    voices.on_revoke.append(stop_jobs_of_revoked_voice)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

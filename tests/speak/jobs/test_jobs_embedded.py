@@ -145,3 +145,13 @@ async def test_succeeded_job_is_charged_once(live: LiveApp) -> None:
     assert np.isclose(
         lines[0].audio_seconds, job["progress"]["audio_seconds"] or lines[0].audio_seconds
     )
+
+
+async def test_revoking_a_voice_cancels_its_jobs(live: LiveApp) -> None:
+    from scaispeak.speak.jobs.service import cancel_jobs_of_voice
+
+    job = (await submit(live, text=STORY * 8)).json()
+    cancelled = await cancel_jobs_of_voice(live.app.state.platform.db, JOE)
+    assert job["id"] in cancelled
+    final = await wait_for(live, job["id"], {"cancelled", "succeeded", "failed"})
+    assert final["state"] == "cancelled" and "revoked" in final["error"]

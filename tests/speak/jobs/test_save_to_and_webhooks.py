@@ -176,7 +176,9 @@ async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveAp
     async with sqlite_app.app.state.platform.db.sessions() as session:
         row = await session.get(SynthJob, job["id"])
         assert row is not None and row.state.value == "running" and row.segments_done == 2
-        row.lease_until = utcnow() - timedelta(seconds=1)  # the dead worker's lease ran out
+        # The dead worker's lease ran out, some time after the job was last queued.
+        row.lease_until = utcnow() - timedelta(seconds=1)
+        row.last_kick_at = row.lease_until - timedelta(seconds=30)
         await session.commit()
     from scaispeak.speak.jobs.queue import sweep_once
 

@@ -80,7 +80,7 @@ async def test_cloned_voice_speaks_through_speak_with_its_stored_embedding(
     voice_id = await plant_voice(
         voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
     )
-    text = "My cloned voice reads a short story about the sea."
+    text = "The weather today is sunny and warm."
     spoken = await voice_app.client.post(
         SPEAK, json={"text": text, "voice_id": voice_id, "format": "wav"}, headers=auth(t.member_a)
     )

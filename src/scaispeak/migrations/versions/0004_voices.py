@@ -2,7 +2,7 @@
 hash-chained audit log
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0003
 Create Date: 2026-11-25 08:30:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0005"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -65,6 +65,7 @@ async def run_job(rt: JobRuntime, job_id: str) -> None:
         job = await claim(session, rt, job_id)
         if job is None:
             return
+        heartbeat = asyncio.create_task(_keep_lease(rt, job))
         try:
             await speak_remaining(session, rt, job)
             await finish(session, rt, job)
@@ -76,6 +77,8 @@ async def run_job(rt: JobRuntime, job_id: str) -> None:
         except Exception as exc:  # a bug must fail the job, not leave it running forever
             _log.exception("job %s failed unexpectedly", job_id)
             await fail(session, rt, job, f"internal error: {type(exc).__name__}")
+        finally:
+            heartbeat.cancel()
         await session.refresh(job)
         _notify(rt, job)
 
@@ -89,6 +92,23 @@ def _notify(rt: JobRuntime, job: SynthJob) -> None:
     task = asyncio.create_task(deliver(job.webhook_url, event, secret, rt.settings))
     rt.background.add(task)
     task.add_done_callback(rt.background.discard)
+
+
+async def _keep_lease(rt: JobRuntime, job: SynthJob) -> None:
+    """Renew the lease between checkpoints too: joining hours of audio takes longer than
+    a lease, and a job whose lease lapses mid-assembly would be taken over again and
+    again. Stops once the job is no longer ours (the main work notices on its own)."""
+    while True:
+        await asyncio.sleep(rt.settings.lease_s / 3)
+        async with rt.db.sessions() as session:
+            renewed = await session.execute(
+                update(SynthJob)
+                .where(_ours(job, rt))
+                .values(lease_until=utcnow() + timedelta(seconds=rt.settings.lease_s))
+            )
+            await session.commit()
+        if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            return
 
 
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:

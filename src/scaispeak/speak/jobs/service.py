@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.db import utcnow
+from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.errors import Conflict
 from scaispeak.platform.scoping import get_scoped, tenant_filter
 from scaispeak.speak.backends.catalog import Route
@@ -179,3 +179,27 @@ async def release_hold(session: AsyncSession, reservation_id: str) -> None:
     reservation = await session.get(Reservation, reservation_id)
     if reservation is not None:  # unbudgeted holds are never stored
         await accounting.release(session, reservation)
+
+
+async def cancel_jobs_of_voice(db: Database, voice_id: str) -> list[str]:
+    """Consent revoked: stop every queued or running job speaking with that voice.
+
+    Running workers notice at their next checkpoint; each job's hold is released.
+    """
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(SynthJob).where(
+                SynthJob.voice_id == voice_id,
+                SynthJob.state.in_([JobState.queued, JobState.running]),
+            )
+        )
+        jobs = list(rows.scalars())
+        for job in jobs:
+            job.state = JobState.cancelled
+            job.error = "consent for the voice was revoked"
+            job.finished_at = utcnow()
+            job.lease_owner = None
+        await session.commit()
+        for job in jobs:
+            await release_hold(session, job.reservation_id)
+    return [job.id for job in jobs]
