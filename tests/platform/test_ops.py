@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from scaispeak.schema import metadata
-from scaispeak.settings import settings_reference
+from scaispeak.settings_doc import settings_reference
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 
@@ -60,7 +60,7 @@ async def test_migrations_match_the_models(live: LiveApp) -> None:
 def test_configuration_doc_lists_every_setting() -> None:
     documented = (ROOT / "docs" / "configuration.md").read_text()
     assert documented == settings_reference(), (
-        "run: python -m scaispeak.settings > docs/configuration.md"
+        "run: python -m scaispeak.settings_doc > docs/configuration.md"
     )
 
 
