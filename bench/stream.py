@@ -25,12 +25,13 @@ from pathlib import Path
 
 import websockets
 
+# The sibling script (bench/ is on sys.path when this file is run as a script).
+from harness import free_port, serve
+
 from scaispeak.settings import Settings
 from scaispeak.speak.engines.registry import build_engines
 from scaispeak.speak.synthesis.text import normalize_text
-
-# The sibling script (bench/ is on sys.path when this file is run as a script).
-from speak import VOICES, free_port, start_server
+from speak import VOICES
 
 CLAUSE = "Good morning to you, "
 REST = "this is one turn of the streaming benchmark, and it carries on for a little while."
@@ -93,7 +94,7 @@ def main() -> None:
     os.environ["SCAISPEAK_STREAMING__MAX_STREAMS_PER_TENANT"] = str(max(args.streams))
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        server, key = start_server(Path(data), port)
+        server, key = serve(Path(data), port)
         try:
             url = f"ws://127.0.0.1:{port}/v1/modules/scaispeak/stream/speak"
             print(f"{args.voice}: first clause {CLAUSE.strip()!r}, pcm, {os.cpu_count()} CPUs")
