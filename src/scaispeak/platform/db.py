@@ -7,12 +7,13 @@ calls ``create_all`` on a product path.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import Enum, MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +34,21 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def str_enum(cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A portable enum column: VARCHAR(``length``) with a CHECK, no native ENUM type.
+
+    Stores member values (the same as names for every enum we have), so the schema is
+    identical on SQLite and PostgreSQL and migrations never need ``CREATE TYPE``.
+    """
+    return Enum(
+        cls,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 def new_id(prefix: str) -> str:

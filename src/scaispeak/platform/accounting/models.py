@@ -11,7 +11,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scaispeak.platform.db import Base, new_id, utcnow
+from scaispeak.platform.db import Base, new_id, str_enum, utcnow
 
 
 class BudgetPeriod(enum.StrEnum):
@@ -35,17 +34,13 @@ class ReservationState(enum.StrEnum):
     released = "released"
 
 
-def _str_enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, validate_strings=True)
-
-
 class Budget(Base):
     """A tenant's spending limit per period, with an optional cap per user."""
 
     __tablename__ = "budgets"
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    period: Mapped[BudgetPeriod] = mapped_column(_str_enum(BudgetPeriod))
+    period: Mapped[BudgetPeriod] = mapped_column(str_enum(BudgetPeriod))
     limit_micros: Mapped[int] = mapped_column(BigInteger)
     per_user_limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
@@ -84,7 +79,7 @@ class Reservation(Base):
     long_running: Mapped[bool] = mapped_column(default=False)
     """Held by a job that may run for hours: never released as stale at start-up."""
     state: Mapped[ReservationState] = mapped_column(
-        _str_enum(ReservationState), default=ReservationState.held, index=True
+        str_enum(ReservationState), default=ReservationState.held, index=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

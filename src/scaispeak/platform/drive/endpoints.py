@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from scaispeak.platform.blob_response import blob_response
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
 from scaispeak.platform.drive.errors import UploadTooLarge
@@ -125,15 +125,15 @@ async def download_file(
     """The file's bytes; honours a single ``Range`` (206) and ``If-Range``."""
     row = await files.get_file(session, caller, share_id, path)
     await session.close()  # nothing else needs the database while the bytes flow
-    wanted = _wanted_range(request, row)
-    start, stop = (0, row.size) if wanted is None else (wanted.start, wanted.stop)
     storage = platform_context(request).storage
-    body = await _primed(storage.stream(row.blob_key, start, stop))
-    headers = _file_headers(row) | {"Content-Length": str(stop - start)}
-    if wanted is not None:
-        headers["Content-Range"] = wanted.content_range
-    code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT
-    return StreamingResponse(body, code, headers=headers, media_type=row.content_type)
+    return await blob_response(
+        storage,
+        row.blob_key,
+        row.size,
+        _wanted_range(request, row),
+        media_type=row.content_type,
+        headers=_file_headers(row),
+    )
 
 
 @router.head(_FILE)
@@ -169,19 +169,3 @@ def _file_headers(row: DriveFile) -> dict[str, str]:
         "ETag": f'"{row.sha256}"',
         "Content-Disposition": f"inline; filename*=UTF-8''{quote(file_name(row.path))}",
     }
-
-
-async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Fetch the first piece now, so a missing blob fails before any header is sent."""
-    try:
-        first: bytes | None = await anext(chunks)
-    except StopAsyncIteration:
-        first = None
-
-    async def rest() -> AsyncIterator[bytes]:
-        if first is not None:
-            yield first
-        async for chunk in chunks:
-            yield chunk
-
-    return rest()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scaispeak.platform.db import Base, new_id, utcnow
+from scaispeak.platform.db import Base, new_id, str_enum, utcnow
 
 
 class ShareOwner(enum.StrEnum):
@@ -27,10 +27,6 @@ class ShareRole(enum.StrEnum):
         return order.index(self) >= order.index(needed)
 
 
-def _enum(kind: type[enum.Enum]) -> Enum:
-    return Enum(kind, native_enum=False, length=10, validate_strings=True)
-
-
 class Share(Base):
     """A folder of files. Every share belongs to a tenant, which scopes all access."""
 
@@ -38,7 +34,7 @@ class Share(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("shr"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    owner_kind: Mapped[ShareOwner] = mapped_column(_enum(ShareOwner))
+    owner_kind: Mapped[ShareOwner] = mapped_column(str_enum(ShareOwner, length=10))
     owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -49,7 +45,7 @@ class ShareMember(Base):
 
     share_id: Mapped[str] = mapped_column(ForeignKey("drive_shares.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
-    role: Mapped[ShareRole] = mapped_column(_enum(ShareRole))
+    role: Mapped[ShareRole] = mapped_column(str_enum(ShareRole, length=10))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

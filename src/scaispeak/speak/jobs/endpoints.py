@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from scaispeak.platform.blob_response import blob_response
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict
 from scaispeak.platform.ranges import parse_range
@@ -73,14 +74,9 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
         raise JobNotFinished(f"Job {job.id} is {job.state.value}; audio comes when it succeeds.")
     await session.close()
-    size = job.result_bytes
-    wanted = parse_range(request.headers.get("range"), size)
-    start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
+    wanted = parse_range(request.headers.get("range"), job.result_bytes)
     storage = platform_context(request).storage
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(stop - start)}
-    if wanted is not None:
-        headers["Content-Range"] = wanted.content_range
-    code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT
-    fmt = AudioFormat(job.params["format"])
-    body = storage.stream(job.result_key, start, stop)
-    return StreamingResponse(body, code, headers=headers, media_type=content_type(fmt))
+    media_type = content_type(AudioFormat(job.params["format"]))
+    return await blob_response(
+        storage, job.result_key, job.result_bytes, wanted, media_type=media_type
+    )

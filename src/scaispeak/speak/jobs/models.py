@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scaispeak.platform.db import Base, new_id, utcnow
+from scaispeak.platform.db import Base, new_id, str_enum, utcnow
 
 
 class JobState(enum.StrEnum):
@@ -47,9 +46,7 @@ class SynthJob(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     user_id: Mapped[str] = mapped_column(String(40))
     voice_id: Mapped[str] = mapped_column(String(80), index=True)
-    state: Mapped[JobState] = mapped_column(
-        Enum(JobState, native_enum=False, length=20, validate_strings=True), index=True
-    )
+    state: Mapped[JobState] = mapped_column(str_enum(JobState), index=True)
     text: Mapped[str] = mapped_column(Text)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     """format, sample_rate, speed, backend route (engine, engine voice), price."""

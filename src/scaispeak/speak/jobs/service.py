@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
+from scaispeak.platform.accounting.models import Reservation
+from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.errors import Conflict
@@ -140,7 +142,7 @@ async def list_jobs(
 ) -> list[SynthJob]:
     """Newest first; ``before`` is the last id of the previous page."""
     stmt = select(SynthJob).where(tenant_filter(SynthJob, principal))
-    if principal.role.value == "member":
+    if principal.role is Role.member:
         stmt = stmt.where(SynthJob.user_id == principal.user_id)
     if state is not None:
         stmt = stmt.where(SynthJob.state == state)
@@ -174,8 +176,6 @@ async def cancel_job(session: AsyncSession, principal: Principal, job_id: str) -
 
 
 async def release_hold(session: AsyncSession, reservation_id: str) -> None:
-    from scaispeak.platform.accounting.models import Reservation
-
     reservation = await session.get(Reservation, reservation_id)
     if reservation is not None:  # unbudgeted holds are never stored
         await accounting.release(session, reservation)

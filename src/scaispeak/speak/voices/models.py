@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scaispeak.platform.db import Base, new_id, utcnow
+from scaispeak.platform.db import Base, new_id, str_enum, utcnow
 
 
 class VoiceScope(enum.StrEnum):
@@ -51,17 +50,6 @@ class ConsentState(enum.StrEnum):
     active = "active"
     rejected = "rejected"
     revoked = "revoked"
-
-
-def _str_enum(cls: type[enum.StrEnum]) -> Enum:
-    # Portable across SQLite and PostgreSQL: a VARCHAR with a CHECK, no native ENUM type.
-    return Enum(
-        cls,
-        native_enum=False,
-        length=20,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 def aware(moment: datetime) -> datetime:
@@ -95,7 +83,7 @@ class Voice(Base):
     __tablename__ = "voices"
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True, default=lambda: new_id("voc"))
-    scope: Mapped[VoiceScope] = mapped_column(_str_enum(VoiceScope), index=True)
+    scope: Mapped[VoiceScope] = mapped_column(str_enum(VoiceScope), index=True)
     tenant_id: Mapped[str | None] = mapped_column(
         ForeignKey("tenants.id"), nullable=True, index=True
     )
@@ -106,7 +94,7 @@ class Voice(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     engine: Mapped[str] = mapped_column(String(40))
     engine_voice: Mapped[str] = mapped_column(String(200))
-    status: Mapped[VoiceStatus] = mapped_column(_str_enum(VoiceStatus), default=VoiceStatus.ready)
+    status: Mapped[VoiceStatus] = mapped_column(str_enum(VoiceStatus), default=VoiceStatus.ready)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     licence_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"), nullable=True)
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -172,8 +160,8 @@ class Consent(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cns"))
     voice_id: Mapped[str] = mapped_column(String(80), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    kind: Mapped[ConsentKind] = mapped_column(_str_enum(ConsentKind))
-    state: Mapped[ConsentState] = mapped_column(_str_enum(ConsentState))
+    kind: Mapped[ConsentKind] = mapped_column(str_enum(ConsentKind))
+    state: Mapped[ConsentState] = mapped_column(str_enum(ConsentState))
     speaker_name: Mapped[str] = mapped_column(String(200))
     challenge_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     statement: Mapped[str] = mapped_column(Text, default="")
