@@ -133,6 +133,36 @@ def test_normalize_limits_impulsive_peaks() -> None:
     assert peak_dbfs(out) <= -1.0
 
 
+def test_normalize_limiter_gain_is_smooth_and_only_near_peaks() -> None:
+    rate = 22050
+    pcm = sine(300, -30, 3.0, rate)
+    click = 33075
+    pcm[click] = 0.9
+    out = normalize_loudness(pcm, rate, -16.0)
+    # The applied gain, read where the tone is well away from its zero crossings.
+    steady = np.flatnonzero(np.abs(pcm) > 0.01)
+    gain = out[steady] / pcm[steady]
+    gain /= np.median(gain)
+    radius = round(0.005 * rate)
+    far = np.abs(steady - click) > 2 * radius + 1
+    assert np.allclose(gain[far], 1.0, atol=1e-4)  # untouched away from the click
+    assert gain.min() < 0.2  # the click itself was pulled down hard
+    slope = np.abs(np.diff(gain)) / np.diff(steady)
+    assert slope.max() < 0.02  # and the gain faded over ~5 ms, never stepped
+
+
+def test_already_levelled_audio_passes_unchanged() -> None:
+    rate = 24000
+    levelled = normalize_loudness(speech_like(rate), rate, -20.0)
+    # What an upstream that levels sends: resampled (overshooting a little) and rounded.
+    resampled = resample(levelled, rate, 22050)
+    np.testing.assert_array_equal(normalize_loudness(resampled, 22050, -20.0), resampled)
+    off_target = resampled * np.float32(10 ** (0.5 / 20))
+    assert integrated_loudness(normalize_loudness(off_target, 22050, -20.0), 22050) == (
+        pytest.approx(-20.0, abs=0.1)
+    )
+
+
 def test_normalize_leaves_input_untouched() -> None:
     pcm = speech_like(22050)
     before = pcm.copy()
