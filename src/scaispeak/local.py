@@ -15,7 +15,7 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
 
     from scaispeak.speak.engines.registry import build_engines
     from scaispeak.speak.metrics import SpeakMetrics
-    from scaispeak.speak.synthesis.inference import InferencePool
+    from scaispeak.speak.synthesis.inference import inference_pool
     from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
     from scaispeak.speak.synthesis.service import (
         check_text,
@@ -30,7 +30,7 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
     rate = choose_sample_rate(
         audio_format, None, engines.get(engine_name).sample_rate, settings.limits
     )
-    pool = InferencePool(settings.engines.inference_threads)
+    pool = inference_pool(settings.engines)
     pipeline = SynthesisPipeline(engines, pool, settings.engines, SpeakMetrics(CollectorRegistry()))
     try:
         clip = await pipeline.render(

@@ -51,6 +51,12 @@ class EngineSettings(BaseModel):
     onnx_intra_op_threads: int = Field(
         0, description="onnxruntime intra-op threads per session (0 = library default)."
     )
+    first_audio_reserved_threads: int = Field(
+        1,
+        ge=0,
+        description="Inference threads only a stream's first clause may use, so it never waits"
+        " for another stream's long segment (capped at inference_threads - 1).",
+    )
     max_clause_chars: int = Field(
         220, description="Sentences longer than this are split at clause boundaries."
     )

@@ -17,7 +17,7 @@ from scaispeak.speak.engines.relay import RelayEngine
 from scaispeak.speak.jobs.queue import JobQueue
 from scaispeak.speak.jobs.runner import JobRuntime
 from scaispeak.speak.metrics import SpeakMetrics
-from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.inference import inference_pool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 
 
@@ -38,7 +38,7 @@ def build_speak_context(
     relay = RelayEngine(settings.backends.relay) if settings.backends.relay.base_url else None
     if relay is not None:
         engines = engines.extended(relay)
-    pool = InferencePool(settings.engines.inference_threads)
+    pool = inference_pool(settings.engines)
     pipeline = SynthesisPipeline(engines, pool, settings.engines, metrics)
     runtime = JobRuntime(
         db=db,

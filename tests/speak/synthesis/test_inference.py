@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Callable, Hashable
 
 import pytest
 
+from scaispeak.settings import EngineSettings
 from scaispeak.speak.errors import ServerBusy
-from scaispeak.speak.synthesis.inference import InferencePool, Priority
+from scaispeak.speak.synthesis.inference import InferencePool, Priority, inference_pool
 
 
 class Blocked:
@@ -131,3 +132,34 @@ async def test_shutdown_drops_queued_calls(blocked: Blocked) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert blocked.ran == []
+
+
+async def test_a_reserved_thread_serves_first_audio_while_long_work_runs() -> None:
+    pool = InferencePool(2, reserved=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    long_segment = asyncio.create_task(pool.run(gate.wait, 10, lane="a"))
+    await until(lambda: pool.running == 1)
+    # A second normal call may not take the reserved thread: it waits...
+    later = asyncio.create_task(pool.run(ran.append, "later", lane="b"))
+    await asyncio.sleep(0.05)
+    assert (pool.running, pool.queued, ran) == (1, 1, [])
+    # ...while a first clause starts at once beside the running segment.
+    await pool.run(ran.append, "first-clause", priority=Priority.FIRST_AUDIO, lane="c")
+    assert ran == ["first-clause"]
+    gate.set()
+    await asyncio.gather(long_segment, later)
+    assert ran == ["first-clause", "later"]
+    pool.shutdown()
+
+
+def test_reserving_every_thread_is_refused() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        InferencePool(2, reserved=2)
+
+
+def test_inference_pool_caps_the_reservation() -> None:
+    single = inference_pool(EngineSettings(inference_threads=1, first_audio_reserved_threads=1))
+    assert single.reserved == 0
+    pair = inference_pool(EngineSettings(inference_threads=2))
+    assert pair.reserved == 1

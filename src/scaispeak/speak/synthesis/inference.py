@@ -7,6 +7,12 @@ behind every other lane: one stream's long paragraph cannot starve another strea
 first clause. A call whose awaiting task is cancelled (barge-in, a disconnect) leaves
 the queue at once; a call already running in a thread cannot be interrupted (the
 engine is inside onnxruntime), so it finishes there and its result is dropped.
+
+Because a running call cannot be pre-empted, ``reserved`` threads are kept for
+first-audio work: normal and bulk calls never occupy them, so a stream's first clause
+starts at once instead of waiting out another stream's long segment (it shares the
+cores with that segment instead). With onnxruntime using every core per call, the
+throughput this costs is small; ``scaispeak_inference_*`` gauges show the queue.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from enum import IntEnum
 from functools import partial
 from typing import Any, TypeVar
 
+from scaispeak.settings import EngineSettings
 from scaispeak.speak.errors import ServerBusy
 
 T = TypeVar("T")
@@ -55,16 +62,22 @@ class InferencePool:
     and ``pending`` both (the ``scaispeak_inference_pending`` gauge).
     """
 
-    def __init__(self, threads: int, *, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
+    def __init__(
+        self, threads: int, *, max_queued: int = DEFAULT_MAX_QUEUED, reserved: int = 0
+    ) -> None:
         if threads < 1 or max_queued < 1:
             raise ValueError("an inference pool needs at least one thread and one queue slot")
+        if not 0 <= reserved < threads:
+            raise ValueError("reserved threads must leave at least one for other work")
         self.threads = threads
         self.max_queued = max_queued
+        self.reserved = reserved
         self._cond = threading.Condition()
         # One ordered map of lanes per priority; a served lane moves to the back.
         self._lanes: list[OrderedDict[Hashable, deque[_Work]]] = [OrderedDict() for _ in Priority]
         self._queued = 0
         self._running = 0
+        self._running_deferrable = 0  # normal and bulk calls running now
         self._workers: list[threading.Thread] = []
         self._closed = False
 
@@ -152,8 +165,11 @@ class InferencePool:
                 del lanes[work.lane]
 
     def _take(self) -> _Work | None:
-        """The next call to run, with the lock held; None when the queue is empty."""
-        for lanes in self._lanes:
+        """The next call to run, with the lock held; None when nothing may start now."""
+        deferrable_full = self._running_deferrable >= self.threads - self.reserved
+        for priority, lanes in zip(Priority, self._lanes, strict=True):
+            if priority is not Priority.FIRST_AUDIO and deferrable_full:
+                return None  # the remaining threads are kept for first audio
             if lanes:
                 lane, queue = next(iter(lanes.items()))
                 work = queue.popleft()
@@ -178,6 +194,8 @@ class InferencePool:
                 if not work.future.set_running_or_notify_cancel():
                     continue
                 self._running += 1
+                deferrable = work.priority is not Priority.FIRST_AUDIO
+                self._running_deferrable += deferrable
             result: Any = None
             error: BaseException | None = None
             try:
@@ -187,7 +205,17 @@ class InferencePool:
             # Counted out before the caller wakes, so it never sees its own call running.
             with self._cond:
                 self._running -= 1
+                self._running_deferrable -= deferrable
+                if deferrable and self.reserved:
+                    self._cond.notify()  # a thread held back for first audio may take it
             if error is not None:
                 work.future.set_exception(error)
             else:
                 work.future.set_result(result)
+
+
+def inference_pool(settings: EngineSettings) -> InferencePool:
+    """The process's pool as configured (first-audio reservation capped to leave a thread)."""
+    threads = settings.inference_threads
+    reserved = min(settings.first_audio_reserved_threads, threads - 1)
+    return InferencePool(threads, reserved=reserved)
