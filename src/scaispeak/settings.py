@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,27 @@ class EngineSettings(BaseModel):
     sentence_pause_ms: int = Field(250, description="Silence inserted between sentences.")
     clause_pause_ms: int = Field(120, description="Silence inserted between clauses.")
     target_lufs: float = Field(-20.0, description="Loudness the output is normalised to.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu",
+        description="Where Piper runs: `cpu` = onnxruntime; `cuda` = the PyTorch engine with "
+        "dynamic batching (docs/gpu.md); `auto` = `cuda` when PyTorch sees a GPU.",
+    )
+    torch_max_batch: int = Field(
+        64, description="PyTorch engine: most sentences in one batch (raise inference_threads too)."
+    )
+    torch_batch_window_ms: float = Field(
+        5.0, description="PyTorch engine: how long an idle device waits to fill a batch."
+    )
+    torch_bucket_width: int = Field(
+        32,
+        description="PyTorch engine: sentences batch together when their phoneme counts "
+        "fall in the same band of this width.",
+    )
+    torch_decoder_dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto",
+        description="PyTorch engine: precision of the decoder; `auto` = float16 on CUDA, "
+        "float32 on the CPU (docs/gpu.md has the SNR of each).",
+    )
 
 
 class RelaySettings(BaseModel):
@@ -336,6 +358,9 @@ class Settings(BaseSettings):
     )
     storage_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     log_level: str = Field("info", description="debug, info, warning or error (JSON lines).")
+    engine_device: Literal["cpu", "cuda", "auto"] | None = Field(
+        None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (issue 8's name); wins when set."
+    )
     api_key: str | None = Field(
         None, description="Client side: the key `scaispeak say/voices --server` sends."
     )

