@@ -36,8 +36,10 @@ def _whisper() -> Any:
         return _model
 
 
-def transcribe(pcm: npt.NDArray[np.floating[Any]], sample_rate: int) -> str:
-    """Return what Whisper hears in mono ``pcm`` (float samples in [-1, 1])."""
+def transcribe(pcm: npt.NDArray[np.floating[Any]], sample_rate: int, *, beam_size: int = 1) -> str:
+    """Return what Whisper hears in mono ``pcm`` (float samples in [-1, 1]).
+
+    ``beam_size`` > 1 recognises borderline words better, at a few times the cost."""
     audio = np.asarray(pcm, dtype=np.float32).reshape(-1)
     if audio.size == 0:
         return ""
@@ -46,7 +48,7 @@ def transcribe(pcm: npt.NDArray[np.floating[Any]], sample_rate: int) -> str:
     segments, _info = _whisper().transcribe(
         audio,
         language="en",
-        beam_size=1,
+        beam_size=beam_size,
         vad_filter=False,
         # Each clip is independent: do not let one segment's text bias the next.
         condition_on_previous_text=False,

@@ -58,7 +58,10 @@ async def test_async_job_completes_with_intelligible_audio(live: LiveApp) -> Non
     audio = await live.client.get(done["audio_url"], headers=live.auth(live.tenancy.member_a))
     pcm, rate = soundfile.read(io.BytesIO(audio.content), dtype="float32")
     assert len(pcm) / rate == pytest.approx(done["audio_seconds"], abs=0.05)
-    assert word_error_rate(STORY, transcribe(pcm, rate)) <= 0.1
+    # Piper samples its durations afresh each time: over 32 jobs, greedy Whisper tiny
+    # scored 0-0.19 (most 0-0.03; 0.19 = "keep reclined" for "keeper climbed"). A lost
+    # or garbled segment costs a third of the words, far above this bound.
+    assert word_error_rate(STORY, transcribe(pcm, rate, beam_size=5)) <= 0.2
 
 
 async def test_long_text_falls_through_to_a_job(live: LiveApp) -> None:
