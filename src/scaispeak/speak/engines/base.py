@@ -8,6 +8,7 @@ turns one already-normalised text segment into mono float32 PCM at its own rate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -15,6 +16,18 @@ import numpy.typing as npt
 
 Pcm = npt.NDArray[np.float32]
 """Mono audio, float32 samples in [-1, 1]."""
+
+
+class Priority(IntEnum):
+    """How urgent a synthesis call is: the inference pool and batching engines serve the
+    lowest value first."""
+
+    FIRST_AUDIO = 0
+    """A listener hears silence until this is done: a stream's first clause."""
+    NORMAL = 1
+    """The rest of a stream, and inline /speak requests."""
+    BULK = 2
+    """Asynchronous jobs: run when nothing interactive waits."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,8 @@ class Engine(Protocol):
 
 @runtime_checkable
 class AsyncEngine(Protocol):
-    """An engine whose work is I/O (a relay): awaited on the event loop, not in threads."""
+    """An engine whose work happens elsewhere (a relay's upstream, a GPU batch
+    scheduler): awaited on the event loop, so it holds no inference thread."""
 
     name: str
     sample_rate: int
@@ -96,6 +110,10 @@ class AsyncEngine(Protocol):
 
     def warm(self) -> None: ...
 
-    async def synthesize_async(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
-        """Like ``Engine.synthesize``, for engines that wait on the network."""
+    async def synthesize_async(
+        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+    ) -> Pcm:
+        """Like ``Engine.synthesize``, for engines whose work happens elsewhere (an
+        upstream service, a GPU batch scheduler): awaited, holding no thread meanwhile.
+        ``priority`` is how urgent the call is, for engines that queue work."""
         ...

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from scaispeak.settings import EngineSettings, Settings
 from scaispeak.speak.engines.base import AsyncEngine, Engine, EngineError, EngineVoice
-
-_log = logging.getLogger(__name__)
 
 
 class EngineRegistry:
@@ -75,14 +72,6 @@ def _torch_piper_engine(options: EngineSettings) -> Engine:
     from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
     from scaispeak.speak.engines.vits_torch.engine import TorchPiperEngine
 
-    if options.inference_threads < options.torch_max_batch:
-        # Each pool thread carries one call into the engine: fewer threads, smaller batches.
-        _log.warning(
-            "SCAISPEAK_ENGINES__INFERENCE_THREADS=%d caps GPU batches below "
-            "TORCH_MAX_BATCH=%d; raise it (docs/gpu.md)",
-            options.inference_threads,
-            options.torch_max_batch,
-        )
     policy = BatchPolicy(
         max_batch=options.torch_max_batch,
         window_s=options.torch_batch_window_ms / 1000,

@@ -20,6 +20,7 @@ from scaispeak.speak.engines.base import (
     EngineUnavailable,
     EngineVoice,
     Pcm,
+    Priority,
     UpstreamFailed,
 )
 from scaispeak.speak.engines.circuit import CircuitBreaker
@@ -60,7 +61,10 @@ class RelayEngine:
             return voice_id
         return None
 
-    async def synthesize_async(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
+    async def synthesize_async(
+        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+    ) -> Pcm:
+        """Speak through the upstream (``priority`` is ignored: it has no queue of ours)."""
         if not self.breaker.allow():
             raise EngineUnavailable(
                 f"the relay's circuit is open after repeated failures ({self.breaker.last_error})"

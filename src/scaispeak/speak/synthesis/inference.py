@@ -23,28 +23,17 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import partial
 from typing import Any, TypeVar
 
 from scaispeak.settings import EngineSettings
+from scaispeak.speak.engines.base import Priority as Priority  # re-exported: callers queue by it
 from scaispeak.speak.errors import ServerBusy
 
 T = TypeVar("T")
 
 DEFAULT_MAX_QUEUED = 256
 """Calls that may wait for a thread; each stream or request queues at most one at a time."""
-
-
-class Priority(IntEnum):
-    """Which waiting call a free thread takes first (lower runs first)."""
-
-    FIRST_AUDIO = 0
-    """A listener hears silence until this is done: a stream's first clause."""
-    NORMAL = 1
-    """The rest of a stream, and inline /speak requests."""
-    BULK = 2
-    """Asynchronous jobs: run when nothing interactive waits."""
 
 
 @dataclass(eq=False)

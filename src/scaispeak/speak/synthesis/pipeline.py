@@ -145,8 +145,9 @@ class SynthesisPipeline:
         lane: Hashable | None,
     ) -> Pcm:
         if isinstance(engine, AsyncEngine):
-            # Network-bound (a relay): awaited here, so it never holds an inference thread.
-            pcm = await engine.synthesize_async(text, voice, speed=speed)
+            # Work done elsewhere (a relay's upstream, a GPU batcher): awaited here, so it
+            # never holds an inference thread.
+            pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
             return await asyncio.to_thread(self._level, pcm, engine.sample_rate)
         return await self.pool.run(
             self._synthesize_levelled, engine, text, voice, speed, priority=priority, lane=lane

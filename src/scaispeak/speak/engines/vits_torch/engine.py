@@ -6,10 +6,15 @@ whichever implementation settings pick (``SCAISPEAK_ENGINES__DEVICE``, docs/gpu.
 Text becomes phoneme ids through Piper's own phonemizer, so both implementations feed
 the model identical ids; each sentence is one item for the :class:`BatchScheduler`,
 and its audio is peak-normalised as Piper does, so the two engines sound the same.
+
+The pipeline awaits ``synthesize_async`` (it is an ``AsyncEngine``): a call waiting for
+its batch holds no inference thread, so hundreds of streams can wait on one GPU with
+the default two threads, and each call's priority reaches the scheduler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import threading
@@ -29,6 +34,7 @@ from scaispeak.speak.engines.base import (
     EngineUnavailable,
     EngineVoice,
     Pcm,
+    Priority,
     UnknownEngineVoice,
 )
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
@@ -40,7 +46,6 @@ from scaispeak.speak.engines.vits_torch.model import (
     PiperVits,
 )
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
-from scaispeak.speak.synthesis.inference import Priority
 
 DECODER_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -184,19 +189,49 @@ class TorchPiperEngine:
         ``priority`` orders the sentences among other callers' (FIRST_AUDIO first);
         ``seed`` fixes the noise, for reproducible audio.
         """
+        futures = self._submit(self._items(text, voice, speed, seed), priority)
+        return _joined([_result(future) for future in futures])
+
+    async def synthesize_async(
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        seed: int | None = None,
+    ) -> Pcm:
+        """``synthesize`` without a thread waiting: phonemes in a short thread hop, then
+        the batches are awaited. Cancelling drops sentences whose batch has not started."""
+        items = await asyncio.to_thread(self._items, text, voice, speed, seed)
+        futures = self._submit(items, priority)
+        try:
+            results = [await asyncio.wrap_future(future) for future in futures]
+        except asyncio.CancelledError:
+            for future in futures:
+                future.cancel()  # the scheduler leaves them out of any later batch
+            raise
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"the torch piper model failed: {exc}") from exc
+        return _joined(results)
+
+    def _items(self, text: str, voice: str, speed: float, seed: int | None) -> list[SentenceItem]:
         if voice != VOICE_KEY:
             raise UnknownEngineVoice(f"piper has no voice {voice!r}")
         if not math.isfinite(speed) or speed <= 0:
             raise EngineError(f"speed must be a positive number, got {speed!r}")
-        items = self.sentence_items(text, speed=speed, seed=seed)
+        return self.sentence_items(text, speed=speed, seed=seed)
+
+    def _submit(self, items: list[SentenceItem], priority: Priority) -> list[Future[Pcm]]:
         if not items:
-            return np.zeros(0, dtype=np.float32)
+            return []
         scheduler = self._loaded()
         try:
-            futures = [scheduler.submit(item, priority) for item in items]
+            return [scheduler.submit(item, priority) for item in items]
         except RuntimeError as exc:  # closed while this caller was arriving
             raise EngineUnavailable(f"the torch piper engine is shutting down: {exc}") from exc
-        return np.concatenate([_peak_normalised(_result(f)) for f in futures])
 
     def sentence_items(
         self, text: str, *, speed: float = 1.0, seed: int | None = None
@@ -260,6 +295,12 @@ def _result(future: Future[Pcm]) -> Pcm:
         raise
     except Exception as exc:
         raise EngineError(f"the torch piper model failed: {exc}") from exc
+
+
+def _joined(sentences: list[Pcm]) -> Pcm:
+    if not sentences:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([_peak_normalised(audio) for audio in sentences])
 
 
 def _peak_normalised(audio: Pcm) -> Pcm:
