@@ -108,6 +108,8 @@ def create_app(
             await speak.catalog.relay.close()
         if isinstance(limiter, RedisLimiter):
             await limiter.close()
+        if speak.streams.shared is not None:
+            await speak.streams.shared.close()
         await db.dispose()
 
     app = FastAPI(

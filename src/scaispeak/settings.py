@@ -173,7 +173,14 @@ class StreamingSettings(BaseModel):
 
     max_streams_per_tenant: int = Field(
         8,
-        description="Streams one tenant may hold open at once in this process (too_many_streams).",
+        description="Streams one tenant may hold open at once (too_many_streams); with Redis"
+        " the count spans every API replica, else this process.",
+    )
+    shared_slot_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="With Redis: a stream slot lapses this long after its replica stops"
+        " renewing it (a crashed replica frees its tenants' slots within this time).",
     )
     max_text_chars: int = Field(
         100_000, description="Text one stream may send in total (text_too_long above it)."

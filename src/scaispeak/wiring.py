@@ -17,6 +17,7 @@ from scaispeak.speak.engines.relay import RelayEngine
 from scaispeak.speak.jobs.queue import JobQueue
 from scaispeak.speak.jobs.runner import JobRuntime
 from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.streaming.admission import ActiveStreams, RedisStreamSlots
 from scaispeak.speak.synthesis.inference import inference_pool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 
@@ -57,7 +58,15 @@ def build_speak_context(
         catalog=BackendCatalog(engines, relay),
         default_backend=settings.backends.default,
         jobs=JobQueue(settings, runtime if executes else None),
+        streams=ActiveStreams(shared_stream_slots(settings)),
     )
+
+
+def shared_stream_slots(settings: Settings) -> RedisStreamSlots | None:
+    """With Redis, the per-tenant stream cap spans every API replica."""
+    if not settings.redis_url:
+        return None
+    return RedisStreamSlots(settings.redis_url, settings.streaming.shared_slot_ttl_s)
 
 
 def tenant_limiter(settings: Settings) -> MemoryLimiter | RedisLimiter:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Coroutine
-from contextlib import ExitStack
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class RtcStream:
     id: str
     tenant_id: str
     peer: RtcPeer
-    slot: ExitStack
+    slot: AsyncExitStack
     """Holds the tenant's stream slot until the session is over."""
     hang_up: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None

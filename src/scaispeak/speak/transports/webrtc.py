@@ -9,7 +9,7 @@ demo page that uses all this is served here too.
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
+from contextlib import AsyncExitStack
 from importlib import resources
 from typing import Annotated, Literal
 
@@ -70,15 +70,15 @@ def rtc_sessions(conn: HTTPConnection) -> RtcSessions:
 async def open_webrtc_session(body: RtcOffer, caller: Caller, request: Request) -> RtcAnswer:
     """Answer an offer; the session runs until the stream ends, a hang-up, or a timeout."""
     platform, speak = platform_context(request), speak_context(request)
-    slot = ExitStack()
+    slot = AsyncExitStack()
     cap = platform.settings.streaming.max_streams_per_tenant
-    slot.enter_context(speak.streams.hold(caller.tenant_id, cap))  # 429 before any work
+    await slot.enter_async_context(speak.streams.hold(caller.tenant_id, cap))  # 429 first
     peer = RtcPeer(platform.settings.webrtc)
     try:
         sdp = await peer.answer(body.sdp)
     except BaseException as exc:
         await peer.close()
-        slot.close()
+        await slot.aclose()
         if isinstance(exc, ValueError | InvalidAccessError | InternalError):  # unusable SDP
             raise InvalidOffer(f"The offer was refused: {exc}") from None
         raise
@@ -127,7 +127,7 @@ async def _run(
     """One session from answer to hang-up; the peer and the stream slot are always freed."""
     timeout = platform.settings.webrtc.connect_timeout_seconds
     finished = False
-    with stream.slot:
+    async with stream.slot:
         try:
             sink = RtcSink(stream.peer)
             async with stream_session(

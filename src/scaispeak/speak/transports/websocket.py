@@ -57,7 +57,7 @@ async def stream_speak(websocket: WebSocket) -> None:
     try:
         principal = await _authenticate(websocket, platform)
         cap = platform.settings.streaming.max_streams_per_tenant
-        with speak.streams.hold(principal.tenant_id, cap):
+        async with speak.streams.hold(principal.tenant_id, cap):
             code = await _serve(websocket, sink, platform, speak, principal)
     except ServiceError as exc:
         code = protocol.close_code(exc)
