@@ -31,6 +31,7 @@ from scaispeak.speak.jobs.endpoints import router as jobs_router
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.speak.jobs.worker import start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.provenance.endpoints import router as provenance_router
 from scaispeak.speak.transports import http as speak_http
 from scaispeak.speak.transports import openai_compat
 from scaispeak.speak.transports import webrtc as speak_webrtc
@@ -138,6 +139,7 @@ def create_app(
     app.include_router(speak_websocket.router)
     app.include_router(speak_webrtc.router)
     app.include_router(jobs_router)
+    app.include_router(provenance_router)
     return app
 
 

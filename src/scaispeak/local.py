@@ -30,11 +30,13 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
     rate = choose_sample_rate(
         audio_format, None, engines.get(engine_name).sample_rate, settings.limits
     )
+    # Stock voices only here: marked as the deployment marks them for tenants by default.
+    marked = settings.provenance.watermark and settings.provenance.watermark_stock_voices
     pool = inference_pool(settings.engines)
     pipeline = SynthesisPipeline(engines, pool, settings.engines, SpeakMetrics(CollectorRegistry()))
     try:
         clip = await pipeline.render(
-            SpeechSpec(text, engine_name, engine_voice, audio_format, rate)
+            SpeechSpec(text, engine_name, engine_voice, audio_format, rate, watermark=marked)
         )
     finally:
         pool.shutdown()

@@ -6,6 +6,7 @@ from scaispeak.platform.db import Base
 from scaispeak.platform.drive import models as drive_models
 from scaispeak.speak.backends import models as backend_models
 from scaispeak.speak.jobs import models as job_models
+from scaispeak.speak.provenance import models as provenance_models
 from scaispeak.speak.voices import models as voice_models
 
 metadata = Base.metadata
@@ -17,5 +18,6 @@ __all__ = [
     "drive_models",
     "job_models",
     "metadata",
+    "provenance_models",
     "voice_models",
 ]

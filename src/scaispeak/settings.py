@@ -337,6 +337,35 @@ class CloningSettings(BaseModel):
     seed: int = Field(0, description="Seed of the search's random steps (fits are repeatable).")
 
 
+class ProvenanceSettings(BaseModel):
+    """Watermarking, fingerprints and detection. Documented in docs/provenance.md."""
+
+    watermark: bool = Field(
+        True,
+        description="Embed the Perth-Net watermark in produced audio (cloned voices "
+        "always, stock voices per the tenant's choice). Off: nothing is marked.",
+    )
+    watermark_stock_voices: bool = Field(
+        True,
+        description="Whether stock (global) voices are marked for tenants that made no "
+        "choice (PUT /provenance/policy).",
+    )
+    fingerprint_max_seconds: float = Field(
+        120.0, description="Audio of each clip the stored fingerprint covers (its start)."
+    )
+    detect_max_bytes: int = Field(
+        25 * 1024**2, description="Largest upload /detect accepts (413 above it)."
+    )
+    detect_max_seconds: float = Field(
+        300.0, description="Longest audio /detect decodes (rejected above it)."
+    )
+    lookup_max_records: int = Field(
+        2_000,
+        description="Most recent provenance records of the caller's tenant that /detect "
+        "compares a marked upload with.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SCAISPEAK_", env_nested_delimiter="__", extra="ignore"
@@ -383,6 +412,7 @@ class Settings(BaseSettings):
     webrtc: WebRtcSettings = Field(default_factory=WebRtcSettings)
     voices: VoicesSettings = Field(default_factory=VoicesSettings)
     cloning: CloningSettings = Field(default_factory=CloningSettings)
+    provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -40,7 +40,13 @@ def build_speak_context(
     if relay is not None:
         engines = engines.extended(relay)
     pool = inference_pool(settings.engines)
-    pipeline = SynthesisPipeline(engines, pool, settings.engines, metrics)
+    pipeline = SynthesisPipeline(
+        engines,
+        pool,
+        settings.engines,
+        metrics,
+        fingerprint_seconds=settings.provenance.fingerprint_max_seconds,
+    )
     runtime = JobRuntime(
         db=db,
         storage=storage,

@@ -39,6 +39,12 @@ class UnsupportedSampleRate(ServiceError):
     status, code, title = 422, "unsupported_sample_rate", "Unsupported sample rate"
 
 
+class TimestampsUnavailable(ServiceError):
+    """Word timestamps come with inline speech only (not jobs, not save_to)."""
+
+    status, code, title = 422, "timestamps_unavailable", "Timestamps unavailable here"
+
+
 class InvalidSpeed(ServiceError):
     status, code, title = 422, "invalid_speed", "Speed out of range"
 

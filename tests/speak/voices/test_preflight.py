@@ -89,6 +89,7 @@ async def test_clean_reference_passes_every_check(sqlite_voice_app: VoiceApp, cl
         "noise",
         "speech_ratio",
         "single_speaker",
+        "synthetic",
     }
     assert all(c["hint"] for c in report["checks"])
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
     FileEncoder,
@@ -56,13 +57,16 @@ async def assemble(
     fmt: AudioFormat,
     rate: int,
     result_key: str,
+    capture: StreamCapture | None = None,
 ) -> tuple[int, float]:
-    """Encode every segment of the job into ``result_key``; returns (bytes, seconds)."""
+    """Encode every segment of the job into ``result_key``; returns (bytes, seconds).
+
+    ``capture`` keeps the start of the audio for the job's provenance fingerprint."""
     handle, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=f".{fmt.value}")
     path = Path(name)
     try:
         with os.fdopen(handle, "w+b") as out:
-            samples = await _encode_segments(storage, job_id, pauses_ms, fmt, rate, out)
+            samples = await _encode_segments(storage, job_id, pauses_ms, fmt, rate, out, capture)
         stat = await storage.put_file(result_key, path)
         return stat.size, samples / rate
     finally:
@@ -76,21 +80,27 @@ async def _encode_segments(
     fmt: AudioFormat,
     rate: int,
     out: BinaryIO,
+    capture: StreamCapture | None,
 ) -> int:
     encoder = FileEncoder(fmt, rate, out)
     samples = 0
     for index, pause_ms in enumerate(pauses_ms):
         blob = await storage.get(segment_key(job_id, index))
         # Resampling and encoding are CPU work: keep them off the event loop.
-        samples += await asyncio.to_thread(_encode_one, encoder, blob, pause_ms, rate)
+        samples += await asyncio.to_thread(_encode_one, encoder, blob, pause_ms, rate, capture)
     await asyncio.to_thread(encoder.finish)
     return samples
 
 
-def _encode_one(encoder: FileEncoder, blob: bytes, pause_ms: float, rate: int) -> int:
+def _encode_one(
+    encoder: FileEncoder, blob: bytes, pause_ms: float, rate: int, capture: StreamCapture | None
+) -> int:
     pcm, source_rate = read_wav(blob)
     piece = resample(fade_edges(pcm, source_rate), source_rate, rate)
     gap = silence(pause_ms, rate)
+    if capture is not None:
+        capture.add(piece)
+        capture.add(gap)
     encoder.write(piece)
     encoder.write(gap)
     return len(piece) + len(gap)

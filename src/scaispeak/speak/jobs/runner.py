@@ -35,6 +35,8 @@ from scaispeak.speak.jobs.assembly import assemble, segment_key, wav_bytes
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.webhooks import deliver, tenant_webhook_secret
+from scaispeak.speak.provenance import service as provenance
+from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat, content_type
 from scaispeak.speak.synthesis.inference import Priority
 from scaispeak.speak.synthesis.pipeline import SegmentAudio, SynthesisPipeline
@@ -161,6 +163,8 @@ async def _speak_with_failover(
                 float(job.params["speed"]),
                 priority=Priority.BULK,
                 lane=job.id,
+                # Jobs queued before provenance existed carry no choice: mark them.
+                watermark=bool(job.params.get("watermark", True)),
             )
             return spoken, route
         except (BackendUnavailable, UpstreamError):
@@ -208,8 +212,16 @@ async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> None:
     segments = rt.pipeline.plan(job.text)
     pauses = [rt.pipeline.pause_after(s) for s in segments]
     result_key = f"jobs/{job.id}/audio.{fmt.value}"
-    size, seconds = await assemble(rt.storage, job.id, pauses, fmt, rate, result_key)
+    capture = StreamCapture(
+        rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
+    )
+    size, seconds = await assemble(rt.storage, job.id, pauses, fmt, rate, result_key, capture)
     saved = await _save_to_drive(session, rt, job, result_key, fmt) if job.save_to else None
+    origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
+    prints = await asyncio.to_thread(capture.fingerprint)
+    provenance.record_clip(  # lands with the success and the charge, or not at all
+        session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
+    )
     await _succeed_and_charge(session, rt, job, result_key, size, seconds, saved)
     for index in range(len(segments)):
         await rt.storage.delete(segment_key(job.id, index))

@@ -115,6 +115,7 @@ def _new_job(
             "format": spec.format.value,
             "sample_rate": spec.sample_rate,
             "speed": spec.speed,
+            "watermark": spec.watermark,
             "routes": [asdict(r) for r in request.routes],
             "prices": request.prices,
         },

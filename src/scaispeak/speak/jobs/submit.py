@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.queue import kick_jobs
 from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job
+from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.batch import plan_for, price_for
 from scaispeak.speak.synthesis.service import SpeakParams, prepare_speech
 
@@ -43,6 +45,8 @@ async def submit_job(
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=settings.jobs.max_chars
     )
+    mark = await provenance.should_watermark(session, settings.provenance, caller.tenant_id, voice)
+    spec = replace(spec, watermark=mark)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     if save_to is not None:
         save_to = await check_save_to(session, caller, save_to)

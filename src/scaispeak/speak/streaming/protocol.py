@@ -8,6 +8,7 @@ stable ``code``, which the session reports as an ``error`` event (docs/streaming
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -16,6 +17,7 @@ from scaispeak.platform.errors import BadRequest, InvalidJson, ServiceError
 from scaispeak.speak.streaming.delivery import StreamUsage
 from scaispeak.speak.synthesis.audio import content_type
 from scaispeak.speak.synthesis.service import StreamSpec
+from scaispeak.speak.synthesis.timestamps import WordTiming
 
 NORMAL_CLOSE = 1000
 """WebSocket close code after ``done``; a fatal error closes with 4000 + its status."""
@@ -157,15 +159,32 @@ def started_event(stream_id: str, spec: StreamSpec) -> dict[str, Any]:
     }
 
 
-def segment_event(sequence: int, text: str, audio_seconds: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SegmentTiming:
+    """Where a segment sits in the utterance's audio, and its words' times (seconds from
+    the start of the utterance: the stream's start, or the last cancel)."""
+
+    start_s: float
+    words: list[WordTiming]
+    estimated: bool
+
+
+def segment_event(
+    sequence: int, text: str, audio_seconds: float, timing: SegmentTiming | None = None
+) -> dict[str, Any]:
     """Announces the audio frames that follow: ``audio_seconds`` of them speak ``text``."""
-    return {
+    event: dict[str, Any] = {
         "type": "segment",
         "sequence": sequence,
         "text": text,
         "characters": len(text),
         "audio_seconds": audio_seconds,
     }
+    if timing is not None:
+        event["start"] = round(timing.start_s, 3)
+        event["words"] = [w.as_dict() for w in timing.words]
+        event["estimated"] = timing.estimated
+    return event
 
 
 def cancelled_event(usage: StreamUsage) -> dict[str, Any]:

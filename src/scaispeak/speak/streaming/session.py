@@ -30,6 +30,7 @@ from typing import Protocol
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
 from scaispeak.speak.errors import SynthesisFailed, TextTooLong
+from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
 from scaispeak.speak.streaming.framing import frames, shape_segment
@@ -41,6 +42,7 @@ from scaispeak.speak.synthesis.inference import Priority
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
+from scaispeak.speak.synthesis.timestamps import segment_words
 
 Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
 """Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
@@ -101,6 +103,10 @@ class StreamSession:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._sequence = 0
+        self._utterance_s = 0.0
+        """Audio announced since the stream began or the last cancel: word times count from it."""
+        self.produced: StreamCapture | None = None
+        """The start of the audio made, for the provenance record (setup.py)."""
         self._received_chars = 0
         self._ending = False
         self._failed = False
@@ -183,6 +189,9 @@ class StreamSession:
         self._delivery = Delivery(spec.sample_rate, self._clock)
         self._sender.begin(StreamEncoder(spec.format, spec.sample_rate), self._delivery)
         self._engine_rate = self._pipeline.engines.get(spec.engine).sample_rate
+        self.produced = StreamCapture(
+            spec.sample_rate, self._pipeline.fingerprint_seconds, watermarked=spec.watermark
+        )
         self._outbox.put(Event.fixed(p.started_event(self.stream_id, spec)))
         self._spawn("synthesize", self._synthesize_loop())
 
@@ -234,6 +243,7 @@ class StreamSession:
         self._pending.clear()
         self._outbox.drop_utterance()
         delivery.interrupt()
+        self._utterance_s = 0.0
 
         def cancelled() -> dict[str, object]:
             delivery.cut()  # at send time: the frame in flight counts, nothing after it
@@ -289,15 +299,26 @@ class StreamSession:
             spec.speed,
             priority=Priority.FIRST_AUDIO if urgent else Priority.NORMAL,
             lane=self.stream_id,
+            watermark=spec.watermark,
         )
         # A stream has no "last segment" until it ends, so every segment gets its pause.
         pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
         pcm = await asyncio.to_thread(
             shape_segment, audio.pcm, pause_ms, self._engine_rate, spec.sample_rate
         )
+        words, estimated = await asyncio.to_thread(
+            segment_words, segment.text, audio.pcm, self._engine_rate, audio.word_durations
+        )
+        if self.produced is not None:
+            self.produced.add(pcm)
         ticket = SegmentTicket(self._sequence, len(segment.text), len(pcm), delivery.utterance)
         self._sequence += 1
-        event = p.segment_event(ticket.sequence, segment.text, len(pcm) / spec.sample_rate)
+        start_s, self._utterance_s = (
+            self._utterance_s,
+            self._utterance_s + len(pcm) / spec.sample_rate,
+        )
+        timing = p.SegmentTiming(start_s, [w.shifted(start_s) for w in words], estimated)
+        event = p.segment_event(ticket.sequence, segment.text, len(pcm) / spec.sample_rate, timing)
         self._outbox.put(Event.fixed(event, utterance=True))
         for frame in frames(pcm, ticket, spec.sample_rate, self._settings.frame_ms):
             await self._outbox.put_frame(frame)

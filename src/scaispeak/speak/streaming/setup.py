@@ -7,6 +7,8 @@ the characters whose audio was delivered. A transport only brings its sink.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -17,6 +19,7 @@ from scaispeak.platform.db import new_id
 from scaispeak.speak.backends.dispatcher import plan_routes
 from scaispeak.speak.backends.policy import load_policy
 from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.streaming import protocol
 from scaispeak.speak.streaming.billing import StreamBilling
 from scaispeak.speak.streaming.session import StreamSession
@@ -27,6 +30,8 @@ from scaispeak.speak.synthesis.service import (
     count_voice_use,
     prepare_stream,
 )
+
+_log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -59,6 +64,7 @@ async def stream_session(
             yield session
     finally:
         await billing.settle(session.usage, session.stream_id)
+        await _record_provenance(platform, principal, billing.voice_id, session)
 
 
 async def _open(
@@ -79,8 +85,36 @@ async def _open(
         )
         route = plan_routes(policy, speak.catalog, voice, start.backend)[0]
         await count_voice_use(session, principal, voice.id)
+        mark = await provenance.should_watermark(
+            session, platform.settings.provenance, principal.tenant_id, voice
+        )
     billing.voice_id = voice.id
     billing.backend = route.backend
     prices = platform.settings.accounting.prices_micros_per_char
     billing.price_micros_per_char = prices.get(route.backend, 0)
-    return replace(spec, engine=route.engine, engine_voice=route.engine_voice)
+    return replace(spec, engine=route.engine, engine_voice=route.engine_voice, watermark=mark)
+
+
+async def _record_provenance(
+    platform: PlatformContext, principal: Principal, voice_id: str, stream: StreamSession
+) -> None:
+    """One provenance record per stream that spoke: its id, voice and fingerprint."""
+    made = stream.produced
+    if made is None or made.seconds == 0:
+        return
+    origin = provenance.ClipOrigin(
+        principal.tenant_id, principal.user_id, stream.stream_id, "stream", voice_id
+    )
+    prints = await asyncio.to_thread(made.fingerprint)  # up to 120 s of audio: off the loop
+    try:
+        async with platform.db.sessions() as session:
+            provenance.record_clip(
+                session,
+                origin,
+                watermarked=made.watermarked,
+                duration_s=made.seconds,
+                fingerprint=prints,
+            )
+            await session.commit()
+    except Exception:  # the stream is over and paid for; a lost record must not hide that
+        _log.exception("stream %s: recording its provenance failed", stream.stream_id)

@@ -19,6 +19,7 @@ from scaispeak.speak.backends.dispatcher import plan_routes
 from scaispeak.speak.backends.policy import load_policy
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
+from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.pipeline import SpeechSpec, SpokenClip, SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
 from scaispeak.speak.voices.models import Voice
@@ -54,10 +55,13 @@ async def speak_clip(
     max_chars: int,
     kind: str,
     request_id: str,
+    timestamps: bool = False,
 ) -> SpokenResult:
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
+    mark = await provenance.should_watermark(session, settings.provenance, caller.tenant_id, voice)
+    spec = replace(spec, watermark=mark, timestamps=timestamps)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     chars = len(params.text)
     hold = max(price_for(settings, r.backend, chars) for r in routes)
@@ -73,6 +77,14 @@ async def speak_clip(
         voice.id, route.backend, kind, chars, clip.duration_s, cost, request_id
     )
     await count_voice_use(session, caller, voice.id, commit=False)  # lands with the settlement
+    origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
+    provenance.record_clip(
+        session,
+        origin,
+        watermarked=clip.watermarked,
+        duration_s=clip.duration_s,
+        fingerprint=clip.fingerprint,
+    )
     await accounting.settle(session, reservation, charge)
     return SpokenResult(voice, clip, route.backend, cost)
 

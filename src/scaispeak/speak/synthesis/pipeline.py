@@ -1,8 +1,14 @@
 """The one synthesis pipeline every transport uses.
 
-text -> segments (split raw text, then normalise each) -> engine and loudness (in the
-inference pool, per segment) -> join with pauses -> resample -> encode. Transports call
-``render`` for whole clips or ``stream_segments`` to deliver audio as it is made.
+text -> segments (split raw text, then normalise each) -> engine, loudness and the
+provenance watermark (in the inference pool, per segment) -> join with pauses ->
+resample -> encode. Transports call ``render`` for whole clips or ``stream_segments``
+to deliver audio as it is made.
+
+The watermark goes on each levelled segment, at the engine's rate, in the same worker
+call as the engine: the one place every route passes (batch, streams, jobs; the
+self-hosted engines and the relay alike), before resampling and encoding, which it is
+built to survive (docs/provenance.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from scaispeak.speak.engines.base import (
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
 from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.provenance import fingerprint
+from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
     content_type,
@@ -36,6 +44,12 @@ from scaispeak.speak.synthesis.audio import (
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
+from scaispeak.speak.synthesis.timestamps import (
+    TimedAsyncEngine,
+    TimedEngine,
+    WordTiming,
+    timeline,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,10 @@ class SpeechSpec:
     format: AudioFormat
     sample_rate: int
     speed: float = 1.0
+    watermark: bool = False
+    """Embed the provenance watermark (provenance.service decides)."""
+    timestamps: bool = False
+    """Work out word timestamps (synthesis.timestamps) for the clip."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class SegmentAudio:
     pcm: Pcm
     pause_ms: float
     engine_seconds: float
+    word_durations: tuple[float, ...] | None = None
+    """Per spoken word, from an engine that knows them (timestamps.TimedEngine)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,11 @@ class SpokenClip:
     characters: int
     segments: int
     engine_seconds: float
+    watermarked: bool = False
+    fingerprint: bytes = b""
+    """Robust fingerprint of the clip's start (provenance.fingerprint)."""
+    words: tuple[WordTiming, ...] = ()
+    words_estimated: bool = True
 
 
 class SynthesisPipeline:
@@ -79,11 +104,16 @@ class SynthesisPipeline:
         pool: InferencePool,
         settings: EngineSettings,
         metrics: SpeakMetrics,
+        *,
+        watermarker: Watermarker | None = None,
+        fingerprint_seconds: float = 120.0,
     ) -> None:
         self.engines = engines
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
+        self.watermarker = watermarker or shared_watermarker()
+        self.fingerprint_seconds = fingerprint_seconds
         # Read at scrape time, so the gauge is exact whichever transport queued the work.
         metrics.inference_queue.set_function(lambda: pool.pending)
 
@@ -110,8 +140,10 @@ class SynthesisPipeline:
         *,
         priority: Priority = Priority.NORMAL,
         lane: Hashable | None = None,
+        watermark: bool = False,
     ) -> SegmentAudio:
-        """Synthesize and level one segment off the event loop; records engine metrics.
+        """Synthesize, level (and watermark) one segment off the event loop; records
+        engine metrics.
 
         ``priority`` and ``lane`` order the call in the inference pool (a stream passes
         its id as the lane, so its segments take turns with other streams').
@@ -120,7 +152,9 @@ class SynthesisPipeline:
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
         try:
-            pcm = await self._synthesize(engine, spoken, voice, speed, priority, lane)
+            pcm, durations = await self._synthesize(
+                engine, spoken, voice, speed, priority, lane, watermark
+            )
         except EngineUnavailable as exc:
             raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
         except UpstreamFailed as exc:
@@ -133,7 +167,8 @@ class SynthesisPipeline:
             self.metrics.engine_rtf.labels(engine_name).observe(elapsed / audio_s)
         self.metrics.characters.labels(engine_name).inc(len(segment.text))
         self.metrics.audio_seconds.labels(engine_name).inc(audio_s)
-        return SegmentAudio(index, segment.text, pcm, self.pause_after(segment), elapsed)
+        pause = self.pause_after(segment)
+        return SegmentAudio(index, segment.text, pcm, pause, elapsed, durations)
 
     async def _synthesize(
         self,
@@ -143,51 +178,95 @@ class SynthesisPipeline:
         speed: float,
         priority: Priority,
         lane: Hashable | None,
-    ) -> Pcm:
+        watermark: bool,
+    ) -> tuple[Pcm, tuple[float, ...] | None]:
         if isinstance(engine, AsyncEngine):
             # Work done elsewhere (a relay's upstream, a GPU batcher): awaited here, so it
             # never holds an inference thread.
-            pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
-            return await asyncio.to_thread(self._level, pcm, engine.sample_rate)
+            durations = None
+            if isinstance(engine, TimedAsyncEngine):
+                timed = await engine.synthesize_timed_async(
+                    text, voice, speed=speed, priority=priority
+                )
+                pcm, durations = timed.pcm, timed.word_durations
+            else:
+                pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
+            finished = await asyncio.to_thread(self._finish, pcm, engine.sample_rate, watermark)
+            return finished, durations
         return await self.pool.run(
-            self._synthesize_levelled, engine, text, voice, speed, priority=priority, lane=lane
+            self._synthesize_levelled,
+            engine,
+            text,
+            voice,
+            speed,
+            watermark,
+            priority=priority,
+            lane=lane,
         )
 
     def _level(self, pcm: Pcm, rate: int) -> Pcm:
         return normalize_loudness(pcm, rate, self.settings.target_lufs)
 
-    def _synthesize_levelled(self, engine: Engine, text: str, voice: str, speed: float) -> Pcm:
+    def _finish(self, pcm: Pcm, rate: int, watermark: bool) -> Pcm:
+        levelled = self._level(pcm, rate)
+        # Marked after levelling, so the mark is not scaled away by the loudness gain.
+        return self.watermarker.embed(levelled, rate) if watermark else levelled
+
+    def _synthesize_levelled(
+        self, engine: Engine, text: str, voice: str, speed: float, watermark: bool
+    ) -> tuple[Pcm, tuple[float, ...] | None]:
         # Levelled per segment, in the worker thread: streaming cannot wait for the whole
         # clip, and doing the same for batch keeps both transports' audio identical.
-        return self._level(engine.synthesize(text, voice, speed=speed), engine.sample_rate)
+        durations = None
+        if isinstance(engine, TimedEngine):
+            timed = engine.synthesize_timed(text, voice, speed=speed)
+            pcm, durations = timed.pcm, timed.word_durations
+        else:
+            pcm = engine.synthesize(text, voice, speed=speed)
+        return self._finish(pcm, engine.sample_rate, watermark), durations
 
     async def stream_segments(
-        self, segments: list[Segment], engine_name: str, voice: str, speed: float
+        self,
+        segments: list[Segment],
+        engine_name: str,
+        voice: str,
+        speed: float,
+        *,
+        watermark: bool = False,
     ) -> AsyncIterator[SegmentAudio]:
         for index, segment in enumerate(segments):
-            yield await self.speak_segment(index, segment, engine_name, voice, speed)
+            yield await self.speak_segment(
+                index, segment, engine_name, voice, speed, watermark=watermark
+            )
 
     def _assemble(
         self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
-    ) -> tuple[bytes, int]:
+    ) -> tuple[bytes, int, bytes]:
         joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
         final = resample(joined, from_rate, to_rate)
-        return encode(final, to_rate, fmt), len(final)
+        prints = fingerprint.fingerprint(final, to_rate, self.fingerprint_seconds)
+        return encode(final, to_rate, fmt), len(final), fingerprint.to_bytes(prints)
 
     async def render(self, spec: SpeechSpec) -> SpokenClip:
         """Speak the whole text and return one encoded clip."""
         engine = self.engines.get(spec.engine)
         segments = self.plan(spec.text)
-        parts: list[tuple[Pcm, float]] = []
-        engine_seconds = 0.0
-        async for seg in self.stream_segments(segments, spec.engine, spec.engine_voice, spec.speed):
-            parts.append((seg.pcm, seg.pause_ms))
-            engine_seconds += seg.engine_seconds
+        spoken: list[SegmentAudio] = []
+        async for seg in self.stream_segments(
+            segments, spec.engine, spec.engine_voice, spec.speed, watermark=spec.watermark
+        ):
+            spoken.append(seg)
+        parts = [(seg.pcm, seg.pause_ms) for seg in spoken]
         # Joining, levelling and encoding minutes of audio takes long enough to stall
         # the event loop, so it runs in a thread too (not the inference pool's).
-        data, samples = await asyncio.to_thread(
+        data, samples, prints = await asyncio.to_thread(
             self._assemble, parts, engine.sample_rate, spec.sample_rate, spec.format
         )
+        words: list[WordTiming] = []
+        estimated = True
+        if spec.timestamps:
+            timed = [(s.text, s.pcm, s.pause_ms, s.word_durations) for s in spoken]
+            words, estimated = await asyncio.to_thread(timeline, timed, engine.sample_rate)
         return SpokenClip(
             data=data,
             content_type=content_type(spec.format),
@@ -195,5 +274,9 @@ class SynthesisPipeline:
             duration_s=samples / spec.sample_rate,
             characters=len(spec.text),
             segments=len(segments),
-            engine_seconds=engine_seconds,
+            engine_seconds=sum(seg.engine_seconds for seg in spoken),
+            watermarked=spec.watermark,
+            fingerprint=prints,
+            words=tuple(words),
+            words_estimated=estimated,
         )

@@ -148,6 +148,8 @@ class StreamSpec:
     format: audio.AudioFormat
     sample_rate: int
     speed: float = 1.0
+    watermark: bool = False
+    """Embed the provenance watermark (provenance.service decides)."""
 
 
 async def prepare_stream(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files as drive
 from scaispeak.speak.context import speak_context
+from scaispeak.speak.errors import TimestampsUnavailable
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
@@ -70,6 +72,10 @@ async def speak(
     caller: Caller,
     body: SpeakRequest,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    timestamps: Annotated[
+        bool,
+        Query(description="Answer JSON: base64 audio plus estimated word times (inline only)."),
+    ] = False,
 ) -> Response:
     """Audio inline for short text; a 202 job for long text or ``mode: async``."""
     params = SpeakParams(
@@ -81,6 +87,8 @@ async def speak(
     as_job = body.mode == "async" or (
         body.mode == "auto" and len(body.text) > limits.inline_max_chars
     )
+    if timestamps and (as_job or body.save_to):
+        raise TimestampsUnavailable("Word timestamps come with inline speech without save_to.")
     if as_job:
         job, created = await submit_job(
             session,
@@ -98,7 +106,13 @@ async def speak(
     if save_to is not None:
         save_to = await check_save_to(session, caller, save_to)
     response = await speak_inline(
-        request, session, caller, params, "http", max_chars=limits.inline_max_chars
+        request,
+        session,
+        caller,
+        params,
+        "http",
+        max_chars=limits.inline_max_chars,
+        timestamps=timestamps,
     )
     if save_to is None:
         return response
@@ -137,6 +151,7 @@ async def speak_inline(
     transport: str,
     *,
     max_chars: int,
+    timestamps: bool = False,
 ) -> Response:
     """Shared by /speak and the OpenAI-compatible route: check, render, answer."""
     started = time.perf_counter()
@@ -152,11 +167,27 @@ async def speak_inline(
         max_chars=max_chars,
         kind="speak",
         request_id=request.state.request_id,
+        timestamps=timestamps,
     )
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
+    if timestamps:
+        return JSONResponse(timed_body(result), headers=usage_headers(result))
     return Response(
         result.clip.data, media_type=result.clip.content_type, headers=usage_headers(result)
     )
+
+
+def timed_body(result: SpokenResult) -> dict[str, Any]:
+    """``?timestamps=true``: the audio as base64 with its word times (seconds)."""
+    clip = result.clip
+    return {
+        "audio_base64": base64.b64encode(clip.data).decode("ascii"),
+        "content_type": clip.content_type,
+        "sample_rate": clip.sample_rate,
+        "duration_s": round(clip.duration_s, 3),
+        "words": [w.as_dict() for w in clip.words],
+        "estimated": clip.words_estimated,
+    }
 
 
 def usage_headers(result: SpokenResult) -> dict[str, str]:

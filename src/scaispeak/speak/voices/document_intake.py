@@ -15,7 +15,14 @@ from scaispeak.platform.errors import BadRequest, Forbidden
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.documents import document_type
 from scaispeak.speak.voices.errors import IntakeRejected
-from scaispeak.speak.voices.intake import NewVoice, check_scope, commit_or_forget, new_cloned_voice
+from scaispeak.speak.voices.intake import (
+    NewVoice,
+    audit_synthetic,
+    check_scope,
+    commit_or_forget,
+    new_cloned_voice,
+    refuse_replay,
+)
 from scaispeak.speak.voices.lifecycle import PENDING_APPROVAL_REASON, reference_wav
 from scaispeak.speak.voices.models import Consent, ConsentKind, ConsentState, Voice, VoiceStatus
 from scaispeak.speak.voices.preflight import ClipKind
@@ -40,6 +47,7 @@ async def submit_document_consent(
         raise BadRequest("Name the speaker who signed the consent document.")
     media_type = document_type(document)
     clip = await rt.analysis.run(preflight_upload, reference, ClipKind.reference, rt.settings)
+    clip = await refuse_replay(session, clip, None)
     chain = audit.chain_for(principal.tenant_id)
     evidence = {
         "document_sha256": audit.fingerprint(document),
@@ -48,10 +56,12 @@ async def submit_document_consent(
     }
     if clip.audio is None or not clip.passed:
         detail = "Reference rejected by preflight."
-        details = {"reason": detail, **evidence}
+        failed = clip.report.failed() if clip.report else ["decode"]
+        details = {"reason": detail, "failed_checks": failed, **evidence}
         await audit.append(
             session, chain, principal.user_id, "document_intake_rejected", details=details
         )
+        await audit_synthetic(session, principal, [clip], evidence)
         await session.commit()
         raise IntakeRejected(detail, {"passed": False, "reference": clip.as_dict()})
     voice = new_cloned_voice(principal, spec, VoiceStatus.pending, PENDING_APPROVAL_REASON)

@@ -10,7 +10,9 @@ building its embedding. (Signed-document consent: ``document_intake.py``.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id, utcnow
 from scaispeak.platform.errors import BadRequest, Forbidden
+from scaispeak.speak.provenance import fingerprint as fp
+from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.consent import caller_challenge, challenge_problem
 from scaispeak.speak.voices.editing import check_language
@@ -32,11 +36,15 @@ from scaispeak.speak.voices.models import (
     VoiceScope,
     VoiceStatus,
 )
+from scaispeak.speak.voices.preflight import SYNTHETIC_HINT, CheckStatus
 from scaispeak.speak.voices.runtime import VoicesRuntime
-from scaispeak.speak.voices.verification import ConsentVerification, verify_consent
+from scaispeak.speak.voices.verification import ClipResult, ConsentVerification, verify_consent
 
 CLONE_ENGINE = "clone"
 """The engine every cloned voice runs on; its engine voice is the voice's own id."""
+
+REPLAY_LOOKBACK = 2_000
+"""Most recent clips (of every tenant) a suspect reference clip is compared with."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,12 @@ async def clone_voice(
     result = await rt.analysis.run(
         verify_consent, reference, consent, challenge.statement, challenge.phrase, rt.settings
     )
+    # The statement names a phrase issued with the challenge: a replay was made since.
+    result = replace(
+        result,
+        reference=await refuse_replay(session, result.reference, None),
+        consent=await refuse_replay(session, result.consent, challenge.created_at),
+    )
     evidence = {
         "reference_sha256": audit.fingerprint(reference),
         "consent_sha256": audit.fingerprint(consent),
@@ -115,6 +129,8 @@ async def clone_voice(
     for action, details in result.audit_steps():
         details.update(challenge_id=challenge.id, **evidence)
         await audit.append(session, chain, principal.user_id, action, details=details)
+    marked = [result.reference, result.consent]
+    await audit_synthetic(session, principal, marked, {"challenge_id": challenge.id, **evidence})
     if not result.passed:
         report = {"passed": False, "challenge": {"status": "pass", "hint": ""}, **result.as_dict()}
         detail = "Intake rejected; failed: " + ", ".join(result.failed_checks()) + "."
@@ -122,6 +138,57 @@ async def clone_voice(
     voice = await _accept(session, rt, principal, spec, challenge, result, evidence)
     rt.builder.kick()
     return voice
+
+
+def _synthetic_check_is(clip: ClipResult, status: CheckStatus) -> bool:
+    checks = clip.report.checks if clip.report else ()
+    return any(c.name == "synthetic" and c.status is status for c in checks)
+
+
+async def refuse_replay(
+    session: AsyncSession, clip: ClipResult, since: datetime | None
+) -> ClipResult:
+    """A suspect clip (a weak watermark score) fails ``synthetic`` when its fingerprint
+    matches a clip this service made (any tenant's; nothing about it is revealed)."""
+    if clip.audio is None or clip.report is None:
+        return clip
+    if not _synthetic_check_is(clip, CheckStatus.warn):
+        return clip
+    words = await asyncio.to_thread(fp.fingerprint, clip.audio.pcm, clip.audio.rate)
+    if not await provenance.made_here_since(session, words, since, REPLAY_LOOKBACK):
+        return clip
+    checks = tuple(
+        replace(c, status=CheckStatus.fail, hint=SYNTHETIC_HINT) if c.name == "synthetic" else c
+        for c in clip.report.checks
+    )
+    return replace(clip, report=replace(clip.report, checks=checks))
+
+
+def synthetic_scores(clips: list[ClipResult]) -> dict[str, float | None]:
+    """Clips that failed the ``synthetic`` check (they carry our watermark), by kind."""
+    return {
+        clip.kind.value: check.value
+        for clip in clips
+        if clip.report is not None
+        for check in clip.report.checks
+        if check.name == "synthetic" and check.status is CheckStatus.fail
+    }
+
+
+async def audit_synthetic(
+    session: AsyncSession, principal: Principal, clips: list[ClipResult], details: dict[str, Any]
+) -> None:
+    """An audit entry when an intake is handed our own synthetic speech (the caller
+    commits): a replayed clip is an attempt to fake consent, worth its own entry."""
+    scores = synthetic_scores(clips)
+    if scores:
+        await audit.append(
+            session,
+            audit.chain_for(principal.tenant_id),
+            principal.user_id,
+            "synthetic_audio_rejected",
+            details={**details, "watermark_confidence": scores},
+        )
 
 
 async def _accept(

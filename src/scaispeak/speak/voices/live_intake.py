@@ -29,7 +29,11 @@ from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
 from scaispeak.speak.voices.runtime import VoicesRuntime
 from scaispeak.speak.voices.schemas import VoiceOut
-from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
+from scaispeak.speak.voices.verification import (
+    ClipResult,
+    check_consent_step,
+    check_reference_step,
+)
 
 READING_PASSAGE = (
     "The harbour was quiet when the first boats came back. Fishermen unloaded their "
@@ -119,6 +123,7 @@ class LiveIntake:
             self.rt.settings,
         )
         passed = clip.passed and said.passed
+        await self._audit_synthetic(clip)
         report = {"consent": clip.as_dict(), "statement": {**said.__dict__, "passed": said.passed}}
         events = [_result(Step.consent, passed, report)]
         if passed:
@@ -133,6 +138,7 @@ class LiveIntake:
             check_reference_step, audio, self.consent_audio, self.rt.settings
         )
         passed = clip.passed and speaker.passed
+        await self._audit_synthetic(clip)
         report = {
             "reference": clip.as_dict(),
             "speaker": {**speaker.__dict__, "passed": speaker.passed},
@@ -141,6 +147,16 @@ class LiveIntake:
         if passed:
             events.append(await self._create(audio))
         return events
+
+    async def _audit_synthetic(self, clip: ClipResult) -> None:
+        """A step's recording carries our watermark: audited at once (the step fails)."""
+        if not intake.synthetic_scores([clip]):
+            return
+        assert self.challenge is not None
+        async with self.sessions() as session:
+            details = {"challenge_id": self.challenge.id, "live": True}
+            await intake.audit_synthetic(session, self.principal, [clip], details)
+            await session.commit()
 
     async def _create(self, reference: DecodedAudio) -> dict[str, Any]:
         """The same audited intake as the HTTP endpoint, on the two recordings."""

@@ -17,6 +17,12 @@ import numpy as np
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import EngineError, Pcm
 from scaispeak.speak.engines.cloning.speakers import SpeakerEncoder, cosine
+from scaispeak.speak.provenance.watermark import (
+    CERTAIN_THRESHOLD,
+    DETECTION_THRESHOLD,
+    Watermarker,
+    shared_watermarker,
+)
 from scaispeak.speak.synthesis.audio import integrated_loudness
 from scaispeak.speak.voices import acoustics
 from scaispeak.speak.voices.audio_input import DecodedAudio
@@ -69,7 +75,11 @@ class PreflightReport:
 
 
 def run_preflight(
-    audio: DecodedAudio, kind: ClipKind, settings: VoicesSettings, encoder: SpeakerEncoder
+    audio: DecodedAudio,
+    kind: ClipKind,
+    settings: VoicesSettings,
+    encoder: SpeakerEncoder,
+    watermarker: Watermarker | None = None,
 ) -> PreflightReport:
     """Every check on one decoded clip. CPU-bound: call it off the event loop."""
     pcm16k = acoustics.to_analysis_rate(audio.pcm, audio.rate)
@@ -85,6 +95,8 @@ def run_preflight(
     if kind is ClipKind.consent:
         checks.append(check_not_silent(profile))
     checks.append(check_single_speaker(pcm16k, profile, settings, encoder))
+    marker = watermarker or shared_watermarker()
+    checks.append(check_not_synthetic(marker.detect(audio.pcm, audio.rate)))
     return PreflightReport(
         kind, round(audio.duration_s, 3), audio.rate, audio.container, audio.codec, tuple(checks)
     )
@@ -188,6 +200,24 @@ def check_single_speaker(
         hint = "The voice varies a lot; keep a steady voice and no other speakers."
         return _check("single_speaker", CheckStatus.warn, similarity, "cosine", hint)
     return _check("single_speaker", CheckStatus.pass_, similarity, "cosine", "One speaker.")
+
+
+def check_not_synthetic(confidence: float) -> Check:
+    """Refuse our own synthetic speech: a replay of a clip this service made carries its
+    watermark (docs/provenance.md). A voice is cloned from, and consented by, a person."""
+    if confidence >= CERTAIN_THRESHOLD:
+        return _check("synthetic", CheckStatus.fail, confidence, "score", SYNTHETIC_HINT)
+    if confidence >= DETECTION_THRESHOLD:
+        # Suspect only (reverberant rooms score here too): intake compares fingerprints.
+        hint = "A weak sign of a synthetic-speech watermark; a clean, close recording avoids it."
+        return _check("synthetic", CheckStatus.warn, confidence, "score", hint)
+    return _check("synthetic", CheckStatus.pass_, confidence, "score", "No watermark found.")
+
+
+SYNTHETIC_HINT = (
+    "This audio carries ScaiSpeak's synthetic-speech watermark: it was made by this "
+    "service, not recorded from the speaker. Record the speaker live."
+)
 
 
 def window_consistency(pcm16k: Pcm, encoder: SpeakerEncoder) -> float | None:

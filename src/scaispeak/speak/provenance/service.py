@@ -1,0 +1,207 @@
+"""Provenance rules and records: who gets a watermark, what is recorded, what /detect says.
+
+Domain logic only (no HTTP). Cloned voices are always marked while the deployment's
+``provenance.watermark`` is on; stock (global) voices follow the tenant's choice, or
+the deployment default when the tenant made none. Every produced clip is recorded with
+its fingerprint, marked or not, so a tenant can trace its own clips either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import new_id
+from scaispeak.platform.errors import Forbidden
+from scaispeak.platform.scoping import tenant_filter
+from scaispeak.settings import ProvenanceSettings, VoicesSettings
+from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.provenance import fingerprint as fp
+from scaispeak.speak.provenance.models import ProvenanceRecord, TenantProvenance
+from scaispeak.speak.provenance.watermark import DETECTION_THRESHOLD, Watermarker
+from scaispeak.speak.voices.audio_input import decode_audio
+from scaispeak.speak.voices.models import Voice, VoiceScope
+
+_LOOKUP_BATCH = 200
+"""Fingerprints loaded at a time while searching, so memory stays bounded."""
+
+
+@dataclass(frozen=True)
+class WatermarkPolicy:
+    enabled: bool
+    """The deployment marks anything at all (cloned voices always, then)."""
+    stock_voices: bool
+    customised: bool
+    """False while the tenant follows the deployment default."""
+
+
+async def load_policy(
+    session: AsyncSession, settings: ProvenanceSettings, tenant_id: str
+) -> WatermarkPolicy:
+    row = await session.get(TenantProvenance, tenant_id)
+    if row is None:
+        return WatermarkPolicy(settings.watermark, settings.watermark_stock_voices, False)
+    return WatermarkPolicy(settings.watermark, row.watermark_stock_voices, True)
+
+
+async def save_policy(
+    session: AsyncSession, actor: Principal, settings: ProvenanceSettings, stock_voices: bool
+) -> WatermarkPolicy:
+    if not actor.is_admin_of(actor.tenant_id):
+        raise Forbidden("Only a tenant admin may change the watermark policy.")
+    row = await session.get(TenantProvenance, actor.tenant_id) or TenantProvenance(
+        tenant_id=actor.tenant_id
+    )
+    row.watermark_stock_voices = stock_voices
+    session.add(row)
+    await session.commit()
+    return WatermarkPolicy(settings.watermark, stock_voices, True)
+
+
+def marks(policy: WatermarkPolicy, voice: Voice) -> bool:
+    """Whether speech in ``voice`` is watermarked under ``policy``."""
+    if not policy.enabled:
+        return False
+    if voice.scope is not VoiceScope.global_:
+        return True  # a cloned voice: never unmarked while watermarking is on
+    return policy.stock_voices
+
+
+async def should_watermark(
+    session: AsyncSession, settings: ProvenanceSettings, tenant_id: str, voice: Voice
+) -> bool:
+    return marks(await load_policy(session, settings, tenant_id), voice)
+
+
+@dataclass(frozen=True)
+class ClipOrigin:
+    """Who made a clip; ``request_id`` is a request, stream or job id (``kind``)."""
+
+    tenant_id: str
+    user_id: str
+    request_id: str
+    kind: str
+    voice_id: str
+
+
+def record_clip(
+    session: AsyncSession,
+    origin: ClipOrigin,
+    *,
+    watermarked: bool,
+    duration_s: float,
+    fingerprint: bytes,
+) -> ProvenanceRecord:
+    """Add the clip's record to ``session``; it lands with the caller's next commit."""
+    row = ProvenanceRecord(
+        id=new_id("prv"),
+        tenant_id=origin.tenant_id,
+        user_id=origin.user_id,
+        request_id=origin.request_id,
+        kind=origin.kind,
+        voice_id=origin.voice_id,
+        watermarked=watermarked,
+        duration_s=round(duration_s, 3),
+        fingerprint=fingerprint,
+    )
+    session.add(row)
+    return row
+
+
+@dataclass(frozen=True)
+class UploadAnalysis:
+    confidence: float
+    duration_s: float
+    fingerprint: fp.Words
+
+    @property
+    def watermarked(self) -> bool:
+        return self.confidence >= DETECTION_THRESHOLD
+
+
+def analyse_audio(pcm: Pcm, rate: int, watermarker: Watermarker) -> UploadAnalysis:
+    """Watermark confidence and fingerprint of decoded audio. Blocking (a pool thread)."""
+    confidence = watermarker.detect(pcm, rate)
+    return UploadAnalysis(round(confidence, 4), pcm.size / rate, fp.fingerprint(pcm, rate))
+
+
+def analyse_upload(
+    data: bytes, settings: ProvenanceSettings, voices: VoicesSettings, watermarker: Watermarker
+) -> UploadAnalysis:
+    """Decode an uploaded file within the caps, then ``analyse_audio``. Blocking."""
+    audio = decode_audio(
+        data, max_seconds=settings.detect_max_seconds, timeout_s=voices.decode_timeout_s
+    )
+    return analyse_audio(audio.pcm, audio.rate, watermarker)
+
+
+@dataclass(frozen=True)
+class FoundOrigin:
+    request_id: str
+    kind: str
+    voice_id: str
+    created_at: datetime
+    watermarked: bool
+    bit_error_rate: float
+    offset_s: float
+
+
+async def find_origin(
+    session: AsyncSession, principal: Principal, query: fp.Words, max_records: int
+) -> FoundOrigin | None:
+    """The caller's own clip this fingerprint matches best, if any. Only the caller's
+    tenant is searched (``tenant_filter``): another tenant's clip is never named."""
+    if query.size == 0:
+        return None
+    best: tuple[float, ProvenanceRecord, fp.Match] | None = None
+    for offset in range(0, max_records, _LOOKUP_BATCH):
+        stmt = (
+            select(ProvenanceRecord)
+            .where(tenant_filter(ProvenanceRecord, principal))
+            .order_by(ProvenanceRecord.created_at.desc(), ProvenanceRecord.id)
+            .offset(offset)
+            .limit(min(_LOOKUP_BATCH, max_records - offset))
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        if not rows:
+            break
+        matches = await asyncio.to_thread(_match_all, query, rows)
+        for row, found in zip(rows, matches, strict=True):
+            if found.matched and (best is None or found.ber < best[0]):
+                best = (found.ber, row, found)
+    if best is None:
+        return None
+    _, row, found = best
+    return FoundOrigin(
+        row.request_id,
+        row.kind,
+        row.voice_id,
+        row.created_at,
+        row.watermarked,
+        round(found.ber, 4),
+        round(found.offset_s, 3),
+    )
+
+
+async def made_here_since(
+    session: AsyncSession, query: fp.Words, since: datetime | None, max_records: int
+) -> bool:
+    """Whether ``query`` matches any clip made since ``since`` (or among the most recent
+    ``max_records``), in *any* tenant. For intake's replay check only: it answers yes or
+    no and never says whose clip it was."""
+    if query.size == 0:
+        return False
+    stmt = select(ProvenanceRecord).order_by(ProvenanceRecord.created_at.desc())
+    if since is not None:
+        stmt = stmt.where(ProvenanceRecord.created_at >= since)
+    rows = list((await session.execute(stmt.limit(max_records))).scalars())
+    return any(m.matched for m in await asyncio.to_thread(_match_all, query, rows))
+
+
+def _match_all(query: fp.Words, rows: list[ProvenanceRecord]) -> list[fp.Match]:
+    return [fp.match(query, fp.from_bytes(row.fingerprint)) for row in rows]

@@ -1,0 +1,140 @@
+"""Word timestamps: when each word of the text is heard in the produced audio.
+
+Two sources. An engine that knows how long each word it spoke lasts (a VITS duration
+predictor does) implements :class:`TimedEngine`, and its durations are used. For every
+other engine the times are an **estimate** (``estimated: true``): the segment's speech
+(its audio with leading and trailing silence trimmed) is shared among its words in
+proportion to how long each word is when spoken, i.e. the letters of its normalised
+form ("$42" weighs as "forty-two dollars"). Accuracy is documented in
+docs/provenance.md. Times are continuous across segments: each segment's times are
+offset by the audio (speech and pauses) before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from scaispeak.speak.engines.base import Pcm, Priority
+from scaispeak.speak.synthesis.text import normalize_text
+
+_WORD = re.compile(r"\S+")
+_LETTER = re.compile(r"[^\W_]", re.UNICODE)
+_SILENCE_DB = -40.0
+"""Frames this far below the segment's loudest 10 ms frame are leading/trailing silence."""
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    word: str
+    start_s: float
+    end_s: float
+
+    def shifted(self, seconds: float) -> WordTiming:
+        return WordTiming(self.word, self.start_s + seconds, self.end_s + seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"word": self.word, "start": round(self.start_s, 3), "end": round(self.end_s, 3)}
+
+
+@dataclass(frozen=True)
+class TimedPcm:
+    pcm: Pcm
+    word_durations: tuple[float, ...]
+    """Seconds of each whitespace-separated word of the text the engine was given."""
+
+
+@runtime_checkable
+class TimedEngine(Protocol):
+    """Optional engine capability: speech plus the duration of each word it spoke.
+
+    ``synthesize_timed`` takes the same arguments as ``Engine.synthesize``; the pipeline
+    prefers it when an engine has it, and the timestamps it yields are not estimates.
+    """
+
+    def synthesize_timed(self, text: str, voice: str, *, speed: float = 1.0) -> TimedPcm: ...
+
+
+@runtime_checkable
+class TimedAsyncEngine(Protocol):
+    """The same capability for an ``AsyncEngine`` (the torch VITS engine is awaited)."""
+
+    async def synthesize_timed_async(
+        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+    ) -> TimedPcm: ...
+
+
+def speech_bounds(pcm: Pcm, rate: int) -> tuple[float, float]:
+    """Seconds where speech starts and ends in ``pcm`` (silence trimmed at both ends)."""
+    step = max(1, rate // 100)
+    usable = pcm[: pcm.size - pcm.size % step].astype(np.float64)
+    if usable.size == 0:
+        return 0.0, pcm.size / rate if rate else 0.0
+    rms = np.sqrt(np.mean(usable.reshape(-1, step) ** 2, axis=1)) + 1e-12
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > _SILENCE_DB)
+    return float(loud[0] * step / rate), float((loud[-1] + 1) * step / rate)
+
+
+def _spoken_weight(word: str) -> int:
+    return max(1, len(_LETTER.findall(normalize_text(word))))
+
+
+def estimate_words(text: str, pcm: Pcm, rate: int) -> list[WordTiming]:
+    """Estimated times of ``text``'s words in ``pcm`` (seconds from its first sample)."""
+    words = _WORD.findall(text)
+    if not words or pcm.size == 0:
+        return []
+    start, end = speech_bounds(pcm, rate)
+    weights = np.array([_spoken_weight(w) for w in words], dtype=np.float64)
+    edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+    return [
+        WordTiming(w, float(a), float(b))
+        for w, a, b in zip(words, edges[:-1], edges[1:], strict=True)
+    ]
+
+
+def words_from_durations(text: str, durations: tuple[float, ...]) -> list[WordTiming] | None:
+    """Times of ``text``'s words from an engine's per-word durations of the spoken text.
+
+    The engine timed the normalised words; each raw word owns as many of those as its
+    own normalisation has. None when the counts disagree (the caller estimates then).
+    """
+    words = _WORD.findall(text)
+    spans = [len(_WORD.findall(normalize_text(w))) or 1 for w in words]
+    if sum(spans) != len(durations):
+        return None
+    timings, clock, index = [], 0.0, 0
+    for word, span in zip(words, spans, strict=True):
+        length = float(sum(durations[index : index + span]))
+        timings.append(WordTiming(word, clock, clock + length))
+        clock, index = clock + length, index + span
+    return timings
+
+
+def segment_words(
+    text: str, pcm: Pcm, rate: int, durations: tuple[float, ...] | None
+) -> tuple[list[WordTiming], bool]:
+    """The segment's word times and whether they are estimated."""
+    if durations is not None:
+        timed = words_from_durations(text, durations)
+        if timed is not None:
+            return timed, False
+    return estimate_words(text, pcm, rate), True
+
+
+def timeline(
+    segments: list[tuple[str, Pcm, float, tuple[float, ...] | None]], rate: int
+) -> tuple[list[WordTiming], bool]:
+    """Word times of a whole clip joined from ``(text, pcm, pause_ms, durations)`` parts
+    (as ``join_segments`` lays them out); estimated if any segment's are."""
+    out: list[WordTiming] = []
+    estimated, clock = False, 0.0
+    for text, pcm, pause_ms, durations in segments:
+        words, guessed = segment_words(text, pcm, rate, durations)
+        out += [w.shifted(clock) for w in words]
+        estimated = estimated or guessed
+        clock += pcm.size / rate + max(0.0, pause_ms) / 1000
+    return out, estimated

@@ -1,0 +1,53 @@
+"""Every route records its clips: an async job and a WebSocket stream are marked and
+traced by /detect to their job or stream id."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from scaispeak.speak.synthesis.audio import encode
+from tests.conftest import LiveApp
+from tests.speak.jobs.test_jobs_embedded import submit, wait_for
+from tests.speak.provenance.test_detect import detect
+from tests.speak.streaming.conftest import PIPER, StreamServer
+from tests.support.stream_client import StreamClient
+
+
+async def test_a_job_is_marked_and_traced_to_the_job(sqlite_app: LiveApp) -> None:
+    accepted = await submit(sqlite_app, format="mp3")
+    done = await wait_for(sqlite_app, accepted.json()["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    key = sqlite_app.tenancy.member_a
+    audio = await sqlite_app.client.get(done["audio_url"], headers=sqlite_app.auth(key))
+    found = (await detect(sqlite_app, key, audio.content, "job.mp3")).json()
+    assert found["watermarked"] is True
+    assert found["origin"]["kind"] == "job" and found["origin"]["request_id"] == done["id"]
+
+
+async def test_a_websocket_stream_is_marked_and_recorded(stream_server: StreamServer) -> None:
+    text = "Streams are watermarked segment by segment, and recorded when they end."
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="pcm", sample_rate=16000)
+        await client.send("text", text=text)
+        await client.send("end")
+        started = (await client.event("started")).event
+        await client.event("done")
+    assert started is not None
+    pcm = np.frombuffer(client.audio(), "<i2").astype(np.float32) / 32768
+    app = stream_server.app
+    from httpx import ASGITransport, AsyncClient
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        live = LiveApp(app, http, None)  # type: ignore[arg-type]
+        upload = encode(pcm, 16000, "wav")
+        # The record is written as the server closes the stream, just after ``done``.
+        for _ in range(50):
+            found = (await detect(live, stream_server.key, upload)).json()
+            if found["origin"] is not None:
+                break
+            await asyncio.sleep(0.1)
+    assert found["watermarked"] is True
+    assert found["origin"]["kind"] == "stream"
+    assert found["origin"]["request_id"] == started["stream_id"]
