@@ -1,0 +1,108 @@
+"""Every setting and limit of the service: the top level here, each group in its module.
+
+Each field reads from the environment as ``SCAISPEAK_<NAME>`` (nested groups use
+``__``, e.g. ``SCAISPEAK_LIMITS__INLINE_MAX_CHARS``). ``docs/configuration.md`` lists
+them; nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scaispeak.settings.engines import BackendSettings, EngineSettings, RelaySettings
+from scaispeak.settings.limits import AccountingSettings, JobSettings, Limits
+from scaispeak.settings.streaming import IceServer, StreamingSettings, WebRtcSettings
+from scaispeak.settings.voices import CloningSettings, ProvenanceSettings, VoicesSettings
+
+__all__ = [
+    "AccountingSettings",
+    "BackendSettings",
+    "CloningSettings",
+    "EngineSettings",
+    "IceServer",
+    "JobSettings",
+    "Limits",
+    "ProvenanceSettings",
+    "RelaySettings",
+    "Settings",
+    "StreamingSettings",
+    "VoicesSettings",
+    "WebRtcSettings",
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SCAISPEAK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("./data"), description="Where SQLite, blobs and caches live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default is SQLite in the data dir."
+    )
+    host: str = Field("127.0.0.1", description="Interface `scaispeak serve` listens on.")
+    port: int = Field(8000, description="Port `scaispeak serve` listens on.")
+    secret_key: str | None = Field(
+        None,
+        description="Signs browser tokens. Generated and kept in the data dir when unset.",
+    )
+    bootstrap_on_start: bool = Field(
+        True, description="Create a superadmin, tenant and key on first start."
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Blob storage: unset = `<data_dir>/blobs`; `file:///abs/dir`; or "
+        "`s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1`.",
+    )
+    storage_access_key_id: str | None = Field(
+        None, description="S3 access key id (unset: the AWS_* environment or instance role)."
+    )
+    storage_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    log_level: str = Field("info", description="debug, info, warning or error (JSON lines).")
+    engine_device: Literal["cpu", "cuda", "auto"] | None = Field(
+        None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (issue 8's name); wins when set."
+    )
+    api_key: str | None = Field(
+        None, description="Client side: the key `scaispeak say/voices --server` sends."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for shared rate limits (and, later, jobs) in distributed mode."
+    )
+    limits: Limits = Field(default_factory=Limits)
+    accounting: AccountingSettings = Field(default_factory=AccountingSettings)
+    backends: BackendSettings = Field(default_factory=BackendSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    engines: EngineSettings = Field(default_factory=EngineSettings)
+    streaming: StreamingSettings = Field(default_factory=StreamingSettings)
+    webrtc: WebRtcSettings = Field(default_factory=WebRtcSettings)
+    voices: VoicesSettings = Field(default_factory=VoicesSettings)
+    cloning: CloningSettings = Field(default_factory=CloningSettings)
+    provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'scaispeak.db').resolve()}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def resolved_secret_key(self) -> str:
+        """The token-signing key: configured, or generated once and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,90 @@
+"""How synthesis runs: the self-hosted engines, the relay, and which backend serves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class EngineSettings(BaseModel):
+    """How the self-hosted engines run."""
+
+    enabled: tuple[str, ...] = Field(("piper", "kokoro"), description="Engines loaded at start-up.")
+    inference_threads: int = Field(
+        2, description="Worker threads that run inference off the event loop."
+    )
+    onnx_intra_op_threads: int = Field(
+        0, description="onnxruntime intra-op threads per session (0 = library default)."
+    )
+    first_audio_reserved_threads: int = Field(
+        1,
+        ge=0,
+        description="Inference threads only a stream's first clause may use, so it never waits"
+        " for another stream's long segment (capped at inference_threads - 1).",
+    )
+    max_clause_chars: int = Field(
+        220, description="Sentences longer than this are split at clause boundaries."
+    )
+    sentence_pause_ms: int = Field(250, description="Silence inserted between sentences.")
+    clause_pause_ms: int = Field(120, description="Silence inserted between clauses.")
+    target_lufs: float = Field(-20.0, description="Loudness the output is normalised to.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu",
+        description="Where Piper runs: `cpu` = onnxruntime; `cuda` = the PyTorch engine with "
+        "dynamic batching (docs/gpu.md); `auto` = `cuda` when PyTorch sees a GPU.",
+    )
+    torch_max_batch: int = Field(
+        64, description="PyTorch engine: most sentences in one batch (raise inference_threads too)."
+    )
+    torch_batch_window_ms: float = Field(
+        5.0, description="PyTorch engine: how long an idle device waits to fill a batch."
+    )
+    torch_bucket_width: int = Field(
+        32,
+        description="PyTorch engine: sentences batch together when their phoneme counts "
+        "fall in the same band of this width.",
+    )
+    torch_decoder_dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto",
+        description="PyTorch engine: precision of the decoder; `auto` = float16 on CUDA, "
+        "float32 on the CPU (docs/gpu.md has the SNR of each).",
+    )
+
+
+class RelaySettings(BaseModel):
+    """The upstream OpenAI-compatible /v1/audio/speech service behind the `relay` backend."""
+
+    base_url: str | None = Field(
+        None, description="Upstream base URL, e.g. https://host/v1 (relay off when unset)."
+    )
+    api_key: str | None = Field(None, description="Bearer key sent upstream.")
+    model: str = Field("tts-1", description="`model` sent upstream.")
+    voice_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Our voice id -> upstream voice name (JSON). Unmapped global voices "
+        "pass their id through when relay_global_voices is on.",
+    )
+    relay_global_voices: bool = Field(
+        True, description="Offer unmapped global voices upstream under their own id."
+    )
+    supports_cloned_voices: bool = Field(
+        False, description="Whether the upstream can speak our cloned (tenant/user) voices."
+    )
+    connect_timeout_s: float = Field(2.0, description="Upstream connect timeout.")
+    read_timeout_s: float = Field(60.0, description="Upstream read timeout.")
+    retries: int = Field(
+        2, description="Retries for safe failures only (connect errors, 429/502/503/504)."
+    )
+    retry_base_ms: int = Field(100, description="Base of the jittered exponential backoff.")
+    breaker_failures: int = Field(
+        5, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        10.0, description="How long an open circuit refuses calls before one trial call."
+    )
+
+
+class BackendSettings(BaseModel):
+    default: str = Field("selfhosted", description="Backend used when policy names none.")
+    relay: RelaySettings = Field(default_factory=RelaySettings)

@@ -1,0 +1,75 @@
+"""Request limits, budgets and prices, and long synthesis jobs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Limits(BaseModel):
+    """Request limits. Documented in docs/configuration.md."""
+
+    inline_max_chars: int = Field(
+        5_000, description="Longest text /speak synthesizes inline (characters)."
+    )
+    openai_max_chars: int = Field(
+        4_096, description="Longest `input` accepted by /v1/audio/speech (OpenAI's own limit)."
+    )
+    max_json_bytes: int = Field(
+        1_000_000, description="Largest JSON request body accepted (413 above it)."
+    )
+    min_speed: float = Field(0.5, description="Slowest speaking rate accepted.")
+    max_speed: float = Field(2.0, description="Fastest speaking rate accepted.")
+    sample_rates: tuple[int, ...] = Field(
+        (8_000, 16_000, 22_050, 24_000, 44_100, 48_000),
+        description="Output sample rates a caller may request.",
+    )
+    page_size_max: int = Field(100, description="Largest page size for list endpoints.")
+    token_ttl_seconds: int = Field(
+        300, description="Lifetime of browser tokens from POST /v1/auth/tokens (max)."
+    )
+    drive_upload_max_bytes: int = Field(
+        1024**3, description="Largest file one drive upload may store (413 above it)."
+    )
+
+
+class AccountingSettings(BaseModel):
+    """Prices and per-tenant traffic limits."""
+
+    prices_micros_per_char: dict[str, int] = Field(
+        default_factory=lambda: {"selfhosted": 15, "relay": 30},
+        description="Price per character by backend, in micro-credits (JSON).",
+    )
+    max_concurrent_per_tenant: int = Field(
+        16, description="Synthesis requests a tenant may run at once (429 above)."
+    )
+    requests_per_minute_per_tenant: int = Field(
+        600, description="Requests a tenant may start per minute (429 above)."
+    )
+    stale_reservation_s: int = Field(
+        3600, description="Budget holds older than this are released at start-up."
+    )
+
+
+class JobSettings(BaseModel):
+    """Asynchronous synth jobs (docs/jobs.md)."""
+
+    max_chars: int = Field(500_000, description="Longest text a job accepts (hard limit).")
+    lease_s: int = Field(
+        60, description="A worker's claim on a job; renewed at every finished segment."
+    )
+    sweep_interval_s: float = Field(
+        5.0, description="How often a worker looks for jobs whose worker died."
+    )
+    requeue_after_s: int = Field(
+        120, description="A queued job not started after this long is handed to the queue again."
+    )
+    concurrency: int = Field(2, description="Jobs one worker process runs at once.")
+    queue_name: str = Field("scaispeak-jobs", description="Redis stream the jobs travel on.")
+    redelivery_idle_ms: int = Field(
+        300_000, description="Unacknowledged Redis messages idle this long are redelivered."
+    )
+    webhook_attempts: int = Field(5, description="Deliveries tried per webhook event.")
+    webhook_backoff_s: float = Field(
+        2.0, description="First retry delay; doubles each attempt, with jitter."
+    )
+    webhook_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")

@@ -1,0 +1,74 @@
+"""Real-time delivery: WebSocket streams and WebRTC sessions."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class StreamingSettings(BaseModel):
+    """Real-time streaming (WebSocket /stream/speak). Documented in docs/streaming.md."""
+
+    max_streams_per_tenant: int = Field(
+        8,
+        description="Streams one tenant may hold open at once (too_many_streams); with Redis"
+        " the count spans every API replica, else this process.",
+    )
+    shared_slot_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="With Redis: a stream slot lapses this long after its replica stops"
+        " renewing it (a crashed replica frees its tenants' slots within this time).",
+    )
+    max_text_chars: int = Field(
+        100_000, description="Text one stream may send in total (text_too_long above it)."
+    )
+    min_segment_chars: int = Field(
+        12,
+        description="Shortest first clause spoken early; shorter fragments merge with a neighbour.",
+    )
+    max_wait_chars: int = Field(
+        160, description="Buffered characters without a sentence end before a clause is cut."
+    )
+    max_wait_ms: int = Field(
+        700,
+        description="How long buffered text waits for a boundary before its whole words speak.",
+    )
+    idle_timeout_seconds: float = Field(
+        60.0, description="A stream with nothing to say and no message for this long is closed."
+    )
+    frame_ms: int = Field(100, description="Audio carried by one binary frame.")
+    hold_chars: int = Field(
+        2_000,
+        description="Budget held per step of a stream (characters x price); topped up "
+        "as the text grows, settled at the end for the audio delivered.",
+    )
+    max_buffered_audio_seconds: float = Field(
+        4.0,
+        description="Audio made but not yet sent before synthesis pauses (slow readers).",
+    )
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server offered to WebRTC peers (RTCIceServer's fields)."""
+
+    urls: list[str] = Field(description="e.g. ['stun:stun.example.com:3478'].")
+    username: str | None = Field(None, description="TURN user name.")
+    credential: str | None = Field(None, description="TURN password.")
+
+
+class WebRtcSettings(BaseModel):
+    """WebRTC streaming sessions (/stream/speak/webrtc/sessions). See docs/streaming.md."""
+
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description="STUN/TURN servers as JSON, e.g. "
+        '`[{"urls": ["stun:stun.example.com:3478"]}]`; none: host candidates only.',
+    )
+    connect_timeout_seconds: float = Field(
+        20.0, description="A session whose peer has not opened its data channel by then is closed."
+    )
+    playout_lead_ms: int = Field(
+        120,
+        description="Audio queued on the track ahead of real time; more waits (backpressure), "
+        "and a cancel discards at most this much plus one frame.",
+    )
