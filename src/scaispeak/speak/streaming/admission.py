@@ -14,9 +14,9 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -24,8 +24,8 @@ from scaispeak.speak.streaming.protocol import TooManyStreams
 
 
 class SharedSlots(Protocol):
-    def slot(self, tenant_id: str, cap: int) -> Any:
-        """An async context manager holding one of the tenant's ``cap`` slots."""
+    def slot(self, tenant_id: str, cap: int) -> AbstractAsyncContextManager[None]:
+        """Hold one of the tenant's ``cap`` slots while the block runs."""
         ...
 
     async def close(self) -> None: ...
@@ -53,23 +53,16 @@ class ActiveStreams:
             with self._counted(tenant_id):
                 yield
 
-    def _counted(self, tenant_id: str) -> _Counted:
-        return _Counted(self._open, tenant_id)
-
-
-class _Counted:
-    """Adds one to a tenant's local count for the duration of a ``with`` block."""
-
-    def __init__(self, counter: Counter[str], tenant_id: str) -> None:
-        self._counter, self._tenant = counter, tenant_id
-
-    def __enter__(self) -> None:
-        self._counter[self._tenant] += 1
-
-    def __exit__(self, *_exc: object) -> None:
-        self._counter[self._tenant] -= 1
-        if not self._counter[self._tenant]:
-            del self._counter[self._tenant]
+    @contextmanager
+    def _counted(self, tenant_id: str) -> Iterator[None]:
+        """One more local stream of ``tenant_id`` while the block runs."""
+        self._open[tenant_id] += 1
+        try:
+            yield
+        finally:
+            self._open[tenant_id] -= 1
+            if not self._open[tenant_id]:
+                del self._open[tenant_id]
 
 
 class RedisStreamSlots:

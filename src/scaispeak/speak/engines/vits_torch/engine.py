@@ -18,8 +18,9 @@ import asyncio
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,7 +191,8 @@ class TorchPiperEngine:
         ``seed`` fixes the noise, for reproducible audio.
         """
         futures = self._submit(self._items(text, voice, speed, seed), priority)
-        return _joined([_result(future) for future in futures])
+        with _model_errors():
+            return _joined([future.result() for future in futures])
 
     async def synthesize_async(
         self,
@@ -206,15 +208,12 @@ class TorchPiperEngine:
         items = await asyncio.to_thread(self._items, text, voice, speed, seed)
         futures = self._submit(items, priority)
         try:
-            results = [await asyncio.wrap_future(future) for future in futures]
+            with _model_errors():
+                results = [await asyncio.wrap_future(future) for future in futures]
         except asyncio.CancelledError:
             for future in futures:
                 future.cancel()  # the scheduler leaves them out of any later batch
             raise
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise EngineError(f"the torch piper model failed: {exc}") from exc
         return _joined(results)
 
     def _items(self, text: str, voice: str, speed: float, seed: int | None) -> list[SentenceItem]:
@@ -288,9 +287,11 @@ def _read_config() -> PiperConfig:
         raise EngineError(f"cannot read the piper voice config {path}: {exc}") from exc
 
 
-def _result(future: Future[Pcm]) -> Pcm:
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    """Whatever a batch raised reaches its callers as an ``EngineError``."""
     try:
-        return future.result()
+        yield
     except EngineError:
         raise
     except Exception as exc:
