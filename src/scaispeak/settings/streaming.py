@@ -37,6 +37,12 @@ class StreamingSettings(BaseModel):
         60.0, description="A stream with nothing to say and no message for this long is closed."
     )
     frame_ms: int = Field(100, description="Audio carried by one binary frame.")
+    first_audio_head_ms: int = Field(
+        250,
+        ge=0,
+        description="While a listener hears silence, make only this much of the segment"
+        " first and send it, then the rest (engines that can: Piper); 0 makes whole segments.",
+    )
     hold_chars: int = Field(
         2_000,
         description="Budget held per step of a stream (characters x price); topped up "

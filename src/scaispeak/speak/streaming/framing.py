@@ -8,7 +8,14 @@ import numpy as np
 
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.streaming.outbox import AudioFrame, SegmentTicket
-from scaispeak.speak.synthesis.audio import fade_edges, resample
+from scaispeak.speak.synthesis.audio import (
+    StreamResampler,
+    fade_edges,
+    fade_in,
+    fade_out,
+    resample,
+    resampled_length,
+)
 
 
 def shape_segment(pcm: Pcm, pause_ms: float, from_rate: int, to_rate: int) -> Pcm:
@@ -19,6 +26,35 @@ def shape_segment(pcm: Pcm, pause_ms: float, from_rate: int, to_rate: int) -> Pc
     """
     pause = np.zeros(round(pause_ms * from_rate / 1000), dtype=np.float32)
     return resample(np.concatenate([fade_edges(pcm, from_rate), pause]), from_rate, to_rate)
+
+
+class PieceShaper:
+    """``shape_segment`` for a segment that arrives as a head and a rest (an opened
+    segment, synthesis/openings.py): the two pieces come out as the samples the whole
+    would, and how many is known before the rest exists."""
+
+    def __init__(self, samples: int, pause_ms: float, from_rate: int, to_rate: int) -> None:
+        self._from_rate = from_rate
+        self._pause = round(pause_ms * from_rate / 1000)
+        self.samples_out = resampled_length(samples + self._pause, from_rate, to_rate)
+        self._resampler = StreamResampler(from_rate, to_rate)
+        self._given = 0
+
+    def head(self, pcm: Pcm) -> Pcm:
+        return self._give(self._resampler.piece(fade_in(pcm, self._from_rate), last=False))
+
+    def rest(self, pcm: Pcm) -> Pcm:
+        """The rest, faded out and followed by the pause; with the head, ``samples_out``."""
+        tail = np.concatenate([fade_out(pcm, self._from_rate), np.zeros(self._pause, np.float32)])
+        out = self._resampler.piece(tail, last=True)
+        missing = self.samples_out - self._given - out.size  # 0 unless an engine miscounted
+        if missing > 0:
+            out = np.concatenate([out, np.zeros(missing, np.float32)])
+        return self._give(out[: self.samples_out - self._given])
+
+    def _give(self, pcm: Pcm) -> Pcm:
+        self._given += pcm.size
+        return pcm
 
 
 def frames(pcm: Pcm, ticket: SegmentTicket, rate: int, frame_ms: int) -> Iterator[AudioFrame]:

@@ -29,20 +29,22 @@ from typing import Protocol
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
+from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.errors import SynthesisFailed, TextTooLong
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
-from scaispeak.speak.streaming.framing import frames, shape_segment
+from scaispeak.speak.streaming.framing import PieceShaper, frames, shape_segment
 from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox, SegmentTicket
 from scaispeak.speak.streaming.sender import GONE, Sender
 from scaispeak.speak.streaming.sink import StreamSink
 from scaispeak.speak.synthesis.audio import StreamEncoder
 from scaispeak.speak.synthesis.inference import Priority
-from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.openings import OpenedSegment
+from scaispeak.speak.synthesis.pipeline import SegmentAudio, SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
-from scaispeak.speak.synthesis.timestamps import segment_words
+from scaispeak.speak.synthesis.timestamps import WordTiming, segment_words, spread_words
 
 Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
 """Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
@@ -289,8 +291,29 @@ class StreamSession:
         if self._coverage is not None:
             self._spoken_chars += len(segment.text)
             await self._coverage.cover(self._spoken_chars)  # before any work is done
-        # Urgent while the listener hears nothing: the first clause, or after a barge-in.
-        urgent = delivery.listener_waiting()
+        # Urgent while the listener hears silence: the first clause, or after a barge-in.
+        if delivery.listener_waiting():
+            head_s = self._settings.first_audio_head_ms / 1000
+            opened = None
+            if head_s > 0:
+                opened = await self._pipeline.open_segment(
+                    self._sequence,
+                    segment,
+                    spec.engine,
+                    spec.engine_voice,
+                    spec.speed,
+                    head_seconds=head_s,
+                    lane=self.stream_id,
+                    watermark=spec.watermark,
+                )
+            if opened is not None:
+                await self._speak_opened(opened)
+                return
+        await self._speak_whole(segment, urgent=delivery.listener_waiting())
+
+    async def _speak_whole(self, segment: Segment, *, urgent: bool) -> None:
+        spec = self._spec
+        assert spec is not None
         audio = await self._pipeline.speak_segment(
             self._sequence,
             segment,
@@ -303,23 +326,48 @@ class StreamSession:
         )
         # A stream has no "last segment" until it ends, so every segment gets its pause.
         pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
-        pcm = await asyncio.to_thread(
-            shape_segment, audio.pcm, pause_ms, self._engine_rate, spec.sample_rate
+        pcm, words, estimated = await asyncio.to_thread(
+            _shaped_and_timed, audio, pause_ms, self._engine_rate, spec.sample_rate
         )
-        words, estimated = await asyncio.to_thread(
-            segment_words, segment.text, audio.pcm, self._engine_rate, audio.word_durations
-        )
+        ticket = self._announce(segment.text, len(pcm), words, estimated)
+        await self._send(pcm, ticket)
+
+    async def _speak_opened(self, opened: OpenedSegment) -> None:
+        """Announce the segment and send its head, then make and send the rest."""
+        spec = self._spec
+        assert spec is not None
+        pause_ms = opened.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
+        shaper = PieceShaper(opened.samples, pause_ms, self._engine_rate, spec.sample_rate)
+        # The head is a fraction of a second: shaping it here (well under a millisecond)
+        # is quicker than a hop to a thread and back.
+        head = shaper.head(opened.head)
+        words = spread_words(opened.text, *opened.speech_s)
+        ticket = self._announce(opened.text, shaper.samples_out, words, True)
+        await self._send(head, ticket)
+        rest = await self._pipeline.finish_segment(opened, lane=self.stream_id)
+        await self._send(await asyncio.to_thread(shaper.rest, rest), ticket)
+
+    def _announce(
+        self, text: str, samples: int, words: list[WordTiming], estimated: bool
+    ) -> SegmentTicket:
+        """Queue the segment event for ``samples`` of audio at the output rate; the
+        ticket its frames carry."""
+        spec, delivery = self._spec, self._delivery
+        assert spec is not None and delivery is not None
+        ticket = SegmentTicket(self._sequence, len(text), samples, delivery.utterance)
+        self._sequence += 1
+        start_s = self._utterance_s
+        self._utterance_s += samples / spec.sample_rate
+        timing = p.SegmentTiming(start_s, [w.shifted(start_s) for w in words], estimated)
+        event = p.segment_event(ticket.sequence, text, samples / spec.sample_rate, timing)
+        self._outbox.put(Event.fixed(event, utterance=True))
+        return ticket
+
+    async def _send(self, pcm: Pcm, ticket: SegmentTicket) -> None:
+        spec = self._spec
+        assert spec is not None
         if self.produced is not None:
             self.produced.add(pcm)
-        ticket = SegmentTicket(self._sequence, len(segment.text), len(pcm), delivery.utterance)
-        self._sequence += 1
-        start_s, self._utterance_s = (
-            self._utterance_s,
-            self._utterance_s + len(pcm) / spec.sample_rate,
-        )
-        timing = p.SegmentTiming(start_s, [w.shifted(start_s) for w in words], estimated)
-        event = p.segment_event(ticket.sequence, segment.text, len(pcm) / spec.sample_rate, timing)
-        self._outbox.put(Event.fixed(event, utterance=True))
         for frame in frames(pcm, ticket, spec.sample_rate, self._settings.frame_ms):
             await self._outbox.put_frame(frame)
 
@@ -365,3 +413,12 @@ class StreamSession:
     def _stop_wait_timer(self) -> None:
         if "wait" in self._timers:
             self._timers.pop("wait").cancel()
+
+
+def _shaped_and_timed(
+    audio: SegmentAudio, pause_ms: float, from_rate: int, to_rate: int
+) -> tuple[Pcm, list[WordTiming], bool]:
+    """A whole segment as sent, and its words' times: one trip to a thread for both."""
+    pcm = shape_segment(audio.pcm, pause_ms, from_rate, to_rate)
+    words, estimated = segment_words(audio.text, audio.pcm, from_rate, audio.word_durations)
+    return pcm, words, estimated

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ from scaispeak.speak.engines.base import (
     Engine,
     EngineError,
     EngineUnavailable,
+    Opening,
+    OpeningEngine,
     Pcm,
     UpstreamFailed,
 )
@@ -36,6 +39,7 @@ from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
+    apply_gain,
     content_type,
     encode,
     join_segments,
@@ -43,6 +47,7 @@ from scaispeak.speak.synthesis.audio import (
     resample,
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
+from scaispeak.speak.synthesis.openings import OpenedSegment, VoiceLevels
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
 from scaispeak.speak.synthesis.timestamps import (
     TimedAsyncEngine,
@@ -114,6 +119,7 @@ class SynthesisPipeline:
         self.metrics = metrics
         self.watermarker = watermarker or shared_watermarker()
         self.fingerprint_seconds = fingerprint_seconds
+        self.levels = VoiceLevels(settings.target_lufs)
         # Read at scrape time, so the gauge is exact whichever transport queued the work.
         metrics.inference_queue.set_function(lambda: pool.pending)
 
@@ -151,24 +157,105 @@ class SynthesisPipeline:
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
-        try:
+        with _engine_errors(engine_name):
             pcm, durations = await self._synthesize(
                 engine, spoken, voice, speed, priority, lane, watermark
             )
-        except EngineUnavailable as exc:
-            raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
-        except UpstreamFailed as exc:
-            raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
-        except EngineError as exc:
-            raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc
         elapsed = time.perf_counter() - started
-        audio_s = len(pcm) / engine.sample_rate
-        if audio_s > 0:
-            self.metrics.engine_rtf.labels(engine_name).observe(elapsed / audio_s)
-        self.metrics.characters.labels(engine_name).inc(len(segment.text))
-        self.metrics.audio_seconds.labels(engine_name).inc(audio_s)
+        self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
         pause = self.pause_after(segment)
         return SegmentAudio(index, segment.text, pcm, pause, elapsed, durations)
+
+    def _count(self, engine_name: str, text: str, audio_s: float, elapsed: float) -> None:
+        if audio_s > 0:
+            self.metrics.engine_rtf.labels(engine_name).observe(elapsed / audio_s)
+        self.metrics.characters.labels(engine_name).inc(len(text))
+        self.metrics.audio_seconds.labels(engine_name).inc(audio_s)
+
+    async def open_segment(
+        self,
+        index: int,
+        segment: Segment,
+        engine_name: str,
+        voice: str,
+        speed: float,
+        *,
+        head_seconds: float,
+        lane: Hashable | None = None,
+        watermark: bool = False,
+    ) -> OpenedSegment | None:
+        """Make only the first ``head_seconds`` of a segment, at first-audio priority
+        (openings.py); None when the engine cannot open segments, or when every inference
+        thread is taken (use ``speak_segment`` then). Finish it with :meth:`finish_segment`.
+
+        Under load an opening would not start anything sooner (the same work, reordered)
+        while its rest would queue behind other streams' and leave the listener a gap:
+        measured at 8 streams on 2 cores, every first clause stalled (docs/benchmarks.md).
+        """
+        engine = self.engines.get(engine_name)
+        if not isinstance(engine, OpeningEngine) or isinstance(engine, AsyncEngine):
+            return None
+        if self.pool.pending >= self.pool.threads:
+            return None
+        opening = _Opening(engine_name, engine.sample_rate, voice, speed, head_seconds, watermark)
+        pause = self.pause_after(segment)
+
+        def open_levelled() -> OpenedSegment:
+            return self._open_levelled(engine, opening, index, segment.text, pause)
+
+        with _engine_errors(engine_name):
+            return await self.pool.run(open_levelled, priority=Priority.FIRST_AUDIO, lane=lane)
+
+    async def finish_segment(self, opened: OpenedSegment, *, lane: Hashable | None = None) -> Pcm:
+        """The levelled (and marked) audio after an opened segment's head, due before the
+        head has played (``Priority.DUE_SOON``)."""
+        started = time.perf_counter()
+        with _engine_errors(opened.engine):
+            rest = await self.pool.run(
+                self._finish_opened, opened, priority=Priority.DUE_SOON, lane=lane
+            )
+        self._count(
+            opened.engine, opened.text, opened.samples / opened.rate, time.perf_counter() - started
+        )
+        return rest
+
+    def _open_levelled(
+        self, engine: OpeningEngine, how: _Opening, index: int, text: str, pause_ms: float
+    ) -> OpenedSegment:
+        name, rate, voice = how.engine, how.rate, how.voice
+        opening = engine.open(
+            normalize_text(text), voice, speed=how.speed, head_seconds=how.head_seconds
+        )
+        gain = self.levels.gain(name, voice)
+        rest_of: Opening | None
+        head, rest_of = opening.head, opening
+        if gain is None:  # the voice's level is unknown: make it whole now and learn it
+            head = np.concatenate([opening.head, opening.rest()])
+            gain, rest_of = self.levels.learn(name, voice, head, rate), None
+        return OpenedSegment(
+            index=index,
+            text=text,
+            head=self._mark(apply_gain(head, rate, gain), rate, how.watermark),
+            samples=opening.samples,
+            speech_s=opening.speech_s,
+            pause_ms=pause_ms,
+            engine=name,
+            voice=voice,
+            rate=rate,
+            gain_db=gain,
+            watermark=how.watermark,
+            opening=rest_of,
+        )
+
+    def _finish_opened(self, opened: OpenedSegment) -> Pcm:
+        if opened.opening is None:
+            return np.zeros(0, dtype=np.float32)
+        rest = opened.opening.rest()
+        whole = np.concatenate([opened.opening.head, rest])
+        self.levels.learn(opened.engine, opened.voice, whole, opened.rate)
+        return self._mark(
+            apply_gain(rest, opened.rate, opened.gain_db), opened.rate, opened.watermark
+        )
 
     async def _synthesize(
         self,
@@ -208,9 +295,11 @@ class SynthesisPipeline:
         return normalize_loudness(pcm, rate, self.settings.target_lufs)
 
     def _finish(self, pcm: Pcm, rate: int, watermark: bool) -> Pcm:
-        levelled = self._level(pcm, rate)
         # Marked after levelling, so the mark is not scaled away by the loudness gain.
-        return self.watermarker.embed(levelled, rate) if watermark else levelled
+        return self._mark(self._level(pcm, rate), rate, watermark)
+
+    def _mark(self, pcm: Pcm, rate: int, watermark: bool) -> Pcm:
+        return self.watermarker.embed(pcm, rate) if watermark else pcm
 
     def _synthesize_levelled(
         self, engine: Engine, text: str, voice: str, speed: float, watermark: bool
@@ -280,3 +369,28 @@ class SynthesisPipeline:
             words=tuple(words),
             words_estimated=estimated,
         )
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """How to open a segment: the engine and voice, and how much to make at first."""
+
+    engine: str
+    rate: int
+    voice: str
+    speed: float
+    head_seconds: float
+    watermark: bool
+
+
+@contextmanager
+def _engine_errors(engine_name: str) -> Iterator[None]:
+    """An engine's failure as the service error a caller is shown."""
+    try:
+        yield
+    except EngineUnavailable as exc:
+        raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
+    except UpstreamFailed as exc:
+        raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
+    except EngineError as exc:
+        raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc

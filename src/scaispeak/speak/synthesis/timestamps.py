@@ -84,12 +84,21 @@ def _spoken_weight(word: str) -> int:
 
 def estimate_words(text: str, pcm: Pcm, rate: int) -> list[WordTiming]:
     """Estimated times of ``text``'s words in ``pcm`` (seconds from its first sample)."""
-    words = _WORD.findall(text)
-    if not words or pcm.size == 0:
+    if pcm.size == 0:
         return []
     start, end = speech_bounds(pcm, rate)
+    return spread_words(text, start, end)
+
+
+def spread_words(text: str, start_s: float, end_s: float) -> list[WordTiming]:
+    """Estimated times of ``text``'s words when its speech runs from ``start_s`` to
+    ``end_s``: shared in proportion to each word's spoken length."""
+    words = _WORD.findall(text)
+    if not words:
+        return []
     weights = np.array([_spoken_weight(w) for w in words], dtype=np.float64)
-    edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+    span = end_s - start_s
+    edges = start_s + span * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
     return [
         WordTiming(w, float(a), float(b))
         for w, a, b in zip(words, edges[:-1], edges[1:], strict=True)

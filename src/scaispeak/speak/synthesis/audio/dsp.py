@@ -47,6 +47,30 @@ def resample(pcm: Pcm, from_rate: int, to_rate: int) -> Pcm:
     return np.asarray(out, dtype=np.float32)
 
 
+class StreamResampler:
+    """:func:`resample` for audio that arrives in pieces: the pieces' outputs join into
+    exactly the samples one call on the whole would give (soxr's stream keeps its
+    filter state across the cut)."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        self._stream = (
+            None
+            if from_rate == to_rate
+            else soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality="HQ")
+        )
+
+    def piece(self, pcm: Pcm, *, last: bool) -> Pcm:
+        if self._stream is None:
+            return pcm
+        out = self._stream.resample_chunk(np.ascontiguousarray(pcm, np.float32), last=last)
+        return np.asarray(out, dtype=np.float32)
+
+
+def resampled_length(samples: int, from_rate: int, to_rate: int) -> int:
+    """How many samples :func:`resample` returns for ``samples`` input samples."""
+    return samples if from_rate == to_rate else round(samples * to_rate / from_rate)
+
+
 def silence(ms: float, rate: int) -> Pcm:
     """Return ``ms`` milliseconds of digital silence at ``rate``."""
     return np.zeros(_ms_to_samples(ms, rate), dtype=np.float32)
@@ -188,6 +212,23 @@ def normalize_loudness(pcm: Pcm, rate: int, target_lufs: float) -> Pcm:
     return out.astype(np.float32)
 
 
+def level_gain_db(pcm: Pcm, rate: int, target_lufs: float) -> float | None:
+    """The gain (capped at :data:`MAX_GAIN_DB`) that brings ``pcm`` to ``target_lufs``
+    before limiting; None for silence."""
+    measured = integrated_loudness(pcm, rate)
+    if not math.isfinite(measured):
+        return None
+    return min(target_lufs - measured, MAX_GAIN_DB)
+
+
+def apply_gain(pcm: Pcm, rate: int, gain_db: float) -> Pcm:
+    """``pcm`` scaled by ``gain_db``, then limited to −1 dBFS: levelling with a gain known
+    beforehand (a piece of a segment, levelled before the rest of it exists)."""
+    ceiling = 10.0 ** (PEAK_CEILING_DBFS / 20.0) * 0.99999
+    scaled: _F64 = pcm.astype(np.float64) * 10.0 ** (gain_db / 20.0)
+    return _limit_peaks(scaled, rate, ceiling).astype(np.float32)
+
+
 def _peak(pcm: Pcm) -> float:
     return float(np.max(np.abs(pcm))) if pcm.size else 0.0
 
@@ -204,12 +245,28 @@ def fade_edges(pcm: Pcm, rate: int, ms: float = 5.0) -> Pcm:
     milliseconds of fade removes the click where they are joined. Clips shorter than
     two fades get fades of half their length.
     """
+    length = min(_ms_to_samples(ms, rate), pcm.size // 2)
+    return _faded(pcm, length, start=True, end=True)
+
+
+def fade_in(pcm: Pcm, rate: int, ms: float = 5.0) -> Pcm:
+    """Copy of ``pcm`` with :func:`fade_edges`' fade at its start only (a segment's head)."""
+    return _faded(pcm, min(_ms_to_samples(ms, rate), pcm.size), start=True, end=False)
+
+
+def fade_out(pcm: Pcm, rate: int, ms: float = 5.0) -> Pcm:
+    """Copy of ``pcm`` with :func:`fade_edges`' fade at its end only (a segment's rest)."""
+    return _faded(pcm, min(_ms_to_samples(ms, rate), pcm.size), start=False, end=True)
+
+
+def _faded(pcm: Pcm, length: int, *, start: bool, end: bool) -> Pcm:
     out = pcm.astype(np.float32, copy=True)
-    length = min(_ms_to_samples(ms, rate), out.size // 2)
     if length > 0:
         ramp = _fade_ramp(length).astype(np.float32)
-        out[:length] *= ramp
-        out[-length:] *= ramp[::-1]
+        if start:
+            out[:length] *= ramp
+        if end:
+            out[-length:] *= ramp[::-1]
     return out
 
 
