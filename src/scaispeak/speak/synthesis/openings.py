@@ -20,10 +20,17 @@ the head, before the rest exists.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from scaispeak.speak.engines.base import Opening, Pcm
-from scaispeak.speak.synthesis.audio import level_gain_db
+import numpy as np
+
+from scaispeak.speak.engines.base import Opening, OpeningEngine, Pcm
+from scaispeak.speak.synthesis.audio import apply_gain, level_gain_db
+from scaispeak.speak.synthesis.text import normalize_text
+
+Marker = Callable[[Pcm, int, bool], Pcm]
+"""Watermarks (pcm, rate) when the flag says so (the pipeline's)."""
 
 _LEARNING_RATE = 0.3
 """Weight of the newest whole segment in a voice's running gain (in dB)."""
@@ -54,6 +61,21 @@ class VoiceLevels:
 
 
 @dataclass(frozen=True)
+class OpenRequest:
+    """A segment to open: what to say, how, and how much to make at first."""
+
+    index: int
+    text: str
+    engine: str
+    rate: int
+    voice: str
+    speed: float
+    head_seconds: float
+    pause_ms: float
+    watermark: bool
+
+
+@dataclass(frozen=True)
 class OpenedSegment:
     """A segment whose head is levelled (and marked) and whose rest is still to make."""
 
@@ -72,3 +94,45 @@ class OpenedSegment:
     watermark: bool
     opening: Opening | None
     """What makes the rest; None when the head is the whole segment."""
+
+
+def open_levelled(
+    engine: OpeningEngine, request: OpenRequest, levels: VoiceLevels, mark: Marker
+) -> OpenedSegment:
+    """Make the head (blocking: an inference thread runs it), levelled and marked."""
+    name, rate, voice = request.engine, request.rate, request.voice
+    opening = engine.open(
+        normalize_text(request.text), voice, speed=request.speed, head_seconds=request.head_seconds
+    )
+    gain = levels.gain(name, voice)
+    rest_of: Opening | None
+    head, rest_of = opening.head, opening
+    if gain is None:  # the voice's level is unknown: make it whole now and learn it
+        head = np.concatenate([opening.head, opening.rest()])
+        gain, rest_of = levels.learn(name, voice, head, rate), None
+    return OpenedSegment(
+        index=request.index,
+        text=request.text,
+        head=mark(apply_gain(head, rate, gain), rate, request.watermark),
+        samples=opening.samples,
+        speech_s=opening.speech_s,
+        pause_ms=request.pause_ms,
+        engine=name,
+        voice=voice,
+        rate=rate,
+        gain_db=gain,
+        watermark=request.watermark,
+        opening=rest_of,
+    )
+
+
+def finish_levelled(opened: OpenedSegment, levels: VoiceLevels, mark: Marker) -> Pcm:
+    """Make the rest (blocking), levelled with the head's gain and marked; the whole
+    segment then teaches the voice's level."""
+    if opened.opening is None:
+        return np.zeros(0, dtype=np.float32)
+    rest = opened.opening.rest()
+    levels.learn(
+        opened.engine, opened.voice, np.concatenate([opened.opening.head, rest]), opened.rate
+    )
+    return mark(apply_gain(rest, opened.rate, opened.gain_db), opened.rate, opened.watermark)

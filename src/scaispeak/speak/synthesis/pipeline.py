@@ -27,7 +27,6 @@ from scaispeak.speak.engines.base import (
     Engine,
     EngineError,
     EngineUnavailable,
-    Opening,
     OpeningEngine,
     Pcm,
     UpstreamFailed,
@@ -37,9 +36,9 @@ from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, Upstream
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
+from scaispeak.speak.synthesis import openings
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
-    apply_gain,
     content_type,
     encode,
     join_segments,
@@ -47,7 +46,7 @@ from scaispeak.speak.synthesis.audio import (
     resample,
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
-from scaispeak.speak.synthesis.openings import OpenedSegment, VoiceLevels
+from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
 from scaispeak.speak.synthesis.timestamps import (
     TimedAsyncEngine,
@@ -197,11 +196,20 @@ class SynthesisPipeline:
             return None
         if self.pool.pending >= self.pool.threads:
             return None
-        opening = _Opening(engine_name, engine.sample_rate, voice, speed, head_seconds, watermark)
-        pause = self.pause_after(segment)
+        request = OpenRequest(
+            index,
+            segment.text,
+            engine_name,
+            engine.sample_rate,
+            voice,
+            speed,
+            head_seconds,
+            self.pause_after(segment),
+            watermark,
+        )
 
         def open_levelled() -> OpenedSegment:
-            return self._open_levelled(engine, opening, index, segment.text, pause)
+            return openings.open_levelled(engine, request, self.levels, self._mark)
 
         with _engine_errors(engine_name):
             return await self.pool.run(open_levelled, priority=Priority.FIRST_AUDIO, lane=lane)
@@ -212,50 +220,17 @@ class SynthesisPipeline:
         started = time.perf_counter()
         with _engine_errors(opened.engine):
             rest = await self.pool.run(
-                self._finish_opened, opened, priority=Priority.DUE_SOON, lane=lane
+                openings.finish_levelled,
+                opened,
+                self.levels,
+                self._mark,
+                priority=Priority.DUE_SOON,
+                lane=lane,
             )
         self._count(
             opened.engine, opened.text, opened.samples / opened.rate, time.perf_counter() - started
         )
         return rest
-
-    def _open_levelled(
-        self, engine: OpeningEngine, how: _Opening, index: int, text: str, pause_ms: float
-    ) -> OpenedSegment:
-        name, rate, voice = how.engine, how.rate, how.voice
-        opening = engine.open(
-            normalize_text(text), voice, speed=how.speed, head_seconds=how.head_seconds
-        )
-        gain = self.levels.gain(name, voice)
-        rest_of: Opening | None
-        head, rest_of = opening.head, opening
-        if gain is None:  # the voice's level is unknown: make it whole now and learn it
-            head = np.concatenate([opening.head, opening.rest()])
-            gain, rest_of = self.levels.learn(name, voice, head, rate), None
-        return OpenedSegment(
-            index=index,
-            text=text,
-            head=self._mark(apply_gain(head, rate, gain), rate, how.watermark),
-            samples=opening.samples,
-            speech_s=opening.speech_s,
-            pause_ms=pause_ms,
-            engine=name,
-            voice=voice,
-            rate=rate,
-            gain_db=gain,
-            watermark=how.watermark,
-            opening=rest_of,
-        )
-
-    def _finish_opened(self, opened: OpenedSegment) -> Pcm:
-        if opened.opening is None:
-            return np.zeros(0, dtype=np.float32)
-        rest = opened.opening.rest()
-        whole = np.concatenate([opened.opening.head, rest])
-        self.levels.learn(opened.engine, opened.voice, whole, opened.rate)
-        return self._mark(
-            apply_gain(rest, opened.rate, opened.gain_db), opened.rate, opened.watermark
-        )
 
     async def _synthesize(
         self,
@@ -369,18 +344,6 @@ class SynthesisPipeline:
             words=tuple(words),
             words_estimated=estimated,
         )
-
-
-@dataclass(frozen=True)
-class _Opening:
-    """How to open a segment: the engine and voice, and how much to make at first."""
-
-    engine: str
-    rate: int
-    voice: str
-    speed: float
-    head_seconds: float
-    watermark: bool
 
 
 @contextmanager
