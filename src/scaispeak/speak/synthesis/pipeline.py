@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -91,10 +91,16 @@ class SpokenClip:
     segments: int
     engine_seconds: float
     watermarked: bool = False
-    fingerprint: bytes = b""
-    """Robust fingerprint of the clip's start (provenance.fingerprint)."""
+    opening: Pcm = field(default_factory=lambda: np.zeros(0, np.float32))
+    """The delivered audio's first ``fingerprint_seconds`` at ``sample_rate``, before
+    encoding: its provenance fingerprint is computed from this after the response
+    (``fingerprint``), so the caller does not wait for it."""
     words: tuple[WordTiming, ...] = ()
     words_estimated: bool = True
+
+    def fingerprint(self) -> bytes:
+        """Robust fingerprint of the clip's start (provenance.fingerprint). Blocking."""
+        return fingerprint.to_bytes(fingerprint.fingerprint(self.opening, self.sample_rate))
 
 
 class SynthesisPipeline:
@@ -241,11 +247,12 @@ class SynthesisPipeline:
 
     def _assemble(
         self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
-    ) -> tuple[bytes, int, bytes]:
+    ) -> tuple[bytes, int, Pcm]:
         joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
         final = resample(joined, from_rate, to_rate)
-        prints = fingerprint.fingerprint(final, to_rate, self.fingerprint_seconds)
-        return encode(final, to_rate, fmt), len(final), fingerprint.to_bytes(prints)
+        # The fingerprint is of exactly what is delivered; only its input is kept here.
+        opening = fingerprint.opening(final, to_rate, self.fingerprint_seconds)
+        return encode(final, to_rate, fmt), len(final), opening
 
     async def render(self, spec: SpeechSpec) -> SpokenClip:
         """Speak the whole text and return one encoded clip."""
@@ -259,7 +266,7 @@ class SynthesisPipeline:
         parts = [(seg.pcm, seg.pause_ms) for seg in spoken]
         # Joining, levelling and encoding minutes of audio takes long enough to stall
         # the event loop, so it runs in a thread too (not the inference pool's).
-        data, samples, prints = await asyncio.to_thread(
+        data, samples, opening = await asyncio.to_thread(
             self._assemble, parts, engine.sample_rate, spec.sample_rate, spec.format
         )
         words: list[WordTiming] = []
@@ -276,7 +283,7 @@ class SynthesisPipeline:
             segments=len(segments),
             engine_seconds=sum(seg.engine_seconds for seg in spoken),
             watermarked=spec.watermark,
-            fingerprint=prints,
+            opening=opening,
             words=tuple(words),
             words_estimated=estimated,
         )
