@@ -117,3 +117,12 @@ class AsyncEngine(Protocol):
         upstream service, a GPU batch scheduler): awaited, holding no thread meanwhile.
         ``priority`` is how urgent the call is, for engines that queue work."""
         ...
+
+
+@runtime_checkable
+class SelfMarkingEngine(Protocol):
+    """An engine whose audio may already carry our provenance watermark (a relay to an
+    upstream ScaiSpeak that marks): the pipeline then does not embed it again."""
+
+    marks_output: bool
+    """True when every segment it returns is already marked."""

@@ -27,6 +27,7 @@ from scaispeak.speak.engines.base import (
     EngineError,
     EngineUnavailable,
     Pcm,
+    SelfMarkingEngine,
     UpstreamFailed,
 )
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -135,6 +136,12 @@ class SynthesisPipeline:
         if segment.boundary == "paragraph":
             return 2.0 * self.settings.sentence_pause_ms
         return float(self.settings.sentence_pause_ms)
+
+    def must_embed(self, engine_name: str, watermark: bool) -> bool:
+        """Whether the pipeline embeds the mark for audio that is to carry it
+        (``watermark``): not when the engine's audio comes marked already."""
+        engine = self.engines.get(engine_name)
+        return watermark and not (isinstance(engine, SelfMarkingEngine) and engine.marks_output)
 
     async def speak_segment(
         self,
@@ -259,8 +266,9 @@ class SynthesisPipeline:
         engine = self.engines.get(spec.engine)
         segments = self.plan(spec.text)
         spoken: list[SegmentAudio] = []
+        embed = self.must_embed(spec.engine, spec.watermark)
         async for seg in self.stream_segments(
-            segments, spec.engine, spec.engine_voice, spec.speed, watermark=spec.watermark
+            segments, spec.engine, spec.engine_voice, spec.speed, watermark=embed
         ):
             spoken.append(seg)
         parts = [(seg.pcm, seg.pause_ms) for seg in spoken]
@@ -282,7 +290,7 @@ class SynthesisPipeline:
             characters=len(spec.text),
             segments=len(segments),
             engine_seconds=sum(seg.engine_seconds for seg in spoken),
-            watermarked=spec.watermark,
+            watermarked=spec.watermark,  # by us or, for a self-marking engine, upstream
             opening=opening,
             words=tuple(words),
             words_estimated=estimated,
