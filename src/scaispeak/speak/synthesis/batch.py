@@ -44,7 +44,10 @@ _log = logging.getLogger("scaispeak.speak")
 async def plan_for(
     session: AsyncSession, ctx: SpeakContext, caller: Principal, voice: Voice, backend: str | None
 ) -> list[Route]:
-    policy = await load_policy(session, caller.tenant_id, ctx.catalog, ctx.default_backend)
+    policy = await ctx.backend_policies.get(
+        caller.tenant_id,
+        lambda: load_policy(session, caller.tenant_id, ctx.catalog, ctx.default_backend),
+    )
     return plan_routes(policy, ctx.catalog, voice, backend)
 
 
@@ -68,7 +71,9 @@ async def speak_clip(
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
-    mark = await provenance.should_watermark(session, settings.provenance, caller.tenant_id, voice)
+    mark = await provenance.should_watermark(
+        session, settings.provenance, caller.tenant_id, voice, ctx.watermark_policies
+    )
     spec = replace(spec, watermark=mark, timestamps=timestamps)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     chars = len(params.text)
