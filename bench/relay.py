@@ -1,12 +1,17 @@
 """Added latency of the relay path: relay TTFA - direct TTFA, in one run, on loopback.
 
-    .venv/bin/python bench/relay.py [--requests 30]
+    .venv/bin/python bench/relay.py [--requests 30] [--upstream-watermarks]
 
 Starts two real `scaispeak serve` processes: an upstream, and a front instance whose
 `relay` backend points at the upstream's OpenAI-compatible /v1/audio/speech. For the
 same sentence it alternates (a) POST upstream /v1/audio/speech (pcm) directly and
 (b) POST front /v1/modules/scaispeak/speak with backend=relay (pcm), timing each to
 its first response byte. Prints the medians, p90 and the median added latency.
+
+With --upstream-watermarks the front trusts the upstream's watermark
+(SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS) and does not mark again; either way
+every relayed clip is checked for the mark afterwards, and the run fails if a clip
+that should carry it does not (e.g. the upstream was started with marking off).
 """
 
 from __future__ import annotations
@@ -18,28 +23,50 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 from harness import free_port, serve
+
+from scaispeak.settings import Settings
+from scaispeak.speak.provenance.watermark import shared_watermarker
 
 PIPER_ONLY = {"SCAISPEAK_ENGINES__ENABLED": '["piper"]'}
 SENTENCE = "The relay should add almost nothing to the time before audio starts."
 
 
-def time_to_first_byte(client: httpx.Client, url: str, body: dict[str, object]) -> float:
+def time_to_first_byte(
+    client: httpx.Client, url: str, body: dict[str, object]
+) -> tuple[float, bytes]:
+    """Seconds to the first response byte, and the whole body."""
     started = time.perf_counter()
+    chunks = []
     with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         elapsed = None
-        for _ in response.iter_raw():
+        for chunk in response.iter_raw():
             if elapsed is None:
                 elapsed = time.perf_counter() - started
+            chunks.append(chunk)
     assert elapsed is not None, "empty response"
-    return elapsed
+    return elapsed, b"".join(chunks)
+
+
+def count_marked(clips: list[bytes], rate: int) -> int:
+    """How many of the s16le ``clips`` carry the provenance watermark."""
+    marker = shared_watermarker()
+    pcm = [np.frombuffer(c, "<i2").astype(np.float32) / 32768 for c in clips]
+    return sum(marker.is_marked(p, rate) for p in pcm)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--upstream-watermarks",
+        action="store_true",
+        help="the front trusts the upstream's watermark instead of marking again",
+    )
     args = parser.parse_args()
+    trust = {"SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS": str(args.upstream_watermarks)}
     up_port, front_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as up_dir, tempfile.TemporaryDirectory() as front_dir:
         upstream, up_key = serve(Path(up_dir), up_port, PIPER_ONLY)
@@ -49,6 +76,7 @@ def main() -> None:
             {
                 "SCAISPEAK_BACKENDS__RELAY__BASE_URL": f"http://127.0.0.1:{up_port}/v1",
                 "SCAISPEAK_BACKENDS__RELAY__API_KEY": up_key,
+                **trust,
                 **PIPER_ONLY,
             },
         )
@@ -75,15 +103,31 @@ def main() -> None:
                 for _ in range(3):  # warm both paths
                     time_to_first_byte(up, direct_url, direct_body)
                     time_to_first_byte(fr, relay_url, relay_body)
-                direct, relay = [], []
+                direct, relay, clips = [], [], []
                 for _ in range(args.requests):
-                    direct.append(time_to_first_byte(up, direct_url, direct_body))
-                    relay.append(time_to_first_byte(fr, relay_url, relay_body))
+                    direct.append(time_to_first_byte(up, direct_url, direct_body)[0])
+                    elapsed, clip = time_to_first_byte(fr, relay_url, relay_body)
+                    relay.append(elapsed)
+                    clips.append(clip)
             report(direct, relay)
+            check_marks(clips, args.upstream_watermarks)
         finally:
             for process in (front, upstream):
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def check_marks(clips: list[bytes], trusted: bool) -> None:
+    marked = count_marked(clips, 24000)
+    provenance = Settings().provenance  # this environment's, as both servers see it
+    marking = provenance.watermark and provenance.watermark_stock_voices
+    who = "the upstream only" if trusted else "the front and the upstream"
+    print(
+        f"relayed clips carrying the watermark: {marked}/{len(clips)} "
+        + (f"(marked by {who})" if marking else "(marking is off)")
+    )
+    if marking and marked != len(clips):
+        raise SystemExit("relayed audio that should be marked is not")
 
 
 def report(direct: list[float], relay: list[float]) -> None:

@@ -9,6 +9,7 @@ import uuid
 from scaispeak.platform.db import Database
 from scaispeak.platform.limits import MemoryLimiter, RedisLimiter
 from scaispeak.platform.storage.base import BlobStore
+from scaispeak.platform.tenant_cache import TenantCache
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.catalog import BackendCatalog
 from scaispeak.speak.context import SpeakContext
@@ -65,6 +66,8 @@ def build_speak_context(
         default_backend=settings.backends.default,
         jobs=JobQueue(settings, runtime if executes else None),
         streams=ActiveStreams(shared_stream_slots(settings)),
+        backend_policies=TenantCache(settings.policy_cache_s),
+        watermark_policies=TenantCache(settings.policy_cache_s),
     )
 
 

@@ -18,7 +18,10 @@ from sqlalchemy import func, select
 from scaispeak.app import create_app
 from scaispeak.platform.accounting.models import SpendCounter
 from scaispeak.settings import BackendSettings, RelaySettings
+from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.provenance.models import ProvenanceRecord
+from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 from tests.support.asr import transcribe, word_error_rate
@@ -212,3 +215,38 @@ async def test_cloned_voices_stay_self_hosted(
             headers=app.auth(app.tenancy.member_a),
         )
         assert_problem(refused, 422, "voice_not_on_backend")
+
+
+class CountingWatermarker(Watermarker):
+    """The front's own watermarker, counting the segments it embeds into."""
+
+    def __init__(self, inner: Watermarker) -> None:
+        super().__init__()
+        self.inner, self.embedded = inner, 0
+
+    def embed(self, pcm: Pcm, rate: int) -> Pcm:
+        self.embedded += 1
+        return self.inner.embed(pcm, rate)
+
+
+@pytest.mark.parametrize("upstream_watermarks", [True, False])
+async def test_relayed_audio_is_marked_once_by_a_marking_upstream_when_configured_so(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream, upstream_watermarks: bool
+) -> None:
+    async with relaying_app(
+        tmp_path, engines, upstream.url, upstream.key, upstream_watermarks=upstream_watermarks
+    ) as app:
+        front = app.app.state.speak.pipeline
+        counting = front.watermarker = CountingWatermarker(front.watermarker)
+        response = await speak(app, "Marked upstream, and recorded here.", backend="relay")
+        assert response.status_code == 200, response.text
+        pcm, rate = soundfile.read(io.BytesIO(response.content), dtype="float32")
+        assert shared_watermarker().is_marked(pcm, rate)  # the upstream marks by default
+        assert (counting.embedded == 0) is upstream_watermarks
+        async with app.app.state.platform.db.sessions() as session:
+            record = await session.scalar(
+                select(ProvenanceRecord).where(
+                    ProvenanceRecord.request_id == response.headers["X-Request-Id"]
+                )
+            )
+        assert record is not None and record.watermarked is True  # still recorded here

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis for shared rate limits (and, later, jobs) in distributed mode."
     )
+    policy_cache_s: float = Field(
+        5.0,
+        description="How long a replica keeps a tenant's backend and watermark policies "
+        "before reading them again. A change saved through a replica applies there at "
+        "once, on other replicas within this time. 0: read on every request.",
+    )
     limits: Limits = Field(default_factory=Limits)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     backends: BackendSettings = Field(default_factory=BackendSettings)

@@ -71,6 +71,12 @@ class RelaySettings(BaseModel):
     supports_cloned_voices: bool = Field(
         False, description="Whether the upstream can speak our cloned (tenant/user) voices."
     )
+    upstream_watermarks: bool = Field(
+        False,
+        description="The upstream already embeds ScaiSpeak's provenance watermark (another "
+        "ScaiSpeak with watermarking on for these voices): relayed audio that is to be "
+        "marked is not marked a second time. Provenance is still recorded here.",
+    )
     connect_timeout_s: float = Field(2.0, description="Upstream connect timeout.")
     read_timeout_s: float = Field(60.0, description="Upstream read timeout.")
     retries: int = Field(

@@ -1,16 +1,21 @@
 """Every route records its clips: an async job and a WebSocket stream are marked and
-traced by /detect to their job or stream id."""
+traced by /detect to their job or stream id; /speak records, after answering, the
+fingerprint of exactly the audio it delivered."""
 
 from __future__ import annotations
 
 import asyncio
 
 import numpy as np
+from sqlalchemy import select
 
+from scaispeak.speak.provenance import fingerprint as fp
+from scaispeak.speak.provenance.models import ProvenanceRecord
 from scaispeak.speak.synthesis.audio import encode
+from scaispeak.speak.voices.models import Voice
 from tests.conftest import LiveApp
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
-from tests.speak.provenance.test_detect import detect
+from tests.speak.provenance.test_detect import TEXT, detect
 from tests.speak.streaming.conftest import PIPER, StreamServer
 from tests.support.stream_client import StreamClient
 
@@ -52,3 +57,25 @@ async def test_a_websocket_stream_is_marked_and_recorded(stream_server: StreamSe
     assert found["watermarked"] is True
     assert found["origin"]["kind"] == "stream"
     assert found["origin"]["request_id"] == started["stream_id"]
+
+
+async def test_speak_records_the_fingerprint_of_the_audio_it_delivered_after_answering(
+    sqlite_app: LiveApp,
+) -> None:
+    key = sqlite_app.tenancy.member_a
+    body = {"text": TEXT, "voice_id": PIPER, "format": "pcm", "sample_rate": 16000}
+    spoken = await sqlite_app.client.post(
+        "/v1/modules/scaispeak/speak", json=body, headers=sqlite_app.auth(key)
+    )
+    assert spoken.status_code == 200, spoken.text
+    request_id = spoken.headers["X-Request-Id"]
+    async with sqlite_app.app.state.platform.db.sessions() as session:
+        stmt = select(ProvenanceRecord).where(ProvenanceRecord.request_id == request_id)
+        record = (await session.execute(stmt)).scalar_one()
+        voice = await session.get(Voice, PIPER)
+    delivered = np.frombuffer(spoken.content, "<i2").astype(np.float32) / 32768
+    own = fp.match(fp.fingerprint(delivered, 16000), fp.from_bytes(record.fingerprint))
+    assert own.matched and own.ber < 0.02 and own.offset_s == 0.0  # int16 rounding only
+    assert record.watermarked is True and record.kind == "speak"
+    assert record.duration_s == round(delivered.size / 16000, 3)
+    assert voice is not None and voice.usage_count >= 1  # counted in the same late commit

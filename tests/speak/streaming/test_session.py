@@ -278,3 +278,49 @@ async def test_protocol_mistakes_become_error_events(
         await rig.sink.wait_for(lambda: rig.sink.events("error"))
     error = rig.sink.events("error")[0]
     assert (error["code"], error["fatal"]) == (code, False)
+
+
+class MarkedUpstream(HeldEngine):
+    """Audio that arrives marked already (a relay to a ScaiSpeak that marks)."""
+
+    marks_output = True
+
+
+class CountingMarker:
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed(self, pcm: Pcm, rate: int) -> Pcm:
+        self.embedded += 1
+        return pcm
+
+
+@pytest.mark.parametrize("engine", [HeldEngine(), MarkedUpstream()], ids=["ours", "marked"])
+async def test_a_stream_marks_unless_its_engine_delivers_marked_audio(engine: HeldEngine) -> None:
+    marker, sink, pool = CountingMarker(), MemorySink(), InferencePool(1)
+    metrics = SpeakMetrics(CollectorRegistry())
+    pipeline = SynthesisPipeline(
+        EngineRegistry([engine]),
+        pool,
+        EngineSettings(),
+        metrics,
+        watermarker=marker,  # type: ignore[arg-type]
+    )
+    spec = StreamSpec("voc_held", "held", "tone", AudioFormat.pcm, RATE, watermark=True)
+
+    async def open_stream(start: StartMessage) -> StreamSpec:
+        return spec
+
+    session = StreamSession(
+        sink, pipeline, StreamingSettings(), open_stream, stream_id="str_m", transport="test"
+    )
+    try:
+        async with session:
+            await send(session, "start", voice_id="voc_held")
+            await send(session, "text", text="First sentence here. Second one too.")
+            await send(session, "end")
+            assert await asyncio.wait_for(session.wait_closed(), 10) == 1000
+    finally:
+        pool.shutdown()
+    assert (marker.embedded == 0) is isinstance(engine, MarkedUpstream)
+    assert session.produced is not None and session.produced.watermarked  # recorded as marked

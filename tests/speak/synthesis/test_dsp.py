@@ -151,6 +151,29 @@ def test_normalize_limiter_gain_is_smooth_and_only_near_peaks() -> None:
     assert slope.max() < 0.02  # and the gain faded over ~5 ms, never stepped
 
 
+def limited_everywhere(pcm: npt.NDArray[np.float64], rate: int, ceiling: float) -> Pcm:
+    """The limiter worked over the whole clip, as it was before it skipped spans."""
+    needed = np.minimum(1.0, ceiling / np.maximum(np.abs(pcm), 1e-12))
+    radius = round(0.005 * rate)
+    spread = np.pad(dsp._running_min(needed, radius), radius, "edge")
+    box = np.ones(radius + 1) / (radius + 1)
+    gain = np.convolve(np.convolve(spread, box, "valid"), box, "valid")
+    return np.clip(pcm * gain, -ceiling, ceiling)
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 48000])
+def test_limiting_only_near_overshoots_equals_limiting_everywhere(rate: int) -> None:
+    ceiling = 10 ** (-1 / 20)
+    pcm = speech_like(rate).astype(np.float64) * 12  # overshoots all through the clip
+    rng = np.random.default_rng(7)
+    sparse = 0.3 * rng.standard_normal(rate)
+    sparse[[0, 5, 700, 701, rate // 2, rate - 3]] = [1.2, -1.1, 0.95, -1.3, 1.5, 1.01]
+    for clip in (pcm, sparse, np.full(10, 1.3)):
+        limited = dsp._limit_peaks(clip, rate, ceiling)
+        np.testing.assert_allclose(limited, limited_everywhere(clip, rate, ceiling), atol=1e-9)
+        assert np.max(np.abs(limited)) <= ceiling
+
+
 def test_already_levelled_audio_passes_unchanged() -> None:
     rate = 24000
     levelled = normalize_loudness(speech_like(rate), rate, -20.0)

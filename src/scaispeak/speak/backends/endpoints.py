@@ -66,4 +66,5 @@ async def put_policy(
     policy = await save_policy(
         session, caller, ctx.catalog, body.allowed_backends, body.default_backend, body.failover
     )
+    ctx.backend_policies.put(caller.tenant_id, policy)  # applies on this replica at once
     return _policy_out(policy)

@@ -149,3 +149,12 @@ class OpeningEngine(Protocol):
     """
 
     def open(self, text: str, voice: str, *, speed: float, head_seconds: float) -> Opening: ...
+
+
+@runtime_checkable
+class SelfMarkingEngine(Protocol):
+    """An engine whose audio may already carry our provenance watermark (a relay to an
+    upstream ScaiSpeak that marks): the pipeline then does not embed it again."""
+
+    marks_output: bool
+    """True when every segment it returns is already marked."""

@@ -1,7 +1,8 @@
 """The relay engine: speak through an upstream OpenAI-compatible ``/v1/audio/speech``.
 
 It asks the upstream for 24 kHz s16le ``pcm`` so its output goes through the same
-pipeline as our own engines (levelling, resampling, encoding, later watermarking).
+pipeline as our own engines (levelling, resampling, encoding, watermarking, unless
+``upstream_watermarks`` says the upstream marked it already: ``marks_output``).
 Retries happen only where a retry is safe: the request never reached the upstream
 (connect errors) or the upstream said so (429/502/503/504). A circuit breaker stops
 hammering an upstream that keeps failing.
@@ -37,6 +38,7 @@ class RelayEngine:
         if not settings.base_url:
             raise ValueError("the relay needs SCAISPEAK_BACKENDS__RELAY__BASE_URL")
         self.settings = settings
+        self.marks_output = settings.upstream_watermarks
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         self._client = httpx.AsyncClient(

@@ -164,7 +164,9 @@ async def _speak_with_failover(
                 priority=Priority.BULK,
                 lane=job.id,
                 # Jobs queued before provenance existed carry no choice: mark them.
-                watermark=bool(job.params.get("watermark", True)),
+                watermark=pipeline.must_embed(
+                    route.engine, bool(job.params.get("watermark", True))
+                ),
             )
             return spoken, route
         except (BackendUnavailable, UpstreamError):

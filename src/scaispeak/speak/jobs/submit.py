@@ -45,7 +45,9 @@ async def submit_job(
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=settings.jobs.max_chars
     )
-    mark = await provenance.should_watermark(session, settings.provenance, caller.tenant_id, voice)
+    mark = await provenance.should_watermark(
+        session, settings.provenance, caller.tenant_id, voice, ctx.watermark_policies
+    )
     spec = replace(spec, watermark=mark)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     if save_to is not None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.speak.context import speak_context
 from scaispeak.speak.provenance import service
 from scaispeak.speak.provenance.watermark import DETECTION_THRESHOLD, shared_watermarker
 from scaispeak.speak.voices.errors import UploadTooLarge
@@ -98,4 +99,5 @@ async def put_policy(
     """Tenant admins: whether stock voices are watermarked (cloned voices always are)."""
     settings = platform_context(request).settings.provenance
     policy = await service.save_policy(session, caller, settings, body.watermark_stock_voices)
+    speak_context(request).watermark_policies.put(caller.tenant_id, policy)  # here at once
     return _policy_out(policy)

@@ -64,10 +64,16 @@ def _band_energies(pcm8k: Pcm) -> npt.NDArray[np.float64]:
     return np.concatenate(blocks).astype(np.float64)
 
 
+def fingerprinted_part(pcm: Pcm, rate: int, max_seconds: float) -> Pcm:
+    """The part of ``pcm`` that the fingerprint of its first ``max_seconds`` reads (a
+    view): keeping only this is enough to fingerprint the clip later."""
+    return pcm[: int(max_seconds * rate) + WINDOW * rate // RATE]
+
+
 def fingerprint(pcm: Pcm, rate: int, max_seconds: float | None = None) -> Words:
     """One 32-bit word per 16 ms frame of ``pcm`` (the first ``max_seconds`` of it)."""
     if max_seconds is not None:
-        pcm = pcm[: int(max_seconds * rate) + WINDOW * rate // RATE]
+        pcm = fingerprinted_part(pcm, rate, max_seconds)
     pcm8k = resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
     if pcm8k.size < WINDOW + HOP:
         return np.zeros(0, np.uint32)

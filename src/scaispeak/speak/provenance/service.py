@@ -19,6 +19,7 @@ from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id
 from scaispeak.platform.errors import Forbidden
 from scaispeak.platform.scoping import tenant_filter
+from scaispeak.platform.tenant_cache import TenantCache
 from scaispeak.settings import ProvenanceSettings, VoicesSettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.provenance import fingerprint as fp
@@ -73,9 +74,17 @@ def marks(policy: WatermarkPolicy, voice: Voice) -> bool:
 
 
 async def should_watermark(
-    session: AsyncSession, settings: ProvenanceSettings, tenant_id: str, voice: Voice
+    session: AsyncSession,
+    settings: ProvenanceSettings,
+    tenant_id: str,
+    voice: Voice,
+    cache: TenantCache[WatermarkPolicy] | None = None,
 ) -> bool:
-    return marks(await load_policy(session, settings, tenant_id), voice)
+    """``marks`` under the tenant's policy, read through ``cache`` when given."""
+    if cache is None:
+        return marks(await load_policy(session, settings, tenant_id), voice)
+    policy = await cache.get(tenant_id, lambda: load_policy(session, settings, tenant_id))
+    return marks(policy, voice)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class StreamSession:
         self._spec: StreamSpec | None = None
         self._delivery: Delivery | None = None
         self._engine_rate = 0
+        self._embed = False
+        """Whether this stream embeds the mark (not when its engine's audio comes marked)."""
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._sequence = 0
@@ -188,6 +190,7 @@ class StreamSession:
             raise p.AlreadyStarted("This stream has started already.")
         spec = await self._open_stream(message)
         self._spec = spec
+        self._embed = self._pipeline.must_embed(spec.engine, spec.watermark)
         self._delivery = Delivery(spec.sample_rate, self._clock)
         self._sender.begin(StreamEncoder(spec.format, spec.sample_rate), self._delivery)
         self._engine_rate = self._pipeline.engines.get(spec.engine).sample_rate
@@ -304,7 +307,7 @@ class StreamSession:
                     spec.speed,
                     head_seconds=head_s,
                     lane=self.stream_id,
-                    watermark=spec.watermark,
+                    watermark=self._embed,
                 )
             if opened is not None:
                 await self._speak_opened(opened)
@@ -322,7 +325,7 @@ class StreamSession:
             spec.speed,
             priority=Priority.FIRST_AUDIO if urgent else Priority.NORMAL,
             lane=self.stream_id,
-            watermark=spec.watermark,
+            watermark=self._embed,
         )
         # A stream has no "last segment" until it ends, so every segment gets its pause.
         pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)

@@ -1,14 +1,18 @@
 """Speak a whole clip for a caller: route, limit, reserve, render (with failover), settle.
 
 Used by the inline HTTP endpoints; every check happens before any synthesis work, and
-money is held before the engine starts and settled (or released) when it ends.
+money is held before the engine starts and settled (or released) when it ends, before
+the response. What is not money (the clip's provenance record, the voice-use count) is
+recorded after the response by ``record_delivery``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.auth.principal import Principal
@@ -31,12 +35,19 @@ class SpokenResult:
     clip: SpokenClip
     backend: str
     cost_micros: int
+    origin: provenance.ClipOrigin
+
+
+_log = logging.getLogger("scaispeak.speak")
 
 
 async def plan_for(
     session: AsyncSession, ctx: SpeakContext, caller: Principal, voice: Voice, backend: str | None
 ) -> list[Route]:
-    policy = await load_policy(session, caller.tenant_id, ctx.catalog, ctx.default_backend)
+    policy = await ctx.backend_policies.get(
+        caller.tenant_id,
+        lambda: load_policy(session, caller.tenant_id, ctx.catalog, ctx.default_backend),
+    )
     return plan_routes(policy, ctx.catalog, voice, backend)
 
 
@@ -60,7 +71,9 @@ async def speak_clip(
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
-    mark = await provenance.should_watermark(session, settings.provenance, caller.tenant_id, voice)
+    mark = await provenance.should_watermark(
+        session, settings.provenance, caller.tenant_id, voice, ctx.watermark_policies
+    )
     spec = replace(spec, watermark=mark, timestamps=timestamps)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     chars = len(params.text)
@@ -76,17 +89,36 @@ async def speak_clip(
     charge = accounting.Charge(
         voice.id, route.backend, kind, chars, clip.duration_s, cost, request_id
     )
-    await count_voice_use(session, caller, voice.id, commit=False)  # lands with the settlement
-    origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
-    provenance.record_clip(
-        session,
-        origin,
-        watermarked=clip.watermarked,
-        duration_s=clip.duration_s,
-        fingerprint=clip.fingerprint,
-    )
     await accounting.settle(session, reservation, charge)
-    return SpokenResult(voice, clip, route.backend, cost)
+    origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
+    return SpokenResult(voice, clip, route.backend, cost, origin)
+
+
+async def record_delivery(
+    sessions: async_sessionmaker[AsyncSession], caller: Principal, result: SpokenResult
+) -> None:
+    """After the response: the clip's provenance record, with the fingerprint of the
+    audio delivered, and the voice-use count, in one commit of a session of its own.
+
+    Neither is money (the charge was settled before the response), so a crash before
+    this runs loses only the clip's attribution and one popularity count. It never
+    raises: the response has gone, there is nobody left to tell.
+    """
+    clip = result.clip
+    try:
+        prints = await asyncio.to_thread(clip.fingerprint)  # up to 120 s of audio
+        async with sessions() as session:
+            await count_voice_use(session, caller, result.voice.id, commit=False)
+            provenance.record_clip(
+                session,
+                result.origin,
+                watermarked=clip.watermarked,
+                duration_s=clip.duration_s,
+                fingerprint=prints,
+            )
+            await session.commit()
+    except Exception:
+        _log.exception("recording delivered clip %s failed", result.origin.request_id)
 
 
 async def render_with_failover(

@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from scaispeak.speak.engines.base import (
     EngineUnavailable,
     OpeningEngine,
     Pcm,
+    SelfMarkingEngine,
     UpstreamFailed,
 )
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -95,10 +96,16 @@ class SpokenClip:
     segments: int
     engine_seconds: float
     watermarked: bool = False
-    fingerprint: bytes = b""
-    """Robust fingerprint of the clip's start (provenance.fingerprint)."""
+    fingerprinted: Pcm = field(default_factory=lambda: np.zeros(0, np.float32))
+    """The delivered audio's first ``fingerprint_seconds`` at ``sample_rate``, before
+    encoding: its provenance fingerprint is computed from this after the response
+    (``fingerprint``), so the caller does not wait for it."""
     words: tuple[WordTiming, ...] = ()
     words_estimated: bool = True
+
+    def fingerprint(self) -> bytes:
+        """Robust fingerprint of the clip's start (provenance.fingerprint). Blocking."""
+        return fingerprint.to_bytes(fingerprint.fingerprint(self.fingerprinted, self.sample_rate))
 
 
 class SynthesisPipeline:
@@ -134,6 +141,12 @@ class SynthesisPipeline:
         if segment.boundary == "paragraph":
             return 2.0 * self.settings.sentence_pause_ms
         return float(self.settings.sentence_pause_ms)
+
+    def must_embed(self, engine_name: str, watermark: bool) -> bool:
+        """Whether the pipeline embeds the mark for audio that is to carry it
+        (``watermark``): not when the engine's audio comes marked already."""
+        engine = self.engines.get(engine_name)
+        return watermark and not (isinstance(engine, SelfMarkingEngine) and engine.marks_output)
 
     async def speak_segment(
         self,
@@ -305,25 +318,27 @@ class SynthesisPipeline:
 
     def _assemble(
         self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
-    ) -> tuple[bytes, int, bytes]:
+    ) -> tuple[bytes, int, Pcm]:
         joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
         final = resample(joined, from_rate, to_rate)
-        prints = fingerprint.fingerprint(final, to_rate, self.fingerprint_seconds)
-        return encode(final, to_rate, fmt), len(final), fingerprint.to_bytes(prints)
+        # The fingerprint is of exactly what is delivered; only its input is kept here.
+        start = fingerprint.fingerprinted_part(final, to_rate, self.fingerprint_seconds)
+        return encode(final, to_rate, fmt), len(final), start
 
     async def render(self, spec: SpeechSpec) -> SpokenClip:
         """Speak the whole text and return one encoded clip."""
         engine = self.engines.get(spec.engine)
         segments = self.plan(spec.text)
         spoken: list[SegmentAudio] = []
+        embed = self.must_embed(spec.engine, spec.watermark)
         async for seg in self.stream_segments(
-            segments, spec.engine, spec.engine_voice, spec.speed, watermark=spec.watermark
+            segments, spec.engine, spec.engine_voice, spec.speed, watermark=embed
         ):
             spoken.append(seg)
         parts = [(seg.pcm, seg.pause_ms) for seg in spoken]
         # Joining, levelling and encoding minutes of audio takes long enough to stall
         # the event loop, so it runs in a thread too (not the inference pool's).
-        data, samples, prints = await asyncio.to_thread(
+        data, samples, fingerprinted = await asyncio.to_thread(
             self._assemble, parts, engine.sample_rate, spec.sample_rate, spec.format
         )
         words: list[WordTiming] = []
@@ -339,8 +354,8 @@ class SynthesisPipeline:
             characters=len(spec.text),
             segments=len(segments),
             engine_seconds=sum(seg.engine_seconds for seg in spoken),
-            watermarked=spec.watermark,
-            fingerprint=prints,
+            watermarked=spec.watermark,  # by us or, for a self-marking engine, upstream
+            fingerprinted=fingerprinted,
             words=tuple(words),
             words_estimated=estimated,
         )

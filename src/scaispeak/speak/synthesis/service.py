@@ -87,9 +87,9 @@ async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -
     """``ensure_usable``; an evicted voice is queued for rebuilding from its reference
     (the builder picks it up) and answers 409 with Retry-After until it is ready again.
 
-    The use itself is recorded by ``count_voice_use`` once speech was made, in the same
-    commit as the charge: a write here would hold SQLite's write lock for the whole
-    synthesis and serialise every request.
+    The use itself is recorded by ``count_voice_use`` once speech was made (for inline
+    speech, after the response: ``batch.record_delivery``): a write here would hold
+    SQLite's write lock for the whole synthesis and serialise every request.
     """
     if voice.status is VoiceStatus.evicted and can_rebuild(voice):
         mark_for_rebuild(voice)

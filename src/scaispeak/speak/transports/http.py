@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files as drive
@@ -18,7 +19,7 @@ from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import check_save_to, submit_job
-from scaispeak.speak.synthesis.batch import SpokenResult, speak_clip
+from scaispeak.speak.synthesis.batch import SpokenResult, record_delivery, speak_clip
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.schemas import SpeakRequest, VoiceOut, VoicePageOut
 from scaispeak.speak.voices import library
@@ -140,7 +141,7 @@ async def _save_inline(
         overwrite=save_to.overwrite,
     )
     usage = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
-    return JSONResponse({"file": asdict(ref)}, 201, headers=usage)
+    return JSONResponse({"file": asdict(ref)}, 201, headers=usage, background=audio.background)
 
 
 async def speak_inline(
@@ -170,10 +171,13 @@ async def speak_inline(
         timestamps=timestamps,
     )
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
+    # Runs once the response is sent; the server awaits it before shutting down.
+    after = BackgroundTask(record_delivery, platform.db.sessions, caller, result)
+    headers = usage_headers(result)
     if timestamps:
-        return JSONResponse(timed_body(result), headers=usage_headers(result))
+        return JSONResponse(timed_body(result), headers=headers, background=after)
     return Response(
-        result.clip.data, media_type=result.clip.content_type, headers=usage_headers(result)
+        result.clip.data, media_type=result.clip.content_type, headers=headers, background=after
     )
 
 

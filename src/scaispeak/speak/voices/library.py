@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import DateTime, Select, Text, and_, case, cast, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
@@ -183,6 +184,7 @@ async def find_voice(session: AsyncSession, principal: Principal, ref: str) -> V
     ref = OPENAI_VOICE_ALIASES.get(ref.lower(), ref)
     stmt = (
         select(Voice)
+        .options(joinedload(Voice.licence))  # one round trip on every speak request, not two
         .where(visible_voices(principal))
         .where(or_(Voice.id == ref, func.lower(Voice.engine_voice) == ref.lower()))
         .order_by(_SCOPE_RANK)

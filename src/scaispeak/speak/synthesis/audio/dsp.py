@@ -169,12 +169,36 @@ def _limit_peaks(pcm: _F64, rate: int, ceiling: float) -> _F64:
     every output gain is an average of minima whose windows all cover that sample, so
     it never exceeds the gain the sample needs. Box filters are two cumulative sums,
     several times cheaper than a windowed convolution.
+
+    A sample's gain depends only on samples within 2r of it, so the gain is 1 farther
+    than that from any overshoot: only the spans around overshoots are worked on (a
+    levelled, marked or resampled segment has a few, and this is most of its cost).
     """
     magnitude = np.abs(pcm)
     if magnitude.size == 0 or float(magnitude.max()) <= ceiling:
         return pcm
-    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
     radius = max(1, round(_LIMITER_S * rate))
+    out = pcm.copy()
+    for start, stop in _spans_around(np.flatnonzero(magnitude > ceiling), 4 * radius, pcm.size):
+        out[start:stop] = _limit_span(pcm[start:stop], magnitude[start:stop], radius, ceiling)
+    return out
+
+
+def _spans_around(indices: npt.NDArray[np.intp], margin: int, size: int) -> list[tuple[int, int]]:
+    """Disjoint [start, stop) spans covering ``margin`` samples either side of each index."""
+    breaks = np.flatnonzero(np.diff(indices) > 2 * margin)
+    firsts = indices[np.concatenate(([0], breaks + 1))]
+    lasts = indices[np.concatenate((breaks, [indices.size - 1]))]
+    return [
+        (max(0, int(first) - margin), min(size, int(last) + margin + 1))
+        for first, last in zip(firsts, lasts, strict=True)
+    ]
+
+
+def _limit_span(pcm: _F64, magnitude: _F64, radius: int, ceiling: float) -> _F64:
+    # The span reaches 4r past its outermost overshoots, so its edges (padded by
+    # repetition, as at the clip's ends) see a gain of 1, as they would in the clip.
+    needed = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
     spread = np.pad(_running_min(needed, radius), radius, "edge")
     gain = _moving_average(_moving_average(spread, radius + 1), radius + 1)
     return np.clip(pcm * gain, -ceiling, ceiling)  # clip only absorbs float rounding
