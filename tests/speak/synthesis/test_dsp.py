@@ -186,6 +186,45 @@ def test_already_levelled_audio_passes_unchanged() -> None:
     )
 
 
+@pytest.mark.parametrize("rate", [8000, 22050, 24000, 48000])
+@pytest.mark.parametrize("over_db", [0.3, 4.0, 20.0])
+def test_loudness_after_limiting_equals_measuring_the_limited_clip(
+    rate: int, over_db: float
+) -> None:
+    # Few overshoots (a marked upstream's clip), many, and ones in the clip's last block.
+    clips = [speech_like(rate), speech_like(rate, seconds=0.3)]
+    clicks = sine(300, -30, 2.0, rate)
+    clicks[[7, rate // 3, rate // 3 + 40, clicks.size - 2]] = 0.9
+    ceiling = 10 ** (-1 / 20)
+    for pcm in [*clips, clicks]:
+        weighted = dsp._k_weight(pcm, rate)
+        powers = dsp._block_powers(weighted, rate)
+        gain = ceiling / float(np.max(np.abs(pcm))) * 10 ** (over_db / 20)  # peak over by over_db
+        change = dsp._limit(pcm.astype(np.float64) * gain, rate, ceiling)
+        assert change.spans  # the limiter did work
+        worked_out = dsp._powers_after_limiting(weighted, powers, gain, change, rate)
+        measured = dsp._block_powers(dsp._k_weight(change.limited, rate), rate)
+        np.testing.assert_allclose(worked_out, measured, rtol=1e-9, atol=1e-15)
+        assert dsp._gated_loudness(worked_out) == pytest.approx(
+            integrated_loudness(change.limited, rate), abs=1e-6
+        )
+
+
+def test_relayed_audio_over_the_ceiling_is_levelled_under_it() -> None:
+    # What a ScaiSpeak upstream sends (levelled, then marked and resampled): a few tenths
+    # of an LU off the target and peaks over -1 dBFS. The ceiling holds after levelling.
+    rate = 24000
+    levelled = normalize_loudness(speech_like(rate), rate, -20.0)
+    upstream = levelled * np.float32(10 ** (0.3 / 20))
+    upstream[[1000, 50_000]] = np.float32(10 ** (-0.3 / 20))
+    assert peak_dbfs(upstream) > -1.0
+    out = normalize_loudness(upstream, rate, -20.0)
+    assert peak_dbfs(out) <= -1.0
+    assert integrated_loudness(out, rate) == pytest.approx(-20.0, abs=0.1)
+    pcm16 = np.frombuffer(to_int16_bytes(out), "<i2")
+    assert 20 * math.log10(np.abs(pcm16).max() / 32767) <= -1.0  # also as delivered
+
+
 def test_normalize_leaves_input_untouched() -> None:
     pcm = speech_like(22050)
     before = pcm.copy()

@@ -4,13 +4,15 @@ All functions take and return mono float32 PCM (:data:`Pcm`) and never modify th
 input in place. Loudness follows ITU-R BS.1770-4 (K-weighting, 400 ms gating blocks
 with 75 % overlap, absolute −70 LUFS and relative −10 LU gates). Levelling runs on
 every segment before the listener hears it, so it is kept to a few vectorised passes:
-one IIR cascade for K-weighting, O(n) running minima and box filters for the limiter,
+one IIR cascade for K-weighting, O(n) running minima and box filters for the limiter, the
+loudness after limiting worked out from the limited spans (not measured again),
 and no work at all for audio that is already at the target.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +33,7 @@ _STEP_S = 0.1  # 75 % overlap between blocks
 _ABSOLUTE_GATE_LUFS = -70.0
 _RELATIVE_GATE_LU = -10.0
 _LIMITER_S = 0.005  # limiter look-ahead/release radius: short enough to be inaudible on speech
+_K_TAIL_S = 0.2  # K-weighting's impulse response is below 1e-15 of its peak after this
 _LEVEL_TOLERANCE_LU = 0.1  # closer than this to the target counts as levelled
 # Levelled audio that was resampled since overshoots the ceiling between samples by a
 # few hundredths of a dB; that is not worth limiting again.
@@ -104,37 +107,44 @@ def _k_weighting_biquads(rate: int) -> tuple[tuple[_F64, _F64], tuple[_F64, _F64
     return (shelf_b, shelf_a), (hp_b, hp_a)
 
 
+def _k_sections(rate: int) -> _F64:
+    """The two K-weighting biquads as one second-order-sections array (``sosfilt``)."""
+    return np.array([np.concatenate(stage) for stage in _k_weighting_biquads(rate)])
+
+
 def _k_weight(pcm: Pcm, rate: int) -> _F64:
     """K-weighted copy of ``pcm`` (float64): the two BS.1770 biquads as one IIR cascade."""
-    sections = np.array([np.concatenate(stage) for stage in _k_weighting_biquads(rate)])
-    return np.asarray(sosfilt(sections, pcm.astype(np.float64)), dtype=np.float64)
+    return np.asarray(sosfilt(_k_sections(rate), pcm.astype(np.float64)), dtype=np.float64)
 
 
-def _block_powers(weighted: _F64, rate: int) -> _F64:
-    """Mean square of each 400 ms block, blocks starting every 100 ms.
+def _block_layout(samples: int, rate: int) -> tuple[npt.NDArray[np.intp], int]:
+    """Start of each 400 ms gating block (one every 100 ms) and the block length.
 
     A clip shorter than one block is measured as a single block over its full length,
     so short TTS utterances still get a finite loudness (BS.1770 itself leaves that
     case undefined).
     """
     block = round(_BLOCK_S * rate)
-    step = round(_STEP_S * rate)
-    if weighted.size < block:
-        return np.array([float(np.mean(weighted**2))])
+    if samples < block:
+        return np.zeros(1, dtype=np.intp), max(samples, 1)
+    return np.arange(0, samples - block + 1, round(_STEP_S * rate)), block
+
+
+def _block_powers(weighted: _F64, rate: int) -> _F64:
+    """Mean square of each gating block of the K-weighted signal."""
+    starts, block = _block_layout(weighted.size, rate)
     cumulative = np.concatenate(([0.0], np.cumsum(weighted**2)))
-    starts = np.arange(0, weighted.size - block + 1, step)
-    return (cumulative[starts + block] - cumulative[starts]) / block
+    ends = np.minimum(starts + block, weighted.size)
+    powers: _F64 = (cumulative[ends] - cumulative[starts]) / block
+    return powers
 
 
 def _lufs(power: float) -> float:
     return -0.691 + 10.0 * math.log10(power) if power > 0.0 else -math.inf
 
 
-def integrated_loudness(pcm: Pcm, rate: int) -> float:
-    """Integrated loudness in LUFS per ITU-R BS.1770-4 (mono); ``-inf`` for silence."""
-    if pcm.size == 0:
-        return -math.inf
-    powers = _block_powers(_k_weight(pcm, rate), rate)
+def _gated_loudness(powers: _F64) -> float:
+    """Integrated loudness (LUFS) from block powers: the absolute, then relative gate."""
     absolute_threshold = 10.0 ** ((_ABSOLUTE_GATE_LUFS + 0.691) / 10.0)
     gated = powers[powers > absolute_threshold]
     if gated.size == 0:
@@ -142,6 +152,52 @@ def integrated_loudness(pcm: Pcm, rate: int) -> float:
     relative_threshold = float(np.mean(gated)) * 10.0 ** (_RELATIVE_GATE_LU / 10.0)
     gated = gated[gated > relative_threshold]
     return _lufs(float(np.mean(gated)))
+
+
+def integrated_loudness(pcm: Pcm, rate: int) -> float:
+    """Integrated loudness in LUFS per ITU-R BS.1770-4 (mono); ``-inf`` for silence."""
+    if pcm.size == 0:
+        return -math.inf
+    return _gated_loudness(_block_powers(_k_weight(pcm, rate), rate))
+
+
+def _powers_after_limiting(
+    weighted: _F64, powers: _F64, gain: float, change: _Change, rate: int
+) -> _F64:
+    """Block powers of ``gain * clip`` after the limiter changed it, from the clip's own
+    K-weighted signal and block powers and the limiter's changes alone.
+
+    K-weighting is linear, so K(gain * clip + d) = gain * K(clip) + K(d), where d (the
+    limiter's change) is zero outside its spans. K(d) starts from rest at each span
+    and dies out within :data:`_K_TAIL_S` of its end, so only the blocks overlapping a
+    span or its tail differ from ``gain**2 * powers``: those are corrected, the rest
+    scaled. Equal to measuring the limited clip again (to float rounding), at the cost
+    of filtering the spans instead of the whole clip.
+    """
+    starts, block = _block_layout(weighted.size, rate)
+    out: _F64 = powers * gain**2
+    sections = _k_sections(rate)
+    tail = round(_K_TAIL_S * rate)
+    for first, stop in _merged([(a, min(weighted.size, b + tail)) for a, b in change.spans]):
+        before = gain * weighted[first:stop]
+        after = before + sosfilt(sections, change.limited[first:stop] - change.scaled[first:stop])
+        added = np.concatenate(([0.0], np.cumsum(after**2 - before**2)))
+        touched = np.flatnonzero((starts < stop) & (starts + block > first))
+        lows = np.clip(starts[touched], first, stop) - first
+        highs = np.clip(starts[touched] + block, first, stop) - first
+        out[touched] += (added[highs] - added[lows]) / block
+    return out
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted [start, stop) spans with the overlapping ones joined."""
+    joined: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], stop))
+        else:
+            joined.append((start, stop))
+    return joined
 
 
 def _running_min(values: _F64, radius: int) -> _F64:
@@ -174,14 +230,29 @@ def _limit_peaks(pcm: _F64, rate: int, ceiling: float) -> _F64:
     than that from any overshoot: only the spans around overshoots are worked on (a
     levelled, marked or resampled segment has a few, and this is most of its cost).
     """
+    return _limit(pcm, rate, ceiling).limited
+
+
+@dataclass(frozen=True)
+class _Change:
+    """What the limiter did: ``limited`` equals ``scaled`` outside ``spans``."""
+
+    scaled: _F64
+    limited: _F64
+    spans: list[tuple[int, int]]
+
+
+def _limit(pcm: _F64, rate: int, ceiling: float) -> _Change:
+    """:func:`_limit_peaks`, also saying where it worked (no spans: ``pcm`` itself)."""
     magnitude = np.abs(pcm)
     if magnitude.size == 0 or float(magnitude.max()) <= ceiling:
-        return pcm
+        return _Change(pcm, pcm, [])
     radius = max(1, round(_LIMITER_S * rate))
     out = pcm.copy()
-    for start, stop in _spans_around(np.flatnonzero(magnitude > ceiling), 4 * radius, pcm.size):
+    spans = _spans_around(np.flatnonzero(magnitude > ceiling), 4 * radius, pcm.size)
+    for start, stop in spans:
         out[start:stop] = _limit_span(pcm[start:stop], magnitude[start:stop], radius, ceiling)
-    return out
+    return _Change(pcm, out, spans)
 
 
 def _spans_around(indices: npt.NDArray[np.intp], margin: int, size: int) -> list[tuple[int, int]]:
@@ -209,12 +280,17 @@ def normalize_loudness(pcm: Pcm, rate: int, target_lufs: float) -> Pcm:
 
     The boost is capped at :data:`MAX_GAIN_DB` so silence or a bare noise floor is not
     amplified absurdly; silence is returned unchanged. Limiting lowers the loudness a
-    little, so the gain is corrected and the limiter re-run once. Audio already within
-    0.1 LU of the target whose peaks overshoot the ceiling by under 0.1 dB (an upstream
-    that levels, a segment levelled and resampled before) is returned unchanged after
-    one measurement.
+    little, so the gain is corrected and the limiter re-run once; the limited audio's
+    loudness is worked out from the limiter's spans (``_powers_after_limiting``), not
+    measured over the whole clip again. Audio already within 0.1 LU of the target
+    whose peaks overshoot the ceiling by under 0.1 dB (an upstream that levels, a
+    segment levelled and resampled before) is returned unchanged after one measurement.
     """
-    measured = integrated_loudness(pcm, rate)
+    if pcm.size == 0:
+        return pcm.copy()
+    weighted = _k_weight(pcm, rate)
+    powers = _block_powers(weighted, rate)
+    measured = _gated_loudness(powers)
     if not math.isfinite(measured):
         return pcm.copy()
     # A hair under the ceiling so rounding to float32 cannot push a peak above it.
@@ -223,17 +299,18 @@ def normalize_loudness(pcm: Pcm, rate: int, target_lufs: float) -> Pcm:
         return pcm.copy()
     source = pcm.astype(np.float64)
     gain_db = min(target_lufs - measured, MAX_GAIN_DB)
-    scaled: _F64 = source * 10.0 ** (gain_db / 20.0)
-    out = _limit_peaks(scaled, rate, ceiling)
-    if out is scaled:
-        return out.astype(np.float32)  # the limiter left it alone: the gain is exact
+    change = _limit(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
     for _ in range(2):
-        shortfall = target_lufs - integrated_loudness(out.astype(np.float32), rate)
+        if not change.spans:
+            break  # the limiter left it alone: the gain is exact
+        gain = 10.0 ** (gain_db / 20.0)
+        limited = _powers_after_limiting(weighted, powers, gain, change, rate)
+        shortfall = target_lufs - _gated_loudness(limited)
         if abs(shortfall) < _LEVEL_TOLERANCE_LU or gain_db >= MAX_GAIN_DB:
             break
         gain_db = min(gain_db + shortfall, MAX_GAIN_DB)
-        out = _limit_peaks(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
-    return out.astype(np.float32)
+        change = _limit(source * 10.0 ** (gain_db / 20.0), rate, ceiling)
+    return change.limited.astype(np.float32)
 
 
 def level_gain_db(pcm: Pcm, rate: int, target_lufs: float) -> float | None:
