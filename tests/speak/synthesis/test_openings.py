@@ -52,7 +52,7 @@ async def test_an_unknown_voice_level_makes_the_first_opening_whole(
     pipeline: SynthesisPipeline,
 ) -> None:
     segment = Segment("Good morning to you,", "clause")
-    first = await pipeline.open_segment(0, segment, "piper", VOICE, 1.0, head_seconds=0.25)
+    first = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
     assert first is not None and first.opening is None
     assert first.head.size == first.samples  # made whole, to learn the level
     assert (await pipeline.finish_segment(first)).size == 0
@@ -62,7 +62,7 @@ async def test_an_unknown_voice_level_makes_the_first_opening_whole(
 async def opened_audio(pipeline: SynthesisPipeline, text: str, *, watermark: bool) -> Pcm:
     segment = Segment(text, "sentence")
     opened = await pipeline.open_segment(
-        1, segment, "piper", VOICE, 1.0, head_seconds=0.25, watermark=watermark
+        segment, "piper", VOICE, 1.0, head_seconds=0.25, watermark=watermark
     )
     assert opened is not None and opened.opening is not None
     assert 0.25 <= opened.head.size / RATE < 0.3
@@ -73,7 +73,7 @@ async def opened_audio(pipeline: SynthesisPipeline, text: str, *, watermark: boo
 
 async def test_an_opened_segment_joins_levelled_and_marked(pipeline: SynthesisPipeline) -> None:
     warm = Segment("A first sentence teaches the level.", "sentence")
-    learning = await pipeline.open_segment(0, warm, "piper", VOICE, 1.0, head_seconds=0.25)
+    learning = await pipeline.open_segment(warm, "piper", VOICE, 1.0, head_seconds=0.25)
     assert learning is not None
     text = "The quick brown fox jumps over the lazy dog, twice."
     plain = await opened_audio(pipeline, text, watermark=False)
@@ -107,7 +107,7 @@ async def test_an_engine_that_cannot_open_says_so() -> None:
     )
     try:
         segment = Segment("Hello there.", "sentence")
-        assert await pipeline.open_segment(0, segment, "tone", "v", 1.0, head_seconds=0.2) is None
+        assert await pipeline.open_segment(segment, "tone", "v", 1.0, head_seconds=0.2) is None
     finally:
         pool.shutdown()
 
@@ -127,11 +127,9 @@ async def test_no_opening_while_every_inference_thread_is_taken(
     try:
         for _ in range(2):
             assert await asyncio.to_thread(started.acquire, timeout=10)
-        assert (
-            await pipeline.open_segment(0, segment, "piper", VOICE, 1.0, head_seconds=0.25) is None
-        )
+        assert await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25) is None
     finally:
         busy.set()
         await asyncio.gather(*blockers)
-    opened = await pipeline.open_segment(0, segment, "piper", VOICE, 1.0, head_seconds=0.25)
+    opened = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
     assert opened is not None and opened.opening is not None

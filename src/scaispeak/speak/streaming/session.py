@@ -300,7 +300,6 @@ class StreamSession:
             opened = None
             if head_s > 0:
                 opened = await self._pipeline.open_segment(
-                    self._sequence,
                     segment,
                     spec.engine,
                     spec.engine_voice,

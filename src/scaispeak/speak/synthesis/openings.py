@@ -64,7 +64,6 @@ class VoiceLevels:
 class OpenRequest:
     """A segment to open: what to say, how, and how much to make at first."""
 
-    index: int
     text: str
     engine: str
     rate: int
@@ -79,7 +78,6 @@ class OpenRequest:
 class OpenedSegment:
     """A segment whose head is levelled (and marked) and whose rest is still to make."""
 
-    index: int
     text: str
     head: Pcm
     """Levelled and, when asked, watermarked, at the engine's rate."""
@@ -111,7 +109,6 @@ def open_levelled(
         head = np.concatenate([opening.head, opening.rest()])
         gain, rest_of = levels.learn(name, voice, head, rate), None
     return OpenedSegment(
-        index=request.index,
         text=request.text,
         head=mark(apply_gain(head, rate, gain), rate, request.watermark),
         samples=opening.samples,

@@ -186,7 +186,6 @@ class SynthesisPipeline:
 
     async def open_segment(
         self,
-        index: int,
         segment: Segment,
         engine_name: str,
         voice: str,
@@ -210,7 +209,6 @@ class SynthesisPipeline:
         if self.pool.pending >= self.pool.threads:
             return None
         request = OpenRequest(
-            index,
             segment.text,
             engine_name,
             engine.sample_rate,
