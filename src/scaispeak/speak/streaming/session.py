@@ -5,9 +5,9 @@ message (``receive``) and implements :class:`StreamSink`. Three activities run:
 
 * message handling feeds the :class:`IncrementalSegmenter` and queues segments; it
   never waits for synthesis, so a ``cancel`` takes effect at once;
-* the synthesizer task speaks one segment at a time through
-  ``SynthesisPipeline.speak_segment`` (the inference pool, with this stream as its
-  lane), shapes it to the output rate and queues its frames in the bounded outbox;
+* the synthesizer task pays for each segment, then has the :class:`SegmentSpeaker`
+  (speaker.py) speak it: through the pipeline (the inference pool, with this stream as
+  its lane), shaped to the output rate, its frames queued in the bounded outbox;
 * the sender task (``sender.Sender``) encodes each frame as it leaves and hands it,
   and the events between frames, to the sink in order.
 
@@ -29,22 +29,18 @@ from typing import Protocol
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
-from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.errors import SynthesisFailed, TextTooLong
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
-from scaispeak.speak.streaming.framing import PieceShaper, frames, shape_segment
-from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox, SegmentTicket
+from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox
 from scaispeak.speak.streaming.sender import GONE, Sender
 from scaispeak.speak.streaming.sink import StreamSink
+from scaispeak.speak.streaming.speaker import SegmentSpeaker
 from scaispeak.speak.synthesis.audio import StreamEncoder
-from scaispeak.speak.synthesis.inference import Priority
-from scaispeak.speak.synthesis.openings import OpenedSegment
-from scaispeak.speak.synthesis.pipeline import SegmentAudio, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
-from scaispeak.speak.synthesis.timestamps import WordTiming, segment_words, spread_words
 
 Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
 """Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
@@ -101,14 +97,9 @@ class StreamSession:
         self._closed = asyncio.Event()
         self._spec: StreamSpec | None = None
         self._delivery: Delivery | None = None
-        self._engine_rate = 0
-        self._embed = False
-        """Whether this stream embeds the mark (not when its engine's audio comes marked)."""
+        self._speaker: SegmentSpeaker | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._sequence = 0
-        self._utterance_s = 0.0
-        """Audio announced since the stream began or the last cancel: word times count from it."""
         self.produced: StreamCapture | None = None
         """The start of the audio made, for the provenance record (setup.py)."""
         self._received_chars = 0
@@ -190,12 +181,19 @@ class StreamSession:
             raise p.AlreadyStarted("This stream has started already.")
         spec = await self._open_stream(message)
         self._spec = spec
-        self._embed = self._pipeline.must_embed(spec.engine, spec.watermark)
         self._delivery = Delivery(spec.sample_rate, self._clock)
         self._sender.begin(StreamEncoder(spec.format, spec.sample_rate), self._delivery)
-        self._engine_rate = self._pipeline.engines.get(spec.engine).sample_rate
         self.produced = StreamCapture(
             spec.sample_rate, self._pipeline.fingerprint_seconds, watermarked=spec.watermark
+        )
+        self._speaker = SegmentSpeaker(
+            self._pipeline,
+            self._settings,
+            spec,
+            self._delivery,
+            self._outbox,
+            self.produced,
+            lane=self.stream_id,
         )
         self._outbox.put(Event.fixed(p.started_event(self.stream_id, spec)))
         self._spawn("synthesize", self._synthesize_loop())
@@ -248,7 +246,8 @@ class StreamSession:
         self._pending.clear()
         self._outbox.drop_utterance()
         delivery.interrupt()
-        self._utterance_s = 0.0
+        assert self._speaker is not None
+        self._speaker.new_utterance()
 
         def cancelled() -> dict[str, object]:
             delivery.cut()  # at send time: the frame in flight counts, nothing after it
@@ -289,89 +288,11 @@ class StreamSession:
         return self._pending.popleft()
 
     async def _speak(self, segment: Segment) -> None:
-        spec, delivery = self._spec, self._delivery
-        assert spec is not None and delivery is not None
+        assert self._speaker is not None
         if self._coverage is not None:
             self._spoken_chars += len(segment.text)
             await self._coverage.cover(self._spoken_chars)  # before any work is done
-        # Urgent while the listener hears silence: the first clause, or after a barge-in.
-        if delivery.listener_waiting():
-            head_s = self._settings.first_audio_head_ms / 1000
-            opened = None
-            if head_s > 0:
-                opened = await self._pipeline.open_segment(
-                    segment,
-                    spec.engine,
-                    spec.engine_voice,
-                    spec.speed,
-                    head_seconds=head_s,
-                    lane=self.stream_id,
-                    watermark=self._embed,
-                )
-            if opened is not None:
-                await self._speak_opened(opened)
-                return
-        await self._speak_whole(segment, urgent=delivery.listener_waiting())
-
-    async def _speak_whole(self, segment: Segment, *, urgent: bool) -> None:
-        spec = self._spec
-        assert spec is not None
-        audio = await self._pipeline.speak_segment(
-            self._sequence,
-            segment,
-            spec.engine,
-            spec.engine_voice,
-            spec.speed,
-            priority=Priority.FIRST_AUDIO if urgent else Priority.NORMAL,
-            lane=self.stream_id,
-            watermark=self._embed,
-        )
-        # A stream has no "last segment" until it ends, so every segment gets its pause.
-        pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
-        pcm, words, estimated = await asyncio.to_thread(
-            _shaped_and_timed, audio, pause_ms, self._engine_rate, spec.sample_rate
-        )
-        ticket = self._announce(segment.text, len(pcm), words, estimated)
-        await self._send(pcm, ticket)
-
-    async def _speak_opened(self, opened: OpenedSegment) -> None:
-        """Announce the segment and send its head, then make and send the rest."""
-        spec = self._spec
-        assert spec is not None
-        pause_ms = opened.pause_ms or float(self._pipeline.settings.sentence_pause_ms)
-        shaper = PieceShaper(opened.samples, pause_ms, self._engine_rate, spec.sample_rate)
-        # The head is a fraction of a second: shaping it here (well under a millisecond)
-        # is quicker than a hop to a thread and back.
-        head = shaper.head(opened.head)
-        words = spread_words(opened.text, *opened.speech_s)
-        ticket = self._announce(opened.text, shaper.samples_out, words, True)
-        await self._send(head, ticket)
-        rest = await self._pipeline.finish_segment(opened, lane=self.stream_id)
-        await self._send(await asyncio.to_thread(shaper.rest, rest), ticket)
-
-    def _announce(
-        self, text: str, samples: int, words: list[WordTiming], estimated: bool
-    ) -> SegmentTicket:
-        """Queue the segment event for ``samples`` of audio at the output rate; the
-        ticket its frames carry."""
-        spec, delivery = self._spec, self._delivery
-        assert spec is not None and delivery is not None
-        ticket = SegmentTicket(self._sequence, len(text), samples, delivery.utterance)
-        self._sequence += 1
-        start_s = self._utterance_s
-        self._utterance_s += samples / spec.sample_rate
-        timing = p.SegmentTiming(start_s, [w.shifted(start_s) for w in words], estimated)
-        event = p.segment_event(ticket.sequence, text, samples / spec.sample_rate, timing)
-        self._outbox.put(Event.fixed(event, utterance=True))
-        return ticket
-
-    async def _send(self, pcm: Pcm, ticket: SegmentTicket) -> None:
-        spec = self._spec
-        assert spec is not None
-        if self.produced is not None:
-            self.produced.add(pcm)
-        for frame in frames(pcm, ticket, spec.sample_rate, self._settings.frame_ms):
-            await self._outbox.put_frame(frame)
+        await self._speaker.speak(segment)
 
     def _fail(self, exc: ServiceError) -> None:
         """A fatal error: drop what is unsaid, report it, close."""
@@ -415,12 +336,3 @@ class StreamSession:
     def _stop_wait_timer(self) -> None:
         if "wait" in self._timers:
             self._timers.pop("wait").cancel()
-
-
-def _shaped_and_timed(
-    audio: SegmentAudio, pause_ms: float, from_rate: int, to_rate: int
-) -> tuple[Pcm, list[WordTiming], bool]:
-    """A whole segment as sent, and its words' times: one trip to a thread for both."""
-    pcm = shape_segment(audio.pcm, pause_ms, from_rate, to_rate)
-    words, estimated = segment_words(audio.text, audio.pcm, from_rate, audio.word_durations)
-    return pcm, words, estimated
