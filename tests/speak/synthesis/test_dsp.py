@@ -11,9 +11,11 @@ import pytest
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.synthesis.audio import dsp
 from scaispeak.speak.synthesis.audio.dsp import (
+    PEAK_CEILING_DBFS,
     fade_edges,
     integrated_loudness,
     join_segments,
+    limit_to_ceiling,
     normalize_loudness,
     resample,
     silence,
@@ -295,3 +297,12 @@ def test_to_int16_bytes_clips_and_rounds_little_endian() -> None:
     assert len(data) == 2 * pcm.size
     expected = [0, 32767, -32767, 16384, 32767, -32767, 0]
     assert np.frombuffer(data, dtype="<i2").tolist() == expected
+
+
+def test_limit_to_ceiling_passes_audio_under_it_and_limits_audio_over_it() -> None:
+    quiet = (0.5 * np.sin(np.linspace(0, 200, 22_050))).astype(np.float32)
+    assert limit_to_ceiling(quiet, 22_050) is quiet
+    loud = quiet * 1.9
+    limited = limit_to_ceiling(loud, 22_050)
+    assert limited.dtype == np.float32 and limited.shape == loud.shape
+    assert np.abs(limited).max() <= 10 ** (PEAK_CEILING_DBFS / 20)

@@ -15,10 +15,10 @@ from scaispeak.speak.engines.base import EngineVoice, Pcm
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.watermark import shared_watermarker
-from scaispeak.speak.synthesis.audio import integrated_loudness
+from scaispeak.speak.synthesis.audio import AudioFormat, integrated_loudness
 from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.openings import VoiceLevels
-from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
 from scaispeak.speak.synthesis.text import Segment
 
 VOICE = "en_US-joe-medium"
@@ -82,6 +82,7 @@ async def test_an_opened_segment_joins_levelled_and_marked(pipeline: SynthesisPi
     assert abs(integrated_loudness(plain, RATE) - EngineSettings().target_lufs) < 3.0
     assert pipeline.levels.gain("piper", VOICE) != learning.gain_db  # learned from it too
     marked = await opened_audio(pipeline, text, watermark=True)
+    assert np.abs(marked).max() <= 10 ** (-1 / 20)  # limited again after marking
     assert shared_watermarker().is_marked(marked, RATE)
     assert not shared_watermarker().is_marked(plain, RATE)
 
@@ -133,3 +134,32 @@ async def test_no_opening_while_every_inference_thread_is_taken(
         await asyncio.gather(*blockers)
     opened = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
     assert opened is not None and opened.opening is not None
+
+
+async def test_a_marked_whole_segment_keeps_the_ceiling_and_the_mark(
+    pipeline: SynthesisPipeline,
+) -> None:
+    """The mark adds peaks above the levelled audio's −1 dBFS (up to ~+0.7 dB measured):
+    the segment is limited again after marking, and the mark survives that."""
+    segment = Segment("Peter Piper picked a peck of pickled peppers!", "sentence")
+    plain = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0)).pcm
+    marked = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0, watermark=True)).pcm
+    assert np.abs(shared_watermarker().embed(plain, RATE)).max() > 10 ** (-1 / 20)  # overshoots
+    assert np.abs(marked).max() <= 10 ** (-1 / 20)
+    assert shared_watermarker().is_marked(marked, RATE)
+    assert abs(integrated_loudness(marked, RATE) - integrated_loudness(plain, RATE)) < 0.1
+
+
+@pytest.mark.parametrize("rate", [24_000, 48_000])
+async def test_a_rendered_clip_keeps_the_ceiling_after_resampling(
+    pipeline: SynthesisPipeline, rate: int
+) -> None:
+    """Resampling a levelled segment overshoots between its samples (~0.2 dB measured
+    at 24 kHz): the delivered clip is limited again. A relay front then receives audio
+    that is levelled already and only measures it."""
+    text = "The relay should add almost nothing to the time before audio starts."
+    spec = SpeechSpec(text, "piper", VOICE, AudioFormat.pcm, rate, watermark=True)
+    clip = await pipeline.render(spec)
+    pcm = np.frombuffer(clip.data, "<i2").astype(np.float32) / 32768
+    assert np.abs(pcm).max() <= 10 ** (-1 / 20)
+    assert abs(integrated_loudness(pcm, rate) - EngineSettings().target_lufs) < 0.1

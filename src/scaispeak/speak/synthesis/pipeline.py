@@ -43,6 +43,7 @@ from scaispeak.speak.synthesis.audio import (
     content_type,
     encode,
     join_segments,
+    limit_to_ceiling,
     normalize_loudness,
     resample,
 )
@@ -285,7 +286,9 @@ class SynthesisPipeline:
         return self._mark(self._level(pcm, rate), rate, watermark)
 
     def _mark(self, pcm: Pcm, rate: int, watermark: bool) -> Pcm:
-        return self.watermarker.embed(pcm, rate) if watermark else pcm
+        # The mark adds peaks above the levelled audio's ceiling; limiting again keeps
+        # the ceiling in what is delivered (and lets a relay's front see levelled audio).
+        return limit_to_ceiling(self.watermarker.embed(pcm, rate), rate) if watermark else pcm
 
     def _synthesize_levelled(
         self, engine: Engine, text: str, voice: str, speed: float, watermark: bool
@@ -318,7 +321,9 @@ class SynthesisPipeline:
         self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
     ) -> tuple[bytes, int, Pcm]:
         joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
-        final = resample(joined, from_rate, to_rate)
+        # Resampling overshoots the ceiling between the levelled samples (by up to
+        # ~0.2 dB measured): the delivered clip is limited to it again.
+        final = limit_to_ceiling(resample(joined, from_rate, to_rate), to_rate)
         # The fingerprint is of exactly what is delivered; only its input is kept here.
         start = fingerprint.fingerprinted_part(final, to_rate, self.fingerprint_seconds)
         return encode(final, to_rate, fmt), len(final), start

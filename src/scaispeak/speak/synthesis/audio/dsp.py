@@ -35,8 +35,9 @@ _RELATIVE_GATE_LU = -10.0
 _LIMITER_S = 0.005  # limiter look-ahead/release radius: short enough to be inaudible on speech
 _K_TAIL_S = 0.2  # K-weighting's impulse response is below 1e-15 of its peak after this
 _LEVEL_TOLERANCE_LU = 0.1  # closer than this to the target counts as levelled
-# Levelled audio that was resampled since overshoots the ceiling between samples by a
-# few hundredths of a dB; that is not worth limiting again.
+# Levelled audio that went through int16 or a codec since (a relayed ScaiSpeak's, which
+# is limited after resampling) may sit a hair over the ceiling: not worth limiting again.
+# Resampling alone overshoots by up to ~0.2 dB, more than this: it is limited again.
 _PEAK_TOLERATED = 10.0 ** ((PEAK_CEILING_DBFS + 0.1) / 20.0)
 
 
@@ -328,6 +329,15 @@ def apply_gain(pcm: Pcm, rate: int, gain_db: float) -> Pcm:
     ceiling = 10.0 ** (PEAK_CEILING_DBFS / 20.0) * 0.99999
     scaled: _F64 = pcm.astype(np.float64) * 10.0 ** (gain_db / 20.0)
     return _limit_peaks(scaled, rate, ceiling).astype(np.float32)
+
+
+def limit_to_ceiling(pcm: Pcm, rate: int) -> Pcm:
+    """``pcm`` with its peaks limited to −1 dBFS, or ``pcm`` itself when none overshoot:
+    for audio changed after levelling (a watermark adds peaks of up to ~+0.7 dB)."""
+    ceiling = 10.0 ** (PEAK_CEILING_DBFS / 20.0) * 0.99999
+    if _peak(pcm) <= ceiling:
+        return pcm
+    return _limit_peaks(pcm.astype(np.float64), rate, ceiling).astype(np.float32)
 
 
 def _peak(pcm: Pcm) -> float:
