@@ -136,18 +136,23 @@ async def test_no_opening_while_every_inference_thread_is_taken(
     assert opened is not None and opened.opening is not None
 
 
-async def test_a_marked_whole_segment_keeps_the_ceiling_and_the_mark(
+async def test_marked_whole_segments_keep_the_ceiling_and_the_mark(
     pipeline: SynthesisPipeline,
 ) -> None:
-    """The mark adds peaks above the levelled audio's −1 dBFS (up to ~+0.7 dB measured):
-    the segment is limited again after marking, and the mark survives that."""
-    segment = Segment("Peter Piper picked a peck of pickled peppers!", "sentence")
-    plain = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0)).pcm
-    marked = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0, watermark=True)).pcm
-    assert np.abs(shared_watermarker().embed(plain, RATE)).max() > 10 ** (-1 / 20)  # overshoots
-    assert np.abs(marked).max() <= 10 ** (-1 / 20)
-    assert shared_watermarker().is_marked(marked, RATE)
-    assert abs(integrated_loudness(marked, RATE) - integrated_loudness(plain, RATE)) < 0.1
+    """The mark adds peaks above the levelled audio's −1 dBFS (to −0.24 dBFS measured on
+    the first two sentences): each segment is limited again after marking, and the mark
+    survives that."""
+    for text in (
+        "The relay should add almost nothing to the time before audio starts.",
+        "Peter Piper picked a peck of pickled peppers!",
+        "Stop! Put that down, right now.",
+    ):
+        segment = Segment(text, "sentence")
+        marked = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0, watermark=True)).pcm
+        assert np.abs(marked).max() <= 10 ** (-1 / 20), text
+        assert shared_watermarker().is_marked(marked, RATE), text
+        # Levelled to within 0.1 LU; the mark and its limiting move it about 0.1 more.
+        assert abs(integrated_loudness(marked, RATE) - EngineSettings().target_lufs) < 0.25
 
 
 @pytest.mark.parametrize("rate", [24_000, 48_000])
@@ -162,4 +167,4 @@ async def test_a_rendered_clip_keeps_the_ceiling_after_resampling(
     clip = await pipeline.render(spec)
     pcm = np.frombuffer(clip.data, "<i2").astype(np.float32) / 32768
     assert np.abs(pcm).max() <= 10 ** (-1 / 20)
-    assert abs(integrated_loudness(pcm, rate) - EngineSettings().target_lufs) < 0.1
+    assert abs(integrated_loudness(pcm, rate) - EngineSettings().target_lufs) < 0.25
