@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.errors import problem_response
@@ -26,38 +27,7 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
         registry=registry,
     )
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        if _json_too_large(request, max_json_bytes):
-            response: Response = problem_response(
-                413,
-                "payload_too_large",
-                "Payload too large",
-                f"JSON bodies are limited to {max_json_bytes} bytes.",
-                request.url.path,
-            )
-        else:
-            response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
-        _log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 1),
-            },
-        )
-        return response
+    app.add_middleware(RequestObserver, latency=latency, max_json_bytes=max_json_bytes)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -74,12 +44,68 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _json_too_large(request: Request, limit: int) -> bool:
-    if not request.headers.get("content-type", "").startswith("application/json"):
+class RequestObserver:
+    """Request ids, the JSON size limit, latency metrics and access logs.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
+    relays every response through a memory stream and a task group, which cost about
+    a millisecond per request on the 2-core benchmark machine (docs/benchmarks.md).
+    Latency is taken when the response starts, as the client sees its first byte.
+    """
+
+    def __init__(self, app: ASGIApp, latency: Histogram, max_json_bytes: int) -> None:
+        self.app = app
+        self.latency = latency
+        self.max_json_bytes = max_json_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                self._observe(scope, message["status"], started, request_id)
+            await send(message)
+
+        if _json_too_large(headers, scope["path"], self.max_json_bytes):
+            limit = self.max_json_bytes
+            detail = f"JSON bodies are limited to {limit} bytes."
+            response = problem_response(
+                413, "payload_too_large", "Payload too large", detail, scope["path"]
+            )
+            await response(scope, receive, send_with_id)
+            return
+        await self.app(scope, receive, send_with_id)
+
+    def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        self.latency.labels(method, route, str(status)).observe(elapsed)
+        _log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 1),
+            },
+        )
+
+
+def _json_too_large(headers: Headers, path: str, limit: int) -> bool:
+    if not headers.get("content-type", "").startswith("application/json"):
         return False
-    if request.url.path.startswith("/v1/drive/") and "/files/" in request.url.path:
+    if path.startswith("/v1/drive/") and "/files/" in path:
         return False  # a stored file that happens to be JSON: the drive's own limit applies
-    length = request.headers.get("content-length", "")
+    length = headers.get("content-length", "")
     return length.isdigit() and int(length) > limit
 
 
