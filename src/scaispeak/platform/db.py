@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from scaispeak.platform.sqlite_driver import OneHopConnection, one_hop_connect
+
 # Named constraints so Alembic migrations are stable across SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -62,10 +64,20 @@ def utcnow() -> datetime:
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return _create_sqlite_engine(url)
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _create_sqlite_engine(url: str) -> AsyncEngine:
+    async def connect() -> OneHopConnection:
+        # The dialect's own reading of the URL (path, check_same_thread, uri options).
+        sync = engine.sync_engine
+        args, kwargs = sync.dialect.create_connect_args(sync.url)
+        return await one_hop_connect(*args, timeout=30, **kwargs)
+
+    engine = create_async_engine(url, async_creator=connect)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
