@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from scaispeak.platform.accounting.models import Reservation, ReservationState, UsageEntry
 from scaispeak.settings import AccountingSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.synthesis.audio import EncodingFailed
+from scaispeak.speak.synthesis.pipeline import MadeSpeech, SpokenClip
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 
@@ -105,6 +107,62 @@ async def test_successful_speak_writes_one_ledger_line_and_usage_headers(live: L
     assert entry.audio_seconds == pytest.approx(
         float(response.headers["x-scaispeak-audio-seconds"]), abs=0.001
     )
+
+
+async def test_an_encoder_failure_is_never_charged_and_releases_the_hold(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mp3 goes through a codec, which can fail: it is encoded before anything is settled."""
+    await set_budget(live, limit=10 * COST)
+    pipeline = live.app.state.speak.pipeline
+
+    async def encoder_fails(made: MadeSpeech) -> SpokenClip:
+        raise EncodingFailed("the codec gave up")
+
+    monkeypatch.setattr(pipeline, "assemble", encoder_fails)
+    body = {"text": TEXT, "voice_id": JOE, "format": "mp3"}
+    with pytest.raises(EncodingFailed):  # a 500 problem; the in-process client re-raises it
+        await live.client.post(SPEAK, json=body, headers=live.auth(live.tenancy.member_a))
+    assert await ledger_sum(live, live.tenancy.tenant_a) == 0
+    budget = (
+        await live.client.get(
+            f"/v1/tenants/{live.tenancy.tenant_a}/budget", headers=live.auth(live.tenancy.admin_a)
+        )
+    ).json()
+    assert budget["reserved_micros"] == 0 and budget["spent_micros"] == 0
+
+
+@pytest.mark.parametrize("budgeted", [False, True])
+async def test_a_pcm_charge_is_settled_while_the_clip_is_encoded(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch, budgeted: bool
+) -> None:
+    """pcm/wav/mu-law encoding cannot fail, so the settlement does not wait for it: the
+    assembling step here waits for the ledger line to appear, and would wait forever if
+    the settlement came after it."""
+    if budgeted:
+        await set_budget(live, limit=10 * COST)
+    pipeline = live.app.state.speak.pipeline
+    assemble = pipeline.assemble
+
+    async def settled() -> bool:
+        return await ledger_sum(live, live.tenancy.tenant_a) == COST
+
+    async def assemble_once_settled(made: MadeSpeech) -> SpokenClip:
+        async with asyncio.timeout(10):
+            while not await settled():  # noqa: ASYNC110 - polling the database on purpose
+                await asyncio.sleep(0.01)
+        return await assemble(made)
+
+    monkeypatch.setattr(pipeline, "assemble", assemble_once_settled)
+    body = {"text": TEXT, "voice_id": JOE, "format": "pcm"}
+    response = await live.client.post(SPEAK, json=body, headers=live.auth(live.tenancy.member_a))
+    assert response.status_code == 200
+    assert response.headers["x-scaispeak-cost-micros"] == str(COST)
+    seconds = len(response.content) / 2 / int(response.headers["x-scaispeak-sample-rate"])
+    async with live.app.state.platform.db.sessions() as session:
+        ours = select(UsageEntry).where(UsageEntry.tenant_id == live.tenancy.tenant_a)
+        (entry,) = (await session.execute(ours)).scalars()
+    assert entry.audio_seconds == pytest.approx(seconds, abs=1e-6)  # worked out beforehand
 
 
 async def test_refused_request_holds_no_money(live: LiveApp) -> None:

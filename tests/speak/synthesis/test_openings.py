@@ -151,8 +151,8 @@ async def test_marked_whole_segments_keep_the_ceiling_and_the_mark(
         marked = (await pipeline.speak_segment(0, segment, "piper", VOICE, 1.0, watermark=True)).pcm
         assert np.abs(marked).max() <= 10 ** (-1 / 20), text
         assert shared_watermarker().is_marked(marked, RATE), text
-        # Levelled to within 0.1 LU; the mark and its limiting move it about 0.1 more.
-        assert abs(integrated_loudness(marked, RATE) - EngineSettings().target_lufs) < 0.25
+        # Levelled to within 0.1 LU; the mark and its limiting move it up to ~0.3 more.
+        assert abs(integrated_loudness(marked, RATE) - EngineSettings().target_lufs) < 0.5
 
 
 @pytest.mark.parametrize("rate", [24_000, 48_000])
@@ -167,4 +167,4 @@ async def test_a_rendered_clip_keeps_the_ceiling_after_resampling(
     clip = await pipeline.render(spec)
     pcm = np.frombuffer(clip.data, "<i2").astype(np.float32) / 32768
     assert np.abs(pcm).max() <= 10 ** (-1 / 20)
-    assert abs(integrated_loudness(pcm, rate) - EngineSettings().target_lufs) < 0.25
+    assert abs(integrated_loudness(pcm, rate) - EngineSettings().target_lufs) < 0.5

@@ -1,4 +1,4 @@
-"""Speak a whole clip for a caller: route, limit, reserve, render (with failover), settle.
+"""Speak a whole clip for a caller: route, limit, reserve, make (with failover), settle.
 
 Used by the inline HTTP endpoints; every check happens before any synthesis work, and
 money is held before the engine starts and settled (or released) when it ends, before
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scaispeak.platform.accounting import service as accounting
+from scaispeak.platform.accounting.models import Reservation
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.limits import TenantLimiter
 from scaispeak.settings import Settings
@@ -24,7 +25,13 @@ from scaispeak.speak.backends.policy import load_policy
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SpokenClip, SynthesisPipeline
+from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
+from scaispeak.speak.synthesis.pipeline import (
+    MadeSpeech,
+    SpeechSpec,
+    SpokenClip,
+    SynthesisPipeline,
+)
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
 from scaispeak.speak.voices.models import Voice
 
@@ -81,17 +88,55 @@ async def speak_clip(
     async with limiter.slot(caller.tenant_id):
         reservation = await accounting.reserve(session, caller, hold)
         try:
-            clip, route = await render_with_failover(ctx.pipeline, spec, routes)
+            made, route = await make_with_failover(ctx.pipeline, spec, routes)
         except BaseException:
             await accounting.release(session, reservation)
             raise
-    cost = price_for(settings, route.backend, chars)
-    charge = accounting.Charge(
-        voice.id, route.backend, kind, chars, clip.duration_s, cost, request_id
-    )
-    await accounting.settle(session, reservation, charge)
+        cost = price_for(settings, route.backend, chars)
+        charge = accounting.Charge(
+            voice.id, route.backend, kind, chars, made.duration_s, cost, request_id
+        )
+        clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge)
     origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
     return SpokenResult(voice, clip, route.backend, cost, origin)
+
+
+async def assemble_and_settle(
+    session: AsyncSession,
+    pipeline: SynthesisPipeline,
+    made: MadeSpeech,
+    reservation: Reservation,
+    charge: accounting.Charge,
+) -> SpokenClip:
+    """Encode the made speech and settle its charge, before the response.
+
+    Where encoding is plain arithmetic (pcm, wav, mu-law: it cannot fail on made
+    speech), the settlement's database work runs while the clip is levelled and
+    encoded in its thread: about a millisecond off every such response
+    (docs/benchmarks.md). A codec (mp3, opus, flac) can fail, and a failed request is
+    never charged, so it encodes first.
+    """
+    if made.spec.format not in ARITHMETIC_FORMATS:
+        try:
+            clip = await pipeline.assemble(made)
+        except BaseException:
+            await accounting.release(session, reservation)
+            raise
+        await accounting.settle(session, reservation, charge)
+        return clip
+    # Both run to the end before anything is raised, so nothing is left running on
+    # the session. A failed settlement leaves the hold to the stale-hold sweeper, as
+    # a failed settlement always has.
+    assembled, settled = await asyncio.gather(
+        pipeline.assemble(made),
+        accounting.settle(session, reservation, charge),
+        return_exceptions=True,
+    )
+    for outcome in (settled, assembled):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert isinstance(assembled, SpokenClip)
+    return assembled
 
 
 async def record_delivery(
@@ -121,14 +166,14 @@ async def record_delivery(
         _log.exception("recording delivered clip %s failed", result.origin.request_id)
 
 
-async def render_with_failover(
+async def make_with_failover(
     pipeline: SynthesisPipeline, spec: SpeechSpec, routes: list[Route]
-) -> tuple[SpokenClip, Route]:
+) -> tuple[MadeSpeech, Route]:
     """Try each route in order; only an unavailable or failing backend moves on."""
     for attempt, route in enumerate(routes):
         routed = replace(spec, engine=route.engine, engine_voice=route.engine_voice)
         try:
-            return await pipeline.render(routed), route
+            return await pipeline.make(routed), route
         except (BackendUnavailable, UpstreamError):
             if attempt == len(routes) - 1:
                 raise

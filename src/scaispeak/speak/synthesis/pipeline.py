@@ -2,8 +2,9 @@
 
 text -> segments (split raw text, then normalise each) -> engine, loudness and the
 provenance watermark (in the inference pool, per segment) -> join with pauses ->
-resample -> encode. Transports call ``render`` for whole clips or ``stream_segments``
-to deliver audio as it is made.
+resample -> encode. Transports call ``render`` for whole clips (or ``make`` then
+``assemble``, to charge for the clip while it is encoded), and ``speak_segment`` or
+``open_segment`` to deliver audio as it is made.
 
 The watermark goes on each levelled segment, at the engine's rate, in the same worker
 call as the engine: the one place every route passes (batch, streams, jobs; the
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Hashable, Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,9 +44,11 @@ from scaispeak.speak.synthesis.audio import (
     content_type,
     encode,
     join_segments,
+    joined_length,
     limit_to_ceiling,
     normalize_loudness,
     resample,
+    resampled_length,
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
@@ -85,6 +88,34 @@ class SegmentAudio:
     engine_seconds: float
     word_durations: tuple[float, ...] | None = None
     """Per spoken word, from an engine that knows them (timestamps.TimedEngine)."""
+
+
+@dataclass(frozen=True)
+class MadeSpeech:
+    """A clip's segments, made: what is charged for. Joining, resampling and encoding
+    are left to :meth:`SynthesisPipeline.assemble`.
+
+    An async engine's segments (a relay's) come as the engine gave them
+    (``levelled=False``) and are levelled, and marked if ``embed``, in the thread that
+    joins them: one thread hop for the clip instead of two more per segment. Levelling
+    and marking keep a segment's length, so the clip's is known here already.
+    """
+
+    spec: SpeechSpec
+    rate: int
+    segments: tuple[SegmentAudio, ...]
+    levelled: bool = True
+    embed: bool = False
+
+    @property
+    def samples(self) -> int:
+        """The delivered clip's length at ``spec.sample_rate`` (what ``assemble`` makes)."""
+        joined = joined_length([(seg.pcm.size, seg.pause_ms) for seg in self.segments], self.rate)
+        return resampled_length(joined, self.rate, self.spec.sample_rate)
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.spec.sample_rate
 
 
 @dataclass(frozen=True)
@@ -160,19 +191,22 @@ class SynthesisPipeline:
         priority: Priority = Priority.NORMAL,
         lane: Hashable | None = None,
         watermark: bool = False,
+        levelled: bool = True,
     ) -> SegmentAudio:
         """Synthesize, level (and watermark) one segment off the event loop; records
         engine metrics.
 
         ``priority`` and ``lane`` order the call in the inference pool (a stream passes
         its id as the lane, so its segments take turns with other streams').
+        ``levelled=False`` returns an async engine's audio as it came, for the caller
+        to level (``make``); an engine in the pool always levels in its thread.
         """
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
         with _engine_errors(engine_name):
             pcm, durations = await self._synthesize(
-                engine, spoken, voice, speed, priority, lane, watermark
+                engine, spoken, voice, speed, priority, lane, watermark, levelled
             )
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
@@ -253,6 +287,7 @@ class SynthesisPipeline:
         priority: Priority,
         lane: Hashable | None,
         watermark: bool,
+        levelled: bool,
     ) -> tuple[Pcm, tuple[float, ...] | None]:
         if isinstance(engine, AsyncEngine):
             # Work done elsewhere (a relay's upstream, a GPU batcher): awaited here, so it
@@ -265,6 +300,8 @@ class SynthesisPipeline:
                 pcm, durations = timed.pcm, timed.word_durations
             else:
                 pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
+            if not levelled:
+                return pcm, durations
             finished = await asyncio.to_thread(self._finish, pcm, engine.sample_rate, watermark)
             return finished, durations
         return await self.pool.run(
@@ -303,65 +340,70 @@ class SynthesisPipeline:
             pcm = engine.synthesize(text, voice, speed=speed)
         return self._finish(pcm, engine.sample_rate, watermark), durations
 
-    async def stream_segments(
-        self,
-        segments: list[Segment],
-        engine_name: str,
-        voice: str,
-        speed: float,
-        *,
-        watermark: bool = False,
-    ) -> AsyncIterator[SegmentAudio]:
-        for index, segment in enumerate(segments):
-            yield await self.speak_segment(
-                index, segment, engine_name, voice, speed, watermark=watermark
-            )
-
-    def _assemble(
-        self, parts: list[tuple[Pcm, float]], from_rate: int, to_rate: int, fmt: AudioFormat
-    ) -> tuple[bytes, int, Pcm]:
-        joined = join_segments(parts, from_rate) if parts else np.zeros(0, np.float32)
-        # Resampling overshoots the ceiling between the levelled samples (by up to
-        # ~0.2 dB measured): the delivered clip is limited to it again.
-        final = limit_to_ceiling(resample(joined, from_rate, to_rate), to_rate)
-        # The fingerprint is of exactly what is delivered; only its input is kept here.
-        start = fingerprint.fingerprinted_part(final, to_rate, self.fingerprint_seconds)
-        return encode(final, to_rate, fmt), len(final), start
-
-    async def render(self, spec: SpeechSpec) -> SpokenClip:
-        """Speak the whole text and return one encoded clip."""
+    async def make(self, spec: SpeechSpec) -> MadeSpeech:
+        """Speak every segment of the text, in order (``assemble`` makes the clip)."""
         engine = self.engines.get(spec.engine)
-        segments = self.plan(spec.text)
-        spoken: list[SegmentAudio] = []
         embed = self.must_embed(spec.engine, spec.watermark)
-        async for seg in self.stream_segments(
-            segments, spec.engine, spec.engine_voice, spec.speed, watermark=embed
-        ):
-            spoken.append(seg)
-        parts = [(seg.pcm, seg.pause_ms) for seg in spoken]
-        # Joining, levelling and encoding minutes of audio takes long enough to stall
-        # the event loop, so it runs in a thread too (not the inference pool's).
-        data, samples, fingerprinted = await asyncio.to_thread(
-            self._assemble, parts, engine.sample_rate, spec.sample_rate, spec.format
-        )
-        words: list[WordTiming] = []
-        estimated = True
-        if spec.timestamps:
-            timed = [(s.text, s.pcm, s.pause_ms, s.word_durations) for s in spoken]
-            words, estimated = await asyncio.to_thread(timeline, timed, engine.sample_rate)
+        levelled = not isinstance(engine, AsyncEngine)
+        spoken = []
+        for index, segment in enumerate(self.plan(spec.text)):
+            spoken.append(
+                await self.speak_segment(
+                    index,
+                    segment,
+                    spec.engine,
+                    spec.engine_voice,
+                    spec.speed,
+                    watermark=embed,
+                    levelled=levelled,
+                )
+            )
+        return MadeSpeech(spec, engine.sample_rate, tuple(spoken), levelled, embed)
+
+    async def assemble(self, made: MadeSpeech) -> SpokenClip:
+        """Join, resample and encode made speech into one clip (with word times if the
+        spec asks). Joining and encoding minutes of audio takes long enough to stall the
+        event loop, so it runs in a thread (not the inference pool's)."""
+        spec = made.spec
+        data, fingerprinted, words, estimated = await asyncio.to_thread(self._assemble, made)
         return SpokenClip(
             data=data,
             content_type=content_type(spec.format),
             sample_rate=spec.sample_rate,
-            duration_s=samples / spec.sample_rate,
+            duration_s=made.duration_s,
             characters=len(spec.text),
-            segments=len(segments),
-            engine_seconds=sum(seg.engine_seconds for seg in spoken),
+            segments=len(made.segments),
+            engine_seconds=sum(seg.engine_seconds for seg in made.segments),
             watermarked=spec.watermark,  # by us or, for a self-marking engine, upstream
             fingerprinted=fingerprinted,
             words=tuple(words),
             words_estimated=estimated,
         )
+
+    async def render(self, spec: SpeechSpec) -> SpokenClip:
+        """Speak the whole text and return one encoded clip."""
+        return await self.assemble(await self.make(spec))
+
+    def _assemble(self, made: MadeSpeech) -> tuple[bytes, Pcm, list[WordTiming], bool]:
+        spec, rate = made.spec, made.rate
+        segments = made.segments
+        if not made.levelled:
+            segments = tuple(
+                replace(seg, pcm=self._finish(seg.pcm, rate, made.embed)) for seg in segments
+            )
+        parts = [(seg.pcm, seg.pause_ms) for seg in segments]
+        joined = join_segments(parts, rate) if parts else np.zeros(0, np.float32)
+        # Resampling overshoots the ceiling between the levelled samples (by up to
+        # ~0.2 dB measured): the delivered clip is limited to it again.
+        final = limit_to_ceiling(resample(joined, rate, spec.sample_rate), spec.sample_rate)
+        # The fingerprint is of exactly what is delivered; only its input is kept here.
+        start = fingerprint.fingerprinted_part(final, spec.sample_rate, self.fingerprint_seconds)
+        words: list[WordTiming] = []
+        estimated = True
+        if spec.timestamps:
+            timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_durations) for seg in segments]
+            words, estimated = timeline(timed, rate)
+        return encode(final, spec.sample_rate, spec.format), start, words, estimated
 
 
 @contextmanager

@@ -5,6 +5,7 @@
 """
 
 from scaispeak.speak.synthesis.audio.codecs import (
+    ARITHMETIC_FORMATS,
     AudioFormat,
     CodecError,
     EncodingFailed,
@@ -32,6 +33,7 @@ from scaispeak.speak.synthesis.audio.dsp import (
     fade_out,
     integrated_loudness,
     join_segments,
+    joined_length,
     level_gain_db,
     limit_to_ceiling,
     normalize_loudness,
@@ -43,6 +45,7 @@ from scaispeak.speak.synthesis.audio.dsp import (
 )
 
 __all__ = [
+    "ARITHMETIC_FORMATS",
     "MAX_GAIN_DB",
     "PEAK_CEILING_DBFS",
     "AudioFormat",
@@ -64,6 +67,7 @@ __all__ = [
     "file_extension",
     "integrated_loudness",
     "join_segments",
+    "joined_length",
     "level_gain_db",
     "limit_to_ceiling",
     "mulaw_encode",

@@ -246,6 +246,11 @@ class _AvEncoder:
             raise EncodingFailed(f"encoding failed: {exc}") from exc
 
 
+ARITHMETIC_FORMATS = frozenset({AudioFormat.pcm, AudioFormat.wav, AudioFormat.mulaw})
+"""Formats :func:`encode` writes with plain arithmetic, no codec library: encoding a
+clip at a validated rate cannot fail."""
+
+
 def encode(pcm: Pcm, rate: int, fmt: AudioFormat | str) -> bytes:
     """Encode a whole mono clip already sampled at ``rate`` into a complete file of ``fmt``."""
     fmt = parse_format(fmt)

@@ -388,14 +388,22 @@ def join_segments(parts: list[tuple[Pcm, float]], rate: int, fade_ms: float = 5.
     copied into place, avoiding the quadratic cost of repeated concatenation.
     Negative pauses are treated as zero.
     """
-    pauses = [_ms_to_samples(max(0.0, pause_ms), rate) for _, pause_ms in parts]
-    total = sum(pcm.size for pcm, _ in parts) + sum(pauses)
-    out = np.zeros(total, dtype=np.float32)
+    pauses = [_pause_samples(pause_ms, rate) for _, pause_ms in parts]
+    out = np.zeros(joined_length([(pcm.size, ms) for pcm, ms in parts], rate), np.float32)
     position = 0
     for (pcm, _), pause in zip(parts, pauses, strict=True):
         out[position : position + pcm.size] = fade_edges(pcm, rate, fade_ms)
         position += pcm.size + pause
     return out
+
+
+def joined_length(parts: list[tuple[int, float]], rate: int) -> int:
+    """Samples :func:`join_segments` returns for parts of these (samples, pause_ms)."""
+    return sum(samples + _pause_samples(pause_ms, rate) for samples, pause_ms in parts)
+
+
+def _pause_samples(pause_ms: float, rate: int) -> int:
+    return _ms_to_samples(max(0.0, pause_ms), rate)
 
 
 def to_int16_bytes(pcm: Pcm) -> bytes:
