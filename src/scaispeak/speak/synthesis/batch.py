@@ -112,9 +112,9 @@ async def assemble_and_settle(
 
     Where encoding is plain arithmetic (pcm, wav, mu-law: it cannot fail on made
     speech), the settlement's database work runs while the clip is levelled and
-    encoded in its thread: about a millisecond off every such response
-    (docs/benchmarks.md). A codec (mp3, opus, flac) can fail, and a failed request is
-    never charged, so it encodes first.
+    encoded in its thread (0.3–0.5 ms measured: the thread starts only when the
+    settlement's Python yields the GIL; docs/benchmarks.md). A codec (mp3, opus, flac)
+    can fail, and a failed request is never charged, so it encodes first.
     """
     if made.spec.format not in ARITHMETIC_FORMATS:
         try:

@@ -48,7 +48,6 @@ from scaispeak.speak.synthesis.audio import (
     limit_to_ceiling,
     normalize_loudness,
     resample,
-    resampled_length,
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
@@ -98,7 +97,7 @@ class MadeSpeech:
     An async engine's segments (a relay's) come as the engine gave them
     (``levelled=False``) and are levelled, and marked if ``embed``, in the thread that
     joins them: one thread hop for the clip instead of two more per segment. Levelling
-    and marking keep a segment's length, so the clip's is known here already.
+    and marking keep a segment's length, so the clip's duration is known here already.
     """
 
     spec: SpeechSpec
@@ -108,14 +107,11 @@ class MadeSpeech:
     embed: bool = False
 
     @property
-    def samples(self) -> int:
-        """The delivered clip's length at ``spec.sample_rate`` (what ``assemble`` makes)."""
-        joined = joined_length([(seg.pcm.size, seg.pause_ms) for seg in self.segments], self.rate)
-        return resampled_length(joined, self.rate, self.spec.sample_rate)
-
-    @property
     def duration_s(self) -> float:
-        return self.samples / self.spec.sample_rate
+        """The joined clip's duration at the engine's rate: the delivered clip's to within
+        a sample (resampling rounds its length)."""
+        parts = [(seg.pcm.size, seg.pause_ms) for seg in self.segments]
+        return joined_length(parts, self.rate) / self.rate
 
 
 @dataclass(frozen=True)
@@ -365,12 +361,14 @@ class SynthesisPipeline:
         spec asks). Joining and encoding minutes of audio takes long enough to stall the
         event loop, so it runs in a thread (not the inference pool's)."""
         spec = made.spec
-        data, fingerprinted, words, estimated = await asyncio.to_thread(self._assemble, made)
+        data, samples, fingerprinted, words, estimated = await asyncio.to_thread(
+            self._assemble, made
+        )
         return SpokenClip(
             data=data,
             content_type=content_type(spec.format),
             sample_rate=spec.sample_rate,
-            duration_s=made.duration_s,
+            duration_s=samples / spec.sample_rate,
             characters=len(spec.text),
             segments=len(made.segments),
             engine_seconds=sum(seg.engine_seconds for seg in made.segments),
@@ -384,7 +382,7 @@ class SynthesisPipeline:
         """Speak the whole text and return one encoded clip."""
         return await self.assemble(await self.make(spec))
 
-    def _assemble(self, made: MadeSpeech) -> tuple[bytes, Pcm, list[WordTiming], bool]:
+    def _assemble(self, made: MadeSpeech) -> tuple[bytes, int, Pcm, list[WordTiming], bool]:
         spec, rate = made.spec, made.rate
         segments = made.segments
         if not made.levelled:
@@ -403,7 +401,7 @@ class SynthesisPipeline:
         if spec.timestamps:
             timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_durations) for seg in segments]
             words, estimated = timeline(timed, rate)
-        return encode(final, spec.sample_rate, spec.format), start, words, estimated
+        return encode(final, spec.sample_rate, spec.format), final.size, start, words, estimated
 
 
 @contextmanager
