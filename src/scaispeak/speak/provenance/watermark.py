@@ -11,8 +11,8 @@ autograd graph is built.
 
 Embedding uses Perth's own parts (resampling, STFT, encoder, inverse STFT) but rebuilds
 the complex spectrum only in the encoder's sub-band (below 2 kHz), the only rows it
-changes, instead of all 1,025: the same audio to float precision (135 dB apart),
-half the time (measured in docs/provenance.md).
+changes, instead of all 1,025, and takes the phase of those rows only: the same audio
+to float precision (135 dB apart), half the time (measured in docs/provenance.md).
 """
 
 from __future__ import annotations
@@ -81,10 +81,14 @@ class Watermarker:
         band = int(net.encoder.subband)
         with torch.inference_mode():
             spectrum = net.ap.spectrogram(torch.from_numpy(np.ascontiguousarray(signal)))
-            magnitude, phase = spectra.cx_to_magphase(net.hp, spectrum)
+            # Perth's cx_to_magphase, with the phase of the sub-band rows only (the
+            # only ones rebuilt); the encoder's mask needs every row's magnitude.
+            decibels = 20 * torch.log10(spectrum.abs().clip(net.hp.stft_magnitude_min))
+            magnitude = spectra.normalize(net.hp, decibels)
+            phase = torch.angle(spectrum[:band])
             marked, _mask = net.encoder(magnitude[None])
             spectrum = spectrum.clone()
-            spectrum[:band] = spectra.magphase_to_cx(net.hp, marked[0, :band], phase[:band])
+            spectrum[:band] = spectra.magphase_to_cx(net.hp, marked[0, :band], phase)
             out = net.ap.inv_spectrogram(spectrum).numpy()
         return np.asarray(librosa.resample(out, orig_sr=model_rate, target_sr=rate), np.float32)
 
