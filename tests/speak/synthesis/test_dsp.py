@@ -9,17 +9,19 @@ import numpy.typing as npt
 import pytest
 
 from scaispeak.speak.engines.base import Pcm
-from scaispeak.speak.synthesis.audio import dsp
+from scaispeak.speak.synthesis.audio import loudness
 from scaispeak.speak.synthesis.audio.dsp import (
-    PEAK_CEILING_DBFS,
     fade_edges,
-    integrated_loudness,
     join_segments,
-    limit_to_ceiling,
-    normalize_loudness,
     resample,
     silence,
     to_int16_bytes,
+)
+from scaispeak.speak.synthesis.audio.loudness import (
+    PEAK_CEILING_DBFS,
+    integrated_loudness,
+    limit_to_ceiling,
+    normalize_loudness,
 )
 
 RATES = (8000, 16000, 22050, 24000, 44100, 48000)
@@ -70,7 +72,7 @@ def test_silence() -> None:
 
 
 def test_k_weighting_matches_bs1770_coefficients_at_48k() -> None:
-    (shelf_b, shelf_a), (hp_b, hp_a) = dsp._k_weighting_biquads(48000)
+    (shelf_b, shelf_a), (hp_b, hp_a) = loudness._k_weighting_biquads(48000)
     np.testing.assert_allclose(shelf_b, [1.53512485958697, -2.69169618940638, 1.19839281085285])
     np.testing.assert_allclose(shelf_a, [1.0, -1.69065929318241, 0.73248077421585])
     np.testing.assert_allclose(hp_b, [1.0, -2.0, 1.0])
@@ -157,7 +159,7 @@ def limited_everywhere(pcm: npt.NDArray[np.float64], rate: int, ceiling: float) 
     """The limiter worked over the whole clip, as it was before it skipped spans."""
     needed = np.minimum(1.0, ceiling / np.maximum(np.abs(pcm), 1e-12))
     radius = round(0.005 * rate)
-    spread = np.pad(dsp._running_min(needed, radius), radius, "edge")
+    spread = np.pad(loudness._running_min(needed, radius), radius, "edge")
     box = np.ones(radius + 1) / (radius + 1)
     gain = np.convolve(np.convolve(spread, box, "valid"), box, "valid")
     return np.clip(pcm * gain, -ceiling, ceiling)
@@ -171,7 +173,7 @@ def test_limiting_only_near_overshoots_equals_limiting_everywhere(rate: int) -> 
     sparse = 0.3 * rng.standard_normal(rate)
     sparse[[0, 5, 700, 701, rate // 2, rate - 3]] = [1.2, -1.1, 0.95, -1.3, 1.5, 1.01]
     for clip in (pcm, sparse, np.full(10, 1.3)):
-        limited = dsp._limit_peaks(clip, rate, ceiling)
+        limited = loudness._limit_peaks(clip, rate, ceiling)
         np.testing.assert_allclose(limited, limited_everywhere(clip, rate, ceiling), atol=1e-9)
         assert np.max(np.abs(limited)) <= ceiling
 
@@ -199,15 +201,15 @@ def test_loudness_after_limiting_equals_measuring_the_limited_clip(
     clicks[[7, rate // 3, rate // 3 + 40, clicks.size - 2]] = 0.9
     ceiling = 10 ** (-1 / 20)
     for pcm in [*clips, clicks]:
-        weighted = dsp._k_weight(pcm, rate)
-        powers = dsp._block_powers(weighted, rate)
+        weighted = loudness._k_weight(pcm, rate)
+        powers = loudness._block_powers(weighted, rate)
         gain = ceiling / float(np.max(np.abs(pcm))) * 10 ** (over_db / 20)  # peak over by over_db
-        change = dsp._limit(pcm.astype(np.float64) * gain, rate, ceiling)
+        change = loudness._limit(pcm.astype(np.float64) * gain, rate, ceiling)
         assert change.spans  # the limiter did work
-        worked_out = dsp._powers_after_limiting(weighted, powers, gain, change, rate)
-        measured = dsp._block_powers(dsp._k_weight(change.limited, rate), rate)
+        worked_out = loudness._powers_after_limiting(weighted, powers, gain, change, rate)
+        measured = loudness._block_powers(loudness._k_weight(change.limited, rate), rate)
         np.testing.assert_allclose(worked_out, measured, rtol=1e-9, atol=1e-15)
-        assert dsp._gated_loudness(worked_out) == pytest.approx(
+        assert loudness._gated_loudness(worked_out) == pytest.approx(
             integrated_loudness(change.limited, rate), abs=1e-6
         )
 
@@ -244,7 +246,7 @@ def test_normalize_caps_gain_on_noise_floor() -> None:
     hiss = (1e-3 * np.random.default_rng(2).standard_normal(rate * 2)).astype(np.float32)
     out = normalize_loudness(hiss, rate, -16.0)
     gain_db = integrated_loudness(out, rate) - integrated_loudness(hiss, rate)
-    assert gain_db == pytest.approx(dsp.MAX_GAIN_DB, abs=0.1)
+    assert gain_db == pytest.approx(loudness.MAX_GAIN_DB, abs=0.1)
 
 
 def test_fade_edges_ramps_ends_only() -> None:

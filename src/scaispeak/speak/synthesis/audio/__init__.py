@@ -1,7 +1,8 @@
 """Audio post-processing and encoding for synthesized speech.
 
-:mod:`.dsp` works on mono float32 PCM (resampling, loudness, fades, joining);
-:mod:`.codecs` turns that PCM into the output formats, as whole files or streams.
+:mod:`.dsp` works on mono float32 PCM (resampling, fades, joining); :mod:`.loudness`
+measures and levels it (BS.1770, the peak limiter); :mod:`.codecs` turns that PCM into
+the output formats, as whole files or streams.
 """
 
 from scaispeak.speak.synthesis.audio.codecs import (
@@ -24,24 +25,26 @@ from scaispeak.speak.synthesis.audio.codecs import (
     wav_header,
 )
 from scaispeak.speak.synthesis.audio.dsp import (
-    MAX_GAIN_DB,
-    PEAK_CEILING_DBFS,
     StreamResampler,
-    apply_gain,
     fade_edges,
     fade_in,
     fade_out,
-    integrated_loudness,
     join_segments,
     joined_length,
-    level_gain_db,
-    limit_to_ceiling,
-    normalize_loudness,
     resample,
     resampled_length,
     silence,
     to_int16,
     to_int16_bytes,
+)
+from scaispeak.speak.synthesis.audio.loudness import (
+    MAX_GAIN_DB,
+    PEAK_CEILING_DBFS,
+    apply_gain,
+    integrated_loudness,
+    level_gain_db,
+    limit_to_ceiling,
+    normalize_loudness,
 )
 
 __all__ = [
