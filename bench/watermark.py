@@ -45,7 +45,8 @@ from scaispeak.speak.provenance.watermark import (
 )
 from scaispeak.speak.synthesis.audio import AudioFormat, resample
 from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.synthesis.text import Segment
 from tests.speak.provenance.conftest import TRANSFORMS, decoded, in_a_room
 from tests.support.asr import _whisper

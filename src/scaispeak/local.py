@@ -16,12 +16,13 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
     from scaispeak.speak.engines.registry import build_engines
     from scaispeak.speak.metrics import SpeakMetrics
     from scaispeak.speak.synthesis.inference import inference_pool
-    from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+    from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
     from scaispeak.speak.synthesis.service import (
         check_text,
         choose_sample_rate,
         parse_format,
     )
+    from scaispeak.speak.synthesis.speech import SpeechSpec
 
     engines = build_engines(settings)
     engine_name, engine_voice = _resolve_stock_voice(settings, voice_ref)

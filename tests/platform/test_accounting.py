@@ -13,7 +13,7 @@ from scaispeak.platform.accounting.models import Reservation, ReservationState, 
 from scaispeak.settings import AccountingSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.synthesis.audio import EncodingFailed
-from scaispeak.speak.synthesis.pipeline import MadeSpeech, SpokenClip
+from scaispeak.speak.synthesis.speech import MadeSpeech, SpokenClip
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 

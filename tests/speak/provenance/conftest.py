@@ -23,7 +23,8 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.synthesis.audio import AudioFormat, encode, resample
 from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.voices.audio_input import decode_audio
 
 # Fixtures of other test packages these tests reuse: the voice-intake app (challenges

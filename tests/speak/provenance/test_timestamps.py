@@ -23,8 +23,9 @@ from scaispeak.speak.streaming.protocol import StartMessage
 from scaispeak.speak.streaming.session import StreamSession
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
+from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.synthesis.timestamps import TimedPcm, estimate_words, timeline
 from tests.conftest import LiveApp
 from tests.speak.provenance.conftest import decoded

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 
 from scaispeak.settings import EngineSettings
-from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.watermark import shared_watermarker
 from scaispeak.speak.synthesis.audio import AudioFormat, integrated_loudness
-from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.synthesis.text import Segment
 
 VOICE = "en_US-joe-medium"
 RATE = 22_050
-
-
-@pytest.fixture
-async def pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
-    pool = InferencePool(2)
-    yield SynthesisPipeline(engines, pool, EngineSettings(), SpeakMetrics(CollectorRegistry()))
-    pool.shutdown()
 
 
 async def test_marked_whole_segments_keep_the_ceiling_and_the_mark(

@@ -16,7 +16,8 @@ from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.watermark import shared_watermarker
 from scaispeak.speak.synthesis.audio import AudioFormat, integrated_loudness
 from scaispeak.speak.synthesis.inference import InferencePool
-from scaispeak.speak.synthesis.pipeline import SpeechSpec, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SpeechSpec
 
 VOICE = "en_US-joe-medium"
 TEXT = "First, a clause. Then a sentence! And a last one?"
@@ -45,7 +46,7 @@ class LoudAsyncPiper:
 
 
 @pytest.fixture
-async def pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
+async def relaying_pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
     piper = engines.get("piper")
     assert isinstance(piper, Engine)
     pool = InferencePool(2)
@@ -57,23 +58,23 @@ async def pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
 @pytest.mark.parametrize("engine", ["piper", "loud-async"])
 @pytest.mark.parametrize("rate", [16_000, 22_050, 48_000])
 async def test_made_speech_knows_the_length_of_the_clip_it_becomes(
-    pipeline: SynthesisPipeline, engine: str, rate: int
+    relaying_pipeline: SynthesisPipeline, engine: str, rate: int
 ) -> None:
     """The charge is worked out from ``made.duration_s`` before the clip exists."""
-    made = await pipeline.make(SpeechSpec(TEXT, engine, VOICE, AudioFormat.pcm, rate))
+    made = await relaying_pipeline.make(SpeechSpec(TEXT, engine, VOICE, AudioFormat.pcm, rate))
     assert len(made.segments) == 3
-    clip = await pipeline.assemble(made)
+    clip = await relaying_pipeline.assemble(made)
     assert clip.duration_s == len(clip.data) / 2 / rate
     assert abs(clip.duration_s - made.duration_s) <= 1 / rate  # resampling rounds
 
 
 async def test_an_async_engines_segments_are_levelled_and_marked_where_they_are_joined(
-    pipeline: SynthesisPipeline,
+    relaying_pipeline: SynthesisPipeline,
 ) -> None:
     spec = SpeechSpec(TEXT, "loud-async", VOICE, AudioFormat.pcm, 22_050, watermark=True)
-    made = await pipeline.make(spec)
+    made = await relaying_pipeline.make(spec)
     assert not made.levelled and made.embed  # as the engine gave them: 12 dB too quiet
-    clip = await pipeline.assemble(made)
+    clip = await relaying_pipeline.assemble(made)
     pcm = np.frombuffer(clip.data, "<i2").astype(np.float32) / 32768
     # Each segment is levelled to the target; the pauses and fades between them move
     # the whole clip's measure a little.

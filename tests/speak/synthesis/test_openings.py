@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -39,13 +38,6 @@ def test_a_voice_level_is_learned_from_whole_segments_and_moves_slowly() -> None
     assert first - 12 < louder < first - 2  # moved towards it, not all the way
     assert levels.learn("e", "v", np.zeros(RATE, np.float32), RATE) == louder  # silence: no news
     assert levels.gain("e", "other") is None
-
-
-@pytest.fixture
-async def pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
-    pool = InferencePool(2)
-    yield SynthesisPipeline(engines, pool, EngineSettings(), SpeakMetrics(CollectorRegistry()))
-    pool.shutdown()
 
 
 async def test_an_unknown_voice_level_makes_the_first_opening_whole(

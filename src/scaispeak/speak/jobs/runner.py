@@ -39,7 +39,8 @@ from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat, content_type
 from scaispeak.speak.synthesis.inference import Priority
-from scaispeak.speak.synthesis.pipeline import SegmentAudio, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
 
 _log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from scaispeak.platform.errors import Conflict
 from scaispeak.platform.scoping import get_scoped, tenant_filter
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
-from scaispeak.speak.synthesis.pipeline import SpeechSpec
+from scaispeak.speak.synthesis.speech import SpeechSpec
 
 
 @dataclass(frozen=True)

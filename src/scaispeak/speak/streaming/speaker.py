@@ -20,8 +20,9 @@ from scaispeak.speak.streaming.framing import PieceShaper, frames, shape_segment
 from scaispeak.speak.streaming.outbox import Event, Outbox, SegmentTicket
 from scaispeak.speak.synthesis.inference import Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment
-from scaispeak.speak.synthesis.pipeline import SegmentAudio, SynthesisPipeline
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
+from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
 from scaispeak.speak.synthesis.timestamps import WordTiming, segment_words, spread_words
 

@@ -26,13 +26,9 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
-from scaispeak.speak.synthesis.pipeline import (
-    MadeSpeech,
-    SpeechSpec,
-    SpokenClip,
-    SynthesisPipeline,
-)
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
+from scaispeak.speak.synthesis.speech import MadeSpeech, SpeechSpec, SpokenClip
 from scaispeak.speak.voices.models import Voice
 
 

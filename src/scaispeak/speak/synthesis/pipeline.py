@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -40,17 +40,16 @@ from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from scaispeak.speak.synthesis import openings
 from scaispeak.speak.synthesis.audio import (
-    AudioFormat,
     content_type,
     encode,
     join_segments,
-    joined_length,
     limit_to_ceiling,
     normalize_loudness,
     resample,
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
+from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
 from scaispeak.speak.synthesis.timestamps import (
     TimedAsyncEngine,
@@ -58,82 +57,6 @@ from scaispeak.speak.synthesis.timestamps import (
     WordTiming,
     timeline,
 )
-
-
-@dataclass(frozen=True)
-class SpeechSpec:
-    """What to say, in which voice, and in what audio shape."""
-
-    text: str
-    engine: str
-    engine_voice: str
-    format: AudioFormat
-    sample_rate: int
-    speed: float = 1.0
-    watermark: bool = False
-    """Embed the provenance watermark (provenance.service decides)."""
-    timestamps: bool = False
-    """Work out word timestamps (synthesis.timestamps) for the clip."""
-
-
-@dataclass(frozen=True)
-class SegmentAudio:
-    """One spoken, levelled segment at the engine's rate, before resampling and encoding."""
-
-    index: int
-    text: str
-    pcm: Pcm
-    pause_ms: float
-    engine_seconds: float
-    word_durations: tuple[float, ...] | None = None
-    """Per spoken word, from an engine that knows them (timestamps.TimedEngine)."""
-
-
-@dataclass(frozen=True)
-class MadeSpeech:
-    """A clip's segments, made: what is charged for. Joining, resampling and encoding
-    are left to :meth:`SynthesisPipeline.assemble`.
-
-    An async engine's segments (a relay's) come as the engine gave them
-    (``levelled=False``) and are levelled, and marked if ``embed``, in the thread that
-    joins them: one thread hop for the clip instead of two more per segment. Levelling
-    and marking keep a segment's length, so the clip's duration is known here already.
-    """
-
-    spec: SpeechSpec
-    rate: int
-    segments: tuple[SegmentAudio, ...]
-    levelled: bool = True
-    embed: bool = False
-
-    @property
-    def duration_s(self) -> float:
-        """The joined clip's duration at the engine's rate: the delivered clip's to within
-        a sample (resampling rounds its length)."""
-        parts = [(seg.pcm.size, seg.pause_ms) for seg in self.segments]
-        return joined_length(parts, self.rate) / self.rate
-
-
-@dataclass(frozen=True)
-class SpokenClip:
-    data: bytes
-    content_type: str
-    sample_rate: int
-    duration_s: float
-    characters: int
-    segments: int
-    engine_seconds: float
-    watermarked: bool = False
-    fingerprinted: Pcm = field(default_factory=lambda: np.zeros(0, np.float32))
-    """The delivered audio's first ``fingerprint_seconds`` at ``sample_rate``, before
-    encoding: its provenance fingerprint is computed from this after the response
-    (``fingerprint``), so the caller does not wait for it."""
-    words: tuple[WordTiming, ...] = ()
-    words_estimated: bool = True
-
-    def fingerprint(self) -> bytes:
-        """Robust fingerprint of the clip's start (provenance.fingerprint). Blocking."""
-        return fingerprint.to_bytes(fingerprint.fingerprint(self.fingerprinted, self.sample_rate))
 
 
 class SynthesisPipeline:

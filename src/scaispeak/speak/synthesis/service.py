@@ -21,7 +21,7 @@ from scaispeak.speak.errors import (
     VoiceUnavailable,
 )
 from scaispeak.speak.synthesis import audio
-from scaispeak.speak.synthesis.pipeline import SpeechSpec
+from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.voices.library import find_voice, record_use
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
