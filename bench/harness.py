@@ -22,9 +22,16 @@ def free_port() -> int:
 
 
 def serve(
-    data_dir: Path, port: int, extra_env: dict[str, str] | None = None, *flags: str
+    data_dir: Path,
+    port: int,
+    extra_env: dict[str, str] | None = None,
+    *flags: str,
+    log_file: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Bootstrap a key, start `scaispeak serve` on ``port``, wait until it is ready."""
+    """Bootstrap a key, start `scaispeak serve` on ``port``, wait until it is ready.
+
+    The server's JSON-lines log (its stderr) goes to ``log_file`` when given.
+    """
     env = {
         **os.environ,
         "SCAISPEAK_DATA_DIR": str(data_dir),
@@ -35,12 +42,15 @@ def serve(
         [EXE, "admin", "bootstrap", "--json"], env=env, check=True, capture_output=True
     )
     key = json.loads(boot.stdout)["api_key"]["secret"]
+    log = log_file.open("ab") if log_file else None
     process = subprocess.Popen(
         [EXE, "serve", "--port", str(port), *flags],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
     )
+    if log is not None:
+        log.close()  # the child has its own descriptor
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

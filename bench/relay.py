@@ -10,6 +10,16 @@ its first response byte. Prints the medians, p90 and the median added latency, a
 how much of it comes after the direct response's last byte (the front needs the
 upstream's whole clip to level it).
 
+The two requests of a pair are two different syntheses: Piper's durations are
+sampled, and the 2-core machine's scheduling varies, so the upstream's own time
+differs by tens of milliseconds between them, and the raw median of 60 differences
+moved by +-6 ms between runs of the same code. The upstream's access log gives its
+own time to first byte for every request it served (the relayed ones included), so
+the run also prints the added latency with that difference taken out:
+(relay TTFA - the upstream's time for the relayed request) - (direct TTFA - the
+upstream's time for the direct request). That is the front's own work plus the
+extra HTTP round trip, which is what the relay adds.
+
 With --upstream-watermarks the front trusts the upstream's watermark
 (SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS) and does not mark again; either way
 every relayed clip is checked for the mark afterwards, and the run fails if a clip
@@ -19,6 +29,7 @@ that should carry it does not (e.g. the upstream was started with marking off).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -77,7 +88,9 @@ def main() -> None:
     trust = {"SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS": str(args.upstream_watermarks)}
     up_port, front_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as up_dir, tempfile.TemporaryDirectory() as front_dir:
-        upstream, up_key = serve(Path(up_dir), up_port, PIPER_ONLY)
+        up_log = Path(up_dir) / "access.log"
+        upstream, up_key = serve(Path(up_dir), up_port, PIPER_ONLY, log_file=up_log)
+        front_log = Path(front_dir) / "access.log"
         front, front_key = serve(
             Path(front_dir),
             front_port,
@@ -87,6 +100,7 @@ def main() -> None:
                 **trust,
                 **PIPER_ONLY,
             },
+            log_file=front_log,
         )
         try:
             direct_url = f"http://127.0.0.1:{up_port}/v1/audio/speech"
@@ -108,19 +122,39 @@ def main() -> None:
                 httpx.Client(headers={"Authorization": f"Bearer {up_key}"}, timeout=60) as up,
                 httpx.Client(headers={"Authorization": f"Bearer {front_key}"}, timeout=60) as fr,
             ):
-                for _ in range(3):  # warm both paths
+                for _ in range(WARM_PAIRS):
                     timed_post(up, direct_url, direct_body)
                     timed_post(fr, relay_url, relay_body)
                 direct, relay = [], []
                 for _ in range(args.requests):
                     direct.append(timed_post(up, direct_url, direct_body))
                     relay.append(timed_post(fr, relay_url, relay_body))
-            report(direct, relay)
-            check_marks([r.body for r in relay], args.upstream_watermarks)
         finally:
             for process in (front, upstream):
                 process.terminate()
                 process.wait(timeout=30)
+        report(direct, relay)
+        upstream_seen = served_times(up_log, "/v1/audio/speech", 2 * args.requests)
+        front_seen = served_times(front_log, "/v1/modules/scaispeak/speak", args.requests)
+        report_corrected(direct, relay, upstream_seen[0::2], upstream_seen[1::2], front_seen)
+        check_marks([r.body for r in relay], args.upstream_watermarks)
+
+
+WARM_PAIRS = 3
+
+
+def served_times(log: Path, route: str, measured: int) -> list[float]:
+    """A server's own seconds to first byte (its access log) for the last ``measured``
+    requests to ``route``, in the order served. The bench sends one request at a time,
+    alternating direct and relayed, so the upstream's log alternates the same way."""
+    times = [
+        entry["duration_ms"] / 1000
+        for entry in map(json.loads, log.read_text().splitlines())
+        if entry.get("msg") == "request" and entry.get("route") == route
+    ]
+    if len(times) < measured:
+        raise SystemExit(f"{log} has {len(times)} requests to {route}, fewer than {measured}")
+    return times[-measured:]
 
 
 def check_marks(clips: list[bytes], trusted: bool) -> None:
@@ -155,6 +189,34 @@ def report(direct: list[Timed], relay: list[Timed]) -> None:
     print(f"direct last byte median {ms([d.last_byte_s for d in direct]):7.1f} ms")
     print(f"added        median {ms(added):7.1f} ms   (goal <= 10 ms)")
     print(f"added after the direct body's last byte: median {ms(past_body):7.1f} ms")
+
+
+def report_corrected(
+    direct: list[Timed],
+    relay: list[Timed],
+    up_direct: list[float],
+    up_relayed: list[float],
+    front: list[float],
+) -> None:
+    """The added latency without the difference between the two requests' syntheses,
+    and where it goes."""
+    direct_outside = [d.first_byte_s - u for d, u in zip(direct, up_direct, strict=True)]
+    relay_outside = [r.first_byte_s - u for r, u in zip(relay, up_relayed, strict=True)]
+    added = [r - d for r, d in zip(relay_outside, direct_outside, strict=True)]
+    front_own = [f - u for f, u in zip(front, up_relayed, strict=True)]
+    to_front = [r.first_byte_s - f for r, f in zip(relay, front, strict=True)]
+    spread = [u - d for u, d in zip(up_relayed, up_direct, strict=True)]
+
+    def summary(values: list[float]) -> str:
+        low, mid, high = (q * 1000 for q in statistics.quantiles(values, n=4))
+        return f"median {mid:+6.1f} ms   interquartile {low:+.1f} .. {high:+.1f} ms"
+
+    print(f"upstream's own time, relayed minus direct request: {summary(spread)}")
+    print(f"added, the upstream's own time taken out: {summary(added)}   (goal <= 10 ms)")
+    print("  where it goes (each a median of its own):")
+    print(f"  direct: client <-> upstream outside its handler  {summary(direct_outside)}")
+    print(f"  relay:  client <-> front outside its handler     {summary(to_front)}")
+    print(f"  relay:  the front's handler minus the upstream's {summary(front_own)}")
 
 
 if __name__ == "__main__":
