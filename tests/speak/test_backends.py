@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,58 +14,18 @@ from sqlalchemy import func, select
 
 from scaispeak.app import create_app
 from scaispeak.platform.accounting.models import SpendCounter
-from scaispeak.settings import BackendSettings, RelaySettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.provenance.models import ProvenanceRecord
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
-from tests.conftest import LiveApp, make_settings, started_app
+from tests.conftest import LiveApp, make_settings
 from tests.platform.test_auth import assert_problem
 from tests.support.asr import transcribe, word_error_rate
+from tests.support.relay import Upstream, put_policy, relaying_app
 from tests.support.server import ServerThread, bootstrap_key, free_port
 
 SPEAK = "/v1/modules/scaispeak/speak"
 JOE = "voc_piper_en-us-joe-medium"
-
-
-@dataclass
-class Upstream:
-    url: str
-    key: str
-    port: int
-
-
-@pytest.fixture(scope="module")
-def upstream(
-    tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry
-) -> Iterator[Upstream]:
-    """A second ScaiSpeak instance, reached over HTTP like any managed TTS service."""
-    settings = make_settings(Path(tmp_path_factory.mktemp("upstream")))
-    key = asyncio.run(bootstrap_key(settings.resolved_database_url, "up@example.com"))
-    with ServerThread(create_app(settings, engines=engines)) as server:
-        yield Upstream(server.url, key, server.port)
-
-
-def relay_settings(base_url: str, key: str, **extra: object) -> BackendSettings:
-    return BackendSettings(relay=RelaySettings(base_url=f"{base_url}/v1", api_key=key, **extra))  # type: ignore[arg-type]
-
-
-@asynccontextmanager
-async def relaying_app(
-    tmp_path: Path, engines: EngineRegistry, base_url: str, key: str, **relay: object
-) -> AsyncIterator[LiveApp]:
-    settings = make_settings(tmp_path, backends=relay_settings(base_url, key, **relay))
-    async with started_app(settings, engines) as app:
-        yield app
-
-
-async def put_policy(app: LiveApp, allowed: list[str], default: str, failover: bool) -> None:
-    response = await app.client.put(
-        "/v1/modules/scaispeak/policy",
-        json={"allowed_backends": allowed, "default_backend": default, "failover": failover},
-        headers=app.auth(app.tenancy.admin_a),
-    )
-    assert response.status_code == 200, response.text
 
 
 async def speak(app: LiveApp, text: str, **extra: object) -> httpx.Response:
