@@ -7,7 +7,7 @@ turns one already-normalised text segment into mono float32 PCM at its own rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol, runtime_checkable
@@ -158,3 +158,37 @@ class SelfMarkingEngine(Protocol):
 
     marks_output: bool
     """True when every segment it returns is already marked."""
+
+
+@dataclass(frozen=True)
+class EngineBody:
+    """An engine's audio for a whole text as it arrives: s16le PCM at the engine's rate."""
+
+    byte_length: int | None
+    """The whole body's size when known in advance (the upstream's Content-Length)."""
+    chunks: AsyncIterator[bytes]
+    """The bytes, as they arrive; a failure part-way raises ``EngineUnavailable``."""
+    close: Callable[[], Awaitable[None]]
+    """Gives the connection back; safe to call at any point, and more than once."""
+
+
+@runtime_checkable
+class PassThroughEngine(Protocol):
+    """Optional capability: hand over a whole text's audio as it arrives, for delivery
+    untouched (a relay to an upstream ScaiSpeak; synthesis/passthrough.py).
+
+    Only audio that needs no work of ours may pass: levelled (``levels_output``) and,
+    where it is to carry the mark, marked (``SelfMarkingEngine.marks_output``).
+    """
+
+    sample_rate: int
+    marks_output: bool
+    levels_output: bool
+    """True when its audio comes levelled to our target loudness, within our ceiling."""
+    max_input_chars: int
+    """The longest text one call accepts."""
+
+    async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
+        """Start speaking ``text`` (raw: the engine normalises it) and return once the
+        audio begins to arrive; raises like ``AsyncEngine.synthesize_async``."""
+        ...

@@ -3,6 +3,9 @@
 It asks the upstream for 24 kHz s16le ``pcm`` so its output goes through the same
 pipeline as our own engines (levelling, resampling, encoding, watermarking, unless
 ``upstream_watermarks`` says the upstream marked it already: ``marks_output``).
+When the upstream levels and marks its audio as we would (another ScaiSpeak), a whole
+text's body can also be handed over as it arrives (``open_body``), to be passed
+through untouched (synthesis/passthrough.py).
 Retries happen only where a retry is safe: the request never reached the upstream
 (connect errors) or the upstream said so (429/502/503/504). A circuit breaker stops
 hammering an upstream that keeps failing.
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 
 import aiohttp
 import numpy as np
 
 from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import (
+    EngineBody,
     EngineUnavailable,
     EngineVoice,
     Pcm,
@@ -43,6 +48,8 @@ class RelayEngine:
             raise ValueError("the relay needs SCAISPEAK_BACKENDS__RELAY__BASE_URL")
         self.settings = settings
         self.marks_output = settings.upstream_watermarks
+        self.levels_output = settings.upstream_levels
+        self.max_input_chars = settings.max_input_chars
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
         self._url = settings.base_url.rstrip("/") + "/audio/speech"
         self._client: aiohttp.ClientSession | None = None
@@ -80,19 +87,55 @@ class RelayEngine:
         self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
     ) -> Pcm:
         """Speak through the upstream (``priority`` is ignored: it has no queue of ours)."""
+        response = await self._open(text, voice, speed)
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._broke_off(exc) from exc
+        finally:
+            response.release()
+        self.breaker.record_success()
+        return (np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+
+    async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
+        """Speak ``text`` through the upstream; returns once its answer has begun."""
+        response = await self._open(text, voice, speed)
+
+        async def close() -> None:
+            response.release()
+
+        return EngineBody(response.content_length, self._chunks(response), close)
+
+    async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._broke_off(exc) from exc
+        finally:
+            response.release()
+        self.breaker.record_success()
+
+    def _broke_off(self, exc: BaseException) -> EngineUnavailable:
+        failure = f"the upstream's answer broke off: {exc!r}"
+        self.breaker.record_failure(failure)
+        return EngineUnavailable(failure)
+
+    async def _open(self, text: str, voice: str, speed: float) -> aiohttp.ClientResponse:
+        """The upstream's 200 answer, its body not read yet (the caller releases it)."""
         if not self.breaker.allow():
             raise EngineUnavailable(
                 f"the relay's circuit is open after repeated failures ({self.breaker.last_error})"
             )
         try:
-            body = await self._post_with_retries(text, voice, speed)
+            return await self._post_with_retries(text, voice, speed)
         except EngineUnavailable as exc:
             self.breaker.record_failure(str(exc))
             raise
-        self.breaker.record_success()
-        return (np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
 
-    async def _post_with_retries(self, text: str, voice: str, speed: float) -> bytes:
+    async def _post_with_retries(
+        self, text: str, voice: str, speed: float
+    ) -> aiohttp.ClientResponse:
         payload = {
             "model": self.settings.model,
             "input": text,
@@ -103,28 +146,24 @@ class RelayEngine:
         attempt = 0
         while True:
             try:
-                status, body = await self._post(payload)
+                response = await self._session().post(self._url, json=payload)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 failure: str = f"cannot connect to the upstream: {exc!r}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The request may have reached the upstream: not safe to repeat blindly.
                 raise EngineUnavailable(f"the upstream connection failed: {exc!r}") from exc
             else:
-                if status == 200:
-                    return body
-                failure = _describe(status, body)
-                if status < 500 and status != 429:
+                if response.status == 200:
+                    return response
+                failure = await _describe(response)
+                if response.status < 500 and response.status != 429:
                     raise UpstreamFailed(failure)  # our request's fault: not a health signal
-                if status not in _RETRYABLE_STATUS:
+                if response.status not in _RETRYABLE_STATUS:
                     raise EngineUnavailable(failure)
             if attempt >= self.settings.retries:
                 raise EngineUnavailable(failure)
             await asyncio.sleep(self._backoff_s(attempt))
             attempt += 1
-
-    async def _post(self, payload: dict[str, object]) -> tuple[int, bytes]:
-        async with self._session().post(self._url, json=payload) as response:
-            return response.status, await response.read()
 
     def _backoff_s(self, attempt: int) -> float:
         # Full jitter: spreads retries of many callers instead of synchronising them.
@@ -135,6 +174,12 @@ class RelayEngine:
             await self._client.close()
 
 
-def _describe(status: int, body: bytes) -> str:
-    detail = body[:200].decode("utf-8", "replace")
-    return f"upstream answered {status}: {detail}"
+async def _describe(response: aiohttp.ClientResponse) -> str:
+    """What a refusing upstream said (the start of its body), its connection released."""
+    try:
+        detail = (await response.content.read(200)).decode("utf-8", "replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        detail = f"(its body could not be read: {exc!r})"
+    finally:
+        response.release()
+    return f"upstream answered {response.status}: {detail}"
