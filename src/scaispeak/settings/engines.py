@@ -77,6 +77,19 @@ class RelaySettings(BaseModel):
         "ScaiSpeak with watermarking on for these voices): relayed audio that is to be "
         "marked is not marked a second time. Provenance is still recorded here.",
     )
+    upstream_levels: bool = Field(
+        False,
+        description="The upstream's audio is already levelled to this service's target "
+        "loudness and ceiling (another ScaiSpeak with the same target_lufs). With "
+        "upstream_watermarks (or marking off for the voice), inline pcm or wav at 24 kHz is "
+        "then passed through as it arrives instead of being buffered and levelled here.",
+    )
+    max_input_chars: int = Field(
+        4096,
+        gt=0,
+        description="The longest input the upstream takes in one request (OpenAI: 4096); "
+        "longer inline text is relayed sentence by sentence.",
+    )
     connect_timeout_s: float = Field(2.0, description="Upstream connect timeout.")
     read_timeout_s: float = Field(60.0, description="Upstream read timeout.")
     retries: int = Field(

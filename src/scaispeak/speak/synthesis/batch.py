@@ -4,13 +4,20 @@ Used by the inline HTTP endpoints; every check happens before any synthesis work
 money is held before the engine starts and settled (or released) when it ends, before
 the response. What is not money (the clip's provenance record, the voice-use count) is
 recorded after the response by ``record_delivery``.
+
+A relayed clip that needs no work of ours can be passed on as it arrives instead
+(``PassingResult``, synthesis/passthrough.py); it is settled once it has all arrived,
+before its last chunk is sent on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +33,7 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
+from scaispeak.speak.synthesis.passthrough import PassingSpeech
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SpeechSpec, SpokenClip
@@ -42,6 +50,81 @@ class SpokenResult:
 
 
 _log = logging.getLogger("scaispeak.speak")
+
+
+HELD_TAIL_BYTES = 960
+"""What a passed-on clip keeps back until it is paid for: its last 20 ms at 24 kHz."""
+
+
+@dataclass
+class PassingResult:
+    """Inline speech to be passed on as it arrives from the engine: ``deliver`` it."""
+
+    voice: Voice
+    speech: PassingSpeech
+    backend: str
+    cost_micros: int
+    origin: provenance.ClipOrigin
+    sessions: async_sessionmaker[AsyncSession]
+    reservation: Reservation
+    charge: accounting.Charge
+    held: AsyncExitStack
+    """The tenant's concurrency slot, held until the clip is delivered."""
+
+    async def deliver(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        """Send the clip on with ``send`` as it arrives, and settle its charge once all
+        of it has arrived, before its last bytes go: nobody holds a whole clip unpaid.
+
+        The engine failing part-way releases the hold (a failed request is never
+        charged) and raises: the response is cut off. A caller who hangs up is charged
+        in full, as for a buffered clip: the clip was made.
+        """
+        async with self.held:
+            try:
+                await self._send_settling(send)
+            except BaseException:
+                await _shielded(self._release())
+                raise
+            finally:
+                await _shielded(self.speech.close())
+
+    async def _send_settling(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        # Everything but a short tail goes on as it comes; the tail waits for the
+        # settlement (waiting for a whole chunk would hold back a body that arrives in one).
+        tail = b""
+        listening = True
+        async for chunk in self.speech.chunks():
+            tail += chunk
+            if len(tail) > HELD_TAIL_BYTES and listening:
+                listening = await _forward(send, tail[:-HELD_TAIL_BYTES])
+            tail = tail[-HELD_TAIL_BYTES:]
+        async with self.sessions() as session:
+            await accounting.settle(session, self.reservation, self.charge)
+        if tail and listening:
+            await _forward(send, tail)
+
+    async def _release(self) -> None:
+        async with self.sessions() as session:
+            await accounting.release(session, self.reservation)
+
+    async def record_delivery(self, caller: Principal) -> None:
+        """After the response (as ``record_delivery``)."""
+        delivered = self.speech.delivered()
+        await record_delivery(self.sessions, caller, self.voice.id, self.origin, delivered)
+
+
+async def _forward(send: Callable[[bytes], Awaitable[None]], chunk: bytes) -> bool:
+    """Send ``chunk``; False when the caller has gone (an ASGI 2.4 server says so)."""
+    try:
+        await send(chunk)
+    except OSError:
+        return False
+    return True
+
+
+async def _shielded(work: Awaitable[None]) -> None:
+    """Run ``work`` to the end even if the request is being cancelled meanwhile."""
+    await asyncio.shield(asyncio.ensure_future(work))
 
 
 async def plan_for(
@@ -70,7 +153,11 @@ async def speak_clip(
     kind: str,
     request_id: str,
     timestamps: bool = False,
-) -> SpokenResult:
+    passing_to: async_sessionmaker[AsyncSession] | None = None,
+) -> SpokenResult | PassingResult:
+    """Speak ``params`` for ``caller``: a whole clip, or, where the engine's audio needs
+    no work of ours and the caller can take it as it comes (``passing_to``: sessions
+    for its settlement, which outlives this call), a clip to pass on."""
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
@@ -81,10 +168,14 @@ async def speak_clip(
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     chars = len(params.text)
     hold = max(price_for(settings, r.backend, chars) for r in routes)
-    async with limiter.slot(caller.tenant_id):
+    origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
+    async with AsyncExitStack() as held:
+        await held.enter_async_context(limiter.slot(caller.tenant_id))
         reservation = await accounting.reserve(session, caller, hold)
         try:
-            made, route = await make_with_failover(ctx.pipeline, spec, routes)
+            made, route = await make_with_failover(
+                ctx.pipeline, spec, routes, may_pass=passing_to is not None
+            )
         except BaseException:
             await accounting.release(session, reservation)
             raise
@@ -92,8 +183,13 @@ async def speak_clip(
         charge = accounting.Charge(
             voice.id, route.backend, kind, chars, made.duration_s, cost, request_id
         )
+        if isinstance(made, PassingSpeech):
+            assert passing_to is not None
+            slot = held.pop_all()  # the clip is still arriving: deliver() lets the slot go
+            return PassingResult(
+                voice, made, route.backend, cost, origin, passing_to, reservation, charge, slot
+            )
         clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge)
-    origin = provenance.ClipOrigin(caller.tenant_id, caller.user_id, request_id, kind, voice.id)
     return SpokenResult(voice, clip, route.backend, cost, origin)
 
 
@@ -135,8 +231,24 @@ async def assemble_and_settle(
     return assembled
 
 
+class DeliveredClip(Protocol):
+    """What the provenance record needs of a delivered clip."""
+
+    @property
+    def duration_s(self) -> float: ...
+
+    @property
+    def watermarked(self) -> bool: ...
+
+    def fingerprint(self) -> bytes: ...
+
+
 async def record_delivery(
-    sessions: async_sessionmaker[AsyncSession], caller: Principal, result: SpokenResult
+    sessions: async_sessionmaker[AsyncSession],
+    caller: Principal,
+    voice_id: str,
+    origin: provenance.ClipOrigin,
+    clip: DeliveredClip,
 ) -> None:
     """After the response: the clip's provenance record, with the fingerprint of the
     audio delivered, and the voice-use count, in one commit of a session of its own.
@@ -145,30 +257,32 @@ async def record_delivery(
     this runs loses only the clip's attribution and one popularity count. It never
     raises: the response has gone, there is nobody left to tell.
     """
-    clip = result.clip
     try:
         prints = await asyncio.to_thread(clip.fingerprint)  # up to 120 s of audio
         async with sessions() as session:
-            await count_voice_use(session, caller, result.voice.id, commit=False)
+            await count_voice_use(session, caller, voice_id, commit=False)
             provenance.record_clip(
                 session,
-                result.origin,
+                origin,
                 watermarked=clip.watermarked,
                 duration_s=clip.duration_s,
                 fingerprint=prints,
             )
             await session.commit()
     except Exception:
-        _log.exception("recording delivered clip %s failed", result.origin.request_id)
+        _log.exception("recording delivered clip %s failed", origin.request_id)
 
 
 async def make_with_failover(
-    pipeline: SynthesisPipeline, spec: SpeechSpec, routes: list[Route]
-) -> tuple[MadeSpeech, Route]:
-    """Try each route in order; only an unavailable or failing backend moves on."""
+    pipeline: SynthesisPipeline, spec: SpeechSpec, routes: list[Route], *, may_pass: bool
+) -> tuple[MadeSpeech | PassingSpeech, Route]:
+    """Try each route in order; only an unavailable or failing backend moves on.
+    ``may_pass``: a route whose audio can pass through untouched is opened instead."""
     for attempt, route in enumerate(routes):
         routed = replace(spec, engine=route.engine, engine_voice=route.engine_voice)
         try:
+            if may_pass and pipeline.passes_through(routed):
+                return await pipeline.open_passing(routed), route
             return await pipeline.make(routed), route
         except (BackendUnavailable, UpstreamError):
             if attempt == len(routes) - 1:

@@ -4,7 +4,8 @@ text -> segments (split raw text, then normalise each) -> engine, loudness and t
 provenance watermark (in the inference pool, per segment) -> join with pauses ->
 resample -> encode. Transports call ``render`` for whole clips (or ``make`` then
 ``assemble``, to charge for the clip while it is encoded), and ``speak_segment`` or
-``open_segment`` to deliver audio as it is made.
+``open_segment`` to deliver audio as it is made. A relayed clip that needs none of
+this work is passed on as it arrives instead (``passes_through``, passthrough.py).
 
 The watermark goes on each levelled segment, at the engine's rate, in the same worker
 call as the engine: the one place every route passes (batch, streams, jobs; the
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import AsyncIterator, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -29,6 +30,7 @@ from scaispeak.speak.engines.base import (
     EngineError,
     EngineUnavailable,
     OpeningEngine,
+    PassThroughEngine,
     Pcm,
     SelfMarkingEngine,
     UpstreamFailed,
@@ -49,6 +51,7 @@ from scaispeak.speak.synthesis.audio import (
 )
 from scaispeak.speak.synthesis.inference import InferencePool, Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
+from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
 from scaispeak.speak.synthesis.timestamps import (
@@ -98,6 +101,47 @@ class SynthesisPipeline:
         (``watermark``): not when the engine's audio comes marked already."""
         engine = self.engines.get(engine_name)
         return watermark and not (isinstance(engine, SelfMarkingEngine) and engine.marks_output)
+
+    def passes_through(self, spec: SpeechSpec) -> bool:
+        """Whether the engine's audio for ``spec`` can go to the caller untouched: it
+        comes levelled and, if it is to carry the mark, marked; in the format and at
+        the rate asked for; for a text it takes in one call; without word times."""
+        engine = self.engines.get(spec.engine)
+        return (
+            isinstance(engine, PassThroughEngine)
+            and engine.levels_output
+            and not self.must_embed(spec.engine, spec.watermark)
+            and spec.format in PASS_THROUGH_FORMATS
+            and spec.sample_rate == engine.sample_rate
+            and not spec.timestamps
+            and len(spec.text) <= engine.max_input_chars
+        )
+
+    async def open_passing(self, spec: SpeechSpec) -> PassingSpeech:
+        """Start the engine on the whole text (see ``passes_through``); returns when its
+        audio begins to arrive. Raises the service errors ``make`` raises."""
+        engine = self.engines.get(spec.engine)
+        if not isinstance(engine, PassThroughEngine):
+            raise TypeError(f"the {spec.engine} engine cannot pass its audio through")
+        started = time.perf_counter()
+        with _engine_errors(spec.engine):
+            body = await engine.open_body(spec.text, spec.engine_voice, speed=spec.speed)
+        arriving, size = body.chunks, body.byte_length
+        if size is None:  # no Content-Length: the headers and the charge need the size
+            with _engine_errors(spec.engine):
+                whole = b"".join([chunk async for chunk in body.chunks])
+            arriving, size = _at_once(whole), len(whole)
+
+        async def counted() -> AsyncIterator[bytes]:
+            with _engine_errors(spec.engine):
+                async for chunk in arriving:
+                    yield chunk
+            elapsed = time.perf_counter() - started
+            self._count(spec.engine, spec.text, size // 2 / engine.sample_rate, elapsed)
+
+        return PassingSpeech(
+            spec, engine.sample_rate, size, counted(), body.close, self.fingerprint_seconds
+        )
 
     async def speak_segment(
         self,
@@ -325,6 +369,10 @@ class SynthesisPipeline:
             timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_durations) for seg in segments]
             words, estimated = timeline(timed, rate)
         return encode(final, spec.sample_rate, spec.format), final.size, start, words, estimated
+
+
+async def _at_once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 @contextmanager

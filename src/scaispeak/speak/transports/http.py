@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import base64
 import time
+from contextlib import suppress
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
+from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files as drive
+from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.errors import TimestampsUnavailable
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import check_save_to, submit_job
-from scaispeak.speak.synthesis.batch import SpokenResult, record_delivery, speak_clip
+from scaispeak.speak.synthesis.batch import (
+    PassingResult,
+    SpokenResult,
+    record_delivery,
+    speak_clip,
+)
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.schemas import SpeakRequest, VoiceOut, VoicePageOut
 from scaispeak.speak.voices import library
@@ -114,6 +123,7 @@ async def speak(
         "http",
         max_chars=limits.inline_max_chars,
         timestamps=timestamps,
+        may_pass=save_to is None,  # the share is written from the whole clip
     )
     if save_to is None:
         return response
@@ -153,8 +163,12 @@ async def speak_inline(
     *,
     max_chars: int,
     timestamps: bool = False,
+    may_pass: bool = True,
 ) -> Response:
-    """Shared by /speak and the OpenAI-compatible route: check, render, answer."""
+    """Shared by /speak and the OpenAI-compatible route: check, render, answer.
+
+    ``may_pass``: the caller may get a relayed clip as it arrives (synthesis/passthrough.py).
+    """
     started = time.perf_counter()
     platform = platform_context(request)
     ctx = speak_context(request)
@@ -169,10 +183,15 @@ async def speak_inline(
         kind="speak",
         request_id=request.state.request_id,
         timestamps=timestamps,
+        passing_to=platform.db.sessions if may_pass else None,
     )
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
+    if isinstance(result, PassingResult):
+        return PassedAudio(result, caller)
     # Runs once the response is sent; the server awaits it before shutting down.
-    after = BackgroundTask(record_delivery, platform.db.sessions, caller, result)
+    after = BackgroundTask(
+        record_delivery, platform.db.sessions, caller, result.voice.id, result.origin, result.clip
+    )
     headers = usage_headers(result)
     if timestamps:
         return JSONResponse(timed_body(result), headers=headers, background=after)
@@ -195,13 +214,62 @@ def timed_body(result: SpokenResult) -> dict[str, Any]:
 
 
 def usage_headers(result: SpokenResult) -> dict[str, str]:
-    voice, clip = result.voice, result.clip
-    return {
-        "X-ScaiSpeak-Voice": voice.id,
-        "X-ScaiSpeak-Backend": result.backend,
-        "X-ScaiSpeak-Cost-Micros": str(result.cost_micros),
-        "X-ScaiSpeak-Characters": str(clip.characters),
+    clip = result.clip
+    return _usage(result.voice.id, result.backend, result.cost_micros, clip.characters) | {
         "X-ScaiSpeak-Audio-Seconds": f"{clip.duration_s:.3f}",
         "X-ScaiSpeak-Sample-Rate": str(clip.sample_rate),
         "X-ScaiSpeak-Segments": str(clip.segments),
     }
+
+
+def _usage(voice_id: str, backend: str, cost_micros: int, characters: int) -> dict[str, str]:
+    return {
+        "X-ScaiSpeak-Voice": voice_id,
+        "X-ScaiSpeak-Backend": backend,
+        "X-ScaiSpeak-Cost-Micros": str(cost_micros),
+        "X-ScaiSpeak-Characters": str(characters),
+    }
+
+
+class ResponseCutOff(Exception):
+    """A response that had begun could not be finished (its engine failed part-way)."""
+
+
+class PassedAudio(Response):
+    """A relayed clip sent on as it arrives (``PassingResult.deliver``), with the
+    same usage headers as a whole clip: its length is known before it arrives.
+    The upstream splits the text itself, so it counts as one segment here."""
+
+    def __init__(self, result: PassingResult, caller: Principal) -> None:
+        self.result = result
+        self.status_code = 200
+        self.media_type = result.speech.content_type
+        self.background = BackgroundTask(result.record_delivery, caller)
+        speech = result.speech
+        usage = _usage(result.voice.id, result.backend, result.cost_micros, len(speech.spec.text))
+        self.init_headers(
+            usage
+            | {
+                "Content-Length": str(speech.content_length),
+                "X-ScaiSpeak-Audio-Seconds": f"{speech.duration_s:.3f}",
+                "X-ScaiSpeak-Sample-Rate": str(speech.rate),
+                "X-ScaiSpeak-Segments": "1",
+            }
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+
+        async def send_body(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        try:
+            await self.result.deliver(send_body)
+        except ServiceError as exc:
+            # Begun responses cannot turn into a problem document; the server drops the
+            # connection, so the caller sees a body short of its Content-Length.
+            raise ResponseCutOff(exc.detail) from exc
+        with suppress(OSError):  # the caller hung up; the clip was still made, paid, recorded
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.background is not None:
+            await self.background()

@@ -1,0 +1,89 @@
+"""A relayed clip passed on as it arrives: no buffering, levelling or re-encoding.
+
+An upstream ScaiSpeak levels and marks its audio as we would (``PassThroughEngine``).
+For pcm, or wav, at its rate, nothing is left for us to do to its audio. So the caller's
+first audio need not wait for the upstream's last byte, for our check of its level,
+or for the settlement. Those waits were most of the relay's added latency
+(docs/benchmarks.md).
+
+The whole text goes upstream in one request; the upstream splits and normalises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.provenance import fingerprint
+from scaispeak.speak.synthesis.audio import AudioFormat, content_type, wav_header
+from scaispeak.speak.synthesis.speech import SpeechSpec
+
+PASS_THROUGH_FORMATS = frozenset({AudioFormat.pcm, AudioFormat.wav})
+"""Formats that are the engine's s16le bytes as they are (wav: behind a header)."""
+
+
+@dataclass
+class PassingSpeech:
+    """A whole text's audio on its way from the engine: what is charged for, and
+    what is sent on, chunk by chunk, as it arrives."""
+
+    spec: SpeechSpec
+    rate: int
+    audio_bytes: int
+    """The engine's body size, known before it arrives (it sets the headers and charge)."""
+    arriving: AsyncIterator[bytes]
+    """The engine's bytes; a failure part-way raises the service error a caller is shown."""
+    close: Callable[[], Awaitable[None]]
+    fingerprint_seconds: float
+    _start: bytearray = field(default_factory=bytearray)
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio_bytes // 2 / self.rate
+
+    @property
+    def content_length(self) -> int:
+        return len(self._header()) + self.audio_bytes
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self.spec.format)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The delivered bytes: the header (wav), then the engine's bytes as they come."""
+        header = self._header()
+        if header:
+            yield header
+        keep = int(self.fingerprint_seconds * self.rate) * 2
+        async for chunk in self.arriving:
+            if len(self._start) < keep:
+                self._start += chunk[: keep - len(self._start)]
+            yield chunk
+
+    def delivered(self) -> PassedClip:
+        """What was delivered, for its provenance record (after the last chunk)."""
+        usable = len(self._start) // 2 * 2
+        samples = np.frombuffer(bytes(self._start[:usable]), "<i2")
+        start = (samples.astype(np.float32) / 32768).astype(np.float32)
+        return PassedClip(self.rate, self.duration_s, self.spec.watermark, start)
+
+    def _header(self) -> bytes:
+        if self.spec.format is AudioFormat.wav:
+            return wav_header(self.rate, self.audio_bytes)
+        return b""
+
+
+@dataclass(frozen=True)
+class PassedClip:
+    """A passed-on clip's facts for provenance (``batch.record_delivery``)."""
+
+    sample_rate: int
+    duration_s: float
+    watermarked: bool
+    fingerprinted: Pcm
+
+    def fingerprint(self) -> bytes:
+        return fingerprint.to_bytes(fingerprint.fingerprint(self.fingerprinted, self.sample_rate))
