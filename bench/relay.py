@@ -1,6 +1,6 @@
 """Added latency of the relay path: relay TTFA - direct TTFA, in one run, on loopback.
 
-    .venv/bin/python bench/relay.py [--requests 30] [--upstream-watermarks]
+    .venv/bin/python bench/relay.py [--requests 30] [--upstream-watermarks [--upstream-levels]]
 
 Starts two real `scaispeak serve` processes: an upstream, and a front instance whose
 `relay` backend points at the upstream's OpenAI-compatible /v1/audio/speech. For the
@@ -24,6 +24,9 @@ With --upstream-watermarks the front trusts the upstream's watermark
 (SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS) and does not mark again; either way
 every relayed clip is checked for the mark afterwards, and the run fails if a clip
 that should carry it does not (e.g. the upstream was started with marking off).
+With --upstream-levels as well it trusts the upstream's levelling too
+(SCAISPEAK_BACKENDS__RELAY__UPSTREAM_LEVELS): the relayed pcm is then passed on as it
+arrives (synthesis/passthrough.py) instead of being buffered and levelled here.
 """
 
 from __future__ import annotations
@@ -84,8 +87,16 @@ def main() -> None:
         action="store_true",
         help="the front trusts the upstream's watermark instead of marking again",
     )
+    parser.add_argument(
+        "--upstream-levels",
+        action="store_true",
+        help="the front trusts the upstream's levelling too: pcm passes through as it arrives",
+    )
     args = parser.parse_args()
-    trust = {"SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS": str(args.upstream_watermarks)}
+    trust = {
+        "SCAISPEAK_BACKENDS__RELAY__UPSTREAM_WATERMARKS": str(args.upstream_watermarks),
+        "SCAISPEAK_BACKENDS__RELAY__UPSTREAM_LEVELS": str(args.upstream_levels),
+    }
     up_port, front_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as up_dir, tempfile.TemporaryDirectory() as front_dir:
         up_log = Path(up_dir) / "access.log"
