@@ -8,12 +8,25 @@ import pytest
 from scaispeak.speak.streaming.framing import PieceShaper, shape_segment
 
 
-@pytest.mark.parametrize("to_rate", [22_050, 16_000, 48_000, 8_000])
-def test_head_and_rest_equal_the_whole_segment_shaped_at_once(to_rate: int) -> None:
+@pytest.mark.parametrize(
+    ("from_rate", "to_rate", "samples"),
+    [
+        (22_050, 22_050, 23_284),
+        (22_050, 16_000, 23_284),
+        (22_050, 48_000, 23_284),
+        (22_050, 8_000, 23_284),
+        # With its 250 ms pause (6000 samples): 50 640 samples, 46 525.5 at 22.05 kHz,
+        # a half sample that plain rounding took up and soxr takes down.
+        (24_000, 22_050, 44_640),
+    ],
+)
+def test_head_and_rest_equal_the_whole_segment_shaped_at_once(
+    from_rate: int, to_rate: int, samples: int
+) -> None:
     rng = np.random.default_rng(3)
-    pcm = (0.3 * rng.standard_normal(22_050 + 1234)).astype(np.float32)
-    whole = shape_segment(pcm, 250.0, 22_050, to_rate)
-    shaper = PieceShaper(pcm.size, 250.0, 22_050, to_rate)
+    pcm = (0.3 * rng.standard_normal(samples)).astype(np.float32)
+    whole = shape_segment(pcm, 250.0, from_rate, to_rate)
+    shaper = PieceShaper(pcm.size, 250.0, from_rate, to_rate)
     assert shaper.samples_out == whole.size  # known before the rest exists
     head = shaper.head(pcm[:5632])
     rest = shaper.rest(pcm[5632:])

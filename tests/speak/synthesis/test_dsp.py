@@ -14,6 +14,7 @@ from scaispeak.speak.synthesis.audio.dsp import (
     fade_edges,
     join_segments,
     resample,
+    resampled_length,
     silence,
     to_int16_bytes,
 )
@@ -58,6 +59,21 @@ def test_resample_keeps_duration_and_pitch(src: int, dst: int) -> None:
     assert abs(out.size - dst) <= 2
     spectrum = np.abs(np.fft.rfft(out))
     assert abs(np.argmax(spectrum) * dst / out.size - 1000) < 2
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [(24000, 22050), (16000, 22050), (8000, 22050), (48000, 22050), (22050, 24000),
+     (22050, 16000), (22050, 8000), (24000, 48000), (24000, 16000), (44100, 24000)],
+)  # fmt: skip
+def test_resampled_length_is_what_resample_returns(src: int, dst: int) -> None:
+    # Every length up to 800 samples and some longer ones; among them the lengths whose
+    # exact output ends in half a sample, where plain rounding and soxr disagreed.
+    rng = np.random.default_rng(src + dst)
+    lengths = [*range(1, 800), *(int(n) for n in rng.integers(800, 300_000, 40))]
+    for n in lengths:
+        got = resample(np.zeros(n, np.float32), src, dst).size
+        assert resampled_length(n, src, dst) == got, (n, src, dst, n * dst / src)
 
 
 def test_resample_empty() -> None:

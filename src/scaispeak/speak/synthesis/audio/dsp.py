@@ -6,6 +6,8 @@ input in place. Loudness and levelling live in :mod:`.loudness`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import soxr
@@ -45,8 +47,15 @@ class StreamResampler:
 
 
 def resampled_length(samples: int, from_rate: int, to_rate: int) -> int:
-    """How many samples :func:`resample` returns for ``samples`` input samples."""
-    return samples if from_rate == to_rate else round(samples * to_rate / from_rate)
+    """How many samples :func:`resample` returns for ``samples`` input samples.
+
+    soxr's own arithmetic, in doubles: ``samples / (from_rate / to_rate) + 0.5``, floored.
+    Where the exact length ends in a half sample, ``round(samples * to_rate / from_rate)``
+    went the other way in a few cases (24 kHz to 22.05 kHz, 240 samples: 220 vs 221).
+    """
+    if from_rate == to_rate:
+        return samples
+    return math.floor(samples / (from_rate / to_rate) + 0.5)
 
 
 def silence(ms: float, rate: int) -> Pcm:
