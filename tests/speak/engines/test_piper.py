@@ -100,7 +100,9 @@ def test_empty_text_gives_empty_audio(engine: PiperEngine, text: str) -> None:
 
 
 def test_the_graph_decodes_in_pieces_as_it_does_whole(engine: PiperEngine) -> None:
-    loaded, (latent,) = engine._latents("This sentence is decoded in three pieces.", VOICE_KEY, 1.0)
+    loaded, ((_, latent),) = engine._spoken(
+        "This sentence is decoded in three pieces.", VOICE_KEY, 1.0
+    )
     graph = loaded.graph
     whole = graph.decode(latent)
     cuts = [0, 7, 40, latent.n_frames]

@@ -1,5 +1,6 @@
 """Word timestamps: estimated (and said so), monotonic, continuous across segments; an
-engine that knows its durations is believed; streams carry them on segment events."""
+engine that knows where its words are is believed (Piper does, from its durations);
+streams carry them on segment events."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from scaispeak.settings import EngineSettings, StreamingSettings
-from scaispeak.speak.engines.base import EngineVoice, Pcm, Priority
+from scaispeak.speak.engines.base import EngineVoice, Pcm, Priority, TimedPcm
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.watermark import shared_watermarker
@@ -26,7 +27,7 @@ from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.speech import SpeechSpec
-from scaispeak.speak.synthesis.timestamps import TimedPcm, estimate_words, timeline
+from scaispeak.speak.synthesis.timestamps import estimate_words, timeline
 from tests.conftest import LiveApp
 from tests.speak.provenance.conftest import decoded
 
@@ -64,7 +65,8 @@ def test_timeline_continues_across_segments_and_their_pauses() -> None:
 
 @dataclass
 class TimedTone:
-    """A stand-in engine that knows how long each word lasts (like a duration predictor)."""
+    """A stand-in engine that knows where each word is (like a duration predictor):
+    0.1 s of tone per letter, 0.05 s of silence between words."""
 
     name: str = "timed"
     sample_rate: int = 8000
@@ -80,9 +82,12 @@ class TimedTone:
         return self.synthesize_timed(text, voice, speed=speed).pcm
 
     def synthesize_timed(self, text: str, voice: str, *, speed: float = 1.0) -> TimedPcm:
-        durations = tuple(0.1 * len(w) for w in text.split())
-        t = np.arange(int(sum(durations) * self.sample_rate)) / self.sample_rate
-        return TimedPcm((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), durations)
+        spans, clock = [], 0.0
+        for word in text.split():
+            spans.append((clock, clock + 0.1 * len(word)))
+            clock += 0.1 * len(word) + 0.05
+        t = np.arange(int(clock * self.sample_rate)) / self.sample_rate
+        return TimedPcm((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), tuple(spans))
 
 
 @dataclass
@@ -116,12 +121,12 @@ def test_an_engine_that_knows_its_durations_is_believed(engine: TimedTone) -> No
     assert clip.words_estimated is False
     assert [(w.word, round(w.start_s, 3), round(w.end_s, 3)) for w in clip.words] == [
         ("Hello", 0.0, 0.5),
-        ("big", 0.5, 0.8),
-        ("world.", 0.8, 1.4),
+        ("big", 0.55, 0.85),
+        ("world.", 0.9, 1.5),
     ]
 
 
-async def test_speak_with_timestamps_answers_json_with_audio_and_estimated_words(
+async def test_speak_with_timestamps_answers_json_with_audio_and_piper_placed_words(
     sqlite_app: LiveApp,
 ) -> None:
     body = {"text": TEXT, "voice_id": "voc_piper_en-us-joe-medium", "format": "wav"}
@@ -133,7 +138,8 @@ async def test_speak_with_timestamps_answers_json_with_audio_and_estimated_words
     assert response.status_code == 200, response.text
     timed = response.json()
     pcm, rate = decoded(base64.b64decode(timed["audio_base64"]))
-    assert timed["estimated"] is True and timed["content_type"] == "audio/wav"
+    # Piper places its words from its own durations: not an estimate.
+    assert timed["estimated"] is False and timed["content_type"] == "audio/wav"
     assert timed["duration_s"] == round(pcm.size / rate, 3)
     assert [w["word"] for w in timed["words"]] == TEXT.split()
     assert_monotonic_and_gapless(timed["words"], timed["duration_s"])
@@ -190,7 +196,7 @@ async def test_stream_segments_carry_continuous_words_and_the_audio_is_marked(
     assert len(segments) >= 2
     clock = 0.0
     for segment in segments:
-        assert segment["estimated"] is True
+        assert segment["estimated"] is False  # Piper's own durations, opened or whole
         assert segment["start"] == round(clock, 3)  # each starts where the last one ended
         clock += segment["audio_seconds"]
     words = [w for s in segments for w in s["words"]]

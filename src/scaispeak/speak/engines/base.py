@@ -124,6 +124,11 @@ class AsyncEngine(Protocol):
         ...
 
 
+WordSpans = tuple[tuple[float, float], ...]
+"""(start, end) seconds in the engine's audio of each whitespace-separated word of the
+text it was given, in order; a word it did not voice (a dash) has start == end."""
+
+
 @dataclass(frozen=True)
 class Opening:
     """A segment begun by an :class:`OpeningEngine`: its first audio now, the rest later."""
@@ -138,6 +143,8 @@ class Opening:
     rest: Callable[[], Pcm]
     """Makes the raw audio after ``head`` (``samples - len(head)`` samples). Blocking:
     the pipeline runs it in the inference pool."""
+    word_spans: WordSpans | None = None
+    """Where each word of the text is, when the engine knows (as ``TimedPcm``)."""
 
 
 @runtime_checkable
@@ -192,3 +199,31 @@ class PassThroughEngine(Protocol):
         """Start speaking ``text`` (raw: the engine normalises it) and return once the
         audio begins to arrive; raises like ``AsyncEngine.synthesize_async``."""
         ...
+
+
+@dataclass(frozen=True)
+class TimedPcm:
+    pcm: Pcm
+    word_spans: WordSpans | None
+    """None when the engine could not place its words this time (the caller estimates)."""
+
+
+@runtime_checkable
+class TimedEngine(Protocol):
+    """Optional engine capability: speech plus where each word it spoke is.
+
+    ``synthesize_timed`` takes the same arguments as ``Engine.synthesize``; the pipeline
+    prefers it when an engine has it, and the timestamps it yields are not estimates
+    (synthesis/timestamps.py).
+    """
+
+    def synthesize_timed(self, text: str, voice: str, *, speed: float = 1.0) -> TimedPcm: ...
+
+
+@runtime_checkable
+class TimedAsyncEngine(Protocol):
+    """The same capability for an ``AsyncEngine`` (the torch VITS engine is awaited)."""
+
+    async def synthesize_timed_async(
+        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+    ) -> TimedPcm: ...

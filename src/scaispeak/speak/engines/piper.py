@@ -15,7 +15,7 @@ import json
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -33,9 +33,17 @@ from scaispeak.speak.engines.base import (
     LicenceInfo,
     Opening,
     Pcm,
+    TimedPcm,
     UnknownEngineVoice,
+    WordSpans,
 )
 from scaispeak.speak.engines.vits_split import Latent, SplitVits
+from scaispeak.speak.engines.vits_words import (
+    SpokenWord,
+    align_words,
+    sounding_phonemes,
+    spoken_words,
+)
 
 VOICE_KEY = "en_US-joe-medium"
 _ENGINE_PACKAGE = "piper-tts"
@@ -70,9 +78,38 @@ class PiperEngine:
     def synthesize(self, text: str, voice: str, *, speed: float = 1.0) -> Pcm:
         """Speak ``text`` with ``voice``; ``speed`` > 1 is faster. Returns 22.05 kHz PCM,
         each sentence peak-normalised as Piper does."""
-        loaded, latents = self._latents(text, voice, speed)
+        loaded, spoken = self._spoken(text, voice, speed)
+        return self._decoded(loaded, [latent for _, latent in spoken])
+
+    def synthesize_timed(self, text: str, voice: str, *, speed: float = 1.0) -> TimedPcm:
+        """``synthesize``, and where each whitespace-separated word of ``text`` is in it,
+        from the voice's own durations (vits_words.py); the spans are None where its
+        words and espeak's could not be lined up."""
+        loaded, spoken = self._spoken(text, voice, speed)
+        pcm = self._decoded(loaded, [latent for _, latent in spoken])
+        return TimedPcm(pcm, self._guarded(lambda: self._word_spans(loaded, text, spoken)))
+
+    def _decoded(self, loaded: _Loaded, latents: list[Latent]) -> Pcm:
         decoded = self._guarded(lambda: [loaded.graph.decode(latent) for latent in latents])
         return _joined([_peak_normalised(audio) for audio in decoded])
+
+    def _word_spans(
+        self, loaded: _Loaded, text: str, spoken: list[tuple[list[str], Latent]]
+    ) -> WordSpans | None:
+        id_map = self._config.phoneme_id_map
+        words: list[SpokenWord] = []
+        offset = 0
+        for phonemes, latent in spoken:
+            sentence = spoken_words(phonemes, latent.frames_per_id, id_map, offset)
+            if sentence is None:
+                return None
+            words += sentence
+            offset += latent.n_frames
+        frames = align_words(text.split(), words, loaded.phonemes_alone)
+        if frames is None:
+            return None
+        seconds = loaded.graph.hop_length / self.sample_rate
+        return tuple((start * seconds, end * seconds) for start, end in frames)
 
     def open(self, text: str, voice: str, *, speed: float, head_seconds: float) -> Opening:
         """Begin ``text``: decode about ``head_seconds`` of its first sentence now, the
@@ -82,7 +119,8 @@ class PiperEngine:
         head and rest join into exactly the audio a whole decode gives, before
         peak-normalising (vits_split.py).
         """
-        loaded, latents = self._latents(text, voice, speed)
+        loaded, spoken = self._spoken(text, voice, speed)
+        latents = [latent for _, latent in spoken]
         if not latents:
             silent = np.zeros(0, dtype=np.float32)
             return Opening(silent, 0, (0.0, 0.0), lambda: silent)
@@ -98,10 +136,14 @@ class PiperEngine:
         leading = int(first.frames_per_id[:2].sum())  # BOS and its pad: silence before speech
         trailing = int(latents[-1].frames_per_id[-2:].sum())  # the last pad and EOS
         speech = (leading * hop / self.sample_rate, (total - trailing) * hop / self.sample_rate)
-        return Opening(head, total * hop, speech, lambda: self._guarded(decode_rest))
+        spans = self._guarded(lambda: self._word_spans(loaded, text, spoken))
+        return Opening(head, total * hop, speech, lambda: self._guarded(decode_rest), spans)
 
-    def _latents(self, text: str, voice: str, speed: float) -> tuple[_Loaded, list[Latent]]:
-        """Phonemize ``text`` and run the front for each of its sentences."""
+    def _spoken(
+        self, text: str, voice: str, speed: float
+    ) -> tuple[_Loaded, list[tuple[list[str], Latent]]]:
+        """Phonemize ``text`` and run the front for each of its sentences: each
+        sentence's phonemes and latent frames."""
         if voice != VOICE_KEY:
             raise UnknownEngineVoice(f"piper has no voice {voice!r}")
         if not math.isfinite(speed) or speed <= 0:
@@ -115,10 +157,12 @@ class PiperEngine:
             [config.noise_scale, config.length_scale / speed, config.noise_w_scale], np.float32
         )
 
-        def run() -> list[Latent]:
+        def run() -> list[tuple[list[str], Latent]]:
             sentences = [p for p in loaded.voice.phonemize(text) if p]
-            ids = [loaded.voice.phonemes_to_ids(phonemes) for phonemes in sentences]
-            return [loaded.graph.latent(sentence, scales) for sentence in ids]
+            return [
+                (phonemes, loaded.graph.latent(loaded.voice.phonemes_to_ids(phonemes), scales))
+                for phonemes in sentences
+            ]
 
         # Text with nothing speakable (punctuation only) yields no sentences.
         return loaded, self._guarded(run)
@@ -163,10 +207,25 @@ class PiperEngine:
         return _Loaded(PiperVoice(session=graph.front, config=self._config), graph)
 
 
+_ALONE_CACHE_WORDS = 8192
+
+
 @dataclass(frozen=True)
 class _Loaded:
     voice: PiperVoice
     graph: SplitVits
+    _alone: dict[str, int] = field(default_factory=dict)
+    """Words' phoneme counts said alone: words repeat, and espeak is deterministic."""
+
+    def phonemes_alone(self, word: str) -> int:
+        """How many sounding phonemes espeak gives ``word`` said on its own."""
+        count = self._alone.get(word)
+        if count is None:
+            count = sum(sounding_phonemes(s) for s in self.voice.phonemize(word))
+            if len(self._alone) >= _ALONE_CACHE_WORDS:
+                self._alone.clear()  # crude, but bounded; a refill costs microseconds a word
+            self._alone[word] = count
+        return count
 
 
 def _joined(parts: list[Pcm]) -> Pcm:

@@ -24,7 +24,12 @@ from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
-from scaispeak.speak.synthesis.timestamps import WordTiming, segment_words, spread_words
+from scaispeak.speak.synthesis.timestamps import (
+    WordTiming,
+    segment_words,
+    spread_words,
+    words_from_spans,
+)
 
 
 class SegmentSpeaker:
@@ -108,8 +113,8 @@ class SegmentSpeaker:
         # The head is a fraction of a second: shaping it here (well under a millisecond)
         # is quicker than a hop to a thread and back.
         head = shaper.head(opened.head)
-        words = spread_words(opened.text, *opened.speech_s)
-        ticket = self._announce(opened.text, shaper.samples_out, words, True)
+        words, estimated = opened_words(opened)
+        ticket = self._announce(opened.text, shaper.samples_out, words, estimated)
         await self._send(head, ticket)
         rest = await self._pipeline.finish_segment(opened, lane=self._lane)
         await self._send(await asyncio.to_thread(shaper.rest, rest), ticket)
@@ -140,5 +145,15 @@ def _shaped_and_timed(
 ) -> tuple[Pcm, list[WordTiming], bool]:
     """A whole segment as sent, and its words' times: one trip to a thread for both."""
     pcm = shape_segment(audio.pcm, pause_ms, from_rate, to_rate)
-    words, estimated = segment_words(audio.text, audio.pcm, from_rate, audio.word_durations)
+    words, estimated = segment_words(audio.text, audio.pcm, from_rate, audio.word_spans)
     return pcm, words, estimated
+
+
+def opened_words(opened: OpenedSegment) -> tuple[list[WordTiming], bool]:
+    """An opened segment's word times (before its rest exists) and whether estimated:
+    the engine's spans where it placed its words, else spread over its speech."""
+    if opened.word_spans is not None:
+        placed = words_from_spans(opened.text, opened.word_spans)
+        if placed is not None:
+            return placed, False
+    return spread_words(opened.text, *opened.speech_s), True

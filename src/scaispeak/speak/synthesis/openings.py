@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaispeak.speak.engines.base import Opening, OpeningEngine, Pcm
+from scaispeak.speak.engines.base import Opening, OpeningEngine, Pcm, WordSpans
 from scaispeak.speak.synthesis.audio import apply_gain, level_gain_db
 from scaispeak.speak.synthesis.text import normalize_text
 
@@ -84,6 +84,7 @@ class OpenedSegment:
     samples: int
     """The whole segment's length at the engine's rate (head and rest)."""
     speech_s: tuple[float, float]
+    word_spans: WordSpans | None
     pause_ms: float
     engine: str
     voice: str
@@ -113,6 +114,7 @@ def open_levelled(
         head=mark(apply_gain(head, rate, gain), rate, request.watermark),
         samples=opening.samples,
         speech_s=opening.speech_s,
+        word_spans=opening.word_spans,
         pause_ms=request.pause_ms,
         engine=name,
         voice=voice,

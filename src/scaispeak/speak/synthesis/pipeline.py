@@ -33,7 +33,10 @@ from scaispeak.speak.engines.base import (
     PassThroughEngine,
     Pcm,
     SelfMarkingEngine,
+    TimedAsyncEngine,
+    TimedEngine,
     UpstreamFailed,
+    WordSpans,
 )
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
@@ -54,12 +57,7 @@ from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, Voice
 from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
-from scaispeak.speak.synthesis.timestamps import (
-    TimedAsyncEngine,
-    TimedEngine,
-    WordTiming,
-    timeline,
-)
+from scaispeak.speak.synthesis.timestamps import WordTiming, timeline
 
 
 class SynthesisPipeline:
@@ -168,13 +166,13 @@ class SynthesisPipeline:
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
         with _engine_errors(engine_name):
-            pcm, durations = await self._synthesize(
+            pcm, spans = await self._synthesize(
                 engine, spoken, voice, speed, priority, lane, watermark, levelled
             )
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
         pause = self.pause_after(segment)
-        return SegmentAudio(index, segment.text, pcm, pause, elapsed, durations)
+        return SegmentAudio(index, segment.text, pcm, pause, elapsed, spans)
 
     def _count(self, engine_name: str, text: str, audio_s: float, elapsed: float) -> None:
         if audio_s > 0:
@@ -251,22 +249,22 @@ class SynthesisPipeline:
         lane: Hashable | None,
         watermark: bool,
         levelled: bool,
-    ) -> tuple[Pcm, tuple[float, ...] | None]:
+    ) -> tuple[Pcm, WordSpans | None]:
         if isinstance(engine, AsyncEngine):
             # Work done elsewhere (a relay's upstream, a GPU batcher): awaited here, so it
             # never holds an inference thread.
-            durations = None
+            spans = None
             if isinstance(engine, TimedAsyncEngine):
                 timed = await engine.synthesize_timed_async(
                     text, voice, speed=speed, priority=priority
                 )
-                pcm, durations = timed.pcm, timed.word_durations
+                pcm, spans = timed.pcm, timed.word_spans
             else:
                 pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
             if not levelled:
-                return pcm, durations
+                return pcm, spans
             finished = await asyncio.to_thread(self._finish, pcm, engine.sample_rate, watermark)
-            return finished, durations
+            return finished, spans
         return await self.pool.run(
             self._synthesize_levelled,
             engine,
@@ -292,16 +290,16 @@ class SynthesisPipeline:
 
     def _synthesize_levelled(
         self, engine: Engine, text: str, voice: str, speed: float, watermark: bool
-    ) -> tuple[Pcm, tuple[float, ...] | None]:
+    ) -> tuple[Pcm, WordSpans | None]:
         # Levelled per segment, in the worker thread: streaming cannot wait for the whole
         # clip, and doing the same for batch keeps both transports' audio identical.
-        durations = None
+        spans = None
         if isinstance(engine, TimedEngine):
             timed = engine.synthesize_timed(text, voice, speed=speed)
-            pcm, durations = timed.pcm, timed.word_durations
+            pcm, spans = timed.pcm, timed.word_spans
         else:
             pcm = engine.synthesize(text, voice, speed=speed)
-        return self._finish(pcm, engine.sample_rate, watermark), durations
+        return self._finish(pcm, engine.sample_rate, watermark), spans
 
     async def make(self, spec: SpeechSpec) -> MadeSpeech:
         """Speak every segment of the text, in order (``assemble`` makes the clip)."""
@@ -366,7 +364,7 @@ class SynthesisPipeline:
         words: list[WordTiming] = []
         estimated = True
         if spec.timestamps:
-            timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_durations) for seg in segments]
+            timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_spans) for seg in segments]
             words, estimated = timeline(timed, rate)
         return encode(final, spec.sample_rate, spec.format), final.size, start, words, estimated
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.engines.base import Pcm, WordSpans
 from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.synthesis.audio import AudioFormat, joined_length
 from scaispeak.speak.synthesis.timestamps import WordTiming
@@ -38,8 +38,8 @@ class SegmentAudio:
     pcm: Pcm
     pause_ms: float
     engine_seconds: float
-    word_durations: tuple[float, ...] | None = None
-    """Per spoken word, from an engine that knows them (timestamps.TimedEngine)."""
+    word_spans: WordSpans | None = None
+    """Where each spoken word is, from an engine that knows (engines.base.TimedEngine)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Word timestamps: when each word of the text is heard in the produced audio.
 
-Two sources. An engine that knows how long each word it spoke lasts (a VITS duration
-predictor does) implements :class:`TimedEngine`, and its durations are used. For every
-other engine the times are an **estimate** (``estimated: true``): the segment's speech
+Two sources. An engine that knows where each word it spoke is (a VITS duration
+predictor does: engines/vits_words.py) implements ``engines.base.TimedEngine``, and
+its word spans are used. Otherwise, or where it could not place its words, the times
+are an **estimate** (``estimated: true``): the segment's speech
 (its audio with leading and trailing silence trimmed) is shared among its words in
 proportion to how long each word is when spoken, i.e. the letters of its normalised
 form ("$42" weighs as "forty-two dollars"). Accuracy is documented in
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from scaispeak.speak.engines.base import Pcm, Priority
+from scaispeak.speak.engines.base import Pcm, WordSpans
 from scaispeak.speak.synthesis.text import normalize_text
 
 _WORD = re.compile(r"\S+")
@@ -38,33 +39,6 @@ class WordTiming:
 
     def as_dict(self) -> dict[str, Any]:
         return {"word": self.word, "start": round(self.start_s, 3), "end": round(self.end_s, 3)}
-
-
-@dataclass(frozen=True)
-class TimedPcm:
-    pcm: Pcm
-    word_durations: tuple[float, ...]
-    """Seconds of each whitespace-separated word of the text the engine was given."""
-
-
-@runtime_checkable
-class TimedEngine(Protocol):
-    """Optional engine capability: speech plus the duration of each word it spoke.
-
-    ``synthesize_timed`` takes the same arguments as ``Engine.synthesize``; the pipeline
-    prefers it when an engine has it, and the timestamps it yields are not estimates.
-    """
-
-    def synthesize_timed(self, text: str, voice: str, *, speed: float = 1.0) -> TimedPcm: ...
-
-
-@runtime_checkable
-class TimedAsyncEngine(Protocol):
-    """The same capability for an ``AsyncEngine`` (the torch VITS engine is awaited)."""
-
-    async def synthesize_timed_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
-    ) -> TimedPcm: ...
 
 
 def speech_bounds(pcm: Pcm, rate: int) -> tuple[float, float]:
@@ -105,44 +79,45 @@ def spread_words(text: str, start_s: float, end_s: float) -> list[WordTiming]:
     ]
 
 
-def words_from_durations(text: str, durations: tuple[float, ...]) -> list[WordTiming] | None:
-    """Times of ``text``'s words from an engine's per-word durations of the spoken text.
+def words_from_spans(text: str, spans: WordSpans) -> list[WordTiming] | None:
+    """Times of ``text``'s words from an engine's spans of the words it was given.
 
-    The engine timed the normalised words; each raw word owns as many of those as its
-    own normalisation has. None when the counts disagree (the caller estimates then).
+    The engine placed the normalised words; each raw word owns as many of those as its
+    own normalisation has, and runs from the first one's start to the last one's end.
+    None when the counts disagree (the caller estimates then).
     """
     words = _WORD.findall(text)
-    spans = [len(_WORD.findall(normalize_text(w))) or 1 for w in words]
-    if sum(spans) != len(durations):
+    owned = [len(_WORD.findall(normalize_text(w))) or 1 for w in words]
+    if sum(owned) != len(spans):
         return None
-    timings, clock, index = [], 0.0, 0
-    for word, span in zip(words, spans, strict=True):
-        length = float(sum(durations[index : index + span]))
-        timings.append(WordTiming(word, clock, clock + length))
-        clock, index = clock + length, index + span
+    timings, index = [], 0
+    for word, count in zip(words, owned, strict=True):
+        first, last = spans[index], spans[index + count - 1]
+        timings.append(WordTiming(word, first[0], max(first[0], last[1])))
+        index += count
     return timings
 
 
 def segment_words(
-    text: str, pcm: Pcm, rate: int, durations: tuple[float, ...] | None
+    text: str, pcm: Pcm, rate: int, spans: WordSpans | None
 ) -> tuple[list[WordTiming], bool]:
     """The segment's word times and whether they are estimated."""
-    if durations is not None:
-        timed = words_from_durations(text, durations)
+    if spans is not None:
+        timed = words_from_spans(text, spans)
         if timed is not None:
             return timed, False
     return estimate_words(text, pcm, rate), True
 
 
 def timeline(
-    segments: list[tuple[str, Pcm, float, tuple[float, ...] | None]], rate: int
+    segments: list[tuple[str, Pcm, float, WordSpans | None]], rate: int
 ) -> tuple[list[WordTiming], bool]:
-    """Word times of a whole clip joined from ``(text, pcm, pause_ms, durations)`` parts
+    """Word times of a whole clip joined from ``(text, pcm, pause_ms, spans)`` parts
     (as ``join_segments`` lays them out); estimated if any segment's are."""
     out: list[WordTiming] = []
     estimated, clock = False, 0.0
-    for text, pcm, pause_ms, durations in segments:
-        words, guessed = segment_words(text, pcm, rate, durations)
+    for text, pcm, pause_ms, spans in segments:
+        words, guessed = segment_words(text, pcm, rate, spans)
         out += [w.shifted(clock) for w in words]
         estimated = estimated or guessed
         clock += pcm.size / rate + max(0.0, pause_ms) / 1000
