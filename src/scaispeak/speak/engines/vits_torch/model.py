@@ -116,6 +116,8 @@ class VitsOutput:
     """``[b, samples]``, padded; item ``i`` is ``audio[i, : sample_lengths[i]]``."""
     sample_lengths: torch.Tensor
     frame_lengths: torch.Tensor
+    frames_per_id: torch.Tensor
+    """``[b, t]``: how many frames each phoneme id lasts (0 in padding); where words are."""
 
 
 class PiperVits(nn.Module):
@@ -192,7 +194,9 @@ class PiperVits(nn.Module):
         z = self.flow.reverse(z_p, frame_mask) * frame_mask
         padded = bool((frame_lengths != max_frames).any())
         audio = self._decode(z, frame_lengths if padded else None, decoder_dtype)
-        return VitsOutput(audio.float(), frame_lengths * self.hop_length, frame_lengths)
+        return VitsOutput(
+            audio.float(), frame_lengths * self.hop_length, frame_lengths, frames[:, 0].long()
+        )
 
     def _decode(
         self, z: torch.Tensor, frame_lengths: torch.Tensor | None, dtype: torch.dtype | None
