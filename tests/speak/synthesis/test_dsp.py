@@ -12,6 +12,7 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.synthesis.audio import loudness
 from scaispeak.speak.synthesis.audio.dsp import (
     fade_edges,
+    from_int16_bytes,
     join_segments,
     resample,
     resampled_length,
@@ -74,6 +75,12 @@ def test_resampled_length_is_what_resample_returns(src: int, dst: int) -> None:
     for n in lengths:
         got = resample(np.zeros(n, np.float32), src, dst).size
         assert resampled_length(n, src, dst) == got, (n, src, dst, n * dst / src)
+
+
+def test_int16_bytes_read_back_as_float32_full_scale() -> None:
+    pcm = from_int16_bytes(b"\x00\x80\x00\x00\xff\x7f")  # -32768, 0, 32767
+    assert pcm.dtype == np.float32
+    np.testing.assert_array_equal(pcm, np.array([-1.0, 0.0, 32767 / 32768], np.float32))
 
 
 def test_resample_empty() -> None:

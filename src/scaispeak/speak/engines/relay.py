@@ -22,7 +22,6 @@ import random
 from collections.abc import AsyncIterator
 
 import aiohttp
-import numpy as np
 
 from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import (
@@ -34,6 +33,7 @@ from scaispeak.speak.engines.base import (
     UpstreamFailed,
 )
 from scaispeak.speak.engines.circuit import CircuitBreaker
+from scaispeak.speak.synthesis.audio import from_int16_bytes
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
 _RETRYABLE_STATUS = {429, 502, 503, 504}
@@ -95,7 +95,7 @@ class RelayEngine:
         finally:
             response.release()
         self.breaker.record_success()
-        return (np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+        return from_int16_bytes(body)
 
     async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
         """Speak ``text`` through the upstream; returns once its answer has begun."""

@@ -16,8 +16,6 @@ import wave
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
-
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.provenance.capture import StreamCapture
@@ -25,6 +23,7 @@ from scaispeak.speak.synthesis.audio import (
     AudioFormat,
     FileEncoder,
     fade_edges,
+    from_int16_bytes,
     resample,
     silence,
     to_int16_bytes,
@@ -46,8 +45,7 @@ def read_wav(data: bytes) -> tuple[Pcm, int]:
     with wave.open(io.BytesIO(data)) as reader:
         rate = reader.getframerate()
         frames = reader.readframes(reader.getnframes())
-    pcm = (np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
-    return pcm, rate
+    return from_int16_bytes(frames), rate
 
 
 async def assemble(

@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.provenance import fingerprint
-from scaispeak.speak.synthesis.audio import AudioFormat, content_type, wav_header
+from scaispeak.speak.synthesis.audio import (
+    AudioFormat,
+    content_type,
+    from_int16_bytes,
+    wav_header,
+)
 from scaispeak.speak.synthesis.speech import SpeechSpec
 
 PASS_THROUGH_FORMATS = frozenset({AudioFormat.pcm, AudioFormat.wav})
@@ -66,8 +69,7 @@ class PassingSpeech:
     def delivered(self) -> PassedClip:
         """What was delivered, for its provenance record (after the last chunk)."""
         usable = len(self._start) // 2 * 2
-        samples = np.frombuffer(bytes(self._start[:usable]), "<i2")
-        start = (samples.astype(np.float32) / 32768).astype(np.float32)
+        start = from_int16_bytes(bytes(self._start[:usable]))
         return PassedClip(self.rate, self.duration_s, self.spec.watermark, start)
 
     def _header(self) -> bytes:

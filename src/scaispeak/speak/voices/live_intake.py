@@ -16,12 +16,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.errors import ServiceError
+from scaispeak.speak.synthesis.audio import from_int16_bytes
 from scaispeak.speak.voices import consent, intake
 from scaispeak.speak.voices.audio_input import DecodedAudio
 from scaispeak.speak.voices.errors import IntakeRejected, UploadTooLarge
@@ -107,9 +107,8 @@ class LiveIntake:
     def _recorded(self) -> DecodedAudio:
         assert self.start is not None
         usable = len(self.buffer) - len(self.buffer) % 2
-        ints = np.frombuffer(bytes(self.buffer[:usable]), dtype="<i2")
+        pcm = from_int16_bytes(bytes(self.buffer[:usable]))
         self.buffer.clear()
-        pcm = (ints.astype(np.float32) / 32768.0).astype(np.float32)
         return DecodedAudio(pcm, self.start.sample_rate, "pcm", "pcm_s16le", 1)
 
     async def _finish_consent(self) -> list[dict[str, Any]]:

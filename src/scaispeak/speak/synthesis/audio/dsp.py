@@ -129,6 +129,11 @@ def _pause_samples(pause_ms: float, rate: int) -> int:
     return _ms_to_samples(max(0.0, pause_ms), rate)
 
 
+def from_int16_bytes(data: bytes) -> Pcm:
+    """Signed 16-bit little-endian bytes (an even number of them) as float32 in [-1, 1)."""
+    return (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+
+
 def to_int16_bytes(pcm: Pcm) -> bytes:
     """Signed 16-bit little-endian bytes: clipped to [-1, 1], scaled by 32767, rounded."""
     return to_int16(pcm).astype("<i2", copy=False).tobytes()
