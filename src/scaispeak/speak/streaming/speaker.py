@@ -26,9 +26,8 @@ from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
 from scaispeak.speak.synthesis.timestamps import (
     WordTiming,
+    opened_segment_words,
     segment_words,
-    spread_words,
-    words_from_spans,
 )
 
 
@@ -113,7 +112,7 @@ class SegmentSpeaker:
         # The head is a fraction of a second: shaping it here (well under a millisecond)
         # is quicker than a hop to a thread and back.
         head = shaper.head(opened.head)
-        words, estimated = opened_words(opened)
+        words, estimated = opened_segment_words(opened.text, opened.word_spans, opened.speech_s)
         ticket = self._announce(opened.text, shaper.samples_out, words, estimated)
         await self._send(head, ticket)
         rest = await self._pipeline.finish_segment(opened, lane=self._lane)
@@ -147,13 +146,3 @@ def _shaped_and_timed(
     pcm = shape_segment(audio.pcm, pause_ms, from_rate, to_rate)
     words, estimated = segment_words(audio.text, audio.pcm, from_rate, audio.word_spans)
     return pcm, words, estimated
-
-
-def opened_words(opened: OpenedSegment) -> tuple[list[WordTiming], bool]:
-    """An opened segment's word times (before its rest exists) and whether estimated:
-    the engine's spans where it placed its words, else spread over its speech."""
-    if opened.word_spans is not None:
-        placed = words_from_spans(opened.text, opened.word_spans)
-        if placed is not None:
-            return placed, False
-    return spread_words(opened.text, *opened.speech_s), True

@@ -14,6 +14,7 @@ offset by the audio (speech and pauses) before it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,11 +103,26 @@ def segment_words(
     text: str, pcm: Pcm, rate: int, spans: WordSpans | None
 ) -> tuple[list[WordTiming], bool]:
     """The segment's word times and whether they are estimated."""
+    return _placed_or(text, spans, lambda: estimate_words(text, pcm, rate))
+
+
+def opened_segment_words(
+    text: str, spans: WordSpans | None, speech_s: tuple[float, float]
+) -> tuple[list[WordTiming], bool]:
+    """An opened segment's word times, before its rest (hence its audio) exists, and
+    whether they are estimated: spread over the speech its durations bound if need be."""
+    return _placed_or(text, spans, lambda: spread_words(text, *speech_s))
+
+
+def _placed_or(
+    text: str, spans: WordSpans | None, estimate: Callable[[], list[WordTiming]]
+) -> tuple[list[WordTiming], bool]:
+    """The engine's placing where it gave one that fits ``text``, else ``estimate()``."""
     if spans is not None:
-        timed = words_from_spans(text, spans)
-        if timed is not None:
-            return timed, False
-    return estimate_words(text, pcm, rate), True
+        placed = words_from_spans(text, spans)
+        if placed is not None:
+            return placed, False
+    return estimate(), True
 
 
 def timeline(
