@@ -196,6 +196,22 @@ async def real_answer(upstream: Upstream) -> bytes:
     return response.content
 
 
+@asynccontextmanager
+async def trusted_front(
+    tmp_path: Path,
+    engines: EngineRegistry,
+    answer: bytes,
+    after_half: Callable[[asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[LiveApp]:
+    """A budgeted front that trusts a replaying upstream (``replaying_upstream``)."""
+    async with (
+        replaying_upstream(answer, after_half) as url,
+        relaying_app(tmp_path, engines, url, "k", **TRUSTED) as app,
+    ):
+        await set_budget(app)
+        yield app
+
+
 class AsgiCall:
     """POST straight into the app's ASGI interface, keeping each message as it is
     sent (an in-process HTTP client would hand over the body only once complete)."""
@@ -269,11 +285,7 @@ async def test_first_audio_goes_before_the_upstream_has_sent_it_all(
         writer.write(answer[len(answer) // 2 :])
         await writer.drain()
 
-    async with (
-        replaying_upstream(answer, rest_on_cue) as url,
-        relaying_app(tmp_path, engines, url, "k", **TRUSTED) as app,
-    ):
-        await set_budget(app)
+    async with trusted_front(tmp_path, engines, answer, rest_on_cue) as app:
         call = AsgiCall(app, relayed())
         first = await call.next_body()  # arrives while the upstream still holds half
         assert answer.startswith(first)
@@ -294,11 +306,7 @@ async def test_an_upstream_that_breaks_off_cuts_the_response_and_charges_nothing
     async def break_off(writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    async with (
-        replaying_upstream(answer, break_off) as url,
-        relaying_app(tmp_path, engines, url, "k", **TRUSTED) as app,
-    ):
-        await set_budget(app)
+    async with trusted_front(tmp_path, engines, answer, break_off) as app:
         call = AsgiCall(app, relayed())
         with pytest.raises(Exception, match="broke off"):
             await asyncio.wait_for(call.task, 60)
@@ -317,11 +325,7 @@ async def test_a_caller_who_hangs_up_is_charged_in_full_and_the_clip_recorded(
         writer.write(answer[len(answer) // 2 :])
         await writer.drain()
 
-    async with (
-        replaying_upstream(answer, rest_at_once) as url,
-        relaying_app(tmp_path, engines, url, "k", **TRUSTED) as app,
-    ):
-        await set_budget(app)
+    async with trusted_front(tmp_path, engines, answer, rest_at_once) as app:
         call = AsgiCall(app, relayed(), hang_up_after=1)
         await asyncio.wait_for(call.task, 60)  # no error: nobody is left to tell
         got = call.received()
