@@ -62,14 +62,20 @@ class PassingResult:
 
     voice: Voice
     speech: PassingSpeech
-    backend: str
-    cost_micros: int
     origin: provenance.ClipOrigin
     sessions: async_sessionmaker[AsyncSession]
     reservation: Reservation
     charge: accounting.Charge
     held: AsyncExitStack
     """The tenant's concurrency slot, held until the clip is delivered."""
+
+    @property
+    def backend(self) -> str:
+        return self.charge.backend
+
+    @property
+    def cost_micros(self) -> int:
+        return self.charge.cost_micros
 
     async def deliver(self, send: Callable[[bytes], Awaitable[None]]) -> None:
         """Send the clip on with ``send`` as it arrives, and settle its charge once all
@@ -186,9 +192,7 @@ async def speak_clip(
         if isinstance(made, PassingSpeech):
             assert passing_to is not None
             slot = held.pop_all()  # the clip is still arriving: deliver() lets the slot go
-            return PassingResult(
-                voice, made, route.backend, cost, origin, passing_to, reservation, charge, slot
-            )
+            return PassingResult(voice, made, origin, passing_to, reservation, charge, slot)
         clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge)
     return SpokenResult(voice, clip, route.backend, cost, origin)
 
