@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -176,3 +177,32 @@ def test_no_digits_survive_and_nothing_raises(text: str) -> None:
     spoken = normalize_text(text)
     assert not re.search(r"\d", spoken)
     assert "  " not in spoken
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("1" * 4400 + "th", id="ordinal"),
+        pytest.param("$" + "1" * 4400 + ".5", id="money"),
+        pytest.param("1" + ",000" * 1500, id="thousands_separators"),
+        pytest.param("1." + "2" * 5000 + ".3", id="dotted"),
+    ],
+)
+def test_digit_runs_too_long_to_name_are_read_digit_by_digit(text: str) -> None:
+    # Python refuses to parse more than 4,300 digits (ValueError); all of these fit in
+    # an inline request.
+    spoken = normalize_text(text)
+    assert not re.search(r"\d", spoken)
+    assert len(spoken.split()) > 4000  # a word per digit
+
+
+@pytest.mark.parametrize("unit", ["a.", "1-2-", "a.b-", "x.y@"])
+def test_a_long_token_is_normalised_in_linear_time(unit: str) -> None:
+    # A job may hold one 500,000-character token that no segment boundary cuts. These
+    # took 0.6-2 s per 10,000 characters when the address patterns backtracked from
+    # every position (quadratic: about 20 s for these 30,000, minutes for a job); linear,
+    # they take about 1 s.
+    token = unit * (30_000 // len(unit))
+    started = time.perf_counter()
+    normalize_text(token)
+    assert time.perf_counter() - started < 5.0

@@ -27,10 +27,13 @@ def markup(text: str) -> str:
     return _MARKUP.sub("", text)
 
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Both patterns may only start where a token starts (the lookbehinds) and never give back
+# what a run took (possessive ++): otherwise a long dotted token with no "@" or TLD, such
+# as "1.1.1.1..." in a 500,000-character job, is rescanned from every position (quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(
     r"\b(?:https?://|www\.)[^\s<>\"']+"
-    r"|\b(?:[A-Za-z0-9-]+\.)+(?:com|org|net|edu|gov|io|dev|ai|app|info|co|uk|de)\b"
+    r"|(?<![\w.-])(?:[A-Za-z0-9-]++\.)+(?:com|org|net|edu|gov|io|dev|ai|app|info|co|uk|de)\b"
     r"(?:/[^\s<>\"']*)?"
 )
 _URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)

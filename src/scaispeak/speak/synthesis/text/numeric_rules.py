@@ -178,7 +178,7 @@ def ordinals_and_fractions(text: str) -> str:
 
     Runs after dates ("March 3rd", "3/5/2024") and before cardinals.
     """
-    text = _ORDINAL.sub(lambda m: say.ordinal(int(m["n"].replace(",", ""))), text)
+    text = _ORDINAL.sub(lambda m: say.ordinal_text(m["n"]), text)
     return _FRACTION.sub(
         lambda m: say.fraction(int(m["n"]), int(m["d"])) if int(m["n"]) < int(m["d"]) else m[0],
         text,
@@ -210,7 +210,7 @@ def cardinal_numbers(text: str) -> str:
     Runs last among the number rules: whatever digits are left are plain quantities.
     """
     text = _DOTTED_NUMBER.sub(
-        lambda m: " dot ".join(say.cardinal(int(part)) for part in m.group().split(".")), text
+        lambda m: " dot ".join(say.cardinal_text(part) for part in m.group().split(".")), text
     )
     text = _BARE_DECIMAL.sub(lambda m: "point " + say.digits(m["frac"]), text)
     return _NUMBER.sub(_number, text)

@@ -47,6 +47,29 @@ def digits(text: str) -> str:
     return " ".join(_DIGIT_WORDS[int(ch)] for ch in text if ch.isdecimal())
 
 
+# num2words names nothing past the vigintillions (10**66); longer runs are read digit by
+# digit before they are parsed, since Python refuses to parse more than 4,300 digits.
+_MOST_NAMED_DIGITS = 66
+
+
+def _parsed(integer_text: str) -> int | None:
+    """ "1,250" -> 1250; None for a run of digits too long to name."""
+    plain = integer_text.replace(",", "") or "0"
+    return int(plain) if len(plain) <= _MOST_NAMED_DIGITS else None
+
+
+def cardinal_text(integer_text: str) -> str:
+    """ "1,250" -> "one thousand two hundred fifty"; any length of digits is safe."""
+    value = _parsed(integer_text)
+    return digits(integer_text) if value is None else cardinal(value)
+
+
+def ordinal_text(integer_text: str) -> str:
+    """ "1,021" -> "one thousand twenty-first"; any length of digits is safe."""
+    value = _parsed(integer_text)
+    return digits(integer_text) if value is None else ordinal(value)
+
+
 def cardinal(value: int) -> str:
     """1250 -> "one thousand two hundred fifty"; too large for num2words -> digit by digit."""
     try:
@@ -65,7 +88,7 @@ def ordinal(value: int) -> str:
 
 def decimal(integer_part: str, fraction_part: str = "") -> str:
     """("3", "14") -> "three point one four"; thousands separators in the integer are ignored."""
-    words = cardinal(int(integer_part.replace(",", "") or "0"))
+    words = cardinal_text(integer_part)
     if fraction_part:
         words += " point " + digits(fraction_part)
     return words
@@ -98,13 +121,13 @@ def fraction(numerator: int, denominator: int) -> str:
 def money(symbol: str, integer_part: str, fraction_part: str = "", scale: str = "") -> str:
     """("$", "42", "50") -> "forty-two dollars and fifty cents"; scale: "$3.5 million"."""
     major, majors, minor, minors = _CURRENCIES[symbol]
-    whole = int(integer_part.replace(",", "") or "0")
+    whole = _parsed(integer_part)
     if scale:
         return f"{decimal(integer_part, fraction_part)} {scale} {majors}"
     if len(fraction_part) > 2:
         return f"{decimal(integer_part, fraction_part)} {majors}"
     cents = int(fraction_part.ljust(2, "0")) if fraction_part else 0
-    major_words = f"{cardinal(whole)} {major if whole == 1 else majors}"
+    major_words = f"{cardinal_text(integer_part)} {major if whole == 1 else majors}"
     if cents == 0:
         return major_words
     minor_words = f"{cardinal(cents)} {minor if cents == 1 else minors}"
