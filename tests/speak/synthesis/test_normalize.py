@@ -69,12 +69,12 @@ EXACT = [
     ("short_decade", "the '80s", "the eighties"),
     ("year_range", "1990-1995", "nineteen ninety to nineteen ninety-five"),
     ("plain_four_digit_number_is_cardinal", "2024 apples", "two thousand twenty-four apples"),
-    ("time_am", "10:30 am", "ten thirty A M"),
+    ("time_am", "10:30 am", "ten thirty AM"),
     ("time_oh_minutes", "7:05", "seven oh five"),
     ("time_on_the_hour", "7:00", "seven o'clock"),
     ("time_24h", "17:00", "seventeen hundred"),
-    ("hour_pm_dotted", "at 5 p.m. today", "at five P M today"),
-    ("hour_pm_ends_sentence", "at 5 p.m. Then", "at five P M. Then"),
+    ("hour_pm_dotted", "at 5 p.m. today", "at five PM today"),
+    ("hour_pm_ends_sentence", "at 5 p.m. Then", "at five PM. Then"),
     # ranges
     ("range", "pages 5-10", "pages five to ten"),
     ("range_en_dash", "5–10 minutes", "five to ten minutes"),
@@ -206,3 +206,12 @@ def test_a_long_token_is_normalised_in_linear_time(unit: str) -> None:
     started = time.perf_counter()
     normalize_text(token)
     assert time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize("written", ["10:30 am", "9 AM", "7 a.m."])
+def test_am_is_spelled_so_espeak_says_ay_em(written: str) -> None:
+    # "A M" was read "uh em" (the article "a"). The voices read through espeak.
+    from scaispeak.speak.engines.kokoro_phonemes import espeak_clauses
+
+    phonemes = "".join(espeak_clauses(normalize_text(f"We open at {written} sharp.")))
+    assert "eɪˈɛm" in phonemes, phonemes

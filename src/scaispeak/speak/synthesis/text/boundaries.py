@@ -32,13 +32,13 @@ _BEFORE_NUMBER = frozenset(
 )
 # Their period ends a sentence when a capitalised word (or nothing) follows.
 _MAYBE_FINAL = frozenset(
-    {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "a.m", "p.m", "ave", "blvd", "dept"}
+    {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "ave", "blvd", "dept"}
+    | {"a.m", "p.m", "am", "pm"}  # "am"/"pm": also as normalize_text writes them ("five PM.")
 )
 
 _TERMINATOR = re.compile(r"[.?!…]+[\"'”’)\]]*(?=\s|$)")
 _TOKEN_BEFORE = re.compile(r"[^\s\"'“‘(\[]*$")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
-_SPOKEN_MERIDIEM = re.compile(r"\b[AP] M$")  # "five P M." as written by normalize_text
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s")
@@ -88,9 +88,7 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return False
     if lower in _BEFORE_NUMBER:
         return not (following or "").isdigit()
-    if lower in _MAYBE_FINAL or _SPOKEN_MERIDIEM.search(
-        text, max(0, match.start() - 4), match.start()
-    ):
+    if lower in _MAYBE_FINAL:
         return following is None or following.isupper()
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
 

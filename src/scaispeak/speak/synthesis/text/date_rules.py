@@ -92,7 +92,7 @@ def _clock_time(match: re.Match[str]) -> str:
 
 
 def times(text: str) -> str:
-    """10:30 am -> "ten thirty A M", 7:05 -> "seven oh five", 5 p.m. -> "five P M".
+    """10:30 am -> "ten thirty AM", 7:05 -> "seven oh five", 5 p.m. -> "five PM".
 
     Runs after ranges (9:00-17:00) and before plain numbers and the colon is lost.
     """

@@ -135,8 +135,11 @@ def money(symbol: str, integer_part: str, fraction_part: str = "", scale: str = 
 
 
 def time_of_day(hour: int, minute: int, meridiem: str = "") -> str:
-    """(10, 30, "am") -> "ten thirty A M"; (7, 5) -> "seven oh five"; (7, 0) -> "seven o'clock"."""
-    spoken_meridiem = " ".join(meridiem.upper()) if meridiem else ""
+    """(10, 30, "am") -> "ten thirty AM"; (7, 5) -> "seven oh five"; (7, 0) -> "seven o'clock".
+
+    "AM" as one word: espeak reads it "ay em", but "A M" as "uh em" (the article "a").
+    """
+    spoken_meridiem = meridiem.upper()
     words = cardinal(hour)
     if minute == 0:
         if not spoken_meridiem:
