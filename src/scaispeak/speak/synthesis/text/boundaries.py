@@ -22,18 +22,20 @@ class Cut(NamedTuple):
 
 # Abbreviations whose period never ends a sentence (they precede a name or phrase).
 _NEVER_FINAL = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sgt", "capt", "rev"}
+    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sgt", "capt", "rev", "apt"}
+    | {"sen", "gov", "gen", "lt", "col", "maj", "adm", "cmdr", "rep", "pres", "hon", "supt"}
     | {"vs", "v", "cf", "e.g", "i.e", "eg", "ie", "approx", "ca"}
 )
 # Their period ends a sentence unless a number follows ("No. 5", "Jan. 5", "Fig. 2").
 _BEFORE_NUMBER = frozenset(
-    {"no", "nos", "vol", "fig", "p", "pp", "ch"}
+    {"no", "nos", "vol", "fig", "p", "pp", "ch", "ext"}
     | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 )
 # Their period ends a sentence when a capitalised word (or nothing) follows.
 _MAYBE_FINAL = frozenset(
     {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "ave", "blvd", "dept"}
-    | {"a.m", "p.m", "am", "pm"}  # "am"/"pm": also as normalize_text writes them ("five PM.")
+    # "am"/"pm" also as normalize_text writes them ("five PM.")
+    | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
 )
 
 _TERMINATOR = re.compile(r"[.?!…]+[\"'”’)\]]*(?=\s|$)")

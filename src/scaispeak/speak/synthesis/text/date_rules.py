@@ -102,9 +102,25 @@ def times(text: str) -> str:
 
 _DECADE = re.compile(r"(?:\b(?P<year>1[1-9]\d0|20\d0)|['’](?P<short>[1-9]0)|\b(?P<age>[2-9]0))s\b")
 _YEAR_IN_CONTEXT = re.compile(
-    rf"\b(?P<ctx>(?i:in|since|by|from|until|till|to|through|before|after|during|circa"
-    rf"|around|of|year))\s+{_YEAR}\b(?![.,:]\d)"
+    rf"(?P<ctx>\b(?i:in|since|by|from|until|till|to|through|before|after|during|circa"
+    rf"|around|of|year|founded|established|est\.|born|built|released|published|launched"
+    rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of)"
+    rf"|©)\s*{_YEAR}\b(?![.,:]\d)"
 )
+# "a 1967 Mustang", "the 2024 Olympics": a year names the model or the event after it.
+_YEAR_BEFORE_NAME = re.compile(
+    rf"\b(?P<ctx>(?i:a|the|his|her|my|your|our|their|this|that|last|next))\s+{_YEAR}"
+    r"(?=\s+[A-Z])"
+)
+# A season or span written "2020-21", "2020-25" ("1999-2000" is the range rule's).
+_SEASON = re.compile(rf"(?<![\w.,-]){_YEAR}[-–](?P<end>\d\d)(?![\w-]|[.,]\d)")
+
+
+def _season(match: re.Match[str]) -> str:
+    start, end = int(match["year"]), int(match["end"])
+    if end <= start % 100:
+        return match[0]  # "1999-01" is not a span of years
+    return f"{say.year(start)} to {say.year(start - start % 100 + end)}"
 
 
 def _decade(match: re.Match[str]) -> str:
@@ -119,4 +135,10 @@ def years(text: str) -> str:
     Runs after dates and money (which own their four-digit numbers) and before cardinals.
     """
     text = _DECADE.sub(_decade, text)
-    return _YEAR_IN_CONTEXT.sub(lambda m: f"{m['ctx']} {say.year(int(m['year']))}", text)
+    text = _SEASON.sub(_season, text)
+    text = _YEAR_BEFORE_NAME.sub(_year_after_context, text)
+    return _YEAR_IN_CONTEXT.sub(_year_after_context, text)
+
+
+def _year_after_context(match: re.Match[str]) -> str:
+    return f"{match['ctx']} {say.year(int(match['year']))}"

@@ -11,20 +11,55 @@ Paragraph breaks (blank lines) survive; every other whitespace run becomes one s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from scaispeak.speak.synthesis.text import date_rules as dates
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 
 Rule = Callable[[str], str]
 
 _MARKUP = re.compile(r"`+|\*\*|__|^[^\S\n]*(?:#{1,6}|[*•-])[^\S\n]+", re.MULTILINE)
+_MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\]\n]*)\]\([^)\s]*(?:\s\"[^\"\n]*\")?\)")
 
 
 def markup(text: str) -> str:
-    """Drop Markdown that LLMs emit (`code`, **bold**, # headings, bullets)."""
+    """Drop Markdown that LLMs emit (`code`, **bold**, # headings, bullets, [label](url))."""
+    text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     return _MARKUP.sub("", text)
+
+
+# Emoji and pictographic symbols, with their joiners, variation selectors and tags:
+# espeak reads them by name ("slightly smiling face", "white heavy check mark").
+_PICTOGRAPHS = re.compile(
+    r"[\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
+    r"\ufe0e\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
+)
+_HEART_AS_VERB = re.compile(r"(?<=\w )[\u2665\u2764]\ufe0f?(?= \w)")  # "I ❤️ NY"
+
+
+def pictographs(text: str) -> str:
+    """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY"."""
+    text = _HEART_AS_VERB.sub("love", text)
+    return _PICTOGRAPHS.sub(" ", text)
+
+
+# Letters espeak has no name for (Vietnamese tone marks, "Đ"): spelled out as "letter one
+# E C five". Without their marks they are read as a name should be ("Nguyen").
+_UNNAMED_LETTERS = re.compile(r"[\u0110\u0111\u1e00-\u1eff]")
+_STROKED = {"Đ": "D", "đ": "d"}
+
+
+def _unmarked(letter: str) -> str:
+    base = _STROKED.get(letter) or unicodedata.normalize("NFKD", letter)
+    return "".join(ch for ch in base if not unicodedata.combining(ch))
+
+
+def unnamed_letters(text: str) -> str:
+    """Nguyễn -> Nguyen, Đặng -> Dang: marks dropped from letters espeak cannot name."""
+    return _UNNAMED_LETTERS.sub(lambda m: _unmarked(m[0]), text)
 
 
 # Both patterns may only start where a token starts (the lookbehinds) and never give back
@@ -82,8 +117,28 @@ _TITLES = {
     "Capt": "Captain",
     "Rev": "Reverend",
 }
+# Also words ("Gen Z", "Col", "Rep"): only with their period and before a name.
+_DOTTED_TITLES = {
+    "Sen": "Senator",
+    "Gov": "Governor",
+    "Gen": "General",
+    "Lt": "Lieutenant",
+    "Col": "Colonel",
+    "Maj": "Major",
+    "Adm": "Admiral",
+    "Cmdr": "Commander",
+    "Rep": "Representative",
+    "Pres": "President",
+    "Hon": "Honorable",
+    "Supt": "Superintendent",
+    "Fr": "Father",
+}
 _TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_TITLES)})(?:\.|(?=\s+[A-Z]))")
+_DOTTED_TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_DOTTED_TITLES)})\.(?=\s+[A-Z])")
 _SAINT_OR_STREET = re.compile(r"\bSt\.(?=(?P<gap>\s*)(?P<next>\S?))")
+# A street's name: capitalised words after a house number or after a lowercase word (so
+# not merely the sentence's first word): "42 Oak St.", "lives on Main St.", "Elm Dr.".
+_STREET_NAME_BEFORE = re.compile(r"(?:\d+[A-Za-z]?|\b[a-z]+,?)\s+(?:[A-Z][\w'-]*\s+){1,3}$")
 _MAYBE_FINAL = {
     "etc": "et cetera",
     "jr": "Junior",
@@ -104,21 +159,42 @@ _INLINE_ABBREVIATIONS = (
     (re.compile(r"\bcf\.(?=\s)"), "compare"),
     (re.compile(r"\b[Nn]o\.\s?(?=\d)"), "number "),
     (re.compile(r"\b[Ff]ig\.\s?(?=\d)"), "figure "),
+    (re.compile(r"\b[Aa]pt\.?\s?(?=\d|[A-Z]\b)"), "apartment "),
 )
+# espeak reads "PhD" as its letters, "Ph.D." as "P H dot D".
+_DOCTORATE = re.compile(r"\bPh\.?\s?D\b(?P<dot>\.)?")
+
+
+def _follows_street_name(text: str, index: int) -> bool:
+    return _STREET_NAME_BEFORE.search(text[max(0, index - 60) : index]) is not None
+
+
+def _title(match: re.Match[str]) -> str:
+    if match["abbr"] == "Dr" and _follows_street_name(match.string, match.start()):
+        return "Drive." if match[0].endswith(".") and _period_ends(match) else "Drive"
+    return _TITLES[match["abbr"]]
+
+
+def _period_ends(match: re.Match[str]) -> bool:
+    return keeps_final_period(match.string, match.end())
 
 
 def _saint_or_street(match: re.Match[str]) -> str:
-    if match["next"][:1].isupper() and "\n" not in match["gap"]:
+    street = _follows_street_name(match.string, match.start())
+    if not street and match["next"][:1].isupper() and "\n" not in match["gap"]:
         return "Saint"
-    return "Street." if keeps_final_period(match.string, match.end()) else "Street"
+    return "Street." if _period_ends(match) else "Street"
 
 
 def abbreviations(text: str) -> str:
-    """Mr., Dr., St. (Saint before a capitalised name, else Street), etc., e.g., vs., No. 5.
+    """Mr., Dr., St. (Saint before a capitalised name unless after a street's name), etc.
+
+    Also e.g., vs., No. 5, Sen., Ph.D.; "Dr." after a street's name is "Drive".
 
     Titles never end a sentence; etc./Jr./Inc. keep their period when they do.
     """
-    text = _TITLE.sub(lambda m: _TITLES[m["abbr"]], text)
+    text = _TITLE.sub(_title, text)
+    text = _DOTTED_TITLE.sub(lambda m: _DOTTED_TITLES[m["abbr"]], text)
     text = _SAINT_OR_STREET.sub(_saint_or_street, text)
     text = _MAYBE_FINAL_ABBREVIATION.sub(
         lambda m: (
@@ -128,7 +204,7 @@ def abbreviations(text: str) -> str:
     )
     for pattern, words in _INLINE_ABBREVIATIONS:
         text = pattern.sub(words, text)
-    return text
+    return _DOCTORATE.sub(lambda m: "PhD" + ("." if m["dot"] and _period_ends(m) else ""), text)
 
 
 _DOTTED_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
@@ -156,6 +232,7 @@ _SYMBOLS = (
     (re.compile(r"\s*@\s*"), " at "),
     (re.compile(r"#(?=\d)"), "number "),
     (re.compile(r"~(?=\s?\d)"), "about "),
+    (re.compile(r"©\s*"), "copyright "),
     (re.compile(r"\s*°"), " degrees"),
 )
 
@@ -183,18 +260,24 @@ def whitespace(text: str) -> str:
 
 RULES: tuple[Rule, ...] = (
     markup,  # first: Markdown symbols must not be spoken or confuse later patterns
+    pictographs,  # early: an emoji between digits or words must not join or split them
+    unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
     urls,  # before anything that reads dots, slashes, digits or symbols
     num.phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
+    num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
     num.ranges,  # after phones/dates own their dashes; before times, negatives and money
     dates.times,  # after ranges ("9:00-17:00"); before abbreviations/acronyms take "a.m."
     abbreviations,  # before acronyms (e.g., i.e.) and numbers ("No. 5" -> "number 5")
     acronyms,  # after abbreviations so "e.g." is not read as "E G"
+    roman_numerals,  # after acronyms ("U.S. II"), before cardinals add capitalised words
     num.negative_numbers,  # after ranges ("5-10"); before money ("-$5")
     num.money,  # before units, percent, years and cardinals ("$3.5 million")
+    num.scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
     num.units_and_percent,  # after money; needs the literal "1" for singular units
     dates.years,  # after dates and money own their four-digit numbers; before cardinals
+    num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"
     num.ordinals_and_fractions,  # after dates ("March 3rd"); before cardinals
     symbols,  # after emails/urls/units consumed their @ & °; before cardinals ("#5")
     num.cardinal_numbers,  # last number rule: any digits left are plain quantities

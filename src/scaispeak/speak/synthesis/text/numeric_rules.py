@@ -22,27 +22,98 @@ _SCALES = {
 }
 
 
+_EXTENSION = r"(?:,?\s?(?:ext\.?|x|extension)\s?(?P<ext>\d{1,6})\b)?"
 _PHONE_NANP = re.compile(
-    r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
+    r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])" + _EXTENSION
 )
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?![\w-])")
+# "555-1234" is also how a range is written ("200-1000"): it is a local number when its
+# last four digits start with 0 (no quantity is written so), or when a word that asks
+# for a number to be called comes just before it.
+_PHONE_WORDS = r"\b(?i:call|dial|phone|tel|telephone|text|fax|mobile|cell|reach\s+(?:us|me)\s+at)"
+_PHONE_LOCAL = re.compile(
+    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
+    r"(?![\w-]|[.,]\d)" + _EXTENSION
+)
+# N11 service numbers (911, 411, ...) are said digit by digit when someone is to call them.
+_SERVICE_NUMBER = re.compile(rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11)\b(?![.,]\d)")
+_SOCIAL_SECURITY = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
+_LONE_EXTENSION = re.compile(r"\b(?i:ext)\.?\s?(?P<ext>\d{1,6})\b")
 _LONG_DIGIT_RUN = re.compile(r"(?<![\w.,])\d{10,}(?![\w]|[.,]\d)")
 
 
-def _speak_digit_groups(match: re.Match[str]) -> str:
-    groups = re.findall(r"\+?\d+", match.group())
-    spoken = [("plus " if g.startswith("+") else "") + say.digits(g) for g in groups]
-    return ", ".join(spoken)
+def _speak_digit_groups(match: re.Match[str], start: int | str = 0) -> str:
+    """Each group of digits read digit by digit, with its extension; from group ``start``."""
+    extension = match.groupdict().get("ext")
+    number = match.string[match.start(start) : match.start("ext") if extension else match.end()]
+    if extension:
+        number = re.sub(r"(?i)[,\s]*(?:ext\.?|x|extension)\s*$", "", number)
+    groups = re.findall(r"\+?\d+", number)
+    spoken = ", ".join(("plus " if g.startswith("+") else "") + say.digits(g) for g in groups)
+    return spoken + (f", extension {say.digits(extension)}" if extension else "")
+
+
+def _local_number(match: re.Match[str]) -> str:
+    if not match["ctx"] and match["local"][4] != "0":
+        return match[0]  # likely a range: "200-1000"
+    return (match["ctx"] or "") + _speak_digit_groups(match, start="local")
 
 
 def phone_numbers(text: str) -> str:
     """(555) 123-4567, +44 20 7946 0958, 5551234567 -> digit by digit, groups split by commas.
 
+    Also "call 555-1234", "dial 911", ext. 89 and social security numbers (123-45-6789).
     Runs before dates and ranges, which would otherwise read "555-123" as a range.
     """
     text = _PHONE_NANP.sub(_speak_digit_groups, text)
     text = _PHONE_INTERNATIONAL.sub(_speak_digit_groups, text)
+    text = _PHONE_LOCAL.sub(_local_number, text)
+    text = _SERVICE_NUMBER.sub(lambda m: m["ctx"] + say.digits(m["n"]), text)
+    text = _SOCIAL_SECURITY.sub(_speak_digit_groups, text)
+    text = _LONE_EXTENSION.sub(lambda m: f"extension {say.digits(m['ext'])}", text)
     return _LONG_DIGIT_RUN.sub(_speak_digit_groups, text)
+
+
+# Words after which a number names something rather than counting it, so it is read
+# digit by digit ("ZIP 90210", "card ending in 4242", "order #12345", "PIN 1234"). The
+# weak words are also verbs or counts ("order 500 units", "case 2"): only with a marker
+# ("#", "number", "no.", ":") or five digits or more.
+_NAMING_WORDS = (
+    r"zip(?:\s?code)?|post(?:al)?\s?code|pin(?:\s?code)?|acct\.?|ref\.?|id"
+    r"|(?:promo|verification|security|confirmation|tracking|reference|routing)"
+    r"(?:\s(?:number|no\.|code|id))?"
+    r"|ending(?:\s(?:in|with))?|last\s(?:four|4)(?:\sdigits)?(?:\s(?:are|of))?"
+)
+_WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|customer|case"
+_MARKER = r"(?:#|:|(?i:no\.|number|id))"
+_IDENTIFIER = re.compile(
+    rf"\b(?P<ctx>(?i:{_NAMING_WORDS})\s?(?:{_MARKER}|(?i:is))?\s?"
+    rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?=\d{{3}})|(?=\d{{5}})))"
+    r"(?P<id>\d{3,}(?:-\d{2,})*)(?![\w,.]\d|\w)"
+)
+# A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234".
+_STATE_ZIP = re.compile(r"(?<=\b[A-Z]{2}\s)(?P<id>\d{5}(?:-\d{4})?)\b(?![.,]\d)")
+
+
+_WRITTEN_MARKERS = re.compile(r"#|\b(?i:no|ref|acct)\.")
+_SPOKEN_MARKERS = {"#": "number ", "no.": "number", "ref.": "reference", "acct.": "account"}
+
+
+def _identifier(match: re.Match[str]) -> str:
+    spoken = ", ".join(say.digits(group) for group in match["id"].split("-"))
+    context = _WRITTEN_MARKERS.sub(
+        lambda m: _SPOKEN_MARKERS[m[0].lower()], match.groupdict().get("ctx") or ""
+    )
+    return context + spoken
+
+
+def identifiers(text: str) -> str:
+    """ZIP 90210, "ending in 4242", order #12345, IL 62704 -> digit by digit.
+
+    Runs after phone numbers and before dates and ranges ("62704-1234" is not a range).
+    """
+    text = _IDENTIFIER.sub(_identifier, text)
+    return _STATE_ZIP.sub(_identifier, text)
 
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
@@ -99,13 +170,49 @@ def _money(match: re.Match[str]) -> str:
     return say.money(match["sym"], match["int"], match["frac"] or "", scale)
 
 
+_COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
+_ABOUT_MONEY = re.compile(r"~\s?(?=[$€£]\.?\d)")
+_CENTS_ONLY = re.compile(r"(?P<sym>[$€£])\.(?P<frac>\d\d)\b(?![.,]\d)")
+
+
 def money(text: str) -> str:
-    """$42.50 -> "forty-two dollars and fifty cents", $1 -> "one dollar", €3.5m, 20 €.
+    """$42.50 -> "forty-two dollars and fifty cents", $1 -> "one dollar", €3.5m, 20 €, $.50.
 
     Runs before units, percentages and plain numbers, which would split "$3.5 million".
     """
+    text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
+    text = _ABOUT_MONEY.sub("about ", text)
+    text = _CENTS_ONLY.sub(lambda m: say.money(m["sym"], "0", m["frac"]), text)
     text = _MONEY.sub(_money, text)
     return _MONEY_AFTER.sub(_money, text)
+
+
+_SCALED = re.compile(
+    r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)(?:(?P<big>[MB]|bn|mn|tn)\b"
+    r"|(?P<k>[kK])(?=\s+[a-z]+s\b))"
+)
+
+
+# "Apartment 4B", "gate 12B", "seat 3M": a letter after a number that names a place.
+_PLACE_BEFORE = re.compile(
+    r"(?i:apartment|apt\.?|unit|suite|room|gate|seat|row|platform|flat|building|terminal"
+    r"|block|level|floor)\s?$"
+)
+
+
+def _scaled(match: re.Match[str]) -> str:
+    if _PLACE_BEFORE.search(match.string, max(0, match.start() - 12), match.start()):
+        return match[0]
+    scale = _SCALES[(match["big"] or match["k"]).lower()]
+    return f"{match['num']} {scale}"
+
+
+def scaled_numbers(text: str) -> str:
+    """1M users -> "1 million users", 2.5B, 10k steps -> "10 thousand steps".
+
+    "k" only before a plural word: "5K run" is said "five K". Runs after money ("$5k").
+    """
+    return _SCALED.sub(_scaled, text)
 
 
 _UNITS: dict[str, tuple[str, str]] = {
@@ -169,16 +276,63 @@ def units_and_percent(text: str) -> str:
     return _PERCENT.sub(" percent", text)
 
 
+_SAID_AS_A_WHOLE = {"24/7": "twenty-four seven", "50/50": "fifty-fifty", "9/11": "nine eleven"}
+_IDIOM = re.compile(r"(?<![\w/.,])(?:24/7|50/50|9/11)(?![\w/]|[.,]\d)")
+_PER_UNITS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "h": "hour"}
+_PER_UNITS |= {"min": "minute", "sec": "second", "ea": "each"}
+_PER = re.compile(
+    r"(?<=[\w%])\s?/\s?(?P<unit>month|mo|year|yr|week|wk|day|night|hour|hr|h|minute|min"
+    r"|second|sec|person|user|seat|license|unit|item|piece|page|word|head|ea)\b"
+)
+_RATING = re.compile(
+    r"(?<![\w/.,])(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)"
+    r"(?=\s(?:stars?|points?|rating|overall)\b)"
+)
+_RATING_CONTEXT = re.compile(
+    r"(?P<before>\b(?i:rated|rating|scored|score|gives?\s+it|gave\s+it|gets|got)\s(?:of\s|an?\s)?)"
+    r"(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)\b"
+)
+
+
+def _per(match: re.Match[str]) -> str:
+    return " per " + _PER_UNITS.get(match["unit"], match["unit"])
+
+
+def slashes(text: str) -> str:
+    """$20/month -> "per month", 4/5 stars -> "four out of five", 24/7, 50/50, 9/11.
+
+    Runs after money and units (which own "km/h") and before fractions ("4/5").
+    """
+    text = _IDIOM.sub(lambda m: _SAID_AS_A_WHOLE[m[0]], text)
+    text = _PER.sub(_per, text)
+    text = _RATING_CONTEXT.sub(lambda m: f"{m['before']}{m['n']} out of {m['d']}", text)
+    return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)
+
+
 _ORDINAL = re.compile(rf"\b(?P<n>{_INT})(?:st|nd|rd|th)\b")
 _FRACTION = re.compile(r"(?<![\w/.,])(?P<n>[1-9])/(?P<d>[2-9]|10)(?![\w/]|[.,]\d)")
+_MIXED_NUMBER = re.compile(
+    r"(?<![\w/.,])(?P<whole>\d{1,3})\s(?P<n>[1-9])/(?P<d>[2-9]|10)(?![\w/]|[.,]\d)"
+)
+
+
+def _mixed_number(match: re.Match[str]) -> str:
+    numerator, denominator = int(match["n"]), int(match["d"])
+    if numerator >= denominator:
+        return match[0]
+    part = say.fraction(numerator, denominator)
+    if numerator == 1:  # "one and a half", not "one and one half"
+        part = "a " + part.split(" ", 1)[1]
+    return f"{say.cardinal(int(match['whole']))} and {part}"
 
 
 def ordinals_and_fractions(text: str) -> str:
-    """21st -> "twenty-first", 3/4 -> "three quarters" (proper fractions only).
+    """21st -> "twenty-first", 3/4 -> "three quarters", 1 1/2 -> "one and a half".
 
     Runs after dates ("March 3rd", "3/5/2024") and before cardinals.
     """
     text = _ORDINAL.sub(lambda m: say.ordinal_text(m["n"]), text)
+    text = _MIXED_NUMBER.sub(_mixed_number, text)
     return _FRACTION.sub(
         lambda m: say.fraction(int(m["n"]), int(m["d"])) if int(m["n"]) < int(m["d"]) else m[0],
         text,
