@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -297,3 +298,15 @@ def test_a_lone_unfinished_word_keeps_waiting() -> None:
     segmenter.feed("  Supercalifrag")
     assert segmenter.release_words() == []
     assert segmenter.buffered
+
+
+@pytest.mark.parametrize("unit", ["word ", "a, ", "St. "])
+def test_a_long_text_without_full_stops_is_split_in_linear_time(unit: str) -> None:
+    # Transcripts and lyrics often have no full stop: every clause cut used to rescan the
+    # rest of the sentence (quadratic, about 30 s for these 120,000 characters); linear,
+    # they take about 0.3 s.
+    text = unit * (120_000 // len(unit))
+    started = time.perf_counter()
+    segments = split_segments(text)
+    assert time.perf_counter() - started < 5.0
+    assert all(len(segment.text) <= 220 for segment in segments)
