@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -108,3 +109,23 @@ async def test_cli_verify_audit_exits_1_on_a_broken_chain(
     chain = ["--chain", app.tenancy.tenant_a]
     code = await asyncio.to_thread(main, ["--data-dir", data_dir, "admin", "verify-audit", *chain])
     assert code == 1 and "BROKEN at entry 1" in capsys.readouterr().out
+
+
+async def test_concurrent_appends_to_one_chain_all_land_in_order(voice_app: VoiceApp) -> None:
+    """Each writer holds its transaction open a moment, as intake does between its
+    entries and its commit; the others queue instead of claiming the same seq."""
+    from scaispeak.speak.voices import audit
+
+    chain = f"ten_concurrent_{uuid.uuid4().hex[:8]}"
+    db = voice_app.app.state.platform.db
+
+    async def append_and_hold(n: int) -> None:
+        async with db.sessions() as session:
+            await audit.append(session, chain, "usr_test", "test_entry", details={"n": n})
+            await asyncio.sleep(0.05)
+            await session.commit()
+
+    await asyncio.gather(*(append_and_hold(n) for n in range(8)))
+    async with db.sessions() as session:
+        report = await audit.verify_chain(session, chain)
+    assert report.intact and report.entries == 8

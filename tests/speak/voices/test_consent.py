@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
 from scaispeak.platform.db import utcnow
-from scaispeak.speak.voices.models import AuditEntry, ConsentChallenge, Voice
+from scaispeak.speak.voices.models import AuditEntry, Consent, ConsentChallenge, Voice
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import (
     PHRASE,
@@ -148,3 +149,24 @@ async def audit_actions(app: VoiceApp, chain: str) -> list[str]:
     async with app.app.state.platform.db.sessions() as session:
         stmt = select(AuditEntry.action).where(AuditEntry.chain == chain).order_by(AuditEntry.seq)
         return list((await session.execute(stmt)).scalars())
+
+
+async def test_one_challenge_sent_twice_at_once_makes_one_voice(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """Both intakes find the challenge unused and verify for seconds; only one may use it."""
+    key = voice_app.tenancy.member_a
+    challenge = (await issue_challenge(voice_app, key))["id"]
+    reference, consent = clips.wav(clips.reference), clips.wav(clips.genuine)
+    responses = await asyncio.gather(
+        *(post_clone(voice_app, key, reference, consent, challenge_id=challenge) for _ in "ab")
+    )
+    accepted = [r for r in responses if r.status_code == 202]
+    refused = [r for r in responses if r.status_code != 202]
+    assert len(accepted) == 1 and len(refused) == 1, [r.text for r in responses]
+    assert_problem(refused[0], 409, "challenge_used")
+    assert await count_rows(voice_app, Consent, challenge_id=challenge) == 1
+    stored = voice_app.storage.root / "objects" / "voices"
+    assert [p.name for p in stored.iterdir()] == [accepted[0].json()["id"]]
+    actions = await audit_actions(voice_app, voice_app.tenancy.tenant_a)
+    assert actions.count("clone_accepted") == actions.count("clone_rejected") == 1

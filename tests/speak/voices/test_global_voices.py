@@ -110,3 +110,20 @@ async def test_global_voice_on_an_unknown_engine_voice_is_refused(voice_app: Voi
         f"{VOICES}/global", json=body, headers=auth(voice_app.tenancy.superadmin)
     )
     assert_problem(made, 400, "bad_request")
+
+
+async def test_patching_one_bound_of_the_licence_window_checks_it_against_the_stored_one(
+    voice_app: VoiceApp,
+) -> None:
+    """SQLite hands back the stored bound without a time zone; the new one has one."""
+    root = auth(voice_app.tenancy.superadmin)
+    starts = datetime(2024, 1, 1, tzinfo=UTC)
+    async with global_voice(voice_app, licensed_voice(valid_from=starts.isoformat())) as voice:
+        url = f"{VOICES}/global/{voice['id']}"
+        later = {"licence": {"valid_until": datetime(2030, 1, 1, tzinfo=UTC).isoformat()}}
+        extended = await voice_app.client.patch(url, json=later, headers=root)
+        assert extended.status_code == 200, extended.text
+        assert extended.json()["licence"]["valid_until"].startswith("2030-01-01")
+        earlier = {"licence": {"valid_until": (starts - timedelta(days=1)).isoformat()}}
+        backwards = await voice_app.client.patch(url, json=earlier, headers=root)
+        assert_problem(backwards, 400, "bad_request")

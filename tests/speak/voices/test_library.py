@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.platform.test_auth import assert_problem
-from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, plant_voice
+from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, plant_voice, unique
 
 
 async def test_member_edits_own_voice_but_not_a_tenant_voice(
@@ -104,3 +104,71 @@ async def test_recently_used_voices_rank_first_and_pages_stay_stable(voice_app: 
         if not (cursor := page["next_cursor"]):
             break
     assert seen == [v["id"] for v in everything]
+
+
+async def another_member_of_tenant_a(app: VoiceApp) -> str:
+    root, tenant = auth(app.tenancy.superadmin), app.tenancy.tenant_a
+    user = await app.client.post(
+        f"/v1/tenants/{tenant}/users",
+        json={"email": f"{unique('colleague')}@acme.com", "role": "member"},
+        headers=root,
+    )
+    key = await app.client.post(f"/v1/users/{user.json()['id']}/keys", json={}, headers=root)
+    return str(key.json()["secret"])
+
+
+async def test_the_owner_keeps_their_consent_after_promotion(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """Promotion makes the voice the tenant's to edit, not the speaker's consent."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    agree = f"{VOICES}/{voice_id}/promotion/agree"
+    assert (await voice_app.client.post(agree, headers=auth(t.member_a))).status_code == 200
+    promote = f"{VOICES}/{voice_id}/promote"
+    assert (await voice_app.client.post(promote, headers=auth(t.admin_a))).status_code == 200
+    consent, revoke = f"{VOICES}/{voice_id}/consent", f"{VOICES}/{voice_id}/consent/revoke"
+    colleague = await another_member_of_tenant_a(voice_app)
+    assert (await voice_app.client.get(f"{VOICES}/{voice_id}", headers=auth(colleague))).is_success
+    assert_problem(
+        await voice_app.client.get(consent, headers=auth(colleague)), 403, "voice_not_editable"
+    )
+    refused = await voice_app.client.post(revoke, json={"reason": "x"}, headers=auth(colleague))
+    assert_problem(refused, 403, "voice_not_editable")
+    trail = await voice_app.client.get(consent, headers=auth(t.member_a))
+    assert trail.status_code == 200 and trail.json()["consent"]["state"] == "active"
+    revoked = await voice_app.client.post(
+        revoke, json={"reason": "I withdraw"}, headers=auth(t.member_a)
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "failed"
+
+
+async def test_tags_match_whole_elements_in_any_script_and_wildcards_are_literal(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(voice_app, clips, tenant_id=t.tenant_a, owner=None, scope="tenant")
+    patch = {"name": "Quiet_one", "tags": ["café", "narración", "calm"]}
+    patched = await voice_app.client.patch(
+        f"{VOICES}/{voice_id}", json=patch, headers=auth(t.admin_a)
+    )
+    assert patched.status_code == 200, patched.text
+
+    async def listed(**params: str) -> dict[str, str]:
+        query = {"limit": "100", **params}
+        response = await voice_app.client.get(VOICES, params=query, headers=auth(t.member_a))
+        assert response.status_code == 200, response.text
+        return {v["id"]: f"{v['name']} {v['description']}" for v in response.json()["items"]}
+
+    for tag in ("café", "narración", "calm"):
+        assert set(await listed(tag=tag)) == {voice_id}, tag
+    assert await listed(tag="caf") == {}
+    everything = await listed()
+    underscored = {i for i, text in everything.items() if "_" in text}
+    assert voice_id in underscored and underscored != set(everything)
+    assert set(await listed(q="_")) == underscored
+    assert await listed(q="%") == {}
+    assert await listed(language="e_") == {}

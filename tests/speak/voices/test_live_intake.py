@@ -13,9 +13,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from scaispeak.app import create_app
+from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices.audio_input import DecodedAudio
+from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
 from tests.conftest import make_settings
-from tests.speak.voices.conftest import PHRASE, Clips, FakeFitter, silence
+from tests.speak.voices.conftest import PHRASE, Clips, FakeFitter, silence, statement
 from tests.support.server import ServerThread, bootstrap_key
 
 LIVE = "/v1/modules/scaispeak/voices/clone/live"
@@ -87,3 +90,39 @@ async def test_live_intake_without_credentials_closes_with_4401(
         assert event["type"] == "error" and event["code"] == "unauthorized"
         await ws.wait_closed()
         assert ws.close_code == 4401
+
+
+async def test_a_step_refuses_audio_beyond_its_longest_clip(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    """30 s at 16 kHz is the consent step's cap, far below the 25 MiB upload cap."""
+    server, key = live_server
+    url = server.url.replace("http://", "ws://") + LIVE
+    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        start = {"type": "start", "speaker_name": "Alex", "name": "capped", "sample_rate": 16_000}
+        await ws.send(json.dumps(start))
+        assert (await receive(ws))["step"] == "consent"
+        too_long = s16(silence(31, 16_000))
+        for offset in range(0, len(too_long), 32_000):
+            await ws.send(too_long[offset : offset + 32_000])
+        event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert event["type"] == "error" and event["code"] == "upload_too_large"
+        assert event["status"] == 413 and event["fatal"] is False and "30 s" in event["detail"]
+
+
+def test_a_recording_of_the_wrong_length_is_neither_transcribed_nor_matched(
+    clips: Clips,
+) -> None:
+    """Whisper and Resemblyzer would only hold the analysis thread for a clip that fails."""
+    settings = VoicesSettings()
+    seconds = settings.consent_max_s + 5
+    long_consent = np.tile(clips.genuine, int(seconds * clips.rate) // clips.genuine.size + 1)
+    audio = DecodedAudio(long_consent.astype(np.float32), clips.rate, "pcm", "pcm_s16le", 1)
+    clip, said = check_consent_step(audio, statement(), PHRASE, settings)
+    assert clip.report is not None and "duration" in clip.report.failed()
+    assert said is None
+    short = DecodedAudio(clips.reference[: 2 * clips.rate], clips.rate, "pcm", "pcm_s16le", 1)
+    genuine = DecodedAudio(clips.genuine, clips.rate, "pcm", "pcm_s16le", 1)
+    reference, speaker = check_reference_step(short, genuine, settings)
+    assert reference.report is not None and "duration" in reference.report.failed()
+    assert speaker is None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import wave
 from typing import Any
 
 import av
 import numpy as np
 import pytest
 
+from scaispeak.settings import VoicesSettings
 from scaispeak.speak.synthesis.audio import encode
 from scaispeak.speak.voices.audio_input import decode_audio
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
+from scaispeak.speak.voices.preflight import ClipKind, check_duration
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import VOICES, Clips, Impostor, VoiceApp, auth, silence
 
@@ -148,3 +151,67 @@ async def test_preflight_needs_credentials(sqlite_voice_app: VoiceApp) -> None:
         f"{VOICES}/preflight", files={"file": ("clip.wav", b"RIFF", "audio/wav")}
     )
     assert_problem(response, 401, "unauthorized")
+
+
+def multichannel_wav(channels: list[np.ndarray], rate: int) -> bytes:
+    """16-bit PCM WAV with one column per channel (our own encoder writes mono only)."""
+    frames = np.clip(np.stack(channels, axis=1), -1, 1)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(len(channels))
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes((frames * 32767).astype("<i2").tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("channels", [2, 6, 8])
+def test_identical_channels_decode_at_the_level_of_one(channels: int) -> None:
+    """Averaged, not summed: L=R stereo is not 3 dB hotter, 5.1 at 0.5 is not 1.7."""
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
+    audio = decode_audio(multichannel_wav([tone] * channels, 16_000), max_seconds=10, timeout_s=10)
+    assert audio.channels == channels and audio.pcm.ndim == 1
+    assert float(np.max(np.abs(audio.pcm))) == pytest.approx(0.5, abs=1e-3)
+    assert audio.clipped_fraction == 0.0
+
+
+def peak_at(pcm: np.ndarray, level: float) -> np.ndarray:
+    return (pcm / np.max(np.abs(pcm)) * level).astype(np.float32)
+
+
+async def test_stereo_reference_just_below_full_scale_passes_clipping(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    voice = peak_at(clips.reference, 0.89)  # -1 dBFS
+    report = await preflight(sqlite_voice_app, multichannel_wav([voice, voice], clips.rate))
+    assert statuses(report)["clipping"] == "pass" and report["passed"] is True
+
+
+async def test_a_clipped_channel_beside_a_silent_one_fails_clipping(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    clipped = np.clip(peak_at(clips.reference, 0.89) * 3, -1, 1)
+    data = multichannel_wav([clipped, np.zeros_like(clipped)], clips.rate)
+    report = await preflight(sqlite_voice_app, data)
+    assert statuses(report)["clipping"] == "fail" and report["passed"] is False
+
+
+@pytest.mark.parametrize(
+    ("rate", "make"),
+    [
+        pytest.param(22_050, lambda p, r: encode(p, r, "mp3"), id="mp3"),
+        pytest.param(48_000, lambda p, r: container_bytes(p, r, "mp4", "aac"), id="m4a"),
+    ],
+)
+def test_an_exactly_25_s_clip_passes_duration_despite_codec_padding(rate: int, make: Any) -> None:
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(25 * rate) / rate)).astype(np.float32)
+    audio = decode_audio(make(tone, rate), max_seconds=60, timeout_s=10)
+    assert audio.duration_s > 25.0, "the codec pads; otherwise this test proves nothing"
+    assert check_duration(audio.duration_s, ClipKind.reference, VoicesSettings()).status == "pass"
+
+
+def test_the_duration_tolerance_stays_small() -> None:
+    s = VoicesSettings()
+    assert check_duration(25.06, ClipKind.reference, s).status == "fail"
+    assert check_duration(4.94, ClipKind.reference, s).status == "fail"
+    assert check_duration(4.97, ClipKind.reference, s).status == "pass"

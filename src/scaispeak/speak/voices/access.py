@@ -5,6 +5,10 @@
 - a user voice: its owner (tenant admins cannot even see members' private voices,
   until the owner agrees to share one with the tenant).
 
+Consent is the speaker's side's own: the voice's owner and whoever recorded its consent
+may always read its trail and revoke it, even once the voice is promoted to the tenant
+and they may no longer edit it (``may_manage_consent``).
+
 A voice the caller cannot see is a 404 (``library.get_voice``); one they can see but
 not change is a 403. Superadmins are the platform's operators: for consent decisions
 and takedowns (approve, reject, revoke) they reach any tenant's voice by id.
@@ -21,7 +25,7 @@ from scaispeak.platform.scoping import tenant_filter
 from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices.errors import VoiceNotEditable
 from scaispeak.speak.voices.library import get_voice
-from scaispeak.speak.voices.models import Voice, VoiceScope
+from scaispeak.speak.voices.models import Consent, Voice, VoiceScope
 
 
 def may_edit(principal: Principal, voice: Voice) -> bool:
@@ -30,6 +34,17 @@ def may_edit(principal: Principal, voice: Voice) -> bool:
     if voice.scope is VoiceScope.tenant:
         return voice.tenant_id is not None and principal.is_admin_of(voice.tenant_id)
     return voice.owner_user_id == principal.user_id
+
+
+def may_manage_consent(principal: Principal, voice: Voice, consent: Consent | None) -> bool:
+    """Read the consent trail and revoke it: the voice's editors, its owner (a promoted
+    voice is no longer theirs to edit, but their consent is still theirs to withdraw)
+    and the user who recorded the consent."""
+    return (
+        may_edit(principal, voice)
+        or voice.owner_user_id == principal.user_id
+        or (consent is not None and consent.created_by == principal.user_id)
+    )
 
 
 async def editable_voice(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:

@@ -55,10 +55,17 @@ def to_analysis_rate(pcm: Pcm, rate: int) -> Pcm:
 
 
 def clipped_fraction(pcm: Pcm) -> float:
-    """Share of samples at (or within 1% of) full scale."""
+    """Share of sample instants at (or within 1% of) full scale (``clipped_instants``)."""
     if pcm.size == 0:
         return 0.0
-    return float(np.count_nonzero(np.abs(pcm) >= CLIP_LEVEL)) / pcm.size
+    return clipped_instants(pcm) / len(pcm)
+
+
+def clipped_instants(pcm: Pcm) -> int:
+    """Sample instants at (or within 1% of) full scale; for ``(samples, channels)``
+    audio, those where any channel is, since averaging would hide a clipped channel."""
+    peaks = np.abs(pcm) if pcm.ndim == 1 else np.max(np.abs(pcm), axis=1)
+    return int(np.count_nonzero(peaks >= CLIP_LEVEL))
 
 
 def speech_mask(pcm16k: Pcm) -> npt.NDArray[np.bool_]:

@@ -4,6 +4,12 @@ Uploads are untrusted, so the demuxer is chosen from the file's magic bytes (nev
 FFmpeg's probing, which would also accept playlists and concat scripts that open other
 files), nested opens are forbidden, and decoding stops at a duration cap and a
 wall-clock deadline. The result is mono float32 PCM at the file's own rate.
+
+Channels are decoded at the file's own layout and averaged here, not downmixed by
+libswresample: its matrix adds channels (an L=R stereo file comes out 3 dB hotter,
+six identical channels at peak 0.5 come out at 1.7), which would fail good stereo as
+clipped. Clipping is measured on every channel before the average, so a clipped
+channel beside a silent one still counts.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import av
 import numpy as np
 
 from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.voices.acoustics import clipped_instants
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
 
 MAX_SAMPLE_RATE = 192_000
@@ -29,6 +36,9 @@ class DecodedAudio:
     container: str
     codec: str
     channels: int
+    clipped_fraction: float | None = None
+    """Share of sample instants at which some channel touched full scale, measured
+    before the channels were averaged; None for PCM that never had other channels."""
 
     @property
     def duration_s(self) -> float:
@@ -78,24 +88,46 @@ def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> Decod
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         if not 0 < rate <= MAX_SAMPLE_RATE:
             raise AudioUnreadable(f"Unsupported sample rate {rate} Hz.")
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        limit = int(max_seconds * rate)
-        pieces: list[Pcm] = []
-        total = 0
+        # No layout: keep the file's channels. Packed float, because PyAV's planar
+        # to_ndarray crashes the process on 8-channel frames.
+        resampler = av.AudioResampler(format="flt", rate=rate)
+        mix = _Downmix(int(max_seconds * rate), max_seconds, deadline)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                piece = out.to_ndarray().reshape(-1).astype(np.float32)
-                pieces.append(piece)
-                total += piece.size
-            _check_limits(total, limit, max_seconds, deadline)
+                mix.add(out)
+            mix.check_limits()
         for out in resampler.resample(None):
-            pieces.append(out.to_ndarray().reshape(-1).astype(np.float32))
+            mix.add(out)
         channels = int(stream.codec_context.channels or 1)
         codec = stream.codec_context.name
-    pcm = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    pcm = mix.pcm()
     if pcm.size == 0:
         raise AudioUnreadable("The file decodes to no audio at all.")
-    return DecodedAudio(np.nan_to_num(pcm), rate, fmt, codec, channels)
+    clipped = mix.clipped / pcm.size
+    return DecodedAudio(pcm, rate, fmt, codec, channels, clipped)
+
+
+class _Downmix:
+    """Averages decoded frames to mono, counting clipped instants and the duration."""
+
+    def __init__(self, limit: int, max_seconds: float, deadline: float) -> None:
+        self.limit, self.max_seconds, self.deadline = limit, max_seconds, deadline
+        self.pieces: list[Pcm] = []
+        self.total = 0
+        self.clipped = 0
+
+    def add(self, frame: av.AudioFrame) -> None:
+        block = frame.to_ndarray().reshape(-1, frame.layout.nb_channels)
+        block = np.nan_to_num(block.astype(np.float32))
+        self.clipped += clipped_instants(block)
+        self.pieces.append(block.mean(axis=1, dtype=np.float32))
+        self.total += block.shape[0]
+
+    def check_limits(self) -> None:
+        _check_limits(self.total, self.limit, self.max_seconds, self.deadline)
+
+    def pcm(self) -> Pcm:
+        return np.concatenate(self.pieces) if self.pieces else np.zeros(0, np.float32)
 
 
 def _check_limits(total: int, limit: int, max_seconds: float, deadline: float) -> None:

@@ -5,8 +5,9 @@ There is one chain per tenant (its id names the chain) for cloned voices, and on
 entry's hash covers its canonical fields and the previous entry's hash, so editing,
 removing or reordering any entry breaks every hash after it; ``verify_chain`` finds
 the first break. Appends go into the caller's transaction: the entry lands with the
-change it records, or neither does. ``(chain, seq)`` is unique, so two concurrent
-writers cannot fork a chain: the loser's commit fails and nothing of it is written.
+change it records, or neither does. An appender holds its chain until its transaction
+ends (``_hold_chain``), so concurrent appenders queue instead of both claiming the
+same ``seq``; ``(chain, seq)`` is also unique, so a chain can never fork.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import utcnow
@@ -75,6 +76,7 @@ async def append(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Add the next entry of ``chain`` to the session (the caller commits)."""
+    await _hold_chain(session, chain)
     last = (
         await session.execute(
             select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq.desc())
@@ -97,6 +99,34 @@ async def append(
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def _hold_chain(session: AsyncSession, chain: str) -> None:
+    """Make this transaction the chain's only appender until it ends, so the head read
+    next is still the head when the entry is inserted: two appenders that read the same
+    head would both claim its ``seq + 1``, and the second would fail (a 500)."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # Transaction-scoped and keyed by chain: other tenants' appenders never wait.
+        # Under READ COMMITTED (the default) the head is read after the lock is granted,
+        # so it includes the entries of the transaction that held it.
+        await session.execute(select(func.pg_advisory_xact_lock(_chain_lock_key(chain))))
+        return
+    # SQLite has one writer at a time, but pysqlite begins a transaction only at its first
+    # write, so a head read before that runs outside it and may be stale by the time the
+    # INSERT gets the lock. A write that matches no row takes the lock first.
+    await session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.chain == chain, AuditEntry.seq < 0)
+        .values(seq=AuditEntry.seq)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _chain_lock_key(chain: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a chain."""
+    digest = hashlib.sha256(f"voice_audit:{chain}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 async def verify_chain(session: AsyncSession, chain: str) -> ChainReport:

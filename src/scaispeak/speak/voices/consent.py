@@ -12,16 +12,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import BadRequest, NotFound
 from scaispeak.speak.voices import audit, blobs
-from scaispeak.speak.voices.access import operated_voice, require_superadmin
+from scaispeak.speak.voices.access import (
+    may_manage_consent,
+    operated_voice,
+    require_superadmin,
+)
 from scaispeak.speak.voices.documents import document_type
-from scaispeak.speak.voices.errors import ConsentRevoked, NotPendingApproval
+from scaispeak.speak.voices.errors import ConsentRevoked, NotPendingApproval, VoiceNotEditable
+from scaispeak.speak.voices.library import get_voice
 from scaispeak.speak.voices.lifecycle import mark_for_rebuild
 from scaispeak.speak.voices.models import (
     Consent,
@@ -88,17 +93,53 @@ def challenge_problem(challenge: ConsentChallenge) -> str:
     return ""
 
 
+async def claim_challenge(session: AsyncSession, challenge_id: str, voice_id: str) -> bool:
+    """Mark the challenge used by ``voice_id``; False when another intake got there first.
+
+    A conditional UPDATE, because the unused challenge an intake read at its start may
+    be consumed by a concurrent intake during the seconds of verification. Only one
+    UPDATE can match ``used_at IS NULL``: PostgreSQL makes the second wait for the first
+    to commit and then re-checks the row; SQLite has one writer at a time."""
+    result = await session.execute(
+        update(ConsentChallenge)
+        .where(ConsentChallenge.id == challenge_id, ConsentChallenge.used_at.is_(None))
+        .values(used_at=utcnow(), voice_id=voice_id)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
 async def consent_of(session: AsyncSession, voice_id: str) -> Consent | None:
     """The voice's latest consent record."""
     stmt = select(Consent).where(Consent.voice_id == voice_id).order_by(Consent.created_at.desc())
     return (await session.execute(stmt)).scalars().first()
 
 
+async def consent_in_reach(
+    session: AsyncSession, principal: Principal, voice_id: str
+) -> tuple[Voice, Consent | None]:
+    """A voice the caller sees (404 otherwise) and its consent, when the caller may read
+    and revoke that consent (``access.may_manage_consent``; 403 otherwise)."""
+    voice = await get_voice(session, principal, voice_id)
+    record = await consent_of(session, voice.id)
+    if not may_manage_consent(principal, voice, record):
+        raise VoiceNotEditable(f"Your role may not manage the consent of voice {voice_id}.")
+    return voice, record
+
+
+async def _revocable(
+    session: AsyncSession, principal: Principal, voice_id: str
+) -> tuple[Voice, Consent | None]:
+    if principal.is_superadmin:  # takedowns reach any tenant's voice
+        voice = await operated_voice(session, principal, voice_id)
+        return voice, await consent_of(session, voice.id)
+    return await consent_in_reach(session, principal, voice_id)
+
+
 async def revoke_consent(
     session: AsyncSession, rt: VoicesRuntime, principal: Principal, voice_id: str, reason: str
 ) -> Voice:
-    voice = await operated_voice(session, principal, voice_id)
-    consent = await consent_of(session, voice.id)
+    voice, consent = await _revocable(session, principal, voice_id)
     if consent is None:
         raise BadRequest("This voice rests on a licence, not on consent; nothing to revoke.")
     if consent.state is ConsentState.revoked or voice.revoked_at is not None:

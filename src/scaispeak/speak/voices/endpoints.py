@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from scaispeak.platform.deps import Caller, Session, platform_context
-from scaispeak.speak.voices import access, audit, consent, editing, library
+from scaispeak.speak.voices import audit, consent, editing, library
 from scaispeak.speak.voices.intake import CLONE_ENGINE
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import VoiceStatus
@@ -82,9 +82,9 @@ async def warm_voice(
 
 @router.get("/voices/{voice_id}/consent")
 async def voice_consent(session: Session, caller: Caller, voice_id: str) -> VoiceConsentOut:
-    """The consent record and audit trail of a voice, for those who may edit it."""
-    voice = await access.editable_voice(session, caller, voice_id)
-    record = await consent.consent_of(session, voice.id)
+    """The consent record and audit trail of a voice, for its editors, its owner and
+    whoever recorded the consent."""
+    voice, record = await consent.consent_in_reach(session, caller, voice_id)
     entries = await audit.entries_for_voice(
         session, audit.chain_for(voice.tenant_id), voice.id, AUDIT_PAGE
     )

@@ -46,6 +46,12 @@ class PromotionNotAgreed(Conflict):
     code, title = "promotion_not_agreed", "Owner has not agreed to promotion"
 
 
+class ChallengeUsed(Conflict):
+    """Another intake consumed the consent challenge while this one was verifying."""
+
+    code, title = "challenge_used", "Consent challenge already used"
+
+
 class ConsentRevoked(Conflict):
     code, title = "consent_revoked", "Consent revoked"
 

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.db import new_id, utcnow
+from scaispeak.platform.db import new_id
 from scaispeak.platform.errors import BadRequest, Forbidden
 from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
-from scaispeak.speak.voices.consent import caller_challenge, challenge_problem
+from scaispeak.speak.voices.consent import caller_challenge, challenge_problem, claim_challenge
 from scaispeak.speak.voices.editing import check_language
-from scaispeak.speak.voices.errors import IntakeRejected
+from scaispeak.speak.voices.errors import ChallengeUsed, IntakeRejected
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import (
     Consent,
@@ -200,10 +200,16 @@ async def _accept(
     result: ConsentVerification,
     evidence: dict[str, str],
 ) -> Voice:
-    """Keep the reference, record the consent, consume the challenge: one commit."""
+    """Consume the challenge, keep the reference, record the consent: one commit."""
     audio, statement, speaker = result.reference.audio, result.statement, result.speaker
     assert audio is not None and statement is not None and speaker is not None
     voice = new_cloned_voice(principal, spec, VoiceStatus.processing, "building the voice")
+    chain = audit.chain_for(principal.tenant_id)
+    # Claimed before the reference is stored, so a losing intake leaves no blob behind.
+    if not await claim_challenge(session, challenge.id, voice.id):
+        detail = "This challenge was used for another voice meanwhile; request a new one."
+        await _record_rejection(session, chain, principal, challenge.id, detail)
+        raise ChallengeUsed(detail)
     await rt.storage.put_bytes(voice.reference_blob or "", reference_wav(audio.pcm, audio.rate))
     session.add(voice)
     session.add(
@@ -221,10 +227,8 @@ async def _accept(
             created_by=principal.user_id,
         )
     )
-    challenge.used_at, challenge.voice_id = utcnow(), voice.id
     await session.flush()
     details = {"challenge_id": challenge.id, "scope": spec.scope.value, **evidence}
-    chain = audit.chain_for(principal.tenant_id)
     await audit.append(
         session, chain, principal.user_id, "clone_accepted", voice_id=voice.id, details=details
     )
@@ -241,7 +245,14 @@ async def _reject(
     detail: str,
 ) -> None:
     """Keep the audit entries, nothing else, and answer 422 with the whole report."""
+    await _record_rejection(session, chain, principal, challenge_id, detail)
+    raise IntakeRejected(detail, report)
+
+
+async def _record_rejection(
+    session: AsyncSession, chain: str, principal: Principal, challenge_id: str, detail: str
+) -> None:
+    """Commit the attempt's audit entries and a ``clone_rejected`` entry saying why."""
     details = {"challenge_id": challenge_id, "reason": detail}
     await audit.append(session, chain, principal.user_id, "clone_rejected", details=details)
     await session.commit()
-    raise IntakeRejected(detail, report)

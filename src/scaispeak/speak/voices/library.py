@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Select, Text, and_, case, cast, func, literal, or_, select
+from sqlalchemy import DateTime, Select, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -91,7 +91,7 @@ async def list_voices(
 ) -> VoicePage:
     used = and_(VoiceUse.voice_id == Voice.id, VoiceUse.user_id == principal.user_id)
     base = select(Voice, _LAST_USED).outerjoin(VoiceUse, used).where(visible_voices(principal))
-    stmt = _filtered(base, filters)
+    stmt = _filtered(base, filters, session.get_bind().dialect.name)
     if cursor:
         stmt = stmt.where(_after(_decode_cursor(cursor)))
     stmt = stmt.order_by(
@@ -115,26 +115,37 @@ async def record_use(session: AsyncSession, principal: Principal, voice_id: str)
     )
 
 
-def _filtered(stmt: _Query, f: VoiceFilters) -> _Query:
+def _filtered(stmt: _Query, f: VoiceFilters, dialect: str) -> _Query:
+    # User text goes into LIKE patterns escaped (autoescape): "_" or "%" match themselves.
     if f.scope is not None:
         stmt = stmt.where(Voice.scope == f.scope)
     if f.language:
         # "en" matches "en-US"; "en-US" matches exactly (BCP-47 prefix match).
-        lang = f.language.lower()
-        stmt = stmt.where(
-            or_(func.lower(Voice.language) == lang, func.lower(Voice.language).like(f"{lang}-%"))
-        )
+        lang, wanted = func.lower(Voice.language), f.language.lower()
+        stmt = stmt.where(or_(lang == wanted, lang.startswith(f"{wanted}-", autoescape=True)))
     if f.status is not None:
         stmt = stmt.where(Voice.status == f.status)
     if f.q:
-        pattern = f"%{f.q.lower()}%"
+        q = f.q.lower()
         stmt = stmt.where(
-            or_(func.lower(Voice.name).like(pattern), func.lower(Voice.description).like(pattern))
+            or_(
+                func.lower(Voice.name).contains(q, autoescape=True),
+                func.lower(Voice.description).contains(q, autoescape=True),
+            )
         )
     if f.tag:
-        # Tags are a small JSON list; a LIKE on its text form works on SQLite and PostgreSQL.
-        stmt = stmt.where(cast(Voice.tags, Text).like(f'%"{f.tag}"%'))
+        stmt = stmt.where(_has_tag(f.tag, dialect))
     return stmt
+
+
+def _has_tag(tag: str, dialect: str) -> Any:
+    """The voice's tag list holds exactly ``tag``. Matched as JSON elements, not on the
+    list's text: the JSON text spells non-ASCII tags as \\uXXXX escapes."""
+    if dialect == "postgresql":
+        # The column is ``json``; containment needs ``jsonb``.
+        return cast(Voice.tags, postgresql.JSONB).contains([tag])
+    elements = func.json_each(Voice.tags).table_valued("value")
+    return exists().select_from(elements).where(elements.c.value == tag)
 
 
 def _sort_key(voice: Voice, last_used: datetime) -> list[Any]:

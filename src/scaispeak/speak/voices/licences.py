@@ -23,7 +23,7 @@ from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.access import require_superadmin
 from scaispeak.speak.voices.documents import document_type
 from scaispeak.speak.voices.editing import VoiceChanges, check_language
-from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus
+from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus, aware
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,15 @@ def _apply_terms(licence: Licence, terms: LicenceTerms) -> None:
     for name in ("valid_from", "valid_until"):
         if name in terms.fields_set:
             setattr(licence, name, getattr(terms, name))
-    if licence.valid_from and licence.valid_until and licence.valid_until <= licence.valid_from:
+    if _ends_before_it_starts(licence):
         raise BadRequest("The licence must end after it starts (valid_until > valid_from).")
+
+
+def _ends_before_it_starts(licence: Licence) -> bool:
+    # Compared as aware values, like Licence.is_valid_at: a bound loaded from SQLite is
+    # naive (stored in UTC) while the bound this request sets is usually aware.
+    start, end = licence.valid_from, licence.valid_until
+    return start is not None and end is not None and aware(end) <= aware(start)
 
 
 def _licence_summary(licence: Licence) -> dict[str, Any]:

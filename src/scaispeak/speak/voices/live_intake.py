@@ -3,7 +3,8 @@
 Transport-neutral (the WebSocket route in ``live_endpoints.py`` only moves messages).
 Protocol (docs/voices.md): the client sends ``start``; the server issues a challenge
 and prompts the consent statement; the client streams PCM (s16le mono at the rate it
-named) and sends ``done``; the server answers with that step's checks and, when they
+named, at most the step's longest accepted clip: more is refused with an error
+event) and sends ``done``; the server answers with that step's checks and, when they
 pass, prompts the reading passage; after the passage passes, the clone goes through
 the same audited intake as ``POST /voices/clone`` and the server sends ``created``.
 ``retry`` drops the audio of the current step; a failed step may simply be recorded
@@ -13,7 +14,7 @@ again.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,8 +30,10 @@ from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
 from scaispeak.speak.voices.runtime import VoicesRuntime
 from scaispeak.speak.voices.schemas import VoiceOut
+from scaispeak.speak.voices.statement import StatementMatch
 from scaispeak.speak.voices.verification import (
     ClipResult,
+    SpeakerMatch,
     check_consent_step,
     check_reference_step,
 )
@@ -89,9 +92,23 @@ class LiveIntake:
     def add_audio(self, data: bytes) -> None:
         if self.step not in (Step.consent, Step.reference):
             raise OutOfStep("Send audio only while a step is recording.")
-        if len(self.buffer) + len(data) > self.rt.settings.upload_max_bytes:
-            raise UploadTooLarge("This step's recording is too long; send done or retry.")
+        if len(self.buffer) + len(data) > self._step_byte_cap():
+            raise UploadTooLarge(
+                f"This step's recording is longer than {self._step_max_seconds():g} s; "
+                "the audio beyond it was dropped. Send done to check it, or retry."
+            )
         self.buffer += data
+
+    def _step_max_seconds(self) -> float:
+        s = self.rt.settings
+        return s.consent_max_s if self.step is Step.consent else s.reference_max_s
+
+    def _step_byte_cap(self) -> int:
+        """The step's longest accepted clip in s16le bytes: anything longer would fail
+        preflight anyway, after holding the shared analysis thread for minutes."""
+        assert self.start is not None
+        samples = int(self._step_max_seconds() * self.start.sample_rate)
+        return min(2 * samples, self.rt.settings.upload_max_bytes)
 
     def retry(self) -> list[dict[str, Any]]:
         self.buffer.clear()
@@ -121,9 +138,9 @@ class LiveIntake:
             self.challenge.phrase,
             self.rt.settings,
         )
-        passed = clip.passed and said.passed
+        passed = clip.passed and said is not None and said.passed
         await self._audit_synthetic(clip)
-        report = {"consent": clip.as_dict(), "statement": {**said.__dict__, "passed": said.passed}}
+        report = {"consent": clip.as_dict(), "statement": _outcome(said)}
         events = [_result(Step.consent, passed, report)]
         if passed:
             self.consent_audio, self.step = audio, Step.reference
@@ -136,12 +153,9 @@ class LiveIntake:
         clip, speaker = await self.rt.analysis.run(
             check_reference_step, audio, self.consent_audio, self.rt.settings
         )
-        passed = clip.passed and speaker.passed
+        passed = clip.passed and speaker is not None and speaker.passed
         await self._audit_synthetic(clip)
-        report = {
-            "reference": clip.as_dict(),
-            "speaker": {**speaker.__dict__, "passed": speaker.passed},
-        }
+        report = {"reference": clip.as_dict(), "speaker": _outcome(speaker)}
         events = [_result(Step.reference, passed, report)]
         if passed:
             events.append(await self._create(audio))
@@ -192,6 +206,11 @@ class LiveIntake:
             "hint": hint,
             "challenge_id": self.challenge.id,
         }
+
+
+def _outcome(match: StatementMatch | SpeakerMatch | None) -> dict[str, Any] | None:
+    """A step's recognition or speaker check for the report; None when it was skipped."""
+    return None if match is None else {**asdict(match), "passed": match.passed}
 
 
 def _result(step: Step, passed: bool, report: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,12 @@ from scaispeak.speak.voices.audio_input import DecodedAudio
 SPEAKER_WINDOW_S = 3.0
 """Windows compared by the single-speaker check: long enough for a stable embedding."""
 
+DURATION_TOLERANCE_S = 0.05
+"""Slack on both duration bounds: lossy codecs decode a few ms longer than what was
+recorded (encoder delay and frame padding: an exact 25.0 s clip comes back as
+25.0002 s from MP3, 25.024 s from AAC in M4A), and nobody can trim a recording to
+the millisecond. 50 ms covers every codec we accept with room to spare."""
+
 
 class ClipKind(enum.StrEnum):
     reference = "reference"
@@ -87,7 +93,7 @@ def run_preflight(
     checks = [
         check_duration(audio.duration_s, kind, settings),
         check_sample_rate(audio.rate),
-        check_clipping(acoustics.clipped_fraction(audio.pcm)),
+        check_clipping(clipping_of(audio)),
         check_loudness(integrated_loudness(audio.pcm, audio.rate)),
         check_noise(profile),
         check_speech_ratio(profile, kind),
@@ -102,6 +108,14 @@ def run_preflight(
     )
 
 
+def clipping_of(audio: DecodedAudio) -> float:
+    """Clipping measured per channel at decode (a downmix hides a clipped channel), or on
+    the samples themselves for audio that was mono from the start (live intake)."""
+    if audio.clipped_fraction is not None:
+        return audio.clipped_fraction
+    return acoustics.clipped_fraction(audio.pcm)
+
+
 def _check(name: str, status: CheckStatus, value: float | None, unit: str, hint: str) -> Check:
     shown = None if value is None or not math.isfinite(value) else round(value, 4)
     return Check(name, status, shown, unit, hint)
@@ -113,9 +127,9 @@ def check_duration(seconds: float, kind: ClipKind, s: VoicesSettings) -> Check:
         if kind is ClipKind.reference
         else (s.consent_min_s, s.consent_max_s)
     )
-    if seconds < low:
+    if seconds < low - DURATION_TOLERANCE_S:
         return _check("duration", CheckStatus.fail, seconds, "s", f"Record at least {low:g} s.")
-    if seconds > high:
+    if seconds > high + DURATION_TOLERANCE_S:
         return _check("duration", CheckStatus.fail, seconds, "s", f"Trim it to {high:g} s.")
     return _check("duration", CheckStatus.pass_, seconds, "s", f"Between {low:g} and {high:g} s.")
 

@@ -34,6 +34,11 @@ class ClipResult:
     def passed(self) -> bool:
         return self.report is not None and self.report.passed
 
+    @property
+    def length_in_range(self) -> bool:
+        """Decoded, and its duration check passed: worth recognising or matching."""
+        return self.report is not None and "duration" not in self.report.failed()
+
     def as_dict(self) -> dict[str, Any]:
         if self.report is not None:
             return self.report.as_dict()
@@ -188,25 +193,30 @@ def match_speakers(
 
 def check_consent_step(
     audio: DecodedAudio, statement: str, phrase: str, settings: VoicesSettings
-) -> tuple[ClipResult, StatementMatch]:
-    """Live intake, step one: the consent recording's preflight and what it says."""
+) -> tuple[ClipResult, StatementMatch | None]:
+    """Live intake, step one: the consent recording's preflight and what it says (None
+    when its length is out of range: recognising it would only hold the thread)."""
     said = ClipResult(
         ClipKind.consent,
         audio,
         run_preflight(audio, ClipKind.consent, settings, speech_models.speaker_encoder()),
     )
-    match = hears_statement(audio, statement, phrase, settings)
-    return said, match
+    if not said.length_in_range:
+        return said, None
+    return said, hears_statement(audio, statement, phrase, settings)
 
 
 def check_reference_step(
     reference: DecodedAudio, consent: DecodedAudio, settings: VoicesSettings
-) -> tuple[ClipResult, SpeakerMatch]:
-    """Live intake, step two: the reference's preflight and whether it is the same voice."""
+) -> tuple[ClipResult, SpeakerMatch | None]:
+    """Live intake, step two: the reference's preflight and whether it is the same voice
+    (None when the reference's length is out of range, as for the statement)."""
     encoder = speech_models.speaker_encoder()
     ref = ClipResult(
         ClipKind.reference,
         reference,
         run_preflight(reference, ClipKind.reference, settings, encoder),
     )
+    if not ref.length_in_range:
+        return ref, None
     return ref, match_speakers(reference, consent, settings.speaker_match_threshold)
