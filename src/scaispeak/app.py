@@ -81,7 +81,7 @@ def create_app(
     voices = build_voices_runtime(settings, db, storage, loader, cloning)
 
     async def stop_jobs_of_revoked_voice(voice_id: str) -> None:
-        await cancel_jobs_of_voice(db, voice_id)
+        await cancel_jobs_of_voice(db, voice_id, storage)
 
     voices.on_revoke.append(stop_jobs_of_revoked_voice)
 

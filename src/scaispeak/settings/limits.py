@@ -63,6 +63,12 @@ class JobSettings(BaseModel):
     requeue_after_s: int = Field(
         120, description="A queued job not started after this long is handed to the queue again."
     )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Runs a job gets before it is failed: a job whose worker keeps dying "
+        "(crash, out of memory, lost lease) stops being retried after this many claims.",
+    )
     concurrency: int = Field(2, description="Jobs one worker process runs at once.")
     queue_name: str = Field("scaispeak-jobs", description="Redis stream the jobs travel on.")
     redelivery_idle_ms: int = Field(
@@ -73,3 +79,10 @@ class JobSettings(BaseModel):
         2.0, description="First retry delay; doubles each attempt, with jitter."
     )
     webhook_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")
+    webhook_allowed_targets: list[str] = Field(
+        default_factory=list,
+        description="Hosts and networks webhooks may reach although they are not public "
+        'addresses (JSON, e.g. `["hooks.corp.example", "10.20.0.0/16"]`): on-premises '
+        "receivers. Loopback, private, link-local (cloud metadata), multicast and reserved "
+        "addresses are refused otherwise.",
+    )

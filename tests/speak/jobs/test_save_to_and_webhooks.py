@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import soundfile
-from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, verify
+from scaispeak.speak.jobs.webhooks import verify
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.test_jobs_embedded import STORY, submit, wait_for
-from tests.support.server import ServerThread
 
 SPEAK = "/v1/modules/scaispeak/speak"
 JOE = "voc_piper_en-us-joe-medium"
@@ -114,35 +111,22 @@ async def test_inline_speak_saves_and_answers_with_the_file(live: LiveApp) -> No
     assert again.status_code == 409  # exists and overwrite is false
 
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
-    received: list[tuple[bytes, str]] = []
-    hook = FastAPI()
-
-    @hook.post("/hook")
-    async def take(request: Request) -> dict[str, bool]:
-        received.append((await request.body(), request.headers.get(SIGNATURE_HEADER, "")))
-        return {"ok": True}
-
-    with ServerThread(hook) as server:
-        yield f"{server.url}/hook", received
-
-
 async def test_webhook_is_signed_with_the_tenant_secret(
-    sqlite_app: LiveApp, receiver: tuple[str, list[tuple[bytes, str]]]
+    loopback_hooks_app: LiveApp, receiver: tuple[str, list[tuple[bytes, str]]]
 ) -> None:
+    app = loopback_hooks_app
     url, received = receiver
-    job = (await submit(sqlite_app, webhook_url=url)).json()
-    await wait_for(sqlite_app, job["id"], {"succeeded"})
+    job = (await submit(app, webhook_url=url)).json()
+    await wait_for(app, job["id"], {"succeeded"})
     for _ in range(100):
         if received:
             break
         await asyncio.sleep(0.1)
     body, signature = received[0]
     secret = (
-        await sqlite_app.client.get(
+        await app.client.get(
             "/v1/modules/scaispeak/jobs/webhook-secret",
-            headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
+            headers=app.auth(app.tenancy.member_a),
         )
     ).json()["secret"]
     assert verify(secret, body, signature)

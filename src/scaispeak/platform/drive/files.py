@@ -135,16 +135,19 @@ async def write_file(
     *,
     overwrite: bool,
     max_bytes: int | None = None,
+    blob_key: str | None = None,
 ) -> FileRef:
     """Store ``data`` at ``path``: the whole file becomes visible at once, or nothing.
 
     Commits ``session`` (the upload runs outside any transaction, so a long upload holds
-    no database locks or snapshots).
+    no database locks or snapshots). ``blob_key`` lets a writer that must recognise its
+    own write after a crash choose the key (the row keeps it); it must be unique to
+    this one write, as a failed write deletes it.
     """
     check_media_type(content_type)
     normal = await check_writable(session, principal, share_id, path, overwrite)
     await session.commit()
-    blob_key = f"drive/{share_id}/{new_id('blob')}"
+    blob_key = blob_key or f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
     try:
         if isinstance(data, bytes):

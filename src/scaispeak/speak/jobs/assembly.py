@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import tempfile
 import wave
@@ -30,9 +31,38 @@ from scaispeak.speak.synthesis.audio import (
     wav_header,
 )
 
+_log = logging.getLogger(__name__)
+
 
 def segment_key(job_id: str, index: int) -> str:
     return f"jobs/{job_id}/segments/{index:06d}.wav"
+
+
+def result_key(job_id: str, fmt: AudioFormat) -> str:
+    return f"jobs/{job_id}/audio.{fmt.value}"
+
+
+def written_segments(segments_done: int, segments_total: int) -> int:
+    """How many segment blobs may exist: the finished ones, plus the one a worker may
+    have stored just before it was stopped (segments are written in order, and a
+    blob is stored before ``segments_done`` moves past it)."""
+    return min(segments_done + 1, segments_total)
+
+
+async def discard_job_blobs(
+    storage: BlobStore, job_id: str, segments: int, fmt: AudioFormat
+) -> None:
+    """Delete a failed or cancelled job's checkpoints and unfinished result.
+
+    Nothing will resume from them. Best effort: a blob that cannot be deleted is
+    logged and left behind; it never fails the cancel or the failure being recorded.
+    """
+    keys = [segment_key(job_id, index) for index in range(segments)]
+    for key in [*keys, result_key(job_id, fmt)]:
+        try:
+            await storage.delete(key)
+        except Exception:
+            _log.warning("job %s: could not delete blob %s", job_id, key, exc_info=True)
 
 
 def wav_bytes(pcm: Pcm, rate: int) -> bytes:

@@ -63,8 +63,9 @@ async def get_job(session: Session, caller: Caller, job_id: str) -> JobOut:
 
 
 @router.delete("/{job_id}")
-async def cancel_job(session: Session, caller: Caller, job_id: str) -> JobOut:
-    return job_out(await service.cancel_job(session, caller, job_id))
+async def cancel_job(request: Request, session: Session, caller: Caller, job_id: str) -> JobOut:
+    storage = platform_context(request).storage
+    return job_out(await service.cancel_job(session, storage, caller, job_id))
 
 
 @router.get("/{job_id}/audio", response_class=StreamingResponse, responses={206: {}, 416: {}})

@@ -36,11 +36,17 @@ class JobState(enum.StrEnum):
 
 
 TERMINAL = (JobState.succeeded, JobState.failed, JobState.cancelled)
+ACTIVE = (JobState.queued, JobState.running)
 
 
 class SynthJob(Base):
     __tablename__ = "synth_jobs"
-    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+    # Idempotency keys belong to the user who sent them (migration 0007).
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "user_id", "idempotency_key", name="uq_synth_jobs_user_idempotency_key"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)

@@ -7,37 +7,46 @@ Exactly-once effects on an at-least-once queue:
   ``segments_done`` advances (overwriting is harmless), so a successor resumes from
   the last finished segment;
 - the final state change and the charge land in one transaction, and the ledger
-  accepts one line per reservation, so a job is charged once however often it runs.
+  accepts one line per reservation, so a job is charged once however often it runs;
+- a job whose runs keep dying (crash, out-of-memory kill) is failed after
+  ``max_attempts`` claims instead of being re-run forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import Reservation, ReservationState
-from scaispeak.platform.auth.models import User
-from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database, utcnow
-from scaispeak.platform.drive import files as drive
 from scaispeak.platform.errors import ServiceError
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
-from scaispeak.speak.jobs.assembly import assemble, segment_key, wav_bytes
+from scaispeak.speak.jobs import lease
+from scaispeak.speak.jobs.assembly import (
+    assemble,
+    discard_job_blobs,
+    result_key,
+    segment_key,
+    wav_bytes,
+    written_segments,
+)
+from scaispeak.speak.jobs.delivery import save_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
+from scaispeak.speak.jobs.service import release_hold
 from scaispeak.speak.jobs.webhooks import deliver, tenant_webhook_secret
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
-from scaispeak.speak.synthesis.audio import AudioFormat, content_type
+from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import Priority
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
@@ -48,6 +57,28 @@ _log = logging.getLogger(__name__)
 
 class LostLease(Exception):
     """The job was cancelled or taken over: stop without touching it further."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A claimed job's identity as plain values, read once right after the claim.
+
+    A rollback expires the ORM row, and reading an expired attribute lazy-loads it,
+    which fails outside SQLAlchemy's greenlet (``MissingGreenlet``). Everything that
+    may run after a rollback (failing the job, releasing its hold, the heartbeat)
+    uses these values, never the row.
+    """
+
+    job_id: str
+    reservation_id: str
+    attempt: int
+    segments_total: int
+    format: AudioFormat
+
+    @classmethod
+    def of(cls, job: SynthJob) -> ClaimedJob:
+        fmt = AudioFormat(job.params["format"])
+        return cls(job.id, job.reservation_id, job.attempts, job.segments_total, fmt)
 
 
 @dataclass
@@ -68,22 +99,33 @@ async def run_job(rt: JobRuntime, job_id: str) -> None:
         job = await claim(session, rt, job_id)
         if job is None:
             return
-        heartbeat = asyncio.create_task(_keep_lease(rt, job))
+        run = ClaimedJob.of(job)
+        heartbeat = asyncio.create_task(
+            lease.keep(rt.db, run.job_id, rt.worker_id, rt.settings.lease_s)
+        )
         try:
             await speak_remaining(session, rt, job)
-            await finish(session, rt, job)
+            await finish(session, rt, job, run)
         except LostLease:
             _log.info("job %s: lease lost (cancelled or taken over)", job_id)
+            await _discard_blobs_if_stopped(session, rt, run)
             return
         except ServiceError as exc:
-            await fail(session, rt, job, exc.detail)
+            await fail(session, rt, run, exc.detail)
         except Exception as exc:  # a bug must fail the job, not leave it running forever
-            _log.exception("job %s failed unexpectedly", job_id)
-            await fail(session, rt, job, f"internal error: {type(exc).__name__}")
+            if await fail(session, rt, run, f"internal error: {type(exc).__name__}"):
+                _log.exception("job %s failed unexpectedly", job_id)
+            else:  # e.g. a cancel deleted the checkpoints under us
+                _log.info("job %s stopped (cancelled or taken over): %r", job_id, exc)
         finally:
             heartbeat.cancel()
-        await session.refresh(job)
-        _notify(rt, job)
+        _notify(rt, await _reload(session, run.job_id))
+
+
+async def _reload(session: AsyncSession, job_id: str) -> SynthJob:
+    job = await session.get(SynthJob, job_id, populate_existing=True)
+    assert job is not None  # job rows are never deleted
+    return job
 
 
 def _notify(rt: JobRuntime, job: SynthJob) -> None:
@@ -97,46 +139,23 @@ def _notify(rt: JobRuntime, job: SynthJob) -> None:
     task.add_done_callback(rt.background.discard)
 
 
-async def _keep_lease(rt: JobRuntime, job: SynthJob) -> None:
-    """Renew the lease between checkpoints too: joining hours of audio takes longer than
-    a lease, and a job whose lease lapses mid-assembly would be taken over again and
-    again. Stops once the job is no longer ours (the main work notices on its own)."""
-    while True:
-        await asyncio.sleep(rt.settings.lease_s / 3)
-        async with rt.db.sessions() as session:
-            renewed = await session.execute(
-                update(SynthJob)
-                .where(_ours(job, rt))
-                .values(lease_until=utcnow() + timedelta(seconds=rt.settings.lease_s))
-            )
-            await session.commit()
-        if renewed.rowcount != 1:  # type: ignore[attr-defined]
-            return
-
-
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:
+    """Take the job under a lease; None if it is leased, finished or out of attempts."""
     now = utcnow()
-    claimed = await session.execute(
-        update(SynthJob)
-        .where(
-            SynthJob.id == job_id,
-            or_(
-                SynthJob.state == JobState.queued,
-                (SynthJob.state == JobState.running) & (SynthJob.lease_until < now),
-            ),
-        )
-        .values(
-            state=JobState.running,
-            lease_owner=rt.worker_id,
-            lease_until=now + timedelta(seconds=rt.settings.lease_s),
-            attempts=SynthJob.attempts + 1,
-            started_at=func.coalesce(SynthJob.started_at, now),
-        )
-    )
-    await session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return await session.get(SynthJob, job_id, populate_existing=True)
+    if await lease.take(session, job_id, rt.worker_id, rt.settings, now):
+        return await _reload(session, job_id)
+    if await lease.give_up(session, job_id, rt.settings.max_attempts, now):
+        await _after_giving_up(session, rt, job_id)
+    return None
+
+
+async def _after_giving_up(session: AsyncSession, rt: JobRuntime, job_id: str) -> None:
+    job = await _reload(session, job_id)
+    _log.warning("job %s: %s", job_id, job.error)
+    await release_hold(session, job.reservation_id)
+    count = written_segments(job.segments_done, job.segments_total)
+    await discard_job_blobs(rt.storage, job_id, count, AudioFormat(job.params["format"]))
+    _notify(rt, job)
 
 
 async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> None:
@@ -148,7 +167,7 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         rate = rt.pipeline.engines.get(route.engine).sample_rate
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))
         done_chars += len(segments[index].text)
-        await _checkpoint(session, rt, job, index + 1, done_chars, len(spoken.pcm) / rate)
+        await _checkpoint(session, rt, job.id, index + 1, done_chars, len(spoken.pcm) / rate)
 
 
 async def _speak_with_failover(
@@ -179,7 +198,7 @@ async def _speak_with_failover(
 async def _checkpoint(
     session: AsyncSession,
     rt: JobRuntime,
-    job: SynthJob,
+    job_id: str,
     segments_done: int,
     characters_done: int,
     seconds: float,
@@ -187,7 +206,7 @@ async def _checkpoint(
     """Advance progress and renew the lease, only while the job is still ours."""
     moved = await session.execute(
         update(SynthJob)
-        .where(_ours(job, rt))
+        .where(lease.ours(job_id, rt.worker_id))
         .values(
             segments_done=segments_done,
             characters_done=characters_done,
@@ -197,60 +216,29 @@ async def _checkpoint(
     )
     await session.commit()
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise LostLease(job.id)
+        raise LostLease(job_id)
 
 
-def _ours(job: SynthJob, rt: JobRuntime) -> ColumnElement[bool]:
-    """The job is still running under our lease (not cancelled, not taken over)."""
-    return and_(
-        SynthJob.id == job.id,
-        SynthJob.lease_owner == rt.worker_id,
-        SynthJob.state == JobState.running,
-    )
-
-
-async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> None:
-    fmt = AudioFormat(job.params["format"])
+async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob, run: ClaimedJob) -> None:
     rate = int(job.params["sample_rate"])
     segments = rt.pipeline.plan(job.text)
     pauses = [rt.pipeline.pause_after(s) for s in segments]
-    result_key = f"jobs/{job.id}/audio.{fmt.value}"
+    key = result_key(job.id, run.format)
     capture = StreamCapture(
         rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
     )
-    size, seconds = await assemble(rt.storage, job.id, pauses, fmt, rate, result_key, capture)
-    saved = await _save_to_drive(session, rt, job, result_key, fmt) if job.save_to else None
+    size, seconds = await assemble(rt.storage, job.id, pauses, run.format, rate, key, capture)
+    saved = None
+    if job.save_to:
+        saved = await save_to_share(session, rt.storage, job, run.attempt, key, run.format)
     origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
     prints = await asyncio.to_thread(capture.fingerprint)
     provenance.record_clip(  # lands with the success and the charge, or not at all
         session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
     )
-    await _succeed_and_charge(session, rt, job, result_key, size, seconds, saved)
+    await _succeed_and_charge(session, rt, job, key, size, seconds, saved)
     for index in range(len(segments)):
         await rt.storage.delete(segment_key(job.id, index))
-
-
-async def _save_to_drive(
-    session: AsyncSession, rt: JobRuntime, job: SynthJob, result_key: str, fmt: AudioFormat
-) -> dict[str, object]:
-    """Write into the caller's share, re-checking the permission at delivery time."""
-    assert job.save_to is not None
-    owner = await session.get(User, job.user_id)
-    if owner is None:
-        raise LostLease(job.id)
-    principal = Principal(owner.id, owner.tenant_id, owner.role)
-    target = job.save_to
-    ref = await drive.write_file(
-        session,
-        rt.storage,
-        principal,
-        target["share_id"],
-        target["path"],
-        rt.storage.stream(result_key),
-        content_type(fmt),
-        overwrite=bool(target.get("overwrite", False)),
-    )
-    return asdict(ref)
 
 
 async def _succeed_and_charge(
@@ -262,10 +250,11 @@ async def _succeed_and_charge(
     seconds: float,
     saved: dict[str, object] | None,
 ) -> None:
+    job_id = job.id  # the rollback below expires the row
     already_charged = await accounting.find_settlement(session, job.reservation_id)
     done = await session.execute(
         update(SynthJob)
-        .where(_ours(job, rt))
+        .where(lease.ours(job_id, rt.worker_id))
         .values(
             state=JobState.succeeded,
             characters_done=SynthJob.characters_total,
@@ -279,7 +268,7 @@ async def _succeed_and_charge(
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
-        raise LostLease(job.id)
+        raise LostLease(job_id)
     if already_charged is not None:  # an earlier run charged, then died before this
         await session.commit()
         return
@@ -316,15 +305,38 @@ async def _reservation(session: AsyncSession, job: SynthJob) -> Reservation:
     )
 
 
-async def fail(session: AsyncSession, rt: JobRuntime, job: SynthJob, reason: str) -> None:
+async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: str) -> bool:
+    """Mark the job failed and release its hold, if it is still ours.
+
+    Returns whether it was (False: cancelled or taken over meanwhile). The rollback
+    drops whatever the failed step left half-done; it also expires every loaded row,
+    which is why only ``run``'s plain values are used from here on.
+    """
     await session.rollback()
     failed = await session.execute(
         update(SynthJob)
-        .where(_ours(job, rt))
+        .where(lease.ours(run.job_id, rt.worker_id))
         .values(state=JobState.failed, error=reason, finished_at=utcnow(), lease_owner=None)
     )
     await session.commit()
-    if failed.rowcount == 1:  # type: ignore[attr-defined]
-        reservation = await session.get(Reservation, job.reservation_id)
-        if reservation is not None:
-            await accounting.release(session, reservation)
+    ours = bool(failed.rowcount == 1)  # type: ignore[attr-defined]
+    if ours:
+        await release_hold(session, run.reservation_id)
+    await _discard_blobs_if_stopped(session, rt, run)
+    return ours
+
+
+async def _discard_blobs_if_stopped(session: AsyncSession, rt: JobRuntime, run: ClaimedJob) -> None:
+    """Delete the checkpoints of a job that failed or was cancelled: nothing will
+    resume from them. A job taken over by another worker keeps them for its successor.
+    Runs in the worker too because a cancel that lands while a segment is being
+    spoken cannot delete the blob that segment stores afterwards."""
+    row = (
+        await session.execute(
+            select(SynthJob.state, SynthJob.segments_done).where(SynthJob.id == run.job_id)
+        )
+    ).one()
+    await session.commit()
+    if row.state in (JobState.failed, JobState.cancelled):
+        count = written_segments(row.segments_done, run.segments_total)
+        await discard_job_blobs(rt.storage, run.job_id, count, run.format)

@@ -1,4 +1,10 @@
-"""Creating, reading and cancelling synth jobs (no HTTP, no queue here)."""
+"""Creating, reading and cancelling synth jobs (no HTTP, no queue here).
+
+Who sees a job: a member only their own jobs; a tenant admin (and a superadmin, in
+their own tenant) every job of the tenant. ``visible_jobs`` is that rule, and every
+read, list, download and cancel goes through it; anything else is a 404, so a
+colleague's job id is indistinguishable from a missing one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +22,16 @@ from scaispeak.platform.accounting.models import Reservation
 from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database, utcnow
-from scaispeak.platform.errors import Conflict
-from scaispeak.platform.scoping import get_scoped, tenant_filter
+from scaispeak.platform.errors import Conflict, NotFound
+from scaispeak.platform.scoping import tenant_filter
+from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
-from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
+from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
+from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, JobState, SynthJob
+from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.speech import SpeechSpec
+
+VOICE_REVOKED = "consent for the voice was revoked"
 
 
 @dataclass(frozen=True)
@@ -56,15 +67,28 @@ class IdempotencyConflict(Conflict):
     code, title = "idempotency_key_reused", "Idempotency key reused with another request"
 
 
+def visible_jobs(principal: Principal) -> ColumnElement[bool]:
+    """The jobs ``principal`` may read, download and cancel (see the module docstring)."""
+    own_tenant = tenant_filter(SynthJob, principal)
+    if principal.role is Role.member:
+        return and_(own_tenant, SynthJob.user_id == principal.user_id)
+    return own_tenant
+
+
 async def find_by_key(session: AsyncSession, principal: Principal, key: str) -> SynthJob | None:
+    """The caller's own job for an Idempotency-Key: keys are per user, so two users of
+    one tenant who pick the same key get two jobs and never learn of each other's."""
     stmt = select(SynthJob).where(
-        tenant_filter(SynthJob, principal), SynthJob.idempotency_key == key
+        tenant_filter(SynthJob, principal),
+        SynthJob.user_id == principal.user_id,
+        SynthJob.idempotency_key == key,
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def _same_request(job: SynthJob, fingerprint: str) -> SynthJob:
     if job.request_hash != fingerprint:
+        # The job is the caller's own (keys are per user), so naming it leaks nothing.
         raise IdempotencyConflict(
             "This Idempotency-Key was used for a different request body.", job_id=job.id
         )
@@ -130,7 +154,11 @@ def _new_job(
 
 
 async def get_job(session: AsyncSession, principal: Principal, job_id: str) -> SynthJob:
-    return await get_scoped(session, SynthJob, job_id, principal)
+    stmt = select(SynthJob).where(SynthJob.id == job_id, visible_jobs(principal))
+    job = (await session.execute(stmt)).scalar_one_or_none()
+    if job is None:
+        raise NotFound(f"No job with id {job_id!r}.")
+    return job
 
 
 async def list_jobs(
@@ -142,13 +170,11 @@ async def list_jobs(
     before: str | None,
 ) -> list[SynthJob]:
     """Newest first; ``before`` is the last id of the previous page."""
-    stmt = select(SynthJob).where(tenant_filter(SynthJob, principal))
-    if principal.role is Role.member:
-        stmt = stmt.where(SynthJob.user_id == principal.user_id)
+    stmt = select(SynthJob).where(visible_jobs(principal))
     if state is not None:
         stmt = stmt.where(SynthJob.state == state)
     if before:
-        anchor = await get_scoped(session, SynthJob, before, principal)
+        anchor = await get_job(session, principal, before)
         stmt = stmt.where(
             (SynthJob.created_at < anchor.created_at)
             | ((SynthJob.created_at == anchor.created_at) & (SynthJob.id < anchor.id))
@@ -157,23 +183,41 @@ async def list_jobs(
     return list((await session.execute(stmt)).scalars())
 
 
-async def cancel_job(session: AsyncSession, principal: Principal, job_id: str) -> SynthJob:
+async def cancel_job(
+    session: AsyncSession, storage: BlobStore, principal: Principal, job_id: str
+) -> SynthJob:
     """Stop a queued or running job; its hold is released (no audio was delivered).
 
-    A running worker notices at its next checkpoint (its lease update fails) and stops.
+    A running worker notices at its next checkpoint (its lease update fails), stops,
+    and deletes the segment it may have stored meanwhile.
     """
     job = await get_job(session, principal, job_id)
     if job.state in TERMINAL:
         return job
-    await session.execute(
+    if await _cancel_if_active(session, job.id, error=""):
+        await release_hold(session, job.reservation_id)
+    await session.refresh(job)
+    if job.state is JobState.cancelled:
+        await discard_blobs_of(storage, job)
+    return job
+
+
+async def _cancel_if_active(session: AsyncSession, job_id: str, *, error: str) -> bool:
+    """Cancel only a job that is still queued or running: a job that finished in the
+    meantime keeps its outcome. Returns whether this call cancelled it."""
+    cancelled = await session.execute(
         update(SynthJob)
-        .where(SynthJob.id == job.id, SynthJob.state.in_([JobState.queued, JobState.running]))
-        .values(state=JobState.cancelled, finished_at=utcnow(), lease_owner=None)
+        .where(SynthJob.id == job_id, SynthJob.state.in_(ACTIVE))
+        .values(state=JobState.cancelled, error=error, finished_at=utcnow(), lease_owner=None)
     )
     await session.commit()
-    await release_hold(session, job.reservation_id)
-    await session.refresh(job)
-    return job
+    return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def discard_blobs_of(storage: BlobStore, job: SynthJob) -> None:
+    """Delete a stopped job's checkpoints (best effort; see assembly.discard_job_blobs)."""
+    count = written_segments(job.segments_done, job.segments_total)
+    await discard_job_blobs(storage, job.id, count, AudioFormat(job.params["format"]))
 
 
 async def release_hold(session: AsyncSession, reservation_id: str) -> None:
@@ -182,25 +226,30 @@ async def release_hold(session: AsyncSession, reservation_id: str) -> None:
         await accounting.release(session, reservation)
 
 
-async def cancel_jobs_of_voice(db: Database, voice_id: str) -> list[str]:
+async def cancel_jobs_of_voice(
+    db: Database, voice_id: str, storage: BlobStore | None = None
+) -> list[str]:
     """Consent revoked: stop every queued or running job speaking with that voice.
 
-    Running workers notice at their next checkpoint; each job's hold is released.
+    Running workers notice at their next checkpoint and delete their checkpoints; with
+    ``storage`` the checkpoints are deleted here too (a job whose worker died has no
+    one else to do it). Each cancelled job's hold is released.
     """
     async with db.sessions() as session:
         rows = await session.execute(
-            select(SynthJob).where(
-                SynthJob.voice_id == voice_id,
-                SynthJob.state.in_([JobState.queued, JobState.running]),
-            )
+            select(SynthJob.id).where(SynthJob.voice_id == voice_id, SynthJob.state.in_(ACTIVE))
         )
-        jobs = list(rows.scalars())
-        for job in jobs:
-            job.state = JobState.cancelled
-            job.error = "consent for the voice was revoked"
-            job.finished_at = utcnow()
-            job.lease_owner = None
-        await session.commit()
-        for job in jobs:
-            await release_hold(session, job.reservation_id)
-    return [job.id for job in jobs]
+        cancelled = []
+        for job_id in rows.scalars().all():
+            if await _cancel_if_active(session, job_id, error=VOICE_REVOKED):
+                cancelled.append(await _after_cancel(session, storage, job_id))
+    return cancelled
+
+
+async def _after_cancel(session: AsyncSession, storage: BlobStore | None, job_id: str) -> str:
+    job = await session.get(SynthJob, job_id, populate_existing=True)
+    assert job is not None
+    await release_hold(session, job.reservation_id)
+    if storage is not None:
+        await discard_blobs_of(storage, job)
+    return job_id

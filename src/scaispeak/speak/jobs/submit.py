@@ -15,9 +15,13 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.queue import kick_jobs
 from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job
+from scaispeak.speak.jobs.webhook_targets import TargetPolicy, check_webhook_url
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.batch import plan_for, price_for
 from scaispeak.speak.synthesis.service import SpeakParams, prepare_speech
+
+# A submit should not wait long on a receiver's DNS: delivery checks the host again.
+_SUBMIT_RESOLVE_TIMEOUT_S = 2.0
 
 
 async def check_save_to(session: AsyncSession, caller: Principal, save_to: SaveTo) -> SaveTo:
@@ -26,6 +30,12 @@ async def check_save_to(session: AsyncSession, caller: Principal, save_to: SaveT
         session, caller, save_to.share_id, save_to.path, save_to.overwrite
     )
     return SaveTo(save_to.share_id, path, save_to.overwrite)
+
+
+async def check_webhook(settings: Settings, webhook_url: str) -> None:
+    """Refuse a webhook aimed at loopback, private or metadata addresses (422)."""
+    policy = TargetPolicy.from_settings(settings.jobs.webhook_allowed_targets)
+    await check_webhook_url(webhook_url, policy, _SUBMIT_RESOLVE_TIMEOUT_S)
 
 
 async def submit_job(
@@ -42,6 +52,8 @@ async def submit_job(
     body: dict[str, Any],
 ) -> tuple[SynthJob, bool]:
     """Queue a job for ``params`` (or return the earlier job for the same key)."""
+    if webhook_url is not None:
+        await check_webhook(settings, webhook_url)
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=settings.jobs.max_chars
     )

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs.webhook_targets import TargetPolicy, WebhookUrlRefused, destination
 
 _log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-ScaiSpeak-Signature"
@@ -45,23 +46,55 @@ def verify(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> boo
 
 
 async def deliver(url: str, event: dict[str, Any], secret: str, settings: JobSettings) -> bool:
-    """POST the event until a 2xx answers or the attempts run out."""
+    """POST the event until a 2xx answers or the attempts run out.
+
+    Each attempt resolves the host again and checks the addresses (webhook_targets): a
+    URL that now leads to a refused address is dropped, not retried. Redirects are not
+    followed (a 3xx is a failed attempt), so a receiver cannot bounce us elsewhere.
+    """
     body = json.dumps(event, default=str).encode()
+    policy = TargetPolicy.from_settings(settings.webhook_allowed_targets)
     delay = settings.webhook_backoff_s
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
         for attempt in range(1, settings.webhook_attempts + 1):
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(secret, body, int(time.time())),
-            }
             try:
-                response = await client.post(url, content=body, headers=headers)
-                if response.is_success:
+                if await _post_once(client, url, body, secret, policy, settings):
                     return True
-                _log.warning("webhook %s answered %s", url, response.status_code)
-            except httpx.HTTPError as exc:
-                _log.warning("webhook %s failed: %r", url, exc)
+            except WebhookUrlRefused as exc:
+                _log.warning("webhook %s not delivered: %s", url, exc.detail)
+                return False
             if attempt < settings.webhook_attempts:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay *= 2
     return False
+
+
+async def _post_once(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    secret: str,
+    policy: TargetPolicy,
+    settings: JobSettings,
+) -> bool:
+    """One attempt; False on a non-2xx answer or a network error (worth retrying)."""
+    try:
+        target = await destination(url, policy, settings.webhook_timeout_s)
+    except (OSError, TimeoutError) as exc:
+        _log.warning("webhook %s: host did not resolve: %r", url, exc)
+        return False
+    headers = {
+        **target.headers,
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+    }
+    try:
+        response = await client.post(
+            target.url, content=body, headers=headers, extensions=target.extensions
+        )
+    except httpx.HTTPError as exc:
+        _log.warning("webhook %s failed: %r", url, exc)
+        return False
+    if not response.is_success:
+        _log.warning("webhook %s answered %s", url, response.status_code)
+    return response.is_success

@@ -36,7 +36,9 @@ class SpeakRequest(BaseModel):
         None, description="Write the audio into a drive share instead of returning it."
     )
     webhook_url: AnyHttpUrl | None = Field(
-        None, description="Jobs only: POSTed a signed event when the job ends."
+        None,
+        description="Jobs only: POSTed a signed event when the job ends. Public addresses "
+        "only: loopback, private, link-local and metadata hosts are refused (docs/jobs.md).",
     )
 
 

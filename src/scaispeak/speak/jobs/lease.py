@@ -1,0 +1,93 @@
+"""A worker's lease on a job row: claim it, renew it, give up on it, check it is ours.
+
+The row is the source of truth and the queue is at-least-once, so every change a worker
+makes is a conditional UPDATE that only lands while the lease is still its own: a
+cancel, or another worker taking over after the lease ran out, makes it a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs.models import JobState, SynthJob
+
+
+def ours(job_id: str, worker_id: str) -> ColumnElement[bool]:
+    """The job is still running under this worker's lease (not cancelled, not taken over)."""
+    return and_(
+        SynthJob.id == job_id,
+        SynthJob.lease_owner == worker_id,
+        SynthJob.state == JobState.running,
+    )
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running under a lease that ran out (its worker died)."""
+    return or_(
+        SynthJob.state == JobState.queued,
+        (SynthJob.state == JobState.running) & (SynthJob.lease_until < now),
+    )
+
+
+async def take(
+    session: AsyncSession, job_id: str, worker_id: str, settings: JobSettings, now: datetime
+) -> bool:
+    """Claim the job for ``worker_id`` unless it is leased, finished or out of attempts."""
+    claimed = await session.execute(
+        update(SynthJob)
+        .where(SynthJob.id == job_id, claimable(now), SynthJob.attempts < settings.max_attempts)
+        .values(
+            state=JobState.running,
+            lease_owner=worker_id,
+            lease_until=now + timedelta(seconds=settings.lease_s),
+            attempts=SynthJob.attempts + 1,
+            started_at=func.coalesce(SynthJob.started_at, now),
+        )
+    )
+    await session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def give_up(session: AsyncSession, job_id: str, max_attempts: int, now: datetime) -> bool:
+    """Fail a job that would be claimed again but whose every run died before finishing.
+
+    Without this limit a job that kills its worker (say, out of memory) would be re-run
+    by the sweeper forever, holding its budget the whole time. Returns whether this
+    call failed it.
+    """
+    gave_up = await session.execute(
+        update(SynthJob)
+        .where(SynthJob.id == job_id, claimable(now), SynthJob.attempts >= max_attempts)
+        .values(
+            state=JobState.failed,
+            error=f"gave up after {max_attempts} attempts: every run stopped before "
+            "finishing (the worker crashed or lost its lease)",
+            finished_at=now,
+            lease_owner=None,
+        )
+    )
+    await session.commit()
+    return bool(gave_up.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def keep(db: Database, job_id: str, worker_id: str, lease_s: int) -> None:
+    """Renew the lease between checkpoints too: joining hours of audio takes longer than
+    a lease, and a job whose lease lapses mid-assembly would be taken over again and
+    again. Stops once the job is no longer ours (the main work notices on its own)."""
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        async with db.sessions() as session:
+            renewed = await session.execute(
+                update(SynthJob)
+                .where(ours(job_id, worker_id))
+                .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+            )
+            await session.commit()
+        if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            return

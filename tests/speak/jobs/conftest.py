@@ -1,0 +1,44 @@
+"""Fixtures of the job tests: a webhook receiver, and an app allowed to reach it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request
+
+from scaispeak.settings import JobSettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.support.server import ServerThread
+
+Received = list[tuple[bytes, str]]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, Received]]:
+    """A real webhook receiver on a loopback port; yields its URL and what it got."""
+    received: Received = []
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def take(request: Request) -> dict[str, bool]:
+        received.append((await request.body(), request.headers.get(SIGNATURE_HEADER, "")))
+        return {"ok": True}
+
+    with ServerThread(hook) as server:
+        yield f"{server.url}/hook", received
+
+
+@pytest.fixture
+async def loopback_hooks_app(tmp_path: Path, engines: EngineRegistry) -> AsyncIterator[LiveApp]:
+    """A SQLite app whose operator allows webhooks to loopback, where ``receiver`` runs.
+
+    Loopback is refused by default (SSRF); the allow-list setting is how an on-premises
+    deployment reaches an internal receiver, and how these tests reach theirs.
+    """
+    jobs = JobSettings(webhook_allowed_targets=["127.0.0.1/32"])
+    async with started_app(make_settings(tmp_path, jobs=jobs), engines) as live_app:
+        yield live_app

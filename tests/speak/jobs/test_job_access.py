@@ -1,0 +1,67 @@
+"""Who sees a job: a member only their own, a tenant admin every job of the tenant;
+idempotency keys belong to the user who sent them (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.test_jobs_embedded import JOE, SPEAK, STORY, submit
+
+JOBS = "/v1/modules/scaispeak/jobs"
+
+
+async def colleague_of_member_a(app: LiveApp) -> dict[str, str]:
+    """A second member of tenant A: same tenant, different user."""
+    root = app.auth(app.tenancy.superadmin)
+    user = await app.client.post(
+        f"/v1/tenants/{app.tenancy.tenant_a}/users",
+        json={"email": f"colleague-{uuid.uuid4().hex[:6]}@acme.com", "role": "member"},
+        headers=root,
+    )
+    key = await app.client.post(f"/v1/users/{user.json()['id']}/keys", json={}, headers=root)
+    return app.auth(key.json()["secret"])
+
+
+async def test_a_member_cannot_read_download_or_cancel_a_colleagues_job(live: LiveApp) -> None:
+    owner = live.auth(live.tenancy.member_a)
+    job = (await submit(live, text=STORY * 6)).json()
+    colleague = await colleague_of_member_a(live)
+    url = f"{JOBS}/{job['id']}"
+    assert_problem(await live.client.get(url, headers=colleague), 404, "not_found")
+    assert_problem(await live.client.get(f"{url}/audio", headers=colleague), 404, "not_found")
+    assert_problem(await live.client.delete(url, headers=colleague), 404, "not_found")
+    page = await live.client.get(JOBS, params={"before": job["id"]}, headers=colleague)
+    assert_problem(page, 404, "not_found")
+    listed = (await live.client.get(JOBS, headers=colleague)).json()
+    assert job["id"] not in {j["id"] for j in listed["items"]}
+    assert (await live.client.get(url, headers=owner)).json()["state"] != "cancelled"
+    assert (await live.client.delete(url, headers=owner)).json()["state"] == "cancelled"
+
+
+async def test_a_tenant_admin_sees_and_cancels_every_job_of_the_tenant(live: LiveApp) -> None:
+    admin = live.auth(live.tenancy.admin_a)
+    job = (await submit(live, text=STORY * 6)).json()
+    url = f"{JOBS}/{job['id']}"
+    assert (await live.client.get(url, headers=admin)).json()["id"] == job["id"]
+    listed = (await live.client.get(JOBS, headers=admin)).json()
+    assert job["id"] in {j["id"] for j in listed["items"]}
+    assert (await live.client.delete(url, headers=admin)).json()["state"] == "cancelled"
+
+
+async def test_idempotency_keys_belong_to_the_user_who_sent_them(live: LiveApp) -> None:
+    mine = (await submit(live, key="order-7")).json()
+    colleague = await colleague_of_member_a(live)
+    same_body = {"text": STORY, "voice_id": JOE, "mode": "async"}
+    theirs = await live.client.post(
+        SPEAK, json=same_body, headers=colleague | {"Idempotency-Key": "order-7"}
+    )
+    assert theirs.status_code == 202, theirs.text
+    assert theirs.json()["id"] != mine["id"] and "idempotent-replayed" not in theirs.headers
+    other_body = same_body | {"text": "Something else entirely."}
+    reused = await live.client.post(
+        SPEAK, json=other_body, headers=colleague | {"Idempotency-Key": "order-7"}
+    )
+    assert_problem(reused, 409, "idempotency_key_reused")
+    assert reused.json()["job_id"] == theirs.json()["id"] and mine["id"] not in reused.text

@@ -1,0 +1,248 @@
+"""A job that fails ends failed, releases its hold and leaves no checkpoints; a job whose
+worker keeps dying stops being retried; a run that died after saving is not undone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, update
+
+from scaispeak.platform.accounting.models import ReservationState, UsageEntry
+from scaispeak.speak.errors import BackendUnavailable
+from scaispeak.speak.jobs import runner
+from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.queue import sweep_once
+from scaispeak.speak.jobs.service import cancel_jobs_of_voice
+from tests.conftest import LiveApp
+from tests.speak.jobs.support import (
+    checkpoints_left,
+    expire_lease_and_sweep,
+    give_tenant_a_budget,
+    hold_state,
+    job_row,
+)
+from tests.speak.jobs.test_jobs_embedded import JOE, STORY, submit, wait_for
+from tests.speak.jobs.test_save_to_and_webhooks import share_of
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def test_a_failure_on_the_first_segment_fails_the_job_and_releases_its_hold(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    await give_tenant_a_budget(app)
+
+    async def engine_down(*_a: Any, **_k: Any) -> Any:
+        raise BackendUnavailable("the engine is down for this test")
+
+    monkeypatch.setattr(app.app.state.speak.jobs.runtime.pipeline, "speak_segment", engine_down)
+    job = (await submit(app)).json()
+    done = await wait_for(app, job["id"], FINAL, seconds=30)
+    assert done["state"] == "failed" and "engine is down for this test" in done["error"]
+    assert await hold_state(app, job["id"]) is ReservationState.released
+
+
+async def test_a_save_to_target_taken_while_the_job_ran_fails_it_and_keeps_that_file(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    member = app.auth(app.tenancy.member_a)
+    await give_tenant_a_budget(app)
+    share = await share_of(app, app.tenancy.member_a)
+    url = f"/v1/drive/shares/{share}/files/out/story.wav"
+    assemble = runner.assemble
+
+    async def someone_writes_the_target_first(*args: Any, **kwargs: Any) -> Any:
+        taken = await app.client.put(url, content=b"theirs", headers=member)
+        assert taken.status_code == 201, taken.text
+        return await assemble(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "assemble", someone_writes_the_target_first)
+    target = {"share_id": share, "path": "out/story.wav"}
+    job = (await submit(app, format="wav", save_to=target)).json()
+    done = await wait_for(app, job["id"], FINAL, seconds=60)
+    assert done["state"] == "failed" and "out/story.wav" in done["error"], done
+    assert await hold_state(app, job["id"]) is ReservationState.released
+    assert (await app.client.get(url, headers=member)).content == b"theirs"
+
+
+async def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    await give_tenant_a_budget(app)
+    runtime = app.app.state.speak.jobs.runtime
+    limit = runtime.settings.max_attempts
+    died = asyncio.Event()
+    deaths = 0
+
+    async def worker_is_killed(*_a: Any, **_k: Any) -> Any:
+        nonlocal deaths
+        deaths += 1
+        died.set()
+        raise asyncio.CancelledError  # the process dies mid-segment, holding the lease
+
+    monkeypatch.setattr(runtime.pipeline, "speak_segment", worker_is_killed)
+    job = (await submit(app)).json()
+    for _ in range(limit):
+        await asyncio.wait_for(died.wait(), 30)
+        died.clear()
+        await expire_lease_and_sweep(app, job["id"])
+    done = await wait_for(app, job["id"], FINAL, seconds=30)
+    assert done["state"] == "failed" and f"after {limit} attempts" in done["error"], done
+    assert done["attempts"] == limit == deaths
+    assert await hold_state(app, job["id"]) is ReservationState.released
+    assert job["id"] not in await sweep_once(app.app.state.platform.db, app.app.state.speak.jobs)
+
+
+async def test_a_run_that_died_after_saving_is_finished_by_its_retry(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    member = app.auth(app.tenancy.member_a)
+    share = await share_of(app, app.tenancy.member_a)
+    save = runner.save_to_share
+    crashed = asyncio.Event()
+
+    async def save_then_die(*args: Any, **kwargs: Any) -> Any:
+        saved = await save(*args, **kwargs)
+        if not crashed.is_set():
+            crashed.set()
+            raise asyncio.CancelledError  # the file is in the share; the job is not done
+        return saved
+
+    monkeypatch.setattr(runner, "save_to_share", save_then_die)
+    target = {"share_id": share, "path": "out/story.wav"}
+    job = (await submit(app, format="wav", save_to=target)).json()
+    await asyncio.wait_for(crashed.wait(), 120)
+    await expire_lease_and_sweep(app, job["id"])
+    done = await wait_for(app, job["id"], FINAL)
+    assert done["state"] == "succeeded" and done["attempts"] == 2, done
+    assert done["saved_file"]["path"] == "out/story.wav"
+    listed = (await app.client.get(f"/v1/drive/shares/{share}/files", headers=member)).json()
+    assert [f["path"] for f in listed["items"]] == ["out/story.wav"]
+    stored = await app.client.get(f"/v1/drive/shares/{share}/files/out/story.wav", headers=member)
+    audio = await app.client.get(done["audio_url"], headers=member)
+    assert stored.content == audio.content and done["saved_file"]["size"] == len(audio.content)
+    async with app.app.state.platform.db.sessions() as session:
+        lines = select(func.count()).where(UsageEntry.request_id == job["id"])
+        assert (await session.execute(lines)).scalar_one() == 1
+
+
+async def test_a_failed_job_leaves_no_checkpoints(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    pipeline = app.app.state.speak.jobs.runtime.pipeline
+    speak_segment = pipeline.speak_segment
+
+    async def fails_on_the_second_segment(index: int, *args: Any, **kwargs: Any) -> Any:
+        if index >= 1:
+            raise BackendUnavailable("the engine went down after one segment")
+        return await speak_segment(index, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "speak_segment", fails_on_the_second_segment)
+    job = (await submit(app)).json()
+    done = await wait_for(app, job["id"], FINAL, seconds=60)
+    assert done["state"] == "failed" and done["progress"]["segments_done"] == 1, done
+    assert await checkpoints_left(app, job["id"], 3) == []
+
+
+async def test_a_cancelled_job_leaves_no_checkpoints(sqlite_app: LiveApp) -> None:
+    app = sqlite_app
+    job = (await submit(app, text=STORY * 6)).json()
+    segments = job["progress"]["segments_total"]
+    running = await _wait_for_progress(app, job["id"], segments_done=2)
+    assert running["state"] == "running", running
+    cancelled = await app.client.delete(
+        f"/v1/modules/scaispeak/jobs/{job['id']}", headers=app.auth(app.tenancy.member_a)
+    )
+    assert cancelled.json()["state"] == "cancelled"
+    # The worker may store the segment it was speaking before it notices; it deletes
+    # that one itself once its checkpoint fails.
+    for _ in range(100):
+        if not await checkpoints_left(app, job["id"], segments):
+            break
+        await asyncio.sleep(0.1)
+    assert await checkpoints_left(app, job["id"], segments) == []
+
+
+async def _wait_for_progress(app: LiveApp, job_id: str, *, segments_done: int) -> Any:
+    for _ in range(600):
+        job = (
+            await app.client.get(
+                f"/v1/modules/scaispeak/jobs/{job_id}", headers=app.auth(app.tenancy.member_a)
+            )
+        ).json()
+        if job["progress"]["segments_done"] >= segments_done or job["state"] in FINAL:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} made no progress")
+
+
+async def test_revoking_a_voice_deletes_the_checkpoints_of_its_jobs(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = sqlite_app
+    gate = asyncio.Event()
+    pipeline = app.app.state.speak.jobs.runtime.pipeline
+    speak_segment = pipeline.speak_segment
+
+    async def stalls_after_one_segment(index: int, *args: Any, **kwargs: Any) -> Any:
+        if index >= 1:  # the worker is stuck (or dead): only the revocation can clean up
+            await gate.wait()
+        return await speak_segment(index, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "speak_segment", stalls_after_one_segment)
+    job = (await submit(app, text=STORY * 2)).json()
+    try:
+        await _wait_for_progress(app, job["id"], segments_done=1)
+        assert await checkpoints_left(app, job["id"], 6) == [0]
+        platform = app.app.state.platform
+        cancelled = await cancel_jobs_of_voice(platform.db, JOE, platform.storage)
+        assert job["id"] in cancelled
+        assert await checkpoints_left(app, job["id"], 6) == []
+    finally:
+        gate.set()
+
+
+async def test_revoking_a_voice_leaves_a_job_that_finished_meanwhile_alone(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The revocation reads the voice's active jobs, then the job finishes, then the
+    revocation writes: the finished job must keep its outcome."""
+    app = sqlite_app
+    gate = asyncio.Event()
+
+    async def held(*_a: Any, **_k: Any) -> Any:
+        await gate.wait()
+        raise BackendUnavailable("released at the end of the test")
+
+    monkeypatch.setattr(app.app.state.speak.jobs.runtime.pipeline, "speak_segment", held)
+    job = (await submit(app)).json()
+    engine = app.app.state.platform.db.engine.sync_engine
+    finished = False
+
+    def job_finishes_right_after_the_read(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal finished
+        if not finished and "synth_jobs.voice_id = " in statement:
+            finished = True
+            conn.execute(
+                update(SynthJob)
+                .where(SynthJob.id == job["id"])
+                .values(state=JobState.succeeded, lease_owner=None)
+            )
+
+    event.listen(engine, "after_cursor_execute", job_finishes_right_after_the_read)
+    try:
+        await wait_for(app, job["id"], {"running"}, seconds=30)
+        cancelled = await cancel_jobs_of_voice(app.app.state.platform.db, JOE)
+    finally:
+        event.remove(engine, "after_cursor_execute", job_finishes_right_after_the_read)
+        gate.set()
+    assert finished and job["id"] not in cancelled
+    row = await job_row(app, job["id"])
+    assert row.state is JobState.succeeded and row.error == ""
