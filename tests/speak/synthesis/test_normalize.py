@@ -75,6 +75,7 @@ EXACT = [
     ("time_24h", "17:00", "seventeen hundred"),
     ("hour_pm_dotted", "at 5 p.m. today", "at five PM today"),
     ("hour_pm_ends_sentence", "at 5 p.m. Then", "at five PM. Then"),
+    ("hour_pm_time_zone", "at 5 p.m. ET on Monday", "at five PM ET on Monday"),
     # ranges
     ("range", "pages 5-10", "pages five to ten"),
     ("range_en_dash", "5–10 minutes", "five to ten minutes"),
@@ -214,6 +215,8 @@ SENTENCE_COUNTS = [
     ("doctorate_mid_sentence", "She has a Ph.D. in physics. Wow.", 2),
     ("doctorate_ends_sentence", "She has a Ph.D. She teaches.", 2),
     ("am", "We open at 9 AM. Come early.", 2),
+    ("time_zone_after_pm", "The call is at 3 p.m. ET on Monday. Be there.", 2),
+    ("spelled_time_zone", "Join at 10 a.m. Pacific with your team. Thanks.", 2),
 ]
 
 

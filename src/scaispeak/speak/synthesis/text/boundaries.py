@@ -38,6 +38,13 @@ _MAYBE_FINAL = frozenset(
     | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
 )
 
+_MERIDIEMS = frozenset({"a.m", "p.m", "am", "pm"})
+# A zone after "5 p.m." continues the sentence ("at 5 p.m. ET on Monday").
+_TIME_ZONE_NEXT = re.compile(
+    r"\s*(?:[ECMP][SD]?T|UTC|GMT|BST|CES?T|EES?T|WES?T|IST|JST|KST|AES[DT]|HST|AKS?T"
+    r"|Eastern|Central|Mountain|Pacific)\b"
+)
+
 _TERMINATOR = re.compile(r"[.?!…]+[\"'”’)\]]*(?=\s|$)")
 _TOKEN_BEFORE = re.compile(r"[^\s\"'“‘(\[]*$")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
@@ -67,6 +74,11 @@ def keeps_final_period(text: str, index: int) -> bool:
     return not following or following[0].isupper() or "\n" in rest[: len(rest) - len(following)]
 
 
+def time_zone_follows(text: str, index: int) -> bool:
+    """Whether a time zone ("ET", "PST", "UTC") comes next: "5 p.m. ET" goes on."""
+    return _TIME_ZONE_NEXT.match(text, index) is not None
+
+
 def _token_before(text: str, end: int) -> str:
     """The word (without opening quotes or brackets) that ends at ``end``."""
     match = _TOKEN_BEFORE.search(text, max(0, end - 40), end)
@@ -91,6 +103,8 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return False
     if lower in _BEFORE_NUMBER:
         return not (following or "").isdigit()
+    if lower in _MERIDIEMS and time_zone_follows(text, match.end()):
+        return False
     if lower in _MAYBE_FINAL:
         return following is None or following.isupper()
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
-from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.boundaries import keeps_final_period, time_zone_follows
 
 _MONTH_NAMES = "|".join(say.MONTHS)
 _MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
@@ -88,7 +88,10 @@ _HOUR_TIME = re.compile(
 def _clock_time(match: re.Match[str]) -> str:
     minute = int(match["m"]) if match.groupdict().get("m") else 0
     meridiem = (match["mer"] + "m") if match["mer"] else ""
-    return say.time_of_day(int(match["h"]), minute, meridiem) + _period_if_final(match)
+    spoken = say.time_of_day(int(match["h"]), minute, meridiem)
+    if time_zone_follows(match.string, match.end()):
+        return spoken  # "5 p.m. ET": the period abbreviates, it ends nothing
+    return spoken + _period_if_final(match)
 
 
 def times(text: str) -> str:
