@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +12,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from scaispeak.app import create_app
-from scaispeak.settings import StreamingSettings
+from scaispeak.settings import EngineSettings, StreamingSettings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from tests.conftest import make_settings
+from tests.speak.streaming.session_rig import HeldEngine, MemorySink, Rig
 from tests.support.server import ServerThread, bootstrap_key
 from tests.support.stream_client import eventually
 
@@ -66,6 +71,18 @@ def stream_server(
     app = create_app(settings, engines=engines)
     with ServerThread(app) as server:
         yield StreamServer(server, app, key)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    """A stream's pipeline on the stand-in engine (two inference threads), and a sink."""
+    engine = HeldEngine()
+    pool = InferencePool(2)
+    metrics = SpeakMetrics(CollectorRegistry())
+    pipeline = SynthesisPipeline(EngineRegistry([engine]), pool, EngineSettings(), metrics)
+    yield Rig(engine, pool, pipeline, MemorySink())
+    engine.gate.set()
+    pool.shutdown()
 
 
 def tokens(text: str, seed: int = 7) -> list[str]:

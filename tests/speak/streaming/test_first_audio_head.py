@@ -22,7 +22,7 @@ from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.openings import OpenedSegment
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
-from tests.speak.streaming.test_session import MemorySink
+from tests.speak.streaming.session_rig import MemorySink
 from tests.support.asr import transcribe, word_error_rate
 
 RATE = 16_000

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from scaispeak.platform.accounting.models import UsageEntry
+from scaispeak.platform.accounting import service as accounting
+from scaispeak.platform.accounting.models import (
+    Budget,
+    BudgetPeriod,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageEntry,
+)
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.auth.service import bootstrap
+from scaispeak.platform.db import Database
+from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.speak.streaming.billing import StreamBilling
 from tests.speak.streaming.conftest import PIPER, StreamServer
+from tests.speak.streaming.session_rig import SENTENCES, Rig, send
 from tests.support.stream_client import StreamClient, eventually
 
 PARAGRAPH = (
@@ -80,3 +99,73 @@ async def test_a_stream_over_budget_gets_budget_exceeded(stream_server: StreamSe
         await asyncio.wait_for(client.closed(), 30)
     assert error is not None and error["code"] == "budget_exceeded"
     assert not client.audio()
+
+
+@dataclass
+class Ledger:
+    """A tenant with a budget in a database of its own."""
+
+    db: Database
+    principal: Principal
+
+    async def holds_left(self) -> list[Reservation]:
+        async with self.db.sessions() as session:
+            held = Reservation.state == ReservationState.held
+            return list((await session.execute(select(Reservation).where(held))).scalars())
+
+    async def tenant_reserved_micros(self) -> int:
+        async with self.db.sessions() as session:
+            tenant_row = SpendCounter.user_id == accounting.TENANT_ROW
+            counter = (await session.execute(select(SpendCounter).where(tenant_row))).scalar_one()
+            return counter.reserved_micros
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/ledger.db")
+    await upgrade_to_head(db.engine)
+    async with db.sessions() as session:
+        made = await bootstrap(session, "holds", "holds@example.com", only_if_empty=False)
+        assert made is not None
+        session.add(
+            Budget(tenant_id=made.tenant.id, period=BudgetPeriod.month, limit_micros=10**12)
+        )
+        await session.commit()
+    yield Ledger(db, Principal(made.user.id, made.tenant.id, made.user.role))
+    await db.dispose()
+
+
+class StallAfterCommit:
+    """``accounting.reserve`` that, once its hold has committed, waits for ``resume``:
+    the stream can be cancelled exactly between the commit and the hold being returned."""
+
+    def __init__(self, reserve: Callable[..., Awaitable[Reservation]]) -> None:
+        self._reserve = reserve
+        self.committed = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Reservation:
+        hold = await self._reserve(*args, **kwargs)
+        self.committed.set()
+        await self.resume.wait()
+        return hold
+
+
+@pytest.mark.parametrize("interruption", ["barge_in", "disconnect"])
+async def test_a_hold_committed_as_the_stream_is_interrupted_is_still_returned(
+    rig: Rig, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, interruption: str
+) -> None:
+    stall = StallAfterCommit(accounting.reserve)
+    monkeypatch.setattr(accounting, "reserve", stall)
+    billing = StreamBilling(ledger.db, ledger.principal, 15, hold_chars=2000)
+    async with rig.session(coverage=billing) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)  # the first segment asks for a hold
+        await asyncio.wait_for(stall.committed.wait(), 10)
+        if interruption == "barge_in":
+            await send(session, "cancel")
+    # Leaving the block is the disconnect (and, after a barge-in, the end of the stream).
+    stall.resume.set()
+    await billing.settle(session.usage, session.stream_id)
+    assert await ledger.holds_left() == []
+    assert await ledger.tenant_reserved_micros() == 0

@@ -121,8 +121,13 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
         no_channel = await offer_sdp(pc)
     finally:
         await pc.close()
+    # aiortc's parser fails on these last two with a bare AssertionError, not ValueError.
+    session_head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+    no_port = session_head + "m=audio\r\n"
+    audio = session_head + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+    short_candidate = audio + "a=candidate:1 1\r\n"
     async with httpx.AsyncClient(base_url=stream_server.url) as http:
-        for sdp in (no_channel, "v=0 and nothing else"):
+        for sdp in (no_channel, "v=0 and nothing else", no_port, short_candidate):
             body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}
             response = await http.post(SESSIONS_PATH, json=body, headers=_auth(stream_server.key))
             assert response.status_code == 422

@@ -5,10 +5,16 @@ holds ``hold_chars`` worth of budget when it starts speaking and tops the hold u
 whenever the text it has queued outgrows it (a refused top-up ends the stream with
 ``budget_exceeded``). When the stream ends, one ledger line charges the characters
 whose audio was delivered and every hold is released or settled.
+
+A hold is taken in a task of its own: the reservation commits before ``reserve``
+returns, so a barge-in or a disconnect that cancelled the stream at that moment would
+otherwise lose a hold the database keeps (locked until a restart). A cancel only stops
+the stream waiting; the task still remembers the hold, and ``settle`` waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from scaispeak.platform.accounting import service as accounting
@@ -28,21 +34,35 @@ class StreamBilling:
     voice_id: str = ""
     covered_chars: int = 0
     holds: list[Reservation] = field(default_factory=list)
+    _taking: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    """The hold being taken, if any: it may outlive the cover that asked for it."""
 
     async def cover(self, chars_needed: int) -> None:
         """Make sure ``chars_needed`` characters are paid for; raises BudgetExceeded."""
+        await self._hold_taken()  # one a cancelled cover left landing counts too
         if chars_needed <= self.covered_chars:
             return
         step = max(self.hold_chars, chars_needed - self.covered_chars)
+        self._taking = asyncio.ensure_future(self._take_hold(step))
+        await asyncio.shield(self._taking)  # a cancel stops this wait, not the hold
+
+    async def _take_hold(self, chars: int) -> None:
+        """Reserve ``chars`` worth and remember the hold, with no cancel in between."""
         async with self.db.sessions() as session:
             hold = await accounting.reserve(
-                session, self.principal, step * self.price_micros_per_char
+                session, self.principal, chars * self.price_micros_per_char
             )
         self.holds.append(hold)
-        self.covered_chars += step
+        self.covered_chars += chars
+
+    async def _hold_taken(self) -> None:
+        """Wait until no hold is being taken. A refusal was its own cover's to raise."""
+        if self._taking is not None:
+            await asyncio.gather(asyncio.shield(self._taking), return_exceptions=True)
 
     async def settle(self, usage: StreamUsage, request_id: str) -> int:
         """Charge the delivered characters once; give back every hold. Returns the cost."""
+        await self._hold_taken()
         if not self.holds:
             return 0
         cost = usage.characters * self.price_micros_per_char

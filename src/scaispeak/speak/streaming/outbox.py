@@ -2,9 +2,16 @@
 
 Audio frames wait for room (at most ``max_frames`` queued), so a slow reader pauses
 synthesis instead of growing memory; events never wait, so a ``cancel`` or an error
-is never stuck behind audio. A cancel drops what belongs to the interrupted
-utterance (its frames, ``segment`` events and a pending finish: the session queues
-the finish again behind the ``cancelled`` event) and keeps everything else in order.
+is never stuck behind audio. Events are counted instead: past ``max_events`` the
+outbox is :attr:`~Outbox.overflowing`, and the session gives up on a client that has
+stopped reading (docs/streaming.md, Limits).
+
+A cancel drops what belongs to the interrupted utterance (its frames, ``segment``
+events and a pending finish: the session queues the finish again behind the
+``cancelled`` event) and keeps everything else in order. It costs nothing however
+much is queued: each item is tagged with its utterance when queued, and ``get``
+skips the items of an utterance that was cancelled. Their frames still take room
+until skipped, so a client that cancels again and again cannot pile up audio.
 """
 
 from __future__ import annotations
@@ -62,23 +69,35 @@ class Close:
 
 
 Item = AudioFrame | Event | Finish | Close
+_ALWAYS = -1
+"""The utterance tag of an item that no cancel drops (control events, Close)."""
 
 
 class Outbox:
-    def __init__(self, max_frames: int) -> None:
-        self._items: deque[Item] = deque()
+    def __init__(self, max_frames: int, max_events: int) -> None:
+        self._items: deque[tuple[int, Item]] = deque()
+        """Each item with the utterance it belongs to, or _ALWAYS."""
         self._max_frames = max(1, max_frames)
+        self._max_events = max_events
         self._frames = 0
+        self._events = 0
+        self._utterance = 0
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
     def __len__(self) -> int:
+        """Items queued, a cancelled utterance's not skipped yet included."""
         return len(self._items)
 
     @property
     def frames(self) -> int:
         return self._frames
+
+    @property
+    def overflowing(self) -> bool:
+        """More than ``max_events`` events wait: the reader has stopped reading."""
+        return self._events > self._max_events
 
     async def put_frame(self, frame: AudioFrame) -> None:
         """Queue a frame, waiting while ``max_frames`` are queued already."""
@@ -90,30 +109,37 @@ class Outbox:
 
     def put(self, item: Item) -> None:
         """Queue an item without waiting (frames go through :meth:`put_frame`)."""
-        self._items.append(item)
+        self._items.append((self._utterance if _in_utterance(item) else _ALWAYS, item))
+        if isinstance(item, Event):
+            self._events += 1
         self._readable.set()
 
     async def get(self) -> Item:
-        while not self._items:
-            self._readable.clear()
-            await self._readable.wait()
-        item = self._items.popleft()
+        """The next item to send; a cancelled utterance's items are skipped."""
+        while True:
+            while not self._items:
+                self._readable.clear()
+                await self._readable.wait()
+            utterance, item = self._items.popleft()
+            self._forget(item)
+            if utterance in (_ALWAYS, self._utterance):
+                return item
+
+    def drop_utterance(self) -> None:
+        """Forget the interrupted utterance's items (skipped when met); keep control events."""
+        self._utterance += 1
+
+    def drop_all(self) -> None:
+        self._items.clear()
+        self._frames = self._events = 0
+        self._room.set()
+
+    def _forget(self, item: Item) -> None:
         if isinstance(item, AudioFrame):
             self._frames -= 1
             self._room.set()
-        return item
-
-    def drop_utterance(self) -> None:
-        """Forget the interrupted utterance's items; keep control events in order."""
-        self._keep(lambda item: not _in_utterance(item))
-
-    def drop_all(self) -> None:
-        self._keep(lambda item: False)
-
-    def _keep(self, wanted: Callable[[Item], bool]) -> None:
-        self._items = deque(item for item in self._items if wanted(item))
-        self._frames = sum(isinstance(item, AudioFrame) for item in self._items)
-        self._room.set()
+        elif isinstance(item, Event):
+            self._events -= 1
 
 
 def _in_utterance(item: Item) -> bool:

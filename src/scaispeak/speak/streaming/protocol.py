@@ -61,6 +61,12 @@ class IdleTimeout(ServiceError):
     status, code, title = 408, "idle_timeout", "Stream idle for too long"
 
 
+class SlowConsumer(ServiceError):
+    """The client stopped reading what the stream sends it (docs/streaming.md, Limits)."""
+
+    status, code, title = 429, "slow_consumer", "Client not reading"
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -3,6 +3,10 @@
 Encoding happens here, at the last moment, so audio dropped by a cancel was never
 encoded: the encoder's state always matches the bytes the client has, and a compressed
 stream (Ogg Opus, MP3) stays one continuous stream across a barge-in.
+
+The sender also says how long the transport has kept it waiting: a client that has
+stopped reading blocks the send in progress for good, which is how the session tells
+it from one that is merely quiet.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 
 from scaispeak.speak.streaming import protocol
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
-from scaispeak.speak.streaming.outbox import AudioFrame, Close, Event, Finish, Outbox
+from scaispeak.speak.streaming.outbox import AudioFrame, Close, Event, Finish, Item, Outbox
 from scaispeak.speak.streaming.sink import SinkClosed, StreamSink
 from scaispeak.speak.synthesis.audio import AudioFormat, StreamEncoder
 
@@ -33,13 +37,16 @@ class Sender:
         *,
         on_first_audio: Callable[[float], None],
         on_closed: Callable[[int], None],
+        clock: Callable[[], float],
     ) -> None:
         self._sink = sink
         self._outbox = outbox
         self._on_first_audio = on_first_audio
         self._on_closed = on_closed
+        self._clock = clock
         self._encoder: StreamEncoder | None = None
         self.delivery: Delivery | None = None
+        self._sending_since: float | None = None
 
     def begin(self, encoder: StreamEncoder, delivery: Delivery) -> None:
         """The stream started: from now on frames are encoded and counted."""
@@ -50,26 +57,46 @@ class Sender:
     def usage(self) -> StreamUsage:
         return self.delivery.usage if self.delivery else StreamUsage(0, 0.0, 0)
 
+    @property
+    def sending(self) -> bool:
+        """An item is on its way to the transport."""
+        return self._sending_since is not None
+
+    def waited_on_sink(self) -> float:
+        """Seconds the item on its way has waited for the transport (0 if none is)."""
+        return 0.0 if self._sending_since is None else self._clock() - self._sending_since
+
     async def run(self) -> None:
         """Send until a finish or a close comes out of the outbox, or the peer is gone."""
         try:
             while True:
-                match await self._outbox.get():
-                    case AudioFrame() as frame:
-                        await self._send_frame(frame)
-                    case Event(render=render):
-                        await self._sink.send_event(render())
-                    case Finish():
-                        await self._finish()
+                item = await self._outbox.get()
+                self._sending_since = self._clock()
+                try:
+                    if not await self._send(item):
                         return
-                    case Close(code=code):
-                        self._on_closed(code)
-                        return
+                finally:
+                    self._sending_since = None
         except SinkClosed:
             self._on_closed(GONE)
         except Exception:  # an encoder failure, say: close rather than hang
             _log.exception("a stream's sender failed")
             self._on_closed(INTERNAL_ERROR)
+
+    async def _send(self, item: Item) -> bool:
+        """Hand one item to the sink; False once the stream is over."""
+        match item:
+            case AudioFrame() as frame:
+                await self._send_frame(frame)
+            case Event(render=render):
+                await self._sink.send_event(render())
+            case Finish():
+                await self._finish()
+                return False
+            case Close(code=code):
+                self._on_closed(code)
+                return False
+        return True
 
     async def _send_frame(self, frame: AudioFrame) -> None:
         assert self._encoder is not None and self.delivery is not None

@@ -14,6 +14,11 @@ message (``receive``) and implements :class:`StreamSink`. Three activities run:
 Cancelling (``cancel``, a disconnect, a fatal error) cancels the synthesizer task: a
 queued pool call is withdrawn, a running one's result is dropped, and the outbox
 forgets the utterance, so no frame of it follows the ``cancelled`` event.
+
+A client that stops reading cannot make the session hold its output without end:
+audio waits for room, and once :data:`MAX_QUEUED_EVENTS` events wait too, or the
+transport has taken nothing for ``idle_timeout_seconds``, the stream ends at once
+with ``slow_consumer`` (its sender may be stuck for good, so nothing waits for it).
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ class Coverage(Protocol):
     async def cover(self, chars_needed: int) -> None: ...
 
 
+MAX_QUEUED_EVENTS = 1_000
+"""Events (errors, ``cancelled``...) that may wait for a client that does not read them;
+one more ends the stream with ``slow_consumer``. Each such event answers a message of
+the client's own, so only one that sends far faster than it reads comes near it."""
 _END = None  # in the pending queue: everything before it is said, then finish
 _log = logging.getLogger(__name__)
 
@@ -86,10 +95,14 @@ class StreamSession:
             max_wait_chars=settings.max_wait_chars,
         )
         buffered_frames = settings.max_buffered_audio_seconds * 1000 / settings.frame_ms
-        self._outbox = Outbox(math.ceil(buffered_frames))
+        self._outbox = Outbox(math.ceil(buffered_frames), MAX_QUEUED_EVENTS)
         first_audio = pipeline.metrics.time_to_first_audio.labels(transport)
         self._sender = Sender(
-            sink, self._outbox, on_first_audio=first_audio.observe, on_closed=self._mark_closed
+            sink,
+            self._outbox,
+            on_first_audio=first_audio.observe,
+            on_closed=self._mark_closed,
+            clock=clock,
         )
         self._pending: deque[Segment | None] = deque()
         self._pending_ready = asyncio.Event()
@@ -127,6 +140,11 @@ class StreamSession:
         """Frames made but not sent yet: bounded, so a slow reader pauses synthesis."""
         return self._outbox.frames
 
+    @property
+    def closed(self) -> bool:
+        """The stream is over: :meth:`wait_closed` returns at once."""
+        return self._closed.is_set()
+
     async def wait_closed(self) -> int:
         """Wait until the stream is over (``done`` sent, a fatal error, the peer gone)."""
         await self._closed.wait()
@@ -145,6 +163,7 @@ class StreamSession:
             except Exception:  # e.g. the database failing during start: log it, close
                 _log.exception("stream %s: handling a message failed", self.stream_id)
                 self._fail(ServiceError("Unexpected error."))
+            self._drop_client_if_not_reading()
 
     async def aclose(self) -> None:
         """Stop everything (a disconnect is a cancel): no task or pool work outlives this."""
@@ -307,6 +326,21 @@ class StreamSession:
         self._outbox.put(Event.fixed(p.error_event(exc, fatal=True)))
         self._outbox.put(Close(p.close_code(exc)))
 
+    def _drop_client_if_not_reading(self) -> bool:
+        """End the stream if the client has stopped reading; True if it was ended."""
+        limit = self._settings.idle_timeout_seconds
+        if self._outbox.overflowing:
+            why = f"More than {MAX_QUEUED_EVENTS} events are waiting to be read."
+        elif self._sender.waited_on_sink() >= limit:
+            why = f"Nothing sent to this client was read for {limit:g} s."
+        else:
+            return False
+        error = p.SlowConsumer(why)
+        self._fail(error)
+        # The sender may never be free to send the error and the close, so close now.
+        self._mark_closed(p.close_code(error))
+        return True
+
     def _mark_closed(self, code: int) -> None:
         if not self._closed.is_set():
             self.close_code = code
@@ -316,18 +350,24 @@ class StreamSession:
         self._tasks[role] = asyncio.ensure_future(work)
         self._tasks[role].set_name(f"{self.stream_id}-{role}")
 
-    def _arm_idle_timer(self) -> None:
+    def _arm_idle_timer(self, delay: float | None = None) -> None:
         if "idle" in self._timers:
             self._timers["idle"].cancel()
-        delay = self._settings.idle_timeout_seconds
+        delay = self._settings.idle_timeout_seconds if delay is None else delay
         self._timers["idle"] = asyncio.get_running_loop().call_later(delay, self._on_idle)
 
     def _on_idle(self) -> None:
-        if self._pending or self._synthesizing or len(self._outbox):
-            self._arm_idle_timer()  # still speaking: silence from the client is fine
+        """No message for ``idle_timeout_seconds``: fine while the client is being spoken
+        to, not when nothing is left to say or nothing reaches it."""
+        if self._drop_client_if_not_reading():
             return
         limit = self._settings.idle_timeout_seconds
-        self._fail(p.IdleTimeout(f"No message for {limit:g} s and nothing left to say."))
+        if self._sender.sending:  # look again when this send has waited the limit
+            self._arm_idle_timer(limit - self._sender.waited_on_sink())
+        elif self._pending or self._synthesizing:
+            self._arm_idle_timer()  # still speaking: silence from the client is fine
+        else:
+            self._fail(p.IdleTimeout(f"No message for {limit:g} s and nothing left to say."))
 
     def _on_waited(self) -> None:
         del self._timers["wait"]

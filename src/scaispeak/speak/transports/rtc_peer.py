@@ -4,6 +4,11 @@ The client's offer brings an audio transceiver (it receives) and a data channel 
 opens). The server answers with :class:`SpeechTrack` on that transceiver: 20 ms packets
 of 48 kHz mono PCM from a :class:`Playout`, which aiortc encodes as Opus. Client
 messages are queued for the session; :class:`RtcSink` is the session's way out.
+
+Neither direction queues without bound: a peer that sends faster than the session
+reads is disconnected (``MAX_INBOX``), and events wait while the data channel holds
+``MAX_CHANNEL_BUFFER`` bytes the peer has not taken, so the session's own limits on a
+client that does not read (session.py) apply as on a WebSocket.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ RATE = 48_000
 PACKET_MS = 20
 MAX_INBOX = 1_000
 """Unread client messages; a peer that floods past this is disconnected."""
+MAX_CHANNEL_BUFFER = 256 * 1024
+"""Bytes of events aiortc may hold for the data channel before sending more waits:
+its queue has no bound of its own, so a peer that stops taking data would grow it."""
 
 _log = logging.getLogger(__name__)
 
@@ -98,8 +106,11 @@ class RtcPeer:
             await self._arrived.wait()
         return self._inbox.popleft()
 
-    def send(self, event: dict[str, Any]) -> None:
-        """Send one event on the data channel; raises SinkClosed if it is not open."""
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one event on the data channel, first waiting for the peer to take what
+        it holds if that is ``MAX_CHANNEL_BUFFER`` or more; SinkClosed if it is not open."""
+        if self._channel is not None and self._channel.bufferedAmount >= MAX_CHANNEL_BUFFER:
+            await self.flushed()
         if self._channel is None or self.gone.is_set():
             raise SinkClosed
         try:
@@ -108,13 +119,14 @@ class RtcPeer:
             raise SinkClosed from exc
 
     async def flushed(self) -> None:
-        """Wait until the data channel has handed every queued event to the network."""
+        """Wait until the data channel has handed every queued event to the network,
+        or the peer is gone."""
         channel = self._channel
         if channel is None or not channel.bufferedAmount or self.gone.is_set():
             return
         drained = asyncio.Event()
         channel.once("bufferedamountlow", drained.set)  # fires when it reaches 0
-        await drained.wait()
+        await _first_of(drained, self.gone)
 
     async def close(self) -> None:
         self._leave()
@@ -164,16 +176,20 @@ class RtcSink:
         if event["type"] == "cancelled":
             # Every frame before this event was queued on the track; none of it is heard.
             self._peer.playout.clear()
-        self._peer.send(event)
+        await self._peer.send(event)
 
     async def _wait_open(self) -> None:
         """Events wait for the channel (an implicit start answers before it opens)."""
-        peer = self._peer
-        if peer.opened.is_set() or peer.gone.is_set():
-            return
-        waits = {asyncio.ensure_future(peer.opened.wait()), asyncio.ensure_future(peer.gone.wait())}
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        await _first_of(self._peer.opened, self._peer.gone)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    if any(event.is_set() for event in events):
+        return
+    waits = {asyncio.ensure_future(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -9,6 +9,7 @@ demo page that uses all this is served here too.
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import AsyncExitStack
 from importlib import resources
 from typing import Annotated, Literal
@@ -31,6 +32,7 @@ from scaispeak.speak.transports.rtc_peer import RATE, RtcPeer, RtcSink
 from scaispeak.speak.transports.rtc_sessions import RtcSessions, RtcStream, close_peer, converse
 
 router = APIRouter(prefix="/v1/modules/scaispeak/stream", tags=["scaispeak"])
+_log = logging.getLogger(__name__)
 
 
 class InvalidOffer(ServiceError):
@@ -79,8 +81,8 @@ async def open_webrtc_session(body: RtcOffer, caller: Caller, request: Request) 
     except BaseException as exc:
         await peer.close()
         await slot.aclose()
-        if isinstance(exc, ValueError | InvalidAccessError | InternalError):  # unusable SDP
-            raise InvalidOffer(f"The offer was refused: {exc}") from None
+        if isinstance(exc, Exception):  # not a cancellation: the offer is what failed
+            raise _refused(exc) from None
         raise
     stream = RtcStream(new_id("rtc"), caller.tenant_id, peer, slot)
     start = _implicit_start(body)
@@ -106,6 +108,15 @@ async def stream_demo() -> HTMLResponse:
     """A page that speaks typed text over WebRTC, with a barge-in button."""
     page = resources.files("scaispeak").joinpath("static/stream-demo.html")
     return HTMLResponse(page.read_text(encoding="utf-8"))
+
+
+def _refused(exc: Exception) -> InvalidOffer:
+    """The refusal of an offer aiortc failed on. Its SDP parser raises ValueError, but
+    also bare AssertionErrors (a candidate or an ``m=`` line cut short): the offer is to
+    blame either way. Kinds we do not expect are logged, in case the fault is ours."""
+    if not isinstance(exc, ValueError | InvalidAccessError | InternalError):
+        _log.warning("a WebRTC offer failed with %r; refused as invalid", exc, exc_info=exc)
+    return InvalidOffer(f"The offer was refused: {str(exc) or type(exc).__name__}")
 
 
 def _implicit_start(body: RtcOffer) -> str | None:
