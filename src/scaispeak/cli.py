@@ -79,7 +79,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings, runs_jobs=not args.no_worker)
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    # No uvicorn access log: it writes each URL whole, and a browser's ``?token=`` with
+    # it. The app logs every request itself (platform/observability.py: request id,
+    # route template, status, duration), never the query string.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from tests.conftest import LiveApp
 
 VOICES = "/v1/modules/scaispeak/voices"
@@ -160,3 +162,47 @@ async def test_duplicate_email_is_409(live: LiveApp) -> None:
         f"/v1/tenants/{t.tenant_a}/users", json=body, headers=live.auth(t.admin_a)
     )
     assert_problem(again, 409, "conflict")
+
+
+async def _superadmin_in_tenant_a(live: LiveApp) -> str:
+    """An operator whose home tenant is acme: visible to acme's tenant admin."""
+    made = await live.client.post(
+        f"/v1/tenants/{live.tenancy.tenant_a}/users",
+        json={"email": f"ops-{uuid.uuid4().hex[:6]}@acme.com", "role": "superadmin"},
+        headers=live.auth(live.tenancy.superadmin),
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def test_tenant_admin_cannot_mint_list_or_revoke_a_superadmins_keys(live: LiveApp) -> None:
+    operator = await _superadmin_in_tenant_a(live)
+    admin = live.auth(live.tenancy.admin_a)
+    minted = await live.client.post(f"/v1/users/{operator}/keys", json={}, headers=admin)
+    assert_problem(minted, 403, "forbidden")
+    listed = await live.client.get(f"/v1/users/{operator}/keys", headers=admin)
+    assert_problem(listed, 403, "forbidden")
+    own = await live.client.post(
+        f"/v1/users/{operator}/keys", json={}, headers=live.auth(live.tenancy.superadmin)
+    )
+    assert own.status_code == 201
+    revoked = await live.client.delete(f"/v1/keys/{own.json()['id']}", headers=admin)
+    assert_problem(revoked, 403, "forbidden")
+    me = await live.client.get("/v1/auth/me", headers=live.auth(own.json()["secret"]))
+    assert me.status_code == 200 and me.json()["role"] == "superadmin"
+
+
+async def test_tenant_admin_manages_keys_of_members_and_fellow_admins(live: LiveApp) -> None:
+    t = live.tenancy
+    admin = live.auth(t.admin_a)
+    fellow = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users",
+        json={"email": f"admin2-{uuid.uuid4().hex[:6]}@acme.com", "role": "tenant_admin"},
+        headers=admin,
+    )
+    assert fellow.status_code == 201
+    for user_id in (t.member_a_user, fellow.json()["id"]):
+        key = await live.client.post(f"/v1/users/{user_id}/keys", json={}, headers=admin)
+        assert key.status_code == 201
+        revoked = await live.client.delete(f"/v1/keys/{key.json()['id']}", headers=admin)
+        assert revoked.status_code == 200

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import soundfile
+from aiohttp import web
 from sqlalchemy import func, select
 
 from scaispeak.app import create_app
 from scaispeak.platform.accounting.models import SpendCounter
-from scaispeak.speak.engines.base import Pcm
+from scaispeak.settings import RelaySettings
+from scaispeak.speak.engines.base import EngineUnavailable, Pcm, UpstreamFailed
+from scaispeak.speak.engines.circuit import CircuitBreaker, CircuitState
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.engines.relay import RelayEngine
 from scaispeak.speak.provenance.models import ProvenanceRecord
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from tests.conftest import LiveApp, make_settings
@@ -207,3 +213,110 @@ async def test_relayed_audio_is_marked_once_by_a_marking_upstream_when_configure
                 )
             )
         assert record is not None and record.watermarked is True  # still recorded here
+
+
+class ScriptedUpstream:
+    """An OpenAI-style speech endpoint whose answer the test sets: a status, or a hang."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.hang = False
+        self.received = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    async def speech(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.received.set()
+        if self.hang:
+            await self.stopping.wait()
+        if self.status != 200:
+            return web.Response(status=self.status, text="refused")
+        return web.Response(body=b"\x00\x00" * 2400)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def scripted_relay() -> AsyncIterator[tuple[RelayEngine, ScriptedUpstream, ManualClock]]:
+    """A relay engine whose breaker opens after 2 failures and cools down in 10 s of
+    ``ManualClock`` time, in front of a ``ScriptedUpstream``."""
+    upstream = ScriptedUpstream()
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", upstream.speech)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    relay = RelayEngine(RelaySettings(base_url=f"http://127.0.0.1:{port}/v1", retries=0))
+    clock = ManualClock()
+    relay.breaker = CircuitBreaker(failures=2, cooldown_s=10, clock=clock)
+    try:
+        yield relay, upstream, clock
+    finally:
+        upstream.stopping.set()
+        await relay.close()
+        await runner.cleanup()
+
+
+async def _open_the_circuit(relay: RelayEngine, upstream: ScriptedUpstream) -> None:
+    upstream.status = 503
+    for _ in range(2):
+        with pytest.raises(EngineUnavailable):
+            await relay.synthesize_async("Hello.", "alloy")
+    assert relay.breaker.state is CircuitState.open
+
+
+async def test_upstream_4xx_on_the_half_open_trial_closes_the_circuit() -> None:
+    """A 4xx refuses our request; the upstream answered, so it is not down."""
+    async with scripted_relay() as (relay, upstream, clock):
+        await _open_the_circuit(relay, upstream)
+        clock.now += 10
+        upstream.status = 400
+        with pytest.raises(UpstreamFailed):
+            await relay.synthesize_async("Rejected text.", "alloy")
+        assert relay.breaker.state is CircuitState.closed
+        upstream.status = 200
+        assert len(await relay.synthesize_async("Hello again.", "alloy")) == 2400
+
+
+async def test_upstream_4xx_does_not_count_towards_opening_the_circuit() -> None:
+    async with scripted_relay() as (relay, upstream, _clock):
+        for status in (503, 400, 503):
+            upstream.status = status
+            with pytest.raises((EngineUnavailable, UpstreamFailed)):
+                await relay.synthesize_async("Hello.", "alloy")
+        assert relay.breaker.state is CircuitState.closed
+
+
+async def test_cancelled_half_open_trial_lets_the_next_call_probe() -> None:
+    async with scripted_relay() as (relay, upstream, clock):
+        await _open_the_circuit(relay, upstream)
+        clock.now += 10
+        upstream.status, upstream.hang = 200, True
+        upstream.received.clear()
+        trial = asyncio.create_task(relay.synthesize_async("Never answered.", "alloy"))
+        await asyncio.wait_for(upstream.received.wait(), 5)
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        upstream.hang = False
+        assert len(await relay.synthesize_async("Answered now.", "alloy")) == 2400
+        assert relay.breaker.state is CircuitState.closed
+
+
+async def test_passed_body_closed_before_its_end_frees_the_half_open_trial() -> None:
+    async with scripted_relay() as (relay, upstream, clock):
+        await _open_the_circuit(relay, upstream)
+        clock.now += 10
+        upstream.status = 200
+        body = await relay.open_body("Closed unread.", "alloy")
+        await body.close()
+        body = await relay.open_body("Read to the end.", "alloy")
+        assert b"".join([chunk async for chunk in body.chunks]) == b"\x00\x00" * 2400
+        assert relay.breaker.state is CircuitState.closed

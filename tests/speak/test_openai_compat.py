@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -56,3 +57,67 @@ def test_openai_client_sees_auth_errors(server_with_key: tuple[str, str]) -> Non
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="ssk_000000000000_wrong")
     with pytest.raises(openai.AuthenticationError):
         client.audio.speech.create(model="tts-1", voice="alloy", input="No.")
+
+
+def test_openai_client_shows_our_error_message(server_with_key: tuple[str, str]) -> None:
+    """The client prints body["error"]["message"]; without it, only "Error code: 413"."""
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="x" * 5000)
+    assert raised.value.status_code == 413
+    assert "the limit here is 4096" in raised.value.message
+    assert raised.value.code == "text_too_long" and raised.value.param == "input"
+    assert raised.value.type == "invalid_request_error"
+
+
+def test_openai_errors_stay_problem_json(server_with_key: tuple[str, str]) -> None:
+    url, _ = server_with_key
+    response = httpx.post(
+        f"{url}/v1/audio/speech",
+        json={"model": "tts-1", "voice": "alloy", "input": "No key."},
+        headers={"Authorization": "Bearer ssk_000000000000_wrong"},
+    )
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "unauthorized" and body["status"] == 401
+    assert body["error"] == {
+        "message": body["detail"],
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "unauthorized",
+    }
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("speed", [0.25, 4.0])
+def test_speed_within_openais_range_but_outside_ours_names_our_range(
+    server_with_key: tuple[str, str], speed: float
+) -> None:
+    """Refused rather than clamped: the caller asked for a rate we would not deliver."""
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", speed=speed)
+    assert "between 0.5 and 2.0" in raised.value.message
+    assert raised.value.param == "speed"
+
+
+def test_aac_is_not_offered_and_the_error_lists_what_is(server_with_key: tuple[str, str]) -> None:
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="aac")
+    assert "mp3, opus, flac" in raised.value.message
+    assert raised.value.code == "unsupported_format"
+    assert raised.value.param == "response_format"
+
+
+def test_validation_errors_carry_the_openai_error_object(server_with_key: tuple[str, str]) -> None:
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client.post("/audio/speech", body={"model": "tts-1", "voice": "alloy"}, cast_to=bytes)
+    assert "input" in raised.value.message
+    assert raised.value.code == "validation_error"

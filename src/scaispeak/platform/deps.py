@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.auth.service import authenticate_api_key
-from scaispeak.platform.auth.tokens import looks_like_browser_token, verify_browser_token
+from scaispeak.platform.auth.service import authenticate_api_key, authenticate_browser_token
+from scaispeak.platform.auth.tokens import (
+    BrowserTokenNotAllowed,
+    looks_like_browser_token,
+    verify_browser_token,
+)
 from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.errors import Unauthorized
 
@@ -36,7 +40,8 @@ async def authenticate(
     if not credential:
         raise Unauthorized("Send 'Authorization: Bearer <api key>' or a '?token=' browser token.")
     if looks_like_browser_token(credential):
-        return verify_browser_token(credential, ctx.signing_key)
+        claims = verify_browser_token(credential, ctx.signing_key)
+        return await authenticate_browser_token(session, claims)
     return await authenticate_api_key(session, credential)
 
 
@@ -51,5 +56,26 @@ async def current_principal(
     return principal
 
 
+async def api_key_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    """The caller, provided it presented an API key.
+
+    Browser tokens exist so a page can open streams and WebRTC sessions and speak
+    without holding a key; on routes that manage credentials, users, tenants or
+    budgets they are refused, so a leaked 300 s token cannot mint a lasting key or
+    renew itself.
+    """
+    if principal.via_browser_token:
+        raise BrowserTokenNotAllowed(
+            "This route needs an API key ('Authorization: Bearer ssk_...'); "
+            "browser tokens may only stream and speak."
+        )
+    return principal
+
+
 Session = Annotated[AsyncSession, Depends(db_session)]
 Caller = Annotated[Principal, Depends(current_principal)]
+"""An API key or a browser token."""
+ApiKeyCaller = Annotated[Principal, Depends(api_key_principal)]
+"""An API key only: for routes that manage credentials, users, tenants or budgets."""

@@ -8,6 +8,7 @@ on. Codes are documented in docs/errors.md.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -107,48 +108,61 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """An error as problem+json describes it, before it is rendered."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def response(self, instance: str | None, **more: Any) -> JSONResponse:
+        return problem_response(
+            self.status,
+            self.code,
+            self.title,
+            self.detail,
+            instance,
+            self.headers,
+            **self.extra,
+            **more,
+        )
+
+
+def problem_of(exc: Exception) -> Problem | None:
+    """The problem an error raised on purpose (or by routing and validation) describes;
+    None for anything else, which is a bug and answers 500."""
+    if isinstance(exc, ServiceError):
+        return Problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, exc.extra)
+    if isinstance(exc, RequestValidationError):
+        return _validation_problem(exc)
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = str(exc.detail)
+        return Problem(exc.status_code, code, detail, detail, getattr(exc, "headers", None))
+    return None
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        err: ServiceError = InvalidJson("The request body is not valid JSON.")
+    else:
+        err = ValidationFailed(_describe_validation(errors))
+    extra = {"errors": [_jsonable_error(e) for e in errors]}
+    return Problem(err.status, err.code, err.title, err.detail, extra=extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
-    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ServiceError)
-        return problem_response(
-            exc.status,
-            exc.code,
-            exc.title,
-            exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
-
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            err: ServiceError = InvalidJson("The request body is not valid JSON.")
-        else:
-            err = ValidationFailed(_describe_validation(errors))
-        return problem_response(
-            err.status,
-            err.code,
-            err.title,
-            err.detail,
-            instance=request.url.path,
-            errors=[_jsonable_error(e) for e in errors],
-        )
-
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem_response(
-            exc.status_code,
-            code,
-            str(exc.detail),
-            str(exc.detail),
-            instance=request.url.path,
-            headers=getattr(exc, "headers", None),
-        )
+    async def on_known_error(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_of(exc)
+        assert problem is not None
+        return problem.response(request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled error on %s", request.url.path)
@@ -156,9 +170,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             500, "internal_error", "Internal error", "Unexpected error.", request.url.path
         )
 
-    app.add_exception_handler(ServiceError, on_service_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for known in (ServiceError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(known, on_known_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

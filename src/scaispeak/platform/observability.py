@@ -1,8 +1,13 @@
-"""Health, readiness, Prometheus metrics, request ids and structured request logs."""
+"""Health, readiness, Prometheus metrics, request ids and structured request logs.
+
+Request bodies are limited by platform/body_limits.py, installed here inside the
+observer so its 413 carries a request id and is logged like any response.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -13,10 +18,14 @@ from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scaispeak.platform.body_limits import BodyLimit
 from scaispeak.platform.db import Database
-from scaispeak.platform.errors import problem_response
 
 _log = logging.getLogger("scaispeak.access")
+
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+"""What a client's X-Request-Id may be to be used as ours: it is stored (ledger and
+provenance rows hold 64 characters) and logged, so it must be short and inert."""
 
 
 def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_bytes: int) -> None:
@@ -27,7 +36,9 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
         registry=registry,
     )
 
-    app.add_middleware(RequestObserver, latency=latency, max_json_bytes=max_json_bytes)
+    # Added last, so outermost: the body limit's 413 passes through the observer.
+    app.add_middleware(BodyLimit, max_json_bytes=max_json_bytes)
+    app.add_middleware(RequestObserver, latency=latency)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -45,7 +56,7 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
 
 
 class RequestObserver:
-    """Request ids, the JSON size limit, latency metrics and access logs.
+    """Request ids, latency metrics and access logs.
 
     Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
     relays every response through a memory stream and a task group (on the 2-core
@@ -54,17 +65,15 @@ class RequestObserver:
     Latency is taken when the response starts, as the client sees its first byte.
     """
 
-    def __init__(self, app: ASGIApp, latency: Histogram, max_json_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, latency: Histogram) -> None:
         self.app = app
         self.latency = latency
-        self.max_json_bytes = max_json_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request_id_for(Headers(scope=scope))
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
 
@@ -74,14 +83,6 @@ class RequestObserver:
                 self._observe(scope, message["status"], started, request_id)
             await send(message)
 
-        if _json_too_large(headers, scope["path"], self.max_json_bytes):
-            limit = self.max_json_bytes
-            detail = f"JSON bodies are limited to {limit} bytes."
-            response = problem_response(
-                413, "payload_too_large", "Payload too large", detail, scope["path"]
-            )
-            await response(scope, receive, send_with_id)
-            return
         await self.app(scope, receive, send_with_id)
 
     def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
@@ -101,13 +102,13 @@ class RequestObserver:
         )
 
 
-def _json_too_large(headers: Headers, path: str, limit: int) -> bool:
-    if not headers.get("content-type", "").startswith("application/json"):
-        return False
-    if path.startswith("/v1/drive/") and "/files/" in path:
-        return False  # a stored file that happens to be JSON: the drive's own limit applies
-    length = headers.get("content-length", "")
-    return length.isdigit() and int(length) > limit
+def request_id_for(headers: Headers) -> str:
+    """The client's X-Request-Id when it is a safe one, else a fresh id; either way the
+    one used is echoed on the response."""
+    offered = headers.get("x-request-id", "")
+    if _CLIENT_REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
 
 
 async def _db_answers(db: Database) -> bool:

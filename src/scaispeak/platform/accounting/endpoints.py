@@ -8,13 +8,15 @@ from fastapi import APIRouter
 
 from scaispeak.platform.accounting import budgets, reports
 from scaispeak.platform.accounting.schemas import BudgetIn, BudgetOut, UsageOut, UsageRowOut
-from scaispeak.platform.deps import Caller, Session
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
 
 router = APIRouter(prefix="/v1", tags=["platform: accounting"])
 
 
 @router.put("/tenants/{tenant_id}/budget")
-async def set_budget(session: Session, caller: Caller, tenant_id: str, body: BudgetIn) -> BudgetOut:
+async def set_budget(
+    session: Session, caller: ApiKeyCaller, tenant_id: str, body: BudgetIn
+) -> BudgetOut:
     status = await budgets.set_budget(
         session, caller, tenant_id, body.period, body.limit_micros, body.per_user_limit_micros
     )
@@ -22,7 +24,7 @@ async def set_budget(session: Session, caller: Caller, tenant_id: str, body: Bud
 
 
 @router.get("/tenants/{tenant_id}/budget")
-async def get_budget(session: Session, caller: Caller, tenant_id: str) -> BudgetOut:
+async def get_budget(session: Session, caller: ApiKeyCaller, tenant_id: str) -> BudgetOut:
     return BudgetOut.model_validate(await budgets.budget_status(session, caller, tenant_id))
 
 

@@ -9,10 +9,11 @@ idempotent); ``release`` returns the hold when work fails or is cancelled unbill
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,8 @@ from scaispeak.platform.accounting.models import (
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id, utcnow
 from scaispeak.platform.errors import ServiceError
+
+_log = logging.getLogger(__name__)
 
 TENANT_ROW = ""
 """user_id of the counter row that holds the whole tenant's spend."""
@@ -143,6 +146,35 @@ async def settle(session: AsyncSession, reservation: Reservation, charge: Charge
     session.add(entry)
     await session.commit()
     return entry
+
+
+async def settle_or_release(
+    session: AsyncSession, reservation: Reservation, charge: Charge
+) -> UsageEntry:
+    """``settle``, and if the settlement fails, give the hold back before raising: the
+    request fails unbilled, and its hold does not sit on the budget until the next
+    start-up's sweep. (A settlement that did commit is not undone: release then finds
+    the reservation settled and does nothing.)"""
+    held = reservation.id  # read now: a failed flush leaves the instance unreadable
+    try:
+        return await settle(session, reservation, charge)
+    except BaseException:
+        await _release_after_failure(session, reservation, held)
+        raise
+
+
+async def _release_after_failure(
+    session: AsyncSession, reservation: Reservation, held: str
+) -> None:
+    """``release`` on a session whose transaction just failed; never raises, so the
+    settlement's own error is the one reported."""
+    try:
+        await session.rollback()
+        if inspect(reservation).persistent:
+            await session.refresh(reservation)  # the rollback expired it
+        await release(session, reservation)
+    except Exception:
+        _log.exception("releasing hold %s failed; the start-up sweep will", held)
 
 
 async def _append_once(

@@ -1,4 +1,8 @@
-"""HTTP routes for authentication and tenant/user/key administration (thin)."""
+"""HTTP routes for authentication and tenant/user/key administration (thin).
+
+All but ``/auth/me`` need an API key: a browser token may not mint tokens or keys, nor
+manage users and tenants (deps.ApiKeyCaller).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from scaispeak.platform.auth.schemas import (
     UserOut,
 )
 from scaispeak.platform.auth.tokens import issue_browser_token
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 
 router = APIRouter(prefix="/v1", tags=["platform: auth"])
 
@@ -31,7 +35,7 @@ async def me(caller: Caller) -> MeOut:
 
 
 @router.post("/auth/tokens", status_code=status.HTTP_201_CREATED)
-async def create_browser_token(request: Request, caller: Caller, body: TokenIn) -> TokenOut:
+async def create_browser_token(request: Request, caller: ApiKeyCaller, body: TokenIn) -> TokenOut:
     ctx = platform_context(request)
     ttl = min(body.ttl_seconds, ctx.settings.limits.token_ttl_seconds)
     token, expires = issue_browser_token(caller, ctx.signing_key, timedelta(seconds=ttl))
@@ -39,37 +43,41 @@ async def create_browser_token(request: Request, caller: Caller, body: TokenIn) 
 
 
 @router.post("/tenants", status_code=status.HTTP_201_CREATED)
-async def create_tenant(session: Session, caller: Caller, body: TenantIn) -> TenantOut:
+async def create_tenant(session: Session, caller: ApiKeyCaller, body: TenantIn) -> TenantOut:
     return TenantOut.model_validate(await service.create_tenant(session, caller, body.name))
 
 
 @router.get("/tenants")
-async def list_tenants(session: Session, caller: Caller) -> list[TenantOut]:
+async def list_tenants(session: Session, caller: ApiKeyCaller) -> list[TenantOut]:
     return [TenantOut.model_validate(t) for t in await service.list_tenants(session, caller)]
 
 
 @router.post("/tenants/{tenant_id}/users", status_code=status.HTTP_201_CREATED)
-async def create_user(session: Session, caller: Caller, tenant_id: str, body: UserIn) -> UserOut:
+async def create_user(
+    session: Session, caller: ApiKeyCaller, tenant_id: str, body: UserIn
+) -> UserOut:
     user = await service.create_user(session, caller, tenant_id, body.email, body.name, body.role)
     return UserOut.model_validate(user)
 
 
 @router.get("/tenants/{tenant_id}/users")
-async def list_users(session: Session, caller: Caller, tenant_id: str) -> list[UserOut]:
+async def list_users(session: Session, caller: ApiKeyCaller, tenant_id: str) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in await service.list_users(session, caller, tenant_id)]
 
 
 @router.post("/users/{user_id}/keys", status_code=status.HTTP_201_CREATED)
-async def create_key(session: Session, caller: Caller, user_id: str, body: KeyIn) -> IssuedKeyOut:
+async def create_key(
+    session: Session, caller: ApiKeyCaller, user_id: str, body: KeyIn
+) -> IssuedKeyOut:
     issued = await service.issue_api_key(session, caller, user_id, body.name)
     return IssuedKeyOut(**KeyOut.model_validate(issued.key).model_dump(), secret=issued.secret)
 
 
 @router.get("/users/{user_id}/keys")
-async def list_keys(session: Session, caller: Caller, user_id: str) -> list[KeyOut]:
+async def list_keys(session: Session, caller: ApiKeyCaller, user_id: str) -> list[KeyOut]:
     return [KeyOut.model_validate(k) for k in await service.list_api_keys(session, caller, user_id)]
 
 
 @router.delete("/keys/{key_id}")
-async def revoke_key(session: Session, caller: Caller, key_id: str) -> KeyOut:
+async def revoke_key(session: Session, caller: ApiKeyCaller, key_id: str) -> KeyOut:
     return KeyOut.model_validate(await service.revoke_api_key(session, caller, key_id))

@@ -16,6 +16,14 @@ class Role(enum.StrEnum):
     tenant_admin = "tenant_admin"
     member = "member"
 
+    def outranks(self, other: Role) -> bool:
+        """True when this role holds powers ``other`` lacks (superadmin > tenant admin >
+        member): whoever manages a user's role or keys must not be outranked by them."""
+        return _RANK[self] > _RANK[other]
+
+
+_RANK = {Role.superadmin: 2, Role.tenant_admin: 1, Role.member: 0}
+
 
 class Tenant(Base):
     __tablename__ = "tenants"

@@ -13,7 +13,10 @@ class Principal:
     tenant_id: str
     role: Role
     key_id: str | None = None
-    """The API key used, or None for a browser token."""
+    """The API key used, or the one that issued the browser token used (None for work
+    run on a user's behalf, such as a job)."""
+    via_browser_token: bool = False
+    """Authenticated by a short-lived browser token rather than an API key."""
 
     @property
     def is_superadmin(self) -> bool:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import ApiKey, Role, Tenant, User
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.auth.tokens import mint_api_key, parse_key_prefix, secret_matches
+from scaispeak.platform.auth.tokens import (
+    BrowserTokenClaims,
+    mint_api_key,
+    parse_key_prefix,
+    secret_matches,
+)
 from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
 
@@ -25,19 +30,43 @@ async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     prefix = parse_key_prefix(secret)
     if prefix is None:
         raise Unauthorized("Malformed API key.")
-    row = (
-        await session.execute(
-            select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.prefix == prefix)
-        )
-    ).one_or_none()
+    row = await _key_and_user(session, ApiKey.prefix == prefix)
     if row is None or not secret_matches(secret, row.ApiKey.secret_hash):
         raise Unauthorized("Invalid API key.")
     if row.ApiKey.revoked_at is not None:
         raise Unauthorized("This API key has been revoked.")
+    return _principal_of(row.ApiKey, row.User, via_browser_token=False)
+
+
+async def authenticate_browser_token(
+    session: AsyncSession, claims: BrowserTokenClaims
+) -> Principal:
+    """The caller a verified browser token speaks for, while the key that issued it
+    stands: the role is read now, not trusted from the token."""
+    row = await _key_and_user(session, ApiKey.id == claims.key_id)
+    if row is None or row.User.id != claims.user_id:
+        raise Unauthorized("The token is invalid.")
+    if row.ApiKey.revoked_at is not None:
+        raise Unauthorized("The API key that issued this token has been revoked.")
+    return _principal_of(row.ApiKey, row.User, via_browser_token=True)
+
+
+async def _key_and_user(
+    session: AsyncSession, which: ColumnElement[bool]
+) -> Row[ApiKey, User] | None:
+    found = await session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(which)
+    )
+    return found.one_or_none()
+
+
+def _principal_of(key: ApiKey, user: User, *, via_browser_token: bool) -> Principal:
     return Principal(
-        user_id=row.User.id, tenant_id=row.User.tenant_id, role=row.User.role, key_id=row.ApiKey.id
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        role=user.role,
+        key_id=key.id,
+        via_browser_token=via_browser_token,
     )
 
 
@@ -71,8 +100,7 @@ async def create_user(
     session: AsyncSession, actor: Principal, tenant_id: str, email: str, name: str, role: Role
 ) -> User:
     await get_tenant_for_admin(session, actor, tenant_id)
-    if role is Role.superadmin and not actor.is_superadmin:
-        raise Forbidden("Only a superadmin may create superadmins.")
+    _forbid_outranking(actor, role, "create a user with that role")
     user = User(tenant_id=tenant_id, email=email.lower(), name=name, role=role)
     session.add(user)
     try:
@@ -96,7 +124,15 @@ async def _user_for_key_admin(session: AsyncSession, actor: Principal, user_id: 
         raise NotFound(f"No user with id {user_id!r}.")
     if user.id != actor.user_id and not actor.is_admin_of(user.tenant_id):
         raise Forbidden("Only the user or a tenant admin may manage these keys.")
+    # A key acts with its user's role: minting one for (or revoking one of) a higher
+    # role would hand the actor powers they do not have.
+    _forbid_outranking(actor, user.role, "manage the keys of this user")
     return user
+
+
+def _forbid_outranking(actor: Principal, role: Role, action: str) -> None:
+    if role.outranks(actor.role):
+        raise Forbidden(f"A {actor.role.value} may not {action} ({role.value} outranks it).")
 
 
 async def issue_api_key(

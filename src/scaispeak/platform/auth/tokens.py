@@ -10,13 +10,28 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
-from scaispeak.platform.errors import Unauthorized
+from scaispeak.platform.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "ssk"
 _TOKEN_AUDIENCE = "scaispeak-browser"
+BROWSER_SCOPE = "browser"
+"""The one scope a browser token carries: open streams and WebRTC sessions, speak."""
+
+
+class BrowserTokenNotAllowed(Forbidden):
+    """A browser token on a route that needs an API key (credentials, users, tenants,
+    budgets): a short-lived token must not mint lasting credentials or change limits."""
+
+    code, title = "browser_token_not_allowed", "Browser token not allowed"
+
+
+@dataclass(frozen=True)
+class BrowserTokenClaims:
+    user_id: str
+    key_id: str
+    """The API key that issued the token; the token is void once the key is revoked."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +71,18 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 def issue_browser_token(
     principal: Principal, signing_key: str, ttl: timedelta
 ) -> tuple[str, datetime]:
+    """A token for a browser to open streams and speak as ``principal``'s API key.
+
+    It names the issuing key (``kid``), so revoking the key ends its tokens too, and
+    carries the browser scope, which management routes refuse (deps.ApiKeyCaller).
+    """
+    if principal.key_id is None or principal.via_browser_token:
+        raise BrowserTokenNotAllowed("Browser tokens are issued to API keys only.")
     expires = utcnow() + ttl
     claims = {
         "sub": principal.user_id,
-        "tid": principal.tenant_id,
-        "role": principal.role.value,
+        "kid": principal.key_id,
+        "scope": BROWSER_SCOPE,
         "aud": _TOKEN_AUDIENCE,
         "exp": expires,
         "iat": utcnow(),
@@ -72,11 +94,21 @@ def looks_like_browser_token(credential: str) -> bool:
     return credential.count(".") == 2 and not credential.startswith(f"{KEY_PREFIX}_")
 
 
-def verify_browser_token(token: str, signing_key: str) -> Principal:
+def verify_browser_token(token: str, signing_key: str) -> BrowserTokenClaims:
+    """The claims of a well-signed, unexpired browser token; whether its key still
+    stands is the caller's check (service.authenticate_browser_token)."""
     try:
-        claims = jwt.decode(token, signing_key, algorithms=["HS256"], audience=_TOKEN_AUDIENCE)
+        claims = jwt.decode(
+            token,
+            signing_key,
+            algorithms=["HS256"],
+            audience=_TOKEN_AUDIENCE,
+            options={"require": ["exp", "sub", "kid", "scope"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired.") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is invalid.") from exc
-    return Principal(user_id=claims["sub"], tenant_id=claims["tid"], role=Role(claims["role"]))
+    if claims["scope"] != BROWSER_SCOPE:
+        raise Unauthorized("The token is invalid.")
+    return BrowserTokenClaims(user_id=str(claims["sub"]), key_id=str(claims["kid"]))

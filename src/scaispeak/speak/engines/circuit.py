@@ -18,6 +18,11 @@ class CircuitBreaker:
     """Closed: calls flow. ``failures`` in a row open it; while open, calls are refused
     for ``cooldown_s``; then one trial call is let through (half-open): success closes
     the circuit, failure opens it again for another cooldown.
+
+    Every call let through holds a ``Permit`` and reports one outcome on it: succeeded,
+    failed, or abandoned (cancelled, or ended in a way that says nothing about the
+    upstream's health). An abandoned trial frees the half-open slot for the next call;
+    a trial that never reported would refuse every later call until a restart.
     """
 
     def __init__(
@@ -28,7 +33,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
-        self._trial_running = False
+        self._trial: Permit | None = None
         self._lock = threading.Lock()
         self.last_error = ""
 
@@ -40,26 +45,59 @@ class CircuitBreaker:
             return CircuitState.half_open
         return CircuitState.open
 
-    def allow(self) -> bool:
+    def allow(self) -> Permit | None:
+        """A permit for one call, or None while the circuit refuses calls."""
         with self._lock:
             state = self.state
             if state is CircuitState.closed:
-                return True
-            if state is CircuitState.half_open and not self._trial_running:
-                self._trial_running = True
-                return True
-            return False
+                return Permit(self)
+            if state is CircuitState.half_open and self._trial is None:
+                self._trial = Permit(self)
+                return self._trial
+            return None
 
-    def record_success(self) -> None:
+    def _succeeded(self, permit: Permit) -> None:
         with self._lock:
             self._failures = 0
             self._opened_at = None
-            self._trial_running = False
+            if self._trial is permit:
+                self._trial = None
 
-    def record_failure(self, error: str) -> None:
+    def _failed(self, permit: Permit, error: str) -> None:
         with self._lock:
             self.last_error = error
             self._failures += 1
-            if self._trial_running or self._failures >= self.failure_threshold:
+            if self._trial is permit or self._failures >= self.failure_threshold:
                 self._opened_at = self._clock()
-            self._trial_running = False
+            if self._trial is permit:
+                self._trial = None
+
+    def _abandoned(self, permit: Permit) -> None:
+        with self._lock:
+            if self._trial is permit:
+                self._trial = None  # still half-open: the next call probes instead
+
+
+class Permit:
+    """One call let through the breaker. Only its first reported outcome counts, so a
+    ``finally: permit.abandoned()`` after a success or failure changes nothing."""
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self._breaker = breaker
+        self._settled = False
+
+    def succeeded(self) -> None:
+        if self._settle():
+            self._breaker._succeeded(self)
+
+    def failed(self, error: str) -> None:
+        if self._settle():
+            self._breaker._failed(self, error)
+
+    def abandoned(self) -> None:
+        if self._settle():
+            self._breaker._abandoned(self)
+
+    def _settle(self) -> bool:
+        first, self._settled = not self._settled, True
+        return first

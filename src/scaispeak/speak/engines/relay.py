@@ -32,7 +32,7 @@ from scaispeak.speak.engines.base import (
     Priority,
     UpstreamFailed,
 )
-from scaispeak.speak.engines.circuit import CircuitBreaker
+from scaispeak.speak.engines.circuit import CircuitBreaker, Permit
 from scaispeak.speak.synthesis.audio import from_int16_bytes
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
@@ -87,51 +87,71 @@ class RelayEngine:
         self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
     ) -> Pcm:
         """Speak through the upstream (``priority`` is ignored: it has no queue of ours)."""
-        response = await self._open(text, voice, speed)
+        response, permit = await self._open(text, voice, speed)
         try:
             body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._broke_off(exc) from exc
+            raise self._broke_off(permit, exc) from exc
+        else:
+            permit.succeeded()
         finally:
             response.release()
-        self.breaker.record_success()
+            permit.abandoned()  # cancelled while reading: no verdict (no-op after one)
         return from_int16_bytes(body)
 
     async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
         """Speak ``text`` through the upstream; returns once its answer has begun."""
-        response = await self._open(text, voice, speed)
+        response, permit = await self._open(text, voice, speed)
 
         async def close() -> None:
             response.release()
+            permit.abandoned()  # closed before the end: no verdict on the upstream
 
-        return EngineBody(response.content_length, self._chunks(response), close)
+        return EngineBody(response.content_length, self._chunks(response, permit), close)
 
-    async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _chunks(
+        self, response: aiohttp.ClientResponse, permit: Permit
+    ) -> AsyncIterator[bytes]:
         try:
             async for chunk in response.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._broke_off(exc) from exc
+            raise self._broke_off(permit, exc) from exc
+        else:
+            permit.succeeded()
         finally:
             response.release()
-        self.breaker.record_success()
+            permit.abandoned()  # the reader stopped early: no verdict (no-op after one)
 
-    def _broke_off(self, exc: BaseException) -> EngineUnavailable:
+    def _broke_off(self, permit: Permit, exc: BaseException) -> EngineUnavailable:
         failure = f"the upstream's answer broke off: {exc!r}"
-        self.breaker.record_failure(failure)
+        permit.failed(failure)
         return EngineUnavailable(failure)
 
-    async def _open(self, text: str, voice: str, speed: float) -> aiohttp.ClientResponse:
-        """The upstream's 200 answer, its body not read yet (the caller releases it)."""
-        if not self.breaker.allow():
+    async def _open(
+        self, text: str, voice: str, speed: float
+    ) -> tuple[aiohttp.ClientResponse, Permit]:
+        """The upstream's 200 answer, its body not read yet (the caller releases it),
+        and the breaker's permit, on which the caller reports how the body ended."""
+        permit = self.breaker.allow()
+        if permit is None:
             raise EngineUnavailable(
                 f"the relay's circuit is open after repeated failures ({self.breaker.last_error})"
             )
         try:
-            return await self._post_with_retries(text, voice, speed)
-        except EngineUnavailable as exc:
-            self.breaker.record_failure(str(exc))
+            response = await self._post_with_retries(text, voice, speed)
+        except UpstreamFailed:
+            # A 4xx (not 429) refuses our request, not an outage: the upstream answered,
+            # so for the circuit it is up (docs/backends.md).
+            permit.succeeded()
             raise
+        except EngineUnavailable as exc:
+            permit.failed(str(exc))
+            raise
+        except BaseException:
+            permit.abandoned()  # cancelled (or a bug): says nothing about the upstream
+            raise
+        return response, permit
 
     async def _post_with_retries(
         self, text: str, voice: str, speed: float

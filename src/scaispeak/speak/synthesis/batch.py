@@ -218,14 +218,14 @@ async def assemble_and_settle(
         except BaseException:
             await accounting.release(session, reservation)
             raise
-        await accounting.settle(session, reservation, charge)
+        await accounting.settle_or_release(session, reservation, charge)
         return clip
     # Both run to the end before anything is raised, so nothing is left running on
-    # the session. A failed settlement leaves the hold to the stale-hold sweeper, as
-    # a failed settlement always has.
+    # the session. A failed settlement gives its hold back before it raises (the
+    # request fails unbilled), rather than leaving it to the next start-up's sweep.
     assembled, settled = await asyncio.gather(
         pipeline.assemble(made),
-        accounting.settle(session, reservation, charge),
+        accounting.settle_or_release(session, reservation, charge),
         return_exceptions=True,
     )
     for outcome in (settled, assembled):

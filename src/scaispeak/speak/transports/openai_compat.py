@@ -3,20 +3,70 @@
 The official ``openai`` client works unmodified against it. ``voice`` takes our voice
 ids or OpenAI's stock names (mapped in voices.library.OPENAI_VOICE_ALIASES); ``pcm``
 is 24 kHz s16le, as OpenAI documents.
+
+Errors stay problem+json, with OpenAI's ``error`` object added (``OpenAIErrorRoute``):
+OpenAI's clients show ``error.message`` and nothing else of a body. Speeds outside our
+range (narrower than OpenAI's 0.25-4.0) and ``aac`` are refused, not approximated:
+docs/errors.md, "The OpenAI-compatible route".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 
 from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.errors import Problem, problem_of
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.http import AUDIO_RESPONSES, speak_inline
 from scaispeak.speak.transports.schemas import OpenAISpeechRequest
 
-router = APIRouter(prefix="/v1/audio", tags=["openai-compatible"])
-
 _OPENAI_PCM_RATE = 24_000
+
+_PARAM_OF_CODE = {
+    "invalid_speed": "speed",
+    "unsupported_format": "response_format",
+    "unsupported_sample_rate": "response_format",
+    "text_too_long": "input",
+    "empty_text": "input",
+    "unknown_voice": "voice",
+}
+"""Which request field an error is about, in OpenAI's ``error.param``."""
+
+
+def openai_error(problem: Problem) -> dict[str, Any]:
+    """OpenAI's error object for ``problem``: what its clients read (``message``)."""
+    return {
+        "message": problem.detail,
+        "type": "server_error" if problem.status >= 500 else "invalid_request_error",
+        "param": _PARAM_OF_CODE.get(problem.code),
+        "code": problem.code,
+    }
+
+
+class OpenAIErrorRoute(APIRoute):
+    """A route whose errors (authentication and validation included) carry OpenAI's
+    ``error`` object beside the problem+json fields."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer_errors_like_openai(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                problem = problem_of(exc)
+                if problem is None:
+                    raise  # a bug: the app's 500 handler answers it
+                return problem.response(request.url.path, error=openai_error(problem))
+
+        return answer_errors_like_openai
+
+
+router = APIRouter(prefix="/v1/audio", tags=["openai-compatible"], route_class=OpenAIErrorRoute)
 
 
 @router.post("/speech", responses=AUDIO_RESPONSES, response_class=Response)

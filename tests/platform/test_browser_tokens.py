@@ -1,0 +1,166 @@
+"""Browser tokens: they open streams and speak, never manage, and die with their key."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from scaispeak.platform.db import utcnow
+from tests.conftest import LiveApp
+from tests.platform.test_auth import assert_problem
+from tests.support.server import free_port
+
+SPEAK = "/v1/modules/scaispeak/speak"
+JOE = "voc_piper_en-us-joe-medium"
+EXE = str(Path(sys.executable).parent / "scaispeak")
+
+
+async def browser_token(live: LiveApp, api_key: str) -> str:
+    made = await live.client.post("/v1/auth/tokens", json={}, headers=live.auth(api_key))
+    assert made.status_code == 201, made.text
+    return str(made.json()["token"])
+
+
+async def issue_key(live: LiveApp, user_id: str) -> dict[str, str]:
+    made = await live.client.post(
+        f"/v1/users/{user_id}/keys", json={}, headers=live.auth(live.tenancy.admin_a)
+    )
+    assert made.status_code == 201
+    return dict(made.json())
+
+
+def management_routes(live: LiveApp) -> list[tuple[str, str, object]]:
+    t = live.tenancy
+    return [
+        ("POST", "/v1/auth/tokens", {}),
+        ("POST", f"/v1/users/{t.member_a_user}/keys", {"name": "lasting"}),
+        ("GET", f"/v1/users/{t.member_a_user}/keys", None),
+        ("DELETE", "/v1/keys/key_anything", None),
+        ("POST", "/v1/tenants", {"name": "minted"}),
+        ("GET", "/v1/tenants", None),
+        ("POST", f"/v1/tenants/{t.tenant_a}/users", {"email": "tok@acme.com"}),
+        ("GET", f"/v1/tenants/{t.tenant_a}/users", None),
+        ("PUT", f"/v1/tenants/{t.tenant_a}/budget", {"limit_micros": 10**15}),
+        ("GET", f"/v1/tenants/{t.tenant_a}/budget", None),
+    ]
+
+
+@pytest.mark.parametrize("sent_as", ["query", "bearer"])
+async def test_browser_token_is_refused_on_credential_user_tenant_and_budget_routes(
+    live: LiveApp, sent_as: str
+) -> None:
+    """Even a superadmin's token: it must not mint lasting keys or renew itself."""
+    token = await browser_token(live, live.tenancy.superadmin)
+    for method, path, body in management_routes(live):
+        if sent_as == "query":
+            response = await live.client.request(method, path, json=body, params={"token": token})
+        else:
+            response = await live.client.request(method, path, json=body, headers=live.auth(token))
+        assert_problem(response, 403, "browser_token_not_allowed")
+
+
+async def test_browser_token_speaks_and_reads_who_it_is(live: LiveApp) -> None:
+    token = await browser_token(live, live.tenancy.member_a)
+    me = await live.client.get("/v1/auth/me", params={"token": token})
+    assert me.status_code == 200 and me.json()["user_id"] == live.tenancy.member_a_user
+    spoken = await live.client.post(
+        SPEAK, json={"text": "Spoken with a token.", "voice_id": JOE}, params={"token": token}
+    )
+    assert spoken.status_code == 200, spoken.text
+
+
+async def test_browser_token_dies_with_the_key_that_issued_it(live: LiveApp) -> None:
+    key = await issue_key(live, live.tenancy.member_a_user)
+    token = await browser_token(live, key["secret"])
+    assert (await live.client.get("/v1/auth/me", params={"token": token})).status_code == 200
+    revoked = await live.client.delete(
+        f"/v1/keys/{key['id']}", headers=live.auth(live.tenancy.admin_a)
+    )
+    assert revoked.status_code == 200
+    assert_problem(
+        await live.client.get("/v1/auth/me", params={"token": token}), 401, "unauthorized"
+    )
+    spoken = await live.client.post(
+        SPEAK, json={"text": "Not any more.", "voice_id": JOE}, headers=live.auth(token)
+    )
+    assert_problem(spoken, 401, "unauthorized")
+
+
+async def test_token_that_names_no_issuing_key_is_refused(live: LiveApp) -> None:
+    """Well signed and unexpired, but without the key it came from: it cannot be revoked."""
+    signing_key = live.app.state.platform.signing_key
+    claims = {
+        "sub": live.tenancy.member_a_user,
+        "tid": live.tenancy.tenant_a,
+        "role": "member",
+        "aud": "scaispeak-browser",
+        "exp": utcnow() + timedelta(minutes=5),
+    }
+    keyless = jwt.encode(claims, signing_key, algorithm="HS256")
+    assert_problem(
+        await live.client.get("/v1/auth/me", params={"token": keyless}), 401, "unauthorized"
+    )
+
+
+def test_served_requests_are_logged_without_their_token(tmp_path: Path) -> None:
+    """`scaispeak serve` logs each request once, by route template: a ``?token=`` in the
+    URL (the stream demo page, WebSockets) never reaches the logs."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "SCAISPEAK_DATA_DIR": str(tmp_path / "data")}
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [EXE, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            key = _printed_key(server)
+            _wait_ready(base)
+            made = httpx.post(
+                f"{base}/v1/auth/tokens", json={}, headers={"Authorization": f"Bearer {key}"}
+            )
+            token = made.json()["token"]
+            assert httpx.get(f"{base}/v1/auth/me", params={"token": token}).status_code == 200
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    logged = log_path.read_text()
+    assert token not in logged
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    assert any(r.get("route") == "/v1/auth/me" and r.get("status") == 200 for r in lines)
+
+
+def _printed_key(server: subprocess.Popen[str]) -> str:
+    assert server.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = re.search(r"API key \(shown once, keep it\): (\S+)", server.stdout.readline())
+        if found:
+            return found.group(1)
+    raise AssertionError("serve did not print an API key")
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server never became ready")
