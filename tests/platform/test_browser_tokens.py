@@ -164,3 +164,28 @@ def _wait_ready(base: str) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError("server never became ready")
+
+
+def module_admin_routes() -> list[tuple[str, str]]:
+    m = "/v1/modules/scaispeak"
+    return [
+        ("PUT", f"{m}/policy"),
+        ("PUT", f"{m}/provenance/policy"),
+        ("POST", f"{m}/voices/global"),
+        ("PATCH", f"{m}/voices/global/voc_anything"),
+        ("PUT", f"{m}/voices/global/voc_anything/licence/proof"),
+        ("POST", f"{m}/voices/voc_anything/promote"),
+        ("POST", f"{m}/voices/voc_anything/consent/approve"),
+        ("POST", f"{m}/voices/voc_anything/consent/reject"),
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), module_admin_routes())
+async def test_browser_token_is_refused_on_tenant_and_platform_administration(
+    live: LiveApp, method: str, path: str
+) -> None:
+    """Tenant policy, global voices and their licences, promotion and consent decisions
+    are decisions an operator makes with a key, not a page holding a 300 s token."""
+    token = await browser_token(live, live.tenancy.superadmin)
+    response = await live.client.request(method, path, json={}, params={"token": token})
+    assert_problem(response, 403, "browser_token_not_allowed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from scaispeak.platform.deps import Caller, Session
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
 from scaispeak.speak.backends.policy import Policy, load_policy, save_policy
 from scaispeak.speak.context import speak_context
 
@@ -60,7 +60,7 @@ async def get_policy(request: Request, session: Session, caller: Caller) -> Poli
 
 @router.put("/policy")
 async def put_policy(
-    request: Request, session: Session, caller: Caller, body: PolicyIn
+    request: Request, session: Session, caller: ApiKeyCaller, body: PolicyIn
 ) -> PolicyOut:
     ctx = speak_context(request)
     policy = await save_policy(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.provenance import service
 from scaispeak.speak.provenance.watermark import DETECTION_THRESHOLD, shared_watermarker
@@ -94,7 +94,7 @@ async def get_policy(request: Request, session: Session, caller: Caller) -> Wate
 
 @router.put("/provenance/policy")
 async def put_policy(
-    request: Request, session: Session, caller: Caller, body: WatermarkPolicyIn
+    request: Request, session: Session, caller: ApiKeyCaller, body: WatermarkPolicyIn
 ) -> WatermarkPolicyOut:
     """Tenant admins: whether stock voices are watermarked (cloned voices always are)."""
     settings = platform_context(request).settings.provenance

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Forbidden
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.voices import audit, licences
@@ -40,7 +40,7 @@ def _terms(body: LicenceIn) -> licences.LicenceTerms:
 
 @router.post("/voices/global", status_code=201)
 async def create_global_voice(
-    request: Request, session: Session, caller: Caller, body: GlobalVoiceIn
+    request: Request, session: Session, caller: ApiKeyCaller, body: GlobalVoiceIn
 ) -> VoiceOut:
     """Superadmins: a platform voice on a running engine, with its licence."""
     spec = licences.GlobalVoiceSpec(
@@ -58,7 +58,7 @@ async def create_global_voice(
 
 @router.patch("/voices/global/{voice_id}")
 async def update_global_voice(
-    session: Session, caller: Caller, voice_id: str, body: GlobalVoicePatch
+    session: Session, caller: ApiKeyCaller, voice_id: str, body: GlobalVoicePatch
 ) -> VoiceOut:
     """Superadmins: edit the voice and its licence (e.g. close or extend the window)."""
     changes = VoiceChanges(body.name, body.description, body.language, body.tags)
@@ -71,7 +71,7 @@ async def update_global_voice(
 async def put_licence_proof(
     request: Request,
     session: Session,
-    caller: Caller,
+    caller: ApiKeyCaller,
     voice_id: str,
     document: Annotated[UploadFile, File(description="The signed licence: PDF, PNG or JPEG")],
 ) -> VoiceOut:

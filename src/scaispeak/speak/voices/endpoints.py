@@ -11,7 +11,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.speak.voices import audit, consent, editing, library
 from scaispeak.speak.voices.intake import CLONE_ENGINE
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
@@ -57,7 +57,7 @@ async def agree_to_promotion(session: Session, caller: Caller, voice_id: str) ->
 
 
 @router.post("/voices/{voice_id}/promote")
-async def promote_voice(session: Session, caller: Caller, voice_id: str) -> VoiceOut:
+async def promote_voice(session: Session, caller: ApiKeyCaller, voice_id: str) -> VoiceOut:
     """A tenant admin promotes a user voice whose owner agreed (409 otherwise)."""
     return VoiceOut.of(await editing.promote_voice(session, caller, voice_id))
 

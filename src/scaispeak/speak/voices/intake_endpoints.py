@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
-from scaispeak.platform.deps import Caller, Session
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
 from scaispeak.speak.voices import consent, document_intake, intake
 from scaispeak.speak.voices.errors import UploadTooLarge
 from scaispeak.speak.voices.models import Voice, VoiceScope
@@ -155,7 +155,7 @@ async def _decide(
 
 @router.post("/voices/{voice_id}/consent/approve")
 async def approve_consent(
-    request: Request, session: Session, caller: Caller, voice_id: str, body: DecisionIn
+    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: DecisionIn
 ) -> VoiceOut:
     rt = voices_runtime(request)
     return await _decide(rt, session, caller, voice_id, approve=True, note=body.note)
@@ -163,7 +163,7 @@ async def approve_consent(
 
 @router.post("/voices/{voice_id}/consent/reject")
 async def reject_consent(
-    request: Request, session: Session, caller: Caller, voice_id: str, body: DecisionIn
+    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: DecisionIn
 ) -> VoiceOut:
     rt = voices_runtime(request)
     return await _decide(rt, session, caller, voice_id, approve=False, note=body.note)
