@@ -12,9 +12,16 @@ import pytest
 import soundfile
 from sqlalchemy import func, select
 
+from scaispeak.platform.accounting.models import (
+    Reservation,
+    ReservationState,
+    SpendCounter,
+    UsageEntry,
+)
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.webhooks import verify
+from scaispeak.speak.transports import http
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.test_jobs_embedded import STORY, submit, wait_for
@@ -109,6 +116,56 @@ async def test_inline_speak_saves_and_answers_with_the_file(live: LiveApp) -> No
         headers=live.auth(t.member_a),
     )
     assert again.status_code == 409  # exists and overwrite is false
+
+
+async def test_inline_save_to_that_cannot_be_written_is_not_charged(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer takes the path between the check and the write: 409, and the
+    caller pays nothing (the clip was made, but nobody got it)."""
+    t = live.tenancy
+    budget = {"period": "month", "limit_micros": 10_000_000}
+    made = await live.client.put(
+        f"/v1/tenants/{t.tenant_a}/budget", json=budget, headers=live.auth(t.superadmin)
+    )
+    assert made.status_code == 200, made.text
+    share = await share_of(live, t.member_a)
+    platform = live.app.state.platform
+    real_write = http.drive.write_file
+
+    async def write_after_a_rival(
+        session: Any, storage: Any, caller: Any, *args: Any, **kw: Any
+    ) -> Any:
+        async with platform.db.sessions() as rival:
+            await real_write(
+                rival, storage, caller, share, "taken.wav", b"RIFF", "audio/wav", overwrite=False
+            )
+        return await real_write(session, storage, caller, *args, **kw)
+
+    monkeypatch.setattr(http.drive, "write_file", write_after_a_rival)
+    body = {
+        "text": "Nobody will hear this.",
+        "voice_id": JOE,
+        "format": "wav",
+        "save_to": {"share_id": share, "path": "taken.wav"},
+    }
+    response = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert_problem(response, 409, "file_exists")
+    tenant = t.tenant_a
+    async with platform.db.sessions() as session:
+        lines = await session.scalar(
+            select(func.count()).select_from(UsageEntry).where(UsageEntry.tenant_id == tenant)
+        )
+        holds = await session.scalars(
+            select(Reservation.state).where(Reservation.tenant_id == tenant)
+        )
+        counted = await session.scalars(
+            select(SpendCounter).where(SpendCounter.tenant_id == tenant)
+        )
+        holds, counted = holds.all(), counted.all()
+    assert lines == 0
+    assert holds and all(state == ReservationState.released for state in holds)
+    assert all(c.reserved_micros == 0 and c.spent_micros == 0 for c in counted)
 
 
 async def test_webhook_is_signed_with_the_tenant_secret(

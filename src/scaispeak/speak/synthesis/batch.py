@@ -147,6 +147,10 @@ def price_for(settings: Settings, backend: str, characters: int) -> int:
     return settings.accounting.prices_micros_per_char.get(backend, 0) * characters
 
 
+Keeper = Callable[[SpokenClip], Awaitable[object]]
+"""Stores a whole clip where the caller asked (``save_to``); raises when it cannot."""
+
+
 async def speak_clip(
     session: AsyncSession,
     ctx: SpeakContext,
@@ -160,10 +164,14 @@ async def speak_clip(
     request_id: str,
     timestamps: bool = False,
     passing_to: async_sessionmaker[AsyncSession] | None = None,
+    keep: Keeper | None = None,
 ) -> SpokenResult | PassingResult:
     """Speak ``params`` for ``caller``: a whole clip, or, where the engine's audio needs
     no work of ours and the caller can take it as it comes (``passing_to``: sessions
-    for its settlement, which outlives this call), a clip to pass on."""
+    for its settlement, which outlives this call), a clip to pass on.
+
+    ``keep`` stores the whole clip (``save_to``) before it is charged: a clip that could
+    not be kept is not paid for."""
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
@@ -193,7 +201,7 @@ async def speak_clip(
             assert passing_to is not None
             slot = held.pop_all()  # the clip is still arriving: deliver() lets the slot go
             return PassingResult(voice, made, origin, passing_to, reservation, charge, slot)
-        clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge)
+        clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge, keep)
     return SpokenResult(voice, clip, route.backend, cost, origin)
 
 
@@ -203,6 +211,7 @@ async def assemble_and_settle(
     made: MadeSpeech,
     reservation: Reservation,
     charge: accounting.Charge,
+    keep: Keeper | None = None,
 ) -> SpokenClip:
     """Encode the made speech and settle its charge, before the response.
 
@@ -210,11 +219,14 @@ async def assemble_and_settle(
     speech), the settlement's database work runs while the clip is levelled and
     encoded in its thread (0.3–0.5 ms measured: the thread starts only when the
     settlement's Python yields the GIL; docs/benchmarks.md). A codec (mp3, opus, flac)
-    can fail, and a failed request is never charged, so it encodes first.
+    can fail, and a failed request is never charged, so it encodes first; so does a
+    clip to ``keep``, which is stored before it is charged.
     """
-    if made.spec.format not in ARITHMETIC_FORMATS:
+    if keep is not None or made.spec.format not in ARITHMETIC_FORMATS:
         try:
             clip = await pipeline.assemble(made)
+            if keep is not None:
+                await keep(clip)
         except BaseException:
             await accounting.release(session, reservation)
             raise

@@ -24,12 +24,14 @@ from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import check_save_to, submit_job
 from scaispeak.speak.synthesis.batch import (
+    Keeper,
     PassingResult,
     SpokenResult,
     record_delivery,
     speak_clip,
 )
 from scaispeak.speak.synthesis.service import SpeakParams
+from scaispeak.speak.synthesis.speech import SpokenClip
 from scaispeak.speak.transports.schemas import SpeakRequest, VoiceOut, VoicePageOut
 from scaispeak.speak.voices import library
 from scaispeak.speak.voices.models import VoiceScope, VoiceStatus
@@ -113,8 +115,9 @@ async def speak(
             body=body.model_dump(mode="json"),
         )
         return _job_accepted(job, replayed=not created)
+    saver = None
     if save_to is not None:
-        save_to = await check_save_to(session, caller, save_to)
+        saver = _Saver(request, session, caller, await check_save_to(session, caller, save_to))
     response = await speak_inline(
         request,
         session,
@@ -123,11 +126,10 @@ async def speak(
         "http",
         max_chars=limits.inline_max_chars,
         timestamps=timestamps,
-        may_pass=save_to is None,  # the share is written from the whole clip
+        may_pass=saver is None,  # the share is written from the whole clip
+        keep=saver.save if saver else None,
     )
-    if save_to is None:
-        return response
-    return await _save_inline(request, session, caller, save_to, response)
+    return response if saver is None else saver.answer(response)
 
 
 def _job_accepted(job: SynthJob, *, replayed: bool) -> Response:
@@ -136,22 +138,35 @@ def _job_accepted(job: SynthJob, *, replayed: bool) -> Response:
     return JSONResponse(job_out(job).model_dump(mode="json"), 202, headers=headers)
 
 
-async def _save_inline(
-    request: Request, session: Session, caller: Caller, save_to: SaveTo, audio: Response
-) -> Response:
-    """Store the clip in the share (atomically) and answer with the file reference."""
-    ref = await drive.write_file(
-        session,
-        platform_context(request).storage,
-        caller,
-        save_to.share_id,
-        save_to.path,
-        bytes(audio.body),
-        audio.media_type or "application/octet-stream",
-        overwrite=save_to.overwrite,
-    )
-    usage = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
-    return JSONResponse({"file": asdict(ref)}, 201, headers=usage, background=audio.background)
+class _Saver:
+    """``save_to`` on an inline request: the clip is written to the share before it is
+    charged (a write that fails, e.g. a path taken meanwhile, costs nothing), and the
+    answer is the file reference."""
+
+    def __init__(
+        self, request: Request, session: Session, caller: Principal, save_to: SaveTo
+    ) -> None:
+        self.request, self.session, self.caller, self.save_to = request, session, caller, save_to
+        self.saved: drive.FileRef | None = None
+
+    async def save(self, clip: SpokenClip) -> None:
+        self.saved = await drive.write_file(
+            self.session,
+            platform_context(self.request).storage,
+            self.caller,
+            self.save_to.share_id,
+            self.save_to.path,
+            clip.data,
+            clip.content_type,
+            overwrite=self.save_to.overwrite,
+        )
+
+    def answer(self, audio: Response) -> Response:
+        assert self.saved is not None
+        usage = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
+        return JSONResponse(
+            {"file": asdict(self.saved)}, 201, headers=usage, background=audio.background
+        )
 
 
 async def speak_inline(
@@ -164,6 +179,7 @@ async def speak_inline(
     max_chars: int,
     timestamps: bool = False,
     may_pass: bool = True,
+    keep: Keeper | None = None,
 ) -> Response:
     """Shared by /speak and the OpenAI-compatible route: check, render, answer.
 
@@ -184,6 +200,7 @@ async def speak_inline(
         request_id=request.state.request_id,
         timestamps=timestamps,
         passing_to=platform.db.sessions if may_pass else None,
+        keep=keep,
     )
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
     if isinstance(result, PassingResult):
