@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,28 @@ def test_evict_drops_a_voice_so_the_next_use_reloads_it(
     assert engine.cached() == []
     engine.preload("voc_a")
     assert loader.reads == ["voc_a", "voc_a"]
+
+
+def test_an_evict_during_a_load_is_not_undone_by_the_load(
+    kokoro: KokoroEngine, blobs: dict[str, bytes]
+) -> None:
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_storage(voice_id: str) -> bytes:
+        reading.set()
+        assert release.wait(10)
+        return blobs[voice_id]
+
+    engine = CloneEngine(kokoro, slow_storage, SETTINGS)
+    loading = threading.Thread(target=engine.preload, args=("voc_a",))
+    loading.start()
+    assert reading.wait(10)
+    engine.evict("voc_a")  # refitted or revoked while the old blob was being read
+    release.set()
+    loading.join(10)
+    assert engine.cached() == []  # the old fit must not come back
+    engine.preload("voc_a")  # a load that no evict overlapped is cached as before
+    assert engine.cached() == ["voc_a"]
 
 
 def test_a_voice_the_loader_lacks_is_unknown(kokoro: KokoroEngine) -> None:

@@ -36,6 +36,15 @@ class FittedVoice:
     world: WorldConversion | None
 
 
+@dataclass
+class _Loads:
+    """A voice's loads in flight, and how often it was evicted while any ran: a load
+    that sees the count change read a blob that may have been replaced or revoked."""
+
+    in_flight: int = 0
+    evictions: int = 0
+
+
 class CloneEngine:
     """Speaks cloned voices by id; voices come from ``loader`` and are cached (LRU)."""
 
@@ -53,6 +62,7 @@ class CloneEngine:
         self._model_version = settings.model_version
         self._capacity = settings.cache_size
         self._cache: OrderedDict[str, FittedVoice] = OrderedDict()
+        self._loads: dict[str, _Loads] = {}
         self._lock = threading.Lock()
         self._space: StyleSpace | None = None
 
@@ -74,6 +84,9 @@ class CloneEngine:
         """Drop a voice from the cache (revoked, deleted, refitted); unknown ids are fine."""
         with self._lock:
             self._cache.pop(voice_id, None)
+            loads = self._loads.get(voice_id)
+            if loads is not None:  # a load now in flight read the blob this evict retires
+                loads.evictions += 1
 
     forget = evict
     """The voice domain's name for ``evict`` (its ``VoiceCache`` protocol)."""
@@ -101,14 +114,39 @@ class CloneEngine:
             if fitted is not None:
                 self._cache.move_to_end(voice_id)
                 return fitted
+            loads = self._loads.setdefault(voice_id, _Loads())
+            loads.in_flight += 1
+            evictions_before = loads.evictions
         # Load outside the lock: a slow storage read must not hold up cached voices.
-        fitted = self._load(voice_id)
+        try:
+            fitted = self._load(voice_id)
+        except BaseException:
+            with self._lock:
+                self._end_load(voice_id, loads)
+            raise
         with self._lock:
-            self._cache[voice_id] = fitted
-            self._cache.move_to_end(voice_id)
-            while len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
+            self._end_load(voice_id, loads)
+            # An evict during the load (refit, revoke) may have retired what was read:
+            # this call uses it, as it would a voice cached just before, but the cache
+            # must not bring it back.
+            if loads.evictions == evictions_before:
+                self._remember(voice_id, fitted)
         return fitted
+
+    def _end_load(self, voice_id: str, loads: _Loads) -> None:
+        """One load of the voice is over; forget its count when none is left. Called
+        with the lock held."""
+        loads.in_flight -= 1
+        if loads.in_flight == 0:
+            del self._loads[voice_id]
+
+    def _remember(self, voice_id: str, fitted: FittedVoice) -> None:
+        """Cache ``fitted`` as the most recent voice, dropping the least recent over
+        capacity. Called with the lock held."""
+        self._cache[voice_id] = fitted
+        self._cache.move_to_end(voice_id)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def _load(self, voice_id: str) -> FittedVoice:
         try:
