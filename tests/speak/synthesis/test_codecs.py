@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import wave
 from typing import Any
 
+import av
 import numpy as np
 import numpy.typing as npt
 import pytest
 import soundfile as sf
 
 from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.synthesis.audio import wav_header
 from scaispeak.speak.synthesis.audio.codecs import (
     AudioFormat,
+    FileEncoder,
     StreamEncoder,
     UnsupportedFormat,
     UnsupportedSampleRate,
@@ -29,7 +34,8 @@ from scaispeak.speak.synthesis.audio.codecs import (
     parse_format,
     validate_sample_rate,
 )
-from scaispeak.speak.synthesis.audio.dsp import to_int16
+from scaispeak.speak.synthesis.audio.dsp import to_int16, to_int16_bytes
+from scaispeak.speak.synthesis.audio.wav import rf64_header
 
 # Decoded length may differ by encoder priming/padding that the decoder cannot trim.
 DURATION_TOLERANCE_S = {AudioFormat.mp3: 0.06, AudioFormat.opus: 0.03}
@@ -251,3 +257,147 @@ def test_mulaw_agrees_with_reference_codec() -> None:
     theirs = np.frombuffer(buffer.getvalue(), dtype=np.uint8).astype(int)
     assert np.mean(ours == theirs) > 0.99
     assert np.max(np.abs(ours - theirs)) <= 1
+
+
+RIFF_LIMIT = 0xFFFFFFFF
+
+
+def chunks_of(header: bytes) -> list[tuple[bytes, int, bytes]]:
+    """The chunks after RIFF/RF64 + WAVE: (id, 32-bit size, payload up to the header's end)."""
+    found, at = [], 12
+    while at + 8 <= len(header):
+        kind, size = struct.unpack_from("<4sI", header, at)
+        found.append((kind, size, header[at + 8 : at + 8 + size]))
+        at += 8 + (0 if kind == b"data" else size)
+    return found
+
+
+def ds64_sizes(header: bytes) -> tuple[int, int, int]:
+    """RIFF size, data size and sample count from an RF64 header's ds64 chunk."""
+    kind, _size, payload = chunks_of(header)[0]
+    assert kind == b"ds64"
+    riff, data, samples, _table = struct.unpack_from("<QQQI", payload)
+    return riff, data, samples
+
+
+def test_wav_header_turns_rf64_when_the_data_outgrows_riff() -> None:
+    small = 48_000 * 2
+    assert len(wav_header(48_000, small)) == 44  # a whole clip keeps the canonical header
+    assert struct.unpack_from("<4sI", wav_header(48_000, None)) == (b"RIFF", RIFF_LIMIT)
+    reserved = wav_header(48_000, small, reserve_ds64=True)
+    assert reserved[:4] == b"RIFF" and struct.unpack_from("<I", reserved, 4)[0] == 72 + small
+    assert [kind for kind, _, _ in chunks_of(reserved)] == [b"JUNK", b"fmt ", b"data"]
+    huge = 13 * 3600 * 48_000 * 2  # 13 h at 48 kHz: past 4 GiB (12.4 h is the limit)
+    for reserve in (False, True):
+        header = wav_header(48_000, huge, reserve_ds64=reserve)
+        assert len(header) == len(reserved)  # a file writer overwrites one with the other
+        assert header[:4] == b"RF64" and header[8:12] == b"WAVE"
+        assert struct.unpack_from("<I", header, 4)[0] == RIFF_LIMIT
+        assert [kind for kind, _, _ in chunks_of(header)] == [b"ds64", b"fmt ", b"data"]
+        assert chunks_of(header)[-1][1] == RIFF_LIMIT  # the data size is in ds64
+        assert ds64_sizes(header) == (72 + huge, huge, huge // 2)
+    edge = RIFF_LIMIT - 72  # the largest data whose RIFF size is not read as 'unknown'
+    assert wav_header(48_000, edge - 1, reserve_ds64=True)[:4] == b"RIFF"
+    assert wav_header(48_000, edge, reserve_ds64=True)[:4] == b"RF64"
+
+
+def test_an_rf64_file_reads_back_with_libsndfile_and_ffmpeg() -> None:
+    pcm = make_signal(16_000, 0.5)
+    data = to_int16_bytes(pcm)
+    file = rf64_header(16_000, len(data)) + data
+    info = sf.info(io.BytesIO(file))
+    assert (info.format, info.samplerate, info.frames) == ("RF64", 16_000, pcm.size)
+    decoded, _ = sf.read(io.BytesIO(file), dtype="int16")
+    np.testing.assert_array_equal(decoded, to_int16(pcm))
+    with av.open(io.BytesIO(file)) as container:
+        frames = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+    np.testing.assert_array_equal(np.concatenate(frames), to_int16(pcm))
+
+
+def test_file_encoder_wav_is_riff_with_room_for_rf64() -> None:
+    pcm = make_signal(22_050)
+    out = io.BytesIO()
+    encoder = FileEncoder(AudioFormat.wav, 22_050, out)
+    encoder.write(pcm[:10_000])
+    encoder.write(pcm[10_000:])
+    encoder.finish()
+    decoded, rate = sf.read(io.BytesIO(out.getvalue()), dtype="int16")
+    assert rate == 22_050
+    np.testing.assert_array_equal(decoded, to_int16(pcm))
+    with wave.open(io.BytesIO(out.getvalue())) as reader:  # Python's reader skips JUNK too
+        assert reader.getnframes() == pcm.size
+
+
+class DiscardingFile:
+    """A seekable file that keeps only what is written at its start (the header): a
+    job's output past 4 GiB, without 4 GiB of disk."""
+
+    def __init__(self, keep: int) -> None:
+        self.start = bytearray(keep)
+        self.position = self.end = 0
+        self.first_header_length: int | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.first_header_length is None:
+            self.first_header_length = len(data)
+        kept = data[: max(0, len(self.start) - self.position)]
+        self.start[self.position : self.position + len(kept)] = kept
+        self.position += len(data)
+        self.end = max(self.end, self.position)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        self.position = position
+        return position
+
+
+def test_file_encoder_writes_rf64_once_a_wav_passes_4_gib() -> None:
+    rate = 48_000
+    sink = DiscardingFile(keep=256)
+    encoder = FileEncoder(AudioFormat.wav, rate, sink)  # type: ignore[arg-type]
+    chunk = np.full(rate * 10, 0.25, np.float32)  # 10 s: cache-sized, so quick to convert
+    written = 0
+    while written * 2 <= RIFF_LIMIT:  # 12.5 h
+        encoder.write(chunk)
+        written += chunk.size
+    encoder.finish()  # raised struct.error when sizes were packed in 32 bits
+    header_length = sink.first_header_length
+    assert header_length == 80 and sink.position == sink.end  # back at the end
+    header = bytes(sink.start[:header_length])
+    assert header[:4] == b"RF64"
+    assert ds64_sizes(header) == (sink.end - 8, written * 2, written)
+    first_samples = np.frombuffer(bytes(sink.start[header_length:]), np.int16)
+    assert np.all(first_samples == to_int16(chunk[:1])[0])  # the data starts right after
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 48000])
+def test_streamed_mp3_says_how_late_decoders_play_it(rate: int) -> None:
+    """Bare MP3 frames decode with LAME's priming first; ``delay_samples`` is its length
+    in FFmpeg's and libsndfile's decoders (word times must move by it)."""
+    pcm = np.zeros(rate, np.float32)
+    onset = rate // 2
+    pcm[onset] = 0.9  # a click: its decoded position is the delay
+    encoder = StreamEncoder(AudioFormat.mp3, rate)
+    stream = encoder.encode(pcm) + encoder.finish()
+    by_libsndfile, _ = decode(stream, AudioFormat.mp3, rate)
+    with av.open(io.BytesIO(stream), format="mp3") as container:
+        by_ffmpeg = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    for decoded in (by_libsndfile, by_ffmpeg):
+        assert abs(int(np.argmax(np.abs(decoded))) - onset - encoder.delay_samples) <= 1
+    assert encoder.delay_seconds == pytest.approx(encoder.delay_samples / rate)
+    assert 0.02 < encoder.delay_seconds < 0.14
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rate"), [(AudioFormat.opus, 24000), (AudioFormat.wav, 16000), (AudioFormat.pcm, 8000)]
+)
+def test_other_streams_play_from_their_first_sample(fmt: AudioFormat, rate: int) -> None:
+    pcm = np.zeros(rate, np.float32)
+    pcm[rate // 2 : rate // 2 + rate // 10] = 0.5  # a step: where its onset decodes
+    encoder = StreamEncoder(fmt, rate)
+    decoded, _ = decode(encoder.encode(pcm) + encoder.finish(), fmt, rate)
+    assert encoder.delay_samples == 0
+    assert abs(int(np.flatnonzero(np.abs(decoded) > 0.25)[0]) - rate // 2) <= 2

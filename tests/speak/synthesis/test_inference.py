@@ -113,6 +113,72 @@ async def test_a_full_queue_refuses_with_server_busy() -> None:
     held.pool.shutdown()
 
 
+async def test_a_full_queue_still_takes_bulk_calls_and_serves_them_last() -> None:
+    held = await Blocked.started(max_queued=1)
+    waiting = await held.submit("interactive", lane="stream")
+    job_segment = await held.submit("job-segment", Priority.BULK, lane="job")
+    assert held.pool.queued == 2  # past the cap: a job segment waits, it is not refused
+    await held.release()
+    await asyncio.gather(waiting, job_segment)
+    assert held.ran == ["interactive", "job-segment"]
+    held.pool.shutdown()
+
+
+async def test_queued_bulk_calls_take_no_slot_from_interactive_callers() -> None:
+    held = await Blocked.started(max_queued=1)
+    job_segment = await held.submit("job-segment", Priority.BULK, lane="job")
+    interactive = await held.submit("interactive", lane="stream")  # the one slot is free
+    assert held.pool.queued == 2
+    with pytest.raises(ServerBusy):
+        await held.pool.run(held.ran.append, "one too many")
+    await held.release()
+    await asyncio.gather(job_segment, interactive)
+    assert held.ran == ["interactive", "job-segment"]
+    held.pool.shutdown()
+
+
+class SteppedClock:
+    """A clock that moves only when a call says how long it took."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def take(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("past_call_s", "waiting", "retry_after"),
+    [
+        (None, 2, "1"),  # nothing measured yet: the shortest wait
+        (2.0, 3, "6"),  # three calls of 2 s on one thread
+        (0.1, 3, "1"),  # rounded up to whole seconds, at least one
+        (40.0, 1, "30"),  # never longer than 30 s
+    ],
+)
+async def test_retry_after_is_how_long_the_waiting_calls_take(
+    past_call_s: float | None, waiting: int, retry_after: str
+) -> None:
+    clock = SteppedClock()
+    pool = InferencePool(1, max_queued=waiting, clock=clock)
+    if past_call_s is not None:
+        await pool.run(clock.take, past_call_s)
+    gate = threading.Event()
+    holder = asyncio.create_task(pool.run(gate.wait, 10))
+    await until(lambda: pool.running == 1)
+    queued = [asyncio.create_task(pool.run(clock.take, 0.0)) for _ in range(waiting)]
+    await until(lambda: pool.queued == waiting)
+    with pytest.raises(ServerBusy) as refused:
+        await pool.run(clock.take, 0.0)
+    assert refused.value.headers["Retry-After"] == retry_after
+    gate.set()
+    await asyncio.gather(holder, *queued)
+    pool.shutdown()
+
+
 async def test_errors_reach_the_caller() -> None:
     pool = InferencePool(1)
 
@@ -150,6 +216,49 @@ async def test_a_reserved_thread_serves_first_audio_while_long_work_runs() -> No
     gate.set()
     await asyncio.gather(long_segment, later)
     assert ran == ["first-clause", "later"]
+    pool.shutdown()
+
+
+async def test_no_thread_is_held_while_normal_work_has_the_only_unreserved_one() -> None:
+    pool = InferencePool(2, reserved=1)
+    gate = threading.Event()
+    long_segment = asyncio.create_task(pool.run(gate.wait, 10, lane="a"))
+    await until(lambda: pool.running == 1)
+    # Due-soon work may not use the reserved thread: it would wait out the long segment.
+    assert pool.hold_thread_for_due_soon() is None
+    gate.set()
+    await long_segment
+    hold = pool.hold_thread_for_due_soon()
+    assert hold is not None
+    assert pool.hold_thread_for_due_soon() is None  # one unreserved thread, already held
+    pool.shutdown()
+
+
+async def test_a_held_thread_goes_to_the_due_soon_call_before_bulk_work_queued_earlier() -> None:
+    pool = InferencePool(2, reserved=1)
+    ran: list[str] = []
+    hold = pool.hold_thread_for_due_soon()
+    assert hold is not None
+    job_segment = asyncio.create_task(pool.run(ran.append, "bulk", priority=Priority.BULK))
+    await until(lambda: pool.queued == 1)
+    await pool.run(ran.append, "rest", priority=Priority.DUE_SOON, lane="s", hold=hold)
+    await job_segment
+    assert ran == ["rest", "bulk"]
+    pool.shutdown()
+
+
+async def test_a_released_hold_lets_normal_work_start() -> None:
+    pool = InferencePool(2, reserved=1)
+    hold = pool.hold_thread_for_due_soon()
+    assert hold is not None
+    ran: list[str] = []
+    waiting = asyncio.create_task(pool.run(ran.append, "normal"))
+    await until(lambda: pool.queued == 1)
+    pool.release(hold)
+    await waiting
+    assert ran == ["normal"]
+    pool.release(hold)  # twice is harmless (the pipeline's timer may come after the rest)
+    assert pool.hold_thread_for_due_soon() is not None
     pool.shutdown()
 
 

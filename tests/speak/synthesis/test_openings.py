@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -15,10 +16,11 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.watermark import shared_watermarker
 from scaispeak.speak.synthesis.audio import integrated_loudness
-from scaispeak.speak.synthesis.inference import InferencePool
+from scaispeak.speak.synthesis.inference import InferencePool, Priority, inference_pool
 from scaispeak.speak.synthesis.openings import VoiceLevels
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.text import Segment
+from tests.speak.synthesis.test_inference import until
 
 VOICE = "en_US-joe-medium"
 RATE = 22_050
@@ -126,3 +128,76 @@ async def test_no_opening_while_every_inference_thread_is_taken(
         await asyncio.gather(*blockers)
     opened = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
     assert opened is not None and opened.opening is not None
+
+
+class HeldCall:
+    """A long call (a Kokoro job segment, say) holding an inference thread until let go."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self._go = threading.Event()
+
+    def run(self) -> None:
+        self.started.set()
+        self._go.wait(60)
+
+    def let_go(self) -> None:
+        self._go.set()
+
+
+@pytest.fixture
+async def default_pipeline(engines: EngineRegistry) -> AsyncIterator[SynthesisPipeline]:
+    """The pool as deployed by default: two threads, one reserved for first audio."""
+    pool = inference_pool(EngineSettings())
+    assert (pool.threads, pool.reserved) == (2, 1)
+    pipeline = SynthesisPipeline(engines, pool, EngineSettings(), SpeakMetrics(CollectorRegistry()))
+    pipeline.levels.learn("piper", VOICE, tone(1.0, 0.1), RATE)  # so openings are not made whole
+    yield pipeline
+    pool.shutdown()
+
+
+async def test_no_opening_while_bulk_work_holds_the_only_unreserved_thread(
+    default_pipeline: SynthesisPipeline,
+) -> None:
+    pipeline, held = default_pipeline, HeldCall()
+    job_segment = asyncio.create_task(pipeline.pool.run(held.run, priority=Priority.BULK))
+    try:
+        assert await asyncio.to_thread(held.started.wait, 10)
+        # The reserved thread is idle, but the rest could not use it: made whole instead.
+        segment = Segment("Good morning to you,", "clause")
+        assert await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25) is None
+    finally:
+        held.let_go()
+        await job_segment
+
+
+async def test_work_arriving_while_the_head_is_sent_waits_for_the_rest(
+    default_pipeline: SynthesisPipeline,
+) -> None:
+    pipeline, held = default_pipeline, HeldCall()
+    segment = Segment("The quick brown fox jumps over the lazy dog, twice.", "sentence")
+    opened = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
+    assert opened is not None and opened.opening is not None
+    # A job's next segment arrives while the head is sent: it must not take the thread
+    # the rest needs, or the listener hears the head and then nothing for seconds.
+    job_segment = asyncio.create_task(pipeline.pool.run(held.run, priority=Priority.BULK))
+    try:
+        await until(lambda: pipeline.pool.queued == 1)
+        # Had the job segment taken the thread, the rest would wait out its 60 s.
+        rest = await asyncio.wait_for(pipeline.finish_segment(opened), 10)
+        assert opened.head.size + rest.size == opened.samples
+    finally:
+        held.let_go()
+        await job_segment
+
+
+async def test_a_rest_never_asked_for_gives_its_thread_back_once_the_head_has_played(
+    default_pipeline: SynthesisPipeline,
+) -> None:
+    pipeline = default_pipeline
+    segment = Segment("The quick brown fox jumps over the lazy dog, twice.", "sentence")
+    opened = await pipeline.open_segment(segment, "piper", VOICE, 1.0, head_seconds=0.25)
+    assert opened is not None and opened.opening is not None  # then the listener barged in
+    ran: list[str] = []
+    await asyncio.wait_for(pipeline.pool.run(ran.append, "next stream's segment"), 10)
+    assert ran == ["next stream's segment"]

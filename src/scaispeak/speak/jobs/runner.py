@@ -10,6 +10,9 @@ Exactly-once effects on an at-least-once queue:
   accepts one line per reservation, so a job is charged once however often it runs;
 - a job whose runs keep dying (crash, out-of-memory kill) is failed after
   ``max_attempts`` claims instead of being re-run forever.
+- a busy or stopping inference pool never fails a job: its segments wait in the
+  pool (bulk calls are never refused), and a stopping process leaves the job to a
+  successor.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from scaispeak.speak.jobs.webhooks import deliver, tenant_webhook_secret
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
-from scaispeak.speak.synthesis.inference import Priority
+from scaispeak.speak.synthesis.inference import InferencePoolClosed, Priority
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
@@ -109,6 +112,13 @@ async def run_job(rt: JobRuntime, job_id: str) -> None:
         except LostLease:
             _log.info("job %s: lease lost (cancelled or taken over)", job_id)
             await _discard_blobs_if_stopped(session, rt, run)
+            return
+        except InferencePoolClosed:
+            # This process is stopping under the job. Failing it would throw its progress
+            # away for good; left running, its lease lapses and a successor (or this
+            # process, restarted) resumes from the last checkpoint. A full pool queue
+            # never gets here: job segments are bulk calls, which wait in it instead.
+            _log.info("job %s: left for a successor, this process is stopping", job_id)
             return
         except ServiceError as exc:
             await fail(session, rt, run, exc.detail)

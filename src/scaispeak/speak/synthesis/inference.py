@@ -13,12 +13,19 @@ first-audio work: normal and bulk calls never occupy them, so a stream's first c
 starts at once instead of waiting out another stream's long segment (it shares the
 cores with that segment instead). With onnxruntime using every core per call, the
 throughput this costs is small; ``scaispeak_inference_*`` gauges show the queue.
+
+Due-soon work (the rest of an opened segment) may not use a reserved thread either, so
+an opening first *holds* a thread outside the reservation for its rest
+(:meth:`InferencePool.hold_thread_for_due_soon`): normal and bulk calls cannot take it
+while the head is made and sent, and the rest starts as soon as it is asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -33,7 +40,23 @@ from scaispeak.speak.errors import ServerBusy
 T = TypeVar("T")
 
 DEFAULT_MAX_QUEUED = 256
-"""Calls that may wait for a thread; each stream or request queues at most one at a time."""
+"""Interactive calls that may wait for a thread; each stream or request queues at most one
+at a time. Bulk calls are not counted (see ``_submit``)."""
+
+MAX_RETRY_AFTER_S = 30
+"""Longest ``Retry-After`` a refusal suggests, however long the queue would take."""
+
+_MEAN_WEIGHT = 0.2
+"""Weight of the newest call in the running mean call time behind ``Retry-After``."""
+
+
+class InferencePoolClosed(ServerBusy):
+    """The pool is shutting down with its process: nothing more will run here."""
+
+
+@dataclass(eq=False)
+class ThreadHold:
+    """A thread outside the first-audio reservation, kept for one due-soon call."""
 
 
 @dataclass(eq=False)
@@ -48,11 +71,17 @@ class InferencePool:
     """Runs blocking engine calls in ``threads`` worker threads; see the module docstring.
 
     ``running`` counts calls executing in a thread, ``queued`` calls waiting for one,
-    and ``pending`` both (the ``scaispeak_inference_pending`` gauge).
+    and ``pending`` both (the ``scaispeak_inference_pending`` gauge). ``clock`` times
+    calls for ``Retry-After``.
     """
 
     def __init__(
-        self, threads: int, *, max_queued: int = DEFAULT_MAX_QUEUED, reserved: int = 0
+        self,
+        threads: int,
+        *,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        reserved: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if threads < 1 or max_queued < 1:
             raise ValueError("an inference pool needs at least one thread and one queue slot")
@@ -61,12 +90,15 @@ class InferencePool:
         self.threads = threads
         self.max_queued = max_queued
         self.reserved = reserved
+        self._clock = clock
         self._cond = threading.Condition()
         # One ordered map of lanes per priority; a served lane moves to the back.
         self._lanes: list[OrderedDict[Hashable, deque[_Work]]] = [OrderedDict() for _ in Priority]
         self._queued = 0
         self._running = 0
-        self._running_deferrable = 0  # normal and bulk calls running now
+        self._running_deferrable = 0  # calls running now that may not use a reserved thread
+        self._holds: set[ThreadHold] = set()
+        self._mean_call_s: float | None = None  # of interactive calls; None before the first
         self._workers: list[threading.Thread] = []
         self._closed = False
 
@@ -88,20 +120,45 @@ class InferencePool:
         *args: object,
         priority: Priority = Priority.NORMAL,
         lane: Hashable | None = None,
+        hold: ThreadHold | None = None,
         **kwargs: object,
     ) -> T:
         """Run ``fn(*args, **kwargs)`` in a worker thread and return its result.
 
         ``lane`` groups the calls of one stream for round-robin; calls without a lane
-        each get their own. Raises :class:`ServerBusy` when the queue is full.
+        each get their own. ``hold`` (from :meth:`hold_thread_for_due_soon`) is given
+        up as this due-soon call is queued, so the thread it kept goes to this call.
+        Raises :class:`ServerBusy` when the queue is full (never for bulk calls).
         """
-        work = self._submit(partial(fn, *args, **kwargs), priority, lane)
+        work = self._submit(partial(fn, *args, **kwargs), priority, lane, hold)
         try:
             result: T = await asyncio.wrap_future(work.future)
         except asyncio.CancelledError:
             self._withdraw(work)
             raise
         return result
+
+    def hold_thread_for_due_soon(self) -> ThreadHold | None:
+        """Keep a thread for a due-soon call that will be asked for shortly, if one is
+        idle now and no other hold has it; None otherwise.
+
+        Until the hold is given to :meth:`run` or to :meth:`release`, normal and bulk
+        calls may not start on that thread (first-audio calls still may). The caller
+        must release a hold it does not use: one kept forever starves normal work.
+        """
+        with self._cond:
+            if self._closed or self.pending >= self.threads:
+                return None
+            if self._kept_from_deferrable(Priority.NORMAL) >= self._deferrable_threads:
+                return None
+            hold = ThreadHold()
+            self._holds.add(hold)
+            return hold
+
+    def release(self, hold: ThreadHold) -> None:
+        """Give a hold's thread back to normal and bulk work (a no-op once given up)."""
+        with self._cond:
+            self._give_up(hold)
 
     def shutdown(self) -> None:
         """Drop queued calls, let running ones finish, and stop the threads."""
@@ -113,18 +170,51 @@ class InferencePool:
                         work.future.cancel()
                 lanes.clear()
             self._queued = 0
+            self._holds.clear()
             self._cond.notify_all()
         for worker in self._workers:
             worker.join()
 
-    def _submit(self, call: Callable[[], Any], priority: Priority, lane: Hashable | None) -> _Work:
+    @property
+    def _deferrable_threads(self) -> int:
+        """Threads that calls other than first audio may use."""
+        return self.threads - self.reserved
+
+    def _kept_from_deferrable(self, priority: Priority) -> int:
+        """Non-reserved threads a ``priority`` call may not take: those running such
+        calls, and, below due-soon, those held for due-soon calls."""
+        kept = self._running_deferrable
+        if priority > Priority.DUE_SOON:
+            kept += len(self._holds)
+        return kept
+
+    def _give_up(self, hold: ThreadHold) -> None:
+        if hold in self._holds:
+            self._holds.discard(hold)
+            self._cond.notify_all()  # normal or bulk work may start on that thread now
+
+    def _submit(
+        self,
+        call: Callable[[], Any],
+        priority: Priority,
+        lane: Hashable | None,
+        hold: ThreadHold | None,
+    ) -> _Work:
         work = _Work(call, Future(), priority, lane if lane is not None else object())
         with self._cond:
             if self._closed:
-                raise ServerBusy("The inference pool is shutting down.")
-            if self._queued >= self.max_queued:
+                raise InferencePoolClosed("The inference pool is shutting down.")
+            # The cap keeps interactive callers from waiting in an unbounded queue: past
+            # it they are told to come back instead. Bulk calls (job segments) wait
+            # however full it is: each job queues one call at a time and a worker runs
+            # a bounded number of jobs, so they stay few; they are served after every
+            # interactive call, so they lengthen no caller's wait and take no slot; and
+            # refusing one would fail a job that only had to wait.
+            waiting = self._waiting_interactive()
+            if priority is not Priority.BULK and waiting >= self.max_queued:
                 raise ServerBusy(
-                    f"{self._queued} synthesis calls are already waiting; try again shortly."
+                    f"{waiting} synthesis calls are already waiting; try again shortly.",
+                    retry_after=self._retry_after(waiting),
                 )
             lanes = self._lanes[priority]
             lanes.setdefault(work.lane, deque()).append(work)
@@ -133,7 +223,22 @@ class InferencePool:
             if len(self._workers) < self.threads:
                 self._start_worker()
             self._cond.notify()
+            # In the same locked step as the queueing: no normal or bulk call can take
+            # the held thread in between.
+            if hold is not None:
+                self._give_up(hold)
         return work
+
+    def _waiting_interactive(self) -> int:
+        bulk = sum(len(queue) for queue in self._lanes[Priority.BULK].values())
+        return self._queued - bulk
+
+    def _retry_after(self, waiting: int) -> int:
+        """Whole seconds until the waiting calls are likely done: their number times the
+        recent mean call time, over the threads that serve normal work (1 to 30)."""
+        mean = self._mean_call_s or 0.0
+        estimate = math.ceil(waiting * mean / self._deferrable_threads)
+        return min(MAX_RETRY_AFTER_S, max(1, estimate))
 
     def _start_worker(self) -> None:
         name = f"inference-{len(self._workers)}"
@@ -155,19 +260,23 @@ class InferencePool:
 
     def _take(self) -> _Work | None:
         """The next call to run, with the lock held; None when nothing may start now."""
-        deferrable_full = self._running_deferrable >= self.threads - self.reserved
         for priority, lanes in zip(Priority, self._lanes, strict=True):
-            if priority is not Priority.FIRST_AUDIO and deferrable_full:
-                return None  # the remaining threads are kept for first audio
-            if lanes:
-                lane, queue = next(iter(lanes.items()))
-                work = queue.popleft()
-                self._queued -= 1
-                if queue:
-                    lanes.move_to_end(lane)
-                else:
-                    del lanes[lane]
-                return work
+            if not lanes:
+                continue
+            if priority is not Priority.FIRST_AUDIO and (
+                self._kept_from_deferrable(priority) >= self._deferrable_threads
+            ):
+                # The remaining threads are reserved for first audio or held for due-soon
+                # work; lower priorities are kept from them just the same.
+                return None
+            lane, queue = next(iter(lanes.items()))
+            work = queue.popleft()
+            self._queued -= 1
+            if queue:
+                lanes.move_to_end(lane)
+            else:
+                del lanes[lane]
+            return work
         return None
 
     def _work_loop(self) -> None:
@@ -185,6 +294,7 @@ class InferencePool:
                 self._running += 1
                 deferrable = work.priority is not Priority.FIRST_AUDIO
                 self._running_deferrable += deferrable
+            started = self._clock()
             result: Any = None
             error: BaseException | None = None
             try:
@@ -195,12 +305,19 @@ class InferencePool:
             with self._cond:
                 self._running -= 1
                 self._running_deferrable -= deferrable
-                if deferrable and self.reserved:
-                    self._cond.notify()  # a thread held back for first audio may take it
+                if work.priority is not Priority.BULK:
+                    self._note_call_time(self._clock() - started)
+                if deferrable and (self.reserved or self._holds):
+                    self._cond.notify()  # a thread held back from deferrable work may take it
             if error is not None:
                 work.future.set_exception(error)
             else:
                 work.future.set_result(result)
+
+    def _note_call_time(self, seconds: float) -> None:
+        # Interactive calls only: they are what a refused caller would wait behind.
+        mean = self._mean_call_s
+        self._mean_call_s = seconds if mean is None else mean + _MEAN_WEIGHT * (seconds - mean)
 
 
 def inference_pool(settings: EngineSettings) -> InferencePool:

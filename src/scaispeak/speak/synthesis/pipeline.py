@@ -52,7 +52,7 @@ from scaispeak.speak.synthesis.audio import (
     normalize_loudness,
     resample,
 )
-from scaispeak.speak.synthesis.inference import InferencePool, Priority
+from scaispeak.speak.synthesis.inference import InferencePool, Priority, ThreadHold
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
 from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
@@ -192,17 +192,22 @@ class SynthesisPipeline:
         watermark: bool = False,
     ) -> OpenedSegment | None:
         """Make only the first ``head_seconds`` of a segment, at first-audio priority
-        (openings.py); None when the engine cannot open segments, or when every inference
-        thread is taken (use ``speak_segment`` then). Finish it with :meth:`finish_segment`.
+        (openings.py); None when the engine cannot open segments, or when no inference
+        thread is idle to keep for the rest (use ``speak_segment`` then). Finish it with
+        :meth:`finish_segment`.
 
         Under load an opening would not start anything sooner (the same work, reordered)
         while its rest would queue behind other streams' and leave the listener a gap:
         measured at 8 streams on 2 cores, every first clause stalled (docs/benchmarks.md).
+        The rest is due-soon work, which may not use a first-audio thread, so the gap
+        also opens whenever normal or bulk work takes the only other thread: the thread
+        is held for the rest from the start (inference.py), or the segment is not opened.
         """
         engine = self.engines.get(engine_name)
         if not isinstance(engine, OpeningEngine) or isinstance(engine, AsyncEngine):
             return None
-        if self.pool.pending >= self.pool.threads:
+        hold = self.pool.hold_thread_for_due_soon()
+        if hold is None:
             return None
         request = OpenRequest(
             segment.text,
@@ -218,12 +223,31 @@ class SynthesisPipeline:
         def open_levelled() -> OpenedSegment:
             return openings.open_levelled(engine, request, self.levels, self._mark)
 
-        with _engine_errors(engine_name):
-            return await self.pool.run(open_levelled, priority=Priority.FIRST_AUDIO, lane=lane)
+        try:
+            with _engine_errors(engine_name):
+                opened = await self.pool.run(
+                    open_levelled, priority=Priority.FIRST_AUDIO, lane=lane
+                )
+        except BaseException:  # failed or cancelled (a barge-in): there will be no rest
+            self.pool.release(hold)
+            raise
+        return self._hold_until_head_played(opened, hold)
+
+    def _hold_until_head_played(self, opened: OpenedSegment, hold: ThreadHold) -> OpenedSegment:
+        """``opened`` carrying the hold its rest will use. A rest not asked for by the
+        time the head has played (the listener barged in, or playback stalled) would be
+        late anyway, so the thread goes back to other work then."""
+        if opened.opening is None:  # made whole: there is no rest to keep a thread for
+            self.pool.release(hold)
+            return opened
+        asyncio.get_running_loop().call_later(
+            opened.head.size / opened.rate, self.pool.release, hold
+        )
+        return replace(opened, rest_hold=hold)
 
     async def finish_segment(self, opened: OpenedSegment, *, lane: Hashable | None = None) -> Pcm:
         """The levelled (and marked) audio after an opened segment's head, due before the
-        head has played (``Priority.DUE_SOON``)."""
+        head has played (``Priority.DUE_SOON``), on the thread held for it if still held."""
         started = time.perf_counter()
         with _engine_errors(opened.engine):
             rest = await self.pool.run(
@@ -233,6 +257,7 @@ class SynthesisPipeline:
                 self._mark,
                 priority=Priority.DUE_SOON,
                 lane=lane,
+                hold=opened.rest_hold,
             )
         self._count(
             opened.engine, opened.text, opened.samples / opened.rate, time.perf_counter() - started

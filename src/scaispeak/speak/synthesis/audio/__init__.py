@@ -2,7 +2,8 @@
 
 :mod:`.dsp` works on mono float32 PCM (resampling, fades, joining); :mod:`.loudness`
 measures and levels it (BS.1770, the peak limiter); :mod:`.codecs` turns that PCM into
-the output formats, as whole files or streams.
+the output formats, as whole files or streams; :mod:`.wav` writes WAV headers (RIFF, or
+RF64 past 4 GiB).
 """
 
 from scaispeak.speak.synthesis.audio.codecs import (
@@ -22,10 +23,10 @@ from scaispeak.speak.synthesis.audio.codecs import (
     mulaw_encode,
     parse_format,
     validate_sample_rate,
-    wav_header,
 )
 from scaispeak.speak.synthesis.audio.dsp import (
     StreamResampler,
+    crossfade_into,
     fade_edges,
     fade_in,
     fade_out,
@@ -47,6 +48,7 @@ from scaispeak.speak.synthesis.audio.loudness import (
     limit_to_ceiling,
     normalize_loudness,
 )
+from scaispeak.speak.synthesis.audio.wav import wav_header
 
 __all__ = [
     "ARITHMETIC_FORMATS",
@@ -63,6 +65,7 @@ __all__ = [
     "allowed_sample_rates",
     "apply_gain",
     "content_type",
+    "crossfade_into",
     "default_sample_rate",
     "encode",
     "fade_edges",

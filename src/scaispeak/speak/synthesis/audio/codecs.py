@@ -11,14 +11,18 @@ Streaming conventions (:class:`StreamEncoder`):
   unknown", as FFmpeg writes when piping); libsndfile and most players read such a
   stream up to its end.
 * ``mp3`` is bare MPEG frames (no ID3 tag, no Xing header), so it can be cut anywhere.
+  Without the LAME tag a decoder also cannot know to trim the encoder's priming, so the
+  decoded stream starts with ``StreamEncoder.delay_samples`` of silence.
 * ``opus`` is Ogg Opus with pages of about 100 ms, so bytes flow while audio arrives.
 * ``flac`` cannot be streamed (its header needs the total length): UnsupportedFormat.
+
+:class:`FileEncoder` writes WAV with room for an RF64 size chunk and fills in the sizes
+at the end: RIFF, or RF64 once the audio outgrows 4 GiB (:mod:`.wav`).
 """
 
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,6 +34,7 @@ from av.audio.stream import AudioStream
 
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.synthesis.audio.dsp import to_int16, to_int16_bytes
+from scaispeak.speak.synthesis.audio.wav import wav_header
 
 
 class AudioFormat(StrEnum):
@@ -136,15 +141,6 @@ def default_sample_rate(fmt: AudioFormat, engine_rate: int) -> int:
     return min(higher) if higher else max(allowed)
 
 
-def wav_header(rate: int, data_bytes: int | None) -> bytes:
-    """44-byte header of a mono 16-bit PCM WAV; ``None`` writes the 'unknown size' marker."""
-    data_size = 0xFFFFFFFF if data_bytes is None else data_bytes
-    riff_size = 0xFFFFFFFF if data_bytes is None else 36 + data_bytes
-    layout = "<4sI4s4sIHHIIHH4sI"  # RIFF, WAVE, 16-byte PCM fmt chunk, data chunk size
-    fields = (b"RIFF", riff_size, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16, b"data")
-    return struct.pack(layout, *fields, data_size)
-
-
 def mulaw_encode(pcm: Pcm) -> bytes:
     """G.711 μ-law bytes, bit-for-bit the ITU-T G.191 reference ``ulaw_compress``."""
     x = to_int16(pcm).astype(np.int32)
@@ -163,6 +159,12 @@ class _AvSpec:
     bit_rate: int | None
     options: dict[str, str] = field(default_factory=dict)
 
+
+_MP3_PRIMING_SAMPLES = 1105
+"""What a decoder plays before the first sample fed to LAME, when no LAME tag tells it to
+trim that: LAME's encoder delay (576) plus the MP3 decoder's own (528 + 1). FFmpeg
+reports it as the encoder's ``initial_padding`` (its first packet's pts is -1105), at
+every rate; FFmpeg's and libsndfile's (mpg123) decoders both play it (tested)."""
 
 _OPUS_PAGE_US = "100000"  # streamed Ogg page length: latency vs. ~28 bytes of page overhead
 _MIN_AV_SAMPLES_S = 0.02  # empty clips get 20 ms of silence: zero-frame files don't decode
@@ -289,6 +291,19 @@ class StreamEncoder:
         self._header_pending = self.format is AudioFormat.wav
         self._finished = False
 
+    @property
+    def delay_samples(self) -> int:
+        """Samples a decoder plays before the first one fed in: nonzero only for MP3,
+        whose bare frames cannot tell it to trim LAME's priming (Ogg Opus carries its
+        pre-skip, which decoders honour). Anything timed against the fed audio (segment
+        and word times) is heard this much later."""
+        return _MP3_PRIMING_SAMPLES if self.format is AudioFormat.mp3 else 0
+
+    @property
+    def delay_seconds(self) -> float:
+        """:attr:`delay_samples` in seconds at the stream's rate."""
+        return self.delay_samples / self.rate
+
     def encode(self, pcm: Pcm) -> bytes:
         """Encode ``pcm`` (at ``rate``); returns the encoded bytes available now."""
         if self._finished:
@@ -336,7 +351,9 @@ class FileEncoder:
         if self.format in (AudioFormat.mp3, AudioFormat.opus, AudioFormat.flac):
             self._av = _AvEncoder(self.format, rate, file, streaming=False)
         elif self.format is AudioFormat.wav:
-            file.write(wav_header(rate, 0))  # rewritten with the real size by finish()
+            # Rewritten with the real size by finish(); the reserved room lets that be an
+            # RF64 header, of the same length, if the audio passes 4 GiB.
+            file.write(wav_header(rate, 0, reserve_ds64=True))
 
     def write(self, pcm: Pcm) -> None:
         if self._av is not None:
@@ -352,5 +369,5 @@ class FileEncoder:
         elif self.format is AudioFormat.wav:
             end = self._file.tell()
             self._file.seek(0)
-            self._file.write(wav_header(self.rate, self._data_bytes))
+            self._file.write(wav_header(self.rate, self._data_bytes, reserve_ds64=True))
             self._file.seek(end)

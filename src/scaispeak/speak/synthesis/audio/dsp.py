@@ -1,4 +1,5 @@
-"""Sample-level audio helpers: resampling, silence, fades, joining, int16 conversion.
+"""Sample-level audio helpers: resampling, silence, fades, crossfades, joining, int16
+conversion.
 
 All functions take and return mono float32 PCM (:data:`Pcm`) and never modify their
 input in place. Loudness and levelling live in :mod:`.loudness`.
@@ -101,6 +102,19 @@ def _faded(pcm: Pcm, length: int, *, start: bool, end: bool) -> Pcm:
             out[:length] *= ramp
         if end:
             out[-length:] *= ramp[::-1]
+    return out
+
+
+def crossfade_into(before: Pcm, after: Pcm) -> Pcm:
+    """Copy of ``after`` whose first ``min(len(before), len(after))`` samples fade over
+    from ``before``: raised-cosine gains that sum to one, for two renderings of the same
+    audio (correlated, so it is their amplitudes, not their powers, that must add up)."""
+    length = min(before.size, after.size)
+    out = after.astype(np.float32, copy=True)
+    if length > 0:
+        ramp = _fade_ramp(length)
+        mixed = before[:length] * (1.0 - ramp) + after[:length] * ramp
+        out[:length] = mixed.astype(np.float32)
     return out
 
 
