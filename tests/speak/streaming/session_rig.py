@@ -95,8 +95,13 @@ class Rig:
     pipeline: SynthesisPipeline
     sink: MemorySink
 
-    def session(self, coverage: Coverage | None = None, **settings: Any) -> StreamSession:
-        spec = StreamSpec("voc_held", "held", "tone", AudioFormat.pcm, RATE)
+    def session(
+        self,
+        coverage: Coverage | None = None,
+        fmt: AudioFormat = AudioFormat.pcm,
+        **settings: Any,
+    ) -> StreamSession:
+        spec = StreamSpec("voc_held", "held", "tone", fmt, RATE)
 
         async def open_stream(start: StartMessage) -> StreamSpec:
             return spec

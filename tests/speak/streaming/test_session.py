@@ -39,6 +39,23 @@ async def test_first_clause_is_spoken_before_the_text_ends(rig: Rig) -> None:
     assert rig.sink.events("segment")[0]["text"] == "Well, here is the first clause,"
 
 
+@pytest.mark.parametrize(("fmt", "lead_in"), [(AudioFormat.pcm, 0), (AudioFormat.mp3, 1105)])
+async def test_segment_times_count_the_silence_the_decoder_plays_first(
+    rig: Rig, fmt: AudioFormat, lead_in: int
+) -> None:
+    # A decoder of bare MP3 frames plays LAME's priming before our first sample, so
+    # every segment and word is heard that much later than the audio we fed it.
+    async with rig.session(fmt=fmt) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="The first sentence is here. The second one follows.")
+        await send(session, "end")
+        await rig.sink.wait_for(lambda: len(rig.sink.events("segment")) == 2)
+    first, second = rig.sink.events("segment")
+    assert first["start"] == round(lead_in / RATE, 3)
+    assert second["start"] == round(lead_in / RATE + first["audio_seconds"], 3)
+    assert first["words"][0]["start"] >= first["start"]
+
+
 async def test_cancel_discards_the_running_engine_call_and_sends_nothing_after(rig: Rig) -> None:
     rig.engine.hold_from = 1  # the second segment stays inside the "engine"
 

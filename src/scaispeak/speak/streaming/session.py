@@ -201,7 +201,8 @@ class StreamSession:
         spec = await self._open_stream(message)
         self._spec = spec
         self._delivery = Delivery(spec.sample_rate, self._clock)
-        self._sender.begin(StreamEncoder(spec.format, spec.sample_rate), self._delivery)
+        encoder = StreamEncoder(spec.format, spec.sample_rate)
+        self._sender.begin(encoder, self._delivery)
         self.produced = StreamCapture(
             spec.sample_rate, self._pipeline.fingerprint_seconds, watermarked=spec.watermark
         )
@@ -213,6 +214,7 @@ class StreamSession:
             self._outbox,
             self.produced,
             lane=self.stream_id,
+            lead_in_s=encoder.delay_seconds,
         )
         self._outbox.put(Event.fixed(p.started_event(self.stream_id, spec)))
         self._spawn("synthesize", self._synthesize_loop())

@@ -44,6 +44,7 @@ class SegmentSpeaker:
         produced: StreamCapture,
         *,
         lane: str,
+        lead_in_s: float = 0.0,
     ) -> None:
         self._pipeline = pipeline
         self._settings = settings
@@ -58,6 +59,9 @@ class SegmentSpeaker:
         self._sequence = 0
         self._utterance_s = 0.0
         """Audio announced since the stream began or the last cancel: word times count from it."""
+        self._lead_in_s = lead_in_s
+        """Silence the format's decoder plays before our first sample (MP3's encoder
+        delay): every time we announce is that much later in what the client hears."""
 
     def new_utterance(self) -> None:
         """After a cancel: word times count from zero again."""
@@ -126,7 +130,7 @@ class SegmentSpeaker:
         spec, delivery = self._spec, self._delivery
         ticket = SegmentTicket(self._sequence, len(text), samples, delivery.utterance)
         self._sequence += 1
-        start_s = self._utterance_s
+        start_s = self._utterance_s + self._lead_in_s
         self._utterance_s += samples / spec.sample_rate
         timing = p.SegmentTiming(start_s, [w.shifted(start_s) for w in words], estimated)
         event = p.segment_event(ticket.sequence, text, samples / spec.sample_rate, timing)
