@@ -173,6 +173,11 @@ EXACT = [
     ("street_before_new_sentence", "on Main St. Then", "on Main Street. Then"),
     ("drive_after_street_name", "on Elm Dr. near", "on Elm Drive near"),
     ("saint_after_sentence_start", "Visit St. Louis", "Visit Saint Louis"),
+    ("saint_in_a_name", "Paris St. Germain", "Paris Saint Germain"),
+    ("doctor_after_acronym", "at 9 AM Dr. Smith", "at nine AM Doctor Smith"),
+    ("doctor_after_title", "CEO Dr. Lisa Su", "CEO Doctor Lisa Su"),
+    ("apt_as_adjective", "The word was apt. I agree.", "The word was apt. I agree."),
+    ("two_capitals_are_not_a_state", "The US 10000 figure", "The US ten thousand figure"),
     ("vietnamese_marks", "Nguyễn Đặng", "Nguyen Dang"),
     ("emoji_dropped", "Thanks! 🙂👍", "Thanks!"),
     ("flag_and_skin_tone_dropped", "🇺🇸 👍🏽 ok", "ok"),
@@ -217,6 +222,8 @@ SENTENCE_COUNTS = [
     ("am", "We open at 9 AM. Come early.", 2),
     ("time_zone_after_pm", "The call is at 3 p.m. ET on Monday. Be there.", 2),
     ("spelled_time_zone", "Join at 10 a.m. Pacific with your team. Thanks.", 2),
+    ("daylight_time_zone", "It starts at 3 p.m. AEDT tomorrow. Thanks.", 2),
+    ("title_word_lowercase_ends", "One more rep. Then rest.", 2),
 ]
 
 
@@ -268,13 +275,19 @@ def test_digit_runs_too_long_to_name_are_read_digit_by_digit(text: str) -> None:
     assert len(spoken.split()) > 4000  # a word per digit
 
 
-@pytest.mark.parametrize("unit", ["a.", "1-2-", "a.b-", "x.y@"])
-def test_a_long_token_is_normalised_in_linear_time(unit: str) -> None:
-    # A job may hold one 500,000-character token that no segment boundary cuts. These
-    # took 0.6-2 s per 10,000 characters when the address patterns backtracked from
-    # every position (quadratic: about 20 s for these 30,000, minutes for a job); linear,
-    # they take about 1 s.
-    token = unit * (30_000 // len(unit))
+@pytest.mark.parametrize(
+    ("unit", "length"),
+    [
+        *[(unit, 30_000) for unit in ("a.", "1-2-", "a.b-", "x.y@")],
+        *[(unit, 90_000) for unit in ("[", "[](", "![")],
+    ],
+)
+def test_a_long_token_is_normalised_in_linear_time(unit: str, length: int) -> None:
+    # A job may hold one 500,000-character token that no segment boundary cuts. The
+    # address patterns backtracked from every position (quadratic: about 20 s for these
+    # 30,000 characters), and so did a Markdown link's label from every "[" (about 40 s
+    # for these 90,000); linear, each takes well under a second.
+    token = unit * (length // len(unit))
     started = time.perf_counter()
     normalize_text(token)
     assert time.perf_counter() - started < 5.0

@@ -22,9 +22,13 @@ class Cut(NamedTuple):
 
 # Abbreviations whose period never ends a sentence (they precede a name or phrase).
 _NEVER_FINAL = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sgt", "capt", "rev", "apt"}
-    | {"sen", "gov", "gen", "lt", "col", "maj", "adm", "cmdr", "rep", "pres", "hon", "supt"}
+    {"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sgt", "capt", "rev"}
     | {"vs", "v", "cf", "e.g", "i.e", "eg", "ie", "approx", "ca"}
+)
+# Titles that are also words ("one more rep.", "next gen.", "an apt. remark"): never
+# final only as written before a name, capitalised.
+_NEVER_FINAL_CAPITALISED = frozenset(
+    {"Sen", "Gov", "Gen", "Lt", "Col", "Maj", "Adm", "Cmdr", "Rep", "Pres", "Hon", "Supt", "Apt"}
 )
 # Their period ends a sentence unless a number follows ("No. 5", "Jan. 5", "Fig. 2").
 _BEFORE_NUMBER = frozenset(
@@ -41,7 +45,7 @@ _MAYBE_FINAL = frozenset(
 _MERIDIEMS = frozenset({"a.m", "p.m", "am", "pm"})
 # A zone after "5 p.m." continues the sentence ("at 5 p.m. ET on Monday").
 _TIME_ZONE_NEXT = re.compile(
-    r"\s*(?:[ECMP][SD]?T|UTC|GMT|BST|CES?T|EES?T|WES?T|IST|JST|KST|AES[DT]|HST|AKS?T"
+    r"\s*(?:[ECMP][SD]?T|UTC|GMT|BST|CES?T|EES?T|WES?T|IST|JST|KST|AE[SD]T|HST|AKS?T"
     r"|Eastern|Central|Mountain|Pacific)\b"
 )
 
@@ -99,7 +103,7 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
     lower = word.lower()
     if not word or word[-1].isdigit():
         return True  # "in 1999." ("3.14" never reaches here: no space after its dot)
-    if lower in _NEVER_FINAL:
+    if lower in _NEVER_FINAL or word in _NEVER_FINAL_CAPITALISED:
         return False
     if lower in _BEFORE_NUMBER:
         return not (following or "").isdigit()

@@ -22,7 +22,7 @@ from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 Rule = Callable[[str], str]
 
 _MARKUP = re.compile(r"`+|\*\*|__|^[^\S\n]*(?:#{1,6}|[*•-])[^\S\n]+", re.MULTILINE)
-_MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\]\n]*)\]\([^)\s]*(?:\s\"[^\"\n]*\")?\)")
+_MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\[\]\n]*)\]\([^()\s]*(?:\s\"[^\"\n]*\")?\)")
 
 
 def markup(text: str) -> str:
@@ -136,9 +136,13 @@ _DOTTED_TITLES = {
 _TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_TITLES)})(?:\.|(?=\s+[A-Z]))")
 _DOTTED_TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_DOTTED_TITLES)})\.(?=\s+[A-Z])")
 _SAINT_OR_STREET = re.compile(r"\bSt\.(?=(?P<gap>\s*)(?P<next>\S?))")
-# A street's name: capitalised words after a house number or after a lowercase word (so
-# not merely the sentence's first word): "42 Oak St.", "lives on Main St.", "Elm Dr.".
-_STREET_NAME_BEFORE = re.compile(r"(?:\d+[A-Za-z]?|\b[a-z]+,?)\s+(?:[A-Z][\w'-]*\s+){1,3}$")
+# A street's name: capitalised words (not acronyms such as "AM" or "CEO") after a house
+# number or "on" ("42 Oak St.", "lives on Main St."), or after any lowercase word when no
+# name follows ("near Elm Dr., then"): "Paris St. Germain", "CEO Dr. Lisa Su" are not.
+_NAME_WORDS = r"(?:[A-Z][a-z][\w'-]*\s+){1,3}$"
+_SURELY_A_STREET = re.compile(rf"(?:\d+[A-Za-z]?|\bon)\s+{_NAME_WORDS}")
+_MAYBE_A_STREET = re.compile(rf"\b[a-z]+,?\s+{_NAME_WORDS}")
+_NAME_NEXT = re.compile(r"\s*[A-Z]")
 _MAYBE_FINAL = {
     "etc": "et cetera",
     "jr": "Junior",
@@ -159,18 +163,24 @@ _INLINE_ABBREVIATIONS = (
     (re.compile(r"\bcf\.(?=\s)"), "compare"),
     (re.compile(r"\b[Nn]o\.\s?(?=\d)"), "number "),
     (re.compile(r"\b[Ff]ig\.\s?(?=\d)"), "figure "),
-    (re.compile(r"\b[Aa]pt\.?\s?(?=\d|[A-Z]\b)"), "apartment "),
+    (re.compile(r"\bApt\.?\s?(?=\d|[A-Z]\b|#)"), "apartment "),  # not "was apt. 5 of"
 )
 # espeak reads "PhD" as its letters, "Ph.D." as "P H dot D".
 _DOCTORATE = re.compile(r"\bPh\.?\s?D\b(?P<dot>\.)?")
 
 
-def _follows_street_name(text: str, index: int) -> bool:
-    return _STREET_NAME_BEFORE.search(text[max(0, index - 60) : index]) is not None
+def _follows_street_name(text: str, abbreviation: re.Match[str]) -> bool:
+    """Whether the "St."/"Dr." of ``abbreviation`` ends a street's name."""
+    before = text[max(0, abbreviation.start() - 60) : abbreviation.start()]
+    if _SURELY_A_STREET.search(before):
+        return True
+    return _MAYBE_A_STREET.search(before) is not None and not _NAME_NEXT.match(
+        text, abbreviation.end()
+    )
 
 
 def _title(match: re.Match[str]) -> str:
-    if match["abbr"] == "Dr" and _follows_street_name(match.string, match.start()):
+    if match["abbr"] == "Dr" and _follows_street_name(match.string, match):
         return "Drive." if match[0].endswith(".") and _period_ends(match) else "Drive"
     return _TITLES[match["abbr"]]
 
@@ -180,7 +190,7 @@ def _period_ends(match: re.Match[str]) -> bool:
 
 
 def _saint_or_street(match: re.Match[str]) -> str:
-    street = _follows_street_name(match.string, match.start())
+    street = _follows_street_name(match.string, match)
     if not street and match["next"][:1].isupper() and "\n" not in match["gap"]:
         return "Saint"
     return "Street." if _period_ends(match) else "Street"

@@ -91,8 +91,13 @@ _IDENTIFIER = re.compile(
     rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?=\d{{3}})|(?=\d{{5}})))"
     r"(?P<id>\d{3,}(?:-\d{2,})*)(?![\w,.]\d|\w)"
 )
-# A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234".
-_STATE_ZIP = re.compile(r"(?<=\b[A-Z]{2}\s)(?P<id>\d{5}(?:-\d{4})?)\b(?![.,]\d)")
+# A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234"
+# (not any two capitals: "US 10000", "TV 12000 viewers" count).
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE"
+    "|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|PR|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+_STATE_ZIP = re.compile(rf"(?<=\b(?:{_STATES})\s)(?P<id>\d{{5}}(?:-\d{{4}})?)\b(?![.,]\d)")
 
 
 _WRITTEN_MARKERS = re.compile(r"#|\b(?i:no|ref|acct)\.")
