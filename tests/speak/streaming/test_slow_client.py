@@ -124,6 +124,7 @@ async def test_events_wait_while_the_data_channel_holds_too_much_the_peer_has_no
         await peer.close()
 
 
+@pytest.mark.slow  # 20-45 s: it floods a real socket until the buffers between fill
 async def test_a_websocket_client_that_floods_without_reading_loses_its_stream(
     stream_server: StreamServer,
 ) -> None:
@@ -135,13 +136,19 @@ async def test_a_websocket_client_that_floods_without_reading_loses_its_stream(
         await ws.send(MALFORMED)
         await eventually(lambda: streams.count() == 1, "the stream to open")
         sent = 0
-        while streams.count() and sent < 1_000_000:  # until the server's buffers are full
-            for _ in range(1_000):
-                await ws.send(MALFORMED)
-            sent += 1_000
+        # The server may close while a batch is being sent: a send then fails.
+        with contextlib.suppress(ConnectionClosed, ConnectionResetError):
+            while streams.count() and sent < 1_000_000:  # until the server's buffers fill
+                for _ in range(1_000):
+                    await ws.send(MALFORMED)
+                sent += 1_000
         await eventually(lambda: streams.count() == 0, "the stream to be dropped")
         ws.transport.resume_reading()
         with contextlib.suppress(ConnectionClosed):  # read what was sent, up to the close
             async for _ in ws:
                 pass
-    assert ws.close_code == SLOW_CONSUMER_CLOSE
+    # A server that closes with the client's messages still unread in its socket makes
+    # the kernel reset the connection, which can drop the close frame on its way (1006):
+    # the code is then the transport's, not ours. The session-level tests above check
+    # the 4429 itself; this one checks a real socket frees the stream.
+    assert ws.close_code in (SLOW_CONSUMER_CLOSE, 1006)
