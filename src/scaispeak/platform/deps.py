@@ -61,15 +61,16 @@ async def api_key_principal(
 ) -> Principal:
     """The caller, provided it presented an API key.
 
-    Browser tokens exist so a page can open streams and WebRTC sessions and speak
-    without holding a key; on routes that manage credentials, users, tenants or
-    budgets they are refused, so a leaked 300 s token cannot mint a lasting key or
-    renew itself.
+    Browser tokens exist so a page can speak, stream and read what its user may read
+    without holding a key; on routes that manage credentials, users, tenants, budgets,
+    tenant policies, global voices, promotion or consent decisions they are refused, so
+    a leaked 300 s token cannot mint a lasting key, renew itself or change how a tenant
+    is served.
     """
     if principal.via_browser_token:
         raise BrowserTokenNotAllowed(
             "This route needs an API key ('Authorization: Bearer ssk_...'); "
-            "browser tokens may only stream and speak."
+            "browser tokens do not manage credentials, users, tenants, budgets or policies."
         )
     return principal
 
@@ -78,4 +79,5 @@ Session = Annotated[AsyncSession, Depends(db_session)]
 Caller = Annotated[Principal, Depends(current_principal)]
 """An API key or a browser token."""
 ApiKeyCaller = Annotated[Principal, Depends(api_key_principal)]
-"""An API key only: for routes that manage credentials, users, tenants or budgets."""
+"""An API key only: for routes that manage credentials, users, tenants, budgets,
+tenant policies, global voices, promotion or consent decisions."""

@@ -17,12 +17,12 @@ from scaispeak.platform.errors import Forbidden, Unauthorized
 KEY_PREFIX = "ssk"
 _TOKEN_AUDIENCE = "scaispeak-browser"
 BROWSER_SCOPE = "browser"
-"""The one scope a browser token carries: open streams and WebRTC sessions, speak."""
+"""The one scope a browser token carries: speak, stream, read; never administer."""
 
 
 class BrowserTokenNotAllowed(Forbidden):
-    """A browser token on a route that needs an API key (credentials, users, tenants,
-    budgets): a short-lived token must not mint lasting credentials or change limits."""
+    """A browser token on a route that needs an API key (``deps.ApiKeyCaller``): a
+    short-lived token must not mint lasting credentials or change limits or policies."""
 
     code, title = "browser_token_not_allowed", "Browser token not allowed"
 

@@ -209,6 +209,7 @@ class SynthesisPipeline:
         hold = self.pool.hold_thread_for_due_soon()
         if hold is None:
             return None
+        pause = self.pause_after(segment)
         request = OpenRequest(
             segment.text,
             engine_name,
@@ -216,17 +217,19 @@ class SynthesisPipeline:
             voice,
             speed,
             head_seconds,
-            self.pause_after(segment),
+            pause,
             watermark,
         )
-
-        def open_levelled() -> OpenedSegment:
-            return openings.open_levelled(engine, request, self.levels, self._mark)
-
         try:
             with _engine_errors(engine_name):
                 opened = await self.pool.run(
-                    open_levelled, priority=Priority.FIRST_AUDIO, lane=lane
+                    openings.open_levelled,
+                    engine,
+                    request,
+                    self.levels,
+                    self._mark,
+                    priority=Priority.FIRST_AUDIO,
+                    lane=lane,
                 )
         except BaseException:  # failed or cancelled (a barge-in): there will be no rest
             self.pool.release(hold)
