@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import soundfile
 
 from tests.support.asr import transcribe, word_error_rate
-from tests.support.server import free_port
+from tests.support.server import free_port, printed_key, wait_ready
 
 EXE = str(Path(sys.executable).parent / "scaispeak")
 
@@ -54,9 +51,9 @@ def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> Non
         text=True,
     )
     try:
-        key = _read_printed_key(server)
+        key = printed_key(server)
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base)
+        wait_ready(base)
         say = run_cli(
             tmp_path,
             "say",
@@ -76,26 +73,3 @@ def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> Non
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _read_printed_key(server: subprocess.Popen[str]) -> str:
-    assert server.stdout is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        found = re.search(r"API key \(shown once, keep it\): (\S+)", line)
-        if found:
-            return found.group(1)
-    raise AssertionError("serve did not print an API key")
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server never became ready")

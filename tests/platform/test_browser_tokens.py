@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 from scaispeak.platform.db import utcnow
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
-from tests.support.server import free_port
+from tests.support.server import free_port, printed_key, wait_ready
 
 SPEAK = "/v1/modules/scaispeak/speak"
 JOE = "voc_piper_en-us-joe-medium"
@@ -128,8 +126,8 @@ def test_served_requests_are_logged_without_their_token(tmp_path: Path) -> None:
             text=True,
         )
         try:
-            key = _printed_key(server)
-            _wait_ready(base)
+            key = printed_key(server)
+            wait_ready(base)
             made = httpx.post(
                 f"{base}/v1/auth/tokens", json={}, headers={"Authorization": f"Bearer {key}"}
             )
@@ -142,28 +140,6 @@ def test_served_requests_are_logged_without_their_token(tmp_path: Path) -> None:
     assert token not in logged
     lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
     assert any(r.get("route") == "/v1/auth/me" and r.get("status") == 200 for r in lines)
-
-
-def _printed_key(server: subprocess.Popen[str]) -> str:
-    assert server.stdout is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = re.search(r"API key \(shown once, keep it\): (\S+)", server.stdout.readline())
-        if found:
-            return found.group(1)
-    raise AssertionError("serve did not print an API key")
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server never became ready")
 
 
 def module_admin_routes() -> list[tuple[str, str]]:

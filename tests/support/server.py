@@ -1,14 +1,18 @@
-"""Real servers for tests: a uvicorn thread on a loopback port, and a bootstrap key."""
+"""Real servers for tests: a uvicorn thread on a loopback port, and a bootstrap key;
+for `scaispeak serve` in a subprocess, the key it prints and its readiness."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 T = TypeVar("T")
@@ -76,3 +80,27 @@ async def bootstrap_key(database_url: str, email: str = "oa@example.com") -> str
     await db.dispose()
     assert made is not None
     return made.key.secret
+
+
+def printed_key(server: subprocess.Popen[str], timeout: float = 120) -> str:
+    """The API key a first `scaispeak serve` prints on its stdout."""
+    assert server.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"API key \(shown once, keep it\): (\S+)", server.stdout.readline())
+        if found:
+            return found.group(1)
+    raise AssertionError("serve did not print an API key")
+
+
+def wait_ready(base: str, timeout: float = 120) -> None:
+    """Wait until the server at ``base`` answers /readyz with 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base} never became ready")

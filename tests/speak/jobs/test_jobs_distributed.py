@@ -25,7 +25,7 @@ import pytest
 import soundfile
 
 from tests.support.asr import transcribe
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_ready
 
 EXE = str(Path(sys.executable).parent / "scaispeak")
 JOE = "voc_piper_en-us-joe-medium"
@@ -121,25 +121,13 @@ def cluster(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
     procs = [start("api", "serve", "--no-worker", "--port", str(port))]
     procs += [start(f"worker{i}", "worker") for i in range(2)]
     try:
-        _wait_ready(f"http://127.0.0.1:{port}")
+        wait_ready(f"http://127.0.0.1:{port}")
         workers = [p.pid for p in procs[1:]]
         yield {"url": f"http://127.0.0.1:{port}", "key": key, "workers": workers, "logs": logs}
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("API never became ready")
 
 
 def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
