@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scaispeak.platform.errors import PayloadTooLarge, problem_response
 
 MULTIPART_MAX_BYTES = 128 * 1024**2
-"""A constant rather than a setting: settings are another team's file for now."""
+"""Only a ceiling for the multipart parser's spool: each upload route applies its own,
+smaller, configurable cap per file (docs/configuration.md), so this needs no setting."""
 
 
 class BodyTooLarge(PayloadTooLarge):
