@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import aiohttp
 
@@ -88,15 +89,9 @@ class RelayEngine:
     ) -> Pcm:
         """Speak through the upstream (``priority`` is ignored: it has no queue of ours)."""
         response, permit = await self._open(text, voice, speed)
-        try:
-            body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._broke_off(permit, exc) from exc
-        else:
-            permit.succeeded()
-        finally:
-            response.release()
-            permit.abandoned()  # cancelled while reading: no verdict (no-op after one)
+        # Closed at once if this read is cancelled, so the verdict and release come now.
+        async with aclosing(self._chunks(response, permit)) as chunks:
+            body = b"".join([chunk async for chunk in chunks])
         return from_int16_bytes(body)
 
     async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
@@ -111,7 +106,7 @@ class RelayEngine:
 
     async def _chunks(
         self, response: aiohttp.ClientResponse, permit: Permit
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in response.content.iter_any():
                 yield chunk
