@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import replace
 
 import numpy as np
@@ -27,19 +26,15 @@ from scaispeak.settings import EngineSettings
 from scaispeak.speak.engines.base import (
     AsyncEngine,
     Engine,
-    EngineError,
-    EngineUnavailable,
     OpeningEngine,
     PassThroughEngine,
     Pcm,
     SelfMarkingEngine,
     TimedAsyncEngine,
     TimedEngine,
-    UpstreamFailed,
     WordSpans,
 )
 from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
@@ -52,6 +47,7 @@ from scaispeak.speak.synthesis.audio import (
     normalize_loudness,
     resample,
 )
+from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.synthesis.inference import InferencePool, Priority, ThreadHold
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
 from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
@@ -122,16 +118,16 @@ class SynthesisPipeline:
         if not isinstance(engine, PassThroughEngine):
             raise TypeError(f"the {spec.engine} engine cannot pass its audio through")
         started = time.perf_counter()
-        with _engine_errors(spec.engine):
+        with engine_errors(spec.engine):
             body = await engine.open_body(spec.text, spec.engine_voice, speed=spec.speed)
         arriving, size = body.chunks, body.byte_length
         if size is None:  # no Content-Length: the headers and the charge need the size
-            with _engine_errors(spec.engine):
+            with engine_errors(spec.engine):
                 whole = b"".join([chunk async for chunk in body.chunks])
             arriving, size = _at_once(whole), len(whole)
 
         async def counted() -> AsyncIterator[bytes]:
-            with _engine_errors(spec.engine):
+            with engine_errors(spec.engine):
                 async for chunk in arriving:
                     yield chunk
             elapsed = time.perf_counter() - started
@@ -165,7 +161,7 @@ class SynthesisPipeline:
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
-        with _engine_errors(engine_name):
+        with engine_errors(engine_name):
             pcm, spans = await self._synthesize(
                 engine, spoken, voice, speed, priority, lane, watermark, levelled
             )
@@ -221,7 +217,7 @@ class SynthesisPipeline:
             watermark,
         )
         try:
-            with _engine_errors(engine_name):
+            with engine_errors(engine_name):
                 opened = await self.pool.run(
                     openings.open_levelled,
                     engine,
@@ -252,7 +248,7 @@ class SynthesisPipeline:
         """The levelled (and marked) audio after an opened segment's head, due before the
         head has played (``Priority.DUE_SOON``), on the thread held for it if still held."""
         started = time.perf_counter()
-        with _engine_errors(opened.engine):
+        with engine_errors(opened.engine):
             rest = await self.pool.run(
                 openings.finish_levelled,
                 opened,
@@ -399,16 +395,3 @@ class SynthesisPipeline:
 
 async def _at_once(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-@contextmanager
-def _engine_errors(engine_name: str) -> Iterator[None]:
-    """An engine's failure as the service error a caller is shown."""
-    try:
-        yield
-    except EngineUnavailable as exc:
-        raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
-    except UpstreamFailed as exc:
-        raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
-    except EngineError as exc:
-        raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc

@@ -1,0 +1,28 @@
+"""An engine's failure as the service error its caller is shown.
+
+Engines raise their own exceptions (engines/base.py) and know nothing of HTTP; every
+pipeline call into an engine goes through :func:`engine_errors`, so a failing engine is
+reported the same way whether it spoke a segment, an opening or a passed-on body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from scaispeak.speak.engines.base import EngineError, EngineUnavailable, UpstreamFailed
+from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
+
+
+@contextmanager
+def engine_errors(engine_name: str) -> Iterator[None]:
+    """Unavailable -> 503 backend_unavailable, an upstream's error answer -> 502
+    upstream_error, any other engine failure -> 500 synthesis_failed."""
+    try:
+        yield
+    except EngineUnavailable as exc:
+        raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
+    except UpstreamFailed as exc:
+        raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
+    except EngineError as exc:
+        raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc
