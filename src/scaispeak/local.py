@@ -18,6 +18,7 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
     from scaispeak.speak.synthesis.inference import inference_pool
     from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
     from scaispeak.speak.synthesis.service import (
+        check_speakable,
         check_text,
         choose_sample_rate,
         parse_format,
@@ -27,6 +28,7 @@ async def say_in_process(settings: Settings, text: str, voice_ref: str, fmt: str
     engines = build_engines(settings)
     engine_name, engine_voice = _resolve_stock_voice(settings, voice_ref)
     check_text(text, settings.limits.inline_max_chars)
+    check_speakable(text)
     audio_format = parse_format(fmt)
     rate = choose_sample_rate(
         audio_format, None, engines.get(engine_name).sample_rate, settings.limits

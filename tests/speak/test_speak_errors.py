@@ -22,6 +22,16 @@ async def test_empty_text_is_422(sqlite_app: LiveApp, text: str) -> None:
     assert_problem(await speak(sqlite_app, {"text": text, "voice_id": JOE}), 422, "empty_text")
 
 
+@pytest.mark.parametrize("mode", ["inline", "async"])
+@pytest.mark.parametrize("text", ["🙂🙂", "★★★ ✅", "** **", "..."])
+async def test_text_with_nothing_to_read_aloud_is_422_not_silence(
+    sqlite_app: LiveApp, text: str, mode: str
+) -> None:
+    response = await speak(sqlite_app, {"text": text, "voice_id": JOE, "mode": mode})
+    assert_problem(response, 422, "empty_text")
+    assert "nothing to read aloud" in response.json()["detail"]  # type: ignore[attr-defined]
+
+
 async def test_text_over_inline_limit_in_inline_mode_is_413_with_the_limit(
     sqlite_app: LiveApp,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -22,6 +23,7 @@ from scaispeak.speak.errors import (
 )
 from scaispeak.speak.synthesis import audio
 from scaispeak.speak.synthesis.speech import SpeechSpec
+from scaispeak.speak.synthesis.text.speakable import has_letter_or_digit, has_words
 from scaispeak.speak.voices.library import find_voice, record_use
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
@@ -45,6 +47,22 @@ def check_text(text: str, max_chars: int) -> None:
             f"The text has {len(text)} characters; the limit here is {max_chars}.",
             limit=max_chars,
         )
+
+
+def check_speakable(text: str) -> None:
+    """Refuse a text the voice would answer with silence (only emoji, symbols, markup):
+    a 200 with empty audio looks like a broken voice to the caller."""
+    if not has_words(text):
+        raise EmptyText(
+            "The text has nothing to read aloud: emoji, symbols and markup are not spoken."
+        )
+
+
+async def check_speakable_off_loop(text: str) -> None:
+    """``check_speakable``; a text without letters or digits is normalised whole to
+    decide, which takes seconds at a job's size, so that runs in a thread."""
+    if not has_letter_or_digit(text):
+        await asyncio.to_thread(check_speakable, text)
 
 
 def parse_format(name: str) -> audio.AudioFormat:
@@ -111,6 +129,7 @@ async def prepare_speech(
 ) -> tuple[Voice, SpeechSpec]:
     """Validate everything before any synthesis work starts."""
     check_text(params.text, max_chars)
+    await check_speakable_off_loop(params.text)
     fmt = parse_format(params.format)
     check_speed(params.speed, limits)
     voice = await find_voice(session, principal, params.voice)
