@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile
 
+from scaispeak.cli import main
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.server import free_port, printed_key, wait_ready
 
@@ -37,6 +39,17 @@ def test_say_in_process_writes_intelligible_audio(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     pcm, rate = soundfile.read(out, dtype="float32")
     assert word_error_rate(text, transcribe(pcm, rate)) <= 0.1
+
+
+@pytest.mark.parametrize(("text", "code"), [("🙂", "empty_text"), ("x" * 6000, "text_too_long")])
+def test_say_in_process_refusal_is_one_line_not_a_traceback(
+    tmp_path: Path, text: str, code: str
+) -> None:
+    out = tmp_path / "never.wav"
+    argv = ["--data-dir", str(tmp_path), "say", text, "-o", str(out)]
+    with pytest.raises(SystemExit, match=f"^refused: {code}: "):
+        main(argv)
+    assert not out.exists()
 
 
 def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:

@@ -165,10 +165,21 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
             args.server, _api_key(args, settings), args.text, args.voice, args.format
         )
     else:
-        data = asyncio.run(local.say_in_process(settings, args.text, args.voice, args.format))
+        data = _say_in_process(settings, args)
     Path(args.output).write_bytes(data)
     print(f"wrote {len(data)} bytes to {args.output}")
     return 0
+
+
+def _say_in_process(settings: Settings, args: argparse.Namespace) -> bytes:
+    """Speak here; refused input is one line on stderr, as the server's answer is."""
+    from scaispeak import local
+    from scaispeak.platform.errors import ServiceError
+
+    try:
+        return asyncio.run(local.say_in_process(settings, args.text, args.voice, args.format))
+    except ServiceError as exc:
+        raise SystemExit(f"refused: {exc.code}: {exc.detail}") from None
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:
