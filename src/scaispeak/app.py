@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -14,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from scaispeak import __version__
 from scaispeak.platform import observability
 from scaispeak.platform.accounting.endpoints import router as accounting_router
-from scaispeak.platform.accounting.service import release_stale
+from scaispeak.platform.accounting.sweeper import sweep_stale_holds, sweep_stale_holds_forever
 from scaispeak.platform.auth.endpoints import router as auth_router
 from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.context import PlatformContext
@@ -90,17 +89,18 @@ def create_app(
         await upgrade_to_head(db.engine)
         async with db.sessions() as session:
             await seed_global_voices(session, speak.engines)
-            stale = timedelta(seconds=settings.accounting.stale_reservation_s)
-            await release_stale(session, stale)
+        await sweep_stale_holds(db, settings.accounting)
         if settings.bootstrap_on_start:
             await _bootstrap_first_start(db)
         # Loading models takes seconds; do it before declaring ready, off the loop.
         await asyncio.to_thread(speak.engines.warm_all)
         sweeper = await start_jobs(db, speak)
+        hold_sweeper = asyncio.create_task(sweep_stale_holds_forever(db, settings.accounting))
         await start_voices(voices)
         app.state.ready = True
         yield
         app.state.ready = False
+        hold_sweeper.cancel()
         await app.state.webrtc_sessions.close_all()
         await stop_voices(voices)
         await stop_jobs(speak, sweeper)

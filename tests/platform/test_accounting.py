@@ -258,3 +258,55 @@ async def test_settling_twice_charges_once(live: LiveApp, budgeted: bool) -> Non
         second = await accounting.settle(session, reservation, charge)
     assert first.id == second.id
     assert await ledger_sum(live, live.tenancy.tenant_a) == COST
+
+
+async def test_a_hold_released_by_the_sweep_is_still_charged_once_when_settled(
+    live: LiveApp,
+) -> None:
+    """A replica's start-up sweep may release a hold whose work is still running on
+    another replica; that work's settlement must charge it (once), not fail."""
+    from datetime import timedelta
+
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+
+    await set_budget(live, limit=10 * COST)
+    me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
+    charge = accounting.Charge(JOE, "selfhosted", "stream", 12, 1.0, COST, "req-1")
+    async with live.app.state.platform.db.sessions() as session:
+        reservation = await accounting.reserve(session, me, 5 * COST)
+        assert await accounting.release_stale(session, timedelta(0)) == 1
+        first = await accounting.settle(session, reservation, charge)
+        again = await accounting.settle(session, reservation, charge)
+    assert first.id == again.id
+    assert await ledger_sum(live, live.tenancy.tenant_a) == COST
+    budget = await live.client.get(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget", headers=live.auth(live.tenancy.admin_a)
+    )
+    assert budget.json()["spent_micros"] == COST, budget.json()
+    assert budget.json()["reserved_micros"] == 0, budget.json()
+
+
+async def test_a_hold_nobody_renews_is_released_while_the_server_runs(
+    tmp_path: Path, database_url: str, engines: EngineRegistry
+) -> None:
+    """Left by a crashed replica: no restart of this one is needed to give it back."""
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+
+    quick = AccountingSettings(stale_reservation_s=1, hold_sweep_interval_s=0.2)
+    async with started_app(make_settings(tmp_path, database_url, accounting=quick), engines) as app:
+        await set_budget(app, limit=10 * COST)
+        me = Principal(app.tenancy.member_a_user, app.tenancy.tenant_a, Role.member)
+        async with app.app.state.platform.db.sessions() as session:
+            abandoned = await accounting.reserve(session, me, COST)
+        for _ in range(100):
+            async with app.app.state.platform.db.sessions() as session:
+                row = await session.get(Reservation, abandoned.id)
+                assert row is not None
+                if row.state is ReservationState.released:
+                    break
+            await asyncio.sleep(0.1)
+        assert row.state is ReservationState.released

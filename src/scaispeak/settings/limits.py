@@ -46,7 +46,13 @@ class AccountingSettings(BaseModel):
         600, description="Requests a tenant may start per minute (429 above)."
     )
     stale_reservation_s: int = Field(
-        3600, description="Budget holds older than this are released at start-up."
+        3600,
+        gt=0,
+        description="A budget hold neither made nor renewed for this long is released"
+        " (left by a crashed process; live streams renew theirs every quarter of this).",
+    )
+    hold_sweep_interval_s: float = Field(
+        300.0, gt=0, description="How often each API process looks for stale budget holds."
     )
 
 

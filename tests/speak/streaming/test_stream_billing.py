@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.db import Database
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.speak.streaming.billing import StreamBilling
+from scaispeak.speak.streaming.delivery import StreamUsage
 from tests.speak.streaming.conftest import PIPER, StreamServer
 from tests.speak.streaming.session_rig import SENTENCES, Rig, send
 from tests.support.stream_client import StreamClient, eventually
@@ -167,5 +169,22 @@ async def test_a_hold_committed_as_the_stream_is_interrupted_is_still_returned(
     # Leaving the block is the disconnect (and, after a barge-in, the end of the stream).
     stall.resume.set()
     await billing.settle(session.usage, session.stream_id)
+    assert await ledger.holds_left() == []
+    assert await ledger.tenant_reserved_micros() == 0
+
+
+async def test_a_stream_renews_its_holds_so_the_stale_hold_sweep_leaves_them(
+    ledger: Ledger,
+) -> None:
+    """A stream may outlive the sweep's age limit; an abandoned hold may not."""
+    billing = StreamBilling(ledger.db, ledger.principal, 15, hold_chars=100, renew_every_s=0.1)
+    await billing.cover(50)
+    async with ledger.db.sessions() as session:
+        await accounting.reserve(session, ledger.principal, 15)  # nobody renews this one
+    await asyncio.sleep(1.2)
+    async with ledger.db.sessions() as session:
+        assert await accounting.release_stale(session, timedelta(seconds=0.8)) == 1
+    assert [h.id for h in await ledger.holds_left()] == [billing.holds[0].id]
+    await billing.settle(StreamUsage(characters=50, audio_seconds=3.0, segments=1), "req-renew")
     assert await ledger.holds_left() == []
     assert await ledger.tenant_reserved_micros() == 0

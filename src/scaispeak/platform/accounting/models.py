@@ -77,11 +77,15 @@ class Reservation(Base):
     amount_micros: Mapped[int] = mapped_column(BigInteger)
     user_capped: Mapped[bool] = mapped_column(default=False)
     long_running: Mapped[bool] = mapped_column(default=False)
-    """Held by a job that may run for hours: never released as stale at start-up."""
+    """Held by a job that may run for hours: never released as stale (a job releases
+    its own hold, whichever worker finishes it)."""
     state: Mapped[ReservationState] = mapped_column(
         str_enum(ReservationState), default=ReservationState.held, index=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When its work last said it is alive (a long stream renews its holds); the
+    stale-hold sweep goes by this, or by ``created_at`` when never renewed."""
 
 
 class UsageEntry(Base):

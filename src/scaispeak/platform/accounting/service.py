@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,11 +140,34 @@ async def settle(session: AsyncSession, reservation: Reservation, charge: Charge
     reservation_id = reservation.id  # a rollback expires the instance
     if not await _transition(session, reservation, ReservationState.settled):
         await session.rollback()  # drops anything the caller meant to land with it
-        return await _existing_line(session, reservation_id)
+        settled = await find_settlement(session, reservation_id)
+        return settled or await _charge_after_release(session, reservation_id, charge)
     await _move_counters(session, reservation, spent=charge.cost_micros)
     entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation.id)
     session.add(entry)
     await session.commit()
+    return entry
+
+
+async def _charge_after_release(
+    session: AsyncSession, reservation_id: str, charge: Charge
+) -> UsageEntry:
+    """Charge work whose hold a stale-hold sweep gave back while it was still running
+    (a long stream on another replica): the money is spent all the same, so it is
+    counted as spent with nothing left to unreserve. Once only: the ledger's unique
+    reservation_id refuses a second line, and the counter moves in the same commit.
+    """
+    # Read afresh: the caller's instance may be expired by the rollback, or detached.
+    reservation = await session.get(Reservation, reservation_id, populate_existing=True)
+    assert reservation is not None  # reservations are never deleted
+    await _add_spent(session, reservation, charge.cost_micros)
+    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation_id)
+    session.add(entry)
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent settlement of the same hold got there first
+        await session.rollback()
+        return await _existing_line(session, reservation_id)
     return entry
 
 
@@ -227,6 +250,18 @@ async def _transition(
 
 
 async def _move_counters(session: AsyncSession, reservation: Reservation, spent: int) -> None:
+    """Unreserve the hold's amount and count ``spent`` as spent."""
+    await _update_counters(session, reservation, reservation.amount_micros, spent)
+
+
+async def _add_spent(session: AsyncSession, reservation: Reservation, spent: int) -> None:
+    """Count ``spent`` on a hold that is no longer reserved."""
+    await _update_counters(session, reservation, 0, spent)
+
+
+async def _update_counters(
+    session: AsyncSession, reservation: Reservation, unreserved: int, spent: int
+) -> None:
     users = [TENANT_ROW] + ([reservation.user_id] if reservation.user_capped else [])
     await session.execute(
         update(SpendCounter)
@@ -236,7 +271,7 @@ async def _move_counters(session: AsyncSession, reservation: Reservation, spent:
             SpendCounter.period_key == reservation.period_key,
         )
         .values(
-            reserved_micros=SpendCounter.reserved_micros - reservation.amount_micros,
+            reserved_micros=SpendCounter.reserved_micros - unreserved,
             spent_micros=SpendCounter.spent_micros + spent,
         )
     )
@@ -259,16 +294,32 @@ def _ledger_line(
     )
 
 
+async def renew(session: AsyncSession, reservations: list[Reservation]) -> None:
+    """Mark holds as still in use, so the stale-hold sweep leaves them be."""
+    stored = [r.id for r in reservations if r.period_key != UNBUDGETED]
+    if not stored:
+        return
+    await session.execute(
+        update(Reservation)
+        .where(Reservation.id.in_(stored), Reservation.state == ReservationState.held)
+        .values(renewed_at=utcnow())
+    )
+    await session.commit()
+
+
 async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
-    """Release request holds left by a crashed process (called at start-up).
+    """Release request holds left by a crashed process: held, and neither made nor
+    renewed for ``older_than`` (called at start-up and then periodically).
 
     Jobs' holds are left alone: a job outlives processes, and releases its own hold.
+    A hold released here while its work still runs is charged all the same when the
+    work settles (``settle``).
     """
     cutoff = utcnow() - older_than
     stale = await session.execute(
         select(Reservation).where(
             Reservation.state == ReservationState.held,
-            Reservation.created_at < cutoff,
+            func.coalesce(Reservation.renewed_at, Reservation.created_at) < cutoff,
             Reservation.long_running.is_(False),
         )
     )

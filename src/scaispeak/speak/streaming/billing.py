@@ -10,11 +10,16 @@ A hold is taken in a task of its own: the reservation commits before ``reserve``
 returns, so a barge-in or a disconnect that cancelled the stream at that moment would
 otherwise lose a hold the database keeps (locked until a restart). A cancel only stops
 the stream waiting; the task still remembers the hold, and ``settle`` waits for it.
+
+A stream may talk for hours, longer than the stale-hold sweep lets an untouched hold
+live (accounting/sweeper.py), so while it holds money it renews its holds every
+``renew_every_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from scaispeak.platform.accounting import service as accounting
@@ -23,6 +28,8 @@ from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database
 from scaispeak.speak.streaming.delivery import StreamUsage
 
+_log = logging.getLogger(__name__)
+
 
 @dataclass
 class StreamBilling:
@@ -30,12 +37,14 @@ class StreamBilling:
     principal: Principal
     price_micros_per_char: int
     hold_chars: int
+    renew_every_s: float = 900.0
     backend: str = "selfhosted"
     voice_id: str = ""
     covered_chars: int = 0
     holds: list[Reservation] = field(default_factory=list)
     _taking: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     """The hold being taken, if any: it may outlive the cover that asked for it."""
+    _renewing: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def cover(self, chars_needed: int) -> None:
         """Make sure ``chars_needed`` characters are paid for; raises BudgetExceeded."""
@@ -54,6 +63,18 @@ class StreamBilling:
             )
         self.holds.append(hold)
         self.covered_chars += chars
+        if self._renewing is None:
+            self._renewing = asyncio.create_task(self._renew_forever())
+
+    async def _renew_forever(self) -> None:
+        """Tell the stale-hold sweep these holds are in use, until ``settle``."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                async with self.db.sessions() as session:
+                    await accounting.renew(session, list(self.holds))
+            except Exception:  # a missed renewal costs nothing until the sweep's age
+                _log.exception("renewing the holds of a stream failed")
 
     async def _hold_taken(self) -> None:
         """Wait until no hold is being taken. A refusal was its own cover's to raise."""
@@ -63,6 +84,7 @@ class StreamBilling:
     async def settle(self, usage: StreamUsage, request_id: str) -> int:
         """Charge the delivered characters once; give back every hold. Returns the cost."""
         await self._hold_taken()
+        await self._stop_renewing()
         if not self.holds:
             return 0
         cost = usage.characters * self.price_micros_per_char
@@ -85,3 +107,9 @@ class StreamBilling:
                 await accounting.release(session, hold)
         self.holds.clear()
         return cost
+
+    async def _stop_renewing(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            await asyncio.gather(self._renewing, return_exceptions=True)
+            self._renewing = None

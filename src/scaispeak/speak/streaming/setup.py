@@ -45,7 +45,13 @@ async def stream_session(
 ) -> AsyncIterator[StreamSession]:
     """A running session; on exit it is closed and its delivered audio is charged."""
     settings = platform.settings
-    billing = StreamBilling(platform.db, principal, 0, settings.streaming.hold_chars)
+    billing = StreamBilling(
+        platform.db,
+        principal,
+        0,
+        settings.streaming.hold_chars,
+        renew_every_s=settings.accounting.stale_reservation_s / 4,
+    )
 
     async def open_stream(start: protocol.StartMessage) -> StreamSpec:
         return await _open(platform, speak, principal, billing, start)
