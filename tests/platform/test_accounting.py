@@ -310,3 +310,20 @@ async def test_a_hold_nobody_renews_is_released_while_the_server_runs(
                     break
             await asyncio.sleep(0.1)
         assert row.state is ReservationState.released
+
+
+@pytest.mark.parametrize("budgeted", [False, True])
+async def test_a_reservation_leaves_no_transaction_open_for_the_synthesis(
+    live: LiveApp, budgeted: bool
+) -> None:
+    """Synthesis follows the hold: an open transaction would pin a pooled connection."""
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+
+    if budgeted:
+        await set_budget(live, limit=10 * COST)
+    me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
+    async with live.app.state.platform.db.sessions() as session:
+        await accounting.reserve(session, me, COST)
+        assert not session.in_transaction()

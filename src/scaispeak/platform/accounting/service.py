@@ -71,7 +71,10 @@ async def reserve(
     """Hold ``amount_micros`` against the caller's budgets, or raise BudgetExceeded.
 
     A tenant without a budget gets an unbudgeted reservation that is never stored:
-    there is nothing to hold, and skipping the write keeps the hot path short.
+    there is nothing to hold, and skipping the write keeps the hot path short. Either
+    way the transaction is over on return: the caller synthesizes next, and a session
+    left "idle in transaction" would pin a pooled connection for the whole synthesis
+    (30 such requests exhausted PostgreSQL's pool and every other request waited).
     """
     budget = await session.get(Budget, principal.tenant_id)
     reservation = Reservation(
@@ -84,6 +87,7 @@ async def reserve(
         long_running=long_running,
     )
     if budget is None:
+        await session.commit()  # ends the read's transaction; nothing was written
         return reservation
     reservation.period_key = period_key(budget.period, utcnow())
     reservation.user_capped = budget.per_user_limit_micros is not None
@@ -175,8 +179,8 @@ async def settle_or_release(
     session: AsyncSession, reservation: Reservation, charge: Charge
 ) -> UsageEntry:
     """``settle``, and if the settlement fails, give the hold back before raising: the
-    request fails unbilled, and its hold does not sit on the budget until the next
-    start-up's sweep. (A settlement that did commit is not undone: release then finds
+    request fails unbilled, and its hold does not sit on the budget until the
+    stale-hold sweep. (A settlement that did commit is not undone: release then finds
     the reservation settled and does nothing.)"""
     held = reservation.id  # read now: a failed flush leaves the instance unreadable
     try:
@@ -197,7 +201,7 @@ async def _release_after_failure(
             await session.refresh(reservation)  # the rollback expired it
         await release(session, reservation)
     except Exception:
-        _log.exception("releasing hold %s failed; the start-up sweep will", held)
+        _log.exception("releasing hold %s failed; the stale-hold sweep will", held)
 
 
 async def _append_once(

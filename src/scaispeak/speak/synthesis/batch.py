@@ -234,7 +234,7 @@ async def assemble_and_settle(
         return clip
     # Both run to the end before anything is raised, so nothing is left running on
     # the session. A failed settlement gives its hold back before it raises (the
-    # request fails unbilled), rather than leaving it to the next start-up's sweep.
+    # request fails unbilled), rather than leaving it to the stale-hold sweep.
     assembled, settled = await asyncio.gather(
         pipeline.assemble(made),
         accounting.settle_or_release(session, reservation, charge),
