@@ -3,6 +3,10 @@
 ensure_venv() {
   local extras="$1"
   local stamp=".venv/.installed${extras}"
+  # The test install holds everything serve needs: no second pip run after scripts/test.
+  if [ -z "$extras" ] && [ -f ".venv/.installed[test]" ] && [ ! pyproject.toml -nt ".venv/.installed[test]" ]; then
+    return 0
+  fi
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip

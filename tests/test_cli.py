@@ -47,9 +47,31 @@ def test_say_in_process_refusal_is_one_line_not_a_traceback(
 ) -> None:
     out = tmp_path / "never.wav"
     argv = ["--data-dir", str(tmp_path), "say", text, "-o", str(out)]
-    with pytest.raises(SystemExit, match=f"^refused: {code}: "):
+    with pytest.raises(SystemExit, match=f"^error: {code}: "):
         main(argv)
     assert not out.exists()
+
+
+def test_a_second_bootstrap_with_the_same_email_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    argv = ["--data-dir", str(tmp_path), "admin", "bootstrap", "--tenant", "acme"]
+    assert main(argv) == 0
+    with pytest.raises(SystemExit, match=r"^error: conflict: .*already exists"):
+        main(argv)
+
+
+def test_issue_key_replaces_a_lost_key_for_an_existing_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert main([*data, "admin", "bootstrap", "--email", "Ops@Example.com"]) == 0
+    capsys.readouterr()
+    assert main([*data, "admin", "issue-key", "--email", "ops@example.com"]) == 0
+    secret = capsys.readouterr().out.split("API key (shown once): ")[1].strip()
+    assert secret.startswith("ssk_")
+    with pytest.raises(SystemExit, match=r"^error: not_found: No user with email"):
+        main([*data, "admin", "issue-key", "--email", "nobody@example.com"])
 
 
 def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:

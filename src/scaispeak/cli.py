@@ -1,4 +1,4 @@
-"""The ``scaispeak`` command: serve, migrate, admin bootstrap/verify-audit, say, voices."""
+"""The ``scaispeak`` command: serve, worker, migrate, admin, say, voices."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
-    result: int = args.handler(args, settings)
+    from scaispeak.platform.errors import ServiceError
+
+    try:
+        result: int = args.handler(args, settings)
+    except ServiceError as exc:  # refused input: one line, as the server's answer is
+        raise SystemExit(f"error: {exc.code}: {exc.detail}") from None
     return result
 
 
@@ -46,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--email", default="admin@localhost")
     boot.add_argument("--json", action="store_true", help="Print one JSON object")
     boot.set_defaults(handler=_bootstrap)
+    issue = admin.add_parser(
+        "issue-key", help="A new API key for an existing user (e.g. a lost bootstrap key)"
+    )
+    issue.add_argument("--email", default="admin@localhost")
+    issue.add_argument("--name", default="issued by operator")
+    issue.set_defaults(handler=_issue_key)
     audit = admin.add_parser("verify-audit", help="Check the voice audit hash chains")
     audit.add_argument("--chain", action="append", help="Tenant id or 'global' (default: all)")
     audit.set_defaults(handler=_verify_audit)
@@ -138,6 +149,27 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _issue_key(args: argparse.Namespace, settings: Settings) -> int:
+    from scaispeak.platform.auth.service import issue_key_by_operator
+    from scaispeak.platform.db import Database
+    from scaispeak.platform.migrate import upgrade_to_head
+
+    async def run() -> tuple[str, str]:
+        db = Database(settings.resolved_database_url)
+        try:
+            await upgrade_to_head(db.engine)
+            async with db.sessions() as session:
+                issued = await issue_key_by_operator(session, args.email, args.name)
+                return issued.key.user_id, issued.secret
+        finally:
+            await db.dispose()
+
+    user_id, secret = asyncio.run(run())
+    print(f"user {user_id} ({args.email.lower()})")
+    print(f"API key (shown once): {secret}")
+    return 0
+
+
 def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 when any chain is broken (an entry edited, removed or reordered)."""
     from scaispeak.platform.db import Database
@@ -165,21 +197,10 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
             args.server, _api_key(args, settings), args.text, args.voice, args.format
         )
     else:
-        data = _say_in_process(settings, args)
+        data = asyncio.run(local.say_in_process(settings, args.text, args.voice, args.format))
     Path(args.output).write_bytes(data)
     print(f"wrote {len(data)} bytes to {args.output}")
     return 0
-
-
-def _say_in_process(settings: Settings, args: argparse.Namespace) -> bytes:
-    """Speak here; refused input is one line on stderr, as the server's answer is."""
-    from scaispeak import local
-    from scaispeak.platform.errors import ServiceError
-
-    try:
-        return asyncio.run(local.say_in_process(settings, args.text, args.voice, args.format))
-    except ServiceError as exc:
-        raise SystemExit(f"refused: {exc.code}: {exc.detail}") from None
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:

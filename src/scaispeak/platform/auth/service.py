@@ -173,6 +173,17 @@ async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: str) -
     return key
 
 
+async def issue_key_by_operator(session: AsyncSession, email: str, name: str) -> IssuedKey:
+    """A new key for an existing user, asked for by whoever runs the server (the CLI,
+    with the database at hand): how a lost bootstrap key is replaced. No API caller
+    reaches this; over HTTP a key is issued by its user or a tenant admin."""
+    found = await session.execute(select(User).where(User.email == email.lower()))
+    user = found.scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"No user with email {email!r}.")
+    return await _store_new_key(session, user, name)
+
+
 @dataclass(frozen=True)
 class Bootstrap:
     tenant: Tenant
