@@ -189,6 +189,76 @@ EXACT = [
     ("collapse_whitespace", "a  \t b\n c", "a b c"),
     ("paragraphs_kept", "One.\n\n\nTwo.", "One.\n\nTwo."),
     ("no_space_before_punctuation", "costs $5 .", "costs five dollars."),
+    # short dates: only after a word that asks for a date
+    ("short_date_after_on", "on 12/25", "on December twenty-fifth"),
+    ("short_date_after_due", "Due 3/4.", "Due March fourth."),
+    ("short_date_after_weekday", "Mon 3/4", "Monday March fourth"),
+    ("short_date_after_weekday_comma", "Friday, 12/1", "Friday, December first"),
+    ("short_date_after_by", "by 12/25", "by December twenty-fifth"),
+    ("short_date_span", "from 12/20 to 12/25", "from December twentieth to December twenty-fifth"),
+    ("short_date_span_dashed", "on 3/1-3/4", "on March first to March fourth"),
+    ("short_date_fraction_after_by", "cut it by 1/2", "cut it by one half"),
+    (
+        "short_date_fractions_after_from",
+        "from 1/2 to 3/4 cup",
+        "from one half to three quarters cup",
+    ),
+    ("short_date_fraction_of", "on 3/4 of the days", "on three quarters of the days"),
+    ("short_date_rating_kept", "on 4/5 stars", "on four out of five stars"),
+    ("short_date_nine_eleven", "since 9/11", "since nine eleven"),
+    ("short_date_impossible_kept", "on 2/30", "on two/thirty"),
+    # ratios: a word says so, or the pair cannot be a time
+    ("ratio_not_a_time", "a 16:9 screen", "a sixteen to nine screen"),
+    ("ratio_after_preposition", "shot in 4:3", "shot in four to three"),
+    ("ratio_after_word", "a ratio of 1:10", "a ratio of one to ten"),
+    ("ratio_before_word", "a 16:10 aspect ratio", "a sixteen to ten aspect ratio"),
+    ("ratio_odds", "odds of 5:1", "odds of five to one"),
+    ("ratio_score", "won 3:1", "won three to one"),
+    ("ratio_score_after_team", "beat Chelsea 2:1", "beat Chelsea two to one"),
+    ("ratio_time_after_article_kept", "a 10:30 meeting", "a ten thirty meeting"),
+    ("ratio_time_gap_kept", "lost 1:30 on the climb", "lost one thirty on the climb"),
+    ("ratio_bible_verse_kept", "John 3:16", "John three sixteen"),
+    ("ratio_verse_after_name_kept", "Genesis 1:1", "Genesis one:one"),
+    # model numbers and video formats
+    ("model_number_gpu", "an RTX 4090", "an RTX forty ninety"),
+    ("model_number_gtx", "GTX 1080", "GTX ten eighty"),
+    ("model_number_plane", "Boeing 747", "Boeing seven forty-seven"),
+    ("model_number_plural", "two Boeing 737s", "two Boeing seven thirty-sevens"),
+    ("model_number_suffix", "RX 7900XT", "RX seventy-nine hundred XT"),
+    ("model_number_three_digits", "Xbox 360", "Xbox three sixty"),
+    ("model_number_airbus", "an A380", "an A-three eighty"),
+    (
+        "model_small_numbers",
+        "iPhone 15, Windows 11, PS5",
+        "iPhone fifteen, Windows eleven, PS five",
+    ),
+    ("model_count_after_capitals_kept", "NYC 1500 cases", "NYC one thousand five hundred cases"),
+    ("model_pin_kept", "PIN 1234", "PIN one two three four"),
+    ("model_money_kept", "$2024", "two thousand twenty-four dollars"),
+    ("video_lines", "1080p", "ten eighty p"),
+    ("video_lines_before_word", "720p video", "seven twenty p video"),
+    ("video_interlaced", "1080i", "ten eighty i"),
+    ("video_resolution_before_screen", "4K videos", "four K videos"),
+    ("video_thousands_before_other_plural", "4K steps", "four thousand steps"),
+    ("video_frame_rate", "60fps", "sixty fps"),
+    ("video_refresh_rate", "144Hz", "one hundred forty-four hertz"),
+    # money as an adjective
+    ("money_adjective", "a $5 bill", "a five-dollar bill"),
+    ("money_adjective_scale", "a $1.5 million deal", "a one point five million dollar deal"),
+    ("money_adjective_hyphenated", "a $10-an-hour job", "a ten-dollar-an-hour job"),
+    ("money_adjective_pounds", "a £10 note", "a ten-pound note"),
+    ("money_adjective_cents", "a $.50 fee", "a fifty-cent fee"),
+    ("money_per_month_kept", "costs $5 a month", "costs five dollars a month"),
+    ("money_adjective_not_before_a", "a $5 a month plan", "a five dollars a month plan"),
+    ("money_without_article_kept", "the $5 you owe", "the five dollars you owe"),
+    # a year opening a sentence
+    ("year_opens_sentence", "1998 was good.", "nineteen ninety-eight was good."),
+    (
+        "year_opens_later_sentence",
+        "It rained. 2020 saw floods.",
+        "It rained. twenty twenty saw floods.",
+    ),
+    ("count_opens_sentence_kept", "1500 were sold.", "one thousand five hundred were sold."),
 ]
 
 
@@ -246,6 +316,7 @@ _PIECES = [
     *["1999", "3rd", "1,250", " in ", "No. ", "U.S.", " - ", "...", "\n\n", "**"],
     *["call ", "ext. ", "ZIP ", "#", " II", "Henry", "/month", " 1/2", "k ", "M", "🙂", "ễ"],
     *["Sen. ", "Ph.D.", "Dr.", "Elm ", "[a](b)", "©", "-21", "~$"],
+    *["on ", "Mon ", " a ", "RTX ", "A380", "p ", "K ", " ratio", " was", " bill"],
 ]
 _TEXTISH = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 
@@ -280,13 +351,28 @@ def test_digit_runs_too_long_to_name_are_read_digit_by_digit(text: str) -> None:
     [
         *[(unit, 30_000) for unit in ("a.", "1-2-", "a.b-", "x.y@")],
         *[(unit, 90_000) for unit in ("[", "[](", "![")],
+        *[
+            (unit, 100_000)
+            for unit in (
+                "on 1/",
+                "Mon 1/2-",
+                "ratio of 1:",
+                "beat A 1:",
+                "RTX ",
+                "A38",
+                "a $",
+                "4K ",
+            )
+        ],
     ],
 )
 def test_a_long_token_is_normalised_in_linear_time(unit: str, length: int) -> None:
     # A job may hold one 500,000-character token that no segment boundary cuts. The
     # address patterns backtracked from every position (quadratic: about 20 s for these
     # 30,000 characters), and so did a Markdown link's label from every "[" (about 40 s
-    # for these 90,000); linear, each takes well under a second.
+    # for these 90,000); linear, each takes well under a second. The 100,000-character
+    # runs are near misses of the short-date, ratio, model-number and money patterns:
+    # about a second, nearly all of it spent naming the digits.
     token = unit * (length // len(unit))
     started = time.perf_counter()
     normalize_text(token)

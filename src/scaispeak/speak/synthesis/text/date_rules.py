@@ -39,6 +39,49 @@ _DAY_MONTH = re.compile(
 _MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+{_YEAR}\b(?![.,]\d)")
 
 
+# A month and day without a year ("12/25") is written as a fraction or a rating is, so
+# it is a date only after a word that asks for one: "due 12/25", "Mon 3/4", "by 12/25".
+# The weak words also come before fractions ("cut by 1/2", "from 1/2 to 3/4 cup"): after
+# them, pairs that the fraction rule would all read ("1/2", "3/4") stay fractions.
+_SHORT_DATE_WORDS = r"on|due|until|till|effective|starting|expires|expiring|expired"
+_WEAK_SHORT_DATE_WORDS = r"by|before|after|since|from|through|thru"
+# How a weekday is written -> how it is said ("Mon" alone is read "mahn").
+_WEEKDAYS = {day[:3]: day for day in say.WEEKDAYS}
+_WEEKDAYS |= {"Tues": "Tuesday", "Thur": "Thursday", "Thurs": "Thursday"}
+_WEEKDAYS |= {day: day for day in say.WEEKDAYS}
+_WEEKDAY = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+_MONTH_SLASH_DAY = r"(?P<m{n}>1[0-2]|0?[1-9])/(?P<d{n}>[12]\d|3[01]|0?[1-9])"
+_SHORT_DATE = re.compile(
+    rf"\b(?:(?P<word>(?i:{_SHORT_DATE_WORDS})|(?P<weak>(?i:{_WEAK_SHORT_DATE_WORDS})))"
+    rf"|(?P<weekday>{_WEEKDAY})\b\.?)(?P<gap>,?\s){_MONTH_SLASH_DAY.format(n=1)}"
+    rf"(?:(?P<join>\s?[-–]\s?|\s(?:to|through|thru|until|till|and|or)\s)"
+    rf"{_MONTH_SLASH_DAY.format(n=2)})?"
+    r"(?![\w/%]|[.,]\d|\s(?:of|stars?|points?)\b)"
+)
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_SAID_AS_A_NAME = {(9, 11)}  # "since 9/11" is "nine eleven", as the day is called
+
+
+def _reads_as_fraction(month: int, day: int) -> bool:
+    return month < day <= 10
+
+
+def _spoken_as_date(month: int, day: int) -> bool:
+    return day <= _DAYS_IN_MONTH[month - 1] and (month, day) not in _SAID_AS_A_NAME
+
+
+def _short_date(match: re.Match[str]) -> str:
+    pairs = [(int(match[f"m{n}"]), int(match[f"d{n}"])) for n in (1, 2) if match[f"m{n}"]]
+    if not all(_spoken_as_date(*pair) for pair in pairs):
+        return match[0]
+    if match["weak"] and all(_reads_as_fraction(*pair) for pair in pairs):
+        return match[0]
+    joint = (match["join"] or "-").strip()
+    spoken = f" {'to' if joint in '-–' else joint} ".join(say.date(*pair) for pair in pairs)
+    context = match["word"] or _WEEKDAYS[match["weekday"]]
+    return context + match["gap"] + spoken
+
+
 def _numeric_date(match: re.Match[str]) -> str:
     year_value = int(match["y"])
     if len(match["y"]) == 2:
@@ -66,10 +109,14 @@ def _month_year(match: re.Match[str]) -> str:
 def dates(text: str) -> str:
     """2024-03-05, 3/5/2024 (US order), March 3rd, 3 March 2024, March 2024 -> words.
 
+    "due 12/25" -> "due December twenty-fifth": a month and day alone only after a word
+    that asks for a date.
+
     Runs before ranges ("2024-03" is not a range), fractions ("3/5") and ordinals ("3rd").
     """
     text = _ISO_DATE.sub(_numeric_date, text)
     text = _US_DATE.sub(_numeric_date, text)
+    text = _SHORT_DATE.sub(_short_date, text)
     text = _MONTH_DAY.sub(_month_day, text)
     text = _DAY_MONTH.sub(_day_month, text)
     return _MONTH_YEAR.sub(_month_year, text)
@@ -115,6 +162,14 @@ _YEAR_BEFORE_NAME = re.compile(
     rf"\b(?P<ctx>(?i:a|the|his|her|my|your|our|their|this|that|last|next))\s+{_YEAR}"
     r"(?=\s+[A-Z])"
 )
+# A year that opens a sentence and is followed by what happened in it ("1998 was good",
+# "2020 saw ..."): a count there is followed by what it counts ("1500 people came") or
+# by a plural verb ("1500 were sold"), which are left out.
+_YEAR_OPENS_SENTENCE = re.compile(
+    r"(?:^|(?<=[.!?]\s))(?P<year>19\d\d|20\d\d)"
+    r"(?=\s(?:was|is|will|saw|brought|marked|began|ended|became|proved|had|has)\b)",
+    re.MULTILINE,
+)
 # A season or span written "2020-21", "2020-25" ("1999-2000" is the range rule's).
 _SEASON = re.compile(rf"(?<![\w.,-]){_YEAR}[-–](?P<end>\d\d)(?![\w-]|[.,]\d)")
 
@@ -135,11 +190,14 @@ def _decade(match: re.Match[str]) -> str:
 def years(text: str) -> str:
     """ "in 1999" -> "in nineteen ninety-nine", "the 1990s" / "the '80s" -> decades.
 
+    Also "1998 was good": a year opening a sentence, before a singular verb.
+
     Runs after dates and money (which own their four-digit numbers) and before cardinals.
     """
     text = _DECADE.sub(_decade, text)
     text = _SEASON.sub(_season, text)
     text = _YEAR_BEFORE_NAME.sub(_year_after_context, text)
+    text = _YEAR_OPENS_SENTENCE.sub(lambda m: say.year(int(m["year"])), text)
     return _YEAR_IN_CONTEXT.sub(_year_after_context, text)
 
 

@@ -15,8 +15,10 @@ import unicodedata
 from collections.abc import Callable
 
 from scaispeak.speak.synthesis.text import date_rules as dates
+from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 
 Rule = Callable[[str], str]
@@ -278,14 +280,17 @@ RULES: tuple[Rule, ...] = (
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
     num.ranges,  # after phones/dates own their dashes; before times, negatives and money
+    ratios,  # after ranges ("9:00-17:00"); before times would read "a ratio of 10:30"
     dates.times,  # after ranges ("9:00-17:00"); before abbreviations/acronyms take "a.m."
     abbreviations,  # before acronyms (e.g., i.e.) and numbers ("No. 5" -> "number 5")
     acronyms,  # after abbreviations so "e.g." is not read as "E G"
     roman_numerals,  # after acronyms ("U.S. II"), before cardinals add capitalised words
     num.negative_numbers,  # after ranges ("5-10"); before money ("-$5")
     num.money,  # before units, percent, years and cardinals ("$3.5 million")
+    models.video_formats,  # before scaled numbers read "4K videos" as four thousand
     num.scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
     num.units_and_percent,  # after money; needs the literal "1" for singular units
+    models.model_numbers,  # after units ("RTX 4090 24GB"); before years and cardinals
     dates.years,  # after dates and money own their four-digit numbers; before cardinals
     num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"
     num.ordinals_and_fractions,  # after dates ("March 3rd"); before cardinals

@@ -169,10 +169,27 @@ _MONEY = re.compile(
 _MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{_INT})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£])")
 
 
+# "a $5 bill", "an $8 million deal", "a $10-an-hour job": after "a" and before the thing
+# it prices, an amount is an adjective, said in the singular. Not before a word that goes
+# on with the price ("a $5 a month plan", "a $5 or $10 tip") or a pronoun.
+_ARTICLE_BEFORE = re.compile(r"(?<![\w'’])(?i:a|an)\s$")
+_PRICED_THING_AFTER = re.compile(
+    r"-[a-z]|\s(?!(?i:a|an|the|per|each|and|or|to|in|for|of|from|at|on|with|by|than|plus"
+    r"|minus|is|was|I)\b)[A-Za-z]"
+)
+
+
+def _prices_a_thing(match: re.Match[str]) -> bool:
+    article = _ARTICLE_BEFORE.search(match.string, max(0, match.start() - 4), match.start())
+    return article is not None and _PRICED_THING_AFTER.match(match.string, match.end()) is not None
+
+
 def _money(match: re.Match[str]) -> str:
     groups = match.groupdict()
     scale = groups.get("scale") or _SCALES.get((groups.get("abbr") or "").lower(), "")
-    return say.money(match["sym"], match["int"], match["frac"] or "", scale)
+    integer = groups.get("int") or "0"  # "$.50"
+    adjective = _prices_a_thing(match)
+    return say.money(match["sym"], integer, match["frac"] or "", scale, adjective=adjective)
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
@@ -183,11 +200,12 @@ _CENTS_ONLY = re.compile(r"(?P<sym>[$€£])\.(?P<frac>\d\d)\b(?![.,]\d)")
 def money(text: str) -> str:
     """$42.50 -> "forty-two dollars and fifty cents", $1 -> "one dollar", €3.5m, 20 €, $.50.
 
-    Runs before units, percentages and plain numbers, which would split "$3.5 million".
+    "a $5 bill" -> "a five-dollar bill". Runs before units, percentages and plain numbers,
+    which would split "$3.5 million".
     """
     text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
     text = _ABOUT_MONEY.sub("about ", text)
-    text = _CENTS_ONLY.sub(lambda m: say.money(m["sym"], "0", m["frac"]), text)
+    text = _CENTS_ONLY.sub(_money, text)
     text = _MONEY.sub(_money, text)
     return _MONEY_AFTER.sub(_money, text)
 

@@ -36,7 +36,7 @@ _COUNTED = (
 _AFTER_COUNTED = re.compile(rf"(?P<before>\b{_COUNTED}\s)(?P<numeral>[IVX]+)\b(?!['’]\w)")
 _AFTER_NAME = re.compile(r"(?P<before>\b(?P<name>[A-Z][a-z]+)\s)(?P<numeral>[IVX]{2,})\b")
 # Capitalised words that are not names: "The XX", "And II" are left alone.
-_NOT_NAMES = _words(
+NOT_NAMES = _words(
     "A An And As At But By For From He Her His I If In Is It Its My No Not Of On Or Our She So"
     " That The Their They This To Use We With You Your"
 )
@@ -68,7 +68,7 @@ def _counted(match: re.Match[str]) -> str:
 
 def _after_name(match: re.Match[str]) -> str:
     value = value_of(match["numeral"])
-    if value is None or match["name"] in _NOT_NAMES or match["numeral"] == "XXX":
+    if value is None or match["name"] in NOT_NAMES or match["numeral"] == "XXX":
         return match[0]
     if match["name"] in _REGNAL_NAMES:
         return f"{match['before']}the {say.ordinal(value).capitalize()}"

@@ -25,6 +25,8 @@ MONTHS = (
     "December",
 )
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 # symbol -> (singular major, plural major, singular minor, plural minor)
@@ -101,6 +103,22 @@ def year(value: int) -> str:
     return _en_us(num2words(value, lang="en", to="year")).replace("oh-", "oh ")
 
 
+def model_number(value: int) -> str:
+    """A product's number, said in pairs of digits as a year is: 4090 -> "forty ninety".
+
+    747 -> "seven forty-seven", 707 -> "seven oh seven", 7900 -> "seventy-nine hundred",
+    4004 -> "forty oh four"; a round thousand stays a number ("two thousand").
+    """
+    if not 100 <= value <= 9999 or value % 1000 == 0:
+        return cardinal(value)
+    head, tail = divmod(value, 100)
+    if tail == 0:
+        return f"{cardinal(head)} hundred"
+    if tail < 10:
+        return f"{cardinal(head)} oh {cardinal(tail)}"
+    return f"{cardinal(head)} {cardinal(tail)}"
+
+
 def plural(words: str) -> str:
     """Pluralise the last word of a spelled number: "nineteen ninety" -> "nineteen nineties"."""
     if words.endswith("y"):
@@ -118,19 +136,33 @@ def fraction(numerator: int, denominator: int) -> str:
     return f"{cardinal(numerator)} {singular if numerator == 1 else many}"
 
 
-def money(symbol: str, integer_part: str, fraction_part: str = "", scale: str = "") -> str:
-    """("$", "42", "50") -> "forty-two dollars and fifty cents"; scale: "$3.5 million"."""
+def money(
+    symbol: str,
+    integer_part: str,
+    fraction_part: str = "",
+    scale: str = "",
+    *,
+    adjective: bool = False,
+) -> str:
+    """("$", "42", "50") -> "forty-two dollars and fifty cents"; scale: "$3.5 million".
+
+    ``adjective`` for an amount before what it prices, said in the singular: "a five-dollar
+    bill", "a one point five million dollar deal".
+    """
     major, majors, minor, minors = _CURRENCIES[symbol]
+    if adjective:
+        majors, minors = major, minor
     whole = _parsed(integer_part)
     if scale:
         return f"{decimal(integer_part, fraction_part)} {scale} {majors}"
     if len(fraction_part) > 2:
         return f"{decimal(integer_part, fraction_part)} {majors}"
+    joint = "-" if adjective else " "  # "five-dollar", as the compound is written
     cents = int(fraction_part.ljust(2, "0")) if fraction_part else 0
-    major_words = f"{cardinal_text(integer_part)} {major if whole == 1 else majors}"
+    major_words = f"{cardinal_text(integer_part)}{joint}{major if whole == 1 else majors}"
     if cents == 0:
         return major_words
-    minor_words = f"{cardinal(cents)} {minor if cents == 1 else minors}"
+    minor_words = f"{cardinal(cents)}{joint}{minor if cents == 1 else minors}"
     return minor_words if whole == 0 else f"{major_words} and {minor_words}"
 
 

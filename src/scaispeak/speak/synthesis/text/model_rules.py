@@ -1,0 +1,71 @@
+"""Model numbers and video formats: "RTX 4090", "Boeing 747", "A380", "1080p", "4K videos".
+
+People say a product's number in pairs of digits, as they say a year ("forty ninety",
+"seven forty-seven"), not as a quantity ("four thousand ninety"). A capitalised word
+before a number is as often a count's ("NYC 1500 cases") or names a code ("PIN 1234",
+"IL 62704"), so a number is read as a model only after one of the product lines listed
+here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scaispeak.speak.synthesis.text import verbalize as say
+
+# Each is nearly always followed by a model number, never by a count.
+_PRODUCT_LINES = "RTX|GTX|RX|GeForce|Radeon|Boeing|Xbox|Porsche|Cessna|Nokia|Atari"
+# "RTX 4090", "RX 7900XT", "Boeing 747s"; "RTX 4090 24GB" (the size is a unit's).
+_AFTER_PRODUCT_LINE = re.compile(
+    rf"(?P<before>\b(?:{_PRODUCT_LINES})\s)(?P<n>[1-9]\d{{2,3}})"
+    r"(?:(?P<plural>s)|(?P<suffix>[A-Z]{1,3}))?\b(?![.,]\d)"
+)
+# Airbus's models, written with their letter ("A380", "A320neo"). espeak reads a lone
+# "A" as the article ("uh"): "A-three" makes it say the letter.
+_AIRBUS = re.compile(
+    r"\bA(?P<n>220|300|310|318|319|320|321|330|340|350|380)(?P<neo>neo)?(?P<plural>s)?\b"
+)
+
+
+def _model(match: re.Match[str]) -> str:
+    words = say.model_number(int(match["n"]))
+    if match["plural"]:
+        return match["before"] + say.plural(words)
+    return match["before"] + words + (f" {match['suffix']}" if match["suffix"] else "")
+
+
+def _airbus(match: re.Match[str]) -> str:
+    words = "A-" + say.model_number(int(match["n"]))
+    if match["plural"]:
+        words = say.plural(words)
+    return words + (" neo" if match["neo"] else "")
+
+
+def model_numbers(text: str) -> str:
+    """RTX 4090 -> "RTX forty ninety", Boeing 747 -> "seven forty-seven", A380 -> "A-three eighty".
+
+    Runs after units ("24GB") and before years and cardinals, which read "4090" as a count.
+    """
+    text = _AFTER_PRODUCT_LINE.sub(_model, text)
+    return _AIRBUS.sub(_airbus, text)
+
+
+# Video lines and scans said like model numbers: "1080p" is "ten eighty p".
+_VIDEO_FORMAT = re.compile(
+    r"(?<![\w.,])(?P<lines>144|240|360|480|540|576|720|1080|1440|2160|4320)(?P<scan>[pi])\b"
+)
+# "4K videos", "8K TVs": a screen's resolution, "four K". The scaled-number rule reads a
+# "k" before any other plural as thousands ("10k steps", "5K runs").
+_RESOLUTION_BEFORE_SCREEN = re.compile(
+    r"(?<![\w.,])(?P<n>[2-8])[kK](?=\s+(?:videos|displays|monitors|screens|TVs|televisions"
+    r"|movies|films|streams|cameras|panels|projectors|photos|images|textures)\b)"
+)
+
+
+def video_formats(text: str) -> str:
+    """1080p -> "ten eighty p", 720p, 2160p; "4K videos" -> "four K videos".
+
+    Runs before scaled numbers, which would read "4K videos" as "four thousand videos".
+    """
+    text = _VIDEO_FORMAT.sub(lambda m: f"{say.model_number(int(m['lines']))} {m['scan']}", text)
+    return _RESOLUTION_BEFORE_SCREEN.sub(lambda m: f"{say.cardinal(int(m['n']))} K", text)
