@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import subprocess
@@ -11,9 +13,20 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from scaispeak import local
+from scaispeak.app import create_app
 from scaispeak.cli import main
+from scaispeak.settings import Limits
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import make_settings
 from tests.support.asr import transcribe, word_error_rate
-from tests.support.server import free_port, printed_key, wait_ready
+from tests.support.server import (
+    ServerThread,
+    bootstrap_key,
+    free_port,
+    printed_key,
+    wait_ready,
+)
 
 EXE = str(Path(sys.executable).parent / "scaispeak")
 
@@ -72,6 +85,20 @@ def test_issue_key_replaces_a_lost_key_for_an_existing_user(
     assert secret.startswith("ssk_")
     with pytest.raises(SystemExit, match=r"^error: not_found: No user with email"):
         main([*data, "admin", "issue-key", "--email", "nobody@example.com"])
+
+
+def test_say_to_a_server_waits_for_the_job_of_a_long_text_and_saves_its_audio(
+    tmp_path: Path, engines: EngineRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text over the inline limit comes back 202 with a job: the file gets its audio."""
+    settings = make_settings(tmp_path, limits=Limits(inline_max_chars=20))
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url))
+    monkeypatch.setattr(local, "JOB_POLL_S", 0.1)
+    text = "This sentence is longer than the limit allows, so it becomes a job."
+    with ServerThread(create_app(settings, engines=engines)) as server:
+        data = local.say_remote(server.url, key, text, "voc_piper_en-us-joe-medium", "wav")
+    pcm, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.1
 
 
 def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -68,15 +69,40 @@ def _resolve_stock_voice(settings: Settings, ref: str) -> tuple[str, str]:
     raise UnknownVoice(f"No stock voice {ref!r}; in-process `say` speaks stock voices only.")
 
 
+JOB_POLL_S = 1.0
+"""How often ``say --server`` asks about a long text's job."""
+
+
 def say_remote(server: str, api_key: str, text: str, voice: str, fmt: str) -> bytes:
-    response = httpx.post(
-        f"{server.rstrip('/')}/v1/modules/scaispeak/speak",
-        json={"text": text, "voice_id": voice, "format": fmt},
+    """The audio of ``text``: inline, or, for a text too long for that (202), from the
+    job the server queued, waited for and downloaded."""
+    with httpx.Client(
+        base_url=server.rstrip("/"),
         headers={"Authorization": f"Bearer {api_key}"},
         timeout=300,
-    )
-    _raise_for_problem(response)
-    return response.content
+    ) as client:
+        response = client.post(
+            "/v1/modules/scaispeak/speak", json={"text": text, "voice_id": voice, "format": fmt}
+        )
+        _raise_for_problem(response)
+        if response.status_code != 202:
+            return response.content
+        return _audio_of_job(client, response.headers["Location"])
+
+
+def _audio_of_job(client: httpx.Client, job_url: str) -> bytes:
+    while True:
+        response = client.get(job_url)
+        _raise_for_problem(response)
+        job = response.json()
+        if job["state"] == "succeeded":
+            break
+        if job["state"] in ("failed", "cancelled"):
+            raise SystemExit(f"job {job['id']} {job['state']}: {job['error']}")
+        time.sleep(JOB_POLL_S)
+    audio = client.get(job["audio_url"])
+    _raise_for_problem(audio)
+    return audio.content
 
 
 def voices_remote(server: str, api_key: str) -> list[dict[str, Any]]:
