@@ -51,8 +51,9 @@ async def test_genuine_consent_is_accepted_and_the_voice_builds(
     voice = response.json()
     assert voice["status"] == "processing" and voice["engine"] == "clone"
     assert voice["scope"] == "user"
+    assert response.headers["Location"] == f"{VOICES}/{voice['id']}"
     await voice_app.runtime.builder.drain()
-    ready = await voice_app.client.get(f"{VOICES}/{voice['id']}", headers=auth(key))
+    ready = await voice_app.client.get(response.headers["Location"], headers=auth(key))
     assert ready.json()["status"] == "ready"
     consent = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent", headers=auth(key))
     trail = consent.json()

@@ -32,6 +32,7 @@ async def test_document_consent_waits_for_approval_then_builds(
     assert submitted.status_code == 202, submitted.text
     voice: dict[str, Any] = submitted.json()
     assert voice["status"] == "pending" and voice["scope"] == "tenant"
+    assert submitted.headers["Location"] == f"{VOICES}/{voice['id']}"
     root = auth(t.superadmin)
     pending = (await voice_app.client.get(f"{VOICES}/consent/pending", headers=root)).json()
     assert voice["id"] in [p["voice"]["id"] for p in pending]

@@ -112,6 +112,20 @@ async def test_evicted_voice_rebuilds_on_next_use(voice_app: VoiceApp, clips: Cl
     assert len(voice_app.fitter.fitted) == 2
 
 
+async def test_a_voice_being_built_answers_409_with_retry_after(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await set_status(voice_app, voice_id, VoiceStatus.processing)
+    body = {"text": "Not yet.", "voice_id": voice_id}
+    busy = await voice_app.client.post(SPEAK, json=body, headers=auth(t.member_a))
+    assert_problem(busy, 409, "voice_unavailable")
+    assert busy.headers["Retry-After"] == "5"
+
+
 async def test_warm_loads_a_ready_voice_and_rebuilds_an_evicted_one(
     voice_app: VoiceApp, clips: Clips
 ) -> None:

@@ -13,7 +13,7 @@ from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict
 from scaispeak.platform.ranges import parse_range
 from scaispeak.speak.jobs import service
-from scaispeak.speak.jobs.models import JobState
+from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, tenant_webhook_secret
 from scaispeak.speak.synthesis.audio import AudioFormat, content_type
@@ -34,6 +34,19 @@ class WebhookSecretOut(BaseModel):
 
 class JobNotFinished(Conflict):
     code, title = "job_not_finished", "Job has no audio yet"
+
+
+JOB_AUDIO_RETRY_S = 2
+"""Retry-After while a job is queued or running (its progress is on GET /jobs/{id})."""
+
+
+def _not_finished(job: SynthJob) -> JobNotFinished:
+    """A job still at work says when to ask again; a failed or cancelled one never will."""
+    if job.state in TERMINAL:
+        return JobNotFinished(f"Job {job.id} is {job.state.value}; it has no audio.")
+    error = JobNotFinished(f"Job {job.id} is {job.state.value}; audio comes when it succeeds.")
+    error.headers["Retry-After"] = str(JOB_AUDIO_RETRY_S)
+    return error
 
 
 @router.get("")
@@ -73,7 +86,7 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     """The finished audio; honours a single ``Range`` (206)."""
     job = await service.get_job(session, caller, job_id)
     if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
-        raise JobNotFinished(f"Job {job.id} is {job.state.value}; audio comes when it succeeds.")
+        raise _not_finished(job)
     await session.close()
     wanted = parse_range(request.headers.get("range"), job.result_bytes)
     storage = platform_context(request).storage

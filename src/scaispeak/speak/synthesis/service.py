@@ -93,10 +93,17 @@ def check_speed(speed: float, limits: Limits) -> None:
         raise InvalidSpeed(f"Speed must be between {limits.min_speed} and {limits.max_speed}.")
 
 
+VOICE_BUILD_RETRY_S = 5
+"""Retry-After for a voice still being built (a clone is ready within a minute)."""
+
+
 def ensure_usable(voice: Voice) -> None:
     """A voice may speak only when ready and, for global voices, while licensed."""
     if voice.status is not VoiceStatus.ready:
-        raise VoiceUnavailable(f"Voice {voice.id} is {voice.status.value}: {voice.status_reason}")
+        error = VoiceUnavailable(f"Voice {voice.id} is {voice.status.value}: {voice.status_reason}")
+        if voice.status is VoiceStatus.processing:  # being built: ready within a minute
+            error.headers["Retry-After"] = str(VOICE_BUILD_RETRY_S)
+        raise error
     if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
         raise VoiceLicenceExpired(f"The licence for voice {voice.id} is not valid now.")
 

@@ -29,6 +29,11 @@ router = APIRouter(prefix="/v1/modules/scaispeak", tags=["voices"])
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
+def _voice_url(voice: Voice) -> str:
+    """Where a 202's voice is followed until it is ready (GET /voices/{id})."""
+    return f"{router.prefix}/voices/{voice.id}"
+
+
 def body_cap(request: Request) -> None:
     """Refuse an announced body larger than two audio uploads plus a document.
 
@@ -79,6 +84,7 @@ async def issue_challenge(
 @router.post("/voices/clone", status_code=202, dependencies=[Capped])
 async def clone_voice(
     request: Request,
+    response: Response,
     session: Session,
     caller: Caller,
     reference: Annotated[UploadFile, File(description="5-25 s of the speaker")],
@@ -95,12 +101,14 @@ async def clone_voice(
     ref, said = await read_upload(reference, cap), await read_upload(consent_recording, cap)
     spec = intake.NewVoice(name, scope, language, description)
     voice = await intake.clone_voice(session, rt, caller, spec, challenge_id, ref, said)
+    response.headers["Location"] = _voice_url(voice)
     return VoiceOut.of(voice)
 
 
 @router.post("/voices/clone/document", status_code=202, dependencies=[Capped])
 async def clone_with_document(
     request: Request,
+    response: Response,
     session: Session,
     caller: Caller,
     reference: Annotated[UploadFile, File(description="5-25 s of the speaker")],
@@ -119,6 +127,7 @@ async def clone_with_document(
     voice = await document_intake.submit_document_consent(
         session, rt, caller, spec, speaker_name, ref, doc
     )
+    response.headers["Location"] = _voice_url(voice)
     return VoiceOut.of(voice)
 
 
