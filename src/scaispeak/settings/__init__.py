@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     storage_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     log_level: str = Field("info", description="debug, info, warning or error (JSON lines).")
     engine_device: Literal["cpu", "cuda", "auto"] | None = Field(
-        None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (issue 8's name); wins when set."
+        None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (the shorter name); wins when set."
     )
     api_key: str | None = Field(
         None, description="Client side: the key `scaispeak say/voices --server` sends."

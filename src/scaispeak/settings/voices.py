@@ -56,7 +56,7 @@ class VoicesSettings(BaseModel):
         1, description="Threads that run preflight, recognition and verification."
     )
     analysis_max_waiting: int = Field(
-        4, description="Analyses that may wait for a thread before server_busy (503)."
+        4, description="Analyses that may wait for a thread before analysis_busy (503)."
     )
     build_lease_s: float = Field(
         60.0,
