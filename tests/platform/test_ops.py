@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from scaispeak.schema import metadata
+from scaispeak.settings import JobSettings, Limits
 from scaispeak.settings_doc import settings_reference
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -46,6 +48,13 @@ async def test_oversized_json_body_is_413(live: LiveApp) -> None:
         headers={**live.auth(live.tenancy.member_a), "content-type": "application/json"},
     )
     assert_problem(response, 413, "payload_too_large")
+
+
+def test_the_default_body_limit_holds_a_jobs_longest_text_in_any_script() -> None:
+    """Japanese voices take jobs too: 500,000 characters, JSON-escaped as \\uXXXX."""
+    text = "語" * JobSettings().max_chars
+    body = json.dumps({"text": text, "voice_id": "voc_kokoro_jf-alpha", "mode": "async"})
+    assert len(body.encode()) <= Limits().max_json_bytes
 
 
 async def test_migrations_match_the_models(live: LiveApp) -> None:

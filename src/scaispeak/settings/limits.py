@@ -15,7 +15,9 @@ class Limits(BaseModel):
         4_096, description="Longest `input` accepted by /v1/audio/speech (OpenAI's own limit)."
     )
     max_json_bytes: int = Field(
-        1_000_000, description="Largest JSON request body accepted (413 above it)."
+        4_000_000,
+        description="Largest JSON request body accepted (413 above it); the default holds a"
+        " job's longest text in any script, even with every character escaped (6 bytes).",
     )
     min_speed: float = Field(0.5, description="Slowest speaking rate accepted.")
     max_speed: float = Field(2.0, description="Fastest speaking rate accepted.")
