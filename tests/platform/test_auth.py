@@ -33,6 +33,9 @@ async def test_invalid_and_malformed_keys_are_401(live: LiveApp) -> None:
     assert_problem(
         await live.client.get(VOICES, headers=live.auth("nonsense")), 401, "unauthorized"
     )
+    garbled = await live.client.get(VOICES, params={"token": "nonsense"})
+    assert_problem(garbled, 401, "unauthorized")
+    assert "browser token" in garbled.json()["detail"]  # it may have been meant as one
 
 
 async def test_api_key_is_stored_hashed_and_shown_once(live: LiveApp) -> None:

@@ -29,7 +29,7 @@ class IssuedKey:
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     prefix = parse_key_prefix(secret)
     if prefix is None:
-        raise Unauthorized("Malformed API key.")
+        raise Unauthorized("Neither an API key (ssk_...) nor a browser token.")
     row = await _key_and_user(session, ApiKey.prefix == prefix)
     if row is None or not secret_matches(secret, row.ApiKey.secret_hash):
         raise Unauthorized("Invalid API key.")
