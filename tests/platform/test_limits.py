@@ -8,20 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from scaispeak.platform.limits import MemoryLimiter, RedisLimiter, TenantLimiter, TooManyRequests
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def _redis_answers() -> bool:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        return bool(await client.ping())
-    except (OSError, redis.RedisError):
-        return False
-    finally:
-        await client.aclose()
+from tests.support.redis_probe import REDIS_URL, skip_unless_redis
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -37,8 +24,8 @@ async def limiter_factory(
         made.append(limiter)
         return limiter
 
-    if request.param == "redis" and not await _redis_answers():
-        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    if request.param == "redis":
+        await skip_unless_redis()
     yield build
     for limiter in made:
         await limiter.close()
@@ -75,8 +62,7 @@ async def test_requests_per_minute_are_capped(
 
 
 async def test_redis_limit_is_shared_between_replicas() -> None:
-    if not await _redis_answers():
-        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    await skip_unless_redis()
     first, second = RedisLimiter(REDIS_URL, 1, 1000), RedisLimiter(REDIS_URL, 1, 1000)
     tenant = f"ten_{uuid.uuid4().hex}"
     try:

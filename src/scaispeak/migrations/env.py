@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from scaispeak.platform.migrate import hold_migration_lock
 from scaispeak.schema import metadata
 
 config = context.config
@@ -21,6 +22,8 @@ def run_with(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # Replicas and workers starting together must not create the same tables at once.
+        hold_migration_lock(connection)
         context.run_migrations()
 
 

@@ -7,6 +7,7 @@ counters in Redis, so a tenant's limit holds across the whole deployment.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -14,7 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from scaispeak.platform.errors import ServiceError
+from redis.exceptions import RedisError
+
+from scaispeak.platform.errors import ServiceError, Unavailable
+
+_log = logging.getLogger(__name__)
+
+LIMITER_RETRY_AFTER_S = 5
+"""How long a client is told to wait when the shared counters (Redis) cannot be reached."""
 
 
 class TooManyRequests(ServiceError):
@@ -25,9 +33,20 @@ class TooManyRequests(ServiceError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class LimiterUnavailable(Unavailable):
+    """The shared per-tenant counters (Redis) cannot be reached: nothing was started."""
+
+    code, title = "limiter_unavailable", "Limits unavailable"
+
+    def __init__(self, detail: str, retry_after: int = LIMITER_RETRY_AFTER_S) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class TenantLimiter(Protocol):
     def slot(self, tenant_id: str) -> AbstractAsyncContextManager[None]:
-        """Hold one of the tenant's concurrent slots; raises TooManyRequests."""
+        """Hold one of the tenant's concurrent slots; raises TooManyRequests, or
+        LimiterUnavailable when shared counters cannot be reached."""
         ...
 
 
@@ -66,7 +85,9 @@ class RedisLimiter:
     """The same limits in Redis: a sorted set of running slots and a per-minute counter.
 
     Running slots carry a deadline, so a replica that dies mid-request cannot leak a
-    slot forever: expired entries are dropped before each count.
+    slot forever: expired entries are dropped before each count. The same deadline
+    makes giving a slot back best effort: a request that has done its work never fails
+    because Redis went away meanwhile.
     """
 
     def __init__(
@@ -81,23 +102,51 @@ class RedisLimiter:
 
     @asynccontextmanager
     async def slot(self, tenant_id: str) -> AsyncIterator[None]:
-        await self._count_request(tenant_id)
         key = f"scaispeak:running:{tenant_id}"
         member = uuid.uuid4().hex
+        try:
+            await self._count_request(tenant_id)
+            running = await self._take(key, member)
+        except (RedisError, OSError) as exc:
+            _log.warning("the per-tenant limits in Redis cannot be reached: %s", exc)
+            raise LimiterUnavailable(
+                "The per-tenant limits cannot be checked right now; retry shortly."
+            ) from exc
+        if running > self.max_concurrent:
+            await self._give_back(key, member)
+            raise _concurrency_error(self.max_concurrent)
+        try:
+            yield
+        finally:
+            # The work is done (and maybe charged): failing here would answer an error
+            # for it, and the client's retry would be charged again.
+            await self._give_back(key, member)
+
+    async def _take(self, key: str, member: str) -> int:
+        """Add ``member`` to the running slots; returns how many are running with it."""
         now = time.time()
         pipe = self._redis.pipeline()
         pipe.zremrangebyscore(key, 0, now)
         pipe.zadd(key, {member: now + self.slot_ttl_s})
         pipe.zcard(key)
         pipe.expire(key, self.slot_ttl_s)
-        running = (await pipe.execute())[2]
-        if running > self.max_concurrent:
-            await self._redis.zrem(key, member)
-            raise _concurrency_error(self.max_concurrent)
         try:
-            yield
-        finally:
+            running: int = (await pipe.execute())[2]
+        except (RedisError, OSError):
+            await self._give_back(key, member)  # the add may have landed, its answer lost
+            raise
+        return running
+
+    async def _give_back(self, key: str, member: str) -> None:
+        """Best effort: a slot Redis cannot drop now lapses at its deadline (slot_ttl_s)."""
+        try:
             await self._redis.zrem(key, member)
+        except (RedisError, OSError) as exc:
+            _log.warning(
+                "could not release a concurrency slot (%s); it lapses within %d s",
+                exc,
+                self.slot_ttl_s,
+            )
 
     async def _count_request(self, tenant_id: str) -> None:
         minute = int(time.time() // 60)

@@ -1,4 +1,9 @@
-"""Bring a database's schema to the latest Alembic revision."""
+"""Bring a database's schema to the latest Alembic revision.
+
+Every process runs this on start (``serve``, ``worker``, ``migrate``), and replicas
+often start together: the upgrade holds a lock for its whole transaction, so one
+process migrates while the others wait and then find the schema at head.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATION_LOCK_KEY = 0x5CA15BEA_0000_0001
+"""The advisory lock (a PostgreSQL bigint) every ScaiSpeak process migrates under."""
 
 
 def alembic_config(url: str = "") -> Config:
@@ -30,3 +39,20 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+
+
+def hold_migration_lock(connection: Connection) -> None:
+    """Wait until no other process is migrating this database, then keep the others
+    waiting until this transaction ends (commit or rollback releases the lock).
+
+    Taken before the schema's revision is read, so whoever waited then sees what the
+    previous holder committed (PostgreSQL: READ COMMITTED reads afresh per statement;
+    SQLite: the write lock comes with a fresh snapshot)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        # sqlite3 opens a transaction only before a write and runs DDL outside one, so
+        # two processes would both create the tables. An explicit IMMEDIATE transaction
+        # takes the write lock now (others wait out the busy timeout) and holds the
+        # whole upgrade; the connection's commit ends it.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

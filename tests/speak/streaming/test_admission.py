@@ -13,8 +13,7 @@ import redis.asyncio as redis
 
 from scaispeak.speak.streaming.admission import ActiveStreams, RedisStreamSlots
 from scaispeak.speak.streaming.protocol import TooManyStreams
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.redis_probe import REDIS_URL, skip_unless_redis
 
 
 async def test_local_cap_counts_this_process() -> None:
@@ -32,13 +31,7 @@ async def test_local_cap_counts_this_process() -> None:
 @pytest.fixture
 async def replicas() -> AsyncIterator[tuple[ActiveStreams, ActiveStreams]]:
     """Two API replicas' stream counters sharing one Redis, with a short slot TTL."""
-    probe = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await probe.ping()
-    except (OSError, redis.RedisError):
-        pytest.skip(f"no Redis answers at {REDIS_URL}")
-    finally:
-        await probe.aclose()
+    await skip_unless_redis()
     first, second = RedisStreamSlots(REDIS_URL, ttl_s=0.3), RedisStreamSlots(REDIS_URL, ttl_s=0.3)
     yield ActiveStreams(first), ActiveStreams(second)
     await first.close()

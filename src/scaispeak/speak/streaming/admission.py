@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections import Counter
@@ -20,7 +21,10 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from scaispeak.platform.limits import LimiterUnavailable
 from scaispeak.speak.streaming.protocol import TooManyStreams
+
+_log = logging.getLogger(__name__)
 
 
 class SharedSlots(Protocol):
@@ -80,15 +84,9 @@ class RedisStreamSlots:
     async def slot(self, tenant_id: str, cap: int) -> AsyncIterator[None]:
         key = f"scaispeak:streams:{tenant_id}"
         member = uuid.uuid4().hex
-        now = time.time()
-        pipe = self._redis.pipeline()
-        pipe.zremrangebyscore(key, 0, now)  # slots of replicas that stopped renewing
-        pipe.zadd(key, {member: now + self.ttl_s})
-        pipe.zcard(key)
-        pipe.expire(key, int(self.ttl_s) + 1)
-        holders = (await pipe.execute())[2]
+        holders = await self._take(key, member)
         if holders > cap:
-            await self._redis.zrem(key, member)
+            await self._give_back(key, member)
             raise _too_many(holders - 1, cap)
         renewing = asyncio.create_task(self._renew(key, member))
         try:
@@ -96,18 +94,65 @@ class RedisStreamSlots:
         finally:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)
-            # Best effort: if Redis is unreachable now, the slot lapses within one TTL.
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.zrem(key, member)
+            await self._give_back(key, member)
+
+    async def _take(self, key: str, member: str) -> int:
+        """Add ``member`` to the tenant's slots; returns how many are held with it.
+
+        Raises LimiterUnavailable (503) when Redis cannot be reached: a stream that
+        cannot be counted is not opened, and the client is told to retry."""
+        now = time.time()
+        pipe = self._redis.pipeline()
+        pipe.zremrangebyscore(key, 0, now)  # slots of replicas that stopped renewing
+        pipe.zadd(key, {member: now + self.ttl_s})
+        pipe.zcard(key)
+        pipe.expire(key, self._key_ttl_s)
+        try:
+            holders: int = (await pipe.execute())[2]
+        except (RedisError, OSError) as exc:
+            _log.warning("open streams in Redis cannot be counted: %s", exc)
+            await self._give_back(key, member)  # the add may have landed, its answer lost
+            raise LimiterUnavailable(
+                "Open streams cannot be counted right now; retry shortly."
+            ) from exc
+        return holders
+
+    async def _give_back(self, key: str, member: str) -> None:
+        # Best effort: if Redis is unreachable now, the slot lapses within one TTL.
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.zrem(key, member)
 
     async def _renew(self, key: str, member: str) -> None:
-        """Push the slot's deadline forward while the stream lasts (streams outlive TTLs)."""
+        """Push the slot's deadline forward while the stream lasts (streams outlive TTLs).
+
+        A failed renewal is retried at the next tick rather than ending the task: the
+        stream is still open, so its slot must keep counting once Redis is back."""
         while True:
             await asyncio.sleep(self.ttl_s / 3)
-            pipe = self._redis.pipeline()
-            pipe.zadd(key, {member: time.time() + self.ttl_s}, xx=True)
-            pipe.expire(key, int(self.ttl_s) + 1)
-            await pipe.execute()
+            try:
+                await self._push_deadline(key, member)
+            except (RedisError, OSError) as exc:
+                _log.warning("could not renew a shared stream slot, retrying: %s", exc)
+
+    async def _push_deadline(self, key: str, member: str) -> None:
+        deadline = time.time() + self.ttl_s
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {member: deadline}, xx=True, ch=True)  # 0: the slot is gone
+        pipe.expire(key, self._key_ttl_s)
+        if (await pipe.execute())[0]:
+            return
+        # It lapsed while Redis was out of reach (or pruned after a stall): the stream
+        # is still open, so it counts again, even if that puts the tenant over its cap.
+        _log.warning("a shared stream slot lapsed while its stream was open; re-adding it")
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {member: deadline})
+        pipe.expire(key, self._key_ttl_s)
+        await pipe.execute()
+
+    @property
+    def _key_ttl_s(self) -> int:
+        """The whole set expires a little after its longest-lived slot could."""
+        return int(self.ttl_s) + 1
 
     async def close(self) -> None:
         await self._redis.aclose()
