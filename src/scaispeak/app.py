@@ -22,7 +22,7 @@ from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import install_problem_handlers
 from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
-from scaispeak.platform.storage import open_blob_store
+from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
@@ -87,6 +87,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await upgrade_to_head(db.engine)
+        await check_round_trip(storage)
         async with db.sessions() as session:
             await seed_global_voices(session, speak.engines)
         await sweep_stale_holds(db, settings.accounting)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveApp
+from scaispeak.app import create_app
+from scaispeak.platform.storage import StorageUnusable
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import LiveApp, make_settings
 from tests.platform.drive.client import DriveClient
 from tests.platform.drive.conftest import Bucket
 from tests.platform.test_auth import assert_problem
@@ -77,3 +82,27 @@ async def test_broken_upload_stream_leaves_no_object_in_s3(
     assert bucket.unfinished_uploads() == 0
     listed = await DriveClient(live, live.tenancy.member_a).list_files(share)
     assert listed.json()["items"] == []
+
+
+async def test_a_missing_bucket_stops_start_up_saying_why(
+    tmp_path: Path, s3_endpoint: str, engines: EngineRegistry
+) -> None:
+    """Not a 500 on the first write and 404s on every read (it looks like no blob)."""
+    gone = Bucket(s3_endpoint, f"never-made-{uuid.uuid4().hex[:8]}")
+    settings = make_settings(
+        tmp_path,
+        storage_url=gone.url,
+        storage_access_key_id="test-key-id",
+        storage_secret_access_key="test-secret",
+    )
+    app = create_app(settings, engines=engines)
+    with pytest.raises(StorageUnusable, match="cannot store and read back"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_the_start_up_probe_leaves_nothing_in_the_bucket(
+    live_s3: tuple[LiveApp, Bucket],
+) -> None:
+    _, bucket = live_s3
+    assert bucket.keys() == []

@@ -15,6 +15,8 @@ from scaispeak.platform.storage.base import (
     BlobStat,
     BlobStore,
     InvalidBlobKey,
+    StorageUnusable,
+    check_round_trip,
 )
 from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.platform.storage.s3 import S3BlobStore
@@ -27,6 +29,8 @@ __all__ = [
     "InvalidBlobKey",
     "LocalBlobStore",
     "S3BlobStore",
+    "StorageUnusable",
+    "check_round_trip",
     "open_blob_store",
 ]
 

@@ -6,6 +6,7 @@ here. A store never shows a half-written blob: a put either lands whole or not a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,3 +87,29 @@ async def read_all(chunks: AsyncIterator[bytes]) -> bytes:
     """Join a stream; for the small blobs that ``get`` and ``get_range`` return."""
     parts = [chunk async for chunk in chunks]
     return b"".join(parts)
+
+
+class StorageUnusable(RuntimeError):
+    """The blob store cannot keep a blob and give it back (a missing bucket, wrong
+    credentials, a read-only directory): the service would fail every write."""
+
+
+PROBE_PREFIX = "_probe"
+
+
+async def check_round_trip(store: BlobStore) -> None:
+    """Store, read back and delete a small blob, once at start-up.
+
+    Without it a missing S3 bucket surfaces as the first clone's or job's 500, and
+    reads of it as 404s (a missing bucket looks like a missing blob); a process that
+    cannot store should refuse to start, saying why.
+    """
+    key = f"{PROBE_PREFIX}/{uuid.uuid4().hex}"
+    try:
+        await store.put_bytes(key, b"probe")
+        read_back = await store.get(key)
+        await store.delete(key)
+    except Exception as exc:
+        raise StorageUnusable(f"blob storage cannot store and read back a blob: {exc!r}") from exc
+    if read_back != b"probe":
+        raise StorageUnusable("blob storage gave back other bytes than it was given")
