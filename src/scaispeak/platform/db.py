@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Enum, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -77,7 +79,50 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
 
     engine = create_async_engine(url, async_creator=connect)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    # ``type_descriptor`` reads ``colspecs`` from the dialect instance or its class;
+    # this engine's own copy gives every DateTime, column or expression, the UTC type.
+    dialect = engine.sync_engine.dialect
+    dialect.colspecs = {**dialect.colspecs, DateTime: SQLiteUTCDateTime}
     return engine
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive value is taken to be UTC already (as SQLite stores it)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class SQLiteUTCDateTime(SQLITE_DATETIME):
+    """SQLite's DATETIME, made to keep ``DateTime(timezone=True)``'s promise.
+
+    SQLite has no zone-aware type: SQLAlchemy writes the wall-clock digits of a value
+    and drops its offset, and reads them back naive. For a ``timezone=True`` column this
+    type writes the value converted to UTC (the text format stays the same, so stored
+    rows, ordering and SQL comparisons are unchanged) and reads it back as aware UTC,
+    as PostgreSQL's ``timestamptz`` does. Plain ``DateTime`` columns stay naive.
+    """
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        write = super().bind_processor(dialect)
+        assert write is not None  # SQLite's DATETIME always formats its own text
+        if not self.timezone:
+            return write
+
+        def process(value: Any) -> Any:
+            return write(as_utc(value) if isinstance(value, datetime) else value)
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        read = super().result_processor(dialect, coltype)
+        assert read is not None
+        if not self.timezone:
+            return read
+
+        def process(value: Any) -> datetime | None:
+            moment = read(value)
+            return None if moment is None else as_utc(moment)
+
+        return process
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
