@@ -94,11 +94,13 @@ def create_app(
         if settings.bootstrap_on_start:
             await _bootstrap_first_start(db)
         # Loading models takes seconds; do it before declaring ready, off the loop.
+        _log.info("loading the voices' models (up to a minute); ready when it says so")
         await asyncio.to_thread(speak.engines.warm_all)
         sweeper = await start_jobs(db, speak)
         hold_sweeper = asyncio.create_task(sweep_stale_holds_forever(db, settings.accounting))
         await start_voices(voices)
         app.state.ready = True
+        _log.info("ready: serving ScaiSpeak %s", __version__)
         yield
         app.state.ready = False
         hold_sweeper.cancel()
