@@ -15,6 +15,7 @@ from scaispeak.speak.backends.catalog import BackendCatalog
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.engines.relay import RelayEngine
+from scaispeak.speak.jobs.models import LEASE_OWNER_MAX
 from scaispeak.speak.jobs.queue import JobQueue
 from scaispeak.speak.jobs.runner import JobRuntime
 from scaispeak.speak.metrics import SpeakMetrics
@@ -53,7 +54,7 @@ def build_speak_context(
         storage=storage,
         pipeline=pipeline,
         settings=settings.jobs,
-        worker_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        worker_id=job_worker_id(),
         signing_key=settings.resolved_secret_key(),
     )
     executes = runs_jobs or settings.redis_url is None
@@ -69,6 +70,17 @@ def build_speak_context(
         backend_policies=TenantCache(settings.policy_cache_s),
         watermark_policies=TenantCache(settings.policy_cache_s),
     )
+
+
+def job_worker_id() -> str:
+    """``<host>-<pid>-<random>``: readable in ``lease_owner`` and unique per process.
+
+    The column holds LEASE_OWNER_MAX characters and PostgreSQL refuses longer values
+    (every claim would fail), so a long host name (a cloud FQDN) is cut short; the pid
+    and the random part, which make the id unique, are always kept whole.
+    """
+    suffix = f"-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return socket.gethostname()[: LEASE_OWNER_MAX - len(suffix)] + suffix
 
 
 def shared_stream_slots(settings: Settings) -> RedisStreamSlots | None:

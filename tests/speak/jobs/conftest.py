@@ -1,4 +1,5 @@
-"""Fixtures of the job tests: a webhook receiver, and an app allowed to reach it."""
+"""Fixtures of the job tests: a webhook receiver, an app allowed to reach it, and the
+migrated PostgreSQL database and the Redis of the tests that need them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI, Request
 
+from scaispeak.platform.db import Database
+from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER
@@ -42,3 +45,25 @@ async def loopback_hooks_app(tmp_path: Path, engines: EngineRegistry) -> AsyncIt
     jobs = JobSettings(webhook_allowed_targets=["127.0.0.1/32"])
     async with started_app(make_settings(tmp_path, jobs=jobs), engines) as live_app:
         yield live_app
+
+
+@pytest.fixture
+async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
+    """The session's PostgreSQL database, migrated, for tests that run a worker by hand."""
+    db = Database(postgres_url)
+    await upgrade_to_head(db.engine)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the distributed tests use; skipped with a message when none answers."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (OSError, redis.RedisError):
+        pytest.skip(f"no Redis answers at {url}")
+    return url

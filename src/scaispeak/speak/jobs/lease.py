@@ -8,6 +8,7 @@ cancel, or another worker taking over after the lease ran out, makes it a no-op.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import JobState, SynthJob
+
+_log = logging.getLogger(__name__)
 
 
 def ours(job_id: str, worker_id: str) -> ColumnElement[bool]:
@@ -79,15 +82,29 @@ async def give_up(session: AsyncSession, job_id: str, max_attempts: int, now: da
 async def keep(db: Database, job_id: str, worker_id: str, lease_s: int) -> None:
     """Renew the lease between checkpoints too: joining hours of audio takes longer than
     a lease, and a job whose lease lapses mid-assembly would be taken over again and
-    again. Stops once the job is no longer ours (the main work notices on its own)."""
+    again. Stops once the job is no longer ours (the main work notices on its own).
+
+    A renewal that fails (a database failover, a reset connection) is logged and tried
+    again at the next beat: the lease lasts three beats, and a heartbeat that ended at
+    the first error would let it lapse under a job still running here."""
     while True:
         await asyncio.sleep(lease_s / 3)
-        async with db.sessions() as session:
-            renewed = await session.execute(
-                update(SynthJob)
-                .where(ours(job_id, worker_id))
-                .values(lease_until=utcnow() + timedelta(seconds=lease_s))
-            )
-            await session.commit()
-        if renewed.rowcount != 1:  # type: ignore[attr-defined]
+        try:
+            still_ours = await renew(db, job_id, worker_id, lease_s)
+        except Exception:
+            _log.warning("job %s: lease renewal failed, trying again", job_id, exc_info=True)
+            continue
+        if not still_ours:
             return
+
+
+async def renew(db: Database, job_id: str, worker_id: str, lease_s: int) -> bool:
+    """Extend the lease; False if the job is no longer ours (cancelled, taken over)."""
+    async with db.sessions() as session:
+        renewed = await session.execute(
+            update(SynthJob)
+            .where(ours(job_id, worker_id))
+            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        )
+        await session.commit()
+    return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]

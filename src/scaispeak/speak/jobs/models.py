@@ -37,6 +37,8 @@ class JobState(enum.StrEnum):
 
 TERMINAL = (JobState.succeeded, JobState.failed, JobState.cancelled)
 ACTIVE = (JobState.queued, JobState.running)
+LEASE_OWNER_MAX = 64
+"""Longest worker id ``lease_owner`` holds (VARCHAR(64) since migration 0005)."""
 
 
 class SynthJob(Base):
@@ -72,7 +74,7 @@ class SynthJob(Base):
     saved_file: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_MAX), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_kick_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When the queue was last given this job (the sweeper re-kicks lost ones)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from taskiq import AsyncBroker, InMemoryBroker
@@ -26,6 +26,7 @@ from scaispeak.speak.jobs.runner import JobRuntime, run_job
 
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"
+_RECEIVER_STOP_S = 2.0
 
 
 class JobQueue:
@@ -64,13 +65,28 @@ class JobQueue:
             )
 
     async def stop(self) -> None:
-        if self._receiver is not None:
-            self._receiver.cancel()
-            await asyncio.gather(self._receiver, return_exceptions=True)
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.cancel()
+            # Bounded: taskiq 0.13 with redis-py 8 sometimes loses the cancel of a read
+            # blocked in XREADGROUP and would wait for the next message forever (a
+            # worker that never exits on SIGTERM). Closing the broker's connections
+            # below ends that read.
+            await asyncio.wait({receiver}, timeout=_RECEIVER_STOP_S)
         await self.broker.shutdown()
+        if receiver is not None:
+            await _reap(receiver)
 
     async def kick(self, job_id: str) -> None:
         await self._task.kiq(job_id)
+
+
+async def _reap(receiver: asyncio.Task[None]) -> None:
+    done, _ = await asyncio.wait({receiver}, timeout=_RECEIVER_STOP_S)
+    if not done:
+        _log.warning("the job receiver did not stop; leaving it behind")
+    elif not receiver.cancelled() and receiver.exception() is not None:
+        _log.info("the job receiver stopped with %r", receiver.exception())
 
 
 def _broker(settings: Settings) -> AsyncBroker:
@@ -82,21 +98,51 @@ def _broker(settings: Settings) -> AsyncBroker:
             queue_name=settings.jobs.queue_name,
             consumer_group_name=f"{settings.jobs.queue_name}-workers",
             idle_timeout=settings.jobs.redelivery_idle_ms,
+            # One message per read. The receiver asks for the next message only when
+            # one of its `concurrency` slots is free, but every message a read returns
+            # is this worker's at once (pending under its name): the default of 100
+            # let one worker take a burst of jobs and run them one by one while the
+            # other workers idled. Reclaiming a dead worker's messages likewise.
+            xread_count=1,
+            unacknowledged_batch_size=1,
         )
     return InMemoryBroker(max_async_tasks=settings.jobs.concurrency)
 
 
 async def kick_jobs(db: Database, queue: JobQueue, job_ids: list[str]) -> None:
-    """Give jobs to the queue and note when, so the sweeper does not repeat itself."""
+    """Give jobs to the queue and note when, so the sweeper does not repeat itself.
+
+    A queue that cannot take them (Redis down) is logged, not raised: the rows are the
+    source of truth and already committed, and the jobs it did not take are noted as
+    never handed over, so the sweeper's next pass tries again.
+    """
     if not job_ids:
         return
+    await _note_kick(db, job_ids, utcnow())
+    not_taken = await _kick_until_refused(queue, job_ids)
+    if not_taken:
+        await _note_kick(db, not_taken, None)
+
+
+async def _note_kick(db: Database, job_ids: list[str], when: datetime | None) -> None:
     async with db.sessions() as session:
         await session.execute(
-            update(SynthJob).where(SynthJob.id.in_(job_ids)).values(last_kick_at=utcnow())
+            update(SynthJob).where(SynthJob.id.in_(job_ids)).values(last_kick_at=when)
         )
         await session.commit()
-    for job_id in job_ids:
-        await queue.kick(job_id)
+
+
+async def _kick_until_refused(queue: JobQueue, job_ids: list[str]) -> list[str]:
+    """Kick each job; returns those the queue did not take. Stops at the first refusal:
+    a queue that is down refuses the rest too, each after its own connection attempt."""
+    for index, job_id in enumerate(job_ids):
+        try:
+            await queue.kick(job_id)
+        except Exception as exc:
+            left = job_ids[index:]
+            _log.warning("queue refused %d job(s), left to the sweeper: %r", len(left), exc)
+            return left
+    return []
 
 
 async def sweep_once(db: Database, queue: JobQueue) -> list[str]:

@@ -133,8 +133,15 @@ async def run_job(rt: JobRuntime, job_id: str) -> None:
 
 
 async def _reload(session: AsyncSession, job_id: str) -> SynthJob:
+    """The row as it is now, read in a transaction that ends here.
+
+    What follows a reload can take long (the first segment waits in the bulk inference
+    queue, blobs are deleted): an open transaction would hold a pooled connection, a
+    snapshot and a lock on synth_jobs all that time (a migration's ALTER waits on it).
+    """
     job = await session.get(SynthJob, job_id, populate_existing=True)
     assert job is not None  # job rows are never deleted
+    await session.commit()  # sessions keep their rows loaded on commit
     return job
 
 
@@ -144,9 +151,28 @@ def _notify(rt: JobRuntime, job: SynthJob) -> None:
         return
     event = {"event": f"job.{job.state.value}", "job": job_out(job).model_dump(mode="json")}
     secret = tenant_webhook_secret(rt.signing_key, job.tenant_id)
-    task = asyncio.create_task(deliver(job.webhook_url, event, secret, rt.settings))
+    task = asyncio.create_task(
+        deliver(job.webhook_url, event, secret, rt.settings), name=f"webhook of {job.id}"
+    )
     rt.background.add(task)
     task.add_done_callback(rt.background.discard)
+
+
+async def drain_notifications(rt: JobRuntime, grace_s: float) -> None:
+    """On shutdown, give webhook deliveries still in flight ``grace_s`` to finish.
+
+    Deliveries live only in this process (docs/jobs.md, Webhooks): a stop would
+    otherwise drop one sent a moment after its job ended. Those still running when the
+    grace ends (a slow receiver, a retry waiting out its backoff) are cancelled, and
+    logged by job so that an operator can tell which receivers missed an event.
+    """
+    if not rt.background:
+        return
+    _, cut_off = await asyncio.wait(set(rt.background), timeout=grace_s)
+    for task in cut_off:
+        task.cancel()
+        _log.warning("stopping: %s not delivered (cut off after %.0f s)", task.get_name(), grace_s)
+    await asyncio.gather(*cut_off, return_exceptions=True)
 
 
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:
@@ -238,11 +264,13 @@ async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob, run: Clai
         rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
     )
     size, seconds = await assemble(rt.storage, job.id, pauses, run.format, rate, key, capture)
+    # Fingerprint before saving: save_to_share may return with its reads' transaction
+    # open, which the fingerprinting thread would otherwise keep open.
+    prints = await asyncio.to_thread(capture.fingerprint)
     saved = None
     if job.save_to:
         saved = await save_to_share(session, rt.storage, job, run.attempt, key, run.format)
     origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
-    prints = await asyncio.to_thread(capture.fingerprint)
     provenance.record_clip(  # lands with the success and the charge, or not at all
         session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
     )

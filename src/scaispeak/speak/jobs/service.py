@@ -221,9 +221,12 @@ async def discard_blobs_of(storage: BlobStore, job: SynthJob) -> None:
 
 
 async def release_hold(session: AsyncSession, reservation_id: str) -> None:
+    """Give a job's budget hold back, ending the session's transaction either way:
+    callers go on to slow blob deletions, which must not run inside one."""
     reservation = await session.get(Reservation, reservation_id)
     if reservation is not None:  # unbudgeted holds are never stored
         await accounting.release(session, reservation)
+    await session.commit()
 
 
 async def cancel_jobs_of_voice(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -13,12 +14,14 @@ from scaispeak.platform.drive import files as drive
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.jobs.queue import kick_jobs
+from scaispeak.speak.jobs.queue import JobQueue, kick_jobs
 from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job
 from scaispeak.speak.jobs.webhook_targets import TargetPolicy, check_webhook_url
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.batch import plan_for, price_for
 from scaispeak.speak.synthesis.service import SpeakParams, prepare_speech
+
+_log = logging.getLogger(__name__)
 
 # A submit should not wait long on a receiver's DNS: delivery checks the host again.
 _SUBMIT_RESOLVE_TIMEOUT_S = 2.0
@@ -79,5 +82,15 @@ async def submit_job(
     )
     job, created = await create_job(session, caller, request)
     if created:
-        await kick_jobs(db, ctx.jobs, [job.id])
+        await _hand_to_queue(db, ctx.jobs, job.id)
     return job, created
+
+
+async def _hand_to_queue(db: Database, queue: JobQueue, job_id: str) -> None:
+    """Kick a committed job; never fails the request. The job and its hold exist now:
+    a 500 would tell the client it does not, and a retry without Idempotency-Key would
+    make a second job. A job the queue did not get is the sweeper's to hand over."""
+    try:
+        await kick_jobs(db, queue, [job_id])
+    except Exception:  # kick_jobs logs a queue that is down; this is anything else
+        _log.exception("job %s not handed to the queue; the sweeper will", job_id)

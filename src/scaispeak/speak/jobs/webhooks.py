@@ -2,8 +2,11 @@
 
 Header ``X-ScaiSpeak-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>``, computed over
 ``f"{t}.{raw body}"`` with the tenant's webhook secret (GET /jobs/webhook-secret).
-Receivers should recompute it and reject stale timestamps. Delivery is at least once:
-an event carries the job id and its final state, so repeats are recognisable.
+Receivers should recompute it and reject stale timestamps. An event may arrive more
+than once (a retry after a lost answer); it carries the job id and its final state, so
+repeats are recognisable. Delivery is best effort, not guaranteed: attempts live in the
+worker's memory, and a worker that stops gives them only a short grace period
+(runner.drain_notifications; docs/jobs.md, Webhooks).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from scaispeak.platform.storage import open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
+from scaispeak.speak.jobs.runner import drain_notifications
 
 _log = logging.getLogger(__name__)
 
@@ -30,10 +31,16 @@ async def start_jobs(db: Database, speak: SpeakContext) -> asyncio.Task[None] | 
 
 
 async def stop_jobs(speak: SpeakContext, sweeper: asyncio.Task[None] | None) -> None:
+    """Stop taking jobs, then let webhook deliveries in flight finish. They get one
+    delivery timeout (``webhook_timeout_s``) together: the time an attempt already sent
+    may still take, and a bound on how long a stop waits."""
     if sweeper is not None:
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
     await speak.jobs.stop()
+    runtime = speak.jobs.runtime
+    if runtime is not None:
+        await drain_notifications(runtime, runtime.settings.webhook_timeout_s)
 
 
 async def run_worker(settings: Settings) -> None:

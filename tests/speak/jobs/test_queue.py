@@ -1,0 +1,173 @@
+"""Handing jobs to the queue: workers on a real Redis stream share a burst of jobs, and a
+submit whose queue is unreachable still answers 202 and leaves the job to the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+import redis.asyncio as aredis
+
+from scaispeak.settings import JobSettings, Settings
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs import queue as job_queue
+from scaispeak.speak.jobs.queue import JobQueue, sweep_once
+from scaispeak.speak.jobs.runner import JobRuntime
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.speak.jobs.support import job_row
+from tests.speak.jobs.test_jobs_embedded import submit, wait_for
+
+JOB_S = 0.4
+DEAD = "dead-worker"
+
+
+class StreamWatch:
+    """Runs in place of a job: notes which worker runs it, and the most messages a live
+    consumer of the group held unacknowledged when a job started."""
+
+    def __init__(self, redis: aredis.Redis, settings: Settings, jobs: int) -> None:
+        self.redis = redis
+        self.stream = settings.jobs.queue_name
+        self.group = f"{settings.jobs.queue_name}-workers"
+        self.jobs = jobs
+        self.ran_by: list[str] = []
+        self.most_held = 0
+        self.all_ran = asyncio.Event()
+
+    async def run_job(self, rt: JobRuntime, _job_id: str) -> None:
+        self.ran_by.append(rt.worker_id)
+        self.most_held = max([self.most_held, *await self.held_by_live_consumers()])
+        await asyncio.sleep(JOB_S)
+        if len(self.ran_by) == self.jobs:
+            self.all_ran.set()
+
+    async def until_all_ran_and_acknowledged(self) -> None:
+        """Stopping a worker before its last acknowledgement would fail that ack."""
+        await asyncio.wait_for(self.all_ran.wait(), 30)
+        for _ in range(100):
+            if not await self.held_by_live_consumers():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the workers never acknowledged their last jobs")
+
+    async def held(self) -> dict[str, int]:
+        summary = await self.redis.xpending(self.stream, self.group)
+        return {c["name"].decode(): int(c["pending"]) for c in summary["consumers"]}
+
+    async def held_by_live_consumers(self) -> list[int]:
+        return [count for name, count in (await self.held()).items() if name != DEAD]
+
+
+@pytest.fixture
+async def stream_settings(redis_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    """A stream of its own, and workers that run one job at a time."""
+    jobs = JobSettings(queue_name=f"scaispeak-test-{uuid.uuid4().hex[:8]}", concurrency=1)
+    settings = make_settings(tmp_path, redis_url=redis_url, jobs=jobs)
+    yield settings
+    redis = aredis.from_url(redis_url)
+    await redis.delete(jobs.queue_name)
+    await redis.aclose()
+
+
+@asynccontextmanager
+async def stream_of(settings: Settings, jobs: int) -> AsyncIterator[tuple[StreamWatch, JobQueue]]:
+    """A watch that runs in place of jobs, and the API side's queue to kick them with."""
+    redis = aredis.from_url(str(settings.redis_url))
+    api = JobQueue(settings, None)
+    await api.start()  # creates the consumer group
+    try:
+        yield StreamWatch(redis, settings, jobs), api
+    finally:
+        await api.stop()
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def workers(settings: Settings, *names: str) -> AsyncIterator[None]:
+    queues = [JobQueue(settings, cast(JobRuntime, SimpleNamespace(worker_id=n))) for n in names]
+    try:
+        for queue in queues:
+            await queue.start()
+            await queue.start_receiving()
+        yield
+    finally:
+        for queue in queues:
+            await queue.stop()
+
+
+async def test_a_worker_reads_only_the_jobs_it_can_start(
+    stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with stream_of(stream_settings, jobs=6) as (watch, api):
+        monkeypatch.setattr(job_queue, "run_job", watch.run_job)
+        async with workers(stream_settings, "A", "B"):
+            for index in range(6):
+                await api.kick(f"job_{index}")
+            await watch.until_all_ran_and_acknowledged()
+    # Each worker runs one job at a time, so it may hold one message, no more: one
+    # holding a burst runs it alone while the other worker idles.
+    assert watch.most_held == 1
+    assert Counter(watch.ran_by) == {"A": 3, "B": 3}
+
+
+async def test_a_worker_reclaims_a_dead_workers_messages_one_at_a_time(
+    stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A message pending 0.1 s counts as its worker's dead (shorter than a job here).
+    jobs = stream_settings.jobs.model_copy(update={"redelivery_idle_ms": 100})
+    settings = stream_settings.model_copy(update={"jobs": jobs})
+    async with stream_of(settings, jobs=2) as (watch, api):
+        monkeypatch.setattr(job_queue, "run_job", watch.run_job)
+        for index in range(4):
+            await api.kick(f"job_{index}")
+        # A worker read four messages, then died: they stay pending under its name.
+        taken = {watch.stream: ">"}
+        await watch.redis.xreadgroup(watch.group, DEAD, taken, count=4)  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)  # longer than redelivery_idle_ms
+        async with workers(settings, "A"):
+            # taskiq-redis reclaims idle messages only after reading a new one.
+            await api.kick("job_4")
+            await watch.until_all_ran_and_acknowledged()
+        left = (await watch.held()).get(DEAD, 0)
+    # The new job, then one reclaimed message. The other three wait for later reads;
+    # their jobs do not wait on them: the sweeper re-kicks a dead worker's jobs.
+    assert watch.most_held == 1
+    assert watch.ran_by == ["A", "A"] and left == 3
+
+
+@pytest.fixture
+async def app_without_sweeps(tmp_path: Path, engines: EngineRegistry) -> AsyncIterator[LiveApp]:
+    """A SQLite app whose sweeper looks once, at start: only the test sweeps after that."""
+    settings = make_settings(tmp_path, jobs=JobSettings(sweep_interval_s=3600))
+    async with started_app(settings, engines) as live_app:
+        yield live_app
+
+
+async def test_a_submit_while_the_queue_is_unreachable_answers_202_and_the_sweeper_queues_it(
+    app_without_sweeps: LiveApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_without_sweeps
+    speak = app.app.state.speak
+    working = speak.jobs
+    # Nothing listens on port 1: every kick fails to connect, as with Redis down.
+    unreachable = JobQueue(make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"), None)
+    monkeypatch.setattr(speak, "jobs", unreachable)
+    try:
+        accepted = await submit(app)
+    finally:
+        monkeypatch.setattr(speak, "jobs", working)
+        await unreachable.broker.shutdown()
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    row = await job_row(app, job_id)
+    assert row.state.value == "queued" and row.last_kick_at is None  # never handed over
+    assert await sweep_once(app.app.state.platform.db, working) == [job_id]
+    done = await wait_for(app, job_id, {"succeeded", "failed"}, seconds=60)
+    assert done["state"] == "succeeded", done

@@ -1,0 +1,162 @@
+"""A worker against real PostgreSQL: its lease survives a failed renewal, its id fits
+``lease_owner`` whatever the host name, and it never waits on synthesis or storage
+inside an open transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.storage.base import BlobStat
+from scaispeak.platform.storage.local import LocalBlobStore
+from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs import lease
+from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState
+from scaispeak.speak.jobs.runner import run_job
+from scaispeak.speak.jobs.service import cancel_jobs_of_voice
+from scaispeak.wiring import job_worker_id
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.speak.jobs.stub_worker import StubPipeline, job_of, queued_job, stub_runtime
+
+pytestmark = pytest.mark.postgres
+
+# An EC2 private DNS name with a search domain: longer than lease_owner's 64 characters.
+LONG_HOST = "ip-100-120-233-217.ap-southeast-2.compute.internal.corp.example.com"
+
+
+def fail_first_session(monkeypatch: pytest.MonkeyPatch, db: Database) -> None:
+    """The next session opened on ``db`` fails as a database failover would."""
+    sessions = db.sessions
+    failed = False
+
+    def flaky() -> Any:
+        nonlocal failed
+        if not failed:
+            failed = True
+            raise OperationalError("UPDATE synth_jobs", {}, ConnectionResetError("reset"))
+        return sessions()
+
+    monkeypatch.setattr(db, "sessions", flaky)
+
+
+async def test_the_heartbeat_outlives_a_failed_renewal(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await queued_job(pg_db)
+    async with pg_db.sessions() as session:
+        assert await lease.take(session, job_id, "w1", JobSettings(lease_s=1), utcnow())
+    fail_first_session(monkeypatch, pg_db)
+    heartbeat = asyncio.create_task(lease.keep(pg_db, job_id, "w1", lease_s=1))
+    try:
+        await asyncio.sleep(1.6)  # beats every 1/3 s: the first fails, the next renew
+        assert not heartbeat.done(), heartbeat
+        row = await job_of(pg_db, job_id)
+        assert row.lease_until is not None and row.lease_until > utcnow(), row.lease_until
+    finally:
+        heartbeat.cancel()
+
+
+async def test_the_heartbeat_stops_once_the_job_is_no_longer_ours(pg_db: Database) -> None:
+    job_id = await queued_job(pg_db)
+    async with pg_db.sessions() as session:
+        assert await lease.take(session, job_id, "w1", JobSettings(lease_s=1), utcnow())
+    heartbeat = asyncio.create_task(lease.keep(pg_db, job_id, "w1", lease_s=1))
+    await cancel_jobs_of_voice(pg_db, "voc_stub")
+    await asyncio.wait_for(heartbeat, 2)
+
+
+async def test_a_long_host_name_makes_a_worker_id_that_still_claims_jobs(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: LONG_HOST)
+    first, second = job_worker_id(), job_worker_id()
+    job_id = await queued_job(pg_db)
+    async with pg_db.sessions() as session:  # PostgreSQL refuses a value over 64 chars
+        assert await lease.take(session, job_id, first, JobSettings(), utcnow())
+    assert (await job_of(pg_db, job_id)).lease_owner == first
+    assert first != second and len(first) == len(second) == LEASE_OWNER_MAX
+    assert first.startswith("ip-100-120-233-217.ap-southeast-2.")
+    assert f"-{os.getpid()}-" in first  # how an operator finds the process
+
+
+class IdleTransactions:
+    """Looks, when asked, for connections to the job database idle inside a transaction
+    (holding a snapshot, locks and a pooled connection while nothing runs)."""
+
+    def __init__(self, monitor: asyncpg.Connection, database: str) -> None:
+        self.monitor = monitor
+        self.database = database
+        self.seen: list[str] = []
+
+    async def look(self, moment: str) -> None:
+        idle = await self.monitor.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+            "pg_backend_pid() AND state LIKE 'idle in transaction%'",
+            self.database,
+        )
+        if idle:
+            self.seen.append(moment)
+
+
+@pytest.fixture
+async def idle_transactions(pg_db: Database) -> AsyncIterator[IdleTransactions]:
+    monitor = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        yield IdleTransactions(monitor, str(pg_db.engine.url.database))
+    finally:
+        await monitor.close()
+
+
+class WatchedStore(LocalBlobStore):
+    """Local storage that looks for idle transactions before every write and delete."""
+
+    def __init__(self, root: Path, watch: IdleTransactions) -> None:
+        super().__init__(root)
+        self.watch = watch
+
+    async def put_bytes(self, key: str, data: bytes) -> BlobStat:
+        await self.watch.look(f"put {key}")
+        return await super().put_bytes(key, data)
+
+    async def put_file(self, key: str, path: Path) -> BlobStat:
+        await self.watch.look(f"put {key}")
+        return await super().put_file(key, path)
+
+    async def delete(self, key: str) -> None:
+        await self.watch.look(f"delete {key}")
+        await super().delete(key)
+
+
+async def test_a_worker_holds_no_transaction_open_while_it_speaks_or_stores(
+    pg_db: Database, idle_transactions: IdleTransactions, tmp_path: Path
+) -> None:
+    async def look_before_speaking(index: int) -> None:
+        await idle_transactions.look(f"segment {index}")
+
+    storage = WatchedStore(tmp_path, idle_transactions)
+    rt = stub_runtime(pg_db, storage, StubPipeline(look_before_speaking), JobSettings())
+    job_id = await queued_job(pg_db)
+    await run_job(rt, job_id)
+    assert (await job_of(pg_db, job_id)).state is JobState.succeeded
+    assert idle_transactions.seen == []
+
+
+async def test_a_worker_giving_up_a_job_holds_no_transaction_open_while_it_deletes_blobs(
+    pg_db: Database, idle_transactions: IdleTransactions, tmp_path: Path
+) -> None:
+    settings = JobSettings()
+    storage = WatchedStore(tmp_path, idle_transactions)
+    rt = stub_runtime(pg_db, storage, StubPipeline(), settings)
+    job_id = await queued_job(pg_db, attempts=settings.max_attempts)  # every run died
+    await run_job(rt, job_id)
+    assert (await job_of(pg_db, job_id)).state is JobState.failed
+    assert idle_transactions.seen == []
