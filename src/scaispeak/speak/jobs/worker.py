@@ -8,7 +8,7 @@ import signal
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.migrate import upgrade_to_head
-from scaispeak.platform.storage import open_blob_store
+from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
@@ -57,6 +57,8 @@ async def run_worker(settings: Settings) -> None:
         )
     db = Database(settings.resolved_database_url)
     await upgrade_to_head(db.engine)
+    storage = open_blob_store(settings)
+    await check_round_trip(storage)  # a worker that cannot store would fail every job
     engines = build_engines(settings)
     await asyncio.to_thread(engines.warm_all)
     speak = build_speak_context(
@@ -64,7 +66,7 @@ async def run_worker(settings: Settings) -> None:
         engines,
         SpeakMetrics(CollectorRegistry()),
         db,
-        open_blob_store(settings),
+        storage,
         runs_jobs=True,
     )
     sweeper = await start_jobs(db, speak)
