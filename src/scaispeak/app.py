@@ -104,6 +104,7 @@ def create_app(
         yield
         app.state.ready = False
         hold_sweeper.cancel()
+        await asyncio.gather(hold_sweeper, return_exceptions=True)  # before db.dispose
         await app.state.webrtc_sessions.close_all()
         await stop_voices(voices)
         await stop_jobs(speak, sweeper)
