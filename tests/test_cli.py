@@ -16,7 +16,7 @@ import soundfile
 from scaispeak import local
 from scaispeak.app import create_app
 from scaispeak.cli import main
-from scaispeak.settings import Limits
+from scaispeak.settings import Limits, Settings
 from scaispeak.speak.engines.registry import EngineRegistry
 from tests.conftest import make_settings
 from tests.support.asr import transcribe, word_error_rate
@@ -74,6 +74,19 @@ def test_a_second_bootstrap_with_the_same_email_is_one_line_not_a_traceback(
         main(argv)
 
 
+async def _role_of_key(data_dir: Path, secret: str) -> str:
+    """Who the key authenticates as, read from the data dir's database."""
+    from scaispeak.platform.auth.service import authenticate_api_key
+    from scaispeak.platform.db import Database
+
+    db = Database(Settings(data_dir=data_dir).resolved_database_url)
+    try:
+        async with db.sessions() as session:
+            return (await authenticate_api_key(session, secret)).role.value
+    finally:
+        await db.dispose()
+
+
 def test_issue_key_replaces_a_lost_key_for_an_existing_user(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,7 +95,7 @@ def test_issue_key_replaces_a_lost_key_for_an_existing_user(
     capsys.readouterr()
     assert main([*data, "admin", "issue-key", "--email", "ops@example.com"]) == 0
     secret = capsys.readouterr().out.split("API key (shown once): ")[1].strip()
-    assert secret.startswith("ssk_")
+    assert asyncio.run(_role_of_key(tmp_path, secret)) == "superadmin"
     with pytest.raises(SystemExit, match=r"^error: not_found: No user with email"):
         main([*data, "admin", "issue-key", "--email", "nobody@example.com"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -91,6 +92,8 @@ def say_remote(server: str, api_key: str, text: str, voice: str, fmt: str) -> by
 
 
 def _audio_of_job(client: httpx.Client, job_url: str) -> bytes:
+    # Said once: with no worker running, the job would wait here without a word.
+    print(f"long text: waiting for job {job_url.rsplit('/', 1)[-1]}", file=sys.stderr)
     while True:
         response = client.get(job_url)
         _raise_for_problem(response)

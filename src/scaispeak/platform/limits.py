@@ -24,6 +24,10 @@ _log = logging.getLogger(__name__)
 LIMITER_RETRY_AFTER_S = 5
 """How long a client is told to wait when the shared counters (Redis) cannot be reached."""
 
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+"""A Redis that drops packets (not one that refuses) would otherwise hold each request
+for the operating system's TCP timeout, minutes, instead of the prompt 503."""
+
 
 class TooManyRequests(ServiceError):
     status, code, title = 429, "rate_limited", "Too many requests"
@@ -95,7 +99,7 @@ class RedisLimiter:
     ) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(url, **REDIS_TIMEOUTS)
         self.max_concurrent = max_concurrent
         self.per_minute = per_minute
         self.slot_ttl_s = slot_ttl_s

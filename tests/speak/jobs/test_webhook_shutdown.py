@@ -41,7 +41,7 @@ class Receiver:
 
 @pytest.fixture
 def slow_receiver() -> Iterator[tuple[str, Receiver]]:
-    receiver = Receiver(200, delay_s=1.0)
+    receiver = Receiver(200, delay_s=4.0)  # room to look at the delivery while it waits
     with ServerThread(receiver.app) as server:
         yield f"{server.url}/hook", receiver
 

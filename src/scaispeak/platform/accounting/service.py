@@ -38,6 +38,10 @@ UNBUDGETED = ""
 """period_key of a reservation for a tenant without a budget (never stored)."""
 
 
+class HoldReleased(RuntimeError):
+    """Settling a job's hold that was released (the job was cancelled or given up)."""
+
+
 class BudgetExceeded(ServiceError):
     """The tenant's (or the user's) budget for this period cannot cover the request."""
 
@@ -164,6 +168,8 @@ async def _charge_after_release(
     # Read afresh: the caller's instance may be expired by the rollback, or detached.
     reservation = await session.get(Reservation, reservation_id, populate_existing=True)
     assert reservation is not None  # reservations are never deleted
+    if reservation.long_running:  # a job's hold is released on purpose, never swept
+        raise HoldReleased(f"the hold {reservation_id} was released; nothing is charged")
     await _add_spent(session, reservation, charge.cost_micros)
     entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation_id)
     session.add(entry)
@@ -328,9 +334,12 @@ async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
         )
     )
     count = 0
-    for reservation in stale.scalars():
+    # One commit per hold: a transaction over all of them would hold each one's row and
+    # the tenant's counter row together, and two replicas sweeping at once (or a
+    # settlement) could lock them in opposite orders and deadlock.
+    for reservation in list(stale.scalars()):
         if await _transition(session, reservation, ReservationState.released):
             await _move_counters(session, reservation, spent=0)
             count += 1
-    await session.commit()
+        await session.commit()
     return count

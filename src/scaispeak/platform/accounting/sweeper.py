@@ -21,8 +21,16 @@ _log = logging.getLogger(__name__)
 
 
 async def sweep_stale_holds(db: Database, settings: AccountingSettings) -> int:
-    async with db.sessions() as session:
-        released = await release_stale(session, timedelta(seconds=settings.stale_reservation_s))
+    """One sweep; returns how many holds it gave back. Never raises: a failed sweep
+    (a database hiccup, a deadlock with another replica's) is only retried by the
+    next, and must not stop the process from starting or serving."""
+    older_than = timedelta(seconds=settings.stale_reservation_s)
+    try:
+        async with db.sessions() as session:
+            released = await release_stale(session, older_than)
+    except Exception:
+        _log.exception("stale-hold sweep failed")
+        return 0
     if released:
         _log.warning("released %d budget holds that nothing renewed", released)
     return released
@@ -31,7 +39,4 @@ async def sweep_stale_holds(db: Database, settings: AccountingSettings) -> int:
 async def sweep_stale_holds_forever(db: Database, settings: AccountingSettings) -> None:
     while True:
         await asyncio.sleep(settings.hold_sweep_interval_s)
-        try:
-            await sweep_stale_holds(db, settings)
-        except Exception:  # the sweeper must outlive a database hiccup
-            _log.exception("stale-hold sweep failed")
+        await sweep_stale_holds(db, settings)

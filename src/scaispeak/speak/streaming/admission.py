@@ -21,7 +21,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from scaispeak.platform.limits import LimiterUnavailable
+from scaispeak.platform.limits import REDIS_TIMEOUTS, LimiterUnavailable
 from scaispeak.speak.streaming.protocol import TooManyStreams
 
 _log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class RedisStreamSlots:
 
         if ttl_s <= 0:
             raise ValueError("a shared stream slot needs a positive TTL")
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(url, **REDIS_TIMEOUTS)
         self.ttl_s = ttl_s
 
     @asynccontextmanager

@@ -45,6 +45,8 @@ class StreamBilling:
     _taking: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     """The hold being taken, if any: it may outlive the cover that asked for it."""
     _renewing: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _settling: bool = field(default=False, init=False, repr=False)
+    """Set by ``settle``: a hold landing after it starts no renewal."""
 
     async def cover(self, chars_needed: int) -> None:
         """Make sure ``chars_needed`` characters are paid for; raises BudgetExceeded."""
@@ -63,7 +65,7 @@ class StreamBilling:
             )
         self.holds.append(hold)
         self.covered_chars += chars
-        if self._renewing is None:
+        if self._renewing is None and not self._settling:
             self._renewing = asyncio.create_task(self._renew_forever())
 
     async def _renew_forever(self) -> None:
@@ -83,8 +85,11 @@ class StreamBilling:
 
     async def settle(self, usage: StreamUsage, request_id: str) -> int:
         """Charge the delivered characters once; give back every hold. Returns the cost."""
-        await self._hold_taken()
-        await self._stop_renewing()
+        self._settling = True
+        try:
+            await self._hold_taken()
+        finally:  # even when cancelled here: a renewal left running would never end
+            await self._stop_renewing()
         if not self.holds:
             return 0
         cost = usage.characters * self.price_micros_per_char
