@@ -94,6 +94,11 @@ async def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(
     done = await wait_for(app, job["id"], FINAL, seconds=30)
     assert done["state"] == "failed" and f"after {limit} attempts" in done["error"], done
     assert done["attempts"] == limit == deaths
+    # Giving up commits the failure first, then returns the hold: wait for the second.
+    for _ in range(100):
+        if await hold_state(app, job["id"]) is ReservationState.released:
+            break
+        await asyncio.sleep(0.1)
     assert await hold_state(app, job["id"]) is ReservationState.released
     assert job["id"] not in await sweep_once(app.app.state.platform.db, app.app.state.speak.jobs)
 
