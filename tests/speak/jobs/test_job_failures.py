@@ -153,6 +153,11 @@ async def test_a_failed_job_leaves_no_checkpoints(
     job = (await submit(app)).json()
     done = await wait_for(app, job["id"], FINAL, seconds=60)
     assert done["state"] == "failed" and done["progress"]["segments_done"] == 1, done
+    # The failure is committed first, then its checkpoints are deleted: wait for that.
+    for _ in range(100):
+        if not await checkpoints_left(app, job["id"], 3):
+            break
+        await asyncio.sleep(0.1)
     assert await checkpoints_left(app, job["id"], 3) == []
 
 
