@@ -21,6 +21,7 @@ import pytest
 
 from scaispeak.app import create_app
 from scaispeak.platform.storage import BlobStore, LocalBlobStore, S3BlobStore
+from scaispeak.settings import Settings
 from scaispeak.speak.engines.registry import EngineRegistry
 from tests.conftest import LiveApp, build_tenancy, make_settings
 
@@ -97,18 +98,22 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     return s3_store(request.getfixturevalue("bucket"))
 
 
+def s3_settings(data_dir: Path, bucket: Bucket) -> Settings:
+    """Test settings whose blobs live in ``bucket`` (which need not exist)."""
+    return make_settings(
+        data_dir,
+        storage_url=bucket.url,
+        storage_access_key_id="test-key-id",
+        storage_secret_access_key="test-secret",
+    )
+
+
 @pytest.fixture
 async def live_s3(
     tmp_path: Path, bucket: Bucket, engines: EngineRegistry
 ) -> AsyncIterator[tuple[LiveApp, Bucket]]:
     """An app (SQLite) whose drive keeps its blobs in the moto bucket."""
-    settings = make_settings(
-        tmp_path,
-        storage_url=bucket.url,
-        storage_access_key_id="test-key-id",
-        storage_secret_access_key="test-secret",
-    )
-    app = create_app(settings, engines=engines)
+    app = create_app(s3_settings(tmp_path, bucket), engines=engines)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -12,9 +12,9 @@ import pytest
 from scaispeak.app import create_app
 from scaispeak.platform.storage import StorageUnusable
 from scaispeak.speak.engines.registry import EngineRegistry
-from tests.conftest import LiveApp, make_settings
+from tests.conftest import LiveApp
 from tests.platform.drive.client import DriveClient
-from tests.platform.drive.conftest import Bucket
+from tests.platform.drive.conftest import Bucket, s3_settings
 from tests.platform.test_auth import assert_problem
 
 CHAPTER = bytes(range(256)) * 4096  # 1 MiB
@@ -89,13 +89,7 @@ async def test_a_missing_bucket_stops_start_up_saying_why(
 ) -> None:
     """Not a 500 on the first write and 404s on every read (it looks like no blob)."""
     gone = Bucket(s3_endpoint, f"never-made-{uuid.uuid4().hex[:8]}")
-    settings = make_settings(
-        tmp_path,
-        storage_url=gone.url,
-        storage_access_key_id="test-key-id",
-        storage_secret_access_key="test-secret",
-    )
-    app = create_app(settings, engines=engines)
+    app = create_app(s3_settings(tmp_path, gone), engines=engines)
     with pytest.raises(StorageUnusable, match="cannot store and read back"):
         async with app.router.lifespan_context(app):
             pass
