@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, update
 
+from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import ReservationState, UsageEntry
 from scaispeak.speak.errors import BackendUnavailable
 from scaispeak.speak.jobs import runner
@@ -40,6 +41,39 @@ async def test_a_failure_on_the_first_segment_fails_the_job_and_releases_its_hol
 
     monkeypatch.setattr(app.app.state.speak.jobs.runtime.pipeline, "speak_segment", engine_down)
     job = (await submit(app)).json()
+    done = await wait_for(app, job["id"], FINAL, seconds=30)
+    assert done["state"] == "failed" and "engine is down for this test" in done["error"]
+    assert await hold_state(app, job["id"]) is ReservationState.released
+
+
+async def test_a_failure_whose_hold_cannot_be_released_is_not_recorded_half_done(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure and the hold's release commit together: a crash between the two
+    leaves the job running (a successor fails it again), never failed with its budget
+    held."""
+    app = sqlite_app
+    await give_tenant_a_budget(app)
+    release = accounting.release
+    crashed = asyncio.Event()
+
+    async def engine_down(*_a: Any, **_k: Any) -> Any:
+        raise BackendUnavailable("the engine is down for this test")
+
+    async def crash_on_first_release(*args: Any, **kwargs: Any) -> None:
+        if not crashed.is_set():
+            crashed.set()
+            raise ConnectionResetError("the database went away before the release")
+        await release(*args, **kwargs)
+
+    monkeypatch.setattr(app.app.state.speak.jobs.runtime.pipeline, "speak_segment", engine_down)
+    monkeypatch.setattr(accounting, "release", crash_on_first_release)
+    job = (await submit(app)).json()
+    await asyncio.wait_for(crashed.wait(), 30)
+    await asyncio.sleep(0.2)  # let the run unwind and its session close
+    assert (await job_row(app, job["id"])).state is JobState.running
+    assert await hold_state(app, job["id"]) is ReservationState.held
+    await expire_lease_and_sweep(app, job["id"])
     done = await wait_for(app, job["id"], FINAL, seconds=30)
     assert done["state"] == "failed" and "engine is down for this test" in done["error"]
     assert await hold_state(app, job["id"]) is ReservationState.released
@@ -94,11 +128,6 @@ async def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(
     done = await wait_for(app, job["id"], FINAL, seconds=30)
     assert done["state"] == "failed" and f"after {limit} attempts" in done["error"], done
     assert done["attempts"] == limit == deaths
-    # Giving up commits the failure first, then returns the hold: wait for the second.
-    for _ in range(100):
-        if await hold_state(app, job["id"]) is ReservationState.released:
-            break
-        await asyncio.sleep(0.1)
     assert await hold_state(app, job["id"]) is ReservationState.released
     assert job["id"] not in await sweep_once(app.app.state.platform.db, app.app.state.speak.jobs)
 

@@ -62,7 +62,9 @@ async def give_up(session: AsyncSession, job_id: str, max_attempts: int, now: da
 
     Without this limit a job that kills its worker (say, out of memory) would be re-run
     by the sweeper forever, holding its budget the whole time. Returns whether this
-    call failed it.
+    call failed it. Leaves the transaction open: the caller commits the failure
+    together with the release of the job's hold, so no reader ever sees a failed job
+    still holding budget.
     """
     gave_up = await session.execute(
         update(SynthJob)
@@ -75,7 +77,6 @@ async def give_up(session: AsyncSession, job_id: str, max_attempts: int, now: da
             lease_owner=None,
         )
     )
-    await session.commit()
     return bool(gave_up.rowcount == 1)  # type: ignore[attr-defined]
 
 

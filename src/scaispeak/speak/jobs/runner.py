@@ -182,13 +182,16 @@ async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob 
         return await _reload(session, job_id)
     if await lease.give_up(session, job_id, rt.settings.max_attempts, now):
         await _after_giving_up(session, rt, job_id)
+    else:
+        await session.rollback()
     return None
 
 
 async def _after_giving_up(session: AsyncSession, rt: JobRuntime, job_id: str) -> None:
-    job = await _reload(session, job_id)
+    job = await session.get(SynthJob, job_id, populate_existing=True)  # as give_up left it
+    assert job is not None  # job rows are never deleted
     _log.warning("job %s: %s", job_id, job.error)
-    await release_hold(session, job.reservation_id)
+    await release_hold(session, job.reservation_id)  # commits the failure with the release
     count = written_segments(job.segments_done, job.segments_total)
     await discard_job_blobs(rt.storage, job_id, count, AudioFormat(job.params["format"]))
     _notify(rt, job)
@@ -344,7 +347,7 @@ async def _reservation(session: AsyncSession, job: SynthJob) -> Reservation:
 
 
 async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: str) -> bool:
-    """Mark the job failed and release its hold, if it is still ours.
+    """Mark the job failed and release its hold (in one commit), if it is still ours.
 
     Returns whether it was (False: cancelled or taken over meanwhile). The rollback
     drops whatever the failed step left half-done; it also expires every loaded row,
@@ -356,10 +359,11 @@ async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: s
         .where(lease.ours(run.job_id, rt.worker_id))
         .values(state=JobState.failed, error=reason, finished_at=utcnow(), lease_owner=None)
     )
-    await session.commit()
     ours = bool(failed.rowcount == 1)  # type: ignore[attr-defined]
-    if ours:
+    if ours:  # one commit: no reader sees the job failed with its budget still held
         await release_hold(session, run.reservation_id)
+    else:
+        await session.rollback()
     await _discard_blobs_if_stopped(session, rt, run)
     return ours
 

@@ -194,24 +194,30 @@ async def cancel_job(
     job = await get_job(session, principal, job_id)
     if job.state in TERMINAL:
         return job
-    if await _cancel_if_active(session, job.id, error=""):
-        await release_hold(session, job.reservation_id)
+    await _cancel_if_active(session, job.id, job.reservation_id, error="")
     await session.refresh(job)
     if job.state is JobState.cancelled:
         await discard_blobs_of(storage, job)
     return job
 
 
-async def _cancel_if_active(session: AsyncSession, job_id: str, *, error: str) -> bool:
+async def _cancel_if_active(
+    session: AsyncSession, job_id: str, reservation_id: str, *, error: str
+) -> bool:
     """Cancel only a job that is still queued or running: a job that finished in the
-    meantime keeps its outcome. Returns whether this call cancelled it."""
+    meantime keeps its outcome. The cancel and the release of the job's hold land in
+    one commit, so no reader sees a cancelled job still holding budget. Returns whether
+    this call cancelled it."""
     cancelled = await session.execute(
         update(SynthJob)
         .where(SynthJob.id == job_id, SynthJob.state.in_(ACTIVE))
         .values(state=JobState.cancelled, error=error, finished_at=utcnow(), lease_owner=None)
     )
-    await session.commit()
-    return bool(cancelled.rowcount == 1)  # type: ignore[attr-defined]
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        await session.commit()  # nothing changed: this only ends the transaction
+        return False
+    await release_hold(session, reservation_id)  # commits the cancel with the release
+    return True
 
 
 async def discard_blobs_of(storage: BlobStore, job: SynthJob) -> None:
@@ -240,19 +246,21 @@ async def cancel_jobs_of_voice(
     """
     async with db.sessions() as session:
         rows = await session.execute(
-            select(SynthJob.id).where(SynthJob.voice_id == voice_id, SynthJob.state.in_(ACTIVE))
+            select(SynthJob.id, SynthJob.reservation_id).where(
+                SynthJob.voice_id == voice_id, SynthJob.state.in_(ACTIVE)
+            )
         )
         cancelled = []
-        for job_id in rows.scalars().all():
-            if await _cancel_if_active(session, job_id, error=VOICE_REVOKED):
+        for job_id, reservation_id in rows.all():
+            if await _cancel_if_active(session, job_id, reservation_id, error=VOICE_REVOKED):
                 cancelled.append(await _after_cancel(session, storage, job_id))
     return cancelled
 
 
 async def _after_cancel(session: AsyncSession, storage: BlobStore | None, job_id: str) -> str:
-    job = await session.get(SynthJob, job_id, populate_existing=True)
-    assert job is not None
-    await release_hold(session, job.reservation_id)
     if storage is not None:
+        job = await session.get(SynthJob, job_id, populate_existing=True)
+        assert job is not None
+        await session.commit()  # no transaction open through the blob deletions
         await discard_blobs_of(storage, job)
     return job_id
