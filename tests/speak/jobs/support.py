@@ -42,6 +42,10 @@ async def checkpoints_left(app: LiveApp, job_id: str, segments: int) -> list[int
     return [i for i in range(segments) if await storage.exists(segment_key(job_id, i))]
 
 
+async def no_checkpoints_left(app: LiveApp, job_id: str, segments: int) -> bool:
+    return not await checkpoints_left(app, job_id, segments)
+
+
 async def expire_lease_and_sweep(app: LiveApp, job_id: str) -> None:
     """What happens after a worker died: its lease runs out and the sweeper re-queues."""
     async with app.app.state.platform.db.sessions() as session:

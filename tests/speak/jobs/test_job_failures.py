@@ -23,9 +23,11 @@ from tests.speak.jobs.support import (
     give_tenant_a_budget,
     hold_state,
     job_row,
+    no_checkpoints_left,
 )
 from tests.speak.jobs.test_jobs_embedded import JOE, STORY, submit, wait_for
 from tests.speak.jobs.test_save_to_and_webhooks import share_of
+from tests.support.polling import until
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -183,10 +185,7 @@ async def test_a_failed_job_leaves_no_checkpoints(
     done = await wait_for(app, job["id"], FINAL, seconds=60)
     assert done["state"] == "failed" and done["progress"]["segments_done"] == 1, done
     # The failure is committed first, then its checkpoints are deleted: wait for that.
-    for _ in range(100):
-        if not await checkpoints_left(app, job["id"], 3):
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: no_checkpoints_left(app, job["id"], 3), "the checkpoints' deletion")
     assert await checkpoints_left(app, job["id"], 3) == []
 
 
@@ -202,10 +201,7 @@ async def test_a_cancelled_job_leaves_no_checkpoints(sqlite_app: LiveApp) -> Non
     assert cancelled.json()["state"] == "cancelled"
     # The worker may store the segment it was speaking before it notices; it deletes
     # that one itself once its checkpoint fails.
-    for _ in range(100):
-        if not await checkpoints_left(app, job["id"], segments):
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: no_checkpoints_left(app, job["id"], segments), "the last deletion")
     assert await checkpoints_left(app, job["id"], segments) == []
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs import webhook_targets
-from scaispeak.speak.jobs.webhooks import deliver
+from scaispeak.speak.jobs.webhooks import Sent, send
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.conftest import Received
@@ -58,7 +58,7 @@ def test_public_addresses_pass_and_allowed_networks_open_internal_ones() -> None
 
 
 def _settings(allowed: list[str]) -> JobSettings:
-    return JobSettings(webhook_attempts=1, webhook_timeout_s=5, webhook_allowed_targets=allowed)
+    return JobSettings(webhook_timeout_s=5, webhook_allowed_targets=allowed)
 
 
 async def test_delivery_refuses_a_loopback_receiver_the_operator_did_not_allow(
@@ -66,7 +66,8 @@ async def test_delivery_refuses_a_loopback_receiver_the_operator_did_not_allow(
 ) -> None:
     url, received = receiver
     with caplog.at_level(logging.WARNING):
-        assert await deliver(url, {"event": "job.succeeded"}, "secret", _settings([])) is False
+        sent = await send(url, {"event": "job.succeeded"}, "secret", _settings([]))
+    assert sent is Sent.REFUSED
     assert received == []
     assert any("not delivered" in r.getMessage() for r in caplog.records)
 
@@ -88,7 +89,7 @@ async def test_delivery_checks_what_the_name_resolves_to_and_connects_there(
     monkeypatch.setattr(webhook_targets, "_resolve", dns_answers_loopback)
     named = f"http://hooks.example.com:{port}/hook"
     event = {"event": "job.succeeded"}
-    assert await deliver(named, event, "secret", _settings([])) is False
+    assert await send(named, event, "secret", _settings([])) is Sent.REFUSED
     assert received == [] and asked == ["hooks.example.com"]
-    assert await deliver(named, event, "secret", _settings(["127.0.0.0/8"])) is True
+    assert await send(named, event, "secret", _settings(["127.0.0.0/8"])) is Sent.DELIVERED
     assert len(received) == 1

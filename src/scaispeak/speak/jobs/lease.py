@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.models import JobState, SynthJob
 
 _log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ async def give_up(session: AsyncSession, job_id: str, max_attempts: int, now: da
             "finishing (the worker crashed or lost its lease)",
             finished_at=now,
             lease_owner=None,
+            webhook_due_at=outbox.due_on_ending(now),
         )
     )
     return bool(gave_up.rowcount == 1)  # type: ignore[attr-defined]

@@ -78,6 +78,15 @@ class SynthJob(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_kick_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When the queue was last given this job (the sweeper re-kicks lost ones)."""
+    webhook_due_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    """When the job-ended event's next delivery attempt is due; None when no attempt is
+    left (delivered, given up, or no webhook). Set with the final state (outbox.py)."""
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_delivered_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )

@@ -21,8 +21,9 @@ from taskiq.api import run_receiver_task
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import Settings
+from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.models import JobState, SynthJob
-from scaispeak.speak.jobs.runner import JobRuntime, run_job
+from scaispeak.speak.jobs.runner import JobRuntime, deliver_in_background, run_job
 
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"
@@ -175,9 +176,21 @@ async def sweep_forever(db: Database, queue: JobQueue) -> None:
             found = await sweep_once(db, queue)
             if found:
                 _log.info("re-queued %d stuck jobs", len(found))
+            await resume_webhooks(db, queue)
         except Exception:  # the sweeper must outlive a database hiccup
             _log.exception("job sweep failed")
         await asyncio.sleep(queue.settings.jobs.sweep_interval_s)
+
+
+async def resume_webhooks(db: Database, queue: JobQueue) -> list[str]:
+    """Deliver the due events no process is sending: their sender stopped or crashed,
+    or a retry's backoff ended (outbox.py). Returns their job ids."""
+    if queue.runtime is None:
+        return []
+    due = await outbox.due_events(db)
+    for job_id in due:
+        deliver_in_background(queue.runtime, job_id)
+    return due
 
 
 async def expire_leases_of_this_host(db: Database) -> None:

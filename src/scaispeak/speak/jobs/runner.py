@@ -33,7 +33,7 @@ from scaispeak.platform.storage.base import BlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
-from scaispeak.speak.jobs import lease
+from scaispeak.speak.jobs import lease, outbox
 from scaispeak.speak.jobs.assembly import (
     assemble,
     discard_job_blobs,
@@ -44,9 +44,8 @@ from scaispeak.speak.jobs.assembly import (
 )
 from scaispeak.speak.jobs.delivery import save_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
-from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import release_hold
-from scaispeak.speak.jobs.webhooks import deliver, tenant_webhook_secret
+from scaispeak.speak.jobs.webhooks import Sent
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
@@ -146,32 +145,55 @@ async def _reload(session: AsyncSession, job_id: str) -> SynthJob:
 
 
 def _notify(rt: JobRuntime, job: SynthJob) -> None:
-    """Send the webhook in the background: a slow receiver must not hold the worker."""
-    if not job.webhook_url or job.state not in (JobState.succeeded, JobState.failed):
+    """Send the job's event now, in the background: a slow receiver must not hold the
+    worker. The event is already stored with the outcome (outbox.py), so a process that
+    stops before delivering it leaves it to another's sweep."""
+    if job.webhook_url and job.state in outbox.EVENTS:
+        deliver_in_background(rt, job.id)
+
+
+def deliver_in_background(rt: JobRuntime, job_id: str) -> None:
+    """Deliver the job's due event, with retries, unless this process already is."""
+    name = f"webhook of {job_id}"
+    if any(task.get_name() == name for task in rt.background):
         return
-    event = {"event": f"job.{job.state.value}", "job": job_out(job).model_dump(mode="json")}
-    secret = tenant_webhook_secret(rt.signing_key, job.tenant_id)
-    task = asyncio.create_task(
-        deliver(job.webhook_url, event, secret, rt.settings), name=f"webhook of {job.id}"
-    )
+    task = asyncio.create_task(_deliver(rt, job_id), name=name)
     rt.background.add(task)
     task.add_done_callback(rt.background.discard)
+
+
+async def _deliver(rt: JobRuntime, job_id: str) -> bool:
+    """Attempt until no attempt is left to this process; returns whether the last
+    attempt made here delivered the event. A database error leaves the event due
+    for the next sweep."""
+    while True:
+        try:
+            tried = await outbox.attempt(rt.db, rt.settings, rt.signing_key, job_id)
+        except Exception:
+            _log.warning("webhook of %s: attempt failed, left to the sweep", job_id, exc_info=True)
+            return False
+        if tried.next_due is None:
+            return tried.sent is Sent.DELIVERED
+        await asyncio.sleep(max(0.0, (tried.next_due - utcnow()).total_seconds()))
 
 
 async def drain_notifications(rt: JobRuntime, grace_s: float) -> None:
     """On shutdown, give webhook deliveries still in flight ``grace_s`` to finish.
 
-    Deliveries live only in this process (docs/jobs.md, Webhooks): a stop would
-    otherwise drop one sent a moment after its job ended. Those still running when the
-    grace ends (a slow receiver, a retry waiting out its backoff) are cancelled, and
-    logged by job so that an operator can tell which receivers missed an event.
+    Those still running when the grace ends (a slow receiver, a retry waiting out its
+    backoff) are cancelled. Their events stay due on the job rows, so another process's
+    sweep (or this one's, after a restart) delivers them (docs/jobs.md, Webhooks).
     """
     if not rt.background:
         return
     _, cut_off = await asyncio.wait(set(rt.background), timeout=grace_s)
     for task in cut_off:
         task.cancel()
-        _log.warning("stopping: %s not delivered (cut off after %.0f s)", task.get_name(), grace_s)
+        _log.warning(
+            "stopping: %s not delivered (cut off after %.0f s); it stays due for a later sweep",
+            task.get_name(),
+            grace_s,
+        )
     await asyncio.gather(*cut_off, return_exceptions=True)
 
 
@@ -292,6 +314,7 @@ async def _succeed_and_charge(
     saved: dict[str, object] | None,
 ) -> None:
     job_id = job.id  # the rollback below expires the row
+    now = utcnow()
     already_charged = await accounting.find_settlement(session, job.reservation_id)
     done = await session.execute(
         update(SynthJob)
@@ -303,8 +326,9 @@ async def _succeed_and_charge(
             result_bytes=size,
             result_seconds=seconds,
             saved_file=saved,
-            finished_at=utcnow(),
+            finished_at=now,
             lease_owner=None,
+            webhook_due_at=outbox.due_on_ending(now),
         )
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
@@ -354,10 +378,17 @@ async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: s
     which is why only ``run``'s plain values are used from here on.
     """
     await session.rollback()
+    now = utcnow()
     failed = await session.execute(
         update(SynthJob)
         .where(lease.ours(run.job_id, rt.worker_id))
-        .values(state=JobState.failed, error=reason, finished_at=utcnow(), lease_owner=None)
+        .values(
+            state=JobState.failed,
+            error=reason,
+            finished_at=now,
+            lease_owner=None,
+            webhook_due_at=outbox.due_on_ending(now),
+        )
     )
     ours = bool(failed.rowcount == 1)  # type: ignore[attr-defined]
     if ours:  # one commit: no reader sees the job failed with its budget still held

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,15 @@ class JobProgress(BaseModel):
     fraction: float
 
 
+class WebhookStatus(BaseModel):
+    state: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: not yet answered with a 2xx, attempts continue; "
+        "failed: every attempt failed, or the URL now leads to a refused address."
+    )
+    attempts: int
+    delivered_at: datetime | None
+
+
 class JobOut(BaseModel):
     id: str
     state: JobState
@@ -32,6 +41,10 @@ class JobOut(BaseModel):
     audio_seconds: float | None
     saved_file: dict[str, Any] | None
     attempts: int
+    webhook: WebhookStatus | None = Field(
+        description="The job-ended event's delivery; null without a webhook_url, or "
+        "while the job runs."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -60,7 +73,23 @@ def job_out(job: SynthJob) -> JobOut:
         audio_seconds=job.result_seconds,
         saved_file=job.saved_file,
         attempts=job.attempts,
+        webhook=_webhook_status(job),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+    )
+
+
+def _webhook_status(job: SynthJob) -> WebhookStatus | None:
+    if job.webhook_url is None or job.state not in (JobState.succeeded, JobState.failed):
+        return None
+    if job.webhook_due_at is None and job.webhook_attempts == 0:
+        return None  # ended before deliveries were stored (migration 0009)
+    state: Literal["pending", "delivered", "failed"] = "failed"
+    if job.webhook_delivered_at is not None:
+        state = "delivered"
+    elif job.webhook_due_at is not None:
+        state = "pending"
+    return WebhookStatus(
+        state=state, attempts=job.webhook_attempts, delivered_at=job.webhook_delivered_at
     )

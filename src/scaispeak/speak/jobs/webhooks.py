@@ -1,22 +1,19 @@
-"""Signed webhook deliveries when a job ends, retried with backoff.
+"""Signed webhook deliveries when a job ends: one attempt at a time (outbox.py retries).
 
 Header ``X-ScaiSpeak-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>``, computed over
 ``f"{t}.{raw body}"`` with the tenant's webhook secret (GET /jobs/webhook-secret).
 Receivers should recompute it and reject stale timestamps. An event may arrive more
-than once (a retry after a lost answer); it carries the job id and its final state, so
-repeats are recognisable. Delivery is best effort, not guaranteed: attempts live in the
-worker's memory, and a worker that stops gives them only a short grace period
-(runner.drain_notifications; docs/jobs.md, Webhooks).
+than once (a retry after a lost answer, or after the process sending it died); it
+carries the job id and its final state, so repeats are recognisable.
 """
 
 from __future__ import annotations
 
-import asyncio
+import enum
 import hashlib
 import hmac
 import json
 import logging
-import random
 import time
 from typing import Any
 
@@ -48,28 +45,30 @@ def verify(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> boo
     return hmac.compare_digest(sign(secret, body, timestamp), header)
 
 
-async def deliver(url: str, event: dict[str, Any], secret: str, settings: JobSettings) -> bool:
-    """POST the event until a 2xx answers or the attempts run out.
+class Sent(enum.Enum):
+    """How one delivery attempt went."""
 
-    Each attempt resolves the host again and checks the addresses (webhook_targets): a
-    URL that now leads to a refused address is dropped, not retried. Redirects are not
-    followed (a 3xx is a failed attempt), so a receiver cannot bounce us elsewhere.
+    DELIVERED = "delivered"  # a 2xx answered
+    FAILED = "failed"  # worth trying again: no answer, a non-2xx, a name that did not resolve
+    REFUSED = "refused"  # the URL leads to an address webhooks may not reach: never retried
+
+
+async def send(url: str, event: dict[str, Any], secret: str, settings: JobSettings) -> Sent:
+    """POST the event once.
+
+    The host is resolved again and its addresses checked (webhook_targets): a URL that
+    now leads to a refused address is refused, not retried. Redirects are not followed
+    (a 3xx is a failed attempt), so a receiver cannot bounce us elsewhere.
     """
     body = json.dumps(event, default=str).encode()
     policy = TargetPolicy.from_settings(settings.webhook_allowed_targets)
-    delay = settings.webhook_backoff_s
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
-        for attempt in range(1, settings.webhook_attempts + 1):
-            try:
-                if await _post_once(client, url, body, secret, policy, settings):
-                    return True
-            except WebhookUrlRefused as exc:
-                _log.warning("webhook %s not delivered: %s", url, exc.detail)
-                return False
-            if attempt < settings.webhook_attempts:
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay *= 2
-    return False
+        try:
+            delivered = await _post_once(client, url, body, secret, policy, settings)
+        except WebhookUrlRefused as exc:
+            _log.warning("webhook %s not delivered: %s", url, exc.detail)
+            return Sent.REFUSED
+    return Sent.DELIVERED if delivered else Sent.FAILED
 
 
 async def _post_once(

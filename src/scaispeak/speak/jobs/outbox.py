@@ -1,0 +1,122 @@
+"""A job's webhook event lives on its row until it is delivered: at least once.
+
+The job's end (succeeded or failed) sets ``webhook_due_at`` in the same commit as the
+state, so the event exists exactly when the outcome does. Whichever process runs jobs
+delivers due events: the one that ended the job at once, and every process's sweep
+those that a stopped or crashed process left behind.
+
+Before each attempt a process claims it with a conditional UPDATE that moves
+``webhook_due_at`` past the attempt's longest duration, so two processes never send
+the same attempt, and one that dies mid-attempt leaves the event due again once that
+time has passed. The outcome is written only while the claim still stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, case, null, select, update
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.schemas import job_out
+from scaispeak.speak.jobs.webhooks import Sent, send, tenant_webhook_secret
+
+_log = logging.getLogger(__name__)
+EVENTS = (JobState.succeeded, JobState.failed)
+"""Job ends that send an event (a cancel is the caller's own doing: none)."""
+_SWEEP_BATCH = 50
+
+
+def due_on_ending(now: datetime) -> ColumnElement[datetime | None]:
+    """``webhook_due_at`` for the UPDATE that ends a job: now if it has a webhook."""
+    return case((SynthJob.webhook_url.is_not(None), now), else_=null())
+
+
+def attempt_window(settings: JobSettings) -> timedelta:
+    """The longest one attempt takes (resolving the host, then the POST), with margin."""
+    return timedelta(seconds=2 * settings.webhook_timeout_s + 5)
+
+
+async def due_events(db: Database, limit: int = _SWEEP_BATCH) -> list[str]:
+    """Ids of jobs whose event is due now, oldest first."""
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(SynthJob.id)
+            .where(SynthJob.webhook_due_at <= utcnow())
+            .order_by(SynthJob.webhook_due_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
+@dataclass(frozen=True)
+class Attempt:
+    sent: Sent | None
+    """None: no attempt was made (not due, or another process is sending it)."""
+    next_due: datetime | None = None
+    """When to try again; None when no attempt is left to this caller."""
+
+
+async def attempt(db: Database, settings: JobSettings, signing_key: str, job_id: str) -> Attempt:
+    """Send the job's event once, if it is due and nobody else is sending it."""
+    claim = utcnow() + attempt_window(settings)
+    job = await _claim(db, job_id, claim)
+    if job is None:
+        return Attempt(None)
+    assert job.webhook_url is not None  # only jobs with a webhook are ever due
+    event = {"event": f"job.{job.state.value}", "job": job_out(job).model_dump(mode="json")}
+    secret = tenant_webhook_secret(signing_key, job.tenant_id)
+    sent = await send(job.webhook_url, event, secret, settings)
+    return await _record(db, settings, job, claim, sent)
+
+
+async def _claim(db: Database, job_id: str, until: datetime) -> SynthJob | None:
+    async with db.sessions() as session:
+        claimed = await session.execute(
+            update(SynthJob)
+            .where(SynthJob.id == job_id, SynthJob.webhook_due_at <= utcnow())
+            .values(webhook_due_at=until)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            await session.commit()
+            return None
+        job = await session.get(SynthJob, job_id, populate_existing=True)
+        await session.commit()  # sessions keep their rows loaded on commit
+        return job
+
+
+async def _record(
+    db: Database, settings: JobSettings, job: SynthJob, claim: datetime, sent: Sent
+) -> Attempt:
+    """Write the attempt's outcome, unless the claim lapsed and another process took
+    the event over (its outcome is the one that counts)."""
+    attempts = job.webhook_attempts + 1
+    now = utcnow()
+    next_due = None
+    if sent is Sent.FAILED and attempts < settings.webhook_attempts:
+        next_due = now + timedelta(seconds=_backoff(settings, attempts))
+    async with db.sessions() as session:
+        await session.execute(
+            update(SynthJob)
+            .where(SynthJob.id == job.id, SynthJob.webhook_due_at == claim)
+            .values(
+                webhook_due_at=next_due,
+                webhook_attempts=attempts,
+                webhook_delivered_at=now if sent is Sent.DELIVERED else None,
+            )
+        )
+        await session.commit()
+    if sent is Sent.FAILED and next_due is None:
+        _log.warning("webhook of %s given up after %d attempts", job.id, attempts)
+    return Attempt(sent, next_due)
+
+
+def _backoff(settings: JobSettings, attempts: int) -> float:
+    """Doubling from ``webhook_backoff_s``, with jitter so receivers coming back up are
+    not hit by every sender at the same instant."""
+    return float(settings.webhook_backoff_s * 2 ** (attempts - 1) * random.uniform(0.5, 1.5))
