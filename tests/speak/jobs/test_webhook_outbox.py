@@ -81,6 +81,11 @@ async def webhook_of(app: LiveApp, job_id: str) -> Any:
     return response.json()["webhook"]
 
 
+async def finished_job(app: LiveApp, **extra: Any) -> Any:
+    job = (await submit(app, SHORT, **extra)).json()
+    return await wait_for(app, job["id"], {"succeeded"}, seconds=60)
+
+
 async def attempts_made(app: LiveApp, job_id: str, count: int) -> bool:
     return (await job_row(app, job_id)).webhook_attempts >= count
 
@@ -100,8 +105,7 @@ async def test_an_event_cut_off_by_a_stop_is_delivered_by_the_next_process(
     url, receiver = hook
     settings = make_settings(tmp_path, jobs=hooks(webhook_timeout_s=1, webhook_backoff_s=600))
     async with started_app(settings, engines) as first:
-        job = (await submit(first, SHORT, webhook_url=url)).json()
-        await wait_for(first, job["id"], {"succeeded"}, seconds=60)
+        job = await finished_job(first, webhook_url=url)
         await receiver.wait_calls(1)  # refused; the retry waits out a long backoff
         await until(lambda: attempts_made(first, job["id"], 1), "the first attempt's outcome")
         assert (await webhook_of(first, job["id"]))["state"] == "pending"
@@ -128,8 +132,7 @@ async def test_two_processes_never_send_the_same_attempt(
     receiver.accept.set()
     settings = make_settings(tmp_path, database_url, jobs=hooks())
     async with started_app(settings, engines) as app:
-        job = (await submit(app, SHORT, webhook_url=url)).json()
-        await wait_for(app, job["id"], {"succeeded"}, seconds=60)
+        job = await finished_job(app, webhook_url=url)
         await receiver.wait_calls(1)
         runtime = app.app.state.speak.jobs.runtime
         await asyncio.gather(*runtime.background)  # the first delivery has finished
@@ -151,14 +154,12 @@ async def test_an_event_is_given_up_after_its_attempts_and_the_job_says_so(
     url, receiver = hook
     settings = make_settings(tmp_path, jobs=hooks(webhook_attempts=3, webhook_backoff_s=0.1))
     async with started_app(settings, engines) as app:
-        job = (await submit(app, SHORT, webhook_url=url)).json()
-        await wait_for(app, job["id"], {"succeeded"}, seconds=60)
+        job = await finished_job(app, webhook_url=url)
         await receiver.wait_calls(3)
         await asyncio.gather(*app.app.state.speak.jobs.runtime.background)
         await asyncio.sleep(1)  # room for a sweep to try a fourth time, which it must not
         status = await webhook_of(app, job["id"])
-        no_hook = (await submit(app, SHORT)).json()
-        await wait_for(app, no_hook["id"], {"succeeded"}, seconds=60)
+        no_hook = await finished_job(app)
         assert await webhook_of(app, no_hook["id"]) is None
     assert status == {"state": "failed", "attempts": 3, "delivered_at": None}
     assert len(receiver.calls) == 3
