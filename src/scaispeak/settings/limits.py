@@ -79,6 +79,13 @@ class JobSettings(BaseModel):
     )
     concurrency: int = Field(2, description="Jobs one worker process runs at once.")
     queue_name: str = Field("scaispeak-jobs", description="Redis stream the jobs travel on.")
+    stream_maxlen: int = Field(
+        100_000,
+        ge=1000,
+        description="Messages the Redis stream keeps (about: trimmed by whole blocks); older "
+        "ones are dropped. A job whose message was dropped unread is queued again by the "
+        "sweeper after requeue_after_s.",
+    )
     redelivery_idle_ms: int = Field(
         300_000, description="Unacknowledged Redis messages idle this long are redelivered."
     )

@@ -171,3 +171,15 @@ async def test_a_submit_while_the_queue_is_unreachable_answers_202_and_the_sweep
     assert await sweep_once(app.app.state.platform.db, working) == [job_id]
     done = await wait_for(app, job_id, {"succeeded", "failed"}, seconds=60)
     assert done["state"] == "succeeded", done
+
+
+async def test_the_stream_is_trimmed_to_its_cap(stream_settings: Settings) -> None:
+    """Acknowledged messages stay in a Redis stream until trimmed: uncapped, it would
+    grow by one message per job for as long as the service runs."""
+    jobs = stream_settings.jobs.model_copy(update={"stream_maxlen": 1000})
+    settings = stream_settings.model_copy(update={"jobs": jobs})
+    async with stream_of(settings, jobs=0) as (watch, api):
+        await asyncio.gather(*(api.kick(f"job_{index}") for index in range(2500)))
+        kept = await watch.redis.xlen(watch.stream)
+    # Trimming is approximate: whole blocks of up to 100 messages (stream-node-max-entries).
+    assert 1000 <= kept <= 1100

@@ -106,6 +106,11 @@ def _broker(settings: Settings) -> AsyncBroker:
             # other workers idled. Reclaiming a dead worker's messages likewise.
             xread_count=1,
             unacknowledged_batch_size=1,
+            # Acknowledged messages stay in a stream until trimmed: without a cap it
+            # grows by one message per job forever. Trimming may drop a message nobody
+            # read yet; the job row is the source of truth and the sweeper re-queues it.
+            maxlen=settings.jobs.stream_maxlen,
+            approximate=True,
         )
     return InMemoryBroker(max_async_tasks=settings.jobs.concurrency)
 
