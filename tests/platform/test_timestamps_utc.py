@@ -21,6 +21,7 @@ from scaispeak.platform.auth.models import Tenant
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
 from tests.conftest import LiveApp
+from tests.support.database import migrated_database
 
 WRITTEN = datetime(2026, 12, 5, 14, 10, 1, 306047, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -28,10 +29,8 @@ SECOND = timedelta(seconds=1)
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade_to_head(database.engine)
-    yield database
-    await database.dispose()
+    async with migrated_database(database_url) as database:
+        yield database
 
 
 async def write_tenant(db: Database, created_at: datetime) -> str:

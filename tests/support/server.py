@@ -70,14 +70,10 @@ class ServerThread:
 async def bootstrap_key(database_url: str, email: str = "oa@example.com") -> str:
     """Migrate and bootstrap through a short-lived engine, before the server starts."""
     from scaispeak.platform.auth.service import bootstrap
-    from scaispeak.platform.db import Database
-    from scaispeak.platform.migrate import upgrade_to_head
+    from tests.support.database import migrated_database
 
-    db = Database(database_url)
-    await upgrade_to_head(db.engine)
-    async with db.sessions() as session:
+    async with migrated_database(database_url) as db, db.sessions() as session:
         made = await bootstrap(session, "boot", email, only_if_empty=False)
-    await db.dispose()
     assert made is not None
     return made.key.secret
 

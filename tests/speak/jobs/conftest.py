@@ -10,11 +10,11 @@ import pytest
 from fastapi import FastAPI, Request
 
 from scaispeak.platform.db import Database
-from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER
 from tests.conftest import LiveApp, make_settings, started_app
+from tests.support.database import migrated_database
 from tests.support.server import ServerThread
 
 Received = list[tuple[bytes, str]]
@@ -50,10 +50,8 @@ async def loopback_hooks_app(tmp_path: Path, engines: EngineRegistry) -> AsyncIt
 @pytest.fixture
 async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
     """The session's PostgreSQL database, migrated, for tests that run a worker by hand."""
-    db = Database(postgres_url)
-    await upgrade_to_head(db.engine)
-    yield db
-    await db.dispose()
+    async with migrated_database(postgres_url) as db:
+        yield db
 
 
 @pytest.fixture
