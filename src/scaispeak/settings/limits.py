@@ -78,6 +78,12 @@ class JobSettings(BaseModel):
         "(crash, out of memory, lost lease) stops being retried after this many claims.",
     )
     concurrency: int = Field(2, description="Jobs one worker process runs at once.")
+    max_active_per_tenant: int = Field(
+        100,
+        ge=1,
+        description="Jobs one tenant may have queued or running at once; a submit over it "
+        "is 429 too_many_jobs. Keeps one tenant's backlog from filling every worker.",
+    )
     queue_name: str = Field("scaispeak-jobs", description="Redis stream the jobs travel on.")
     stream_maxlen: int = Field(
         100_000,

@@ -8,21 +8,25 @@ colleague's job id is indistinguishable from a missing one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
+from weakref import WeakValueDictionary
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import Reservation
-from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.models import Role, Tenant
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database, utcnow
-from scaispeak.platform.errors import Conflict, NotFound
+from scaispeak.platform.errors import Conflict, NotFound, ServiceError
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
@@ -67,6 +71,18 @@ class IdempotencyConflict(Conflict):
     code, title = "idempotency_key_reused", "Idempotency key reused with another request"
 
 
+class TooManyJobs(ServiceError):
+    status, code, title = 429, "too_many_jobs", "Too many jobs"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Your tenant already has {limit} jobs queued or running; submit more once "
+            "some have finished.",
+            limit=limit,
+        )
+        self.headers["Retry-After"] = "30"
+
+
 def visible_jobs(principal: Principal) -> ColumnElement[bool]:
     """The jobs ``principal`` may read, download and cancel (see the module docstring)."""
     own_tenant = tenant_filter(SynthJob, principal)
@@ -96,11 +112,13 @@ def _same_request(job: SynthJob, fingerprint: str) -> SynthJob:
 
 
 async def create_job(
-    session: AsyncSession, principal: Principal, request: JobRequest
+    session: AsyncSession, principal: Principal, request: JobRequest, *, max_active: int
 ) -> tuple[SynthJob, bool]:
     """Queue a job (holding its cost) or return the earlier one for the same key.
 
-    Returns (job, created). A key reused with another body is a 409.
+    Returns (job, created). A key reused with another body is a 409; a tenant with
+    ``max_active`` jobs queued or running gets a 429 (a replay of an earlier job does
+    not count as a new one).
     """
     fingerprint = request_hash(request.body_for_hash)
     if request.idempotency_key:
@@ -110,19 +128,44 @@ async def create_job(
     reservation = await accounting.reserve(
         session, principal, request.hold_micros, long_running=True
     )
-    job = _new_job(principal, request, fingerprint, reservation.id)
-    session.add(job)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Two requests with one key raced: the other insert won; answer with its job.
-        await session.rollback()
-        await accounting.release(session, reservation)
-        assert request.idempotency_key is not None
-        earlier = await find_by_key(session, principal, request.idempotency_key)
-        assert earlier is not None
-        return _same_request(earlier, fingerprint), False
+    async with _one_submit_at_a_time(session, principal.tenant_id):
+        if await _active_jobs(session, principal.tenant_id) >= max_active:
+            await session.rollback()
+            await accounting.release(session, reservation)
+            raise TooManyJobs(max_active)
+        job = _new_job(principal, request, fingerprint, reservation.id)
+        session.add(job)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # Two requests with one key raced: the other insert won; answer with its job.
+            await session.rollback()
+            await accounting.release(session, reservation)
+            assert request.idempotency_key is not None
+            earlier = await find_by_key(session, principal, request.idempotency_key)
+            assert earlier is not None
+            return _same_request(earlier, fingerprint), False
     return job, True
+
+
+_submitting: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+
+@asynccontextmanager
+async def _one_submit_at_a_time(session: AsyncSession, tenant_id: str) -> AsyncIterator[None]:
+    """Serialise a tenant's submits from counting its active jobs to the new job's
+    commit, so simultaneous submits cannot all pass the cap: in this process with a
+    lock, across processes by locking the tenant's row (PostgreSQL; SQLite has one
+    process, and ignores FOR UPDATE)."""
+    lock = _submitting.setdefault(tenant_id, asyncio.Lock())
+    async with lock:
+        await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+        yield
+
+
+async def _active_jobs(session: AsyncSession, tenant_id: str) -> int:
+    active = select(func.count()).where(SynthJob.tenant_id == tenant_id, SynthJob.state.in_(ACTIVE))
+    return int(await session.scalar(active) or 0)
 
 
 def _new_job(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database
 from scaispeak.platform.drive import files as drive
+from scaispeak.platform.limits import TenantLimiter
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.models import SynthJob
@@ -46,6 +47,7 @@ async def submit_job(
     db: Database,
     ctx: SpeakContext,
     settings: Settings,
+    limiter: TenantLimiter,
     caller: Principal,
     params: SpeakParams,
     *,
@@ -54,7 +56,32 @@ async def submit_job(
     idempotency_key: str | None,
     body: dict[str, Any],
 ) -> tuple[SynthJob, bool]:
-    """Queue a job for ``params`` (or return the earlier job for the same key)."""
+    """Queue a job for ``params`` (or return the earlier job for the same key).
+
+    A submit is a request like any other: it counts against the tenant's requests per
+    minute and holds one of its concurrent slots while it runs (not while the job runs:
+    ``max_active_per_tenant`` bounds those)."""
+    async with limiter.slot(caller.tenant_id):
+        job, created = await _queue_checked(
+            session, ctx, settings, caller, params, save_to, webhook_url, idempotency_key, body
+        )
+    if created:
+        await _hand_to_queue(db, ctx.jobs, job.id)
+    return job, created
+
+
+async def _queue_checked(
+    session: AsyncSession,
+    ctx: SpeakContext,
+    settings: Settings,
+    caller: Principal,
+    params: SpeakParams,
+    save_to: SaveTo | None,
+    webhook_url: str | None,
+    idempotency_key: str | None,
+    body: dict[str, Any],
+) -> tuple[SynthJob, bool]:
+    """Check everything, then create the job and its hold (not yet handed over)."""
     if webhook_url is not None:
         await check_webhook(settings, webhook_url)
     voice, spec = await prepare_speech(
@@ -80,10 +107,9 @@ async def submit_job(
         idempotency_key=idempotency_key,
         body_for_hash=body,
     )
-    job, created = await create_job(session, caller, request)
-    if created:
-        await _hand_to_queue(db, ctx.jobs, job.id)
-    return job, created
+    return await create_job(
+        session, caller, request, max_active=settings.jobs.max_active_per_tenant
+    )
 
 
 async def _hand_to_queue(db: Database, queue: JobQueue, job_id: str) -> None:

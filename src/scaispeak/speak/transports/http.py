@@ -107,6 +107,7 @@ async def speak(
             platform.db,
             speak_context(request),
             platform.settings,
+            platform.limiter,
             caller,
             params,
             save_to=save_to,

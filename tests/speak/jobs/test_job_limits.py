@@ -1,0 +1,82 @@
+"""A tenant's jobs are bounded: at most ``max_active_per_tenant`` queued or running,
+even when submits arrive together, and each submit counts as a request per minute."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scaispeak.settings import AccountingSettings, JobSettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.test_jobs_embedded import JOE, STORY, submit
+
+CAP = 3
+
+
+@pytest.fixture
+async def capped_app(
+    tmp_path: Path, database_url: str, engines: EngineRegistry
+) -> AsyncIterator[LiveApp]:
+    """Jobs that stay active (their engine waits) under a cap of ``CAP`` per tenant."""
+    jobs = JobSettings(max_active_per_tenant=CAP)
+    async with started_app(make_settings(tmp_path, database_url, jobs=jobs), engines) as app:
+        gate = asyncio.Event()
+
+        async def engine_waits(*_a: Any, **_k: Any) -> Any:
+            await gate.wait()
+            raise asyncio.CancelledError  # never reached before the app stops
+
+        pipeline = app.app.state.speak.jobs.runtime.pipeline
+        original = pipeline.speak_segment
+        pipeline.speak_segment = engine_waits
+        try:
+            yield app
+        finally:
+            pipeline.speak_segment = original
+
+
+async def test_a_tenant_over_its_active_jobs_gets_429_and_others_do_not(
+    capped_app: LiveApp,
+) -> None:
+    app = capped_app
+    first = await submit(app, key="first")
+    for _ in range(CAP - 1):
+        assert (await submit(app)).status_code == 202
+    refused = await submit(app)
+    assert_problem(refused, 429, "too_many_jobs")
+    assert refused.headers["Retry-After"] == "30"
+    # A replay of an earlier job is not a new job; another tenant has its own cap.
+    replay = await submit(app, key="first")
+    assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
+    other = app.auth(app.tenancy.member_b)
+    body = {"text": STORY, "voice_id": JOE, "mode": "async"}
+    theirs = await app.client.post("/v1/modules/scaispeak/speak", json=body, headers=other)
+    assert theirs.status_code == 202, theirs.text
+    # A cancelled job frees its place.
+    cancel = await app.client.delete(
+        f"/v1/modules/scaispeak/jobs/{first.json()['id']}", headers=app.auth(app.tenancy.member_a)
+    )
+    assert cancel.status_code == 200, cancel.text
+    assert (await submit(app)).status_code == 202
+
+
+async def test_simultaneous_submits_never_pass_the_cap(capped_app: LiveApp) -> None:
+    answers = await asyncio.gather(*(submit(capped_app) for _ in range(3 * CAP)))
+    assert Counter(a.status_code for a in answers) == {202: CAP, 429: 2 * CAP}
+
+
+async def test_a_submit_counts_against_the_tenants_requests_per_minute(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    accounting = AccountingSettings(requests_per_minute_per_tenant=2)
+    async with started_app(make_settings(tmp_path, accounting=accounting), engines) as app:
+        answers = [await submit(app) for _ in range(3)]
+    assert [a.status_code for a in answers[:2]] == [202, 202]
+    assert_problem(answers[2], 429, "rate_limited")
