@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,18 @@ async def check_webhook(settings: Settings, webhook_url: str) -> None:
     await check_webhook_url(webhook_url, policy, _SUBMIT_RESOLVE_TIMEOUT_S)
 
 
+@dataclass(frozen=True)
+class Submission:
+    """What a caller asks of a job."""
+
+    params: SpeakParams
+    save_to: SaveTo | None
+    webhook_url: str | None
+    idempotency_key: str | None
+    body: dict[str, Any]
+    """The request body as sent, to tell a retry from another request."""
+
+
 async def submit_job(
     session: AsyncSession,
     db: Database,
@@ -49,39 +61,29 @@ async def submit_job(
     settings: Settings,
     limiter: TenantLimiter,
     caller: Principal,
-    params: SpeakParams,
-    *,
-    save_to: SaveTo | None,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    body: dict[str, Any],
+    asked: Submission,
 ) -> tuple[SynthJob, bool]:
-    """Queue a job for ``params`` (or return the earlier job for the same key).
+    """Queue a job (or return the earlier job for the same idempotency key).
 
     A submit is a request like any other: it counts against the tenant's requests per
     minute and holds one of its concurrent slots while it runs (not while the job runs:
     ``max_active_per_tenant`` bounds those)."""
     async with limiter.slot(caller.tenant_id):
-        job, created = await _queue_checked(
-            session, ctx, settings, caller, params, save_to, webhook_url, idempotency_key, body
-        )
+        job, created = await _create_checked(session, ctx, settings, caller, asked)
     if created:
         await _hand_to_queue(db, ctx.jobs, job.id)
     return job, created
 
 
-async def _queue_checked(
+async def _create_checked(
     session: AsyncSession,
     ctx: SpeakContext,
     settings: Settings,
     caller: Principal,
-    params: SpeakParams,
-    save_to: SaveTo | None,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    body: dict[str, Any],
+    asked: Submission,
 ) -> tuple[SynthJob, bool]:
     """Check everything, then create the job and its hold (not yet handed over)."""
+    params, save_to, webhook_url = asked.params, asked.save_to, asked.webhook_url
     if webhook_url is not None:
         await check_webhook(settings, webhook_url)
     voice, spec = await prepare_speech(
@@ -104,8 +106,8 @@ async def _queue_checked(
         hold_micros=max(price_for(settings, r.backend, len(spec.text)) for r in routes),
         save_to=save_to,
         webhook_url=webhook_url,
-        idempotency_key=idempotency_key,
-        body_for_hash=body,
+        idempotency_key=asked.idempotency_key,
+        body_for_hash=asked.body,
     )
     return await create_job(
         session, caller, request, max_active=settings.jobs.max_active_per_tenant

@@ -22,7 +22,7 @@ from scaispeak.speak.errors import TimestampsUnavailable
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
-from scaispeak.speak.jobs.submit import check_save_to, submit_job
+from scaispeak.speak.jobs.submit import Submission, check_save_to, submit_job
 from scaispeak.speak.synthesis.batch import (
     Keeper,
     PassingResult,
@@ -109,11 +109,13 @@ async def speak(
             platform.settings,
             platform.limiter,
             caller,
-            params,
-            save_to=save_to,
-            webhook_url=str(body.webhook_url) if body.webhook_url else None,
-            idempotency_key=idempotency_key,
-            body=body.model_dump(mode="json"),
+            Submission(
+                params,
+                save_to,
+                webhook_url=str(body.webhook_url) if body.webhook_url else None,
+                idempotency_key=idempotency_key,
+                body=body.model_dump(mode="json"),
+            ),
         )
         return _job_accepted(job, replayed=not created)
     saver = None
