@@ -84,13 +84,13 @@ def _services_answer() -> bool:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
+def cluster(tmp_path: Path, own_postgres_url: str) -> Iterator[dict[str, Any]]:
     if not _services_answer():
         pytest.skip("no Redis answers at 127.0.0.1:6379")
     env = {
         **os.environ,
         "SCAISPEAK_DATA_DIR": str(tmp_path),
-        "SCAISPEAK_DATABASE_URL": postgres_url,
+        "SCAISPEAK_DATABASE_URL": own_postgres_url,
         "SCAISPEAK_REDIS_URL": "redis://127.0.0.1:6379/0",
         "SCAISPEAK_BOOTSTRAP_ON_START": "0",
         "SCAISPEAK_ENGINES__ENABLED": '["piper"]',
@@ -136,7 +136,7 @@ def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
 
 @pytest.mark.timeout(1500)
 def test_killed_worker_job_finishes_exactly_once_with_one_charge(
-    cluster: dict[str, Any], postgres_url: str
+    cluster: dict[str, Any], own_postgres_url: str
 ) -> None:
     text = long_text()
     headers = {"Authorization": f"Bearer {cluster['key']}"}
@@ -147,7 +147,7 @@ def test_killed_worker_job_finishes_exactly_once_with_one_charge(
         )
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["id"]
-        victim = _wait_for_progress_and_kill(client, job_id, postgres_url, cluster["workers"])
+        victim = _wait_for_progress_and_kill(client, job_id, own_postgres_url, cluster["workers"])
         done = _wait_finished(client, job_id, timeout=900)
         assert done["state"] == "succeeded", (done, _tail(cluster["logs"]))
         assert done["attempts"] >= 2, "the second worker must have taken over"
@@ -161,7 +161,7 @@ def test_killed_worker_job_finishes_exactly_once_with_one_charge(
     middle = len(pcm) // 2
     _assert_chapter(pcm[middle : middle + rate * 12], rate, "mountain")
     _assert_chapter(pcm[-rate * 14 : -rate * 2], rate, "city")
-    assert _charges(postgres_url, job_id) == 1
+    assert _charges(own_postgres_url, job_id) == 1
     assert victim in cluster["workers"]
 
 

@@ -32,14 +32,14 @@ async def submit(app: LiveApp, text: str = STORY, key: str | None = None, **extr
     return await app.client.post(SPEAK, json=body, headers=headers)
 
 
-async def wait_for(app: LiveApp, job_id: str, states: set[str], seconds: float = 120) -> Any:
+async def wait_for(
+    app: LiveApp, job_id: str, states: set[str], seconds: float = 120, *, key: str | None = None
+) -> Any:
+    """Poll the job as ``key`` (member A's by default) until it is in one of ``states``."""
     deadline = asyncio.get_running_loop().time() + seconds
+    headers = app.auth(key or app.tenancy.member_a)
     while True:
-        job = (
-            await app.client.get(
-                f"/v1/modules/scaispeak/jobs/{job_id}", headers=app.auth(app.tenancy.member_a)
-            )
-        ).json()
+        job = (await app.client.get(f"/v1/modules/scaispeak/jobs/{job_id}", headers=headers)).json()
         if job["state"] in states:
             return job
         assert asyncio.get_running_loop().time() < deadline, job

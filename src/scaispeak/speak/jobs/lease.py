@@ -11,8 +11,9 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, ScalarSelect, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
@@ -37,6 +38,46 @@ def claimable(now: datetime) -> ColumnElement[bool]:
         SynthJob.state == JobState.queued,
         (SynthJob.state == JobState.running) & (SynthJob.lease_until < now),
     )
+
+
+def _tenant_last_start() -> ScalarSelect[datetime | None]:
+    """When the candidate's tenant last had a job start (None: never)."""
+    other = aliased(SynthJob)
+    return (
+        select(func.max(other.started_at))
+        .where(other.tenant_id == SynthJob.tenant_id)
+        .scalar_subquery()
+    )
+
+
+async def next_in_line(
+    session: AsyncSession, hint: str, max_attempts: int, now: datetime, limit: int = 8
+) -> list[str]:
+    """Claimable jobs, the one to run first first.
+
+    A queue message only says that there is work: which job runs is decided here, so
+    that one tenant's backlog cannot hold every other tenant's jobs behind it. First a
+    dead worker's job (it was started, and someone waits on it); then a job of the
+    tenant whose last job started longest ago (never: first), which takes tenants in
+    turns; among tenants tied on that, the tenant of the job the message was for
+    (``hint``). Within a tenant, the oldest job first.
+    """
+    hinted = aliased(SynthJob)
+    hinted_tenant = select(hinted.tenant_id).where(hinted.id == hint).scalar_subquery()
+    rows = await session.execute(
+        select(SynthJob.id)
+        .where(claimable(now), SynthJob.attempts < max_attempts)
+        .order_by(
+            case((SynthJob.state == JobState.running, 0), else_=1),
+            _tenant_last_start().asc().nulls_first(),
+            case((SynthJob.tenant_id == hinted_tenant, 0), else_=1),
+            SynthJob.created_at,
+        )
+        .limit(limit)
+    )
+    ids = list(rows.scalars())
+    await session.commit()
+    return ids
 
 
 async def take(

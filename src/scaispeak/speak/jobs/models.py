@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,6 +49,8 @@ class SynthJob(Base):
         UniqueConstraint(
             "tenant_id", "user_id", "idempotency_key", name="uq_synth_jobs_user_idempotency_key"
         ),
+        # The claim's turn order reads each tenant's latest start (lease.next_in_line).
+        Index("ix_synth_jobs_tenant_started", "tenant_id", "started_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))

@@ -41,6 +41,10 @@ class JobQueue:
 
         self._task = self.broker.register_task(run_one, task_name=TASK_NAME)
         self._receiver: asyncio.Task[None] | None = None
+        # taskiq's in-memory broker runs every kicked task at once (its max_async_tasks
+        # bounds only a receiver, which embedded mode has none of): without this, a
+        # hundred queued jobs would all run together, each a hundred times slower.
+        self._slots = asyncio.Semaphore(settings.jobs.concurrency)
 
     @property
     def distributed(self) -> bool:
@@ -49,7 +53,11 @@ class JobQueue:
     async def _run(self, job_id: str) -> None:
         if self.runtime is None:
             raise RuntimeError("this process does not run jobs")
-        await run_job(self.runtime, job_id)
+        if self.distributed:  # the receiver starts one only when a slot is free
+            await run_job(self.runtime, job_id)
+            return
+        async with self._slots:
+            await run_job(self.runtime, job_id)
 
     async def start(self) -> None:
         await self.broker.startup()

@@ -96,12 +96,14 @@ class JobRuntime:
     background: set[asyncio.Task[bool]] = field(default_factory=set)
 
 
-async def run_job(rt: JobRuntime, job_id: str) -> None:
+async def run_job(rt: JobRuntime, message_for: str) -> None:
+    """Run the next job in line; a queue message names a job, but only as a hint."""
     async with rt.db.sessions() as session:
-        job = await claim(session, rt, job_id)
+        job = await claim(session, rt, message_for)
         if job is None:
             return
         run = ClaimedJob.of(job)
+        job_id = run.job_id
         heartbeat = asyncio.create_task(
             lease.keep(rt.db, run.job_id, rt.worker_id, rt.settings.lease_s)
         )
@@ -198,14 +200,17 @@ async def drain_notifications(rt: JobRuntime, grace_s: float) -> None:
 
 
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:
-    """Take the job under a lease; None if it is leased, finished or out of attempts."""
+    """Take the next job in line under a lease (lease.next_in_line: usually ``job_id``,
+    the one this message was for, unless another tenant has waited longer). None when
+    no job is waiting. Fails ``job_id`` first if its runs keep dying."""
     now = utcnow()
-    if await lease.take(session, job_id, rt.worker_id, rt.settings, now):
-        return await _reload(session, job_id)
     if await lease.give_up(session, job_id, rt.settings.max_attempts, now):
         await _after_giving_up(session, rt, job_id)
     else:
         await session.rollback()
+    for candidate in await lease.next_in_line(session, job_id, rt.settings.max_attempts, now):
+        if await lease.take(session, candidate, rt.worker_id, rt.settings, now):
+            return await _reload(session, candidate)
     return None
 
 
