@@ -26,6 +26,13 @@ class EngineSettings(BaseModel):
     max_clause_chars: int = Field(
         220, description="Sentences longer than this are split at clause boundaries."
     )
+    max_engine_chars: int = Field(
+        300,
+        ge=50,
+        description="Longest normalised text one engine call renders; a longer segment (an "
+        "unbroken token such as a key or a hash) is rendered in pieces, so memory stays "
+        "bounded.",
+    )
     sentence_pause_ms: int = Field(250, description="Silence inserted between sentences.")
     clause_pause_ms: int = Field(120, description="Silence inserted between clauses.")
     target_lufs: float = Field(-20.0, description="Loudness the output is normalised to.")

@@ -52,7 +52,12 @@ from scaispeak.speak.synthesis.inference import InferencePool, Priority, ThreadH
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
 from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
-from scaispeak.speak.synthesis.text import Segment, normalize_text, split_segments
+from scaispeak.speak.synthesis.text import (
+    Segment,
+    normalize_text,
+    split_for_engine,
+    split_segments,
+)
 from scaispeak.speak.synthesis.timestamps import WordTiming, timeline
 
 
@@ -162,13 +167,42 @@ class SynthesisPipeline:
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
         with engine_errors(engine_name):
-            pcm, spans = await self._synthesize(
-                engine, spoken, voice, speed, priority, lane, watermark, levelled
-            )
+            if len(spoken) <= self.settings.max_engine_chars:
+                pcm, spans = await self._synthesize(
+                    engine, spoken, voice, speed, priority, lane, watermark, levelled
+                )
+            else:
+                pcm, spans = await self._synthesize_pieces(
+                    engine, spoken, voice, speed, priority, lane, watermark, levelled
+                )
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
         pause = self.pause_after(segment)
         return SegmentAudio(index, segment.text, pcm, pause, elapsed, spans)
+
+    async def _synthesize_pieces(
+        self,
+        engine: Engine | AsyncEngine,
+        spoken: str,
+        voice: str,
+        speed: float,
+        priority: Priority,
+        lane: Hashable | None,
+        watermark: bool,
+        levelled: bool,
+    ) -> tuple[Pcm, WordSpans | None]:
+        """A segment too long for one engine call (split_for_engine), piece by piece.
+        Its word times are left to be estimated: the pieces' own do not line up."""
+        pieces = split_for_engine(spoken, self.settings.max_engine_chars)
+        parts = [
+            (
+                await self._synthesize(
+                    engine, piece, voice, speed, priority, lane, watermark, levelled
+                )
+            )[0]
+            for piece in pieces
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False), None
 
     def _count(self, engine_name: str, text: str, audio_s: float, elapsed: float) -> None:
         if audio_s > 0:
@@ -202,6 +236,8 @@ class SynthesisPipeline:
         engine = self.engines.get(engine_name)
         if not isinstance(engine, OpeningEngine) or isinstance(engine, AsyncEngine):
             return None
+        if len(normalize_text(segment.text)) > self.settings.max_engine_chars:
+            return None  # made in pieces by speak_segment; an opening renders it whole
         hold = self.pool.hold_thread_for_due_soon()
         if hold is None:
             return None

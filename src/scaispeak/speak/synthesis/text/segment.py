@@ -135,6 +135,30 @@ def split_segments(text: str, *, max_chars: int = 220, min_chars: int = 12) -> l
     return _segments(text, spans)
 
 
+def split_for_engine(spoken: str, max_chars: int) -> list[str]:
+    """Cut normalised text into pieces of at most ``max_chars`` for separate engine calls.
+
+    Segments are cut only between words, so one unbroken token (a key, a hash, a long
+    URL) makes a segment of any length, and normalising digits and symbols can make it
+    several times longer still. An engine renders each call whole, in memory that grows
+    with its audio: a 2,000-character token took a server past 20 GB. Ordinary segments
+    come back as one piece; longer text is cut between words, and inside a word only
+    when the word alone is too long.
+    """
+    pieces: list[str] = []
+    current = ""
+    for word in spoken.split():
+        while len(word) > max_chars:
+            pieces.extend([current] if current else [])
+            pieces.append(word[:max_chars])
+            current, word = "", word[max_chars:]
+        if current and len(current) + 1 + len(word) > max_chars:
+            pieces.append(current)
+            current = ""
+        current = f"{current} {word}" if current else word
+    return [*pieces, current] if current or not pieces else pieces
+
+
 class IncrementalSegmenter:
     """Segment text that arrives in fragments (LLM tokens), emitting segments early.
 
@@ -155,11 +179,17 @@ class IncrementalSegmenter:
         self._started = False
 
     def feed(self, fragment: str) -> list[Segment]:
-        """Add ``fragment`` and return the segments that are now complete."""
-        self._buffer += fragment
+        """Add ``fragment`` and return the segments that are now complete.
+
+        A large fragment goes in ``max_chars`` at a time, as if it had streamed in: each
+        emitted clause rescans the buffer, so one 100,000-character fragment fed whole
+        took seconds (quadratic) on the event loop."""
         emitted: list[Segment] = []
-        while batch := self._take_sentences() or self._take_clause():
-            emitted.extend(batch)
+        step = self._limits.max_chars
+        for start in range(0, max(len(fragment), 1), step):
+            self._buffer += fragment[start : start + step]
+            while batch := self._take_sentences() or self._take_clause():
+                emitted.extend(batch)
         return emitted
 
     @property
