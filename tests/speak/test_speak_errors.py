@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import LiveApp
@@ -118,3 +120,12 @@ async def test_expired_licence_blocks_synthesis_with_451(sqlite_app: LiveApp) ->
         await session.commit()
     response = await speak(sqlite_app, {"text": "Hello.", "voice_id": JOE})
     assert_problem(response, 451, "voice_licence_expired")
+
+
+async def test_text_with_half_a_utf16_pair_is_422_not_a_failed_synthesis(
+    sqlite_app: LiveApp,
+) -> None:
+    escaped = json.dumps({"text": "Hello \ud800 there", "voice_id": JOE})  # "\\ud800"
+    headers = {**sqlite_app.auth(sqlite_app.tenancy.member_a), "content-type": "application/json"}
+    response = await sqlite_app.client.post(SPEAK, content=escaped, headers=headers)
+    assert_problem(response, 422, "invalid_text")

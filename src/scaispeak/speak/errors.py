@@ -27,6 +27,12 @@ class EmptyText(ServiceError):
     status, code, title = 422, "empty_text", "Text is empty"
 
 
+class InvalidText(ServiceError):
+    """Text that is not a sequence of characters (a lone UTF-16 surrogate)."""
+
+    status, code, title = 422, "invalid_text", "Text is not valid Unicode"
+
+
 class TextTooLong(PayloadTooLarge):
     code, title = "text_too_long", "Text too long"
 

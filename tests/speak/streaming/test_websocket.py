@@ -210,3 +210,25 @@ async def test_a_connection_without_credentials_is_refused(stream_server: Stream
         error = (await client.event("error")).event
         assert await client.closed() == 4401
     assert error is not None and error["code"] == "unauthorized"
+
+
+async def test_an_emoji_sent_in_two_utf16_halves_is_one_character_and_a_lone_half_is_refused(
+    stream_server: StreamServer,
+) -> None:
+    """JavaScript slices strings by UTF-16 units, so a token boundary can fall inside an
+    emoji: JSON then carries "\\ud83c" in one message and "\\udf89" in the next."""
+    text = "The party starts now \ud83c\udf89 and everyone is invited."
+    cut = text.index("\udf89")
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="pcm", sample_rate=16000)
+        await client.send("text", text=text[:cut])
+        await client.send("text", text=text[cut:])
+        await client.send("text", text=" Oops \udf89 here.")
+        refused = (await client.event("error")).event
+        await client.send("end")
+        await client.event("done")
+        assert await client.closed() == 1000
+    assert refused is not None
+    assert (refused["code"], refused["status"], refused["fatal"]) == ("invalid_text", 422, False)
+    heard = transcribe(pcm_samples(client.audio()), 16000).lower()
+    assert "invited" in heard and "oops" not in heard

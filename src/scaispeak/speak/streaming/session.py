@@ -34,7 +34,7 @@ from typing import Protocol
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
-from scaispeak.speak.errors import SynthesisFailed, TextTooLong
+from scaispeak.speak.errors import InvalidText, SynthesisFailed, TextTooLong
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
@@ -44,8 +44,13 @@ from scaispeak.speak.streaming.sink import StreamSink
 from scaispeak.speak.streaming.speaker import SegmentSpeaker
 from scaispeak.speak.synthesis.audio import StreamEncoder
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
-from scaispeak.speak.synthesis.service import StreamSpec
+from scaispeak.speak.synthesis.service import LONE_SURROGATE, StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
+from scaispeak.speak.synthesis.text.speakable import (
+    has_lone_surrogate,
+    paired,
+    split_trailing_high_surrogate,
+)
 
 Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
 """Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
@@ -116,6 +121,7 @@ class StreamSession:
         self.produced: StreamCapture | None = None
         """The start of the audio made, for the provenance record (setup.py)."""
         self._received_chars = 0
+        self._half_character = ""  # a UTF-16 first half awaiting its second
         self._ending = False
         self._failed = False
         self._synthesizing = False
@@ -231,6 +237,7 @@ class StreamSession:
         self._queue_end()
 
     def _add_text(self, text: str) -> None:
+        text = self._whole_characters(text)
         limit = self._settings.max_text_chars
         if self._received_chars + len(text) > limit:
             raise TextTooLong(
@@ -245,6 +252,17 @@ class StreamSession:
         if "wait" not in self._timers and self._segmenter.buffered:
             delay = self._settings.max_wait_ms / 1000
             self._timers["wait"] = asyncio.get_running_loop().call_later(delay, self._on_waited)
+
+    def _whole_characters(self, text: str) -> str:
+        """Join an emoji a client sent as two UTF-16 halves in two messages (JavaScript
+        slices strings by UTF-16 units): a trailing first half waits for the next text.
+        A half that pairs with nothing drops the message (422 ``invalid_text``)."""
+        text, self._half_character = split_trailing_high_surrogate(
+            paired(self._half_character + text)
+        )
+        if has_lone_surrogate(text):
+            raise InvalidText(LONE_SURROGATE)
+        return text
 
     def _queue(self, segments: list[Segment]) -> None:
         if segments:

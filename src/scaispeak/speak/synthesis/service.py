@@ -15,6 +15,7 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import (
     EmptyText,
     InvalidSpeed,
+    InvalidText,
     TextTooLong,
     UnsupportedFormat,
     UnsupportedSampleRate,
@@ -23,7 +24,11 @@ from scaispeak.speak.errors import (
 )
 from scaispeak.speak.synthesis import audio
 from scaispeak.speak.synthesis.speech import SpeechSpec
-from scaispeak.speak.synthesis.text.speakable import has_letter_or_digit, has_words
+from scaispeak.speak.synthesis.text.speakable import (
+    has_letter_or_digit,
+    has_lone_surrogate,
+    has_words,
+)
 from scaispeak.speak.voices.library import find_voice, record_use
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
@@ -42,11 +47,19 @@ class SpeakParams:
 def check_text(text: str, max_chars: int) -> None:
     if not text.strip():
         raise EmptyText("There is no text to speak.")
+    if has_lone_surrogate(text):
+        raise InvalidText(LONE_SURROGATE)
     if len(text) > max_chars:
         raise TextTooLong(
             f"The text has {len(text)} characters; the limit here is {max_chars}.",
             limit=max_chars,
         )
+
+
+LONE_SURROGATE = (
+    "The text holds half of a UTF-16 surrogate pair (an escape such as \\ud83c without "
+    "its partner): send whole characters."
+)
 
 
 def check_speakable(text: str) -> None:

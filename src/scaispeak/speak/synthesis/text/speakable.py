@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from scaispeak.speak.synthesis.text.normalize import normalize_text
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HIGH_SURROGATE = re.compile("[\ud800-\udbff]$")
 
 
 def has_letter_or_digit(text: str) -> bool:
@@ -17,3 +22,25 @@ def has_words(text: str) -> bool:
     when the text holds no letter or digit at all.
     """
     return has_letter_or_digit(text) or has_letter_or_digit(normalize_text(text))
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether the text holds half of a UTF-16 pair (JSON allows ``"\\ud83c"``): no
+    character, and nothing an encoder or engine can take."""
+    return _SURROGATE.search(text) is not None
+
+
+def paired(text: str) -> str:
+    """The text with every UTF-16 surrogate pair joined into its one character (a
+    client that slices strings by UTF-16 units sends an emoji as two halves)."""
+    if not has_lone_surrogate(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def split_trailing_high_surrogate(text: str) -> tuple[str, str]:
+    """(text, "") or, when it ends in the first half of a pair, (the rest, that half):
+    the second half may come in the next fragment."""
+    if _HIGH_SURROGATE.search(text):
+        return text[:-1], text[-1]
+    return text, ""
