@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -80,3 +81,24 @@ async def test_only_admins_submit_and_only_superadmins_decide(
         assert_problem(decided, 403, "forbidden")
         listed = await voice_app.client.get(f"{VOICES}/consent/pending", headers=auth(key))
         assert_problem(listed, 403, "forbidden")
+
+
+async def test_an_approve_and_a_reject_sent_together_decide_once(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    voice = (await submit(voice_app, t.admin_a, clips)).json()
+    root = auth(t.superadmin)
+    answers = await asyncio.gather(
+        *(
+            voice_app.client.post(
+                f"{VOICES}/{voice['id']}/consent/{verb}", json={"note": verb}, headers=root
+            )
+            for verb in ("approve", "reject")
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    assert_problem(next(a for a in answers if a.status_code == 409), 409, "not_pending_approval")
+    trail = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent", headers=auth(t.admin_a))
+    decisions = [e["action"] for e in trail.json()["audit"] if "consent_" in e["action"]]
+    assert len([d for d in decisions if d != "document_consent_submitted"]) == 1, decisions

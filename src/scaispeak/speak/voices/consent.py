@@ -194,6 +194,23 @@ async def _pending_document(session: AsyncSession, voice_id: str) -> tuple[Voice
     return voice, consent
 
 
+async def _claim_decision(
+    session: AsyncSession, consent_id: str, voice_id: str, decision: ConsentState, by: str
+) -> None:
+    """Record the decision only while the consent still waits for one: an approve and a
+    reject sent together would otherwise both succeed (a voice approved whose reference
+    the reject had deleted). As in ``claim_challenge``, one conditional UPDATE wins."""
+    decided = await session.execute(
+        update(Consent)
+        .where(Consent.id == consent_id, Consent.state == ConsentState.pending_approval)
+        .values(state=decision, decided_by=by, decided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(decided, "rowcount", 0) != 1:
+        await session.rollback()
+        raise NotPendingApproval(f"Voice {voice_id} was decided meanwhile.")
+
+
 async def decide_document(
     session: AsyncSession,
     rt: VoicesRuntime,
@@ -206,14 +223,13 @@ async def decide_document(
     """A superadmin approves (the voice starts building) or rejects (its audio is purged)."""
     require_superadmin(principal)
     voice, consent = await _pending_document(session, voice_id)
-    consent.decided_by, consent.decided_at = principal.user_id, utcnow()
+    decision = ConsentState.active if approve else ConsentState.rejected
+    await _claim_decision(session, consent.id, voice_id, decision, principal.user_id)
     purged: list[str | None] = []
     if approve:
-        consent.state = ConsentState.active
         mark_for_rebuild(voice)
         voice.status_reason = "building the voice"
     else:
-        consent.state = ConsentState.rejected
         purged = [voice.reference_blob]
         voice.status, voice.status_reason = VoiceStatus.failed, f"consent rejected: {note}"[:500]
         voice.reference_blob = None
