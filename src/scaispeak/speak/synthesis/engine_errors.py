@@ -10,19 +10,36 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from scaispeak.speak.engines.base import EngineError, EngineUnavailable, UpstreamFailed
-from scaispeak.speak.errors import BackendUnavailable, SynthesisFailed, UpstreamError
+from scaispeak.speak.engines.base import (
+    EngineError,
+    EngineUnavailable,
+    UnknownEngineVoice,
+    UpstreamFailed,
+)
+from scaispeak.speak.errors import (
+    BackendUnavailable,
+    SynthesisFailed,
+    UpstreamError,
+    VoiceUnavailable,
+)
 
 
 @contextmanager
 def engine_errors(engine_name: str) -> Iterator[None]:
     """Unavailable -> 503 backend_unavailable, an upstream's error answer -> 502
-    upstream_error, any other engine failure -> 500 synthesis_failed."""
+    upstream_error, a voice the engine no longer holds -> 409 voice_unavailable, any
+    other engine failure -> 500 synthesis_failed."""
     try:
         yield
     except EngineUnavailable as exc:
         raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
     except UpstreamFailed as exc:
         raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
+    except UnknownEngineVoice as exc:
+        # The voice record outlived what the engine holds: a cloned voice whose consent
+        # was revoked while a stream was speaking with it. The voice's fault, not ours.
+        raise VoiceUnavailable(
+            f"The voice is no longer available ({exc}): its consent may have been revoked."
+        ) from exc
     except EngineError as exc:
         raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc
