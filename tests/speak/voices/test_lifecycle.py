@@ -173,7 +173,9 @@ async def test_revocation_disables_the_voice_and_deletes_its_blobs(
     )
     assert_problem(again, 409, "consent_revoked")
     warm = await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
-    assert warm.json()["status"] == "failed", "a revoked voice is never rebuilt"
+    assert_problem(warm, 409, "voice_unavailable")  # a revoked voice is never rebuilt
+    after = await voice_app.client.get(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+    assert after.json()["status"] == "failed"
 
 
 async def test_revocation_during_a_build_wins(voice_app: VoiceApp, clips: Clips) -> None:

@@ -92,6 +92,20 @@ async def test_live_intake_without_credentials_closes_with_4401(
         assert ws.close_code == 4401
 
 
+async def test_retry_before_start_is_out_of_step_and_the_intake_goes_on(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    server, key = live_server
+    url = server.url.replace("http://", "ws://") + LIVE
+    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        await ws.send(json.dumps({"type": "retry"}))
+        event = await receive(ws)
+        assert (event["type"], event["code"], event["fatal"]) == ("error", "out_of_step", False)
+        start = {"type": "start", "speaker_name": "Alex", "name": "early", "sample_rate": 16_000}
+        await ws.send(json.dumps(start))
+        assert (await receive(ws))["step"] == "consent"
+
+
 async def test_a_step_refuses_audio_beyond_its_longest_clip(
     live_server: tuple[ServerThread, str],
 ) -> None:

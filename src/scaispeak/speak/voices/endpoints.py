@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
+from scaispeak.speak.errors import VoiceUnavailable
 from scaispeak.speak.voices import audit, consent, editing, library
 from scaispeak.speak.voices.intake import CLONE_ENGINE
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
@@ -67,7 +68,8 @@ async def warm_voice(
     request: Request, session: Session, caller: Caller, voice_id: str
 ) -> JSONResponse:
     """Load a ready cloned voice into the engine's cache (200); start rebuilding an
-    evicted or failed one (202, ``processing``)."""
+    evicted or failed one (202, ``processing``); 202 too while one is being built. A
+    voice nothing can make ready (revoked, waiting for consent, rejected) is a 409."""
     rt = voices_runtime(request)
     voice = await library.get_voice(session, caller, voice_id)
     if voice.engine == CLONE_ENGINE and voice.status is VoiceStatus.ready and rt.cache:
@@ -76,6 +78,11 @@ async def warm_voice(
         mark_for_rebuild(voice)
         await session.commit()
         rt.builder.kick()
+    elif voice.status not in (VoiceStatus.ready, VoiceStatus.processing):
+        raise VoiceUnavailable(
+            f"Voice {voice.id} is {voice.status.value} and cannot be made ready: "
+            f"{voice.status_reason}"
+        )
     code = 200 if voice.status is VoiceStatus.ready else 202
     return JSONResponse(VoiceOut.of(voice).model_dump(mode="json"), status_code=code)
 

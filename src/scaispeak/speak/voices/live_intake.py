@@ -111,6 +111,8 @@ class LiveIntake:
         return min(2 * samples, self.rt.settings.upload_max_bytes)
 
     def retry(self) -> list[dict[str, Any]]:
+        if self.step not in (Step.consent, Step.reference):  # before start, or after the end
+            raise OutOfStep("No step is recording.")
         self.buffer.clear()
         return [self._prompt()]
 
