@@ -46,6 +46,17 @@ def other_tenant_key(stream_server: StreamServer) -> str:
         return secret
 
 
+@pytest.fixture
+def colleague_key(stream_server: StreamServer) -> str:
+    """A member of the same tenant as ``stream_server.key``."""
+    with httpx.Client(base_url=stream_server.url, headers=_auth(stream_server.key)) as http:
+        tenant_id = http.get("/v1/auth/me").json()["tenant_id"]
+        body = {"email": f"member-{uuid.uuid4().hex[:6]}@boot.example", "role": "member"}
+        user = http.post(f"/v1/tenants/{tenant_id}/users", json=body).json()
+        secret: str = http.post(f"/v1/users/{user['id']}/keys", json={}).json()["secret"]
+        return secret
+
+
 async def test_text_on_the_data_channel_comes_back_as_intelligible_audio(
     stream_server: StreamServer,
 ) -> None:
@@ -91,8 +102,8 @@ async def test_start_on_the_channel_and_cancel_stop_audio_at_once(
     assert done["usage"]["characters"] < len(PARAGRAPH) // 2
 
 
-async def test_delete_hangs_up_and_another_tenant_cannot(
-    stream_server: StreamServer, other_tenant_key: str
+async def test_delete_hangs_up_and_another_tenant_or_a_colleague_cannot(
+    stream_server: StreamServer, other_tenant_key: str, colleague_key: str
 ) -> None:
     await stream_server.settled()
     baseline = stream_server.task_count()
@@ -102,6 +113,7 @@ async def test_delete_hangs_up_and_another_tenant_cannot(
         path = f"{SESSIONS_PATH}/{client.session_id}"
         async with httpx.AsyncClient(base_url=stream_server.url) as http:
             assert (await http.delete(path, headers=_auth(other_tenant_key))).status_code == 404
+            assert (await http.delete(path, headers=_auth(colleague_key))).status_code == 404
             assert (await http.delete(path, headers=_auth(stream_server.key))).status_code == 204
             await client.channel_closed()
             assert (await http.delete(path, headers=_auth(stream_server.key))).status_code == 404

@@ -17,6 +17,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.errors import NotFound, ServiceError
 from scaispeak.speak.errors import UnsupportedFormat, UnsupportedSampleRate
 from scaispeak.speak.streaming import protocol
@@ -35,6 +37,7 @@ _log = logging.getLogger(__name__)
 class RtcStream:
     id: str
     tenant_id: str
+    user_id: str
     peer: RtcPeer
     slot: AsyncExitStack
     """Holds the tenant's stream slot until the session is over."""
@@ -42,8 +45,15 @@ class RtcStream:
     task: asyncio.Task[None] | None = None
 
 
+def _may_reach(caller: Principal, stream: RtcStream) -> bool:
+    if stream.tenant_id != caller.tenant_id:
+        return False
+    return caller.role is not Role.member or stream.user_id == caller.user_id
+
+
 class RtcSessions:
-    """Open sessions by id. Lookups are tenant-scoped: another tenant's id is not found."""
+    """Open sessions by id. A member finds only their own sessions, a tenant admin every
+    session of the tenant (as with jobs): anyone else's id is not found."""
 
     def __init__(self) -> None:
         self._open: dict[str, RtcStream] = {}
@@ -57,9 +67,9 @@ class RtcSessions:
         stream.task = asyncio.create_task(work, name=f"webrtc-{stream.id}")
         stream.task.add_done_callback(lambda _: self._open.pop(stream.id, None))
 
-    def find(self, session_id: str, tenant_id: str) -> RtcStream:
+    def find(self, session_id: str, caller: Principal) -> RtcStream:
         stream = self._open.get(session_id)
-        if stream is None or stream.tenant_id != tenant_id:
+        if stream is None or not _may_reach(caller, stream):
             raise NotFound("No such WebRTC session.")
         return stream
 

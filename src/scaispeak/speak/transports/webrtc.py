@@ -84,7 +84,7 @@ async def open_webrtc_session(body: RtcOffer, caller: Caller, request: Request) 
         if isinstance(exc, Exception):  # not a cancellation: the offer is what failed
             raise _refused(exc) from None
         raise
-    stream = RtcStream(new_id("rtc"), caller.tenant_id, peer, slot)
+    stream = RtcStream(new_id("rtc"), caller.tenant_id, caller.user_id, peer, slot)
     start = _implicit_start(body)
     rtc_sessions(request).start(stream, _run(stream, platform, speak, caller, start))
     return RtcAnswer(session_id=stream.id, sdp=sdp)
@@ -100,7 +100,7 @@ async def end_webrtc_session(
 ) -> None:
     """Hang up at once (unsaid text is dropped, as on a disconnect)."""
     sessions = rtc_sessions(request)
-    await sessions.end(sessions.find(session_id, caller.tenant_id))
+    await sessions.end(sessions.find(session_id, caller))
 
 
 @router.get("/demo", response_class=HTMLResponse, include_in_schema=False)
