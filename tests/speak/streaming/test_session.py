@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry
 from scaispeak.settings import EngineSettings, StreamingSettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.errors import VoiceUnavailable
 from scaispeak.speak.metrics import SpeakMetrics
-from scaispeak.speak.streaming.protocol import StartMessage
+from scaispeak.speak.streaming.protocol import StartMessage, error_event
 from scaispeak.speak.streaming.session import StreamSession
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import InferencePool
@@ -250,3 +251,12 @@ async def test_a_stream_marks_unless_its_engine_delivers_marked_audio(engine: He
         pool.shutdown()
     assert (marker.embedded == 0) is isinstance(engine, MarkedUpstream)
     assert session.produced is not None and session.produced.watermarked  # recorded as marked
+
+
+def test_an_error_that_says_when_to_come_back_says_it_on_a_stream_too() -> None:
+    """HTTP callers get ``Retry-After`` for a voice still being built; a stream's
+    ``error`` event carries the same wait as ``retry_after``."""
+    building = VoiceUnavailable("Voice voc_x is processing: building the voice")
+    building.headers["Retry-After"] = "5"
+    assert error_event(building, fatal=False)["retry_after"] == 5
+    assert "retry_after" not in error_event(VoiceUnavailable("failed"), fatal=False)

@@ -142,16 +142,21 @@ def close_code(exc: ServiceError) -> int:
 
 
 def error_event(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
-    """An ``error`` event: the problem's code, status, title and detail; fatal closes."""
-    return {
+    """An ``error`` event: the problem's code, status, title and detail; fatal closes.
+    An error that tells HTTP callers when to come back (``Retry-After``) tells a stream
+    too, as ``retry_after`` in seconds."""
+    event: dict[str, Any] = {
         "type": "error",
         "code": exc.code,
         "status": exc.status,
         "title": exc.title,
         "detail": exc.detail,
         "fatal": fatal,
-        **exc.extra,
     }
+    retry_after = exc.headers.get("Retry-After", "")
+    if retry_after.isdigit():
+        event["retry_after"] = int(retry_after)
+    return event | exc.extra
 
 
 def started_event(stream_id: str, spec: StreamSpec) -> dict[str, Any]:
