@@ -92,7 +92,7 @@ async def test_live_intake_without_credentials_closes_with_4401(
         assert ws.close_code == 4401
 
 
-async def test_retry_before_start_is_out_of_step_and_the_intake_goes_on(
+async def test_a_retry_before_start_or_a_bad_start_is_refused_and_the_intake_goes_on(
     live_server: tuple[ServerThread, str],
 ) -> None:
     server, key = live_server
@@ -102,6 +102,9 @@ async def test_retry_before_start_is_out_of_step_and_the_intake_goes_on(
         event = await receive(ws)
         assert (event["type"], event["code"], event["fatal"]) == ("error", "out_of_step", False)
         start = {"type": "start", "speaker_name": "Alex", "name": "early", "sample_rate": 16_000}
+        await ws.send(json.dumps({**start, "language": "not a language!"}))
+        event = await receive(ws)  # refused before anyone records a word
+        assert (event["type"], event["code"], event["fatal"]) == ("error", "bad_request", False)
         await ws.send(json.dumps(start))
         assert (await receive(ws))["step"] == "consent"
 

@@ -25,6 +25,7 @@ from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.synthesis.audio import from_int16_bytes
 from scaispeak.speak.voices import consent, intake
 from scaispeak.speak.voices.audio_input import DecodedAudio
+from scaispeak.speak.voices.editing import check_language
 from scaispeak.speak.voices.errors import IntakeRejected, UploadTooLarge
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
@@ -81,6 +82,9 @@ class LiveIntake:
     async def begin(self, message: StartMessage) -> list[dict[str, Any]]:
         if self.step is not Step.waiting:
             raise OutOfStep("The intake has already started.")
+        # Refused now, not after the speaker has recorded both clips for nothing.
+        intake.check_scope(self.principal, message.scope)
+        check_language(message.language)
         self.start = message
         async with self.sessions() as session:
             self.challenge = await consent.issue_challenge(
