@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from scaispeak.app import create_app
-from scaispeak.settings import VoicesSettings
+from scaispeak.settings import StreamingSettings, VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices.audio_input import DecodedAudio
 from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
@@ -24,9 +25,14 @@ from tests.support.server import ServerThread, bootstrap_key
 LIVE = "/v1/modules/scaispeak/voices/clone/live"
 
 
+INTAKE_CAP = 2
+IDLE_S = 4.0
+
+
 @pytest.fixture
 def live_server(tmp_path: Path, engines: EngineRegistry) -> Iterator[tuple[ServerThread, str]]:
-    settings = make_settings(tmp_path)
+    streaming = StreamingSettings(max_streams_per_tenant=INTAKE_CAP, idle_timeout_seconds=IDLE_S)
+    settings = make_settings(tmp_path, streaming=streaming)
     key = asyncio.run(bootstrap_key(settings.resolved_database_url, "live@example.com"))
     app = create_app(settings, engines=engines)
     app.state.voices.builder.ctx.fitter = FakeFitter()
@@ -107,6 +113,30 @@ async def test_a_retry_before_start_or_a_bad_start_is_refused_and_the_intake_goe
         assert (event["type"], event["code"], event["fatal"]) == ("error", "bad_request", False)
         await ws.send(json.dumps(start))
         assert (await receive(ws))["step"] == "consent"
+
+
+async def test_intakes_count_as_the_tenants_streams_and_an_idle_one_ends(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    """Each intake keeps its recordings in memory until it ends."""
+    server, key = live_server
+    url = server.url.replace("http://", "ws://") + LIVE
+    headers = {"Authorization": f"Bearer {key}"}
+    start = {"type": "start", "speaker_name": "Alex", "name": "idle", "sample_rate": 16_000}
+    async with contextlib.AsyncExitStack() as open_intakes:
+        for _ in range(INTAKE_CAP):
+            ws = await open_intakes.enter_async_context(connect(url, additional_headers=headers))
+            await ws.send(json.dumps(start))
+            assert (await receive(ws))["step"] == "consent"
+        async with connect(url, additional_headers=headers) as refused:
+            event = await receive(refused)
+            assert (event["code"], event["fatal"]) == ("too_many_streams", True)
+            await refused.wait_closed()
+            assert refused.close_code == 4429
+        event = json.loads(await asyncio.wait_for(ws.recv(), IDLE_S + 10))
+        assert (event["code"], event["status"], event["fatal"]) == ("idle_timeout", 408, True)
+        await ws.wait_closed()
+        assert ws.close_code == 4408
 
 
 async def test_a_step_refuses_audio_beyond_its_longest_clip(

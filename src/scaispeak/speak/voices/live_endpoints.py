@@ -7,6 +7,7 @@ Errors are ``error`` events; a fatal one (bad credentials) closes with 4000 + st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -20,6 +21,8 @@ from starlette.websockets import WebSocketState
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.deps import authenticate, platform_context
 from scaispeak.platform.errors import BadRequest, ServiceError
+from scaispeak.speak.context import speak_context
+from scaispeak.speak.streaming.protocol import IdleTimeout
 from scaispeak.speak.voices.live_intake import LiveIntake, StartMessage, Step
 from scaispeak.speak.voices.runtime import voices_runtime
 
@@ -29,21 +32,24 @@ _log = logging.getLogger(__name__)
 
 @router.websocket("/voices/clone/live")
 async def clone_live(websocket: WebSocket) -> None:
+    """An intake holds one of the tenant's stream slots (``max_streams_per_tenant``, as a
+    speech stream does) and ends after ``idle_timeout_seconds`` without a message: each
+    holds its recordings in memory until it ends."""
     await websocket.accept()
+    streaming = platform_context(websocket).settings.streaming
     try:
         principal = await _authenticate(websocket)
+        async with speak_context(websocket).streams.hold(
+            principal.tenant_id, streaming.max_streams_per_tenant
+        ):
+            live = LiveIntake(
+                voices_runtime(websocket), principal, platform_context(websocket).db.sessions
+            )
+            await _converse(websocket, live, streaming.idle_timeout_seconds)
     except ServiceError as exc:
         await _send(websocket, _error(exc, fatal=True))
         await _close(websocket, 4000 + exc.status)
         return
-    live = LiveIntake(voices_runtime(websocket), principal, platform_context(websocket).db.sessions)
-    try:
-        while live.step is not Step.finished:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            for event in await _handle(live, message):
-                await _send(websocket, event)
     except WebSocketDisconnect:
         return
     except Exception:
@@ -52,6 +58,19 @@ async def clone_live(websocket: WebSocket) -> None:
         await _close(websocket, 1011)
         return
     await _close(websocket, 1000)
+
+
+async def _converse(websocket: WebSocket, live: LiveIntake, idle_s: float) -> None:
+    """Until the voice is created; returns early when the client leaves."""
+    while live.step is not Step.finished:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), idle_s)
+        except TimeoutError:
+            raise IdleTimeout(f"No message for {idle_s:g} s; the intake has ended.") from None
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect
+        for event in await _handle(live, message):
+            await _send(websocket, event)
 
 
 async def _handle(live: LiveIntake, message: Mapping[str, Any]) -> list[dict[str, Any]]:
