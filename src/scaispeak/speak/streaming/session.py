@@ -48,6 +48,7 @@ from scaispeak.speak.synthesis.service import LONE_SURROGATE, StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
 from scaispeak.speak.synthesis.text.speakable import (
     has_lone_surrogate,
+    has_words,
     paired,
     split_trailing_high_surrogate,
 )
@@ -265,6 +266,10 @@ class StreamSession:
         return text
 
     def _queue(self, segments: list[Segment]) -> None:
+        # A segment with nothing to read aloud (only emoji, symbols, markup) would be
+        # spoken as silence and billed: /speak refuses such a text (empty_text), and a
+        # stream, which cannot refuse text already accepted, leaves it unsaid.
+        segments = [s for s in segments if has_words(s.text)]
         if segments:
             assert self._delivery is not None
             self._delivery.segment_queued()
