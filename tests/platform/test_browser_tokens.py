@@ -77,6 +77,15 @@ async def test_browser_token_speaks_and_reads_who_it_is(live: LiveApp) -> None:
     assert spoken.status_code == 200, spoken.text
 
 
+async def test_an_api_key_in_the_url_is_refused(live: LiveApp) -> None:
+    """URLs end up in proxy and browser logs; a browser token expires, a key does not."""
+    key = live.tenancy.member_a
+    refused = await live.client.get(f"/v1/auth/me?token={key}")
+    assert_problem(refused, 401, "unauthorized")
+    token = await browser_token(live, key)
+    assert (await live.client.get(f"/v1/auth/me?token={token}")).status_code == 200
+
+
 async def test_browser_token_dies_with_the_key_that_issued_it(live: LiveApp) -> None:
     key = await issue_key(live, live.tenancy.member_a_user)
     token = await browser_token(live, key["secret"])

@@ -45,15 +45,37 @@ async def authenticate(
     return await authenticate_api_key(session, credential)
 
 
+def url_token(conn: HTTPConnection) -> str | None:
+    """The ``?token=`` credential, which must be a browser token: URLs end up in proxy
+    and browser logs, where a short-lived token expires and an API key would not."""
+    token = conn.query_params.get("token")
+    if token and not looks_like_browser_token(token):
+        raise Unauthorized(
+            "API keys are not accepted in the URL; send 'Authorization: Bearer <api key>', "
+            "or a browser token (POST /v1/auth/tokens) as ?token=."
+        )
+    return token
+
+
 async def current_principal(
     request: Request,
     session: Annotated[AsyncSession, Depends(db_session)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    credential = bearer.credentials if bearer else request.query_params.get("token")
+    credential = bearer.credentials if bearer else url_token(request)
     principal = await authenticate(platform_context(request), session, credential)
     request.state.principal = principal
     return principal
+
+
+async def websocket_principal(conn: HTTPConnection) -> Principal:
+    """The caller of a WebSocket: ``Authorization: Bearer`` (servers), or a browser
+    token as ``?token=`` (browsers cannot set headers on a WebSocket)."""
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    credential = value.strip() if scheme.lower() == "bearer" else None
+    platform = platform_context(conn)
+    async with platform.db.sessions() as session:
+        return await authenticate(platform, session, credential or url_token(conn))
 
 
 async def api_key_principal(

@@ -205,6 +205,14 @@ async def test_a_browser_token_in_the_query_authenticates(stream_server: StreamS
         assert (await client.event("started")).event is not None
 
 
+async def test_an_api_key_in_the_query_is_refused(stream_server: StreamServer) -> None:
+    async with StreamClient.connect(stream_server.url, token=stream_server.key) as client:
+        error = (await client.event("error")).event
+        assert await client.closed() == 4401
+    assert error is not None and error["code"] == "unauthorized"
+    assert "not accepted in the URL" in error["detail"]
+
+
 async def test_a_connection_without_credentials_is_refused(stream_server: StreamServer) -> None:
     async with StreamClient.connect(stream_server.url) as client:
         error = (await client.event("error")).event
@@ -232,3 +240,22 @@ async def test_an_emoji_sent_in_two_utf16_halves_is_one_character_and_a_lone_hal
     assert (refused["code"], refused["status"], refused["fatal"]) == ("invalid_text", 422, False)
     heard = transcribe(pcm_samples(client.audio()), 16000).lower()
     assert "invited" in heard and "oops" not in heard
+
+
+async def test_a_segment_with_nothing_to_read_aloud_is_neither_spoken_nor_billed(
+    stream_server: StreamServer,
+) -> None:
+    """/speak refuses an emoji-only text (empty_text); a stream leaves such a piece
+    unsaid instead of sending silence and charging its characters."""
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER, format="pcm", sample_rate=16000)
+        await client.send("text", text="The lighthouse keeper climbed the stairs.")
+        await client.send("flush")
+        await client.send("text", text="\U0001f389\U0001f389\U0001f389 \u2728\u2728")
+        await client.send("flush")
+        await client.send("end")
+        done = (await client.event("done")).event
+    assert done is not None
+    spoken = [e["text"] for e in client.events if e["type"] == "segment"]
+    assert spoken == ["The lighthouse keeper climbed the stairs."], spoken
+    assert done["usage"]["characters"] == len("The lighthouse keeper climbed the stairs.")

@@ -1,8 +1,9 @@
 """Running one job: claim it, speak its remaining segments, assemble, deliver, charge.
 
 Exactly-once effects on an at-least-once queue:
-- a worker claims the row with a lease (``claim``); a redelivered message for a job
-  that is leased, or finished, does nothing;
+- a message only says there is work: the worker claims the next job in line with a
+  lease (``claim``, lease.next_in_line), so a redelivered message for a job that is
+  leased or finished starts another waiting job, or nothing;
 - each segment's audio is written to a fixed blob key *before* the row's
   ``segments_done`` advances (overwriting is harmless), so a successor resumes from
   the last finished segment;

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocketState
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.context import PlatformContext
-from scaispeak.platform.deps import authenticate, platform_context
+from scaispeak.platform.deps import platform_context, websocket_principal
 from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.context import SpeakContext, speak_context
 from scaispeak.speak.streaming import protocol
@@ -55,7 +55,7 @@ async def stream_speak(websocket: WebSocket) -> None:
     platform, speak = platform_context(websocket), speak_context(websocket)
     sink = WebSocketSink(websocket)
     try:
-        principal = await _authenticate(websocket, platform)
+        principal = await websocket_principal(websocket)
         cap = platform.settings.streaming.max_streams_per_tenant
         async with speak.streams.hold(principal.tenant_id, cap):
             code = await _serve(websocket, sink, platform, speak, principal)
@@ -69,14 +69,6 @@ async def stream_speak(websocket: WebSocket) -> None:
         # The client may leave while we close; there is nobody left to tell.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await websocket.close(code)
-
-
-async def _authenticate(websocket: WebSocket, platform: PlatformContext) -> Principal:
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    credential = value.strip() if scheme.lower() == "bearer" else None
-    credential = credential or websocket.query_params.get("token")
-    async with platform.db.sessions() as session:
-        return await authenticate(platform, session, credential)
 
 
 async def _serve(

@@ -18,8 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.deps import authenticate, platform_context
+from scaispeak.platform.deps import platform_context, websocket_principal
 from scaispeak.platform.errors import BadRequest, ServiceError
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.streaming.protocol import IdleTimeout
@@ -38,7 +37,7 @@ async def clone_live(websocket: WebSocket) -> None:
     await websocket.accept()
     streaming = platform_context(websocket).settings.streaming
     try:
-        principal = await _authenticate(websocket)
+        principal = await websocket_principal(websocket)
         async with speak_context(websocket).streams.hold(
             principal.tenant_id, streaming.max_streams_per_tenant
         ):
@@ -100,15 +99,6 @@ async def _command(live: LiveIntake, text: str) -> list[dict[str, Any]]:
     if kind == "retry":
         return live.retry()
     raise BadRequest(f"Unknown message type {kind!r}; use start, done or retry.")
-
-
-async def _authenticate(websocket: WebSocket) -> Principal:
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    credential = value.strip() if scheme.lower() == "bearer" else None
-    credential = credential or websocket.query_params.get("token")
-    platform = platform_context(websocket)
-    async with platform.db.sessions() as session:
-        return await authenticate(platform, session, credential)
 
 
 def _error(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
