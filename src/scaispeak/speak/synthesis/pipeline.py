@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import replace
 
 import numpy as np
@@ -166,42 +166,29 @@ class SynthesisPipeline:
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
+
+        async def render(text: str) -> tuple[Pcm, WordSpans | None]:
+            return await self._synthesize(
+                engine, text, voice, speed, priority, lane, watermark, levelled
+            )
+
         with engine_errors(engine_name):
             if len(spoken) <= self.settings.max_engine_chars:
-                pcm, spans = await self._synthesize(
-                    engine, spoken, voice, speed, priority, lane, watermark, levelled
-                )
+                pcm, spans = await render(spoken)
             else:
-                pcm, spans = await self._synthesize_pieces(
-                    engine, spoken, voice, speed, priority, lane, watermark, levelled
-                )
+                pcm, spans = await self._render_in_pieces(render, spoken)
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
         pause = self.pause_after(segment)
         return SegmentAudio(index, segment.text, pcm, pause, elapsed, spans)
 
-    async def _synthesize_pieces(
-        self,
-        engine: Engine | AsyncEngine,
-        spoken: str,
-        voice: str,
-        speed: float,
-        priority: Priority,
-        lane: Hashable | None,
-        watermark: bool,
-        levelled: bool,
+    async def _render_in_pieces(
+        self, render: Callable[[str], Awaitable[tuple[Pcm, WordSpans | None]]], spoken: str
     ) -> tuple[Pcm, WordSpans | None]:
         """A segment too long for one engine call (split_for_engine), piece by piece.
         Its word times are left to be estimated: the pieces' own do not line up."""
         pieces = split_for_engine(spoken, self.settings.max_engine_chars)
-        parts = [
-            (
-                await self._synthesize(
-                    engine, piece, voice, speed, priority, lane, watermark, levelled
-                )
-            )[0]
-            for piece in pieces
-        ]
+        parts = [(await render(piece))[0] for piece in pieces]
         return np.concatenate(parts).astype(np.float32, copy=False), None
 
     def _count(self, engine_name: str, text: str, audio_s: float, elapsed: float) -> None:
