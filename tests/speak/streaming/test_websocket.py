@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -10,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from scaispeak.speak.streaming.permit import StreamPermit
 from tests.speak.streaming.conftest import PIPER, STREAM_CAP, StreamServer, pcm_samples, tokens
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.stream_client import StreamClient, eventually
@@ -259,3 +261,28 @@ async def test_a_segment_with_nothing_to_read_aloud_is_neither_spoken_nor_billed
     spoken = [e["text"] for e in client.events if e["type"] == "segment"]
     assert spoken == ["The lighthouse keeper climbed the stairs."], spoken
     assert done["usage"]["characters"] == len("The lighthouse keeper climbed the stairs.")
+
+
+async def test_a_stream_whose_key_is_revoked_ends_at_its_next_segment(
+    stream_server: StreamServer,
+) -> None:
+    """``start`` checked the key once; a stream may talk for hours after that."""
+    async with httpx.AsyncClient(base_url=stream_server.url) as http:
+        root = {"Authorization": f"Bearer {stream_server.key}"}
+        me = (await http.get("/v1/auth/me", headers=root)).json()
+        made = (await http.post(f"/v1/users/{me['user_id']}/keys", json={}, headers=root)).json()
+        async with StreamClient.connect(stream_server.url, key=made["secret"]) as client:
+            await client.send("start", voice_id=PIPER, format="pcm", sample_rate=16000)
+            await client.send("text", text="The first sentence is spoken.")
+            await client.send("flush")
+            await client.first_audio()
+            revoked = await http.delete(f"/v1/keys/{made['id']}", headers=root)
+            assert revoked.status_code == 200, revoked.text
+            await asyncio.sleep(StreamPermit.every_s + 0.5)  # the permit is read again then
+            await client.send("text", text="The second sentence must not be.")
+            await client.send("flush")
+            error = (await client.event("error")).event
+            assert await client.closed() == 4401
+    assert error is not None and (error["code"], error["fatal"]) == ("unauthorized", True)
+    spoken = [e["text"] for e in client.events if e["type"] == "segment"]
+    assert spoken == ["The first sentence is spoken."]

@@ -63,6 +63,12 @@ class Coverage(Protocol):
     async def cover(self, chars_needed: int) -> None: ...
 
 
+class Permit(Protocol):
+    """Checks that the stream may still speak (permit.StreamPermit); raises ServiceError."""
+
+    async def check(self) -> None: ...
+
+
 MAX_QUEUED_EVENTS = 1_000
 """Events (errors, ``cancelled``...) that may wait for a client that does not read them;
 one more ends the stream with ``slow_consumer``. Each such event answers a message of
@@ -85,10 +91,12 @@ class StreamSession:
         stream_id: str,
         transport: str,
         coverage: Coverage | None = None,
+        permit: Permit | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream_id = stream_id
         self._coverage = coverage
+        self._permit = permit
         self._spoken_chars = 0
         self.close_code = p.NORMAL_CLOSE
         self._pipeline = pipeline
@@ -333,6 +341,8 @@ class StreamSession:
 
     async def _speak(self, segment: Segment) -> None:
         assert self._speaker is not None
+        if self._permit is not None:
+            await self._permit.check()  # a revoked voice or key ends the stream here
         if self._coverage is not None:
             self._spoken_chars += len(segment.text)
             await self._coverage.cover(self._spoken_chars)  # before any work is done

@@ -22,6 +22,7 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.streaming import protocol
 from scaispeak.speak.streaming.billing import StreamBilling
+from scaispeak.speak.streaming.permit import StreamPermit
 from scaispeak.speak.streaming.session import StreamSession
 from scaispeak.speak.streaming.sink import StreamSink
 from scaispeak.speak.synthesis.service import (
@@ -53,8 +54,12 @@ async def stream_session(
         renew_every_s=settings.accounting.stale_reservation_s / 4,
     )
 
+    permit = StreamPermit(platform.db, principal)
+
     async def open_stream(start: protocol.StartMessage) -> StreamSpec:
-        return await _open(platform, speak, principal, billing, start)
+        spec = await _open(platform, speak, principal, billing, start)
+        permit.voice_id = spec.voice_id
+        return spec
 
     session = StreamSession(
         sink,
@@ -64,6 +69,7 @@ async def stream_session(
         stream_id=new_id("str"),
         transport=transport,
         coverage=billing,
+        permit=permit,
     )
     try:
         async with session:

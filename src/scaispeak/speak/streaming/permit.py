@@ -1,0 +1,61 @@
+"""What a stream was allowed at ``start``, checked again while it speaks.
+
+A stream may talk for hours, and ``start`` checked its voice and credentials once.
+Consent revoked for a cloned voice (on any replica), a global voice's licence running
+out, or the API key behind the stream revoked must end it, not only refuse the next
+request: before a segment is spoken, at most every ``every_s`` seconds, the permit is
+read again from the database, and a withdrawn one ends the stream with the error a
+new request would get.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.auth.models import ApiKey
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.errors import Unauthorized
+from scaispeak.speak.errors import VoiceLicenceExpired, VoiceUnavailable
+from scaispeak.speak.voices.models import Voice
+
+
+@dataclass
+class StreamPermit:
+    db: Database
+    principal: Principal
+    every_s: float = 5.0
+    voice_id: str = ""
+    """Set when the stream starts."""
+    _checked_at: float = field(default=-math.inf, init=False)
+
+    async def check(self) -> None:
+        """Raise what a new request would get once the stream's permit is withdrawn."""
+        now = time.monotonic()
+        if not self.voice_id or now - self._checked_at < self.every_s:
+            return
+        self._checked_at = now
+        async with self.db.sessions() as session:
+            voice = await session.get(Voice, self.voice_id)
+            key_revoked = await _key_revoked(session, self.principal.key_id)
+        if key_revoked:
+            raise Unauthorized("The API key behind this stream was revoked.")
+        if voice is None or voice.revoked_at is not None:
+            raise VoiceUnavailable(
+                f"Voice {self.voice_id} was withdrawn while the stream spoke with it "
+                "(its consent was revoked, or it was deleted)."
+            )
+        if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
+            raise VoiceLicenceExpired(f"The licence for voice {voice.id} has run out.")
+
+
+async def _key_revoked(session: AsyncSession, key_id: str | None) -> bool:
+    if key_id is None:
+        return False
+    revoked = await session.scalar(select(ApiKey.revoked_at).where(ApiKey.id == key_id))
+    return revoked is not None
