@@ -186,7 +186,7 @@ async def test_revocation_during_a_build_wins(voice_app: VoiceApp, clips: Clips)
             voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
         )
         task = asyncio.create_task(planting)
-        voice_id = await wait_for_processing(voice_app)
+        voice_id = await wait_for_processing(voice_app, t.tenant_a)
         revoke = await voice_app.client.post(
             f"{VOICES}/{voice_id}/consent/revoke", json={}, headers=auth(t.member_a)
         )
@@ -198,11 +198,15 @@ async def test_revocation_during_a_build_wins(voice_app: VoiceApp, clips: Clips)
     assert not await voice_app.storage.exists(blobs.embedding_key(voice_id))
 
 
-async def wait_for_processing(app: VoiceApp) -> str:
+async def wait_for_processing(app: VoiceApp, tenant_id: str) -> str:
+    """The tenant's voice being built (the PostgreSQL database is shared with other
+    tests, whose voices may be building too)."""
     for _ in range(200):
         async with app.app.state.platform.db.sessions() as session:
             stmt = select(Voice.id).where(
-                Voice.status == VoiceStatus.processing, Voice.build_lease_until.is_not(None)
+                Voice.tenant_id == tenant_id,
+                Voice.status == VoiceStatus.processing,
+                Voice.build_lease_until.is_not(None),
             )
             found = (await session.execute(stmt)).scalars().first()
         if found:
