@@ -121,3 +121,4 @@ def test_validation_errors_carry_the_openai_error_object(server_with_key: tuple[
         client.post("/audio/speech", body={"model": "tts-1", "voice": "alloy"}, cast_to=bytes)
     assert "input" in raised.value.message
     assert raised.value.code == "validation_error"
+    assert raised.value.param == "input"

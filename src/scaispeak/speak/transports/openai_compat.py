@@ -42,9 +42,19 @@ def openai_error(problem: Problem) -> dict[str, Any]:
     return {
         "message": problem.detail,
         "type": "server_error" if problem.status >= 500 else "invalid_request_error",
-        "param": _PARAM_OF_CODE.get(problem.code),
+        "param": _param_of(problem),
         "code": problem.code,
     }
+
+
+def _param_of(problem: Problem) -> str | None:
+    """The request field the error is about: by its code, or, for a body that failed
+    validation, the first field named in its errors (``["body", "input"]``)."""
+    if problem.code in _PARAM_OF_CODE:
+        return _PARAM_OF_CODE[problem.code]
+    errors = problem.extra.get("errors") or [{}]
+    loc = errors[0].get("loc") or []
+    return str(loc[1]) if len(loc) >= 2 and loc[0] == "body" else None
 
 
 class OpenAIErrorRoute(APIRoute):
