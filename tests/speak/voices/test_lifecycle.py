@@ -16,6 +16,7 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices import blobs
+from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
 from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
@@ -259,3 +260,26 @@ async def test_a_new_fitter_version_evicts_old_embeddings_at_start_up(
         async with db.sessions() as session:
             voice = await session.get(Voice, voice_id)
             assert voice is not None and voice.status is VoiceStatus.evicted
+
+
+async def test_a_rebuild_asked_for_as_consent_is_revoked_leaves_the_voice_revoked(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """A warm (or a use) reads an evicted voice, the owner revokes consent, then the
+    warm queues its rebuild: the revocation must stand, not turn back to processing."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await set_status(voice_app, voice_id, VoiceStatus.evicted)
+    async with voice_app.app.state.platform.db.sessions() as warming:
+        voice = await warming.get(Voice, voice_id)
+        assert voice is not None and can_rebuild(voice)
+        revoke = await voice_app.client.post(
+            f"{VOICES}/{voice_id}/consent/revoke", json={}, headers=auth(t.member_a)
+        )
+        assert revoke.status_code == 200, revoke.text
+        queued = await mark_for_rebuild(warming, voice)
+        await warming.commit()
+    assert not queued
+    assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "failed"

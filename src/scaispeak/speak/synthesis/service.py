@@ -130,12 +130,13 @@ async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -
     SQLite's write lock for the whole synthesis and serialise every request.
     """
     if voice.status is VoiceStatus.evicted and can_rebuild(voice):
-        mark_for_rebuild(voice)
+        queued = await mark_for_rebuild(session, voice)
         await session.commit()
-        error = VoiceUnavailable(f"Voice {voice.id} is being rebuilt; try again shortly.")
-        error.headers["Retry-After"] = "30"
-        raise error
-    ensure_usable(voice)
+        if queued:
+            error = VoiceUnavailable(f"Voice {voice.id} is being rebuilt; try again shortly.")
+            error.headers["Retry-After"] = "30"
+            raise error
+    ensure_usable(voice)  # also what a revocation that won the race left
 
 
 async def prepare_speech(

@@ -227,8 +227,7 @@ async def decide_document(
     await _claim_decision(session, consent.id, voice_id, decision, principal.user_id)
     purged: list[str | None] = []
     if approve:
-        mark_for_rebuild(voice)
-        voice.status_reason = "building the voice"
+        await mark_for_rebuild(session, voice, "building the voice")
     else:
         purged = [voice.reference_blob]
         voice.status, voice.status_reason = VoiceStatus.failed, f"consent rejected: {note}"[:500]

@@ -74,8 +74,7 @@ async def warm_voice(
     voice = await library.get_voice(session, caller, voice_id)
     if voice.engine == CLONE_ENGINE and voice.status is VoiceStatus.ready and rt.cache:
         await asyncio.to_thread(rt.cache.preload, voice.id)
-    elif can_rebuild(voice):
-        mark_for_rebuild(voice)
+    elif can_rebuild(voice) and await mark_for_rebuild(session, voice):
         await session.commit()
         rt.builder.kick()
     elif voice.status not in (VoiceStatus.ready, VoiceStatus.processing):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage import BlobStore
@@ -214,8 +215,20 @@ def can_rebuild(voice: Voice) -> bool:
     )
 
 
-def mark_for_rebuild(voice: Voice) -> None:
-    """Queue a rebuild by state alone: the builder (or a queue) picks ``processing`` rows."""
-    voice.status = VoiceStatus.processing
-    voice.status_reason = "rebuilding the embedding from the reference"
-    voice.build_lease_until = None
+async def mark_for_rebuild(
+    session: AsyncSession,
+    voice: Voice,
+    reason: str = "rebuilding the embedding from the reference",
+) -> bool:
+    """Queue a rebuild by state alone (the builder picks ``processing`` rows), unless the
+    voice's consent was revoked since it was read: a conditional UPDATE, so a warm or a
+    use racing a revocation cannot put the revoked voice back to ``processing``, where no
+    build would ever take it. Returns whether it was queued; the caller commits."""
+    queued = await session.execute(
+        update(Voice)
+        .where(Voice.id == voice.id, Voice.revoked_at.is_(None))
+        .values(status=VoiceStatus.processing, status_reason=reason, build_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(voice)
+    return getattr(queued, "rowcount", 0) == 1
