@@ -48,9 +48,11 @@ async def loopback_hooks_app(tmp_path: Path, engines: EngineRegistry) -> AsyncIt
 
 
 @pytest.fixture
-async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
-    """The session's PostgreSQL database, migrated, for tests that run a worker by hand."""
-    async with migrated_database(postgres_url) as db:
+async def pg_db(own_postgres_url: str) -> AsyncIterator[Database]:
+    """A PostgreSQL database of the test's own, migrated, for tests that run a worker by
+    hand: a worker takes the next job in line, which in the shared database could be
+    another test's job left running when its app stopped."""
+    async with migrated_database(own_postgres_url) as db:
         yield db
 
 
