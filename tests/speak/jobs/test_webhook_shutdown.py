@@ -85,7 +85,7 @@ async def test_stopping_cuts_off_a_webhook_retry_after_the_grace_period(
         await wait_for(app, job["id"], {"succeeded"}, seconds=60)
         assert await asyncio.to_thread(receiver.arrived.wait, 30)  # now in a 30-90 s backoff
         deliveries = set(app.app.state.speak.jobs.runtime.background)
-        caplog.set_level(logging.WARNING, logger="scaispeak.speak.jobs.runner")
+        caplog.set_level(logging.WARNING, logger="scaispeak.speak.jobs.outbox")
         stopping = asyncio.get_running_loop().time()
     assert asyncio.get_running_loop().time() - stopping < 10  # not the backoff's 30 s or more
     assert deliveries and all(task.cancelled() for task in deliveries)

@@ -13,10 +13,12 @@ time has passed. The outcome is written only while the claim still stands.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, case, null, select, update
 
@@ -25,6 +27,9 @@ from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.webhooks import Sent, send, tenant_webhook_secret
+
+if TYPE_CHECKING:
+    from scaispeak.speak.jobs.runner import JobRuntime
 
 _log = logging.getLogger(__name__)
 EVENTS = (JobState.succeeded, JobState.failed)
@@ -120,3 +125,48 @@ def _backoff(settings: JobSettings, attempts: int) -> float:
     """Doubling from ``webhook_backoff_s``, with jitter so receivers coming back up are
     not hit by every sender at the same instant."""
     return float(settings.webhook_backoff_s * 2 ** (attempts - 1) * random.uniform(0.5, 1.5))
+
+
+def deliver_in_background(rt: JobRuntime, job_id: str) -> None:
+    """Deliver the job's due event, with retries, unless this process already is."""
+    name = f"webhook of {job_id}"
+    if any(task.get_name() == name for task in rt.background):
+        return
+    task = asyncio.create_task(_deliver(rt, job_id), name=name)
+    rt.background.add(task)
+    task.add_done_callback(rt.background.discard)
+
+
+async def _deliver(rt: JobRuntime, job_id: str) -> bool:
+    """Attempt until no attempt is left to this process; returns whether the last
+    attempt made here delivered the event. A database error leaves the event due
+    for the next sweep."""
+    while True:
+        try:
+            tried = await attempt(rt.db, rt.settings, rt.signing_key, job_id)
+        except Exception:
+            _log.warning("webhook of %s: attempt failed, left to the sweep", job_id, exc_info=True)
+            return False
+        if tried.next_due is None:
+            return tried.sent is Sent.DELIVERED
+        await asyncio.sleep(max(0.0, (tried.next_due - utcnow()).total_seconds()))
+
+
+async def drain_notifications(rt: JobRuntime, grace_s: float) -> None:
+    """On shutdown, give webhook deliveries still in flight ``grace_s`` to finish.
+
+    Those still running when the grace ends (a slow receiver, a retry waiting out its
+    backoff) are cancelled. Their events stay due on the job rows, so another process's
+    sweep (or this one's, after a restart) delivers them (docs/jobs.md, Webhooks).
+    """
+    if not rt.background:
+        return
+    _, cut_off = await asyncio.wait(set(rt.background), timeout=grace_s)
+    for task in cut_off:
+        task.cancel()
+        _log.warning(
+            "stopping: %s not delivered (cut off after %.0f s); it stays due for a later sweep",
+            task.get_name(),
+            grace_s,
+        )
+    await asyncio.gather(*cut_off, return_exceptions=True)

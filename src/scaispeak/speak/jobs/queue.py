@@ -23,7 +23,8 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import Settings
 from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.models import JobState, SynthJob
-from scaispeak.speak.jobs.runner import JobRuntime, deliver_in_background, run_job
+from scaispeak.speak.jobs.outbox import deliver_in_background
+from scaispeak.speak.jobs.runner import JobRuntime, run_job
 
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"

@@ -46,7 +46,6 @@ from scaispeak.speak.jobs.assembly import (
 from scaispeak.speak.jobs.delivery import save_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.service import release_hold
-from scaispeak.speak.jobs.webhooks import Sent
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
@@ -152,52 +151,7 @@ def _notify(rt: JobRuntime, job: SynthJob) -> None:
     worker. The event is already stored with the outcome (outbox.py), so a process that
     stops before delivering it leaves it to another's sweep."""
     if job.webhook_url and job.state in outbox.EVENTS:
-        deliver_in_background(rt, job.id)
-
-
-def deliver_in_background(rt: JobRuntime, job_id: str) -> None:
-    """Deliver the job's due event, with retries, unless this process already is."""
-    name = f"webhook of {job_id}"
-    if any(task.get_name() == name for task in rt.background):
-        return
-    task = asyncio.create_task(_deliver(rt, job_id), name=name)
-    rt.background.add(task)
-    task.add_done_callback(rt.background.discard)
-
-
-async def _deliver(rt: JobRuntime, job_id: str) -> bool:
-    """Attempt until no attempt is left to this process; returns whether the last
-    attempt made here delivered the event. A database error leaves the event due
-    for the next sweep."""
-    while True:
-        try:
-            tried = await outbox.attempt(rt.db, rt.settings, rt.signing_key, job_id)
-        except Exception:
-            _log.warning("webhook of %s: attempt failed, left to the sweep", job_id, exc_info=True)
-            return False
-        if tried.next_due is None:
-            return tried.sent is Sent.DELIVERED
-        await asyncio.sleep(max(0.0, (tried.next_due - utcnow()).total_seconds()))
-
-
-async def drain_notifications(rt: JobRuntime, grace_s: float) -> None:
-    """On shutdown, give webhook deliveries still in flight ``grace_s`` to finish.
-
-    Those still running when the grace ends (a slow receiver, a retry waiting out its
-    backoff) are cancelled. Their events stay due on the job rows, so another process's
-    sweep (or this one's, after a restart) delivers them (docs/jobs.md, Webhooks).
-    """
-    if not rt.background:
-        return
-    _, cut_off = await asyncio.wait(set(rt.background), timeout=grace_s)
-    for task in cut_off:
-        task.cancel()
-        _log.warning(
-            "stopping: %s not delivered (cut off after %.0f s); it stays due for a later sweep",
-            task.get_name(),
-            grace_s,
-        )
-    await asyncio.gather(*cut_off, return_exceptions=True)
+        outbox.deliver_in_background(rt, job.id)
 
 
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:

@@ -11,8 +11,8 @@ from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.jobs.outbox import drain_notifications
 from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
-from scaispeak.speak.jobs.runner import drain_notifications
 
 _log = logging.getLogger(__name__)
 
