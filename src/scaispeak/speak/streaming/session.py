@@ -34,7 +34,7 @@ from typing import Protocol
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
-from scaispeak.speak.errors import InvalidText, SynthesisFailed, TextTooLong
+from scaispeak.speak.errors import SynthesisFailed
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
@@ -42,16 +42,11 @@ from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox
 from scaispeak.speak.streaming.sender import GONE, Sender
 from scaispeak.speak.streaming.sink import StreamSink
 from scaispeak.speak.streaming.speaker import SegmentSpeaker
+from scaispeak.speak.streaming.text_intake import TextIntake
 from scaispeak.speak.synthesis.audio import StreamEncoder
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
-from scaispeak.speak.synthesis.service import LONE_SURROGATE, StreamSpec
+from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
-from scaispeak.speak.synthesis.text.speakable import (
-    has_lone_surrogate,
-    has_words,
-    paired,
-    split_trailing_high_surrogate,
-)
 
 Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
 """Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
@@ -103,11 +98,12 @@ class StreamSession:
         self._settings = settings
         self._open_stream = open_stream
         self._clock = clock
-        self._segmenter = IncrementalSegmenter(
+        segmenter = IncrementalSegmenter(
             max_chars=pipeline.settings.max_clause_chars,
             min_chars=settings.min_segment_chars,
             max_wait_chars=settings.max_wait_chars,
         )
+        self._text = TextIntake(segmenter, settings.max_text_chars)
         buffered_frames = settings.max_buffered_audio_seconds * 1000 / settings.frame_ms
         self._outbox = Outbox(math.ceil(buffered_frames), MAX_QUEUED_EVENTS)
         first_audio = pipeline.metrics.time_to_first_audio.labels(transport)
@@ -129,8 +125,6 @@ class StreamSession:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.produced: StreamCapture | None = None
         """The start of the audio made, for the provenance record (setup.py)."""
-        self._received_chars = 0
-        self._half_character = ""  # a UTF-16 first half awaiting its second
         self._ending = False
         self._failed = False
         self._synthesizing = False
@@ -206,7 +200,7 @@ class StreamSession:
                 self._add_text(text)
             case p.FlushMessage():
                 self._stop_wait_timer()
-                self._queue(self._segmenter.flush())
+                self._queue(self._text.flush())
 
     async def _start(self, message: p.StartMessage) -> None:
         if self._ending:
@@ -242,42 +236,19 @@ class StreamSession:
         if self._spec is None:
             self._outbox.put(Finish())
             return
-        self._queue(self._segmenter.flush())
+        self._queue(self._text.flush())
         self._queue_end()
 
     def _add_text(self, text: str) -> None:
-        text = self._whole_characters(text)
-        limit = self._settings.max_text_chars
-        if self._received_chars + len(text) > limit:
-            raise TextTooLong(
-                f"This stream may send {limit} characters in all; this text was dropped.",
-                limit=limit,
-            )
-        self._received_chars += len(text)
-        segments = self._segmenter.feed(text)
+        segments = self._text.feed(text)
         if segments:
             self._stop_wait_timer()  # what is left starts its wait now
         self._queue(segments)
-        if "wait" not in self._timers and self._segmenter.buffered:
+        if "wait" not in self._timers and self._text.buffered:
             delay = self._settings.max_wait_ms / 1000
             self._timers["wait"] = asyncio.get_running_loop().call_later(delay, self._on_waited)
 
-    def _whole_characters(self, text: str) -> str:
-        """Join an emoji a client sent as two UTF-16 halves in two messages (JavaScript
-        slices strings by UTF-16 units): a trailing first half waits for the next text.
-        A half that pairs with nothing drops the message (422 ``invalid_text``)."""
-        text, self._half_character = split_trailing_high_surrogate(
-            paired(self._half_character + text)
-        )
-        if has_lone_surrogate(text):
-            raise InvalidText(LONE_SURROGATE)
-        return text
-
     def _queue(self, segments: list[Segment]) -> None:
-        # A segment with nothing to read aloud (only emoji, symbols, markup) would be
-        # spoken as silence and billed: /speak refuses such a text (empty_text), and a
-        # stream, which cannot refuse text already accepted, leaves it unsaid.
-        segments = [s for s in segments if has_words(s.text)]
         if segments:
             assert self._delivery is not None
             self._delivery.segment_queued()
@@ -294,7 +265,7 @@ class StreamSession:
         assert delivery is not None
         await self._stop_synthesizer()
         self._stop_wait_timer()
-        self._segmenter.flush()
+        self._text.flush()
         self._pending.clear()
         self._outbox.drop_utterance()
         delivery.interrupt()
@@ -406,7 +377,7 @@ class StreamSession:
 
     def _on_waited(self) -> None:
         del self._timers["wait"]
-        self._queue(self._segmenter.release_words())
+        self._queue(self._text.release_words())
 
     def _stop_wait_timer(self) -> None:
         if "wait" in self._timers:

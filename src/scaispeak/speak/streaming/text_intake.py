@@ -1,0 +1,64 @@
+"""A stream's text on its way to segments.
+
+Text arrives in fragments (LLM tokens). On the way to the segmenter it is made whole
+characters (an emoji sliced into two UTF-16 halves by a JavaScript client is joined),
+counted against the stream's allowance, and only segments with something to read aloud
+come out: one of only emoji, symbols or markup would be spoken as silence and billed,
+and a stream, which cannot refuse text it already accepted, leaves it unsaid (/speak
+refuses such a text with ``empty_text``).
+"""
+
+from __future__ import annotations
+
+from scaispeak.speak.errors import InvalidText, TextTooLong
+from scaispeak.speak.synthesis.service import LONE_SURROGATE
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
+from scaispeak.speak.synthesis.text.speakable import (
+    has_lone_surrogate,
+    has_words,
+    paired,
+    split_trailing_high_surrogate,
+)
+
+
+class TextIntake:
+    def __init__(self, segmenter: IncrementalSegmenter, max_chars: int) -> None:
+        self._segmenter = segmenter
+        self._max_chars = max_chars
+        self._received = 0
+        self._half_character = ""  # a UTF-16 first half awaiting its second
+
+    @property
+    def buffered(self) -> bool:
+        return self._segmenter.buffered
+
+    def feed(self, text: str) -> list[Segment]:
+        """The segments ``text`` completes. A half character that pairs with nothing
+        (422 ``invalid_text``), or text past the allowance (413), is dropped whole."""
+        text = self._whole_characters(text)
+        if self._received + len(text) > self._max_chars:
+            raise TextTooLong(
+                f"This stream may send {self._max_chars} characters in all; this text was dropped.",
+                limit=self._max_chars,
+            )
+        self._received += len(text)
+        return _speakable(self._segmenter.feed(text))
+
+    def flush(self) -> list[Segment]:
+        return _speakable(self._segmenter.flush())
+
+    def release_words(self) -> list[Segment]:
+        return _speakable(self._segmenter.release_words())
+
+    def _whole_characters(self, text: str) -> str:
+        """A trailing first half of a UTF-16 pair waits for the next fragment."""
+        text, self._half_character = split_trailing_high_surrogate(
+            paired(self._half_character + text)
+        )
+        if has_lone_surrogate(text):
+            raise InvalidText(LONE_SURROGATE)
+        return text
+
+
+def _speakable(segments: list[Segment]) -> list[Segment]:
+    return [s for s in segments if has_words(s.text)]
