@@ -11,10 +11,11 @@ The whole text goes upstream in one request; the upstream splits and normalises 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.engines.base import PassThroughEngine, Pcm
 from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
@@ -22,10 +23,26 @@ from scaispeak.speak.synthesis.audio import (
     from_int16_bytes,
     wav_header,
 )
+from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.synthesis.speech import SpeechSpec
 
 PASS_THROUGH_FORMATS = frozenset({AudioFormat.pcm, AudioFormat.wav})
 """Formats that are the engine's s16le bytes as they are (wav: behind a header)."""
+
+
+def can_pass(engine: object, spec: SpeechSpec, must_embed: bool) -> bool:
+    """Whether the engine's audio for ``spec`` can go to the caller untouched: it comes
+    levelled and, if it is to carry the mark (``must_embed``), marked; in the format and
+    at the rate asked for; for a text it takes in one call; without word times."""
+    return (
+        isinstance(engine, PassThroughEngine)
+        and engine.levels_output
+        and not must_embed
+        and spec.format in PASS_THROUGH_FORMATS
+        and spec.sample_rate == engine.sample_rate
+        and not spec.timestamps
+        and len(spec.text) <= engine.max_input_chars
+    )
 
 
 @dataclass
@@ -89,3 +106,33 @@ class PassedClip:
 
     def fingerprint(self) -> bytes:
         return fingerprint.to_bytes(fingerprint.fingerprint(self.fingerprinted, self.sample_rate))
+
+
+async def open_passing(
+    engine: PassThroughEngine,
+    spec: SpeechSpec,
+    fingerprint_seconds: float,
+    arrived: Callable[[float, float], None],
+) -> PassingSpeech:
+    """Start ``engine`` on the whole text; returns when its audio begins to arrive.
+    ``arrived(audio seconds, elapsed seconds)`` is told once the last byte is in."""
+    started = time.perf_counter()
+    with engine_errors(spec.engine):
+        body = await engine.open_body(spec.text, spec.engine_voice, speed=spec.speed)
+    arriving, size = body.chunks, body.byte_length
+    if size is None:  # no Content-Length: the headers and the charge need the size
+        with engine_errors(spec.engine):
+            whole = b"".join([chunk async for chunk in body.chunks])
+        arriving, size = _at_once(whole), len(whole)
+
+    async def counted() -> AsyncIterator[bytes]:
+        with engine_errors(spec.engine):
+            async for chunk in arriving:
+                yield chunk
+        arrived(size // 2 / engine.sample_rate, time.perf_counter() - started)
+
+    return PassingSpeech(spec, engine.sample_rate, size, counted(), body.close, fingerprint_seconds)
+
+
+async def _at_once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import replace
 
 import numpy as np
@@ -50,14 +50,9 @@ from scaispeak.speak.synthesis.audio import (
 from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.synthesis.inference import InferencePool, Priority, ThreadHold
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
-from scaispeak.speak.synthesis.passthrough import PASS_THROUGH_FORMATS, PassingSpeech
+from scaispeak.speak.synthesis.passthrough import PassingSpeech, can_pass, open_passing
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
-from scaispeak.speak.synthesis.text import (
-    Segment,
-    normalize_text,
-    split_for_engine,
-    split_segments,
-)
+from scaispeak.speak.synthesis.text import Segment, normalize_text, split_for_engine, split_segments
 from scaispeak.speak.synthesis.timestamps import WordTiming, timeline
 
 
@@ -102,19 +97,10 @@ class SynthesisPipeline:
         return watermark and not (isinstance(engine, SelfMarkingEngine) and engine.marks_output)
 
     def passes_through(self, spec: SpeechSpec) -> bool:
-        """Whether the engine's audio for ``spec`` can go to the caller untouched: it
-        comes levelled and, if it is to carry the mark, marked; in the format and at
-        the rate asked for; for a text it takes in one call; without word times."""
-        engine = self.engines.get(spec.engine)
-        return (
-            isinstance(engine, PassThroughEngine)
-            and engine.levels_output
-            and not self.must_embed(spec.engine, spec.watermark)
-            and spec.format in PASS_THROUGH_FORMATS
-            and spec.sample_rate == engine.sample_rate
-            and not spec.timestamps
-            and len(spec.text) <= engine.max_input_chars
-        )
+        """Whether the engine's audio for ``spec`` can go to the caller untouched
+        (passthrough.can_pass)."""
+        must_embed = self.must_embed(spec.engine, spec.watermark)
+        return can_pass(self.engines.get(spec.engine), spec, must_embed)
 
     async def open_passing(self, spec: SpeechSpec) -> PassingSpeech:
         """Start the engine on the whole text (see ``passes_through``); returns when its
@@ -122,25 +108,11 @@ class SynthesisPipeline:
         engine = self.engines.get(spec.engine)
         if not isinstance(engine, PassThroughEngine):
             raise TypeError(f"the {spec.engine} engine cannot pass its audio through")
-        started = time.perf_counter()
-        with engine_errors(spec.engine):
-            body = await engine.open_body(spec.text, spec.engine_voice, speed=spec.speed)
-        arriving, size = body.chunks, body.byte_length
-        if size is None:  # no Content-Length: the headers and the charge need the size
-            with engine_errors(spec.engine):
-                whole = b"".join([chunk async for chunk in body.chunks])
-            arriving, size = _at_once(whole), len(whole)
 
-        async def counted() -> AsyncIterator[bytes]:
-            with engine_errors(spec.engine):
-                async for chunk in arriving:
-                    yield chunk
-            elapsed = time.perf_counter() - started
-            self._count(spec.engine, spec.text, size // 2 / engine.sample_rate, elapsed)
+        def arrived(audio_s: float, elapsed: float) -> None:
+            self._count(spec.engine, spec.text, audio_s, elapsed)
 
-        return PassingSpeech(
-            spec, engine.sample_rate, size, counted(), body.close, self.fingerprint_seconds
-        )
+        return await open_passing(engine, spec, self.fingerprint_seconds, arrived)
 
     async def speak_segment(
         self,
@@ -414,7 +386,3 @@ class SynthesisPipeline:
             timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_spans) for seg in segments]
             words, estimated = timeline(timed, rate)
         return encode(final, spec.sample_rate, spec.format), final.size, start, words, estimated
-
-
-async def _at_once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
