@@ -41,6 +41,12 @@ def live_server(tmp_path: Path, engines: EngineRegistry) -> Iterator[tuple[Serve
         yield server, key
 
 
+def intake(server: ServerThread, key: str | None = None) -> Any:
+    """A live-intake socket on ``server``, as ``key`` (none: unauthenticated)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    return connect(server.url.replace("http://", "ws://") + LIVE, additional_headers=headers)
+
+
 def s16(pcm: np.ndarray) -> bytes:
     return (np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes()
 
@@ -60,8 +66,7 @@ async def test_live_intake_walks_consent_then_passage_and_creates_the_voice(
     live_server: tuple[ServerThread, str], clips: Clips
 ) -> None:
     server, key = live_server
-    url = server.url.replace("http://", "ws://") + LIVE
-    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+    async with intake(server, key) as ws:
         await ws.send(
             json.dumps(
                 {
@@ -91,7 +96,7 @@ async def test_live_intake_without_credentials_closes_with_4401(
     live_server: tuple[ServerThread, str],
 ) -> None:
     server, _ = live_server
-    async with connect(server.url.replace("http://", "ws://") + LIVE) as ws:
+    async with intake(server) as ws:
         event = await receive(ws)
         assert event["type"] == "error" and event["code"] == "unauthorized"
         await ws.wait_closed()
@@ -102,8 +107,7 @@ async def test_a_retry_before_start_or_a_bad_start_is_refused_and_the_intake_goe
     live_server: tuple[ServerThread, str],
 ) -> None:
     server, key = live_server
-    url = server.url.replace("http://", "ws://") + LIVE
-    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+    async with intake(server, key) as ws:
         await ws.send(json.dumps({"type": "retry"}))
         event = await receive(ws)
         assert (event["type"], event["code"], event["fatal"]) == ("error", "out_of_step", False)
@@ -120,15 +124,13 @@ async def test_intakes_count_as_the_tenants_streams_and_an_idle_one_ends(
 ) -> None:
     """Each intake keeps its recordings in memory until it ends."""
     server, key = live_server
-    url = server.url.replace("http://", "ws://") + LIVE
-    headers = {"Authorization": f"Bearer {key}"}
     start = {"type": "start", "speaker_name": "Alex", "name": "idle", "sample_rate": 16_000}
     async with contextlib.AsyncExitStack() as open_intakes:
         for _ in range(INTAKE_CAP):
-            ws = await open_intakes.enter_async_context(connect(url, additional_headers=headers))
+            ws = await open_intakes.enter_async_context(intake(server, key))
             await ws.send(json.dumps(start))
             assert (await receive(ws))["step"] == "consent"
-        async with connect(url, additional_headers=headers) as refused:
+        async with intake(server, key) as refused:
             event = await receive(refused)
             assert (event["code"], event["fatal"]) == ("too_many_streams", True)
             await refused.wait_closed()
@@ -144,8 +146,7 @@ async def test_a_step_refuses_audio_beyond_its_longest_clip(
 ) -> None:
     """30 s at 16 kHz is the consent step's cap, far below the 25 MiB upload cap."""
     server, key = live_server
-    url = server.url.replace("http://", "ws://") + LIVE
-    async with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+    async with intake(server, key) as ws:
         start = {"type": "start", "speaker_name": "Alex", "name": "capped", "sample_rate": 16_000}
         await ws.send(json.dumps(start))
         assert (await receive(ws))["step"] == "consent"
