@@ -23,6 +23,7 @@ from scaispeak.speak.synthesis.openings import (
     finish_levelled,
     open_levelled,
 )
+from scaispeak.speak.synthesis.text import normalize_text
 
 VOICE = "en_US-joe-medium"
 HEAD_S = 0.25
@@ -55,7 +56,8 @@ def opened_and_whole(piper: PiperEngine, text: str) -> tuple[OpenedSegment, Pcm,
     levels = VoiceLevels(target_lufs=-20.0)  # taught first, so the segment is opened
     teacher = piper.open("Hello there.", VOICE, speed=1.0, head_seconds=10.0).head
     levels.learn("piper", VOICE, teacher, rate)
-    request = OpenRequest(text, "piper", rate, VOICE, 1.0, HEAD_S, 0.0, watermark=True)
+    spoken = normalize_text(text)
+    request = OpenRequest(text, spoken, "piper", rate, VOICE, 1.0, HEAD_S, 0.0, watermark=True)
     opened = open_levelled(piper, request, levels, mark)
     assert opened.opening is not None
     joined = np.concatenate([opened.head, finish_levelled(opened, levels, mark)])

@@ -35,7 +35,6 @@ import numpy as np
 from scaispeak.speak.engines.base import Opening, OpeningEngine, Pcm, WordSpans
 from scaispeak.speak.synthesis.audio import apply_gain, crossfade_into, level_gain_db
 from scaispeak.speak.synthesis.inference import ThreadHold
-from scaispeak.speak.synthesis.text import normalize_text
 
 Marker = Callable[[Pcm, int, bool], Pcm]
 """Watermarks (pcm, rate) when the flag says so (the pipeline's)."""
@@ -87,6 +86,8 @@ class OpenRequest:
     """A segment to open: what to say, how, and how much to make at first."""
 
     text: str
+    spoken: str
+    """``text`` normalised (the pipeline has it already: it checks the length)."""
     engine: str
     rate: int
     voice: str
@@ -128,7 +129,7 @@ def open_levelled(
     """Make the head (blocking: an inference thread runs it), levelled and marked."""
     name, rate, voice = request.engine, request.rate, request.voice
     opening = engine.open(
-        normalize_text(request.text),
+        request.spoken,
         voice,
         speed=request.speed,
         head_seconds=request.head_seconds + _HELD_S,  # the held end is not sent with it

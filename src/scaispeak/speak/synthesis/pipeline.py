@@ -195,7 +195,8 @@ class SynthesisPipeline:
         engine = self.engines.get(engine_name)
         if not isinstance(engine, OpeningEngine) or isinstance(engine, AsyncEngine):
             return None
-        if len(normalize_text(segment.text)) > self.settings.max_engine_chars:
+        spoken = normalize_text(segment.text)
+        if len(spoken) > self.settings.max_engine_chars:
             return None  # made in pieces by speak_segment; an opening renders it whole
         hold = self.pool.hold_thread_for_due_soon()
         if hold is None:
@@ -203,6 +204,7 @@ class SynthesisPipeline:
         pause = self.pause_after(segment)
         request = OpenRequest(
             segment.text,
+            spoken,
             engine_name,
             engine.sample_rate,
             voice,
