@@ -40,6 +40,20 @@ def claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _tenant_running(now: datetime) -> ScalarSelect[int]:
+    """How many of the candidate's tenant's jobs run now under a live lease."""
+    other = aliased(SynthJob)
+    return (
+        select(func.count(other.id))
+        .where(
+            other.tenant_id == SynthJob.tenant_id,
+            other.state == JobState.running,
+            other.lease_until >= now,
+        )
+        .scalar_subquery()
+    )
+
+
 def _tenant_last_start() -> ScalarSelect[datetime | None]:
     """When the candidate's tenant last had a job start (None: never)."""
     other = aliased(SynthJob)
@@ -58,9 +72,10 @@ async def next_in_line(
     A queue message only says that there is work: which job runs is decided here, so
     that one tenant's backlog cannot hold every other tenant's jobs behind it. First a
     dead worker's job (it was started, and someone waits on it); then a job of the
-    tenant whose last job started longest ago (never: first), which takes tenants in
-    turns; among tenants tied on that, the tenant of the job the message was for
-    (``hint``). Within a tenant, the oldest job first.
+    tenant with the fewest jobs running now, so that a tenant's long job does not earn
+    it the next free slot too; among tenants tied on that, the tenant whose last job
+    started longest ago (never: first), which takes tenants in turns; then the tenant
+    of the job the message was for (``hint``). Within a tenant, the oldest job first.
     """
     hinted = aliased(SynthJob)
     hinted_tenant = select(hinted.tenant_id).where(hinted.id == hint).scalar_subquery()
@@ -69,6 +84,7 @@ async def next_in_line(
         .where(claimable(now), SynthJob.attempts < max_attempts)
         .order_by(
             case((SynthJob.state == JobState.running, 0), else_=1),
+            _tenant_running(now),
             _tenant_last_start().asc().nulls_first(),
             case((SynthJob.tenant_id == hinted_tenant, 0), else_=1),
             SynthJob.created_at,
