@@ -22,15 +22,6 @@ DEADLINE_S = 30.0
 """How long any wait for the server may take before the test fails."""
 
 
-async def eventually(check: Callable[[], bool], what: str) -> None:
-    """Poll ``check`` (state another thread changes, so there is no event to await)."""
-    for _ in range(int(DEADLINE_S / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass(frozen=True)
 class Received:
     at: float

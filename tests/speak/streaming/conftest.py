@@ -23,8 +23,8 @@ from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from tests.conftest import make_settings
 from tests.speak.streaming.session_rig import HeldEngine, MemorySink, Rig
+from tests.support.polling import until
 from tests.support.server import ServerThread, bootstrap_key
-from tests.support.stream_client import eventually
 
 PIPER = "voc_piper_en-us-joe-medium"
 STREAM_CAP = 3
@@ -56,8 +56,11 @@ class StreamServer:
     async def settled(self) -> None:
         """Wait until no stream is open and the inference pool is idle."""
         pool, streams = self.speak.pool, self.speak.streams
-        await eventually(
-            lambda: not (pool.running or pool.queued or streams.count()), "an idle server"
+        await until(
+            lambda: not (pool.running or pool.queued or streams.count()),
+            "an idle server",
+            30,
+            every=0.02,
         )
 
 

@@ -18,7 +18,8 @@ from scaispeak.speak.streaming.session import MAX_QUEUED_EVENTS
 from scaispeak.speak.transports.rtc_peer import MAX_CHANNEL_BUFFER, RtcPeer, RtcSink
 from tests.speak.streaming.conftest import StreamServer
 from tests.speak.streaming.session_rig import SENTENCES, Rig, send
-from tests.support.stream_client import STREAM_PATH, eventually
+from tests.support.polling import until
+from tests.support.stream_client import STREAM_PATH
 
 SLOW_CONSUMER_CLOSE = 4429
 MALFORMED = "not json"
@@ -134,7 +135,7 @@ async def test_a_websocket_client_that_floods_without_reading_loses_its_stream(
     async with connect(url, additional_headers=headers, ping_interval=None) as ws:
         ws.transport.pause_reading()  # the client stops reading entirely
         await ws.send(MALFORMED)
-        await eventually(lambda: streams.count() == 1, "the stream to open")
+        await until(lambda: streams.count() == 1, "the stream to open", 30, every=0.02)
         sent = 0
         # The server may close while a batch is being sent: a send then fails.
         with contextlib.suppress(ConnectionClosed, ConnectionResetError):
@@ -142,7 +143,7 @@ async def test_a_websocket_client_that_floods_without_reading_loses_its_stream(
                 for _ in range(1_000):
                     await ws.send(MALFORMED)
                 sent += 1_000
-        await eventually(lambda: streams.count() == 0, "the stream to be dropped")
+        await until(lambda: streams.count() == 0, "the stream to be dropped", 30, every=0.02)
         ws.transport.resume_reading()
         with contextlib.suppress(ConnectionClosed):  # read what was sent, up to the close
             async for _ in ws:

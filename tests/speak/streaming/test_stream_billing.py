@@ -29,7 +29,8 @@ from scaispeak.speak.streaming.billing import StreamBilling
 from scaispeak.speak.streaming.delivery import StreamUsage
 from tests.speak.streaming.conftest import PIPER, StreamServer
 from tests.speak.streaming.session_rig import SENTENCES, Rig, send
-from tests.support.stream_client import StreamClient, eventually
+from tests.support.polling import until
+from tests.support.stream_client import StreamClient
 
 PARAGRAPH = (
     "The first clause is short, and the second one carries on for a while. "
@@ -69,7 +70,7 @@ async def test_a_cancelled_stream_is_charged_only_for_delivered_characters(
         lines[:] = ledger_lines(stream_server, stream_id)
         return bool(lines)
 
-    await eventually(charged, "the stream's ledger line")
+    await until(charged, "the stream's ledger line", 30, every=0.02)
     (line,) = lines
     assert line.kind == "stream" and line.backend == "selfhosted"
     assert line.characters == done["usage"]["characters"] < len(PARAGRAPH)

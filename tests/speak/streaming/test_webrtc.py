@@ -16,9 +16,9 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from tests.conftest import make_settings
 from tests.speak.streaming.conftest import PIPER, StreamServer, tokens
 from tests.support.asr import transcribe, word_error_rate
+from tests.support.polling import until
 from tests.support.rtc_client import RATE, SESSIONS_PATH, RtcClient, offer_sdp
 from tests.support.server import ServerThread, bootstrap_key
-from tests.support.stream_client import eventually
 
 TEXT = "The quick brown fox jumps over the lazy dog, one small token at a time."
 PARAGRAPH = " ".join(
@@ -120,7 +120,9 @@ async def test_delete_hangs_up_and_another_tenant_or_a_colleague_cannot(
     await stream_server.settled()
     assert stream_server.speak.pool.pending == 0
     # Nothing of the session (aiortc's transports, the track, the session) runs on.
-    await eventually(lambda: stream_server.task_count() <= baseline, "the session's tasks to end")
+    await until(
+        lambda: stream_server.task_count() <= baseline, "the session's tasks to end", 30, every=0.02
+    )
 
 
 async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
@@ -177,7 +179,7 @@ async def test_a_peer_that_never_connects_expires_and_shutdown_hangs_up(
         response = await http.post(SESSIONS_PATH, json=body)
         path = f"{SESSIONS_PATH}/{response.json()['session_id']}"
         sessions = server.app.state.webrtc_sessions
-        await eventually(lambda: len(sessions) == 0, "the unconnected session to expire")
+        await until(lambda: len(sessions) == 0, "the unconnected session to expire", 30, every=0.02)
         assert (await http.delete(path)).status_code == 404
     async with RtcClient.connect(server.url, key, voice_id=PIPER) as client:
         server.server.__exit__(None, None, None)  # shutdown ends every session

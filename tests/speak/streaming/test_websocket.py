@@ -14,7 +14,8 @@ import pytest
 from scaispeak.speak.streaming.permit import StreamPermit
 from tests.speak.streaming.conftest import PIPER, STREAM_CAP, StreamServer, pcm_samples, tokens
 from tests.support.asr import transcribe, word_error_rate
-from tests.support.stream_client import StreamClient, eventually
+from tests.support.polling import until
+from tests.support.stream_client import StreamClient
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. Streaming speech should sound "
@@ -114,7 +115,9 @@ async def test_disconnect_mid_stream_leaves_no_work_behind(stream_server: Stream
         await client.first_audio()
         client.ws.transport.abort()  # the client vanishes: no close handshake
     await stream_server.settled()
-    await eventually(lambda: stream_server.task_count() <= baseline, "the handler's tasks to end")
+    await until(
+        lambda: stream_server.task_count() <= baseline, "the handler's tasks to end", 30, every=0.02
+    )
     assert stream_server.task_count() == baseline
     assert stream_server.speak.pool.pending == 0
 
