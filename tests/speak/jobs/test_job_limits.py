@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from scaispeak.platform.accounting.models import Reservation
 from scaispeak.settings import AccountingSettings, JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs.models import SynthJob
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.support import give_tenant_a_budget
 from tests.speak.jobs.test_jobs_embedded import JOE, STORY, submit
 
 CAP = 3
@@ -70,6 +74,42 @@ async def test_a_tenant_over_its_active_jobs_gets_429_and_others_do_not(
 async def test_simultaneous_submits_never_pass_the_cap(capped_app: LiveApp) -> None:
     answers = await asyncio.gather(*(submit(capped_app) for _ in range(3 * CAP)))
     assert Counter(a.status_code for a in answers) == {202: CAP, 429: 2 * CAP}
+
+
+async def test_a_refused_submit_holds_no_budget(capped_app: LiveApp) -> None:
+    """Over the cap a submit is a 429 (not a 500, not a 402) and leaves no hold behind:
+    jobs' holds are never swept, so a leaked one would drain the budget for good."""
+    app = capped_app
+    await give_tenant_a_budget(app)
+    answers = await asyncio.gather(*(submit(app) for _ in range(2 * CAP)))
+    assert Counter(a.status_code for a in answers) == {202: CAP, 429: CAP}
+    async with app.app.state.platform.db.sessions() as session:
+        tenant = app.tenancy.tenant_a  # the PostgreSQL database holds other tests' rows
+        held = (
+            (await session.execute(select(Reservation).where(Reservation.tenant_id == tenant)))
+            .scalars()
+            .all()
+        )
+        jobs = (
+            (await session.execute(select(SynthJob.reservation_id).filter_by(tenant_id=tenant)))
+            .scalars()
+            .all()
+        )
+    assert sorted(r.id for r in held) == sorted(jobs) and len(jobs) == CAP
+    budget = await app.client.get(
+        f"/v1/tenants/{app.tenancy.tenant_a}/budget", headers=app.auth(app.tenancy.superadmin)
+    )
+    assert budget.json()["reserved_micros"] == sum(r.amount_micros for r in held)
+
+
+async def test_a_tenant_at_its_cap_with_no_money_left_hears_about_the_cap(
+    capped_app: LiveApp,
+) -> None:
+    app = capped_app
+    for _ in range(CAP):
+        assert (await submit(app)).status_code == 202
+    await give_tenant_a_budget(app, limit_micros=1)
+    assert_problem(await submit(app), 429, "too_many_jobs")
 
 
 async def test_a_submit_counts_against_the_tenants_requests_per_minute(

@@ -80,6 +80,16 @@ async def reserve(
     left "idle in transaction" would pin a pooled connection for the whole synthesis
     (30 such requests exhausted PostgreSQL's pool and every other request waited).
     """
+    reservation = await hold(session, principal, amount_micros, long_running=long_running)
+    await session.commit()
+    return reservation
+
+
+async def hold(
+    session: AsyncSession, principal: Principal, amount_micros: int, *, long_running: bool = False
+) -> Reservation:
+    """``reserve`` without the commit: the hold lands with whatever the caller commits
+    next (a job row), or not at all. A refusal rolls the transaction back."""
     budget = await session.get(Budget, principal.tenant_id)
     reservation = Reservation(
         id=new_id("rsv"),
@@ -91,13 +101,11 @@ async def reserve(
         long_running=long_running,
     )
     if budget is None:
-        await session.commit()  # ends the read's transaction; nothing was written
         return reservation
     reservation.period_key = period_key(budget.period, utcnow())
     reservation.user_capped = budget.per_user_limit_micros is not None
     await _hold(session, budget, reservation)
     session.add(reservation)
-    await session.commit()
     return reservation
 
 

@@ -118,29 +118,30 @@ async def create_job(
 
     Returns (job, created). A key reused with another body is a 409; a tenant with
     ``max_active`` jobs queued or running gets a 429 (a replay of an earlier job does
-    not count as a new one).
+    not count as a new one), before any budget is held, so a 402 means money.
     """
     fingerprint = request_hash(request.body_for_hash)
     if request.idempotency_key:
         earlier = await find_by_key(session, principal, request.idempotency_key)
         if earlier is not None:
             return _same_request(earlier, fingerprint), False
-    reservation = await accounting.reserve(
-        session, principal, request.hold_micros, long_running=True
-    )
     async with _one_submit_at_a_time(session, principal.tenant_id):
         if await _active_jobs(session, principal.tenant_id) >= max_active:
             await session.rollback()
-            await accounting.release(session, reservation)
             raise TooManyJobs(max_active)
+        # The hold and the job commit together: no crash or error in between can leave
+        # a job's hold (which no sweep releases) without its job.
+        reservation = await accounting.hold(
+            session, principal, request.hold_micros, long_running=True
+        )
         job = _new_job(principal, request, fingerprint, reservation.id)
         session.add(job)
         try:
             await session.commit()
         except IntegrityError:
-            # Two requests with one key raced: the other insert won; answer with its job.
+            # Two requests with one key raced: the other insert won (and this hold went
+            # with the rollback); answer with its job.
             await session.rollback()
-            await accounting.release(session, reservation)
             assert request.idempotency_key is not None
             earlier = await find_by_key(session, principal, request.idempotency_key)
             assert earlier is not None
