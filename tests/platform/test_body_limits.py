@@ -115,3 +115,16 @@ async def test_chunked_drive_uploads_keep_the_drives_own_limit(small_limits: Liv
     too_big = ChunkedBody(b"", b"x" * 10_000, 6)
     refused = await small_limits.client.put(f"{files}/big.bin", content=too_big, headers=headers)
     assert_problem(refused, 413, "upload_too_large")
+
+
+async def test_only_a_drive_file_upload_skips_the_json_limit(small_limits: LiveApp) -> None:
+    """A member route whose share is named "files" looked like an upload, and its JSON
+    body was read whole; unauthenticated, too, since the body is read first."""
+    body = ChunkedBody(b'{"role": "read", "pad": "', b"a" * 4096, 100, b'"}')
+    response = await small_limits.client.put(
+        "/v1/drive/shares/files/members/usr_x",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 413, "payload_too_large")
+    assert body.pulled < JSON_LIMIT + 2 * 4096

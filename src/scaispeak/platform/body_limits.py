@@ -7,8 +7,9 @@ limit, whatever its content type and whether or not it is authenticated.
 
 Limits by request:
 
-- drive file uploads: none here. The drive streams them to storage and counts them
-  itself against ``SCAISPEAK_LIMITS__DRIVE_UPLOAD_MAX_BYTES`` (drive/files.py).
+- drive file uploads (``PUT /v1/drive/shares/{id}/files/{path}``): none here. The
+  drive streams them to storage and counts them itself against
+  ``SCAISPEAK_LIMITS__DRIVE_UPLOAD_MAX_BYTES`` (drive/files.py).
 - ``multipart/form-data`` (voice clips and documents, ``/detect``): ``MULTIPART_MAX_BYTES``,
   a ceiling above every upload route's own caps (2 x 25 MiB clips + a 10 MiB document
   by default), which those routes still apply per file. The multipart parser spools
@@ -17,6 +18,8 @@ Limits by request:
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,9 +35,14 @@ class BodyTooLarge(PayloadTooLarge):
     """The request body passed its limit while it was being read."""
 
 
-def body_limit(headers: Headers, path: str, max_json_bytes: int) -> int | None:
+_DRIVE_UPLOAD = re.compile(r"/v1/drive/shares/[^/]+/files/.+")
+"""The one route that counts its own body: PUT of a drive file (the method too: any
+other request whose path merely looks like this is held to the JSON limit)."""
+
+
+def body_limit(method: str, headers: Headers, path: str, max_json_bytes: int) -> int | None:
     """The most bytes this request's body may carry, or None where its route counts."""
-    if path.startswith("/v1/drive/") and "/files/" in path:
+    if method == "PUT" and _DRIVE_UPLOAD.fullmatch(path):
         return None
     if headers.get("content-type", "").startswith("multipart/form-data"):
         return MULTIPART_MAX_BYTES
@@ -59,7 +67,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit = body_limit(headers, scope["path"], self.max_json_bytes)
+        limit = body_limit(scope["method"], headers, scope["path"], self.max_json_bytes)
         if limit is None:
             await self.app(scope, receive, send)
             return
