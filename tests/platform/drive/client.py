@@ -63,6 +63,9 @@ class DriveClient:
             self.file_url(share_id, path), headers={**self.headers, **(headers or {})}
         )
 
+    async def head(self, share_id: str, path: str) -> httpx.Response:
+        return await self.http.head(self.file_url(share_id, path), headers=self.headers)
+
     async def delete(self, share_id: str, path: str) -> httpx.Response:
         return await self.http.delete(self.file_url(share_id, path), headers=self.headers)
 

@@ -34,6 +34,7 @@ async def test_upload_records_size_sha256_and_content_type(drive: tuple[DriveCli
     assert got.headers["etag"] == f'"{body["sha256"]}"'
     assert got.headers["accept-ranges"] == "bytes"
     assert got.headers["content-disposition"] == "inline; filename*=UTF-8''take%201.wav"
+    assert got.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_content_type_is_guessed_from_the_name_when_not_sent(
@@ -106,7 +107,7 @@ async def test_multiple_ranges_or_stale_if_range_get_the_whole_file(
 async def test_head_reports_size_without_a_body(drive: tuple[DriveClient, str]) -> None:
     client, share = drive
     await client.put(share, "r.bin", BODY)
-    head = await client.http.head(client.file_url(share, "r.bin"), headers=client.headers)
+    head = await client.head(share, "r.bin")
     assert head.status_code == 200 and head.headers["content-length"] == "100"
     assert head.content == b""
 
@@ -172,3 +173,22 @@ async def test_upload_over_the_limit_is_413_and_stores_nothing(
     objects = live.app.state.platform.storage.root / "objects"
     assert [p for p in objects.rglob("*") if p.is_file()] == []
     assert (await client.put(share, "small.bin", b"z" * 64)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("x.html", "text/html"), ("x.svg", None), ("x.xml", "Application/XHTML+XML; q=1")],
+)
+async def test_files_a_browser_would_run_are_attachments_with_no_script(
+    drive: tuple[DriveClient, str], path: str, content_type: str | None
+) -> None:
+    """A member may store HTML; opened by a colleague through a ?token= URL it must not
+    run script on the API's origin (where it could read that token)."""
+    client, share = drive
+    headers = {"content-type": content_type} if content_type else {}
+    stored = await client.put(share, path, b"<script>alert(1)</script>", headers)
+    assert stored.status_code == 201, stored.text
+    for got in (await client.get(share, path), await client.head(share, path)):
+        assert got.headers["content-disposition"].startswith("attachment;")
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"

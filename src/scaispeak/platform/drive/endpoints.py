@@ -163,9 +163,27 @@ def _wanted_range(request: Request, row: DriveFile) -> ByteRange | None:
     return parse_range(request.headers.get("range"), row.size)
 
 
+_SHOWN_INLINE = ("audio/", "video/", "image/png", "image/jpeg", "image/gif", "image/webp")
+_SHOWN_INLINE_EXACT = {"text/plain", "application/octet-stream"}
+
+
 def _file_headers(row: DriveFile) -> dict[str, str]:
+    """Download headers that keep a stored file from acting on the API's origin.
+
+    Any member who may write to a share picks the content type of what they store, so
+    an HTML or SVG file opened with a ``?token=`` URL would run its script on this
+    origin and could read that token. Only types a browser shows without running
+    anything are sent ``inline``; everything else is an ``attachment``. Whatever the
+    type, ``nosniff`` stops a browser guessing its way to HTML, and the sandbox CSP
+    keeps script off this origin even where a browser renders the file anyway.
+    """
+    media = row.content_type.split(";", 1)[0].strip().lower()
+    shown = media in _SHOWN_INLINE_EXACT or media.startswith(_SHOWN_INLINE)
+    disposition = "inline" if shown else "attachment"
     return {
         "Accept-Ranges": "bytes",
         "ETag": f'"{row.sha256}"',
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(file_name(row.path))}",
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(file_name(row.path))}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
     }
