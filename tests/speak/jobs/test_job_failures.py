@@ -1,9 +1,11 @@
 """A job that fails ends failed, releases its hold and leaves no checkpoints; a job whose
-worker keeps dying stops being retried; a run that died after saving is not undone."""
+worker keeps dying stops being retried; a save_to file lands with the success or not
+at all."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +13,13 @@ from sqlalchemy import event, func, select, update
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import ReservationState, UsageEntry
+from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import BackendUnavailable
 from scaispeak.speak.jobs import runner
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.queue import sweep_once
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
-from tests.conftest import LiveApp
+from tests.conftest import LiveApp, make_settings, started_app
 from tests.speak.jobs.support import (
     checkpoints_left,
     expire_lease_and_sweep,
@@ -134,38 +137,72 @@ async def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(
     assert job["id"] not in await sweep_once(app.app.state.platform.db, app.app.state.speak.jobs)
 
 
-async def test_a_run_that_died_after_saving_is_finished_by_its_retry(
+async def test_a_run_that_dies_while_saving_leaves_the_share_as_it_was(
     sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The file lands with the job's success, so a run that dies between the two leaves
+    nothing in the share; its retry saves the file once and charges once."""
     app = sqlite_app
     member = app.auth(app.tenancy.member_a)
     share = await share_of(app, app.tenancy.member_a)
-    save = runner.save_to_share
+    succeed = runner._succeed_and_charge
     crashed = asyncio.Event()
 
-    async def save_then_die(*args: Any, **kwargs: Any) -> Any:
-        saved = await save(*args, **kwargs)
+    async def die_once_before_succeeding(*args: Any, **kwargs: Any) -> Any:
         if not crashed.is_set():
             crashed.set()
-            raise asyncio.CancelledError  # the file is in the share; the job is not done
-        return saved
+            raise asyncio.CancelledError  # the file is staged; the job is not done
+        return await succeed(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "save_to_share", save_then_die)
+    monkeypatch.setattr(runner, "_succeed_and_charge", die_once_before_succeeding)
+    files = f"/v1/drive/shares/{share}/files"
     target = {"share_id": share, "path": "out/story.wav"}
     job = (await submit(app, format="wav", save_to=target)).json()
     await asyncio.wait_for(crashed.wait(), 120)
+    assert (await app.client.get(files, headers=member)).json()["items"] == []
     await expire_lease_and_sweep(app, job["id"])
     done = await wait_for(app, job["id"], FINAL)
     assert done["state"] == "succeeded" and done["attempts"] == 2, done
     assert done["saved_file"]["path"] == "out/story.wav"
-    listed = (await app.client.get(f"/v1/drive/shares/{share}/files", headers=member)).json()
+    listed = (await app.client.get(files, headers=member)).json()
     assert [f["path"] for f in listed["items"]] == ["out/story.wav"]
-    stored = await app.client.get(f"/v1/drive/shares/{share}/files/out/story.wav", headers=member)
+    stored = await app.client.get(f"{files}/out/story.wav", headers=member)
     audio = await app.client.get(done["audio_url"], headers=member)
     assert stored.content == audio.content and done["saved_file"]["size"] == len(audio.content)
     async with app.app.state.platform.db.sessions() as session:
         lines = select(func.count()).where(UsageEntry.request_id == job["id"])
         assert (await session.execute(lines)).scalar_one() == 1
+
+
+@pytest.mark.postgres
+async def test_a_cancel_that_lands_while_the_job_saves_leaves_the_old_file(
+    tmp_path: Path, postgres_url: str, engines: EngineRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the cancel commits between the file's write and the job's success
+    (SQLite's one writer cannot interleave them). The cancelled job must not have
+    replaced the file it was told to overwrite, nor be charged."""
+    async with started_app(make_settings(tmp_path, postgres_url), engines) as app:
+        member = app.auth(app.tenancy.member_a)
+        share = await share_of(app, app.tenancy.member_a)
+        original = f"/v1/drive/shares/{share}/files/report.wav"
+        assert (await app.client.put(original, content=b"ORIGINAL", headers=member)).is_success
+        succeed = runner._succeed_and_charge
+        job_id: list[str] = []
+
+        async def cancel_first(*args: Any, **kwargs: Any) -> Any:
+            cancel = f"/v1/modules/scaispeak/jobs/{job_id[0]}"
+            assert (await app.client.delete(cancel, headers=member)).status_code == 200
+            return await succeed(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "_succeed_and_charge", cancel_first)
+        target = {"share_id": share, "path": "report.wav", "overwrite": True}
+        job_id.append((await submit(app, format="wav", save_to=target)).json()["id"])
+        done = await wait_for(app, job_id[0], FINAL)
+        assert done["state"] == "cancelled" and done["saved_file"] is None, done
+        assert (await app.client.get(original, headers=member)).content == b"ORIGINAL"
+        async with app.app.state.platform.db.sessions() as session:
+            lines = select(func.count()).where(UsageEntry.request_id == job_id[0])
+            assert (await session.execute(lines)).scalar_one() == 0
 
 
 async def test_a_failed_job_leaves_no_checkpoints(

@@ -1,7 +1,8 @@
 """Files in shares: list, read, delete, and the all-or-nothing ``write_file``.
 
 ``write_file`` is also how other modules store results in a share (the speech module's
-``save_to``): ``check_writable`` first, before any expensive work, then ``write_file``.
+``save_to``): ``check_writable`` first, before any expensive work, then ``write_file``,
+or ``staged_write`` where the file must land together with the writer's own changes.
 A write streams the bytes to a fresh blob key that no row points to yet, then commits
 the row pointing at it; only after the commit is the previous blob deleted. A failure
 at any step deletes the new blob, so no reader ever sees a partial file.
@@ -15,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -135,19 +137,53 @@ async def write_file(
     *,
     overwrite: bool,
     max_bytes: int | None = None,
-    blob_key: str | None = None,
 ) -> FileRef:
     """Store ``data`` at ``path``: the whole file becomes visible at once, or nothing.
 
     Commits ``session`` (the upload runs outside any transaction, so a long upload holds
-    no database locks or snapshots). ``blob_key`` lets a writer that must recognise its
-    own write after a crash choose the key (the row keeps it); it must be unique to
-    this one write, as a failed write deletes it.
+    no database locks or snapshots).
+    """
+    staged = staged_write(
+        session,
+        storage,
+        principal,
+        share_id,
+        path,
+        data,
+        content_type,
+        overwrite=overwrite,
+        max_bytes=max_bytes,
+    )
+    async with staged as ref:
+        await session.commit()
+    return ref
+
+
+@asynccontextmanager
+async def staged_write(
+    session: AsyncSession,
+    storage: BlobStore,
+    principal: Principal,
+    share_id: str,
+    path: str,
+    data: bytes | AsyncIterable[bytes],
+    content_type: str,
+    *,
+    overwrite: bool,
+    max_bytes: int | None = None,
+) -> AsyncIterator[FileRef]:
+    """``write_file`` whose row change lands with what the block commits, or not at all.
+
+    The bytes are uploaded and the path is pointed at them in an open transaction;
+    the block adds its own changes and commits them together (a job marks itself
+    succeeded and is charged), so no other transaction can see the file without them.
+    If the block raises, the row change is rolled back and the new blob deleted. The
+    file's row stays locked until the block commits: keep the block short.
     """
     check_media_type(content_type)
     normal = await check_writable(session, principal, share_id, path, overwrite)
     await session.commit()
-    blob_key = blob_key or f"drive/{share_id}/{new_id('blob')}"
+    blob_key = f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
     try:
         if isinstance(data, bytes):
@@ -157,16 +193,19 @@ async def write_file(
         else:
             stat = await storage.put_stream(blob_key, _measured(data, digest, max_bytes))
         sha256 = digest.hexdigest()
-        replaced_key = await _commit_row(
+        replaced_key = await _point_row(
             session, share_id, normal, blob_key, stat.size, sha256, content_type, overwrite
         )
+        url = download_url(share_id, normal)
+        yield FileRef(
+            share_id, normal, stat.size, sha256, content_type, url, replaced_key is not None
+        )
+        await session.commit()  # a no-op where the block committed, as it should
     except BaseException:
-        await _discard_blob(storage, blob_key)
+        await _discard_unless_committed(session, storage, share_id, normal, blob_key)
         raise
     if replaced_key is not None:
         await _discard_blob(storage, replaced_key)
-    url = download_url(share_id, normal)
-    return FileRef(share_id, normal, stat.size, sha256, content_type, url, replaced_key is not None)
 
 
 def check_media_type(content_type: str) -> None:
@@ -175,7 +214,7 @@ def check_media_type(content_type: str) -> None:
         raise InvalidContentType(f"{shown!r} is not a media type such as 'audio/wav'.")
 
 
-async def _commit_row(
+async def _point_row(
     session: AsyncSession,
     share_id: str,
     path: str,
@@ -185,7 +224,8 @@ async def _commit_row(
     content_type: str,
     overwrite: bool,
 ) -> str | None:
-    """Point the path at ``blob_key``; returns the blob key it replaced, if any.
+    """Point the path at ``blob_key`` and leave the transaction open for the caller to
+    commit; returns the blob key it replaced, if any.
 
     Of two concurrent overwrites, each must learn exactly which blob it displaced, or a
     blob leaks: writers are serialised by a lock taken before the read, the update is
@@ -220,7 +260,8 @@ async def _commit_row(
                 await session.rollback()
                 continue
         try:
-            await session.commit()
+            # Nothing else is in this transaction yet, so a retry's rollback loses nothing.
+            await session.flush()
         except IntegrityError:  # another writer created the path first; read again
             await session.rollback()
             continue
@@ -242,6 +283,26 @@ async def _measured(
 def _check_size(size: int, max_bytes: int | None) -> None:
     if max_bytes is not None and size > max_bytes:
         raise UploadTooLarge(f"Uploads are limited to {max_bytes} bytes.", limit=max_bytes)
+
+
+async def _discard_unless_committed(
+    session: AsyncSession, storage: BlobStore, share_id: str, path: str, blob_key: str
+) -> None:
+    """After a failed write: roll back, and delete the new blob unless a commit already
+    pointed the path at it (a cancel that lands while the commit is under way)."""
+    with anyio.CancelScope(shield=True):
+        await session.rollback()
+        try:
+            stmt = select(DriveFile.blob_key).where(
+                DriveFile.share_id == share_id, DriveFile.path == path
+            )
+            committed = (await session.execute(stmt)).scalar_one_or_none() == blob_key
+            await session.commit()
+        except Exception:  # cannot tell: keep the blob, as an orphan beats a broken file
+            _log.warning("could not check whether %s was committed", blob_key, exc_info=True)
+            return
+        if not committed:
+            await _discard_blob(storage, blob_key)
 
 
 async def _discard_blob(storage: BlobStore, key: str) -> None:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +45,7 @@ from scaispeak.speak.jobs.assembly import (
     wav_bytes,
     written_segments,
 )
-from scaispeak.speak.jobs.delivery import save_to_share
+from scaispeak.speak.jobs.delivery import saving_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.service import release_hold
 from scaispeak.speak.provenance import service as provenance
@@ -73,14 +75,13 @@ class ClaimedJob:
 
     job_id: str
     reservation_id: str
-    attempt: int
     segments_total: int
     format: AudioFormat
 
     @classmethod
     def of(cls, job: SynthJob) -> ClaimedJob:
         fmt = AudioFormat(job.params["format"])
-        return cls(job.id, job.reservation_id, job.attempts, job.segments_total, fmt)
+        return cls(job.id, job.reservation_id, job.segments_total, fmt)
 
 
 @dataclass
@@ -249,19 +250,26 @@ async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob, run: Clai
         rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
     )
     size, seconds = await assemble(rt.storage, job.id, pauses, run.format, rate, key, capture)
-    # Fingerprint before saving: save_to_share may return with its reads' transaction
-    # open, which the fingerprinting thread would otherwise keep open.
+    # Fingerprint before saving: the staged save holds the file's row locked until the
+    # success commits, and this takes a while.
     prints = await asyncio.to_thread(capture.fingerprint)
-    saved = None
-    if job.save_to:
-        saved = await save_to_share(session, rt.storage, job, run.attempt, key, run.format)
     origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
-    provenance.record_clip(  # lands with the success and the charge, or not at all
-        session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
-    )
-    await _succeed_and_charge(session, rt, job, key, size, seconds, saved)
+    async with _saving(session, rt, job, key, run.format) as saved:
+        provenance.record_clip(  # lands with the success and the charge, or not at all
+            session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
+        )
+        await _succeed_and_charge(session, rt, job, key, size, seconds, saved)
     for index in range(len(segments)):
         await rt.storage.delete(segment_key(job.id, index))
+
+
+def _saving(
+    session: AsyncSession, rt: JobRuntime, job: SynthJob, key: str, fmt: AudioFormat
+) -> AbstractAsyncContextManager[dict[str, Any] | None]:
+    """The file ``save_to`` asks for, landing with the success; None without one."""
+    if not job.save_to:
+        return nullcontext(None)
+    return saving_to_share(session, rt.storage, job, key, fmt)
 
 
 async def _succeed_and_charge(
