@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,16 +17,18 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from scaispeak.app import create_app
-from scaispeak.platform.accounting.models import SpendCounter
+from scaispeak.platform.accounting.models import SpendCounter, UsageEntry
 from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import EngineUnavailable, Pcm, UpstreamFailed
 from scaispeak.speak.engines.circuit import CircuitBreaker, CircuitState
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.engines.relay import RelayEngine
+from scaispeak.speak.errors import BackendUnavailable
 from scaispeak.speak.provenance.models import ProvenanceRecord
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from tests.conftest import LiveApp, make_settings
 from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.test_jobs_embedded import STORY, submit, wait_for
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.relay import Upstream, put_policy, relaying_app
 from tests.support.server import ServerThread, bootstrap_key, free_port
@@ -70,6 +73,40 @@ async def test_upstream_down_fails_over_when_policy_allows(
         response = await speak(app, "Failover keeps us talking.")
         assert response.status_code == 200
         assert response.headers["x-scaispeak-backend"] == "selfhosted"
+
+
+async def test_a_job_is_charged_at_the_price_of_each_backend_that_spoke_it(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay fails for the second segment only, and selfhosted speaks it: that
+    segment costs selfhosted's price, the rest the relay's, and the line names the relay."""
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key) as app:
+        await put_policy(app, ["relay", "selfhosted"], "relay", failover=True)
+        pipeline = app.app.state.speak.jobs.runtime.pipeline
+        speak_segment = pipeline.speak_segment
+
+        async def relay_fails_on_the_second(
+            index: int, segment: Any, engine: str, *a: Any, **k: Any
+        ) -> Any:
+            if index == 1 and engine == "relay":
+                raise BackendUnavailable("the relay is down for this one segment")
+            return await speak_segment(index, segment, engine, *a, **k)
+
+        monkeypatch.setattr(pipeline, "speak_segment", relay_fails_on_the_second)
+        job = (await submit(app)).json()
+        done = await wait_for(app, job["id"], {"succeeded", "failed"})
+        assert done["state"] == "succeeded", done
+        async with app.app.state.platform.db.sessions() as session:
+            line = (
+                await session.execute(select(UsageEntry).filter_by(request_id=job["id"]))
+            ).scalar_one()
+        prices = app.app.state.platform.settings.accounting.prices_micros_per_char
+        second = len(pipeline.plan(STORY)[1].text)
+        total = len(STORY)
+        assert line.backend == "relay" and line.characters == total
+        assert (
+            line.cost_micros == prices["relay"] * (total - second) + prices["selfhosted"] * second
+        )
 
 
 async def test_upstream_down_without_failover_is_503_and_releases_the_hold(

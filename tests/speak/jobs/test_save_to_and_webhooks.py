@@ -202,9 +202,9 @@ async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveAp
     original = runner._checkpoint
     crashed = asyncio.Event()
 
-    async def crash_after_two(session: Any, rt_: Any, job: Any, done: int, *rest: Any) -> None:
-        await original(session, rt_, job, done, *rest)
-        if done == 2 and not crashed.is_set():
+    async def crash_after_two(session: Any, rt_: Any, job: Any, progress: Any) -> None:
+        await original(session, rt_, job, progress)
+        if progress.segments_done == 2 and not crashed.is_set():
             crashed.set()
             raise asyncio.CancelledError  # the process "dies" holding the lease
 

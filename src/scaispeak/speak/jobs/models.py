@@ -71,6 +71,10 @@ class SynthJob(Base):
     segments_total: Mapped[int] = mapped_column(Integer)
     segments_done: Mapped[int] = mapped_column(Integer, default=0)
     audio_seconds_done: Mapped[float] = mapped_column(Float, default=0.0)
+    characters_by_backend: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    """Characters each backend has spoken so far (failover can mix them); the charge
+    prices each share at its backend's rate (billing.py). None before the first
+    checkpoint, and on jobs checkpointed before this was counted."""
     result_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     result_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     result_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -29,14 +29,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
-from scaispeak.platform.accounting.models import Reservation, ReservationState
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.errors import ServiceError
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
-from scaispeak.speak.jobs import lease, outbox
+from scaispeak.speak.jobs import billing, lease, outbox
 from scaispeak.speak.jobs.assembly import (
     assemble,
     discard_job_blobs,
@@ -184,12 +183,26 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
     segments = rt.pipeline.plan(job.text)
     routes = [Route(**r) for r in job.params["routes"]]
     done_chars = job.characters_done
+    served = billing.served_so_far(job)
     for index in range(job.segments_done, len(segments)):
         spoken, route = await _speak_with_failover(rt.pipeline, index, segments[index], routes, job)
         rate = rt.pipeline.engines.get(route.engine).sample_rate
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))
         done_chars += len(segments[index].text)
-        await _checkpoint(session, rt, job.id, index + 1, done_chars, len(spoken.pcm) / rate)
+        served[route.backend] = served.get(route.backend, 0) + len(segments[index].text)
+        progress = Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
+        await _checkpoint(session, rt, job.id, progress)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A checkpoint: segments and characters done, the seconds the last segment added,
+    and the characters each backend has spoken."""
+
+    segments_done: int
+    characters_done: int
+    seconds: float
+    served: dict[str, int]
 
 
 async def _speak_with_failover(
@@ -218,21 +231,17 @@ async def _speak_with_failover(
 
 
 async def _checkpoint(
-    session: AsyncSession,
-    rt: JobRuntime,
-    job_id: str,
-    segments_done: int,
-    characters_done: int,
-    seconds: float,
+    session: AsyncSession, rt: JobRuntime, job_id: str, progress: Progress
 ) -> None:
     """Advance progress and renew the lease, only while the job is still ours."""
     moved = await session.execute(
         update(SynthJob)
         .where(lease.ours(job_id, rt.worker_id))
         .values(
-            segments_done=segments_done,
-            characters_done=characters_done,
-            audio_seconds_done=SynthJob.audio_seconds_done + seconds,
+            segments_done=progress.segments_done,
+            characters_done=progress.characters_done,
+            audio_seconds_done=SynthJob.audio_seconds_done + progress.seconds,
+            characters_by_backend=dict(progress.served),
             lease_until=utcnow() + timedelta(seconds=rt.settings.lease_s),
         )
     )
@@ -306,35 +315,11 @@ async def _succeed_and_charge(
         await session.commit()
         return
     # settle() commits: the state change and the ledger line land together.
-    await accounting.settle(session, await _reservation(session, job), _charge(job, seconds))
-
-
-def _charge(job: SynthJob, seconds: float) -> accounting.Charge:
-    backend = job.params["routes"][0]["backend"]
-    price = int(job.params["prices"].get(backend, 0))
-    return accounting.Charge(
-        job.voice_id,
-        backend,
-        "job",
-        job.characters_total,
-        seconds,
-        price * job.characters_total,
-        job.id,
+    served = await session.scalar(
+        select(SynthJob.characters_by_backend).where(SynthJob.id == job_id)
     )
-
-
-async def _reservation(session: AsyncSession, job: SynthJob) -> Reservation:
-    stored = await session.get(Reservation, job.reservation_id)
-    if stored is not None:
-        return stored
-    # Unbudgeted holds are never stored: rebuild the same (virtual) one by id.
-    return Reservation(
-        id=job.reservation_id,
-        tenant_id=job.tenant_id,
-        user_id=job.user_id,
-        period_key=accounting.UNBUDGETED,
-        amount_micros=0,
-        state=ReservationState.held,
+    await accounting.settle(
+        session, await billing.reservation(session, job), billing.charge(job, served or {}, seconds)
     )
 
 
