@@ -84,6 +84,48 @@ async def test_per_user_cap_stops_one_user_but_not_a_colleague(live: LiveApp) ->
     assert (await live.client.post(SPEAK, json=body, headers=admin)).status_code == 200
 
 
+async def spent_by_the_budget(app: LiveApp) -> int:
+    budget = await app.client.get(
+        f"/v1/tenants/{app.tenancy.tenant_a}/budget", headers=app.auth(app.tenancy.superadmin)
+    )
+    return int(budget.json()["spent_micros"])
+
+
+async def test_a_new_budget_counts_what_the_period_already_spent(live: LiveApp) -> None:
+    body = {"text": TEXT, "voice_id": JOE}
+    member = live.auth(live.tenancy.member_a)
+    assert (await live.client.post(SPEAK, json=body, headers=member)).status_code == 200
+    assert (await set_budget(live, limit=COST + 1)).json()["spent_micros"] == COST
+    assert_problem(await live.client.post(SPEAK, json=body, headers=member), 402, "budget_exceeded")
+
+
+async def test_a_per_user_cap_counts_what_the_user_already_spent(live: LiveApp) -> None:
+    body = {"text": TEXT, "voice_id": JOE}
+    member = live.auth(live.tenancy.member_a)
+    await set_budget(live, limit=100 * COST)
+    assert (await live.client.post(SPEAK, json=body, headers=member)).status_code == 200
+    await set_budget(live, limit=100 * COST, per_user=COST + 1)
+    assert_problem(await live.client.post(SPEAK, json=body, headers=member), 402, "budget_exceeded")
+    admin = live.auth(live.tenancy.admin_a)
+    assert (await live.client.post(SPEAK, json=body, headers=admin)).status_code == 200
+
+
+async def test_going_back_to_a_period_counts_what_was_spent_meanwhile(live: LiveApp) -> None:
+    body = {"text": TEXT, "voice_id": JOE}
+    member = live.auth(live.tenancy.member_a)
+    await set_budget(live, limit=100 * COST)
+    assert (await live.client.post(SPEAK, json=body, headers=member)).status_code == 200
+    day = await live.client.put(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+        json={"period": "day", "limit_micros": 100 * COST},
+        headers=live.auth(live.tenancy.superadmin),
+    )
+    assert day.json()["spent_micros"] == COST
+    assert (await live.client.post(SPEAK, json=body, headers=member)).status_code == 200
+    await set_budget(live, limit=100 * COST)  # back to the month
+    assert await spent_by_the_budget(live) == 2 * COST
+
+
 async def test_successful_speak_writes_one_ledger_line_and_usage_headers(live: LiveApp) -> None:
     response = await live.client.post(
         SPEAK, json={"text": TEXT, "voice_id": JOE}, headers=live.auth(live.tenancy.member_a)

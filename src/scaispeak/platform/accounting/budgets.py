@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter
-from scaispeak.platform.accounting.service import TENANT_ROW, period_key
+from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
+from scaispeak.platform.accounting.service import (
+    TENANT_ROW,
+    ensure_counter,
+    period_key,
+    period_start,
+)
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import get_tenant_for_admin
 from scaispeak.platform.db import utcnow
@@ -43,8 +49,67 @@ async def set_budget(
     budget.limit_micros = limit_micros
     budget.per_user_limit_micros = per_user_limit_micros
     session.add(budget)
+    await _count_what_the_period_spent(session, budget)
     await session.commit()
     return await budget_status(session, actor, tenant_id)
+
+
+async def _count_what_the_period_spent(session: AsyncSession, budget: Budget) -> None:
+    """Set the current period's counters to what the ledger says was spent in it.
+
+    Counters only move while a budget of that period is in force: a tenant's spending
+    before its first budget, under a month budget when it goes back to a day one, or a
+    user's before a per-user cap, is in the ledger but not on the counter the new
+    budget reads, which would otherwise start from nothing. Each counter row is locked
+    before the ledger is summed, so a settlement either waits and adds to the new sum,
+    or is already in it (holds in flight still settle on their own period's row).
+    """
+    now = utcnow()
+    key = period_key(budget.period, now)
+    since = period_start(budget.period, now)
+    users = [TENANT_ROW]
+    if budget.per_user_limit_micros is not None:
+        users += await _users_with_spending(session, budget.tenant_id, key, since)
+    for user_id in users:
+        await ensure_counter(session, budget.tenant_id, user_id, key)
+        here = (
+            SpendCounter.tenant_id == budget.tenant_id,
+            SpendCounter.user_id == user_id,
+            SpendCounter.period_key == key,
+        )
+        await session.execute(  # takes the row's lock before the sum is read
+            update(SpendCounter).where(*here).values(spent_micros=SpendCounter.spent_micros)
+        )
+        spent = await _ledger_spent(session, budget.tenant_id, user_id, since)
+        await session.execute(update(SpendCounter).where(*here).values(spent_micros=spent))
+
+
+async def _users_with_spending(
+    session: AsyncSession, tenant_id: str, key: str, since: datetime | None
+) -> list[str]:
+    in_ledger = select(UsageEntry.user_id).where(UsageEntry.tenant_id == tenant_id)
+    if since is not None:
+        in_ledger = in_ledger.where(UsageEntry.created_at >= since)
+    counted = select(SpendCounter.user_id).where(
+        SpendCounter.tenant_id == tenant_id,
+        SpendCounter.period_key == key,
+        SpendCounter.user_id != TENANT_ROW,
+    )
+    rows = await session.execute(in_ledger.union(counted))
+    return sorted(str(user_id) for user_id in rows.scalars())
+
+
+async def _ledger_spent(
+    session: AsyncSession, tenant_id: str, user_id: str, since: datetime | None
+) -> int:
+    total = select(func.coalesce(func.sum(UsageEntry.cost_micros), 0)).where(
+        UsageEntry.tenant_id == tenant_id
+    )
+    if user_id != TENANT_ROW:
+        total = total.where(UsageEntry.user_id == user_id)
+    if since is not None:
+        total = total.where(UsageEntry.created_at >= since)
+    return int(await session.scalar(total) or 0)
 
 
 async def budget_status(session: AsyncSession, actor: Principal, tenant_id: str) -> BudgetStatus:

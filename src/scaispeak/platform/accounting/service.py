@@ -61,6 +61,15 @@ class Charge:
     request_id: str
 
 
+def period_start(period: BudgetPeriod, moment: datetime) -> datetime | None:
+    """When the period holding ``moment`` began (UTC); None for ``total``."""
+    if period is BudgetPeriod.day:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is BudgetPeriod.month:
+        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return None
+
+
 def period_key(period: BudgetPeriod, moment: datetime) -> str:
     if period is BudgetPeriod.day:
         return moment.strftime("%Y-%m-%d")
@@ -114,7 +123,7 @@ async def _hold(session: AsyncSession, budget: Budget, reservation: Reservation)
     if budget.per_user_limit_micros is not None:
         rows.append((reservation.user_id, budget.per_user_limit_micros))
     for user_id, limit in rows:
-        await _ensure_counter(session, reservation.tenant_id, user_id, reservation.period_key)
+        await ensure_counter(session, reservation.tenant_id, user_id, reservation.period_key)
         held = await session.execute(
             update(SpendCounter)
             .where(
@@ -136,7 +145,7 @@ async def _hold(session: AsyncSession, budget: Budget, reservation: Reservation)
             )
 
 
-async def _ensure_counter(session: AsyncSession, tenant_id: str, user_id: str, key: str) -> None:
+async def ensure_counter(session: AsyncSession, tenant_id: str, user_id: str, key: str) -> None:
     values = {
         "tenant_id": tenant_id,
         "user_id": user_id,
