@@ -238,6 +238,16 @@ async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> N
     assert other["total_characters"] == 12
 
 
+async def test_a_budget_past_what_a_counter_holds_is_422(live: LiveApp) -> None:
+    for field in ("limit_micros", "per_user_limit_micros"):
+        response = await live.client.put(
+            f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+            json={"limit_micros": 10**6, field: 2**63},
+            headers=live.auth(live.tenancy.superadmin),
+        )
+        assert_problem(response, 422, "validation_error")
+
+
 async def test_only_a_superadmin_sets_a_tenant_budget(live: LiveApp) -> None:
     response = await live.client.put(
         f"/v1/tenants/{live.tenancy.tenant_a}/budget",

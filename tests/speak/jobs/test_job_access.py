@@ -65,3 +65,17 @@ async def test_idempotency_keys_belong_to_the_user_who_sent_them(live: LiveApp) 
     )
     assert_problem(reused, 409, "idempotency_key_reused")
     assert reused.json()["job_id"] == theirs.json()["id"] and mine["id"] not in reused.text
+
+
+async def test_job_pages_end_without_a_cursor_to_an_empty_page(sqlite_app: LiveApp) -> None:
+    member = sqlite_app.auth(sqlite_app.tenancy.member_a)
+    made = [(await submit(sqlite_app, text="One short job.")).json()["id"] for _ in range(3)]
+    whole = (await sqlite_app.client.get(f"{JOBS}?limit=3", headers=member)).json()
+    assert [j["id"] for j in whole["items"]] == made[::-1] and whole["next_before"] is None
+    first = (await sqlite_app.client.get(f"{JOBS}?limit=2", headers=member)).json()
+    assert [j["id"] for j in first["items"]] == made[:0:-1]
+    rest = await sqlite_app.client.get(
+        f"{JOBS}?limit=2&before={first['next_before']}", headers=member
+    )
+    assert [j["id"] for j in rest.json()["items"]] == made[:1]
+    assert rest.json()["next_before"] is None

@@ -6,11 +6,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scaispeak.platform.accounting.models import BudgetPeriod
 
+MAX_MICROS = 2**63 - 1
+"""The largest amount a counter (a signed 64-bit column) holds."""
+
 
 class BudgetIn(BaseModel):
     period: BudgetPeriod = BudgetPeriod.month
-    limit_micros: int = Field(ge=0, description="Spending limit per period, micro-credits.")
-    per_user_limit_micros: int | None = Field(None, ge=0, description="Optional cap per user.")
+    limit_micros: int = Field(
+        ge=0, le=MAX_MICROS, description="Spending limit per period, micro-credits."
+    )
+    per_user_limit_micros: int | None = Field(
+        None, ge=0, le=MAX_MICROS, description="Optional cap per user."
+    )
 
 
 class BudgetOut(BaseModel):

@@ -59,9 +59,12 @@ async def list_jobs(
     before: str | None = None,
 ) -> JobPageOut:
     limit = min(limit, platform_context(request).settings.limits.page_size_max)
-    jobs = await service.list_jobs(session, caller, state=state, limit=limit, before=before)
-    more = jobs[-1].id if len(jobs) == limit else None
-    return JobPageOut(items=[job_out(j) for j in jobs], next_before=more)
+    # One row past the page says whether another page exists: a full last page must
+    # not hand out a cursor to an empty one.
+    jobs = await service.list_jobs(session, caller, state=state, limit=limit + 1, before=before)
+    page = jobs[:limit]
+    more = page[-1].id if len(jobs) > limit else None
+    return JobPageOut(items=[job_out(j) for j in page], next_before=more)
 
 
 @router.get("/webhook-secret")
