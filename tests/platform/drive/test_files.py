@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,30 @@ async def test_files_a_browser_would_run_are_attachments_with_no_script(
         assert got.headers["content-disposition"].startswith("attachment;")
         assert got.headers["x-content-type-options"] == "nosniff"
         assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
+
+
+async def test_a_download_racing_an_overwrite_gets_a_whole_file(
+    drive: tuple[DriveClient, str], live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is replaced between the download reading its row and opening its
+    blob, which the overwrite deletes: the download reads the row again (it was a 500)."""
+    client, share = drive
+    assert (await client.put(share, "f.bin", b"old")).status_code == 201
+    storage = live.app.state.platform.storage
+    stream = storage.stream
+    raced = False
+
+    def overwritten_first(key: str, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal raced
+            if not raced:
+                raced = True
+                assert (await client.put(share, "f.bin", b"new")).status_code == 200
+            async for chunk in stream(key, *args, **kwargs):
+                yield chunk
+
+        return chunks()
+
+    monkeypatch.setattr(storage, "stream", overwritten_first)
+    got = await client.get(share, "f.bin")
+    assert raced and got.status_code == 200 and got.content == b"new"

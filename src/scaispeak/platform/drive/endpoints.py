@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from scaispeak.platform.blob_response import blob_response
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
-from scaispeak.platform.drive.errors import UploadTooLarge
+from scaispeak.platform.drive.errors import FileBusy, UploadTooLarge
 from scaispeak.platform.drive.models import DriveFile
 from scaispeak.platform.drive.paths import file_name
 from scaispeak.platform.drive.schemas import (
@@ -24,10 +24,12 @@ from scaispeak.platform.drive.schemas import (
     ShareOut,
 )
 from scaispeak.platform.ranges import ByteRange, parse_range
+from scaispeak.platform.storage.base import BlobNotFound
 
 router = APIRouter(prefix="/v1/drive", tags=["platform: drive"])
 
 _FILE = "/shares/{share_id}/files/{path:path}"
+_READ_ATTEMPTS = 3
 
 
 @router.post("/shares", status_code=status.HTTP_201_CREATED)
@@ -123,17 +125,25 @@ async def download_file(
     request: Request, session: Session, caller: Caller, share_id: str, path: str
 ) -> StreamingResponse:
     """The file's bytes; honours a single ``Range`` (206) and ``If-Range``."""
-    row = await files.get_file(session, caller, share_id, path)
-    await session.close()  # nothing else needs the database while the bytes flow
     storage = platform_context(request).storage
-    return await blob_response(
-        storage,
-        row.blob_key,
-        row.size,
-        _wanted_range(request, row),
-        media_type=row.content_type,
-        headers=_file_headers(row),
-    )
+    for _ in range(_READ_ATTEMPTS):
+        row = await files.get_file(session, caller, share_id, path)  # 404 once deleted
+        await session.close()  # nothing else needs the database while the bytes flow
+        try:
+            return await blob_response(
+                storage,
+                row.blob_key,
+                row.size,
+                _wanted_range(request, row),
+                media_type=row.content_type,
+                headers=_file_headers(row),
+            )
+        except BlobNotFound:
+            # Overwritten or deleted between reading the row and opening its blob (a
+            # displaced blob is deleted at once): read the row again. Once open, a blob
+            # streams to the end whatever happens to it.
+            continue
+    raise FileBusy(f"{path!r} is being rewritten too often to be read; retry.")
 
 
 @router.head(_FILE)

@@ -31,6 +31,16 @@ class FileExists(Conflict):
     code, title = "file_exists", "File exists"
 
 
+class FileBusy(Conflict):
+    """Every read of the file found it replaced before its bytes could be opened."""
+
+    code, title = "file_busy", "File is being rewritten"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = "1"
+
+
 class OwnerMembershipFixed(Conflict):
     """The user who owns a share keeps the owner role; it cannot be removed or lowered."""
 
