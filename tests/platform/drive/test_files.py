@@ -149,7 +149,9 @@ async def test_delete_removes_the_file_and_its_blob(
     assert not keys[0].exists()
 
 
-@pytest.mark.parametrize("path", ["a//b.txt", "a/%2E%2E/b.txt", "dir/", "%2E%2E"])
+@pytest.mark.parametrize(
+    "path", ["a//b.txt", "a/%2E%2E/b.txt", "dir/", "%2E%2E", "a%ff", "a%E2%80%AEb.txt"]
+)
 async def test_invalid_paths_are_422(drive: tuple[DriveClient, str], path: str) -> None:
     client, share = drive
     url = f"/v1/drive/shares/{share}/files/{path}"

@@ -37,6 +37,11 @@ def test_valid_paths_are_kept(path: str) -> None:
         "a\\b",
         "a\x00b",
         "tab\there",
+        "\x85a",  # a C1 control (NEL)
+        "a\u2028b",  # a line separator
+        "a\u202eb.txt",  # right-to-left override: spoofs the name's display
+        "a\ufffd",  # undecodable bytes in the URL
+        "a\ud800",
         "x" * (MAX_SEGMENT_BYTES + 1),
         "/".join(["d" * 200] * 6),  # every segment fine, the whole too long
         "/".join("a" * 33),  # too deep

@@ -16,7 +16,14 @@ MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 MAX_DEPTH = 32
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0, DEL and C1 controls
+    "\u2028\u2029"  # line and paragraph separators
+    "\u202a-\u202e\u2066-\u2069"  # bidi embeddings, overrides and isolates: they make
+    # "gpj.exe" display as "exe.jpg"
+    "\ufffd"  # the replacement character: what undecodable bytes in a URL became
+    "\ud800-\udfff]"  # lone surrogates, which no UTF-8 can carry
+)
 
 
 def normalize_path(raw: str) -> str:
@@ -27,7 +34,10 @@ def normalize_path(raw: str) -> str:
     if path.startswith("/"):
         raise InvalidPath("Paths are relative to the share; drop the leading '/'.")
     if "\\" in path or _CONTROL.search(path):
-        raise InvalidPath("Paths may not contain backslashes or control characters.")
+        raise InvalidPath(
+            "Paths may not contain backslashes, control characters, line separators, "
+            "bidi overrides or U+FFFD."
+        )
     if len(path.encode()) > MAX_PATH_BYTES:
         raise InvalidPath(f"Paths are limited to {MAX_PATH_BYTES} bytes of UTF-8.")
     segments = path.split("/")
