@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from scaispeak.app import create_app
 from scaispeak.platform.accounting.models import SpendCounter, UsageEntry
 from scaispeak.settings import RelaySettings
+from scaispeak.speak.backends.models import TenantPolicy
 from scaispeak.speak.engines.base import EngineUnavailable, Pcm, UpstreamFailed
 from scaispeak.speak.engines.circuit import CircuitBreaker, CircuitState
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -357,3 +358,22 @@ async def test_passed_body_closed_before_its_end_frees_the_half_open_trial() -> 
         body = await relay.open_body("Read to the end.", "alloy")
         assert b"".join([chunk async for chunk in body.chunks]) == b"\x00\x00" * 2400
         assert relay.breaker.state is CircuitState.closed
+
+
+async def test_a_policy_whose_backends_are_all_gone_is_503_not_the_callers_fault(
+    sqlite_app: LiveApp,
+) -> None:
+    """The tenant allowed only the relay, and the deployment no longer configures one."""
+    async with sqlite_app.app.state.platform.db.sessions() as session:
+        session.add(
+            TenantPolicy(
+                tenant_id=sqlite_app.tenancy.tenant_a,
+                allowed_backends=["relay"],
+                default_backend="relay",
+                failover=False,
+            )
+        )
+        await session.commit()
+    refused = await speak(sqlite_app, "Is anyone there?")
+    assert_problem(refused, 503, "backend_unavailable")
+    assert "policy" in refused.json()["detail"]

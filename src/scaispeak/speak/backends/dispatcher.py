@@ -10,13 +10,25 @@ from __future__ import annotations
 
 from scaispeak.speak.backends.catalog import BackendCatalog, Route
 from scaispeak.speak.backends.policy import Policy
-from scaispeak.speak.errors import BackendNotAllowed, UnknownBackend, VoiceNotOnBackend
+from scaispeak.speak.errors import (
+    BackendNotAllowed,
+    BackendUnavailable,
+    UnknownBackend,
+    VoiceNotOnBackend,
+)
 from scaispeak.speak.voices.models import Voice
 
 
 def plan_routes(
     policy: Policy, catalog: BackendCatalog, voice: Voice, requested: str | None
 ) -> list[Route]:
+    if not policy.allowed:
+        # The policy names only backends this deployment stopped offering (a relay
+        # whose configuration was removed): the server's side, not the request's.
+        raise BackendUnavailable(
+            "None of the backends your tenant's policy allows is offered here now; "
+            f"offered: {catalog.names()}. A tenant admin can change the policy."
+        )
     if requested is not None:
         if requested not in catalog.names():
             raise UnknownBackend(f"No backend {requested!r}; offered: {catalog.names()}.")
