@@ -148,3 +148,33 @@ def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> Non
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", [["issue-key"], ["verify-audit"]])
+def test_admin_commands_on_a_data_dir_with_no_database_say_so(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "typo"
+    with pytest.raises(SystemExit, match=r"^error: no database at .*typo"):
+        main(["--data-dir", str(missing), "admin", *command])
+    assert not missing.exists()
+
+
+def test_verify_audit_migrates_a_database_it_finds_unmigrated(tmp_path: Path) -> None:
+    (tmp_path / "scaispeak.db").touch()  # e.g. from a release before the audit existed
+    assert main(["--data-dir", str(tmp_path), "admin", "verify-audit"]) == 0
+
+
+def test_say_to_a_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    server = f"http://127.0.0.1:{free_port()}"
+    argv = ["say", "Hello.", "-o", str(tmp_path / "x.wav"), "--server", server, "--api-key", "k"]
+    with pytest.raises(SystemExit, match=r"^error: cannot reach the server"):
+        main(argv)
+
+
+def test_say_checks_where_it_writes_before_asking_a_server(tmp_path: Path) -> None:
+    """Checked first: the server would synthesize and charge for a file never written."""
+    out = tmp_path / "missing" / "x.wav"
+    server = f"http://127.0.0.1:{free_port()}"  # never reached
+    with pytest.raises(SystemExit, match=r"^error: cannot write .*missing"):
+        main(["say", "Hello.", "-o", str(out), "--server", server, "--api-key", "k"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    import httpx
+
     from scaispeak.platform.errors import ServiceError
 
     try:
         result: int = args.handler(args, settings)
     except ServiceError as exc:  # refused input: one line, as the server's answer is
         raise SystemExit(f"error: {exc.code}: {exc.detail}") from None
+    except httpx.HTTPError as exc:  # --server: refused connections, timeouts
+        raise SystemExit(f"error: cannot reach the server: {exc}") from None
     return result
 
 
@@ -154,6 +159,8 @@ def _issue_key(args: argparse.Namespace, settings: Settings) -> int:
     from scaispeak.platform.db import Database
     from scaispeak.platform.migrate import upgrade_to_head
 
+    _require_database(settings)
+
     async def run() -> tuple[str, str]:
         db = Database(settings.resolved_database_url)
         try:
@@ -173,14 +180,19 @@ def _issue_key(args: argparse.Namespace, settings: Settings) -> int:
 def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 when any chain is broken (an entry edited, removed or reordered)."""
     from scaispeak.platform.db import Database
+    from scaispeak.platform.migrate import upgrade_to_head
     from scaispeak.speak.voices.audit import ChainReport, verify_chains
+
+    _require_database(settings)
 
     async def run() -> list[ChainReport]:
         db = Database(settings.resolved_database_url)
-        async with db.sessions() as session:
-            reports = await verify_chains(session, args.chain)
-        await db.dispose()
-        return reports
+        try:
+            await upgrade_to_head(db.engine)  # a database from an older release
+            async with db.sessions() as session:
+                return await verify_chains(session, args.chain)
+        finally:
+            await db.dispose()
 
     reports = asyncio.run(run())
     for r in reports:
@@ -192,6 +204,7 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
 def _say(args: argparse.Namespace, settings: Settings) -> int:
     from scaispeak import local
 
+    _require_writable(Path(args.output))  # before the server is asked, and charges
     if args.server:
         data = local.say_remote(
             args.server, _api_key(args, settings), args.text, args.voice, args.format
@@ -213,6 +226,25 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
     for row in rows:
         print(f"{row['id']:40} {row['language']:8} {row['name']}")
     return 0
+
+
+def _require_database(settings: Settings) -> None:
+    """Commands that act on an existing deployment must not make an empty one in a
+    mistyped data directory."""
+    if settings.database_url:
+        return
+    path = settings.data_dir / "scaispeak.db"
+    if not path.is_file():
+        sys.exit(
+            f"error: no database at {path.resolve()}: pass the service's --data-dir "
+            "(or SCAISPEAK_DATA_DIR / SCAISPEAK_DATABASE_URL)"
+        )
+
+
+def _require_writable(output: Path) -> None:
+    folder = output.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        sys.exit(f"error: cannot write {output}: {folder} is not a writable directory")
 
 
 def _api_key(args: argparse.Namespace, settings: Settings) -> str:
