@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from scaispeak.platform.drive import files
 from tests.conftest import LiveApp
 from tests.platform.drive.client import DriveClient
 from tests.platform.test_auth import assert_problem
@@ -147,6 +148,32 @@ async def test_delete_removes_the_file_and_its_blob(
     assert_problem(await client.get(share, "gone.txt"), 404, "unknown_file")
     assert_problem(await client.delete(share, "gone.txt"), 404, "unknown_file")
     assert not keys[0].exists()
+
+
+async def test_a_delete_racing_an_overwrite_leaves_no_blob_behind(
+    live: LiveApp, drive: tuple[DriveClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is overwritten between the delete reading its row and deleting it: the
+    overwrite's blob is the one to delete (the delete's read one is gone already)."""
+    client, share = drive
+    await client.put(share, "f.txt", b"old")
+    load = files._load
+    raced = False
+
+    async def overwritten_after_the_read(*args: Any) -> Any:
+        nonlocal raced
+        row = await load(*args)
+        if not raced:
+            raced = True
+            assert (await client.put(share, "f.txt", b"new")).status_code == 200
+        return row
+
+    monkeypatch.setattr(files, "_load", overwritten_after_the_read)
+    assert (await client.delete(share, "f.txt")).status_code == 204
+    assert raced
+    assert_problem(await client.get(share, "f.txt"), 404, "unknown_file")
+    storage = live.app.state.platform.storage
+    assert list((storage.root / "objects" / "drive" / share).iterdir()) == []
 
 
 @pytest.mark.parametrize(

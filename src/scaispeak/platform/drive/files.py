@@ -103,12 +103,28 @@ async def get_file(
 async def delete_file(
     session: AsyncSession, storage: BlobStore, principal: Principal, share_id: str, path: str
 ) -> None:
-    """Remove the row first (the file is gone for readers at once), then its bytes."""
+    """Remove the row first (the file is gone for readers at once), then its bytes.
+
+    The delete is conditional on the blob key read: an overwrite that lands between
+    the read and the delete has already deleted that blob and put another in its
+    place, which must be the one this deletes (else it would be left behind, orphaned).
+    """
     await open_share(session, principal, share_id, ShareRole.write)
-    row = await _load(session, share_id, normalize_path(path))
-    await session.execute(delete(DriveFile).where(DriveFile.id == row.id))
-    await session.commit()
-    await _discard_blob(storage, row.blob_key)
+    normal = normalize_path(path)
+    for _ in range(_WRITE_ATTEMPTS):
+        row = await _load(session, share_id, normal)  # 404 once someone else deleted it
+        blob_key = row.blob_key
+        deleted = await session.execute(
+            delete(DriveFile)
+            .where(DriveFile.id == row.id, DriveFile.blob_key == blob_key)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if deleted.rowcount == 1:  # type: ignore[attr-defined]
+            await _discard_blob(storage, blob_key)
+            return
+        session.expunge(row)  # overwritten meanwhile: read the row as it is now
+    raise FileExists(f"{normal!r} is being written concurrently; retry.", path=normal)
 
 
 async def check_writable(
