@@ -135,5 +135,13 @@ class LocalBlobStore:
 
 
 def _publish(temp: Path, target: Path) -> None:
+    """Move the finished (fsynced) file into place, durably: the rename itself lives in
+    the directory, which is fsynced too, or a power cut after the database commit that
+    points at the blob could leave the row with no file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(temp, target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
