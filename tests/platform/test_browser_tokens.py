@@ -50,6 +50,7 @@ def management_routes(live: LiveApp) -> list[tuple[str, str, object]]:
         ("GET", f"/v1/tenants/{t.tenant_a}/users", None),
         ("PUT", f"/v1/tenants/{t.tenant_a}/budget", {"limit_micros": 10**15}),
         ("GET", f"/v1/tenants/{t.tenant_a}/budget", None),
+        ("GET", "/v1/modules/scaispeak/jobs/webhook-secret", None),  # it signs events
     ]
 
 

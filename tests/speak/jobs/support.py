@@ -59,3 +59,12 @@ async def expire_lease_and_sweep(app: LiveApp, job_id: str) -> None:
     if job_id not in swept:  # the app's own sweeper (every 5 s) may get there first
         kicked = (await job_row(app, job_id)).last_kick_at
         assert kicked is not None and kicked > expired, "nobody re-queued it"
+
+
+async def secret_of(app: LiveApp, key: str) -> str:
+    """The webhook signing secret of the user whose API key this is."""
+    answer = await app.client.get(
+        "/v1/modules/scaispeak/jobs/webhook-secret", headers=app.auth(key)
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["secret"])

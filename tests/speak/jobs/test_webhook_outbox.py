@@ -21,9 +21,9 @@ from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, Sent, tenant_webhook_secret, verify
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, Sent, verify
 from tests.conftest import LiveApp, make_settings, started_app
-from tests.speak.jobs.support import job_row
+from tests.speak.jobs.support import job_row, secret_of
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 from tests.support.polling import until
 from tests.support.server import ServerThread
@@ -116,9 +116,9 @@ async def test_an_event_cut_off_by_a_stop_is_delivered_by_the_next_process(
         await receiver.wait_calls(2)
         await until(lambda: attempts_made(second, job["id"], 2), "the second attempt's outcome")
         row = await job_row(second, job["id"])
+        secret = await secret_of(second, first.tenancy.member_a)
     body, signature, status = receiver.calls[-1]
     assert status == 200 and len(receiver.calls) == 2
-    secret = tenant_webhook_secret(settings.resolved_secret_key(), first.tenancy.tenant_a)
     assert verify(secret, body, signature)
     assert json.loads(body)["job"]["id"] == job["id"]
     assert row.webhook_delivered_at is not None and row.webhook_due_at is None

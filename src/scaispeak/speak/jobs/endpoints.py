@@ -9,13 +9,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from scaispeak.platform.blob_response import blob_response
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict
 from scaispeak.platform.ranges import parse_range
 from scaispeak.speak.jobs import service
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
-from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, tenant_webhook_secret
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, webhook_secret
 from scaispeak.speak.synthesis.audio import AudioFormat, content_type
 
 router = APIRouter(prefix="/v1/modules/scaispeak/jobs", tags=["scaispeak: jobs"])
@@ -68,9 +68,11 @@ async def list_jobs(
 
 
 @router.get("/webhook-secret")
-async def webhook_secret(request: Request, caller: Caller) -> WebhookSecretOut:
+async def get_webhook_secret(request: Request, caller: ApiKeyCaller) -> WebhookSecretOut:
+    """The caller's own secret: events of the jobs they submit are signed with it.
+    A credential, so an API key is needed (a browser token is refused)."""
     key = platform_context(request).signing_key
-    return WebhookSecretOut(secret=tenant_webhook_secret(key, caller.tenant_id))
+    return WebhookSecretOut(secret=webhook_secret(key, caller.tenant_id, caller.user_id))
 
 
 @router.get("/{job_id}")

@@ -26,7 +26,7 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
-from scaispeak.speak.jobs.webhooks import Sent, send, tenant_webhook_secret
+from scaispeak.speak.jobs.webhooks import Sent, send, webhook_secret
 
 if TYPE_CHECKING:
     from scaispeak.speak.jobs.runner import JobRuntime
@@ -75,7 +75,7 @@ async def attempt(db: Database, settings: JobSettings, signing_key: str, job_id:
         return Attempt(None)
     assert job.webhook_url is not None  # only jobs with a webhook are ever due
     event = {"event": f"job.{job.state.value}", "job": job_out(job).model_dump(mode="json")}
-    secret = tenant_webhook_secret(signing_key, job.tenant_id)
+    secret = webhook_secret(signing_key, job.tenant_id, job.user_id)
     sent = await send(job.webhook_url, event, secret, settings)
     return await _record(db, settings, job, claim, sent)
 

@@ -26,9 +26,15 @@ _log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-ScaiSpeak-Signature"
 
 
-def tenant_webhook_secret(signing_key: str, tenant_id: str) -> str:
-    """Derived, not stored: each tenant's secret, from the service's signing key."""
-    return hmac.new(signing_key.encode(), f"webhook:{tenant_id}".encode(), "sha256").hexdigest()
+def webhook_secret(signing_key: str, tenant_id: str, user_id: str) -> str:
+    """Derived, not stored: each user's secret, from the service's signing key.
+
+    Per user, not per tenant: whoever holds a secret can sign events, so with one
+    secret for the tenant any member could forge "job succeeded" events to a
+    colleague's receiver.
+    """
+    message = f"webhook:{tenant_id}:{user_id}".encode()
+    return hmac.new(signing_key.encode(), message, "sha256").hexdigest()
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
