@@ -236,6 +236,13 @@ async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> N
     assert tenant["total_characters"] == 24
     other = (await live.client.get("/v1/usage", headers=live.auth(t.member_b))).json()
     assert other["total_characters"] == 12
+    # A superadmin may read any tenant's usage; nobody else may name another tenant.
+    acme = f"/v1/usage?tenant_id={t.tenant_a}"
+    read = (await live.client.get(acme, headers=live.auth(t.superadmin))).json()
+    assert read["total_characters"] == 24
+    globex = f"/v1/usage?tenant_id={t.tenant_b}"
+    for url, key in ((acme, t.member_b), (globex, t.admin_a)):
+        assert_problem(await live.client.get(url, headers=live.auth(key)), 404, "not_found")
 
 
 async def test_a_budget_past_what_a_counter_holds_is_422(live: LiveApp) -> None:

@@ -35,9 +35,13 @@ async def usage(
     start: date | None = None,
     end: date | None = None,
     user_id: str | None = None,
+    tenant_id: str | None = None,
 ) -> UsageOut:
-    """Daily usage of the caller's tenant (admins) or of the caller (members)."""
-    rows = await reports.usage_report(session, caller, start=start, end=end, user_id=user_id)
+    """Daily usage of the caller's tenant (admins), of the caller (members), or of the
+    tenant a superadmin names."""
+    rows = await reports.usage_report(
+        session, caller, start=start, end=end, user_id=user_id, tenant_id=tenant_id
+    )
     return UsageOut(
         rows=[UsageRowOut.model_validate(r) for r in rows],
         total_characters=sum(r.characters for r in rows),

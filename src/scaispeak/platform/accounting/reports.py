@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.accounting.models import UsageEntry
 from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.scoping import tenant_filter
+from scaispeak.platform.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,15 @@ async def usage_report(
     start: date | None = None,
     end: date | None = None,
     user_id: str | None = None,
+    tenant_id: str | None = None,
 ) -> list[UsageRow]:
-    """Daily totals by user, backend and kind. Members only ever see their own usage."""
+    """Daily totals by user, backend and kind. Members only ever see their own usage;
+    a superadmin may name any tenant (``tenant_id``), everyone else only their own."""
     if principal.role is Role.member:
         user_id = principal.user_id
+    tenant_id = tenant_id or principal.tenant_id
+    if tenant_id != principal.tenant_id and not principal.is_superadmin:
+        raise NotFound(f"No tenant with id {tenant_id!r}.")
     day = cast(func.date(UsageEntry.created_at), String)
     stmt = (
         select(
@@ -49,7 +54,7 @@ async def usage_report(
             func.sum(UsageEntry.audio_seconds).label("audio_seconds"),
             func.sum(UsageEntry.cost_micros).label("cost_micros"),
         )
-        .where(tenant_filter(UsageEntry, principal))
+        .where(UsageEntry.tenant_id == tenant_id)
         .group_by(day, UsageEntry.user_id, UsageEntry.backend, UsageEntry.kind)
         .order_by(day, UsageEntry.user_id, UsageEntry.backend, UsageEntry.kind)
     )
