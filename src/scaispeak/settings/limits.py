@@ -78,6 +78,13 @@ class JobSettings(BaseModel):
         "(crash, out of memory, lost lease) stops being retried after this many claims.",
     )
     concurrency: int = Field(2, description="Jobs one worker process runs at once.")
+    result_ttl_s: int = Field(
+        7 * 86400,
+        ge=0,
+        description="How long a succeeded job's audio is kept after it finished; then it is "
+        "deleted and GET /jobs/{id}/audio is 410 audio_expired (the job's record stays). "
+        "0 keeps it forever. A save_to file is the caller's and is never deleted.",
+    )
     max_active_per_tenant: int = Field(
         100,
         ge=1,

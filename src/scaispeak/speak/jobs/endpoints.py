@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from scaispeak.platform.blob_response import blob_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
-from scaispeak.platform.errors import Conflict
+from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
 from scaispeak.speak.jobs import service
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
@@ -34,6 +34,10 @@ class WebhookSecretOut(BaseModel):
 
 class JobNotFinished(Conflict):
     code, title = "job_not_finished", "Job has no audio yet"
+
+
+class AudioExpired(ServiceError):
+    status, code, title = 410, "audio_expired", "Audio no longer kept"
 
 
 JOB_AUDIO_RETRY_S = 2
@@ -90,6 +94,8 @@ async def cancel_job(request: Request, session: Session, caller: Caller, job_id:
 async def job_audio(request: Request, session: Session, caller: Caller, job_id: str) -> Response:
     """The finished audio; honours a single ``Range`` (206)."""
     job = await service.get_job(session, caller, job_id)
+    if job.state is JobState.succeeded and job.result_key is None:
+        raise AudioExpired(f"Job {job.id}'s audio was deleted after its retention period.")
     if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
         raise _not_finished(job)
     await session.close()

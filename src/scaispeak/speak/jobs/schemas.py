@@ -37,6 +37,10 @@ class JobOut(BaseModel):
     progress: JobProgress
     error: str
     audio_url: str | None
+    audio_expired: bool = Field(
+        description="The job succeeded, and its audio was deleted after "
+        "SCAISPEAK_JOBS__RESULT_TTL_S."
+    )
     audio_bytes: int | None
     audio_seconds: float | None
     saved_file: dict[str, Any] | None
@@ -51,7 +55,8 @@ class JobOut(BaseModel):
 
 
 def job_out(job: SynthJob) -> JobOut:
-    done = job.state.value == "succeeded"
+    succeeded = job.state.value == "succeeded"
+    done = succeeded and job.result_key is not None
     total = max(job.characters_total, 1)
     return JobOut(
         id=job.id,
@@ -69,6 +74,7 @@ def job_out(job: SynthJob) -> JobOut:
         ),
         error=job.error,
         audio_url=f"/v1/modules/scaispeak/jobs/{job.id}/audio" if done else None,
+        audio_expired=succeeded and job.result_key is None,
         audio_bytes=job.result_bytes,
         audio_seconds=job.result_seconds,
         saved_file=job.saved_file,

@@ -1,0 +1,54 @@
+"""A succeeded job's audio is deleted after SCAISPEAK_JOBS__RESULT_TTL_S; its record
+stays, and asking for the audio is 410."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from scaispeak.platform.db import utcnow
+from scaispeak.settings import JobSettings
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.retention import expire_results
+from tests.conftest import LiveApp, make_settings, started_app
+from tests.platform.test_auth import assert_problem
+from tests.speak.jobs.support import job_row
+from tests.speak.jobs.test_jobs_embedded import submit, wait_for
+
+TTL_S = 3600
+
+
+async def finished_ago(app: LiveApp, job_id: str, seconds: float) -> None:
+    async with app.app.state.platform.db.sessions() as session:
+        when = utcnow() - timedelta(seconds=seconds)
+        await session.execute(update(SynthJob).filter_by(id=job_id).values(finished_at=when))
+        await session.commit()
+
+
+async def test_audio_past_its_retention_is_deleted_and_410(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    settings = make_settings(tmp_path, jobs=JobSettings(result_ttl_s=TTL_S))
+    async with started_app(settings, engines) as app:
+        member = app.auth(app.tenancy.member_a)
+        old, recent = [(await submit(app, text="Kept a while.")).json()["id"] for _ in range(2)]
+        for job_id in (old, recent):
+            await wait_for(app, job_id, {"succeeded"})
+        await finished_ago(app, old, TTL_S + 60)
+        await finished_ago(app, recent, TTL_S - 60)
+        key = (await job_row(app, old)).result_key
+        storage, db = app.app.state.platform.storage, app.app.state.platform.db
+        assert key is not None and await storage.exists(key)
+        assert await expire_results(db, storage, TTL_S) == [old]
+        assert not await storage.exists(key)
+        audio = await app.client.get(f"/v1/modules/scaispeak/jobs/{old}/audio", headers=member)
+        assert_problem(audio, 410, "audio_expired")
+        job = (await app.client.get(f"/v1/modules/scaispeak/jobs/{old}", headers=member)).json()
+        assert job["state"] == "succeeded" and job["audio_expired"] is True
+        assert job["audio_url"] is None
+        kept = await app.client.get(f"/v1/modules/scaispeak/jobs/{recent}/audio", headers=member)
+        assert kept.status_code == 200
+        assert await expire_results(db, storage, 0) == []  # 0 keeps everything
