@@ -115,14 +115,16 @@ def test_say_to_a_server_waits_for_the_job_of_a_long_text_and_saves_its_audio(
 
 
 def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:
-    """The README's first command, minus the install: serve, read the key, speak."""
+    """The README's first command, minus the install: serve, read the key, speak; and
+    the key, sent where it must not be (a WebSocket URL), never reaches the log."""
     port = free_port()
     env = {**os.environ, "SCAISPEAK_DATA_DIR": str(tmp_path)}
+    log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [EXE, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     try:
@@ -145,9 +147,26 @@ def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> Non
         assert (
             "voc_kokoro_jf-alpha" in listed.stdout and "voc_piper_en-us-joe-medium" in listed.stdout
         )
+        _open_a_socket_with_the_key_in_its_url(port, key)
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+    logged = (tmp_path / "server.log").read_text()
+    assert "WebSocket /v1/modules/scaispeak/stream/speak?[redacted]" in logged
+    assert key.split("_")[-1] not in logged
+
+
+def _open_a_socket_with_the_key_in_its_url(port: int, key: str) -> None:
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{port}/v1/modules/scaispeak/stream/speak?token={key}"
+    try:
+        with connect(url, open_timeout=10) as ws:
+            ws.recv(timeout=10)  # the refusal, then the close
+    except (WebSocketException, TimeoutError):
+        pass
 
 
 @pytest.mark.parametrize("command", [["issue-key"], ["verify-audit"]])

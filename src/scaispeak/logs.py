@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+_QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']*")
+_USERINFO = re.compile(r"://[^/\s\"'@]+@")
+_API_KEY = re.compile(r"ssk_[A-Za-z0-9_]+")
+
+
+def redact(text: str) -> str:
+    """Remove what must never reach a log: query strings (a browser's ``?token=``, a
+    webhook URL's secret), credentials in URLs, and API keys.
+
+    uvicorn logs every WebSocket's path with its query string, where browsers must put
+    their token (and some clients put an API key, which is then refused, but logged).
+    """
+    text = _QUERY.sub(r"\1?[redacted]", text)
+    text = _USERINFO.sub("://[redacted]@", text)
+    return _API_KEY.sub("ssk_[redacted]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,11 +34,12 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        entry.update({k: redact(v) if isinstance(v, str) else v for k, v in extra.items()})
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -1,0 +1,42 @@
+"""Log lines never carry credentials, wherever in the record they travel."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from scaispeak.logs import JsonFormatter
+
+KEY = "ssk_4f3ac1e699a4_SECRETPART"
+
+
+def test_credentials_are_redacted_from_message_extras_and_tracebacks() -> None:
+    try:
+        raise RuntimeError(f"refused {KEY}")
+    except RuntimeError:
+        failure = sys.exc_info()
+    record = logging.makeLogRecord(
+        {
+            "name": "uvicorn.error",
+            "msg": '%s - "WebSocket %s" [accepted]',
+            "args": ("127.0.0.1:5000", f"/v1/modules/scaispeak/stream/speak?token={KEY}"),
+            "color_message": f"GET /x?token={KEY}",
+            "exc_info": failure,
+        }
+    )
+    line = JsonFormatter().format(record)
+    assert "SECRETPART" not in line
+    entry = json.loads(line)
+    assert entry["msg"].endswith(
+        '"WebSocket /v1/modules/scaispeak/stream/speak?[redacted]" [accepted]'
+    )
+    assert "RuntimeError: refused ssk_[redacted]" in entry["exc"]
+
+
+def test_webhook_urls_lose_their_credentials_and_query() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "webhook %s failed", "args": ("https://bot:pw@hooks.example.com/in?sig=abc",)}
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["msg"] == "webhook https://[redacted]@hooks.example.com/in?[redacted] failed"
