@@ -19,6 +19,7 @@ from tests.platform.test_auth import assert_problem
 from tests.support.server import free_port, printed_key, wait_ready
 
 SPEAK = "/v1/modules/scaispeak/speak"
+VOICES = "/v1/modules/scaispeak/voices"
 JOE = "voc_piper_en-us-joe-medium"
 EXE = str(Path(sys.executable).parent / "scaispeak")
 
@@ -51,6 +52,14 @@ def management_routes(live: LiveApp) -> list[tuple[str, str, object]]:
         ("PUT", f"/v1/tenants/{t.tenant_a}/budget", {"limit_micros": 10**15}),
         ("GET", f"/v1/tenants/{t.tenant_a}/budget", None),
         ("GET", "/v1/modules/scaispeak/jobs/webhook-secret", None),  # it signs events
+        # Voice management: edits, deletion and consent decisions (revoking deletes
+        # the reference audio for good).
+        ("PATCH", f"{VOICES}/voc_any", {"name": "renamed"}),
+        ("DELETE", f"{VOICES}/voc_any", None),
+        ("POST", f"{VOICES}/voc_any/promotion/agree", None),
+        ("POST", f"{VOICES}/voc_any/promote", None),
+        ("POST", f"{VOICES}/voc_any/consent/revoke", {"reason": "gone"}),
+        ("POST", f"{VOICES}/voc_any/consent/approve", {"note": ""}),
     ]
 
 

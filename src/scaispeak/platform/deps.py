@@ -85,14 +85,16 @@ async def api_key_principal(
 
     Browser tokens exist so a page can speak, stream and read what its user may read
     without holding a key; on routes that manage credentials, users, tenants, budgets,
-    tenant policies, global voices, promotion or consent decisions they are refused, so
-    a leaked 300 s token cannot mint a lasting key, renew itself or change how a tenant
-    is served.
+    tenant policies, global voices, voice edits and deletion, promotion, consent decisions
+    and revocations, or the webhook secret, they are refused, so a leaked 300 s token
+    cannot mint a lasting key, renew itself, destroy a voice or change how a tenant is
+    served.
     """
     if principal.via_browser_token:
         raise BrowserTokenNotAllowed(
             "This route needs an API key ('Authorization: Bearer ssk_...'); "
-            "browser tokens do not manage credentials, users, tenants, budgets or policies."
+            "browser tokens do not manage credentials, users, tenants, budgets, policies "
+            "or voices."
         )
     return principal
 
@@ -102,4 +104,5 @@ Caller = Annotated[Principal, Depends(current_principal)]
 """An API key or a browser token."""
 ApiKeyCaller = Annotated[Principal, Depends(api_key_principal)]
 """An API key only: for routes that manage credentials, users, tenants, budgets,
-tenant policies, global voices, promotion or consent decisions."""
+tenant policies, global voices, voice edits and deletion, promotion, consent decisions
+and revocations, the webhook secret."""

@@ -33,7 +33,7 @@ AUDIT_PAGE = 500
 
 @router.patch("/voices/{voice_id}")
 async def update_voice(
-    session: Session, caller: Caller, voice_id: str, body: VoicePatch
+    session: Session, caller: ApiKeyCaller, voice_id: str, body: VoicePatch
 ) -> VoiceOut:
     """Owners edit their user voices; tenant admins tenant voices; superadmins global ones."""
     changes = editing.VoiceChanges(body.name, body.description, body.language, body.tags)
@@ -42,7 +42,7 @@ async def update_voice(
 
 @router.delete("/voices/{voice_id}", status_code=204)
 async def delete_voice(
-    request: Request, session: Session, caller: Caller, voice_id: str
+    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str
 ) -> Response:
     """Removes the voice; a cloned voice's audio and embedding are deleted too."""
     rt = voices_runtime(request)
@@ -52,7 +52,7 @@ async def delete_voice(
 
 
 @router.post("/voices/{voice_id}/promotion/agree")
-async def agree_to_promotion(session: Session, caller: Caller, voice_id: str) -> VoiceOut:
+async def agree_to_promotion(session: Session, caller: ApiKeyCaller, voice_id: str) -> VoiceOut:
     """The owner records their agreement that a tenant admin may make it a tenant voice."""
     return VoiceOut.of(await editing.agree_to_promotion(session, caller, voice_id))
 

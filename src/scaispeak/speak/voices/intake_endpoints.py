@@ -180,7 +180,7 @@ async def reject_consent(
 
 @router.post("/voices/{voice_id}/consent/revoke")
 async def revoke_consent(
-    request: Request, session: Session, caller: Caller, voice_id: str, body: RevokeIn
+    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: RevokeIn
 ) -> VoiceOut:
     """Unusable at once; reference audio and embedding deleted; the audit trail stays."""
     rt = voices_runtime(request)
