@@ -1,5 +1,6 @@
-"""Request ids: a client's is used only when it is short and inert, and whatever id is
-used is echoed and recorded; a settlement that fails still gives its hold back."""
+"""Request ids: every request gets its own, echoed and recorded; a client's id is echoed
+beside it only when short and inert, and never names the request; a settlement that
+fails still gives its hold back."""
 
 from __future__ import annotations
 
@@ -31,20 +32,40 @@ async def postgres_live(
         yield app
 
 
-async def test_a_safe_client_request_id_is_used_and_echoed(sqlite_app: LiveApp) -> None:
+@pytest.mark.parametrize("header", ["X-Client-Request-Id", "X-Request-Id"])
+async def test_a_safe_client_request_id_is_echoed_beside_the_requests_own(
+    sqlite_app: LiveApp, header: str
+) -> None:
     offered = "trace-7:web.1_" + "x" * 50  # 64 characters of the allowed set
-    response = await sqlite_app.client.get("/healthz", headers={"X-Request-Id": offered})
-    assert response.headers["x-request-id"] == offered
+    response = await sqlite_app.client.get("/healthz", headers={header: offered})
+    assert response.headers["x-client-request-id"] == offered
+    assert FRESH_ID.fullmatch(response.headers["x-request-id"])
 
 
 @pytest.mark.parametrize(
     "offered", ["r" * 65, "has space", "<script>", "semi;colon", b"\xe9-latin-1", "a/b"]
 )
-async def test_an_unsafe_client_request_id_is_replaced_by_a_fresh_one(
+async def test_an_unsafe_client_request_id_is_not_echoed(
     sqlite_app: LiveApp, offered: str | bytes
 ) -> None:
     response = await sqlite_app.client.get("/healthz", headers={"X-Request-Id": offered})
+    assert "x-client-request-id" not in response.headers
     assert FRESH_ID.fullmatch(response.headers["x-request-id"])
+
+
+async def test_a_client_cannot_give_its_clip_anothers_request_id(sqlite_app: LiveApp) -> None:
+    """The ledger and the provenance record name a clip by the request's id; a client
+    that sent a colleague's id must not make its clip trace to the colleague."""
+    app = sqlite_app
+    body = {"text": TEXT, "voice_id": JOE, "format": "wav"}
+    theirs = await app.client.post(SPEAK, json=body, headers=app.auth(app.tenancy.admin_a))
+    taken = theirs.headers["x-request-id"]
+    headers = app.auth(app.tenancy.member_a) | {"X-Request-Id": taken}
+    mine = await app.client.post(SPEAK, json=body, headers=headers)
+    assert mine.status_code == 200 and mine.headers["x-request-id"] != taken
+    async with app.app.state.platform.db.sessions() as session:
+        lines = select(func.count()).where(UsageEntry.request_id == taken)
+        assert (await session.execute(lines)).scalar_one() == 1
 
 
 async def test_a_long_client_request_id_still_speaks_and_is_recorded(live: LiveApp) -> None:

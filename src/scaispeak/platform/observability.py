@@ -73,19 +73,25 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_for(Headers(scope=scope))
+        request_id = uuid.uuid4().hex
+        client_id = client_request_id(Headers(scope=scope))
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
-                self._observe(scope, message["status"], started, request_id)
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+                if client_id:
+                    headers["X-Client-Request-Id"] = client_id
+                self._observe(scope, message["status"], started, request_id, client_id)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
 
-    def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+    def _observe(
+        self, scope: Scope, status: int, started: float, request_id: str, client_id: str | None
+    ) -> None:
         elapsed = time.perf_counter() - started
         route = getattr(scope.get("route"), "path", "unmatched")
         method = scope["method"]
@@ -94,6 +100,7 @@ class RequestObserver:
             "request",
             extra={
                 "request_id": request_id,
+                "client_request_id": client_id,
                 "method": method,
                 "route": route,
                 "status": status,
@@ -102,13 +109,18 @@ class RequestObserver:
         )
 
 
-def request_id_for(headers: Headers) -> str:
-    """The client's X-Request-Id when it is a safe one, else a fresh id; either way the
-    one used is echoed on the response."""
-    offered = headers.get("x-request-id", "")
-    if _CLIENT_REQUEST_ID.fullmatch(offered):
-        return offered
-    return uuid.uuid4().hex
+def client_request_id(headers: Headers) -> str | None:
+    """The client's own id for the request (``X-Client-Request-Id``, or the older
+    ``X-Request-Id``) when it is a safe one: logged and echoed, for correlation only.
+
+    Never the request's id: that names the request in the ledger and in provenance
+    records, where a client choosing it could make its clip trace to someone else's.
+    """
+    for name in ("x-client-request-id", "x-request-id"):
+        offered = headers.get(name, "")
+        if _CLIENT_REQUEST_ID.fullmatch(offered):
+            return offered
+    return None
 
 
 async def _db_answers(db: Database) -> bool:
