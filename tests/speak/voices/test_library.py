@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import pytest
+
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, plant_voice, unique
 
@@ -104,6 +109,24 @@ async def test_recently_used_voices_rank_first_and_pages_stay_stable(voice_app: 
         if not (cursor := page["next_cursor"]):
             break
     assert seen == [v["id"] for v in everything]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ["1970-01-01T00:00:00+00:00", 1e400, 0, "a", "b"],  # infinity as the rank
+        ["0001-01-01T00:00:00+01:00", 0, 0, "a", "b"],  # before year 1 in UTC
+        ["1970-01-01T00:00:00+00:00", 0, 10**30, "a", "b"],  # past a 64-bit counter
+        ["1970-01-01T00:00:00+00:00", 7, 0, "a", "b"],  # no such scope rank
+        "not a list",
+    ],
+)
+async def test_a_forged_cursor_is_400_not_500(voice_app: VoiceApp, key: object) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    listed = await voice_app.client.get(
+        VOICES, params={"cursor": cursor}, headers=auth(voice_app.tenancy.member_a)
+    )
+    assert_problem(listed, 400, "invalid_cursor")
 
 
 async def another_member_of_tenant_a(app: VoiceApp) -> str:

@@ -162,8 +162,11 @@ def _decode_cursor(cursor: str) -> list[Any]:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         used, rank, usage, name, voice_id = key
         when = aware(datetime.fromisoformat(str(used))).astimezone(UTC)
-        return [when, int(rank), int(usage), str(name), str(voice_id)]
-    except (ValueError, TypeError) as exc:
+        rank, usage = int(rank), int(usage)
+        if not (0 <= rank <= 2 and 0 <= usage < 2**63):  # a counter is a signed 64-bit column
+            raise ValueError("out of range")
+        return [when, rank, usage, str(name), str(voice_id)]
+    except (ValueError, TypeError, OverflowError) as exc:  # a cursor is the client's to forge
         raise InvalidCursor("The cursor is not valid; start again without one.") from exc
 
 
