@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from scaispeak.speak.voices.seed import seed_global_voices
+from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import VOICES, VoiceApp, auth, unique
 
@@ -127,3 +129,24 @@ async def test_patching_one_bound_of_the_licence_window_checks_it_against_the_st
         earlier = {"licence": {"valid_until": (starts - timedelta(days=1)).isoformat()}}
         backwards = await voice_app.client.patch(url, json=earlier, headers=root)
         assert_problem(backwards, 400, "bad_request")
+
+
+async def test_a_superadmins_takedown_and_edits_of_stock_voices_outlast_a_restart(
+    sqlite_app: LiveApp,
+) -> None:
+    """Seeding runs at every start; it used to bring a deleted stock voice back and
+    overwrite a curated one's name. (SQLite: the shared PostgreSQL keeps its voices.)"""
+    app, root = sqlite_app, auth(sqlite_app.tenancy.superadmin)
+    listed = await app.client.get(VOICES, params={"scope": "global"}, headers=root)
+    taken_down, curated = [v["id"] for v in listed.json()["items"][:2]]
+    assert (await app.client.delete(f"{VOICES}/{taken_down}", headers=root)).status_code == 204
+    renamed = await app.client.patch(f"{VOICES}/{curated}", json={"name": "Curated"}, headers=root)
+    assert renamed.status_code == 200, renamed.text
+    async with app.app.state.platform.db.sessions() as session:
+        await seed_global_voices(session, app.app.state.speak.engines)  # as at a restart
+    gone = await app.client.get(f"{VOICES}/{taken_down}", headers=root)
+    assert_problem(gone, 404, "unknown_voice")
+    kept = await app.client.get(f"{VOICES}/{curated}", headers=root)
+    assert kept.json()["name"] == "Curated"
+    chain = await app.client.get(f"{VOICES}/audit/verify", headers=root)
+    assert chain.json()["intact"] and chain.json()["entries"] == 2  # the edit is audited too

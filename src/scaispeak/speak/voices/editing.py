@@ -9,7 +9,7 @@ when, and who acted on it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,15 @@ async def update_voice(
     if changes.tags is not None:
         voice.tags = sorted(set(changes.tags))
     voice.updated_at = utcnow()
+    if voice.scope is VoiceScope.global_:  # every change to a global voice is audited
+        await audit.append(
+            session,
+            audit.GLOBAL_CHAIN,
+            principal.user_id,
+            "global_voice_updated",
+            voice_id=voice.id,
+            details={"fields": sorted(k for k, v in asdict(changes).items() if v is not None)},
+        )
     await session.commit()
     return voice
 

@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.speak.engines.base import EngineVoice
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices import audit
 from scaispeak.speak.voices.library import global_voice_id
-from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus
+from scaispeak.speak.voices.models import AuditEntry, Licence, Voice, VoiceScope, VoiceStatus
 
 
 async def seed_global_voices(session: AsyncSession, registry: EngineRegistry) -> list[str]:
     """Create or refresh the global voice of every engine voice; returns their ids.
 
     Idempotent: runs at every start so a package upgrade refreshes licence metadata.
+    A stock voice a superadmin deleted (a takedown) or edited (curation) is left as
+    they left it: the global audit chain, which keeps every such change, says which.
     """
+    curated = await _curated_voices(session)
     ids = []
     for engine_name, offered in registry.offered_voices():
         voice_id = global_voice_id(engine_name, offered.key)
+        if voice_id in curated:
+            continue
         licence = await _upsert_licence(session, f"lic_{voice_id.removeprefix('voc_')}", offered)
         await _upsert_voice(session, voice_id, engine_name, offered, licence.id)
         ids.append(voice_id)
     await session.commit()
     return ids
+
+
+async def _curated_voices(session: AsyncSession) -> set[str]:
+    """Global voices a superadmin deleted or changed."""
+    rows = await session.execute(
+        select(AuditEntry.voice_id).where(
+            AuditEntry.chain == audit.GLOBAL_CHAIN,
+            AuditEntry.action.in_(["voice_deleted", "global_voice_updated"]),
+        )
+    )
+    return {voice_id for voice_id in rows.scalars() if voice_id}
 
 
 async def _upsert_licence(session: AsyncSession, licence_id: str, offered: EngineVoice) -> Licence:
