@@ -33,6 +33,11 @@ async def test_member_edits_own_voice_but_not_a_tenant_voice(
         f"{VOICES}/{own}", json={"language": "not a tag"}, headers=auth(t.member_a)
     )
     assert_problem(bad, 400, "bad_request")
+    for tags in (["x" * 51], [""]):  # a tag is listed on every page: short, and not empty
+        refused = await voice_app.client.patch(
+            f"{VOICES}/{own}", json={"tags": tags}, headers=auth(t.member_a)
+        )
+        assert_problem(refused, 422, "validation_error")
 
 
 async def test_global_voices_are_not_editable_by_tenant_admins(voice_app: VoiceApp) -> None:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+)
 
 from scaispeak.speak.voices.models import ConsentKind, ConsentState, VoiceScope, VoiceStatus
 
@@ -57,12 +64,16 @@ class VoicePageOut(BaseModel):
     next_cursor: str | None
 
 
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+"""One tag: listed with the voice on every page, so each stays short."""
+
+
 class VoicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     language: str | None = Field(None, max_length=35, description="BCP-47 tag, e.g. en-US.")
-    tags: list[str] | None = Field(None, max_length=20)
+    tags: list[Tag] | None = Field(None, max_length=20)
 
 
 class LicenceIn(BaseModel):
@@ -81,7 +92,7 @@ class GlobalVoiceIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     language: str = Field(max_length=35)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
     engine: str = Field(description="An engine running here, e.g. piper or kokoro.")
     engine_voice: str = Field(description="The engine's voice key.")
     licence: LicenceIn
