@@ -158,3 +158,13 @@ async def test_revoking_a_voice_cancels_its_jobs(live: LiveApp) -> None:
     assert job["id"] in cancelled
     final = await wait_for(live, job["id"], {"cancelled", "succeeded", "failed"})
     assert final["state"] == "cancelled" and "revoked" in final["error"]
+
+
+async def test_deleting_a_voice_cancels_its_jobs(sqlite_app: LiveApp) -> None:
+    """A superadmin's takedown of a stock voice (SQLite: the shared PostgreSQL keeps it)."""
+    job = (await submit(sqlite_app, text=STORY * 8)).json()
+    root = sqlite_app.auth(sqlite_app.tenancy.superadmin)
+    deleted = await sqlite_app.client.delete(f"/v1/modules/scaispeak/voices/{JOE}", headers=root)
+    assert deleted.status_code == 204
+    final = await wait_for(sqlite_app, job["id"], {"cancelled", "succeeded", "failed"})
+    assert final["state"] == "cancelled" and "deleted" in final["error"], final

@@ -35,7 +35,7 @@ from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, JobState, SynthJob
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.speech import SpeechSpec
 
-VOICE_REVOKED = "consent for the voice was revoked"
+VOICE_REVOKED = "the voice was withdrawn: its consent was revoked, or it was deleted"
 
 
 @dataclass(frozen=True)

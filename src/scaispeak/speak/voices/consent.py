@@ -165,9 +165,7 @@ async def revoke_consent(
     )
     await session.commit()  # unusable from here on, whatever happens next
     await blobs.delete_blobs(rt.storage, keys)
-    rt.forget(voice.id)
-    for hook in rt.on_revoke:
-        await hook(voice.id)
+    await rt.withdraw(voice.id)
     return voice
 
 

@@ -47,7 +47,7 @@ async def delete_voice(
     """Removes the voice; a cloned voice's audio and embedding are deleted too."""
     rt = voices_runtime(request)
     await editing.delete_voice(session, platform_context(request).storage, caller, voice_id)
-    rt.forget(voice_id)
+    await rt.withdraw(voice_id)  # its queued and running jobs are cancelled
     return Response(status_code=204)
 
 

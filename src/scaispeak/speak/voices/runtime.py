@@ -47,12 +47,18 @@ class VoicesRuntime:
     phrases: Callable[[], str] = new_phrase
     """Draws the one-time phrase of each consent challenge."""
     on_revoke: list[RevocationHook] = field(default_factory=list)
-    """Hooks run after a revocation. Synth jobs (issue 5) register one that cancels the
-    voice's queued and running jobs; until then nothing else holds a voice."""
+    """Hooks run once a voice can no longer be spoken (its consent revoked, or the voice
+    deleted): synth jobs register one that cancels the voice's queued and running jobs."""
 
     def forget(self, voice_id: str) -> None:
         if self.cache is not None:
             self.cache.forget(voice_id)
+
+    async def withdraw(self, voice_id: str) -> None:
+        """The voice is gone for good: drop it from memory and stop what still uses it."""
+        self.forget(voice_id)
+        for hook in self.on_revoke:
+            await hook(voice_id)
 
 
 def voices_runtime(conn: HTTPConnection) -> VoicesRuntime:
