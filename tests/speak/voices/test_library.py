@@ -85,9 +85,16 @@ async def test_promotion_needs_the_owners_recorded_agreement(
         f"{VOICES}/{voice_id}/promotion/agree", headers=auth(t.member_a)
     )
     assert agree.status_code == 200 and agree.json()["promotion_agreed_at"]
+    # The admin finds what was offered (the voice is still invisible in the library).
+    offered_url = f"{VOICES}/promotion/offered"
+    offered = await voice_app.client.get(offered_url, headers=auth(t.admin_a))
+    assert [v["id"] for v in offered.json()] == [voice_id]
+    members = await voice_app.client.get(offered_url, headers=auth(t.member_a))
+    assert_problem(members, 403, "forbidden")
     promoted = await voice_app.client.post(promote, headers=auth(t.admin_a))
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["scope"] == "tenant"
+    assert (await voice_app.client.get(offered_url, headers=auth(t.admin_a))).json() == []
     seen_by_admin = await voice_app.client.get(f"{VOICES}/{voice_id}", headers=auth(t.admin_a))
     assert seen_by_admin.status_code == 200
     trail = await voice_app.client.get(f"{VOICES}/{voice_id}/consent", headers=auth(t.admin_a))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
-from scaispeak.platform.errors import BadRequest
+from scaispeak.platform.errors import BadRequest, Forbidden
+from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.access import editable_voice, offered_voice
@@ -90,6 +91,25 @@ async def agree_to_promotion(session: AsyncSession, principal: Principal, voice_
     )
     await session.commit()
     return voice
+
+
+async def offered_voices(session: AsyncSession, principal: Principal) -> list[Voice]:
+    """Members' voices whose owners agreed to share them, oldest offer first: what a
+    tenant admin may promote (and could not otherwise find, as private voices are
+    invisible to them)."""
+    if not principal.is_admin_of(principal.tenant_id):
+        raise Forbidden("Only a tenant admin promotes voices to the tenant.")
+    stmt = (
+        select(Voice)
+        .where(
+            tenant_filter(Voice, principal),
+            Voice.scope == VoiceScope.user,
+            Voice.promotion_agreed_at.is_not(None),
+            Voice.revoked_at.is_(None),
+        )
+        .order_by(Voice.promotion_agreed_at, Voice.id)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def promote_voice(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:

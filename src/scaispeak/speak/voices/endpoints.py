@@ -57,6 +57,12 @@ async def agree_to_promotion(session: Session, caller: ApiKeyCaller, voice_id: s
     return VoiceOut.of(await editing.agree_to_promotion(session, caller, voice_id))
 
 
+@router.get("/voices/promotion/offered")
+async def offered_voices(session: Session, caller: Caller) -> list[VoiceOut]:
+    """Tenant admins: the members' voices offered for promotion, oldest offer first."""
+    return [VoiceOut.of(v) for v in await editing.offered_voices(session, caller)]
+
+
 @router.post("/voices/{voice_id}/promote")
 async def promote_voice(session: Session, caller: ApiKeyCaller, voice_id: str) -> VoiceOut:
     """A tenant admin promotes a user voice whose owner agreed (409 otherwise)."""
