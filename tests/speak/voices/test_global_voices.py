@@ -86,6 +86,22 @@ async def test_a_closed_licence_window_blocks_synthesis_with_451(voice_app: Voic
         assert_problem(spoken, 451, "voice_licence_expired")
 
 
+async def test_an_engine_key_speaks_with_the_stock_voice_not_a_later_licensed_one(
+    voice_app: VoiceApp,
+) -> None:
+    """Two global voices on one engine voice: the key must always pick the same one,
+    the stock voice, here the one whose licence is open."""
+    t = voice_app.tenancy
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    async with global_voice(voice_app, licensed_voice(valid_until=past)):
+        spoken = await voice_app.client.post(
+            "/v1/modules/scaispeak/speak",
+            json={"text": "Which one?", "voice_id": "en_US-joe-medium"},
+            headers=auth(t.member_a),
+        )
+        assert spoken.status_code == 200, spoken.text
+
+
 async def test_licence_proof_is_stored_and_only_documents_are_accepted(
     voice_app: VoiceApp,
 ) -> None:

@@ -201,7 +201,10 @@ async def find_voice(session: AsyncSession, principal: Principal, ref: str) -> V
         .options(joinedload(Voice.licence))  # one round trip on every speak request, not two
         .where(visible_voices(principal))
         .where(or_(Voice.id == ref, func.lower(Voice.engine_voice) == ref.lower()))
-        .order_by(_SCOPE_RANK)
+        # One answer, always the same: the voice with that id; else, by engine key, the
+        # nearest scope, then the oldest (a stock voice before a licensed voice a
+        # superadmin later made on the same engine voice).
+        .order_by(case((Voice.id == ref, 0), else_=1), _SCOPE_RANK, Voice.created_at, Voice.id)
         .limit(1)
     )
     voice = (await session.execute(stmt)).scalar_one_or_none()
