@@ -106,3 +106,19 @@ ApiKeyCaller = Annotated[Principal, Depends(api_key_principal)]
 """An API key only: for routes that manage credentials, users, tenants, budgets,
 tenant policies, global voices, voice edits and deletion, promotion, consent decisions
 and revocations, the webhook secret."""
+
+
+async def tenant_slot(request: Request, caller: Caller) -> AsyncIterator[None]:
+    """Hold one of the caller's tenant's slots for the request (429 over the tenant's
+    concurrency or requests per minute).
+
+    For work that is not synthesis but shares a pool every tenant needs, such as the
+    voice analysis behind preflight, cloning and ``/detect``: without it one tenant
+    could keep that pool full and everyone else would be told it is busy.
+    """
+    async with platform_context(request).limiter.slot(caller.tenant_id):
+        yield
+
+
+TenantSlot = Depends(tenant_slot)
+"""``dependencies=[TenantSlot]``: the request counts against its tenant's limits."""

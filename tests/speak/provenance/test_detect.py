@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from scaispeak.settings import ProvenanceSettings
+from scaispeak.settings import AccountingSettings, ProvenanceSettings
 from scaispeak.speak.engines.base import Engine
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.synthesis.audio import encode
@@ -111,3 +111,21 @@ async def test_uploads_over_the_cap_or_not_audio_are_refused(
             f"{MODULE}/detect", files={"file": ("a.wav", b"RIFF", "audio/wav")}
         )
         assert_problem(anonymous, 401, "unauthorized")
+
+
+async def test_detect_and_preflight_count_against_the_tenants_requests_per_minute(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    """They share the analysis pool with every tenant; one tenant must not fill it."""
+    accounting = AccountingSettings(requests_per_minute_per_tenant=2)
+    async with started_app(make_settings(tmp_path, accounting=accounting), engines) as app:
+        member = app.tenancy.member_a
+        assert (await detect(app, member, b"not audio")).status_code != 429
+        preflight = await app.client.post(
+            "/v1/modules/scaispeak/voices/preflight",
+            files={"file": ("clip.wav", b"not audio")},
+            headers=app.auth(member),
+        )
+        assert preflight.status_code != 429
+        assert_problem(await detect(app, member, b"not audio"), 429, "rate_limited")
+        assert (await detect(app, app.tenancy.member_b, b"not audio")).status_code != 429

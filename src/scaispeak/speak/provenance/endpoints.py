@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot, platform_context
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.provenance import service
 from scaispeak.speak.provenance.watermark import DETECTION_THRESHOLD, shared_watermarker
@@ -57,7 +57,7 @@ def _policy_out(policy: service.WatermarkPolicy) -> WatermarkPolicyOut:
     )
 
 
-@router.post("/detect")
+@router.post("/detect", dependencies=[TenantSlot])
 async def detect(
     request: Request,
     session: Session,

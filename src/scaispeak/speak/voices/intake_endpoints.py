@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
-from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot
 from scaispeak.speak.voices import consent, document_intake, intake
 from scaispeak.speak.voices.errors import UploadTooLarge
 from scaispeak.speak.voices.models import Voice, VoiceScope
@@ -57,7 +57,7 @@ async def read_upload(upload: UploadFile, cap: int) -> bytes:
     return data
 
 
-@router.post("/voices/preflight", dependencies=[Capped])
+@router.post("/voices/preflight", dependencies=[Capped, TenantSlot])
 async def preflight(
     request: Request,
     caller: Caller,
@@ -71,7 +71,7 @@ async def preflight(
     return result.as_dict()
 
 
-@router.post("/voices/consent/challenge", status_code=201)
+@router.post("/voices/consent/challenge", status_code=201, dependencies=[TenantSlot])
 async def issue_challenge(
     request: Request, session: Session, caller: Caller, body: ChallengeIn
 ) -> ChallengeOut:
@@ -81,7 +81,7 @@ async def issue_challenge(
     return ChallengeOut.model_validate(made)
 
 
-@router.post("/voices/clone", status_code=202, dependencies=[Capped])
+@router.post("/voices/clone", status_code=202, dependencies=[Capped, TenantSlot])
 async def clone_voice(
     request: Request,
     response: Response,
@@ -105,7 +105,7 @@ async def clone_voice(
     return VoiceOut.of(voice)
 
 
-@router.post("/voices/clone/document", status_code=202, dependencies=[Capped])
+@router.post("/voices/clone/document", status_code=202, dependencies=[Capped, TenantSlot])
 async def clone_with_document(
     request: Request,
     response: Response,
