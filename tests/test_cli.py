@@ -100,6 +100,36 @@ def test_issue_key_replaces_a_lost_key_for_an_existing_user(
         main([*data, "admin", "issue-key", "--email", "nobody@example.com"])
 
 
+async def _same_email_in_another_tenant(data_dir: Path, email: str) -> None:
+    from scaispeak.platform.auth.models import Role, Tenant, User
+    from scaispeak.platform.db import Database
+
+    db = Database(Settings(data_dir=data_dir).resolved_database_url)
+    try:
+        async with db.sessions() as session:
+            tenant = Tenant(name="globex")
+            session.add(tenant)
+            await session.flush()
+            session.add(User(tenant_id=tenant.id, email=email, name="", role=Role.member))
+            await session.commit()
+    finally:
+        await db.dispose()
+
+
+def test_issue_key_asks_for_the_tenant_when_the_email_is_in_several(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert main([*data, "admin", "bootstrap", "--tenant", "acme", "--email", "ops@x.com"]) == 0
+    asyncio.run(_same_email_in_another_tenant(tmp_path, "ops@x.com"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match=r"^error: conflict: 2 tenants .*--tenant"):
+        main([*data, "admin", "issue-key", "--email", "ops@x.com"])
+    assert main([*data, "admin", "issue-key", "--email", "ops@x.com", "--tenant", "acme"]) == 0
+    secret = capsys.readouterr().out.split("API key (shown once): ")[1].strip()
+    assert asyncio.run(_role_of_key(tmp_path, secret)) == "superadmin"
+
+
 def test_say_to_a_server_waits_for_the_job_of_a_long_text_and_saves_its_audio(
     tmp_path: Path, engines: EngineRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

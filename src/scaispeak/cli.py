@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     issue.add_argument("--email", default="admin@localhost")
     issue.add_argument("--name", default="issued by operator")
+    issue.add_argument(
+        "--tenant", help="Tenant id or name, when the email is a user in several tenants"
+    )
     issue.set_defaults(handler=_issue_key)
     audit = admin.add_parser("verify-audit", help="Check the voice audit hash chains")
     audit.add_argument("--chain", action="append", help="Tenant id or 'global' (default: all)")
@@ -166,7 +169,7 @@ def _issue_key(args: argparse.Namespace, settings: Settings) -> int:
         try:
             await upgrade_to_head(db.engine)
             async with db.sessions() as session:
-                issued = await issue_key_by_operator(session, args.email, args.name)
+                issued = await issue_key_by_operator(session, args.email, args.name, args.tenant)
                 return issued.key.user_id, issued.secret
         finally:
             await db.dispose()

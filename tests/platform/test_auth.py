@@ -167,6 +167,21 @@ async def test_duplicate_email_is_409(live: LiveApp) -> None:
     assert_problem(again, 409, "conflict")
 
 
+async def test_an_email_of_another_tenant_is_not_revealed_by_a_409(live: LiveApp) -> None:
+    """Unique within a tenant: a 409 for an address in some other tenant would tell a
+    tenant admin who is a user elsewhere on the platform."""
+    t = live.tenancy
+    body = {"email": f"shared-{uuid.uuid4().hex[:8]}@example.com"}
+    elsewhere = await live.client.post(
+        f"/v1/tenants/{t.tenant_b}/users", json=body, headers=live.auth(t.superadmin)
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+    here = await live.client.post(
+        f"/v1/tenants/{t.tenant_a}/users", json=body, headers=live.auth(t.admin_a)
+    )
+    assert here.status_code == 201, here.text
+
+
 async def _superadmin_in_tenant_a(live: LiveApp) -> str:
     """An operator whose home tenant is acme: visible to acme's tenant admin."""
     made = await live.client.post(

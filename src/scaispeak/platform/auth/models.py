@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scaispeak.platform.db import Base, new_id, str_enum, utcnow
@@ -35,10 +35,13 @@ class Tenant(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # Unique within a tenant, not across tenants: a global constraint would tell a
+    # tenant admin (409) that an address exists in some other tenant.
+    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("usr"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,7 +107,7 @@ async def create_user(
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict(f"A user with email {email!r} already exists.") from exc
+        raise Conflict(f"A user with email {email!r} already exists in this tenant.") from exc
     return user
 
 
@@ -173,15 +173,30 @@ async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: str) -
     return key
 
 
-async def issue_key_by_operator(session: AsyncSession, email: str, name: str) -> IssuedKey:
+async def issue_key_by_operator(
+    session: AsyncSession, email: str, name: str, tenant: str | None = None
+) -> IssuedKey:
     """A new key for an existing user, asked for by whoever runs the server (the CLI,
     with the database at hand): how a lost bootstrap key is replaced. No API caller
-    reaches this; over HTTP a key is issued by its user or a tenant admin."""
-    found = await session.execute(select(User).where(User.email == email.lower()))
-    user = found.scalar_one_or_none()
-    if user is None:
-        raise NotFound(f"No user with email {email!r}.")
-    return await _store_new_key(session, user, name)
+    reaches this; over HTTP a key is issued by its user or a tenant admin.
+
+    An address is unique within a tenant only: ``tenant`` (an id or a name) picks the
+    user when the address is in several tenants.
+    """
+    stmt = select(User).where(User.email == email.lower())
+    if tenant is not None:
+        stmt = stmt.join(Tenant, Tenant.id == User.tenant_id).where(
+            or_(Tenant.id == tenant, Tenant.name == tenant)
+        )
+    users = list((await session.execute(stmt)).scalars())
+    if not users:
+        raise NotFound(f"No user with email {email!r}" + (f" in {tenant!r}." if tenant else "."))
+    if len(users) > 1:
+        raise Conflict(
+            f"{len(users)} tenants have a user with email {email!r}; name the tenant "
+            f"(--tenant, its id or name): {sorted(u.tenant_id for u in users)}."
+        )
+    return await _store_new_key(session, users[0], name)
 
 
 @dataclass(frozen=True)
@@ -197,6 +212,11 @@ async def bootstrap(
     """Create a tenant, a superadmin in it and an API key (first start, or on demand)."""
     if only_if_empty and (await session.execute(select(User.id).limit(1))).first():
         return None
+    # Superadmins act on every tenant: one address is one operator, whatever tenant
+    # the first bootstrap put them in (and the CLI finds them by address alone).
+    taken = await session.execute(select(User.id).where(User.email == email.lower()).limit(1))
+    if taken.first():
+        raise Conflict(f"A user with email {email!r} already exists.")
     tenant = Tenant(name=tenant_name)
     session.add(tenant)
     await session.flush()
