@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import LiveApp
-from tests.platform.drive.client import DriveClient, new_member_of_tenant_a
+from tests.platform.drive.client import DriveClient
 from tests.platform.test_auth import assert_problem
+from tests.support.members import new_member_of_tenant_a
 
 
 async def test_creator_owns_a_user_share_and_sees_it_listed(live: LiveApp) -> None:

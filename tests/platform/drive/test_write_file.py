@@ -18,7 +18,8 @@ from scaispeak.platform.drive.models import DriveFile
 from scaispeak.platform.errors import Forbidden
 from scaispeak.platform.storage import BlobStore
 from tests.conftest import LiveApp
-from tests.platform.drive.client import DriveClient, new_member_of_tenant_a
+from tests.platform.drive.client import DriveClient
+from tests.support.members import new_member_of_tenant_a
 
 AUDIO = b"RIFF" + bytes(range(256)) * 64
 

@@ -17,6 +17,7 @@ from scaispeak.speak.synthesis.audio import encode
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 from tests.speak.provenance.conftest import decoded, mp3_64k
+from tests.support.members import new_member_of_tenant_a
 
 MODULE = "/v1/modules/scaispeak"
 PIPER = "voc_piper_en-us-joe-medium"
@@ -48,6 +49,13 @@ async def test_own_clip_is_traced_to_its_request_and_another_tenant_learns_only_
     theirs = (await detect(live, tenancy.member_b, spoken.content, "clip.mp3")).json()
     assert theirs["watermarked"] is True
     assert theirs["origin"] is None
+    # Within the tenant: the admin finds who made it; another member does not.
+    admins = (await detect(live, tenancy.admin_a, spoken.content, "clip.mp3")).json()
+    assert admins["origin"]["request_id"] == spoken.headers["X-Request-Id"]
+    assert admins["origin"]["user_id"] == tenancy.member_a_user
+    _, colleague = await new_member_of_tenant_a(live)
+    colleagues = (await detect(live, colleague, spoken.content, "clip.mp3")).json()
+    assert colleagues["watermarked"] is True and colleagues["origin"] is None
 
 
 async def test_a_re_encoded_copy_is_still_traced(sqlite_app: LiveApp) -> None:

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/modules/scaispeak", tags=["scaispeak: provenance"
 
 class OriginOut(BaseModel):
     request_id: str = Field(description="Request id (/speak), stream id or job id.")
+    user_id: str = Field(description="Who made it.")
     kind: str = Field(description="speak (/speak and /v1/audio/speech), stream or job.")
     voice_id: str
     created_at: datetime

@@ -12,9 +12,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id
 from scaispeak.platform.errors import Forbidden
@@ -152,6 +153,7 @@ def analyse_upload(
 @dataclass(frozen=True)
 class FoundOrigin:
     request_id: str
+    user_id: str
     kind: str
     voice_id: str
     created_at: datetime
@@ -164,14 +166,19 @@ async def find_origin(
     session: AsyncSession, principal: Principal, query: fp.Words, max_records: int
 ) -> FoundOrigin | None:
     """The caller's own clip this fingerprint matches best, if any. Only the caller's
-    tenant is searched (``tenant_filter``): another tenant's clip is never named."""
+    tenant is searched (``tenant_filter``): another tenant's clip is never named. A
+    member's search covers their own clips only (a colleague's is theirs to name); a
+    tenant admin's covers the tenant, to find who made a clip that got out."""
     if query.size == 0:
         return None
+    whose = tenant_filter(ProvenanceRecord, principal)
+    if principal.role is Role.member:
+        whose = and_(whose, ProvenanceRecord.user_id == principal.user_id)
     best: tuple[float, ProvenanceRecord, fp.Match] | None = None
     for offset in range(0, max_records, _LOOKUP_BATCH):
         stmt = (
             select(ProvenanceRecord)
-            .where(tenant_filter(ProvenanceRecord, principal))
+            .where(whose)
             .order_by(ProvenanceRecord.created_at.desc(), ProvenanceRecord.id)
             .offset(offset)
             .limit(min(_LOOKUP_BATCH, max_records - offset))
@@ -188,6 +195,7 @@ async def find_origin(
     _, row, found = best
     return FoundOrigin(
         row.request_id,
+        row.user_id,
         row.kind,
         row.voice_id,
         row.created_at,
