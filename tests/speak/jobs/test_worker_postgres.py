@@ -160,3 +160,34 @@ async def test_a_worker_giving_up_a_job_holds_no_transaction_open_while_it_delet
     await run_job(rt, job_id)
     assert (await job_of(pg_db, job_id)).state is JobState.failed
     assert idle_transactions.seen == []
+
+
+async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """A graceful stop (a deploy) gives the job back at once; it used to sit out its
+    lease and count as a crash, so three restarts could fail a long job for good."""
+    storage = LocalBlobStore(tmp_path)
+    on_the_second = asyncio.Event()
+
+    async def hold_the_second_segment(index: int) -> None:
+        if index == 1:
+            on_the_second.set()
+            await asyncio.Event().wait()  # until the stop cancels it
+
+    stopping = stub_runtime(pg_db, storage, StubPipeline(hold_the_second_segment), JobSettings())
+    job_id = await queued_job(pg_db)
+    run = asyncio.create_task(run_job(stopping, job_id))
+    await asyncio.wait_for(on_the_second.wait(), 10)
+    stopping.stopping = True  # as worker.stop_jobs does
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.running and row.lease_owner is None
+    assert row.attempts == 0 and row.segments_done == 1 and row.last_kick_at is None
+    assert row.lease_until is not None and row.lease_until <= utcnow()
+    successor = stub_runtime(pg_db, storage, StubPipeline(), JobSettings())
+    await run_job(successor, job_id)  # at once, not after lease_s
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.succeeded and row.attempts == 1

@@ -96,6 +96,25 @@ async def next_in_line(
     return ids
 
 
+async def hand_back(db: Database, job_id: str, worker_id: str) -> bool:
+    """Release a job this worker is stopping under: claimable at once, its attempt not
+    counted (a stop is not a crash), and re-queued by the next sweep (``last_kick_at``
+    cleared). Returns whether the job was still ours."""
+    async with db.sessions() as session:
+        handed = await session.execute(
+            update(SynthJob)
+            .where(ours(job_id, worker_id))
+            .values(
+                lease_owner=None,
+                lease_until=utcnow(),
+                attempts=case((SynthJob.attempts > 0, SynthJob.attempts - 1), else_=0),
+                last_kick_at=None,
+            )
+        )
+        await session.commit()
+        return bool(handed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def take(
     session: AsyncSession, job_id: str, worker_id: str, settings: JobSettings, now: datetime
 ) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,6 +95,9 @@ class JobRuntime:
     worker_id: str
     signing_key: str
     background: set[asyncio.Task[bool]] = field(default_factory=set)
+    stopping: bool = False
+    """Set by a graceful stop (worker.stop_jobs): a job cancelled under it is handed
+    back, not left to look like a crash."""
 
 
 async def run_job(rt: JobRuntime, message_for: str) -> None:
@@ -115,12 +119,14 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
             await _discard_blobs_if_stopped(session, rt, run)
             return
         except InferencePoolClosed:
-            # This process is stopping under the job. Failing it would throw its progress
-            # away for good; left running, its lease lapses and a successor (or this
-            # process, restarted) resumes from the last checkpoint. A full pool queue
-            # never gets here: job segments are bulk calls, which wait in it instead.
-            _log.info("job %s: left for a successor, this process is stopping", job_id)
+            # This process is stopping under the job. A full pool queue never gets here:
+            # job segments are bulk calls, which wait in it instead.
+            await _hand_back(rt, job_id)
             return
+        except asyncio.CancelledError:
+            if rt.stopping:  # a graceful stop; anything else is a crash, and counts
+                await _hand_back(rt, job_id)
+            raise
         except ServiceError as exc:
             await fail(session, rt, run, exc.detail)
         except Exception as exc:  # a bug must fail the job, not leave it running forever
@@ -131,6 +137,17 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
         finally:
             heartbeat.cancel()
         _notify(rt, await _reload(session, run.job_id))
+
+
+async def _hand_back(rt: JobRuntime, job_id: str) -> None:
+    """Give the job back at once, its attempt uncounted: failing it would throw its
+    progress away, and leaving its lease to lapse would stall it for ``lease_s`` and
+    count the stop as a crash (a rolling deploy of three workers could then fail it
+    for good). The next worker resumes from the last checkpoint."""
+    with anyio.CancelScope(shield=True):
+        handed = await lease.hand_back(rt.db, job_id, rt.worker_id)
+    if handed:
+        _log.info("job %s: handed back for a successor, this process is stopping", job_id)
 
 
 async def _reload(session: AsyncSession, job_id: str) -> SynthJob:

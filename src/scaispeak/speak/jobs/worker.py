@@ -34,6 +34,8 @@ async def stop_jobs(speak: SpeakContext, sweeper: asyncio.Task[None] | None) -> 
     """Stop taking jobs, then let webhook deliveries in flight finish. They get one
     delivery timeout (``webhook_timeout_s``) together: the time an attempt already sent
     may still take, and a bound on how long a stop waits."""
+    if speak.jobs.runtime is not None:
+        speak.jobs.runtime.stopping = True  # jobs cancelled from here on are handed back
     if sweeper is not None:
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
