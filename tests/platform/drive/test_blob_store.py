@@ -16,8 +16,10 @@ from scaispeak.platform.storage import (
     S3BlobStore,
     open_blob_store,
 )
+from scaispeak.platform.storage.base import StorageUnavailable, read_all
 from scaispeak.platform.storage.s3 import PART_BYTES, parse_s3_url
 from scaispeak.settings import Settings
+from tests.support.server import free_port
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, every byte value, position-dependent
 
@@ -134,3 +136,15 @@ def test_s3_url_parsing() -> None:
     assert parse_s3_url("s3://media").region == "us-east-1"
     with pytest.raises(ValueError, match="Unknown storage URL options"):
         parse_s3_url("s3://media?endpoint=x&colour=blue")
+
+
+async def test_an_s3_endpoint_that_does_not_answer_is_storage_unavailable() -> None:
+    """Transient, so a 503 with Retry-After and a job left for a retry: it was a bare
+    obstore GenericError, a 500 and a job failed for good."""
+    down = f"s3://media?endpoint=http://127.0.0.1:{free_port()}&region=us-east-1"
+    store = S3BlobStore.from_url(down, "key-id", "secret")
+    with pytest.raises(StorageUnavailable) as refused:
+        await store.put_bytes("a/b", b"x")
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
+    with pytest.raises(StorageUnavailable):
+        await read_all(store.stream("a/b"))

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from scaispeak.platform.db import Database, utcnow
-from scaispeak.platform.storage.base import BlobStat
+from scaispeak.platform.storage.base import BlobStat, StorageUnavailable
 from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs import lease
@@ -191,3 +191,21 @@ async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
     await run_job(successor, job_id)  # at once, not after lease_s
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.succeeded and row.attempts == 1
+
+
+class UnansweringStore(LocalBlobStore):
+    """A blob store whose server is down for a moment (an S3 outage)."""
+
+    async def put_bytes(self, key: str, data: bytes) -> BlobStat:
+        raise StorageUnavailable("The blob store did not answer (test).")
+
+
+async def test_a_storage_outage_leaves_the_job_for_a_retry_not_failed(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    rt = stub_runtime(pg_db, UnansweringStore(tmp_path), StubPipeline(), JobSettings())
+    job_id = await queued_job(pg_db)
+    await run_job(rt, job_id)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.running and row.error == "" and row.attempts == 1
+    assert row.lease_owner == rt.worker_id  # its lease lapses; a successor retries

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from scaispeak.platform.errors import Unavailable
+
 MAX_KEY_BYTES = 900
 """Below S3's 1024-byte key limit, leaving room for a configured prefix."""
 
@@ -22,6 +24,18 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 
 class BlobNotFound(LookupError):
     """No blob under that key. Not a ServiceError: callers decide what it means."""
+
+
+class StorageUnavailable(Unavailable):
+    """The blob store did not answer (an S3 endpoint down or unreachable): transient,
+    so a 503 with Retry-After, and a job is left to be retried rather than failed."""
+
+    code, title = "storage_unavailable", "Storage unavailable"
+    RETRY_AFTER_S = 5
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, retry_after=self.RETRY_AFTER_S)
+        self.headers["Retry-After"] = str(self.RETRY_AFTER_S)
 
 
 class InvalidBlobKey(ValueError):

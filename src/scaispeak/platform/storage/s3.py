@@ -12,7 +12,8 @@ aborts the multipart upload when the source stream raises, so a failed put leave
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import obstore
-from obstore.exceptions import NotFoundError
+from obstore.exceptions import GenericError, NotFoundError
 from obstore.store import S3Store
 
 from scaispeak.platform.db import utcnow
@@ -28,6 +29,7 @@ from scaispeak.platform.storage.base import (
     STREAM_CHUNK_BYTES,
     BlobNotFound,
     BlobStat,
+    StorageUnavailable,
     check_key,
     read_all,
 )
@@ -40,6 +42,7 @@ PART_CONCURRENCY = 4
 
 # obstore reports a missing object as its own NotFoundError or as FileNotFoundError.
 _MISSING = (NotFoundError, FileNotFoundError)
+_UNANSWERED = (GenericError, ConnectionError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class S3BlobStore:
         return cls(store)
 
     async def put_bytes(self, key: str, data: bytes) -> BlobStat:
-        await obstore.put_async(self._store, check_key(key), data, use_multipart=False)
+        with _answered(key):
+            await obstore.put_async(self._store, check_key(key), data, use_multipart=False)
         return BlobStat(key, len(data), utcnow())
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> BlobStat:
@@ -104,32 +108,32 @@ class S3BlobStore:
                 size += len(chunk)
                 yield chunk
 
-        await obstore.put_async(
-            self._store,
-            check_key(key),
-            counted(),
-            chunk_size=PART_BYTES,
-            max_concurrency=PART_CONCURRENCY,
-        )
+        with _answered(key):
+            await obstore.put_async(
+                self._store,
+                check_key(key),
+                counted(),
+                chunk_size=PART_BYTES,
+                max_concurrency=PART_CONCURRENCY,
+            )
         return BlobStat(key, size, utcnow())
 
     async def put_file(self, key: str, path: Path) -> BlobStat:
         size = (await anyio.Path(path).stat()).st_size
-        await obstore.put_async(
-            self._store,
-            check_key(key),
-            path,
-            chunk_size=PART_BYTES,
-            max_concurrency=PART_CONCURRENCY,
-        )
+        with _answered(key):
+            await obstore.put_async(
+                self._store,
+                check_key(key),
+                path,
+                chunk_size=PART_BYTES,
+                max_concurrency=PART_CONCURRENCY,
+            )
         return BlobStat(key, size, utcnow())
 
     async def get(self, key: str) -> bytes:
-        try:
+        with _answered(key):
             result = await obstore.get_async(self._store, check_key(key))
             return bytes(await result.bytes_async())
-        except _MISSING as exc:
-            raise BlobNotFound(key) from exc
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         return await read_all(self.stream(key, start, end))
@@ -144,18 +148,20 @@ class S3BlobStore:
             options["range"] = (start, end)
         elif start:
             options["range"] = {"offset": start}
-        try:
+        with _answered(key):
             result = await obstore.get_async(self._store, check_key(key), options=options)
-        except _MISSING as exc:
-            raise BlobNotFound(key) from exc
-        async for chunk in result.stream(min_chunk_size=STREAM_CHUNK_BYTES):
+        with _answered(key):  # not around the yield: the consumer's errors stay its own
+            chunks = result.stream(min_chunk_size=STREAM_CHUNK_BYTES)
+        while True:
+            with _answered(key):
+                chunk = await anext(chunks, None)
+            if chunk is None:
+                return
             yield chunk
 
     async def stat(self, key: str) -> BlobStat:
-        try:
+        with _answered(key):
             meta = await obstore.head_async(self._store, check_key(key))
-        except _MISSING as exc:
-            raise BlobNotFound(key) from exc
         return BlobStat(key, meta["size"], meta["last_modified"])
 
     async def exists(self, key: str) -> bool:
@@ -166,4 +172,21 @@ class S3BlobStore:
         return True
 
     async def delete(self, key: str) -> None:
-        await obstore.delete_async(self._store, check_key(key))
+        with _answered(key):
+            await obstore.delete_async(self._store, check_key(key))
+
+
+@contextmanager
+def _answered(key: str) -> Iterator[None]:
+    """obstore's errors as ours: a missing object is BlobNotFound; a store that did not
+    answer (down, unreachable, timing out, a 5xx) is StorageUnavailable, which callers
+    treat as transient. Errors raised by our own code (a source stream's size limit)
+    pass through unchanged."""
+    try:
+        yield
+    except _MISSING as exc:
+        raise BlobNotFound(key) from exc
+    except _UNANSWERED as exc:
+        raise StorageUnavailable(
+            f"The blob store did not answer ({type(exc).__name__}); retry shortly."
+        ) from exc

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.errors import ServiceError
-from scaispeak.platform.storage.base import BlobStore
+from scaispeak.platform.storage.base import BlobStore, StorageUnavailable
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
@@ -127,6 +127,12 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
             if rt.stopping:  # a graceful stop; anything else is a crash, and counts
                 await _hand_back(rt, job_id)
             raise
+        except StorageUnavailable as exc:
+            # Transient: failing the job would make the caller resubmit it. Its lease
+            # lapses and a successor retries from the last checkpoint; the attempt
+            # counts, so an outage longer than ``max_attempts`` leases still fails it.
+            _log.warning("job %s: left for a retry, %s", job_id, exc.detail)
+            return
         except ServiceError as exc:
             await fail(session, rt, run, exc.detail)
         except Exception as exc:  # a bug must fail the job, not leave it running forever
