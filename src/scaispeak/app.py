@@ -19,7 +19,7 @@ from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.db import Database
 from scaispeak.platform.drive.endpoints import router as drive_router
-from scaispeak.platform.errors import install_problem_handlers
+from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.storage import check_round_trip, open_blob_store
@@ -149,7 +149,10 @@ def create_app(
 
 async def _bootstrap_first_start(db: Database) -> None:
     async with db.sessions() as session:
-        created = await bootstrap(session, "default", "admin@localhost", only_if_empty=True)
+        try:
+            created = await bootstrap(session, "default", "admin@localhost", only_if_empty=True)
+        except Conflict:  # an operator made admin@localhost first: nothing to do here
+            created = None
     if created is not None:
         # Printed once, on the console of the person who started the service.
         print(

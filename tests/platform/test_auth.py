@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import pytest
+from sqlalchemy import func, select
+
+from scaispeak.platform.auth.models import Tenant
+from scaispeak.platform.auth.service import bootstrap
 from tests.conftest import LiveApp
+from tests.support.database import migrated_database
 
 VOICES = "/v1/modules/scaispeak/voices"
 
@@ -224,3 +231,21 @@ async def test_tenant_admin_manages_keys_of_members_and_fellow_admins(live: Live
         assert key.status_code == 201
         revoked = await live.client.delete(f"/v1/keys/{key.json()['id']}", headers=admin)
         assert revoked.status_code == 200
+
+
+@pytest.mark.postgres
+async def test_replicas_starting_together_on_a_new_database_bootstrap_once(
+    own_postgres_url: str,
+) -> None:
+    """Each replica's first start bootstraps if the database has no user; together,
+    they made two "default" tenants, each with a first key printed on its console."""
+    async with migrated_database(own_postgres_url) as db:
+
+        async def first_start() -> object:
+            async with db.sessions() as session:
+                return await bootstrap(session, "default", "admin@localhost", only_if_empty=True)
+
+        made = await asyncio.gather(*(first_start() for _ in range(4)))
+        async with db.sessions() as session:
+            tenants = (await session.execute(select(func.count()).select_from(Tenant))).scalar()
+    assert sum(m is not None for m in made) == 1 and tenants == 1

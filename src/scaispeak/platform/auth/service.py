@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, or_, select
+from sqlalchemy import ColumnElement, Row, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -206,12 +206,32 @@ class Bootstrap:
     key: IssuedKey
 
 
+FIRST_START_LOCK_KEY = 0x5CA15BEA_0000_0002
+"""The advisory lock (a PostgreSQL bigint) first-start bootstraps take turns under."""
+
+
+async def _one_first_start_at_a_time(session: AsyncSession) -> None:
+    """Held until the transaction ends. SQLite needs none: one process serves it."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_START_LOCK_KEY}
+        )
+
+
 async def bootstrap(
     session: AsyncSession, tenant_name: str, email: str, *, only_if_empty: bool
 ) -> Bootstrap | None:
-    """Create a tenant, a superadmin in it and an API key (first start, or on demand)."""
-    if only_if_empty and (await session.execute(select(User.id).limit(1))).first():
-        return None
+    """Create a tenant, a superadmin in it and an API key (first start, or on demand).
+
+    ``only_if_empty`` is every replica's first start: they may start together on one
+    new database, so the check and the creation run under a lock (PostgreSQL), or two
+    "default" tenants with two first keys would be made.
+    """
+    if only_if_empty:
+        await _one_first_start_at_a_time(session)
+        if (await session.execute(select(User.id).limit(1))).first():
+            await session.commit()  # releases the lock
+            return None
     # Superadmins act on every tenant: one address is one operator, whatever tenant
     # the first bootstrap put them in (and the CLI finds them by address alone).
     taken = await session.execute(select(User.id).where(User.email == email.lower()).limit(1))
