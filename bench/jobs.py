@@ -93,6 +93,7 @@ def distributed(text: str) -> float:
         **PIPER,
         "SCAISPEAK_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
         "SCAISPEAK_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SCAISPEAK_SECRET_KEY": f"bench-{name}",
         "SCAISPEAK_JOBS__QUEUE_NAME": name,
         "SCAISPEAK_JOBS__CONCURRENCY": "1",
     }

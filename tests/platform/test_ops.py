@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from scaispeak.schema import metadata
-from scaispeak.settings import JobSettings, Limits
+from scaispeak.settings import JobSettings, Limits, Settings
 from scaispeak.settings_doc import settings_reference
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -84,3 +85,13 @@ async def test_json_files_uploaded_to_the_drive_skip_the_json_body_limit(live: L
         headers=headers | {"content-type": "application/json"},
     )
     assert stored.status_code == 201, stored.text
+
+
+def test_processes_sharing_work_refuse_to_start_without_one_secret_key(tmp_path: Path) -> None:
+    """Each would sign tokens and webhook events with a key of its own data directory."""
+    shared = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/5")
+    with pytest.raises(RuntimeError, match="SCAISPEAK_SECRET_KEY must be set"):
+        shared.resolved_secret_key()
+    assert not (tmp_path / "secret.key").exists()
+    alone = Settings(data_dir=tmp_path)  # one machine: a key is made and kept on disk
+    assert alone.resolved_secret_key() == alone.resolved_secret_key()

@@ -71,7 +71,9 @@ class Settings(BaseSettings):
         None, description="Client side: the key `scaispeak say/voices --server` sends."
     )
     redis_url: str | None = Field(
-        None, description="Redis for shared rate limits (and, later, jobs) in distributed mode."
+        None,
+        description="Redis for the job queue and the shared per-tenant limits in "
+        "distributed mode; set SCAISPEAK_SECRET_KEY with it.",
     )
     policy_cache_s: float = Field(
         5.0,
@@ -103,9 +105,20 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
     def resolved_secret_key(self) -> str:
-        """The token-signing key: configured, or generated once and kept on disk."""
+        """The token-signing key: configured, or generated once and kept on disk.
+
+        Past one machine it must be configured: each process would otherwise sign
+        browser tokens and webhook events with a key of its own data directory, and
+        tokens would work on one replica only, webhook signatures verify for none.
+        """
         if self.secret_key:
             return self.secret_key
+        if self.redis_url:
+            raise RuntimeError(
+                "SCAISPEAK_SECRET_KEY must be set, the same on every process, when "
+                "SCAISPEAK_REDIS_URL is (docs/deploy.md): it signs browser tokens and "
+                "webhook events, which every replica and worker must agree on."
+            )
         path = self.data_dir / "secret.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -92,6 +92,7 @@ def cluster(tmp_path: Path, own_postgres_url: str) -> Iterator[dict[str, Any]]:
         "SCAISPEAK_DATA_DIR": str(tmp_path),
         "SCAISPEAK_DATABASE_URL": own_postgres_url,
         "SCAISPEAK_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SCAISPEAK_SECRET_KEY": "distributed-test-secret-0123456789",
         "SCAISPEAK_BOOTSTRAP_ON_START": "0",
         "SCAISPEAK_ENGINES__ENABLED": '["piper"]',
         "SCAISPEAK_ENGINES__INFERENCE_THREADS": "1",
