@@ -49,10 +49,8 @@ def check_language(tag: str) -> str:
     return tag
 
 
-async def update_voice(
-    session: AsyncSession, principal: Principal, voice_id: str, changes: VoiceChanges
-) -> Voice:
-    voice = await editable_voice(session, principal, voice_id)
+def apply_changes(voice: Voice, changes: VoiceChanges) -> None:
+    """Set the fields a PATCH sent (None: left as it is)."""
     if changes.name is not None:
         voice.name = changes.name
     if changes.description is not None:
@@ -62,15 +60,31 @@ async def update_voice(
     if changes.tags is not None:
         voice.tags = sorted(set(changes.tags))
     voice.updated_at = utcnow()
-    if voice.scope is VoiceScope.global_:  # every change to a global voice is audited
-        await audit.append(
-            session,
-            audit.GLOBAL_CHAIN,
-            principal.user_id,
-            "global_voice_updated",
-            voice_id=voice.id,
-            details={"fields": sorted(k for k, v in asdict(changes).items() if v is not None)},
-        )
+
+
+async def audit_global_change(
+    session: AsyncSession, principal: Principal, voice: Voice, details: dict[str, object]
+) -> None:
+    """Every change to a global voice is an entry in the global chain (and tells the
+    start-up seeding to leave that stock voice as the superadmin left it)."""
+    await audit.append(
+        session,
+        audit.GLOBAL_CHAIN,
+        principal.user_id,
+        "global_voice_updated",
+        voice_id=voice.id,
+        details=details,
+    )
+
+
+async def update_voice(
+    session: AsyncSession, principal: Principal, voice_id: str, changes: VoiceChanges
+) -> Voice:
+    voice = await editable_voice(session, principal, voice_id)
+    apply_changes(voice, changes)
+    if voice.scope is VoiceScope.global_:
+        fields = sorted(k for k, v in asdict(changes).items() if v is not None)
+        await audit_global_change(session, principal, voice, {"fields": fields})
     await session.commit()
     return voice
 

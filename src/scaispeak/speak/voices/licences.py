@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import BadRequest
 from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -22,7 +21,12 @@ from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.access import require_superadmin
 from scaispeak.speak.voices.documents import document_type
-from scaispeak.speak.voices.editing import VoiceChanges, check_language
+from scaispeak.speak.voices.editing import (
+    VoiceChanges,
+    apply_changes,
+    audit_global_change,
+    check_language,
+)
 from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus, aware
 
 
@@ -140,29 +144,15 @@ async def update_global_voice(
 ) -> Voice:
     require_superadmin(principal)
     voice = await global_voice(session, voice_id)
-    for name in ("name", "description"):
-        if getattr(changes, name) is not None:
-            setattr(voice, name, getattr(changes, name))
-    if changes.language is not None:
-        voice.language = check_language(changes.language)
-    if changes.tags is not None:
-        voice.tags = sorted(set(changes.tags))
+    apply_changes(voice, changes)
     if terms is not None:
         licence = voice.licence or Licence(licensor=terms.licensor or "unknown")
         _apply_terms(licence, terms)
         session.add(licence)
         await session.flush()
         voice.licence_id = licence.id
-    voice.updated_at = utcnow()
     details = _licence_summary(voice.licence) if voice.licence else {}
-    await audit.append(
-        session,
-        audit.GLOBAL_CHAIN,
-        principal.user_id,
-        "global_voice_updated",
-        voice_id=voice.id,
-        details=details,
-    )
+    await audit_global_change(session, principal, voice, details)
     await session.commit()
     await session.refresh(voice, ["licence"])
     return voice
