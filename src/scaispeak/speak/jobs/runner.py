@@ -112,8 +112,8 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
             lease.keep(rt.db, run.job_id, rt.worker_id, rt.settings.lease_s)
         )
         try:
-            await speak_remaining(session, rt, job)
-            await finish(session, rt, job, run)
+            served = await speak_remaining(session, rt, job)
+            await finish(session, rt, job, run, served)
         except LostLease:
             _log.info("job %s: lease lost (cancelled or taken over)", job_id)
             await _discard_blobs_if_stopped(session, rt, run)
@@ -202,7 +202,9 @@ async def _after_giving_up(session: AsyncSession, rt: JobRuntime, job_id: str) -
     _notify(rt, job)
 
 
-async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> None:
+async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> dict[str, int]:
+    """Speak the segments not yet checkpointed; returns the characters each backend
+    spoke, across this job's runs (what the charge prices)."""
     segments = rt.pipeline.plan(job.text)
     routes = [Route(**r) for r in job.params["routes"]]
     done_chars = job.characters_done
@@ -215,6 +217,7 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         served[route.backend] = served.get(route.backend, 0) + len(segments[index].text)
         progress = Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
         await _checkpoint(session, rt, job.id, progress)
+    return served
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,9 @@ async def _checkpoint(
         raise LostLease(job_id)
 
 
-async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob, run: ClaimedJob) -> None:
+async def finish(
+    session: AsyncSession, rt: JobRuntime, job: SynthJob, run: ClaimedJob, served: dict[str, int]
+) -> None:
     rate = int(job.params["sample_rate"])
     segments = rt.pipeline.plan(job.text)
     pauses = [rt.pipeline.pause_after(s) for s in segments]
@@ -286,11 +291,12 @@ async def finish(session: AsyncSession, rt: JobRuntime, job: SynthJob, run: Clai
     # success commits, and this takes a while.
     prints = await asyncio.to_thread(capture.fingerprint)
     origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
+    charge = billing.charge(job, served, seconds)
     async with _saving(session, rt, job, key, run.format) as saved:
         provenance.record_clip(  # lands with the success and the charge, or not at all
             session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
         )
-        await _succeed_and_charge(session, rt, job, key, size, seconds, saved)
+        await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
     for index in range(len(segments)):
         await rt.storage.delete(segment_key(job.id, index))
 
@@ -312,6 +318,7 @@ async def _succeed_and_charge(
     size: int,
     seconds: float,
     saved: dict[str, object] | None,
+    charge: accounting.Charge,
 ) -> None:
     job_id = job.id  # the rollback below expires the row
     now = utcnow()
@@ -338,12 +345,7 @@ async def _succeed_and_charge(
         await session.commit()
         return
     # settle() commits: the state change and the ledger line land together.
-    served = await session.scalar(
-        select(SynthJob.characters_by_backend).where(SynthJob.id == job_id)
-    )
-    await accounting.settle(
-        session, await billing.reservation(session, job), billing.charge(job, served or {}, seconds)
-    )
+    await accounting.settle(session, await billing.reservation(session, job), charge)
 
 
 async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: str) -> bool:
