@@ -66,8 +66,7 @@ async def operated_voice(session: AsyncSession, principal: Principal, voice_id: 
 
 async def offered_voice(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:
     """A member's voice whose owner agreed to share it, as a tenant admin sees it."""
-    if not principal.is_admin_of(principal.tenant_id):
-        raise Forbidden("Only a tenant admin promotes voices to the tenant.")
+    require_promoter(principal)
     stmt = select(Voice).where(
         Voice.id == voice_id,
         tenant_filter(Voice, principal),
@@ -79,6 +78,11 @@ async def offered_voice(session: AsyncSession, principal: Principal, voice_id: s
         # An unshared private voice stays invisible, even to the tenant's admin.
         raise UnknownVoice(f"No voice {voice_id!r} is offered to your tenant.")
     return voice
+
+
+def require_promoter(principal: Principal) -> None:
+    if not principal.is_admin_of(principal.tenant_id):
+        raise Forbidden("Only a tenant admin promotes voices to the tenant.")
 
 
 def require_superadmin(principal: Principal) -> None:

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
-from scaispeak.platform.errors import BadRequest, Forbidden
+from scaispeak.platform.errors import BadRequest
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.voices import audit, blobs
-from scaispeak.speak.voices.access import editable_voice, offered_voice
+from scaispeak.speak.voices.access import editable_voice, offered_voice, require_promoter
 from scaispeak.speak.voices.errors import PromotionNotAgreed
 from scaispeak.speak.voices.models import (
     Consent,
@@ -111,8 +111,7 @@ async def offered_voices(session: AsyncSession, principal: Principal) -> list[Vo
     """Members' voices whose owners agreed to share them, oldest offer first: what a
     tenant admin may promote (and could not otherwise find, as private voices are
     invisible to them)."""
-    if not principal.is_admin_of(principal.tenant_id):
-        raise Forbidden("Only a tenant admin promotes voices to the tenant.")
+    require_promoter(principal)
     stmt = (
         select(Voice)
         .where(
