@@ -24,6 +24,7 @@ async def test_health_and_readiness(live: LiveApp) -> None:
     assert ready.status_code == 200 and ready.json()["checks"] == {
         "startup": True,
         "database": True,
+        "storage": True,
     }
 
 

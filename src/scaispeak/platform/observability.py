@@ -10,16 +10,16 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scaispeak.platform.body_limits import BodyLimit
-from scaispeak.platform.db import Database
+from scaispeak.platform.readiness import Probe, check_all
 
 _log = logging.getLogger("scaispeak.access")
 
@@ -28,7 +28,10 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 provenance rows hold 64 characters) and logged, so it must be short and inert."""
 
 
-def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_bytes: int) -> None:
+def install(
+    app: FastAPI, registry: CollectorRegistry, probes: Mapping[str, Probe], max_json_bytes: int
+) -> None:
+    """``probes``: the dependencies `/readyz` checks (platform/readiness.py)."""
     latency = Histogram(
         "scaispeak_http_request_seconds",
         "HTTP request latency by route and status.",
@@ -46,7 +49,7 @@ def install(app: FastAPI, registry: CollectorRegistry, db: Database, max_json_by
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:
-        checks = {"startup": bool(request.app.state.ready), "database": await _db_answers(db)}
+        checks = {"startup": bool(request.app.state.ready), **(await check_all(probes))}
         ok = all(checks.values())
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
@@ -121,12 +124,3 @@ def client_request_id(headers: Headers) -> str | None:
         if _CLIENT_REQUEST_ID.fullmatch(offered):
             return offered
     return None
-
-
-async def _db_answers(db: Database) -> bool:
-    try:
-        async with db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:  # readiness must report, never raise
-        return False

@@ -1,0 +1,60 @@
+"""Readiness probes: can this process serve a request end to end right now?
+
+Each probe names a dependency every request or job needs (the database, blob storage,
+Redis when it is configured) and either returns or raises. `/readyz` runs them
+together, each under a short deadline: a storage endpoint that drops packets must turn
+the replica unready within seconds, not hang the orchestrator's probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from sqlalchemy import text
+
+from scaispeak.platform.db import Database
+from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore
+
+_log = logging.getLogger("scaispeak.readiness")
+
+Probe = Callable[[], Awaitable[object]]
+
+PROBE_TIMEOUT_S = 2.0
+
+
+async def check_all(
+    probes: Mapping[str, Probe], timeout_s: float = PROBE_TIMEOUT_S
+) -> dict[str, bool]:
+    """Each probe's outcome by name: True when it returned within ``timeout_s``."""
+    names = list(probes)
+    outcomes = await asyncio.gather(*(_passes(name, probes[name], timeout_s) for name in names))
+    return dict(zip(names, outcomes, strict=True))
+
+
+async def _passes(name: str, probe: Probe, timeout_s: float) -> bool:
+    try:
+        await asyncio.wait_for(probe(), timeout_s)
+    except Exception as exc:  # readiness must report, never raise
+        _log.warning("readiness check %r failed: %r", name, exc)
+        return False
+    return True
+
+
+def database_probe(db: Database) -> Probe:
+    async def probe() -> None:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return probe
+
+
+def storage_probe(store: BlobStore) -> Probe:
+    """A lookup of a key that never exists: one cheap request that needs the store's
+    endpoint to answer and accept the credentials (S3 answers 404, not an error)."""
+
+    async def probe() -> None:
+        await store.exists(f"{PROBE_PREFIX}/readiness")
+
+    return probe
