@@ -20,14 +20,15 @@ from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.db import Database
 from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
-from scaispeak.platform.limits import MemoryLimiter, RedisLimiter
+from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
-from scaispeak.platform.readiness import Probe, database_probe, storage_probe
-from scaispeak.platform.storage import BlobStore, check_round_trip, open_blob_store
+from scaispeak.platform.readiness import probes_for
+from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
 from scaispeak.speak.jobs.endpoints import router as jobs_router
+from scaispeak.speak.jobs.gauges import JobGauges
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.speak.jobs.worker import start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
@@ -133,7 +134,11 @@ def create_app(
     app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
     observability.install(
-        app, registry, readiness_probes(db, storage, limiter), settings.limits.max_json_bytes
+        app,
+        registry,
+        probes_for(db, storage, settings.redis_url),
+        settings.limits.max_json_bytes,
+        before_scrape=[JobGauges(registry, db).refresh],
     )
     app.include_router(auth_router)
     app.include_router(drive_router)
@@ -148,15 +153,6 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(provenance_router)
     return app
-
-
-def readiness_probes(
-    db: Database, storage: BlobStore, limiter: MemoryLimiter | RedisLimiter
-) -> dict[str, Probe]:
-    probes = {"database": database_probe(db), "storage": storage_probe(storage)}
-    if isinstance(limiter, RedisLimiter):
-        probes["redis"] = limiter.ping
-    return probes
 
 
 async def _bootstrap_first_start(db: Database) -> None:

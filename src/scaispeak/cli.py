@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     worker = sub.add_parser("worker", help="Run synth jobs from Redis (distributed mode)")
+    worker.add_argument(
+        "--ops-port", type=int, help="Serve /healthz, /readyz and /metrics on this port"
+    )
+    worker.add_argument("--ops-host", help="Address for --ops-port (default: SCAISPEAK_HOST)")
     worker.set_defaults(handler=_worker)
 
     migrate = sub.add_parser("migrate", help="Upgrade the database schema to the latest revision")
@@ -105,12 +109,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from scaispeak.logs import configure_logging
     from scaispeak.speak.jobs.worker import run_worker
 
     configure_logging(settings.log_level)
-    asyncio.run(run_worker(settings))
+    ops = (args.ops_host or settings.host, args.ops_port) if args.ops_port else None
+    asyncio.run(run_worker(settings, ops))
     return 0
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from scaispeak.app import readiness_probes
 from scaispeak.platform.db import Database
-from scaispeak.platform.limits import MemoryLimiter, RedisLimiter
-from scaispeak.platform.readiness import check_all, database_probe, storage_probe
+from scaispeak.platform.readiness import (
+    check_all,
+    database_probe,
+    probes_for,
+    redis_probe,
+    storage_probe,
+)
 from scaispeak.platform.storage import LocalBlobStore
 from scaispeak.platform.storage.s3 import S3BlobStore
 from tests.support.redis_probe import REDIS_URL, skip_unless_redis
@@ -44,28 +48,20 @@ async def test_redis_is_checked_only_where_it_is_configured(tmp_path: Path) -> N
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     store = LocalBlobStore(tmp_path / "blobs")
     try:
-        embedded = readiness_probes(db, store, MemoryLimiter(4, 60))
-        assert set(embedded) == {"database", "storage"}
+        embedded = probes_for(db, store, None)
         assert await check_all(embedded) == {"database": True, "storage": True}
-
-        unreachable = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", 4, 60)
-        probes = readiness_probes(db, store, unreachable)
-        assert (await check_all(probes))["redis"] is False
-        await unreachable.close()
+        unreachable = probes_for(db, store, f"redis://127.0.0.1:{free_port()}/0")
+        assert (await check_all(unreachable))["redis"] is False
     finally:
         await db.dispose()
 
 
-async def test_a_reachable_redis_is_ready(tmp_path: Path) -> None:
+async def test_a_reachable_redis_is_ready() -> None:
     await skip_unless_redis()
-    limiter = RedisLimiter(REDIS_URL, 4, 60)
-    try:
-        assert await check_all({"redis": limiter.ping}) == {"redis": True}
-    finally:
-        await limiter.close()
+    assert await check_all({"redis": redis_probe(REDIS_URL)}) == {"redis": True}
 
 
-async def test_a_database_that_does_not_answer_is_not_ready(tmp_path: Path) -> None:
+async def test_a_database_that_does_not_answer_is_not_ready() -> None:
     db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test")
     try:
         assert await check_all({"database": database_probe(db)}) == {"database": False}

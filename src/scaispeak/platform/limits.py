@@ -162,10 +162,6 @@ class RedisLimiter:
         if count > self.per_minute:
             raise _rate_error(self.per_minute, retry_after=60 - int(time.time() % 60))
 
-    async def ping(self) -> None:
-        """For readiness: with Redis configured, no request passes its limits without it."""
-        await self._redis.ping()
-
     async def close(self) -> None:
         await self._redis.aclose()
 

@@ -10,9 +10,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
@@ -23,15 +23,22 @@ from scaispeak.platform.readiness import Probe, check_all
 
 _log = logging.getLogger("scaispeak.access")
 
+Refresh = Callable[[], Awaitable[None]]
+
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """What a client's X-Request-Id may be to be used as ours: it is stored (ledger and
 provenance rows hold 64 characters) and logged, so it must be short and inert."""
 
 
 def install(
-    app: FastAPI, registry: CollectorRegistry, probes: Mapping[str, Probe], max_json_bytes: int
+    app: FastAPI,
+    registry: CollectorRegistry,
+    probes: Mapping[str, Probe],
+    max_json_bytes: int,
+    before_scrape: Sequence[Refresh] = (),
 ) -> None:
-    """``probes``: the dependencies `/readyz` checks (platform/readiness.py)."""
+    """``probes``: the dependencies `/readyz` checks (platform/readiness.py);
+    ``before_scrape``: gauges read from elsewhere when `/metrics` is asked for."""
     latency = Histogram(
         "scaispeak_http_request_seconds",
         "HTTP request latency by route and status.",
@@ -42,20 +49,35 @@ def install(
     # Added last, so outermost: the body limit's 413 passes through the observer.
     app.add_middleware(BodyLimit, max_json_bytes=max_json_bytes)
     app.add_middleware(RequestObserver, latency=latency)
+    app.include_router(ops_router(registry, probes, before_scrape))
 
-    @app.get("/healthz", tags=["ops"])
+
+def ops_router(
+    registry: CollectorRegistry, probes: Mapping[str, Probe], before_scrape: Sequence[Refresh] = ()
+) -> APIRouter:
+    """Liveness, readiness and metrics: served by the API and by `scaispeak worker`.
+
+    Ready needs ``app.state.ready`` (migrated, models loaded) and every probe passing.
+    """
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
         checks = {"startup": bool(request.app.state.ready), **(await check_all(probes))}
         ok = all(checks.values())
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
+    @router.get("/metrics", response_class=Response)
     async def metrics() -> Response:
+        for refresh in before_scrape:
+            await refresh()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
 
 
 class RequestObserver:

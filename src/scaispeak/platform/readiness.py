@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from sqlalchemy import text
 
 from scaispeak.platform.db import Database
+from scaispeak.platform.limits import REDIS_TIMEOUTS
 from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore
 
 _log = logging.getLogger("scaispeak.readiness")
 
 Probe = Callable[[], Awaitable[object]]
+"""Returns when the dependency answers; raises (or hangs) when it does not."""
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -58,3 +60,28 @@ def storage_probe(store: BlobStore) -> Probe:
         await store.exists(f"{PROBE_PREFIX}/readiness")
 
     return probe
+
+
+def redis_probe(url: str) -> Probe:
+    """A fresh connection each time: it proves new connections can be made, and leaves
+    no client to close (probes come every few seconds at most)."""
+
+    async def probe() -> None:
+        import redis.asyncio as redis
+
+        client = redis.from_url(url, **REDIS_TIMEOUTS)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    return probe
+
+
+def probes_for(db: Database, storage: BlobStore, redis_url: str | None) -> dict[str, Probe]:
+    """What a process of this deployment needs to answer: with Redis configured, no
+    request passes its limits and no job travels without it."""
+    probes = {"database": database_probe(db), "storage": storage_probe(storage)}
+    if redis_url:
+        probes["redis"] = redis_probe(redis_url)
+    return probes

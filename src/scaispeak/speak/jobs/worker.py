@@ -45,11 +45,18 @@ async def stop_jobs(speak: SpeakContext, sweeper: asyncio.Task[None] | None) -> 
         await drain_notifications(runtime, runtime.settings.webhook_timeout_s)
 
 
-async def run_worker(settings: Settings) -> None:
-    """`scaispeak worker`: execute jobs from Redis until SIGTERM/SIGINT."""
+async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = None) -> None:
+    """`scaispeak worker`: execute jobs from Redis until SIGTERM/SIGINT.
+
+    With ``ops_address`` (host, port) it serves `/healthz`, `/readyz` and `/metrics`
+    there: live from the start, ready once its models are loaded and jobs flow.
+    """
     from prometheus_client import CollectorRegistry
 
+    from scaispeak.platform.ops_server import OpsServer
+    from scaispeak.platform.readiness import probes_for
     from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.jobs.gauges import JobGauges
     from scaispeak.speak.metrics import SpeakMetrics
     from scaispeak.wiring import build_speak_context
 
@@ -61,12 +68,20 @@ async def run_worker(settings: Settings) -> None:
     await upgrade_to_head(db.engine)
     storage = open_blob_store(settings)
     await check_round_trip(storage)  # a worker that cannot store would fail every job
+    registry = CollectorRegistry()
+    ops = OpsServer(
+        registry,
+        probes_for(db, storage, settings.redis_url),
+        before_scrape=[JobGauges(registry, db).refresh],
+    )
+    if ops_address is not None:
+        await ops.start(*ops_address)
     engines = build_engines(settings)
     await asyncio.to_thread(engines.warm_all)
     speak = build_speak_context(
         settings,
         engines,
-        SpeakMetrics(CollectorRegistry()),
+        SpeakMetrics(registry),
         db,
         storage,
         runs_jobs=True,
@@ -76,8 +91,11 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    ops.ready = True
     _log.info("worker %s ready", speak.jobs.runtime.worker_id if speak.jobs.runtime else "?")
     await stop.wait()
+    ops.ready = False  # stopping: take no new work from here on
     await stop_jobs(speak, sweeper)
     speak.pool.shutdown()
+    await ops.stop()
     await db.dispose()

@@ -1,0 +1,68 @@
+"""`/healthz`, `/readyz` and `/metrics` for a process that serves no API: the worker.
+
+An orchestrator needs the same liveness and readiness answers from a worker as from
+an API replica, and Prometheus the same scrape; this serves ``ops_router`` alone on
+its own port, inside the worker's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Generator, Mapping, Sequence
+
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from scaispeak.platform.observability import Refresh, ops_router
+from scaispeak.platform.readiness import Probe
+
+
+class _Embedded(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The worker owns SIGTERM and SIGINT: they must stop its jobs first, and
+        # uvicorn would take them for itself and re-raise them once it stopped.
+        yield
+
+
+class OpsServer:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        probes: Mapping[str, Probe],
+        before_scrape: Sequence[Refresh] = (),
+    ) -> None:
+        self.app = FastAPI(title="ScaiSpeak worker", docs_url=None, redoc_url=None)
+        self.app.state.ready = False
+        self.app.include_router(ops_router(registry, probes, before_scrape))
+        self._server: _Embedded | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.app.state.ready)
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self.app.state.ready = value
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port``; a port that is taken stops the worker, saying so."""
+        try:
+            # Bound here, not by uvicorn, so a refusal is an error this start reports
+            # (uvicorn would log it and exit the process from inside its task).
+            listening = socket.create_server((host, port))
+        except OSError as exc:
+            raise SystemExit(f"cannot serve health endpoints on {host}:{port}: {exc}") from exc
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off")
+        self._server = _Embedded(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[listening]))
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await asyncio.gather(self._task, return_exceptions=True)
