@@ -56,6 +56,7 @@ def build_speak_context(
         settings=settings.jobs,
         worker_id=job_worker_id(),
         signing_key=settings.resolved_secret_key(),
+        scratch_dir=settings.data_dir / "scratch" / "jobs",
     )
     executes = runs_jobs or settings.redis_url is None
     return SpeakContext(

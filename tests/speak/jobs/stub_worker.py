@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -80,8 +81,13 @@ async def queued_job(db: Database, text: str = "one|two|three", attempts: int = 
 
 
 def stub_runtime(
-    db: Database, storage: BlobStore, pipeline: StubPipeline, settings: JobSettings
+    db: Database,
+    storage: BlobStore,
+    pipeline: StubPipeline,
+    settings: JobSettings,
+    scratch_dir: Path,
 ) -> JobRuntime:
+    scratch_dir.mkdir(parents=True, exist_ok=True)
     return JobRuntime(
         db=db,
         storage=storage,
@@ -89,6 +95,7 @@ def stub_runtime(
         settings=settings,
         worker_id=f"stub-{uuid.uuid4().hex[:8]}",
         signing_key="test-signing-key",
+        scratch_dir=scratch_dir,
     )
 
 

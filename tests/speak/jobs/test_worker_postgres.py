@@ -143,7 +143,9 @@ async def test_a_worker_holds_no_transaction_open_while_it_speaks_or_stores(
         await idle_transactions.look(f"segment {index}")
 
     storage = WatchedStore(tmp_path, idle_transactions)
-    rt = stub_runtime(pg_db, storage, StubPipeline(look_before_speaking), JobSettings())
+    rt = stub_runtime(
+        pg_db, storage, StubPipeline(look_before_speaking), JobSettings(), tmp_path / "scratch"
+    )
     job_id = await queued_job(pg_db)
     await run_job(rt, job_id)
     assert (await job_of(pg_db, job_id)).state is JobState.succeeded
@@ -155,7 +157,7 @@ async def test_a_worker_giving_up_a_job_holds_no_transaction_open_while_it_delet
 ) -> None:
     settings = JobSettings()
     storage = WatchedStore(tmp_path, idle_transactions)
-    rt = stub_runtime(pg_db, storage, StubPipeline(), settings)
+    rt = stub_runtime(pg_db, storage, StubPipeline(), settings, tmp_path / "scratch")
     job_id = await queued_job(pg_db, attempts=settings.max_attempts)  # every run died
     await run_job(rt, job_id)
     assert (await job_of(pg_db, job_id)).state is JobState.failed
@@ -175,7 +177,9 @@ async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
             on_the_second.set()
             await asyncio.Event().wait()  # until the stop cancels it
 
-    stopping = stub_runtime(pg_db, storage, StubPipeline(hold_the_second_segment), JobSettings())
+    stopping = stub_runtime(
+        pg_db, storage, StubPipeline(hold_the_second_segment), JobSettings(), tmp_path / "scratch"
+    )
     job_id = await queued_job(pg_db)
     run = asyncio.create_task(run_job(stopping, job_id))
     await asyncio.wait_for(on_the_second.wait(), 10)
@@ -187,7 +191,7 @@ async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
     assert row.state is JobState.running and row.lease_owner is None
     assert row.attempts == 0 and row.segments_done == 1 and row.last_kick_at is None
     assert row.lease_until is not None and row.lease_until <= utcnow()
-    successor = stub_runtime(pg_db, storage, StubPipeline(), JobSettings())
+    successor = stub_runtime(pg_db, storage, StubPipeline(), JobSettings(), tmp_path / "scratch")
     await run_job(successor, job_id)  # at once, not after lease_s
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.succeeded and row.attempts == 1
@@ -203,7 +207,9 @@ class UnansweringStore(LocalBlobStore):
 async def test_a_storage_outage_leaves_the_job_for_a_retry_not_failed(
     pg_db: Database, tmp_path: Path
 ) -> None:
-    rt = stub_runtime(pg_db, UnansweringStore(tmp_path), StubPipeline(), JobSettings())
+    rt = stub_runtime(
+        pg_db, UnansweringStore(tmp_path), StubPipeline(), JobSettings(), tmp_path / "scratch"
+    )
     job_id = await queued_job(pg_db)
     await run_job(rt, job_id)
     row = await job_of(pg_db, job_id)

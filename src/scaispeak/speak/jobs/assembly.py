@@ -3,7 +3,7 @@
 A 500,000-character job is hours of audio; it is never held in memory at once. Each
 segment blob is read, faded at its edges (so joins do not click), resampled to the
 output rate, followed by its pause, and fed to a streaming encoder that writes a
-temporary file; the file is then stored as one blob.
+temporary file in the worker's scratch folder; the file is then stored as one blob.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import tempfile
+import time
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +33,22 @@ from scaispeak.speak.synthesis.audio import (
 )
 
 _log = logging.getLogger(__name__)
+
+STALE_SCRATCH_S = 3600
+"""A join writes its file continuously and stores it within minutes; a file untouched
+for an hour was left by a worker killed mid-join (several processes may share one
+data dir, so a younger file may be another's join in flight)."""
+
+
+def prepare_scratch(folder: Path) -> None:
+    """Make the folder joins write in, and delete what killed workers left there: a
+    join's file is as large as the job's audio, and nothing else would remove it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - STALE_SCRATCH_S
+    for entry in folder.iterdir():
+        if entry.is_file() and entry.stat().st_mtime < cutoff:
+            _log.info("removing a join's file left by a stopped worker: %s", entry.name)
+            entry.unlink(missing_ok=True)
 
 
 def segment_key(job_id: str, index: int) -> str:
@@ -85,12 +102,14 @@ async def assemble(
     fmt: AudioFormat,
     rate: int,
     result_key: str,
+    scratch: Path,
     capture: StreamCapture | None = None,
 ) -> tuple[int, float]:
     """Encode every segment of the job into ``result_key``; returns (bytes, seconds).
 
-    ``capture`` keeps the start of the audio for the job's provenance fingerprint."""
-    handle, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=f".{fmt.value}")
+    The file is written in ``scratch`` (see prepare_scratch); ``capture`` keeps the
+    start of the audio for the job's provenance fingerprint."""
+    handle, name = tempfile.mkstemp(prefix=f"{job_id}-", suffix=f".{fmt.value}", dir=scratch)
     path = Path(name)
     try:
         with os.fdopen(handle, "w+b") as out:

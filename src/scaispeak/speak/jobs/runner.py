@@ -23,6 +23,7 @@ import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -94,6 +95,7 @@ class JobRuntime:
     settings: JobSettings
     worker_id: str
     signing_key: str
+    scratch_dir: Path
     background: set[asyncio.Task[bool]] = field(default_factory=set)
     stopping: bool = False
     """Set by a graceful stop (worker.stop_jobs): a job cancelled under it is handed
@@ -286,7 +288,9 @@ async def finish(
     capture = StreamCapture(
         rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
     )
-    size, seconds = await assemble(rt.storage, job.id, pauses, run.format, rate, key, capture)
+    size, seconds = await assemble(
+        rt.storage, job.id, pauses, run.format, rate, key, rt.scratch_dir, capture
+    )
     # Fingerprint before saving: the staged save holds the file's row locked until the
     # success commits, and this takes a while.
     prints = await asyncio.to_thread(capture.fingerprint)

@@ -11,6 +11,7 @@ from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.jobs.assembly import prepare_scratch
 from scaispeak.speak.jobs.outbox import drain_notifications
 from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
 
@@ -23,6 +24,7 @@ async def start_jobs(db: Database, speak: SpeakContext) -> asyncio.Task[None] | 
     await queue.start()
     if queue.runtime is None:
         return None
+    await asyncio.to_thread(prepare_scratch, queue.runtime.scratch_dir)
     if not queue.distributed:
         # Embedded: this is the only process, so any job still "running" was ours.
         await expire_leases_of_this_host(db)
