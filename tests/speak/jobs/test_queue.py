@@ -183,3 +183,34 @@ async def test_the_stream_is_trimmed_to_its_cap(stream_settings: Settings) -> No
         kept = await watch.redis.xlen(watch.stream)
     # Trimming is approximate: whole blocks of up to 100 messages (stream-node-max-entries).
     assert 1000 <= kept <= 1100
+
+
+async def consumers(watch: StreamWatch) -> set[str]:
+    found = await watch.redis.xinfo_consumers(watch.stream, watch.group)
+    return {c["name"].decode() for c in found}
+
+
+async def test_gone_workers_consumers_are_forgotten_but_never_one_holding_messages(
+    stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker process joins the group under a name of its own; Redis kept every
+    one that ever joined, one more per restart."""
+    async with stream_of(stream_settings, jobs=1) as (watch, api):
+        monkeypatch.setattr(job_queue, "run_job", watch.run_job)
+        await api.kick("job_0")
+        taken = {watch.stream: ">"}
+        await watch.redis.xreadgroup(watch.group, DEAD, taken, count=1)  # type: ignore[arg-type]
+        await watch.redis.xgroup_createconsumer(watch.stream, watch.group, "stopped")
+        await asyncio.sleep(0.05)
+        assert await api.forget_consumers(idle_ms=60_000) == []  # both were just seen
+        assert await consumers(watch) == {DEAD, "stopped"}
+
+        monkeypatch.setattr(job_queue, "IDLE_CONSUMER_MS", 10)
+        async with workers(stream_settings, "A"):  # a worker starting tidies up
+            assert "stopped" not in await consumers(watch)
+            assert DEAD in await consumers(watch)  # its message is still its own
+            await api.kick("job_1")
+            await watch.until_all_ran_and_acknowledged()
+            assert len(await consumers(watch)) == 2  # the worker joined
+        # ... and one stopping removes itself.
+        assert await consumers(watch) == {DEAD}

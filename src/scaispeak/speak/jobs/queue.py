@@ -29,6 +29,10 @@ from scaispeak.speak.jobs.runner import JobRuntime, run_job
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"
 _RECEIVER_STOP_S = 2.0
+IDLE_CONSUMER_MS = 3_600_000
+"""A consumer holding no message and silent this long is a worker that is gone: a live
+one asks for messages every ``xread_block`` (2 s) while it has a free slot, and one
+with no free slot holds the messages of the jobs it runs."""
 
 
 class JobQueue:
@@ -66,6 +70,7 @@ class JobQueue:
     async def start_receiving(self) -> None:
         """Run jobs from the Redis stream in this process (`scaispeak worker`)."""
         if self.distributed:
+            await self.forget_consumers(idle_ms=IDLE_CONSUMER_MS)
             self._receiver = asyncio.create_task(
                 run_receiver_task(
                     self.broker,
@@ -83,12 +88,51 @@ class JobQueue:
             # worker that never exits on SIGTERM). Closing the broker's connections
             # below ends that read.
             await asyncio.wait({receiver}, timeout=_RECEIVER_STOP_S)
+            await self.forget_consumers(only=self._consumer_name())
         await self.broker.shutdown()
         if receiver is not None:
             await _reap(receiver)
 
     async def kick(self, job_id: str) -> None:
         await self._task.kiq(job_id)
+
+    async def forget_consumers(self, *, idle_ms: int = 0, only: str | None = None) -> list[str]:
+        """Remove the stream's consumers (``only`` that one) that hold no message and
+        have been idle ``idle_ms``; returns their names.
+
+        Each worker process joins the consumer group under a name of its own, and
+        Redis keeps a consumer until it is deleted: without this, every restart or
+        crash would leave one behind for good. One holding messages is never removed
+        (they would become unclaimable); its messages go to a live worker after
+        ``redelivery_idle_ms``, and it goes at a later start. Best effort: Redis
+        being unreachable here must not stop a worker starting or stopping.
+        """
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
+        stream = self.settings.jobs.queue_name
+        group = _group_name(self.settings)
+        removed: list[str] = []
+        try:
+            async with Redis(connection_pool=self.broker.connection_pool) as redis:  # type: ignore[attr-defined]
+                for consumer in await redis.xinfo_consumers(stream, group):
+                    name = _text(consumer["name"])
+                    if (
+                        only not in (None, name)
+                        or consumer["pending"]
+                        or consumer["idle"] < idle_ms
+                    ):
+                        continue
+                    await redis.xgroup_delconsumer(stream, group, name)
+                    removed.append(name)
+        except (RedisError, OSError) as exc:
+            _log.warning("could not tidy the job stream's consumers: %r", exc)
+        if removed:
+            _log.info("removed %d idle consumer(s) of the job stream", len(removed))
+        return removed
+
+    def _consumer_name(self) -> str:
+        return str(self.broker.consumer_name)  # type: ignore[attr-defined]
 
 
 async def _reap(receiver: asyncio.Task[None]) -> None:
@@ -106,7 +150,7 @@ def _broker(settings: Settings) -> AsyncBroker:
         return RedisStreamBroker(
             settings.redis_url,
             queue_name=settings.jobs.queue_name,
-            consumer_group_name=f"{settings.jobs.queue_name}-workers",
+            consumer_group_name=_group_name(settings),
             idle_timeout=settings.jobs.redelivery_idle_ms,
             # One message per read. The receiver asks for the next message only when
             # one of its `concurrency` slots is free, but every message a read returns
@@ -122,6 +166,14 @@ def _broker(settings: Settings) -> AsyncBroker:
             approximate=True,
         )
     return InMemoryBroker(max_async_tasks=settings.jobs.concurrency)
+
+
+def _group_name(settings: Settings) -> str:
+    return f"{settings.jobs.queue_name}-workers"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def kick_jobs(db: Database, queue: JobQueue, job_ids: list[str]) -> None:
