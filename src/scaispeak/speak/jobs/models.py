@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,6 +52,13 @@ class SynthJob(Base):
         ),
         # The claim's turn order reads each tenant's latest start (lease.next_in_line).
         Index("ix_synth_jobs_tenant_started", "tenant_id", "started_at"),
+        # The retention sweep's lookup (retention.py): only jobs still keeping audio.
+        Index(
+            "ix_synth_jobs_audio_kept",
+            "finished_at",
+            postgresql_where=text("result_key IS NOT NULL"),
+            sqlite_where=text("result_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
