@@ -61,6 +61,38 @@ async def test_requests_per_minute_are_capped(
     assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
 
 
+async def test_a_request_refused_for_concurrency_does_not_use_up_the_minute(
+    limiter_factory: Callable[[int, int], TenantLimiter],
+) -> None:
+    """A client backing off while its tenant is busy used to spend the tenant's rate on
+    requests that never ran, and was then refused for the rest of the minute."""
+    limiter = limiter_factory(1, 3)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    async with limiter.slot(tenant):
+        for _ in range(5):
+            with pytest.raises(TooManyRequests) as refused:
+                async with limiter.slot(tenant):
+                    pass
+            assert "already has 1 synthesis requests running" in refused.value.detail
+    for _ in range(2):  # the minute's second and third requests
+        async with limiter.slot(tenant):
+            pass
+
+
+async def test_a_request_refused_for_the_rate_gives_its_slot_back(
+    limiter_factory: Callable[[int, int], TenantLimiter],
+) -> None:
+    limiter = limiter_factory(1, 1)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    async with limiter.slot(tenant):
+        pass
+    for _ in range(3):
+        with pytest.raises(TooManyRequests) as refused:
+            async with limiter.slot(tenant):
+                pass
+        assert "requests a minute" in refused.value.detail  # not "already running"
+
+
 async def test_redis_limit_is_shared_between_replicas() -> None:
     await skip_unless_redis()
     first, second = RedisLimiter(REDIS_URL, 1, 1000), RedisLimiter(REDIS_URL, 1, 1000)

@@ -67,9 +67,11 @@ class MemoryLimiter:
     @asynccontextmanager
     async def slot(self, tenant_id: str) -> AsyncIterator[None]:
         async with self._lock:
-            self._count_request(tenant_id)
+            # Concurrency first: a request refused for it did not run, so it does not
+            # count against the minute (a client backing off would use its rate up).
             if self._running[tenant_id] >= self.max_concurrent:
                 raise _concurrency_error(self.max_concurrent)
+            self._count_request(tenant_id)
             self._running[tenant_id] += 1
         try:
             yield
@@ -109,14 +111,20 @@ class RedisLimiter:
         key = f"scaispeak:running:{tenant_id}"
         member = uuid.uuid4().hex
         try:
-            await self._count_request(tenant_id)
             running = await self._take(key, member)
+            admitted = running <= self.max_concurrent
+            if admitted:  # as in MemoryLimiter, only a request that may run counts
+                await self._count_request(tenant_id)
         except (RedisError, OSError) as exc:
+            await self._give_back(key, member)
             _log.warning("the per-tenant limits in Redis cannot be reached: %s", exc)
             raise LimiterUnavailable(
                 "The per-tenant limits cannot be checked right now; retry shortly."
             ) from exc
-        if running > self.max_concurrent:
+        except TooManyRequests:
+            await self._give_back(key, member)
+            raise
+        if not admitted:
             await self._give_back(key, member)
             raise _concurrency_error(self.max_concurrent)
         try:
