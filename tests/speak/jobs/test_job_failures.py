@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select, update
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import ReservationState, UsageEntry
+from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import BackendUnavailable
 from scaispeak.speak.jobs import runner
@@ -318,3 +319,27 @@ async def test_revoking_a_voice_leaves_a_job_that_finished_meanwhile_alone(
     assert finished and job["id"] not in cancelled
     row = await job_row(app, job["id"])
     assert row.state is JobState.succeeded and row.error == ""
+
+
+async def test_checkpoints_that_cannot_be_deleted_after_a_success_are_only_logged(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The success has committed by then: a storage outage deleting its checkpoints was
+    handled as the job's own ("left for a retry"), and any other error as a failure
+    that had lost its job ("stopped, cancelled or taken over")."""
+    app = sqlite_app
+    storage = app.app.state.speak.jobs.runtime.storage
+    delete = storage.delete
+
+    async def outage_for_checkpoints(key: str) -> None:
+        if "/segments/" in key:
+            raise StorageUnavailable("storage is down")
+        await delete(key)
+
+    monkeypatch.setattr(storage, "delete", outage_for_checkpoints)
+    job = (await submit(app)).json()
+    done = await wait_for(app, job["id"], FINAL)
+    assert done["state"] == "succeeded"
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("could not delete blob" in m and "/segments/" in m for m in messages)
+    assert not any("left for a retry" in m or "stopped (cancelled" in m for m in messages)

@@ -74,12 +74,22 @@ async def discard_job_blobs(
     Nothing will resume from them. Best effort: a blob that cannot be deleted is
     logged and left behind; it never fails the cancel or the failure being recorded.
     """
-    keys = [segment_key(job_id, index) for index in range(segments)]
-    for key in [*keys, result_key(job_id, fmt)]:
-        try:
-            await storage.delete(key)
-        except Exception:
-            _log.warning("job %s: could not delete blob %s", job_id, key, exc_info=True)
+    await discard_checkpoints(storage, job_id, segments)
+    await _delete_or_log(storage, job_id, result_key(job_id, fmt))
+
+
+async def discard_checkpoints(storage: BlobStore, job_id: str, segments: int) -> None:
+    """Delete a job's first ``segments`` checkpoints, best effort (as above): once the
+    job succeeded, a storage hiccup here must not look like the job's failure."""
+    for index in range(segments):
+        await _delete_or_log(storage, job_id, segment_key(job_id, index))
+
+
+async def _delete_or_log(storage: BlobStore, job_id: str, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except Exception:
+        _log.warning("job %s: could not delete blob %s", job_id, key, exc_info=True)
 
 
 def wav_bytes(pcm: Pcm, rate: int) -> bytes:

@@ -40,6 +40,7 @@ from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.jobs import billing, lease, outbox
 from scaispeak.speak.jobs.assembly import (
     assemble,
+    discard_checkpoints,
     discard_job_blobs,
     result_key,
     segment_key,
@@ -301,8 +302,7 @@ async def finish(
             session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
         )
         await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
-    for index in range(len(segments)):
-        await rt.storage.delete(segment_key(job.id, index))
+    await discard_checkpoints(rt.storage, job.id, len(segments))
 
 
 def _saving(
