@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from scaispeak.speak.synthesis.audio import encode
@@ -11,6 +12,7 @@ from scaispeak.speak.voices.models import AuditEntry
 from tests.platform.test_auth import assert_problem
 from tests.speak.provenance.conftest import decoded, opus
 from tests.speak.voices.conftest import Clips, VoiceApp, auth, issue_challenge, post_clone
+from tests.speak.voices.test_preflight import preflight
 
 SPEAK = "/v1/modules/scaispeak/speak"
 PIPER = "voc_piper_en-us-joe-medium"
@@ -126,3 +128,31 @@ async def test_a_document_intake_with_our_speech_as_reference_is_rejected_and_au
     assert synthetic_check(response.json()["report"]["reference"])["status"] == "fail"
     actions = await audit_actions(app)
     assert actions[-2:] == ["document_intake_rejected", "synthetic_audio_rejected"]
+
+
+def float_wav(pcm: Any, rate: int) -> bytes:
+    import io
+
+    import soundfile
+
+    out = io.BytesIO()
+    soundfile.write(out, pcm, rate, format="WAV", subtype="FLOAT")
+    return out.getvalue()
+
+
+async def test_infinite_samples_do_not_hide_our_watermark(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    """Ten +inf samples in a float WAV made every score computed from the clip NaN,
+    and the watermark check then failed open: preflight said "pass", and a replay of
+    our own speech was accepted as a signed document's reference."""
+    app, key = sqlite_voice_app, sqlite_voice_app.tenancy.member_a
+    made = await synthetic_reading(app, key, "A clip this service made, " * 8)
+    pcm, rate = decoded(made)
+    spiked = pcm.copy()
+    spiked[:: pcm.size // 10][:10] = np.inf
+    report = await preflight(app, float_wav(spiked, rate))
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["synthetic"]["status"] == "fail", checks["synthetic"]
+    assert report["passed"] is False
+    assert all(c["value"] is not None or c["status"] != "pass" for c in checks.values())

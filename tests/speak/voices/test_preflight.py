@@ -215,3 +215,19 @@ def test_the_duration_tolerance_stays_small() -> None:
     assert check_duration(25.06, ClipKind.reference, s).status == "fail"
     assert check_duration(4.94, ClipKind.reference, s).status == "fail"
     assert check_duration(4.97, ClipKind.reference, s).status == "pass"
+
+
+@pytest.mark.parametrize("rate", [1, 5, 7_999])
+async def test_a_sample_rate_below_telephone_is_a_failed_decode_check(
+    sqlite_voice_app: VoiceApp, rate: int
+) -> None:
+    """A WAV declaring 5 Hz or less was a 500 (the loudness blocks were empty)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes((np.ones(max(rate * 10, 40)) * 8000).astype("<i2").tobytes())
+    report = await preflight(sqlite_voice_app, out.getvalue())
+    assert report["passed"] is False and statuses(report) == {"decode": "fail"}
+    assert "sample rate" in report["checks"][0]["hint"]

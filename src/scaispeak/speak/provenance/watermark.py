@@ -96,10 +96,10 @@ class Watermarker:
         """Confidence (0..1) that ``pcm`` carries the watermark; 0 for near-empty audio."""
         if pcm.size < _MIN_SAMPLES_S * rate or not np.any(pcm):
             return 0.0
+        # As a speaker would play it: non-finite samples would make the score NaN.
+        playable = np.clip(np.nan_to_num(pcm.astype(np.float32), nan=0.0), -1.0, 1.0)
         with torch.inference_mode():
-            score = self._perth().get_watermark(
-                pcm.astype(np.float32), sample_rate=rate, round=False
-            )
+            score = self._perth().get_watermark(playable, sample_rate=rate, round=False)
         value = float(np.asarray(score).reshape(-1)[0])
         return value if np.isfinite(value) else 0.0
 

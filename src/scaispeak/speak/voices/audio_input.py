@@ -25,6 +25,9 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.voices.acoustics import clipped_instants
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
 
+MIN_SAMPLE_RATE = 8_000
+"""Telephone audio; below it there is no speech band to analyse (and a rate of a few
+hertz broke the loudness measurement, whose blocks are fractions of a second)."""
 MAX_SAMPLE_RATE = 192_000
 _MPEG_LAYER_MASK = 0x06
 
@@ -86,8 +89,11 @@ def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> Decod
             raise AudioUnreadable("The file holds no audio stream.")
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        if not 0 < rate <= MAX_SAMPLE_RATE:
-            raise AudioUnreadable(f"Unsupported sample rate {rate} Hz.")
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise AudioUnreadable(
+                f"Unsupported sample rate {rate} Hz; "
+                f"send {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz audio."
+            )
         # No layout: keep the file's channels. Packed float, because PyAV's planar
         # to_ndarray crashes the process on 8-channel frames.
         resampler = av.AudioResampler(format="flt", rate=rate)
@@ -118,7 +124,11 @@ class _Downmix:
 
     def add(self, frame: av.AudioFrame) -> None:
         block = frame.to_ndarray().reshape(-1, frame.layout.nb_channels)
-        block = np.nan_to_num(block.astype(np.float32))
+        # Float files can hold NaN, infinities and values past full scale; a speaker
+        # plays them at full scale. Left in, a few infinite samples made every score
+        # computed from the clip NaN, and NaN compared as "pass" (the watermark check
+        # among them, so a replay of our own speech got through).
+        block = np.clip(np.nan_to_num(block.astype(np.float32), nan=0.0), -1.0, 1.0)
         self.clipped += clipped_instants(block)
         self.pieces.append(block.mean(axis=1, dtype=np.float32))
         self.total += block.shape[0]

@@ -117,8 +117,12 @@ def clipping_of(audio: DecodedAudio) -> float:
 
 
 def _check(name: str, status: CheckStatus, value: float | None, unit: str, hint: str) -> Check:
-    shown = None if value is None or not math.isfinite(value) else round(value, 4)
-    return Check(name, status, shown, unit, hint)
+    if value is None or not math.isfinite(value):
+        if value is not None and status is not CheckStatus.fail:
+            # NaN compares False with every threshold, so it fell through to "pass".
+            status, hint = CheckStatus.fail, "This could not be measured; record it again."
+        return Check(name, status, None, unit, hint)
+    return Check(name, status, round(value, 4), unit, hint)
 
 
 def check_duration(seconds: float, kind: ClipKind, s: VoicesSettings) -> Check:
