@@ -27,6 +27,11 @@ class StreamCapture:
             self._parts.append(pcm[:room])
             self._kept += min(room, pcm.size)
 
+    @property
+    def duration_s(self) -> float:
+        """As a delivered clip says it (batch.DeliveredClip)."""
+        return self.seconds
+
     def fingerprint(self) -> bytes:
         audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
         return fp.to_bytes(fp.fingerprint(audio, self.rate))

@@ -10,28 +10,16 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.streaming.outbox import AudioFrame, SegmentTicket
 from scaispeak.speak.synthesis.audio import (
     StreamResampler,
-    fade_edges,
     fade_in,
     fade_out,
-    resample,
     resampled_length,
 )
 
 
-def shape_segment(pcm: Pcm, pause_ms: float, from_rate: int, to_rate: int) -> Pcm:
-    """Faded edges (no click at the joins), then the pause, at the output rate.
-
-    The same steps ``render`` takes for a whole clip, one segment at a time; CPU work
-    of a few milliseconds, so callers run it off the event loop.
-    """
-    pause = np.zeros(round(pause_ms * from_rate / 1000), dtype=np.float32)
-    return resample(np.concatenate([fade_edges(pcm, from_rate), pause]), from_rate, to_rate)
-
-
 class PieceShaper:
-    """``shape_segment`` for a segment that arrives as a head and a rest (an opened
-    segment, synthesis/openings.py): the two pieces come out as the samples the whole
-    would, and how many is known before the rest exists."""
+    """``shape_segment`` (synthesis/audio/dsp.py) for a segment that arrives as a head
+    and a rest (an opened segment, synthesis/openings.py): the two pieces come out as
+    the samples the whole would, and how many is known before the rest exists."""
 
     def __init__(self, samples: int, pause_ms: float, from_rate: int, to_rate: int) -> None:
         self._from_rate = from_rate

@@ -16,8 +16,9 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery
-from scaispeak.speak.streaming.framing import PieceShaper, frames, shape_segment
+from scaispeak.speak.streaming.framing import PieceShaper, frames
 from scaispeak.speak.streaming.outbox import Event, Outbox, SegmentTicket
+from scaispeak.speak.synthesis.audio import shape_segment
 from scaispeak.speak.synthesis.inference import Priority
 from scaispeak.speak.synthesis.openings import OpenedSegment
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline

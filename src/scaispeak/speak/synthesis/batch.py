@@ -6,15 +6,16 @@ the response. What is not money (the clip's provenance record, the voice-use cou
 recorded after the response by ``record_delivery``.
 
 A relayed clip that needs no work of ours can be passed on as it arrives instead
-(``PassingResult``, synthesis/passthrough.py); it is settled once it has all arrived,
-before its last chunk is sent on.
+(``PassingResult``, synthesis/passthrough.py), and a caller that takes audio as it is
+made gets each segment once spoken (synthesis/streamed.py); either is settled once it
+has all arrived, before its last chunk is sent on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -37,6 +38,7 @@ from scaispeak.speak.synthesis.passthrough import PassingSpeech
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
 from scaispeak.speak.synthesis.speech import MadeSpeech, SpeechSpec, SpokenClip
+from scaispeak.speak.synthesis.streamed import StreamedSpeech, can_stream, open_streamed
 from scaispeak.speak.voices.models import Voice
 
 
@@ -56,12 +58,45 @@ HELD_TAIL_BYTES = 960
 """What a passed-on clip keeps back until it is paid for: its last 20 ms at 24 kHz."""
 
 
+class ArrivingSpeech(Protocol):
+    """Speech sent on as it arrives (passthrough.PassingSpeech, streamed.StreamedSpeech)."""
+
+    @property
+    def spec(self) -> SpeechSpec: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    @property
+    def content_length(self) -> int | None:
+        """The whole body's size, where it is known before it arrives."""
+
+    @property
+    def duration_s(self) -> float: ...
+
+    @property
+    def segment_count(self) -> int: ...
+
+    @property
+    def stops_unheard(self) -> bool:
+        """Whether the rest is left unmade once the caller has gone."""
+
+    def chunks(self) -> AsyncGenerator[bytes, None]: ...
+
+    def settled(self, quoted: accounting.Charge) -> accounting.Charge:
+        """The charge for what was made, once ``chunks`` has ended or been left."""
+
+    def close(self) -> Awaitable[None]: ...
+
+    def delivered(self) -> DeliveredClip: ...
+
+
 @dataclass
 class PassingResult:
-    """Inline speech to be passed on as it arrives from the engine: ``deliver`` it."""
+    """Inline speech to be sent on as it arrives from the engine: ``deliver`` it."""
 
     voice: Voice
-    speech: PassingSpeech
+    speech: ArrivingSpeech
     origin: provenance.ClipOrigin
     sessions: async_sessionmaker[AsyncSession]
     reservation: Reservation
@@ -77,35 +112,46 @@ class PassingResult:
     def cost_micros(self) -> int:
         return self.charge.cost_micros
 
-    async def deliver(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+    async def deliver(
+        self, send: Callable[[bytes], Awaitable[None]], gone: Callable[[], bool] = lambda: False
+    ) -> None:
         """Send the clip on with ``send`` as it arrives, and settle its charge once all
         of it has arrived, before its last bytes go: nobody holds a whole clip unpaid.
 
         The engine failing part-way releases the hold (a failed request is never
         charged) and raises: the response is cut off. A caller who hangs up is charged
-        in full, as for a buffered clip: the clip was made.
+        for what was made: a passed-on clip in full, as a buffered one (the upstream
+        makes it all); speech made segment by segment stops there, charged for the
+        text spoken.
         """
         async with self.held:
             try:
-                await self._send_settling(send)
+                await self._send_settling(send, gone)
             except BaseException:
                 await _shielded(self._release())
                 raise
             finally:
                 await _shielded(self.speech.close())
 
-    async def _send_settling(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+    async def _send_settling(
+        self, send: Callable[[bytes], Awaitable[None]], gone: Callable[[], bool]
+    ) -> None:
         # Everything but a short tail goes on as it comes; the tail waits for the
         # settlement (waiting for a whole chunk would hold back a body that arrives in one).
         tail = b""
         listening = True
-        async for chunk in self.speech.chunks():
+        chunks = self.speech.chunks()
+        async for chunk in chunks:
             tail += chunk
+            listening = listening and not gone()
             if len(tail) > HELD_TAIL_BYTES and listening:
                 listening = await _forward(send, tail[:-HELD_TAIL_BYTES])
             tail = tail[-HELD_TAIL_BYTES:]
+            if not listening and self.speech.stops_unheard:
+                break  # nobody hears the rest: it is not made
+        await chunks.aclose()
         async with self.sessions() as session:
-            await accounting.settle(session, self.reservation, self.charge)
+            await accounting.settle(session, self.reservation, self.speech.settled(self.charge))
         if tail and listening:
             await _forward(send, tail)
 
@@ -120,7 +166,8 @@ class PassingResult:
 
 
 async def _forward(send: Callable[[bytes], Awaitable[None]], chunk: bytes) -> bool:
-    """Send ``chunk``; False when the caller has gone (an ASGI 2.4 server says so)."""
+    """Send ``chunk``; False when the caller has gone, where the server says so by
+    raising (ASGI 2.4; uvicorn drops the bytes silently: ``deliver``'s ``gone``)."""
     try:
         await send(chunk)
     except OSError:
@@ -165,10 +212,12 @@ async def speak_clip(
     timestamps: bool = False,
     passing_to: async_sessionmaker[AsyncSession] | None = None,
     keep: Keeper | None = None,
+    streams: bool = False,
 ) -> SpokenResult | PassingResult:
     """Speak ``params`` for ``caller``: a whole clip, or, where the engine's audio needs
     no work of ours and the caller can take it as it comes (``passing_to``: sessions
-    for its settlement, which outlives this call), a clip to pass on.
+    for its settlement, which outlives this call), a clip to pass on; with
+    ``streams`` (and ``passing_to``), speech sent segment by segment where it can be.
 
     ``keep`` stores the whole clip (``save_to``) before it is charged: a clip that could
     not be kept is not paid for."""
@@ -188,7 +237,11 @@ async def speak_clip(
         reservation = await accounting.reserve(session, caller, hold)
         try:
             made, route = await make_with_failover(
-                ctx.pipeline, spec, routes, may_pass=passing_to is not None
+                ctx.pipeline,
+                spec,
+                routes,
+                may_pass=passing_to is not None,
+                may_stream=streams and passing_to is not None,
             )
         except BaseException:
             await accounting.release(session, reservation)
@@ -197,7 +250,7 @@ async def speak_clip(
         charge = accounting.Charge(
             voice.id, route.backend, kind, chars, made.duration_s, cost, request_id
         )
-        if isinstance(made, PassingSpeech):
+        if isinstance(made, (PassingSpeech, StreamedSpeech)):
             assert passing_to is not None
             slot = held.pop_all()  # the clip is still arriving: deliver() lets the slot go
             return PassingResult(voice, made, origin, passing_to, reservation, charge, slot)
@@ -290,15 +343,23 @@ async def record_delivery(
 
 
 async def make_with_failover(
-    pipeline: SynthesisPipeline, spec: SpeechSpec, routes: list[Route], *, may_pass: bool
-) -> tuple[MadeSpeech | PassingSpeech, Route]:
+    pipeline: SynthesisPipeline,
+    spec: SpeechSpec,
+    routes: list[Route],
+    *,
+    may_pass: bool,
+    may_stream: bool = False,
+) -> tuple[MadeSpeech | PassingSpeech | StreamedSpeech, Route]:
     """Try each route in order; only an unavailable or failing backend moves on.
-    ``may_pass``: a route whose audio can pass through untouched is opened instead."""
+    ``may_pass``: a route whose audio can pass through untouched is opened instead;
+    ``may_stream``: one that can be sent segment by segment is, once its first is made."""
     for attempt, route in enumerate(routes):
         routed = replace(spec, engine=route.engine, engine_voice=route.engine_voice)
         try:
             if may_pass and pipeline.passes_through(routed):
                 return await pipeline.open_passing(routed), route
+            if may_stream and can_stream(pipeline, routed):
+                return await open_streamed(pipeline, routed), route
             return await pipeline.make(routed), route
         except (BackendUnavailable, UpstreamError):
             if attempt == len(routes) - 1:

@@ -12,9 +12,10 @@ The whole text goes upstream in one request; the upstream splits and normalises 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from scaispeak.platform.accounting.service import Charge
 from scaispeak.speak.engines.base import PassThroughEngine, Pcm
 from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.synthesis.audio import (
@@ -69,10 +70,21 @@ class PassingSpeech:
         return len(self._header()) + self.audio_bytes
 
     @property
+    def segment_count(self) -> int:
+        return 1  # the upstream splits the text itself
+
+    stops_unheard = False
+    """The upstream makes the whole clip once asked; it is paid for in full."""
+
+    def settled(self, quoted: Charge) -> Charge:
+        """The whole clip's charge: all of it is made, whether or not it is heard."""
+        return quoted
+
+    @property
     def content_type(self) -> str:
         return content_type(self.spec.format)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The delivered bytes: the header (wav), then the engine's bytes as they come."""
         header = self._header()
         if header:

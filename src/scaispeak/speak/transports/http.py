@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from contextlib import suppress
@@ -183,10 +184,12 @@ async def speak_inline(
     timestamps: bool = False,
     may_pass: bool = True,
     keep: Keeper | None = None,
+    streams: bool = False,
 ) -> Response:
     """Shared by /speak and the OpenAI-compatible route: check, render, answer.
 
-    ``may_pass``: the caller may get a relayed clip as it arrives (synthesis/passthrough.py).
+    ``may_pass``: the caller may get a relayed clip as it arrives (synthesis/passthrough.py);
+    ``streams``: and speech of several segments as it is made (synthesis/streamed.py).
     """
     started = time.perf_counter()
     platform = platform_context(request)
@@ -204,6 +207,7 @@ async def speak_inline(
         timestamps=timestamps,
         passing_to=platform.db.sessions if may_pass else None,
         keep=keep,
+        streams=streams,
     )
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
     if isinstance(result, PassingResult):
@@ -256,9 +260,10 @@ class ResponseCutOff(Exception):
 
 
 class PassedAudio(Response):
-    """A relayed clip sent on as it arrives (``PassingResult.deliver``), with the
-    same usage headers as a whole clip: its length is known before it arrives.
-    The upstream splits the text itself, so it counts as one segment here."""
+    """Audio sent on as it arrives (``PassingResult.deliver``): a relayed clip, whose
+    length is known before it arrives, with the same usage headers as a whole clip;
+    or speech sent as it is made, chunked, without its length and duration (and, if
+    the caller hangs up, charged for what was made: the cost header is the quote)."""
 
     def __init__(self, result: PassingResult, caller: Principal) -> None:
         self.result = result
@@ -266,16 +271,15 @@ class PassedAudio(Response):
         self.media_type = result.speech.content_type
         self.background = BackgroundTask(result.record_delivery, caller)
         speech = result.speech
-        usage = _usage(result.voice.id, result.backend, result.cost_micros, len(speech.spec.text))
-        self.init_headers(
-            usage
-            | {
-                "Content-Length": str(speech.content_length),
-                "X-ScaiSpeak-Audio-Seconds": f"{speech.duration_s:.3f}",
-                "X-ScaiSpeak-Sample-Rate": str(speech.rate),
-                "X-ScaiSpeak-Segments": "1",
-            }
-        )
+        headers = _usage(result.voice.id, result.backend, result.cost_micros, len(speech.spec.text))
+        headers |= {
+            "X-ScaiSpeak-Sample-Rate": str(speech.spec.sample_rate),
+            "X-ScaiSpeak-Segments": str(speech.segment_count),
+        }
+        if speech.content_length is not None:
+            headers["Content-Length"] = str(speech.content_length)
+            headers["X-ScaiSpeak-Audio-Seconds"] = f"{speech.duration_s:.3f}"
+        self.init_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -283,13 +287,25 @@ class PassedAudio(Response):
         async def send_body(chunk: bytes) -> None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(_until_disconnected(receive, gone))
         try:
-            await self.result.deliver(send_body)
+            await self.result.deliver(send_body, gone.is_set)
         except ServiceError as exc:
             # Begun responses cannot turn into a problem document; the server drops the
-            # connection, so the caller sees a body short of its Content-Length.
+            # connection, so the caller sees a body short of its Content-Length (or a
+            # chunked one without its last chunk).
             raise ResponseCutOff(exc.detail) from exc
-        with suppress(OSError):  # the caller hung up; the clip was still made, paid, recorded
+        finally:
+            watcher.cancel()
+        with suppress(OSError):  # the caller hung up; what was made is paid and recorded
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if self.background is not None:
             await self.background()
+
+
+async def _until_disconnected(receive: Receive, gone: asyncio.Event) -> None:
+    """Set ``gone`` once the caller disconnects (the body was read before the answer)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()

@@ -87,5 +87,5 @@ async def create_speech(
     rate = _OPENAI_PCM_RATE if body.response_format == "pcm" else None
     params = SpeakParams(body.input, body.voice, body.response_format, rate, body.speed)
     return await speak_inline(
-        request, session, caller, params, "openai", max_chars=limits.openai_max_chars
+        request, session, caller, params, "openai", max_chars=limits.openai_max_chars, streams=True
     )

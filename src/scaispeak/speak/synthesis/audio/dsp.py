@@ -157,3 +157,14 @@ def to_int16(pcm: Pcm) -> npt.NDArray[np.int16]:
     """Clip to [-1, 1], scale by 32767 and round to (native-order) int16 samples."""
     scaled: _F64 = np.rint(np.clip(pcm, -1.0, 1.0) * 32767.0, dtype=np.float64)
     return scaled.astype(np.int16)
+
+
+def shape_segment(pcm: Pcm, pause_ms: float, from_rate: int, to_rate: int) -> Pcm:
+    """Faded edges (no click at the joins), then the pause, at the output rate.
+
+    The same steps ``render`` takes for a whole clip, one segment at a time (streams,
+    and speech sent as it is made); CPU work of a few milliseconds, so callers run it
+    off the event loop.
+    """
+    pause = np.zeros(round(pause_ms * from_rate / 1000), dtype=np.float32)
+    return resample(np.concatenate([fade_edges(pcm, from_rate), pause]), from_rate, to_rate)

@@ -1,0 +1,161 @@
+"""`/v1/audio/speech` sends speech of several segments as it is made, over a real
+socket: the first audio comes before the last segment is spoken, a caller who hangs
+up stops the rest (and pays for what was spoken), and an engine failing part-way
+cuts the answer off unbilled."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import soundfile
+from sqlalchemy import select
+
+from scaispeak.app import create_app
+from scaispeak.platform.accounting.models import Reservation, ReservationState, UsageEntry
+from scaispeak.platform.db import Database
+from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.errors import BackendUnavailable
+from tests.conftest import make_settings
+from tests.support.asr import transcribe, word_error_rate
+from tests.support.server import ServerThread, bootstrap_key
+
+TEXT = (
+    "The lighthouse keeper climbed the stairs at dusk. "
+    "He polished the great lens until it shone. "
+    "Far out at sea, the fishing boats turned for home."
+)
+SEGMENTS = 3
+PRICE = 15  # selfhosted, micro-credits per character (the default)
+
+
+class Served:
+    def __init__(self, server: ServerThread, key: str, app: Any, database_url: str) -> None:
+        self.server, self.key, self.app, self.database_url = server, key, app, database_url
+
+    def post(self, client: httpx.Client, **body: Any) -> Any:
+        request = {"model": "tts-1", "voice": "onyx", "input": TEXT, **body}
+        return client.stream(
+            "POST",
+            f"{self.server.url}/v1/audio/speech",
+            json=request,
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=120,
+        )
+
+    def ledger(self, request_id: str) -> list[UsageEntry]:
+        return self.server.call(self._rows(UsageEntry, UsageEntry.request_id == request_id))
+
+    def held(self) -> list[Reservation]:
+        return self.server.call(self._rows(Reservation, Reservation.state == ReservationState.held))
+
+    async def _rows(self, model: Any, where: Any) -> list[Any]:
+        db = Database(self.database_url)
+        try:
+            async with db.sessions() as session:
+                return list((await session.execute(select(model).where(where))).scalars())
+        finally:
+            await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry) -> Iterator[Served]:
+    settings = make_settings(Path(tmp_path_factory.mktemp("openai-stream")))
+    key = asyncio.run(bootstrap_key(settings.resolved_database_url))
+    app = create_app(settings, engines=engines)
+    with ServerThread(app) as server:
+        yield Served(server, key, app, settings.resolved_database_url)
+
+
+@pytest.fixture
+def gated(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Segments after the first wait for ``gate``; ``spoken`` lists the indexes made;
+    ``fail_at`` makes that segment's engine call fail."""
+    pipeline = served.app.state.speak.pipeline
+    speak = pipeline.speak_segment
+    state: dict[str, Any] = {"gate": threading.Event(), "spoken": [], "fail_at": None}
+
+    async def held_back(index: int, *args: Any, **kwargs: Any) -> Any:
+        if index > 0:
+            await asyncio.to_thread(state["gate"].wait, 60)
+        if index == state["fail_at"]:
+            raise BackendUnavailable("the engine went away")
+        state["spoken"].append(index)
+        return await speak(index, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "speak_segment", held_back)
+    yield state
+    state["gate"].set()
+
+
+def test_the_first_audio_comes_before_the_rest_is_spoken(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    with httpx.Client() as client, served.post(client, response_format="mp3") as answer:
+        assert answer.status_code == 200
+        assert "content-length" not in answer.headers  # chunked: sent as it is made
+        assert answer.headers["x-scaispeak-segments"] == str(SEGMENTS)
+        chunks = answer.iter_bytes()
+        first = next(chunks)
+        assert first and gated["spoken"] == [0]  # the rest waits behind the gate
+        gated["gate"].set()
+        audio = first + b"".join(chunks)
+        request_id = answer.headers["x-request-id"]
+    pcm, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
+    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.15
+    [line] = served.ledger(request_id)
+    assert (line.characters, line.cost_micros) == (len(TEXT), PRICE * len(TEXT))
+    assert line.audio_seconds == pytest.approx(len(pcm) / rate, abs=0.1)
+    assert served.held() == []
+
+
+def test_a_caller_who_hangs_up_stops_the_rest_and_pays_for_what_was_spoken(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    with httpx.Client() as client, served.post(client, response_format="pcm") as answer:
+        request_id = answer.headers["x-request-id"]
+        assert next(answer.iter_bytes())
+    gated["gate"].set()  # the caller has gone; the next segment is the last made
+
+    def settled() -> list[UsageEntry]:
+        return served.ledger(request_id)
+
+    for _ in range(200):
+        if settled():
+            break
+        threading.Event().wait(0.1)
+    [line] = settled()
+    assert len(gated["spoken"]) < SEGMENTS
+    assert 0 < line.characters < len(TEXT)
+    assert line.cost_micros == PRICE * line.characters
+    assert served.held() == []
+
+
+def test_an_engine_failing_part_way_cuts_the_answer_off_unbilled(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    gated["fail_at"] = 1
+    gated["gate"].set()
+    with httpx.Client() as client, served.post(client, response_format="wav") as answer:
+        request_id = answer.headers["x-request-id"]
+        assert answer.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            answer.read()  # the chunked body never ends properly
+    assert served.ledger(request_id) == []
+    assert served.held() == []
+
+
+def test_one_segment_is_still_a_whole_clip_with_its_length(served: Served) -> None:
+    with (
+        httpx.Client() as client,
+        served.post(client, input="Just one sentence.", response_format="wav") as answer,
+    ):
+        body = answer.read()
+        assert int(answer.headers["content-length"]) == len(body)
+        assert answer.headers["x-scaispeak-segments"] == "1"
