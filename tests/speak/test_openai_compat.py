@@ -122,3 +122,43 @@ def test_validation_errors_carry_the_openai_error_object(server_with_key: tuple[
     assert "input" in raised.value.message
     assert raised.value.code == "validation_error"
     assert raised.value.param == "input"
+
+
+@pytest.mark.parametrize("voice", ["marin", "cedar", {"id": "voc_piper_en-us-joe-medium"}])
+def test_the_clients_newer_voice_names_and_its_custom_voice_form_are_spoken(
+    server_with_key: tuple[str, str], voice: object
+) -> None:
+    """marin and cedar were 404 unknown_voice; ``{"id": ...}`` (how the client names a
+    custom voice) was a 422."""
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    response = client.audio.speech.create(
+        model="gpt-4o-mini-tts",
+        voice=voice,
+        input="Hello there.",
+        response_format="wav",
+    )
+    pcm, _ = soundfile.read(io.BytesIO(response.content), dtype="float32")
+    assert pcm.size > 0
+
+
+def test_server_sent_events_are_refused_not_ignored(server_with_key: tuple[str, str]) -> None:
+    url, key = server_with_key
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client.audio.speech.create(
+            model="gpt-4o-mini-tts", voice="alloy", input="Hi.", stream_format="sse"
+        )
+    assert raised.value.code == "unsupported_stream_format"
+    assert raised.value.param == "stream_format"
+
+
+def test_a_body_that_is_not_json_names_no_field(server_with_key: tuple[str, str]) -> None:
+    url, key = server_with_key
+    response = httpx.post(
+        f"{url}/v1/audio/speech",
+        content=b'{"model": "tts-1", "voice"',
+        headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    assert response.status_code == 400 and response.json()["code"] == "malformed_json"
+    assert response.json()["error"]["param"] is None  # was "1", the error's position

@@ -42,12 +42,27 @@ class SpeakRequest(BaseModel):
     )
 
 
+class OpenAIVoiceRef(BaseModel):
+    """OpenAI's custom-voice form: ``{"id": "voice_..."}``; here any of our voice ids."""
+
+    id: str
+
+
 class OpenAISpeechRequest(BaseModel):
     """OpenAI's ``/v1/audio/speech`` body; unknown fields are ignored like OpenAI does."""
 
     model: str = Field(description="Accepted for compatibility; the voice picks the engine.")
     input: str
-    voice: str
+    voice: str | OpenAIVoiceRef = Field(
+        description='A voice id, an OpenAI voice name, or {"id": voice id}.'
+    )
     response_format: str = "mp3"
     speed: float = 1.0
     instructions: str | None = Field(None, description="Ignored: our engines take none.")
+    stream_format: Literal["audio", "sse"] = Field(
+        "audio", description="Only `audio`: raw audio bytes, sent as they are made."
+    )
+
+    @property
+    def voice_id(self) -> str:
+        return self.voice if isinstance(self.voice, str) else self.voice.id
