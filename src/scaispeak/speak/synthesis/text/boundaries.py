@@ -163,7 +163,8 @@ def clause_cut(
     """Where to cut the too-long piece ``text[start:end]`` so the head fits in max_chars.
 
     Prefers the last clause punctuation, then the last conjunction, then (if ``words``)
-    the last space - never inside a word or number. None if there is no such place.
+    the last space - never inside a word or number - and, for a head with no space at
+    all, ``max_chars`` in. None if ``words`` is false and there is no such place.
     """
     limit = min(start + max_chars, end - 1)
     lowest = start + max(min_chars, 1)
@@ -179,8 +180,11 @@ def clause_cut(
             return max(usable)
     if not words:
         return None
-    beyond = _WHITESPACE.search(text, limit, end)  # one word longer than max_chars
-    return beyond.start() if beyond and beyond.start() > start else None
+    # One word longer than max_chars: a key, a URL, a script written without spaces.
+    # Cut inside it: a longer segment is one engine call, which a cancel must wait for
+    # (a 1,500-character one took 54 s), and a stream that could not cut its pending
+    # text rescanned all of it for every token that arrived (quadratic, on the loop).
+    return start + max_chars if end - start > max_chars else None
 
 
 def first_clause_cut(text: str, start: int, *, min_chars: int) -> int | None:

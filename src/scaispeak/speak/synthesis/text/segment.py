@@ -126,7 +126,8 @@ def split_segments(text: str, *, max_chars: int = 220, min_chars: int = 12) -> l
     The last segment's boundary is "end". Sentence ends are ., ?, !, … (optionally
     followed by closing quotes) before whitespace, except in numbers ("3.14"), after
     abbreviations ("Dr.", "e.g.") and initials ("J. R. R."). Clause cuts fall on
-    , ; : — ( ), then before conjunctions, then on the last space: never inside a word.
+    , ; : — ( ), then before conjunctions, then on the last space; inside a word only when the
+    word alone is longer than ``max_chars`` (a key, a URL).
     """
     limits = _limits(max_chars, min_chars)
     spans = _merge_short(_spans(text, sentence_cuts(text), len(text), limits), limits)
@@ -138,12 +139,11 @@ def split_segments(text: str, *, max_chars: int = 220, min_chars: int = 12) -> l
 def split_for_engine(spoken: str, max_chars: int) -> list[str]:
     """Cut normalised text into pieces of at most ``max_chars`` for separate engine calls.
 
-    Segments are cut only between words, so one unbroken token (a key, a hash, a long
-    URL) makes a segment of any length, and normalising digits and symbols can make it
-    several times longer still. An engine renders each call whole, in memory that grows
-    with its audio: a 2,000-character token took a server past 20 GB. Ordinary segments
-    come back as one piece; longer text is cut between words, and inside a word only
-    when the word alone is too long.
+    Normalising digits and symbols can make a segment several times longer than its
+    written ``max_chars`` (a key, a hash, a long number). An engine renders each call
+    whole, in memory that grows with its audio: a 2,000-character token took a server
+    past 20 GB. Ordinary segments come back as one piece; longer text is cut between
+    words, and inside a word only when the word alone is too long.
     """
     pieces: list[str] = []
     current = ""
@@ -167,7 +167,8 @@ class IncrementalSegmenter:
     break is told from a space). Until something has been emitted, the first clause is
     released as soon as it ends in , ; : — and is at least ``min_chars`` long, to cut
     time to first audio. If more than ``max_wait_chars`` are pending without a sentence
-    end, the text is cut at a clause; past ``max_chars`` at the last word boundary.
+    end, the text is cut at a clause; past ``max_chars`` at the last word boundary (or
+    inside a word longer than that), so what waits is never more than ``max_chars``.
     ``flush`` returns everything still buffered and starts a new utterance;
     ``release_words`` speaks the complete words of text that has waited too long.
     """
