@@ -129,3 +129,13 @@ async def test_text_with_half_a_utf16_pair_is_422_not_a_failed_synthesis(
     headers = {**sqlite_app.auth(sqlite_app.tenancy.member_a), "content-type": "application/json"}
     response = await sqlite_app.client.post(SPEAK, content=escaped, headers=headers)
     assert_problem(response, 422, "invalid_text")
+
+
+@pytest.mark.parametrize("voice", [JOE, "voc_kokoro_jf-alpha"])
+async def test_control_characters_are_read_as_spaces(sqlite_app: LiveApp, voice: str) -> None:
+    """A stray NUL (an LLM's token) failed the request: 500, "embedded null character"."""
+    answer = await speak(
+        sqlite_app, {"text": "Hello\x00 there,\x1b how are you?", "voice_id": voice}
+    )
+    assert answer.status_code == 200, answer.text
+    assert int(answer.headers["x-scaispeak-characters"]) == len("Hello\x00 there,\x1b how are you?")

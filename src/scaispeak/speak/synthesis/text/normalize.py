@@ -27,6 +27,15 @@ _MARKUP = re.compile(r"`+|\*\*|__|^[^\S\n]*(?:#{1,6}|[*•-])[^\S\n]+", re.MULTI
 _MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\[\]\n]*)\]\([^()\s]*(?:\s\"[^\"\n]*\")?\)")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+
+
+def control_characters(text: str) -> str:
+    """Control characters (a stray NUL in an LLM's tokens) as spaces: an engine given
+    one failed the request ("embedded null character"), and a stream with it."""
+    return _CONTROL.sub(" ", text)
+
+
 def markup(text: str) -> str:
     """Drop Markdown that LLMs emit (`code`, **bold**, # headings, bullets, [label](url))."""
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
@@ -271,7 +280,8 @@ def whitespace(text: str) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    markup,  # first: Markdown symbols must not be spoken or confuse later patterns
+    control_characters,  # first: no engine takes them, and no rule expects them
+    markup,  # Markdown symbols must not be spoken or confuse later patterns
     pictographs,  # early: an emoji between digits or words must not join or split them
     unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
