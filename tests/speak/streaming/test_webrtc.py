@@ -135,13 +135,21 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
         no_channel = await offer_sdp(pc)
     finally:
         await pc.close()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.createDataChannel("speak")
+        # BUNDLE naming media that are not there: aiortc fails answering it, and then
+        # closing the peer (a 500 that skipped giving the stream slot back).
+        unknown_bundle = (await offer_sdp(pc)).replace("a=group:BUNDLE", "a=group:BUNDLE 7 8")
+    finally:
+        await pc.close()
     # aiortc's parser fails on these last two with a bare AssertionError, not ValueError.
     session_head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
     no_port = session_head + "m=audio\r\n"
     audio = session_head + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
     short_candidate = audio + "a=candidate:1 1\r\n"
     async with httpx.AsyncClient(base_url=stream_server.url) as http:
-        for sdp in (no_channel, "v=0 and nothing else", no_port, short_candidate):
+        for sdp in (no_channel, "v=0 and nothing else", no_port, short_candidate, unknown_bundle):
             body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}
             response = await http.post(SESSIONS_PATH, json=body, headers=_auth(stream_server.key))
             assert response.status_code == 422
@@ -184,3 +192,12 @@ async def test_a_peer_that_never_connects_expires_and_shutdown_hangs_up(
     async with RtcClient.connect(server.url, key, voice_id=PIPER) as client:
         server.server.__exit__(None, None, None)  # shutdown ends every session
         await client.channel_closed()
+
+
+def test_a_channel_message_nested_past_the_parser_is_left_to_the_session_to_refuse() -> None:
+    """It raised RecursionError in the channel's reader, which ended the session with no
+    word to the peer; the session answers it as malformed JSON, as on a WebSocket."""
+    from scaispeak.speak.transports.rtc_sessions import _for_track
+
+    nested = '{"type": "text", "text": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert _for_track(nested) == (nested, False)

@@ -166,6 +166,11 @@ async def test_a_tenant_over_its_stream_cap_gets_too_many_streams(
     ("message", "code"),
     [
         pytest.param("{not json", "malformed_json", id="malformed_json"),
+        pytest.param(  # was a RecursionError: a fatal 500 that ended the stream
+            '{"type": "text", "text": ' + "[" * 5000 + "]" * 5000 + "}",
+            "malformed_json",
+            id="nested_past_the_parser",
+        ),
         pytest.param({"type": "text", "text": "Hi."}, "not_started", id="text_before_start"),
         pytest.param({"type": "start", "voice_id": "voc_nobody"}, "unknown_voice", id="voice"),
         pytest.param(

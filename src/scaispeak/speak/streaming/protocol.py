@@ -114,7 +114,7 @@ def parse_message(raw: str | bytes) -> ClientMessage:
         raise InvalidMessage("Send JSON text messages; binary messages are not accepted.")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser goes: not ours
         raise InvalidJson("The message is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidMessage('A message is a JSON object with a "type".')

@@ -151,7 +151,7 @@ def _for_track(raw: str | bytes) -> tuple[str | bytes, bool]:
     """
     try:
         message = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # the session answers it as malformed
         return raw, False
     if not isinstance(message, dict) or message.get("type") != "start":
         return raw, isinstance(message, dict) and message.get("type") == "cancel"

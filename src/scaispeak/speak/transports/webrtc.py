@@ -79,8 +79,10 @@ async def open_webrtc_session(body: RtcOffer, caller: Caller, request: Request) 
     try:
         sdp = await peer.answer(body.sdp)
     except BaseException as exc:
-        await peer.close()
-        await slot.aclose()
+        try:
+            await _close_half_built(peer)
+        finally:
+            await slot.aclose()
         if isinstance(exc, Exception):  # not a cancellation: the offer is what failed
             raise _refused(exc) from None
         raise
@@ -108,6 +110,16 @@ async def stream_demo() -> HTMLResponse:
     """A page that speaks typed text over WebRTC, with a barge-in button."""
     page = resources.files("scaispeak").joinpath("static/stream-demo.html")
     return HTMLResponse(page.read_text(encoding="utf-8"))
+
+
+async def _close_half_built(peer: RtcPeer) -> None:
+    """Close a peer whose offer failed. aiortc may fail closing it too (an offer whose
+    BUNDLE names unknown media left it half set up: AttributeError), which answered
+    500 instead of the offer's 422, and nothing is left to do about it but log it."""
+    try:
+        await peer.close()
+    except Exception:
+        _log.info("closing a WebRTC peer whose offer failed failed too", exc_info=True)
 
 
 def _refused(exc: Exception) -> InvalidOffer:
