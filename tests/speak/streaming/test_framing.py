@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaispeak.speak.streaming.framing import PieceShaper, shape_segment
+from scaispeak.speak.streaming.framing import PieceShaper
+from scaispeak.speak.synthesis.audio import shape_segment
 
 
 @pytest.mark.parametrize(
