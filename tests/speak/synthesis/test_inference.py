@@ -219,6 +219,33 @@ async def test_a_reserved_thread_serves_first_audio_while_long_work_runs() -> No
     pool.shutdown()
 
 
+async def test_a_lane_runs_one_call_at_a_time_even_after_abandoning_one() -> None:
+    """A stream that barged in twice had both abandoned calls running and a third
+    starting, every thread taken: another stream's first clause waited 25 s."""
+    pool = InferencePool(2, reserved=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    abandoned = asyncio.create_task(
+        pool.run(gate.wait, 10, priority=Priority.FIRST_AUDIO, lane="barging")
+    )
+    await until(lambda: pool.running == 1)
+    abandoned.cancel()  # the barge-in: the call runs on in its thread
+    again = asyncio.create_task(
+        pool.run(ran.append, "barging-again", priority=Priority.FIRST_AUDIO, lane="barging")
+    )
+    await asyncio.sleep(0.05)
+    assert (pool.running, pool.queued, ran) == (1, 1, [])  # it waits for its own call
+    # Another stream's first clause starts at once on the thread that is left.
+    await pool.run(ran.append, "other-first-clause", priority=Priority.FIRST_AUDIO, lane="o")
+    assert ran == ["other-first-clause"]
+    gate.set()
+    await again
+    assert ran == ["other-first-clause", "barging-again"]
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    pool.shutdown()
+
+
 async def test_no_thread_is_held_while_normal_work_has_the_only_unreserved_one() -> None:
     pool = InferencePool(2, reserved=1)
     gate = threading.Event()

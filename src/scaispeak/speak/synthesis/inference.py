@@ -6,7 +6,10 @@ request) round-robin, so a lane with many queued calls takes one turn and then w
 behind every other lane: one stream's long paragraph cannot starve another stream's
 first clause. A call whose awaiting task is cancelled (barge-in, a disconnect) leaves
 the queue at once; a call already running in a thread cannot be interrupted (the
-engine is inside onnxruntime), so it finishes there and its result is dropped.
+engine is inside onnxruntime), so it finishes there and its result is dropped. Until
+it has, its lane runs nothing else: a stream that barged in twice had its two
+abandoned calls and its new one running together, every thread taken, and other
+streams' first audio waited 25 s; now it waits for its own abandoned call instead.
 
 Because a running call cannot be pre-empted, ``reserved`` threads are kept for
 first-audio work: normal and bulk calls never occupy them, so a stream's first clause
@@ -97,6 +100,7 @@ class InferencePool:
         self._queued = 0
         self._running = 0
         self._running_deferrable = 0  # calls running now that may not use a reserved thread
+        self._busy_lanes: set[Hashable] = set()  # lanes with a call running (one at most)
         self._holds: set[ThreadHold] = set()
         self._mean_call_s: float | None = None  # of interactive calls; None before the first
         self._workers: list[threading.Thread] = []
@@ -269,7 +273,10 @@ class InferencePool:
                 # The remaining threads are reserved for first audio or held for due-soon
                 # work; lower priorities are kept from them just the same.
                 return None
-            lane, queue = next(iter(lanes.items()))
+            ready = next(((k, q) for k, q in lanes.items() if k not in self._busy_lanes), None)
+            if ready is None:
+                continue  # each of these lanes waits for its own running call
+            lane, queue = ready
             work = queue.popleft()
             self._queued -= 1
             if queue:
@@ -292,6 +299,7 @@ class InferencePool:
                 if not work.future.set_running_or_notify_cancel():
                     continue
                 self._running += 1
+                self._busy_lanes.add(work.lane)
                 deferrable = work.priority is not Priority.FIRST_AUDIO
                 self._running_deferrable += deferrable
             started = self._clock()
@@ -305,10 +313,13 @@ class InferencePool:
             with self._cond:
                 self._running -= 1
                 self._running_deferrable -= deferrable
+                self._busy_lanes.discard(work.lane)
                 if work.priority is not Priority.BULK:
                     self._note_call_time(self._clock() - started)
-                if deferrable and (self.reserved or self._holds):
-                    self._cond.notify()  # a thread held back from deferrable work may take it
+                if self._queued:
+                    # A thread held back from deferrable work, or idle while this lane's
+                    # next call waited for this one, may take work now.
+                    self._cond.notify_all()
             if error is not None:
                 work.future.set_exception(error)
             else:
