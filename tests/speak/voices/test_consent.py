@@ -59,7 +59,18 @@ async def test_genuine_consent_is_accepted_and_the_voice_builds(
     trail = consent.json()
     assert trail["consent"]["state"] == "active" and trail["consent"]["speaker_score"] >= 0.92
     assert PHRASE.split()[0] in trail["consent"]["transcript"].lower()
-    assert [e["action"] for e in trail["audit"]] == ["clone_accepted", "voice_ready"]
+    # The challenge's issue and the intake's checks name the challenge, not the voice
+    # (it did not exist yet): the trail listed only the last two.
+    assert [e["action"] for e in trail["audit"]] == [
+        "consent_challenge_issued",
+        "intake_preflight",
+        "intake_statement",
+        "intake_speaker",
+        "clone_accepted",
+        "voice_ready",
+    ]
+    speaker = next(e for e in trail["audit"] if e["action"] == "intake_speaker")
+    assert speaker["details"]["consent_sha256"] == trail["consent"]["evidence_sha256"]
 
 
 # Rejections by the audio checks run on SQLite only: they test recognition and

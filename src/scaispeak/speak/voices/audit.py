@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import utcnow
@@ -153,11 +153,17 @@ def _entry_problem(entry: AuditEntry, expected_seq: int, previous_hash: str) -> 
 
 
 async def entries_for_voice(
-    session: AsyncSession, chain: str, voice_id: str, limit: int
+    session: AsyncSession, chain: str, voice_id: str, limit: int, challenge_id: str | None = None
 ) -> list[AuditEntry]:
+    """The voice's entries, and those of the consent challenge it was cloned under:
+    the challenge's issue and the intake's checks (scores and clip digests) are
+    written before the voice exists, so they name the challenge, not the voice."""
+    about = AuditEntry.voice_id == voice_id
+    if challenge_id is not None:
+        about = or_(about, AuditEntry.details["challenge_id"].as_string() == challenge_id)
     stmt = (
         select(AuditEntry)
-        .where(AuditEntry.chain == chain, AuditEntry.voice_id == voice_id)
+        .where(AuditEntry.chain == chain, about)
         .order_by(AuditEntry.seq)
         .limit(limit)
     )

@@ -97,8 +97,9 @@ async def voice_consent(session: Session, caller: Caller, voice_id: str) -> Voic
     """The consent record and audit trail of a voice, for its editors, its owner and
     whoever recorded the consent."""
     voice, record = await consent.consent_in_reach(session, caller, voice_id)
+    challenge_id = record.challenge_id if record else None
     entries = await audit.entries_for_voice(
-        session, audit.chain_for(voice.tenant_id), voice.id, AUDIT_PAGE
+        session, audit.chain_for(voice.tenant_id), voice.id, AUDIT_PAGE, challenge_id
     )
     return VoiceConsentOut(
         consent=ConsentOut.model_validate(record) if record else None,
