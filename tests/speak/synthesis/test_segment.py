@@ -332,3 +332,35 @@ def test_a_stream_of_text_without_spaces_is_cut_in_linear_time(characters: int) 
     assert time.perf_counter() - started < 5.0
     assert all(len(segment.text) <= 220 for segment in emitted)
     assert sum(len(segment.text) for segment in emitted) == characters
+
+
+def _fed(text: str, chunk: int | None) -> list[Segment]:
+    """``text`` streamed word by word (``chunk`` None) or ``chunk`` characters at a time."""
+    segmenter = IncrementalSegmenter()
+    if chunk is None:
+        words = text.split(" ")
+        pieces = [word + " " for word in words[:-1]] + words[-1:]
+    else:
+        pieces = [text[i : i + chunk] for i in range(0, len(text), chunk)]
+    return [s for piece in pieces for s in segmenter.feed(piece)] + segmenter.flush()
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 4])
+@pytest.mark.parametrize(
+    ("text", "together"),
+    [
+        # Cut at the comma, the year was read as a plain number ("two thousand ...").
+        ("Your order will ship on Dec 5, 2026, and arrive soon.", "Dec 5, 2026"),
+        ("Monday, Jan 3rd, 2026 at 10:00 AM we open, come by.", "Monday, Jan 3rd, 2026"),
+        # Cut after the parenthesis, the area code was read as "eight hundred".
+        ("Call us (800) 555-0199 anytime, day or night.", "(800) 555-0199"),
+        # Decided on the "E" alone, "p.m." ended a sentence before its time zone.
+        ("We meet at 3 p.m. EST tomorrow, then lunch. Then more.", "3 p.m. EST"),
+    ],
+)
+def test_a_stream_never_cuts_inside_a_date_a_phone_number_or_a_time(
+    text: str, together: str, chunk: int | None
+) -> None:
+    segments = _fed(text, chunk)
+    assert any(together in segment.text for segment in segments), _texts(segments)
+    assert " ".join(_texts(segments)) == text

@@ -59,6 +59,19 @@ _BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s")
 _CLAUSE_PUNCTUATION = re.compile(
     r"[,;:](?=\s)|(?<!\d)[—―](?!\d)|(?<=\s)[-–](?=\s)|\)(?=\s)|(?<=\s)(?=\()"
 )
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?"
+# Punctuation that belongs to one quantity, read as a whole only in one segment: the
+# comma of "Dec 5, 2026" (cut there, the year is read as a plain number: "two thousand
+# twenty-six") and of "Monday, Jan 3", and the parenthesis of "(800) 555-0199" (cut
+# there, the area code is read as a quantity). Never a clause cut.
+_WHOLE_QUANTITY_BEFORE = re.compile(
+    rf"(?:\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,|\b{_WEEKDAY}\.?,|\(\d{{3}}\))\Z",
+    re.IGNORECASE,
+)
 _LOOKAHEAD_MARGIN = 16  # longer than any conjunction below with its space
 _CONJUNCTION = re.compile(
     r"(?<=\s)(?=(?:and|but|or|nor|so|yet|because|which|while|whereas|although|though"
@@ -114,6 +127,16 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
 
 
+_UNFINISHED_WORD = re.compile(r"\s*[A-Za-z]{1,7}\Z")
+
+
+def _zone_may_follow(text: str, match: re.Match[str]) -> bool:
+    """Streaming: after "p.m." the next word has begun but may still grow into a time
+    zone ("E" of "EST", which continues the sentence): decide once it is whole."""
+    word = _token_before(text, match.start()).lower()
+    return word in _MERIDIEMS and _UNFINISHED_WORD.match(text, match.end()) is not None
+
+
 def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
     """Sentence ends and paragraph breaks in ``text``, in order.
 
@@ -124,7 +147,7 @@ def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
     cuts: dict[int, Boundary] = {}
     for match in _TERMINATOR.finditer(text):
         following = _next_char(text, match.end())
-        if open_end and following is None:
+        if open_end and (following is None or _zone_may_follow(text, match)):
             continue
         if _ends_sentence(text, match, following):
             cuts[match.end()] = "sentence"
@@ -147,10 +170,19 @@ def _good_word_cut(text: str, space: re.Match[str]) -> bool:
     return word not in _NEVER_FINAL and word not in _BEFORE_NUMBER
 
 
+def _clause_punctuation(text: str, start: int, stop: int) -> list[int]:
+    """Clause cuts at punctuation in ``text[start:stop]``, none inside a quantity."""
+    return [
+        m.end()
+        for m in _CLAUSE_PUNCTUATION.finditer(text, start, stop)
+        if not _WHOLE_QUANTITY_BEFORE.search(text, max(0, m.end() - 24), m.end())
+    ]
+
+
 def _candidates(text: str, start: int, stop: int, level: int) -> list[int]:
     """Cut positions in ``text[start:stop]``: 0 punctuation, 1 conjunctions, 2-3 spaces."""
     if level == 0:
-        return [m.end() for m in _CLAUSE_PUNCTUATION.finditer(text, start, stop)]
+        return _clause_punctuation(text, start, stop)
     if level == 1:
         return [m.start() for m in _CONJUNCTION.finditer(text, start, stop)]
     spaces = list(_WHITESPACE.finditer(text, start, stop))
@@ -189,7 +221,7 @@ def clause_cut(
 
 def first_clause_cut(text: str, start: int, *, min_chars: int) -> int | None:
     """The earliest clause punctuation cut leaving at least ``min_chars`` before it."""
-    for match in _CLAUSE_PUNCTUATION.finditer(text, start):
-        if match.end() - start >= min_chars and match.end() < len(text):
-            return match.end()
+    for cut in _clause_punctuation(text, start, len(text)):
+        if cut - start >= min_chars and cut < len(text):
+            return cut
     return None
