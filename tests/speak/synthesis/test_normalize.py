@@ -259,6 +259,29 @@ EXACT = [
         "It rained. twenty twenty saw floods.",
     ),
     ("count_opens_sentence_kept", "1500 were sold.", "one thousand five hundred were sold."),
+    # misreadings a reviewer heard in production-like text (each failed before its fix)
+    ("the_written_before_a_day", "The 5th of May.", "The fifth of May."),
+    ("house_number_letter", "221B Baker Street", "two hundred twenty-one B Baker Street"),
+    ("citation_markers_dropped", "Studies show this [1].", "Studies show this."),
+    ("footnote_marker_dropped", "It was noted[^1] before.", "It was noted before."),
+    ("code_fence_language_not_spoken", "```python\nprint(x)\n```", "print(x)"),
+    ("plus_bullets", "+ first item\n+ second", "first item second"),
+    ("task_boxes", "- [x] Pay rent\n- [ ] Buy milk", "Pay rent Buy milk"),
+    ("strikethrough_marks", "This is ~~old~~ new.", "This is old new."),
+    ("hours_with_meridiems", "Our hours are 9am-5pm.", "Our hours are nine AM to five PM."),
+    ("clock_range_with_meridiems", "1:30 pm-3:00 pm", "one thirty PM to three PM"),
+    ("version_with_v", "Upgrade to v2.3.1.", "Upgrade to version two dot three dot one."),
+    (
+        "order_number_is",
+        "Your order number is 1234567.",
+        "Your order number is one two three four five six seven.",
+    ),
+    ("your_code_is", "Your code is 4829.", "Your code is four eight two nine."),
+    ("one_time_password", "Your OTP is 4829.", "Your OTP is four eight two nine."),
+    ("order_was_a_quantity", "The order was 300 units.", "The order was three hundred units."),
+    ("error_code_is_a_quantity", "error code 500", "error code five hundred"),
+    ("yen", "¥5000", "five thousand yen"),
+    ("rupees_and_paise", "₹500.50", "five hundred rupees and fifty paise"),
 ]
 
 

@@ -33,7 +33,9 @@ _US_DATE = re.compile(
 _MONTH_DAY = re.compile(
     rf"\b{_MONTH}\s+{_DAY}(?:st|nd|rd|th)?\b(?![:.,]\d)(?:,?\s+{_YEAR}\b(?![.,]\d))?"
 )
+# "the" written before the day is the one said ("The 5th of May": not "the the fifth").
 _DAY_MONTH = re.compile(
+    rf"(?:\b(?P<the>[Tt]he)\s+)?"
     rf"\b{_DAY}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?!\w)(?:,?\s+{_YEAR}\b(?![.,]\d))?"
 )
 _MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+{_YEAR}\b(?![.,]\d)")
@@ -96,7 +98,7 @@ def _month_day(match: re.Match[str]) -> str:
 
 def _day_month(match: re.Match[str]) -> str:
     month = say.MONTHS[_month_number(match["month"]) - 1]
-    words = f"the {say.ordinal(int(match['day']))} of {month}"
+    words = f"{match['the'] or 'the'} {say.ordinal(int(match['day']))} of {month}"
     if match["year"]:
         return f"{words} {say.year(int(match['year']))}"
     return words + _period_if_final(match)
@@ -141,11 +143,21 @@ def _clock_time(match: re.Match[str]) -> str:
     return spoken + _period_if_final(match)
 
 
+# The dash between two times of day with am/pm ("9am-5pm", "1:30 pm–3:00 pm"), which
+# the range rule does not see (am/pm sits between the numbers): said "to".
+_TIME_RANGE_DASH = re.compile(
+    r"(?:(?<=[ap]m)|(?<=[ap]\.m\.))\s?[-–]\s?(?=(?:1[0-2]|0?[1-9])(?::[0-5]\d)?\s?[ap]\.?m\b)",
+    re.IGNORECASE,
+)
+
+
 def times(text: str) -> str:
-    """10:30 am -> "ten thirty AM", 7:05 -> "seven oh five", 5 p.m. -> "five PM".
+    """10:30 am -> "ten thirty AM", 7:05 -> "seven oh five", 5 p.m. -> "five PM",
+    9am-5pm -> "nine AM to five PM".
 
     Runs after ranges (9:00-17:00) and before plain numbers and the colon is lost.
     """
+    text = _TIME_RANGE_DASH.sub(" to ", text)
     text = _CLOCK_TIME.sub(_clock_time, text)
     return _HOUR_TIME.sub(_clock_time, text)
 

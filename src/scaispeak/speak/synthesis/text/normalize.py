@@ -20,10 +20,17 @@ from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
+from scaispeak.speak.synthesis.text.scale_rules import scaled_numbers
 
 Rule = Callable[[str], str]
 
-_MARKUP = re.compile(r"`+|\*\*|__|^[^\S\n]*(?:#{1,6}|[*•-])[^\S\n]+", re.MULTILINE)
+_MARKUP = re.compile(r"`+|\*\*|__|~~|^[^\S\n]*(?:#{1,6}|[*•+-])[^\S\n]+", re.MULTILINE)
+# Lines that fence a code block, with the block's language ("```python"): not spoken.
+_FENCE = re.compile(r"^[^\S\n]*(?:```|~~~)[\w+#.-]*[^\S\n]*$", re.MULTILINE)
+# A task list's box ("- [x] Pay rent") and a citation marker ("as shown [1]", "[^2]").
+_BOX_OR_CITATION = re.compile(
+    r"(?:^[^\S\n]*(?:[*•+-][^\S\n]+)?\[[ xX]\][^\S\n]+)|[^\S\n]?\[\^?\d{1,3}\]", re.MULTILINE
+)
 _MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\[\]\n]*)\]\([^()\s]*(?:\s\"[^\"\n]*\")?\)")
 
 
@@ -37,8 +44,11 @@ def control_characters(text: str) -> str:
 
 
 def markup(text: str) -> str:
-    """Drop Markdown that LLMs emit (`code`, **bold**, # headings, bullets, [label](url))."""
+    """Drop Markdown that LLMs emit (`code`, **bold**, ~~struck~~, # headings, bullets,
+    task boxes, code fences, citation markers, [label](url))."""
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
+    text = _FENCE.sub("", text)
+    text = _BOX_OR_CITATION.sub("", text)
     return _MARKUP.sub("", text)
 
 
@@ -298,7 +308,7 @@ RULES: tuple[Rule, ...] = (
     num.negative_numbers,  # after ranges ("5-10"); before money ("-$5")
     num.money,  # before units, percent, years and cardinals ("$3.5 million")
     models.video_formats,  # before scaled numbers read "4K videos" as four thousand
-    num.scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
+    scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
     num.units_and_percent,  # after money; needs the literal "1" for singular units
     models.model_numbers,  # after units ("RTX 4090 24GB"); before years and cardinals
     dates.years,  # after dates and money own their four-digit numbers; before cardinals

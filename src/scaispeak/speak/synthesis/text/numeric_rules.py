@@ -12,7 +12,7 @@ import re
 from scaispeak.speak.synthesis.text import verbalize as say
 
 _INT = r"\d{1,3}(?:,\d{3})+|\d+"  # an integer, with or without thousands separators
-_SCALES = {
+SCALES = {
     "k": "thousand",
     "m": "million",
     "mn": "million",
@@ -80,7 +80,8 @@ def phone_numbers(text: str) -> str:
 # ("#", "number", "no.", ":") or five digits or more.
 _NAMING_WORDS = (
     r"zip(?:\s?code)?|post(?:al)?\s?code|pin(?:\s?code)?|acct\.?|ref\.?|id"
-    r"|(?:promo|verification|security|confirmation|tracking|reference|routing)"
+    r"|otp|passcode|one[-\s]time\s(?:code|password|passcode|pin)|(?:your|my)\scode"
+    r"|(?:promo|verification|security|confirmation|tracking|reference|routing|access|login)"
     r"(?:\s(?:number|no\.|code|id))?"
     r"|ending(?:\s(?:in|with))?|last\s(?:four|4)(?:\sdigits)?(?:\s(?:are|of))?"
 )
@@ -88,7 +89,8 @@ _WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|custome
 _MARKER = r"(?:#|:|(?i:no\.|number|id))"
 _IDENTIFIER = re.compile(
     rf"\b(?P<ctx>(?i:{_NAMING_WORDS})\s?(?:{_MARKER}|(?i:is))?\s?"
-    rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?=\d{{3}})|(?=\d{{5}})))"
+    # "order 12345", "order #123", "order number is 123" (not "the order was 300")
+    rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?:(?i:is|was)\s)?(?=\d{{3}})|(?=\d{{5}})))"
     r"(?P<id>\d{3,}(?:-\d{2,})*)(?![\w,.]\d|\w)"
 )
 # A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234"
@@ -123,8 +125,8 @@ def identifiers(text: str) -> str:
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _RANGE = re.compile(
-    rf"(?<![\w.,:/-])(?P<s1>[$€£]?)(?P<a>{_RANGE_END})\s?[-–]\s?"
-    rf"(?P<s2>[$€£]?)(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
+    rf"(?<![\w.,:/-])(?P<s1>[$€£¥₹]?)(?P<a>{_RANGE_END})\s?[-–]\s?"
+    rf"(?P<s2>[$€£¥₹]?)(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
 )
 
 
@@ -149,8 +151,8 @@ def ranges(text: str) -> str:
     return _RANGE.sub(_range, text)
 
 
-_NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−](?=[$€£]?\.?\d)")
-_SUBTRACTION = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£]?\d)")
+_NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−](?=[$€£¥₹]?\.?\d)")
+_SUBTRACTION = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£¥₹]?\d)")
 
 
 def negative_numbers(text: str) -> str:
@@ -163,10 +165,10 @@ def negative_numbers(text: str) -> str:
 
 
 _MONEY = re.compile(
-    rf"(?P<sym>[$€£])\s?(?P<int>{_INT})(?:\.(?P<frac>\d+))?"
+    rf"(?P<sym>[$€£¥₹])\s?(?P<int>{_INT})(?:\.(?P<frac>\d+))?"
     r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b)?"
 )
-_MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{_INT})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£])")
+_MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{_INT})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹])")
 
 
 # "a $5 bill", "an $8 million deal", "a $10-an-hour job": after "a" and before the thing
@@ -186,15 +188,15 @@ def _prices_a_thing(match: re.Match[str]) -> bool:
 
 def _money(match: re.Match[str]) -> str:
     groups = match.groupdict()
-    scale = groups.get("scale") or _SCALES.get((groups.get("abbr") or "").lower(), "")
+    scale = groups.get("scale") or SCALES.get((groups.get("abbr") or "").lower(), "")
     integer = groups.get("int") or "0"  # "$.50"
     adjective = _prices_a_thing(match)
     return say.money(match["sym"], integer, match["frac"] or "", scale, adjective=adjective)
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
-_ABOUT_MONEY = re.compile(r"~\s?(?=[$€£]\.?\d)")
-_CENTS_ONLY = re.compile(r"(?P<sym>[$€£])\.(?P<frac>\d\d)\b(?![.,]\d)")
+_ABOUT_MONEY = re.compile(r"~\s?(?=[$€£¥₹]\.?\d)")
+_CENTS_ONLY = re.compile(r"(?P<sym>[$€£¥₹])\.(?P<frac>\d\d)\b(?![.,]\d)")
 
 
 def money(text: str) -> str:
@@ -208,34 +210,6 @@ def money(text: str) -> str:
     text = _CENTS_ONLY.sub(_money, text)
     text = _MONEY.sub(_money, text)
     return _MONEY_AFTER.sub(_money, text)
-
-
-_SCALED = re.compile(
-    r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)(?:(?P<big>[MB]|bn|mn|tn)\b"
-    r"|(?P<k>[kK])(?=\s+[a-z]+s\b))"
-)
-
-
-# "Apartment 4B", "gate 12B", "seat 3M": a letter after a number that names a place.
-_PLACE_BEFORE = re.compile(
-    r"(?i:apartment|apt\.?|unit|suite|room|gate|seat|row|platform|flat|building|terminal"
-    r"|block|level|floor)\s?$"
-)
-
-
-def _scaled(match: re.Match[str]) -> str:
-    if _PLACE_BEFORE.search(match.string, max(0, match.start() - 12), match.start()):
-        return match[0]
-    scale = _SCALES[(match["big"] or match["k"]).lower()]
-    return f"{match['num']} {scale}"
-
-
-def scaled_numbers(text: str) -> str:
-    """1M users -> "1 million users", 2.5B, 10k steps -> "10 thousand steps".
-
-    "k" only before a plural word: "5K run" is said "five K". Runs after money ("$5k").
-    """
-    return _SCALED.sub(_scaled, text)
 
 
 _UNITS: dict[str, tuple[str, str]] = {
@@ -363,6 +337,7 @@ def ordinals_and_fractions(text: str) -> str:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?!\d)")
+_VERSION_V = re.compile(r"(?<![\w.])[vV](?=\d+(?:\.\d+)+(?!\d))")  # "v2.3.1", "v18.17.0"
 _BARE_DECIMAL = re.compile(r"(?<![\w.,])\.(?P<frac>\d+)\b")
 _NUMBER = re.compile(rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?")
 
@@ -382,10 +357,12 @@ def _number(match: re.Match[str]) -> str:
 
 
 def cardinal_numbers(text: str) -> str:
-    """1,250 -> "one thousand two hundred fifty", 3.14, .5, 1.2.3 (versions, IPs), MP3.
+    """1,250 -> "one thousand two hundred fifty", 3.14, .5, 1.2.3 (versions, IPs), MP3,
+    v2.3.1 -> "version two dot three dot one".
 
     Runs last among the number rules: whatever digits are left are plain quantities.
     """
+    text = _VERSION_V.sub("version ", text)
     text = _DOTTED_NUMBER.sub(
         lambda m: " dot ".join(say.cardinal_text(part) for part in m.group().split(".")), text
     )

@@ -1,0 +1,47 @@
+"""Numbers with a scale letter: "1M users", "2.5B", "10k steps"; not "Apt 4B" or "221B
+Baker Street", where the letter is part of a name.
+
+Runs after money ("$5k") and before units ("5 MB" keeps its space): ``normalize.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scaispeak.speak.synthesis.text.numeric_rules import SCALES
+
+_SCALED = re.compile(
+    r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)(?:(?P<big>[MB]|bn|mn|tn)\b"
+    r"|(?P<k>[kK])(?=\s+[a-z]+s\b))"
+)
+
+
+# "Apartment 4B", "gate 12B", "seat 3M": a letter after a number that names a place.
+_PLACE_BEFORE = re.compile(
+    r"(?i:apartment|apt\.?|unit|suite|room|gate|seat|row|platform|flat|building|terminal"
+    r"|block|level|floor)\s?$"
+)
+
+
+# "221B Baker Street": a house number, when a street name follows.
+_STREET_AFTER = re.compile(
+    r"\s+(?:[A-Z][\w'-]*\s+){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr"
+    r"|Boulevard|Blvd|Way|Place|Pl|Court|Ct|Square|Sq|Terrace|Close|Crescent|Highway|Hwy)\b"
+)
+
+
+def _scaled(match: re.Match[str]) -> str:
+    if _PLACE_BEFORE.search(match.string, max(0, match.start() - 12), match.start()):
+        return match[0]
+    if _STREET_AFTER.match(match.string, match.end()):
+        return match[0]
+    scale = SCALES[(match["big"] or match["k"]).lower()]
+    return f"{match['num']} {scale}"
+
+
+def scaled_numbers(text: str) -> str:
+    """1M users -> "1 million users", 2.5B, 10k steps -> "10 thousand steps".
+
+    "k" only before a plural word: "5K run" is said "five K". Runs after money ("$5k").
+    """
+    return _SCALED.sub(_scaled, text)
