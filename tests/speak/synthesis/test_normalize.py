@@ -282,6 +282,31 @@ EXACT = [
     ("error_code_is_a_quantity", "error code 500", "error code five hundred"),
     ("yen", "¥5000", "five thousand yen"),
     ("rupees_and_paise", "₹500.50", "five hundred rupees and fifty paise"),
+    ("weekday_range", "Open Mon-Fri.", "Open Monday to Friday."),
+    ("weekday_range_in_words", "Open Mon. through Fri.", "Open Monday through Friday."),
+    ("days_of_a_month", "The event runs Dec 1-5.", "The event runs December first to fifth."),
+    (
+        "days_of_a_month_with_year",
+        "Dec 5-7, 2026 in Rome",
+        "December fifth to seventh, twenty twenty-six in Rome",
+    ),
+    ("minutes_abbreviated", "45 mins", "forty-five minutes"),
+    ("hours_and_minutes", "The flight is 2h 30m.", "The flight is two hours thirty minutes."),
+    (
+        "uk_number_with_trunk_zero",
+        "Call 020 7946 0958.",
+        "Call zero two zero, seven nine four six, zero nine five eight.",
+    ),
+    (
+        "uk_mobile",
+        "07911 123456",
+        "zero seven nine one one, one two three four five six",
+    ),
+    ("grouped_quantities_kept", "It is 0 100 200", "It is zero one hundred two hundred"),
+    ("euro_decimal_comma", "It costs €12,50.", "It costs twelve euros and fifty cents."),
+    ("euro_thousands_kept", "€1,250", "one thousand two hundred fifty euros"),
+    ("feet_and_inches", "He is 5'10\" tall", "He is five foot ten tall"),
+    ("inches_before_a_noun", 'a 27" monitor', "a twenty-seven inch monitor"),
 ]
 
 

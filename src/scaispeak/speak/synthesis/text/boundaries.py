@@ -40,6 +40,8 @@ _MAYBE_FINAL = frozenset(
     {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "ave", "blvd", "dept"}
     # "am"/"pm" also as normalize_text writes them ("five PM.")
     | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
+    # weekdays as opening hours write them ("Mon. through Fri.")
+    | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
 )
 
 _MERIDIEMS = frozenset({"a.m", "p.m", "am", "pm"})

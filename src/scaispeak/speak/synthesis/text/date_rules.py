@@ -45,6 +45,11 @@ _MONTH_YEAR = re.compile(rf"\b{_MONTH}\s+{_YEAR}\b(?![.,]\d)")
 # it is a date only after a word that asks for one: "due 12/25", "Mon 3/4", "by 12/25".
 # The weak words also come before fractions ("cut by 1/2", "from 1/2 to 3/4 cup"): after
 # them, pairs that the fraction rule would all read ("1/2", "3/4") stay fractions.
+# "Dec 1-5", "June 3rd–7th, 2026": a run of days in one month.
+_MONTH_DAY_RANGE = re.compile(
+    rf"\b{_MONTH}\s+{_DAY}(?:st|nd|rd|th)?\s?[-–]\s?(?P<last>[12]\d|3[01]|0?[1-9])"
+    rf"(?:st|nd|rd|th)?\b(?![:.,]\d|[-–])(?:,?\s+{_YEAR}\b(?![.,]\d))?"
+)
 _SHORT_DATE_WORDS = r"on|due|until|till|effective|starting|expires|expiring|expired"
 _WEAK_SHORT_DATE_WORDS = r"by|before|after|since|from|through|thru"
 # How a weekday is written -> how it is said ("Mon" alone is read "mahn").
@@ -52,6 +57,11 @@ _WEEKDAYS = {day[:3]: day for day in say.WEEKDAYS}
 _WEEKDAYS |= {"Tues": "Tuesday", "Thur": "Thursday", "Thurs": "Thursday"}
 _WEEKDAYS |= {day: day for day in say.WEEKDAYS}
 _WEEKDAY = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+# "Mon-Fri", "Mon. through Fri.": opening hours; a lone "Sun" or "Sat" may be a word.
+_WEEKDAY_RANGE = re.compile(
+    rf"\b(?P<first>{_WEEKDAY})\.?(?P<join>\s?[-–]\s?|\s(?:to|through|thru)\s)"
+    rf"(?P<last>{_WEEKDAY})\b(?P<dot>\.)?"
+)
 _MONTH_SLASH_DAY = r"(?P<m{n}>1[0-2]|0?[1-9])/(?P<d{n}>[12]\d|3[01]|0?[1-9])"
 _SHORT_DATE = re.compile(
     rf"\b(?:(?P<word>(?i:{_SHORT_DATE_WORDS})|(?P<weak>(?i:{_WEAK_SHORT_DATE_WORDS})))"
@@ -91,6 +101,21 @@ def _numeric_date(match: re.Match[str]) -> str:
     return say.date(int(match["m"]), int(match["d"]), year_value)
 
 
+def _month_day_range(match: re.Match[str]) -> str:
+    first, last = int(match["day"]), int(match["last"])
+    if last <= first:
+        return match[0]  # not a run of days ("Dec 5-3" is something else)
+    words = f"{say.date(_month_number(match['month']), first)} to {say.ordinal(last)}"
+    return f"{words}, {say.year(int(match['year']))}" if match["year"] else words
+
+
+def _weekday_range(match: re.Match[str]) -> str:
+    joint = match["join"].strip()
+    spoken = "to" if joint in ("-", "–") else joint
+    first, last = _WEEKDAYS[match["first"]], _WEEKDAYS[match["last"]]
+    return f"{first} {spoken} {last}" + _period_if_final(match)
+
+
 def _month_day(match: re.Match[str]) -> str:
     year_value = int(match["year"]) if match["year"] else None
     return say.date(_month_number(match["month"]), int(match["day"]), year_value)
@@ -109,7 +134,8 @@ def _month_year(match: re.Match[str]) -> str:
 
 
 def dates(text: str) -> str:
-    """2024-03-05, 3/5/2024 (US order), March 3rd, 3 March 2024, March 2024 -> words.
+    """2024-03-05, 3/5/2024 (US order), March 3rd, 3 March 2024, March 2024, Dec 1-5,
+    Mon-Fri -> words.
 
     "due 12/25" -> "due December twenty-fifth": a month and day alone only after a word
     that asks for a date.
@@ -119,6 +145,8 @@ def dates(text: str) -> str:
     text = _ISO_DATE.sub(_numeric_date, text)
     text = _US_DATE.sub(_numeric_date, text)
     text = _SHORT_DATE.sub(_short_date, text)
+    text = _WEEKDAY_RANGE.sub(_weekday_range, text)
+    text = _MONTH_DAY_RANGE.sub(_month_day_range, text)
     text = _MONTH_DAY.sub(_month_day, text)
     text = _DAY_MONTH.sub(_day_month, text)
     return _MONTH_YEAR.sub(_month_year, text)

@@ -18,6 +18,7 @@ from scaispeak.speak.synthesis.text import date_rules as dates
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 from scaispeak.speak.synthesis.text.scale_rules import scaled_numbers
@@ -296,7 +297,7 @@ RULES: tuple[Rule, ...] = (
     unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
     urls,  # before anything that reads dots, slashes, digits or symbols
-    num.phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
+    phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
     num.ranges,  # after phones/dates own their dashes; before times, negatives and money

@@ -1,4 +1,4 @@
-"""Rewrite rules for written numbers: phone numbers, ranges, money, units, ordinals, numbers.
+"""Rewrite rules for written numbers: identifiers, ranges, money, units, ordinals, numbers.
 
 Each rule is a ``str -> str`` function built on a regex compiled once at import. The order
 in which they run is decided (and explained) in ``normalize.py``; the docstring of each
@@ -20,58 +20,6 @@ SCALES = {
     "bn": "billion",
     "tn": "trillion",
 }
-
-
-_EXTENSION = r"(?:,?\s?(?:ext\.?|x|extension)\s?(?P<ext>\d{1,6})\b)?"
-_PHONE_NANP = re.compile(
-    r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])" + _EXTENSION
-)
-_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?![\w-])")
-# "555-1234" is also how a range is written ("200-1000"): it is a local number when its
-# last four digits start with 0 (no quantity is written so), or when a word that asks
-# for a number to be called comes just before it.
-_PHONE_WORDS = r"\b(?i:call|dial|phone|tel|telephone|text|fax|mobile|cell|reach\s+(?:us|me)\s+at)"
-_PHONE_LOCAL = re.compile(
-    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
-    r"(?![\w-]|[.,]\d)" + _EXTENSION
-)
-# N11 service numbers (911, 411, ...) are said digit by digit when someone is to call them.
-_SERVICE_NUMBER = re.compile(rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11)\b(?![.,]\d)")
-_SOCIAL_SECURITY = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
-_LONE_EXTENSION = re.compile(r"\b(?i:ext)\.?\s?(?P<ext>\d{1,6})\b")
-_LONG_DIGIT_RUN = re.compile(r"(?<![\w.,])\d{10,}(?![\w]|[.,]\d)")
-
-
-def _speak_digit_groups(match: re.Match[str], start: int | str = 0) -> str:
-    """Each group of digits read digit by digit, with its extension; from group ``start``."""
-    extension = match.groupdict().get("ext")
-    number = match.string[match.start(start) : match.start("ext") if extension else match.end()]
-    if extension:
-        number = re.sub(r"(?i)[,\s]*(?:ext\.?|x|extension)\s*$", "", number)
-    groups = re.findall(r"\+?\d+", number)
-    spoken = ", ".join(("plus " if g.startswith("+") else "") + say.digits(g) for g in groups)
-    return spoken + (f", extension {say.digits(extension)}" if extension else "")
-
-
-def _local_number(match: re.Match[str]) -> str:
-    if not match["ctx"] and match["local"][4] != "0":
-        return match[0]  # likely a range: "200-1000"
-    return (match["ctx"] or "") + _speak_digit_groups(match, start="local")
-
-
-def phone_numbers(text: str) -> str:
-    """(555) 123-4567, +44 20 7946 0958, 5551234567 -> digit by digit, groups split by commas.
-
-    Also "call 555-1234", "dial 911", ext. 89 and social security numbers (123-45-6789).
-    Runs before dates and ranges, which would otherwise read "555-123" as a range.
-    """
-    text = _PHONE_NANP.sub(_speak_digit_groups, text)
-    text = _PHONE_INTERNATIONAL.sub(_speak_digit_groups, text)
-    text = _PHONE_LOCAL.sub(_local_number, text)
-    text = _SERVICE_NUMBER.sub(lambda m: m["ctx"] + say.digits(m["n"]), text)
-    text = _SOCIAL_SECURITY.sub(_speak_digit_groups, text)
-    text = _LONE_EXTENSION.sub(lambda m: f"extension {say.digits(m['ext'])}", text)
-    return _LONG_DIGIT_RUN.sub(_speak_digit_groups, text)
 
 
 # Words after which a number names something rather than counting it, so it is read
@@ -195,8 +143,19 @@ def _money(match: re.Match[str]) -> str:
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
+# Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
+_EURO_DECIMAL_COMMA = re.compile(
+    r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
+    r"|(?<![\w.,])(?P<int2>\d+),(?P<frac2>\d{1,2})(?=\s?€)"
+)
 _ABOUT_MONEY = re.compile(r"~\s?(?=[$€£¥₹]\.?\d)")
 _CENTS_ONLY = re.compile(r"(?P<sym>[$€£¥₹])\.(?P<frac>\d\d)\b(?![.,]\d)")
+
+
+def _decimal_point(match: re.Match[str]) -> str:
+    if match["int"] is not None:
+        return f"{match['before']}{match['int']}.{match['frac']}"
+    return f"{match['int2']}.{match['frac2']}"
 
 
 def money(text: str) -> str:
@@ -206,6 +165,7 @@ def money(text: str) -> str:
     which would split "$3.5 million".
     """
     text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
+    text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
     text = _ABOUT_MONEY.sub("about ", text)
     text = _CENTS_ONLY.sub(_money, text)
     text = _MONEY.sub(_money, text)
@@ -243,10 +203,13 @@ _UNITS: dict[str, tuple[str, str]] = {
     "Hz": ("hertz", "hertz"),
     "kW": ("kilowatt", "kilowatts"),
     "ms": ("millisecond", "milliseconds"),
+    "secs": ("second", "seconds"),
     "sec": ("second", "seconds"),
+    "mins": ("minute", "minutes"),
     "min": ("minute", "minutes"),
     "hrs": ("hour", "hours"),
     "hr": ("hour", "hours"),
+    "h": ("hour", "hours"),
     "°C": ("degree Celsius", "degrees Celsius"),
     "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
     "°": ("degree", "degrees"),
@@ -256,6 +219,11 @@ _QUANTITY = re.compile(
     rf"(?<![\w.,])(?P<num>-?(?:{_INT})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
 )
 _PERCENT = re.compile(r"\s?%")
+# Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
+_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’](?P<inch>\d{1,2})\s?[\"”″]")
+_INCHES_BEFORE_NOUN = re.compile(r"(?<![\w.,\"“])(?P<n>\d{1,3}(?:\.\d)?)[\"”″](?=\s+[a-z])")
+# "2h 30m": after hours, "m" is minutes, not meters.
+_HOURS_MINUTES = re.compile(r"(?<![\w.,])(?P<h>\d+)\s?h\s?(?P<m>\d{1,2})\s?m\b")
 
 
 def _quantity(match: re.Match[str]) -> str:
@@ -269,6 +237,9 @@ def units_and_percent(text: str) -> str:
     Only after a number, so "m" or "g" in words is untouched; runs after money and before
     cardinals (it needs the literal "1" to choose the singular).
     """
+    text = _FEET_INCHES.sub(r"\g<ft> foot \g<inch>", text)
+    text = _INCHES_BEFORE_NOUN.sub(r"\g<n> inch", text)
+    text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
     text = _QUANTITY.sub(_quantity, text)
     return _PERCENT.sub(" percent", text)
 
