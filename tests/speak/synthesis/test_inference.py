@@ -10,7 +10,7 @@ import pytest
 
 from scaispeak.settings import EngineSettings
 from scaispeak.speak.errors import ServerBusy
-from scaispeak.speak.synthesis.inference import InferencePool, Priority, inference_pool
+from scaispeak.speak.synthesis.inference import InferencePool, Lane, Priority, inference_pool
 
 
 class Blocked:
@@ -74,6 +74,18 @@ async def test_equal_priority_lanes_take_turns(blocked: Blocked) -> None:
     await blocked.release()
     await asyncio.gather(*tasks)
     assert blocked.ran == ["a0", "b0", "speak", "a1", "b1", "a2"]
+
+
+async def test_tenants_take_turns_whatever_their_number_of_lanes(blocked: Blocked) -> None:
+    """A tenant with three requests running took three turns to another's one: a
+    tenant's requests abandoned by their caller delayed another's by 21 s."""
+    tasks = [await blocked.submit(f"a{n}", lane=Lane("A", f"req{n}")) for n in range(3)]
+    tasks += [await blocked.submit(f"a{n}-more", lane=Lane("A", f"req{n}")) for n in range(3)]
+    tasks += [await blocked.submit(f"b{n}", lane=Lane("B", "req")) for n in range(2)]
+    await blocked.release()
+    await asyncio.gather(*tasks)
+    # Tenants alternate; within A its requests take turns.
+    assert blocked.ran == ["a0", "b0", "a1", "b1", "a2", "a0-more", "a1-more", "a2-more"]
 
 
 async def test_cancelled_queued_call_leaves_the_queue_and_never_runs(blocked: Blocked) -> None:

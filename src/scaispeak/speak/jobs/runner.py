@@ -53,7 +53,7 @@ from scaispeak.speak.jobs.service import release_hold
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
-from scaispeak.speak.synthesis.inference import InferencePoolClosed, Priority
+from scaispeak.speak.synthesis.inference import InferencePoolClosed, Lane, Priority
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
@@ -246,7 +246,7 @@ async def _speak_with_failover(
                 route.engine_voice,
                 float(job.params["speed"]),
                 priority=Priority.BULK,
-                lane=job.id,
+                lane=Lane(job.tenant_id, job.id),
                 # Jobs queued before provenance existed carry no choice: mark them.
                 watermark=pipeline.must_embed(
                     route.engine, bool(job.params.get("watermark", True))

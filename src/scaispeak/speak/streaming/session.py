@@ -28,7 +28,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
 from typing import Protocol
 
@@ -88,8 +88,10 @@ class StreamSession:
         coverage: Coverage | None = None,
         permit: Permit | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lane: Hashable | None = None,
     ) -> None:
         self.stream_id = stream_id
+        self._lane = stream_id if lane is None else lane  # its turns in the inference pool
         self._coverage = coverage
         self._permit = permit
         self._spoken_chars = 0
@@ -222,7 +224,7 @@ class StreamSession:
             self._delivery,
             self._outbox,
             self.produced,
-            lane=self.stream_id,
+            lane=self._lane,
             lead_in_s=encoder.delay_seconds,
         )
         self._outbox.put(Event.fixed(p.started_event(self.stream_id, spec)))

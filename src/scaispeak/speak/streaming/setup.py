@@ -25,6 +25,7 @@ from scaispeak.speak.streaming.billing import StreamBilling
 from scaispeak.speak.streaming.permit import StreamPermit
 from scaispeak.speak.streaming.session import StreamSession
 from scaispeak.speak.streaming.sink import StreamSink
+from scaispeak.speak.synthesis.inference import Lane
 from scaispeak.speak.synthesis.service import (
     StreamParams,
     StreamSpec,
@@ -61,15 +62,17 @@ async def stream_session(
         permit.voice_id = spec.voice_id
         return spec
 
+    stream_id = new_id("str")
     session = StreamSession(
         sink,
         speak.pipeline,
         settings.streaming,
         open_stream,
-        stream_id=new_id("str"),
+        stream_id=stream_id,
         transport=transport,
         coverage=billing,
         permit=permit,
+        lane=Lane(principal.tenant_id, stream_id),  # its turns go with its tenant's
     )
     try:
         async with session:

@@ -10,6 +10,7 @@ times on the utterance's clock, which a cancel restarts (``new_utterance``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Hashable
 
 from scaispeak.settings import StreamingSettings
 from scaispeak.speak.engines.base import Pcm
@@ -44,7 +45,7 @@ class SegmentSpeaker:
         outbox: Outbox,
         produced: StreamCapture,
         *,
-        lane: str,
+        lane: Hashable,
         lead_in_s: float = 0.0,
     ) -> None:
         self._pipeline = pipeline

@@ -34,6 +34,7 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
+from scaispeak.speak.synthesis.inference import Lane
 from scaispeak.speak.synthesis.passthrough import PassingSpeech
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
@@ -227,7 +228,9 @@ async def speak_clip(
     mark = await provenance.should_watermark(
         session, settings.provenance, caller.tenant_id, voice, ctx.watermark_policies
     )
-    spec = replace(spec, watermark=mark, timestamps=timestamps)
+    # The request's engine calls take turns with other tenants' (inference.py).
+    lane = Lane(caller.tenant_id, request_id)
+    spec = replace(spec, watermark=mark, timestamps=timestamps, lane=lane)
     routes = await plan_for(session, ctx, caller, voice, params.backend)
     chars = len(params.text)
     hold = max(price_for(settings, r.backend, chars) for r in routes)

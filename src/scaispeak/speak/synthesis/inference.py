@@ -1,13 +1,15 @@
 """The per-process inference pool: engine calls off the event loop, by priority and fairly.
 
 A fixed set of worker threads takes work from a bounded queue. The queue is ordered by
-:class:`Priority` first; within one priority it serves *lanes* (one per stream or
-request) round-robin, so a lane with many queued calls takes one turn and then waits
-behind every other lane: one stream's long paragraph cannot starve another stream's
-first clause. A call whose awaiting task is cancelled (barge-in, a disconnect) leaves
-the queue at once; a call already running in a thread cannot be interrupted (the
-engine is inside onnxruntime), so it finishes there and its result is dropped. Until
-it has, its lane runs nothing else: a stream that barged in twice had its two
+:class:`Priority` first; within one priority it serves tenants round-robin, and within
+a tenant its *lanes* (one per stream, request or job) round-robin, so a lane with many
+queued calls takes one turn and then waits behind every other lane: one stream's long
+paragraph cannot starve another stream's first clause, and a tenant with many requests
+running takes one turn in each round of the tenants, not one per request. A call whose
+awaiting task is cancelled (barge-in, a disconnect) leaves the queue at once; a call
+already running in a thread cannot be interrupted (the engine is inside onnxruntime),
+so it finishes there and its result is dropped. Until it has, its lane runs nothing
+else: a stream that barged in twice had its two
 abandoned calls and its new one running together, every thread taken, and other
 streams' first audio waited 25 s; now it waits for its own abandoned call instead.
 
@@ -62,12 +64,26 @@ class ThreadHold:
     """A thread outside the first-audio reservation, kept for one due-soon call."""
 
 
+@dataclass(frozen=True)
+class Lane:
+    """A lane of a tenant: calls of the same lane run one at a time, in turn with the
+    tenant's other lanes, which take turns with other tenants' (see the module)."""
+
+    tenant: str
+    key: Hashable
+
+
 @dataclass(eq=False)
 class _Work:
     call: Callable[[], Any]
     future: Future[Any]
     priority: Priority
     lane: Hashable
+
+    @property
+    def group(self) -> Hashable:
+        """Whose turn this call takes: its lane's tenant, or a lane of no tenant alone."""
+        return self.lane.tenant if isinstance(self.lane, Lane) else self.lane
 
 
 class InferencePool:
@@ -95,8 +111,11 @@ class InferencePool:
         self.reserved = reserved
         self._clock = clock
         self._cond = threading.Condition()
-        # One ordered map of lanes per priority; a served lane moves to the back.
-        self._lanes: list[OrderedDict[Hashable, deque[_Work]]] = [OrderedDict() for _ in Priority]
+        # Per priority, tenants (groups) in turn order, each with its lanes in turn
+        # order; a served group, and a served lane within it, moves to the back.
+        self._lanes: list[OrderedDict[Hashable, OrderedDict[Hashable, deque[_Work]]]] = [
+            OrderedDict() for _ in Priority
+        ]
         self._queued = 0
         self._running = 0
         self._running_deferrable = 0  # calls running now that may not use a reserved thread
@@ -168,11 +187,12 @@ class InferencePool:
         """Drop queued calls, let running ones finish, and stop the threads."""
         with self._cond:
             self._closed = True
-            for lanes in self._lanes:
-                for queue in lanes.values():
-                    for work in queue:
-                        work.future.cancel()
-                lanes.clear()
+            for groups in self._lanes:
+                for lanes in groups.values():
+                    for queue in lanes.values():
+                        for work in queue:
+                            work.future.cancel()
+                groups.clear()
             self._queued = 0
             self._holds.clear()
             self._cond.notify_all()
@@ -220,7 +240,7 @@ class InferencePool:
                     f"{waiting} synthesis calls are already waiting; try again shortly.",
                     retry_after=self._retry_after(waiting),
                 )
-            lanes = self._lanes[priority]
+            lanes = self._lanes[priority].setdefault(work.group, OrderedDict())
             lanes.setdefault(work.lane, deque()).append(work)
             self._queued += 1
             # Threads start on first use, so apps that never serve leave none behind.
@@ -234,7 +254,8 @@ class InferencePool:
         return work
 
     def _waiting_interactive(self) -> int:
-        bulk = sum(len(queue) for queue in self._lanes[Priority.BULK].values())
+        groups = self._lanes[Priority.BULK].values()
+        bulk = sum(len(queue) for lanes in groups for queue in lanes.values())
         return self._queued - bulk
 
     def _retry_after(self, waiting: int) -> int:
@@ -253,19 +274,22 @@ class InferencePool:
     def _withdraw(self, work: _Work) -> None:
         """Take a cancelled call out of the queue (a no-op once a thread has it)."""
         with self._cond:
-            lanes = self._lanes[work.priority]
-            queue = lanes.get(work.lane)
-            if queue is None or work not in queue:
+            groups = self._lanes[work.priority]
+            lanes = groups.get(work.group)
+            queue = lanes.get(work.lane) if lanes is not None else None
+            if lanes is None or queue is None or work not in queue:
                 return
             queue.remove(work)
             self._queued -= 1
             if not queue:
                 del lanes[work.lane]
+            if not lanes:
+                del groups[work.group]
 
     def _take(self) -> _Work | None:
         """The next call to run, with the lock held; None when nothing may start now."""
-        for priority, lanes in zip(Priority, self._lanes, strict=True):
-            if not lanes:
+        for priority, groups in zip(Priority, self._lanes, strict=True):
+            if not groups:
                 continue
             if priority is not Priority.FIRST_AUDIO and (
                 self._kept_from_deferrable(priority) >= self._deferrable_threads
@@ -273,16 +297,32 @@ class InferencePool:
                 # The remaining threads are reserved for first audio or held for due-soon
                 # work; lower priorities are kept from them just the same.
                 return None
-            ready = next(((k, q) for k, q in lanes.items() if k not in self._busy_lanes), None)
-            if ready is None:
-                continue  # each of these lanes waits for its own running call
-            lane, queue = ready
+            work = self._next_in_turn(groups)
+            if work is not None:
+                return work
+            # Every lane queued here waits for its own running call: a lower priority's turn.
+        return None
+
+    def _next_in_turn(
+        self, groups: OrderedDict[Hashable, OrderedDict[Hashable, deque[_Work]]]
+    ) -> _Work | None:
+        """The first ready lane's next call, of the first group with one; moves both to
+        the back of their turn orders."""
+        for group, lanes in groups.items():
+            lane = next((key for key in lanes if key not in self._busy_lanes), None)
+            if lane is None:
+                continue
+            queue = lanes[lane]
             work = queue.popleft()
             self._queued -= 1
             if queue:
                 lanes.move_to_end(lane)
             else:
                 del lanes[lane]
+            if lanes:
+                groups.move_to_end(group)
+            else:
+                del groups[group]
             return work
         return None
 

@@ -336,6 +336,7 @@ class SynthesisPipeline:
                     spec.engine,
                     spec.engine_voice,
                     spec.speed,
+                    lane=spec.lane,
                     watermark=embed,
                     levelled=levelled,
                 )

@@ -3,6 +3,7 @@ segments, the made speech that is charged for, and the finished clip."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,8 @@ class SpeechSpec:
     """Embed the provenance watermark (provenance.service decides)."""
     timestamps: bool = False
     """Work out word timestamps (synthesis.timestamps) for the clip."""
+    lane: Hashable | None = None
+    """Whose turn its engine calls take in the inference pool (an ``inference.Lane``)."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ async def open_streamed(pipeline: SynthesisPipeline, spec: SpeechSpec) -> Stream
             spec.engine_voice,
             spec.speed,
             priority=urgency,
+            lane=spec.lane,
             watermark=embed,
         )
 
