@@ -54,28 +54,39 @@ async def test_filters_language_query_tag_scope(live: LiveApp) -> None:
 
 
 async def test_popular_voices_rank_first_within_scope(live: LiveApp) -> None:
-    """Speaking a voice counts; the most used global voice leads the global ones."""
-    from sqlalchemy import func, select, update
-
-    from scaispeak.speak.voices.models import Voice
-
+    """Speaking a voice counts in the tenant; its most used global voice leads."""
     headers = live.auth(live.tenancy.member_a)
-    # The PostgreSQL database is shared by the session's tests: tie kumo with the
-    # current leader first, so the one synthesis below must put it ahead.
-    async with live.app.state.platform.db.sessions() as session:
-        top = (await session.execute(select(func.max(Voice.usage_count)))).scalar_one()
-        await session.execute(
-            update(Voice).where(Voice.id == "voc_kokoro_jm-kumo").values(usage_count=top)
+    listed = (await live.client.get(VOICES, headers=headers)).json()["items"]
+    top = max(voice["usage_count"] for voice in listed)
+    for _ in range(top + 1):
+        spoken = await live.client.post(
+            "/v1/modules/scaispeak/speak",
+            json={"text": "Rank me.", "voice_id": "voc_kokoro_jm-kumo"},
+            headers=live.auth(live.tenancy.admin_a),  # a colleague: not member A's recent use
         )
-        await session.commit()
-    spoken = await live.client.post(
-        "/v1/modules/scaispeak/speak",
-        json={"text": "Rank me.", "voice_id": "voc_kokoro_jm-kumo"},
-        headers=headers,
-    )
-    assert spoken.status_code == 200
+        assert spoken.status_code == 200
     first = (await live.client.get(VOICES, headers=headers)).json()["items"][0]
     assert first["id"] == "voc_kokoro_jm-kumo" and first["usage_count"] == top + 1
+
+
+async def test_another_tenants_use_neither_shows_nor_moves_the_ranking(live: LiveApp) -> None:
+    """One counter for everyone let tenant B watch tenant A's use of each global voice
+    and see its listing reorder with it."""
+    a, b = live.auth(live.tenancy.member_a), live.auth(live.tenancy.member_b)
+    before = (await live.client.get(VOICES, headers=b)).json()["items"]
+    for _ in range(3):
+        spoken = await live.client.post(
+            "/v1/modules/scaispeak/speak",
+            json={"text": "Only mine.", "voice_id": "voc_kokoro_jf-tebukuro"},
+            headers=a,
+        )
+        assert spoken.status_code == 200
+    after = (await live.client.get(VOICES, headers=b)).json()["items"]
+    assert [(v["id"], v["usage_count"]) for v in after] == [
+        (v["id"], v["usage_count"]) for v in before
+    ]
+    mine = (await live.client.get(VOICES, headers=a)).json()["items"]
+    assert next(v for v in mine if v["id"] == "voc_kokoro_jf-tebukuro")["usage_count"] >= 3
 
 
 async def test_get_voice_and_unknown_voice(live: LiveApp) -> None:

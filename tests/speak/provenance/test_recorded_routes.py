@@ -12,7 +12,7 @@ from sqlalchemy import select
 from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.provenance.models import ProvenanceRecord
 from scaispeak.speak.synthesis.audio import encode
-from scaispeak.speak.voices.models import Voice
+from scaispeak.speak.voices.models import VoiceTenantUse
 from tests.conftest import LiveApp
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 from tests.speak.provenance.test_detect import TEXT, detect
@@ -72,10 +72,10 @@ async def test_speak_records_the_fingerprint_of_the_audio_it_delivered_after_ans
     async with sqlite_app.app.state.platform.db.sessions() as session:
         stmt = select(ProvenanceRecord).where(ProvenanceRecord.request_id == request_id)
         record = (await session.execute(stmt)).scalar_one()
-        voice = await session.get(Voice, PIPER)
+        uses = await session.get(VoiceTenantUse, (sqlite_app.tenancy.tenant_a, PIPER))
     delivered = np.frombuffer(spoken.content, "<i2").astype(np.float32) / 32768
     own = fp.match(fp.fingerprint(delivered, 16000), fp.from_bytes(record.fingerprint))
     assert own.matched and own.ber < 0.02 and own.offset_s == 0.0  # int16 rounding only
     assert record.watermarked is True and record.kind == "speak"
     assert record.duration_s == round(delivered.size / 16000, 3)
-    assert voice is not None and voice.usage_count >= 1  # counted in the same late commit
+    assert uses is not None and uses.uses >= 1  # counted in the same late commit

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
@@ -216,14 +215,10 @@ async def prepare_stream(
 async def count_voice_use(
     session: AsyncSession, principal: Principal, voice_id: str, *, commit: bool = True
 ) -> None:
-    """Count a use (popularity) and remember the caller used it (their "recent" ranking).
-
-    Atomic UPDATE/upsert, so concurrent requests never lose one. ``commit=False`` leaves
-    it to the caller's next commit (one write, not two).
+    """Count a use (popularity in the caller's tenant) and remember the caller used it
+    (their "recent" ranking): library.record_use. ``commit=False`` leaves it to the
+    caller's next commit (one write, not two).
     """
-    await session.execute(
-        update(Voice).where(Voice.id == voice_id).values(usage_count=Voice.usage_count + 1)
-    )
     await record_use(session, principal, voice_id)
     if commit:
         await session.commit()

@@ -33,7 +33,12 @@ from scaispeak.speak.synthesis.batch import (
 )
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.synthesis.speech import SpokenClip
-from scaispeak.speak.transports.schemas import SpeakRequest, VoiceOut, VoicePageOut
+from scaispeak.speak.transports.schemas import (
+    ListedVoiceOut,
+    SpeakRequest,
+    VoiceOut,
+    VoicePageOut,
+)
 from scaispeak.speak.voices import library
 from scaispeak.speak.voices.models import VoiceScope, VoiceStatus
 
@@ -68,9 +73,11 @@ async def list_voices(
     limit = min(limit, platform_context(request).settings.limits.page_size_max)
     filters = library.VoiceFilters(scope, language, tag, status, q)
     page = await library.list_voices(session, caller, filters, limit=limit, cursor=cursor)
-    return VoicePageOut(
-        items=[VoiceOut.model_validate(v) for v in page.items], next_cursor=page.next_cursor
-    )
+    items = [
+        ListedVoiceOut(**VoiceOut.of(item.voice).model_dump(), usage_count=item.tenant_uses)
+        for item in page.items
+    ]
+    return VoicePageOut(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/voices/{voice_id}")

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from scaispeak.speak.voices.schemas import ListedVoiceOut as ListedVoiceOut
 from scaispeak.speak.voices.schemas import VoiceOut as VoiceOut
 from scaispeak.speak.voices.schemas import VoicePageOut as VoicePageOut
 

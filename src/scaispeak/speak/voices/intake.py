@@ -80,7 +80,6 @@ def new_cloned_voice(
         status=status,
         status_reason=reason,
         reference_blob=blobs.reference_key(voice_id),
-        usage_count=0,
         licence=None,  # loaded, so the voice can be serialised after its session ends
     )
 

@@ -23,7 +23,14 @@ from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.speak.errors import InvalidCursor, UnknownVoice
-from scaispeak.speak.voices.models import Voice, VoiceScope, VoiceStatus, VoiceUse, aware
+from scaispeak.speak.voices.models import (
+    Voice,
+    VoiceScope,
+    VoiceStatus,
+    VoiceTenantUse,
+    VoiceUse,
+    aware,
+)
 
 # OpenAI's stock voice names, mapped onto ours so unmodified OpenAI clients work.
 OPENAI_VOICE_ALIASES = {
@@ -53,8 +60,15 @@ class VoiceFilters:
 
 
 @dataclass(frozen=True)
+class ListedVoice:
+    voice: Voice
+    tenant_uses: int
+    """How often the caller's tenant has spoken with it (its popularity there)."""
+
+
+@dataclass(frozen=True)
 class VoicePage:
-    items: list[Voice]
+    items: list[ListedVoice]
     next_cursor: str | None
 
 
@@ -72,8 +86,8 @@ def visible_voices(principal: Principal) -> Any:
     )
 
 
-_Query = TypeVar("_Query", bound=Select[Any, Any])
-"""A SELECT of voices (alone, or with their last use); filters keep its shape."""
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+"""A SELECT of voices (alone, or with their last use and popularity); filters keep its shape."""
 
 _SCOPE_RANK = case(
     (Voice.scope == VoiceScope.user, 0), (Voice.scope == VoiceScope.tenant, 1), else_=2
@@ -81,6 +95,8 @@ _SCOPE_RANK = case(
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Stands in for "never used" so the recency sort key has no NULLs (portable ordering)."""
 _LAST_USED = func.coalesce(VoiceUse.used_at, literal(NEVER, DateTime(timezone=True)))
+_TENANT_USES = func.coalesce(VoiceTenantUse.uses, 0)
+"""Popularity in the caller's tenant (another tenant's use counts nowhere here)."""
 
 
 async def list_voices(
@@ -92,28 +108,43 @@ async def list_voices(
     cursor: str | None = None,
 ) -> VoicePage:
     used = and_(VoiceUse.voice_id == Voice.id, VoiceUse.user_id == principal.user_id)
-    base = select(Voice, _LAST_USED).outerjoin(VoiceUse, used).where(visible_voices(principal))
+    popular = and_(
+        VoiceTenantUse.voice_id == Voice.id, VoiceTenantUse.tenant_id == principal.tenant_id
+    )
+    base = (
+        select(Voice, _LAST_USED, _TENANT_USES)
+        .outerjoin(VoiceUse, used)
+        .outerjoin(VoiceTenantUse, popular)
+        .where(visible_voices(principal))
+    )
     stmt = _filtered(base, filters, session.get_bind().dialect.name)
     if cursor:
         stmt = stmt.where(_after(_decode_cursor(cursor)))
-    stmt = stmt.order_by(
-        _LAST_USED.desc(), _SCOPE_RANK, Voice.usage_count.desc(), Voice.name, Voice.id
-    )
-    rows: list[tuple[Voice, datetime]] = [
-        (row[0], row[1]) for row in await session.execute(stmt.limit(limit + 1))
+    stmt = stmt.order_by(_LAST_USED.desc(), _SCOPE_RANK, _TENANT_USES.desc(), Voice.name, Voice.id)
+    rows: list[tuple[Voice, datetime, int]] = [
+        (row[0], row[1], int(row[2])) for row in await session.execute(stmt.limit(limit + 1))
     ]
     next_cursor = _encode_cursor(*rows[limit - 1]) if len(rows) > limit else None
-    return VoicePage(items=[voice for voice, _ in rows[:limit]], next_cursor=next_cursor)
+    listed = [ListedVoice(voice, uses) for voice, _, uses in rows[:limit]]
+    return VoicePage(items=listed, next_cursor=next_cursor)
 
 
 async def record_use(session: AsyncSession, principal: Principal, voice_id: str) -> None:
-    """Remember that the caller spoke with ``voice_id`` now (an upsert; caller commits)."""
+    """Remember that the caller spoke with ``voice_id`` now, and count it in the caller's
+    tenant (upserts, atomic under concurrent requests; the caller commits)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     stmt = insert(VoiceUse).values(user_id=principal.user_id, voice_id=voice_id, used_at=now)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["user_id", "voice_id"], set_={"used_at": now})
+    )
+    count = insert(VoiceTenantUse).values(tenant_id=principal.tenant_id, voice_id=voice_id, uses=1)
+    await session.execute(
+        count.on_conflict_do_update(
+            index_elements=["tenant_id", "voice_id"],
+            set_={"uses": VoiceTenantUse.uses + 1},
+        )
     )
 
 
@@ -150,13 +181,14 @@ def _has_tag(tag: str, dialect: str) -> Any:
     return exists().select_from(elements).where(elements.c.value == tag)
 
 
-def _sort_key(voice: Voice, last_used: datetime) -> list[Any]:
+def _sort_key(voice: Voice, last_used: datetime, uses: int) -> list[Any]:
     rank = {VoiceScope.user: 0, VoiceScope.tenant: 1}.get(voice.scope, 2)
-    return [aware(last_used).isoformat(), rank, voice.usage_count, voice.name, voice.id]
+    return [aware(last_used).isoformat(), rank, uses, voice.name, voice.id]
 
 
-def _encode_cursor(voice: Voice, last_used: datetime) -> str:
-    return base64.urlsafe_b64encode(json.dumps(_sort_key(voice, last_used)).encode()).decode()
+def _encode_cursor(voice: Voice, last_used: datetime, uses: int) -> str:
+    key = _sort_key(voice, last_used, uses)
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
 def _decode_cursor(cursor: str) -> list[Any]:
@@ -177,11 +209,11 @@ def _after(key: list[Any]) -> Any:
     used, rank, usage, name, voice_id = key
     same_use = used == _LAST_USED
     same_rank = and_(same_use, rank == _SCOPE_RANK)
-    same_usage = and_(same_rank, Voice.usage_count == usage)
+    same_usage = and_(same_rank, usage == _TENANT_USES)
     return or_(
         used > _LAST_USED,
         and_(same_use, rank < _SCOPE_RANK),
-        and_(same_rank, Voice.usage_count < usage),
+        and_(same_rank, usage > _TENANT_USES),
         and_(same_usage, Voice.name > name),
         and_(same_usage, Voice.name == name, Voice.id > voice_id),
     )

@@ -97,7 +97,6 @@ class Voice(Base):
     status: Mapped[VoiceStatus] = mapped_column(str_enum(VoiceStatus), default=VoiceStatus.ready)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     licence_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"), nullable=True)
-    usage_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -133,6 +132,20 @@ class VoiceUse(Base):
         ForeignKey("voices.id", ondelete="CASCADE"), primary_key=True
     )
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoiceTenantUse(Base):
+    """How often a tenant's users spoke with a voice: its popularity in that tenant's
+    listing. Counted per tenant, so no tenant sees (or moves the ranking with) another's
+    use of a shared global voice (migration 0014)."""
+
+    __tablename__ = "voice_tenant_uses"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    voice_id: Mapped[str] = mapped_column(
+        ForeignKey("voices.id", ondelete="CASCADE"), primary_key=True
+    )
+    uses: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ConsentChallenge(Base):

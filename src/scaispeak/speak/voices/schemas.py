@@ -47,7 +47,6 @@ class VoiceOut(BaseModel):
     engine: str
     status: VoiceStatus
     status_reason: str
-    usage_count: int
     owner_user_id: str | None = None
     licence: LicenceOut | None
     promotion_agreed_at: datetime | None = None
@@ -59,8 +58,15 @@ class VoiceOut(BaseModel):
         return cls.model_validate(voice)
 
 
+class ListedVoiceOut(VoiceOut):
+    usage_count: int = Field(
+        description="How often your tenant has spoken with it (another tenant's use is not "
+        "counted here): the popularity it is ranked by."
+    )
+
+
 class VoicePageOut(BaseModel):
-    items: list[VoiceOut]
+    items: list[ListedVoiceOut]
     next_cursor: str | None
 
 
