@@ -117,11 +117,8 @@ class JobQueue:
             async with Redis(connection_pool=self.broker.connection_pool) as redis:  # type: ignore[attr-defined]
                 for consumer in await redis.xinfo_consumers(stream, group):
                     name = _text(consumer["name"])
-                    if (
-                        only not in (None, name)
-                        or consumer["pending"]
-                        or consumer["idle"] < idle_ms
-                    ):
+                    someone_else = only is not None and name != only
+                    if someone_else or consumer["pending"] or consumer["idle"] < idle_ms:
                         continue
                     await redis.xgroup_delconsumer(stream, group, name)
                     removed.append(name)

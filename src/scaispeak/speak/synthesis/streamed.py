@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from scaispeak.platform.accounting.service import Charge
-from scaispeak.speak.engines.base import AsyncEngine, Priority
+from scaispeak.speak.engines.base import AsyncEngine
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import (
     StreamEncoder,
@@ -52,15 +52,15 @@ async def open_streamed(pipeline: SynthesisPipeline, spec: SpeechSpec) -> Stream
     embed = pipeline.must_embed(spec.engine, spec.watermark)
 
     async def speak(index: int, segment: Segment) -> SegmentAudio:
-        # The first segment is what the caller waits for, as a stream's first clause.
-        urgency = Priority.FIRST_AUDIO if index == 0 else Priority.NORMAL
+        # Normal priority, the first segment too: it may be a whole sentence, and the
+        # threads kept for first audio must stay free for real-time streams' first
+        # clauses, which are cut short for them (inference.py).
         return await pipeline.speak_segment(
             index,
             segment,
             spec.engine,
             spec.engine_voice,
             spec.speed,
-            priority=urgency,
             lane=spec.lane,
             watermark=embed,
         )
