@@ -307,6 +307,12 @@ EXACT = [
     ("euro_thousands_kept", "€1,250", "one thousand two hundred fifty euros"),
     ("feet_and_inches", "He is 5'10\" tall", "He is five foot ten tall"),
     ("inches_before_a_noun", 'a 27" monitor', "a twenty-seven inch monitor"),
+    ("times_sign_as_x", "2 x 3 = 6", "two times three equals six"),
+    ("dimensions", "a 2x4 board", "a two by four board"),
+    ("hex_literal_not_dimensions", "0x1F", "zero x one F"),
+    ("rating_after_a_colon", "Rating: 4.8/5", "Rating: four point eight out of five"),
+    ("with_and_without", "coffee w/ cream, w/o sugar", "coffee with cream, without sugar"),
+    ("not_applicable", "Status: N/A", "Status: not applicable"),
 ]
 
 

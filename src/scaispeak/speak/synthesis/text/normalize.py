@@ -257,6 +257,13 @@ def acronyms(text: str) -> str:
 
 _SYMBOLS = (
     (re.compile(r"(?<=\d)\s*[*×]\s*(?=\d)"), " times "),
+    # "2 x 3" is arithmetic; "1920x1080", "2x4" (no spaces) are dimensions: "by".
+    (re.compile(r"(?<=\d)\s[xX]\s(?=\d)"), " times "),
+    (re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)"), " by "),  # not a hex literal ("0x1F")
+    # Shorthand written with a slash: "w/o sugar", "w/ cream", "N/A".
+    (re.compile(r"\b[wW]/[oO]\b"), "without"),
+    (re.compile(r"\b[wW]/(?=\s)"), "with"),
+    (re.compile(r"\bN/A\b"), "not applicable"),
     (re.compile(r"\*"), ""),
     (re.compile(r"\s*&\s*"), " and "),
     (re.compile(r"\s*=\s*"), " equals "),
@@ -270,7 +277,8 @@ _SYMBOLS = (
 
 
 def symbols(text: str) -> str:
-    """&, =, +, @, #5, ~5, ° and arithmetic * or × -> words; stray * (emphasis) removed."""
+    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, w/, w/o, N/A -> words; stray *
+    (emphasis) removed."""
     for pattern, words in _SYMBOLS:
         text = pattern.sub(words, text)
     return text

@@ -257,7 +257,7 @@ _RATING = re.compile(
     r"(?=\s(?:stars?|points?|rating|overall)\b)"
 )
 _RATING_CONTEXT = re.compile(
-    r"(?P<before>\b(?i:rated|rating|scored|score|gives?\s+it|gave\s+it|gets|got)\s(?:of\s|an?\s)?)"
+    r"(?P<before>\b(?i:rated|rating|scored|score|gives?\s+it|gave\s+it|gets|got):?\s(?:of\s|an?\s)?)"
     r"(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)\b"
 )
 
