@@ -313,6 +313,16 @@ EXACT = [
     ("rating_after_a_colon", "Rating: 4.8/5", "Rating: four point eight out of five"),
     ("with_and_without", "coffee w/ cream, w/o sugar", "coffee with cream, without sugar"),
     ("not_applicable", "Status: N/A", "Status: not applicable"),
+    (
+        "iso_timestamp",
+        "2026-12-05T14:30:00Z",
+        "December fifth, twenty twenty-six, fourteen thirty UTC",
+    ),
+    (
+        "iso_timestamp_with_offset",
+        "2026-12-05T09:00:00-05:30",
+        "December fifth, twenty twenty-six, nine o'clock UTC minus five thirty",
+    ),
 ]
 
 

@@ -26,6 +26,12 @@ def _period_if_final(match: re.Match[str], group: str = "dot") -> str:
     return "." if match.group(group) and keeps_final_period(match.string, match.end()) else ""
 
 
+# A timestamp as APIs write it: "2026-12-05T14:30:00Z", "2026-12-05 14:30".
+_ISO_DATETIME = re.compile(
+    r"\b(?P<y>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])[T ]"
+    r"(?P<h>[01]\d|2[0-3]):(?P<min>[0-5]\d)(?::[0-5]\d(?:\.\d+)?)?"
+    r"(?:(?P<utc>Z\b)|(?P<sign>[+-])(?P<oh>[01]\d):?(?P<om>[0-5]\d)\b)?"
+)
 _ISO_DATE = re.compile(r"\b(?P<y>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])\b")
 _US_DATE = re.compile(
     r"\b(?P<m>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])/(?P<y>\d{4}|\d{2})(?![\d/])"
@@ -94,6 +100,17 @@ def _short_date(match: re.Match[str]) -> str:
     return context + match["gap"] + spoken
 
 
+def _iso_datetime(match: re.Match[str]) -> str:
+    day = say.date(int(match["m"]), int(match["d"]), int(match["y"]))
+    time_of_day = say.time_of_day(int(match["h"]), int(match["min"]))
+    zone = " UTC" if match["utc"] else ""
+    if match["sign"]:  # "+05:30" -> "UTC plus five thirty"
+        hours, minutes = int(match["oh"]), int(match["om"])
+        offset = say.cardinal(hours) + (f" {say.cardinal(minutes)}" if minutes else "")
+        zone = f" UTC {'plus' if match['sign'] == '+' else 'minus'} {offset}"
+    return f"{day}, {time_of_day}{zone}"
+
+
 def _numeric_date(match: re.Match[str]) -> str:
     year_value = int(match["y"])
     if len(match["y"]) == 2:
@@ -142,6 +159,7 @@ def dates(text: str) -> str:
 
     Runs before ranges ("2024-03" is not a range), fractions ("3/5") and ordinals ("3rd").
     """
+    text = _ISO_DATETIME.sub(_iso_datetime, text)
     text = _ISO_DATE.sub(_numeric_date, text)
     text = _US_DATE.sub(_numeric_date, text)
     text = _SHORT_DATE.sub(_short_date, text)
