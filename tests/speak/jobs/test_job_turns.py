@@ -11,6 +11,7 @@ import pytest
 
 from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.synthesis.inference import Lane
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.speak.jobs.test_jobs_embedded import JOE, SPEAK, STORY, submit, wait_for
 from tests.support.polling import until
@@ -33,9 +34,9 @@ async def test_a_tenant_with_a_backlog_takes_turns_with_one_that_just_arrived(
         started: list[str] = []
         first_started, gate = asyncio.Event(), asyncio.Event()
 
-        async def note_starts(index: int, *args: Any, lane: str, **kwargs: Any) -> Any:
+        async def note_starts(index: int, *args: Any, lane: Lane, **kwargs: Any) -> Any:
             if index == 0:
-                started.append(lane)
+                started.append(str(lane.key))  # the job's id
                 first_started.set()
             await gate.wait()
             return await speak(index, *args, lane=lane, **kwargs)
@@ -63,10 +64,10 @@ async def test_a_tenant_already_running_a_job_waits_for_one_running_none(
         started: list[str] = []
         gates: dict[str, asyncio.Event] = {}
 
-        async def hold_each_job(index: int, *args: Any, lane: str, **kwargs: Any) -> Any:
+        async def hold_each_job(index: int, *args: Any, lane: Lane, **kwargs: Any) -> Any:
             if index == 0:
-                started.append(lane)
-            await gates.setdefault(lane, asyncio.Event()).wait()
+                started.append(str(lane.key))  # the job's id
+            await gates.setdefault(str(lane.key), asyncio.Event()).wait()
             return await speak(index, *args, lane=lane, **kwargs)
 
         async def have_started(count: int) -> bool:
