@@ -9,9 +9,9 @@ running takes one turn in each round of the tenants, not one per request. A call
 awaiting task is cancelled (barge-in, a disconnect) leaves the queue at once; a call
 already running in a thread cannot be interrupted (the engine is inside onnxruntime),
 so it finishes there and its result is dropped. Until it has, its lane runs nothing
-else: a stream that barged in twice had its two
-abandoned calls and its new one running together, every thread taken, and other
-streams' first audio waited 25 s; now it waits for its own abandoned call instead.
+else: a stream that barged in twice had its two abandoned calls and its new one
+running together, every thread taken, and other streams' first audio waited 25 s; now
+it waits for its own abandoned call instead.
 
 Because a running call cannot be pre-empted, ``reserved`` threads are kept for
 first-audio work: normal and bulk calls never occupy them, so a stream's first clause

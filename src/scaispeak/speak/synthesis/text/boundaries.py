@@ -70,9 +70,9 @@ _WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)(?:day|sday|nesday|r
 # comma of "Dec 5, 2026" (cut there, the year is read as a plain number: "two thousand
 # twenty-six") and of "Monday, Jan 3", and the parenthesis of "(800) 555-0199" (cut
 # there, the area code is read as a quantity). Never a clause cut.
+# Capitalised, as names are written: "I sat, then" or "the sun, the sea" still cut.
 _WHOLE_QUANTITY_BEFORE = re.compile(
-    rf"(?:\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,|\b{_WEEKDAY}\.?,|\(\d{{3}}\))\Z",
-    re.IGNORECASE,
+    rf"(?:\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,|\b{_WEEKDAY}\.?,|\(\d{{3}}\))\Z"
 )
 _LOOKAHEAD_MARGIN = 16  # longer than any conjunction below with its space
 _CONJUNCTION = re.compile(
