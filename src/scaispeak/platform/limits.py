@@ -116,7 +116,7 @@ class RedisLimiter:
             if admitted:  # as in MemoryLimiter, only a request that may run counts
                 await self._count_request(tenant_id)
         except (RedisError, OSError) as exc:
-            await self._give_back(key, member)
+            await self._give_back(key, member)  # the add may have landed, its answer lost
             _log.warning("the per-tenant limits in Redis cannot be reached: %s", exc)
             raise LimiterUnavailable(
                 "The per-tenant limits cannot be checked right now; retry shortly."
@@ -142,11 +142,7 @@ class RedisLimiter:
         pipe.zadd(key, {member: now + self.slot_ttl_s})
         pipe.zcard(key)
         pipe.expire(key, self.slot_ttl_s)
-        try:
-            running: int = (await pipe.execute())[2]
-        except (RedisError, OSError):
-            await self._give_back(key, member)  # the add may have landed, its answer lost
-            raise
+        running: int = (await pipe.execute())[2]
         return running
 
     async def _give_back(self, key: str, member: str) -> None:

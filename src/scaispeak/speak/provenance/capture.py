@@ -17,20 +17,15 @@ class StreamCapture:
         self._limit = int(rate * max_seconds)
         self._kept = 0
         self._parts: list[Pcm] = []
-        self.seconds = 0.0
-        """All audio made, not only the part kept."""
+        self.duration_s = 0.0
+        """All audio made, not only the part kept (as a delivered clip says it)."""
 
     def add(self, pcm: Pcm) -> None:
-        self.seconds += pcm.size / self.rate
+        self.duration_s += pcm.size / self.rate
         room = self._limit - self._kept
         if room > 0:
             self._parts.append(pcm[:room])
             self._kept += min(room, pcm.size)
-
-    @property
-    def duration_s(self) -> float:
-        """As a delivered clip says it (batch.DeliveredClip)."""
-        return self.seconds
 
     def fingerprint(self) -> bytes:
         audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)

@@ -115,7 +115,7 @@ async def _record_provenance(
 ) -> None:
     """One provenance record per stream that spoke: its id, voice and fingerprint."""
     made = stream.produced
-    if made is None or made.seconds == 0:
+    if made is None or made.duration_s == 0:
         return
     origin = provenance.ClipOrigin(
         principal.tenant_id, principal.user_id, stream.stream_id, "stream", voice_id
@@ -127,7 +127,7 @@ async def _record_provenance(
                 session,
                 origin,
                 watermarked=made.watermarked,
-                duration_s=made.seconds,
+                duration_s=made.duration_s,
                 fingerprint=prints,
             )
             await session.commit()

@@ -98,7 +98,7 @@ class StreamedSpeech:
     @property
     def duration_s(self) -> float:
         """The audio made so far (all of it, once ``chunks`` has ended)."""
-        return self.capture.seconds
+        return self.capture.duration_s
 
     @property
     def segment_count(self) -> int:
