@@ -5,93 +5,19 @@ cuts the answer off unbilled."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import soundfile
-from sqlalchemy import select
 
-from scaispeak.app import create_app
-from scaispeak.platform.accounting.models import Reservation, ReservationState, UsageEntry
-from scaispeak.platform.db import Database
-from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.errors import BackendUnavailable
-from tests.conftest import make_settings
+from scaispeak.platform.accounting.models import UsageEntry
 from tests.support.asr import transcribe, word_error_rate
-from tests.support.server import ServerThread, bootstrap_key
+from tests.support.gated import SEGMENTS, TEXT, Served
 
-TEXT = (
-    "The lighthouse keeper climbed the stairs at dusk. "
-    "He polished the great lens until it shone. "
-    "Far out at sea, the fishing boats turned for home."
-)
-SEGMENTS = 3
 PRICE = 15  # selfhosted, micro-credits per character (the default)
-
-
-class Served:
-    def __init__(self, server: ServerThread, key: str, app: Any, database_url: str) -> None:
-        self.server, self.key, self.app, self.database_url = server, key, app, database_url
-
-    def post(self, client: httpx.Client, **body: Any) -> Any:
-        request = {"model": "tts-1", "voice": "onyx", "input": TEXT, **body}
-        return client.stream(
-            "POST",
-            f"{self.server.url}/v1/audio/speech",
-            json=request,
-            headers={"Authorization": f"Bearer {self.key}"},
-            timeout=120,
-        )
-
-    def ledger(self, request_id: str) -> list[UsageEntry]:
-        return self.server.call(self._rows(UsageEntry, UsageEntry.request_id == request_id))
-
-    def held(self) -> list[Reservation]:
-        return self.server.call(self._rows(Reservation, Reservation.state == ReservationState.held))
-
-    async def _rows(self, model: Any, where: Any) -> list[Any]:
-        db = Database(self.database_url)
-        try:
-            async with db.sessions() as session:
-                return list((await session.execute(select(model).where(where))).scalars())
-        finally:
-            await db.dispose()
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, engines: EngineRegistry) -> Iterator[Served]:
-    settings = make_settings(Path(tmp_path_factory.mktemp("openai-stream")))
-    key = asyncio.run(bootstrap_key(settings.resolved_database_url))
-    app = create_app(settings, engines=engines)
-    with ServerThread(app) as server:
-        yield Served(server, key, app, settings.resolved_database_url)
-
-
-@pytest.fixture
-def gated(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Segments after the first wait for ``gate``; ``spoken`` lists the indexes made;
-    ``fail_at`` makes that segment's engine call fail."""
-    pipeline = served.app.state.speak.pipeline
-    speak = pipeline.speak_segment
-    state: dict[str, Any] = {"gate": threading.Event(), "spoken": [], "fail_at": None}
-
-    async def held_back(index: int, *args: Any, **kwargs: Any) -> Any:
-        if index > 0:
-            await asyncio.to_thread(state["gate"].wait, 60)
-        if index == state["fail_at"]:
-            raise BackendUnavailable("the engine went away")
-        state["spoken"].append(index)
-        return await speak(index, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "speak_segment", held_back)
-    yield state
-    state["gate"].set()
 
 
 def test_the_first_audio_comes_before_the_rest_is_spoken(

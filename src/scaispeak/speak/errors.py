@@ -55,6 +55,13 @@ class TimestampsUnavailable(ServiceError):
     status, code, title = 422, "timestamps_unavailable", "Timestamps unavailable here"
 
 
+class CallerGone(ServiceError):
+    """The caller disconnected while its audio was being made; the work stopped
+    (the status is nginx's "client closed request", logged, never received)."""
+
+    status, code, title = 499, "client_closed_request", "Client closed request"
+
+
 class InvalidSpeed(ServiceError):
     status, code, title = 422, "invalid_speed", "Speed out of range"
 

@@ -33,6 +33,7 @@ from scaispeak.speak.backends.policy import load_policy
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
+from scaispeak.speak.synthesis.abandon import unless_abandoned
 from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
 from scaispeak.speak.synthesis.inference import Lane
 from scaispeak.speak.synthesis.passthrough import PassingSpeech
@@ -214,6 +215,7 @@ async def speak_clip(
     passing_to: async_sessionmaker[AsyncSession] | None = None,
     keep: Keeper | None = None,
     streams: bool = False,
+    abandoned: asyncio.Event | None = None,
 ) -> SpokenResult | PassingResult:
     """Speak ``params`` for ``caller``: a whole clip, or, where the engine's audio needs
     no work of ours and the caller can take it as it comes (``passing_to``: sessions
@@ -221,7 +223,8 @@ async def speak_clip(
     ``streams`` (and ``passing_to``), speech sent segment by segment where it can be.
 
     ``keep`` stores the whole clip (``save_to``) before it is charged: a clip that could
-    not be kept is not paid for."""
+    not be kept is not paid for. ``abandoned`` set (the caller hung up) stops the
+    engine work and raises ``CallerGone``, unbilled."""
     voice, spec = await prepare_speech(
         session, caller, params, ctx.engines, settings.limits, max_chars=max_chars
     )
@@ -239,13 +242,14 @@ async def speak_clip(
         await held.enter_async_context(limiter.slot(caller.tenant_id))
         reservation = await accounting.reserve(session, caller, hold)
         try:
-            made, route = await make_with_failover(
+            making = make_with_failover(
                 ctx.pipeline,
                 spec,
                 routes,
                 may_pass=passing_to is not None,
                 may_stream=streams and passing_to is not None,
             )
+            made, route = await unless_abandoned(making, abandoned)
         except BaseException:
             await accounting.release(session, reservation)
             raise

@@ -201,21 +201,28 @@ async def speak_inline(
     started = time.perf_counter()
     platform = platform_context(request)
     ctx = speak_context(request)
-    result = await speak_clip(
-        session,
-        ctx,
-        platform.settings,
-        platform.limiter,
-        caller,
-        params,
-        max_chars=max_chars,
-        kind="speak",
-        request_id=request.state.request_id,
-        timestamps=timestamps,
-        passing_to=platform.db.sessions if may_pass else None,
-        keep=keep,
-        streams=streams,
-    )
+    # A caller who hangs up stops the work, unless it is to be kept (``save_to``).
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(_until_disconnected(request.receive, gone))
+    try:
+        result = await speak_clip(
+            session,
+            ctx,
+            platform.settings,
+            platform.limiter,
+            caller,
+            params,
+            max_chars=max_chars,
+            kind="speak",
+            request_id=request.state.request_id,
+            timestamps=timestamps,
+            passing_to=platform.db.sessions if may_pass else None,
+            keep=keep,
+            streams=streams,
+            abandoned=gone if keep is None else None,
+        )
+    finally:
+        watcher.cancel()
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
     if isinstance(result, PassingResult):
         return PassedAudio(result, caller)
