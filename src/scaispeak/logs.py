@@ -13,7 +13,7 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 _QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']*")
 _USERINFO = re.compile(r"://[^/\s\"'@]+@")
-_API_KEY = re.compile(r"ssk_[A-Za-z0-9_]+")
+_API_KEY = re.compile(r"ssk_[A-Za-z0-9_-]+")  # the secret is URL-safe base64: - too
 
 
 def redact(text: str) -> str:

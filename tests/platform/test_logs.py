@@ -7,6 +7,7 @@ import logging
 import sys
 
 from scaispeak.logs import JsonFormatter
+from scaispeak.platform.auth.tokens import mint_api_key
 
 KEY = "ssk_4f3ac1e699a4_SECRETPART"
 
@@ -40,3 +41,12 @@ def test_webhook_urls_lose_their_credentials_and_query() -> None:
     )
     entry = json.loads(JsonFormatter().format(record))
     assert entry["msg"] == "webhook https://[redacted]@hooks.example.com/in?[redacted] failed"
+
+
+def test_every_minted_key_is_redacted_whole() -> None:
+    """Secrets are URL-safe base64, so about half of them hold a '-'."""
+    keys = [mint_api_key().secret for _ in range(64)]
+    assert any("-" in key for key in keys)
+    for key in keys:
+        record = logging.makeLogRecord({"msg": "refused %s.", "args": (key,)})
+        assert json.loads(JsonFormatter().format(record))["msg"] == "refused ssk_[redacted]."
