@@ -18,6 +18,7 @@ on the relay's path to first audio.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -35,6 +36,8 @@ from scaispeak.speak.engines.base import (
 )
 from scaispeak.speak.engines.circuit import CircuitBreaker, Permit
 from scaispeak.speak.synthesis.audio import from_int16_bytes
+
+_log = logging.getLogger("scaispeak.relay")
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
 _RETRYABLE_STATUS = {429, 502, 503, 504}
@@ -119,7 +122,7 @@ class RelayEngine:
             permit.abandoned()  # the reader stopped early: no verdict (no-op after one)
 
     def _broke_off(self, permit: Permit, exc: BaseException) -> EngineUnavailable:
-        failure = f"the upstream's answer broke off: {exc!r}"
+        failure = _unsaid("the upstream's answer broke off", exc)
         permit.failed(failure)
         return EngineUnavailable(failure)
 
@@ -161,16 +164,21 @@ class RelayEngine:
         attempt = 0
         while True:
             try:
-                response = await self._session().post(self._url, json=payload)
+                # No redirects: a redirected POST would carry our key to wherever it points.
+                response = await self._session().post(
+                    self._url, json=payload, allow_redirects=False
+                )
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                failure: str = f"cannot connect to the upstream: {exc!r}"
+                failure: str = _unsaid("cannot connect to the upstream", exc)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The request may have reached the upstream: not safe to repeat blindly.
-                raise EngineUnavailable(f"the upstream connection failed: {exc!r}") from exc
+                raise EngineUnavailable(_unsaid("the upstream connection failed", exc)) from exc
             else:
                 if response.status == 200:
                     return response
                 failure = await _describe(response)
+                if response.status < 400:  # a redirect: the base URL is misconfigured
+                    raise EngineUnavailable(failure)
                 if response.status < 500 and response.status != 429:
                     raise UpstreamFailed(failure)  # our request's fault: not a health signal
                 if response.status not in _RETRYABLE_STATUS:
@@ -189,12 +197,22 @@ class RelayEngine:
             await self._client.close()
 
 
+def _unsaid(failure: str, exc: BaseException) -> str:
+    """``failure`` with the exception's kind, for callers and the backends listing; its
+    text goes to the log only: aiohttp's can hold the request's headers (our key) or
+    the upstream's address."""
+    _log.warning("relay: %s: %r", failure, exc)
+    return f"{failure} ({type(exc).__name__})"
+
+
 async def _describe(response: aiohttp.ClientResponse) -> str:
-    """What a refusing upstream said (the start of its body), its connection released."""
+    """A refusing upstream's status, for callers; the start of its body for the log (it
+    can echo our key, or name the upstream's internals), its connection released."""
     try:
         detail = (await response.content.read(200)).decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError) as exc:
         detail = f"(its body could not be read: {exc!r})"
     finally:
         response.release()
-    return f"upstream answered {response.status}: {detail}"
+    _log.warning("relay: upstream answered %d: %s", response.status, detail)
+    return f"upstream answered {response.status}"
