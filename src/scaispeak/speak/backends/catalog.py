@@ -45,8 +45,10 @@ class BackendCatalog:
     def route(self, backend: str, voice: Voice) -> Route | None:
         """The route for ``voice`` on ``backend``, or None if it cannot speak it there."""
         if backend == SELFHOSTED:
-            known = voice.engine in self.engines.names()
-            return Route(SELFHOSTED, voice.engine, voice.engine_voice) if known else None
+            # The relay is registered as an engine too (the pipeline speaks through it),
+            # but it sends the text away: never self-hosted, whatever a voice says.
+            local = voice.engine in self.engines.names() and voice.engine != RelayEngine.name
+            return Route(SELFHOSTED, voice.engine, voice.engine_voice) if local else None
         if backend == RELAY and self.relay is not None:
             is_global = voice.scope is VoiceScope.global_
             if not is_global and not self.relay.settings.supports_cloned_voices:

@@ -17,6 +17,7 @@ from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.errors import BadRequest
 from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.engines.relay import RelayEngine
 from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.access import require_superadmin
@@ -55,8 +56,11 @@ class GlobalVoiceSpec:
 
 
 def _check_engine_voice(engines: EngineRegistry, engine: str, engine_voice: str) -> None:
-    if engine not in engines.names():
-        raise BadRequest(f"Engine {engine!r} does not run here; use one of {engines.names()}.")
+    # A voice names the engine that speaks it here; the relay reaches its voices
+    # through SCAISPEAK_BACKENDS__RELAY__VOICE_MAP, by the voice's id.
+    local = [name for name in engines.names() if name != RelayEngine.name]
+    if engine not in local:
+        raise BadRequest(f"Engine {engine!r} does not run here; use one of {local}.")
     offered = {v.key for v in engines.get(engine).voices()}
     if offered and engine_voice not in offered:
         raise BadRequest(f"Engine {engine!r} offers no voice {engine_voice!r}.")
