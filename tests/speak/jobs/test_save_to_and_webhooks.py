@@ -222,3 +222,22 @@ async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveAp
     assert job["id"] in await sweep_once(rt.db, queue)
     done = await wait_for(sqlite_app, job["id"], {"succeeded", "failed"})
     assert done["state"] == "succeeded" and done["attempts"] == 2
+
+
+async def test_a_retried_save_to_job_is_its_earlier_job_once_the_file_exists(
+    live: LiveApp,
+) -> None:
+    """The retry of a submit whose 202 was lost: its file now exists, which concerns a
+    new job, not this one (it was answered 409 file_exists)."""
+    share = await share_of(live, live.tenancy.member_a)
+    target = {"share_id": share, "path": "retried/story.wav"}
+    first = await submit(live, key="lost-202", format="wav", save_to=target)
+    assert first.status_code == 202, first.text
+    done = await wait_for(live, first.json()["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    again = await submit(live, key="lost-202", format="wav", save_to=target)
+    assert again.status_code == 202, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == done["id"] and again.json()["state"] == "succeeded"
+    other = await submit(live, key="lost-202", format="mp3", save_to=target)
+    assert_problem(other, 409, "idempotency_key_reused")

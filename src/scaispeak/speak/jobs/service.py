@@ -102,6 +102,17 @@ async def find_by_key(session: AsyncSession, principal: Principal, key: str) -> 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def replay_of(
+    session: AsyncSession, principal: Principal, key: str | None, fingerprint: str
+) -> SynthJob | None:
+    """The earlier job a request with ``key`` repeats, if there is one (409 when the key
+    was used for another body)."""
+    if not key:
+        return None
+    earlier = await find_by_key(session, principal, key)
+    return None if earlier is None else _same_request(earlier, fingerprint)
+
+
 def _same_request(job: SynthJob, fingerprint: str) -> SynthJob:
     if job.request_hash != fingerprint:
         # The job is the caller's own (keys are per user), so naming it leaks nothing.
@@ -121,11 +132,17 @@ async def create_job(
     not count as a new one), before any budget is held, so a 402 means money.
     """
     fingerprint = request_hash(request.body_for_hash)
-    if request.idempotency_key:
-        earlier = await find_by_key(session, principal, request.idempotency_key)
-        if earlier is not None:
-            return _same_request(earlier, fingerprint), False
     async with _one_submit_at_a_time(session, principal.tenant_id):
+        # Looked up under the lock: a retry racing its original must find its job
+        # rather than count it towards the cap.
+        try:
+            earlier = await replay_of(session, principal, request.idempotency_key, fingerprint)
+        except IdempotencyConflict:
+            await session.rollback()  # the tenant's row lock goes with it
+            raise
+        if earlier is not None:
+            await session.rollback()
+            return earlier, False
         if await _active_jobs(session, principal.tenant_id) >= max_active:
             await session.rollback()
             raise TooManyJobs(max_active)

@@ -16,7 +16,7 @@ from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.queue import JobQueue, kick_jobs
-from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job
+from scaispeak.speak.jobs.service import JobRequest, SaveTo, create_job, replay_of, request_hash
 from scaispeak.speak.jobs.webhook_targets import TargetPolicy, check_webhook_url
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.batch import plan_for, price_for
@@ -67,7 +67,16 @@ async def submit_job(
 
     A submit is a request like any other: it counts against the tenant's requests per
     minute and holds one of its concurrent slots while it runs (not while the job runs:
-    ``max_active_per_tenant`` bounds those)."""
+    ``max_active_per_tenant`` bounds those).
+
+    A retry of an earlier submit (its Idempotency-Key and body) is answered with that
+    job before anything is checked again: whatever changed since (its ``save_to`` file
+    now written, its voice withdrawn, the tenant busy) concerns a new job, not this one.
+    """
+    fingerprint = request_hash(asked.body)
+    earlier = await replay_of(session, caller, asked.idempotency_key, fingerprint)
+    if earlier is not None:
+        return earlier, False
     async with limiter.slot(caller.tenant_id):
         job, created = await _create_checked(session, ctx, settings, caller, asked)
     if created:

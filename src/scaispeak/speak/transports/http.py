@@ -121,7 +121,7 @@ async def speak(
                 params,
                 save_to,
                 webhook_url=str(body.webhook_url) if body.webhook_url else None,
-                idempotency_key=idempotency_key,
+                idempotency_key=idempotency_key or None,  # an empty header is none
                 body=body.model_dump(mode="json"),
             ),
         )
