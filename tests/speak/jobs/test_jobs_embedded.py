@@ -168,3 +168,19 @@ async def test_deleting_a_voice_cancels_its_jobs(sqlite_app: LiveApp) -> None:
     assert deleted.status_code == 204
     final = await wait_for(sqlite_app, job["id"], {"cancelled", "succeeded", "failed"})
     assert final["state"] == "cancelled" and "deleted" in final["error"], final
+
+
+async def test_a_result_over_2_gib_is_recorded(live: LiveApp) -> None:
+    """A 420,000-character WAV job at 48 kHz passes 2 GiB: PostgreSQL's 32-bit column
+    refused it at the job's last commit."""
+    job = (await submit(live, text="Short.")).json()
+    await wait_for(live, job["id"], {"succeeded"})
+    async with live.app.state.platform.db.sessions() as session:
+        row = await session.get(SynthJob, job["id"])
+        assert row is not None
+        row.result_bytes = 3_000_000_000
+        await session.commit()
+    got = await live.client.get(
+        f"/v1/modules/scaispeak/jobs/{job['id']}", headers=live.auth(live.tenancy.member_a)
+    )
+    assert got.json()["audio_bytes"] == 3_000_000_000

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -84,7 +85,10 @@ class SynthJob(Base):
     prices each share at its backend's rate (billing.py). None before the first
     checkpoint, and on jobs checkpointed before this was counted."""
     result_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    result_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A long WAV passes 2 GiB; SQLite's INTEGER holds 64 bits already (migration 0015).
+    result_bytes: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), nullable=True
+    )
     result_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     saved_file: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
