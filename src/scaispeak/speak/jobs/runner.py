@@ -49,6 +49,7 @@ from scaispeak.speak.jobs.assembly import (
 )
 from scaispeak.speak.jobs.delivery import saving_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.permit import JobPermit
 from scaispeak.speak.jobs.service import release_hold
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
@@ -210,9 +211,11 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
     spoke, across this job's runs (what the charge prices)."""
     segments = rt.pipeline.plan(job.text)
     routes = [Route(**r) for r in job.params["routes"]]
+    permit = JobPermit(rt.db, job.tenant_id, job.voice_id, routes)
     done_chars = job.characters_done
     served = billing.served_so_far(job)
     for index in range(job.segments_done, len(segments)):
+        routes = await permit.routes_now()  # the voice and the policy, read again
         spoken, route = await _speak_with_failover(rt.pipeline, index, segments[index], routes, job)
         rate = rt.pipeline.engines.get(route.engine).sample_rate
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import ApiKey
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.db import Database
 from scaispeak.platform.errors import Unauthorized
-from scaispeak.speak.errors import VoiceLicenceExpired, VoiceUnavailable
 from scaispeak.speak.voices.models import Voice
+from scaispeak.speak.voices.standing import ensure_still_usable
 
 
 @dataclass
@@ -45,13 +45,7 @@ class StreamPermit:
             key_revoked = await _key_revoked(session, self.principal.key_id)
         if key_revoked:
             raise Unauthorized("The API key behind this stream was revoked.")
-        if voice is None or voice.revoked_at is not None:
-            raise VoiceUnavailable(
-                f"Voice {self.voice_id} was withdrawn while the stream spoke with it "
-                "(its consent was revoked, or it was deleted)."
-            )
-        if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
-            raise VoiceLicenceExpired(f"The licence for voice {voice.id} has run out.")
+        ensure_still_usable(voice, self.voice_id, "the stream")
 
 
 async def _key_revoked(session: AsyncSession, key_id: str | None) -> bool:
