@@ -169,6 +169,7 @@ def module_admin_routes() -> list[tuple[str, str]]:
         ("POST", f"{m}/voices/global"),
         ("PATCH", f"{m}/voices/global/voc_anything"),
         ("PUT", f"{m}/voices/global/voc_anything/licence/proof"),
+        ("GET", f"{m}/voices/global/voc_anything/licence/proof"),
         ("POST", f"{m}/voices/voc_anything/promote"),
         ("POST", f"{m}/voices/voc_anything/consent/approve"),
         ("POST", f"{m}/voices/voc_anything/consent/reject"),

@@ -83,7 +83,7 @@ async def put_licence_proof(
 
 @router.get("/voices/global/{voice_id}/licence/proof", response_class=Response)
 async def get_licence_proof(
-    request: Request, session: Session, caller: Caller, voice_id: str
+    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str
 ) -> Response:
     storage = platform_context(request).storage
     data, media_type = await licences.licence_proof(session, storage, caller, voice_id)
