@@ -21,6 +21,7 @@ from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, Sent, verify
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.speak.jobs.support import job_row, secret_of
@@ -163,3 +164,37 @@ async def test_an_event_is_given_up_after_its_attempts_and_the_job_says_so(
         assert await webhook_of(app, no_hook["id"]) is None
     assert status == {"state": "failed", "attempts": 3, "delivered_at": None}
     assert len(receiver.calls) == 3
+
+
+async def test_a_job_cancelled_by_its_voice_withdrawn_tells_its_webhook(
+    tmp_path: Path, engines: EngineRegistry, hook: tuple[str, Receiver], monkeypatch: Any
+) -> None:
+    """The caller did not cancel it, so it would otherwise wait for an event that never
+    comes; a caller's own cancel sends none."""
+    url, receiver = hook
+    receiver.accept.set()
+    settings = make_settings(tmp_path, jobs=hooks())
+    async with started_app(settings, engines) as app:
+        pipeline = app.app.state.speak.pipeline
+        speak, gate = pipeline.speak_segment, asyncio.Event()
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            await gate.wait()
+            return await speak(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "speak_segment", held)
+        withdrawn = (await submit(app, SHORT, webhook_url=url)).json()
+        own = (await submit(app, SHORT, webhook_url=url)).json()
+        await app.client.delete(
+            f"/v1/modules/scaispeak/jobs/{own['id']}", headers=app.auth(app.tenancy.member_a)
+        )
+        await cancel_jobs_of_voice(app.app.state.platform.db, withdrawn["voice_id"])
+        gate.set()
+        await receiver.wait_calls(1)
+        await asyncio.sleep(
+            1
+        )  # room for a sweep to send the caller's own cancel, which it must not
+    [(body, _signature, _status)] = receiver.calls
+    event = json.loads(body)
+    assert event["event"] == "job.cancelled" and event["job"]["id"] == withdrawn["id"]
+    assert "withdrawn" in event["job"]["error"]

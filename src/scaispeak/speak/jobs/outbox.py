@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from scaispeak.speak.jobs.runner import JobRuntime
 
 _log = logging.getLogger(__name__)
-EVENTS = (JobState.succeeded, JobState.failed)
-"""Job ends that send an event (a cancel is the caller's own doing: none)."""
+EVENTS = (JobState.succeeded, JobState.failed, JobState.cancelled)
+"""Job ends that may send an event: a cancel only when the caller did not ask for it
+(its voice was withdrawn: service.cancel_jobs_of_voice), which sets the event due."""
 _SWEEP_BATCH = 50
 
 

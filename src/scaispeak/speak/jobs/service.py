@@ -30,6 +30,7 @@ from scaispeak.platform.errors import Conflict, NotFound, ServiceError
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
+from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
 from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, JobState, SynthJob
 from scaispeak.speak.synthesis.audio import AudioFormat
@@ -268,11 +269,16 @@ async def _cancel_if_active(
     """Cancel only a job that is still queued or running: a job that finished in the
     meantime keeps its outcome. The cancel and the release of the job's hold land in
     one commit, so no reader sees a cancelled job still holding budget. Returns whether
-    this call cancelled it."""
+    this call cancelled it.
+
+    A cancel with an ``error`` is not the caller's doing (its voice was withdrawn): the
+    job's webhook, if it has one, hears of it (``job.cancelled``, outbox.py)."""
+    now = utcnow()
+    ended = {"state": JobState.cancelled, "error": error, "finished_at": now, "lease_owner": None}
+    if error:
+        ended["webhook_due_at"] = outbox.due_on_ending(now)
     cancelled = await session.execute(
-        update(SynthJob)
-        .where(SynthJob.id == job_id, SynthJob.state.in_(ACTIVE))
-        .values(state=JobState.cancelled, error=error, finished_at=utcnow(), lease_owner=None)
+        update(SynthJob).where(SynthJob.id == job_id, SynthJob.state.in_(ACTIVE)).values(ended)
     )
     if cancelled.rowcount != 1:  # type: ignore[attr-defined]
         await session.commit()  # nothing changed: this only ends the transaction
