@@ -52,3 +52,15 @@ async def test_audio_past_its_retention_is_deleted_and_410(
         kept = await app.client.get(f"/v1/modules/scaispeak/jobs/{recent}/audio", headers=member)
         assert kept.status_code == 200
         assert await expire_results(db, storage, 0) == []  # 0 keeps everything
+
+
+async def test_audio_deleted_while_its_request_runs_is_410_not_500(live: LiveApp) -> None:
+    """The sweep deletes the blob between the request reading the job and opening it."""
+    job_id = (await submit(live, text="Deleted under me.")).json()["id"]
+    await wait_for(live, job_id, {"succeeded"})
+    key = (await job_row(live, job_id)).result_key
+    assert key is not None
+    await live.app.state.platform.storage.delete(key)  # the row still names it
+    member = live.auth(live.tenancy.member_a)
+    audio = await live.client.get(f"/v1/modules/scaispeak/jobs/{job_id}/audio", headers=member)
+    assert_problem(audio, 410, "audio_expired")

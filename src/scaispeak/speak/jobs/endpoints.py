@@ -12,6 +12,7 @@ from scaispeak.platform.blob_response import blob_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
+from scaispeak.platform.storage.base import BlobNotFound
 from scaispeak.speak.jobs import service
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
@@ -102,6 +103,10 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     wanted = parse_range(request.headers.get("range"), job.result_bytes)
     storage = platform_context(request).storage
     media_type = content_type(AudioFormat(job.params["format"]))
-    return await blob_response(
-        storage, job.result_key, job.result_bytes, wanted, media_type=media_type
-    )
+    try:
+        return await blob_response(
+            storage, job.result_key, job.result_bytes, wanted, media_type=media_type
+        )
+    except BlobNotFound as exc:
+        # The retention sweep deleted it after this request read the job.
+        raise AudioExpired(f"Job {job.id}'s audio was deleted after its retention period.") from exc
