@@ -19,8 +19,11 @@ from scaispeak.platform.accounting.models import (
     UsageEntry,
 )
 from scaispeak.platform.db import utcnow
+from scaispeak.speak.jobs import lease
 from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.queue import sweep_once
 from scaispeak.speak.jobs.webhooks import verify
+from scaispeak.speak.synthesis.text import split_segments
 from scaispeak.speak.transports import http
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -188,40 +191,61 @@ async def test_webhook_is_signed_with_the_submitters_own_secret(
     assert event["event"] == "job.succeeded" and event["job"]["id"] == job["id"]
 
 
-async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveApp) -> None:
-    """Kill a run after its first checkpoint; the next run skips finished segments."""
-    from scaispeak.speak.jobs import runner
-
-    queue = sqlite_app.app.state.speak.jobs
-    rt = queue.runtime
-    text = STORY * 2  # six segments
-    original = runner._checkpoint
+async def crash_after_two_segments(app: LiveApp, text: str) -> str:
+    """Submit ``text``; its run "dies" holding the lease after its second checkpoint,
+    and the lease then runs out. Returns the job id."""
+    original = lease.checkpoint
     crashed = asyncio.Event()
 
-    async def crash_after_two(session: Any, rt_: Any, job: Any, progress: Any) -> None:
-        await original(session, rt_, job, progress)
-        if progress.segments_done == 2 and not crashed.is_set():
+    async def crash_after_two(session: Any, job_id: str, *args: Any) -> bool:
+        ours = await original(session, job_id, *args)
+        if args[-1].segments_done == 2 and not crashed.is_set():
             crashed.set()
             raise asyncio.CancelledError  # the process "dies" holding the lease
+        return ours
 
-    runner._checkpoint = crash_after_two  # type: ignore[assignment]
+    lease.checkpoint = crash_after_two  # type: ignore[assignment]
     try:
-        job = (await submit(sqlite_app, text=text)).json()
+        job = (await submit(app, text=text)).json()
         await asyncio.wait_for(crashed.wait(), 60)
     finally:
-        runner._checkpoint = original  # type: ignore[assignment]
-    async with sqlite_app.app.state.platform.db.sessions() as session:
+        lease.checkpoint = original  # type: ignore[assignment]
+    async with app.app.state.platform.db.sessions() as session:
         row = await session.get(SynthJob, job["id"])
         assert row is not None and row.state.value == "running" and row.segments_done == 2
         # The dead worker's lease ran out, some time after the job was last queued.
         row.lease_until = utcnow() - timedelta(seconds=1)
         row.last_kick_at = row.lease_until - timedelta(seconds=30)
         await session.commit()
-    from scaispeak.speak.jobs.queue import sweep_once
+    return str(job["id"])
 
-    assert job["id"] in await sweep_once(rt.db, queue)
-    done = await wait_for(sqlite_app, job["id"], {"succeeded", "failed"})
+
+async def test_a_crashed_run_resumes_from_its_last_checkpoint(sqlite_app: LiveApp) -> None:
+    """Kill a run after its second checkpoint; the next run skips finished segments."""
+    queue = sqlite_app.app.state.speak.jobs
+    job_id = await crash_after_two_segments(sqlite_app, STORY * 2)  # six segments
+    assert job_id in await sweep_once(queue.runtime.db, queue)
+    done = await wait_for(sqlite_app, job_id, {"succeeded", "failed"})
     assert done["state"] == "succeeded" and done["attempts"] == 2
+
+
+async def test_a_run_that_splits_the_text_differently_starts_the_job_over(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy between two runs changed how text is split: the checkpoints of the old
+    split do not count in the new one (they were joined, and text went unspoken)."""
+    queue = sqlite_app.app.state.speak.jobs
+    text = STORY * 2
+    job_id = await crash_after_two_segments(sqlite_app, text)
+    finer = split_segments(text, max_chars=30)
+    assert len(finer) > 6
+    monkeypatch.setattr(queue.runtime.pipeline, "plan", lambda t: split_segments(t, max_chars=30))
+    assert job_id in await sweep_once(queue.runtime.db, queue)
+    done = await wait_for(sqlite_app, job_id, {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    progress = done["progress"]
+    assert progress["segments_done"] == progress["segments_total"] == len(finer)
+    assert progress["characters_done"] == len(text)
 
 
 async def test_a_retried_save_to_job_is_its_earlier_job_once_the_file_exists(

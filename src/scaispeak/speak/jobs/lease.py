@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, ScalarSelect, and_, case, func, or_, select, update
@@ -187,3 +188,34 @@ async def renew(db: Database, job_id: str, worker_id: str, lease_s: int) -> bool
         )
         await session.commit()
     return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A checkpoint: segments and characters done, the seconds the last segment added,
+    and the characters each backend has spoken."""
+
+    segments_done: int
+    characters_done: int
+    seconds: float
+    served: dict[str, int]
+
+
+async def checkpoint(
+    session: AsyncSession, job_id: str, worker_id: str, settings: JobSettings, progress: Progress
+) -> bool:
+    """Advance progress and renew the lease, only while the job is still ours (False:
+    it was cancelled or taken over)."""
+    moved = await session.execute(
+        update(SynthJob)
+        .where(ours(job_id, worker_id))
+        .values(
+            segments_done=progress.segments_done,
+            characters_done=progress.characters_done,
+            audio_seconds_done=SynthJob.audio_seconds_done + progress.seconds,
+            characters_by_backend=dict(progress.served),
+            lease_until=utcnow() + timedelta(seconds=settings.lease_s),
+        )
+    )
+    await session.commit()
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]

@@ -10,7 +10,9 @@ Exactly-once effects on an at-least-once queue:
 - the final state change and the charge land in one transaction, and the ledger
   accepts one line per reservation, so a job is charged once however often it runs;
 - a job whose runs keep dying (crash, out-of-memory kill) is failed after
-  ``max_attempts`` claims instead of being re-run forever.
+  ``max_attempts`` claims instead of being re-run forever;
+- a successor that splits the text differently (a deploy changed the rules) starts
+  the job over rather than join segments of two splits (replan.py);
 - a busy or stopping inference pool never fails a job: its segments wait in the
   pool (bulk calls are never refused), and a stopping process leaves the job to a
   successor.
@@ -22,7 +24,6 @@ import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from scaispeak.platform.storage.base import BlobStore, StorageUnavailable
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
-from scaispeak.speak.jobs import billing, lease, outbox
+from scaispeak.speak.jobs import billing, lease, outbox, replan
 from scaispeak.speak.jobs.assembly import (
     assemble,
     discard_checkpoints,
@@ -210,6 +211,8 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
     """Speak the segments not yet checkpointed; returns the characters each backend
     spoke, across this job's runs (what the charge prices)."""
     segments = rt.pipeline.plan(job.text)
+    if not await replan.match_split(session, rt.storage, job, segments, rt.worker_id):
+        raise LostLease(job.id)
     routes = [Route(**r) for r in job.params["routes"]]
     permit = JobPermit(rt.db, job.tenant_id, job.voice_id, routes)
     done_chars = job.characters_done
@@ -221,20 +224,10 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))
         done_chars += len(segments[index].text)
         served[route.backend] = served.get(route.backend, 0) + len(segments[index].text)
-        progress = Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
-        await _checkpoint(session, rt, job.id, progress)
+        progress = lease.Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
+        if not await lease.checkpoint(session, job.id, rt.worker_id, rt.settings, progress):
+            raise LostLease(job.id)
     return served
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A checkpoint: segments and characters done, the seconds the last segment added,
-    and the characters each backend has spoken."""
-
-    segments_done: int
-    characters_done: int
-    seconds: float
-    served: dict[str, int]
 
 
 async def _speak_with_failover(
@@ -260,26 +253,6 @@ async def _speak_with_failover(
             if attempt == len(routes) - 1:
                 raise
     raise BackendUnavailable("No backend could serve the job.")
-
-
-async def _checkpoint(
-    session: AsyncSession, rt: JobRuntime, job_id: str, progress: Progress
-) -> None:
-    """Advance progress and renew the lease, only while the job is still ours."""
-    moved = await session.execute(
-        update(SynthJob)
-        .where(lease.ours(job_id, rt.worker_id))
-        .values(
-            segments_done=progress.segments_done,
-            characters_done=progress.characters_done,
-            audio_seconds_done=SynthJob.audio_seconds_done + progress.seconds,
-            characters_by_backend=dict(progress.served),
-            lease_until=utcnow() + timedelta(seconds=rt.settings.lease_s),
-        )
-    )
-    await session.commit()
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise LostLease(job_id)
 
 
 async def finish(

@@ -33,8 +33,10 @@ from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
 from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, JobState, SynthJob
+from scaispeak.speak.jobs.replan import plan_digest
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.speech import SpeechSpec
+from scaispeak.speak.synthesis.text import Segment
 
 VOICE_REVOKED = "the voice was withdrawn: its consent was revoked, or it was deleted"
 
@@ -54,7 +56,8 @@ class JobRequest:
     voice_id: str
     routes: list[Route]
     prices: dict[str, int]
-    segments_total: int
+    plan: list[Segment]
+    """The text's segments, as split now (jobs/replan.py)."""
     hold_micros: int
     save_to: SaveTo | None
     webhook_url: str | None
@@ -204,6 +207,7 @@ def _new_job(
             "watermark": spec.watermark,
             "routes": [asdict(r) for r in request.routes],
             "prices": request.prices,
+            "plan": plan_digest(request.plan),
         },
         idempotency_key=request.idempotency_key,
         request_hash=fingerprint,
@@ -211,7 +215,7 @@ def _new_job(
         save_to=asdict(request.save_to) if request.save_to else None,
         webhook_url=request.webhook_url,
         characters_total=len(spec.text),
-        segments_total=request.segments_total,
+        segments_total=len(request.plan),
     )
 
 

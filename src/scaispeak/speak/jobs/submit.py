@@ -111,7 +111,7 @@ async def _create_checked(
         voice_id=voice.id,
         routes=routes,
         prices=dict(prices),
-        segments_total=len(ctx.pipeline.plan(spec.text)),
+        plan=ctx.pipeline.plan(spec.text),
         hold_micros=max(price_for(settings, r.backend, len(spec.text)) for r in routes),
         save_to=save_to,
         webhook_url=webhook_url,
