@@ -3,6 +3,7 @@ content type gets a body past its limit, authenticated or not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -128,3 +129,20 @@ async def test_only_a_drive_file_upload_skips_the_json_limit(small_limits: LiveA
     )
     assert_problem(response, 413, "payload_too_large")
     assert body.pulled < JSON_LIMIT + 2 * 4096
+
+
+async def test_the_longest_job_text_escaped_whole_fits_the_default_json_limit(
+    live: LiveApp,
+) -> None:
+    """500,000 emoji, each escaped as a surrogate pair (12 bytes), as a client that
+    escapes everything sends them: read, not refused as too large (emoji alone are not
+    spoken, so the answer is empty_text)."""
+    text = "\U0001f600" * live.app.state.platform.settings.jobs.max_chars
+    body = json.dumps({"text": text, "voice_id": "voc_piper_en-us-joe-medium", "mode": "async"})
+    assert len(body) > 6_000_000
+    response = await live.client.post(
+        "/v1/modules/scaispeak/speak",
+        content=body,
+        headers=live.auth(live.tenancy.member_a) | {"content-type": "application/json"},
+    )
+    assert_problem(response, 422, "empty_text")

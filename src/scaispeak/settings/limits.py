@@ -15,9 +15,10 @@ class Limits(BaseModel):
         4_096, description="Longest `input` accepted by /v1/audio/speech (OpenAI's own limit)."
     )
     max_json_bytes: int = Field(
-        4_000_000,
+        6_100_000,
         description="Largest JSON request body accepted (413 above it); the default holds a"
-        " job's longest text in any script, even with every character escaped (6 bytes).",
+        " job's longest text in any script, even with every character escaped (12 bytes for"
+        " one outside the Basic Multilingual Plane, an emoji: a surrogate pair of escapes).",
     )
     min_speed: float = Field(0.5, description="Slowest speaking rate accepted.")
     max_speed: float = Field(2.0, description="Fastest speaking rate accepted.")
