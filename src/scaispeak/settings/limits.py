@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_PRICES = {"selfhosted": 15, "relay": 30}
+"""Micro-credits per character, by backend (speak/backends/catalog.py names them)."""
 
 
 class Limits(BaseModel):
@@ -39,9 +42,23 @@ class AccountingSettings(BaseModel):
     """Prices and per-tenant traffic limits."""
 
     prices_micros_per_char: dict[str, int] = Field(
-        default_factory=lambda: {"selfhosted": 15, "relay": 30},
-        description="Price per character by backend, in micro-credits (JSON).",
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="Price per character by backend, in micro-credits (JSON); a backend"
+        " left out keeps its default (selfhosted 15, relay 30), 0 makes one free.",
     )
+
+    @field_validator("prices_micros_per_char")
+    @classmethod
+    def _priced_in_full(cls, prices: dict[str, int]) -> dict[str, int]:
+        # Setting the map replaces it: a backend left out would otherwise cost nothing,
+        # and a negative price would pay tenants back for speaking.
+        unknown = sorted(set(prices) - set(DEFAULT_PRICES))
+        if unknown:
+            raise ValueError(f"no backend {unknown}; backends: {sorted(DEFAULT_PRICES)}")
+        if any(price < 0 for price in prices.values()):
+            raise ValueError("prices cannot be negative")
+        return {**DEFAULT_PRICES, **prices}
+
     max_concurrent_per_tenant: int = Field(
         16, description="Synthesis requests a tenant may run at once (429 above)."
     )
