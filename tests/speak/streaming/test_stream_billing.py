@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +189,52 @@ async def test_a_stream_renews_its_holds_so_the_stale_hold_sweep_leaves_them(
     await billing.settle(StreamUsage(characters=50, audio_seconds=3.0, segments=1), "req-renew")
     assert await ledger.holds_left() == []
     assert await ledger.tenant_reserved_micros() == 0
+
+
+async def set_budget(ledger: Ledger, period: BudgetPeriod, limit_micros: int) -> None:
+    async with ledger.db.sessions() as session:
+        budget = await session.get(Budget, ledger.principal.tenant_id)
+        assert budget is not None
+        budget.period, budget.limit_micros = period, limit_micros
+        await session.commit()
+
+
+async def test_a_budget_too_low_for_a_whole_step_still_streams_a_short_text(
+    ledger: Ledger,
+) -> None:
+    """2,000 characters' hold at once is more than the 100 left; 50 are not."""
+    await set_budget(ledger, BudgetPeriod.month, 100 * 15)
+    billing = StreamBilling(ledger.db, ledger.principal, 15, hold_chars=2000)
+    await billing.cover(50)
+    assert billing.covered_chars == 50
+    with pytest.raises(accounting.BudgetExceeded):
+        await billing.cover(200)  # more than is left: refused as before
+    await billing.settle(StreamUsage(characters=50, audio_seconds=3.0, segments=1), "req-low")
+    assert await ledger.tenant_reserved_micros() == 0
+
+
+async def test_a_stream_past_midnight_charges_each_day_what_it_spoke_in_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await set_budget(ledger, BudgetPeriod.day, 10**9)
+    billing = StreamBilling(ledger.db, ledger.principal, 15, hold_chars=100)
+    monkeypatch.setattr(accounting, "utcnow", lambda: datetime(2026, 3, 1, 23, 59, tzinfo=UTC))
+    await billing.cover(100)
+    monkeypatch.setattr(accounting, "utcnow", lambda: datetime(2026, 3, 2, 0, 1, tzinfo=UTC))
+    await billing.cover(150)  # a second hold of 100, in the new day
+    await billing.cover(250)  # and a third
+    usage = StreamUsage(characters=240, audio_seconds=12.0, segments=4)
+    assert await billing.settle(usage, "req-midnight") == 240 * 15
+    async with ledger.db.sessions() as session:
+        counters = await session.execute(
+            select(SpendCounter.period_key, SpendCounter.spent_micros, SpendCounter.reserved_micros)
+            .where(SpendCounter.user_id == accounting.TENANT_ROW)
+            .order_by(SpendCounter.period_key)
+        )
+        lines = await session.execute(
+            select(UsageEntry.characters, UsageEntry.audio_seconds)
+            .where(UsageEntry.request_id == "req-midnight")
+            .order_by(UsageEntry.characters)
+        )
+    assert counters.all() == [("2026-03-01", 100 * 15, 0), ("2026-03-02", 140 * 15, 0)]
+    assert lines.all() == [(100, 5.0), (140, 7.0)]

@@ -3,8 +3,10 @@
 A stream's text arrives piece by piece, so its cost is unknown up front. The stream
 holds ``hold_chars`` worth of budget when it starts speaking and tops the hold up
 whenever the text it has queued outgrows it (a refused top-up ends the stream with
-``budget_exceeded``). When the stream ends, one ledger line charges the characters
-whose audio was delivered and every hold is released or settled.
+``budget_exceeded``; where the budget's rest cannot cover a whole step, the hold is
+only what the queued text needs). When the stream ends, one ledger line per budget
+period charges the characters whose audio was delivered, and every hold is released or
+settled.
 
 A hold is taken in a task of its own: the reservation commits before ``reserve``
 returns, so a barge-in or a disconnect that cancelled the stream at that moment would
@@ -22,8 +24,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import Reservation
+from scaispeak.platform.accounting.service import BudgetExceeded
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import Database
 from scaispeak.speak.streaming.delivery import StreamUsage
@@ -53,20 +58,30 @@ class StreamBilling:
         await self._hold_taken()  # one a cancelled cover left landing counts too
         if chars_needed <= self.covered_chars:
             return
-        step = max(self.hold_chars, chars_needed - self.covered_chars)
-        self._taking = asyncio.ensure_future(self._take_hold(step))
+        needed = chars_needed - self.covered_chars
+        self._taking = asyncio.ensure_future(self._take_hold(needed))
         await asyncio.shield(self._taking)  # a cancel stops this wait, not the hold
 
-    async def _take_hold(self, chars: int) -> None:
-        """Reserve ``chars`` worth and remember the hold, with no cancel in between."""
+    async def _take_hold(self, needed: int) -> None:
+        """Reserve ``hold_chars`` worth (or ``needed``, if more), or, where the budget's
+        rest cannot cover that, only ``needed``: a tenant near the end of its budget
+        can still stream a short text. Remembers the hold, with no cancel in between."""
+        chars = max(self.hold_chars, needed)
         async with self.db.sessions() as session:
-            hold = await accounting.reserve(
-                session, self.principal, chars * self.price_micros_per_char
-            )
+            try:
+                hold = await self._reserve(session, chars)
+            except BudgetExceeded:
+                if needed >= chars:
+                    raise
+                chars = needed
+                hold = await self._reserve(session, chars)
         self.holds.append(hold)
         self.covered_chars += chars
         if self._renewing is None and not self._settling:
             self._renewing = asyncio.create_task(self._renew_forever())
+
+    async def _reserve(self, session: AsyncSession, chars: int) -> Reservation:
+        return await accounting.reserve(session, self.principal, chars * self.price_micros_per_char)
 
     async def _renew_forever(self) -> None:
         """Tell the stale-hold sweep these holds are in use, until ``settle``."""
@@ -93,28 +108,50 @@ class StreamBilling:
         if not self.holds:
             return 0
         cost = usage.characters * self.price_micros_per_char
-        charge = accounting.Charge(
-            self.voice_id,
-            self.backend,
-            "stream",
-            usage.characters,
-            usage.audio_seconds,
-            cost,
-            request_id,
-        )
-        first, *rest = self.holds
+        shares = period_shares(self.holds, usage.characters, self.price_micros_per_char)
         async with self.db.sessions() as session:
-            if usage.characters:
-                await accounting.settle(session, first, charge)
-            else:
-                await accounting.release(session, first)
-            for hold in rest:
-                await accounting.release(session, hold)
+            for hold in self.holds:
+                chars = shares.get(hold.id, 0)
+                if chars:
+                    await accounting.settle(session, hold, self._charge(usage, chars, request_id))
+                else:
+                    await accounting.release(session, hold)
         self.holds.clear()
         return cost
+
+    def _charge(self, usage: StreamUsage, chars: int, request_id: str) -> accounting.Charge:
+        """The charge for ``chars`` of the stream's delivered characters."""
+        seconds = usage.audio_seconds * chars / usage.characters
+        cost = chars * self.price_micros_per_char
+        return accounting.Charge(
+            self.voice_id, self.backend, "stream", chars, seconds, cost, request_id
+        )
 
     async def _stop_renewing(self) -> None:
         if self._renewing is not None:
             self._renewing.cancel()
             await asyncio.gather(self._renewing, return_exceptions=True)
             self._renewing = None
+
+
+def period_shares(holds: list[Reservation], characters: int, price: int) -> dict[str, int]:
+    """The delivered characters each hold settles: one line per budget period.
+
+    Characters are paid by the holds in the order they were taken, each for what it
+    covered, and a period's share is settled on its first hold (its others released):
+    a stream that talks past midnight charges the new day what it spoke in it, rather
+    than charging the old day everything and leaving the new one's budget untouched.
+    """
+    shares: dict[str, int] = {}
+    first_of: dict[str, str] = {}
+    left = characters
+    for hold in holds:
+        covered = hold.amount_micros // price if price else 0
+        taken = min(left, covered)
+        first = first_of.setdefault(hold.period_key, hold.id)
+        shares[first] = shares.get(first, 0) + taken
+        left -= taken
+    if left:  # nothing to cover them by (free speech): the latest period's
+        last = first_of[holds[-1].period_key]
+        shares[last] = shares.get(last, 0) + left
+    return shares
