@@ -350,3 +350,23 @@ async def test_a_trusted_upstream_that_is_down_fails_over_before_anything_is_sen
         assert response.headers["x-scaispeak-backend"] == "selfhosted"
         pcm = np.frombuffer(response.content, "<i2").astype(np.float32) / 32768
         assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.1
+
+
+async def test_relayed_audio_whose_levelling_fails_is_not_charged(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relayed clip is levelled and marked here while it is assembled: work that can
+    fail, so it is settled after it, as a codec's clip is (it ran alongside)."""
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key) as app:
+        await set_budget(app)
+        pipeline = app.app.state.speak.pipeline
+
+        def broken(*_args: Any) -> Any:
+            raise RuntimeError("the watermark model failed")
+
+        monkeypatch.setattr(pipeline, "_finish", broken)
+        with pytest.raises(RuntimeError):  # the test client raises what the app did
+            await app.client.post(
+                SPEAK, json=relayed("wav"), headers=app.auth(app.tenancy.member_a)
+            )
+        assert await counters(app) == (0, 0)  # released, not spent

@@ -275,14 +275,16 @@ async def assemble_and_settle(
 ) -> SpokenClip:
     """Encode the made speech and settle its charge, before the response.
 
-    Where encoding is plain arithmetic (pcm, wav, mu-law: it cannot fail on made
-    speech), the settlement's database work runs while the clip is levelled and
-    encoded in its thread (0.3–0.5 ms measured: the thread starts only when the
-    settlement's Python yields the GIL; docs/benchmarks.md). A codec (mp3, opus, flac)
-    can fail, and a failed request is never charged, so it encodes first; so does a
-    clip to ``keep``, which is stored before it is charged.
+    Where what is left is plain arithmetic (joining levelled segments, then pcm, wav
+    or mu-law: it cannot fail on made speech), the settlement's database work runs
+    while the clip is assembled in its thread (0.3–0.5 ms measured: the thread starts
+    only when the settlement's Python yields the GIL; docs/benchmarks.md). A codec (mp3,
+    opus, flac) can fail, and so can levelling and marking a relayed clip's segments
+    (a neural watermark), and a failed request is never charged, so those assemble
+    first; so does a clip to ``keep``, which is stored before it is charged.
     """
-    if keep is not None or made.spec.format not in ARITHMETIC_FORMATS:
+    arithmetic = made.levelled and made.spec.format in ARITHMETIC_FORMATS
+    if keep is not None or not arithmetic:
         try:
             clip = await pipeline.assemble(made)
             if keep is not None:
