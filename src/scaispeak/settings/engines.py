@@ -99,6 +99,11 @@ class RelaySettings(BaseModel):
     )
     connect_timeout_s: float = Field(2.0, description="Upstream connect timeout.")
     read_timeout_s: float = Field(60.0, description="Upstream read timeout.")
+    call_timeout_s: float = Field(
+        600.0,
+        description="Longest one upstream call may take, its whole answer read (an upstream"
+        " that keeps sending a little at a time would otherwise hold the request forever).",
+    )
     retries: int = Field(
         2, description="Retries for safe failures only (connect errors, 429/502/503/504)."
     )

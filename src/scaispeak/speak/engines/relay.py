@@ -65,7 +65,7 @@ class RelayEngine:
             self._client = aiohttp.ClientSession(
                 headers={"Authorization": f"Bearer {key}"} if key else {},
                 timeout=aiohttp.ClientTimeout(
-                    total=None,
+                    total=self.settings.call_timeout_s,  # the whole call, its answer read
                     sock_connect=self.settings.connect_timeout_s,
                     sock_read=self.settings.read_timeout_s,
                 ),

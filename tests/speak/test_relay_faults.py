@@ -1,17 +1,21 @@
-"""The relay's key and the upstream's answers stay between us and the upstream: what a
-caller (or any tenant, in the backends listing) is told of a failing upstream is its
-status or the kind of failure, never its body or aiohttp's text of our request."""
+"""A failing upstream, as the relay meets it: what a caller (or any tenant, in the
+backends listing) is told is its status or the kind of failure, never its body or
+aiohttp's text of our request (both can hold our key); and an upstream that never
+finishes its answer is cut off."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from scaispeak.settings import RelaySettings
-from scaispeak.speak.engines.base import EngineError
+from scaispeak.speak.engines.base import EngineError, EngineUnavailable
 from scaispeak.speak.engines.relay import RelayEngine
 from tests.support.server import free_port
 
@@ -20,7 +24,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @asynccontextmanager
-async def relay_to(handler: Handler) -> AsyncIterator[tuple[RelayEngine, list[str]]]:
+async def relay_to(
+    handler: Handler, **settings: Any
+) -> AsyncIterator[tuple[RelayEngine, list[str]]]:
     """A relay (with ``KEY``) in front of ``handler``; the list records each path asked."""
     asked: list[str] = []
 
@@ -36,7 +42,7 @@ async def relay_to(handler: Handler) -> AsyncIterator[tuple[RelayEngine, list[st
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     relay = RelayEngine(
-        RelaySettings(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, retries=0)
+        RelaySettings(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, retries=0, **settings)
     )
     try:
         yield relay, asked
@@ -67,3 +73,20 @@ async def test_a_failing_upstream_is_described_without_our_key(handler: Handler)
     assert "SECRET" not in told and "SECRET" not in (relay.breaker.last_error or "")
     assert "127.0.0.1" not in told
     assert asked == ["/v1/audio/speech"]  # a redirect is not followed (our key would be)
+
+
+async def test_an_upstream_that_trickles_forever_is_cut_off_at_the_call_timeout() -> None:
+    """Each byte comes within the read timeout, so only the whole call's limit ends it."""
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse()
+        await answer.prepare(request)
+        while True:
+            await answer.write(b"\x00\x00")
+            await asyncio.sleep(0.05)
+
+    async with relay_to(trickle, call_timeout_s=1.0) as (relay, _asked):
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable):
+            await asyncio.wait_for(relay.synthesize_async("Hello.", "alloy"), 10)
+        assert time.monotonic() - started < 3
