@@ -59,6 +59,7 @@ from scaispeak.speak.synthesis.inference import InferencePoolClosed, Lane, Prior
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
+from scaispeak.speak.voices.library import record_use_of
 
 _log = logging.getLogger(__name__)
 
@@ -274,9 +275,11 @@ async def finish(
     origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
     charge = billing.charge(job, served, seconds)
     async with _saving(session, rt, job, key, run.format) as saved:
-        provenance.record_clip(  # lands with the success and the charge, or not at all
+        # These land with the success and the charge, or not at all.
+        provenance.record_clip(
             session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
         )
+        await record_use_of(session, job.tenant_id, job.user_id, job.voice_id)
         await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
     await discard_checkpoints(rt.storage, job.id, len(segments))
 

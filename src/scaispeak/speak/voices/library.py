@@ -132,14 +132,19 @@ async def list_voices(
 async def record_use(session: AsyncSession, principal: Principal, voice_id: str) -> None:
     """Remember that the caller spoke with ``voice_id`` now, and count it in the caller's
     tenant (upserts, atomic under concurrent requests; the caller commits)."""
+    await record_use_of(session, principal.tenant_id, principal.user_id, voice_id)
+
+
+async def record_use_of(session: AsyncSession, tenant_id: str, user_id: str, voice_id: str) -> None:
+    """``record_use`` for work that outlived its request (a job, by its submitter)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    stmt = insert(VoiceUse).values(user_id=principal.user_id, voice_id=voice_id, used_at=now)
+    stmt = insert(VoiceUse).values(user_id=user_id, voice_id=voice_id, used_at=now)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["user_id", "voice_id"], set_={"used_at": now})
     )
-    count = insert(VoiceTenantUse).values(tenant_id=principal.tenant_id, voice_id=voice_id, uses=1)
+    count = insert(VoiceTenantUse).values(tenant_id=tenant_id, voice_id=voice_id, uses=1)
     await session.execute(
         count.on_conflict_do_update(
             index_elements=["tenant_id", "voice_id"],
