@@ -370,3 +370,50 @@ async def test_relayed_audio_whose_levelling_fails_is_not_charged(
                 SPEAK, json=relayed("wav"), headers=app.auth(app.tenancy.member_a)
             )
         assert await counters(app) == (0, 0)  # released, not spent
+
+
+async def test_a_passed_on_clip_whose_response_cannot_start_owes_nothing(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream
+) -> None:
+    """The server refuses the response's start (the caller has gone): the hold and the
+    tenant's slot are given back, not left to the sweep (or, for the slot, forever)."""
+    async with relaying_app(tmp_path, engines, upstream.url, upstream.key, **TRUSTED) as app:
+        await set_budget(app)
+        body = json.dumps(relayed()).encode()
+        headers = app.auth(app.tenancy.member_a) | {
+            "content-type": "application/json",
+            "content-length": str(len(body)),
+        }
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": SPEAK,
+            "raw_path": SPEAK.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
+        }
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # never disconnects on its own
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                raise OSError("the connection is gone")
+
+        with pytest.raises(OSError):
+            await app.app(scope, receive, send)
+        assert await counters(app) == (0, 0)
+        limiter = app.app.state.platform.limiter
+        assert limiter._running[app.tenancy.tenant_a] == 0

@@ -135,6 +135,15 @@ class PassingResult:
             finally:
                 await _shielded(self.speech.close())
 
+    async def abandon(self) -> None:
+        """Nothing was sent (the response could not even start): release the hold and
+        the tenant's slot, close the speech. ``deliver`` does this itself."""
+        async with self.held:
+            try:
+                await _shielded(self._release())
+            finally:
+                await _shielded(self.speech.close())
+
     async def _send_settling(
         self, send: Callable[[bytes], Awaitable[None]], gone: Callable[[], bool]
     ) -> None:
