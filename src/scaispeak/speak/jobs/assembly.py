@@ -78,11 +78,31 @@ async def discard_job_blobs(
     await _delete_or_log(storage, job_id, result_key(job_id, fmt))
 
 
+DELETES_AT_ONCE = 16
+"""Checkpoint deletions in flight together: a long job has thousands, one request each
+on S3."""
+
+_deleting: set[asyncio.Task[None]] = set()
+"""Deletions whose caller was cancelled, held so they run to their end."""
+
+
 async def discard_checkpoints(storage: BlobStore, job_id: str, segments: int) -> None:
     """Delete a job's first ``segments`` checkpoints, best effort (as above): once the
-    job succeeded, a storage hiccup here must not look like the job's failure."""
-    for index in range(segments):
-        await _delete_or_log(storage, job_id, segment_key(job_id, index))
+    job succeeded, a storage hiccup here must not look like the job's failure.
+
+    They are deleted to the end even if the caller is cancelled meanwhile (a client
+    that gave up on its ``DELETE``): nobody else would delete the rest."""
+    keys = [segment_key(job_id, index) for index in range(segments)]
+    work = asyncio.ensure_future(_delete_all(storage, job_id, keys))
+    _deleting.add(work)
+    work.add_done_callback(_deleting.discard)
+    await asyncio.shield(work)
+
+
+async def _delete_all(storage: BlobStore, job_id: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), DELETES_AT_ONCE):
+        batch = keys[start : start + DELETES_AT_ONCE]
+        await asyncio.gather(*(_delete_or_log(storage, job_id, key) for key in batch))
 
 
 async def _delete_or_log(storage: BlobStore, job_id: str, key: str) -> None:
