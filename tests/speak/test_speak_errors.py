@@ -85,6 +85,15 @@ async def test_missing_field_is_422_validation_error(sqlite_app: LiveApp) -> Non
     assert_problem(await speak(sqlite_app, {"text": "Hello."}), 422, "validation_error")
 
 
+@pytest.mark.parametrize("wrong", [{"speed": True}, {"sample_rate": 16000.0}, {"speed": "1.2"}])
+async def test_a_speed_or_rate_of_the_wrong_type_is_422(
+    sqlite_app: LiveApp, wrong: dict[str, object]
+) -> None:
+    """`true` is no speed and 16000.0 no rate: a client's bug, named rather than guessed."""
+    body = {"text": "Hello.", "voice_id": JOE, **wrong}
+    assert_problem(await speak(sqlite_app, body), 422, "validation_error")
+
+
 async def test_missing_key_is_401(sqlite_app: LiveApp) -> None:
     response = await sqlite_app.client.post(SPEAK, json={"text": "Hello.", "voice_id": JOE})
     assert_problem(response, 401, "unauthorized")

@@ -189,6 +189,14 @@ async def test_a_tenant_over_its_stream_cap_gets_too_many_streams(
             id="sample_rate",
         ),
         pytest.param({"type": "start"}, "invalid_message", id="missing_voice"),
+        pytest.param(
+            {"type": "start", "voice_id": PIPER, "speed": True}, "invalid_message", id="bool_speed"
+        ),
+        pytest.param(
+            {"type": "start", "voice_id": PIPER, "sample_rate": 16000.0},
+            "invalid_message",
+            id="float_rate",
+        ),
         pytest.param({"type": "shout"}, "unknown_message_type", id="unknown_type"),
     ],
 )

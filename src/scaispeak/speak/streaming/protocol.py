@@ -76,8 +76,9 @@ class StartMessage(_Message):
     voice_id: str = Field(min_length=1, max_length=200)
     # A plain string, so an unknown name gets the service's unsupported_format code.
     format: str = "pcm"
-    sample_rate: int | None = None
-    speed: float = 1.0
+    # Strict: `true` is no speed and 16000.0 no rate (a client's bug, better named).
+    sample_rate: int | None = Field(None, strict=True)
+    speed: float = Field(1.0, strict=True)
     backend: str | None = Field(
         None, description="selfhosted or relay, within the tenant's policy (no failover)."
     )

@@ -23,8 +23,12 @@ class SpeakRequest(BaseModel):
     text: str = Field(description="What to say. Limits: docs/configuration.md.")
     voice_id: str = Field(description="A voice id from GET /voices (or an engine voice name).")
     format: str = Field("wav", description="wav, pcm (s16le), mp3, opus (ogg), flac, mulaw.")
-    sample_rate: int | None = Field(None, description="Output rate; default depends on format.")
-    speed: float = Field(1.0, description="Speaking rate; 1.0 is the voice's natural pace.")
+    sample_rate: int | None = Field(
+        None, strict=True, description="Output rate; default depends on format."
+    )
+    speed: float = Field(
+        1.0, strict=True, description="Speaking rate; 1.0 is the voice's natural pace."
+    )
     backend: str | None = Field(
         None, description="selfhosted or relay; must be allowed by the tenant's policy."
     )
