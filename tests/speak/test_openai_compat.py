@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -142,15 +145,41 @@ def test_the_clients_newer_voice_names_and_its_custom_voice_form_are_spoken(
     assert pcm.size > 0
 
 
-def test_server_sent_events_are_refused_not_ignored(server_with_key: tuple[str, str]) -> None:
+def test_server_sent_events_carry_the_audio_and_its_usage(
+    server_with_key: tuple[str, str],
+) -> None:
+    """The SDK types an event stream as bytes; a client parses the events itself."""
     url, key = server_with_key
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
-        client.audio.speech.create(
-            model="gpt-4o-mini-tts", voice="alloy", input="Hi.", stream_format="sse"
-        )
-    assert raised.value.code == "unsupported_stream_format"
-    assert raised.value.param == "stream_format"
+    text = "Hello there."
+    with client.audio.speech.with_streaming_response.create(
+        model="gpt-4o-mini-tts",
+        voice="alloy",
+        input=text,
+        response_format="wav",
+        stream_format="sse",
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response.read())
+    *deltas, last = events
+    assert {e["type"] for e in deltas} == {"speech.audio.delta"}
+    audio = b"".join(base64.b64decode(e["audio"]) for e in deltas)
+    pcm, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
+    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.2
+    assert last["type"] == "speech.audio.done"
+    assert last["usage"] == {
+        "input_tokens": len(text),
+        "output_tokens": 0,
+        "total_tokens": len(text),
+    }
+    assert last["audio_seconds"] == pytest.approx(len(pcm) / rate, abs=0.01)
+
+
+def sse_events(body: bytes) -> list[dict[str, Any]]:
+    """The ``data:`` payloads of an event stream, in order."""
+    blocks = body.decode().split("\n\n")
+    assert blocks[-1] == ""  # the stream ends after a whole event
+    return [json.loads(b.removeprefix("data: ")) for b in blocks[:-1]]
 
 
 def test_a_body_that_is_not_json_names_no_field(server_with_key: tuple[str, str]) -> None:

@@ -5,11 +5,15 @@ cuts the answer off unbilled."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import soundfile
 
@@ -85,3 +89,52 @@ def test_one_segment_is_still_a_whole_clip_with_its_length(served: Served) -> No
         body = answer.read()
         assert int(answer.headers["content-length"]) == len(body)
         assert answer.headers["x-scaispeak-segments"] == "1"
+
+
+def read_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if line:
+            yield json.loads(line.removeprefix("data: "))
+
+
+def test_server_sent_events_come_as_the_speech_is_made(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    with (
+        httpx.Client() as client,
+        served.post(client, response_format="pcm", stream_format="sse") as answer,
+    ):
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        events = read_events(answer.iter_lines())
+        first = next(events)
+        assert first["type"] == "speech.audio.delta" and gated["spoken"] == [0]
+        gated["gate"].set()
+        *rest, done = list(events)
+        request_id = answer.headers["x-request-id"]
+    audio = b"".join(base64.b64decode(e["audio"]) for e in [first, *rest])
+    pcm = np.frombuffer(audio, "<i2").astype(np.float32) / 32768
+    assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.15
+    assert done["type"] == "speech.audio.done" and done["characters"] == len(TEXT)
+    assert done["audio_seconds"] == pytest.approx(len(pcm) / 24000, abs=0.05)
+    [line] = served.ledger(request_id)
+    assert (line.characters, line.cost_micros) == (len(TEXT), PRICE * len(TEXT))
+    assert done["cost_micros"] == line.cost_micros
+
+
+def test_an_engine_failing_part_way_is_an_error_event_unbilled(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    """The event stream ends properly, its last event saying why (the plain audio
+    answer is cut off instead)."""
+    gated["fail_at"] = 1
+    gated["gate"].set()
+    with (
+        httpx.Client() as client,
+        served.post(client, response_format="pcm", stream_format="sse") as answer,
+    ):
+        events = list(read_events(answer.iter_lines()))
+        request_id = answer.headers["x-request-id"]
+    assert events[0]["type"] == "speech.audio.delta"
+    assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "backend_unavailable"
+    assert served.ledger(request_id) == []
+    assert served.held() == []

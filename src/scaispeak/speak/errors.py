@@ -41,10 +41,6 @@ class UnsupportedFormat(ServiceError):
     status, code, title = 422, "unsupported_format", "Unsupported audio format"
 
 
-class UnsupportedStreamFormat(ServiceError):
-    status, code, title = 422, "unsupported_stream_format", "Unsupported stream format"
-
-
 class UnsupportedSampleRate(ServiceError):
     status, code, title = 422, "unsupported_sample_rate", "Unsupported sample rate"
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from contextlib import suppress
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
-from starlette.types import Receive, Scope, Send
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.drive import files as drive
-from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.errors import TimestampsUnavailable
 from scaispeak.speak.jobs.models import SynthJob
@@ -33,12 +30,14 @@ from scaispeak.speak.synthesis.batch import (
 )
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.synthesis.speech import SpokenClip
+from scaispeak.speak.transports.passed import PassedAudio, until_disconnected, usage_of
 from scaispeak.speak.transports.schemas import (
     ListedVoiceOut,
     SpeakRequest,
     VoiceOut,
     VoicePageOut,
 )
+from scaispeak.speak.transports.sse import SpeechEvents, whole_clip_events
 from scaispeak.speak.voices import library
 from scaispeak.speak.voices.models import VoiceScope, VoiceStatus
 
@@ -192,18 +191,20 @@ async def speak_inline(
     may_pass: bool = True,
     keep: Keeper | None = None,
     streams: bool = False,
+    events: bool = False,
 ) -> Response:
     """Shared by /speak and the OpenAI-compatible route: check, render, answer.
 
     ``may_pass``: the caller may get a relayed clip as it arrives (synthesis/passthrough.py);
-    ``streams``: and speech of several segments as it is made (synthesis/streamed.py).
+    ``streams``: and speech of several segments as it is made (synthesis/streamed.py);
+    ``events``: the audio framed as server-sent events (sse.py).
     """
     started = time.perf_counter()
     platform = platform_context(request)
     ctx = speak_context(request)
     # A caller who hangs up stops the work, unless it is to be kept (``save_to``).
     gone = asyncio.Event()
-    watcher = asyncio.create_task(_until_disconnected(request.receive, gone))
+    watcher = asyncio.create_task(until_disconnected(request.receive, gone))
     try:
         result = await speak_clip(
             session,
@@ -225,7 +226,7 @@ async def speak_inline(
         watcher.cancel()
     ctx.metrics.time_to_first_audio.labels(transport).observe(time.perf_counter() - started)
     if isinstance(result, PassingResult):
-        return PassedAudio(result, caller)
+        return SpeechEvents(result, caller) if events else PassedAudio(result, caller)
     # Runs once the response is sent; the server awaits it before shutting down.
     after = BackgroundTask(
         record_delivery, platform.db.sessions, caller, result.voice.id, result.origin, result.clip
@@ -233,6 +234,8 @@ async def speak_inline(
     headers = usage_headers(result)
     if timestamps:
         return JSONResponse(timed_body(result), headers=headers, background=after)
+    if events:
+        return whole_clip_events(result, headers, after)
     return Response(
         result.clip.data, media_type=result.clip.content_type, headers=headers, background=after
     )
@@ -253,77 +256,8 @@ def timed_body(result: SpokenResult) -> dict[str, Any]:
 
 def usage_headers(result: SpokenResult) -> dict[str, str]:
     clip = result.clip
-    return _usage(result.voice.id, result.backend, result.cost_micros, clip.characters) | {
+    return usage_of(result.voice.id, result.backend, result.cost_micros, clip.characters) | {
         "X-ScaiSpeak-Audio-Seconds": f"{clip.duration_s:.3f}",
         "X-ScaiSpeak-Sample-Rate": str(clip.sample_rate),
         "X-ScaiSpeak-Segments": str(clip.segments),
     }
-
-
-def _usage(voice_id: str, backend: str, cost_micros: int, characters: int) -> dict[str, str]:
-    return {
-        "X-ScaiSpeak-Voice": voice_id,
-        "X-ScaiSpeak-Backend": backend,
-        "X-ScaiSpeak-Cost-Micros": str(cost_micros),
-        "X-ScaiSpeak-Characters": str(characters),
-    }
-
-
-class ResponseCutOff(Exception):
-    """A response that had begun could not be finished (its engine failed part-way)."""
-
-
-class PassedAudio(Response):
-    """Audio sent on as it arrives (``PassingResult.deliver``): a relayed clip, whose
-    length is known before it arrives, with the same usage headers as a whole clip;
-    or speech sent as it is made, chunked, without its length and duration (and, if
-    the caller hangs up, charged for what was made: the cost header is the quote)."""
-
-    def __init__(self, result: PassingResult, caller: Principal) -> None:
-        self.result = result
-        self.status_code = 200
-        self.media_type = result.speech.content_type
-        self.background = BackgroundTask(result.record_delivery, caller)
-        speech = result.speech
-        headers = _usage(result.voice.id, result.backend, result.cost_micros, len(speech.spec.text))
-        headers |= {
-            "X-ScaiSpeak-Sample-Rate": str(speech.spec.sample_rate),
-            "X-ScaiSpeak-Segments": str(speech.segment_count),
-        }
-        if speech.content_length is not None:
-            headers["Content-Length"] = str(speech.content_length)
-            headers["X-ScaiSpeak-Audio-Seconds"] = f"{speech.duration_s:.3f}"
-        self.init_headers(headers)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        except BaseException:  # the caller is gone before the first byte: nothing is owed
-            await self.result.abandon()
-            raise
-
-        async def send_body(chunk: bytes) -> None:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(_until_disconnected(receive, gone))
-        try:
-            await self.result.deliver(send_body, gone.is_set)
-        except ServiceError as exc:
-            # Begun responses cannot turn into a problem document; the server drops the
-            # connection, so the caller sees a body short of its Content-Length (or a
-            # chunked one without its last chunk).
-            raise ResponseCutOff(exc.detail) from exc
-        finally:
-            watcher.cancel()
-        with suppress(OSError):  # the caller hung up; what was made is paid and recorded
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if self.background is not None:
-            await self.background()
-
-
-async def _until_disconnected(receive: Receive, gone: asyncio.Event) -> None:
-    """Set ``gone`` once the caller disconnects (the body was read before the answer)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    gone.set()

@@ -20,7 +20,6 @@ from fastapi.routing import APIRoute
 
 from scaispeak.platform.deps import Caller, Session, platform_context
 from scaispeak.platform.errors import Problem, problem_of
-from scaispeak.speak.errors import UnsupportedStreamFormat
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.http import AUDIO_RESPONSES, speak_inline
 from scaispeak.speak.transports.schemas import OpenAISpeechRequest
@@ -34,7 +33,6 @@ _PARAM_OF_CODE = {
     "text_too_long": "input",
     "empty_text": "input",
     "unknown_voice": "voice",
-    "unsupported_stream_format": "stream_format",
 }
 """Which request field an error is about, in OpenAI's ``error.param``."""
 
@@ -87,13 +85,16 @@ router = APIRouter(prefix="/v1/audio", tags=["openai-compatible"], route_class=O
 async def create_speech(
     request: Request, session: Session, caller: Caller, body: OpenAISpeechRequest
 ) -> Response:
-    if body.stream_format == "sse":
-        raise UnsupportedStreamFormat(
-            "stream_format 'sse' is not offered; 'audio' streams the audio bytes as they are made."
-        )
     limits = platform_context(request).settings.limits
     rate = _OPENAI_PCM_RATE if body.response_format == "pcm" else None
     params = SpeakParams(body.input, body.voice_id, body.response_format, rate, body.speed)
     return await speak_inline(
-        request, session, caller, params, "openai", max_chars=limits.openai_max_chars, streams=True
+        request,
+        session,
+        caller,
+        params,
+        "openai",
+        max_chars=limits.openai_max_chars,
+        streams=True,
+        events=body.stream_format == "sse",
     )

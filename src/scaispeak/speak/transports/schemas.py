@@ -65,7 +65,9 @@ class OpenAISpeechRequest(BaseModel):
     speed: float = 1.0
     instructions: str | None = Field(None, description="Ignored: our engines take none.")
     stream_format: Literal["audio", "sse"] = Field(
-        "audio", description="Only `audio`: raw audio bytes, sent as they are made."
+        "audio",
+        description="`audio`: the audio bytes, sent as they are made; `sse`: server-sent"
+        " events, speech.audio.delta (base64 audio) then speech.audio.done (usage).",
     )
 
     @property
