@@ -66,6 +66,12 @@ class VoicesSettings(BaseModel):
     build_poll_s: float = Field(
         5.0, description="How often the builder looks for voices waiting to be built."
     )
+    build_threads: int = Field(
+        1,
+        ge=1,
+        description="Voice builds (about a minute of CPU each) one process runs at once; it"
+        " takes no more than that, leaving the rest to other processes.",
+    )
 
 
 class CloningSettings(BaseModel):

@@ -235,10 +235,17 @@ async def post_clone(
 
 
 async def plant_voice(
-    app: VoiceApp, clips: Clips, *, tenant_id: str, owner: str | None, scope: str
+    app: VoiceApp,
+    clips: Clips,
+    *,
+    tenant_id: str,
+    owner: str | None,
+    scope: str,
+    built: bool = True,
 ) -> str:
     """A cloned voice with stored reference and active consent, as intake leaves it,
-    without the seconds of recognition and verification (those have their own tests)."""
+    without the seconds of recognition and verification (those have their own tests);
+    ``built``: returns once the builder has built it (else it is left waiting)."""
     from scaispeak.platform.db import new_id
     from scaispeak.speak.voices import blobs
     from scaispeak.speak.voices.models import (
@@ -279,7 +286,8 @@ async def plant_voice(
             )
         )
         await session.commit()
-    await app.runtime.builder.drain()
+    if built:
+        await app.runtime.builder.drain()
     return voice_id
 
 

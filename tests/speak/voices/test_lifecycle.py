@@ -8,7 +8,9 @@ import io
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import soundfile
 from sqlalchemy import select, update
 
@@ -16,6 +18,7 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices import blobs
+from scaispeak.speak.voices import builder as builder_module
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
 from tests.conftest import make_settings
@@ -283,3 +286,37 @@ async def test_a_rebuild_asked_for_as_consent_is_revoked_leaves_the_voice_revoke
         await warming.commit()
     assert not queued
     assert (await status_of(voice_app, t.member_a, voice_id))["status"] == "failed"
+
+
+async def test_builds_take_turns_between_tenants_and_claim_only_what_runs(
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tenant A asks for three voices, then tenant B for one: B's is built second, not
+    fourth; and while one build runs, the others stay unclaimed (another process may
+    take them)."""
+    t = voice_app.tenancy
+    started: list[str] = []
+    build = builder_module.build_voice_embedding
+
+    async def recorded(voice_id: str, **kwargs: Any) -> Any:
+        started.append(voice_id)
+        return await build(voice_id, **kwargs)
+
+    monkeypatch.setattr(builder_module, "build_voice_embedding", recorded)
+    voice_app.fitter.gate = threading.Event()
+    plant = {"tenant_id": t.tenant_a, "owner": t.member_a_user, "scope": "user", "built": False}
+    a1, a2, a3 = [await plant_voice(voice_app, clips, **plant) for _ in range(3)]  # type: ignore[arg-type]
+    b1 = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_b, owner=None, scope="tenant", built=False
+    )
+    voice_app.runtime.builder.kick()
+    for _ in range(200):
+        if started:
+            break
+        await asyncio.sleep(0.05)
+    async with voice_app.app.state.platform.db.sessions() as session:
+        leased = await session.scalars(select(Voice.id).where(Voice.build_lease_until.is_not(None)))
+        assert list(leased) == [a1]
+    voice_app.fitter.gate.set()
+    await voice_app.runtime.builder.drain()
+    assert started == [a1, b1, a2, a3]

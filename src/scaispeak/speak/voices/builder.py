@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 
 from scaispeak.speak.voices.lifecycle import (
     BuildContext,
@@ -30,6 +32,8 @@ class VoiceBuilder:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._builds: dict[str, asyncio.Task[object]] = {}
+        self._served: dict[str | None, float] = {}
+        """When each tenant's last build started here (``_in_turns``)."""
 
     async def start(self) -> None:
         """Evict embeddings of an older fitter, then start polling (resumes dead builds)."""
@@ -72,10 +76,28 @@ class VoiceBuilder:
             self._wake.clear()
 
     async def _start_waiting(self) -> None:
-        for voice_id in await waiting_builds(self.ctx.db):
-            if voice_id not in self._builds:
-                task = asyncio.create_task(self._build(voice_id), name=f"build-{voice_id}")
-                self._builds[voice_id] = task
+        """Start builds up to the threads there are: a build claims its voice, and a
+        process that claimed every waiting voice would keep them from other processes
+        (and queue them behind each other in its own threads)."""
+        free = self.ctx.settings.build_threads - len(self._builds)
+        if free <= 0:
+            return
+        for voice_id, tenant_id in self._in_turns(await waiting_builds(self.ctx.db)):
+            if voice_id in self._builds:
+                continue
+            self._served[tenant_id] = time.monotonic()
+            task = asyncio.create_task(self._build(voice_id), name=f"build-{voice_id}")
+            self._builds[voice_id] = task
+            free -= 1
+            if free == 0:
+                return
+
+    def _in_turns(self, waiting: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        """Tenants take turns: the tenant served longest ago (or never) goes first, its
+        oldest voice; so a tenant cloning a hundred voices delays another's next voice
+        by one build, not a hundred."""
+        order = {voice_id: age for age, (voice_id, _tenant) in enumerate(waiting)}
+        return sorted(waiting, key=lambda w: (self._served.get(w[1], -math.inf), order[w[0]]))
 
     async def _build(self, voice_id: str) -> None:
         try:
@@ -84,3 +106,4 @@ class VoiceBuilder:
             _log.exception("voice %s build crashed", voice_id)
         finally:
             self._builds.pop(voice_id, None)
+            self.kick()  # a thread is free: the next waiting voice

@@ -182,12 +182,16 @@ async def _finish_failed(ctx: BuildContext, voice: Voice, reason: str) -> VoiceS
     return VoiceStatus.failed
 
 
-async def waiting_builds(db: Database) -> list[str]:
+async def waiting_builds(db: Database) -> list[tuple[str, str | None]]:
     """Voices in ``processing`` whose build no live process holds (never started, or
-    left by a process that died: its lease ran out)."""
+    left by a process that died: its lease ran out), oldest first, with their tenant."""
     async with db.sessions() as session:
-        stmt = select(Voice.id).where(_buildable(utcnow())).order_by(Voice.updated_at)
-        return list((await session.execute(stmt)).scalars())
+        stmt = (
+            select(Voice.id, Voice.tenant_id)
+            .where(_buildable(utcnow()))
+            .order_by(Voice.updated_at, Voice.id)
+        )
+        return [(voice_id, tenant_id) for voice_id, tenant_id in await session.execute(stmt)]
 
 
 async def evict_outdated(db: Database, version: str) -> int:

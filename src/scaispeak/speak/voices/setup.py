@@ -71,8 +71,9 @@ def build_voices_runtime(
     cloning: Cloning,
 ) -> VoicesRuntime:
     voices = settings.voices
-    # Builds get their own single thread: a minute-long fit must not hold up preflights.
-    build_pool = AnalysisPool(1, 1_000, name="voice-build")
+    # Builds get their own threads: a minute-long fit must not hold up preflights. The
+    # builder starts no more builds than there are threads (builder.py).
+    build_pool = AnalysisPool(voices.build_threads, 1_000, name="voice-build")
     ctx = BuildContext(db, storage, cloning.fitter, build_pool, voices)
     return VoicesRuntime(
         settings=voices,
