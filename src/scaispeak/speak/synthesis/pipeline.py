@@ -327,21 +327,26 @@ class SynthesisPipeline:
         engine = self.engines.get(spec.engine)
         embed = self.must_embed(spec.engine, spec.watermark)
         levelled = not isinstance(engine, AsyncEngine)
-        spoken = []
-        for index, segment in enumerate(self.plan(spec.text)):
-            spoken.append(
-                await self.speak_segment(
-                    index,
-                    segment,
-                    spec.engine,
-                    spec.engine_voice,
-                    spec.speed,
-                    lane=spec.lane,
-                    watermark=embed,
-                    levelled=levelled,
-                )
-            )
+        spoken = [
+            await self.speak_part(spec, index, segment, watermark=embed, levelled=levelled)
+            for index, segment in enumerate(self.plan(spec.text))
+        ]
         return MadeSpeech(spec, engine.sample_rate, tuple(spoken), levelled, embed)
+
+    async def speak_part(
+        self, spec: SpeechSpec, index: int, segment: Segment, *, watermark: bool, levelled: bool
+    ) -> SegmentAudio:
+        """Segment ``index`` of ``spec``'s text, at normal priority in ``spec``'s lane."""
+        return await self.speak_segment(
+            index,
+            segment,
+            spec.engine,
+            spec.engine_voice,
+            spec.speed,
+            lane=spec.lane,
+            watermark=watermark,
+            levelled=levelled,
+        )
 
     async def assemble(self, made: MadeSpeech) -> SpokenClip:
         """Join, resample and encode made speech into one clip (with word times if the

@@ -55,15 +55,7 @@ async def open_streamed(pipeline: SynthesisPipeline, spec: SpeechSpec) -> Stream
         # Normal priority, the first segment too: it may be a whole sentence, and the
         # threads kept for first audio must stay free for real-time streams' first
         # clauses, which are cut short for them (inference.py).
-        return await pipeline.speak_segment(
-            index,
-            segment,
-            spec.engine,
-            spec.engine_voice,
-            spec.speed,
-            lane=spec.lane,
-            watermark=embed,
-        )
+        return await pipeline.speak_part(spec, index, segment, watermark=embed, levelled=True)
 
     segments = pipeline.plan(spec.text)
     first = await speak(0, segments[0])
