@@ -64,6 +64,16 @@ SENTENCES = [
     ("month_abbreviation", "Born Jan. 5 here. Ok.", ["Born Jan. 5 here.", "Ok."]),
     ("etc_before_capital", "Cats, etc. Then dogs.", ["Cats, etc.", "Then dogs."]),
     ("etc_before_lowercase", "Cats, etc. and dogs.", ["Cats, etc. and dogs."]),
+    (
+        "street_type_before_lowercase",
+        "We met on Oak Rd. in town. Then at 5 Elm Ct. near it.",
+        ["We met on Oak Rd. in town.", "Then at 5 Elm Ct. near it."],
+    ),
+    (
+        "street_type_before_capital",
+        "I live on Maple Ln. It is quiet.",
+        ["I live on Maple Ln.", "It is quiet."],
+    ),
     ("pm_before_capital", "At 5 p.m. We ate.", ["At 5 p.m.", "We ate."]),
     ("no_space_no_split", "Visit example.com today.", ["Visit example.com today."]),
     ("list_items", "Buy:\n- milk\n- eggs", ["Buy:", "- milk", "- eggs"]),

@@ -32,12 +32,14 @@ _NEVER_FINAL_CAPITALISED = frozenset(
 )
 # Their period ends a sentence unless a number follows ("No. 5", "Jan. 5", "Fig. 2").
 _BEFORE_NUMBER = frozenset(
-    {"no", "nos", "vol", "fig", "p", "pp", "ch", "ext"}
+    {"no", "nos", "vol", "fig", "p", "pp", "ch", "ext", "qty"}
     | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 )
 # Their period ends a sentence when a capitalised word (or nothing) follows.
 _MAYBE_FINAL = frozenset(
     {"etc", "jr", "sr", "inc", "ltd", "corp", "co", "ave", "blvd", "dept"}
+    # street types ("on Oak Rd. in town")
+    | {"rd", "ln", "ct", "pl", "sq", "hwy", "pkwy"}
     # "am"/"pm" also as normalize_text writes them ("five PM.")
     | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
     # weekdays as opening hours write them ("Mon. through Fri.")

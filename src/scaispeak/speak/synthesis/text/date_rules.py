@@ -178,6 +178,12 @@ _CLOCK_TIME = re.compile(
 _HOUR_TIME = re.compile(
     r"(?<![\d:.,])(?P<h>1[0-2]|0?[1-9])\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?", re.IGNORECASE
 )
+# A time as British English writes it, with a dot: "9.30am", "9.30 p.m.". Only with am
+# or pm: "9.30" alone is a decimal, and so are "v9.30", "$9.30" and "9.30 kg".
+_DOTTED_TIME = re.compile(
+    r"(?<![\w.,$€£¥₹])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?",
+    re.IGNORECASE,
+)
 
 
 def _clock_time(match: re.Match[str]) -> str:
@@ -192,25 +198,28 @@ def _clock_time(match: re.Match[str]) -> str:
 # The dash between two times of day with am/pm ("9am-5pm", "1:30 pm–3:00 pm"), which
 # the range rule does not see (am/pm sits between the numbers): said "to".
 _TIME_RANGE_DASH = re.compile(
-    r"(?:(?<=[ap]m)|(?<=[ap]\.m\.))\s?[-–]\s?(?=(?:1[0-2]|0?[1-9])(?::[0-5]\d)?\s?[ap]\.?m\b)",
+    r"(?:(?<=[ap]m)|(?<=[ap]\.m\.))\s?[-–]\s?(?=(?:1[0-2]|0?[1-9])(?:[:.][0-5]\d)?\s?[ap]\.?m\b)",
     re.IGNORECASE,
 )
 
 
 def times(text: str) -> str:
     """10:30 am -> "ten thirty AM", 7:05 -> "seven oh five", 5 p.m. -> "five PM",
-    9am-5pm -> "nine AM to five PM".
+    9am-5pm -> "nine AM to five PM", 9.30am -> "nine thirty AM".
 
     Runs after ranges (9:00-17:00) and before plain numbers and the colon is lost.
     """
     text = _TIME_RANGE_DASH.sub(" to ", text)
     text = _CLOCK_TIME.sub(_clock_time, text)
+    text = _DOTTED_TIME.sub(_clock_time, text)
     return _HOUR_TIME.sub(_clock_time, text)
 
 
 _DECADE = re.compile(r"(?:\b(?P<year>1[1-9]\d0|20\d0)|['’](?P<short>[1-9]0)|\b(?P<age>[2-9]0))s\b")
 _YEAR_IN_CONTEXT = re.compile(
-    rf"(?P<ctx>\b(?i:in|since|by|from|until|till|to|through|before|after|during|circa"
+    # "the year ending 2026", "year-end 2026"; "ending in 2026" is the "in" context
+    rf"(?P<ctx>\b(?i:(?:year|quarter|period|season|term|semester)[\s-](?:ending|ended"
+    rf"|starting|beginning|end)|in|since|by|from|until|till|to|through|before|after|during|circa"
     rf"|around|of|year|founded|established|est\.|born|built|released|published|launched"
     rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of)"
     rf"|©)\s*{_YEAR}\b(?![.,:]\d)"

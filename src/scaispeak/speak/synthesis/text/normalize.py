@@ -18,6 +18,7 @@ from scaispeak.speak.synthesis.text import date_rules as dates
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.money_rules import money
 from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
@@ -186,7 +187,25 @@ _INLINE_ABBREVIATIONS = (
     (re.compile(r"\b[Nn]o\.\s?(?=\d)"), "number "),
     (re.compile(r"\b[Ff]ig\.\s?(?=\d)"), "figure "),
     (re.compile(r"\bApt\.?\s?(?=\d|[A-Z]\b|#)"), "apartment "),  # not "was apt. 5 of"
+    (re.compile(r"\b(?i:qty)\b(?:\.(?=\s?\d))?"), "quantity"),  # "Qty. 2": no sentence end
 )
+# The other street types ("12 Oak Rd", "on Maple Ln.", "Union Sq"), and "St", "Ave",
+# "Dr" written without their period, only after a street's name: "Ct" and "Pl" are also
+# written for other things. "Hwy" and "Pkwy" are nothing else ("Hwy 1").
+_STREET_TYPES = {
+    "Rd": "Road",
+    "Ln": "Lane",
+    "Ct": "Court",
+    "Pl": "Place",
+    "Sq": "Square",
+    "Hwy": "Highway",
+    "Pkwy": "Parkway",
+    "Ave": "Avenue",
+    "Blvd": "Boulevard",
+    "St": "Street",
+    "Dr": "Drive",
+}
+_STREET_TYPE = re.compile(rf"\b(?P<abbr>{'|'.join(_STREET_TYPES)})\b(?P<dot>\.)?")
 # espeak reads "PhD" as its letters, "Ph.D." as "P H dot D".
 _DOCTORATE = re.compile(r"\bPh\.?\s?D\b(?P<dot>\.)?")
 
@@ -218,16 +237,24 @@ def _saint_or_street(match: re.Match[str]) -> str:
     return "Street." if _period_ends(match) else "Street"
 
 
+def _street_type(match: re.Match[str]) -> str:
+    if match["abbr"] not in ("Hwy", "Pkwy") and not _follows_street_name(match.string, match):
+        return match[0]
+    return _STREET_TYPES[match["abbr"]] + ("." if match["dot"] and _period_ends(match) else "")
+
+
 def abbreviations(text: str) -> str:
     """Mr., Dr., St. (Saint before a capitalised name unless after a street's name), etc.
 
-    Also e.g., vs., No. 5, Sen., Ph.D.; "Dr." after a street's name is "Drive".
+    Also e.g., vs., No. 5, Sen., Ph.D., Qty; "Dr." after a street's name is "Drive", and
+    "Rd", "Ln", "Ct"... are "Road", "Lane", "Court" there.
 
     Titles never end a sentence; etc./Jr./Inc. keep their period when they do.
     """
     text = _TITLE.sub(_title, text)
     text = _DOTTED_TITLE.sub(lambda m: _DOTTED_TITLES[m["abbr"]], text)
     text = _SAINT_OR_STREET.sub(_saint_or_street, text)
+    text = _STREET_TYPE.sub(_street_type, text)
     text = _MAYBE_FINAL_ABBREVIATION.sub(
         lambda m: (
             _MAYBE_FINAL[m["abbr"].lower()] + ("." if keeps_final_period(m.string, m.end()) else "")
@@ -315,7 +342,7 @@ RULES: tuple[Rule, ...] = (
     acronyms,  # after abbreviations so "e.g." is not read as "E G"
     roman_numerals,  # after acronyms ("U.S. II"), before cardinals add capitalised words
     num.negative_numbers,  # after ranges ("5-10"); before money ("-$5")
-    num.money,  # before units, percent, years and cardinals ("$3.5 million")
+    money,  # before units, percent, years and cardinals ("$3.5 million")
     models.video_formats,  # before scaled numbers read "4K videos" as four thousand
     scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
     num.units_and_percent,  # after money; needs the literal "1" for singular units

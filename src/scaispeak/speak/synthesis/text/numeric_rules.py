@@ -1,4 +1,4 @@
-"""Rewrite rules for written numbers: identifiers, ranges, money, units, ordinals, numbers.
+"""Rewrite rules for written numbers: identifiers, ranges, units, ordinals, fractions, numbers.
 
 Each rule is a ``str -> str`` function built on a regex compiled once at import. The order
 in which they run is decided (and explained) in ``normalize.py``; the docstring of each
@@ -7,11 +7,13 @@ rule says what it must run before or after.
 
 from __future__ import annotations
 
+import math
 import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
 
-_INT = r"\d{1,3}(?:,\d{3})+|\d+"  # an integer, with or without thousands separators
+# An integer, with or without thousands separators.
+INTEGER = r"\d{1,3}(?:,\d{3})+|\d+"
 SCALES = {
     "k": "thousand",
     "m": "million",
@@ -20,6 +22,8 @@ SCALES = {
     "bn": "billion",
     "tn": "trillion",
 }
+# The letters before "$" that name another country's dollar: "CA$5", "A$5", "HK$5".
+DOLLAR_COUNTRY = "CA|AU|NZ|HK|SG|C|A|S"
 
 
 # Words after which a number names something rather than counting it, so it is read
@@ -52,9 +56,24 @@ _STATE_ZIP = re.compile(rf"(?<=\b(?:{_STATES})\s)(?P<id>\d{{5}}(?:-\d{{4}})?)\b(
 
 _WRITTEN_MARKERS = re.compile(r"#|\b(?i:no|ref|acct)\.")
 _SPOKEN_MARKERS = {"#": "number ", "no.": "number", "ref.": "reference", "acct.": "account"}
+# "fiscal year ending in 2026", "the quarter ending 2026": after a span of time, what
+# ends is a year, left to the year rule ("card ending in 1999" is still a card's digits).
+_SPAN_OF_TIME_BEFORE = re.compile(r"\b(?i:year|fy|quarter|period|season|term|semester|month)s?\s$")
+_YEAR_DIGITS = re.compile(r"1[1-9]\d\d|20\d\d")  # 1100 to 2099
+
+
+def _year_ending(match: re.Match[str]) -> bool:
+    text, start = match.string, match.start()
+    return (
+        (match.groupdict().get("ctx") or "").lower().startswith("ending")
+        and _YEAR_DIGITS.fullmatch(match["id"]) is not None
+        and _SPAN_OF_TIME_BEFORE.search(text, max(0, start - 12), start) is not None
+    )
 
 
 def _identifier(match: re.Match[str]) -> str:
+    if _year_ending(match):
+        return match[0]
     spoken = ", ".join(say.digits(group) for group in match["id"].split("-"))
     context = _WRITTEN_MARKERS.sub(
         lambda m: _SPOKEN_MARKERS[m[0].lower()], match.groupdict().get("ctx") or ""
@@ -72,10 +91,35 @@ def identifiers(text: str) -> str:
 
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]?"  # "$5-10", "CA$5-10"
 _RANGE = re.compile(
-    rf"(?<![\w.,:/-])(?P<s1>[$€£¥₹]?)(?P<a>{_RANGE_END})\s?[-–]\s?"
-    rf"(?P<s2>[$€£¥₹]?)(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
+    rf"(?<![\w.,:/-])(?P<s1>{_RANGE_SYMBOL})(?P<a>{_RANGE_END})\s?[-–]\s?"
+    rf"(?P<s2>{_RANGE_SYMBOL})(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
 )
+# "works 9-5", "open 9-5", "Monday to Friday 9-5", "a 9-5 job", "9-5pm": the hours of a
+# working day, said "nine to five" though the second number is the smaller. Elsewhere a
+# falling pair is a score ("won 9-5", "a 9-5 win") or a subtraction, so only clock hours
+# (1 to 12) next to a word about work or opening times, or before am/pm.
+_WORKING_HOURS_BEFORE = re.compile(
+    r"\b(?i:works?|worked|working|open|opens|opened|hours|staffed|shifts?|daily|weekdays"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday):?\s$"
+)
+_MERIDIEM = r"\s?(?i:[ap]\.?m)\b"
+_WORKING_HOURS_AFTER = re.compile(
+    rf"{_MERIDIEM}|\s(?i:jobs?|shifts?|workdays?|schedules?|hours|gigs?|grind)\b"
+)
+# "9.30-11.30am": British clock times, written with a colon for the time rule.
+_DOTTED_CLOCK = re.compile(r"(?:1[0-2]|0?[1-9])\.[0-5]\d")
+_MERIDIEM_AFTER = re.compile(_MERIDIEM)
+
+
+def _working_hours(match: re.Match[str]) -> bool:
+    text, start = match.string, match.start()
+    if not all(part.isdigit() and 1 <= int(part) <= 12 for part in (match["a"], match["b"])):
+        return False
+    if _WORKING_HOURS_AFTER.match(text, match.end()):
+        return True
+    return _WORKING_HOURS_BEFORE.search(text, max(0, start - 12), start) is not None
 
 
 def _range(match: re.Match[str]) -> str:
@@ -83,10 +127,14 @@ def _range(match: re.Match[str]) -> str:
     symbol = match["s1"] or match["s2"]
     if symbol or ":" in first + second:
         return f"{symbol}{first} to {symbol}{second}"
+    if _MERIDIEM_AFTER.match(match.string, match.end()) and all(
+        _DOTTED_CLOCK.fullmatch(part) for part in (first, second)
+    ):
+        return f"{first.replace('.', ':')} to {second.replace('.', ':')}"
     low, high = float(first.replace(",", "")), float(second.replace(",", ""))
     if low >= high:  # "10 - 5" is a subtraction, "3-2" a score: not a range
-        return match.group()
-    if all(len(part) == 4 and 1100 <= int(part) <= 2099 for part in (first, second)):
+        return f"{first} to {second}" if _working_hours(match) else match.group()
+    if all(_YEAR_DIGITS.fullmatch(part) for part in (first, second)):  # not "1.25-2.50"
         return f"{say.year(int(first))} to {say.year(int(second))}"
     return f"{first} to {second}"
 
@@ -110,66 +158,6 @@ def negative_numbers(text: str) -> str:
     """
     text = _SUBTRACTION.sub(" minus ", text)
     return _NEGATIVE.sub("minus ", text)
-
-
-_MONEY = re.compile(
-    rf"(?P<sym>[$€£¥₹])\s?(?P<int>{_INT})(?:\.(?P<frac>\d+))?"
-    r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b)?"
-)
-_MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{_INT})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹])")
-
-
-# "a $5 bill", "an $8 million deal", "a $10-an-hour job": after "a" and before the thing
-# it prices, an amount is an adjective, said in the singular. Not before a word that goes
-# on with the price ("a $5 a month plan", "a $5 or $10 tip") or a pronoun.
-_ARTICLE_BEFORE = re.compile(r"(?<![\w'’])(?i:a|an)\s$")
-_PRICED_THING_AFTER = re.compile(
-    r"-[a-z]|\s(?!(?i:a|an|the|per|each|and|or|to|in|for|of|from|at|on|with|by|than|plus"
-    r"|minus|is|was|I)\b)[A-Za-z]"
-)
-
-
-def _prices_a_thing(match: re.Match[str]) -> bool:
-    article = _ARTICLE_BEFORE.search(match.string, max(0, match.start() - 4), match.start())
-    return article is not None and _PRICED_THING_AFTER.match(match.string, match.end()) is not None
-
-
-def _money(match: re.Match[str]) -> str:
-    groups = match.groupdict()
-    scale = groups.get("scale") or SCALES.get((groups.get("abbr") or "").lower(), "")
-    integer = groups.get("int") or "0"  # "$.50"
-    adjective = _prices_a_thing(match)
-    return say.money(match["sym"], integer, match["frac"] or "", scale, adjective=adjective)
-
-
-_COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
-# Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
-_EURO_DECIMAL_COMMA = re.compile(
-    r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
-    r"|(?<![\w.,])(?P<int2>\d+),(?P<frac2>\d{1,2})(?=\s?€)"
-)
-_ABOUT_MONEY = re.compile(r"~\s?(?=[$€£¥₹]\.?\d)")
-_CENTS_ONLY = re.compile(r"(?P<sym>[$€£¥₹])\.(?P<frac>\d\d)\b(?![.,]\d)")
-
-
-def _decimal_point(match: re.Match[str]) -> str:
-    if match["int"] is not None:
-        return f"{match['before']}{match['int']}.{match['frac']}"
-    return f"{match['int2']}.{match['frac2']}"
-
-
-def money(text: str) -> str:
-    """$42.50 -> "forty-two dollars and fifty cents", $1 -> "one dollar", €3.5m, 20 €, $.50.
-
-    "a $5 bill" -> "a five-dollar bill". Runs before units, percentages and plain numbers,
-    which would split "$3.5 million".
-    """
-    text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
-    text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
-    text = _ABOUT_MONEY.sub("about ", text)
-    text = _CENTS_ONLY.sub(_money, text)
-    text = _MONEY.sub(_money, text)
-    return _MONEY_AFTER.sub(_money, text)
 
 
 _UNITS: dict[str, tuple[str, str]] = {
@@ -197,6 +185,19 @@ _UNITS: dict[str, tuple[str, str]] = {
     "MB": ("megabyte", "megabytes"),
     "KB": ("kilobyte", "kilobytes"),
     "kB": ("kilobyte", "kilobytes"),
+    # Rates of data: bytes with "B/s", bits with "bps" (or "b/s").
+    "TB/s": ("terabyte per second", "terabytes per second"),
+    "GB/s": ("gigabyte per second", "gigabytes per second"),
+    "MB/s": ("megabyte per second", "megabytes per second"),
+    "KB/s": ("kilobyte per second", "kilobytes per second"),
+    "kB/s": ("kilobyte per second", "kilobytes per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "Gb/s": ("gigabit per second", "gigabits per second"),
+    "Mbps": ("megabit per second", "megabits per second"),
+    "Mb/s": ("megabit per second", "megabits per second"),
+    "kbps": ("kilobit per second", "kilobits per second"),
+    "Kbps": ("kilobit per second", "kilobits per second"),
+    "kb/s": ("kilobit per second", "kilobits per second"),
     "GHz": ("gigahertz", "gigahertz"),
     "MHz": ("megahertz", "megahertz"),
     "kHz": ("kilohertz", "kilohertz"),
@@ -216,7 +217,7 @@ _UNITS: dict[str, tuple[str, str]] = {
 }
 _UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
 _QUANTITY = re.compile(
-    rf"(?<![\w.,])(?P<num>-?(?:{_INT})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
+    rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
 )
 _PERCENT = re.compile(r"\s?%")
 # Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
@@ -224,6 +225,18 @@ _FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’](?P<inch>\d{1,2})\s?[\
 _INCHES_BEFORE_NOUN = re.compile(r"(?<![\w.,\"“])(?P<n>\d{1,3}(?:\.\d)?)[\"”″](?=\s+[a-z])")
 # "2h 30m": after hours, "m" is minutes, not meters.
 _HOURS_MINUTES = re.compile(r"(?<![\w.,])(?P<h>\d+)\s?h\s?(?P<m>\d{1,2})\s?m\b")
+# "24h support", "a 30 min call": a span before what it describes is an adjective, said
+# in the singular ("twenty-four hour support"). Only before nouns that such a span
+# describes and that are not also verbs: "in 24h", "24h later", "in 2h call me" keep
+# their plural.
+_SPAN_BEFORE_NOUN = re.compile(
+    r"(?<![\w.,])(?P<n>\d{1,3})\s?(?P<unit>h|hrs?|mins?)(?=\s+(?:support|service|helpline"
+    r"|hotline|access|coverage|care|delivery|shipping|turnaround|response|news|clock|format"
+    r"|fasting|shift|window|period|cycle|notice|forecast|session|meeting|flight|journey"
+    r"|trip|hike|class|course|workshop|webinar|lecture|nap|workout|layover|commute|timer"
+    r"|deadline|trial|pharmacy|store|shop|gym|diner|video|podcast|episode|movie|film)s?\b)"
+)
+_SPAN_UNITS = {"h": "hour", "hr": "hour", "hrs": "hour", "min": "minute", "mins": "minute"}
 
 
 def _quantity(match: re.Match[str]) -> str:
@@ -240,6 +253,7 @@ def units_and_percent(text: str) -> str:
     text = _FEET_INCHES.sub(r"\g<ft> foot \g<inch>", text)
     text = _INCHES_BEFORE_NOUN.sub(r"\g<n> inch", text)
     text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
+    text = _SPAN_BEFORE_NOUN.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
     text = _QUANTITY.sub(_quantity, text)
     return _PERCENT.sub(" percent", text)
 
@@ -277,16 +291,34 @@ def slashes(text: str) -> str:
     return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)
 
 
-_ORDINAL = re.compile(rf"\b(?P<n>{_INT})(?:st|nd|rd|th)\b")
-_FRACTION = re.compile(r"(?<![\w/.,])(?P<n>[1-9])/(?P<d>[2-9]|10)(?![\w/]|[.,]\d)")
+_ORDINAL = re.compile(rf"\b(?P<n>{INTEGER})(?:st|nd|rd|th)\b")
+# Halves to tenths, and the finer parts measures are cut in: twelfths, sixteenths,
+# thirty-seconds, sixty-fourths, hundredths ("1/16 inch", "3/32 drill bit").
+_DENOMINATOR = r"(?P<d>100|64|32|16|12|10|[2-9])"
+_FRACTION = re.compile(rf"(?<![\w/.,])(?P<n>[1-9]\d?)/{_DENOMINATOR}(?![\w/]|[.,]\d)")
 _MIXED_NUMBER = re.compile(
-    r"(?<![\w/.,])(?P<whole>\d{1,3})\s(?P<n>[1-9])/(?P<d>[2-9]|10)(?![\w/]|[.,]\d)"
+    rf"(?<![\w/.,])(?P<whole>\d{{1,3}})\s(?P<n>[1-9]\d?)/{_DENOMINATOR}(?![\w/]|[.,]\d)"
 )
+
+
+def _is_fraction(numerator: int, denominator: int) -> bool:
+    """Less than one; past tenths only in lowest terms, as measures are written: "12/16"
+    is more likely a date or a score than twelve sixteenths."""
+    if numerator >= denominator:
+        return False
+    return denominator <= 10 or math.gcd(numerator, denominator) == 1
+
+
+def _fraction(match: re.Match[str]) -> str:
+    numerator, denominator = int(match["n"]), int(match["d"])
+    if not _is_fraction(numerator, denominator):
+        return match[0]
+    return say.fraction(numerator, denominator)
 
 
 def _mixed_number(match: re.Match[str]) -> str:
     numerator, denominator = int(match["n"]), int(match["d"])
-    if numerator >= denominator:
+    if not _is_fraction(numerator, denominator):
         return match[0]
     part = say.fraction(numerator, denominator)
     if numerator == 1:  # "one and a half", not "one and one half"
@@ -295,22 +327,20 @@ def _mixed_number(match: re.Match[str]) -> str:
 
 
 def ordinals_and_fractions(text: str) -> str:
-    """21st -> "twenty-first", 3/4 -> "three quarters", 1 1/2 -> "one and a half".
+    """21st -> "twenty-first", 3/4 -> "three quarters", 1 1/2 -> "one and a half",
+    1/16 -> "one sixteenth".
 
     Runs after dates ("March 3rd", "3/5/2024") and before cardinals.
     """
     text = _ORDINAL.sub(lambda m: say.ordinal_text(m["n"]), text)
     text = _MIXED_NUMBER.sub(_mixed_number, text)
-    return _FRACTION.sub(
-        lambda m: say.fraction(int(m["n"]), int(m["d"])) if int(m["n"]) < int(m["d"]) else m[0],
-        text,
-    )
+    return _FRACTION.sub(_fraction, text)
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?!\d)")
 _VERSION_V = re.compile(r"(?<![\w.])[vV](?=\d+(?:\.\d+)+(?!\d))")  # "v2.3.1", "v18.17.0"
 _BARE_DECIMAL = re.compile(r"(?<![\w.,])\.(?P<frac>\d+)\b")
-_NUMBER = re.compile(rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?")
+_NUMBER = re.compile(rf"(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?")
 
 
 def _number(match: re.Match[str]) -> str:

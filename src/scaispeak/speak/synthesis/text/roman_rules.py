@@ -2,7 +2,9 @@
 
 espeak reads "II" as "roman two" and longer numerals letter by letter. Only numerals
 written in capitals right after a capitalised word are rewritten, which keeps "I" (the
-pronoun), "an IV drip" and "XL" (a size) as they are.
+pronoun), "an IV drip" and "XL" (a size) as they are. A numeral of one letter ("Henry V",
+"Charles I") only after a monarch's name or a title, where it is the ordinal, and "I"
+there only where it cannot be the pronoun ("I told John I would").
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ _COUNTED = (
 )
 _AFTER_COUNTED = re.compile(rf"(?P<before>\b{_COUNTED}\s)(?P<numeral>[IVX]+)\b(?!['’]\w)")
 _AFTER_NAME = re.compile(r"(?P<before>\b(?P<name>[A-Z][a-z]+)\s)(?P<numeral>[IVX]{2,})\b")
+_ONE_LETTER_AFTER_NAME = re.compile(
+    r"(?P<before>\b(?P<name>[A-Z][a-z]+)\s)(?P<numeral>[IVX])\b(?!['’](?!s\b)\w)"
+)
+# A title and one to three names before the numeral: "King George V", "Pope Leo X",
+# "Pope John Paul II", "King Rama IX" (a name not listed above).
+_TITLE_BEFORE = re.compile(
+    r"\b(?:King|Queen|Pope|Emperor|Empress|Tsar|Czar|Tsarina|Kaiser|Sultan|Pharaoh|Prince"
+    r"|Princess)\s(?:[A-Z][a-z]+\s){1,3}$"
+)
+_LONGEST_TITLED_NAME = 48
+# "George V. Voinovich": a letter, its period and a name is a middle initial.
+_INITIAL_AFTER = re.compile(r"\.\s+[A-Z]")
+# After a monarch's name or a title, "I" is the numeral only where the pronoun cannot
+# be: before "'s", "of England", or closing punctuation. "Charles I was" needs both
+# ("King Charles I was"): "told John I was", "told Prince Harry I was" are the pronoun.
+_NOT_A_PRONOUN_AFTER = re.compile(r"['’]s\b|\s+of\s+[A-Z]|\s*(?:[.,;:!?)]|$)")
 # Capitalised words that are not names: "The XX", "And II" are left alone.
 NOT_NAMES = _words(
     "A An And As At But By For From He Her His I If In Is It Its My No Not Of On Or Our She So"
@@ -66,16 +84,40 @@ def _counted(match: re.Match[str]) -> str:
     return match["before"] + say.cardinal(value)
 
 
+def _titled(match: re.Match[str]) -> bool:
+    end = match.start("numeral")
+    return _TITLE_BEFORE.search(match.string, max(0, end - _LONGEST_TITLED_NAME), end) is not None
+
+
+def _regnal(match: re.Match[str], value: int) -> str:
+    return f"{match['before']}the {say.ordinal(value).capitalize()}"
+
+
 def _after_name(match: re.Match[str]) -> str:
     value = value_of(match["numeral"])
     if value is None or match["name"] in NOT_NAMES or match["numeral"] == "XXX":
         return match[0]
-    if match["name"] in _REGNAL_NAMES:
-        return f"{match['before']}the {say.ordinal(value).capitalize()}"
+    if match["name"] in _REGNAL_NAMES or _titled(match):
+        return _regnal(match, value)
     return match["before"] + say.cardinal(value)  # "Rocky II", "Final Fantasy VII"
 
 
+def _one_letter_after_name(match: re.Match[str]) -> str:
+    text, end = match.string, match.end()
+    titled, regnal = _titled(match), match["name"] in _REGNAL_NAMES
+    if not (titled or regnal):
+        return match[0]  # "Model X", "Malcolm X"
+    if not titled and _INITIAL_AFTER.match(text, end):
+        return match[0]  # "George V. Voinovich"
+    pronoun_may_follow = not (titled and regnal) and not _NOT_A_PRONOUN_AFTER.match(text, end)
+    if match["numeral"] == "I" and pronoun_may_follow:
+        return match[0]  # "told John I was", "told Prince Harry I was"
+    return _regnal(match, _VALUES[match["numeral"]])
+
+
 def roman_numerals(text: str) -> str:
-    """Chapter IV -> "Chapter four", Henry VIII -> "Henry the Eighth", Rocky II -> "two"."""
+    """Chapter IV -> "Chapter four", Henry VIII -> "Henry the Eighth", Rocky II -> "two",
+    Henry V -> "Henry the Fifth"."""
     text = _AFTER_COUNTED.sub(_counted, text)
-    return _AFTER_NAME.sub(_after_name, text)
+    text = _AFTER_NAME.sub(_after_name, text)
+    return _ONE_LETTER_AFTER_NAME.sub(_one_letter_after_name, text)

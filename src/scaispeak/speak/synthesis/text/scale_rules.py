@@ -10,9 +10,11 @@ import re
 
 from scaispeak.speak.synthesis.text.numeric_rules import SCALES
 
+# "k" is thousands before a plural ("10k steps") or "+" ("50k+ users": more than a
+# count, never a size such as "a 5K run").
 _SCALED = re.compile(
     r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)(?:(?P<big>[MB]|bn|mn|tn)\b"
-    r"|(?P<k>[kK])(?=\s+[a-z]+s\b))"
+    r"|(?P<k>[kK])(?=\s+[a-z]+s\b|\+))"
 )
 
 
@@ -42,6 +44,7 @@ def _scaled(match: re.Match[str]) -> str:
 def scaled_numbers(text: str) -> str:
     """1M users -> "1 million users", 2.5B, 10k steps -> "10 thousand steps".
 
-    "k" only before a plural word: "5K run" is said "five K". Runs after money ("$5k").
+    "k" only before a plural word or "+": "5K run" is said "five K". Runs after money
+    ("$5k").
     """
     return _SCALED.sub(_scaled, text)

@@ -145,13 +145,19 @@ def money(
     scale: str = "",
     *,
     adjective: bool = False,
+    country: str = "",
 ) -> str:
     """("$", "42", "50") -> "forty-two dollars and fifty cents"; scale: "$3.5 million".
 
     ``adjective`` for an amount before what it prices, said in the singular: "a five-dollar
-    bill", "a one point five million dollar deal".
+    bill", "a one point five million dollar deal". ``country`` names whose dollars they
+    are ("five Canadian dollars"); their cents are just cents.
     """
     major, majors, minor, minors = _CURRENCIES[symbol]
+    if country:
+        major, majors = f"{country} {major}", f"{country} {majors}"
+        if adjective:
+            major = major.replace(" ", "-")  # "a five-Canadian-dollar bill"
     if adjective:
         majors, minors = major, minor
     whole = _parsed(integer_part)

@@ -1,0 +1,91 @@
+"""Amounts of money: "$42.50", "€3.5m", "20 €", "CA$5", "a $5 bill", "2 x $5.99".
+
+Runs after ranges ("$5-10") and negatives ("-$5"), and before units, percentages and
+plain numbers, which would split "$3.5 million" (``normalize.py``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from scaispeak.speak.synthesis.text import verbalize as say
+from scaispeak.speak.synthesis.text.numeric_rules import DOLLAR_COUNTRY, INTEGER, SCALES
+
+# The dollars of other countries, as written before the "$": "CA$5", "A$5", "HK$5".
+_DOLLAR_COUNTRIES = {
+    "CA": "Canadian",
+    "C": "Canadian",
+    "AU": "Australian",
+    "A": "Australian",
+    "NZ": "New Zealand",
+    "HK": "Hong Kong",
+    "SG": "Singapore",
+    "S": "Singapore",
+}
+_SYMBOL = rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$))?(?P<sym>[$€£¥₹])"
+_MONEY = re.compile(
+    rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
+    r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b)?"
+)
+_MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹])")
+
+
+# "a $5 bill", "an $8 million deal", "a $10-an-hour job": after "a" and before the thing
+# it prices, an amount is an adjective, said in the singular. Not before a word that goes
+# on with the price ("a $5 a month plan", "a $5 or $10 tip") or a pronoun.
+_ARTICLE_BEFORE = re.compile(r"(?<![\w'’])(?i:a|an)\s$")
+_PRICED_THING_AFTER = re.compile(
+    r"-[a-z]|\s(?!(?i:a|an|the|per|each|and|or|to|in|for|of|from|at|on|with|by|than|plus"
+    r"|minus|is|was|I)\b)[A-Za-z]"
+)
+
+
+def _prices_a_thing(match: re.Match[str]) -> bool:
+    article = _ARTICLE_BEFORE.search(match.string, max(0, match.start() - 4), match.start())
+    return article is not None and _PRICED_THING_AFTER.match(match.string, match.end()) is not None
+
+
+def _money(match: re.Match[str]) -> str:
+    groups = match.groupdict()
+    scale = groups.get("scale") or SCALES.get((groups.get("abbr") or "").lower(), "")
+    integer = groups.get("int") or "0"  # "$.50"
+    adjective = _prices_a_thing(match)
+    country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
+    return say.money(
+        match["sym"], integer, match["frac"] or "", scale, adjective=adjective, country=country
+    )
+
+
+_COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
+# Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
+_EURO_DECIMAL_COMMA = re.compile(
+    r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
+    r"|(?<![\w.,])(?P<int2>\d+),(?P<frac2>\d{1,2})(?=\s?€)"
+)
+_AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]\.?\d)"
+_ABOUT_MONEY = re.compile(rf"~\s?{_AN_AMOUNT_NEXT}")
+# "Qty 2 x $5.99": a count times a price. The symbols rule reads "2 x 3" as "times" but
+# only between digits, and by then the price is words.
+_TIMES_AN_AMOUNT = re.compile(rf"(?<=\d)\s?[xX×*]\s?{_AN_AMOUNT_NEXT}")
+_CENTS_ONLY = re.compile(rf"{_SYMBOL}\.(?P<frac>\d\d)\b(?![.,]\d)")
+
+
+def _decimal_point(match: re.Match[str]) -> str:
+    if match["int"] is not None:
+        return f"{match['before']}{match['int']}.{match['frac']}"
+    return f"{match['int2']}.{match['frac2']}"
+
+
+def money(text: str) -> str:
+    """$42.50 -> "forty-two dollars and fifty cents", $1 -> "one dollar", €3.5m, 20 €, $.50.
+
+    "a $5 bill" -> "a five-dollar bill", CA$5 -> "five Canadian dollars". Runs before
+    units, percentages and plain numbers, which would split "$3.5 million".
+    """
+    text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
+    text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
+    text = _ABOUT_MONEY.sub("about ", text)
+    text = _TIMES_AN_AMOUNT.sub(" times ", text)
+    text = _CENTS_ONLY.sub(_money, text)
+    text = _MONEY.sub(_money, text)
+    return _MONEY_AFTER.sub(_money, text)
