@@ -217,10 +217,16 @@ class AsgiCall:
     sent (an in-process HTTP client would hand over the body only once complete)."""
 
     def __init__(
-        self, app: LiveApp, body: dict[str, object], *, hang_up_after: int | None = None
+        self,
+        app: LiveApp,
+        body: dict[str, object],
+        *,
+        hang_up_after: int | None = None,
+        refuse_start: bool = False,
     ) -> None:
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.bodies_left = hang_up_after
+        self.refuse_start = refuse_start
         data = json.dumps(body).encode()
         key = app.tenancy.member_a
         self.scope = {
@@ -252,6 +258,8 @@ class AsgiCall:
         raise AssertionError("unreachable")
 
     async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and self.refuse_start:
+            raise OSError("the caller hung up before the answer began")
         if message["type"] == "http.response.body" and self.bodies_left is not None:
             if self.bodies_left == 0:  # an ASGI 2.4 server's word for a caller gone
                 raise OSError("the caller hung up")
@@ -379,41 +387,9 @@ async def test_a_passed_on_clip_whose_response_cannot_start_owes_nothing(
     tenant's slot are given back, not left to the sweep (or, for the slot, forever)."""
     async with relaying_app(tmp_path, engines, upstream.url, upstream.key, **TRUSTED) as app:
         await set_budget(app)
-        body = json.dumps(relayed()).encode()
-        headers = app.auth(app.tenancy.member_a) | {
-            "content-type": "application/json",
-            "content-length": str(len(body)),
-        }
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": SPEAK,
-            "raw_path": SPEAK.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 80),
-        }
-        sent = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # never disconnects on its own
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                raise OSError("the connection is gone")
-
+        call = AsgiCall(app, relayed(), refuse_start=True)
         with pytest.raises(OSError):
-            await app.app(scope, receive, send)
+            await call.task
         assert await counters(app) == (0, 0)
         limiter = app.app.state.platform.limiter
         assert limiter._running[app.tenancy.tenant_a] == 0
