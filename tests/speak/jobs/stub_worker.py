@@ -19,6 +19,7 @@ from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.runner import JobRuntime
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
+from scaispeak.speak.voices.models import Voice, VoiceScope
 
 RATE = 16_000
 SegmentHook = Callable[[int], Awaitable[None]]
@@ -50,15 +51,26 @@ class StubPipeline:
 
 
 async def queued_job(db: Database, text: str = "one|two|three", attempts: int = 0) -> str:
-    """A queued job of a fresh tenant, held by an unbudgeted (never stored) reservation."""
+    """A queued job of a fresh tenant with a voice of its own, held by an unbudgeted
+    (never stored) reservation. Its user does not exist (its use is not counted)."""
     async with db.sessions() as session:
         tenant = Tenant(name="jobs")
         session.add(tenant)
         await session.flush()
+        voice = Voice(
+            id=f"voc_stub_{uuid.uuid4().hex[:12]}",
+            scope=VoiceScope.tenant,
+            tenant_id=tenant.id,
+            name="stub",
+            language="en-US",
+            engine="stub",
+            engine_voice="stub",
+        )
+        session.add(voice)
         job = SynthJob(
             tenant_id=tenant.id,
             user_id="usr_stub",
-            voice_id="voc_stub",
+            voice_id=voice.id,
             state=JobState.queued,
             text=text,
             params={

@@ -70,7 +70,7 @@ async def test_the_heartbeat_stops_once_the_job_is_no_longer_ours(pg_db: Databas
     async with pg_db.sessions() as session:
         assert await lease.take(session, job_id, "w1", JobSettings(lease_s=1), utcnow())
     heartbeat = asyncio.create_task(lease.keep(pg_db, job_id, "w1", lease_s=1))
-    await cancel_jobs_of_voice(pg_db, "voc_stub")
+    await cancel_jobs_of_voice(pg_db, (await job_of(pg_db, job_id)).voice_id)
     await asyncio.wait_for(heartbeat, 2)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
@@ -279,9 +280,19 @@ async def finish(
         provenance.record_clip(
             session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
         )
-        await record_use_of(session, job.tenant_id, job.user_id, job.voice_id)
+        await _count_use(session, job)
         await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
     await discard_checkpoints(rt.storage, job.id, len(segments))
+
+
+async def _count_use(session: AsyncSession, job: SynthJob) -> None:
+    """The voice's use, with the success but never in its way: popularity is not worth
+    failing hours of paid work for (its submitter deleted meanwhile breaks the row)."""
+    try:
+        async with session.begin_nested():
+            await record_use_of(session, job.tenant_id, job.user_id, job.voice_id)
+    except SQLAlchemyError:
+        _log.warning("job %s: its voice use was not counted", job.id, exc_info=True)
 
 
 def _saving(
