@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,54 @@ def test_say_checks_where_it_writes_before_asking_a_server(tmp_path: Path) -> No
     server = f"http://127.0.0.1:{free_port()}"  # never reached
     with pytest.raises(SystemExit, match=r"^error: cannot write .*missing"):
         main(["say", "Hello.", "-o", str(out), "--server", server, "--api-key", "k"])
+
+
+def test_a_setting_that_does_not_parse_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCAISPEAK_PORT", "abc")
+    with pytest.raises(SystemExit, match=r"^error: invalid setting SCAISPEAK_PORT: .*'abc'"):
+        main(["--data-dir", str(tmp_path), "migrate"])
+
+
+def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty REDIS_URL made some code distributed and the rest embedded."""
+    monkeypatch.setenv("SCAISPEAK_REDIS_URL", "")
+    monkeypatch.setenv("SCAISPEAK_SECRET_KEY", "")
+    settings = Settings()
+    assert settings.redis_url is None and settings.secret_key is None
+
+
+def test_serve_on_a_taken_port_says_so_before_starting(tmp_path: Path) -> None:
+    """It used to load everything, print the first-start key, say "ready", then exit."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = ["--data-dir", str(tmp_path), "serve", "--port", str(port)]
+        with pytest.raises(SystemExit, match=rf"^error: cannot listen on 127.0.0.1:{port}"):
+            main(argv)
+    assert not (tmp_path / "scaispeak.db").exists()  # nothing was started
+
+
+def test_a_database_that_cannot_be_reached_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", f"postgresql+asyncpg://x@127.0.0.1:{port}/x")
+    with pytest.raises(SystemExit, match=r"^error: cannot use the database: ConnectionRefused"):
+        main(["--data-dir", str(tmp_path), "migrate"])
+
+
+async def test_a_worker_has_the_cloning_engine_serve_has(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    """Jobs with a cloned voice, accepted by the API, failed in every worker."""
+    from scaispeak.platform.storage import open_blob_store
+    from scaispeak.speak.jobs.worker import worker_engines
+
+    settings = make_settings(tmp_path)
+    app = create_app(settings)
+    assert "clone" in app.state.speak.engines.names()
+    assert set(worker_engines(settings, open_blob_store(settings)).names()) == set(
+        app.state.speak.engines.names()
+    )

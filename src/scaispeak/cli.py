@@ -10,15 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scaispeak.settings import Settings
+from scaispeak.settings import ConfigurationError, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    settings = _settings()
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
     import httpx
+    from sqlalchemy.exc import SQLAlchemyError
 
     from scaispeak.platform.errors import ServiceError
 
@@ -28,7 +29,34 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {exc.code}: {exc.detail}") from None
     except httpx.HTTPError as exc:  # --server: refused connections, timeouts
         raise SystemExit(f"error: cannot reach the server: {exc}") from None
+    except ConfigurationError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
+        raise SystemExit(f"error: cannot use the database: {_cause(exc)}") from None
     return result
+
+
+def _settings() -> Settings:
+    """The settings from the environment; a value that does not parse is one line
+    naming its variable, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"SCAISPEAK_{'__'.join(str(part) for part in error['loc']).upper()}: "
+            f"{error['msg']} (got {error.get('input')!r})"
+            for error in exc.errors()
+        ]
+        raise SystemExit("error: invalid setting " + "; ".join(problems)) from None
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason (a refused connection under SQLAlchemy's wrappers)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,17 +123,26 @@ def _add_remote_options(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from scaispeak.app import create_app
     from scaispeak.logs import configure_logging
+    from scaispeak.platform.ops_server import listening_socket
 
     configure_logging(settings.log_level)
     host = args.host or settings.host
-    port = args.port or settings.port
+    port = settings.port if args.port is None else args.port
+    settings.resolved_secret_key()  # a distributed deployment without one stops here
+    try:
+        # Bound before start-up (a minute of models), not after it announced "ready".
+        listening = listening_socket(host, port)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
+    from scaispeak.app import create_app  # the models' libraries: seconds to import
+
     app = create_app(settings, runs_jobs=not args.no_worker)
     # No uvicorn access log: it writes each URL whole, and a browser's ``?token=`` with
     # it. The app logs every request itself (platform/observability.py: request id,
     # route template, status, duration), never the query string.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
 
 

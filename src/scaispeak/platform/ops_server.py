@@ -54,7 +54,7 @@ class OpsServer:
         try:
             # Bound here, not by uvicorn, so a refusal is an error this start reports
             # (uvicorn would log it and exit the process from inside its task).
-            listening = socket.create_server((host, port))
+            listening = listening_socket(host, port)
         except OSError as exc:
             raise SystemExit(f"cannot serve health endpoints on {host}:{port}: {exc}") from exc
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off")
@@ -66,3 +66,10 @@ class OpsServer:
             return
         self._server.should_exit = True
         await asyncio.gather(self._task, return_exceptions=True)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (IPv6 too: ``::``); raises OSError when the
+    port is taken or the address is not this machine's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)

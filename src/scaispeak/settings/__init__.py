@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, computed_field
+from pydantic import Field, SecretStr, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scaispeak.settings.engines import BackendSettings, EngineSettings, RelaySettings
@@ -23,6 +23,7 @@ __all__ = [
     "AccountingSettings",
     "BackendSettings",
     "CloningSettings",
+    "ConfigurationError",
     "EngineSettings",
     "IceServer",
     "JobSettings",
@@ -36,9 +37,15 @@ __all__ = [
 ]
 
 
+class ConfigurationError(RuntimeError):
+    """Settings that cannot work together (the CLI says so in one line)."""
+
+
 class Settings(BaseSettings):
+    # An empty variable is an unset one: compose files and systemd EnvironmentFiles
+    # "unset" a setting that way (an empty REDIS_URL meant distributed to some code).
     model_config = SettingsConfigDict(
-        env_prefix="SCAISPEAK_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="SCAISPEAK_", env_nested_delimiter="__", extra="ignore", env_ignore_empty=True
     )
 
     data_dir: Path = Field(Path("./data"), description="Where SQLite, blobs and caches live.")
@@ -63,7 +70,9 @@ class Settings(BaseSettings):
         None, description="S3 access key id (unset: the AWS_* environment or instance role)."
     )
     storage_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
-    log_level: str = Field("info", description="debug, info, warning or error (JSON lines).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug, info, warning or error (JSON lines)."
+    )
     engine_device: Literal["cpu", "cuda", "auto"] | None = Field(
         None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (the shorter name); wins when set."
     )
@@ -92,6 +101,11 @@ class Settings(BaseSettings):
     cloning: CloningSettings = Field(default_factory=CloningSettings)
     provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def resolved_database_url(self) -> str:
@@ -114,7 +128,7 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         if self.redis_url:
-            raise RuntimeError(
+            raise ConfigurationError(
                 "SCAISPEAK_SECRET_KEY must be set, the same on every process, when "
                 "SCAISPEAK_REDIS_URL is (docs/deploy.md): it signs browser tokens and "
                 "webhook events, which every replica and worker must agree on."

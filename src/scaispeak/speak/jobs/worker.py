@@ -8,9 +8,10 @@ import signal
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.migrate import upgrade_to_head
-from scaispeak.platform.storage import check_round_trip, open_blob_store
+from scaispeak.platform.storage import BlobStore, check_round_trip, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
+from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs.assembly import prepare_scratch
 from scaispeak.speak.jobs.outbox import drain_notifications
 from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
@@ -51,13 +52,14 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     """`scaispeak worker`: execute jobs from Redis until SIGTERM/SIGINT.
 
     With ``ops_address`` (host, port) it serves `/healthz`, `/readyz` and `/metrics`
-    there: live from the start, ready once its models are loaded and jobs flow.
+    there: live from the start (a long migration behind another process's lock is
+    not a dead worker), ready once its models are loaded and jobs flow. A signal
+    during start-up stops it once started, without a traceback.
     """
     from prometheus_client import CollectorRegistry
 
     from scaispeak.platform.ops_server import OpsServer
     from scaispeak.platform.readiness import probes_for
-    from scaispeak.speak.engines.registry import build_engines
     from scaispeak.speak.jobs.gauges import JobGauges
     from scaispeak.speak.metrics import SpeakMetrics
     from scaispeak.wiring import build_speak_context
@@ -66,10 +68,14 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
         raise SystemExit(
             "`scaispeak worker` needs SCAISPEAK_REDIS_URL (embedded mode runs jobs in serve)"
         )
+    settings.resolved_secret_key()  # refuses a missing key before any work
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     db = Database(settings.resolved_database_url)
-    await upgrade_to_head(db.engine)
     storage = open_blob_store(settings)
-    await check_round_trip(storage)  # a worker that cannot store would fail every job
     registry = CollectorRegistry()
     ops = OpsServer(
         registry,
@@ -78,7 +84,9 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     )
     if ops_address is not None:
         await ops.start(*ops_address)
-    engines = build_engines(settings)
+    await upgrade_to_head(db.engine)
+    await check_round_trip(storage)  # a worker that cannot store would fail every job
+    engines = worker_engines(settings, storage)
     await asyncio.to_thread(engines.warm_all)
     speak = build_speak_context(
         settings,
@@ -89,10 +97,6 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
         runs_jobs=True,
     )
     sweeper = await start_jobs(db, speak)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     ops.ready = True
     _log.info("worker %s ready", speak.jobs.runtime.worker_id if speak.jobs.runtime else "?")
     await stop.wait()
@@ -101,3 +105,15 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     speak.pool.shutdown()
     await ops.stop()
     await db.dispose()
+
+
+def worker_engines(settings: Settings, storage: BlobStore) -> EngineRegistry:
+    """The engines `serve` has, cloned voices' included: a job with a cloned voice,
+    accepted by the API, must find its engine in whichever process runs it."""
+    from scaispeak.speak.engines.registry import build_engines
+    from scaispeak.speak.voices.blobs import EmbeddingLoader
+    from scaispeak.speak.voices.setup import with_cloning
+
+    loader = EmbeddingLoader(storage)
+    loader.bind(asyncio.get_running_loop())
+    return with_cloning(build_engines(settings), loader, settings.cloning).engines
