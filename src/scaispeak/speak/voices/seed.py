@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.speak.engines.base import EngineVoice
@@ -19,6 +19,7 @@ async def seed_global_voices(session: AsyncSession, registry: EngineRegistry) ->
     A stock voice a superadmin deleted (a takedown) or edited (curation) is left as
     they left it: the global audit chain, which keeps every such change, says which.
     """
+    await _one_seeder_at_a_time(session)
     curated = await _curated_voices(session)
     ids = []
     for engine_name, offered in registry.offered_voices():
@@ -30,6 +31,20 @@ async def seed_global_voices(session: AsyncSession, registry: EngineRegistry) ->
         ids.append(voice_id)
     await session.commit()
     return ids
+
+
+SEED_LOCK_KEY = 0x5CA15BEA_0000_0002
+"""The advisory lock (a PostgreSQL bigint) seeding runs under (migrate.py has ..._0001)."""
+
+
+async def _one_seeder_at_a_time(session: AsyncSession) -> None:
+    """Replicas starting together on a fresh database (or after an upgrade that adds a
+    stock voice) each read a voice as missing and insert it: the second insert failed
+    and its replica did not start. On PostgreSQL the seeding transaction holds a lock
+    until its commit, so the second waits and then finds the rows (each statement
+    reads what is committed). SQLite has one process."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEED_LOCK_KEY})
 
 
 async def _curated_voices(session: AsyncSession) -> set[str]:
