@@ -7,7 +7,10 @@ ensure_venv() {
   if [ -z "$extras" ] && [ -f ".venv/.installed[test]" ] && [ ! pyproject.toml -nt ".venv/.installed[test]" ]; then
     return 0
   fi
-  if [ ! -x .venv/bin/python ]; then
+  # A venv whose creation failed (Debian without python3-venv leaves a python but no
+  # pip) is made again, not reused broken once the missing package is installed.
+  if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi

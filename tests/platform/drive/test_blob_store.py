@@ -18,7 +18,7 @@ from scaispeak.platform.storage import (
 )
 from scaispeak.platform.storage.base import StorageUnavailable, read_all
 from scaispeak.platform.storage.s3 import PART_BYTES, parse_s3_url
-from scaispeak.settings import Settings
+from scaispeak.settings import ConfigurationError, Settings
 from tests.support.server import free_port
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, every byte value, position-dependent
@@ -121,8 +121,11 @@ def test_factory_picks_the_backend_from_the_storage_url(tmp_path: Path) -> None:
     assert isinstance(elsewhere, LocalBlobStore) and elsewhere.root == tmp_path / "x"
     s3 = Settings(data_dir=tmp_path, storage_url="s3://bucket/p?endpoint=http://127.0.0.1:9")
     assert isinstance(open_blob_store(s3), S3BlobStore)
-    with pytest.raises(ValueError, match="file:// or s3://"):
+    with pytest.raises(ConfigurationError, match="file:// or s3://"):
         open_blob_store(Settings(data_dir=tmp_path, storage_url="ftp://host/x"))
+    # Two slashes: "blobs" is a host, and the folder was /x, at the root.
+    with pytest.raises(ConfigurationError, match="three slashes"):
+        open_blob_store(Settings(data_dir=tmp_path, storage_url="file://blobs/x"))
 
 
 def test_s3_url_parsing() -> None:

@@ -20,7 +20,7 @@ from scaispeak.platform.storage.base import (
 )
 from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.platform.storage.s3 import S3BlobStore
-from scaispeak.settings import Settings
+from scaispeak.settings import ConfigurationError, Settings
 
 __all__ = [
     "BlobNotFound",
@@ -39,9 +39,16 @@ def open_blob_store(settings: Settings) -> BlobStore:
     url = settings.storage_url
     if not url:
         return LocalBlobStore(settings.data_dir / "blobs")
-    scheme = urlsplit(url).scheme
+    parts = urlsplit(url)
+    scheme = parts.scheme
     if scheme == "file":
-        return LocalBlobStore(Path(unquote(urlsplit(url).path)))
+        # "file://blobs/x" names host "blobs" and path /x: the blobs would land at /x.
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigurationError(
+                f"SCAISPEAK_STORAGE_URL {url!r} names a host ({parts.netloc!r}): a folder "
+                "is file:///absolute/path (three slashes)."
+            )
+        return LocalBlobStore(Path(unquote(parts.path)))
     if scheme == "s3":
         secret = settings.storage_secret_access_key
         return S3BlobStore.from_url(
@@ -49,4 +56,4 @@ def open_blob_store(settings: Settings) -> BlobStore:
             settings.storage_access_key_id,
             secret.get_secret_value() if secret else None,
         )
-    raise ValueError(f"SCAISPEAK_STORAGE_URL must be file:// or s3://, not {scheme!r}.")
+    raise ConfigurationError(f"SCAISPEAK_STORAGE_URL must be file:// or s3://, not {scheme!r}.")
