@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from scaispeak.platform.errors import ServiceError
+    from scaispeak.platform.storage import StorageUnusable
 
     try:
         result: int = args.handler(args, settings)
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {exc.code}: {exc.detail}") from None
     except httpx.HTTPError as exc:  # --server: refused connections, timeouts
         raise SystemExit(f"error: cannot reach the server: {exc}") from None
-    except ConfigurationError as exc:
+    except (ConfigurationError, StorageUnusable) as exc:
         raise SystemExit(f"error: {exc}") from None
     except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
         raise SystemExit(f"error: cannot use the database: {_cause(exc)}") from None

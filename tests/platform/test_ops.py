@@ -96,3 +96,19 @@ def test_processes_sharing_work_refuse_to_start_without_one_secret_key(tmp_path:
     assert not (tmp_path / "secret.key").exists()
     alone = Settings(data_dir=tmp_path)  # one machine: a key is made and kept on disk
     assert alone.resolved_secret_key() == alone.resolved_secret_key()
+    key_file = tmp_path / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]  # nothing staged left
+
+
+def test_processes_starting_together_agree_on_the_generated_key(tmp_path: Path) -> None:
+    """Each may find no key and make one: the first to link it into place wins (each
+    used to keep the key it wrote, or read another's half-written)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        for attempt in range(20):
+            data_dir = tmp_path / str(attempt)
+            starting = [Settings(data_dir=data_dir) for _ in range(8)]
+            keys = set(pool.map(Settings.resolved_secret_key, starting))
+            assert len(keys) == 1 and "" not in keys

@@ -7,7 +7,10 @@ them; nothing else in the code base reads ``os.environ``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -136,6 +139,15 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Written whole, readable by its owner only, then linked into place: never
+            # readable by others, and never read half-written by a process starting
+            # alongside (the link fails if that one was first; its key stands).
+            fd, staged = tempfile.mkstemp(dir=path.parent, prefix=".secret.")
+            try:
+                with os.fdopen(fd, "w") as key_file:
+                    key_file.write(secrets.token_urlsafe(48))
+                with contextlib.suppress(FileExistsError):
+                    os.link(staged, path)
+            finally:
+                os.unlink(staged)
         return path.read_text().strip()

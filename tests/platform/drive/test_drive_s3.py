@@ -90,9 +90,10 @@ async def test_a_missing_bucket_stops_start_up_saying_why(
     """Not a 500 on the first write and 404s on every read (it looks like no blob)."""
     gone = Bucket(s3_endpoint, f"never-made-{uuid.uuid4().hex[:8]}")
     app = create_app(s3_settings(tmp_path, gone), engines=engines)
-    with pytest.raises(StorageUnusable, match="cannot store and read back"):
+    with pytest.raises(StorageUnusable, match="cannot store and read back") as refused:
         async with app.router.lifespan_context(app):
             pass
+    assert "because" in str(refused.value)  # the store's own reason, not only ours
 
 
 async def test_the_start_up_probe_leaves_nothing_in_the_bucket(

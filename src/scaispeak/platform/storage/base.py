@@ -124,6 +124,12 @@ async def check_round_trip(store: BlobStore) -> None:
         read_back = await store.get(key)
         await store.delete(key)
     except Exception as exc:
-        raise StorageUnusable(f"blob storage cannot store and read back a blob: {exc!r}") from exc
+        # The innermost reason names what failed (the bucket, the endpoint refusing);
+        # ours only say "not found" or "did not answer".
+        cause: BaseException = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        why = repr(exc) if cause is exc else f"{exc!r}, because {cause}"
+        raise StorageUnusable(f"blob storage cannot store and read back a blob: {why}") from exc
     if read_back != b"probe":
         raise StorageUnusable("blob storage gave back other bytes than it was given")
