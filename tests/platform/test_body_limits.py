@@ -132,17 +132,17 @@ async def test_only_a_drive_file_upload_skips_the_json_limit(small_limits: LiveA
 
 
 async def test_the_longest_job_text_escaped_whole_fits_the_default_json_limit(
-    live: LiveApp,
+    sqlite_app: LiveApp,
 ) -> None:
     """500,000 emoji, each escaped as a surrogate pair (12 bytes), as a client that
     escapes everything sends them: read, not refused as too large (emoji alone are not
     spoken, so the answer is empty_text)."""
-    text = "\U0001f600" * live.app.state.platform.settings.jobs.max_chars
+    text = "\U0001f600" * sqlite_app.app.state.platform.settings.jobs.max_chars
     body = json.dumps({"text": text, "voice_id": "voc_piper_en-us-joe-medium", "mode": "async"})
     assert len(body) > 6_000_000
-    response = await live.client.post(
+    response = await sqlite_app.client.post(
         "/v1/modules/scaispeak/speak",
         content=body,
-        headers=live.auth(live.tenancy.member_a) | {"content-type": "application/json"},
+        headers=sqlite_app.auth(sqlite_app.tenancy.member_a) | {"content-type": "application/json"},
     )
     assert_problem(response, 422, "empty_text")

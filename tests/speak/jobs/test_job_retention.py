@@ -54,13 +54,15 @@ async def test_audio_past_its_retention_is_deleted_and_410(
         assert await expire_results(db, storage, 0) == []  # 0 keeps everything
 
 
-async def test_audio_deleted_while_its_request_runs_is_410_not_500(live: LiveApp) -> None:
+async def test_audio_deleted_while_its_request_runs_is_410_not_500(sqlite_app: LiveApp) -> None:
     """The sweep deletes the blob between the request reading the job and opening it."""
-    job_id = (await submit(live, text="Deleted under me.")).json()["id"]
-    await wait_for(live, job_id, {"succeeded"})
-    key = (await job_row(live, job_id)).result_key
+    job_id = (await submit(sqlite_app, text="Deleted under me.")).json()["id"]
+    await wait_for(sqlite_app, job_id, {"succeeded"})
+    key = (await job_row(sqlite_app, job_id)).result_key
     assert key is not None
-    await live.app.state.platform.storage.delete(key)  # the row still names it
-    member = live.auth(live.tenancy.member_a)
-    audio = await live.client.get(f"/v1/modules/scaispeak/jobs/{job_id}/audio", headers=member)
+    await sqlite_app.app.state.platform.storage.delete(key)  # the row still names it
+    member = sqlite_app.auth(sqlite_app.tenancy.member_a)
+    audio = await sqlite_app.client.get(
+        f"/v1/modules/scaispeak/jobs/{job_id}/audio", headers=member
+    )
     assert_problem(audio, 410, "audio_expired")

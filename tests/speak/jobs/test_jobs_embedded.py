@@ -186,20 +186,20 @@ async def test_a_result_over_2_gib_is_recorded(live: LiveApp) -> None:
     assert got.json()["audio_bytes"] == 3_000_000_000
 
 
-async def test_a_succeeded_job_counts_a_use_of_its_voice(live: LiveApp) -> None:
+async def test_a_succeeded_job_counts_a_use_of_its_voice(sqlite_app: LiveApp) -> None:
     """As inline speech and streams do: the voice's popularity in the tenant, and the
     submitter's recent use."""
 
     async def uses() -> int:
-        listed = await live.client.get(
+        listed = await sqlite_app.client.get(
             "/v1/modules/scaispeak/voices",
             params={"scope": "global", "limit": 200},
-            headers=live.auth(live.tenancy.member_a),
+            headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
         )
         [joe] = [v for v in listed.json()["items"] if v["id"] == JOE]
         return int(joe["usage_count"])
 
     before = await uses()
-    job = (await submit(live, text="Counted once.")).json()
-    assert (await wait_for(live, job["id"], {"succeeded", "failed"}))["state"] == "succeeded"
+    job = (await submit(sqlite_app, text="Counted once.")).json()
+    assert (await wait_for(sqlite_app, job["id"], {"succeeded", "failed"}))["state"] == "succeeded"
     assert await uses() == before + 1

@@ -289,12 +289,11 @@ async def test_a_rebuild_asked_for_as_consent_is_revoked_leaves_the_voice_revoke
 
 
 async def test_builds_take_turns_between_tenants_and_claim_only_what_runs(
-    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, engines: EngineRegistry, clips: Clips, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tenant A asks for three voices, then tenant B for one: B's is built second, not
     fourth; and while one build runs, the others stay unclaimed (another process may
-    take them)."""
-    t = voice_app.tenancy
+    take them). A database of its own: the builder takes every waiting voice in it."""
     started: list[str] = []
     build = builder_module.build_voice_embedding
 
@@ -303,20 +302,22 @@ async def test_builds_take_turns_between_tenants_and_claim_only_what_runs(
         return await build(voice_id, **kwargs)
 
     monkeypatch.setattr(builder_module, "build_voice_embedding", recorded)
-    voice_app.fitter.gate = threading.Event()
-    plant = {"tenant_id": t.tenant_a, "owner": t.member_a_user, "scope": "user", "built": False}
-    a1, a2, a3 = [await plant_voice(voice_app, clips, **plant) for _ in range(3)]  # type: ignore[arg-type]
-    b1 = await plant_voice(
-        voice_app, clips, tenant_id=t.tenant_b, owner=None, scope="tenant", built=False
-    )
-    voice_app.runtime.builder.kick()
-    for _ in range(200):
-        if started:
-            break
-        await asyncio.sleep(0.05)
-    async with voice_app.app.state.platform.db.sessions() as session:
-        leased = await session.scalars(select(Voice.id).where(Voice.build_lease_until.is_not(None)))
-        assert list(leased) == [a1]
-    voice_app.fitter.gate.set()
-    await voice_app.runtime.builder.drain()
+    async with voice_app_for(make_settings(tmp_path), engines) as voice_app:
+        t = voice_app.tenancy
+        voice_app.fitter.gate = threading.Event()
+        plant = {"tenant_id": t.tenant_a, "owner": t.member_a_user, "scope": "user"}
+        a1, a2, a3 = [await plant_voice(voice_app, clips, **plant, built=False) for _ in range(3)]  # type: ignore[arg-type]
+        b1 = await plant_voice(
+            voice_app, clips, tenant_id=t.tenant_b, owner=None, scope="tenant", built=False
+        )
+        voice_app.runtime.builder.kick()
+        for _ in range(200):
+            if started:
+                break
+            await asyncio.sleep(0.05)
+        async with voice_app.app.state.platform.db.sessions() as session:
+            leased = select(Voice.id).where(Voice.build_lease_until.is_not(None))
+            assert list(await session.scalars(leased)) == [a1]
+        voice_app.fitter.gate.set()
+        await voice_app.runtime.builder.drain()
     assert started == [a1, b1, a2, a3]
