@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
     from sqlalchemy.exc import SQLAlchemyError
 
-    from scaispeak.platform.errors import ServiceError
+    from scaispeak.platform.errors import ServiceError, innermost_cause
     from scaispeak.platform.storage import StorageUnusable
 
     try:
@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigurationError, StorageUnusable) as exc:
         raise SystemExit(f"error: {exc}") from None
     except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
-        raise SystemExit(f"error: cannot use the database: {_cause(exc)}") from None
+        cause = innermost_cause(exc)  # a refused connection under SQLAlchemy's wrappers
+        raise SystemExit(f"error: cannot use the database: {_named(cause)}") from None
     return result
+
+
+def _named(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _settings() -> Settings:
@@ -51,13 +56,6 @@ def _settings() -> Settings:
             for error in exc.errors()
         ]
         raise SystemExit("error: invalid setting " + "; ".join(problems)) from None
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost reason (a refused connection under SQLAlchemy's wrappers)."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _parser() -> argparse.ArgumentParser:

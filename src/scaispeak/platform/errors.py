@@ -20,6 +20,14 @@ PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
 
 
+def innermost_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of ``exc``'s ``raise ... from`` chain: the one that
+    names what failed (a refused connection, a missing bucket) under library wrappers."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
 class ServiceError(Exception):
     """Base of every error the API reports on purpose."""
 

@@ -17,6 +17,11 @@ class VoiceUnavailable(ServiceError):
     status, code, title = 409, "voice_unavailable", "Voice not ready"
 
 
+class VoiceWithdrawn(VoiceUnavailable):
+    """The voice that a stream or job was speaking with was deleted or its consent
+    revoked: running work stops, and a job is cancelled rather than failed."""
+
+
 class VoiceLicenceExpired(ServiceError):
     """A global voice whose licence window is closed may not be used."""
 

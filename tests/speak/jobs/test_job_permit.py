@@ -22,6 +22,7 @@ from scaispeak.speak.errors import BackendNotAllowed
 from scaispeak.speak.jobs import permit
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.permit import allowed_by
+from scaispeak.speak.voices.models import Voice
 from tests.conftest import LiveApp
 from tests.speak.jobs.test_jobs_embedded import STORY, wait_for
 from tests.speak.voices.test_global_voices import licensed_voice
@@ -74,9 +75,11 @@ async def start_job(app: LiveApp, voice_id: str, spoken: list[int]) -> str:
     raise AssertionError(f"the job's second segment was never asked for: {spoken}")
 
 
-async def stopped_unbilled(app: LiveApp, job_id: str, spoken: list[int], error: str) -> None:
-    job = await wait_for(app, job_id, {"succeeded", "failed"})
-    assert job["state"] == "failed" and error in job["error"], job
+async def stopped_unbilled(
+    app: LiveApp, job_id: str, spoken: list[int], error: str, state: str = "failed"
+) -> None:
+    job = await wait_for(app, job_id, {"succeeded", "failed", "cancelled"})
+    assert job["state"] == state and error in job["error"], job
     assert spoken == [-1, 0, -2, 1]  # the third segment was never asked for
     async with app.app.state.platform.db.sessions() as session:
         row = await session.get(SynthJob, job_id)
@@ -101,6 +104,24 @@ async def test_a_job_stops_when_its_voice_licence_runs_out(
         assert patched.status_code == 200, patched.text
         gate.set()
         await stopped_unbilled(app, job_id, spoken, "licence")
+
+
+async def test_a_job_whose_voice_it_finds_withdrawn_is_cancelled_not_failed(
+    tmp_path: Path, engines: EngineRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's own check can read the withdrawal before the withdrawal's cancel
+    (service.cancel_jobs_of_voice) reaches the job: it ends the same way, cancelled."""
+    async with gated_app(tmp_path, engines, monkeypatch) as (app, gate, spoken):
+        root = app.auth(app.tenancy.superadmin)
+        voice = (await app.client.post(GLOBAL, json=licensed_voice(), headers=root)).json()
+        job_id = await start_job(app, voice["id"], spoken)
+        async with app.app.state.platform.db.sessions() as session:  # no cancel follows
+            row = await session.get(Voice, voice["id"])
+            assert row is not None
+            row.revoked_at = datetime.now(UTC)
+            await session.commit()
+        gate.set()
+        await stopped_unbilled(app, job_id, spoken, "withdrawn", state="cancelled")
 
 
 async def test_a_job_stops_when_the_policy_no_longer_allows_its_backend(

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from scaispeak.platform.errors import Unavailable
+from scaispeak.platform.errors import Unavailable, innermost_cause
 
 MAX_KEY_BYTES = 900
 """Below S3's 1024-byte key limit, leaving room for a configured prefix."""
@@ -126,9 +126,7 @@ async def check_round_trip(store: BlobStore) -> None:
     except Exception as exc:
         # The innermost reason names what failed (the bucket, the endpoint refusing);
         # ours only say "not found" or "did not answer".
-        cause: BaseException = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
+        cause = innermost_cause(exc)
         why = repr(exc) if cause is exc else f"{exc!r}, because {cause}"
         raise StorageUnusable(f"blob storage cannot store and read back a blob: {why}") from exc
     if read_back != b"probe":

@@ -4,9 +4,10 @@ A job may run for hours, or wait that long in the queue. Its voice withdrawn (co
 revoked, deleted) or out of licence, or its tenant's backend policy changed, must
 stop it or change where it is sent, as for a new request: before a segment is
 spoken, at most every ``every_s`` seconds, the voice and the policy are read again.
-A withdrawn voice or a policy that allows none of the job's backends fails the job
-with the error a new request would get; a policy that allows fewer of them, or no
-failover now, narrows the backends it may use.
+A voice out of licence or a policy that allows none of the job's backends fails the
+job with the error a new request would get; a policy that allows fewer of them, or no
+failover now, narrows the backends it may use. A withdrawn voice raises
+``VoiceWithdrawn``, on which the runner cancels the job, as the withdrawal itself does.
 """
 
 from __future__ import annotations

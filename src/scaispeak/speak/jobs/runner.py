@@ -38,7 +38,7 @@ from scaispeak.platform.errors import ServiceError
 from scaispeak.platform.storage.base import BlobStore, StorageUnavailable
 from scaispeak.settings import JobSettings
 from scaispeak.speak.backends.catalog import Route
-from scaispeak.speak.errors import BackendUnavailable, UpstreamError
+from scaispeak.speak.errors import BackendUnavailable, UpstreamError, VoiceWithdrawn
 from scaispeak.speak.jobs import billing, lease, outbox, replan
 from scaispeak.speak.jobs.assembly import (
     assemble,
@@ -52,7 +52,7 @@ from scaispeak.speak.jobs.assembly import (
 from scaispeak.speak.jobs.delivery import saving_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.permit import JobPermit
-from scaispeak.speak.jobs.service import release_hold
+from scaispeak.speak.jobs.service import cancel_for_withdrawn_voice, release_hold
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
@@ -220,7 +220,7 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
     done_chars = job.characters_done
     served = billing.served_so_far(job)
     for index in range(job.segments_done, len(segments)):
-        routes = await permit.routes_now()  # the voice and the policy, read again
+        routes = await _routes_now(session, rt, permit, job)
         spoken, route = await _speak_with_failover(rt.pipeline, index, segments[index], routes, job)
         rate = rt.pipeline.engines.get(route.engine).sample_rate
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))
@@ -230,6 +230,20 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         if not await lease.checkpoint(session, job.id, rt.worker_id, rt.settings, progress):
             raise LostLease(job.id)
     return served
+
+
+async def _routes_now(
+    session: AsyncSession, rt: JobRuntime, permit: JobPermit, job: SynthJob
+) -> list[Route]:
+    """The job's backends now, its voice and policy read again (permit.py). A voice
+    withdrawn meanwhile cancels the job here, not only through the withdrawal's own
+    cancel (service.cancel_jobs_of_voice): this read may come first."""
+    try:
+        return await permit.routes_now()
+    except VoiceWithdrawn:
+        if await cancel_for_withdrawn_voice(session, job.id, job.reservation_id):
+            _notify(rt, await _reload(session, job.id))
+        raise LostLease(job.id) from None
 
 
 async def _speak_with_failover(

@@ -328,6 +328,15 @@ async def cancel_jobs_of_voice(
     return cancelled
 
 
+async def cancel_for_withdrawn_voice(
+    session: AsyncSession, job_id: str, reservation_id: str
+) -> bool:
+    """Cancel one job whose voice its running worker found withdrawn, as
+    ``cancel_jobs_of_voice`` would: whichever of the two reads the withdrawal first,
+    the job ends cancelled (not failed) and its webhook hears ``job.cancelled``."""
+    return await _cancel_if_active(session, job_id, reservation_id, error=VOICE_REVOKED)
+
+
 async def _after_cancel(session: AsyncSession, storage: BlobStore | None, job_id: str) -> str:
     if storage is not None:
         job = await session.get(SynthJob, job_id, populate_existing=True)

@@ -8,7 +8,7 @@ only refuse the next request (streaming/permit.py, jobs/permit.py).
 from __future__ import annotations
 
 from scaispeak.platform.db import utcnow
-from scaispeak.speak.errors import VoiceLicenceExpired, VoiceUnavailable
+from scaispeak.speak.errors import VoiceLicenceExpired, VoiceWithdrawn
 from scaispeak.speak.voices.models import Voice
 
 
@@ -16,7 +16,7 @@ def ensure_still_usable(voice: Voice | None, voice_id: str, work: str) -> None:
     """Raise the error a new request would get once ``voice`` (read again) is withdrawn;
     ``work`` names what was speaking with it ("the stream")."""
     if voice is None or voice.revoked_at is not None:
-        raise VoiceUnavailable(
+        raise VoiceWithdrawn(
             f"Voice {voice_id} was withdrawn while {work} spoke with it "
             "(its consent was revoked, or it was deleted)."
         )
