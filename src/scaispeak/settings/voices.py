@@ -73,6 +73,13 @@ class VoicesSettings(BaseModel):
         " takes no more than that, leaving the rest to other processes.",
     )
 
+    builds_waiting_max_per_tenant: int = Field(
+        10,
+        ge=1,
+        description="New cloned voices of one tenant that may wait for their first build"
+        " (about a minute each) before another intake is refused (429).",
+    )
+
 
 class CloningSettings(BaseModel):
     """The cloning engine: fitting a voice to a reference clip. Documented in docs/cloning.md."""

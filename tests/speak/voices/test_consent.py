@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 
 from scaispeak.platform.db import utcnow
+from scaispeak.settings import VoicesSettings
+from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices.models import AuditEntry, Consent, ConsentChallenge, Voice
+from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import (
     PHRASE,
     SPEAKER,
     VOICES,
     Clips,
+    FakeFitter,
     Impostor,
     VoiceApp,
     auth,
     issue_challenge,
+    plant_voice,
     post_clone,
+    voice_app_for,
 )
 
 
@@ -182,3 +190,24 @@ async def test_one_challenge_sent_twice_at_once_makes_one_voice(
     assert [p.name for p in stored.iterdir()] == [accepted[0].json()["id"]]
     actions = await audit_actions(voice_app, voice_app.tenancy.tenant_a)
     assert actions.count("clone_accepted") == actions.count("clone_rejected") == 1
+
+
+async def test_an_intake_is_refused_while_the_tenants_new_voices_fill_the_build_queue(
+    tmp_path: Path, engines: EngineRegistry, clips: Clips
+) -> None:
+    """Refused before any analysis (429, Retry-After); another tenant is not."""
+    settings = make_settings(tmp_path, voices=VoicesSettings(builds_waiting_max_per_tenant=1))
+    gate = threading.Event()  # the waiting voice's build runs until the test ends
+    async with voice_app_for(settings, engines, FakeFitter(gate=gate)) as app:
+        try:
+            await plant_voice(
+                app, clips, tenant_id=app.tenancy.tenant_a, owner=None, scope="tenant", built=False
+            )
+            wav = clips.wav(clips.reference)
+            refused = await post_clone(app, app.tenancy.member_a, wav, wav)
+            assert_problem(refused, 429, "too_many_voice_builds")
+            assert refused.headers["Retry-After"] == "60"
+            other = await post_clone(app, app.tenancy.member_b, wav, wav)
+            assert other.status_code == 422, other.text  # analysed: a reference is no consent
+        finally:
+            gate.set()

@@ -68,3 +68,17 @@ class AnalysisBusy(ServiceError):
     def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.headers["Retry-After"] = str(retry_after)
+
+
+class TooManyVoiceBuilds(ServiceError):
+    """The tenant's new voices already fill its share of the build queue."""
+
+    status, code, title = 429, "too_many_voice_builds", "Too many voices being built"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Your tenant already has {limit} new voices waiting to be built; clone more "
+            "once some are ready.",
+            limit=limit,
+        )
+        self.headers["Retry-After"] = "60"  # about one build

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
@@ -25,7 +26,7 @@ from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.consent import caller_challenge, challenge_problem, claim_challenge
 from scaispeak.speak.voices.editing import check_language
-from scaispeak.speak.voices.errors import ChallengeUsed, IntakeRejected
+from scaispeak.speak.voices.errors import ChallengeUsed, IntakeRejected, TooManyVoiceBuilds
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import (
     Consent,
@@ -60,6 +61,28 @@ def check_scope(principal: Principal, scope: VoiceScope) -> None:
         raise BadRequest("Cloned voices are user or tenant voices; global voices need a licence.")
     if scope is VoiceScope.tenant and not principal.is_admin_of(principal.tenant_id):
         raise Forbidden("Only a tenant admin creates tenant voices.")
+
+
+async def ensure_room_to_build(session: AsyncSession, rt: VoicesRuntime, tenant_id: str) -> None:
+    """Refuse an intake while the tenant's new voices fill its share of the build
+    queue. Builds take turns by tenant (builder.py), so one tenant's queue delays no
+    other's; the cap bounds how long its own queue grows, checked before analysis so a
+    refused intake costs nothing. Rebuilds (evicted voices) do not count: the platform
+    queued those, not the tenant."""
+    limit = rt.settings.builds_waiting_max_per_tenant
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Voice)
+        .where(
+            Voice.tenant_id == tenant_id,
+            Voice.status == VoiceStatus.processing,
+            Voice.embedding_blob.is_(None),  # never built: a new voice
+            Voice.revoked_at.is_(None),
+        )
+    )
+    await session.commit()  # ends the read's transaction: analysis takes seconds
+    if (waiting or 0) >= limit:
+        raise TooManyVoiceBuilds(limit)
 
 
 def new_cloned_voice(
@@ -106,6 +129,7 @@ async def clone_voice(
 ) -> Voice:
     check_scope(principal, spec.scope)
     check_language(spec.language)
+    await ensure_room_to_build(session, rt, principal.tenant_id)
     challenge = await caller_challenge(session, principal, challenge_id)
     chain = audit.chain_for(principal.tenant_id)
     problem = challenge_problem(challenge)

@@ -87,6 +87,7 @@ class LiveIntake:
         check_language(message.language)
         self.start = message
         async with self.sessions() as session:
+            await intake.ensure_room_to_build(session, self.rt, self.principal.tenant_id)
             self.challenge = await consent.issue_challenge(
                 session, self.principal, message.speaker_name, self.rt
             )
