@@ -20,6 +20,7 @@ from scaispeak.platform.accounting.models import (
 )
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.jobs import lease
+from scaispeak.speak.jobs.assembly import segment_key
 from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.queue import sweep_once
 from scaispeak.speak.jobs.webhooks import verify
@@ -246,6 +247,34 @@ async def test_a_run_that_splits_the_text_differently_starts_the_job_over(
     progress = done["progress"]
     assert progress["segments_done"] == progress["segments_total"] == len(finer)
     assert progress["characters_done"] == len(text)
+
+
+async def test_a_re_split_job_that_then_fails_leaves_no_checkpoint_behind(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure's cleanup counts the checkpoints of the new split, not of the split
+    the run was claimed with (six, where nine were written)."""
+    queue = sqlite_app.app.state.speak.jobs
+    pipeline = queue.runtime.pipeline
+    text = STORY * 2
+    job_id = await crash_after_two_segments(sqlite_app, text)
+    finer = split_segments(text, max_chars=30)
+    assert len(finer) > 10
+    monkeypatch.setattr(pipeline, "plan", lambda t: split_segments(t, max_chars=30))
+    speak = pipeline.speak_segment
+
+    async def fail_at_ninth(index: int, *args: Any, **kwargs: Any) -> Any:
+        if index == 9:
+            raise RuntimeError("the engine broke")
+        return await speak(index, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "speak_segment", fail_at_ninth)
+    assert job_id in await sweep_once(queue.runtime.db, queue)
+    done = await wait_for(sqlite_app, job_id, {"succeeded", "failed"})
+    assert done["state"] == "failed" and done["progress"]["segments_done"] == 9, done
+    storage = sqlite_app.app.state.platform.storage
+    left = [i for i in range(len(finer)) if await storage.exists(segment_key(job_id, i))]
+    assert left == []
 
 
 async def test_a_retried_save_to_job_is_its_earlier_job_once_the_file_exists(

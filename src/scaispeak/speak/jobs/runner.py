@@ -81,13 +81,11 @@ class ClaimedJob:
 
     job_id: str
     reservation_id: str
-    segments_total: int
     format: AudioFormat
 
     @classmethod
     def of(cls, job: SynthJob) -> ClaimedJob:
-        fmt = AudioFormat(job.params["format"])
-        return cls(job.id, job.reservation_id, job.segments_total, fmt)
+        return cls(job.id, job.reservation_id, AudioFormat(job.params["format"]))
 
 
 @dataclass
@@ -392,10 +390,13 @@ async def _discard_blobs_if_stopped(session: AsyncSession, rt: JobRuntime, run: 
     spoken cannot delete the blob that segment stores afterwards."""
     row = (
         await session.execute(
-            select(SynthJob.state, SynthJob.segments_done).where(SynthJob.id == run.job_id)
+            select(SynthJob.state, SynthJob.segments_done, SynthJob.segments_total).where(
+                SynthJob.id == run.job_id
+            )
         )
     ).one()
     await session.commit()
     if row.state in (JobState.failed, JobState.cancelled):
-        count = written_segments(row.segments_done, run.segments_total)
+        # The row's total, not the claim's: a run that re-split the job changed it.
+        count = written_segments(row.segments_done, row.segments_total)
         await discard_job_blobs(rt.storage, run.job_id, count, run.format)
