@@ -279,3 +279,15 @@ async def test_a_worker_has_the_cloning_engine_serve_has(
     assert set(worker_engines(settings, open_blob_store(settings)).names()) == set(
         app.state.speak.engines.names()
     )
+
+
+def test_a_worker_whose_redis_cannot_be_reached_says_so_in_one_line_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("SCAISPEAK_REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    monkeypatch.setenv("SCAISPEAK_SECRET_KEY", "test-signing-key-0123456789abcdef")
+    with pytest.raises(SystemExit, match=r"^error: cannot use Redis: ConnectionError: .*connect"):
+        main(["--data-dir", str(tmp_path), "worker"])
+    assert not (tmp_path / "scaispeak.db").exists()  # refused before migrating

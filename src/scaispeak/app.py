@@ -47,7 +47,7 @@ from scaispeak.speak.voices.setup import (
     voice_routers,
     with_cloning,
 )
-from scaispeak.wiring import build_speak_context, tenant_limiter
+from scaispeak.wiring import build_speak_context, close_speak_clients, tenant_limiter
 
 _log = logging.getLogger("scaispeak")
 
@@ -111,12 +111,9 @@ def create_app(
         await stop_voices(voices)
         await stop_jobs(speak, sweeper)
         speak.pool.shutdown()
-        if speak.catalog.relay is not None:
-            await speak.catalog.relay.close()
+        await close_speak_clients(speak)
         if isinstance(limiter, RedisLimiter):
             await limiter.close()
-        if speak.streams.shared is not None:
-            await speak.streams.shared.close()
         await db.dispose()
 
     app = FastAPI(

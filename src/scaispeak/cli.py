@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
     import httpx
+    from redis.exceptions import RedisError
     from sqlalchemy.exc import SQLAlchemyError
 
     from scaispeak.platform.errors import ServiceError, innermost_cause
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
         cause = innermost_cause(exc)  # a refused connection under SQLAlchemy's wrappers
         raise SystemExit(f"error: cannot use the database: {_named(cause)}") from None
+    except RedisError as exc:  # worker: the queue's Redis
+        raise SystemExit(f"error: cannot use Redis: {_named(exc)}") from None
     return result
 
 

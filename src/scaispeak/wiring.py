@@ -73,6 +73,15 @@ def build_speak_context(
     )
 
 
+async def close_speak_clients(speak: SpeakContext) -> None:
+    """Close the connections ``speak`` holds (the relay's HTTP session, the shared
+    stream slots' Redis client) at the end of the process that built it."""
+    if speak.catalog.relay is not None:
+        await speak.catalog.relay.close()
+    if speak.streams.shared is not None:
+        await speak.streams.shared.close()
+
+
 def job_worker_id() -> str:
     """``<host>-<pid>-<random>``: readable in ``lease_owner`` and unique per process.
 

@@ -59,10 +59,10 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     from prometheus_client import CollectorRegistry
 
     from scaispeak.platform.ops_server import OpsServer
-    from scaispeak.platform.readiness import probes_for
+    from scaispeak.platform.readiness import probes_for, redis_probe
     from scaispeak.speak.jobs.gauges import JobGauges
     from scaispeak.speak.metrics import SpeakMetrics
-    from scaispeak.wiring import build_speak_context
+    from scaispeak.wiring import build_speak_context, close_speak_clients
 
     if not settings.redis_url:
         raise SystemExit(
@@ -84,6 +84,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     )
     if ops_address is not None:
         await ops.start(*ops_address)
+    await redis_probe(settings.redis_url)()  # the queue: refused now, not after the models load
     await upgrade_to_head(db.engine)
     await check_round_trip(storage)  # a worker that cannot store would fail every job
     engines = worker_engines(settings, storage)
@@ -103,6 +104,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     ops.ready = False  # stopping: take no new work from here on
     await stop_jobs(speak, sweeper)
     speak.pool.shutdown()
+    await close_speak_clients(speak)
     await ops.stop()
     await db.dispose()
 
