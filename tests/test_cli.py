@@ -210,9 +210,19 @@ def test_admin_commands_on_a_data_dir_with_no_database_say_so(
     assert not missing.exists()
 
 
-def test_verify_audit_migrates_a_database_it_finds_unmigrated(tmp_path: Path) -> None:
+def test_verify_audit_migrates_a_database_it_finds_unmigrated_and_says_it_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "scaispeak.db").touch()  # e.g. from a release before the audit existed
     assert main(["--data-dir", str(tmp_path), "admin", "verify-audit"]) == 0
+    assert "no audit entries" in capsys.readouterr().out  # it printed nothing at all
+
+
+def test_the_data_dir_may_follow_the_command(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["--data-dir", str(elsewhere), "migrate", "--data-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "scaispeak.db").exists() and not elsewhere.exists()
+    assert main(["admin", "verify-audit", "--data-dir", str(tmp_path)]) == 0
 
 
 def test_say_to_a_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:

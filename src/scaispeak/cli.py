@@ -62,11 +62,16 @@ def _settings() -> Settings:
 
 
 def _parser() -> argparse.ArgumentParser:
+    data_help = "Data directory (default: SCAISPEAK_DATA_DIR or ./data)"
     parser = argparse.ArgumentParser(prog="scaispeak", description=__doc__)
-    parser.add_argument("--data-dir", help="Data directory (default: SCAISPEAK_DATA_DIR or ./data)")
+    parser.add_argument("--data-dir", help=data_help)
+    # Accepted after the command too (`scaispeak serve --data-dir X`); unset there, it
+    # leaves the value given before the command alone.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="Run the HTTP service")
+    serve = sub.add_parser("serve", parents=[after], help="Run the HTTP service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument(
@@ -74,24 +79,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    worker = sub.add_parser("worker", help="Run synth jobs from Redis (distributed mode)")
+    worker = sub.add_parser(
+        "worker", parents=[after], help="Run synth jobs from Redis (distributed mode)"
+    )
     worker.add_argument(
         "--ops-port", type=int, help="Serve /healthz, /readyz and /metrics on this port"
     )
     worker.add_argument("--ops-host", help="Address for --ops-port (default: SCAISPEAK_HOST)")
     worker.set_defaults(handler=_worker)
 
-    migrate = sub.add_parser("migrate", help="Upgrade the database schema to the latest revision")
+    migrate = sub.add_parser(
+        "migrate", parents=[after], help="Upgrade the database schema to the latest revision"
+    )
     migrate.set_defaults(handler=_migrate)
 
     admin = sub.add_parser("admin", help="Administration").add_subparsers(required=True)
-    boot = admin.add_parser("bootstrap", help="Create a tenant, a superadmin and an API key")
+    boot = admin.add_parser(
+        "bootstrap", parents=[after], help="Create a tenant, a superadmin and an API key"
+    )
     boot.add_argument("--tenant", default="default")
     boot.add_argument("--email", default="admin@localhost")
     boot.add_argument("--json", action="store_true", help="Print one JSON object")
     boot.set_defaults(handler=_bootstrap)
     issue = admin.add_parser(
-        "issue-key", help="A new API key for an existing user (e.g. a lost bootstrap key)"
+        "issue-key",
+        parents=[after],
+        help="A new API key for an existing user (e.g. a lost bootstrap key)",
     )
     issue.add_argument("--email", default="admin@localhost")
     issue.add_argument("--name", default="issued by operator")
@@ -99,11 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         "--tenant", help="Tenant id or name, when the email is a user in several tenants"
     )
     issue.set_defaults(handler=_issue_key)
-    audit = admin.add_parser("verify-audit", help="Check the voice audit hash chains")
+    audit = admin.add_parser(
+        "verify-audit", parents=[after], help="Check the voice audit hash chains"
+    )
     audit.add_argument("--chain", action="append", help="Tenant id or 'global' (default: all)")
     audit.set_defaults(handler=_verify_audit)
 
-    say = sub.add_parser("say", help="Synthesize TEXT to a file")
+    say = sub.add_parser("say", parents=[after], help="Synthesize TEXT to a file")
     say.add_argument("text")
     say.add_argument("-v", "--voice", default="voc_piper_en-us-joe-medium")
     say.add_argument("-f", "--format", default="wav")
@@ -111,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_remote_options(say)
     say.set_defaults(handler=_say)
 
-    voices = sub.add_parser("voices", help="List voices")
+    voices = sub.add_parser("voices", parents=[after], help="List voices")
     _add_remote_options(voices)
     voices.set_defaults(handler=_voices)
     return parser
@@ -242,6 +257,8 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
             await db.dispose()
 
     reports = asyncio.run(run())
+    if not reports:
+        print("no audit entries: nothing to verify")
     for r in reports:
         verdict = "intact" if r.intact else f"BROKEN at entry {r.first_bad_seq}: {r.problem}"
         print(f"{r.chain}: {r.entries} entries, {verdict}, head {r.head_hash[:16]}")
