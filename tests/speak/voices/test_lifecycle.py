@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices import blobs
 from scaispeak.speak.voices import builder as builder_module
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
@@ -30,6 +31,7 @@ from tests.speak.voices.conftest import (
     VoiceApp,
     auth,
     plant_voice,
+    post_clone,
     voice_app_for,
 )
 from tests.support.asr import transcribe, word_error_rate
@@ -321,3 +323,117 @@ async def test_builds_take_turns_between_tenants_and_claim_only_what_runs(
         voice_app.fitter.gate.set()
         await voice_app.runtime.builder.drain()
     assert started == [a1, b1, a2, a3]
+
+
+@pytest.mark.parametrize("withdrawal", ["revoke", "delete"])
+async def test_a_build_finishing_while_its_voice_is_withdrawn_leaves_no_embedding(
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch, withdrawal: str
+) -> None:
+    """The withdrawal read the voice before its build stored the embedding and marked
+    it ready: the read's keys (no embedding yet) were all it deleted."""
+    from scaispeak.speak.voices import consent, editing
+
+    t = voice_app.tenancy
+    voice_app.fitter.gate = gate = threading.Event()
+    try:
+        task = asyncio.create_task(
+            plant_voice(voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user")
+        )
+        voice_id = await wait_for_processing(voice_app, t.tenant_a)
+        module, name = (
+            (consent, "_revocable") if withdrawal == "revoke" else (editing, "editable_voice")
+        )
+        read = getattr(module, name)
+
+        async def read_then_let_the_build_finish(*args: Any) -> Any:
+            found = await read(*args)
+            gate.set()
+            for _ in range(200):  # the build ends between the read and the withdrawal
+                async with voice_app.app.state.platform.db.sessions() as session:
+                    row = await session.get(Voice, voice_id)
+                if row is not None and row.status is VoiceStatus.ready:
+                    return found
+                await asyncio.sleep(0.05)
+            raise AssertionError("the build did not finish")
+
+        monkeypatch.setattr(module, name, read_then_let_the_build_finish)
+        if withdrawal == "revoke":
+            done = await voice_app.client.post(
+                f"{VOICES}/{voice_id}/consent/revoke", json={}, headers=auth(t.member_a)
+            )
+        else:
+            done = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+        assert done.status_code in (200, 204), done.text
+    finally:
+        gate.set()
+    await task
+    assert not await voice_app.storage.exists(blobs.embedding_key(voice_id))
+    async with voice_app.app.state.platform.db.sessions() as session:
+        row = await session.get(Voice, voice_id)
+        assert row is None or (row.embedding_blob is None and row.revoked_at is not None)
+
+
+async def test_a_rebuild_asked_for_on_a_stale_read_leaves_a_running_build_alone(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """Two warms read the voice evicted; the first queued its rebuild, which a builder
+    claimed. The second must not clear that build's lease (a second build would start
+    and, losing, delete the first one's embedding)."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await set_status(voice_app, voice_id, VoiceStatus.evicted)
+    lease = utcnow() + timedelta(minutes=5)
+    async with voice_app.app.state.platform.db.sessions() as warming:
+        voice = await warming.get(Voice, voice_id)
+        assert voice is not None and can_rebuild(voice)
+        await set_status(voice_app, voice_id, VoiceStatus.processing, build_lease_until=lease)
+        queued = await mark_for_rebuild(warming, voice)
+        await warming.commit()
+    assert not queued
+    async with voice_app.app.state.platform.db.sessions() as session:
+        row = await session.get(Voice, voice_id)
+        assert row is not None and row.build_lease_until is not None
+
+
+async def test_a_rebuild_asked_for_a_voice_deleted_meanwhile_is_unknown_voice(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """It was a 500: the refresh after the UPDATE found no row."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await set_status(voice_app, voice_id, VoiceStatus.evicted)
+    async with voice_app.app.state.platform.db.sessions() as warming:
+        voice = await warming.get(Voice, voice_id)
+        assert voice is not None
+        deleted = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+        assert deleted.status_code == 204, deleted.text
+        with pytest.raises(UnknownVoice):
+            await mark_for_rebuild(warming, voice)
+
+
+async def test_a_process_without_the_cloning_engine_builds_nothing_and_refuses_intake(
+    tmp_path: Path, engines: EngineRegistry, clips: Clips
+) -> None:
+    """It claimed every waiting build and failed it at once ("no cloning engine"),
+    voices queued for processes that can build; intake answered 202 for a voice no
+    process here could ever build."""
+    settings = make_settings(tmp_path)
+    async with voice_app_for(settings, engines) as app:
+        builder = app.runtime.builder
+        await builder.stop()
+        builder.ctx.fitter = None
+        await builder.start()
+        t = app.tenancy
+        voice_id = await plant_voice(
+            app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user", built=False
+        )
+        builder.kick()
+        await asyncio.sleep(1.0)
+        assert (await status_of(app, t.member_a, voice_id))["status"] == "processing"
+        wav = clips.wav(clips.reference)
+        refused = await post_clone(app, t.member_a, wav, clips.wav(clips.genuine))
+        assert_problem(refused, 503, "cloning_unavailable")

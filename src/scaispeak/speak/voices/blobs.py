@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 
 from scaispeak.platform.storage import BlobNotFound, BlobStore
 from scaispeak.speak.engines.base import EngineError
@@ -62,7 +63,7 @@ class EmbeddingLoader:
             return None
 
 
-async def delete_blobs(storage: BlobStore, keys: list[str | None]) -> list[str]:
+async def delete_blobs(storage: BlobStore, keys: Sequence[str | None]) -> list[str]:
     """Delete each key (a missing blob is fine); returns the keys it was asked to remove."""
     removed = []
     for key in keys:

@@ -36,11 +36,17 @@ class VoiceBuilder:
         """When each tenant's last build started here (``_in_turns``)."""
 
     async def start(self) -> None:
-        """Evict embeddings of an older fitter, then start polling (resumes dead builds)."""
-        if self.ctx.fitter is not None:
-            evicted = await evict_outdated(self.ctx.db, self.ctx.fitter.version)
-            if evicted:
-                _log.info("evicted %d voice embeddings built by an older fitter", evicted)
+        """Evict embeddings of an older fitter, then start polling (resumes dead builds).
+
+        A process without the cloning engine builds nothing: claiming a build only to
+        fail it at once would fail, poll after poll, the voices queued for processes
+        that can build them."""
+        if self.ctx.fitter is None:
+            _log.info("no cloning engine in this process: voice builds are left to others")
+            return
+        evicted = await evict_outdated(self.ctx.db, self.ctx.fitter.version)
+        if evicted:
+            _log.info("evicted %d voice embeddings built by an older fitter", evicted)
         self._loop_task = asyncio.create_task(self._run(), name="voice-builder")
 
     def kick(self) -> None:

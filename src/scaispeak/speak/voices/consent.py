@@ -27,7 +27,7 @@ from scaispeak.speak.voices.access import (
 from scaispeak.speak.voices.documents import document_type
 from scaispeak.speak.voices.errors import ConsentRevoked, NotPendingApproval, VoiceNotEditable
 from scaispeak.speak.voices.library import get_voice
-from scaispeak.speak.voices.lifecycle import mark_for_rebuild
+from scaispeak.speak.voices.lifecycle import lock_for_withdrawal, mark_for_rebuild
 from scaispeak.speak.voices.models import (
     Consent,
     ConsentChallenge,
@@ -142,10 +142,10 @@ async def revoke_consent(
     voice, consent = await _revocable(session, principal, voice_id)
     if consent is None:
         raise BadRequest("This voice rests on a licence, not on consent; nothing to revoke.")
+    keys = await lock_for_withdrawal(session, voice)  # read again: a revocation may have won
     if consent.state is ConsentState.revoked or voice.revoked_at is not None:
         raise ConsentRevoked("Consent for this voice was already revoked.")
     now = utcnow()
-    keys = [voice.reference_blob, voice.embedding_blob]
     consent.state = ConsentState.revoked
     consent.revoked_at, consent.revoked_by = now, principal.user_id
     voice.status, voice.status_reason = VoiceStatus.failed, "consent revoked"
@@ -160,7 +160,7 @@ async def revoke_consent(
         details={
             "consent_id": consent.id,
             "reason": reason,
-            "blobs_deleted": [k for k in keys if k],
+            "blobs_deleted": keys,
         },
     )
     await session.commit()  # unusable from here on, whatever happens next
@@ -225,7 +225,8 @@ async def decide_document(
     await _claim_decision(session, consent.id, voice_id, decision, principal.user_id)
     purged: list[str | None] = []
     if approve:
-        await mark_for_rebuild(session, voice, "building the voice")
+        pending = (VoiceStatus.pending,)
+        await mark_for_rebuild(session, voice, "building the voice", from_states=pending)
     else:
         purged = [voice.reference_blob]
         voice.status, voice.status_reason = VoiceStatus.failed, f"consent rejected: {note}"[:500]

@@ -20,6 +20,7 @@ from scaispeak.speak.voices.intake import (
     audit_synthetic,
     check_scope,
     commit_or_forget,
+    ensure_room_to_build,
     new_cloned_voice,
     refuse_replay,
 )
@@ -46,6 +47,7 @@ async def submit_document_consent(
     if not speaker:
         raise BadRequest("Name the speaker who signed the consent document.")
     media_type = document_type(document)
+    await ensure_room_to_build(session, rt, principal.tenant_id)
     clip = await rt.analysis.run(preflight_upload, reference, ClipKind.reference, rt.settings)
     clip = await refuse_replay(session, clip, None)
     chain = audit.chain_for(principal.tenant_id)

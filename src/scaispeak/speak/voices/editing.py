@@ -22,6 +22,7 @@ from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.access import editable_voice, offered_voice, require_promoter
 from scaispeak.speak.voices.errors import PromotionNotAgreed
+from scaispeak.speak.voices.lifecycle import lock_for_withdrawal
 from scaispeak.speak.voices.models import (
     Consent,
     ConsentState,
@@ -157,7 +158,7 @@ async def delete_voice(
     Its consent record (marked revoked) and audit entries stay as the evidence trail.
     """
     voice = await editable_voice(session, principal, voice_id)
-    keys = [voice.reference_blob, voice.embedding_blob]
+    keys = await lock_for_withdrawal(session, voice)
     now = utcnow()
     consents = await session.execute(
         update(Consent)
@@ -175,7 +176,7 @@ async def delete_voice(
         voice_id=voice.id,
         details={
             "scope": voice.scope.value,
-            "blobs_deleted": [k for k in keys if k],
+            "blobs_deleted": keys,
             "consents_ended": int(getattr(consents, "rowcount", 0) or 0),
         },
     )

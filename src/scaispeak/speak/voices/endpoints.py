@@ -14,9 +14,8 @@ from fastapi.responses import JSONResponse
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.speak.errors import VoiceUnavailable
 from scaispeak.speak.voices import audit, consent, editing, library
-from scaispeak.speak.voices.intake import CLONE_ENGINE
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
-from scaispeak.speak.voices.models import VoiceStatus
+from scaispeak.speak.voices.models import CLONE_ENGINE, VoiceStatus
 from scaispeak.speak.voices.runtime import voices_runtime
 from scaispeak.speak.voices.schemas import (
     AuditEntryOut,

@@ -82,3 +82,9 @@ class TooManyVoiceBuilds(ServiceError):
             limit=limit,
         )
         self.headers["Retry-After"] = "60"  # about one build
+
+
+class CloningUnavailable(ServiceError):
+    """No cloning engine runs in this deployment (kokoro is not enabled)."""
+
+    status, code, title = 503, "cloning_unavailable", "Voice cloning not available"

@@ -26,9 +26,15 @@ from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.consent import caller_challenge, challenge_problem, claim_challenge
 from scaispeak.speak.voices.editing import check_language
-from scaispeak.speak.voices.errors import ChallengeUsed, IntakeRejected, TooManyVoiceBuilds
+from scaispeak.speak.voices.errors import (
+    ChallengeUsed,
+    CloningUnavailable,
+    IntakeRejected,
+    TooManyVoiceBuilds,
+)
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import (
+    CLONE_ENGINE,
     Consent,
     ConsentChallenge,
     ConsentKind,
@@ -40,9 +46,6 @@ from scaispeak.speak.voices.models import (
 from scaispeak.speak.voices.preflight import SYNTHETIC_HINT, CheckStatus
 from scaispeak.speak.voices.runtime import VoicesRuntime
 from scaispeak.speak.voices.verification import ClipResult, ConsentVerification, verify_consent
-
-CLONE_ENGINE = "clone"
-"""The engine every cloned voice runs on; its engine voice is the voice's own id."""
 
 REPLAY_LOOKBACK = 2_000
 """Most recent clips (of every tenant) a suspect reference clip is compared with."""
@@ -64,11 +67,17 @@ def check_scope(principal: Principal, scope: VoiceScope) -> None:
 
 
 async def ensure_room_to_build(session: AsyncSession, rt: VoicesRuntime, tenant_id: str) -> None:
-    """Refuse an intake while the tenant's new voices fill its share of the build
-    queue. Builds take turns by tenant (builder.py), so one tenant's queue delays no
-    other's; the cap bounds how long its own queue grows, checked before analysis so a
-    refused intake costs nothing. Rebuilds (evicted voices) do not count: the platform
-    queued those, not the tenant."""
+    """Refuse an intake where no cloning engine runs (the voice could never be built,
+    and the consent challenge would be spent), or while the tenant's new voices fill
+    its share of the build queue. Builds take turns by tenant (builder.py), so one
+    tenant's queue delays no other's; the cap bounds how long its own queue grows,
+    checked before analysis so a refused intake costs nothing. Rebuilds (evicted
+    voices) do not count: the platform queued those, not the tenant."""
+    if rt.builder.ctx.fitter is None:
+        raise CloningUnavailable(
+            "This deployment runs no cloning engine (it needs kokoro among "
+            "SCAISPEAK_ENGINES__ENABLED); voices cannot be cloned here."
+        )
     limit = rt.settings.builds_waiting_max_per_tenant
     waiting = await session.scalar(
         select(func.count())

@@ -18,17 +18,19 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage import BlobStore
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import Pcm
+from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.synthesis.audio import encode
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.analysis import AnalysisPool
 from scaispeak.speak.voices.audio_input import decode_audio
-from scaispeak.speak.voices.models import Voice, VoiceStatus
+from scaispeak.speak.voices.models import CLONE_ENGINE, Voice, VoiceStatus
 
 _log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system"
@@ -147,9 +149,11 @@ async def _finish_ready(ctx: BuildContext, voice: Voice, embedding: bytes) -> Vo
             )
         )
         if getattr(result, "rowcount", 0) != 1:
-            # Revoked or deleted while we fitted: the embedding must not survive.
             await session.rollback()
-            await ctx.storage.delete(key)
+            # Revoked or deleted while we fitted: the embedding must not survive. Not
+            # if another build of the voice finished first: the key is that build's.
+            if await _withdrawn(session, voice.id):
+                await ctx.storage.delete(key)
             return None
         await audit.append(
             session,
@@ -161,6 +165,14 @@ async def _finish_ready(ctx: BuildContext, voice: Voice, embedding: bytes) -> Vo
         )
         await session.commit()
     return VoiceStatus.ready
+
+
+async def _withdrawn(session: AsyncSession, voice_id: str) -> bool:
+    """Whether the voice is gone or its consent revoked (ends the read's transaction)."""
+    revoked = await session.execute(select(Voice.revoked_at).where(Voice.id == voice_id))
+    row = revoked.first()
+    await session.commit()
+    return row is None or row.revoked_at is not None
 
 
 async def _finish_failed(ctx: BuildContext, voice: Voice, reason: str) -> VoiceStatus | None:
@@ -213,26 +225,67 @@ async def evict_outdated(db: Database, version: str) -> int:
 def can_rebuild(voice: Voice) -> bool:
     """Evicted voices, and failed builds, rebuild from the reference while consent stands."""
     return (
-        voice.status in (VoiceStatus.evicted, VoiceStatus.failed)
+        voice.status in REBUILDABLE
         and voice.revoked_at is None
         and voice.reference_blob is not None
     )
+
+
+async def lock_for_withdrawal(session: AsyncSession, voice: Voice) -> list[str]:
+    """Lock ``voice``'s row for its revocation or deletion, read it again, and return
+    the keys of the audio and embedding to delete once that commits.
+
+    On PostgreSQL a build finishing meanwhile waits for the lock, then finds the voice
+    withdrawn and deletes its own embedding; one that finished first shows it in the
+    row read here. The lock comes before the audit chain's, in the order a build's
+    finish takes them: the other order deadlocks. SQLite has no row locks (its writers
+    take turns), so a cloned voice's keys derived from its id are deleted too: the
+    embedding may have been stored since the row was read.
+    """
+    await session.execute(
+        select(Voice)
+        .where(Voice.id == voice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    keys = {voice.reference_blob, voice.embedding_blob}
+    if voice.engine == CLONE_ENGINE:
+        keys |= {blobs.reference_key(voice.id), blobs.embedding_key(voice.id)}
+    return sorted(k for k in keys if k)
+
+
+REBUILDABLE = (VoiceStatus.evicted, VoiceStatus.failed)
 
 
 async def mark_for_rebuild(
     session: AsyncSession,
     voice: Voice,
     reason: str = "rebuilding the embedding from the reference",
+    *,
+    from_states: tuple[VoiceStatus, ...] = REBUILDABLE,
 ) -> bool:
-    """Queue a rebuild by state alone (the builder picks ``processing`` rows), unless the
-    voice's consent was revoked since it was read: a conditional UPDATE, so a warm or a
-    use racing a revocation cannot put the revoked voice back to ``processing``, where no
-    build would ever take it. Returns whether it was queued; the caller commits."""
+    """Queue a build by state alone (the builder picks ``processing`` rows), only while
+    the voice is still in one of ``from_states``, has its reference and its consent:
+    a conditional UPDATE, because ``voice`` may be stale. A warm or a use racing a
+    revocation cannot put the revoked voice back to ``processing`` (where no build would
+    ever take it), and one racing another warm cannot clear the lease of the build that
+    warm started (two builds of one voice, the loser deleting the winner's embedding).
+    Returns whether it was queued; the caller commits. A voice deleted meanwhile is
+    ``UnknownVoice``."""
+    voice_id = voice.id  # a failed refresh leaves the row's attributes unreadable
     queued = await session.execute(
         update(Voice)
-        .where(Voice.id == voice.id, Voice.revoked_at.is_(None))
+        .where(
+            Voice.id == voice_id,
+            Voice.status.in_(from_states),
+            Voice.reference_blob.is_not(None),
+            Voice.revoked_at.is_(None),
+        )
         .values(status=VoiceStatus.processing, status_reason=reason, build_lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    await session.refresh(voice)
+    try:
+        await session.refresh(voice)
+    except InvalidRequestError:  # the row is gone
+        raise UnknownVoice(f"Voice {voice_id} was deleted.") from None
     return getattr(queued, "rowcount", 0) == 1

@@ -79,6 +79,10 @@ class Licence(Base):
         return starts_ok and ends_ok
 
 
+CLONE_ENGINE = "clone"
+"""The engine every cloned voice runs on; its engine voice is the voice's own id."""
+
+
 class Voice(Base):
     __tablename__ = "voices"
 
