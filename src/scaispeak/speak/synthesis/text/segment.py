@@ -35,6 +35,20 @@ class Segment:
     boundary: Boundary
 
 
+def _squeezed_tail(text: str) -> str:
+    """``text`` with a trailing whitespace run longer than two characters cut to what
+    it says: a paragraph break, a line break or a space.
+
+    Trailing whitespace never makes a cut come sooner (only visible text counts toward
+    ``max_wait_chars``), so a stream sent nothing but spaces kept every one of them,
+    rescanned on each message: quadratic time on the event loop."""
+    run = len(text) - len(text.rstrip())
+    if run <= 2:
+        return text
+    newlines = text.count("\n", len(text) - run)
+    return text[: len(text) - run] + ("\n\n" if newlines > 1 else "\n" if newlines else " ")
+
+
 class _Span(NamedTuple):
     start: int
     end: int
@@ -188,7 +202,7 @@ class IncrementalSegmenter:
         emitted: list[Segment] = []
         step = self._limits.max_chars
         for start in range(0, max(len(fragment), 1), step):
-            self._buffer += fragment[start : start + step]
+            self._buffer = _squeezed_tail(self._buffer + fragment[start : start + step])
             while batch := self._take_sentences() or self._take_clause():
                 emitted.extend(batch)
         return emitted
