@@ -121,7 +121,7 @@ def parse_message(raw: str | bytes) -> ClientMessage:
         raise InvalidMessage('A message is a JSON object with a "type".')
     if data.get("type") not in _TYPES:
         raise UnknownMessageType(
-            f"Unknown message type {data.get('type')!r}; use one of: {', '.join(_TYPES)}."
+            f"Unknown message type {_shown(data.get('type'))}; use one of: {', '.join(_TYPES)}."
         )
     try:
         return _MESSAGES.validate_python(data)
@@ -131,10 +131,21 @@ def parse_message(raw: str | bytes) -> ClientMessage:
 
 def _describe(exc: ValidationError) -> str:
     parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"][1:]) or "message"
-        parts.append(f"{where}: {error['msg']}")
+    for error in exc.errors(include_input=False)[:5]:
+        where = ".".join(_shortened(str(p)) for p in error["loc"][1:]) or "message"
+        parts.append(f"{where}: {_shortened(error['msg'], 200)}")
     return "; ".join(parts)
+
+
+def _shown(value: object) -> str:
+    return _shortened(repr(value))
+
+
+def _shortened(text: str, most: int = 40) -> str:
+    """``text`` cut to ``most`` characters. Errors name what the client sent (a type, a
+    field) and wait, counted but not weighed, for a client that may not read them: a
+    megabyte echoed per message would pin gigabytes before the count ends the stream."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def close_code(exc: ServiceError) -> int:

@@ -40,6 +40,9 @@ RATE = 48_000
 PACKET_MS = 20
 MAX_INBOX = 1_000
 """Unread client messages; a peer that floods past this is disconnected."""
+MAX_MESSAGE_BYTES = 256 * 1024
+"""The largest data channel message this side advertises (aiortc's SCTP default);
+aiortc does not enforce it on what arrives, so a peer sending more is cut off here."""
 MAX_CHANNEL_BUFFER = 256 * 1024
 """Bytes of events aiortc may hold for the data channel before sending more waits:
 its queue has no bound of its own, so a peer that stops taking data would grow it."""
@@ -145,6 +148,12 @@ class RtcPeer:
             channel.on("open", self.opened.set)
 
     def _on_message(self, message: str | bytes) -> None:
+        if _size_of(message) > MAX_MESSAGE_BYTES:
+            _log.warning(
+                "a WebRTC peer sent a message over %d bytes; disconnecting it", MAX_MESSAGE_BYTES
+            )
+            self._leave()
+            return
         if len(self._inbox) >= MAX_INBOX:
             _log.warning("a WebRTC peer sent %d unread messages; disconnecting it", MAX_INBOX)
             self._leave()
@@ -193,3 +202,9 @@ async def _first_of(*events: asyncio.Event) -> None:
     finally:
         for wait in waits:
             wait.cancel()
+
+
+def _size_of(message: str | bytes) -> int:
+    if isinstance(message, bytes) or len(message) > MAX_MESSAGE_BYTES:
+        return len(message)
+    return len(message.encode("utf-8", "surrogatepass"))

@@ -1,0 +1,42 @@
+"""What a stream says back about a client's message stays small, whatever was sent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scaispeak.platform.errors import ServiceError
+from scaispeak.settings import WebRtcSettings
+from scaispeak.speak.streaming.protocol import parse_message
+from scaispeak.speak.transports.rtc_peer import MAX_MESSAGE_BYTES, RtcPeer
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": HUGE},
+        {"type": "text", "text": "Hello.", HUGE: 1},
+    ],
+)
+def test_an_error_names_what_the_client_sent_only_briefly(message: dict[str, object]) -> None:
+    """Errors wait, counted but not weighed, for a client that may not read them: a
+    megabyte echoed in each would pin gigabytes before the count ends the stream."""
+    with pytest.raises(ServiceError) as refused:
+        parse_message(json.dumps(message))
+    assert refused.value.detail and len(refused.value.detail) < 600
+
+
+async def test_a_webrtc_message_over_the_advertised_size_cuts_the_peer_off() -> None:
+    """aiortc advertises 256 KiB but takes any size; a 4 MiB message was queued."""
+    peer = RtcPeer(WebRtcSettings())
+    try:
+        peer._on_message("{}")  # aiortc's data channel callback
+        peer._on_message("x" * (MAX_MESSAGE_BYTES + 1))
+        assert peer.gone.is_set()
+        assert await peer.receive() == "{}"
+        assert await peer.receive() is None
+    finally:
+        await peer.connection.close()
