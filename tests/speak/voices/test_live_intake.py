@@ -17,6 +17,7 @@ from scaispeak.app import create_app
 from scaispeak.settings import StreamingSettings, VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices.audio_input import DecodedAudio
+from scaispeak.speak.voices.errors import AnalysisBusy
 from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
 from tests.conftest import make_settings
 from tests.speak.voices.conftest import PHRASE, Clips, FakeFitter, silence, statement
@@ -174,3 +175,37 @@ def test_a_recording_of_the_wrong_length_is_neither_transcribed_nor_matched(
     reference, speaker = check_reference_step(short, genuine, settings)
     assert reference.report is not None and "duration" in reference.report.failed()
     assert speaker is None
+
+
+async def test_a_take_refused_as_busy_is_checked_at_the_next_done(
+    live_server: tuple[ServerThread, str], clips: Clips
+) -> None:
+    """The take was dropped before its analysis: the "try again" of analysis_busy then
+    checked nothing, and the speaker had to read the statement again."""
+    server, key = live_server
+    analysis = server.server.config.app.state.voices.analysis
+    run, calls = analysis.run, []
+
+    async def busy_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise AnalysisBusy("Voice analysis is busy; try again in a few seconds.")
+        return await run(*args)
+
+    analysis.run = busy_once
+    async with intake(server, key) as ws:
+        start = {
+            "type": "start",
+            "speaker_name": "Alex Morgan",
+            "name": "busy",
+            "sample_rate": clips.rate,
+        }
+        await ws.send(json.dumps(start))
+        assert (await receive(ws))["step"] == "consent"
+        await send_audio(ws, s16(clips.genuine))
+        busy = await receive(ws)
+        assert (busy["type"], busy["code"], busy["fatal"]) == ("error", "analysis_busy", False)
+        await ws.send(json.dumps({"type": "done"}))  # the same take, checked now
+        passed, passage = await receive(ws), await receive(ws)
+        assert passed["passed"] is True, passed
+        assert passage["step"] == "reference"

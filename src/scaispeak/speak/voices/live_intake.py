@@ -129,10 +129,11 @@ class LiveIntake:
         raise OutOfStep("No step is recording.")
 
     def _recorded(self) -> DecodedAudio:
+        """The step's take, kept until it is judged: an analysis refused as busy (503,
+        "try again") must leave it for the next ``done``, not make the speaker re-read."""
         assert self.start is not None
         usable = len(self.buffer) - len(self.buffer) % 2
         pcm = from_int16_bytes(bytes(self.buffer[:usable]))
-        self.buffer.clear()
         return DecodedAudio(pcm, self.start.sample_rate, "pcm", "pcm_s16le", 1)
 
     async def _finish_consent(self) -> list[dict[str, Any]]:
@@ -145,6 +146,7 @@ class LiveIntake:
             self.challenge.phrase,
             self.rt.settings,
         )
+        self.buffer.clear()  # judged: a failed take is recorded again
         passed = clip.passed and said is not None and said.passed
         await self._audit_synthetic(clip)
         report = {"consent": clip.as_dict(), "statement": _outcome(said)}
@@ -164,8 +166,9 @@ class LiveIntake:
         await self._audit_synthetic(clip)
         report = {"reference": clip.as_dict(), "speaker": _outcome(speaker)}
         events = [_result(Step.reference, passed, report)]
-        if passed:
+        if passed:  # kept until the voice is made: a refusal (busy, the build cap) may pass
             events.append(await self._create(audio))
+        self.buffer.clear()
         return events
 
     async def _audit_synthetic(self, clip: ClipResult) -> None:
