@@ -22,6 +22,7 @@ from tests.support.polling import until
 from tests.support.stream_client import STREAM_PATH
 
 SLOW_CONSUMER_CLOSE = 4429
+IDLE_CLOSE = 4408
 MALFORMED = "not json"
 CANCEL = json.dumps({"type": "cancel"})
 
@@ -56,6 +57,16 @@ async def test_a_client_that_stops_reading_mid_speech_is_dropped_after_the_idle_
         await send(session, "start", voice_id="voc_held")
         await send(session, "text", text=SENTENCES)
         assert await asyncio.wait_for(session.wait_closed(), 10) == SLOW_CONSUMER_CLOSE
+
+
+async def test_an_idle_stream_closes_even_when_its_client_takes_nothing_more(rig: Rig) -> None:
+    """The idle timeout's error could not be sent (a WebRTC peer that stopped taking
+    data), and the stream stayed open, holding its slot, for good."""
+    async with rig.session(idle_timeout_seconds=0.3) as session:
+        await send(session, "start", voice_id="voc_held")
+        await rig.sink.wait_for(lambda: rig.sink.events("started"))
+        rig.sink.reading.clear()
+        assert await asyncio.wait_for(session.wait_closed(), 5) == IDLE_CLOSE
 
 
 def _frame(number: int) -> AudioFrame:

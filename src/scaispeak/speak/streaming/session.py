@@ -375,7 +375,12 @@ class StreamSession:
         elif self._pending or self._synthesizing:
             self._arm_idle_timer()  # still speaking: silence from the client is fine
         else:
-            self._fail(p.IdleTimeout(f"No message for {limit:g} s and nothing left to say."))
+            error = p.IdleTimeout(f"No message for {limit:g} s and nothing left to say.")
+            self._fail(error)
+            # A client that takes nothing may never be sent the error and the close: one
+            # more idle limit of that, and the stream closes without them.
+            loop = asyncio.get_running_loop()
+            self._timers["idle"] = loop.call_later(limit, self._mark_closed, p.close_code(error))
 
     def _on_waited(self) -> None:
         del self._timers["wait"]
