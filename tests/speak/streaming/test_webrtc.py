@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,8 @@ import pytest
 from scaispeak.app import create_app
 from scaispeak.settings import WebRtcSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.transports.rtc_peer import RtcPeer
+from scaispeak.speak.transports.rtc_sessions import RtcSessions, RtcStream
 from tests.conftest import make_settings
 from tests.speak.streaming.conftest import PIPER, StreamServer, tokens
 from tests.support.asr import transcribe, word_error_rate
@@ -201,3 +204,27 @@ def test_a_channel_message_nested_past_the_parser_is_left_to_the_session_to_refu
 
     nested = '{"type": "text", "text": ' + "[" * 5000 + "]" * 5000 + "}"
     assert _for_track(nested) == (nested, False)
+
+
+async def test_a_session_failing_as_it_ends_is_logged_and_the_hang_up_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its error reached the DELETE (a 500) and stopped close_all, skipping the rest of
+    the shutdown (jobs, the pool, the database)."""
+    sessions = RtcSessions()
+    peer = RtcPeer(WebRtcSettings())
+
+    async def settling_fails(stream: RtcStream) -> None:
+        await stream.hang_up.wait()
+        raise RuntimeError("the settlement failed")
+
+    failing = RtcStream("rtc_1", "tnt", "usr", peer, AsyncExitStack())
+    sessions.start(failing, settling_fails(failing))
+    lingering = RtcStream("rtc_2", "tnt", "usr", peer, AsyncExitStack())
+    sessions.start(lingering, asyncio.sleep(0))
+    try:
+        await sessions.close_all()
+    finally:
+        await peer.connection.close()
+    assert len(sessions) == 0
+    assert "rtc_1 failed as it ended" in caplog.text

@@ -74,15 +74,20 @@ class RtcSessions:
         return stream
 
     async def end(self, stream: RtcStream) -> None:
-        """Hang up and wait until the session is over (cancelled if it lingers)."""
+        """Hang up and wait until the session is over (cancelled if it lingers).
+
+        The session failing as it winds down (its settlement, the peer's close) is
+        logged, not raised: the hang-up happened, and the DELETE or the shutdown that
+        asked for it goes on."""
         stream.hang_up.set()
         if stream.task is None:
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(stream.task), END_WAIT_S)
-        except TimeoutError:
+        done, _ = await asyncio.wait({stream.task}, timeout=END_WAIT_S)
+        if not done:
             stream.task.cancel()
-            await asyncio.gather(stream.task, return_exceptions=True)
+        [outcome] = await asyncio.gather(stream.task, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            _log.error("WebRTC session %s failed as it ended", stream.id, exc_info=outcome)
 
     async def close_all(self) -> None:
         """Shutdown: end every session at once."""
