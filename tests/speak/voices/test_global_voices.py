@@ -7,6 +7,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from scaispeak.speak.voices import audit
+from scaispeak.speak.voices.models import AuditEntry, Licence
 from scaispeak.speak.voices.seed import seed_global_voices
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -166,3 +170,50 @@ async def test_a_superadmins_takedown_and_edits_of_stock_voices_outlast_a_restar
     assert kept.json()["name"] == "Curated"
     chain = await app.client.get(f"{VOICES}/audit/verify", headers=root)
     assert chain.json()["intact"] and chain.json()["entries"] == 2  # the edit is audited too
+
+
+async def test_the_audit_trail_keeps_each_licence_as_it_stood_and_every_proof(
+    voice_app: VoiceApp,
+) -> None:
+    """The licence row changes in place, and a new proof overwrote the old one: what
+    terms applied before a change, and under which signed document, was lost."""
+    root = auth(voice_app.tenancy.superadmin)
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        url = f"{VOICES}/global/{voice['id']}"
+        changed = {"licence": {"terms": "Internal use only"}}
+        assert (await voice_app.client.patch(url, json=changed, headers=root)).status_code == 200
+        proofs = [PDF, PDF + b"\n% signed again\n"]
+        for proof in proofs:
+            files = {"document": ("licence.pdf", proof, "application/pdf")}
+            put = await voice_app.client.put(f"{url}/licence/proof", files=files, headers=root)
+            assert put.status_code == 200, put.text
+        async with voice_app.app.state.platform.db.sessions() as session:
+            rows = await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.chain == audit.GLOBAL_CHAIN, AuditEntry.voice_id == voice["id"])
+                .order_by(AuditEntry.seq)
+            )
+            entries = list(rows)
+        terms = [e.details.get("terms") for e in entries if "terms" in e.details]
+        assert terms == ["Broadcast use", "Internal use only"]
+        stored = [e.details["blob"] for e in entries if e.action == "licence_proof_attached"]
+        assert len(set(stored)) == 2
+        for key, proof in zip(stored, proofs, strict=True):
+            assert await voice_app.storage.get(key) == proof
+        got = await voice_app.client.get(f"{url}/licence/proof", headers=root)
+        assert got.content == proofs[-1]
+
+
+async def test_a_stock_licence_the_package_restates_is_audited_once(sqlite_app: LiveApp) -> None:
+    app = sqlite_app
+    async with app.app.state.platform.db.sessions() as session:
+        licence = (await session.scalars(select(Licence).limit(1))).one()
+        stated, licence.terms = licence.terms, "terms of an older release"
+        await session.commit()
+        for _ in range(2):  # two restarts: the second finds nothing to change
+            await seed_global_voices(session, app.app.state.speak.engines)
+        rows = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "licence_reseeded")
+        )
+        [entry] = list(rows)
+    assert entry.details["licence_id"] == licence.id and entry.details["terms"] == stated

@@ -30,8 +30,10 @@ def consent_document_key(voice_id: str) -> str:
     return f"voices/{voice_id}/consent-document"
 
 
-def licence_proof_key(licence_id: str) -> str:
-    return f"licences/{licence_id}/proof"
+def licence_proof_key(licence_id: str, sha256: str) -> str:
+    """One key per proof document: a newer proof never overwrites an older one, which
+    stays readable for whoever checks the audit trail's fingerprint of it."""
+    return f"licences/{licence_id}/proof-{sha256[:32]}"
 
 
 class EmbeddingLoader:

@@ -85,10 +85,16 @@ def _ends_before_it_starts(licence: Licence) -> bool:
     return start is not None and end is not None and aware(end) <= aware(start)
 
 
-def _licence_summary(licence: Licence) -> dict[str, Any]:
+def licence_record(licence: Licence) -> dict[str, Any]:
+    """The whole licence as it now stands: its row is changed in place, so the audit
+    trail is the only record of the terms that applied before a change."""
     return {
         "licence_id": licence.id,
         "licensor": licence.licensor,
+        "terms": licence.terms,
+        "source": licence.source,
+        "engine_licence": licence.engine_licence,
+        "voice_licence": licence.voice_licence,
         "valid_from": licence.valid_from.isoformat() if licence.valid_from else None,
         "valid_until": licence.valid_until.isoformat() if licence.valid_until else None,
     }
@@ -118,7 +124,7 @@ async def create_global_voice(
     )
     session.add(voice)
     await session.flush()
-    details = {"name": voice.name, "engine": voice.engine, **_licence_summary(licence)}
+    details = {"name": voice.name, "engine": voice.engine, **licence_record(licence)}
     await audit.append(
         session,
         audit.GLOBAL_CHAIN,
@@ -155,7 +161,7 @@ async def update_global_voice(
         session.add(licence)
         await session.flush()
         voice.licence_id = licence.id
-    details = _licence_summary(voice.licence) if voice.licence else {}
+    details = licence_record(voice.licence) if voice.licence else {}
     await audit_global_change(session, principal, voice, details)
     await session.commit()
     await session.refresh(voice, ["licence"])
@@ -171,7 +177,8 @@ async def attach_licence_proof(
     if voice.licence is None:
         raise BadRequest("This voice has no licence to attach a proof to.")
     media_type = document_type(data)
-    key = blobs.licence_proof_key(voice.licence.id)
+    sha256 = audit.fingerprint(data)
+    key = blobs.licence_proof_key(voice.licence.id, sha256)
     await storage.put_bytes(key, data)
     voice.licence.proof_blob = key
     await audit.append(
@@ -183,8 +190,9 @@ async def attach_licence_proof(
         details={
             "licence_id": voice.licence.id,
             "media_type": media_type,
-            "sha256": audit.fingerprint(data),
+            "sha256": sha256,
             "bytes": len(data),
+            "blob": key,
         },
     )
     await session.commit()

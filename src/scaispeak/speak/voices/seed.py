@@ -9,6 +9,8 @@ from scaispeak.speak.engines.base import EngineVoice
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices import audit
 from scaispeak.speak.voices.library import global_voice_id
+from scaispeak.speak.voices.licences import licence_record
+from scaispeak.speak.voices.lifecycle import SYSTEM_ACTOR
 from scaispeak.speak.voices.models import AuditEntry, Licence, Voice, VoiceScope, VoiceStatus
 
 
@@ -58,16 +60,28 @@ async def _curated_voices(session: AsyncSession) -> set[str]:
     return {voice_id for voice_id in rows.scalars() if voice_id}
 
 
+_SEEDED_FIELDS = ("licensor", "terms", "engine_licence", "voice_licence", "source")
+
+
 async def _upsert_licence(session: AsyncSession, licence_id: str, offered: EngineVoice) -> Licence:
-    licence = await session.get(Licence, licence_id) or Licence(id=licence_id)
-    info = offered.licence
-    licence.licensor = info.licensor
-    licence.terms = info.terms
-    licence.engine_licence = info.engine_licence
-    licence.voice_licence = info.voice_licence
-    licence.source = info.source
+    """The stock voice's licence as the package now states it. A change to a licence
+    already in use is audited (its row changes in place; the chain keeps the old)."""
+    existing = await session.get(Licence, licence_id)
+    licence = existing or Licence(id=licence_id)
+    stated = {name: getattr(offered.licence, name) for name in _SEEDED_FIELDS}
+    changed = any(getattr(licence, name) != value for name, value in stated.items())
+    for name, value in stated.items():
+        setattr(licence, name, value)
     session.add(licence)
     await session.flush()
+    if existing is not None and changed:
+        await audit.append(
+            session,
+            audit.GLOBAL_CHAIN,
+            SYSTEM_ACTOR,
+            "licence_reseeded",
+            details=licence_record(licence),
+        )
     return licence
 
 
