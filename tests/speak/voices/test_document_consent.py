@@ -6,7 +6,9 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
+from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.voices import blobs
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, unique
@@ -102,3 +104,22 @@ async def test_an_approve_and_a_reject_sent_together_decide_once(
     trail = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent", headers=auth(t.admin_a))
     decisions = [e["action"] for e in trail.json()["audit"] if "consent_" in e["action"]]
     assert len([d for d in decisions if d != "document_consent_submitted"]) == 1, decisions
+
+
+async def test_an_intake_whose_document_cannot_be_stored_leaves_no_reference(
+    sqlite_voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the commit was covered: the reference stored just before stayed for good."""
+    storage, stored = sqlite_voice_app.storage, []
+    put = storage.put_bytes
+
+    async def document_refused(key: str, data: bytes) -> None:
+        if key.endswith("consent-document"):
+            raise StorageUnavailable("the bucket did not answer")
+        stored.append(key)
+        await put(key, data)
+
+    monkeypatch.setattr(storage, "put_bytes", document_refused)
+    submitted = await submit(sqlite_voice_app, sqlite_voice_app.tenancy.admin_a, clips)
+    assert_problem(submitted, 503, "storage_unavailable")
+    assert stored and not [key for key in stored if await storage.exists(key)]

@@ -19,8 +19,8 @@ from scaispeak.speak.voices.intake import (
     NewVoice,
     audit_synthetic,
     check_scope,
-    commit_or_forget,
     ensure_room_to_build,
+    forgotten_unless_committed,
     new_cloned_voice,
     refuse_replay,
 )
@@ -68,10 +68,11 @@ async def submit_document_consent(
         raise IntakeRejected(detail, {"passed": False, "reference": clip.as_dict()})
     voice = new_cloned_voice(principal, spec, VoiceStatus.pending, PENDING_APPROVAL_REASON)
     keys = [voice.reference_blob, blobs.consent_document_key(voice.id)]
-    await rt.storage.put_bytes(keys[0] or "", reference_wav(clip.audio.pcm, clip.audio.rate))
-    await rt.storage.put_bytes(keys[1] or "", document)
-    await _record_pending(session, principal, voice, speaker, keys[1] or "", evidence)
-    await commit_or_forget(session, rt, keys)
+    async with forgotten_unless_committed(rt, keys):
+        await rt.storage.put_bytes(keys[0] or "", reference_wav(clip.audio.pcm, clip.audio.rate))
+        await rt.storage.put_bytes(keys[1] or "", document)
+        await _record_pending(session, principal, voice, speaker, keys[1] or "", evidence)
+        await session.commit()
     return voice
 
 

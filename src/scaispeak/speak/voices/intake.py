@@ -11,6 +11,8 @@ building its embedding. (Signed-document consent: ``document_intake.py``.)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -116,12 +118,15 @@ def new_cloned_voice(
     )
 
 
-async def commit_or_forget(
-    session: AsyncSession, rt: VoicesRuntime, keys: list[str | None]
-) -> None:
-    """Commit; if that fails, the blobs written for the new voice go too."""
+@asynccontextmanager
+async def forgotten_unless_committed(
+    rt: VoicesRuntime, keys: list[str | None]
+) -> AsyncIterator[None]:
+    """Around storing a new voice's blobs and committing its rows: if anything in
+    between fails (a second upload, the audit entry, the commit), the blobs go too,
+    since no row will ever point at them."""
     try:
-        await session.commit()
+        yield
     except BaseException:
         await blobs.delete_blobs(rt.storage, keys)
         raise
@@ -242,29 +247,30 @@ async def _accept(
         detail = "This challenge was used for another voice meanwhile; request a new one."
         await _record_rejection(session, chain, principal, challenge.id, detail)
         raise ChallengeUsed(detail)
-    await rt.storage.put_bytes(voice.reference_blob or "", reference_wav(audio.pcm, audio.rate))
-    session.add(voice)
-    session.add(
-        Consent(
-            voice_id=voice.id,
-            tenant_id=principal.tenant_id,
-            kind=ConsentKind.recording,
-            state=ConsentState.active,
-            speaker_name=challenge.speaker_name,
-            challenge_id=challenge.id,
-            statement=challenge.statement,
-            transcript=statement.transcript,
-            speaker_score=speaker.score,
-            evidence_sha256=evidence["consent_sha256"],
-            created_by=principal.user_id,
+    async with forgotten_unless_committed(rt, [voice.reference_blob]):
+        await rt.storage.put_bytes(voice.reference_blob or "", reference_wav(audio.pcm, audio.rate))
+        session.add(voice)
+        session.add(
+            Consent(
+                voice_id=voice.id,
+                tenant_id=principal.tenant_id,
+                kind=ConsentKind.recording,
+                state=ConsentState.active,
+                speaker_name=challenge.speaker_name,
+                challenge_id=challenge.id,
+                statement=challenge.statement,
+                transcript=statement.transcript,
+                speaker_score=speaker.score,
+                evidence_sha256=evidence["consent_sha256"],
+                created_by=principal.user_id,
+            )
         )
-    )
-    await session.flush()
-    details = {"challenge_id": challenge.id, "scope": spec.scope.value, **evidence}
-    await audit.append(
-        session, chain, principal.user_id, "clone_accepted", voice_id=voice.id, details=details
-    )
-    await commit_or_forget(session, rt, [voice.reference_blob])
+        await session.flush()
+        details = {"challenge_id": challenge.id, "scope": spec.scope.value, **evidence}
+        await audit.append(
+            session, chain, principal.user_id, "clone_accepted", voice_id=voice.id, details=details
+        )
+        await session.commit()
     return voice
 
 
