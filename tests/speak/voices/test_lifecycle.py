@@ -16,12 +16,13 @@ from sqlalchemy import select, update
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import UnknownVoice
-from scaispeak.speak.voices import blobs
+from scaispeak.speak.voices import blobs, purges
 from scaispeak.speak.voices import builder as builder_module
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
-from scaispeak.speak.voices.models import Voice, VoiceStatus
+from scaispeak.speak.voices.models import BlobPurge, Voice, VoiceStatus
 from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import (
@@ -437,3 +438,46 @@ async def test_a_process_without_the_cloning_engine_builds_nothing_and_refuses_i
         wav = clips.wav(clips.reference)
         refused = await post_clone(app, t.member_a, wav, clips.wav(clips.genuine))
         assert_problem(refused, 503, "cloning_unavailable")
+
+
+@pytest.mark.parametrize("withdrawal", ["revoke", "delete"])
+async def test_a_withdrawn_voices_audio_is_deleted_once_the_store_answers_again(
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch, withdrawal: str
+) -> None:
+    """The deletion after the commit was best effort: a store failing then left the
+    reference and embedding stored for good (and a revocation skipped its withdrawal:
+    the cached voice, the voice's jobs)."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    assert voice_id in voice_app.engine.cache
+    storage = voice_app.storage
+    keys = [blobs.reference_key(voice_id), blobs.embedding_key(voice_id)]
+    delete = storage.delete
+
+    async def store_down(key: str) -> None:
+        raise StorageUnavailable("the bucket did not answer")
+
+    monkeypatch.setattr(storage, "delete", store_down)
+    if withdrawal == "revoke":
+        url = f"{VOICES}/{voice_id}/consent/revoke"
+        done = await voice_app.client.post(url, json={}, headers=auth(t.member_a))
+    else:
+        done = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+    assert done.status_code in (200, 204), done.text
+    assert voice_id not in voice_app.engine.cache
+    assert all([await storage.exists(k) for k in keys])  # still there: the store failed
+    monkeypatch.setattr(storage, "delete", delete)
+    db = voice_app.app.state.platform.db
+    await purges.purge_due(db, storage)  # not due yet: retried a minute on
+    assert all([await storage.exists(k) for k in keys])
+    async with db.sessions() as session:
+        await session.execute(
+            update(BlobPurge).where(BlobPurge.key.in_(keys)).values(due_at=utcnow())
+        )
+        await session.commit()
+    assert await purges.purge_due(db, storage) >= 2  # as the app's purger does every minute
+    assert voice_app.runtime.purger is not None and not voice_app.runtime.purger.done()
+    assert not any([await storage.exists(k) for k in keys])

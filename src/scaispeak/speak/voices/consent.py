@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import BadRequest, NotFound
-from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices import audit, purges
 from scaispeak.speak.voices.access import (
     may_manage_consent,
     operated_voice,
@@ -163,9 +163,12 @@ async def revoke_consent(
             "blobs_deleted": keys,
         },
     )
+    await purges.schedule(session, keys)
     await session.commit()  # unusable from here on, whatever happens next
-    await blobs.delete_blobs(rt.storage, keys)
-    await rt.withdraw(voice.id)
+    try:
+        await purges.purge(session, rt.storage, keys)
+    finally:
+        await rt.withdraw(voice.id)
     return voice
 
 
@@ -243,8 +246,9 @@ async def decide_document(
             "evidence_sha256": consent.evidence_sha256,
         },
     )
+    doomed = await purges.schedule(session, purged)
     await session.commit()
-    await blobs.delete_blobs(rt.storage, purged)
+    await purges.purge(session, rt.storage, doomed)
     if approve:
         rt.builder.kick()
     return voice

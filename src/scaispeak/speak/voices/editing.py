@@ -19,7 +19,7 @@ from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import BadRequest
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage import BlobStore
-from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices import audit, purges
 from scaispeak.speak.voices.access import editable_voice, offered_voice, require_promoter
 from scaispeak.speak.voices.errors import PromotionNotAgreed
 from scaispeak.speak.voices.lifecycle import lock_for_withdrawal
@@ -182,7 +182,8 @@ async def delete_voice(
     )
     await session.execute(delete(VoiceUse).where(VoiceUse.voice_id == voice.id))
     await session.delete(voice)
+    await purges.schedule(session, keys)
     await session.commit()
     # After the commit: a failed commit must not leave a live voice without its audio.
-    await blobs.delete_blobs(storage, keys)
+    await purges.purge(session, storage, keys)
     return voice

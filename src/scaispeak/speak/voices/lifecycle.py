@@ -27,7 +27,7 @@ from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.synthesis.audio import encode
-from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices import audit, blobs, purges
 from scaispeak.speak.voices.analysis import AnalysisPool
 from scaispeak.speak.voices.audio_input import decode_audio
 from scaispeak.speak.voices.models import CLONE_ENGINE, Voice, VoiceStatus
@@ -153,7 +153,9 @@ async def _finish_ready(ctx: BuildContext, voice: Voice, embedding: bytes) -> Vo
             # Revoked or deleted while we fitted: the embedding must not survive. Not
             # if another build of the voice finished first: the key is that build's.
             if await _withdrawn(session, voice.id):
-                await ctx.storage.delete(key)
+                await purges.schedule(session, [key])
+                await session.commit()
+                await purges.purge(session, ctx.storage, [key])
             return None
         await audit.append(
             session,

@@ -215,3 +215,14 @@ class AuditEntry(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class BlobPurge(Base):
+    """A blob of a withdrawn voice still to be deleted (purges.py): written in the
+    withdrawal's own commit, removed once the blob is gone."""
+
+    __tablename__ = "voice_blob_purges"
+
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,6 +6,7 @@ arguments, endpoints reach it through ``voices_runtime``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -46,6 +47,8 @@ class VoicesRuntime:
     cache: VoiceCache | None = None
     phrases: Callable[[], str] = new_phrase
     """Draws the one-time phrase of each consent challenge."""
+    purger: asyncio.Task[None] | None = None
+    """Retries the deletion of withdrawn voices' blobs (purges.py)."""
     on_revoke: list[RevocationHook] = field(default_factory=list)
     """Hooks run once a voice can no longer be spoken (its consent revoked, or the voice
     deleted): synth jobs register one that cancels the voice's queued and running jobs."""

@@ -16,7 +16,7 @@ from scaispeak.platform.db import Database
 from scaispeak.platform.storage import BlobStore
 from scaispeak.settings import CloningSettings, Settings
 from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.voices import speech_models
+from scaispeak.speak.voices import purges, speech_models
 from scaispeak.speak.voices.admin_endpoints import router as admin_router
 from scaispeak.speak.voices.analysis import AnalysisPool
 from scaispeak.speak.voices.blobs import EmbeddingLoader
@@ -86,14 +86,20 @@ def build_voices_runtime(
 
 
 async def start_voices(rt: VoicesRuntime, *, warm_models: bool = True) -> None:
-    """Bind the loader to this loop, load the verification models, resume builds."""
+    """Bind the loader to this loop, load the verification models, resume builds and
+    the deletions of withdrawn voices' blobs."""
     rt.loader.bind(asyncio.get_running_loop())
     if warm_models:
         await asyncio.to_thread(speech_models.warm)
     await rt.builder.start()
+    every_s = purges.RETRY_S
+    rt.purger = asyncio.create_task(purges.purge_forever(rt.builder.ctx.db, rt.storage, every_s))
 
 
 async def stop_voices(rt: VoicesRuntime) -> None:
+    if rt.purger is not None:
+        rt.purger.cancel()
+        await asyncio.gather(rt.purger, return_exceptions=True)
     await rt.builder.stop()
     rt.builder.ctx.pool.shutdown()
     rt.analysis.shutdown()

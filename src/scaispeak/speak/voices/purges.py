@@ -1,0 +1,83 @@
+"""A withdrawn voice's audio is deleted for certain, not at best effort.
+
+Revoking consent, deleting a voice or rejecting its consent document promises that its
+reference and embedding are gone. The blob store may fail just then, or the process
+may stop right after the commit: so each key is written in the withdrawal's own
+commit (``schedule``), deleted just after it (``purge``), and whatever is left is
+retried by every serving process (``purge_forever``) until the store answers. The
+audit entry's ``blobs_deleted`` names these keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.storage import BlobStore
+from scaispeak.speak.voices.models import BlobPurge
+
+_log = logging.getLogger(__name__)
+RETRY_S = 60.0
+"""How long a key whose deletion failed waits for its next attempt."""
+_BATCH = 50
+
+
+async def schedule(session: AsyncSession, keys: Sequence[str | None]) -> list[str]:
+    """Record ``keys`` for deletion in the caller's transaction (the caller commits,
+    then calls ``purge``); returns the keys recorded."""
+    recorded = sorted({key for key in keys if key})
+    for key in recorded:
+        await session.merge(BlobPurge(key=key, due_at=utcnow(), attempts=0))
+    return recorded
+
+
+async def purge(session: AsyncSession, storage: BlobStore, keys: Sequence[str]) -> list[str]:
+    """Delete ``keys`` now, after the commit that scheduled them; returns those left to
+    the retry (the store failed). Never raises for the store: the withdrawal stands."""
+    left = []
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except Exception as exc:  # StorageUnavailable, or any failure of a backend
+            _log.warning("blob %s: deletion failed, retried in %g s: %r", key, RETRY_S, exc)
+            await session.execute(
+                update(BlobPurge)
+                .where(BlobPurge.key == key)
+                .values(
+                    due_at=utcnow() + timedelta(seconds=RETRY_S), attempts=BlobPurge.attempts + 1
+                )
+            )
+            left.append(key)
+        else:
+            await session.execute(delete(BlobPurge).where(BlobPurge.key == key))
+        await session.commit()
+    return left
+
+
+async def purge_due(db: Database, storage: BlobStore) -> int:
+    """Retry the deletions that are due; returns how many blobs were deleted."""
+    async with db.sessions() as session:
+        due = await session.scalars(
+            select(BlobPurge.key)
+            .where(BlobPurge.due_at <= utcnow())
+            .order_by(BlobPurge.due_at)
+            .limit(_BATCH)
+        )
+        keys = list(due)
+        await session.commit()
+        return len(keys) - len(await purge(session, storage, keys))
+
+
+async def purge_forever(db: Database, storage: BlobStore, every_s: float) -> None:
+    while True:
+        try:
+            await purge_due(db, storage)
+        except Exception:  # the database away: the next round tries again
+            _log.exception("retrying blob deletions failed")
+        await asyncio.sleep(every_s)
