@@ -128,7 +128,9 @@ def test_factory_picks_the_backend_from_the_storage_url(tmp_path: Path) -> None:
         open_blob_store(Settings(data_dir=tmp_path, storage_url="file://blobs/x"))
 
 
-def test_s3_url_parsing() -> None:
+def test_s3_url_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     where = parse_s3_url("s3://media/tts/out?endpoint=http://minio:9000&region=eu-west-1")
     assert (where.bucket, where.prefix, where.endpoint, where.region) == (
         "media",
@@ -137,6 +139,11 @@ def test_s3_url_parsing() -> None:
         "eu-west-1",
     )
     assert parse_s3_url("s3://media").region == "us-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert parse_s3_url("s3://media").region == "ap-south-1"
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # it overrode the environment's
+    assert parse_s3_url("s3://media").region == "eu-central-1"
+    assert parse_s3_url("s3://media?region=eu-west-1").region == "eu-west-1"
     with pytest.raises(ValueError, match="Unknown storage URL options"):
         parse_s3_url("s3://media?endpoint=x&colour=blue")
 

@@ -12,6 +12,7 @@ aborts the multipart upload when the source stream raises, so a failed put leave
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ class S3Location:
 
 
 def parse_s3_url(url: str) -> S3Location:
-    """Split ``s3://bucket/prefix?endpoint=…&region=…`` into its parts."""
+    """Split ``s3://bucket/prefix?endpoint=…&region=…`` into its parts; without
+    ``region``, the environment's ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``)."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
         raise ValueError(f"Not an s3://bucket[/prefix] URL: {url!r}")
@@ -66,8 +68,14 @@ def parse_s3_url(url: str) -> S3Location:
         bucket=parts.netloc,
         prefix=parts.path.strip("/"),
         endpoint=query.get("endpoint"),
-        region=query.get("region", "us-east-1"),
+        region=query.get("region") or _region_from_environment(),
     )
+
+
+def _region_from_environment() -> str:
+    """The region the AWS tools would use (a bucket in another one refuses every request
+    signed for us-east-1); us-east-1, their default, when none is set."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 class S3BlobStore:
