@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -136,6 +137,7 @@ def create_app(
         probes_for(db, storage, settings.redis_url),
         settings.limits.max_json_bytes,
         before_scrape=[JobGauges(registry, db).refresh],
+        upload_routes=UPLOAD_ROUTES,
     )
     app.include_router(auth_router)
     app.include_router(drive_router)
@@ -150,6 +152,21 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(provenance_router)
     return app
+
+
+_MODULE = "/v1/modules/scaispeak"
+UPLOAD_ROUTES = [
+    (method, re.compile(_MODULE + path))
+    for method, path in [
+        ("POST", "/voices/preflight"),
+        ("POST", "/voices/clone"),
+        ("POST", "/voices/clone/document"),
+        ("PUT", "/voices/global/[^/]+/licence/proof"),
+        ("POST", "/detect"),
+    ]
+]
+"""The routes that take multipart uploads (platform/body_limits.py): only these may
+send more than the JSON limit as multipart/form-data."""
 
 
 async def _bootstrap_first_start(db: Database) -> None:

@@ -4,11 +4,13 @@ content type gets a body past its limit, authenticated or not."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from scaispeak.app import UPLOAD_ROUTES
 from scaispeak.platform.body_limits import MULTIPART_MAX_BYTES
 from scaispeak.settings import Limits
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -146,3 +148,37 @@ async def test_the_longest_job_text_escaped_whole_fits_the_default_json_limit(
         headers=sqlite_app.auth(sqlite_app.tenancy.member_a) | {"content-type": "application/json"},
     )
     assert_problem(response, 422, "empty_text")
+
+
+async def test_a_multipart_label_does_not_lift_the_limit_off_other_routes(
+    small_limits: LiveApp,
+) -> None:
+    """FastAPI reads a body before it authenticates: any route labelled multipart took
+    the 128 MiB upload ceiling, unauthenticated."""
+    body = ChunkedBody(b"--zz\r\n", b"a" * 4096, 100, b"\r\n--zz--\r\n")
+    response = await small_limits.client.post(
+        "/v1/auth/tokens",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=zz"},
+    )
+    assert_problem(response, 413, "payload_too_large")
+    assert body.pulled < JSON_LIMIT + 2 * 4096
+
+
+def test_the_upload_routes_are_every_route_taking_multipart(small_limits: LiveApp) -> None:
+    """The ceiling's list of routes is written by hand: a new upload route must join it."""
+    spec = small_limits.app.openapi()
+    takes_multipart = {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+    }
+    listed = {
+        (method, path)
+        for method, path in takes_multipart
+        for listed_method, pattern in UPLOAD_ROUTES
+        if method == listed_method and pattern.fullmatch(re.sub(r"\{[^}]+\}", "x", path))
+    }
+    assert takes_multipart and listed == takes_multipart
+    assert len(UPLOAD_ROUTES) == len(takes_multipart)

@@ -10,16 +10,20 @@ Limits by request:
 - drive file uploads (``PUT /v1/drive/shares/{id}/files/{path}``): none here. The
   drive streams them to storage and counts them itself against
   ``SCAISPEAK_LIMITS__DRIVE_UPLOAD_MAX_BYTES`` (drive/files.py).
-- ``multipart/form-data`` (voice clips and documents, ``/detect``): ``MULTIPART_MAX_BYTES``,
-  a ceiling above every upload route's own caps (2 x 25 MiB clips + a 10 MiB document
-  by default), which those routes still apply per file. The multipart parser spools
-  files to disk; this bounds that disk.
-- everything else (JSON, and anything sent where JSON belongs): ``max_json_bytes``.
+- ``multipart/form-data`` to a route that takes uploads (voice clips and documents,
+  ``/detect``; the app names them, ``upload_routes``): ``MULTIPART_MAX_BYTES``, a
+  ceiling above every upload route's own caps (2 x 25 MiB clips + a 10 MiB document by
+  default), which those routes still apply per file. The multipart parser spools files
+  to disk; this bounds that disk.
+- everything else (JSON, and anything sent where JSON belongs, multipart included):
+  ``max_json_bytes``. FastAPI reads a body before it authenticates, so a multipart
+  label must not lift the limit on every route.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,11 +44,22 @@ _DRIVE_UPLOAD = re.compile(r"/v1/drive/shares/[^/]+/files/.+")
 other request whose path merely looks like this is held to the JSON limit)."""
 
 
-def body_limit(method: str, headers: Headers, path: str, max_json_bytes: int) -> int | None:
+UploadRoute = tuple[str, re.Pattern[str]]
+"""A route taking multipart uploads: its method and a pattern its whole path matches."""
+
+
+def body_limit(
+    method: str,
+    headers: Headers,
+    path: str,
+    max_json_bytes: int,
+    upload_routes: Sequence[UploadRoute] = (),
+) -> int | None:
     """The most bytes this request's body may carry, or None where its route counts."""
     if method == "PUT" and _DRIVE_UPLOAD.fullmatch(path):
         return None
-    if headers.get("content-type", "").startswith("multipart/form-data"):
+    multipart = headers.get("content-type", "").lower().startswith("multipart/form-data")
+    if multipart and any(m == method and p.fullmatch(path) for m, p in upload_routes):
         return MULTIPART_MAX_BYTES
     return max_json_bytes
 
@@ -58,16 +73,21 @@ class BodyLimit:
     response has not started.
     """
 
-    def __init__(self, app: ASGIApp, max_json_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_json_bytes: int, upload_routes: Sequence[UploadRoute] = ()
+    ) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
+        self.upload_routes = upload_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit = body_limit(scope["method"], headers, scope["path"], self.max_json_bytes)
+        limit = body_limit(
+            scope["method"], headers, scope["path"], self.max_json_bytes, self.upload_routes
+        )
         if limit is None:
             await self.app(scope, receive, send)
             return

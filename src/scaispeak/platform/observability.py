@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scaispeak.platform.body_limits import BodyLimit
+from scaispeak.platform.body_limits import BodyLimit, UploadRoute
 from scaispeak.platform.readiness import Probe, check_all
 
 _log = logging.getLogger("scaispeak.access")
@@ -36,6 +36,7 @@ def install(
     probes: Mapping[str, Probe],
     max_json_bytes: int,
     before_scrape: Sequence[Refresh] = (),
+    upload_routes: Sequence[UploadRoute] = (),
 ) -> None:
     """``probes``: the dependencies `/readyz` checks (platform/readiness.py);
     ``before_scrape``: gauges read from elsewhere when `/metrics` is asked for."""
@@ -47,7 +48,7 @@ def install(
     )
 
     # Added last, so outermost: the body limit's 413 passes through the observer.
-    app.add_middleware(BodyLimit, max_json_bytes=max_json_bytes)
+    app.add_middleware(BodyLimit, max_json_bytes=max_json_bytes, upload_routes=upload_routes)
     app.add_middleware(RequestObserver, latency=latency)
     app.include_router(ops_router(registry, probes, before_scrape))
 
