@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from scaispeak.platform.blob_response import blob_response
-from scaispeak.platform.deps import Caller, Session, platform_context
+from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
 from scaispeak.platform.drive.errors import FileBusy, UploadTooLarge
 from scaispeak.platform.drive.models import DriveFile
@@ -53,16 +53,20 @@ async def list_members(session: Session, caller: Caller, share_id: str) -> list[
     return [MemberOut.model_validate(m) for m in members]
 
 
+# Membership is administration: with an API key only. A browser token (minutes, and
+# seen in URLs) granting a role would outlast itself, and its key's revocation.
 @router.put("/shares/{share_id}/members/{user_id}")
 async def set_member(
-    session: Session, caller: Caller, share_id: str, user_id: str, body: MemberIn
+    session: Session, caller: ApiKeyCaller, share_id: str, user_id: str, body: MemberIn
 ) -> MemberOut:
     member = await service.set_member(session, caller, share_id, user_id, body.role)
     return MemberOut.model_validate(member)
 
 
 @router.delete("/shares/{share_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_member(session: Session, caller: Caller, share_id: str, user_id: str) -> None:
+async def remove_member(
+    session: Session, caller: ApiKeyCaller, share_id: str, user_id: str
+) -> None:
     await service.remove_member(session, caller, share_id, user_id)
 
 
