@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from scaispeak.platform.errors import ServiceError
 
-_SINGLE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_SINGLE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+"""Positions past 19 digits are more than any file holds (and past 4,300, int() refuses
+them): such a header is ignored, as any other it cannot use."""
 
 
 class RangeNotSatisfiable(ServiceError):
