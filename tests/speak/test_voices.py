@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import pytest
+
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 
@@ -98,8 +103,19 @@ async def test_get_voice_and_unknown_voice(live: LiveApp) -> None:
     )
 
 
-async def test_garbage_cursor_is_400(live: LiveApp) -> None:
+FORGED_CURSORS = [
+    "!!!",
+    base64.urlsafe_b64encode(b"[" * 1000).decode(),  # nested past the parser: a 500
+    # A NUL: PostgreSQL refuses it in text, and the query failed (a 500).
+    base64.urlsafe_b64encode(json.dumps(["\u0000"]).encode()).decode(),
+    base64.urlsafe_b64encode(json.dumps(["2026-01-01", 0, 0, "\u0000", "x"]).encode()).decode(),
+    "A" * 5000,
+]
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS)
+async def test_garbage_cursor_is_400(live: LiveApp, cursor: str) -> None:
     response = await live.client.get(
-        VOICES, params={"cursor": "!!!"}, headers=live.auth(live.tenancy.member_a)
+        VOICES, params={"cursor": cursor}, headers=live.auth(live.tenancy.member_a)
     )
     assert_problem(response, 400, "invalid_cursor")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaispeak.platform.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError
+from scaispeak.platform.errors import NotFound, PayloadTooLarge, ServiceError
 
 
 class UnknownVoice(NotFound):
@@ -79,10 +79,6 @@ class ServerBusy(ServiceError):
     def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.headers["Retry-After"] = str(retry_after)
-
-
-class InvalidCursor(BadRequest):
-    code, title = "invalid_cursor", "Invalid cursor"
 
 
 class UnknownBackend(ServiceError):

@@ -12,6 +12,7 @@ from scaispeak.platform.drive import files
 from tests.conftest import LiveApp
 from tests.platform.drive.client import DriveClient
 from tests.platform.test_auth import assert_problem
+from tests.speak.test_voices import FORGED_CURSORS
 
 BODY = bytes(range(100))
 
@@ -133,7 +134,8 @@ async def test_listing_filters_by_prefix_and_pages_with_a_cursor(
     assert seen == sorted(p for p in paths if p.startswith("book/"))
     everything = (await client.list_files(share)).json()
     assert len(everything["items"]) == 9 and everything["next_cursor"] is None
-    assert_problem(await client.list_files(share, cursor="garbage"), 400, "invalid_cursor")
+    for forged in ["garbage", *FORGED_CURSORS]:
+        assert_problem(await client.list_files(share, cursor=forged), 400, "invalid_cursor")
 
 
 async def test_delete_removes_the_file_and_its_blob(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaispeak.platform.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceError
+from scaispeak.platform.errors import Conflict, NotFound, PayloadTooLarge, ServiceError
 
 
 class UnknownShare(NotFound):
@@ -49,7 +49,3 @@ class OwnerMembershipFixed(Conflict):
 
 class UploadTooLarge(PayloadTooLarge):
     code, title = "upload_too_large", "Upload too large"
-
-
-class InvalidCursor(BadRequest):
-    code, title = "invalid_cursor", "Invalid cursor"

@@ -10,9 +10,7 @@ at any step deletes the new blob, so no reader ever sees a partial file.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator
@@ -25,13 +23,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scaispeak.platform import cursors
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id, utcnow
 from scaispeak.platform.drive.access import open_share
 from scaispeak.platform.drive.errors import (
     FileExists,
     InvalidContentType,
-    InvalidCursor,
     UnknownFile,
     UploadTooLarge,
 )
@@ -344,14 +342,12 @@ async def _exists(session: AsyncSession, share_id: str, path: str) -> bool:
 
 
 def _encode_cursor(path: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([path]).encode()).decode()
+    return cursors.encode([path])
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        (path,) = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(path, str):
-            raise TypeError(path)
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor("The cursor is not valid; start again without one.") from exc
-    return path
+    match cursors.decode(cursor):
+        case [str(path)]:
+            return path
+        case _:
+            raise cursors.refused()

@@ -8,8 +8,6 @@ last row's sort key, so pages are stable.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,10 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from scaispeak.platform import cursors
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
 from scaispeak.platform.scoping import tenant_filter
-from scaispeak.speak.errors import InvalidCursor, UnknownVoice
+from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices.models import (
     Voice,
     VoiceScope,
@@ -193,12 +192,12 @@ def _sort_key(voice: Voice, last_used: datetime, uses: int) -> list[Any]:
 
 def _encode_cursor(voice: Voice, last_used: datetime, uses: int) -> str:
     key = _sort_key(voice, last_used, uses)
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    return cursors.encode(key)
 
 
 def _decode_cursor(cursor: str) -> list[Any]:
+    key = cursors.decode(cursor)
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         used, rank, usage, name, voice_id = key
         when = aware(datetime.fromisoformat(str(used))).astimezone(UTC)
         rank, usage = int(rank), int(usage)
@@ -206,7 +205,7 @@ def _decode_cursor(cursor: str) -> list[Any]:
             raise ValueError("out of range")
         return [when, rank, usage, str(name), str(voice_id)]
     except (ValueError, TypeError, OverflowError) as exc:  # a cursor is the client's to forge
-        raise InvalidCursor("The cursor is not valid; start again without one.") from exc
+        raise cursors.refused() from exc
 
 
 def _after(key: list[Any]) -> Any:
