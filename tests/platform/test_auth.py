@@ -249,3 +249,18 @@ async def test_replicas_starting_together_on_a_new_database_bootstrap_once(
         async with db.sessions() as session:
             tenants = (await session.execute(select(func.count()).select_from(Tenant))).scalar()
     assert sum(m is not None for m in made) == 1 and tenants == 1
+
+
+async def test_a_nul_character_is_the_clients_error_not_a_500(live: LiveApp) -> None:
+    """PostgreSQL refuses NUL in text: an id in the path or a name in the body was a 500
+    (and the SQL, with its parameters, went to the error log). SQLite stores it."""
+    headers = live.auth(live.tenancy.member_a)
+    postgres = live.app.state.platform.db.engine.dialect.name == "postgresql"
+    got = await live.client.get("/v1/drive/shares/shr_a%00b", headers=headers)
+    assert_problem(got, 400 if postgres else 404, "bad_request" if postgres else "unknown_share")
+    made = await live.client.post("/v1/drive/shares", json={"name": "a\u0000b"}, headers=headers)
+    if postgres:
+        assert_problem(made, 400, "bad_request")
+        assert "NUL" in made.json()["detail"]
+    else:
+        assert made.status_code == 201, made.text

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -178,9 +179,28 @@ def install_problem_handlers(app: FastAPI) -> None:
             500, "internal_error", "Internal error", "Unexpected error.", request.url.path
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if _refused_nul(exc):
+            problem = problem_of(BadRequest(NUL_REFUSED))
+            assert problem is not None
+            return problem.response(request.url.path)
+        return await on_unexpected(request, exc)
+
     for known in (ServiceError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(known, on_known_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+_CHARACTER_NOT_IN_REPERTOIRE = "22021"
+NUL_REFUSED = "Text may not contain NUL (\\u0000) characters, in the URL or the body."
+
+
+def _refused_nul(exc: Exception) -> bool:
+    """PostgreSQL's refusal of a NUL character in text: the client's input (an id in
+    the path, a name in the body), so a 400; SQLite stores it. Recognised by SQLSTATE,
+    which SQLAlchemy's database errors carry on their ``orig``."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == _CHARACTER_NOT_IN_REPERTOIRE
 
 
 def _describe_validation(errors: Any) -> str:
