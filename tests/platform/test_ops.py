@@ -112,3 +112,11 @@ def test_processes_starting_together_agree_on_the_generated_key(tmp_path: Path) 
             starting = [Settings(data_dir=data_dir) for _ in range(8)]
             keys = set(pool.map(Settings.resolved_secret_key, starting))
             assert len(keys) == 1 and "" not in keys
+
+
+def test_a_configured_secret_key_too_short_to_be_safe_is_refused(tmp_path: Path) -> None:
+    """HMAC-SHA256 with "changeme": one token or webhook signature gives the key away."""
+    with pytest.raises(RuntimeError, match="at least 32 bytes"):
+        Settings(data_dir=tmp_path, secret_key="changeme").resolved_secret_key()
+    long_enough = "k" * 32
+    assert Settings(data_dir=tmp_path, secret_key=long_enough).resolved_secret_key() == long_enough

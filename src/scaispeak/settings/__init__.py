@@ -44,6 +44,9 @@ class ConfigurationError(RuntimeError):
     """Settings that cannot work together (the CLI says so in one line)."""
 
 
+MIN_SECRET_KEY_BYTES = 32
+
+
 class Settings(BaseSettings):
     # An empty variable is an unset one: compose files and systemd EnvironmentFiles
     # "unset" a setting that way (an empty REDIS_URL meant distributed to some code).
@@ -59,7 +62,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `scaispeak serve` listens on.")
     secret_key: str | None = Field(
         None,
-        description="Signs browser tokens. Generated and kept in the data dir when unset.",
+        description="Signs browser tokens and webhook events; at least 32 bytes (e.g. "
+        "`openssl rand -base64 48`). Generated and kept in the data dir when unset.",
     )
     bootstrap_on_start: bool = Field(
         True, description="Create a superadmin, tenant and key on first start."
@@ -129,6 +133,14 @@ class Settings(BaseSettings):
         tokens would work on one replica only, webhook signatures verify for none.
         """
         if self.secret_key:
+            if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+                # HMAC-SHA256 with a short key: one browser token or signed webhook
+                # event is enough to find it offline, then to forge either.
+                raise ConfigurationError(
+                    f"SCAISPEAK_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes "
+                    "(e.g. `openssl rand -base64 48`): a short key can be found from one "
+                    "token or webhook signature."
+                )
             return self.secret_key
         if self.redis_url:
             raise ConfigurationError(
