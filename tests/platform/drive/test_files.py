@@ -48,8 +48,9 @@ async def test_content_type_is_guessed_from_the_name_when_not_sent(
     assert (await client.put(share, "blob", b"?")).json()["content_type"] == (
         "application/octet-stream"
     )
-    bad = await client.put(share, "x.bin", b"x", {"content-type": "not a type"})
-    assert_problem(bad, 422, "invalid_content_type")
+    for refused in ["not a type", "audio/x;, text/html", "image/png;,image/svg+xml"]:
+        bad = await client.put(share, "x.bin", b"x", {"content-type": refused})
+        assert_problem(bad, 422, "invalid_content_type")
 
 
 async def test_overwrite_semantics(drive: tuple[DriveClient, str]) -> None:

@@ -39,7 +39,10 @@ from scaispeak.platform.storage import BlobStore
 
 _log = logging.getLogger(__name__)
 _WRITE_ATTEMPTS = 5
-_MEDIA_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;.*)?$")
+_MEDIA_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;[^,\r\n]*)?$")
+"""One media type and its parameters: a browser splits a Content-Type at commas and
+takes the last type, so ``audio/x;, text/html``, served inline for its first, renders
+as HTML."""
 
 
 @dataclass(frozen=True)
