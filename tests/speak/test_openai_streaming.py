@@ -45,6 +45,19 @@ def test_the_first_audio_comes_before_the_rest_is_spoken(
     assert served.held() == []
 
 
+def test_flac_which_cannot_be_streamed_is_answered_whole(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    """It was streamed: a 200, then the encoder refused FLAC and the body broke off."""
+    gated["gate"].set()
+    with httpx.Client() as client, served.post(client, response_format="flac") as answer:
+        assert answer.status_code == 200
+        assert "content-length" in answer.headers
+        audio = answer.read()
+    pcm, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
+    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.15
+
+
 def test_a_caller_who_hangs_up_stops_the_rest_and_pays_for_what_was_spoken(
     served: Served, gated: dict[str, Any]
 ) -> None:

@@ -22,6 +22,7 @@ from scaispeak.platform.accounting.service import Charge
 from scaispeak.speak.engines.base import AsyncEngine
 from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import (
+    UNSTREAMABLE_FORMATS,
     StreamEncoder,
     content_type,
     limit_to_ceiling,
@@ -35,11 +36,13 @@ SpeakOne = Callable[[int, Segment], Awaitable[SegmentAudio]]
 
 
 def can_stream(pipeline: SynthesisPipeline, spec: SpeechSpec) -> bool:
-    """Whether ``spec`` can be sent as it is made: an engine of the pool, no word times,
-    and more than one segment (one segment gains nothing, and loses Content-Length)."""
+    """Whether ``spec`` can be sent as it is made: an engine of the pool, a format that
+    encodes as a stream (not FLAC), no word times, and more than one segment (one
+    segment gains nothing, and loses Content-Length)."""
     engine = pipeline.engines.get(spec.engine)
     return (
         not isinstance(engine, AsyncEngine)
+        and spec.format not in UNSTREAMABLE_FORMATS
         and not spec.timestamps
         and len(pipeline.plan(spec.text)) > 1
     )

@@ -8,6 +8,7 @@ RF64 past 4 GiB).
 
 from scaispeak.speak.synthesis.audio.codecs import (
     ARITHMETIC_FORMATS,
+    UNSTREAMABLE_FORMATS,
     AudioFormat,
     CodecError,
     EncodingFailed,
@@ -55,6 +56,7 @@ __all__ = [
     "ARITHMETIC_FORMATS",
     "MAX_GAIN_DB",
     "PEAK_CEILING_DBFS",
+    "UNSTREAMABLE_FORMATS",
     "AudioFormat",
     "CodecError",
     "EncodingFailed",

@@ -271,6 +271,10 @@ def encode(pcm: Pcm, rate: int, fmt: AudioFormat | str) -> bytes:
     return buffer.getvalue()
 
 
+UNSTREAMABLE_FORMATS = frozenset({AudioFormat.flac})
+"""Formats ``StreamEncoder`` refuses: FLAC's header needs the total length."""
+
+
 class StreamEncoder:
     """Incremental encoder for one stream: feed PCM chunks, send what comes back.
 
