@@ -5,18 +5,24 @@ fingerprint of exactly the audio it delivered."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
 
+from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.principal import Principal
 from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.provenance.models import ProvenanceRecord
+from scaispeak.speak.provenance.service import ClipOrigin
 from scaispeak.speak.synthesis.audio import encode
+from scaispeak.speak.synthesis.batch import record_delivery
 from scaispeak.speak.voices.models import VoiceTenantUse
 from tests.conftest import LiveApp
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 from tests.speak.provenance.test_detect import TEXT, detect
 from tests.speak.streaming.conftest import PIPER, StreamServer
+from tests.speak.voices.test_global_voices import licensed_voice
 from tests.support.stream_client import StreamClient
 
 
@@ -79,3 +85,39 @@ async def test_speak_records_the_fingerprint_of_the_audio_it_delivered_after_ans
     assert record.watermarked is True and record.kind == "speak"
     assert record.duration_s == round(delivered.size / 16000, 3)
     assert uses is not None and uses.uses >= 1  # counted in the same late commit
+
+
+@dataclass
+class _Delivered:
+    duration_s: float = 1.0
+    watermarked: bool = True
+
+    def fingerprint(self) -> bytes:
+        return b"\x00" * 16
+
+
+async def test_a_clip_whose_voice_is_deleted_before_it_is_recorded_keeps_its_record(
+    sqlite_app: LiveApp,
+) -> None:
+    """The record is written after the response, with the voice's use count: a voice
+    deleted in between failed the count's row, and the rollback took the record (the
+    clip could no longer be traced)."""
+    root = sqlite_app.auth(sqlite_app.tenancy.superadmin)
+    voice = await sqlite_app.client.post(
+        "/v1/modules/scaispeak/voices/global", json=licensed_voice(), headers=root
+    )
+    voice_id = voice.json()["id"]
+    deleted = await sqlite_app.client.delete(
+        f"/v1/modules/scaispeak/voices/{voice_id}", headers=root
+    )
+    assert deleted.status_code == 204
+    t = sqlite_app.tenancy
+    caller = Principal(t.member_a_user, t.tenant_a, Role.member)
+    origin = ClipOrigin(t.tenant_a, t.member_a_user, "req_gone_voice", "speak", voice_id)
+    sessions = sqlite_app.app.state.platform.db.sessions
+    await record_delivery(sessions, caller, voice_id, origin, _Delivered())
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(ProvenanceRecord).where(ProvenanceRecord.request_id == "req_gone_voice")
+        )
+        assert len(list(rows)) == 1

@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scaispeak.platform.accounting import service as accounting
@@ -342,12 +343,13 @@ async def record_delivery(
 
     Neither is money (the charge was settled before the response), so a crash before
     this runs loses only the clip's attribution and one popularity count. It never
-    raises: the response has gone, there is nobody left to tell.
+    raises: the response has gone, there is nobody left to tell. The count is in a
+    savepoint: a voice deleted since the response (its use row has nothing to point
+    at) must not take the clip's record, which /detect traces it by, with it.
     """
     try:
         prints = await asyncio.to_thread(clip.fingerprint)  # up to 120 s of audio
         async with sessions() as session:
-            await count_voice_use(session, caller, voice_id, commit=False)
             provenance.record_clip(
                 session,
                 origin,
@@ -355,6 +357,11 @@ async def record_delivery(
                 duration_s=clip.duration_s,
                 fingerprint=prints,
             )
+            try:
+                async with session.begin_nested():
+                    await count_voice_use(session, caller, voice_id, commit=False)
+            except IntegrityError:
+                _log.info("clip %s: its voice is gone, no use counted", origin.request_id)
             await session.commit()
     except Exception:
         _log.exception("recording delivered clip %s failed", origin.request_id)
