@@ -18,6 +18,7 @@ import pytest
 import soundfile
 
 from scaispeak.platform.accounting.models import UsageEntry
+from scaispeak.speak.provenance.models import ProvenanceRecord
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.gated import SEGMENTS, TEXT, Served
 
@@ -92,6 +93,11 @@ def test_an_engine_failing_part_way_cuts_the_answer_off_unbilled(
             answer.read()  # the chunked body never ends properly
     assert served.ledger(request_id) == []
     assert served.held() == []
+    # Unbilled, but the audio delivered is out there: its record traces it (it had none).
+    traced = served.server.call(
+        served._rows(ProvenanceRecord, ProvenanceRecord.request_id == request_id)
+    )
+    assert len(traced) == 1
 
 
 def test_one_segment_is_still_a_whole_clip_with_its_length(served: Served) -> None:

@@ -74,13 +74,23 @@ class PassedAudio(Response):
             await self.result.deliver(send_body, gone.is_set)
             last = self.ending()
         except ServiceError as exc:
-            last = self.failing(exc)
+            last = await self._failed(exc)
         finally:
             watcher.cancel()
         with suppress(OSError):  # the caller hung up; what was made is paid and recorded
             await send({"type": "http.response.body", "body": last, "more_body": False})
         if self.background is not None:
             await self.background()
+
+    async def _failed(self, exc: ServiceError) -> bytes:
+        """``failing``'s last piece; where it cuts the response off instead, the audio
+        already delivered is still recorded (unbilled, but out there to be traced)."""
+        try:
+            return self.failing(exc)
+        except ResponseCutOff:
+            if self.background is not None:
+                await self.background()
+            raise
 
     def framed(self, chunk: bytes) -> bytes:
         """How a piece of audio goes on the wire: as it is."""
