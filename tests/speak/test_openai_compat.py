@@ -55,6 +55,20 @@ def test_openai_pcm_is_24khz_s16le(server_with_key: tuple[str, str]) -> None:
     assert np.abs(pcm).max() > 0.05
 
 
+@pytest.mark.parametrize("named", ["PCM", "Pcm"])
+def test_openai_pcm_named_in_any_case_is_24khz(
+    server_with_key: tuple[str, str], named: str
+) -> None:
+    """Accepted as PCM, it came at the engine's own rate (22.05 kHz for Piper)."""
+    url, key = server_with_key
+    body = {"model": "tts-1", "voice": "onyx", "input": "Raw.", "response_format": named}
+    answer = httpx.post(
+        f"{url}/v1/audio/speech", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-scaispeak-sample-rate"] == "24000"
+
+
 def test_openai_client_sees_auth_errors(server_with_key: tuple[str, str]) -> None:
     url, _ = server_with_key
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="ssk_000000000000_wrong")

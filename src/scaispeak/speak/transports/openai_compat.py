@@ -86,7 +86,8 @@ async def create_speech(
     request: Request, session: Session, caller: Caller, body: OpenAISpeechRequest
 ) -> Response:
     limits = platform_context(request).settings.limits
-    rate = _OPENAI_PCM_RATE if body.response_format == "pcm" else None
+    # Formats are named in any case (service.parse_format): "PCM" is 24 kHz too.
+    rate = _OPENAI_PCM_RATE if body.response_format.lower() == "pcm" else None
     params = SpeakParams(body.input, body.voice_id, body.response_format, rate, body.speed)
     return await speak_inline(
         request,
