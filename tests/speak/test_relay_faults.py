@@ -90,3 +90,14 @@ async def test_an_upstream_that_trickles_forever_is_cut_off_at_the_call_timeout(
         with pytest.raises(EngineUnavailable):
             await asyncio.wait_for(relay.synthesize_async("Hello.", "alloy"), 10)
         assert time.monotonic() - started < 3
+
+
+async def test_audio_ending_inside_a_sample_is_the_upstreams_failure() -> None:
+    """numpy refused the odd byte: a ValueError, a 500 with no failover."""
+
+    async def three_bytes(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"\x00\x01\x02")
+
+    async with relay_to(three_bytes) as (relay, _):
+        with pytest.raises(EngineUnavailable, match="inside a 16-bit sample"):
+            await relay.synthesize_async("Hello.", "alloy")

@@ -95,6 +95,8 @@ class RelayEngine:
         # Closed at once if this read is cancelled, so the verdict and release come now.
         async with aclosing(self._chunks(response, permit)) as chunks:
             body = b"".join([chunk async for chunk in chunks])
+        if len(body) % 2:  # not 16-bit samples: an upstream fault, like a broken answer
+            raise EngineUnavailable("the upstream's audio ended inside a 16-bit sample")
         return from_int16_bytes(body)
 
     async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
