@@ -306,6 +306,32 @@ async def test_first_audio_goes_before_the_upstream_has_sent_it_all(
         assert reserved == 0 and spent == 30 * len(TEXT)
 
 
+async def test_pcm_passed_on_goes_in_whole_samples_however_the_upstream_cuts_it(
+    tmp_path: Path, engines: EngineRegistry, upstream: Upstream
+) -> None:
+    """Each piece went on as the upstream's chunks fell: odd lengths, which a client
+    decoding each SSE delta on its own cannot read as 16-bit samples."""
+    answer = await real_answer(upstream)
+
+    async def rest_in_odd_pieces(writer: asyncio.StreamWriter) -> None:
+        rest = answer[len(answer) // 2 :]
+        for start in range(0, len(rest), 1001):
+            writer.write(rest[start : start + 1001])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async with trusted_front(tmp_path, engines, answer, rest_in_odd_pieces) as app:
+        call = AsgiCall(app, relayed())
+        await asyncio.wait_for(call.task, 60)
+        pieces = []
+        while not call.messages.empty():
+            message = call.messages.get_nowait()
+            if message["type"] == "http.response.body" and message["body"]:
+                pieces.append(bytes(message["body"]))
+    assert b"".join(pieces) == answer and len(pieces) > 3
+    assert [len(piece) % 2 for piece in pieces] == [0] * len(pieces)
+
+
 async def test_an_upstream_that_breaks_off_cuts_the_response_and_charges_nothing(
     tmp_path: Path, engines: EngineRegistry, upstream: Upstream
 ) -> None:

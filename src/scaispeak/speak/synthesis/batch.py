@@ -35,7 +35,7 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.abandon import unless_abandoned
-from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS
+from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS, AudioFormat
 from scaispeak.speak.synthesis.inference import Lane
 from scaispeak.speak.synthesis.passthrough import PassingSpeech
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
@@ -150,15 +150,21 @@ class PassingResult:
     ) -> None:
         # Everything but a short tail goes on as it comes; the tail waits for the
         # settlement (waiting for a whole chunk would hold back a body that arrives in one).
+        # Pieces of 16-bit audio are whole samples: an SSE client decodes each delta on
+        # its own, and a relay's chunks come in any size.
+        step = 2 if self.speech.spec.format in (AudioFormat.pcm, AudioFormat.wav) else 1
         tail = b""
         listening = True
         chunks = self.speech.chunks()
         async for chunk in chunks:
             tail += chunk
             listening = listening and not gone()
-            if len(tail) > HELD_TAIL_BYTES and listening:
-                listening = await _forward(send, tail[:-HELD_TAIL_BYTES])
-            tail = tail[-HELD_TAIL_BYTES:]
+            cut = len(tail) - HELD_TAIL_BYTES
+            cut -= cut % step
+            if cut > 0:
+                if listening:
+                    listening = await _forward(send, tail[:cut])
+                tail = tail[cut:]
             if not listening and self.speech.stops_unheard:
                 break  # nobody hears the rest: it is not made
         await chunks.aclose()
