@@ -125,6 +125,21 @@ async def test_a_full_queue_refuses_with_server_busy() -> None:
     held.pool.shutdown()
 
 
+async def test_a_full_queue_still_takes_the_next_call_of_an_answer_under_way() -> None:
+    """A streamed answer already sent as 200 was cut off when its next segment met a
+    full queue; an inline request lost the segments it had made."""
+    held = await Blocked.started(max_queued=1)
+    waiting = await held.submit("new caller")
+    with pytest.raises(ServerBusy):
+        await held.pool.run(held.ran.append, "another new caller")
+    under_way = asyncio.create_task(held.pool.run(held.ran.append, "next segment", admitted=True))
+    await until(lambda: held.pool.queued == 2)
+    await held.release()
+    await asyncio.gather(waiting, under_way)
+    assert held.ran == ["new caller", "next segment"]
+    held.pool.shutdown()
+
+
 async def test_a_full_queue_still_takes_bulk_calls_and_serves_them_last() -> None:
     held = await Blocked.started(max_queued=1)
     waiting = await held.submit("interactive", lane="stream")

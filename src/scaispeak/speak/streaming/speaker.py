@@ -84,6 +84,7 @@ class SegmentSpeaker:
                     head_seconds=head_s,
                     lane=self._lane,
                     watermark=self._embed,
+                    admitted=self._sequence > 0,
                 )
             if opened is not None:
                 await self._speak_opened(opened)
@@ -101,6 +102,7 @@ class SegmentSpeaker:
             priority=Priority.FIRST_AUDIO if urgent else Priority.NORMAL,
             lane=self._lane,
             watermark=self._embed,
+            admitted=self._sequence > 0,  # a stream that has spoken is not cut off by load
         )
         # A stream has no "last segment" until it ends, so every segment gets its pause.
         pause_ms = audio.pause_ms or float(self._pipeline.settings.sentence_pause_ms)

@@ -144,6 +144,7 @@ class InferencePool:
         priority: Priority = Priority.NORMAL,
         lane: Hashable | None = None,
         hold: ThreadHold | None = None,
+        admitted: bool = False,
         **kwargs: object,
     ) -> T:
         """Run ``fn(*args, **kwargs)`` in a worker thread and return its result.
@@ -151,9 +152,12 @@ class InferencePool:
         ``lane`` groups the calls of one stream for round-robin; calls without a lane
         each get their own. ``hold`` (from :meth:`hold_thread_for_due_soon`) is given
         up as this due-soon call is queued, so the thread it kept goes to this call.
-        Raises :class:`ServerBusy` when the queue is full (never for bulk calls).
+        Raises :class:`ServerBusy` when the queue is full, except for bulk calls and
+        ``admitted`` ones: later calls of a request or stream already under way (its
+        first call got in), which queue one at a time. Refusing one would cut off an
+        answer already begun, or waste the work already done for it.
         """
-        work = self._submit(partial(fn, *args, **kwargs), priority, lane, hold)
+        work = self._submit(partial(fn, *args, **kwargs), priority, lane, hold, admitted)
         try:
             result: T = await asyncio.wrap_future(work.future)
         except asyncio.CancelledError:
@@ -223,6 +227,7 @@ class InferencePool:
         priority: Priority,
         lane: Hashable | None,
         hold: ThreadHold | None,
+        admitted: bool = False,
     ) -> _Work:
         work = _Work(call, Future(), priority, lane if lane is not None else object())
         with self._cond:
@@ -235,7 +240,7 @@ class InferencePool:
             # interactive call, so they lengthen no caller's wait and take no slot; and
             # refusing one would fail a job that only had to wait.
             waiting = self._waiting_interactive()
-            if priority is not Priority.BULK and waiting >= self.max_queued:
+            if priority is not Priority.BULK and not admitted and waiting >= self.max_queued:
                 raise ServerBusy(
                     f"{waiting} synthesis calls are already waiting; try again shortly.",
                     retry_after=self._retry_after(waiting),

@@ -126,12 +126,16 @@ class SynthesisPipeline:
         lane: Hashable | None = None,
         watermark: bool = False,
         levelled: bool = True,
+        admitted: bool = False,
     ) -> SegmentAudio:
         """Synthesize, level (and watermark) one segment off the event loop; records
         engine metrics.
 
         ``priority`` and ``lane`` order the call in the inference pool (a stream passes
         its id as the lane, so its segments take turns with other streams').
+        ``admitted``: the segment follows others of its request or stream, and is not
+        refused by a full queue (InferencePool.run); nor are a long segment's pieces
+        after its first.
         ``levelled=False`` returns an async engine's audio as it came, for the caller
         to level (``make``); an engine in the pool always levels in its thread.
         """
@@ -139,28 +143,31 @@ class SynthesisPipeline:
         spoken = normalize_text(segment.text)
         started = time.perf_counter()
 
-        async def render(text: str) -> tuple[Pcm, WordSpans | None]:
+        async def render(text: str, admitted: bool) -> tuple[Pcm, WordSpans | None]:
             return await self._synthesize(
-                engine, text, voice, speed, priority, lane, watermark, levelled
+                engine, text, voice, speed, priority, lane, watermark, levelled, admitted
             )
 
         with engine_errors(engine_name):
             if len(spoken) <= self.settings.max_engine_chars:
-                pcm, spans = await render(spoken)
+                pcm, spans = await render(spoken, admitted)
             else:
-                pcm, spans = await self._render_in_pieces(render, spoken)
+                pcm, spans = await self._render_in_pieces(render, spoken, admitted)
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
         pause = self.pause_after(segment)
         return SegmentAudio(index, segment.text, pcm, pause, elapsed, spans)
 
     async def _render_in_pieces(
-        self, render: Callable[[str], Awaitable[tuple[Pcm, WordSpans | None]]], spoken: str
+        self,
+        render: Callable[[str, bool], Awaitable[tuple[Pcm, WordSpans | None]]],
+        spoken: str,
+        admitted: bool,
     ) -> tuple[Pcm, WordSpans | None]:
         """A segment too long for one engine call (split_for_engine), piece by piece.
         Its word times are left to be estimated: the pieces' own do not line up."""
         pieces = split_for_engine(spoken, self.settings.max_engine_chars)
-        parts = [(await render(piece))[0] for piece in pieces]
+        parts = [(await render(piece, admitted or n > 0))[0] for n, piece in enumerate(pieces)]
         return np.concatenate(parts).astype(np.float32, copy=False), None
 
     def _count(self, engine_name: str, text: str, audio_s: float, elapsed: float) -> None:
@@ -179,6 +186,7 @@ class SynthesisPipeline:
         head_seconds: float,
         lane: Hashable | None = None,
         watermark: bool = False,
+        admitted: bool = False,
     ) -> OpenedSegment | None:
         """Make only the first ``head_seconds`` of a segment, at first-audio priority
         (openings.py); None when the engine cannot open segments, or when no inference
@@ -223,6 +231,7 @@ class SynthesisPipeline:
                     self._mark,
                     priority=Priority.FIRST_AUDIO,
                     lane=lane,
+                    admitted=admitted,
                 )
         except BaseException:  # failed or cancelled (a barge-in): there will be no rest
             self.pool.release(hold)
@@ -254,6 +263,7 @@ class SynthesisPipeline:
                 priority=Priority.DUE_SOON,
                 lane=lane,
                 hold=opened.rest_hold,
+                admitted=True,  # its head was made, and may be playing already
             )
         self._count(
             opened.engine, opened.text, opened.samples / opened.rate, time.perf_counter() - started
@@ -270,6 +280,7 @@ class SynthesisPipeline:
         lane: Hashable | None,
         watermark: bool,
         levelled: bool,
+        admitted: bool,
     ) -> tuple[Pcm, WordSpans | None]:
         if isinstance(engine, AsyncEngine):
             # Work done elsewhere (a relay's upstream, a GPU batcher): awaited here, so it
@@ -295,6 +306,7 @@ class SynthesisPipeline:
             watermark,
             priority=priority,
             lane=lane,
+            admitted=admitted,
         )
 
     def _level(self, pcm: Pcm, rate: int) -> Pcm:
@@ -336,7 +348,8 @@ class SynthesisPipeline:
     async def speak_part(
         self, spec: SpeechSpec, index: int, segment: Segment, *, watermark: bool, levelled: bool
     ) -> SegmentAudio:
-        """Segment ``index`` of ``spec``'s text, at normal priority in ``spec``'s lane."""
+        """Segment ``index`` of ``spec``'s text, at normal priority in ``spec``'s lane;
+        past the first, admitted (a full queue does not refuse the rest of a request)."""
         return await self.speak_segment(
             index,
             segment,
@@ -346,6 +359,7 @@ class SynthesisPipeline:
             lane=spec.lane,
             watermark=watermark,
             levelled=levelled,
+            admitted=index > 0,
         )
 
     async def assemble(self, made: MadeSpeech) -> SpokenClip:
