@@ -109,6 +109,8 @@ FORGED_CURSORS = [
     # A NUL: PostgreSQL refuses it in text, and the query failed (a 500).
     base64.urlsafe_b64encode(json.dumps(["\u0000"]).encode()).decode(),
     base64.urlsafe_b64encode(json.dumps(["2026-01-01", 0, 0, "\u0000", "x"]).encode()).decode(),
+    # A lone surrogate: no driver can bind it (a UnicodeEncodeError, a 500).
+    base64.urlsafe_b64encode(json.dumps(["\ud800"]).encode()).decode(),
     "A" * 5000,
 ]
 

@@ -2,8 +2,8 @@
 
 A cursor comes back from the client, who may forge it: anything but what ``encode``
 made is refused here in one way (``InvalidCursor``, 400), never a 500 from deeper
-down: JSON nested past the parser's depth, or a NUL character (PostgreSQL refuses it
-in text, and the query failed).
+down: JSON nested past the parser's depth, a NUL character (PostgreSQL refuses it
+in text, and the query failed) or a lone surrogate (no database driver can bind it).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from scaispeak.platform.errors import BadRequest
@@ -36,9 +37,34 @@ def decode(cursor: str) -> Any:
         value = json.loads(text)
     except (ValueError, binascii.Error, RecursionError) as exc:
         raise refused() from exc
-    if "\\u0000" in json.dumps(value):  # how JSON writes a NUL wherever it was
+    if not all(_storable(text) for text in _strings(value)):
         raise refused()
     return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a decoded JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+
+
+def _storable(text: str) -> bool:
+    """Whether a database can take ``text``: no NUL (PostgreSQL refuses it) and no lone
+    surrogate (it cannot be encoded to bind at all)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def refused() -> InvalidCursor:

@@ -252,3 +252,10 @@ async def test_a_download_racing_an_overwrite_gets_a_whole_file(
     monkeypatch.setattr(storage, "stream", overwritten_first)
     got = await client.get(share, "f.bin")
     assert raced and got.status_code == 200 and got.content == b"new"
+
+
+def test_a_cursor_carries_any_path_the_drive_stores() -> None:
+    """A path holding a backslash and "u0000" is text like any other (the NUL check read
+    JSON's escaped form and refused it)."""
+    path = "C:\\u0000 notes.txt"
+    assert files._decode_cursor(files._encode_cursor(path)) == path

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
@@ -26,14 +27,25 @@ _log = logging.getLogger(__name__)
 RETRY_S = 60.0
 """How long a key whose deletion failed waits for its next attempt."""
 _BATCH = 50
+ALERT_AFTER_ATTEMPTS = 10
+"""Failed attempts (about ten minutes) after which a key is reported as an error."""
 
 
 async def schedule(session: AsyncSession, keys: Sequence[str | None]) -> list[str]:
     """Record ``keys`` for deletion in the caller's transaction (the caller commits,
     then calls ``purge``); returns the keys recorded."""
     recorded = sorted({key for key in keys if key})
-    for key in recorded:
-        await session.merge(BlobPurge(key=key, due_at=utcnow(), attempts=0))
+    if not recorded:
+        return recorded
+    # An upsert: the key may be scheduled already (a revoked voice deleted later), and
+    # another process may delete that row at any moment (its purge went through).
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    rows = insert(BlobPurge).values([{"key": k, "due_at": now, "attempts": 0} for k in recorded])
+    await session.execute(
+        rows.on_conflict_do_update(index_elements=["key"], set_={"due_at": now, "attempts": 0})
+    )
     return recorded
 
 
@@ -45,6 +57,9 @@ async def purge(session: AsyncSession, storage: BlobStore, keys: Sequence[str]) 
         try:
             await storage.delete(key)
         except Exception as exc:  # StorageUnavailable, or any failure of a backend
+            # Retried whatever the cause (a permission refused today may be granted
+            # tomorrow): a voice's audio must not be forgotten. ``purge_due`` reports
+            # keys that keep failing as errors, for an operator.
             _log.warning("blob %s: deletion failed, retried in %g s: %r", key, RETRY_S, exc)
             await session.execute(
                 update(BlobPurge)
@@ -63,14 +78,24 @@ async def purge(session: AsyncSession, storage: BlobStore, keys: Sequence[str]) 
 async def purge_due(db: Database, storage: BlobStore) -> int:
     """Retry the deletions that are due; returns how many blobs were deleted."""
     async with db.sessions() as session:
-        due = await session.scalars(
-            select(BlobPurge.key)
+        due = await session.execute(
+            select(BlobPurge.key, BlobPurge.attempts)
             .where(BlobPurge.due_at <= utcnow())
             .order_by(BlobPurge.due_at)
             .limit(_BATCH)
         )
-        keys = list(due)
+        rows = due.all()
         await session.commit()
+        stuck = [key for key, attempts in rows if attempts >= ALERT_AFTER_ATTEMPTS]
+        if stuck:
+            _log.error(
+                "%d withdrawn voice blobs still undeleted after %d attempts each, e.g. %s: "
+                "check the blob store's permissions",
+                len(stuck),
+                ALERT_AFTER_ATTEMPTS,
+                stuck[0],
+            )
+        keys = [key for key, _ in rows]
         return len(keys) - len(await purge(session, storage, keys))
 
 
