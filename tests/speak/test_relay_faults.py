@@ -101,3 +101,5 @@ async def test_audio_ending_inside_a_sample_is_the_upstreams_failure() -> None:
     async with relay_to(three_bytes) as (relay, _):
         with pytest.raises(EngineUnavailable, match="inside a 16-bit sample"):
             await relay.synthesize_async("Hello.", "alloy")
+        # A failure of the upstream's, as its health sees it (it counted a success).
+        assert "inside a 16-bit sample" in (relay.breaker.last_error or "")

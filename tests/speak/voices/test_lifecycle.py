@@ -481,3 +481,27 @@ async def test_a_withdrawn_voices_audio_is_deleted_once_the_store_answers_again(
     assert await purges.purge_due(db, storage) >= 2  # as the app's purger does every minute
     assert voice_app.runtime.purger is not None and not voice_app.runtime.purger.done()
     assert not any([await storage.exists(k) for k in keys])
+
+
+async def test_a_revocation_whose_voice_is_deleted_meanwhile_is_unknown_voice(
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It went on with the row it had read: a 500 (the UPDATE found no row)."""
+    from scaispeak.speak.voices import consent
+
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    read = consent._revocable
+
+    async def read_then_deleted(*args: Any) -> Any:
+        found = await read(*args)
+        deleted = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+        assert deleted.status_code == 204, deleted.text
+        return found
+
+    monkeypatch.setattr(consent, "_revocable", read_then_deleted)
+    url = f"{VOICES}/{voice_id}/consent/revoke"
+    revoked = await voice_app.client.post(url, json={}, headers=auth(t.member_a))
+    assert_problem(revoked, 404, "unknown_voice")

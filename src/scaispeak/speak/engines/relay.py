@@ -95,8 +95,6 @@ class RelayEngine:
         # Closed at once if this read is cancelled, so the verdict and release come now.
         async with aclosing(self._chunks(response, permit)) as chunks:
             body = b"".join([chunk async for chunk in chunks])
-        if len(body) % 2:  # not 16-bit samples: an upstream fault, like a broken answer
-            raise EngineUnavailable("the upstream's audio ended inside a 16-bit sample")
         return from_int16_bytes(body)
 
     async def open_body(self, text: str, voice: str, *, speed: float = 1.0) -> EngineBody:
@@ -112,12 +110,18 @@ class RelayEngine:
     async def _chunks(
         self, response: aiohttp.ClientResponse, permit: Permit
     ) -> AsyncGenerator[bytes, None]:
+        size = 0
         try:
             async for chunk in response.content.iter_any():
+                size += len(chunk)
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._broke_off(permit, exc) from exc
         else:
+            if size % 2:  # pcm ending inside a 16-bit sample: a broken answer
+                failure = "the upstream's audio ended inside a 16-bit sample"
+                permit.failed(failure)
+                raise EngineUnavailable(failure)
             permit.succeeded()
         finally:
             response.release()

@@ -73,8 +73,9 @@ async def ensure_room_to_build(session: AsyncSession, rt: VoicesRuntime, tenant_
     and the consent challenge would be spent), or while the tenant's new voices fill
     its share of the build queue. Builds take turns by tenant (builder.py), so one
     tenant's queue delays no other's; the cap bounds how long its own queue grows,
-    checked before analysis so a refused intake costs nothing. Rebuilds (evicted
-    voices) do not count: the platform queued those, not the tenant."""
+    checked before analysis so a refused intake costs nothing (so intakes analysed at
+    the same moment may pass it together: it bounds the queue roughly, not exactly).
+    Rebuilds (evicted voices) do not count: the platform queued those, not the tenant."""
     if rt.builder.ctx.fitter is None:
         raise CloningUnavailable(
             "This deployment runs no cloning engine (it needs kokoro among "

@@ -244,12 +244,15 @@ async def lock_for_withdrawal(session: AsyncSession, voice: Voice) -> list[str]:
     take turns), so a cloned voice's keys derived from its id are deleted too: the
     embedding may have been stored since the row was read.
     """
-    await session.execute(
+    voice_id = voice.id
+    locked = await session.execute(
         select(Voice)
-        .where(Voice.id == voice.id)
+        .where(Voice.id == voice_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    if locked.scalar_one_or_none() is None:  # deleted since the caller read it
+        raise UnknownVoice(f"Voice {voice_id} was deleted.")
     keys = {voice.reference_blob, voice.embedding_blob}
     if voice.engine == CLONE_ENGINE:
         keys |= {blobs.reference_key(voice.id), blobs.embedding_key(voice.id)}

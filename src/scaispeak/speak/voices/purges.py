@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -51,28 +52,37 @@ async def schedule(session: AsyncSession, keys: Sequence[str | None]) -> list[st
 
 async def purge(session: AsyncSession, storage: BlobStore, keys: Sequence[str]) -> list[str]:
     """Delete ``keys`` now, after the commit that scheduled them; returns those left to
-    the retry (the store failed). Never raises for the store: the withdrawal stands."""
+    the retry. Never raises (but for cancellation): the withdrawal stands, and what
+    failed here, the store or the database, the rows scheduled leave to the retry."""
     left = []
     for key in keys:
         try:
-            await storage.delete(key)
-        except Exception as exc:  # StorageUnavailable, or any failure of a backend
+            await _purge_one(session, storage, key)
+        except Exception as exc:
             # Retried whatever the cause (a permission refused today may be granted
             # tomorrow): a voice's audio must not be forgotten. ``purge_due`` reports
             # keys that keep failing as errors, for an operator.
             _log.warning("blob %s: deletion failed, retried in %g s: %r", key, RETRY_S, exc)
-            await session.execute(
-                update(BlobPurge)
-                .where(BlobPurge.key == key)
-                .values(
-                    due_at=utcnow() + timedelta(seconds=RETRY_S), attempts=BlobPurge.attempts + 1
-                )
-            )
             left.append(key)
-        else:
-            await session.execute(delete(BlobPurge).where(BlobPurge.key == key))
-        await session.commit()
+            with suppress(Exception):  # a failed statement leaves the session unusable
+                await session.rollback()
     return left
+
+
+async def _purge_one(session: AsyncSession, storage: BlobStore, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except Exception:  # StorageUnavailable, or any failure of a backend
+        await session.rollback()
+        await session.execute(
+            update(BlobPurge)
+            .where(BlobPurge.key == key)
+            .values(due_at=utcnow() + timedelta(seconds=RETRY_S), attempts=BlobPurge.attempts + 1)
+        )
+        await session.commit()
+        raise
+    await session.execute(delete(BlobPurge).where(BlobPurge.key == key))
+    await session.commit()
 
 
 async def purge_due(db: Database, storage: BlobStore) -> int:
