@@ -347,14 +347,14 @@ def test_a_stream_of_text_without_spaces_is_cut_in_linear_time(characters: int) 
 @pytest.mark.parametrize("blank", [" ", "\t", "\n", "\u00a0"])
 def test_a_stream_of_whitespace_waits_as_one_break_not_all_of_it(blank: str) -> None:
     """Trailing whitespace never forced a cut, so a client sending only spaces grew the
-    buffer without bound, each message rescanning all of it: 20,000 took 6 s on the
+    buffer without bound, each message rescanning all of it: 20,000 took seconds on the
     event loop. The breaks it means (a space, a line, a paragraph) still count."""
     segmenter = IncrementalSegmenter()
     started = time.perf_counter()
     segmenter.feed("Hello there my friend")
     for _ in range(20_000):
         segmenter.feed(blank)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 3.0  # about 0.3 s; it took 20 s on this machine
     assert len(segmenter._buffer) <= 220
     said = [s.text for s in segmenter.feed("and you") + segmenter.flush()]
     assert " ".join(said).split() == ["Hello", "there", "my", "friend", "and", "you"]
