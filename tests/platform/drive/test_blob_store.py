@@ -158,3 +158,15 @@ async def test_an_s3_endpoint_that_does_not_answer_is_storage_unavailable() -> N
     assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
     with pytest.raises(StorageUnavailable):
         await read_all(store.stream("a/b"))
+
+
+def test_distributed_mode_on_local_storage_warns_that_it_must_be_shared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing said so: a worker on another host wrote job audio no API replica could read."""
+    distributed = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    open_blob_store(distributed)
+    assert "must share this directory" in caplog.text
+    caplog.clear()
+    open_blob_store(Settings(data_dir=tmp_path))
+    assert "must share" not in caplog.text

@@ -7,6 +7,7 @@ a bucket (see ``s3.py``). Domain code sees only ``BlobStore``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -35,8 +36,18 @@ __all__ = [
 ]
 
 
+_log = logging.getLogger(__name__)
+
+
 def open_blob_store(settings: Settings) -> BlobStore:
     url = settings.storage_url
+    if settings.redis_url and not (url or "").startswith("s3:"):
+        # One host with a shared directory works; several hosts do not, and nothing
+        # here can tell which this is (docs/deploy.md).
+        _log.warning(
+            "distributed mode (SCAISPEAK_REDIS_URL) with local blob storage: every API "
+            "and worker process must share this directory; across hosts use s3://"
+        )
     if not url:
         return LocalBlobStore(settings.data_dir / "blobs")
     parts = urlsplit(url)
