@@ -52,7 +52,7 @@ from scaispeak.speak.engines.vits_torch.engine import (
     VitsBatchRunner,
 )
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
-from scaispeak.speak.synthesis.inference import Priority
+from scaispeak.speak.engines.base import Priority
 
 SENTENCES = (
     "The harbour was quiet when the first boats came back.",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -245,3 +248,47 @@ async def test_through_the_pipeline_its_word_times_are_not_estimates(
         pool.shutdown()
     assert clip.words_estimated is False
     assert [w.word for w in clip.words] == text.split()
+
+
+# The lent GPU machine has torch, numpy, onnxruntime and the packages scripts/device/pack
+# carries, nothing of the service's web or database side: a benchmark that imports any
+# of these fails there before it measures anything (sqlalchemy crept in once, through
+# the errors module that Priority's old home imported).
+_NOT_ON_THE_GPU_MACHINE = [
+    "sqlalchemy",
+    "greenlet",
+    "asyncpg",
+    "aiosqlite",
+    "alembic",
+    "redis",
+    "aiohttp",
+    "obstore",
+    "uvicorn",
+    "av",
+    "soundfile",
+    "httpx",
+    "jwt",
+    "prometheus_client",
+    "resemblyzer",
+    "faster_whisper",
+    "kokoro_onnx",
+]
+
+
+def test_the_gpu_benchmark_imports_nothing_the_gpu_machine_lacks() -> None:
+    blocker = (
+        "import sys\n"
+        f"blocked = set({_NOT_ON_THE_GPU_MACHINE!r})\n"
+        "class Blocker:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in blocked:\n"
+        "            raise ModuleNotFoundError(f'{name} is not on the GPU machine')\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "import gpu\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}:{root / 'bench'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", blocker], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from scaispeak.speak.synthesis.inference import Priority
+from scaispeak.speak.engines.base import Priority
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
