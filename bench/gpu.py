@@ -43,6 +43,7 @@ import numpy as np
 import onnxruntime
 import torch
 
+from scaispeak.speak.engines.base import Priority
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
 from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
 from scaispeak.speak.engines.vits_torch.engine import (
@@ -52,7 +53,6 @@ from scaispeak.speak.engines.vits_torch.engine import (
     VitsBatchRunner,
 )
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
-from scaispeak.speak.engines.base import Priority
 
 SENTENCES = (
     "The harbour was quiet when the first boats came back.",
@@ -90,9 +90,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def sentence_items(engine: TorchPiperEngine, count: int) -> list[SentenceItem]:
-    """``count`` sentences' phoneme ids, cycling through SENTENCES, seeded."""
-    base = [engine.sentence_items(text, seed=i)[0] for i, text in enumerate(SENTENCES)]
+def sentence_items(
+    engine: TorchPiperEngine, count: int, *, seeded: bool = True
+) -> list[SentenceItem]:
+    """``count`` sentences' phoneme ids, cycling through SENTENCES; seeded (the same
+    noise, for comparisons), or not: service traffic, whose noise is drawn on the device
+    at once (seeded items build theirs on the CPU one by one, which a throughput figure
+    must not time)."""
+    base = [
+        engine.sentence_items(text, seed=i if seeded else None)[0]
+        for i, text in enumerate(SENTENCES)
+    ]
     return [base[i % len(base)] for i in range(count)]
 
 
@@ -109,8 +117,16 @@ def torch_throughput(
         times.append(time.perf_counter() - started)
         audio_s = sum(len(clip) for clip in clips) / 22_050
     wall = statistics.median(times)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if runner.device.type == "cuda" else 0.0
-    return {"audio_s": audio_s, "wall_s": wall, "x_rt": audio_s / wall, "peak_mib": peak}
+    on_gpu = runner.device.type == "cuda"
+    peak = torch.cuda.max_memory_allocated() / 2**20 if on_gpu else 0.0
+    reserved = torch.cuda.max_memory_reserved() / 2**20 if on_gpu else 0.0
+    return {
+        "audio_s": audio_s,
+        "wall_s": wall,
+        "x_rt": audio_s / wall,
+        "peak_mib": peak,
+        "reserved_mib": reserved,
+    }
 
 
 def onnx_session() -> onnxruntime.InferenceSession:
@@ -257,15 +273,18 @@ def report_throughput(engine: TorchPiperEngine, sizes: Sizes, workers: int) -> N
     print("\n1. aggregate throughput (x real time = audio s / wall s)")
     print(
         f"{'batch':>6} {'audio s':>8} {'torch s':>8} {'torch xRT':>10} {'peak MiB':>9} "
-        f"{'onnx s':>8} {'onnx xRT':>9}"
+        f"{'rsvd MiB':>9} {'onnx s':>8} {'onnx xRT':>9}"
     )
     session = onnx_session()
     on_gpu = engine.device.type == "cuda"
     for batch in sizes.batches:
-        items = sentence_items(engine, batch)
+        items = sentence_items(engine, batch, seeded=False)
         ours = torch_throughput(engine.runner, items, sizes.repeats)
         theirs = onnx_throughput(session, items, workers, sizes.repeats)
-        peak = f"{ours['peak_mib']:9.0f}" if on_gpu else f"{'n/a':>9}"
+        if on_gpu:  # allocated by tensors; reserved by the caching allocator
+            peak = f"{ours['peak_mib']:9.0f} {ours['reserved_mib']:9.0f}"
+        else:
+            peak = f"{'n/a':>9} {'n/a':>9}"
         print(
             f"{batch:6d} {ours['audio_s']:8.1f} {ours['wall_s']:8.3f} {ours['x_rt']:10.1f} "
             f"{peak} {theirs['wall_s']:8.3f} {theirs['x_rt']:9.1f}"
@@ -311,6 +330,10 @@ def main() -> None:
         f"{torch.get_num_threads()} CPU threads; decoder {engine.decoder_dtype}; "
         f"onnxruntime {onnxruntime.__version__} on the CPU, {args.onnx_workers} workers"
     )
+    print(
+        f"batching: at most {policy.max_batch} per batch, {args.window_ms:g} ms gathering "
+        f"window, length buckets of {args.bucket_width} phonemes"
+    )
     report_throughput(engine, sizes, args.onnx_workers)
     report_ttfa(engine, sizes, args.clauses, args.onnx_workers)
     print("\n3. decoder precision against float32 (SNR, dB; same noise)")
@@ -320,7 +343,14 @@ def main() -> None:
         print("\n4. the model on the GPU against the CPU (float32, same noise; tests ask > 40 dB)")
         snr, same_lengths = gpu_against_cpu(engine.runner, sentence_items(engine, 4))
         print(f"  SNR {snr:.1f} dB, lengths {'agree' if same_lengths else 'DIFFER'}")
-        print(f"\npeak GPU memory, whole run: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+        # Peaks are reset before each batch of section 1 (its table has each batch's);
+        # this one covers what ran since its last batch: sections 2 to 4.
+        allocated = torch.cuda.max_memory_allocated() / 2**20
+        reserved = torch.cuda.max_memory_reserved() / 2**20
+        print(
+            f"\npeak GPU memory since section 1: {allocated:.0f} MiB allocated, "
+            f"{reserved:.0f} MiB reserved (CUDA context not included)"
+        )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak process RSS: {rss:.0f} MiB")
     engine.close()
