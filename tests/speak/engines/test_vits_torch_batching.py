@@ -208,8 +208,45 @@ def test_close_cancels_waiting_callers(
         scheduler.submit(("after", 5))
 
 
+def test_a_steady_trickle_of_urgent_work_does_not_starve_the_rest(
+    model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
+) -> None:
+    """Each batch found a new first clause waiting, so the head was always urgent and
+    a job's segment in another length bucket never ran, the device mostly idle."""
+    policy = BatchPolicy(max_batch=8, window_s=0.0, bucket_width=10, starve_s=0.3)
+
+    def slow_model(items: Sequence[Item]) -> list[str]:  # slower than the trickle
+        time.sleep(0.01)
+        return model(items)
+
+    scheduler: BatchScheduler[Item, str] = BatchScheduler(slow_model, lambda item: item[1], policy)
+    scheduler_factory.append(scheduler)
+    stop = threading.Event()
+
+    def trickle() -> None:  # one urgent short clause every few milliseconds
+        n = 0
+        while not stop.is_set():
+            scheduler.submit((f"first-{n}", 5), Priority.FIRST_AUDIO)
+            n += 1
+            time.sleep(0.003)
+
+    feeder = threading.Thread(target=trickle)
+    _hold_behind_a_running_batch(model, scheduler)
+    feeder.start()
+    try:
+        time.sleep(0.05)
+        bulk = scheduler.submit(("bulk", 35), Priority.BULK)
+        model.gate.set()
+        assert bulk.result(WAIT_S) == "BULK"
+    finally:
+        stop.set()
+        feeder.join()
+
+
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         BatchPolicy(max_batch=0)
     with pytest.raises(ValueError):
         BatchPolicy(window_s=-1)
+    with pytest.raises(ValueError):
+        BatchPolicy(starve_s=0)

@@ -5,6 +5,9 @@ items from any thread and get a ``concurrent.futures.Future`` each. The schedule
 
 1. picks the *head*: the waiting item with the most urgent :class:`Priority`, oldest
    first, so a stream's first clause (``FIRST_AUDIO``) goes before a job's (``BULK``);
+   but an item that has waited ``starve_s`` goes first whatever its priority, or a
+   steady trickle of urgent work (each batch finds one new first clause) would keep
+   less urgent buckets from ever running while the device is mostly idle;
 2. waits until ``window_s`` after the head *arrived* for company, or until the head's
    length bucket holds ``max_batch`` items. An item that already waited while the
    previous batch ran goes at once: the window only costs anything when the device is
@@ -42,10 +45,14 @@ class BatchPolicy:
     window_s: float = 0.005
     bucket_width: int = 32
     """Items whose lengths differ by bucket band are never padded to each other."""
+    starve_s: float = 0.5
+    """The longest an item waits behind more urgent ones before it goes first."""
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.bucket_width < 1 or self.window_s < 0:
             raise ValueError("max_batch and bucket_width must be >= 1, window_s >= 0")
+        if self.starve_s <= 0:
+            raise ValueError("starve_s must be > 0")
 
     def bucket(self, length: int) -> int:
         return max(length - 1, 0) // self.bucket_width
@@ -147,14 +154,19 @@ class BatchScheduler(Generic[ItemT, ResultT]):
                 if not self._waiting:
                     self._cond.wait()
                     continue
-                head = min(self._waiting, key=lambda w: w.rank)
-                due = head.arrived + self.policy.window_s
-                remaining = due - time.monotonic()
+                now = time.monotonic()
+                head = min(self._waiting, key=lambda w: self._urgency(w, now))
+                remaining = head.arrived + self.policy.window_s - now
                 if remaining > 0 and self._bucket_size(head.bucket) < self.policy.max_batch:
                     # Something may arrive (a fuller bucket, a more urgent head): re-decide.
                     self._cond.wait(remaining)
                     continue
-                return self._take(head.bucket)
+                return self._take(head.bucket, now)
+
+    def _urgency(self, waiting: _Waiting[ItemT, ResultT], now: float) -> tuple[int, int, int]:
+        """Sort key, most urgent first: starved items (oldest first), then by rank."""
+        starved = now - waiting.arrived >= self.policy.starve_s
+        return (0, 0, waiting.order) if starved else (1, *waiting.rank)
 
     def _drop_cancelled(self) -> None:
         self._waiting = [w for w in self._waiting if not w.future.cancelled()]
@@ -162,8 +174,10 @@ class BatchScheduler(Generic[ItemT, ResultT]):
     def _bucket_size(self, bucket: int) -> int:
         return sum(1 for w in self._waiting if w.bucket == bucket)
 
-    def _take(self, bucket: int) -> list[_Waiting[ItemT, ResultT]]:
-        candidates = sorted((w for w in self._waiting if w.bucket == bucket), key=lambda w: w.rank)
+    def _take(self, bucket: int, now: float) -> list[_Waiting[ItemT, ResultT]]:
+        candidates = sorted(
+            (w for w in self._waiting if w.bucket == bucket), key=lambda w: self._urgency(w, now)
+        )
         chosen = candidates[: self.policy.max_batch]
         taken = set(map(id, chosen))
         self._waiting = [w for w in self._waiting if id(w) not in taken]
