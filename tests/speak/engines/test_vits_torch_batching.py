@@ -13,7 +13,11 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from scaispeak.speak.engines.vits_torch.batching import BatchPolicy, BatchScheduler
+from scaispeak.speak.engines.vits_torch.batching import (
+    BatchPolicy,
+    BatchScheduler,
+    SchedulerClosed,
+)
 from scaispeak.speak.synthesis.inference import Priority
 
 Item = tuple[str, int]
@@ -190,7 +194,7 @@ def test_a_failing_batch_fails_only_its_own_callers(
     assert later.result(WAIT_S) == "LATER", "the scheduler must survive a failed batch"
 
 
-def test_close_cancels_waiting_callers(
+def test_close_fails_waiting_callers(
     model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
 ) -> None:
     scheduler = _scheduler(model, max_batch=8, window_s=0.0, bucket_width=100)
@@ -199,11 +203,13 @@ def test_close_cancels_waiting_callers(
     closer = threading.Thread(target=scheduler.close)
     closer.start()
     deadline = time.monotonic() + WAIT_S
-    while not waiting.cancelled() and time.monotonic() < deadline:
-        time.sleep(0.01)  # let close() cancel it before the running batch lets go
+    while not waiting.done() and time.monotonic() < deadline:
+        time.sleep(0.01)  # let close() fail it before the running batch lets go
     model.gate.set()
     closer.join(WAIT_S)
-    assert waiting.cancelled()
+    # Failed, not cancelled: an awaiting caller took the cancel for its own.
+    assert not waiting.cancelled()
+    assert isinstance(waiting.exception(0), SchedulerClosed)
     with pytest.raises(RuntimeError, match="closed"):
         scheduler.submit(("after", 5))
 

@@ -18,8 +18,9 @@ items from any thread and get a ``concurrent.futures.Future`` each. The schedule
 4. resolves each item's future as soon as its batch returns.
 
 A caller that cancels its future before its batch starts is left out of it; once the
-batch runs, its result is dropped. An exception raised by one batch reaches only the
-callers in that batch; the scheduler carries on.
+batch runs, its result is dropped. Closing fails what still waits (``SchedulerClosed``).
+An exception raised by one batch reaches only the callers in that batch; the scheduler
+carries on.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from scaispeak.speak.engines.base import Priority
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
+
+
+class SchedulerClosed(RuntimeError):
+    """The scheduler was closed with the item still waiting."""
 
 
 @dataclass(frozen=True)
@@ -127,11 +132,16 @@ class BatchScheduler(Generic[ItemT, ResultT]):
         return waiting.future
 
     def close(self) -> None:
-        """Cancel what is waiting, let a running batch finish, stop the thread."""
+        """Fail what is waiting (``SchedulerClosed``), let a running batch finish, stop
+        the thread. Failed, not cancelled: an awaiting caller would take a cancelled
+        future for its own cancellation, not for an engine that stopped under it."""
         with self._cond:
             self._closed = True
             for waiting in self._waiting:
-                waiting.future.cancel()
+                if waiting.future.set_running_or_notify_cancel():
+                    waiting.future.set_exception(
+                        SchedulerClosed("the engine stopped before this item ran")
+                    )
             self._waiting.clear()
             self._cond.notify_all()
         self._thread.join()
