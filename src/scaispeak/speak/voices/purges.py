@@ -53,19 +53,23 @@ async def schedule(session: AsyncSession, keys: Sequence[str | None]) -> list[st
 async def purge(session: AsyncSession, storage: BlobStore, keys: Sequence[str]) -> list[str]:
     """Delete ``keys`` now, after the commit that scheduled them; returns those left to
     the retry. Never raises (but for cancellation): the withdrawal stands, and what
-    failed here, the store or the database, the rows scheduled leave to the retry."""
+    failed here, the store or the database, the rows scheduled leave to the retry.
+
+    Its rows are written in a session of its own on ``session``'s database: a failed
+    statement's rollback would expire the caller's objects (the voice it answers with)."""
     left = []
-    for key in keys:
-        try:
-            await _purge_one(session, storage, key)
-        except Exception as exc:
-            # Retried whatever the cause (a permission refused today may be granted
-            # tomorrow): a voice's audio must not be forgotten. ``purge_due`` reports
-            # keys that keep failing as errors, for an operator.
-            _log.warning("blob %s: deletion failed, retried in %g s: %r", key, RETRY_S, exc)
-            left.append(key)
-            with suppress(Exception):  # a failed statement leaves the session unusable
-                await session.rollback()
+    async with AsyncSession(session.bind, expire_on_commit=False) as own:
+        for key in keys:
+            try:
+                await _purge_one(own, storage, key)
+            except Exception as exc:
+                # Retried whatever the cause (a permission refused today may be granted
+                # tomorrow): a voice's audio must not be forgotten. ``purge_due``
+                # reports keys that keep failing as errors, for an operator.
+                _log.warning("blob %s: deletion failed, retried in %g s: %r", key, RETRY_S, exc)
+                left.append(key)
+                with suppress(Exception):  # a failed statement leaves the session unusable
+                    await own.rollback()
     return left
 
 
