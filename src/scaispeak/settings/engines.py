@@ -52,6 +52,13 @@ class EngineSettings(BaseModel):
         description="PyTorch engine: sentences batch together when their phoneme counts "
         "fall in the same band of this width.",
     )
+    torch_max_waiting: int = Field(
+        4096,
+        ge=1,
+        description="PyTorch engine: sentences of new callers that may wait for the GPU; "
+        "past it a new request or stream is refused (503 server_busy), while those under "
+        "way and jobs still queue.",
+    )
     torch_decoder_dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto",
         description="PyTorch engine: precision of the decoder; `auto` = float16 on CUDA, "

@@ -17,6 +17,7 @@ from scaispeak.speak.engines.vits_torch.batching import (
     BatchPolicy,
     BatchScheduler,
     SchedulerClosed,
+    SchedulerFull,
 )
 from scaispeak.speak.synthesis.inference import Priority
 
@@ -249,6 +250,25 @@ def test_a_steady_trickle_of_urgent_work_does_not_starve_the_rest(
         feeder.join()
 
 
+def test_a_new_caller_past_the_cap_is_refused_but_work_under_way_still_queues(
+    model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
+) -> None:
+    """Unbounded, a saturated GPU let latency grow without limit (the CPU engines'
+    queue answers 503 instead): new callers are refused; a call already under way
+    (admitted) and bulk work still queue, as with the inference pool."""
+    policy = BatchPolicy(max_batch=8, window_s=0.0, bucket_width=100, max_waiting=2)
+    scheduler: BatchScheduler[Item, str] = BatchScheduler(model, lambda item: item[1], policy)
+    scheduler_factory.append(scheduler)
+    _hold_behind_a_running_batch(model, scheduler)
+    queued = [scheduler.submit(("a", 5)), scheduler.submit(("b", 5))]
+    with pytest.raises(SchedulerFull):
+        scheduler.submit(("new caller", 5), Priority.FIRST_AUDIO)
+    queued.append(scheduler.submit(("next sentence", 5), admitted=True))
+    queued.append(scheduler.submit(("job", 5), Priority.BULK))
+    model.gate.set()
+    assert [f.result(WAIT_S) for f in queued] == ["A", "B", "NEXT SENTENCE", "JOB"]
+
+
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         BatchPolicy(max_batch=0)
@@ -256,3 +276,5 @@ def test_policy_rejects_nonsense() -> None:
         BatchPolicy(window_s=-1)
     with pytest.raises(ValueError):
         BatchPolicy(starve_s=0)
+    with pytest.raises(ValueError):
+        BatchPolicy(max_waiting=0)

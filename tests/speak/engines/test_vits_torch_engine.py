@@ -200,13 +200,15 @@ async def test_the_pipeline_awaits_it_and_each_call_carries_its_priority(
 ) -> None:
     """An AsyncEngine: the pipeline awaits it, so callers wait on futures, not threads."""
     assert isinstance(engine, AsyncEngine)
-    submitted: list[Priority] = []
+    submitted: list[tuple[Priority, bool]] = []
     scheduler = engine.scheduler
     real_submit = scheduler.submit
 
-    def spy(item: SentenceItem, priority: Priority = Priority.NORMAL) -> Future[SpokenSentence]:
-        submitted.append(priority)
-        return real_submit(item, priority)
+    def spy(
+        item: SentenceItem, priority: Priority = Priority.NORMAL, *, admitted: bool = False
+    ) -> Future[SpokenSentence]:
+        submitted.append((priority, admitted))
+        return real_submit(item, priority, admitted=admitted)
 
     scheduler.submit = spy  # type: ignore[method-assign]
     try:
@@ -217,9 +219,11 @@ async def test_the_pipeline_awaits_it_and_each_call_carries_its_priority(
             for _ in range(6)
         ]
         audio = await asyncio.gather(*calls)
+        # A call continuing a request under way is not refused by a saturated queue.
+        await engine.synthesize_async("Hello there.", VOICE_KEY, seed=1, admitted=True)
     finally:
         scheduler.submit = real_submit  # type: ignore[method-assign]
-    assert submitted == [Priority.FIRST_AUDIO] * 6
+    assert submitted == [(Priority.FIRST_AUDIO, False)] * 6 + [(Priority.NORMAL, True)]
     alone = engine.synthesize("Hello there.", VOICE_KEY, seed=1)
     for clip in audio:
         np.testing.assert_allclose(clip, alone, atol=1e-4)

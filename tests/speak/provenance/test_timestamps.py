@@ -97,12 +97,24 @@ class TimedAsyncTone(TimedTone):
     name: str = "timed-async"
 
     async def synthesize_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> Pcm:
         return self.synthesize(text, voice, speed=speed)
 
     async def synthesize_timed_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> TimedPcm:
         return self.synthesize_timed(text, voice, speed=speed)
 

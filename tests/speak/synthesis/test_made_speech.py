@@ -39,7 +39,13 @@ class LoudAsyncPiper:
         pass
 
     async def synthesize_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> Pcm:
         pcm = await asyncio.to_thread(self._piper.synthesize, text, voice, speed=speed)
         return (pcm * 0.25).astype(np.float32)

@@ -116,11 +116,19 @@ class AsyncEngine(Protocol):
     def warm(self) -> None: ...
 
     async def synthesize_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> Pcm:
         """Like ``Engine.synthesize``, for engines whose work happens elsewhere (an
         upstream service, a GPU batch scheduler): awaited, holding no thread meanwhile.
-        ``priority`` is how urgent the call is, for engines that queue work."""
+        ``priority`` is how urgent the call is, for engines that queue work;
+        ``admitted``, that it continues a request or stream under way, which an engine
+        bounding its queue must not refuse (InferencePool.run)."""
         ...
 
 
@@ -225,5 +233,11 @@ class TimedAsyncEngine(Protocol):
     """The same capability for an ``AsyncEngine`` (the torch VITS engine is awaited)."""
 
     async def synthesize_timed_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> TimedPcm: ...

@@ -76,5 +76,6 @@ def _torch_piper_engine(options: EngineSettings) -> Engine:
         max_batch=options.torch_max_batch,
         window_s=options.torch_batch_window_ms / 1000,
         bucket_width=options.torch_bucket_width,
+        max_waiting=options.torch_max_waiting,
     )
     return TorchPiperEngine("cuda", policy=policy, decoder_dtype=options.torch_decoder_dtype)

@@ -88,9 +88,16 @@ class RelayEngine:
         return None
 
     async def synthesize_async(
-        self, text: str, voice: str, *, speed: float = 1.0, priority: Priority = Priority.NORMAL
+        self,
+        text: str,
+        voice: str,
+        *,
+        speed: float = 1.0,
+        priority: Priority = Priority.NORMAL,
+        admitted: bool = False,
     ) -> Pcm:
-        """Speak through the upstream (``priority`` is ignored: it has no queue of ours)."""
+        """Speak through the upstream (``priority`` and ``admitted`` are ignored: it has
+        no queue of ours)."""
         response, permit = await self._open(text, voice, speed)
         # Closed at once if this read is cancelled, so the verdict and release come now.
         async with aclosing(self._chunks(response, permit)) as chunks:

@@ -288,11 +288,13 @@ class SynthesisPipeline:
             spans = None
             if isinstance(engine, TimedAsyncEngine):
                 timed = await engine.synthesize_timed_async(
-                    text, voice, speed=speed, priority=priority
+                    text, voice, speed=speed, priority=priority, admitted=admitted
                 )
                 pcm, spans = timed.pcm, timed.word_spans
             else:
-                pcm = await engine.synthesize_async(text, voice, speed=speed, priority=priority)
+                pcm = await engine.synthesize_async(
+                    text, voice, speed=speed, priority=priority, admitted=admitted
+                )
             if not levelled:
                 return pcm, spans
             finished = await asyncio.to_thread(self._finish, pcm, engine.sample_rate, watermark)

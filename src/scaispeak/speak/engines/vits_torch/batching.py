@@ -42,6 +42,10 @@ class SchedulerClosed(RuntimeError):
     """The scheduler was closed with the item still waiting."""
 
 
+class SchedulerFull(RuntimeError):
+    """``max_waiting`` items of new callers already wait: come back later."""
+
+
 @dataclass(frozen=True)
 class BatchPolicy:
     """How batches are formed; see the module docstring."""
@@ -52,12 +56,16 @@ class BatchPolicy:
     """Items whose lengths differ by bucket band are never padded to each other."""
     starve_s: float = 0.5
     """The longest an item waits behind more urgent ones before it goes first."""
+    max_waiting: int = 4096
+    """Waiting items (not bulk) past which a new caller is refused (``SchedulerFull``);
+    the later items of a caller already under way (``admitted``) and bulk work wait
+    however many there are, as with the inference pool's queue."""
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.bucket_width < 1 or self.window_s < 0:
             raise ValueError("max_batch and bucket_width must be >= 1, window_s >= 0")
-        if self.starve_s <= 0:
-            raise ValueError("starve_s must be > 0")
+        if self.starve_s <= 0 or self.max_waiting < 1:
+            raise ValueError("starve_s must be > 0, max_waiting >= 1")
 
     def bucket(self, length: int) -> int:
         return max(length - 1, 0) // self.bucket_width
@@ -117,11 +125,18 @@ class BatchScheduler(Generic[ItemT, ResultT]):
         with self._cond:
             return sum(1 for w in self._waiting if not w.future.cancelled())
 
-    def submit(self, item: ItemT, priority: Priority = Priority.NORMAL) -> Future[ResultT]:
-        """Queue ``item``; its future resolves when its batch has run."""
+    def submit(
+        self, item: ItemT, priority: Priority = Priority.NORMAL, *, admitted: bool = False
+    ) -> Future[ResultT]:
+        """Queue ``item``; its future resolves when its batch has run. Raises
+        ``SchedulerFull`` for a new caller's urgent item past ``max_waiting``."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the batch scheduler is closed")
+            if not admitted and priority is not Priority.BULK:
+                urgent = sum(1 for w in self._waiting if w.priority is not Priority.BULK)
+                if urgent >= self.policy.max_waiting:
+                    raise SchedulerFull(f"{urgent} sentences are already waiting")
             bucket = self.policy.bucket(self._length_of(item))
             waiting: _Waiting[ItemT, ResultT] = _Waiting(
                 item, bucket, priority, self._order, time.monotonic()

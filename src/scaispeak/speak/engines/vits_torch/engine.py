@@ -41,7 +41,11 @@ from scaispeak.speak.engines.base import (
     UnknownEngineVoice,
 )
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
-from scaispeak.speak.engines.vits_torch.batching import BatchPolicy, BatchScheduler
+from scaispeak.speak.engines.vits_torch.batching import (
+    BatchPolicy,
+    BatchScheduler,
+    SchedulerFull,
+)
 from scaispeak.speak.engines.vits_torch.model import (
     GaussianNoise,
     NoiseSource,
@@ -225,10 +229,13 @@ class TorchPiperEngine:
         speed: float = 1.0,
         priority: Priority = Priority.NORMAL,
         seed: int | None = None,
+        admitted: bool = False,
     ) -> Pcm:
         """``synthesize`` without a thread waiting: phonemes in a short thread hop, then
-        the batches are awaited. Cancelling drops sentences whose batch has not started."""
-        _, spoken = await self._spoken(text, voice, speed, priority, seed)
+        the batches are awaited. Cancelling drops sentences whose batch has not started.
+        ``ServerBusy`` when too many sentences wait, unless ``admitted`` (a later call of
+        a request or stream under way) or bulk."""
+        _, spoken = await self._spoken(text, voice, speed, priority, seed, admitted=admitted)
         return _joined([sentence.pcm for sentence in spoken])
 
     async def synthesize_timed_async(
@@ -239,10 +246,13 @@ class TorchPiperEngine:
         speed: float = 1.0,
         priority: Priority = Priority.NORMAL,
         seed: int | None = None,
+        admitted: bool = False,
     ) -> TimedPcm:
         """``synthesize_async``, and where each word of ``text`` is in it, from the
         model's own durations (vits_words.py; None where the words could not be placed)."""
-        items, spoken = await self._spoken(text, voice, speed, priority, seed, count_words=True)
+        items, spoken = await self._spoken(
+            text, voice, speed, priority, seed, count_words=True, admitted=admitted
+        )
         pcm = _joined([sentence.pcm for sentence in spoken])
         sentences = [
             (item.phonemes, s.frames_per_id) for item, s in zip(items, spoken, strict=True)
@@ -261,6 +271,7 @@ class TorchPiperEngine:
         seed: int | None,
         *,
         count_words: bool = False,
+        admitted: bool = False,
     ) -> tuple[list[SentenceItem], list[SpokenSentence]]:
         """The sentences' items and what their batches gave back. ``count_words`` also
         phonemizes each word alone in the same thread hop, so placing the words later,
@@ -275,7 +286,7 @@ class TorchPiperEngine:
             return items
 
         items = await asyncio.to_thread(prepare)
-        futures = self._submit(items, priority)
+        futures = self._submit(items, priority, admitted=admitted)
         try:
             with _model_errors():
                 return items, [await asyncio.wrap_future(future) for future in futures]
@@ -292,13 +303,24 @@ class TorchPiperEngine:
         return self.sentence_items(text, speed=speed, seed=seed)
 
     def _submit(
-        self, items: list[SentenceItem], priority: Priority
+        self, items: list[SentenceItem], priority: Priority, *, admitted: bool = False
     ) -> list[Future[SpokenSentence]]:
+        """Queue the call's sentences: its first is refused past the scheduler's cap
+        unless the call is ``admitted``, its later ones never (the call got in)."""
         if not items:
             return []
         scheduler = self._loaded()
         try:
-            return [scheduler.submit(item, priority) for item in items]
+            return [
+                scheduler.submit(item, priority, admitted=admitted or index > 0)
+                for index, item in enumerate(items)
+            ]
+        except SchedulerFull as exc:
+            # Imported here: the service's errors bring the web and database packages,
+            # which the GPU machine's benchmark run does not have (bench/gpu.py).
+            from scaispeak.speak.errors import ServerBusy
+
+            raise ServerBusy(f"The GPU engine is saturated ({exc}); try again shortly.") from exc
         except RuntimeError as exc:  # closed while this caller was arriving
             raise EngineUnavailable(f"the torch piper engine is shutting down: {exc}") from exc
 
