@@ -296,3 +296,15 @@ def test_the_gpu_benchmark_imports_nothing_the_gpu_machine_lacks() -> None:
         [sys.executable, "-c", blocker], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_seeded_sentence_sounds_the_same_batched_with_unseeded_ones(
+    engine: TorchPiperEngine,
+) -> None:
+    """A batch with any unseeded item drew fresh noise for all of them: the seeded
+    sentence's audio changed with whatever it happened to be batched with."""
+    [seeded] = engine.sentence_items("The harbour was quiet.", seed=7)
+    [unseeded] = engine.sentence_items("Gulls circled above the cranes.", seed=None)
+    [alone] = engine.runner([seeded])
+    together = engine.runner([seeded, unseeded])
+    np.testing.assert_allclose(together[0], alone, atol=1e-4)

@@ -122,9 +122,12 @@ class VitsBatchRunner:
 
 
 def _noise_for(items: Sequence[SentenceItem]) -> NoiseSource:
+    """Noise drawn on the device for a batch of service traffic; per item where any
+    item carries a seed, so a seeded item sounds the same whatever it is batched with
+    (it got the batch's fresh noise when an unseeded item shared its batch)."""
     seeds = [item.seed for item in items]
-    if all(seed is not None for seed in seeds):
-        return PerItemNoise([int(seed) for seed in seeds if seed is not None])
+    if any(seed is not None for seed in seeds):
+        return PerItemNoise(seeds)
     return GaussianNoise()
 
 

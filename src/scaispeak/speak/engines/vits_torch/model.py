@@ -85,10 +85,10 @@ class PerItemNoise:
 
     Item ``i`` gets the same noise whatever batch it is in and however long the batch
     is padded: what the batch-equivalence tests need, and what makes a segment's
-    audio reproducible from its seed.
+    audio reproducible from its seed. An item without a seed (None) gets fresh noise.
     """
 
-    def __init__(self, seeds: Sequence[int]) -> None:
+    def __init__(self, seeds: Sequence[int | None]) -> None:
         self._seeds = list(seeds)
 
     def duration_noise(self, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -105,7 +105,7 @@ class PerItemNoise:
         out = torch.zeros(lengths.shape[0], channels, steps)
         for i, (seed, length) in enumerate(zip(self._seeds, lengths.tolist(), strict=True)):
             # Two draws per seed (durations, latent) from separate generator states.
-            generator = torch.Generator().manual_seed(seed * 2 + stream)
+            generator = None if seed is None else torch.Generator().manual_seed(seed * 2 + stream)
             out[i, :, :length] = torch.randn(channels, int(length), generator=generator)
         return out.to(lengths.device)
 
