@@ -23,6 +23,9 @@ from tests.support.asr import transcribe, word_error_rate
 from tests.support.gated import SEGMENTS, TEXT, Served
 
 PRICE = 15  # selfhosted, micro-credits per character (the default)
+MISHEARD = 0.2
+"""Word error rate allowed: five words of TEXT's 26 (each synthesis draws new noise, and
+a CI run heard "keep or climb" for "keeper climbed", 0.19); garbled audio scores near 1."""
 
 
 def test_the_first_audio_comes_before_the_rest_is_spoken(
@@ -39,7 +42,7 @@ def test_the_first_audio_comes_before_the_rest_is_spoken(
         audio = first + b"".join(chunks)
         request_id = answer.headers["x-request-id"]
     pcm, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
-    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.15
+    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= MISHEARD
     [line] = served.ledger(request_id)
     assert (line.characters, line.cost_micros) == (len(TEXT), PRICE * len(TEXT))
     assert line.audio_seconds == pytest.approx(len(pcm) / rate, abs=0.1)
@@ -56,7 +59,7 @@ def test_flac_which_cannot_be_streamed_is_answered_whole(
         assert "content-length" in answer.headers
         audio = answer.read()
     pcm, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
-    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.15
+    assert word_error_rate(TEXT, transcribe(pcm, rate)) <= MISHEARD
 
 
 def test_a_caller_who_hangs_up_stops_the_rest_and_pays_for_what_was_spoken(
@@ -132,7 +135,7 @@ def test_server_sent_events_come_as_the_speech_is_made(
         request_id = answer.headers["x-request-id"]
     audio = b"".join(base64.b64decode(e["audio"]) for e in [first, *rest])
     pcm = np.frombuffer(audio, "<i2").astype(np.float32) / 32768
-    assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.15
+    assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= MISHEARD
     assert done["type"] == "speech.audio.done" and done["characters"] == len(TEXT)
     assert done["audio_seconds"] == pytest.approx(len(pcm) / 24000, abs=0.05)
     [line] = served.ledger(request_id)
