@@ -45,13 +45,13 @@ import torch
 
 from scaispeak.speak.engines.base import Priority
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
-from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
-from scaispeak.speak.engines.vits_torch.engine import (
+from scaispeak.speak.engines.vits_torch.batch_runner import (
     DECODER_DTYPES,
     SentenceItem,
-    TorchPiperEngine,
     VitsBatchRunner,
 )
+from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
+from scaispeak.speak.engines.vits_torch.engine import TorchPiperEngine
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
 
 SENTENCES = (

@@ -17,7 +17,7 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.engines.relay import RelayEngine
 from scaispeak.speak.jobs.models import LEASE_OWNER_MAX
 from scaispeak.speak.jobs.queue import JobQueue
-from scaispeak.speak.jobs.runner import JobRuntime
+from scaispeak.speak.jobs.runtime import JobRuntime
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.streaming.admission import ActiveStreams, RedisStreamSlots
 from scaispeak.speak.synthesis.inference import inference_pool

@@ -29,14 +29,14 @@ from scaispeak.speak.engines.base import (
 )
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
-from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
-from scaispeak.speak.engines.vits_torch.engine import (
+from scaispeak.speak.engines.vits_torch.batch_runner import (
     SentenceItem,
     SpokenSentence,
-    TorchPiperEngine,
     VitsBatchRunner,
     resolve_decoder_dtype,
 )
+from scaispeak.speak.engines.vits_torch.batching import BatchPolicy
+from scaispeak.speak.engines.vits_torch.engine import TorchPiperEngine
 from scaispeak.speak.engines.vits_torch.weights import load_piper_vits
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.synthesis.audio import AudioFormat

@@ -16,7 +16,7 @@ from scaispeak.platform.db import Database
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import JobState, SynthJob
-from scaispeak.speak.jobs.runner import JobRuntime
+from scaispeak.speak.jobs.runtime import JobRuntime
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.voices.models import Voice, VoiceScope

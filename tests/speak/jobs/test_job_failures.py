@@ -16,7 +16,7 @@ from scaispeak.platform.accounting.models import ReservationState, UsageEntry
 from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import BackendUnavailable
-from scaispeak.speak.jobs import runner
+from scaispeak.speak.jobs import finishing
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.queue import sweep_once
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
@@ -93,14 +93,14 @@ async def test_a_save_to_target_taken_while_the_job_ran_fails_it_and_keeps_that_
     await give_tenant_a_budget(app)
     share = await share_of(app, app.tenancy.member_a)
     url = f"/v1/drive/shares/{share}/files/out/story.wav"
-    assemble = runner.assemble
+    assemble = finishing.assemble
 
     async def someone_writes_the_target_first(*args: Any, **kwargs: Any) -> Any:
         taken = await app.client.put(url, content=b"theirs", headers=member)
         assert taken.status_code == 201, taken.text
         return await assemble(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "assemble", someone_writes_the_target_first)
+    monkeypatch.setattr(finishing, "assemble", someone_writes_the_target_first)
     target = {"share_id": share, "path": "out/story.wav"}
     job = (await submit(app, format="wav", save_to=target)).json()
     done = await wait_for(app, job["id"], FINAL, seconds=60)
@@ -146,7 +146,7 @@ async def test_a_run_that_dies_while_saving_leaves_the_share_as_it_was(
     app = sqlite_app
     member = app.auth(app.tenancy.member_a)
     share = await share_of(app, app.tenancy.member_a)
-    succeed = runner._succeed_and_charge
+    succeed = finishing._succeed_and_charge
     crashed = asyncio.Event()
 
     async def die_once_before_succeeding(*args: Any, **kwargs: Any) -> Any:
@@ -155,7 +155,7 @@ async def test_a_run_that_dies_while_saving_leaves_the_share_as_it_was(
             raise asyncio.CancelledError  # the file is staged; the job is not done
         return await succeed(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_succeed_and_charge", die_once_before_succeeding)
+    monkeypatch.setattr(finishing, "_succeed_and_charge", die_once_before_succeeding)
     files = f"/v1/drive/shares/{share}/files"
     target = {"share_id": share, "path": "out/story.wav"}
     job = (await submit(app, format="wav", save_to=target)).json()
@@ -187,7 +187,7 @@ async def test_a_cancel_that_lands_while_the_job_saves_leaves_the_old_file(
         share = await share_of(app, app.tenancy.member_a)
         original = f"/v1/drive/shares/{share}/files/report.wav"
         assert (await app.client.put(original, content=b"ORIGINAL", headers=member)).is_success
-        succeed = runner._succeed_and_charge
+        succeed = finishing._succeed_and_charge
         job_id: list[str] = []
 
         async def cancel_first(*args: Any, **kwargs: Any) -> Any:
@@ -195,7 +195,7 @@ async def test_a_cancel_that_lands_while_the_job_saves_leaves_the_old_file(
             assert (await app.client.delete(cancel, headers=member)).status_code == 200
             return await succeed(*args, **kwargs)
 
-        monkeypatch.setattr(runner, "_succeed_and_charge", cancel_first)
+        monkeypatch.setattr(finishing, "_succeed_and_charge", cancel_first)
         target = {"share_id": share, "path": "report.wav", "overwrite": True}
         job_id.append((await submit(app, format="wav", save_to=target)).json()["id"])
         done = await wait_for(app, job_id[0], FINAL)

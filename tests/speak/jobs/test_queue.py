@@ -19,7 +19,7 @@ from scaispeak.settings import JobSettings, Settings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs import queue as job_queue
 from scaispeak.speak.jobs.queue import JobQueue, sweep_once
-from scaispeak.speak.jobs.runner import JobRuntime
+from scaispeak.speak.jobs.runtime import JobRuntime
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.speak.jobs.support import job_row
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for

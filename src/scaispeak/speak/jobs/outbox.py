@@ -29,7 +29,7 @@ from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.webhooks import Sent, send, webhook_secret
 
 if TYPE_CHECKING:
-    from scaispeak.speak.jobs.runner import JobRuntime
+    from scaispeak.speak.jobs.runtime import JobRuntime
 
 _log = logging.getLogger(__name__)
 EVENTS = (JobState.succeeded, JobState.failed, JobState.cancelled)

@@ -24,7 +24,8 @@ from scaispeak.settings import Settings
 from scaispeak.speak.jobs import outbox, retention
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.outbox import deliver_in_background
-from scaispeak.speak.jobs.runner import JobRuntime, run_job
+from scaispeak.speak.jobs.runner import run_job
+from scaispeak.speak.jobs.runtime import JobRuntime
 
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"

@@ -8,7 +8,8 @@ Exactly-once effects on an at-least-once queue:
   ``segments_done`` advances (overwriting is harmless), so a successor resumes from
   the last finished segment;
 - the final state change and the charge land in one transaction, and the ledger
-  accepts one line per reservation, so a job is charged once however often it runs;
+  accepts one line per reservation, so a job is charged once however often it runs
+  (finishing.py);
 - a job whose runs keep dying (crash, out-of-memory kill) is failed after
   ``max_attempts`` claims instead of being re-run forever;
 - a successor that splits the text differently (a deploy changed the rules) starts
@@ -22,87 +23,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import anyio
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.accounting import service as accounting
-from scaispeak.platform.db import Database, utcnow
+from scaispeak.platform.db import utcnow
 from scaispeak.platform.errors import ServiceError
-from scaispeak.platform.storage.base import BlobStore, StorageUnavailable
-from scaispeak.settings import JobSettings
+from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError, VoiceWithdrawn
 from scaispeak.speak.jobs import billing, lease, outbox, replan
 from scaispeak.speak.jobs.assembly import (
-    assemble,
-    discard_checkpoints,
     discard_job_blobs,
-    result_key,
     segment_key,
     wav_bytes,
     written_segments,
 )
-from scaispeak.speak.jobs.delivery import saving_to_share
+from scaispeak.speak.jobs.finishing import finish
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.permit import JobPermit
+from scaispeak.speak.jobs.runtime import ClaimedJob, JobRuntime, LostLease, notify, reload_job
 from scaispeak.speak.jobs.service import cancel_for_withdrawn_voice, release_hold
-from scaispeak.speak.provenance import service as provenance
-from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import InferencePoolClosed, Lane, Priority
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.speech import SegmentAudio
 from scaispeak.speak.synthesis.text import Segment
-from scaispeak.speak.voices.library import record_use_of
 
 _log = logging.getLogger(__name__)
-
-
-class LostLease(Exception):
-    """The job was cancelled or taken over: stop without touching it further."""
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    """A claimed job's identity as plain values, read once right after the claim.
-
-    A rollback expires the ORM row, and reading an expired attribute lazy-loads it,
-    which fails outside SQLAlchemy's greenlet (``MissingGreenlet``). Everything that
-    may run after a rollback (failing the job, releasing its hold, the heartbeat)
-    uses these values, never the row.
-    """
-
-    job_id: str
-    reservation_id: str
-    format: AudioFormat
-
-    @classmethod
-    def of(cls, job: SynthJob) -> ClaimedJob:
-        return cls(job.id, job.reservation_id, AudioFormat(job.params["format"]))
-
-
-@dataclass
-class JobRuntime:
-    """What a worker needs to run jobs; one per process."""
-
-    db: Database
-    storage: BlobStore
-    pipeline: SynthesisPipeline
-    settings: JobSettings
-    worker_id: str
-    signing_key: str
-    scratch_dir: Path
-    background: set[asyncio.Task[bool]] = field(default_factory=set)
-    stopping: bool = False
-    """Set by a graceful stop (worker.stop_jobs): a job cancelled under it is handed
-    back, not left to look like a crash."""
 
 
 async def run_job(rt: JobRuntime, message_for: str) -> None:
@@ -147,7 +96,7 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
                 _log.info("job %s stopped (cancelled or taken over): %r", job_id, exc)
         finally:
             heartbeat.cancel()
-        _notify(rt, await _reload(session, run.job_id))
+        notify(rt, await reload_job(session, run.job_id))
 
 
 async def _hand_back(rt: JobRuntime, job_id: str) -> None:
@@ -161,27 +110,6 @@ async def _hand_back(rt: JobRuntime, job_id: str) -> None:
         _log.info("job %s: handed back for a successor, this process is stopping", job_id)
 
 
-async def _reload(session: AsyncSession, job_id: str) -> SynthJob:
-    """The row as it is now, read in a transaction that ends here.
-
-    What follows a reload can take long (the first segment waits in the bulk inference
-    queue, blobs are deleted): an open transaction would hold a pooled connection, a
-    snapshot and a lock on synth_jobs all that time (a migration's ALTER waits on it).
-    """
-    job = await session.get(SynthJob, job_id, populate_existing=True)
-    assert job is not None  # job rows are never deleted
-    await session.commit()  # sessions keep their rows loaded on commit
-    return job
-
-
-def _notify(rt: JobRuntime, job: SynthJob) -> None:
-    """Send the job's event now, in the background: a slow receiver must not hold the
-    worker. The event is already stored with the outcome (outbox.py), so a process that
-    stops before delivering it leaves it to another's sweep."""
-    if job.webhook_url and job.state in outbox.EVENTS:
-        outbox.deliver_in_background(rt, job.id)
-
-
 async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob | None:
     """Take the next job in line under a lease (lease.next_in_line: usually ``job_id``,
     the one this message was for, unless another tenant has waited longer). None when
@@ -193,7 +121,7 @@ async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob 
         await session.rollback()
     for candidate in await lease.next_in_line(session, job_id, rt.settings.max_attempts, now):
         if await lease.take(session, candidate, rt.worker_id, rt.settings, now):
-            return await _reload(session, candidate)
+            return await reload_job(session, candidate)
     return None
 
 
@@ -204,7 +132,7 @@ async def _after_giving_up(session: AsyncSession, rt: JobRuntime, job_id: str) -
     await release_hold(session, job.reservation_id)  # commits the failure with the release
     count = written_segments(job.segments_done, job.segments_total)
     await discard_job_blobs(rt.storage, job_id, count, AudioFormat(job.params["format"]))
-    _notify(rt, job)
+    notify(rt, job)
 
 
 async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) -> dict[str, int]:
@@ -240,7 +168,7 @@ async def _routes_now(
         return await permit.routes_now()
     except VoiceWithdrawn:
         if await cancel_for_withdrawn_voice(session, job.id, job.reservation_id):
-            _notify(rt, await _reload(session, job.id))
+            notify(rt, await reload_job(session, job.id))
         raise LostLease(job.id) from None
 
 
@@ -267,91 +195,6 @@ async def _speak_with_failover(
             if attempt == len(routes) - 1:
                 raise
     raise BackendUnavailable("No backend could serve the job.")
-
-
-async def finish(
-    session: AsyncSession, rt: JobRuntime, job: SynthJob, run: ClaimedJob, served: dict[str, int]
-) -> None:
-    rate = int(job.params["sample_rate"])
-    segments = rt.pipeline.plan(job.text)
-    pauses = [rt.pipeline.pause_after(s) for s in segments]
-    key = result_key(job.id, run.format)
-    capture = StreamCapture(
-        rate, rt.pipeline.fingerprint_seconds, watermarked=bool(job.params.get("watermark", True))
-    )
-    size, seconds = await assemble(
-        rt.storage, job.id, pauses, run.format, rate, key, rt.scratch_dir, capture
-    )
-    # Fingerprint before saving: the staged save holds the file's row locked until the
-    # success commits, and this takes a while.
-    prints = await asyncio.to_thread(capture.fingerprint)
-    origin = provenance.ClipOrigin(job.tenant_id, job.user_id, job.id, "job", job.voice_id)
-    charge = billing.charge(job, served, seconds)
-    async with _saving(session, rt, job, key, run.format) as saved:
-        # These land with the success and the charge, or not at all.
-        provenance.record_clip(
-            session, origin, watermarked=capture.watermarked, duration_s=seconds, fingerprint=prints
-        )
-        await _count_use(session, job)
-        await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
-    await discard_checkpoints(rt.storage, job.id, len(segments))
-
-
-async def _count_use(session: AsyncSession, job: SynthJob) -> None:
-    """The voice's use, with the success but never in its way: popularity is not worth
-    failing hours of paid work for (its submitter deleted meanwhile breaks the row)."""
-    try:
-        async with session.begin_nested():
-            await record_use_of(session, job.tenant_id, job.user_id, job.voice_id)
-    except SQLAlchemyError:
-        _log.warning("job %s: its voice use was not counted", job.id, exc_info=True)
-
-
-def _saving(
-    session: AsyncSession, rt: JobRuntime, job: SynthJob, key: str, fmt: AudioFormat
-) -> AbstractAsyncContextManager[dict[str, Any] | None]:
-    """The file ``save_to`` asks for, landing with the success; None without one."""
-    if not job.save_to:
-        return nullcontext(None)
-    return saving_to_share(session, rt.storage, job, key, fmt)
-
-
-async def _succeed_and_charge(
-    session: AsyncSession,
-    rt: JobRuntime,
-    job: SynthJob,
-    result_key: str,
-    size: int,
-    seconds: float,
-    saved: dict[str, object] | None,
-    charge: accounting.Charge,
-) -> None:
-    job_id = job.id  # the rollback below expires the row
-    now = utcnow()
-    already_charged = await accounting.find_settlement(session, job.reservation_id)
-    done = await session.execute(
-        update(SynthJob)
-        .where(lease.ours(job_id, rt.worker_id))
-        .values(
-            state=JobState.succeeded,
-            characters_done=SynthJob.characters_total,
-            result_key=result_key,
-            result_bytes=size,
-            result_seconds=seconds,
-            saved_file=saved,
-            finished_at=now,
-            lease_owner=None,
-            webhook_due_at=outbox.due_on_ending(now),
-        )
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
-        raise LostLease(job_id)
-    if already_charged is not None:  # an earlier run charged, then died before this
-        await session.commit()
-        return
-    # settle() commits: the state change and the ledger line land together.
-    await accounting.settle(session, await billing.reservation(session, job), charge)
 
 
 async def fail(session: AsyncSession, rt: JobRuntime, run: ClaimedJob, reason: str) -> bool:
