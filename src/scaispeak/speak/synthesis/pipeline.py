@@ -36,24 +36,16 @@ from scaispeak.speak.engines.base import (
 )
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
-from scaispeak.speak.provenance import fingerprint
 from scaispeak.speak.provenance.watermark import Watermarker, shared_watermarker
 from scaispeak.speak.synthesis import openings
-from scaispeak.speak.synthesis.audio import (
-    content_type,
-    encode,
-    join_segments,
-    limit_to_ceiling,
-    normalize_loudness,
-    resample,
-)
+from scaispeak.speak.synthesis.audio import limit_to_ceiling, normalize_loudness
+from scaispeak.speak.synthesis.clips import assemble_clip
 from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.synthesis.inference import InferencePool, Priority, ThreadHold
 from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, VoiceLevels
 from scaispeak.speak.synthesis.passthrough import PassingSpeech, can_pass, open_passing
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_for_engine, split_segments
-from scaispeak.speak.synthesis.timestamps import WordTiming, timeline
 
 
 class SynthesisPipeline:
@@ -365,48 +357,11 @@ class SynthesisPipeline:
         )
 
     async def assemble(self, made: MadeSpeech) -> SpokenClip:
-        """Join, resample and encode made speech into one clip (with word times if the
-        spec asks). Joining and encoding minutes of audio takes long enough to stall the
-        event loop, so it runs in a thread (not the inference pool's)."""
-        spec = made.spec
-        data, samples, fingerprinted, words, estimated = await asyncio.to_thread(
-            self._assemble, made
-        )
-        return SpokenClip(
-            data=data,
-            content_type=content_type(spec.format),
-            sample_rate=spec.sample_rate,
-            duration_s=samples / spec.sample_rate,
-            characters=len(spec.text),
-            segments=len(made.segments),
-            engine_seconds=sum(seg.engine_seconds for seg in made.segments),
-            watermarked=spec.watermark,  # by us or, for a self-marking engine, upstream
-            fingerprinted=fingerprinted,
-            words=tuple(words),
-            words_estimated=estimated,
-        )
+        """Join, resample and encode made speech into one clip (clips.py). Joining and
+        encoding minutes of audio takes long enough to stall the event loop, so it runs
+        in a thread (not the inference pool's)."""
+        return await asyncio.to_thread(assemble_clip, made, self._finish, self.fingerprint_seconds)
 
     async def render(self, spec: SpeechSpec) -> SpokenClip:
         """Speak the whole text and return one encoded clip."""
         return await self.assemble(await self.make(spec))
-
-    def _assemble(self, made: MadeSpeech) -> tuple[bytes, int, Pcm, list[WordTiming], bool]:
-        spec, rate = made.spec, made.rate
-        segments = made.segments
-        if not made.levelled:
-            segments = tuple(
-                replace(seg, pcm=self._finish(seg.pcm, rate, made.embed)) for seg in segments
-            )
-        parts = [(seg.pcm, seg.pause_ms) for seg in segments]
-        joined = join_segments(parts, rate) if parts else np.zeros(0, np.float32)
-        # Resampling overshoots the ceiling between the levelled samples (by up to
-        # ~0.2 dB measured): the delivered clip is limited to it again.
-        final = limit_to_ceiling(resample(joined, rate, spec.sample_rate), spec.sample_rate)
-        # The fingerprint is of exactly what is delivered; only its input is kept here.
-        start = fingerprint.fingerprinted_part(final, spec.sample_rate, self.fingerprint_seconds)
-        words: list[WordTiming] = []
-        estimated = True
-        if spec.timestamps:
-            timed = [(seg.text, seg.pcm, seg.pause_ms, seg.word_spans) for seg in segments]
-            words, estimated = timeline(timed, rate)
-        return encode(final, spec.sample_rate, spec.format), final.size, start, words, estimated
