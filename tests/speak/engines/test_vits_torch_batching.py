@@ -175,7 +175,7 @@ def test_a_cancelled_caller_is_left_out(
     assert scheduler.waiting == 0
 
 
-def test_a_failing_batch_fails_only_its_own_callers(
+def test_a_failing_batch_fails_only_the_item_that_fails_alone(
     model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
 ) -> None:
     scheduler = _scheduler(model, max_batch=8, window_s=0.0, bucket_width=10)
@@ -183,16 +183,48 @@ def test_a_failing_batch_fails_only_its_own_callers(
     model.fail_when = "poison"
     _hold_behind_a_running_batch(model, scheduler)
     poison = scheduler.submit(("poison", 5))
-    neighbour = scheduler.submit(("neighbour", 5))
+    neighbours = [scheduler.submit((f"n{i}", 5)) for i in range(3)]
     elsewhere = scheduler.submit(("elsewhere", 25))
     model.gate.set()
-    for doomed in (poison, neighbour):
-        with pytest.raises(RuntimeError, match="batch with poison failed"):
-            doomed.result(WAIT_S)
+    with pytest.raises(RuntimeError, match="batch with poison failed"):
+        poison.result(WAIT_S)
+    assert [n.result(WAIT_S) for n in neighbours] == ["N0", "N1", "N2"]
     assert elsewhere.result(WAIT_S) == "ELSEWHERE"
-    assert scheduler.stats.failed_batches == 1
+    # The batch, then its half holding the poison, then the poison alone.
+    assert [b for b in model.batches if "poison" in b] == [
+        ["poison", "n0", "n1", "n2"],
+        ["poison", "n0"],
+        ["poison"],
+    ]
+    assert scheduler.stats.failed_batches == 3
     later = scheduler.submit(("later", 5))
     assert later.result(WAIT_S) == "LATER", "the scheduler must survive a failed batch"
+
+
+class OutOfMemory(RuntimeError):
+    """Stands in for ``torch.cuda.OutOfMemoryError`` (a RuntimeError), without torch."""
+
+
+def test_a_batch_too_big_for_the_device_succeeds_in_smaller_parts(
+    model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
+) -> None:
+    """As CUDA runs out of memory on a batch of long sentences: every caller still
+    gets its audio, from batches small enough to fit."""
+
+    def out_of_memory_past_two(items: Sequence[Item]) -> list[str]:
+        if len(items) > 2:
+            raise OutOfMemory("CUDA out of memory")
+        return model(items)
+
+    policy = BatchPolicy(max_batch=8, window_s=0.0, bucket_width=10)
+    scheduler = BatchScheduler(out_of_memory_past_two, lambda item: item[1], policy)
+    scheduler_factory.append(scheduler)
+    _hold_behind_a_running_batch(model, scheduler)
+    futures = [scheduler.submit((f"s{i}", 5)) for i in range(8)]
+    model.gate.set()
+    assert [f.result(WAIT_S) for f in futures] == [f"S{i}" for i in range(8)]
+    assert sorted(map(len, model.batches[1:])) == [2, 2, 2, 2]
+    assert scheduler.stats.split_batches == 3  # 8 into 4 + 4, each 4 into 2 + 2
 
 
 def test_close_fails_waiting_callers(

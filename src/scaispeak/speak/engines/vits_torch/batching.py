@@ -19,8 +19,10 @@ items from any thread and get a ``concurrent.futures.Future`` each. The schedule
 
 A caller that cancels its future before its batch starts is left out of it; once the
 batch runs, its result is dropped. Closing fails what still waits (``SchedulerClosed``).
-An exception raised by one batch reaches only the callers in that batch; the scheduler
-carries on.
+A batch that raises is run again in halves, down to single items, so an exception
+reaches only the callers whose own item raises it alone: a sentence the model cannot
+take fails by itself, and a batch too big for the device's memory (CUDA out of
+memory on long sentences) succeeds in smaller parts. The scheduler carries on.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class BatchStats:
     batches: int = 0
     items: int = 0
     failed_batches: int = 0
+    split_batches: int = 0
+    """Failed batches run again in halves (``_run_in_halves``)."""
 
 
 class BatchScheduler(Generic[ItemT, ResultT]):
@@ -216,6 +220,9 @@ class BatchScheduler(Generic[ItemT, ResultT]):
                 raise RuntimeError(f"batch of {len(batch)} returned {len(results)} results")
         except BaseException as exc:  # delivered to this batch's callers, not lost
             self.stats.failed_batches += 1
+            if isinstance(exc, Exception) and len(batch) > 1:
+                self._run_in_halves(batch)
+                return
             for waiting in batch:
                 waiting.future.set_exception(exc)
             return
@@ -223,3 +230,12 @@ class BatchScheduler(Generic[ItemT, ResultT]):
         self.stats.items += len(batch)
         for waiting, result in zip(batch, results, strict=True):
             waiting.future.set_result(result)
+
+    def _run_in_halves(self, batch: list[_Waiting[ItemT, ResultT]]) -> None:
+        """A failed batch's items again, half at a time (the most urgent half first,
+        as ``_take`` ordered them). A failure every item shares (a lost device) costs
+        about twice the batch's item count in quick failed runs, once."""
+        self.stats.split_batches += 1
+        middle = len(batch) // 2
+        self._run(batch[:middle])
+        self._run(batch[middle:])
