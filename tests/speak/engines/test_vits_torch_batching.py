@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -201,6 +202,10 @@ def test_a_failing_batch_fails_only_the_item_that_fails_alone(
     assert later.result(WAIT_S) == "LATER", "the scheduler must survive a failed batch"
 
 
+class Activations:
+    """Stands in for the tensors a model run allocates."""
+
+
 class OutOfMemory(RuntimeError):
     """Stands in for ``torch.cuda.OutOfMemoryError`` (a RuntimeError), without torch."""
 
@@ -209,9 +214,15 @@ def test_a_batch_too_big_for_the_device_succeeds_in_smaller_parts(
     model: RecordingModel, scheduler_factory: list[BatchScheduler[Item, str]]
 ) -> None:
     """As CUDA runs out of memory on a batch of long sentences: every caller still
-    gets its audio, from batches small enough to fit."""
+    gets its audio, from batches small enough to fit, and what a failed run had
+    allocated is freed before the smaller ones run (a traceback kept alive holds
+    its frames, and a frame its tensors)."""
+    allocations: list[weakref.ref[Activations]] = []
 
     def out_of_memory_past_two(items: Sequence[Item]) -> list[str]:
+        assert all(a() is None for a in allocations), "a failed run's memory is still held"
+        activations = Activations()
+        allocations.append(weakref.ref(activations))
         if len(items) > 2:
             raise OutOfMemory("CUDA out of memory")
         return model(items)

@@ -218,18 +218,24 @@ class BatchScheduler(Generic[ItemT, ResultT]):
             results = self._run_batch([w.item for w in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"batch of {len(batch)} returned {len(results)} results")
+        except Exception as exc:
+            self.stats.failed_batches += 1
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            # Split outside this block: the exception's traceback holds the failed
+            # run's frames, and with them its tensors (the memory the halves need).
         except BaseException as exc:  # delivered to this batch's callers, not lost
             self.stats.failed_batches += 1
-            if isinstance(exc, Exception) and len(batch) > 1:
-                self._run_in_halves(batch)
-                return
-            for waiting in batch:
-                waiting.future.set_exception(exc)
+            _fail(batch, exc)
             return
-        self.stats.batches += 1
-        self.stats.items += len(batch)
-        for waiting, result in zip(batch, results, strict=True):
-            waiting.future.set_result(result)
+        else:
+            self.stats.batches += 1
+            self.stats.items += len(batch)
+            for waiting, result in zip(batch, results, strict=True):
+                waiting.future.set_result(result)
+            return
+        self._run_in_halves(batch)
 
     def _run_in_halves(self, batch: list[_Waiting[ItemT, ResultT]]) -> None:
         """A failed batch's items again, half at a time (the most urgent half first,
@@ -239,3 +245,12 @@ class BatchScheduler(Generic[ItemT, ResultT]):
         middle = len(batch) // 2
         self._run(batch[:middle])
         self._run(batch[middle:])
+
+
+def _fail(batch: list[_Waiting[ItemT, ResultT]], exc: BaseException) -> None:
+    """Give ``exc`` to the batch's callers without its traceback: its frames hold the
+    failed run's tensors, which would stay on the device for as long as a caller keeps
+    the error (an ``EngineError`` chains it)."""
+    exc = exc.with_traceback(None)
+    for waiting in batch:
+        waiting.future.set_exception(exc)
