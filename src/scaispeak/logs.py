@@ -14,17 +14,25 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']*")
 _USERINFO = re.compile(r"://[^/\s\"'@]+@")
 _API_KEY = re.compile(r"ssk_[A-Za-z0-9_-]+")  # the secret is URL-safe base64: - too
+# A header's value however it is printed (``'Authorization': 'Bearer …'`` in a
+# client library's repr of its request, ``Authorization: Basic …`` in a raw dump),
+# then any bearer token left elsewhere (an upstream echoing the key it refused).
+_AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s'\",}\]]+")
 
 
 def redact(text: str) -> str:
     """Remove what must never reach a log: query strings (a browser's ``?token=``, a
-    webhook URL's secret), credentials in URLs, and API keys.
+    webhook URL's secret), credentials in URLs, API keys, and authorization headers
+    and bearer tokens (the relay's key for its upstream).
 
     uvicorn logs every WebSocket's path with its query string, where browsers must put
     their token (and some clients put an API key, which is then refused, but logged).
     """
     text = _QUERY.sub(r"\1?[redacted]", text)
     text = _USERINFO.sub("://[redacted]@", text)
+    text = _AUTHORIZATION.sub(r"\1[redacted]", text)
+    text = _BEARER.sub(r"\1[redacted]", text)
     return _API_KEY.sub("ssk_[redacted]", text)
 
 

@@ -50,3 +50,21 @@ def test_every_minted_key_is_redacted_whole() -> None:
     for key in keys:
         record = logging.makeLogRecord({"msg": "refused %s.", "args": (key,)})
         assert json.loads(JsonFormatter().format(record))["msg"] == "refused ssk_[redacted]."
+
+
+def test_authorization_headers_and_bearer_tokens_are_redacted() -> None:
+    """As a client library prints its request's headers, and an upstream echoes a key."""
+    record = logging.makeLogRecord(
+        {
+            "msg": "relay: %s; upstream said: %s",
+            "args": (
+                "RequestInfo(headers=<CIMultiDictProxy('Authorization': 'Bearer sk-SECRET1',"
+                " 'Accept': '*/*')>)",
+                "Incorrect API key provided: Bearer sk-SECRET2. Authorization: Basic U0VDUkVUMw==",
+            ),
+        }
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert "SECRET" not in entry["msg"] and "U0VDUkVUMw" not in entry["msg"]
+    assert "'Authorization': '[redacted]', 'Accept': '*/*'" in entry["msg"]
+    assert entry["msg"].endswith("provided: Bearer [redacted] Authorization: [redacted]")

@@ -189,7 +189,7 @@ class RelayEngine:
             else:
                 if response.status == 200:
                     return response
-                failure = await _describe(response)
+                failure = await _describe(response, self.settings.api_key or "")
                 if response.status < 400:  # a redirect: the base URL is misconfigured
                     raise EngineUnavailable(failure)
                 if response.status < 500 and response.status != 429:
@@ -212,20 +212,23 @@ class RelayEngine:
 
 def _unsaid(failure: str, exc: BaseException) -> str:
     """``failure`` with the exception's kind, for callers and the backends listing; its
-    text goes to the log only: aiohttp's can hold the request's headers (our key) or
-    the upstream's address."""
-    _log.warning("relay: %s: %r", failure, exc)
+    text goes to the log only, as ``str``: aiohttp's ``repr`` of a response error holds
+    the request's headers, our key among them (the log's redaction is a second guard)."""
+    _log.warning("relay: %s: %s: %s", failure, type(exc).__name__, exc)
     return f"{failure} ({type(exc).__name__})"
 
 
-async def _describe(response: aiohttp.ClientResponse) -> str:
+async def _describe(response: aiohttp.ClientResponse, key: str) -> str:
     """A refusing upstream's status, for callers; the start of its body for the log (it
-    can echo our key, or name the upstream's internals), its connection released."""
+    can name the upstream's internals), our ``key`` masked where it echoes it (an
+    "incorrect API key" answer often does), its connection released."""
     try:
         detail = (await response.content.read(200)).decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError) as exc:
-        detail = f"(its body could not be read: {exc!r})"
+        detail = f"(its body could not be read: {type(exc).__name__}: {exc})"
     finally:
         response.release()
+    if key:
+        detail = detail.replace(key, "[redacted]")
     _log.warning("relay: upstream answered %d: %s", response.status, detail)
     return f"upstream answered {response.status}"
