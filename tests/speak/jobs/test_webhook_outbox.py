@@ -194,6 +194,9 @@ async def test_a_job_cancelled_by_its_voice_withdrawn_tells_its_webhook(
         await asyncio.sleep(
             1
         )  # room for a sweep to send the caller's own cancel, which it must not
+        # The job says how its event went; the caller's own cancel had none to send.
+        assert (await webhook_of(app, withdrawn["id"]))["attempts"] >= 1
+        assert await webhook_of(app, own["id"]) is None
     [(body, _signature, _status)] = receiver.calls
     event = json.loads(body)
     assert event["event"] == "job.cancelled" and event["job"]["id"] == withdrawn["id"]

@@ -42,6 +42,8 @@ TERMINAL = (JobState.succeeded, JobState.failed, JobState.cancelled)
 ACTIVE = (JobState.queued, JobState.running)
 LEASE_OWNER_MAX = 64
 """Longest worker id ``lease_owner`` holds (VARCHAR(64) since migration 0005)."""
+WEBHOOK_URL_MAX_CHARS = 2000
+"""A webhook URL's longest (its column; the request schema refuses longer ones)."""
 
 
 class SynthJob(Base):
@@ -74,7 +76,7 @@ class SynthJob(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     reservation_id: Mapped[str] = mapped_column(String(40))
     save_to: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(WEBHOOK_URL_MAX_CHARS), nullable=True)
     characters_total: Mapped[int] = mapped_column(Integer)
     characters_done: Mapped[int] = mapped_column(Integer, default=0)
     segments_total: Mapped[int] = mapped_column(Integer)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 
 
 class JobProgress(BaseModel):
@@ -46,8 +46,8 @@ class JobOut(BaseModel):
     saved_file: dict[str, Any] | None
     attempts: int
     webhook: WebhookStatus | None = Field(
-        description="The job-ended event's delivery; null without a webhook_url, or "
-        "while the job runs."
+        description="The job-ended event's delivery; null without a webhook_url, while "
+        "the job runs, or when its caller cancelled it (no event is sent then)."
     )
     created_at: datetime
     started_at: datetime | None
@@ -87,10 +87,12 @@ def job_out(job: SynthJob) -> JobOut:
 
 
 def _webhook_status(job: SynthJob) -> WebhookStatus | None:
-    if job.webhook_url is None or job.state not in (JobState.succeeded, JobState.failed):
+    if job.webhook_url is None or job.state not in TERMINAL:
         return None
     if job.webhook_due_at is None and job.webhook_attempts == 0:
-        return None  # ended before deliveries were stored (migration 0009)
+        # Ended before deliveries were stored (migration 0009), or cancelled by its
+        # caller (no event); a cancel for a withdrawn voice sets one due.
+        return None
     state: Literal["pending", "delivered", "failed"] = "failed"
     if job.webhook_delivered_at is not None:
         state = "delivered"

@@ -80,8 +80,10 @@ def is_public(address: IpAddress) -> bool:
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         return is_public(embedded)
+    # fec0::/10 (deprecated site-local) counts as global on some Python versions.
+    site_local = isinstance(address, IPv6Address) and address.is_site_local
     return address.is_global and not (
-        address.is_multicast or address.is_reserved or address.is_unspecified
+        address.is_multicast or address.is_reserved or address.is_unspecified or site_local
     )
 
 
@@ -165,7 +167,12 @@ async def destination(url: str, policy: TargetPolicy, timeout_s: float) -> Desti
         _check_addresses(url, host, [literal], policy)
         return Destination(url)
     _check_name(url, host)
-    addresses = await _resolve(host, parsed.port or _default_port(parsed), timeout_s)
+    try:
+        addresses = await _resolve(host, parsed.port or _default_port(parsed), timeout_s)
+    except UnicodeError:  # a label past 63 characters, which the IDNA codec refuses
+        raise WebhookUrlRefused(
+            f"The webhook URL's host {host[:80]!r} is not a valid host name.", webhook_url=url
+        ) from None
     _check_addresses(url, host, addresses, policy)
     pinned = parsed.copy_with(host=str(addresses[0]))
     # Host names the virtual host; sni_hostname makes TLS present and verify the name.

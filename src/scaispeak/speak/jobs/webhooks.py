@@ -9,6 +9,7 @@ carries the job id and its final state, so repeats are recognisable.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import hmac
@@ -20,7 +21,12 @@ from typing import Any
 import httpx
 
 from scaispeak.settings import JobSettings
-from scaispeak.speak.jobs.webhook_targets import TargetPolicy, WebhookUrlRefused, destination
+from scaispeak.speak.jobs.webhook_targets import (
+    Destination,
+    TargetPolicy,
+    WebhookUrlRefused,
+    destination,
+)
 
 _log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-ScaiSpeak-Signature"
@@ -97,12 +103,26 @@ async def _post_once(
         SIGNATURE_HEADER: sign(secret, body, int(time.time())),
     }
     try:
-        response = await client.post(
-            target.url, content=body, headers=headers, extensions=target.extensions
-        )
-    except httpx.HTTPError as exc:
-        _log.warning("webhook %s failed: %r", url, exc)
+        # The timeout bounds the whole answer: httpx's applies to each read alone, so
+        # a receiver trickling bytes would hold the attempt past its claim window.
+        async with asyncio.timeout(settings.webhook_timeout_s):
+            status = await _status_of_post(client, target, body, headers)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        _log.warning("webhook %s failed: %s: %s", url, type(exc).__name__, exc)
         return False
-    if not response.is_success:
-        _log.warning("webhook %s answered %s", url, response.status_code)
-    return response.is_success
+    if not 200 <= status < 300:
+        _log.warning("webhook %s answered %s", url, status)
+    return 200 <= status < 300
+
+
+async def _status_of_post(
+    client: httpx.AsyncClient, target: Destination, body: bytes, headers: dict[str, str]
+) -> int:
+    """The answer's status; its body is never read (a receiver could send without end,
+    and every byte would be held in memory)."""
+    request = client.build_request(
+        "POST", target.url, content=body, headers=headers, extensions=target.extensions
+    )
+    response = await client.send(request, stream=True)
+    await response.aclose()
+    return response.status_code

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from scaispeak.speak.jobs.models import WEBHOOK_URL_MAX_CHARS
 from scaispeak.speak.voices.schemas import ListedVoiceOut as ListedVoiceOut
 from scaispeak.speak.voices.schemas import VoiceOut as VoiceOut
 from scaispeak.speak.voices.schemas import VoicePageOut as VoicePageOut
+
+
+def _fits_its_column(url: AnyHttpUrl) -> AnyHttpUrl:
+    # Measured as stored: normalising can lengthen a URL (percent-encoding, punycode).
+    if len(str(url)) > WEBHOOK_URL_MAX_CHARS:
+        raise ValueError(f"URL should have at most {WEBHOOK_URL_MAX_CHARS} characters")
+    return url
+
+
+WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_fits_its_column)]
 
 
 class SaveToIn(BaseModel):
@@ -40,10 +51,11 @@ class SpeakRequest(BaseModel):
     save_to: SaveToIn | None = Field(
         None, description="Write the audio into a drive share instead of returning it."
     )
-    webhook_url: AnyHttpUrl | None = Field(
+    webhook_url: WebhookUrl | None = Field(
         None,
         description="Jobs only: POSTed a signed event when the job ends. Public addresses "
-        "only: loopback, private, link-local and metadata hosts are refused (docs/jobs.md).",
+        "only: loopback, private, link-local and metadata hosts are refused (docs/jobs.md). "
+        f"At most {WEBHOOK_URL_MAX_CHARS} characters.",
     )
 
 
