@@ -4,6 +4,9 @@ idempotency keys belong to the user who sent them (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+from sqlalchemy import event
 
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -79,3 +82,24 @@ async def test_job_pages_end_without_a_cursor_to_an_empty_page(sqlite_app: LiveA
     )
     assert [j["id"] for j in rest.json()["items"]] == made[:1]
     assert rest.json()["next_before"] is None
+
+
+async def test_a_job_listing_never_reads_the_jobs_texts(sqlite_app: LiveApp) -> None:
+    """A job's text can be hundreds of thousands of characters and a page holds up to a
+    hundred jobs: the listing shows none of it, so it must not load it either."""
+    member = sqlite_app.auth(sqlite_app.tenancy.member_a)
+    await submit(sqlite_app, text="A job whose text stays in the database.")
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = sqlite_app.app.state.platform.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        listed = await sqlite_app.client.get(JOBS, headers=member)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert listed.status_code == 200 and listed.json()["items"]
+    reads = [s for s in statements if "FROM synth_jobs" in s]
+    assert reads and not [s for s in reads if "synth_jobs.text" in s]

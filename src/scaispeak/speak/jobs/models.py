@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, defer, mapped_column
 
 from scaispeak.platform.db import Base, new_id, str_enum, utcnow
 
@@ -113,3 +113,8 @@ class SynthJob(Base):
     )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+WITHOUT_TEXT = defer(SynthJob.text, raiseload=True)
+"""For reads that never need a job's text (listings, events): up to ``max_chars``
+characters a job, a hundred jobs to a page."""

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, case, null, select, update
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
-from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.models import WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.webhooks import Sent, send, webhook_secret
 
@@ -91,7 +91,8 @@ async def _claim(db: Database, job_id: str, until: datetime) -> SynthJob | None:
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             await session.commit()
             return None
-        job = await session.get(SynthJob, job_id, populate_existing=True)
+        # The event carries the job as listed (job_out), never its text.
+        job = await session.get(SynthJob, job_id, populate_existing=True, options=[WITHOUT_TEXT])
         await session.commit()  # sessions keep their rows loaded on commit
         return job
 

@@ -32,7 +32,7 @@ from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
-from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, JobState, SynthJob
+from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.replan import plan_digest
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.speech import SpeechSpec
@@ -235,8 +235,9 @@ async def list_jobs(
     limit: int,
     before: str | None,
 ) -> list[SynthJob]:
-    """Newest first; ``before`` is the last id of the previous page."""
-    stmt = select(SynthJob).where(visible_jobs(principal))
+    """Newest first; ``before`` is the last id of the previous page. Without the jobs'
+    texts (up to ``max_chars`` each, a hundred to a page), which the listing never shows."""
+    stmt = select(SynthJob).options(WITHOUT_TEXT).where(visible_jobs(principal))
     if state is not None:
         stmt = stmt.where(SynthJob.state == state)
     if before:
