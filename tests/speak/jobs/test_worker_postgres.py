@@ -19,7 +19,7 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStat, StorageUnavailable
 from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.settings import JobSettings
-from scaispeak.speak.jobs import lease
+from scaispeak.speak.jobs import lease, runner
 from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState
 from scaispeak.speak.jobs.runner import run_job
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
@@ -215,3 +215,27 @@ async def test_a_storage_outage_leaves_the_job_for_a_retry_not_failed(
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.running and row.error == "" and row.attempts == 1
     assert row.lease_owner == rt.worker_id  # its lease lapses; a successor retries
+
+
+async def test_a_job_claimed_after_a_slow_give_up_gets_a_whole_lease(
+    pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Giving up a job deletes its blobs first, slow when storage is struggling (which is
+    often why its runs died); the next job's lease starts after that, not before."""
+    settings = JobSettings(lease_s=1)
+    rt = stub_runtime(
+        pg_db, LocalBlobStore(tmp_path), StubPipeline(), settings, tmp_path / "scratch"
+    )
+    exhausted = await queued_job(pg_db, attempts=settings.max_attempts)
+    waiting = await queued_job(pg_db)
+
+    async def slow_discard(*_: Any) -> None:
+        await asyncio.sleep(1.5)  # longer than the lease
+
+    monkeypatch.setattr(runner, "discard_job_blobs", slow_discard)
+    async with pg_db.sessions() as session:
+        claimed = await runner.claim(session, rt, exhausted)
+    assert claimed is not None and claimed.id == waiting
+    assert (await job_of(pg_db, exhausted)).state is JobState.failed
+    row = await job_of(pg_db, waiting)
+    assert row.lease_until is not None and row.lease_until > utcnow()

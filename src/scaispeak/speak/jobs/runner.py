@@ -114,13 +114,15 @@ async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob 
     """Take the next job in line under a lease (lease.next_in_line: usually ``job_id``,
     the one this message was for, unless another tenant has waited longer). None when
     no job is waiting. Fails ``job_id`` first if its runs keep dying."""
-    now = utcnow()
-    if await lease.give_up(session, job_id, rt.settings.max_attempts, now):
+    if await lease.give_up(session, job_id, rt.settings.max_attempts, utcnow()):
         await _after_giving_up(session, rt, job_id)
     else:
         await session.rollback()
-    for candidate in await lease.next_in_line(session, job_id, rt.settings.max_attempts, now):
-        if await lease.take(session, candidate, rt.worker_id, rt.settings, now):
+    # The clock read again, for each claim: giving up deletes blobs, which can take
+    # longer than a lease, and a lease dated before it would be over when it began.
+    candidates = await lease.next_in_line(session, job_id, rt.settings.max_attempts, utcnow())
+    for candidate in candidates:
+        if await lease.take(session, candidate, rt.worker_id, rt.settings, utcnow()):
             return await reload_job(session, candidate)
     return None
 
