@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, func, literal, select, text
 
 from scaispeak.platform.auth.models import Tenant
 from scaispeak.platform.db import Database, utcnow
@@ -110,3 +111,29 @@ async def test_a_timestamp_read_back_over_the_api_names_utc(live: LiveApp) -> No
     [stamp] = [t["created_at"] for t in listed.json() if t["id"] == made.json()["id"]]
     assert stamp.endswith(("Z", "+00:00")), stamp
     assert datetime.fromisoformat(stamp) == datetime.fromisoformat(made.json()["created_at"])
+
+
+@pytest.mark.postgres
+async def test_postgres_sessions_count_days_in_utc_whatever_the_servers_zone(
+    own_postgres_url: str,
+) -> None:
+    """Usage reports group by ``date(created_at)``, which follows the session's zone:
+    a server set up in New York put 01:00 UTC on the day before."""
+    name = own_postgres_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(own_postgres_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'America/New_York'")
+    finally:
+        await admin.close()
+    db = Database(own_postgres_url)
+    try:
+        for _ in range(2):  # a fresh connection, then one back from the pool
+            async with db.sessions() as session:
+                moment = datetime(2024, 5, 2, 1, 0, tzinfo=UTC)
+                day = await session.scalar(
+                    select(func.date(literal(moment, DateTime(timezone=True))))
+                )
+                assert str(day) == "2024-05-02"
+                await session.rollback()
+    finally:
+        await db.dispose()

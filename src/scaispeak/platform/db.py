@@ -67,7 +67,22 @@ def utcnow() -> datetime:
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url)
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(engine.sync_engine, "connect", _utc_session, insert=True)
+    return engine
+
+
+def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Every PostgreSQL session in UTC. ``date(created_at)`` and the like follow the
+    session's zone, which defaults to whatever the server's initdb found: usage reports
+    grouped by day would then shift by the server's offset from the UTC days budgets
+    use. Autocommit, as a SET inside a transaction is undone by the pool's rollback."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
 
 
 def _create_sqlite_engine(url: str) -> AsyncEngine:
