@@ -248,6 +248,26 @@ def test_a_setting_that_does_not_parse_is_one_line_naming_it(
         main(["--data-dir", str(tmp_path), "migrate"])
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"urls": ["turn:turn.example.com"], "username": "u", "credential": "hunter2"}',
+        '[{"urls": ["turn:turn.example.com"], "credential": "hunter2"',  # not JSON at all
+        '[{"urls": "turn:turn.example.com", "username": "u", "credential": ["hunter2"]}]',
+    ],
+)
+def test_a_setting_that_does_not_parse_never_echoes_a_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Start-up errors end up in container logs: one line, and no TURN password."""
+    monkeypatch.setenv("SCAISPEAK_WEBRTC__ICE_SERVERS", value)
+    with pytest.raises(SystemExit) as refused:
+        main(["--data-dir", str(tmp_path), "migrate"])
+    said = str(refused.value)
+    assert said.startswith("error: invalid setting") and "\n" not in said
+    assert "hunter2" not in said
+
+
 def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty REDIS_URL made some code distributed and the rest embedded."""
     monkeypatch.setenv("SCAISPEAK_REDIS_URL", "")

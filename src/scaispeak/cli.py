@@ -49,16 +49,38 @@ def _settings() -> Settings:
     """The settings from the environment; a value that does not parse is one line
     naming its variable, not a traceback."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings()
     except ValidationError as exc:
         problems = [
             f"SCAISPEAK_{'__'.join(str(part) for part in error['loc']).upper()}: "
-            f"{error['msg']} (got {error.get('input')!r})"
+            f"{error['msg']}{_shown(error['loc'], error.get('input'))}"
             for error in exc.errors()
         ]
         raise SystemExit("error: invalid setting " + "; ".join(problems)) from None
+    except SettingsError as exc:  # a JSON value that does not parse
+        raise SystemExit(f"error: invalid setting: {exc}") from None
+
+
+_SECRET_HINTS = ("key", "secret", "credential", "password", "token", "url", "username")
+
+
+def _shown(loc: tuple[int | str, ...], value: object) -> str:
+    """What was given, where echoing it cannot leak a credential into start-up logs:
+    plain values of fields whose names do not suggest a secret or a URL (which can hold
+    a password). An object or list may hold a TURN credential anywhere inside it."""
+    named = " ".join(str(part) for part in loc).lower()
+    if any(hint in named for hint in _SECRET_HINTS):
+        return ""
+    if (
+        value is None
+        or isinstance(value, (bool, int, float))
+        or (isinstance(value, str) and len(value) <= 80)
+    ):
+        return f" (got {value!r})"
+    return ""
 
 
 def _parser() -> argparse.ArgumentParser:
