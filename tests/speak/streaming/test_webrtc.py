@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from scaispeak.app import create_app
-from scaispeak.settings import WebRtcSettings
+from scaispeak.settings import StreamingSettings, WebRtcSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.transports.rtc_peer import RtcPeer
 from scaispeak.speak.transports.rtc_sessions import RtcSessions, RtcStream
@@ -146,13 +148,21 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
         unknown_bundle = (await offer_sdp(pc)).replace("a=group:BUNDLE", "a=group:BUNDLE 7 8")
     finally:
         await pc.close()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.createDataChannel("speak")
+        # An audio section the peer only sends on: aiortc would answer it and never send.
+        send_only = (await offer_sdp(pc)).replace("a=recvonly", "a=sendonly")
+    finally:
+        await pc.close()
     # aiortc's parser fails on these last two with a bare AssertionError, not ValueError.
     session_head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
     no_port = session_head + "m=audio\r\n"
     audio = session_head + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
     short_candidate = audio + "a=candidate:1 1\r\n"
     async with httpx.AsyncClient(base_url=stream_server.url) as http:
-        for sdp in (no_channel, "v=0 and nothing else", no_port, short_candidate, unknown_bundle):
+        unusable = (no_channel, "v=0", no_port, short_candidate, unknown_bundle, send_only)
+        for sdp in unusable:
             body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}
             response = await http.post(SESSIONS_PATH, json=body, headers=_auth(stream_server.key))
             assert response.status_code == 422
@@ -228,3 +238,45 @@ async def test_a_session_failing_as_it_ends_is_logged_and_the_hang_up_goes_on(
         await peer.connection.close()
     assert len(sessions) == 0
     assert "rtc_1 failed as it ended" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "servers",
+    [
+        [{"urls": ["stun.example.com:3478"]}],  # no scheme: aiortc failed every offer on it
+        [{"urls": ["stun:a.example.com", "stun:b.example.com"]}],  # aiortc uses one
+        [{"urls": ["stuns:stun.example.com"]}],  # aiortc skips it without a word
+        [{"urls": ["turn:turn.example.com?transport=sctp"], "username": "u", "credential": "c"}],
+        [{"urls": ["turn:turn.example.com"]}],  # TURN without credentials
+    ],
+)
+def test_ice_servers_the_webrtc_stack_cannot_use_are_refused_at_start(
+    servers: list[dict[str, Any]],
+) -> None:
+    with pytest.raises(ValidationError):
+        WebRtcSettings(ice_servers=servers)
+
+
+def test_usable_ice_servers_pass() -> None:
+    turn = {"urls": ["turns:turn.example.com:443"], "username": "u", "credential": "c"}
+    settings = WebRtcSettings(ice_servers=[{"urls": ["stun:stun.example.com:3478"]}, turn])
+    assert [s.urls for s in settings.ice_servers] == [
+        ["stun:stun.example.com:3478"],
+        ["turns:turn.example.com:443"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        lambda: WebRtcSettings(playout_lead_ms=-50),  # the track's put blocked for good
+        lambda: WebRtcSettings(connect_timeout_seconds=0),  # every session ended at once
+        lambda: StreamingSettings(frame_ms=0),  # every stream divided by zero
+        lambda: StreamingSettings(idle_timeout_seconds=0),
+    ],
+)
+def test_streaming_numbers_that_would_break_every_stream_are_refused(
+    settings: Callable[[], object],
+) -> None:
+    with pytest.raises(ValidationError):
+        settings()

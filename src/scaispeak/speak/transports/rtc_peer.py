@@ -29,6 +29,7 @@ from aiortc import (
 )
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
 from av import AudioFrame
 
 from scaispeak.settings import WebRtcSettings
@@ -93,8 +94,7 @@ class RtcPeer:
         Raises ValueError (as aiortc does) for an offer this session cannot use.
         """
         await self.connection.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        kinds = {t.kind for t in self.connection.getTransceivers()}
-        if "audio" not in kinds or self.connection.sctp is None:
+        if not _receives_audio(offer_sdp) or self.connection.sctp is None:
             raise ValueError("the offer must receive audio and carry a data channel")
         self.connection.addTrack(SpeechTrack(self.playout))
         await self.connection.setLocalDescription(await self.connection.createAnswer())
@@ -208,3 +208,12 @@ def _size_of(message: str | bytes) -> int:
     if isinstance(message, bytes) or len(message) > MAX_MESSAGE_BYTES:
         return len(message)
     return len(message.encode("utf-8", "surrogatepass"))
+
+
+def _receives_audio(offer_sdp: str) -> bool:
+    """Whether the offer has an audio section its peer receives on (``recvonly`` or
+    ``sendrecv``, the default). aiortc answers a ``sendonly`` or ``inactive`` one
+    without sending: the session would speak, be billed, and stall on a track that
+    nobody pulls. Called once aiortc has parsed the offer without complaint."""
+    media = SessionDescription.parse(offer_sdp).media
+    return any(m.kind == "audio" and m.direction in (None, "recvonly", "sendrecv") for m in media)
