@@ -28,12 +28,18 @@ MISHEARD = 0.2
 a CI run heard "keep or climb" for "keeper climbed", 0.19); garbled audio scores near 1."""
 
 
+def assert_not_buffered_by_proxies(headers: httpx.Headers) -> None:
+    """nginx buffers a response unless told not to: the first audio would wait for all."""
+    assert headers["x-accel-buffering"] == "no" and headers["cache-control"] == "no-cache"
+
+
 def test_the_first_audio_comes_before_the_rest_is_spoken(
     served: Served, gated: dict[str, Any]
 ) -> None:
     with httpx.Client() as client, served.post(client, response_format="mp3") as answer:
         assert answer.status_code == 200
         assert "content-length" not in answer.headers  # chunked: sent as it is made
+        assert_not_buffered_by_proxies(answer.headers)
         assert answer.headers["x-scaispeak-segments"] == str(SEGMENTS)
         chunks = answer.iter_bytes()
         first = next(chunks)
@@ -127,6 +133,7 @@ def test_server_sent_events_come_as_the_speech_is_made(
         served.post(client, response_format="pcm", stream_format="sse") as answer,
     ):
         assert answer.headers["content-type"].startswith("text/event-stream")
+        assert_not_buffered_by_proxies(answer.headers)
         events = read_events(answer.iter_lines())
         first = next(events)
         assert first["type"] == "speech.audio.delta" and gated["spoken"] == [0]

@@ -26,6 +26,11 @@ def usage_of(voice_id: str, backend: str, cost_micros: int, characters: int) -> 
     }
 
 
+AS_IT_COMES = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""For a body sent as it is made: a proxy that buffers responses (nginx does, unless
+told by ``X-Accel-Buffering``) would hold the first audio back until the end."""
+
+
 class ResponseCutOff(Exception):
     """A response that had begun could not be finished (its engine failed part-way)."""
 
@@ -51,7 +56,7 @@ class PassedAudio(Response):
         headers |= {
             "X-ScaiSpeak-Sample-Rate": str(speech.spec.sample_rate),
             "X-ScaiSpeak-Segments": str(speech.segment_count),
-        }
+        } | AS_IT_COMES
         if speech.content_length is not None and self.framing is None:
             headers["Content-Length"] = str(speech.content_length)
             headers["X-ScaiSpeak-Audio-Seconds"] = f"{speech.duration_s:.3f}"

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.synthesis.batch import SpokenResult
-from scaispeak.speak.transports.passed import PassedAudio
+from scaispeak.speak.transports.passed import AS_IT_COMES, PassedAudio
 
 EVENT_STREAM = "text/event-stream"
 
@@ -47,7 +47,9 @@ def whole_clip_events(
     """A clip made whole (one segment, or audio that needed our work) as the events."""
     clip = result.clip
     body = delta(clip.data) + done(clip.characters, clip.duration_s, result.cost_micros)
-    return Response(body, media_type=EVENT_STREAM, headers=headers, background=background)
+    return Response(
+        body, media_type=EVENT_STREAM, headers=headers | AS_IT_COMES, background=background
+    )
 
 
 def delta(chunk: bytes) -> bytes:
