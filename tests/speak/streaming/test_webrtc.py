@@ -240,6 +240,25 @@ async def test_a_session_failing_as_it_ends_is_logged_and_the_hang_up_goes_on(
     assert "rtc_1 failed as it ended" in caplog.text
 
 
+async def test_a_session_that_fails_by_itself_is_logged_with_its_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sessions = RtcSessions()
+    peer = RtcPeer(WebRtcSettings())
+
+    async def settlement_fails() -> None:
+        raise RuntimeError("the settlement failed")
+
+    failing = RtcStream("rtc_3", "tnt", "usr", peer, AsyncExitStack())
+    sessions.start(failing, settlement_fails())
+    try:
+        await until(lambda: len(sessions) == 0, "the session to end", 5, every=0.01)
+    finally:
+        await peer.connection.close()
+    [logged] = [r for r in caplog.records if "rtc_3" in r.getMessage()]
+    assert logged.exc_info is not None and "settlement failed" in str(logged.exc_info[1])
+
+
 @pytest.mark.parametrize(
     "servers",
     [

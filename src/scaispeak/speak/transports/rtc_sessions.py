@@ -65,7 +65,18 @@ class RtcSessions:
         """Run ``work`` (the conversation) for ``stream``; forgotten once it ends."""
         self._open[stream.id] = stream
         stream.task = asyncio.create_task(work, name=f"webrtc-{stream.id}")
-        stream.task.add_done_callback(lambda _: self._open.pop(stream.id, None))
+        stream.task.add_done_callback(lambda task: self._ended(stream, task))
+
+    def _ended(self, stream: RtcStream, task: asyncio.Task[None]) -> None:
+        """Forget the session; log its failure if it ended by itself (``end`` logs those
+        it hangs up). Unread, the error would surface only as asyncio's "exception was
+        never retrieved" at garbage collection, without the session's id."""
+        self._open.pop(stream.id, None)
+        if task.cancelled() or stream.hang_up.is_set():
+            return
+        failure = task.exception()
+        if failure is not None:
+            _log.error("WebRTC session %s failed", stream.id, exc_info=failure)
 
     def find(self, session_id: str, caller: Principal) -> RtcStream:
         stream = self._open.get(session_id)
