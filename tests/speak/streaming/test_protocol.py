@@ -40,3 +40,21 @@ async def test_a_webrtc_message_over_the_advertised_size_cuts_the_peer_off() -> 
         assert await peer.receive() is None
     finally:
         await peer.connection.close()
+
+
+async def test_a_webrtc_peer_whose_unread_messages_pass_a_megabyte_is_cut_off() -> None:
+    """Each within the message limit, together a quarter of a gigabyte before the count
+    of messages would have stopped them."""
+    peer = RtcPeer(WebRtcSettings())
+    big = "x" * (MAX_MESSAGE_BYTES - 1)
+    try:
+        for _ in range(4):
+            peer._on_message(big)
+        assert not peer.gone.is_set()
+        assert await peer.receive() == big  # read: room for one more
+        peer._on_message(big)
+        assert not peer.gone.is_set()
+        peer._on_message(big)
+        assert peer.gone.is_set()
+    finally:
+        await peer.connection.close()

@@ -6,9 +6,10 @@ of 48 kHz mono PCM from a :class:`Playout`, which aiortc encodes as Opus. Client
 messages are queued for the session; :class:`RtcSink` is the session's way out.
 
 Neither direction queues without bound: a peer that sends faster than the session
-reads is disconnected (``MAX_INBOX``), and events wait while the data channel holds
-``MAX_CHANNEL_BUFFER`` bytes the peer has not taken, so the session's own limits on a
-client that does not read (session.py) apply as on a WebSocket.
+reads is disconnected (``MAX_INBOX``, ``MAX_INBOX_BYTES``), and events wait while the
+data channel holds ``MAX_CHANNEL_BUFFER`` bytes the peer has not taken, so the
+session's own limits on a client that does not read (session.py) apply as on a
+WebSocket.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ RATE = 48_000
 PACKET_MS = 20
 MAX_INBOX = 1_000
 """Unread client messages; a peer that floods past this is disconnected."""
+MAX_INBOX_BYTES = 1024 * 1024
+"""Unread client bytes, likewise: a thousand messages of the largest size would be
+256 MiB held for one peer while the session waits on a slow channel."""
 MAX_MESSAGE_BYTES = 256 * 1024
 """The largest data channel message this side advertises (aiortc's SCTP default);
 aiortc does not enforce it on what arrives, so a peer sending more is cut off here."""
@@ -84,6 +88,7 @@ class RtcPeer:
         self.gone = asyncio.Event()
         self._channel: RTCDataChannel | None = None
         self._inbox: deque[str | bytes] = deque()
+        self._inbox_bytes = 0
         self._arrived = asyncio.Event()
         self.connection.on("datachannel", self._on_channel)
         self.connection.on("connectionstatechange", self._on_state)
@@ -107,7 +112,9 @@ class RtcPeer:
                 return None
             self._arrived.clear()
             await self._arrived.wait()
-        return self._inbox.popleft()
+        message = self._inbox.popleft()
+        self._inbox_bytes -= _size_of(message)
+        return message
 
     async def send(self, event: dict[str, Any]) -> None:
         """Send one event on the data channel, first waiting for the peer to take what
@@ -148,17 +155,23 @@ class RtcPeer:
             channel.on("open", self.opened.set)
 
     def _on_message(self, message: str | bytes) -> None:
-        if _size_of(message) > MAX_MESSAGE_BYTES:
+        size = _size_of(message)
+        if size > MAX_MESSAGE_BYTES:
             _log.warning(
                 "a WebRTC peer sent a message over %d bytes; disconnecting it", MAX_MESSAGE_BYTES
             )
             self._leave()
             return
-        if len(self._inbox) >= MAX_INBOX:
-            _log.warning("a WebRTC peer sent %d unread messages; disconnecting it", MAX_INBOX)
+        if len(self._inbox) >= MAX_INBOX or self._inbox_bytes + size > MAX_INBOX_BYTES:
+            _log.warning(
+                "a WebRTC peer sent %d unread messages (%d bytes); disconnecting it",
+                len(self._inbox),
+                self._inbox_bytes,
+            )
             self._leave()
             return
         self._inbox.append(message)
+        self._inbox_bytes += size
         self._arrived.set()
 
     def _on_state(self) -> None:
