@@ -18,7 +18,8 @@ import soundfile
 
 from scaispeak.app import create_app
 from scaispeak.speak.engines.registry import EngineRegistry
-from tests.conftest import make_settings
+from scaispeak.speak.transports import openai_compat
+from tests.conftest import LiveApp, make_settings
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.server import ServerThread, bootstrap_key
 
@@ -205,3 +206,25 @@ def test_a_body_that_is_not_json_names_no_field(server_with_key: tuple[str, str]
     )
     assert response.status_code == 400 and response.json()["code"] == "malformed_json"
     assert response.json()["error"]["param"] is None  # was "1", the error's position
+
+
+async def test_an_unexpected_failure_still_carries_the_openai_error_object(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenAI's clients read ``error``; a 500 without it showed them the raw body."""
+
+    async def a_bug(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(openai_compat, "speak_inline", a_bug)
+    response = await sqlite_app.client.post(
+        "/v1/audio/speech",
+        json={"model": "tts-1", "voice": "alloy", "input": "Hello."},
+        headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "internal_error" and "a bug" not in response.text
+    assert body["error"]["type"] == "server_error" and body["error"]["message"]
+    assert "unhandled error on /v1/audio/speech" in caplog.text

@@ -165,31 +165,28 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     return Problem(err.status, err.code, err.title, err.detail, extra=extra)
 
 
+def answer_to(exc: Exception, path: str) -> Problem:
+    """The problem ``exc`` describes, whatever it is: a database refusing a NUL is the
+    client's 400 (PostgreSQL); anything else unknown is a bug, logged, and a 500."""
+    problem = problem_of(exc)
+    if problem is None and _refused_nul(exc):
+        problem = problem_of(BadRequest(NUL_REFUSED))
+    if problem is None:
+        _log.error("unhandled error on %s", path, exc_info=exc)
+        problem = Problem(500, "internal_error", "Internal error", "Unexpected error.")
+    return problem
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
-    async def on_known_error(request: Request, exc: Exception) -> JSONResponse:
-        problem = problem_of(exc)
-        assert problem is not None
-        return problem.response(request.url.path)
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        return answer_to(exc, request.url.path).response(request.url.path)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled error on %s", request.url.path)
-        return problem_response(
-            500, "internal_error", "Internal error", "Unexpected error.", request.url.path
-        )
-
-    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        if _refused_nul(exc):
-            problem = problem_of(BadRequest(NUL_REFUSED))
-            assert problem is not None
-            return problem.response(request.url.path)
-        return await on_unexpected(request, exc)
-
-    for known in (ServiceError, RequestValidationError, StarletteHTTPException):
-        app.add_exception_handler(known, on_known_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    # DBAPIError by name: Starlette's handler for Exception answers, then raises again.
+    known = (ServiceError, RequestValidationError, StarletteHTTPException, DBAPIError)
+    for raised in (*known, Exception):
+        app.add_exception_handler(raised, answer)
 
 
 _CHARACTER_NOT_IN_REPERTOIRE = "22021"
@@ -200,7 +197,9 @@ def _refused_nul(exc: Exception) -> bool:
     """PostgreSQL's refusal of a NUL character in text: the client's input (an id in
     the path, a name in the body), so a 400; SQLite stores it. Recognised by SQLSTATE,
     which SQLAlchemy's database errors carry on their ``orig``."""
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == _CHARACTER_NOT_IN_REPERTOIRE
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) == _CHARACTER_NOT_IN_REPERTOIRE
 
 
 def _describe_validation(errors: Any) -> str:

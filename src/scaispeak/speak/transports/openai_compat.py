@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from scaispeak.platform.deps import Caller, Session, platform_context
-from scaispeak.platform.errors import Problem, problem_of
+from scaispeak.platform.errors import Problem, answer_to
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.http import AUDIO_RESPONSES, speak_inline
 from scaispeak.speak.transports.schemas import OpenAISpeechRequest
@@ -69,10 +69,8 @@ class OpenAIErrorRoute(APIRoute):
         async def answer_errors_like_openai(request: Request) -> Response:
             try:
                 return await handler(request)
-            except Exception as exc:
-                problem = problem_of(exc)
-                if problem is None:
-                    raise  # a bug: the app's 500 handler answers it
+            except Exception as exc:  # a bug too: OpenAI's clients read its 500's error
+                problem = answer_to(exc, request.url.path)
                 return problem.response(request.url.path, error=openai_error(problem))
 
         return answer_errors_like_openai
