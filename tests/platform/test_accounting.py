@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -221,6 +222,67 @@ async def test_refused_request_holds_no_money(live: LiveApp) -> None:
             select(func.count()).where(Reservation.state == ReservationState.held)
         )
         assert held.scalar_one() == 0
+
+
+async def set_day_budget(app: LiveApp, limit: int) -> httpx.Response:
+    return await app.client.put(
+        f"/v1/tenants/{app.tenancy.tenant_a}/budget",
+        json={"period": "day", "limit_micros": limit},
+        headers=app.auth(app.tenancy.superadmin),
+    )
+
+
+async def test_work_held_yesterday_and_settled_today_counts_on_yesterday(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a job submitted before midnight and finished after it: the counters charge
+    the day of its hold, so a recount (a budget changed) and the usage report must
+    too; a recount counted it again on the day it settled."""
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+    from scaispeak.platform.db import utcnow
+
+    await set_day_budget(live, limit=100 * COST)
+    me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
+    yesterday = utcnow() - timedelta(days=1)
+    async with live.app.state.platform.db.sessions() as session:
+        monkeypatch.setattr(accounting, "utcnow", lambda: yesterday)
+        reservation = await accounting.reserve(session, me, COST)
+        monkeypatch.undo()
+        charge = accounting.Charge(JOE, "selfhosted", "job", 12, 1.0, COST, "req-late")
+        await accounting.settle(session, reservation, charge)
+    assert await spent_by_the_budget(live) == 0  # today's counter: nothing held today
+    assert (await set_day_budget(live, limit=50 * COST)).json()["spent_micros"] == 0
+    usage = (await live.client.get("/v1/usage", headers=live.auth(live.tenancy.admin_a))).json()
+    assert [(r["day"], r["cost_micros"]) for r in usage["rows"]] == [
+        (yesterday.date().isoformat(), COST)
+    ]
+
+
+async def test_work_held_before_a_first_budget_counts_on_it_when_it_settles(
+    live: LiveApp,
+) -> None:
+    """Queued jobs of an unbudgeted tenant run for hours: a budget set meanwhile starts
+    from the ledger, which does not have them yet, so they never counted."""
+    from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.auth.models import Role
+    from scaispeak.platform.auth.principal import Principal
+
+    me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
+    async with live.app.state.platform.db.sessions() as session:
+        unbudgeted = await accounting.reserve(session, me, COST)
+        assert (await set_budget(live, limit=100 * COST, per_user=50 * COST)).status_code == 200
+        assert await spent_by_the_budget(live) == 0
+        charge = accounting.Charge(JOE, "selfhosted", "job", 12, 1.0, COST, "req-queued")
+        await accounting.settle(session, unbudgeted, charge)
+        await accounting.settle(session, unbudgeted, charge)  # a redelivery: once only
+    assert await spent_by_the_budget(live) == COST
+    # The per-user cap counts it too: the member has room for 49 more, not 50.
+    assert (await set_budget(live, limit=100 * COST, per_user=COST)).json()["spent_micros"] == COST
+    member = live.auth(live.tenancy.member_a)
+    body = {"text": TEXT, "voice_id": JOE}
+    assert_problem(await live.client.post(SPEAK, json=body, headers=member), 402, "budget_exceeded")
 
 
 async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> None:

@@ -1,5 +1,5 @@
-"""Upgrading a database in use: rows survive every migration since 0011, and 0014
-carries voice popularity over to per-tenant counts.
+"""Upgrading a database in use: rows survive every migration since 0011, 0014
+carries voice popularity over to per-tenant counts, and 0017 dates old ledger lines.
 
 0012 failed on any SQLite database with users ("FOREIGN KEY constraint failed": its
 table rebuild dropped the users that API keys refer to), so an embedded install that
@@ -50,6 +50,13 @@ async def _check_carry_over(url: str) -> None:
                 table: (await conn.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar()
                 for table in ("users", "api_keys", "voice_uses")
             }
+            # 0017: old ledger lines count in the period they settled in.
+            undated = (
+                "SELECT COUNT(*) FROM usage_ledger WHERE charged_at IS DISTINCT FROM created_at"
+            )
+            if conn.dialect.name == "sqlite":
+                undated = undated.replace("IS DISTINCT FROM", "IS NOT")
+            assert (await conn.execute(text(undated))).scalar() == 0
             if conn.dialect.name == "sqlite":
                 assert list(await conn.execute(text("PRAGMA foreign_key_check"))) == []
     finally:

@@ -89,7 +89,7 @@ async def _users_with_spending(
 ) -> list[str]:
     in_ledger = select(UsageEntry.user_id).where(UsageEntry.tenant_id == tenant_id)
     if since is not None:
-        in_ledger = in_ledger.where(UsageEntry.created_at >= since)
+        in_ledger = in_ledger.where(UsageEntry.charged_at >= since)
     counted = select(SpendCounter.user_id).where(
         SpendCounter.tenant_id == tenant_id,
         SpendCounter.period_key == key,
@@ -108,7 +108,7 @@ async def _ledger_spent(
     if user_id != TENANT_ROW:
         total = total.where(UsageEntry.user_id == user_id)
     if since is not None:
-        total = total.where(UsageEntry.created_at >= since)
+        total = total.where(UsageEntry.charged_at >= since)
     return int(await session.scalar(total) or 0)
 
 

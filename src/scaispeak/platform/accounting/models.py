@@ -107,3 +107,10 @@ class UsageEntry(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    """When the work settled."""
+    charged_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    """When its hold was taken: the budget period it counts in, which the counters,
+    a budget's recount and the usage report all go by (a job submitted before
+    midnight and finished after it counts on the day it was submitted)."""

@@ -42,7 +42,7 @@ async def usage_report(
     tenant_id = tenant_id or principal.tenant_id
     if tenant_id != principal.tenant_id and not principal.is_superadmin:
         raise NotFound(f"No tenant with id {tenant_id!r}.")
-    day = cast(func.date(UsageEntry.created_at), String)
+    day = cast(func.date(UsageEntry.charged_at), String)
     stmt = (
         select(
             day.label("day"),
@@ -61,9 +61,9 @@ async def usage_report(
     if user_id:
         stmt = stmt.where(UsageEntry.user_id == user_id)
     if start:
-        stmt = stmt.where(func.date(UsageEntry.created_at) >= start)
+        stmt = stmt.where(func.date(UsageEntry.charged_at) >= start)
     if end:
-        stmt = stmt.where(func.date(UsageEntry.created_at) <= end)
+        stmt = stmt.where(func.date(UsageEntry.charged_at) <= end)
     rows = (await session.execute(stmt)).all()
     return [
         UsageRow(

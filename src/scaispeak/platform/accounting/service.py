@@ -108,6 +108,7 @@ async def hold(
         amount_micros=amount_micros,
         state=ReservationState.held,
         long_running=long_running,
+        created_at=utcnow(),  # set now: an unbudgeted hold is never stored
     )
     if budget is None:
         return reservation
@@ -168,7 +169,7 @@ async def settle(session: AsyncSession, reservation: Reservation, charge: Charge
         settled = await find_settlement(session, reservation_id)
         return settled or await _charge_after_release(session, reservation_id, charge)
     await _move_counters(session, reservation, spent=charge.cost_micros)
-    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation.id)
+    entry = _ledger_line(reservation, charge)
     session.add(entry)
     await session.commit()
     return entry
@@ -188,7 +189,7 @@ async def _charge_after_release(
     if reservation.long_running:  # a job's hold is released on purpose, never swept
         raise HoldReleased(f"the hold {reservation_id} was released; nothing is charged")
     await _add_spent(session, reservation, charge.cost_micros)
-    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation_id)
+    entry = _ledger_line(reservation, charge)
     session.add(entry)
     try:
         await session.commit()
@@ -231,7 +232,8 @@ async def _append_once(
     session: AsyncSession, reservation: Reservation, charge: Charge
 ) -> UsageEntry:
     # The ledger's unique reservation_id is what makes a repeated settle harmless.
-    entry = _ledger_line(reservation.tenant_id, reservation.user_id, charge, reservation.id)
+    await _count_under_a_new_budget(session, reservation, charge.cost_micros)
+    entry = _ledger_line(reservation, charge)
     session.add(entry)
     try:
         await session.commit()
@@ -304,12 +306,40 @@ async def _update_counters(
     )
 
 
-def _ledger_line(
-    tenant_id: str, user_id: str, charge: Charge, reservation_id: str | None
-) -> UsageEntry:
+async def _count_under_a_new_budget(
+    session: AsyncSession, reservation: Reservation, cost_micros: int
+) -> None:
+    """Count work held while its tenant had no budget on the budget it has now.
+
+    A first budget starts from the ledger's spending in its period, and work still
+    under way then (up to a hundred queued jobs, for hours) is not in the ledger yet:
+    it would never have counted. Locking the counter row orders this with a recount
+    (budgets.py): whichever commits second sees the other. A budget committed between
+    this read and this commit, whose recount missed this line, still misses it.
+    """
+    budget = await session.get(Budget, reservation.tenant_id)
+    if budget is None:
+        return
+    key = period_key(budget.period, reservation.created_at)
+    capped = budget.per_user_limit_micros is not None
+    users = [TENANT_ROW] + ([reservation.user_id] if capped else [])
+    for user_id in users:
+        await ensure_counter(session, reservation.tenant_id, user_id, key)
+    await session.execute(
+        update(SpendCounter)
+        .where(
+            SpendCounter.tenant_id == reservation.tenant_id,
+            SpendCounter.user_id.in_(users),
+            SpendCounter.period_key == key,
+        )
+        .values(spent_micros=SpendCounter.spent_micros + cost_micros)
+    )
+
+
+def _ledger_line(reservation: Reservation, charge: Charge) -> UsageEntry:
     return UsageEntry(
-        tenant_id=tenant_id,
-        user_id=user_id,
+        tenant_id=reservation.tenant_id,
+        user_id=reservation.user_id,
         voice_id=charge.voice_id,
         backend=charge.backend,
         kind=charge.kind,
@@ -317,7 +347,8 @@ def _ledger_line(
         audio_seconds=charge.audio_seconds,
         cost_micros=charge.cost_micros,
         request_id=charge.request_id,
-        reservation_id=reservation_id,
+        reservation_id=reservation.id,
+        charged_at=reservation.created_at or utcnow(),  # a hold made before it was stamped
     )
 
 

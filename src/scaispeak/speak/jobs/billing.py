@@ -55,4 +55,5 @@ async def reservation(session: AsyncSession, job: SynthJob) -> Reservation:
         period_key=accounting.UNBUDGETED,
         amount_micros=0,
         state=ReservationState.held,
+        created_at=job.created_at,  # the hold was taken at submission
     )
