@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
-from tests.speak.jobs.test_jobs_embedded import JOE, SPEAK, STORY, submit
+from tests.speak.jobs.test_jobs_embedded import JOE, SPEAK, STORY, submit, wait_for
 
 JOBS = "/v1/modules/scaispeak/jobs"
 
@@ -88,7 +88,9 @@ async def test_a_job_listing_never_reads_the_jobs_texts(sqlite_app: LiveApp) -> 
     """A job's text can be hundreds of thousands of characters and a page holds up to a
     hundred jobs: the listing shows none of it, so it must not load it either."""
     member = sqlite_app.auth(sqlite_app.tenancy.member_a)
-    await submit(sqlite_app, text="A job whose text stays in the database.")
+    job = (await submit(sqlite_app, text="A job whose text stays in the database.")).json()
+    # Ended first: its worker reads its text, on the same engine, at any moment.
+    await wait_for(sqlite_app, job["id"], {"succeeded", "failed", "cancelled"})
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -68,48 +68,57 @@ def written_segments(segments_done: int, segments_total: int) -> int:
 
 async def discard_job_blobs(
     storage: BlobStore, job_id: str, segments: int, fmt: AudioFormat
-) -> None:
-    """Delete a failed or cancelled job's checkpoints and unfinished result.
+) -> bool:
+    """Delete a failed or cancelled job's checkpoints and unfinished result; whether
+    every one is gone.
 
-    Nothing will resume from them. Best effort: a blob that cannot be deleted is
-    logged and left behind; it never fails the cancel or the failure being recorded.
+    Nothing will resume from them. A blob that cannot be deleted is logged and left
+    to the leftover sweep (leftovers.py); it never fails the cancel or the failure
+    being recorded.
     """
-    await discard_checkpoints(storage, job_id, segments)
-    await _delete_or_log(storage, job_id, result_key(job_id, fmt))
+    checkpoints = await discard_checkpoints(storage, job_id, segments)
+    return await _delete_or_log(storage, job_id, result_key(job_id, fmt)) and checkpoints
 
 
 DELETES_AT_ONCE = 16
 """Checkpoint deletions in flight together: a long job has thousands, one request each
 on S3."""
 
-_deleting: set[asyncio.Task[None]] = set()
+_deleting: set[asyncio.Task[bool]] = set()
 """Deletions whose caller was cancelled, held so they run to their end."""
 
 
-async def discard_checkpoints(storage: BlobStore, job_id: str, segments: int) -> None:
-    """Delete a job's first ``segments`` checkpoints, best effort (as above): once the
-    job succeeded, a storage hiccup here must not look like the job's failure.
+async def discard_checkpoints(storage: BlobStore, job_id: str, segments: int) -> bool:
+    """Delete a job's first ``segments`` checkpoints; whether every one is gone (as
+    above: once the job succeeded, a storage hiccup here must not look like the job's
+    failure).
 
     They are deleted to the end even if the caller is cancelled meanwhile (a client
     that gave up on its ``DELETE``): nobody else would delete the rest."""
     keys = [segment_key(job_id, index) for index in range(segments)]
-    work = asyncio.ensure_future(_delete_all(storage, job_id, keys))
+    work = asyncio.ensure_future(delete_all(storage, job_id, keys))
     _deleting.add(work)
     work.add_done_callback(_deleting.discard)
-    await asyncio.shield(work)
+    return await asyncio.shield(work)
 
 
-async def _delete_all(storage: BlobStore, job_id: str, keys: list[str]) -> None:
+async def delete_all(storage: BlobStore, job_id: str, keys: list[str]) -> bool:
+    """Delete ``keys``, a few at a time; whether every one is gone."""
+    gone = True
     for start in range(0, len(keys), DELETES_AT_ONCE):
         batch = keys[start : start + DELETES_AT_ONCE]
-        await asyncio.gather(*(_delete_or_log(storage, job_id, key) for key in batch))
+        done = await asyncio.gather(*(_delete_or_log(storage, job_id, key) for key in batch))
+        gone = gone and all(done)
+    return gone
 
 
-async def _delete_or_log(storage: BlobStore, job_id: str, key: str) -> None:
+async def _delete_or_log(storage: BlobStore, job_id: str, key: str) -> bool:
     try:
         await storage.delete(key)
     except Exception:
         _log.warning("job %s: could not delete blob %s", job_id, key, exc_info=True)
+        return False
+    return True
 
 
 def wav_bytes(pcm: Pcm, rate: int) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.db import utcnow
-from scaispeak.speak.jobs import billing, lease, outbox
+from scaispeak.speak.jobs import billing, lease, leftovers, outbox
 from scaispeak.speak.jobs.assembly import assemble, discard_checkpoints, result_key
 from scaispeak.speak.jobs.delivery import saving_to_share
 from scaispeak.speak.jobs.models import JobState, SynthJob
@@ -54,7 +54,8 @@ async def finish(
         )
         await _count_use(session, job)
         await _succeed_and_charge(session, rt, job, key, size, seconds, saved, charge)
-    await discard_checkpoints(rt.storage, job.id, len(segments))
+    if await discard_checkpoints(rt.storage, job.id, len(segments)):
+        await leftovers.mark_swept(session, run.job_id)
 
 
 async def _count_use(session: AsyncSession, job: SynthJob) -> None:

@@ -113,6 +113,12 @@ class SynthJob(Base):
     )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    blobs_swept_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    """When the ended job's blobs that should be gone were last known to be (its
+    checkpoints; its audio unless kept); None while it runs, and after a deletion
+    that failed, which the leftover sweep then does again (leftovers.py)."""
 
 
 WITHOUT_TEXT = defer(SynthJob.text, raiseload=True)

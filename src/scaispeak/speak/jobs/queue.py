@@ -21,7 +21,7 @@ from taskiq.api import run_receiver_task
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import Settings
-from scaispeak.speak.jobs import outbox, retention
+from scaispeak.speak.jobs import leftovers, outbox, retention
 from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.outbox import deliver_in_background
 from scaispeak.speak.jobs.runner import run_job
@@ -244,6 +244,7 @@ async def sweep_forever(db: Database, queue: JobQueue) -> None:
             if queue.runtime is not None:
                 ttl = queue.settings.jobs.result_ttl_s
                 await retention.expire_results(db, queue.runtime.storage, ttl)
+                await leftovers.sweep(db, queue.runtime.storage)
         except Exception:  # the sweeper must outlive a database hiccup
             _log.exception("job sweep failed")
         await asyncio.sleep(queue.settings.jobs.sweep_interval_s)

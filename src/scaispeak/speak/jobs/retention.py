@@ -2,8 +2,10 @@
 
 Every job's audio would otherwise stay in storage forever. The job's row stays (its
 record, its charge, a ``save_to`` file's reference); only the audio goes. The row is
-updated first, conditionally, then the blob deleted: a crash in between leaves an
-orphaned blob, never a job that points at missing audio.
+updated first, conditionally, then the blob deleted: a crash in between never leaves
+a job that points at missing audio, and the update clears the row's
+``blobs_swept_at``, so a deletion that fails or never runs is done again by the
+leftover sweep (leftovers.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from sqlalchemy import select, update
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStore
+from scaispeak.speak.jobs import leftovers
+from scaispeak.speak.jobs.assembly import delete_all
 from scaispeak.speak.jobs.models import JobState, SynthJob
 
 _log = logging.getLogger(__name__)
@@ -42,12 +46,13 @@ async def expire_results(db: Database, storage: BlobStore, ttl_s: int) -> list[s
             cleared = await session.execute(
                 update(SynthJob)
                 .where(SynthJob.id == job_id, SynthJob.result_key == key)
-                .values(result_key=None)
+                .values(result_key=None, blobs_swept_at=None)
             )
             await session.commit()
             if cleared.rowcount == 1 and key:  # type: ignore[attr-defined]
-                await storage.delete(key)
                 expired.append(job_id)
+                if await delete_all(storage, job_id, [key]):
+                    await leftovers.mark_swept(session, job_id)
     if expired:
         _log.info("deleted the audio of %d jobs past their retention", len(expired))
     return expired

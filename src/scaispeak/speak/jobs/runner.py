@@ -33,7 +33,7 @@ from scaispeak.platform.errors import ServiceError
 from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError, VoiceWithdrawn
-from scaispeak.speak.jobs import billing, lease, outbox, replan
+from scaispeak.speak.jobs import billing, lease, leftovers, outbox, replan
 from scaispeak.speak.jobs.assembly import (
     discard_job_blobs,
     segment_key,
@@ -133,7 +133,8 @@ async def _after_giving_up(session: AsyncSession, rt: JobRuntime, job_id: str) -
     _log.warning("job %s: %s", job_id, job.error)
     await release_hold(session, job.reservation_id)  # commits the failure with the release
     count = written_segments(job.segments_done, job.segments_total)
-    await discard_job_blobs(rt.storage, job_id, count, AudioFormat(job.params["format"]))
+    if await discard_job_blobs(rt.storage, job_id, count, AudioFormat(job.params["format"])):
+        await leftovers.mark_swept(session, job_id)
     notify(rt, job)
 
 
@@ -244,4 +245,5 @@ async def _discard_blobs_if_stopped(session: AsyncSession, rt: JobRuntime, run: 
     if row.state in (JobState.failed, JobState.cancelled):
         # The row's total, not the claim's: a run that re-split the job changed it.
         count = written_segments(row.segments_done, row.segments_total)
-        await discard_job_blobs(rt.storage, run.job_id, count, run.format)
+        if await discard_job_blobs(rt.storage, run.job_id, count, run.format):
+            await leftovers.mark_swept(session, run.job_id)
