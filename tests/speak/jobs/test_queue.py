@@ -214,3 +214,32 @@ async def test_gone_workers_consumers_are_forgotten_but_never_one_holding_messag
             assert len(await consumers(watch)) == 2  # the worker joined
         # ... and one stopping removes itself.
         assert await consumers(watch) == {DEAD}
+
+
+async def test_an_embedded_queue_keeps_one_waiting_task_per_job_however_often_it_is_kicked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each sweep re-kicks the jobs queued for long; in embedded mode every kick became
+    a task waiting for a slot, a pile growing for as long as the backlog lasted."""
+    settings = make_settings(tmp_path, jobs=JobSettings(concurrency=1))
+    queue = JobQueue(settings, cast(JobRuntime, SimpleNamespace(worker_id="embedded")))
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    async def run_job(_rt: JobRuntime, job_id: str) -> None:
+        ran.append(job_id)
+        await release.wait()
+
+    monkeypatch.setattr(job_queue, "run_job", run_job)
+    await queue.start()
+    try:
+        await queue.kick("job_busy")  # takes the only slot
+        for _ in range(3):  # three sweeps' worth of re-kicks of two waiting jobs
+            await queue.kick("job_a")
+            await queue.kick("job_b")
+        await asyncio.sleep(0.2)
+        release.set()
+        await asyncio.sleep(0.2)
+    finally:
+        await queue.stop()
+    assert Counter(ran) == {"job_busy": 1, "job_a": 1, "job_b": 1}

@@ -51,6 +51,7 @@ class JobQueue:
         # bounds only a receiver, which embedded mode has none of): without this, a
         # hundred queued jobs would all run together, each a hundred times slower.
         self._slots = asyncio.Semaphore(settings.jobs.concurrency)
+        self._waiting_for_a_slot: set[str] = set()
 
     @property
     def distributed(self) -> bool:
@@ -62,8 +63,18 @@ class JobQueue:
         if self.distributed:  # the receiver starts one only when a slot is free
             await run_job(self.runtime, job_id)
             return
-        async with self._slots:
-            await run_job(self.runtime, job_id)
+        # Each sweep re-kicks every job queued for long: without this, a backlog grew a
+        # task per job per sweep, all waiting here. One waiting per job is enough (a
+        # message is a hint: the task runs whichever job is next in line).
+        if job_id in self._waiting_for_a_slot:
+            return
+        self._waiting_for_a_slot.add(job_id)
+        try:
+            async with self._slots:
+                self._waiting_for_a_slot.discard(job_id)
+                await run_job(self.runtime, job_id)
+        finally:
+            self._waiting_for_a_slot.discard(job_id)
 
     async def start(self) -> None:
         await self.broker.startup()
