@@ -5,14 +5,18 @@ never read, and host names or URLs the service cannot use are refused at submit.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from ipaddress import IPv6Address
+from typing import Any
 
 import pytest
 
 from scaispeak.settings import JobSettings
+from scaispeak.speak.jobs import webhook_targets
 from scaispeak.speak.jobs.webhook_targets import is_public
 from scaispeak.speak.jobs.webhooks import Sent, send
 from tests.conftest import LiveApp
@@ -100,3 +104,25 @@ async def test_a_webhook_url_the_service_cannot_use_is_a_422(sqlite_app: LiveApp
 def test_deprecated_site_local_ipv6_is_not_public() -> None:
     assert not is_public(IPv6Address("fec0::1"))
     assert is_public(IPv6Address("2606:4700:4700::1111"))
+
+
+async def test_receivers_whose_dns_hangs_never_starve_the_services_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hung lookup keeps its thread past the timeout: on the loop's default executor,
+    a few such receivers took every thread a job's assembly waits for."""
+    hung = threading.Event()
+
+    def lookup_that_hangs(*_: Any, **__: Any) -> Any:
+        hung.wait(30)
+        raise OSError("gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup_that_hangs)
+    anyone = webhook_targets.TargetPolicy.from_settings([])
+    try:
+        for n in range(40):  # more than any default executor's threads
+            with pytest.raises(TimeoutError):
+                await webhook_targets.destination(f"https://h{n}.example.com/", anyone, 0.01)
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 2) == "free"
+    finally:
+        hung.set()

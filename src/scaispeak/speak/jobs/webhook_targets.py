@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -131,10 +133,18 @@ def _check_addresses(url: str, host: str, addresses: list[IpAddress], policy: Ta
             raise _refuse(url, f"{host!r}, which is {address} (not a public address)")
 
 
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+"""Threads for receivers' name lookups, apart from the event loop's default executor:
+a lookup that hangs keeps its thread past our timeout, and receivers whose DNS hangs
+(any member picks the URL) would otherwise take every thread that the service's own
+``to_thread`` work (a job's assembly, audio decoding) waits for."""
+
+
 async def _resolve(host: str, port: int, timeout_s: float) -> list[IpAddress]:
     """The host's addresses; raises OSError (or TimeoutError) when it does not resolve."""
     loop = asyncio.get_running_loop()
-    infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout_s)
+    lookup = partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.wait_for(loop.run_in_executor(_LOOKUPS, lookup), timeout_s)
     addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise OSError(f"{host!r} has no addresses")
