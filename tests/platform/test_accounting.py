@@ -272,6 +272,7 @@ async def test_work_held_before_a_first_budget_counts_on_it_when_it_settles(
     me = Principal(live.tenancy.member_a_user, live.tenancy.tenant_a, Role.member)
     async with live.app.state.platform.db.sessions() as session:
         unbudgeted = await accounting.reserve(session, me, COST)
+        unbudgeted.created_at -= timedelta(seconds=30)  # a job that has run a while
         assert (await set_budget(live, limit=100 * COST, per_user=50 * COST)).status_code == 200
         assert await spent_by_the_budget(live) == 0
         charge = accounting.Charge(JOE, "selfhosted", "job", 12, 1.0, COST, "req-queued")

@@ -60,6 +60,12 @@ async def echo_the_key(request: web.Request) -> web.StreamResponse:
     return web.Response(status=401, text=f"Incorrect API key provided: {said}")
 
 
+async def echo_the_key_across_the_cut(request: web.Request) -> web.StreamResponse:
+    """The key straddles the 200 bytes of the body that are logged."""
+    said = request.headers["Authorization"].removeprefix("Bearer ")
+    return web.Response(status=401, text="x" * 190 + said)
+
+
 async def oversized_header(request: web.Request) -> web.StreamResponse:
     return web.Response(body=b"\x00\x00", headers={"X-Big": "a" * 10_000})
 
@@ -72,7 +78,14 @@ async def malformed_length(request: web.Request) -> web.StreamResponse:
 
 
 @pytest.mark.parametrize(
-    "handler", [redirect_to_itself, echo_the_key, oversized_header, malformed_length]
+    "handler",
+    [
+        redirect_to_itself,
+        echo_the_key,
+        echo_the_key_across_the_cut,
+        oversized_header,
+        malformed_length,
+    ],
 )
 async def test_a_failing_upstream_is_described_without_our_key(
     handler: Handler, caplog: pytest.LogCaptureFixture
@@ -87,7 +100,7 @@ async def test_a_failing_upstream_is_described_without_our_key(
     logged = [r.getMessage() for r in caplog.records if r.name == "scaispeak.relay"]
     assert logged, "the failure's details go to the log"
     # Unredacted: the relay itself keeps the key out, whatever formatter is configured.
-    assert not [line for line in logged if "SECRET" in line]
+    assert not [line for line in logged if "SECRET" in line or KEY[:10] in line]
 
 
 async def test_an_upstream_that_trickles_forever_is_cut_off_at_the_call_timeout() -> None:

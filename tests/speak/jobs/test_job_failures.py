@@ -278,8 +278,18 @@ async def test_revoking_a_voice_deletes_the_checkpoints_of_its_jobs(
         cancelled = await cancel_jobs_of_voice(platform.db, JOE, platform.storage)
         assert job["id"] in cancelled
         assert await checkpoints_left(app, job["id"], 6) == []
+        # Not marked swept by the cancel: the stuck worker may still store a segment.
+        assert (await job_row(app, job["id"])).blobs_swept_at is None
+        gate.set()
+        # The worker stores it, finds its lease gone, deletes it, and marks the job.
+        await until(lambda: _swept(app, job["id"]), "the worker to sweep its job", seconds=30)
+        assert await checkpoints_left(app, job["id"], 6) == []
     finally:
         gate.set()
+
+
+async def _swept(app: LiveApp, job_id: str) -> bool:
+    return (await job_row(app, job_id)).blobs_swept_at is not None
 
 
 async def test_revoking_a_voice_leaves_a_job_that_finished_meanwhile_alone(

@@ -9,7 +9,8 @@ the period its hold was taken in (a job submitted at 23:00 and finished after
 midnight counts on the day it was submitted). A budget's recount and the usage
 report read ``created_at``, so such work counted in both periods after a recount,
 and showed on the wrong day. ``charged_at`` is the hold's time; existing lines take
-their settlement time, the best that is known of them.
+their stored hold's time, or (unbudgeted work, whose holds were never stored) their
+settlement time, the best that is known of them.
 """
 
 from collections.abc import Sequence
@@ -26,7 +27,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("usage_ledger", schema=None) as batch_op:
         batch_op.add_column(sa.Column("charged_at", sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE usage_ledger SET charged_at = created_at")
+    op.execute(
+        "UPDATE usage_ledger SET charged_at = COALESCE("
+        "(SELECT reservations.created_at FROM reservations"
+        " WHERE reservations.id = usage_ledger.reservation_id), created_at)"
+    )
     with op.batch_alter_table("usage_ledger", schema=None) as batch_op:
         batch_op.alter_column(
             "charged_at", existing_type=sa.DateTime(timezone=True), nullable=False

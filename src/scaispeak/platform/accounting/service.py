@@ -100,6 +100,7 @@ async def hold(
     """``reserve`` without the commit: the hold lands with whatever the caller commits
     next (a job row), or not at all. A refusal rolls the transaction back."""
     budget = await session.get(Budget, principal.tenant_id)
+    now = utcnow()  # read once: its period and its time must agree, midnight or not
     reservation = Reservation(
         id=new_id("rsv"),
         tenant_id=principal.tenant_id,
@@ -108,11 +109,11 @@ async def hold(
         amount_micros=amount_micros,
         state=ReservationState.held,
         long_running=long_running,
-        created_at=utcnow(),  # set now: an unbudgeted hold is never stored
+        created_at=now,  # set here: an unbudgeted hold is never stored
     )
     if budget is None:
         return reservation
-    reservation.period_key = period_key(budget.period, utcnow())
+    reservation.period_key = period_key(budget.period, now)
     reservation.user_capped = budget.per_user_limit_micros is not None
     await _hold(session, budget, reservation)
     session.add(reservation)
@@ -306,6 +307,12 @@ async def _update_counters(
     )
 
 
+_BRIEF_WORK = timedelta(seconds=2)
+"""Work held for less than this is not looked up under a new budget: one more query on
+every unbudgeted request, to count the few that a budget set in their last moments
+would miss (as with a per-user cap set while requests run)."""
+
+
 async def _count_under_a_new_budget(
     session: AsyncSession, reservation: Reservation, cost_micros: int
 ) -> None:
@@ -317,10 +324,13 @@ async def _count_under_a_new_budget(
     (budgets.py): whichever commits second sees the other. A budget committed between
     this read and this commit, whose recount missed this line, still misses it.
     """
+    held_at = reservation.created_at
+    if held_at is None or utcnow() - held_at < _BRIEF_WORK:
+        return  # kept off the hot path: see _BRIEF_WORK
     budget = await session.get(Budget, reservation.tenant_id)
     if budget is None:
         return
-    key = period_key(budget.period, reservation.created_at)
+    key = period_key(budget.period, held_at)
     capped = budget.per_user_limit_micros is not None
     users = [TENANT_ROW] + ([reservation.user_id] if capped else [])
     for user_id in users:

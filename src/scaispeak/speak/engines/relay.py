@@ -223,12 +223,16 @@ async def _describe(response: aiohttp.ClientResponse, key: str) -> str:
     can name the upstream's internals), our ``key`` masked where it echoes it (an
     "incorrect API key" answer often does), its connection released."""
     try:
-        detail = (await response.content.read(200)).decode("utf-8", "replace")
+        # Past the 200 characters logged by the key's length: masked before it is cut,
+        # a key echoed across the cut leaves no prefix of itself in the log.
+        body = await response.content.read(200 + len(key.encode()))
+        detail = body.decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError) as exc:
         detail = f"(its body could not be read: {type(exc).__name__}: {exc})"
     finally:
         response.release()
     if key:
         detail = detail.replace(key, "[redacted]")
+    detail = detail[:200]
     _log.warning("relay: upstream answered %d: %s", response.status, detail)
     return f"upstream answered {response.status}"

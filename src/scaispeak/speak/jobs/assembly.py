@@ -102,13 +102,18 @@ async def discard_checkpoints(storage: BlobStore, job_id: str, segments: int) ->
     return await asyncio.shield(work)
 
 
-async def delete_all(storage: BlobStore, job_id: str, keys: list[str]) -> bool:
-    """Delete ``keys``, a few at a time; whether every one is gone."""
+async def delete_all(
+    storage: BlobStore, job_id: str, keys: list[str], *, stop_at_failure: bool = False
+) -> bool:
+    """Delete ``keys``, a few at a time; whether every one is gone. ``stop_at_failure``
+    gives up after the first batch with a failure (a sweep that will come again)."""
     gone = True
     for start in range(0, len(keys), DELETES_AT_ONCE):
         batch = keys[start : start + DELETES_AT_ONCE]
         done = await asyncio.gather(*(_delete_or_log(storage, job_id, key) for key in batch))
         gone = gone and all(done)
+        if not gone and stop_at_failure:
+            break
     return gone
 
 

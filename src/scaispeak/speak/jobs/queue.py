@@ -70,11 +70,13 @@ class JobQueue:
             return
         self._waiting_for_a_slot.add(job_id)
         try:
-            async with self._slots:
-                self._waiting_for_a_slot.discard(job_id)
-                await run_job(self.runtime, job_id)
-        finally:
+            await self._slots.acquire()
+        finally:  # its wait is over, got or cancelled: a later kick may wait again
             self._waiting_for_a_slot.discard(job_id)
+        try:
+            await run_job(self.runtime, job_id)
+        finally:
+            self._slots.release()
 
     async def start(self) -> None:
         await self.broker.startup()
@@ -245,6 +247,18 @@ async def sweep_once(db: Database, queue: JobQueue) -> list[str]:
     return job_ids
 
 
+async def _sweep_leftovers(db: Database, queue: JobQueue) -> None:
+    """Leftover blobs, for at most one sweep interval: a store that hangs must not hold
+    up the rest of the sweeping (stuck jobs, webhooks) with it."""
+    assert queue.runtime is not None
+    budget_s = max(queue.settings.jobs.sweep_interval_s, 5.0)
+    try:
+        async with asyncio.timeout(budget_s):
+            await leftovers.sweep(db, queue.runtime.storage)
+    except TimeoutError:
+        _log.warning("leftover blobs: sweep cut off after %g s; the next one goes on", budget_s)
+
+
 async def sweep_forever(db: Database, queue: JobQueue) -> None:
     while True:
         try:
@@ -255,7 +269,7 @@ async def sweep_forever(db: Database, queue: JobQueue) -> None:
             if queue.runtime is not None:
                 ttl = queue.settings.jobs.result_ttl_s
                 await retention.expire_results(db, queue.runtime.storage, ttl)
-                await leftovers.sweep(db, queue.runtime.storage)
+                await _sweep_leftovers(db, queue)
         except Exception:  # the sweeper must outlive a database hiccup
             _log.exception("job sweep failed")
         await asyncio.sleep(queue.settings.jobs.sweep_interval_s)

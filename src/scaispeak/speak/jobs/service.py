@@ -30,7 +30,7 @@ from scaispeak.platform.errors import Conflict, NotFound, ServiceError
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
-from scaispeak.speak.jobs import leftovers, outbox
+from scaispeak.speak.jobs import outbox
 from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
 from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.replan import plan_digest
@@ -264,7 +264,7 @@ async def cancel_job(
     await _cancel_if_active(session, job.id, job.reservation_id, error="")
     await session.refresh(job)
     if job.state is JobState.cancelled:
-        await discard_blobs_of(session, storage, job)
+        await discard_blobs_of(storage, job)
     return job
 
 
@@ -292,12 +292,12 @@ async def _cancel_if_active(
     return True
 
 
-async def discard_blobs_of(session: AsyncSession, storage: BlobStore, job: SynthJob) -> None:
-    """Delete a stopped job's checkpoints (assembly.discard_job_blobs), and record it
-    when they are all gone (what is left, the leftover sweep deletes)."""
+async def discard_blobs_of(storage: BlobStore, job: SynthJob) -> None:
+    """Delete a cancelled job's checkpoints (assembly.discard_job_blobs). Not marked
+    swept: a running job's worker may store one more after this, and marks the job
+    once it has deleted that; the leftover sweep does the rest (leftovers.py)."""
     count = written_segments(job.segments_done, job.segments_total)
-    if await discard_job_blobs(storage, job.id, count, AudioFormat(job.params["format"])):
-        await leftovers.mark_swept(session, job.id)
+    await discard_job_blobs(storage, job.id, count, AudioFormat(job.params["format"]))
 
 
 async def release_hold(session: AsyncSession, reservation_id: str) -> None:
@@ -345,5 +345,5 @@ async def _after_cancel(session: AsyncSession, storage: BlobStore | None, job_id
         job = await session.get(SynthJob, job_id, populate_existing=True)
         assert job is not None
         await session.commit()  # no transaction open through the blob deletions
-        await discard_blobs_of(session, storage, job)
+        await discard_blobs_of(storage, job)
     return job_id

@@ -133,11 +133,13 @@ def _check_addresses(url: str, host: str, addresses: list[IpAddress], policy: Ta
             raise _refuse(url, f"{host!r}, which is {address} (not a public address)")
 
 
-_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+_LOOKUPS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="webhook-dns")
 """Threads for receivers' name lookups, apart from the event loop's default executor:
-a lookup that hangs keeps its thread past our timeout, and receivers whose DNS hangs
-(any member picks the URL) would otherwise take every thread that the service's own
-``to_thread`` work (a job's assembly, audio decoding) waits for."""
+a lookup that hangs keeps its thread past our timeout (until the system resolver gives
+up), and receivers whose DNS hangs (any member picks the URL) would otherwise take
+every thread that the service's own ``to_thread`` work (a job's assembly, audio
+decoding) waits for. Sixteen such receivers at once still delay others' lookups,
+whose attempts then fail and are retried."""
 
 
 async def _resolve(host: str, port: int, timeout_s: float) -> list[IpAddress]:
