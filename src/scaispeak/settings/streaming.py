@@ -77,9 +77,9 @@ class WebRtcSettings(BaseModel):
     ice_servers: list[IceServer] = Field(
         default_factory=list,
         description="STUN/TURN servers as JSON, e.g. "
-        '`[{"urls": ["stun:stun.example.com:3478"]}]`; none: host candidates only. At most '
-        "one `stun:` and one `turn:` (udp or tcp) or `turns:` (tcp) URL, with a username "
-        "and credential for TURN: what the server's WebRTC stack (aiortc) uses.",
+        '`[{"urls": ["stun:stun.example.com:3478"]}]`; none: host candidates only. `stun:`, '
+        "`turn:` (udp or tcp) or `turns:` (tcp) URLs, TURN with a username and credential; "
+        "the server's WebRTC stack (aiortc) uses the first STUN and the first TURN URL.",
     )
     connect_timeout_seconds: float = Field(
         20.0,
@@ -98,14 +98,12 @@ class WebRtcSettings(BaseModel):
     def _usable_by_aiortc(cls, servers: list[IceServer]) -> list[IceServer]:
         """Refused at start: aiortc reads these only when an offer comes, so a malformed
         URL failed every session (as the caller's offer), and it skips what it cannot
-        use without a word (a second server, ``stuns:``, TURN over other transports)."""
-        seen: set[str] = set()
+        use without a word (``stuns:``, TURN over other transports, TURN without a
+        password). Further servers of a kind are kept (it uses the first), as lists of
+        several public STUN servers are common."""
         for server in servers:
             for url in server.urls:
                 kind = _ice_kind(url)
-                if kind in seen:
-                    raise ValueError(f"only one {kind.upper()} server is used; {url!r} is another")
-                seen.add(kind)
                 if kind == "turn" and not (server.username and server.credential):
                     raise ValueError(f"TURN server {url!r} needs a username and a credential")
         return servers
