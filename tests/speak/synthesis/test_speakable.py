@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from scaispeak.speak.synthesis.text import normalize_text
 from scaispeak.speak.synthesis.text.speakable import has_words
 
 
@@ -17,3 +20,15 @@ def test_text_with_a_word_or_a_spoken_symbol_has_words(text: str) -> None:
 @pytest.mark.parametrize("text", ["🙂🙂", "❤️", "★ ✅ 🇺🇸", "** **", "...", "—", "()"])
 def test_emoji_symbols_and_markup_alone_have_no_words(text: str) -> None:
     assert not has_words(text)
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\n", " \n"])
+def test_long_runs_of_spaces_are_judged_in_linear_time(space: str) -> None:
+    """Each rule that began with optional spaces rescanned a run of them from every
+    position in it: 40,000 spaces after an emoji took 15 s, 500,000 (a job) most of an
+    hour, in a regex call that holds the GIL. Quadratic would take minutes here."""
+    run = space * 50_000
+    started = time.perf_counter()
+    assert not has_words("🙂" + run + run)
+    assert normalize_text("🙂" + run + "&" + run + "°" + run + "." + run).strip()
+    assert time.perf_counter() - started < 10

@@ -131,7 +131,7 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
 
 
-_UNFINISHED_WORD = re.compile(r"\s*[A-Za-z]{1,7}\Z")
+_UNFINISHED_WORD = re.compile(r"(?<!\s)\s*[A-Za-z]{1,7}\Z")  # (?<!\s): linear in spaces
 
 
 def _zone_may_follow(text: str, match: re.Match[str]) -> bool:

@@ -292,14 +292,16 @@ _SYMBOLS = (
     (re.compile(r"\b[wW]/(?=\s)"), "with"),
     (re.compile(r"\bN/A\b"), "not applicable"),
     (re.compile(r"\*"), ""),
-    (re.compile(r"\s*&\s*"), " and "),
-    (re.compile(r"\s*=\s*"), " equals "),
-    (re.compile(r"\s*\+\s*"), " plus "),
-    (re.compile(r"\s*@\s*"), " at "),
+    # (?<!\s): a match starts where its spaces do, never inside them; else each start
+    # in a long run of spaces rescans the rest of it (quadratic: minutes for a job).
+    (re.compile(r"(?<!\s)\s*&\s*"), " and "),
+    (re.compile(r"(?<!\s)\s*=\s*"), " equals "),
+    (re.compile(r"(?<!\s)\s*\+\s*"), " plus "),
+    (re.compile(r"(?<!\s)\s*@\s*"), " at "),
     (re.compile(r"#(?=\d)"), "number "),
     (re.compile(r"~(?=\s?\d)"), "about "),
     (re.compile(r"©\s*"), "copyright "),
-    (re.compile(r"\s*°"), " degrees"),
+    (re.compile(r"(?<!\s)\s*°"), " degrees"),
 )
 
 
@@ -311,9 +313,9 @@ def symbols(text: str) -> str:
     return text
 
 
-_PARAGRAPH_BREAK = re.compile(r"\s*\n[^\S\n]*\n\s*")
+_PARAGRAPH_BREAK = re.compile(r"(?<!\s)\s*\n[^\S\n]*\n\s*")  # (?<!\s): see _SYMBOLS
 _WHITESPACE = re.compile(r"\s+")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[.,?!;:])")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<!\s)\s+(?=[.,?!;:])")
 _REPEATED_COMMA = re.compile(r",(?:\s*,)+")
 
 

@@ -23,7 +23,7 @@ from scaispeak.speak.synthesis.text.boundaries import (
 )
 
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
-_LAST_WORD_BREAK = re.compile(r"\s+\S*$")
+_LAST_WORD_BREAK = re.compile(r"(?<!\s)\s+\S*$")  # (?<!\s): linear in spaces
 _FINISHED = re.compile(r"[.?!…][\"'”’)\]]*\s*$")
 
 

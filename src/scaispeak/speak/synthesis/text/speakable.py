@@ -21,7 +21,9 @@ def has_words(text: str) -> bool:
     words ("and", "percent"). Linear in the text, but a whole normalisation pass
     when the text holds no letter or digit at all.
     """
-    return has_letter_or_digit(text) or has_letter_or_digit(normalize_text(text))
+    if has_letter_or_digit(text):
+        return True
+    return has_letter_or_digit(normalize_text(" ".join(text.split())))
 
 
 def has_lone_surrogate(text: str) -> bool:
