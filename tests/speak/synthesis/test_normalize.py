@@ -80,6 +80,11 @@ EXACT = [
     ("range", "pages 5-10", "pages five to ten"),
     ("range_en_dash", "5–10 minutes", "five to ten minutes"),
     ("range_money", "$5-10", "five dollars to ten dollars"),
+    # A scale after the second amount is the first's too (it read "eighty dollars").
+    ("range_money_scaled", "$80-100k", "eighty thousand dollars to one hundred thousand dollars"),
+    ("range_money_scale_word", "$1-2 billion", "one billion dollars to two billion dollars"),
+    ("range_money_bn", "€3-4bn budget", "three billion euros to four billion euros budget"),
+    ("range_money_then_word", "$5-10 more", "five dollars to ten dollars more"),
     ("range_percent", "5-10%", "five to ten percent"),
     ("score_is_not_range", "won 3-2", "won three-two"),
     ("time_range", "9:00-17:00", "nine o'clock to seventeen hundred"),

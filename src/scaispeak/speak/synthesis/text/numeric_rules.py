@@ -122,11 +122,21 @@ def _working_hours(match: re.Match[str]) -> bool:
     return _WORKING_HOURS_BEFORE.search(text, max(0, start - 12), start) is not None
 
 
+# A scale after a money range's second amount ("$80-100k", "$1-2 billion") is the
+# first's too: "$80k to $100k", not "eighty dollars to one hundred thousand dollars".
+_SCALE_LETTERS = "|".join(sorted(SCALES, key=len, reverse=True))
+_SCALE_AFTER = re.compile(rf"(?:(?i:{_SCALE_LETTERS})|\s(?:thousand|million|billion|trillion))\b")
+
+
 def _range(match: re.Match[str]) -> str:
     first, second = match["a"], match["b"]
     symbol = match["s1"] or match["s2"]
-    if symbol or ":" in first + second:
-        return f"{symbol}{first} to {symbol}{second}"
+    if symbol:
+        scale = _SCALE_AFTER.match(match.string, match.end())
+        shared = scale.group() if scale else ""
+        return f"{symbol}{first}{shared} to {symbol}{second}"
+    if ":" in first + second:
+        return f"{first} to {second}"
     if _MERIDIEM_AFTER.match(match.string, match.end()) and all(
         _DOTTED_CLOCK.fullmatch(part) for part in (first, second)
     ):
