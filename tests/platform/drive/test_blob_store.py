@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -170,3 +173,44 @@ def test_distributed_mode_on_local_storage_warns_that_it_must_be_shared(
     caplog.clear()
     open_blob_store(Settings(data_dir=tmp_path))
     assert "must share" not in caplog.text
+
+
+def test_an_s3_client_gives_up_on_a_stalled_store_within_seconds_not_minutes() -> None:
+    """obstore's defaults (30 s a request, ten retries within 180 s) held each blob
+    operation on an endpoint that accepts connections and never answers for 181 s
+    (measured); these bounds made it 20 s (the slow test below measures it)."""
+    store = S3BlobStore.from_url("s3://media?endpoint=http://127.0.0.1:9&region=us-east-1")
+    options, retries = store._store.client_options, store._store.retry_config
+    assert options is not None and retries is not None
+    assert (options["connect_timeout"], options["read_timeout"]) == ("5s", "10s")
+    assert retries["max_retries"] <= 3 and retries["retry_timeout"] <= timedelta(seconds=15)
+
+
+_STALLED_STORE = """
+import asyncio, socket, threading, time
+from scaispeak.platform.storage.base import StorageUnavailable
+from scaispeak.platform.storage.s3 import S3BlobStore
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(50)
+held = []
+threading.Thread(target=lambda: [held.append(server.accept()) for _ in iter(int, 1)],
+                 daemon=True).start()
+url = f"s3://media?endpoint=http://127.0.0.1:{server.getsockname()[1]}&region=us-east-1"
+async def main():
+    started = time.perf_counter()
+    try:
+        await S3BlobStore.from_url(url, "k", "s").stat("a/b")
+    except StorageUnavailable:
+        print(time.perf_counter() - started, flush=True)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_stalled_s3_store_is_unavailable_within_thirty_seconds() -> None:
+    # A process of its own: obstore's runtime may abort at exit with connections held.
+    done = subprocess.run(
+        [sys.executable, "-c", _STALLED_STORE], capture_output=True, text=True, timeout=120
+    )
+    assert float(done.stdout.split()[0]) < 30

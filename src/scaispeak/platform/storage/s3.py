@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +38,7 @@ from scaispeak.platform.storage.base import (
 
 if TYPE_CHECKING:
     from obstore import GetOptions
+    from obstore.store import ClientConfig, RetryConfig
 
 PART_BYTES = 8 * 1024 * 1024
 PART_CONCURRENCY = 4
@@ -78,6 +80,17 @@ def _region_from_environment() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+# A store that stops answering is StorageUnavailable within about 20 s: obstore's
+# defaults (30 s a request, ten retries over three minutes) held every request and job
+# checkpoint on a stalled endpoint for 181 s. The read timeout is between two reads, so
+# long transfers that keep moving are not cut.
+_TIMEOUTS: ClientConfig = {
+    "connect_timeout": timedelta(seconds=5),
+    "read_timeout": timedelta(seconds=10),
+}
+_RETRIES: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=15)}
+
+
 class S3BlobStore:
     def __init__(self, store: S3Store) -> None:
         self._store = store
@@ -98,7 +111,11 @@ class S3BlobStore:
             },
             # Path-style requests work with every S3 clone; plain http only for a
             # deliberately configured endpoint (a MinIO next to the service).
-            client_options={"allow_http": bool(where.endpoint and where.endpoint[:5] == "http:")},
+            client_options={
+                "allow_http": bool(where.endpoint and where.endpoint[:5] == "http:"),
+                **_TIMEOUTS,
+            },
+            retry_config=_RETRIES,
         )
         return cls(store)
 
