@@ -4,6 +4,7 @@ submit whose queue is unreachable still answers 202 and leaves the job to the sw
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -243,3 +244,18 @@ async def test_an_embedded_queue_keeps_one_waiting_task_per_job_however_often_it
     finally:
         await queue.stop()
     assert Counter(ran) == {"job_busy": 1, "job_a": 1, "job_b": 1}
+
+
+async def test_a_worker_waits_between_attempts_while_redis_is_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """taskiq restarts a failed receiver at once: a worker spun a core and logged
+    thousands of tracebacks a second (6,629 in two seconds, measured)."""
+    settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0")  # nothing there
+    queue = JobQueue(settings, cast(JobRuntime, SimpleNamespace(worker_id="w")))
+    with caplog.at_level(logging.WARNING, logger="taskiq"):
+        await queue.start_receiving()
+        await asyncio.sleep(2)
+        await queue.stop()
+    restarts = [r for r in caplog.records if "while listening" in r.getMessage()]
+    assert 1 <= len(restarts) <= 5

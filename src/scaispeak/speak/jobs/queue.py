@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.acks import AcknowledgeType
 from taskiq.api import run_receiver_task
+from taskiq.receiver import Receiver
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import Settings
@@ -34,6 +36,34 @@ IDLE_CONSUMER_MS = 3_600_000
 """A consumer holding no message and silent this long is a worker that is gone: a live
 one asks for messages every ``xread_block`` (2 s) while it has a free slot, and one
 with no free slot holds the messages of the jobs it runs."""
+
+
+RECEIVER_BACKOFF_MAX_S = 30.0
+
+
+def _receiver_backing_off() -> type[Receiver]:
+    """A receiver that waits before taskiq starts it again after a failure.
+
+    taskiq's receiver loop restarts a failed ``listen`` at once: while Redis is away a
+    worker spun a core and logged thousands of tracebacks a second. The wait doubles
+    from half a second to ``RECEIVER_BACKOFF_MAX_S`` and starts over once a minute has
+    passed without a failure."""
+    failures, last_failure = 0, 0.0
+
+    class BackingOff(Receiver):
+        async def listen(self, finish_event: asyncio.Event) -> None:
+            nonlocal failures, last_failure
+            try:
+                await super().listen(finish_event)
+            except Exception:
+                now = time.monotonic()
+                failures = 0 if now - last_failure > 60 else failures
+                last_failure = now
+                await asyncio.sleep(min(RECEIVER_BACKOFF_MAX_S, 0.5 * 2**failures))
+                failures += 1
+                raise
+
+    return BackingOff
 
 
 class JobQueue:
@@ -88,6 +118,7 @@ class JobQueue:
             self._receiver = asyncio.create_task(
                 run_receiver_task(
                     self.broker,
+                    receiver_cls=_receiver_backing_off(),
                     max_async_tasks=self.settings.jobs.concurrency,
                     ack_time=AcknowledgeType.WHEN_EXECUTED,
                 )
