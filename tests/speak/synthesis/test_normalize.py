@@ -78,6 +78,10 @@ EXACT = [
     ("hour_pm_time_zone", "at 5 p.m. ET on Monday", "at five PM ET on Monday"),
     # ranges
     ("range", "pages 5-10", "pages five to ten"),
+    # Invisible characters pasted inside a number or word: it was "one zero zero zero".
+    ("zero_width_space", "1\u200b000 people", "one thousand people"),
+    ("soft_hyphen", "co\u00adoperate", "cooperate"),
+    ("byte_order_mark", "\ufeffHello.", "Hello."),
     ("range_en_dash", "5–10 minutes", "five to ten minutes"),
     ("range_money", "$5-10", "five dollars to ten dollars"),
     # A scale after the second amount is the first's too (it read "eighty dollars").

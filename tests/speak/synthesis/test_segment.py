@@ -398,3 +398,17 @@ def test_a_stream_never_cuts_inside_a_date_a_phone_number_or_a_time(
     segments = _fed(text, chunk)
     assert any(together in segment.text for segment in segments), _texts(segments)
     assert " ".join(_texts(segments)) == text
+
+
+def test_a_streams_first_clause_never_passes_the_segment_limit() -> None:
+    """Its comma came 360 characters in: the first clause took all of it, against a
+    limit of 220 (and an opening then gave up on it)."""
+    segmenter = IncrementalSegmenter()
+    segments = segmenter.feed("word " * 31)
+    segments += segmenter.feed("more " * 40 + "then, the rest")
+    segments += segmenter.flush()
+    assert segments and all(len(s.text) <= 220 for s in segments)
+    assert (
+        " ".join(s.text for s in segments).split()
+        == ("word " * 31 + "more " * 40 + "then, the rest").split()
+    )

@@ -37,12 +37,16 @@ _MARKDOWN_LINK = re.compile(r"!?\[(?P<label>[^\[\]\n]*)\]\([^()\s]*(?:\s\"[^\"\n
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+# Zero-width space, word joiner, byte-order mark, soft hyphen: invisible, and inside a
+# word or number ("1\u200b000", pasted from the web), where a space would split it.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]+")
 
 
 def control_characters(text: str) -> str:
     """Control characters (a stray NUL in an LLM's tokens) as spaces: an engine given
-    one failed the request ("embedded null character"), and a stream with it."""
-    return _CONTROL.sub(" ", text)
+    one failed the request ("embedded null character"), and a stream with it.
+    Invisible joiners and breaks go without a trace."""
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
 def markup(text: str) -> str:

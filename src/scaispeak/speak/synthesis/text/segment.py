@@ -266,6 +266,8 @@ class IncrementalSegmenter:
         cut = None
         if not self._started:
             cut = first_clause_cut(text, start, min_chars=self._limits.min_chars)
+            if cut is not None and cut - start > self._limits.max_chars:
+                cut = None  # a comma far off: cut within the limit below instead
         if cut is None and len(text.rstrip()) - start > self._max_wait_chars:
             overflowing = len(text) - start > self._limits.max_chars
             max_chars, min_chars = self._limits
