@@ -200,6 +200,9 @@ EXACT = [
     ("no_space_before_punctuation", "costs $5 .", "costs five dollars."),
     # short dates: only after a word that asks for a date
     ("short_date_after_on", "on 12/25", "on December twenty-fifth"),
+    # A two-digit year more than ten years ahead is last century's (was "twenty ninety-nine").
+    ("two_digit_year_past", "born 12/31/99", "born December thirty-first, nineteen ninety-nine"),
+    ("two_digit_year_near", "by 3/4/25", "by March fourth, twenty twenty-five"),
     ("short_date_after_due", "Due 3/4.", "Due March fourth."),
     ("short_date_after_weekday", "Mon 3/4", "Monday March fourth"),
     ("short_date_after_weekday_comma", "Friday, 12/1", "Friday, December first"),

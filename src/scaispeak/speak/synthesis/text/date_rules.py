@@ -7,6 +7,7 @@ order they run in is decided (and explained) in ``normalize.py``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from scaispeak.speak.synthesis.text import verbalize as say
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period, time_zone_follows
@@ -114,8 +115,15 @@ def _iso_datetime(match: re.Match[str]) -> str:
 def _numeric_date(match: re.Match[str]) -> str:
     year_value = int(match["y"])
     if len(match["y"]) == 2:
-        year_value += 2000
+        year_value = _century_of(year_value)
     return say.date(int(match["m"]), int(match["d"]), year_value)
+
+
+def _century_of(two_digits: int) -> int:
+    """A two-digit year in this century unless that is more than ten years ahead: then
+    the last ("born 12/31/99" is 1999, "due 1/1/30" 2030)."""
+    year = 2000 + two_digits
+    return year if year <= datetime.now(UTC).year + 10 else year - 100
 
 
 def _month_day_range(match: re.Match[str]) -> str:
