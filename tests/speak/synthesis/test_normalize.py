@@ -203,6 +203,9 @@ EXACT = [
     # A two-digit year more than ten years ahead is last century's (was "twenty ninety-nine").
     ("two_digit_year_past", "born 12/31/99", "born December thirty-first, nineteen ninety-nine"),
     ("two_digit_year_near", "by 3/4/25", "by March fourth, twenty twenty-five"),
+    # No such day: not read as a date (it was "February thirtieth"); leap days are.
+    ("impossible_date", "Due 2/30/2024.", "Due two/thirty/two thousand twenty-four."),
+    ("leap_day", "on 2024-02-29", "on February twenty-ninth, twenty twenty-four"),
     ("short_date_after_due", "Due 3/4.", "Due March fourth."),
     ("short_date_after_weekday", "Mon 3/4", "Monday March fourth"),
     ("short_date_after_weekday_comma", "Friday, 12/1", "Friday, December first"),

@@ -6,6 +6,7 @@ order they run in is decided (and explained) in ``normalize.py``.
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, datetime
 
@@ -116,7 +117,10 @@ def _numeric_date(match: re.Match[str]) -> str:
     year_value = int(match["y"])
     if len(match["y"]) == 2:
         year_value = _century_of(year_value)
-    return say.date(int(match["m"]), int(match["d"]), year_value)
+    month, day = int(match["m"]), int(match["d"])
+    if day > calendar.monthrange(year_value, month)[1]:
+        return match[0]  # "2/30/2024" is no date: not "February thirtieth"
+    return say.date(month, day, year_value)
 
 
 def _century_of(two_digits: int) -> int:
