@@ -206,6 +206,8 @@ EXACT = [
     # No such day: not read as a date (it was "February thirtieth"); leap days are.
     ("impossible_date", "Due 2/30/2024.", "Due two/thirty/two thousand twenty-four."),
     ("leap_day", "on 2024-02-29", "on February twenty-ninth, twenty twenty-four"),
+    # Accidentals sit among the pictographs, which are dropped: "C minor, then B major".
+    ("accidentals", "C♯ minor, then B♭ major", "C sharp minor, then B flat major"),
     ("short_date_after_due", "Due 3/4.", "Due March fourth."),
     ("short_date_after_weekday", "Mon 3/4", "Monday March fourth"),
     ("short_date_after_weekday_comma", "Friday, 12/1", "Friday, December first"),

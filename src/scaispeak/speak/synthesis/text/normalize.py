@@ -65,11 +65,16 @@ _PICTOGRAPHS = re.compile(
     r"\ufe0e\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
 _HEART_AS_VERB = re.compile(r"(?<=\w )[\u2665\u2764]\ufe0f?(?= \w)")  # "I ❤️ NY"
+# Music's accidentals sit in the pictograph range but are words: "C♯ minor", "B♭".
+_ACCIDENTALS = re.compile(r"(?<=\b[A-G])([\u266f\u266d\u266e])")
+_ACCIDENTAL_NAMES = {"\u266f": " sharp", "\u266d": " flat", "\u266e": " natural"}
 
 
 def pictographs(text: str) -> str:
-    """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY"."""
+    """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY";
+    a note's sharp, flat or natural sign ("C♯") -> its name."""
     text = _HEART_AS_VERB.sub("love", text)
+    text = _ACCIDENTALS.sub(lambda m: _ACCIDENTAL_NAMES[m[1]], text)
     return _PICTOGRAPHS.sub(" ", text)
 
 
