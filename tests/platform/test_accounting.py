@@ -390,6 +390,7 @@ async def test_a_hold_released_by_the_sweep_is_still_charged_once_when_settled(
     from datetime import timedelta
 
     from scaispeak.platform.accounting import service as accounting
+    from scaispeak.platform.accounting.sweeper import release_stale
     from scaispeak.platform.auth.models import Role
     from scaispeak.platform.auth.principal import Principal
 
@@ -398,7 +399,7 @@ async def test_a_hold_released_by_the_sweep_is_still_charged_once_when_settled(
     charge = accounting.Charge(JOE, "selfhosted", "stream", 12, 1.0, COST, "req-1")
     async with live.app.state.platform.db.sessions() as session:
         reservation = await accounting.reserve(session, me, 5 * COST)
-        assert await accounting.release_stale(session, timedelta(0)) == 1
+        assert await release_stale(session, timedelta(0)) == 1
         first = await accounting.settle(session, reservation, charge)
         again = await accounting.settle(session, reservation, charge)
     assert first.id == again.id

@@ -21,6 +21,7 @@ from scaispeak.platform.accounting.models import (
     SpendCounter,
     UsageEntry,
 )
+from scaispeak.platform.accounting.sweeper import release_stale
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.db import Database
@@ -184,7 +185,7 @@ async def test_a_stream_renews_its_holds_so_the_stale_hold_sweep_leaves_them(
         await accounting.reserve(session, ledger.principal, 15)  # nobody renews this one
     await asyncio.sleep(1.2)
     async with ledger.db.sessions() as session:
-        assert await accounting.release_stale(session, timedelta(seconds=0.8)) == 1
+        assert await release_stale(session, timedelta(seconds=0.8)) == 1
     assert [h.id for h in await ledger.holds_left()] == [billing.holds[0].id]
     await billing.settle(StreamUsage(characters=50, audio_seconds=3.0, segments=1), "req-renew")
     assert await ledger.holds_left() == []

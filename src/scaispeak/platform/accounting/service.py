@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -259,13 +259,16 @@ async def _existing_line(session: AsyncSession, reservation_id: str) -> UsageEnt
     return found.scalar_one()
 
 
-async def release(session: AsyncSession, reservation: Reservation) -> None:
-    """Give the held money back (failed or cancelled-before-delivery work)."""
+async def release(session: AsyncSession, reservation: Reservation) -> bool:
+    """Give the held money back (failed or cancelled-before-delivery work); whether
+    this call did (False: unbudgeted, or settled or released already)."""
     if reservation.period_key == UNBUDGETED:
-        return
-    if await _transition(session, reservation, ReservationState.released):
+        return False
+    released = await _transition(session, reservation, ReservationState.released)
+    if released:
         await _move_counters(session, reservation, spent=0)
     await session.commit()
+    return released
 
 
 async def _transition(
@@ -373,31 +376,3 @@ async def renew(session: AsyncSession, reservations: list[Reservation]) -> None:
         .values(renewed_at=utcnow())
     )
     await session.commit()
-
-
-async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
-    """Release request holds left by a crashed process: held, and neither made nor
-    renewed for ``older_than`` (called at start-up and then periodically).
-
-    Jobs' holds are left alone: a job outlives processes, and releases its own hold.
-    A hold released here while its work still runs is charged all the same when the
-    work settles (``settle``).
-    """
-    cutoff = utcnow() - older_than
-    stale = await session.execute(
-        select(Reservation).where(
-            Reservation.state == ReservationState.held,
-            func.coalesce(Reservation.renewed_at, Reservation.created_at) < cutoff,
-            Reservation.long_running.is_(False),
-        )
-    )
-    count = 0
-    # One commit per hold: a transaction over all of them would hold each one's row and
-    # the tenant's counter row together, and two replicas sweeping at once (or a
-    # settlement) could lock them in opposite orders and deadlock.
-    for reservation in list(stale.scalars()):
-        if await _transition(session, reservation, ReservationState.released):
-            await _move_counters(session, reservation, spent=0)
-            count += 1
-        await session.commit()
-    return count

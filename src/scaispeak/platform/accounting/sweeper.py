@@ -13,11 +13,41 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from scaispeak.platform.accounting.service import release_stale
-from scaispeak.platform.db import Database
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scaispeak.platform.accounting.models import Reservation, ReservationState
+from scaispeak.platform.accounting.service import release
+from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import AccountingSettings
 
 _log = logging.getLogger(__name__)
+
+
+async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
+    """Release request holds left by a crashed process: held, and neither made nor
+    renewed for ``older_than`` (called at start-up and then periodically).
+
+    Jobs' holds are left alone: a job outlives processes, and releases its own hold.
+    A hold released here while its work still runs is charged all the same when the
+    work settles (service.settle).
+    """
+    cutoff = utcnow() - older_than
+    stale = await session.execute(
+        select(Reservation).where(
+            Reservation.state == ReservationState.held,
+            func.coalesce(Reservation.renewed_at, Reservation.created_at) < cutoff,
+            Reservation.long_running.is_(False),
+        )
+    )
+    count = 0
+    # One commit per hold: a transaction over all of them would hold each one's row and
+    # the tenant's counter row together, and two replicas sweeping at once (or a
+    # settlement) could lock them in opposite orders and deadlock.
+    for reservation in list(stale.scalars()):
+        if await release(session, reservation):  # commits
+            count += 1
+    return count
 
 
 async def sweep_stale_holds(db: Database, settings: AccountingSettings) -> int:
