@@ -183,7 +183,7 @@ def dates(text: str) -> str:
 
 
 _CLOCK_TIME = re.compile(
-    r"(?<![\d:.])(?P<h>[01]?\d|2[0-4]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?![\d:])"
+    r"(?<![\d:.])(?P<h>[01]?\d|2[0-4]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?![\d:])"
     r"(?:\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?)?",
     re.IGNORECASE,
 )
@@ -198,10 +198,46 @@ _DOTTED_TIME = re.compile(
 )
 
 
+# Words after which "1:02:03" is how long something took, not when it happened.
+_DURATION_BEFORE = re.compile(
+    r"\b(?i:in|took|takes|ran|runs|lasted|lasts|duration|runtime|length|elapsed|time|"
+    r"timer|clocked|record|of|for|after|is|was)\s$"
+)
+
+
+def _seconds_said(seconds: int) -> str:
+    return f"{say.cardinal(seconds)} second{'' if seconds == 1 else 's'}"
+
+
+def _duration(hours: int, minutes: int, seconds: int) -> str:
+    """(1, 2, 3) -> "one hour, two minutes and three seconds"; zero parts are left out."""
+    parts = [
+        f"{say.cardinal(n)} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+        if n
+    ] or ["zero seconds"]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _with_seconds(match: re.Match[str], hour: int, minute: int, meridiem: str) -> str:
+    """ "10:30:15" -> "ten thirty and fifteen seconds" as a time of day, or, after "in",
+    "took", "ran" and the like, "ten hours, thirty minutes and fifteen seconds"."""
+    seconds = int(match["s"])
+    before = match.string[max(0, match.start() - 12) : match.start()]
+    if not meridiem and _DURATION_BEFORE.search(before):
+        return _duration(hour, minute, seconds)
+    spoken = say.time_of_day(hour, minute, meridiem)
+    return f"{spoken} and {_seconds_said(seconds)}" if seconds else spoken
+
+
 def _clock_time(match: re.Match[str]) -> str:
     minute = int(match["m"]) if match.groupdict().get("m") else 0
     meridiem = (match["mer"] + "m") if match["mer"] else ""
-    spoken = say.time_of_day(int(match["h"]), minute, meridiem)
+    hour = int(match["h"])
+    if match.groupdict().get("s"):
+        spoken = _with_seconds(match, hour, minute, meridiem)
+    else:
+        spoken = say.time_of_day(hour, minute, meridiem)
     if time_zone_follows(match.string, match.end()):
         return spoken  # "5 p.m. ET": the period abbreviates, it ends nothing
     return spoken + _period_if_final(match)

@@ -26,7 +26,15 @@ from scaispeak.speak.synthesis.text.scale_rules import scaled_numbers
 
 Rule = Callable[[str], str]
 
-_MARKUP = re.compile(r"`+|\*\*|__|~~|^[^\S\n]*(?:#{1,6}|[*•+-])[^\S\n]+", re.MULTILINE)
+_MARKUP = re.compile(r"`+|\*\*|__|~~|^[^\S\n]*(?:#{1,6}|[*•+>-])[^\S\n]+", re.MULTILINE)
+# A pause where a heading or a list item's line ends without punctuation, which a
+# reader hears but the line break alone would lose ("Steps:\n- Mix\n- Bake").
+_UNPUNCTUATED_LINE_END = r"(?<=[\w)\]\"'”’%])[^\S\n]*(?=\n)"
+_BEFORE_LIST_ITEM = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*[*•+>-][^\S\n])")
+_BEFORE_HEADING = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*#{{1,6}}[^\S\n])")
+_HEADING_END = re.compile(
+    rf"^(?P<heading>[^\S\n]*#{{1,6}}[^\S\n][^\n]*?){_UNPUNCTUATED_LINE_END}", re.M
+)
 # Lines that fence a code block, with the block's language ("```python"): not spoken.
 _FENCE = re.compile(r"^[^\S\n]*(?:```|~~~)[\w+#.-]*[^\S\n]*$", re.MULTILINE)
 # A task list's box ("- [x] Pay rent") and a citation marker ("as shown [1]", "[^2]").
@@ -53,6 +61,9 @@ def markup(text: str) -> str:
     """Drop Markdown that LLMs emit (`code`, **bold**, ~~struck~~, # headings, bullets,
     task boxes, code fences, citation markers, [label](url))."""
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
+    text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)
+    text = _BEFORE_LIST_ITEM.sub(",", text)
+    text = _BEFORE_HEADING.sub(".", text)
     text = _FENCE.sub("", text)
     text = _BOX_OR_CITATION.sub("", text)
     return _MARKUP.sub("", text)
@@ -68,13 +79,18 @@ _HEART_AS_VERB = re.compile(r"(?<=\w )[\u2665\u2764]\ufe0f?(?= \w)")  # "I ❤�
 # Music's accidentals sit in the pictograph range but are words: "C♯ minor", "B♭".
 _ACCIDENTALS = re.compile(r"(?<=\b[A-G])([\u266f\u266d\u266e])")
 _ACCIDENTAL_NAMES = {"\u266f": " sharp", "\u266d": " flat", "\u266e": " natural"}
+# Check marks and crosses written as text mean yes and no in a list ("Backups ✓"), and are
+# said; their emoji forms (✅, ❌) are decoration, dropped with the other pictographs.
+_MARKS = re.compile("(?P<mark>[\u2713\u2714\u2717\u2718])(?![\ufe0f\u20e3])")
+_MARK_NAMES = {"\u2713": "check", "\u2714": "check", "\u2717": "cross", "\u2718": "cross"}
 
 
 def pictographs(text: str) -> str:
     """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY";
-    a note's sharp, flat or natural sign ("C♯") -> its name."""
+    a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross"."""
     text = _HEART_AS_VERB.sub("love", text)
     text = _ACCIDENTALS.sub(lambda m: _ACCIDENTAL_NAMES[m[1]], text)
+    text = _MARKS.sub(lambda m: f" {_MARK_NAMES[m['mark']]} ", text)
     return _PICTOGRAPHS.sub(" ", text)
 
 

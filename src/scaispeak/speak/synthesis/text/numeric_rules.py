@@ -12,8 +12,11 @@ import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
 
-# An integer, with or without thousands separators.
-INTEGER = r"\d{1,3}(?:,\d{3})+|\d+"
+# An integer, with or without thousands separators, grouped as the West writes them
+# ("100,000") or as India does, in lakhs and crores ("1,00,000", "12,34,56,789").
+# The Indian form is tried only where a run of digits and commas starts, and its groups
+# are taken whole (possessively), so a long run of two-digit groups is read in one pass.
+INTEGER = r"(?<![\d,])\d{1,2}(?:,\d{2}(?!\d))++,\d{3}(?!,?\d)|\d{1,3}(?:,\d{3})+|\d+"
 SCALES = {
     "k": "thousand",
     "m": "million",

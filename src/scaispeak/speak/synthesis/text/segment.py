@@ -5,11 +5,13 @@ Text is split into paragraphs (blank lines), then sentences, and sentences longe
 ``max_chars`` into clauses. Fragments shorter than ``min_chars`` ("Hi.") are merged into a
 neighbour so the voice does not speak them with odd, isolated prosody. Every
 non-whitespace character of the input lands in exactly one segment, in order; segment
-text has its whitespace collapsed to single spaces. Normalisation is not done here.
+text has its whitespace collapsed to single spaces, but for the line breaks around
+Markdown's headings and list items. Normalisation is not done here.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -25,6 +27,9 @@ from scaispeak.speak.synthesis.text.boundaries import (
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
 _LAST_WORD_BREAK = re.compile(r"(?<!\s)\s+\S*$")  # (?<!\s): linear in spaces
 _FINISHED = re.compile(r"[.?!…][\"'”’)\]]*\s*$")
+# A Markdown heading, list item or quote: its line break is kept in the segment, since
+# the normaliser's Markdown rules find these marks only at the start of a line.
+_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-])\s")
 
 
 @dataclass(frozen=True)
@@ -130,8 +135,20 @@ def _merge_short(spans: list[_Span], limits: _Limits) -> list[_Span]:
     return merged
 
 
+def _collapsed(chunk: str) -> str:
+    """Whitespace runs as one space, except a line break before or after a Markdown
+    heading, list item or quote ("Steps:\\n- Mix\\n- Bake"), which stays a line break."""
+    lines = [" ".join(line.split()) for line in chunk.splitlines()]
+    lines = [line for line in lines if line]
+    joined = lines[:1]
+    for before, line in itertools.pairwise(lines):
+        markdown = _MARKDOWN_LINE.match(line) or _MARKDOWN_LINE.match(before)
+        joined.append(("\n" if markdown else " ") + line)
+    return "".join(joined)
+
+
 def _segments(text: str, spans: list[_Span]) -> list[Segment]:
-    return [Segment(" ".join(text[s.start : s.end].split()), s.kind) for s in spans]
+    return [Segment(_collapsed(text[s.start : s.end]), s.kind) for s in spans]
 
 
 def split_segments(text: str, *, max_chars: int = 220, min_chars: int = 12) -> list[Segment]:
