@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.limits import REDIS_TIMEOUTS
-from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore
+from scaispeak.platform.storage.base import PROBE_PREFIX, BlobNotFound, BlobStore
 
 _log = logging.getLogger("scaispeak.readiness")
 
@@ -52,12 +52,21 @@ def database_probe(db: Database) -> Probe:
     return probe
 
 
+READINESS_KEY = f"{PROBE_PREFIX}/readiness"
+
+
 def storage_probe(store: BlobStore) -> Probe:
-    """A lookup of a key that never exists: one cheap request that needs the store's
-    endpoint to answer and accept the credentials (S3 answers 404, not an error)."""
+    """A lookup of a small blob kept for the purpose: one cheap request that needs the
+    store's endpoint, its credentials and its bucket. A missing key cannot be the test:
+    S3 answers 404 for it whether or not the bucket exists, and 403 where the role may
+    not list the bucket. The blob is written when it is missing (the first probe, or
+    after a cleanup), which fails where the bucket is gone."""
 
     async def probe() -> None:
-        await store.exists(f"{PROBE_PREFIX}/readiness")
+        try:
+            await store.stat(READINESS_KEY)
+        except BlobNotFound:
+            await store.put_bytes(READINESS_KEY, b"ready")
 
     return probe
 
