@@ -14,6 +14,7 @@ from scaispeak.platform.readiness import (
     storage_probe,
 )
 from scaispeak.platform.storage import LocalBlobStore
+from scaispeak.platform.storage.base import BlobStat
 from scaispeak.platform.storage.s3 import S3BlobStore
 from tests.support.redis_probe import REDIS_URL, skip_unless_redis
 from tests.support.server import free_port
@@ -67,3 +68,19 @@ async def test_a_database_that_does_not_answer_is_not_ready() -> None:
         assert await check_all({"database": database_probe(db)}) == {"database": False}
     finally:
         await db.dispose()
+
+
+class _LeastPrivilegeStore(LocalBlobStore):
+    """S3 with a role that may read and write but not list: a missing key is a 403."""
+
+    async def stat(self, key: str) -> BlobStat:
+        if not await super().exists(key):
+            raise PermissionError(f"403 Forbidden: {key}")
+        return await super().stat(key)
+
+
+async def test_a_store_that_refuses_lookups_of_missing_keys_becomes_ready(tmp_path: Path) -> None:
+    store = _LeastPrivilegeStore(tmp_path)
+    probe = storage_probe(store)
+    assert await check_all({"storage": probe}) == {"storage": True}
+    assert await check_all({"storage": probe}) == {"storage": True}

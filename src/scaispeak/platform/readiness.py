@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.limits import REDIS_TIMEOUTS
-from scaispeak.platform.storage.base import PROBE_PREFIX, BlobNotFound, BlobStore
+from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore
 
 _log = logging.getLogger("scaispeak.readiness")
 
@@ -59,13 +59,14 @@ def storage_probe(store: BlobStore) -> Probe:
     """A lookup of a small blob kept for the purpose: one cheap request that needs the
     store's endpoint, its credentials and its bucket. A missing key cannot be the test:
     S3 answers 404 for it whether or not the bucket exists, and 403 where the role may
-    not list the bucket. The blob is written when it is missing (the first probe, or
-    after a cleanup), which fails where the bucket is gone."""
+    not list the bucket. When the read fails (the first probe, a cleanup, that 403) the
+    blob is written, and the write decides: it fails where the bucket is gone, the
+    credentials are refused or the endpoint is down."""
 
     async def probe() -> None:
         try:
             await store.stat(READINESS_KEY)
-        except BlobNotFound:
+        except Exception:
             await store.put_bytes(READINESS_KEY, b"ready")
 
     return probe
