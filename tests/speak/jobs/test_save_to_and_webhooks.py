@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import soundfile
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import (
     Reservation,
     ReservationState,
@@ -136,18 +140,22 @@ async def test_inline_save_to_that_cannot_be_written_is_not_charged(
     assert made.status_code == 200, made.text
     share = await share_of(live, t.member_a)
     platform = live.app.state.platform
-    real_write = http.drive.write_file
+    real_stage = http.drive.staged_write
 
-    async def write_after_a_rival(
+    @asynccontextmanager
+    async def stage_after_a_rival(
         session: Any, storage: Any, caller: Any, *args: Any, **kw: Any
-    ) -> Any:
+    ) -> AsyncIterator[Any]:
         async with platform.db.sessions() as rival:
-            await real_write(
+            taken = real_stage(
                 rival, storage, caller, share, "taken.wav", b"RIFF", "audio/wav", overwrite=False
             )
-        return await real_write(session, storage, caller, *args, **kw)
+            async with taken:
+                await rival.commit()
+        async with real_stage(session, storage, caller, *args, **kw) as ref:
+            yield ref
 
-    monkeypatch.setattr(http.drive, "write_file", write_after_a_rival)
+    monkeypatch.setattr(http.drive, "staged_write", stage_after_a_rival)
     body = {
         "text": "Nobody will hear this.",
         "voice_id": JOE,
@@ -171,6 +179,35 @@ async def test_inline_save_to_that_cannot_be_written_is_not_charged(
     assert lines == 0
     assert holds and all(state == ReservationState.released for state in holds)
     assert all(c.reserved_micros == 0 and c.spent_micros == 0 for c in counted)
+
+
+async def test_an_inline_save_whose_charge_fails_leaves_no_file(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file lands in the commit that charges it: a settlement that fails (the
+    database refusing) answers 500 and leaves the path free, so a retry saves it."""
+    t = live.tenancy
+    share = await share_of(live, t.member_a)
+
+    async def refused(*args: Any, **kw: Any) -> Any:
+        raise OperationalError("UPDATE spend_counters", {}, Exception("database is locked"))
+
+    body = {
+        "text": "Charged or not saved.",
+        "voice_id": JOE,
+        "format": "wav",
+        "save_to": {"share_id": share, "path": "charged.wav"},
+    }
+    with monkeypatch.context() as patch:
+        patch.setattr(accounting, "settle", refused)
+        failed = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert failed.status_code == 500, failed.text
+    listing = await live.client.get(
+        f"/v1/drive/shares/{share}/files", headers=live.auth(t.member_a)
+    )
+    assert listing.json()["items"] == []
+    retried = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert retried.status_code == 201, retried.text
 
 
 async def test_webhook_is_signed_with_the_submitters_own_secret(

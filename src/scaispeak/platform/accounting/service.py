@@ -211,13 +211,11 @@ async def settle_or_release(
     try:
         return await settle(session, reservation, charge)
     except BaseException:
-        await _release_after_failure(session, reservation, held)
+        await release_after_failure(session, reservation, held)
         raise
 
 
-async def _release_after_failure(
-    session: AsyncSession, reservation: Reservation, held: str
-) -> None:
+async def release_after_failure(session: AsyncSession, reservation: Reservation, held: str) -> None:
     """``release`` on a session whose transaction just failed; never raises, so the
     settlement's own error is the one reported."""
     try:

@@ -35,11 +35,12 @@ from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.abandon import unless_abandoned
-from scaispeak.speak.synthesis.audio import ARITHMETIC_FORMATS, AudioFormat
+from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import Lane
 from scaispeak.speak.synthesis.passthrough import PassingSpeech
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import SpeakParams, count_voice_use, prepare_speech
+from scaispeak.speak.synthesis.settlement import Keeper, assemble_and_settle
 from scaispeak.speak.synthesis.speech import MadeSpeech, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.streamed import StreamedSpeech, can_stream, open_streamed
 from scaispeak.speak.voices.models import Voice
@@ -212,10 +213,6 @@ def price_for(settings: Settings, backend: str, characters: int) -> int:
     return settings.accounting.prices_micros_per_char.get(backend, 0) * characters
 
 
-Keeper = Callable[[SpokenClip], Awaitable[object]]
-"""Stores a whole clip where the caller asked (``save_to``); raises when it cannot."""
-
-
 async def speak_clip(
     session: AsyncSession,
     ctx: SpeakContext,
@@ -279,50 +276,6 @@ async def speak_clip(
             return PassingResult(voice, made, origin, passing_to, reservation, charge, slot)
         clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge, keep)
     return SpokenResult(voice, clip, route.backend, cost, origin)
-
-
-async def assemble_and_settle(
-    session: AsyncSession,
-    pipeline: SynthesisPipeline,
-    made: MadeSpeech,
-    reservation: Reservation,
-    charge: accounting.Charge,
-    keep: Keeper | None = None,
-) -> SpokenClip:
-    """Encode the made speech and settle its charge, before the response.
-
-    Where what is left is plain arithmetic (joining levelled segments, then pcm, wav
-    or mu-law: it cannot fail on made speech), the settlement's database work runs
-    while the clip is assembled in its thread (0.3–0.5 ms measured: the thread starts
-    only when the settlement's Python yields the GIL; docs/benchmarks.md). A codec (mp3,
-    opus, flac) can fail, and so can levelling and marking a relayed clip's segments
-    (a neural watermark), and a failed request is never charged, so those assemble
-    first; so does a clip to ``keep``, which is stored before it is charged.
-    """
-    arithmetic = made.levelled and made.spec.format in ARITHMETIC_FORMATS
-    if keep is not None or not arithmetic:
-        try:
-            clip = await pipeline.assemble(made)
-            if keep is not None:
-                await keep(clip)
-        except BaseException:
-            await accounting.release(session, reservation)
-            raise
-        await accounting.settle_or_release(session, reservation, charge)
-        return clip
-    # Both run to the end before anything is raised, so nothing is left running on
-    # the session. A failed settlement gives its hold back before it raises (the
-    # request fails unbilled), rather than leaving it to the stale-hold sweep.
-    assembled, settled = await asyncio.gather(
-        pipeline.assemble(made),
-        accounting.settle_or_release(session, reservation, charge),
-        return_exceptions=True,
-    )
-    for outcome in (settled, assembled):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    assert isinstance(assembled, SpokenClip)
-    return assembled
 
 
 class DeliveredClip(Protocol):

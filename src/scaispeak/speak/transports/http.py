@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -22,13 +24,13 @@ from scaispeak.speak.jobs.schemas import job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import Submission, check_save_to, submit_job
 from scaispeak.speak.synthesis.batch import (
-    Keeper,
     PassingResult,
     SpokenResult,
     record_delivery,
     speak_clip,
 )
 from scaispeak.speak.synthesis.service import SpeakParams
+from scaispeak.speak.synthesis.settlement import Keeper
 from scaispeak.speak.synthesis.speech import SpokenClip
 from scaispeak.speak.transports.passed import PassedAudio, until_disconnected, usage_of
 from scaispeak.speak.transports.schemas import (
@@ -149,9 +151,10 @@ def _job_accepted(job: SynthJob, *, replayed: bool) -> Response:
 
 
 class _Saver:
-    """``save_to`` on an inline request: the clip is written to the share before it is
-    charged (a write that fails, e.g. a path taken meanwhile, costs nothing), and the
-    answer is the file reference."""
+    """``save_to`` on an inline request: the clip is staged in the share and lands there
+    in the commit that charges it (a write that fails, e.g. a path taken meanwhile,
+    costs nothing; a charge that fails leaves no file), and the answer is the file
+    reference."""
 
     def __init__(
         self, request: Request, session: Session, caller: Principal, save_to: SaveTo
@@ -159,8 +162,9 @@ class _Saver:
         self.request, self.session, self.caller, self.save_to = request, session, caller, save_to
         self.saved: drive.FileRef | None = None
 
-    async def save(self, clip: SpokenClip) -> None:
-        self.saved = await drive.write_file(
+    @asynccontextmanager
+    async def save(self, clip: SpokenClip) -> AsyncIterator[None]:
+        staged = drive.staged_write(
             self.session,
             platform_context(self.request).storage,
             self.caller,
@@ -170,6 +174,9 @@ class _Saver:
             clip.content_type,
             overwrite=self.save_to.overwrite,
         )
+        async with staged as saved:
+            yield
+        self.saved = saved
 
     def answer(self, audio: Response) -> Response:
         assert self.saved is not None
