@@ -175,12 +175,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
     from scaispeak.app import create_app  # the models' libraries: seconds to import
+    from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
 
     app = create_app(settings, runs_jobs=not args.no_worker)
     # No uvicorn access log: it writes each URL whole, and a browser's ``?token=`` with
     # it. The app logs every request itself (platform/observability.py: request id,
     # route template, status, duration), never the query string.
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_max_size=WEBSOCKET_MESSAGE_MAX_BYTES,
+    )
     uvicorn.Server(config).run(sockets=[listening])
     return 0
 

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
+
 T = TypeVar("T")
 
 
@@ -29,7 +31,13 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws_max_size=WEBSOCKET_MESSAGE_MAX_BYTES,  # as `scaispeak serve` runs it
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -35,6 +35,13 @@ MULTIPART_MAX_BYTES = 128 * 1024**2
 smaller, configurable cap per file (docs/configuration.md), so this needs no setting."""
 
 
+WEBSOCKET_MESSAGE_MAX_BYTES = 1024**2
+"""The largest WebSocket message the server reads (uvicorn's ``ws_max_size``; its default
+is 16 MiB): a larger one closes the connection (1009) before it is buffered. A stream's
+text messages have a smaller limit of their own (streaming/protocol.py), and a live
+intake's audio comes in frames of a few kilobytes."""
+
+
 class BodyTooLarge(PayloadTooLarge):
     """The request body passed its limit while it was being read."""
 

@@ -58,3 +58,15 @@ async def test_a_webrtc_peer_whose_unread_messages_pass_a_megabyte_is_cut_off() 
         assert peer.gone.is_set()
     finally:
         await peer.connection.close()
+
+
+def test_a_message_of_many_fields_is_refused_before_it_is_validated() -> None:
+    """Validating, then describing, one error per unknown key of a 16 MiB message held
+    the event loop for 9.5 s (measured); the message is now refused by its size, and a
+    message under it by its count of fields, before pydantic sees it."""
+    many = json.dumps({"type": "cancel", **{f"k{i}": 0 for i in range(20_000)}})
+    with pytest.raises(ServiceError, match="at most 32 fields"):
+        parse_message(many)
+    with pytest.raises(ServiceError) as refused:
+        parse_message(json.dumps({"type": "text", "text": "x" * 300_000}))
+    assert refused.value.code == "message_too_large"

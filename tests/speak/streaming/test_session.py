@@ -260,3 +260,19 @@ def test_an_error_that_says_when_to_come_back_says_it_on_a_stream_too() -> None:
     building.headers["Retry-After"] = "5"
     assert error_event(building, fatal=False)["retry_after"] == 5
     assert "retry_after" not in error_event(VoiceUnavailable("failed"), fatal=False)
+
+
+async def test_a_cancel_forgets_a_half_character_so_the_next_reply_is_spoken(rig: Rig) -> None:
+    """An LLM's reply cut inside an emoji leaves its first UTF-16 half waiting; the
+    user barges in. Joined to the next reply's first piece, it had that piece refused
+    (``invalid_text``) and left unsaid."""
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="Here is a smiley for you: \ud83d")
+        await send(session, "cancel")
+        await rig.sink.wait_for(lambda: rig.sink.events("cancelled"))
+        await send(session, "text", text="Sure, what would you like to know? ")
+        await send(session, "flush")
+        await rig.sink.wait_for(lambda: rig.sink.events("segment"))
+    assert not rig.sink.events("error")
+    assert rig.sink.events("segment")[0]["text"] == "Sure, what would you like to know?"

@@ -11,7 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
+from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
 from scaispeak.speak.streaming.permit import StreamPermit
+from scaispeak.speak.streaming.protocol import MAX_MESSAGE_CHARS
 from tests.speak.streaming.conftest import PIPER, STREAM_CAP, StreamServer, pcm_samples, tokens
 from tests.support.asr import transcribe, word_error_rate
 from tests.support.polling import until
@@ -198,6 +200,16 @@ async def test_a_tenant_over_its_stream_cap_gets_too_many_streams(
             id="float_rate",
         ),
         pytest.param({"type": "shout"}, "unknown_message_type", id="unknown_type"),
+        pytest.param(
+            {"type": "text", "text": "x" * (MAX_MESSAGE_CHARS + 1)},
+            "message_too_large",
+            id="message_too_large",
+        ),
+        pytest.param(
+            {"type": "cancel", **{f"k{i}": 0 for i in range(40)}},
+            "invalid_message",
+            id="too_many_fields",
+        ),
     ],
 )
 async def test_bad_messages_get_error_events_and_the_stream_stays_usable(
@@ -210,6 +222,21 @@ async def test_bad_messages_get_error_events_and_the_stream_stays_usable(
         await client.event("started")
     assert error is not None
     assert (error["code"], error["fatal"]) == (code, False)
+
+
+async def test_a_message_too_large_to_read_closes_the_connection_unread(
+    stream_server: StreamServer,
+) -> None:
+    """uvicorn buffers a message up to 16 MiB by default before the app sees it; one of
+    them, or a dict of a million keys, held the event loop (and every stream on it)
+    for seconds. Past ``WEBSOCKET_MESSAGE_MAX_BYTES`` the server closes (1009)."""
+    async with StreamClient.connect(stream_server.url, key=stream_server.key) as client:
+        await client.send("start", voice_id=PIPER)
+        await client.event("started")
+        await client.ws.send(
+            json.dumps({"type": "text", "text": "x" * WEBSOCKET_MESSAGE_MAX_BYTES})
+        )
+        assert await client.closed() == 1009
 
 
 async def test_a_browser_token_in_the_query_authenticates(stream_server: StreamServer) -> None:

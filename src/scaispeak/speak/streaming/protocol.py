@@ -29,6 +29,18 @@ class InvalidMessage(ServiceError):
     status, code, title = 422, "invalid_message", "Invalid message"
 
 
+MAX_MESSAGE_CHARS = 256 * 1024
+"""The longest client message read: a text message rarely holds more than a paragraph,
+and a stream's whole text is capped lower still (``max_text_chars``, 100,000)."""
+_MOST_FIELDS = 32
+"""More fields than any message has: past it the message is refused unread, since
+validating (and describing) a million unknown keys would hold the event loop."""
+
+
+class MessageTooLarge(ServiceError):
+    status, code, title = 413, "message_too_large", "Message too large"
+
+
 class UnknownMessageType(BadRequest):
     code, title = "unknown_message_type", "Unknown message type"
 
@@ -113,12 +125,18 @@ def parse_message(raw: str | bytes) -> ClientMessage:
     """The client message in ``raw``; raises a :class:`ServiceError` naming the mistake."""
     if isinstance(raw, bytes):
         raise InvalidMessage("Send JSON text messages; binary messages are not accepted.")
+    if len(raw) > MAX_MESSAGE_CHARS:
+        raise MessageTooLarge(
+            f"A message may hold {MAX_MESSAGE_CHARS} characters; send long text in pieces."
+        )
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # nesting deeper than the parser goes: not ours
         raise InvalidJson("The message is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidMessage('A message is a JSON object with a "type".')
+    if len(data) > _MOST_FIELDS:
+        raise InvalidMessage(f"A message has at most {_MOST_FIELDS} fields; this had {len(data)}.")
     if data.get("type") not in _TYPES:
         raise UnknownMessageType(
             f"Unknown message type {_shown(data.get('type'))}; use one of: {', '.join(_TYPES)}."

@@ -267,7 +267,7 @@ class StreamSession:
         assert delivery is not None
         await self._stop_synthesizer()
         self._stop_wait_timer()
-        self._text.flush()
+        self._text.cancel()
         self._pending.clear()
         self._outbox.drop_utterance()
         delivery.interrupt()

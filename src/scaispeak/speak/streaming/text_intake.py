@@ -35,17 +35,29 @@ class TextIntake:
     def feed(self, text: str) -> list[Segment]:
         """The segments ``text`` completes. A half character that pairs with nothing
         (422 ``invalid_text``), or text past the allowance (413), is dropped whole."""
+        # Once before the text is scanned, which may be huge: even were it all halves of
+        # pairs, half its length would be past the allowance.
+        self._check_allowance(len(text) // 2)
         text = self._whole_characters(text)
-        if self._received + len(text) > self._max_chars:
-            raise TextTooLong(
-                f"This stream may send {self._max_chars} characters in all; this text was dropped.",
-                limit=self._max_chars,
-            )
+        self._check_allowance(len(text))
         self._received += len(text)
         return _speakable(self._segmenter.feed(text))
 
     def flush(self) -> list[Segment]:
         return _speakable(self._segmenter.flush())
+
+    def cancel(self) -> None:
+        """Forget the utterance's text, a half character awaiting its pair with it: the
+        next reply's first piece must not be joined to it (and refused)."""
+        self._segmenter.flush()
+        self._half_character = ""
+
+    def _check_allowance(self, chars: int) -> None:
+        if self._received + chars > self._max_chars:
+            raise TextTooLong(
+                f"This stream may send {self._max_chars} characters in all; this text was dropped.",
+                limit=self._max_chars,
+            )
 
     def release_words(self) -> list[Segment]:
         return _speakable(self._segmenter.release_words())
