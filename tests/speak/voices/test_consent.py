@@ -7,11 +7,13 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from scaispeak.platform.db import utcnow
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices import endpoints
 from scaispeak.speak.voices.models import AuditEntry, Consent, ConsentChallenge, Voice
 from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
@@ -49,7 +51,7 @@ async def test_challenge_names_speaker_platform_and_a_one_time_phrase(
 
 
 async def test_genuine_consent_is_accepted_and_the_voice_builds(
-    voice_app: VoiceApp, clips: Clips
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = voice_app.tenancy.member_a
     response = await post_clone(
@@ -79,6 +81,14 @@ async def test_genuine_consent_is_accepted_and_the_voice_builds(
     ]
     speaker = next(e for e in trail["audit"] if e["action"] == "intake_speaker")
     assert speaker["details"]["consent_sha256"] == trail["consent"]["evidence_sha256"]
+    # The trail comes in pages (only the oldest 500 entries were ever shown).
+    monkeypatch.setattr(endpoints, "AUDIT_PAGE", 4)
+    first = (await voice_app.client.get(consent.url, headers=auth(key))).json()
+    rest = await voice_app.client.get(
+        consent.url, params={"cursor": first["next_cursor"]}, headers=auth(key)
+    )
+    assert len(first["audit"]) == 4 and rest.json()["next_cursor"] is None
+    assert first["audit"] + rest.json()["audit"] == trail["audit"]
 
 
 # Rejections by the audio checks run on SQLite only: they test recognition and

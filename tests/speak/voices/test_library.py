@@ -85,6 +85,10 @@ async def test_promotion_needs_the_owners_recorded_agreement(
         f"{VOICES}/{voice_id}/promotion/agree", headers=auth(t.member_a)
     )
     assert agree.status_code == 200 and agree.json()["promotion_agreed_at"]
+    again = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/promotion/agree", headers=auth(t.member_a)
+    )  # agreeing again changes nothing: no second entry to crowd the trail
+    assert again.json()["promotion_agreed_at"] == agree.json()["promotion_agreed_at"]
     # The admin finds what was offered (the voice is still invisible in the library).
     offered_url = f"{VOICES}/promotion/offered"
     offered = await voice_app.client.get(offered_url, headers=auth(t.admin_a))
@@ -100,6 +104,7 @@ async def test_promotion_needs_the_owners_recorded_agreement(
     trail = await voice_app.client.get(f"{VOICES}/{voice_id}/consent", headers=auth(t.admin_a))
     actions = [e["action"] for e in trail.json()["audit"]]
     assert actions[-2:] == ["promotion_agreed", "voice_promoted"]
+    assert actions.count("promotion_agreed") == 1
     other = await voice_app.client.post(promote, headers=auth(t.member_b))
     assert_problem(other, 403, "forbidden")
 

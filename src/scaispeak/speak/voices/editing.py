@@ -91,10 +91,13 @@ async def update_voice(
 
 
 async def agree_to_promotion(session: AsyncSession, principal: Principal, voice_id: str) -> Voice:
-    """The owner agrees that their private voice may become a tenant voice."""
+    """The owner agrees that their private voice may become a tenant voice; agreeing
+    again changes nothing (and writes no second audit entry)."""
     voice = await editable_voice(session, principal, voice_id)
     if voice.scope is not VoiceScope.user:
         raise BadRequest("Only a private (user) voice can be offered to the tenant.")
+    if voice.promotion_agreed_at is not None:
+        return voice
     voice.promotion_agreed_at = utcnow()
     await audit.append(
         session,

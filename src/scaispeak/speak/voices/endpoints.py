@@ -7,8 +7,9 @@ library. Thin: parse, call one service function, return a schema.
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
@@ -92,15 +93,24 @@ async def warm_voice(
 
 
 @router.get("/voices/{voice_id}/consent")
-async def voice_consent(session: Session, caller: Caller, voice_id: str) -> VoiceConsentOut:
-    """The consent record and audit trail of a voice, for its editors, its owner and
-    whoever recorded the consent."""
+async def voice_consent(
+    session: Session,
+    caller: Caller,
+    voice_id: str,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> VoiceConsentOut:
+    """The consent record and audit trail of a voice (a page of its entries, oldest
+    first), for its editors, its owner and whoever recorded the consent."""
     voice, record = await consent.consent_in_reach(session, caller, voice_id)
     challenge_id = record.challenge_id if record else None
+    chain = audit.chain_for(voice.tenant_id)
+    after = int(cursor) if cursor else 0
     entries = await audit.entries_for_voice(
-        session, audit.chain_for(voice.tenant_id), voice.id, AUDIT_PAGE, challenge_id
+        session, chain, voice.id, AUDIT_PAGE + 1, challenge_id, after_seq=after
     )
+    page = entries[:AUDIT_PAGE]
     return VoiceConsentOut(
         consent=ConsentOut.model_validate(record) if record else None,
-        audit=[AuditEntryOut.model_validate(e) for e in entries],
+        audit=[AuditEntryOut.model_validate(e) for e in page],
+        next_cursor=str(page[-1].seq) if len(entries) > AUDIT_PAGE else None,
     )

@@ -157,6 +157,8 @@ class AuditEntryOut(BaseModel):
 class VoiceConsentOut(BaseModel):
     consent: ConsentOut | None
     audit: list[AuditEntryOut]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the entries after these (oldest first); null at the end."""
 
 
 class ChainReportOut(BaseModel):
