@@ -53,6 +53,45 @@ def test_common_formats_decode_to_mono_float(make: Any) -> None:
     assert 0.9 < audio.duration_s < 1.2
 
 
+def without_id3(mp3: bytes) -> bytes:
+    """MPEG frames alone, as a file joined by a stream cutter has them."""
+    if mp3[:3] != b"ID3":
+        return mp3
+    size = (mp3[6] << 21) | (mp3[7] << 14) | (mp3[8] << 7) | mp3[9]  # syncsafe
+    return mp3[10 + size :]
+
+
+def stereo_mp3(pcm: np.ndarray, rate: int) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3") as box:
+        stream = box.add_stream("libmp3lame", rate=rate)
+        stream.layout = "stereo"
+        both = np.stack([pcm, pcm]).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(both, format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            box.mux(packet)
+    return out.getvalue()
+
+
+def test_a_file_whose_rate_or_channels_change_part_way_decodes_whole() -> None:
+    """Two MP3s joined end to end (44.1 kHz mono, 16 kHz mono, 16 kHz stereo): the
+    resampler set up by the first frame refused the others, a 500 on preflight,
+    clone and /detect."""
+
+    def tone(rate: int) -> np.ndarray:
+        return (0.3 * np.sin(2 * np.pi * 220 * np.arange(rate) / rate)).astype(np.float32)
+
+    parts = [
+        encode(tone(44_100), 44_100, "mp3"),
+        encode(tone(16_000), 16_000, "mp3"),
+        stereo_mp3(tone(16_000), 16_000),
+    ]
+    joined = b"".join(without_id3(part) for part in parts)
+    audio = decode_audio(joined, max_seconds=10, timeout_s=10)
+    assert 2.8 < audio.duration_s < 3.4
+
+
 def test_playlists_and_unknown_files_are_refused_without_probing() -> None:
     for data in (b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", b"ffconcat version 1.0\n", b""):
         with pytest.raises(AudioUnreadable):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -94,16 +95,10 @@ def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> Decod
                 f"Unsupported sample rate {rate} Hz; "
                 f"send {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz audio."
             )
-        # No layout: keep the file's channels. Packed float, because PyAV's planar
-        # to_ndarray crashes the process on 8-channel frames.
-        resampler = av.AudioResampler(format="flt", rate=rate)
         mix = _Downmix(int(max_seconds * rate), max_seconds, deadline)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                mix.add(out)
-            mix.check_limits()
-        for out in resampler.resample(None):
+        for out in _resampled(container.decode(stream), rate):
             mix.add(out)
+            mix.check_limits()
         channels = int(stream.codec_context.channels or 1)
         codec = stream.codec_context.name
     pcm = mix.pcm()
@@ -111,6 +106,25 @@ def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> Decod
         raise AudioUnreadable("The file decodes to no audio at all.")
     clipped = mix.clipped / pcm.size
     return DecodedAudio(pcm, rate, fmt, codec, channels, clipped)
+
+
+def _resampled(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[av.AudioFrame]:
+    """``frames`` as packed float at ``rate``. A resampler takes the rate and channels
+    of its first frame and refuses others (a ValueError, which was a 500), and files
+    join parts that differ (two MP3s concatenated: 44.1 kHz then 16 kHz, mono then
+    stereo), so a new one is made where the input changes."""
+    resampler, source = None, None
+    for frame in frames:
+        shape = (frame.sample_rate, frame.layout.name, frame.format.name)
+        if resampler is None or shape != source:
+            if resampler is not None:
+                yield from resampler.resample(None)
+            # No layout: keep the frame's channels. Packed float, because PyAV's planar
+            # to_ndarray crashes the process on 8-channel frames.
+            resampler, source = av.AudioResampler(format="flt", rate=rate), shape
+        yield from resampler.resample(frame)
+    if resampler is not None:
+        yield from resampler.resample(None)
 
 
 class _Downmix:
