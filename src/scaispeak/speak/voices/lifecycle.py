@@ -245,6 +245,18 @@ async def lock_for_withdrawal(session: AsyncSession, voice: Voice) -> list[str]:
     embedding may have been stored since the row was read.
     """
     voice_id = voice.id
+    if (await session.connection()).dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE, and pysqlite begins a transaction only at its first
+        # write: two revocations both read the voice unrevoked and both wrote (a second
+        # audit entry, the record rewritten; a revoke racing a delete was a 500). A
+        # no-op write first takes the database's write lock, so the read below comes
+        # after the other withdrawal's commit.
+        await session.execute(
+            update(Voice)
+            .where(Voice.id == voice_id)
+            .values(id=Voice.id)
+            .execution_options(synchronize_session=False)
+        )
     locked = await session.execute(
         select(Voice)
         .where(Voice.id == voice_id)
