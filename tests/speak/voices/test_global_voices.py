@@ -14,7 +14,7 @@ from scaispeak.speak.voices.models import AuditEntry, Licence
 from scaispeak.speak.voices.seed import seed_global_voices
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
-from tests.speak.voices.conftest import VOICES, VoiceApp, auth, unique
+from tests.speak.voices.conftest import VOICES, Clips, VoiceApp, auth, plant_voice, unique
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -132,6 +132,21 @@ async def test_global_voice_on_an_unknown_engine_voice_is_refused(voice_app: Voi
         f"{VOICES}/global", json=body, headers=auth(voice_app.tenancy.superadmin)
     )
     assert_problem(made, 400, "bad_request")
+
+
+async def test_a_tenants_cloned_voice_cannot_be_made_a_global_voice(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """The clone engine lists no voices, which let any id through: a global voice on a
+    member's private clone spoke it for every tenant, past its consent and scope."""
+    t = voice_app.tenancy
+    private = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    body = {**licensed_voice(), "engine": "clone", "engine_voice": private}
+    made = await voice_app.client.post(f"{VOICES}/global", json=body, headers=auth(t.superadmin))
+    assert_problem(made, 400, "bad_request")
+    assert "consent" in made.json()["detail"]
 
 
 async def test_patching_one_bound_of_the_licence_window_checks_it_against_the_stored_one(

@@ -28,7 +28,14 @@ from scaispeak.speak.voices.editing import (
     audit_global_change,
     check_language,
 )
-from scaispeak.speak.voices.models import Licence, Voice, VoiceScope, VoiceStatus, aware
+from scaispeak.speak.voices.models import (
+    CLONE_ENGINE,
+    Licence,
+    Voice,
+    VoiceScope,
+    VoiceStatus,
+    aware,
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,12 @@ def _check_engine_voice(engines: EngineRegistry, engine: str, engine_voice: str)
     local = [name for name in engines.names() if name != RelayEngine.name]
     if engine not in local:
         raise BadRequest(f"Engine {engine!r} does not run here; use one of {local}.")
+    if engine == CLONE_ENGINE:
+        # Its "voices" are tenants' cloned voices, each under its speaker's consent
+        # and its tenant's scope; a licence cannot stand in for either.
+        raise BadRequest("A cloned voice cannot be a global voice; it rests on consent.")
     offered = {v.key for v in engines.get(engine).voices()}
-    if offered and engine_voice not in offered:
+    if engine_voice not in offered:
         raise BadRequest(f"Engine {engine!r} offers no voice {engine_voice!r}.")
 
 
