@@ -86,7 +86,10 @@ class CloningSettings(BaseModel):
 
     model_version: str = Field(
         "kokoro-style-es-1",
-        description="Names the fitter's output; blobs made by another version are rebuilt.",
+        min_length=1,
+        max_length=48,  # stored with the stock tables' fingerprint, in 80 characters
+        description="Names the fitter's output; blobs made by another version (or for"
+        " other Kokoro stock tables) are rebuilt.",
     )
     time_budget_s: float = Field(
         45.0,

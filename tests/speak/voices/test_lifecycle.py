@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.storage.base import StorageUnavailable
+from scaispeak.speak.engines.cloning.blob import BlobVersionMismatch
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices import blobs, purges
@@ -266,6 +267,27 @@ async def test_a_new_fitter_version_evicts_old_embeddings_at_start_up(
         async with db.sessions() as session:
             voice = await session.get(Voice, voice_id)
             assert voice is not None and voice.status is VoiceStatus.evicted
+
+
+async def test_a_voice_fitted_for_other_stock_tables_is_unavailable_not_a_500(
+    voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a rolling deploy an older process meets a voice a newer one fitted again."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+
+    def outdated(voice: str) -> bytes:
+        raise BlobVersionMismatch("blob mixes other Kokoro style tables than installed")
+
+    monkeypatch.setattr(voice_app.engine, "loader", outdated)
+    spoken = await voice_app.client.post(
+        SPEAK, json={"text": "Hello there.", "voice_id": voice_id}, headers=auth(t.member_a)
+    )
+    assert_problem(spoken, 409, "voice_unavailable")
+    warmed = await voice_app.client.post(f"{VOICES}/{voice_id}/warm", headers=auth(t.member_a))
+    assert_problem(warmed, 409, "voice_unavailable")
 
 
 async def test_a_rebuild_asked_for_as_consent_is_revoked_leaves_the_voice_revoked(

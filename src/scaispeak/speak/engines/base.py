@@ -68,6 +68,11 @@ class UnknownEngineVoice(EngineError):
     """The engine does not offer the requested voice key."""
 
 
+class OutdatedEngineVoice(EngineError):
+    """The engine holds the voice in a form it can no longer read (a cloned voice fitted
+    by another model or for other stock tables): it must be fitted again."""
+
+
 class EngineUnavailable(EngineError):
     """The engine cannot take work now (an upstream is down, a circuit is open)."""
 

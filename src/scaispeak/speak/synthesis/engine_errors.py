@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from scaispeak.speak.engines.base import (
     EngineError,
     EngineUnavailable,
+    OutdatedEngineVoice,
     UnknownEngineVoice,
     UpstreamFailed,
 )
@@ -27,8 +28,8 @@ from scaispeak.speak.errors import (
 @contextmanager
 def engine_errors(engine_name: str) -> Iterator[None]:
     """Unavailable -> 503 backend_unavailable, an upstream's error answer -> 502
-    upstream_error, a voice the engine no longer holds -> 409 voice_unavailable, any
-    other engine failure -> 500 synthesis_failed."""
+    upstream_error, a voice the engine no longer holds or cannot read -> 409
+    voice_unavailable, any other engine failure -> 500 synthesis_failed."""
     try:
         yield
     except EngineUnavailable as exc:
@@ -40,6 +41,13 @@ def engine_errors(engine_name: str) -> Iterator[None]:
         # was revoked while a stream was speaking with it. The voice's fault, not ours.
         raise VoiceUnavailable(
             f"The voice is no longer available ({exc}): its consent may have been revoked."
+        ) from exc
+    except OutdatedEngineVoice as exc:
+        # A process of a newer release evicts such voices at start and refits them; in
+        # a rolling deploy an older process may meet a voice already refitted.
+        raise VoiceUnavailable(
+            f"The voice was fitted for another version of its engine ({exc}) and is"
+            " being fitted again; try again in a few minutes."
         ) from exc
     except EngineError as exc:
         raise SynthesisFailed(f"The {engine_name} engine failed: {exc}") from exc

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.speak.errors import VoiceUnavailable
+from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.voices import audit, consent, editing, library
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import CLONE_ENGINE, VoiceStatus
@@ -79,7 +80,8 @@ async def warm_voice(
     rt = voices_runtime(request)
     voice = await library.get_voice(session, caller, voice_id)
     if voice.engine == CLONE_ENGINE and voice.status is VoiceStatus.ready and rt.cache:
-        await asyncio.to_thread(rt.cache.preload, voice.id)
+        with engine_errors(CLONE_ENGINE):  # a blob it cannot read is a 409, not a 500
+            await asyncio.to_thread(rt.cache.preload, voice.id)
     elif can_rebuild(voice) and await mark_for_rebuild(session, voice):
         await session.commit()
         rt.builder.kick()

@@ -40,8 +40,10 @@ PENDING_APPROVAL_REASON = "waiting for a superadmin to approve the consent docum
 class VoiceFitter(Protocol):
     """Turns reference speech into the engine's embedding blob (the cloning fitter)."""
 
-    version: str
-    """Changes when the fitter's output changes; older embeddings are then evicted."""
+    @property
+    def version(self) -> str:
+        """Changes when the fitter's output changes; older embeddings are then evicted."""
+        ...
 
     def fit(self, pcm: Pcm, rate: int) -> bytes:
         """Blocking and slow (up to a minute or two); runs in the build pool."""

@@ -58,7 +58,14 @@ def clone(report: FitReport, kokoro: KokoroEngine) -> np.ndarray:
 
 def test_fitter_is_a_voice_fitter(fitter: StyleSearchFitter) -> None:
     assert isinstance(fitter, VoiceFitter)
-    assert fitter.version == SETTINGS.model_version
+
+
+def test_the_fitters_version_names_the_stock_tables_it_mixes(fitter: StyleSearchFitter) -> None:
+    """The engine refuses a blob made for other stock tables (an upgraded Kokoro voices
+    package); with the tables in the version, such voices are evicted and fitted again
+    at start-up, instead of failing every use."""
+    assert fitter.version.startswith(SETTINGS.model_version)
+    assert fitter.space.fingerprint in fitter.version
 
 
 def test_clone_sounds_more_like_the_speaker_than_the_farthest_stock_voice(

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scaispeak.speak.engines.base import EngineError
+from scaispeak.speak.engines.base import EngineError, OutdatedEngineVoice
 from scaispeak.speak.engines.cloning.world import WorldConversion
 
 FORMAT_VERSION = 1
@@ -43,7 +43,7 @@ class BlobError(EngineError):
     """The bytes are not a voice blob this engine can read."""
 
 
-class BlobVersionMismatch(BlobError):
+class BlobVersionMismatch(BlobError, OutdatedEngineVoice):
     """The blob was made by another fitter or for other stock tables: rebuild it.
 
     The service treats this like an evicted voice and refits from the reference clip.

@@ -56,8 +56,10 @@ class ReferenceRejected(EngineError):
 class VoiceFitter(Protocol):
     """Turns reference speech into an embedding blob for the engine that speaks it."""
 
-    version: str
-    """Names the fitter's output; the service rebuilds blobs made by another version."""
+    @property
+    def version(self) -> str:
+        """Names the fitter's output; the service rebuilds blobs made by another version."""
+        ...
 
     def fit(self, pcm: Pcm, rate: int) -> bytes:
         """Blocking; ``pcm`` is mono float32 at ``rate``. Raises ``EngineError``."""
@@ -97,13 +99,20 @@ class StyleSearchFitter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``stock`` may add other engines' voices to the nearest-voice comparison."""
-        self.version = settings.model_version
+        self._model_version = settings.model_version
         self._kokoro = kokoro
         self._encoder = encoder
         self._settings = settings
         self._stock = stock or StockVoices(kokoro, encoder)
         self._clock = clock
         self._space: StyleSpace | None = None
+
+    @property
+    def version(self) -> str:
+        """The model's version and the stock tables a fit mixes: a blob names both,
+        and the engine refuses one made for other tables (an upgrade of the Kokoro
+        voices package), so voices built under either are evicted and fitted again."""
+        return f"{self._model_version}+tables-{self.space.fingerprint[:16]}"
 
     @property
     def stock(self) -> StockVoices:
@@ -140,7 +149,7 @@ class StyleSearchFitter:
             conversion = self._convert(point, targets, validated[chosen])
         kept = conversion.kept if conversion else None
         blob = VoiceBlob(
-            model_version=self.version,
+            model_version=self._model_version,
             tables_fingerprint=space.fingerprint,
             voices=space.names,
             weights=point.weights(),
