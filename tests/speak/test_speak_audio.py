@@ -94,7 +94,7 @@ def decode(fmt: str, data: bytes, rate: int) -> tuple[np.ndarray, int]:
 FORMAT_CASES = [
     ("wav", None, "audio/wav"),
     ("wav", 16000, "audio/wav"),
-    ("pcm", 24000, "audio/pcm"),
+    ("pcm", 24000, "audio/pcm;rate=24000"),
     ("mp3", None, "audio/mpeg"),
     ("mp3", 44100, "audio/mpeg"),
     ("opus", None, "audio/ogg"),

@@ -210,6 +210,48 @@ async def test_an_inline_save_whose_charge_fails_leaves_no_file(
     assert retried.status_code == 201, retried.text
 
 
+async def test_a_saved_raw_pcm_file_names_its_rate_and_save_to_refuses_unknown_fields(
+    live: LiveApp,
+) -> None:
+    t = live.tenancy
+    share = await share_of(live, t.member_a)
+    body: dict[str, Any] = {
+        "text": "Raw samples.",
+        "voice_id": JOE,
+        "format": "pcm",
+        "sample_rate": 16000,
+        "save_to": {"share_id": share, "path": "raw.pcm"},
+    }
+    saved = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert saved.status_code == 201, saved.text
+    # Without its rate, whoever downloads the file later cannot play it.
+    assert saved.json()["file"]["content_type"] == "audio/pcm;rate=16000"
+    body["save_to"] = {"share_id": share, "path": "raw.pcm", "overwite": True}
+    typo = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert_problem(typo, 422, "validation_error")
+    assert "overwite" in typo.text
+
+
+async def test_a_webhook_makes_short_text_a_job_and_is_refused_inline(
+    loopback_hooks_app: LiveApp, receiver: tuple[str, list[tuple[bytes, str]]]
+) -> None:
+    """Short text with a webhook_url was answered inline, and the callback never came."""
+    app = loopback_hooks_app
+    url, received = receiver
+    body = {"text": "Short.", "voice_id": JOE, "webhook_url": url}
+    headers = app.auth(app.tenancy.member_a)
+    queued = await app.client.post(SPEAK, json=body, headers=headers)
+    assert queued.status_code == 202, queued.text
+    await wait_for(app, queued.json()["id"], {"succeeded"})
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.1)
+    assert json.loads(received[0][0])["event"] == "job.succeeded"
+    inline = await app.client.post(SPEAK, json={**body, "mode": "inline"}, headers=headers)
+    assert_problem(inline, 422, "validation_error")
+
+
 async def test_webhook_is_signed_with_the_submitters_own_secret(
     loopback_hooks_app: LiveApp, receiver: tuple[str, list[tuple[bytes, str]]]
 ) -> None:

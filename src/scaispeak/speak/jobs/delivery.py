@@ -43,7 +43,7 @@ async def saving_to_share(
         target["share_id"],
         target["path"],
         storage.stream(result_key),
-        content_type(fmt),
+        content_type(fmt, int(job.params["sample_rate"])),  # raw PCM names its rate
         overwrite=bool(target.get("overwrite", False)),
     )
     async with staged as ref:

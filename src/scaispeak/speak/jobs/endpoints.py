@@ -102,7 +102,7 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     await session.close()
     wanted = parse_range(request.headers.get("range"), job.result_bytes)
     storage = platform_context(request).storage
-    media_type = content_type(AudioFormat(job.params["format"]))
+    media_type = content_type(AudioFormat(job.params["format"]), int(job.params["sample_rate"]))
     try:
         return await blob_response(
             storage, job.result_key, job.result_bytes, wanted, media_type=media_type

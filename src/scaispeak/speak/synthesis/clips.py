@@ -51,7 +51,7 @@ def assemble_clip(made: MadeSpeech, finish: Finisher, fingerprint_seconds: float
         words, estimated = timeline(timed, made.rate)
     return SpokenClip(
         data=encode(final, spec.sample_rate, spec.format),
-        content_type=content_type(spec.format),
+        content_type=content_type(spec.format, spec.sample_rate),
         sample_rate=spec.sample_rate,
         duration_s=final.size / spec.sample_rate,
         characters=len(spec.text),

@@ -82,7 +82,7 @@ class PassingSpeech:
 
     @property
     def content_type(self) -> str:
-        return content_type(self.spec.format)
+        return content_type(self.spec.format, self.spec.sample_rate)
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The delivered bytes: the header (wav), then the engine's bytes as they come."""

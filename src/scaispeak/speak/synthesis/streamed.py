@@ -88,7 +88,7 @@ class StreamedSpeech:
 
     @property
     def content_type(self) -> str:
-        return content_type(self.spec.format)
+        return content_type(self.spec.format, self.spec.sample_rate)
 
     @property
     def duration_s(self) -> float:

@@ -105,8 +105,10 @@ async def speak(
     platform = platform_context(request)
     limits = platform.settings.limits
     save_to = SaveTo(**body.save_to.model_dump()) if body.save_to else None
+    # A webhook is a job's: with auto, asking to be called back makes the request one.
     as_job = body.mode == "async" or (
-        body.mode == "auto" and len(body.text) > limits.inline_max_chars
+        body.mode == "auto"
+        and (len(body.text) > limits.inline_max_chars or body.webhook_url is not None)
     )
     if timestamps and (as_job or body.save_to):
         raise TimestampsUnavailable("Word timestamps come with inline speech without save_to.")

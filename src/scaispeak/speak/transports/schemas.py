@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from scaispeak.speak.jobs.models import WEBHOOK_URL_MAX_CHARS
 from scaispeak.speak.voices.schemas import ListedVoiceOut as ListedVoiceOut
@@ -23,6 +23,8 @@ WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_fits_its_column)]
 
 
 class SaveToIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # "overwite": true must not pass unnoticed
+
     share_id: str
     path: str = Field(max_length=1024)
     overwrite: bool = False
@@ -53,10 +55,18 @@ class SpeakRequest(BaseModel):
     )
     webhook_url: WebhookUrl | None = Field(
         None,
-        description="Jobs only: POSTed a signed event when the job ends. Public addresses "
+        description="Makes the request a job (with mode auto; refused with mode inline): "
+        "POSTed a signed event when the job ends. Public addresses "
         "only: loopback, private, link-local and metadata hosts are refused (docs/jobs.md). "
         f"At most {WEBHOOK_URL_MAX_CHARS} characters.",
     )
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_job(self) -> SpeakRequest:
+        if self.webhook_url is not None and self.mode == "inline":
+            # Inline speech is answered in the response; a callback would never come.
+            raise ValueError("webhook_url needs a job: use mode auto or async, not inline")
+        return self
 
 
 class OpenAIVoiceRef(BaseModel):
