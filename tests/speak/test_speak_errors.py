@@ -69,10 +69,20 @@ async def test_speed_out_of_range_is_422(sqlite_app: LiveApp, speed: float) -> N
     assert_problem(await speak(sqlite_app, body), 422, "invalid_speed")
 
 
-async def test_malformed_json_is_400(sqlite_app: LiveApp) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"text": "Hello", "voice_id": ', id="truncated"),
+        # The parser raises other than a syntax error on these; they were http_error.
+        pytest.param(b'{"text": "caf\xe9"}', id="not_utf8"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested_too_deep"),
+        pytest.param(b'{"speed": ' + b"9" * 5000 + b"}", id="integer_of_5000_digits"),
+    ],
+)
+async def test_malformed_json_is_400(sqlite_app: LiveApp, body: bytes) -> None:
     response = await sqlite_app.client.post(
         SPEAK,
-        content=b'{"text": "Hello", "voice_id": ',
+        content=body,
         headers={
             **sqlite_app.auth(sqlite_app.tenancy.member_a),
             "content-type": "application/json",

@@ -148,11 +148,20 @@ def problem_of(exc: Exception) -> Problem | None:
         return Problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, exc.extra)
     if isinstance(exc, RequestValidationError):
         return _validation_problem(exc)
+    if isinstance(exc, StarletteHTTPException) and _unparsed_body(exc):
+        return problem_of(InvalidJson("The request body is not valid JSON."))
     if isinstance(exc, StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         detail = str(exc.detail)
         return Problem(exc.status_code, code, detail, detail, getattr(exc, "headers", None))
     return None
+
+
+def _unparsed_body(exc: StarletteHTTPException) -> bool:
+    """FastAPI's answer to a JSON body its parser raised on other than a syntax error
+    (bytes that are not UTF-8, nesting past the recursion limit, an integer of
+    thousands of digits): the same mistake as malformed JSON, under the same code."""
+    return exc.status_code == 400 and exc.detail == "There was an error parsing the body"
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:

@@ -115,16 +115,15 @@ async def test_inline_speak_saves_and_answers_with_the_file(live: LiveApp) -> No
     file = response.json()["file"]
     assert file["path"] == "inline.mp3" and file["content_type"] == "audio/mpeg"
     assert int(response.headers["x-scaispeak-characters"]) == len("Saved inline.")
-    again = await live.client.post(
-        SPEAK,
-        json={
-            "text": "Saved inline.",
-            "voice_id": JOE,
-            "save_to": {"share_id": share, "path": "inline.mp3"},
-        },
-        headers=live.auth(t.member_a),
-    )
+    assert response.headers["location"] == file["url"]
+    target = {"share_id": share, "path": "inline.mp3"}
+    body = {"text": "Saved inline.", "voice_id": JOE, "save_to": target}
+    again = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
     assert again.status_code == 409  # exists and overwrite is false
+    target["overwrite"] = True
+    replaced = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert replaced.status_code == 200, replaced.text  # as the drive's own upload answers
+    assert replaced.json()["file"]["replaced"] is True
 
 
 async def test_inline_save_to_that_cannot_be_written_is_not_charged(

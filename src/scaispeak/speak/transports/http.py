@@ -52,8 +52,20 @@ AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
     }
 }
 SPEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **AUDIO_RESPONSES,
-    201: {"description": "With save_to: the audio was stored; the body is the file reference."},
+    200: {
+        "description": "The audio, in the requested format (JSON with timestamps=true); with"
+        " save_to that replaced a file, the file reference.",
+        "content": {
+            **AUDIO_RESPONSES[200]["content"],
+            "audio/pcm": {},
+            "audio/basic": {},
+            "application/json": {},
+        },
+    },
+    201: {
+        "description": "With save_to: the audio was stored in a new file (Location: its"
+        " download URL; 200 when it replaced one); the body is the file reference."
+    },
     202: {"description": "A job was queued (long text or mode=async); Location points at it."},
 }
 
@@ -182,9 +194,13 @@ class _Saver:
 
     def answer(self, audio: Response) -> Response:
         assert self.saved is not None
-        usage = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
+        headers = {k: v for k, v in audio.headers.items() if k.lower().startswith("x-scaispeak-")}
+        # As the drive's own upload answers: 200 for a file replaced, 201 for a new one.
+        code = 200 if self.saved.replaced else 201
+        if code == 201:
+            headers["Location"] = self.saved.url
         return JSONResponse(
-            {"file": asdict(self.saved)}, 201, headers=usage, background=audio.background
+            {"file": asdict(self.saved)}, code, headers=headers, background=audio.background
         )
 
 
