@@ -2,7 +2,8 @@
 
 Text arrives in fragments (LLM tokens). On the way to the segmenter it is made whole
 characters (an emoji sliced into two UTF-16 halves by a JavaScript client is joined),
-counted against the stream's allowance, and only segments with something to read aloud
+counted against the stream's allowance, its SSML or HTML tags read for what they mean
+(a tag cut across two fragments waits for its end), and only segments with something to read aloud
 come out: one of only emoji, symbols or markup would be spoken as silence and billed,
 and a stream, which cannot refuse text it already accepted, leaves it unsaid (/speak
 refuses such a text with ``empty_text``).
@@ -19,6 +20,7 @@ from scaispeak.speak.synthesis.text.speakable import (
     paired,
     split_trailing_high_surrogate,
 )
+from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
 
 
 class TextIntake:
@@ -27,6 +29,7 @@ class TextIntake:
         self._max_chars = max_chars
         self._received = 0
         self._half_character = ""  # a UTF-16 first half awaiting its second
+        self._open_tag = ""  # "<break ti": a tag awaiting its end in the next fragment
 
     @property
     def buffered(self) -> bool:
@@ -41,16 +44,19 @@ class TextIntake:
         text = self._whole_characters(text)
         self._check_allowance(len(text))
         self._received += len(text)
-        return _speakable(self._segmenter.feed(text))
+        return _speakable(self._segmenter.feed(self._without_tags(text)))
 
     def flush(self) -> list[Segment]:
+        """Everything buffered, an unfinished tag's text included (it never ended)."""
+        tail, self._open_tag = self._open_tag, ""
+        self._segmenter.feed(tail)
         return _speakable(self._segmenter.flush())
 
     def cancel(self) -> None:
         """Forget the utterance's text, a half character awaiting its pair with it: the
         next reply's first piece must not be joined to it (and refused)."""
         self._segmenter.flush()
-        self._half_character = ""
+        self._half_character = self._open_tag = ""
 
     def _check_allowance(self, chars: int) -> None:
         if self._received + chars > self._max_chars:
@@ -61,6 +67,14 @@ class TextIntake:
 
     def release_words(self) -> list[Segment]:
         return _speakable(self._segmenter.release_words())
+
+    def _without_tags(self, text: str) -> str:
+        """SSML and HTML read for what they mean (tags.py), a tag cut off at the end
+        of this fragment kept back until its end arrives."""
+        text = self._open_tag + text
+        cut = open_tag_at_end(text)
+        text, self._open_tag = (text, "") if cut < 0 else (text[:cut], text[cut:])
+        return spoken_text(text)
 
     def _whole_characters(self, text: str) -> str:
         """A trailing first half of a UTF-16 pair waits for the next fragment."""

@@ -26,6 +26,7 @@ from scaispeak.speak.synthesis.audio import (
 )
 from scaispeak.speak.synthesis.engine_errors import engine_errors
 from scaispeak.speak.synthesis.speech import SpeechSpec
+from scaispeak.speak.synthesis.text.tags import spoken_text
 
 PASS_THROUGH_FORMATS = frozenset({AudioFormat.pcm, AudioFormat.wav})
 """Formats that are the engine's s16le bytes as they are (wav: behind a header)."""
@@ -130,7 +131,8 @@ async def open_passing(
     ``arrived(audio seconds, elapsed seconds)`` is told once the last byte is in."""
     started = time.perf_counter()
     with engine_errors(spec.engine):
-        body = await engine.open_body(spec.text, spec.engine_voice, speed=spec.speed)
+        words = spoken_text(spec.text)  # as segments are: no upstream reads our tags aloud
+        body = await engine.open_body(words, spec.engine_voice, speed=spec.speed)
     arriving, size = body.chunks, body.byte_length
     if size is None:  # no Content-Length: the headers and the charge need the size
         with engine_errors(spec.engine):

@@ -46,6 +46,7 @@ from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, Voice
 from scaispeak.speak.synthesis.passthrough import PassingSpeech, can_pass, open_passing
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_for_engine, split_segments
+from scaispeak.speak.synthesis.text.tags import spoken_text
 
 
 class SynthesisPipeline:
@@ -70,8 +71,9 @@ class SynthesisPipeline:
         metrics.inference_queue.set_function(lambda: pool.pending)
 
     def plan(self, text: str) -> list[Segment]:
-        """Split raw text into speakable segments (normalisation happens per segment)."""
-        return split_segments(text, max_chars=self.settings.max_clause_chars)
+        """Split raw text into speakable segments (its SSML or HTML read for what it
+        means first; normalisation happens per segment)."""
+        return split_segments(spoken_text(text), max_chars=self.settings.max_clause_chars)
 
     def pause_after(self, segment: Segment) -> float:
         if segment.boundary == "end":

@@ -28,6 +28,7 @@ from scaispeak.speak.synthesis.text.speakable import (
     has_lone_surrogate,
     has_words,
 )
+from scaispeak.speak.synthesis.text.tags import spoken_text
 from scaispeak.speak.voices.library import find_voice, record_use
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
 from scaispeak.speak.voices.models import Voice, VoiceStatus
@@ -64,7 +65,7 @@ LONE_SURROGATE = (
 def check_speakable(text: str) -> None:
     """Refuse a text the voice would answer with silence (only emoji, symbols, markup):
     a 200 with empty audio looks like a broken voice to the caller."""
-    if not has_words(text):
+    if not has_words(spoken_text(text)):
         raise EmptyText(
             "The text has nothing to read aloud: emoji, symbols and markup are not spoken."
         )
@@ -72,8 +73,9 @@ def check_speakable(text: str) -> None:
 
 async def check_speakable_off_loop(text: str) -> None:
     """``check_speakable``; a text without letters or digits is normalised whole to
-    decide, which takes seconds at a job's size, so that runs in a thread."""
-    if not has_letter_or_digit(text):
+    decide, which takes seconds at a job's size, so that runs in a thread. Tags
+    ("<speak></speak>") have letters and say nothing: they are read first."""
+    if "<" in text or not has_letter_or_digit(text):
         await asyncio.to_thread(check_speakable, text)
 
 

@@ -1,0 +1,116 @@
+"""SSML and HTML tags in the text: what they mean for speech, and the rest left out.
+
+Callers who come from other TTS APIs send SSML (``<speak>Hello <break time="1s"/>
+world</speak>``), and text pasted from the web holds HTML. Read as written, the voice
+said "speak slash speak". We do not implement SSML; we read it the way a listener
+would want it read: the words inside the tags are spoken, a ``<break>`` is a pause,
+paragraphs and sentences are boundaries, ``<sub alias>`` speaks its alias,
+``<say-as interpret-as="characters">`` spells, and every other known tag (prosody,
+emphasis, voice, a vendor's namespaced tags, HTML's inline and block tags) is left
+out. A ``<`` that does not open a known tag ("a < b", "<b and c>", "<foo>") is text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Tags whose words are spoken and whose marks are not.
+_INLINE = (
+    "speak|break|prosody|emphasis|voice|lang|mark|phoneme|say-as|sub|w|token|audio|par|seq|media"
+    "|b|i|u|em|strong|span|a|code|small|big|sup|font|abbr|cite|q|html|body|article|section"
+)
+# Tags that end a line or a paragraph: their words are spoken, with a boundary.
+_BLOCKS = {"s": "\n", "br": "\n", "li": "\n", "div": "\n", "tr": "\n", "pre": "\n"}
+_PARAGRAPHS = "p|h[1-6]|ul|ol|table|blockquote"
+# Tags whose content is never spoken.
+_SILENT = "desc|lexicon|meta|metadata|script|style|head|title"
+
+_ATTRS = r"(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>=/]+))*\s*"
+_TAG = re.compile(
+    rf"<(?P<close>/)?(?P<name>(?i:{_INLINE}|{'|'.join(_BLOCKS)}|{_PARAGRAPHS}|{_SILENT})"
+    rf"|[A-Za-z]\w*:[\w.-]+)(?P<attrs>{_ATTRS})/?>"
+)
+_SILENT_ELEMENT = re.compile(
+    rf"<(?P<name>(?i:{_SILENT}))\b{_ATTRS}>[^<]*</(?P=name)\s*>|<(?i:{_SILENT})\b{_ATTRS}/>"
+)
+_SUB = re.compile(
+    rf"<(?i:sub)\s+[^<>]*?\balias\s*=\s*(?P<q>[\"'])(?P<alias>[^\"'<>]*)(?P=q){_ATTRS}>"
+    r"[^<]*</(?i:sub)\s*>"
+)
+_SPELLED = re.compile(
+    rf"<(?i:say-as)\s+[^<>]*?\binterpret-as\s*=\s*[\"']?(?i:characters|spell-out|letters)"
+    rf"[\"']?{_ATTRS}>(?P<inner>[^<]*)</(?i:say-as)\s*>"
+)
+_DECLARATION = re.compile(
+    r"<\?xml[^<>]*\?>|<!--.{0,2000}?-->|<!DOCTYPE[^<>]*>", re.DOTALL | re.IGNORECASE
+)
+_BREAK_TIME = re.compile(r"\btime\s*=\s*[\"']?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)\b", re.I)
+_BREAK_STRENGTH = re.compile(r"\bstrength\s*=\s*[\"']?(?P<s>[\w-]+)", re.I)
+# Only the entities XML itself defines, and numeric ones: "&copy" or "R&D" stay text.
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+_LONG_BREAK_S = 0.75
+
+
+def spoken_text(text: str) -> str:
+    """``text`` with its SSML and HTML turned into what they mean for speech."""
+    if "<" not in text and "&" not in text:
+        return text  # nearly every text: no pass over it at all
+    text = _DECLARATION.sub(" ", text)
+    text = _SILENT_ELEMENT.sub(" ", text)
+    text = _SUB.sub(lambda m: m["alias"], text)
+    text = _SPELLED.sub(lambda m: " ".join(m["inner"].replace(" ", "").upper()), text)
+    text = _TAG.sub(_tag, text)
+    return _ENTITY.sub(lambda m: html.unescape(m[0]), text)
+
+
+def _tag(match: re.Match[str]) -> str:
+    name = match["name"].lower()
+    if name == "break":
+        return _pause(match["attrs"])
+    if name in _BLOCKS:
+        return _BLOCKS[name]
+    if re.fullmatch(_PARAGRAPHS, name):
+        return "\n\n"
+    return " " if match["close"] is None and name in ("speak", "voice", "lang") else ""
+
+
+def _pause(attrs: str) -> str:
+    """A ``<break>``: a paragraph's pause when long or strong, a comma's when short."""
+    strength = _BREAK_STRENGTH.search(attrs)
+    if strength and strength["s"].lower() in ("none", "x-weak"):
+        return " "
+    if strength and strength["s"].lower() in ("strong", "x-strong"):
+        return "\n\n"
+    time = _BREAK_TIME.search(attrs)
+    if time:
+        seconds = float(time["n"]) / (1000 if time["unit"].lower() == "ms" else 1)
+        return "\n\n" if seconds >= _LONG_BREAK_S else ", "
+    return ", "
+
+
+_KNOWN = frozenset(f"{_INLINE}|{'|'.join(_BLOCKS)}|{_PARAGRAPHS}|{_SILENT}".split("|")) | {
+    f"h{level}" for level in range(1, 7)
+}
+_OPENING = re.compile(r"</?(?P<name>[A-Za-z][\w:.-]*)?(?P<rest>\s[^<>]*)?")
+_LONGEST_OPENING = 160
+
+
+def open_tag_at_end(text: str) -> int:
+    """Where a known tag that ``text`` leaves unfinished begins ("...hello <break ti"),
+    or -1: a stream holds that tail back until the rest of the tag arrives. A "<" that
+    cannot be the start of one ("a < b", "<bold") is text, and is not held."""
+    start = text.rfind("<", max(0, len(text) - _LONGEST_OPENING))
+    if start == -1:
+        return -1
+    opening = _OPENING.fullmatch(text, start)
+    if opening is None:
+        return -1
+    name = (opening["name"] or "").lower()
+    if not name:  # "<" or "</" last: a name may follow; "< b" is a comparison
+        return start if opening["rest"] is None else -1
+    if ":" in name:  # a vendor's namespaced tag
+        return start
+    if opening["rest"] is not None:  # the name is whole
+        return start if name in _KNOWN else -1
+    return start if any(known.startswith(name) for known in _KNOWN) else -1

@@ -1,0 +1,89 @@
+"""SSML and HTML are read for what they mean: the words, pauses and boundaries, never
+the tags ("<speak>Hello</speak>" was read "speak Hello slash speak")."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scaispeak.speak.streaming.text_intake import TextIntake
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text, split_segments
+from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('<speak>Hello <break time="300ms"/> world</speak>', " Hello ,  world"),
+        ('Hello <break time="1.5s"/>world', "Hello \n\nworld"),
+        ('a<break strength="x-strong"/>b<break strength="none"/>c', "a\n\nb c"),
+        ('Hello <emphasis level="strong">world</emphasis>', "Hello world"),
+        ("<p>One.</p><p>Two.</p>", "\n\nOne.\n\n\n\nTwo.\n\n"),
+        ('<sub alias="World Wide Web">WWW</sub> grew', "World Wide Web grew"),
+        ('<say-as interpret-as="characters">abc</say-as>', "A B C"),
+        ('<say-as interpret-as="date">12/25</say-as>', "12/25"),
+        ('<amazon:effect name="whispered">quiet</amazon:effect>', "quiet"),
+        ("<desc>a dog barks</desc>Hello", " Hello"),
+        ('<?xml version="1.0"?><!-- note --><b>bold</b>', "  bold"),
+        ("AT&amp;T &lt;3 &#8364;5 &copy; R&D", "AT&T <3 €5 &copy; R&D"),
+        # Not tags: comparisons, unknown names, a known name without an attribute's "=".
+        ("if a < b and c > d", "if a < b and c > d"),
+        ("if a<b and c>d", "if a<b and c>d"),
+        ("<foo>bar</foo>", "<foo>bar</foo>"),
+    ],
+)
+def test_tags_are_read_for_what_they_mean(text: str, expected: str) -> None:
+    assert spoken_text(text) == expected
+
+
+def test_ssml_reaches_the_engine_without_its_tags() -> None:
+    ssml = (
+        '<?xml version="1.0"?><speak version="1.1"><p><s>Welcome back.</s>'
+        '<s>Your code is <say-as interpret-as="characters">XK9</say-as>.</s></p>'
+        '<break time="1s"/><prosody rate="slow">Goodbye.</prosody></speak>'
+    )
+    pieces = [normalize_text(s.text) for s in split_segments(spoken_text(ssml))]
+    spoken = " ".join(pieces)
+    assert "<" not in spoken and "speak" not in spoken and "slash" not in spoken
+    assert spoken == "Welcome back. Your code is X K nine. Goodbye."
+
+
+@pytest.mark.parametrize(
+    ("text", "held_from"),
+    [
+        ("hello <break ti", 6),
+        ('hello <break time="1', 6),
+        ("hello <", 6),
+        ("hello </sp", 6),
+        ("say <mstts:express", 4),
+        ("a < b", -1),
+        ("x<y", -1),
+        ("x <bold", -1),
+        ("done <br/>", -1),
+    ],
+)
+def test_a_stream_holds_back_only_a_tag_cut_off_at_its_end(text: str, held_from: int) -> None:
+    assert open_tag_at_end(text) == held_from
+
+
+def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    pieces = ["<spe", "ak>Hello there, ", "my friend <bre", 'ak time="2s"/', "> and good", "bye."]
+    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    spoken = " ".join(normalize_text(s.text) for s in segments)
+    assert "<" not in spoken and "speak" not in spoken and "break" not in spoken
+    assert spoken.split() == ["Hello", "there,", "my", "friend", "and", "goodbye."]
+
+
+def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> None:
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    segments = intake.feed("Is a <b") + intake.flush()
+    assert [s.text for s in segments] == ["Is a <b"]
+
+
+def test_markup_is_read_in_linear_time() -> None:
+    started = time.perf_counter()
+    for unit in ("<b ", "<!--", '<sub alias="', "<say-as interpret-as='characters'>", "&#"):
+        spoken_text(unit * (100_000 // len(unit)))
+    assert time.perf_counter() - started < 5.0
