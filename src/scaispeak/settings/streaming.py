@@ -61,6 +61,13 @@ class StreamingSettings(BaseModel):
         gt=0,
         description="Audio made but not yet sent before synthesis pauses (slow readers).",
     )
+    send_ahead_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How far ahead of the listener's playback a WebSocket stream's audio"
+        " is sent (the client's buffer): sent audio is billed, so a barge-in saves the"
+        " rest. WebRTC plays out in real time anyway.",
+    )
 
 
 class IceServer(BaseModel):

@@ -100,7 +100,9 @@ async def test_cancel_withdraws_queued_engine_work(rig: Rig) -> None:
 
 async def test_slow_reader_pauses_synthesis_instead_of_buffering(rig: Rig) -> None:
     rig.sink.gate.clear()
-    async with rig.session(max_buffered_audio_seconds=1.0, frame_ms=100) as session:
+    # Sent as fast as it is read (not paced): the 40 s of audio is about backpressure.
+    paced = {"send_ahead_seconds": 600.0}
+    async with rig.session(max_buffered_audio_seconds=1.0, frame_ms=100, **paced) as session:
         await send(session, "start", voice_id="voc_held")
         await send(session, "text", text=SENTENCES)
         await send(session, "end")
@@ -276,3 +278,29 @@ async def test_a_cancel_forgets_a_half_character_so_the_next_reply_is_spoken(rig
         await rig.sink.wait_for(lambda: rig.sink.events("segment"))
     assert not rig.sink.events("error")
     assert rig.sink.events("segment")[0]["text"] == "Sure, what would you like to know?"
+
+
+async def test_audio_is_sent_at_the_pace_it_is_heard_so_a_barge_in_bills_little(rig: Rig) -> None:
+    """Sent as fast as it was made, a cancel 1.5 s into a long answer billed 14 s that
+    nobody heard; now at most ``send_ahead_seconds`` leave ahead of the listener."""
+    async with rig.session(send_ahead_seconds=0.5) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)  # 40 s of audio
+        await rig.sink.wait_for(rig.sink.audio_bytes)
+        await asyncio.sleep(1.0)
+        await send(session, "cancel")
+        await rig.sink.wait_for(lambda: rig.sink.events("cancelled"))
+    billed = rig.sink.events("cancelled")[0]["audio_seconds"]
+    assert 1.0 <= billed <= 2.0, billed  # heard (1 s) + the lead (0.5 s) + a frame or so
+
+
+async def test_a_stream_still_being_heard_is_not_idle(rig: Rig) -> None:
+    """The idle timeout closed a stream whose listener was still playing its answer."""
+    async with rig.session(send_ahead_seconds=3.0, idle_timeout_seconds=0.5) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="A reply of fifty characters or so, spoken now.")
+        await send(session, "flush")  # 2.4 s of audio, all of it sent within the lead
+        await rig.sink.wait_for(lambda: rig.sink.events("segment"))
+        await asyncio.sleep(1.5)
+        assert not session.closed, "closed while the listener was still hearing it"
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 4408

@@ -98,6 +98,10 @@ class Delivery:
     def listener_waiting(self) -> bool:
         return self._clock() >= self._playback_end
 
+    def playback_left(self) -> float:
+        """Seconds of delivered audio the listener has still to hear."""
+        return max(0.0, self._playback_end - self._clock())
+
     @property
     def usage(self) -> StreamUsage:
         partial = _billed(self._current, self._current_samples) if self._current else 0

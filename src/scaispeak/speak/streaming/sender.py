@@ -4,6 +4,10 @@ Encoding happens here, at the last moment, so audio dropped by a cancel was neve
 encoded: the encoder's state always matches the bytes the client has, and a compressed
 stream (Ogg Opus, MP3) stays one continuous stream across a barge-in.
 
+Audio leaves at the pace it is heard, at most ``lead_s`` ahead of the listener's
+playback: sent as fast as it was made, a long answer was on the client (and billed)
+seconds before anyone heard it, and a barge-in then saved nothing.
+
 The sender also says how long the transport has kept it waiting: a client that has
 stopped reading blocks the send in progress for good, which is how the session tells
 it from one that is merely quiet.
@@ -38,8 +42,10 @@ class Sender:
         on_first_audio: Callable[[float], None],
         on_closed: Callable[[int], None],
         clock: Callable[[], float],
+        lead_s: float,
     ) -> None:
         self._sink = sink
+        self._lead_s = lead_s
         self._outbox = outbox
         self._on_first_audio = on_first_audio
         self._on_closed = on_closed
@@ -71,6 +77,8 @@ class Sender:
         try:
             while True:
                 item = await self._outbox.get()
+                if isinstance(item, AudioFrame) and not await self._in_time_for(item):
+                    continue  # cancelled while it waited its turn
                 self._sending_since = self._clock()
                 try:
                     if not await self._send(item):
@@ -82,6 +90,17 @@ class Sender:
         except Exception:  # an encoder failure, say: close rather than hang
             _log.exception("a stream's sender failed")
             self._on_closed(INTERNAL_ERROR)
+
+    async def _in_time_for(self, frame: AudioFrame) -> bool:
+        """Wait until ``frame`` would be no more than the lead ahead of playback;
+        whether it still belongs to the utterance being spoken (a cancel meanwhile
+        drops it). Not a wait on the transport: the client is not being slow."""
+        if self.delivery is None:
+            return True
+        early = self.delivery.playback_left() - self._lead_s
+        if early > 0:
+            await asyncio.sleep(early)
+        return frame.ticket.utterance == self.delivery.utterance
 
     async def _send(self, item: Item) -> bool:
         """Hand one item to the sink; False once the stream is over."""

@@ -115,6 +115,7 @@ class StreamSession:
             on_first_audio=first_audio.observe,
             on_closed=self._mark_closed,
             clock=clock,
+            lead_s=settings.send_ahead_seconds,
         )
         self._pending: deque[Segment | None] = deque()
         self._pending_ready = asyncio.Event()
@@ -372,8 +373,11 @@ class StreamSession:
         limit = self._settings.idle_timeout_seconds
         if self._sender.sending:  # look again when this send has waited the limit
             self._arm_idle_timer(limit - self._sender.waited_on_sink())
-        elif self._pending or self._synthesizing:
+        elif self._pending or self._synthesizing or len(self._outbox):
             self._arm_idle_timer()  # still speaking: silence from the client is fine
+        elif self._delivery is not None and not self._delivery.listener_waiting():
+            # Still being heard: the listener's silence counts from the end of it.
+            self._arm_idle_timer(self._delivery.playback_left() + limit)
         else:
             error = p.IdleTimeout(f"No message for {limit:g} s and nothing left to say.")
             self._fail(error)
