@@ -17,7 +17,7 @@ from scaispeak.speak.errors import VoiceUnavailable
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.streaming.protocol import StartMessage, error_event
 from scaispeak.speak.streaming.session import StreamSession
-from scaispeak.speak.synthesis.audio import AudioFormat
+from scaispeak.speak.synthesis.audio import AudioFormat, StreamEncoder
 from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
@@ -304,3 +304,21 @@ async def test_a_stream_still_being_heard_is_not_idle(rig: Rig) -> None:
         await asyncio.sleep(1.5)
         assert not session.closed, "closed while the listener was still hearing it"
         assert await asyncio.wait_for(session.wait_closed(), 5) == 4408
+
+
+async def test_a_sender_that_fails_tells_the_client_before_closing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It closed with 1011 and no event, where the protocol promises internal_error."""
+
+    def broken(self: StreamEncoder, pcm: Any) -> bytes:
+        raise RuntimeError("the codec library failed")
+
+    monkeypatch.setattr(StreamEncoder, "encode", broken)
+    async with rig.session() as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="Say something, please.")
+        await send(session, "flush")
+        assert await asyncio.wait_for(session.wait_closed(), 5) == 4500
+    error = rig.sink.events("error")[0]
+    assert (error["code"], error["fatal"]) == ("internal_error", True)

@@ -16,9 +16,11 @@ it from one that is merely quiet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
+from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.streaming import protocol
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
 from scaispeak.speak.streaming.outbox import AudioFrame, Close, Event, Finish, Item, Outbox
@@ -27,7 +29,6 @@ from scaispeak.speak.synthesis.audio import AudioFormat, StreamEncoder
 
 GONE = 1001
 """Close code recorded when the peer went away."""
-INTERNAL_ERROR = 1011
 
 _FFMPEG_FORMATS = (AudioFormat.opus, AudioFormat.mp3)
 _log = logging.getLogger(__name__)
@@ -87,9 +88,16 @@ class Sender:
                     self._sending_since = None
         except SinkClosed:
             self._on_closed(GONE)
-        except Exception:  # an encoder failure, say: close rather than hang
+        except Exception:  # an encoder failure, say: tell the client and close, not hang
             _log.exception("a stream's sender failed")
-            self._on_closed(INTERNAL_ERROR)
+            await self._report(ServiceError("The stream failed on the server; start another."))
+
+    async def _report(self, error: ServiceError) -> None:
+        """The fatal ``error`` event the protocol promises (``internal_error``, closing
+        with 4500), sent straight to the sink: the outbox's order died with the sender."""
+        with contextlib.suppress(Exception):  # a sink that fails too: the close code stands
+            await self._sink.send_event(protocol.error_event(error, fatal=True))
+        self._on_closed(protocol.close_code(error))
 
     async def _in_time_for(self, frame: AudioFrame) -> bool:
         """Wait until ``frame`` would be no more than the lead ahead of playback;
