@@ -23,6 +23,7 @@ from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.platform.openapi import document_problems
 from scaispeak.platform.readiness import probes_for
 from scaispeak.platform.storage import check_round_trip, open_blob_store
 from scaispeak.settings import Settings
@@ -131,6 +132,7 @@ def create_app(
     app.state.voices = voices
     app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
+    document_problems(app)
     observability.install(
         app,
         registry,

@@ -20,7 +20,7 @@ from scaispeak.platform.drive import files as drive
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.errors import TimestampsUnavailable
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.jobs.schemas import job_out
+from scaispeak.speak.jobs.schemas import JobOut, job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import Submission, check_save_to, submit_job
 from scaispeak.speak.synthesis.batch import (
@@ -35,6 +35,7 @@ from scaispeak.speak.synthesis.speech import SpokenClip
 from scaispeak.speak.transports.passed import PassedAudio, until_disconnected, usage_of
 from scaispeak.speak.transports.schemas import (
     ListedVoiceOut,
+    SavedFileOut,
     SpeakRequest,
     VoiceOut,
     VoicePageOut,
@@ -64,9 +65,14 @@ SPEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     201: {
         "description": "With save_to: the audio was stored in a new file (Location: its"
-        " download URL; 200 when it replaced one); the body is the file reference."
+        " download URL; 200 when it replaced one); the body is the file reference.",
+        "model": SavedFileOut,
     },
-    202: {"description": "A job was queued (long text or mode=async); Location points at it."},
+    202: {
+        "description": "A job was queued (long text, mode=async or a webhook_url);"
+        " Location points at it.",
+        "model": JobOut,
+    },
 }
 
 

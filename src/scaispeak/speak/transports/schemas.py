@@ -95,3 +95,19 @@ class OpenAISpeechRequest(BaseModel):
     @property
     def voice_id(self) -> str:
         return self.voice if isinstance(self.voice, str) else self.voice.id
+
+
+class SavedFileRef(BaseModel):
+    """Where ``save_to`` put the audio (drive/files.py ``FileRef``)."""
+
+    share_id: str
+    path: str
+    size: int
+    sha256: str
+    content_type: str
+    url: str = Field(description="The file's download URL, relative to the API root.")
+    replaced: bool
+
+
+class SavedFileOut(BaseModel):
+    file: SavedFileRef
