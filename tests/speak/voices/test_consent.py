@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from scaispeak.platform.db import utcnow
+from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices import endpoints
@@ -221,3 +222,35 @@ async def test_an_intake_is_refused_while_the_tenants_new_voices_fill_the_build_
             assert other.status_code == 422, other.text  # analysed: a reference is no consent
         finally:
             gate.set()
+
+
+async def test_an_accepted_intake_whose_reference_cannot_be_stored_keeps_its_checks(
+    sqlite_voice_app: VoiceApp, clips: Clips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks' entries (transcript, speaker score, clip digests) shared the upload's
+    transaction, and a blob store that failed took them with it."""
+    app = sqlite_voice_app
+    challenge = await issue_challenge(app, app.tenancy.member_a)
+
+    async def refused(key: str, data: bytes) -> None:
+        raise StorageUnavailable("the bucket did not answer")
+
+    monkeypatch.setattr(app.storage, "put_bytes", refused)
+    response = await post_clone(
+        app,
+        app.tenancy.member_a,
+        clips.wav(clips.reference),
+        clips.wav(clips.genuine),
+        challenge_id=challenge["id"],
+    )
+    assert_problem(response, 503, "storage_unavailable")
+    async with app.app.state.platform.db.sessions() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.details["challenge_id"].as_string() == challenge["id"])
+                .order_by(AuditEntry.seq)
+            )
+        )
+    assert actions[:1] == ["consent_challenge_issued"]
+    assert {"intake_preflight", "intake_statement", "intake_speaker"} <= set(actions)

@@ -169,6 +169,9 @@ async def clone_voice(
         await audit.append(session, chain, principal.user_id, action, details=details)
     marked = [result.reference, result.consent]
     await audit_synthetic(session, principal, marked, {"challenge_id": challenge.id, **evidence})
+    # The checks' entries stand whatever becomes of the acceptance: a blob store that
+    # fails to keep the reference rolled them back with it, and the trail lost them.
+    await session.commit()
     if not result.passed:
         report = {"passed": False, "challenge": {"status": "pass", "hint": ""}, **result.as_dict()}
         detail = "Intake rejected; failed: " + ", ".join(result.failed_checks()) + "."
