@@ -186,6 +186,24 @@ async def test_the_owner_keeps_their_consent_after_promotion(
     assert revoked.json()["status"] == "failed"
 
 
+async def test_a_search_finds_names_in_any_script_in_any_case(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """SQLite's lower() folds ASCII only: "émile" never found "Émile Øster" there."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(voice_app, clips, tenant_id=t.tenant_a, owner=None, scope="tenant")
+    patch = {"name": "Émile Øster", "description": "ΦΩΝΗ narrator"}
+    patched = await voice_app.client.patch(
+        f"{VOICES}/{voice_id}", json=patch, headers=auth(t.admin_a)
+    )
+    assert patched.status_code == 200, patched.text
+    for q in ("Émile", "émile", "ÉMILE", "øster", "φωνη"):
+        found = await voice_app.client.get(
+            VOICES, params={"q": q, "limit": "100"}, headers=auth(t.member_a)
+        )
+        assert [v["id"] for v in found.json()["items"]] == [voice_id], q
+
+
 async def test_tags_match_whole_elements_in_any_script_and_wildcards_are_literal(
     voice_app: VoiceApp, clips: Clips
 ) -> None:
