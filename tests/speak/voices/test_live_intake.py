@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from scaispeak.app import create_app
 from scaispeak.settings import StreamingSettings, VoicesSettings
@@ -209,3 +211,29 @@ async def test_a_take_refused_as_busy_is_checked_at_the_next_done(
         passed, passage = await receive(ws), await receive(ws)
         assert passed["passed"] is True, passed
         assert passage["step"] == "reference"
+
+
+async def test_an_intake_whose_challenge_lapses_ends_instead_of_refusing_every_take(
+    live_server: tuple[ServerThread, str], clips: Clips, tmp_path: Path
+) -> None:
+    """The challenge is issued at start and lives 15 minutes; a speaker slower than that
+    got "passed" then "challenge expired" for every take, and could not start again."""
+    server, key = live_server
+    database = make_settings(tmp_path).resolved_database_url.split("///", 1)[1]
+    async with intake(server, key) as ws:
+        start = {"type": "start", "speaker_name": "Alex Morgan", "name": "v"}
+        await ws.send(json.dumps({**start, "sample_rate": clips.rate}))
+        await receive(ws)
+        await send_audio(ws, s16(clips.genuine))
+        passed, _passage = await receive(ws), await receive(ws)
+        assert passed["passed"] is True
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            db.execute("UPDATE consent_challenges SET expires_at = '2000-01-01 00:00:00'")
+            db.commit()
+        await send_audio(ws, s16(clips.reference))
+        ended = await receive(ws)
+        assert (ended["type"], ended["code"], ended["fatal"]) == ("error", "challenge_lapsed", True)
+        assert "expired" in ended["detail"]
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code == 4409

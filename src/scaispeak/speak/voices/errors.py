@@ -52,6 +52,13 @@ class ChallengeUsed(Conflict):
     code, title = "challenge_used", "Consent challenge already used"
 
 
+class ChallengeLapsed(Conflict):
+    """A live intake's challenge expired (or was used) before its reference was taken:
+    the intake cannot finish, and ends (a new one starts with a new challenge)."""
+
+    code, title = "challenge_lapsed", "Consent challenge no longer usable"
+
+
 class ConsentRevoked(Conflict):
     code, title = "consent_revoked", "Consent revoked"
 

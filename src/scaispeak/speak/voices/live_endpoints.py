@@ -22,6 +22,7 @@ from scaispeak.platform.deps import platform_context, websocket_principal
 from scaispeak.platform.errors import BadRequest, ServiceError
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.streaming.protocol import IdleTimeout
+from scaispeak.speak.voices.errors import ChallengeLapsed
 from scaispeak.speak.voices.live_intake import LiveIntake, StartMessage, Step
 from scaispeak.speak.voices.runtime import voices_runtime
 
@@ -78,6 +79,8 @@ async def _handle(live: LiveIntake, message: Mapping[str, Any]) -> list[dict[str
             live.add_audio(message["bytes"])
             return []
         return await _command(live, message.get("text") or "")
+    except ChallengeLapsed:
+        raise  # the intake cannot finish: a fatal error, and the socket closes
     except ServiceError as exc:
         return [_error(exc, fatal=False)]
 

@@ -26,7 +26,7 @@ from scaispeak.speak.synthesis.audio import from_int16_bytes
 from scaispeak.speak.voices import consent, intake
 from scaispeak.speak.voices.audio_input import DecodedAudio
 from scaispeak.speak.voices.editing import check_language
-from scaispeak.speak.voices.errors import IntakeRejected, UploadTooLarge
+from scaispeak.speak.voices.errors import ChallengeLapsed, IntakeRejected, UploadTooLarge
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
 from scaispeak.speak.voices.runtime import VoicesRuntime
@@ -199,6 +199,10 @@ class LiveIntake:
                     reference_wav(said.pcm, said.rate),
                 )
         except IntakeRejected as exc:
+            challenge = exc.extra["report"].get("challenge") or {}
+            if challenge.get("status") == "fail":
+                # Another take would be refused the same way, forever: end the intake.
+                raise ChallengeLapsed(challenge.get("hint") or exc.detail) from exc
             return _result(Step.reference, False, exc.extra["report"])
         self.step = Step.finished
         return {"type": "created", "voice": VoiceOut.of(voice).model_dump(mode="json")}
