@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from obstore.exceptions import GenericError
 
 from scaispeak.platform.storage import (
     BlobNotFound,
@@ -19,8 +20,8 @@ from scaispeak.platform.storage import (
     S3BlobStore,
     open_blob_store,
 )
-from scaispeak.platform.storage.base import StorageUnavailable, read_all
-from scaispeak.platform.storage.s3 import PART_BYTES, parse_s3_url
+from scaispeak.platform.storage.base import StorageRefused, StorageUnavailable, read_all
+from scaispeak.platform.storage.s3 import PART_BYTES, _answered, parse_s3_url
 from scaispeak.settings import ConfigurationError, Settings
 from tests.support.server import free_port
 
@@ -70,6 +71,10 @@ async def test_ranges_return_the_right_bytes(blob_store: BlobStore) -> None:
     assert await blob_store.get_range("r", 7, 7) == b""
     tail = b"".join([piece async for piece in blob_store.stream("r", 10_000)])
     assert tail == DATA[10_000:]
+    # Past the end: nothing, on both stores (S3 answers 416, which was "retry shortly").
+    assert await blob_store.get_range("r", len(DATA), len(DATA) + 10) == b""
+    assert await blob_store.get_range("r", len(DATA) + 5, len(DATA) + 10) == b""
+    assert [piece async for piece in blob_store.stream("r", len(DATA) + 5)] == []
 
 
 async def test_put_replaces_an_existing_blob(blob_store: BlobStore) -> None:
@@ -214,3 +219,24 @@ def test_a_stalled_s3_store_is_unavailable_within_thirty_seconds() -> None:
         [sys.executable, "-c", _STALLED_STORE], capture_output=True, text=True, timeout=120
     )
     assert float(done.stdout.split()[0]) < 30
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"),
+    [
+        ("403 Forbidden", StorageRefused),
+        ("400 Bad Request", StorageRefused),
+        ("429 Too Many Requests", StorageUnavailable),
+        ("503 Service Unavailable", StorageUnavailable),
+        (None, StorageUnavailable),  # no answer at all
+    ],
+)
+def test_an_s3_refusal_is_not_taken_for_an_outage(
+    status: str | None, raised: type[Exception]
+) -> None:
+    """Every GenericError was "did not answer; retry shortly": a policy's 403 too."""
+    message = "Generic S3 error: Error performing GET http://s3/bucket/key"
+    if status:
+        message += f" - Server returned non-2xx status code: {status}: <Error/>"
+    with pytest.raises(raised), _answered("key"):
+        raise GenericError(message)

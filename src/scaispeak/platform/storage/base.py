@@ -26,6 +26,15 @@ class BlobNotFound(LookupError):
     """No blob under that key. Not a ServiceError: callers decide what it means."""
 
 
+class StorageRefused(RuntimeError):
+    """The blob store answered and refused (403 for credentials or a policy, 400): not
+    transient, so not a 503 to retry but the server's fault, logged as a 500."""
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
 class StorageUnavailable(Unavailable):
     """The blob store did not answer (an S3 endpoint down or unreachable): transient,
     so a 503 with Retry-After, and a job is left to be retried rather than failed."""

@@ -13,6 +13,7 @@ aborts the multipart upload when the source stream raises, so a failed put leave
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from scaispeak.platform.storage.base import (
     STREAM_CHUNK_BYTES,
     BlobNotFound,
     BlobStat,
+    StorageRefused,
     StorageUnavailable,
     check_key,
     read_all,
@@ -45,7 +47,18 @@ PART_CONCURRENCY = 4
 
 # obstore reports a missing object as its own NotFoundError or as FileNotFoundError.
 _MISSING = (NotFoundError, FileNotFoundError)
-_UNANSWERED = (GenericError, ConnectionError, TimeoutError)
+_UNANSWERED = (ConnectionError, TimeoutError)
+# A 4xx that another try may not meet: a timeout, throttling, a conflict of writers.
+_TRANSIENT_4XX = frozenset({408, 409, 429})
+_STATUS = re.compile(r"status code: (\d{3})")
+_RANGE_NOT_SATISFIABLE = 416
+
+
+def http_status_of(exc: Exception) -> int | None:
+    """The HTTP status an obstore error reports in its message, if any (it has no
+    attribute for it): "Server returned non-2xx status code: 403 Forbidden"."""
+    found = _STATUS.search(str(exc))
+    return int(found[1]) if found else None
 
 
 @dataclass(frozen=True)
@@ -173,8 +186,13 @@ class S3BlobStore:
             options["range"] = (start, end)
         elif start:
             options["range"] = {"offset": start}
-        with _answered(key):
-            result = await obstore.get_async(self._store, check_key(key), options=options)
+        try:
+            with _answered(key):
+                result = await obstore.get_async(self._store, check_key(key), options=options)
+        except StorageRefused as exc:
+            if exc.status == _RANGE_NOT_SATISFIABLE:
+                return  # a range past the end: no bytes, as the local store answers
+            raise
         with _answered(key):  # not around the yield: the consumer's errors stay its own
             chunks = result.stream(min_chunk_size=STREAM_CHUNK_BYTES)
         while True:
@@ -204,13 +222,21 @@ class S3BlobStore:
 @contextmanager
 def _answered(key: str) -> Iterator[None]:
     """obstore's errors as ours: a missing object is BlobNotFound; a store that did not
-    answer (down, unreachable, timing out, a 5xx) is StorageUnavailable, which callers
-    treat as transient. Errors raised by our own code (a source stream's size limit)
-    pass through unchanged."""
+    answer (down, unreachable, timing out, a 5xx, throttling) is StorageUnavailable,
+    which callers treat as transient; one that refused (a 403 for a policy, a 400) is
+    StorageRefused, which retrying will not mend. Errors raised by our own code (a
+    source stream's size limit) pass through unchanged."""
     try:
         yield
     except _MISSING as exc:
         raise BlobNotFound(key) from exc
+    except GenericError as exc:
+        status = http_status_of(exc)
+        if status is not None and 400 <= status < 500 and status not in _TRANSIENT_4XX:
+            raise StorageRefused(f"The blob store refused {key!r}: {exc}", status) from exc
+        raise StorageUnavailable(
+            f"The blob store did not answer ({type(exc).__name__}); retry shortly."
+        ) from exc
     except _UNANSWERED as exc:
         raise StorageUnavailable(
             f"The blob store did not answer ({type(exc).__name__}); retry shortly."
