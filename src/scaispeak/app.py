@@ -32,7 +32,7 @@ from scaispeak.speak.engines.registry import EngineRegistry, build_engines
 from scaispeak.speak.jobs.endpoints import router as jobs_router
 from scaispeak.speak.jobs.gauges import JobGauges
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
-from scaispeak.speak.jobs.worker import start_jobs, stop_jobs
+from scaispeak.speak.jobs.worker import shut_down, start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
 from scaispeak.speak.provenance.endpoints import router as provenance_router
 from scaispeak.speak.transports import http as speak_http
@@ -112,7 +112,7 @@ def create_app(
         await app.state.webrtc_sessions.close_all()
         await stop_voices(voices)
         await stop_jobs(speak, sweeper)
-        speak.pool.shutdown()
+        await shut_down(speak)
         await close_speak_clients(speak)
         if isinstance(limiter, RedisLimiter):
             await limiter.close()

@@ -56,6 +56,16 @@ _log = logging.getLogger(__name__)
 
 async def run_job(rt: JobRuntime, message_for: str) -> None:
     """Run the next job in line; a queue message names a job, but only as a hint."""
+    task = asyncio.current_task()
+    assert task is not None
+    rt.running.add(task)
+    try:
+        await _run_next(rt, message_for)
+    finally:
+        rt.running.discard(task)
+
+
+async def _run_next(rt: JobRuntime, message_for: str) -> None:
     async with rt.db.sessions() as session:
         job = await claim(session, rt, message_for)
         if job is None:

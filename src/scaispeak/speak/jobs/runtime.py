@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +55,8 @@ class JobRuntime:
     signing_key: str
     scratch_dir: Path
     background: set[asyncio.Task[bool]] = field(default_factory=set)
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+    """The tasks running ``run_job`` now: a stop waits for them to hand their jobs back."""
     stopping: bool = False
     """Set by a graceful stop (worker.stop_jobs): a job cancelled under it is handed
     back, not left to look like a crash."""

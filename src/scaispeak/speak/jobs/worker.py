@@ -48,6 +48,27 @@ async def stop_jobs(speak: SpeakContext, sweeper: asyncio.Task[None] | None) -> 
         await drain_notifications(runtime, runtime.settings.webhook_timeout_s)
 
 
+JOB_STOP_GRACE_S = 10.0
+"""How long a stop waits for running jobs to hand themselves back once the inference
+pool is shut (a database or storage call in progress) before cancelling them."""
+
+
+async def shut_down(speak: SpeakContext) -> None:
+    """After ``stop_jobs``: shut the inference pool, under which every running job hands
+    itself back for a successor, and wait for those jobs to end. Without the wait the
+    process closed its database and clients under them, and exited with hand-backs
+    undone: a job then sat out its lease, and its run counted as a crash."""
+    speak.pool.shutdown()
+    runtime = speak.jobs.runtime
+    if runtime is None or not runtime.running:
+        return
+    running = set(runtime.running)
+    _, late = await asyncio.wait(running, timeout=JOB_STOP_GRACE_S)
+    for task in late:
+        task.cancel()  # rt.stopping is set: a cancelled job is handed back too
+    await asyncio.gather(*late, return_exceptions=True)
+
+
 async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = None) -> None:
     """`scaispeak worker`: execute jobs from Redis until SIGTERM/SIGINT.
 
@@ -103,7 +124,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     await stop.wait()
     ops.ready = False  # stopping: take no new work from here on
     await stop_jobs(speak, sweeper)
-    speak.pool.shutdown()
+    await shut_down(speak)
     await close_speak_clients(speak)
     await ops.stop()
     await db.dispose()
