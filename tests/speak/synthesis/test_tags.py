@@ -25,6 +25,9 @@ from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
         ('<say-as interpret-as="date">12/25</say-as>', "12/25"),
         ('<amazon:effect name="whispered">quiet</amazon:effect>', "quiet"),
         ("<desc>a dog barks</desc>Hello", " Hello"),
+        ("<SCRIPT>if (a < b) go()</script>ok", " ok"),
+        ("a <!-- note --> b", "a   b"),
+        ("a <!-- never closed b", "a   never closed b"),
         ('<?xml version="1.0"?><!-- note --><b>bold</b>', "  bold"),
         ("AT&amp;T &lt;3 &#8364;5 &copy; R&D", "AT&T <3 €5 &copy; R&D"),
         # Not tags: comparisons, unknown names, a known name without an attribute's "=".
@@ -76,14 +79,51 @@ def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
     assert spoken.split() == ["Hello", "there,", "my", "friend", "and", "goodbye."]
 
 
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["Hello my friend. <desc>", "internal note do not read", "</desc> Goodbye now, friend."],
+        ["Hello my friend. <!--", " internal note ", "--> Goodbye now, friend."],
+        ["Hello my friend. <SCRIPT>track(", ")</script> Goodbye now, friend."],
+    ],
+)
+def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: list[str]) -> None:
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    spoken = [normalize_text(s.text) for s in segments]
+    assert spoken == ["Hello my friend.", "Goodbye now, friend."]
+
+
+def test_an_entity_split_across_stream_messages_is_one_character() -> None:
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    segments = intake.feed("Tom &a") + intake.feed("mp; Jerry are friends.") + intake.flush()
+    assert [normalize_text(s.text) for s in segments] == ["Tom and Jerry are friends."]
+
+
 def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
     segments = intake.feed("Is a <b") + intake.flush()
     assert [s.text for s in segments] == ["Is a <b"]
 
 
-def test_markup_is_read_in_linear_time() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A lazy run of attributes before "alias=" took 169 s on the first.
+        "<sub" + " " * 100_000,
+        "<sub " + "alias='x' " * 10_000,
+        "<say-as " + "interpret-as='characters' " * 4_000,
+        "<!--" * 125_000,
+        "<script>" * 60_000,
+        "<desc>a " * 60_000,
+        "<b " * 33_000,
+        "&#" * 50_000,
+    ],
+)
+def test_markup_is_read_in_linear_time(text: str) -> None:
     started = time.perf_counter()
-    for unit in ("<b ", "<!--", '<sub alias="', "<say-as interpret-as='characters'>", "&#"):
-        spoken_text(unit * (100_000 // len(unit)))
-    assert time.perf_counter() - started < 5.0
+    spoken_text(text)
+    intake = TextIntake(IncrementalSegmenter(), max_chars=len(text) + 10)
+    for start in range(0, min(len(text), 20_000), 50):  # a stream of small pieces
+        intake.feed(text[start : start + 50])
+    assert time.perf_counter() - started < 3.0

@@ -20,7 +20,7 @@ from scaispeak.speak.synthesis.text.speakable import (
     paired,
     split_trailing_high_surrogate,
 )
-from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
+from scaispeak.speak.synthesis.text.tags import held_back_from, spoken_text
 
 
 class TextIntake:
@@ -69,10 +69,10 @@ class TextIntake:
         return _speakable(self._segmenter.release_words())
 
     def _without_tags(self, text: str) -> str:
-        """SSML and HTML read for what they mean (tags.py), a tag cut off at the end
-        of this fragment kept back until its end arrives."""
+        """SSML and HTML read for what they mean (tags.py), a tag, comment or hidden
+        element left open at the end of this fragment kept back until its end arrives."""
         text = self._open_tag + text
-        cut = open_tag_at_end(text)
+        cut = held_back_from(text)
         text, self._open_tag = (text, "") if cut < 0 else (text[:cut], text[cut:])
         return spoken_text(text)
 

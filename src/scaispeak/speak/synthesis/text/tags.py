@@ -31,20 +31,19 @@ _TAG = re.compile(
     rf"<(?P<close>/)?(?P<name>(?i:{_INLINE}|{'|'.join(_BLOCKS)}|{_PARAGRAPHS}|{_SILENT})"
     rf"|[A-Za-z]\w*:[\w.-]+)(?P<attrs>{_ATTRS})/?>"
 )
-_SILENT_ELEMENT = re.compile(
-    rf"<(?P<name>(?i:{_SILENT}))\b{_ATTRS}>[^<]*</(?P=name)\s*>|<(?i:{_SILENT})\b{_ATTRS}/>"
+# Where hidden text starts: a comment, or a silent element's tag (its close found apart).
+_HIDDEN = re.compile(
+    rf"<!--|<(?P<close>/)?(?P<name>(?i:{_SILENT}))\b(?P<attrs>{_ATTRS})(?P<empty>/)?>"
 )
-_SUB = re.compile(
-    rf"<(?i:sub)\s+[^<>]*?\balias\s*=\s*(?P<q>[\"'])(?P<alias>[^\"'<>]*)(?P=q){_ATTRS}>"
-    r"[^<]*</(?i:sub)\s*>"
+# Elements read from their attributes; each pattern is linear: the attributes are one
+# [^<>]* run, searched apart (a lazy run before "alias=" was quadratic in spaces).
+_SUB = re.compile(r"<(?i:sub)\b(?P<attrs>[^<>]*)>(?P<inner>[^<]*)</(?i:sub)\s*>")
+_ALIAS = re.compile(r"\balias\s*=\s*(?P<q>[\"'])(?P<alias>[^\"'<>]*)(?P=q)", re.IGNORECASE)
+_SAY_AS = re.compile(r"<(?i:say-as)\b(?P<attrs>[^<>]*)>(?P<inner>[^<]*)</(?i:say-as)\s*>")
+_SPELL_OUT = re.compile(
+    r"\binterpret-as\s*=\s*[\"']?(?:characters|spell-out|letters)\b", re.IGNORECASE
 )
-_SPELLED = re.compile(
-    rf"<(?i:say-as)\s+[^<>]*?\binterpret-as\s*=\s*[\"']?(?i:characters|spell-out|letters)"
-    rf"[\"']?{_ATTRS}>(?P<inner>[^<]*)</(?i:say-as)\s*>"
-)
-_DECLARATION = re.compile(
-    r"<\?xml[^<>]*\?>|<!--.{0,2000}?-->|<!DOCTYPE[^<>]*>", re.DOTALL | re.IGNORECASE
-)
+_DECLARATION = re.compile(r"<\?xml[^<>]*\?>|<!DOCTYPE[^<>]*>", re.IGNORECASE)
 _BREAK_TIME = re.compile(r"\btime\s*=\s*[\"']?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)\b", re.I)
 _BREAK_STRENGTH = re.compile(r"\bstrength\s*=\s*[\"']?(?P<s>[\w-]+)", re.I)
 # Only the entities XML itself defines, and numeric ones: "&copy" or "R&D" stay text.
@@ -56,12 +55,55 @@ def spoken_text(text: str) -> str:
     """``text`` with its SSML and HTML turned into what they mean for speech."""
     if "<" not in text and "&" not in text:
         return text  # nearly every text: no pass over it at all
-    text = _DECLARATION.sub(" ", text)
-    text = _SILENT_ELEMENT.sub(" ", text)
-    text = _SUB.sub(lambda m: m["alias"], text)
-    text = _SPELLED.sub(lambda m: " ".join(m["inner"].replace(" ", "").upper()), text)
+    text = _without_hidden(_DECLARATION.sub(" ", text))
+    text = _SUB.sub(_alias, text)
+    text = _SAY_AS.sub(_spelled, text)
     text = _TAG.sub(_tag, text)
     return _ENTITY.sub(lambda m: html.unescape(m[0]), text)
+
+
+def _without_hidden(text: str) -> str:
+    """Comments and silent elements (``<desc>…</desc>``, ``<script>``) with what they
+    hold, in one pass: each close is looked for once, and a name found unclosed is not
+    looked for again (none comes later), so no input makes this quadratic."""
+    kept: list[str] = []
+    done, unclosed = 0, set()
+    for found in _HIDDEN.finditer(text):
+        if found.start() < done:
+            continue  # inside what was just left out
+        kept.append(text[done : found.start()])
+        done = found.end()
+        if found[0] == "<!--":
+            end = -1 if "--" in unclosed else text.find("-->", found.end())
+            if end < 0:
+                unclosed.add("--")  # a comment never closed: its text is read
+            else:
+                done = end + 3
+        elif not (found["close"] or found["empty"]):
+            name = found["name"].lower()
+            close = None if name in unclosed else _closing(name).search(text, found.end())
+            if close is None:
+                unclosed.add(name)
+            else:
+                done = close.end()
+        kept.append(" ")
+    kept.append(text[done:])
+    return "".join(kept)
+
+
+def _closing(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</{name}\s*>", re.IGNORECASE)
+
+
+def _alias(match: re.Match[str]) -> str:
+    alias = _ALIAS.search(match["attrs"])
+    return alias["alias"] if alias else match[0]
+
+
+def _spelled(match: re.Match[str]) -> str:
+    if not _SPELL_OUT.search(match["attrs"]):
+        return match[0]
+    return " ".join(match["inner"].replace(" ", "").upper())
 
 
 def _tag(match: re.Match[str]) -> str:
@@ -114,3 +156,43 @@ def open_tag_at_end(text: str) -> int:
     if opening["rest"] is not None:  # the name is whole
         return start if name in _KNOWN else -1
     return start if any(known.startswith(name) for known in _KNOWN) else -1
+
+
+_LONGEST_HIDDEN = 2000
+_PARTIAL_ENTITY = re.compile(r"&#?\w{0,7}$|<!-?$")
+
+
+def held_back_from(text: str) -> int:
+    """Where a stream should keep ``text`` back until more arrives, or -1: a tag cut
+    off at the end, a comment or silent element not closed yet (within its last 2000
+    characters: past that it is read as text), an entity or ``<!--`` cut in two."""
+    if "<" not in text and "&" not in text:
+        return -1
+    held = [open_tag_at_end(text), _unclosed_hidden(text)]
+    partial = _PARTIAL_ENTITY.search(text)
+    if partial:
+        held.append(partial.start())
+    return min((at for at in held if at >= 0), default=-1)
+
+
+def _unclosed_hidden(text: str) -> int:
+    start = max(0, len(text) - _LONGEST_HIDDEN)
+    unclosed: set[str] = set()
+    done = start
+    for found in _HIDDEN.finditer(text, start):
+        if found.start() < done or found["close"] or found["empty"]:
+            continue
+        comment = found[0] == "<!--"
+        name = "--" if comment else found["name"].lower()
+        if name in unclosed:
+            return found.start()
+        if comment:
+            end = text.find("-->", found.end())
+            close_end = -1 if end < 0 else end + 3
+        else:
+            close = _closing(name).search(text, found.end())
+            close_end = -1 if close is None else close.end()
+        if close_end < 0:
+            return found.start()
+        done = close_end
+    return -1
