@@ -35,11 +35,11 @@ MULTIPART_MAX_BYTES = 128 * 1024**2
 smaller, configurable cap per file (docs/configuration.md), so this needs no setting."""
 
 
-WEBSOCKET_MESSAGE_MAX_BYTES = 1024**2
+WEBSOCKET_MESSAGE_MAX_BYTES = 4 * 1024**2
 """The largest WebSocket message the server reads (uvicorn's ``ws_max_size``; its default
-is 16 MiB): a larger one closes the connection (1009) before it is buffered. A stream's
-text messages have a smaller limit of their own (streaming/protocol.py), and a live
-intake's audio comes in frames of a few kilobytes."""
+is 16 MiB): a larger one closes the connection (1009) before it is buffered. Room for a
+live intake's longest step sent as one message (30 s of 16-bit audio at 48 kHz, 2.9
+MB); a stream's text messages have a smaller limit of their own (streaming/protocol.py)."""
 
 
 class BodyTooLarge(PayloadTooLarge):

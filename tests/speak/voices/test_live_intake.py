@@ -237,3 +237,18 @@ async def test_an_intake_whose_challenge_lapses_ends_instead_of_refusing_every_t
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 10)
         assert ws.close_code == 4409
+
+
+async def test_a_whole_step_sent_as_one_message_is_taken(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    """30 s at 48 kHz is 2.9 MB: the server's WebSocket message cap must leave room."""
+    server, key = live_server
+    async with intake(server, key) as ws:
+        start = {"type": "start", "speaker_name": "Alex Morgan", "name": "v"}
+        await ws.send(json.dumps({**start, "sample_rate": 48_000}))
+        assert (await receive(ws))["type"] == "prompt"
+        await ws.send(s16(silence(30, 48_000)))
+        await ws.send(json.dumps({"type": "retry"}))
+        again = await receive(ws)
+        assert (again["type"], again["step"]) == ("prompt", "consent")
