@@ -17,6 +17,11 @@ from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text,
         ("It began at 10:30:15.", "It began at ten thirty and fifteen seconds."),
         ("at 10:30:00 pm", "at ten thirty PM"),
         ("at 7:05", "at seven oh five"),
+        ("a time of 2:05:30", "a time of two hours, five minutes and thirty seconds"),
+        # After "is", "was" or "for" alone a time with seconds is a time of day.
+        ("The time is 10:30:15.", "The time is ten thirty and fifteen seconds."),
+        ("Set an alarm for 06:30:00.", "Set an alarm for six thirty."),
+        ("The deadline is 17:00:00 today.", "The deadline is seventeen hundred today."),
     ],
 )
 def test_a_clock_time_keeps_its_seconds(text: str, expected: str) -> None:

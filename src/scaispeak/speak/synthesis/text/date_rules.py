@@ -199,9 +199,10 @@ _DOTTED_TIME = re.compile(
 
 
 # Words after which "1:02:03" is how long something took, not when it happened.
+# Not "is", "was" or "for" alone: "the time is 10:30:15", "an alarm for 06:30:00".
 _DURATION_BEFORE = re.compile(
-    r"\b(?i:in|took|takes|ran|runs|lasted|lasts|duration|runtime|length|elapsed|time|"
-    r"timer|clocked|record|of|for|after|is|was)\s$"
+    r"\b(?i:in|took|takes|ran|runs|lasted|lasts|elapsed|clocked|timer|time of|"
+    r"(?:duration|runtime|length|record)(?: is| was| of)?)\s$"
 )
 
 
@@ -223,7 +224,7 @@ def _with_seconds(match: re.Match[str], hour: int, minute: int, meridiem: str) -
     """ "10:30:15" -> "ten thirty and fifteen seconds" as a time of day, or, after "in",
     "took", "ran" and the like, "ten hours, thirty minutes and fifteen seconds"."""
     seconds = int(match["s"])
-    before = match.string[max(0, match.start() - 12) : match.start()]
+    before = match.string[max(0, match.start() - 16) : match.start()]
     if not meridiem and _DURATION_BEFORE.search(before):
         return _duration(hour, minute, seconds)
     spoken = say.time_of_day(hour, minute, meridiem)
