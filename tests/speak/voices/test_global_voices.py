@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from scaispeak.speak.voices import audit
-from scaispeak.speak.voices.models import AuditEntry, Licence
+from scaispeak.speak.voices.models import AuditEntry, Licence, Voice
 from scaispeak.speak.voices.seed import seed_global_voices
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -147,6 +147,24 @@ async def test_a_tenants_cloned_voice_cannot_be_made_a_global_voice(
     made = await voice_app.client.post(f"{VOICES}/global", json=body, headers=auth(t.superadmin))
     assert_problem(made, 400, "bad_request")
     assert "consent" in made.json()["detail"]
+    # One made before the refusal existed (the row as the old endpoint left it) is
+    # never spoken: another tenant's request for it is refused.
+    stock = await voice_app.client.post(
+        f"{VOICES}/global", json=licensed_voice(), headers=auth(t.superadmin)
+    )
+    async with voice_app.app.state.platform.db.sessions() as session:
+        await session.execute(
+            update(Voice)
+            .where(Voice.id == stock.json()["id"])
+            .values(engine="clone", engine_voice=private)
+        )
+        await session.commit()
+    spoken = await voice_app.client.post(
+        "/v1/modules/scaispeak/speak",
+        json={"text": "Hello there.", "voice_id": stock.json()["id"]},
+        headers=auth(t.member_b),
+    )
+    assert_problem(spoken, 409, "voice_unavailable")
 
 
 async def test_patching_one_bound_of_the_licence_window_checks_it_against_the_stored_one(

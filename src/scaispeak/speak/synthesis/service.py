@@ -31,7 +31,7 @@ from scaispeak.speak.synthesis.text.speakable import (
 from scaispeak.speak.synthesis.text.tags import spoken_text
 from scaispeak.speak.voices.library import find_voice, record_use
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
-from scaispeak.speak.voices.models import Voice, VoiceStatus
+from scaispeak.speak.voices.models import CLONE_ENGINE, Voice, VoiceScope, VoiceStatus
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,10 @@ def ensure_usable(voice: Voice) -> None:
         raise error
     if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
         raise VoiceLicenceExpired(f"The licence for voice {voice.id} is not valid now.")
+    if voice.scope is VoiceScope.global_ and voice.engine == CLONE_ENGINE:
+        # Made before global voices refused the clone engine (licences.py): it would
+        # speak a tenant's cloned voice for every tenant, past its consent and scope.
+        raise VoiceUnavailable(f"Voice {voice.id} is a global voice on a cloned voice.")
 
 
 async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -> None:
