@@ -99,6 +99,12 @@ class FakeFitter:
     fitted: list[float] = field(default_factory=list)
     gate: threading.Event | None = None
 
+    answers_to: dict[bytes, str] = field(default_factory=dict)
+    """Embeddings (by content) this fitter reads as made under a version of its choice."""
+
+    def version_of(self, blob: bytes) -> str | None:
+        return self.answers_to.get(blob)
+
     def fit(self, pcm: Pcm, rate: int) -> bytes:
         if self.gate is not None:
             self.gate.wait(30)

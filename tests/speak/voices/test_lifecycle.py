@@ -290,6 +290,35 @@ async def test_a_voice_fitted_for_other_stock_tables_is_unavailable_not_a_500(
     assert_problem(warmed, 409, "voice_unavailable")
 
 
+async def test_an_embedding_that_answers_to_the_new_version_is_kept_at_start_up(
+    tmp_path: Path, engines: EngineRegistry, clips: Clips
+) -> None:
+    """A version renamed (the stock tables' fingerprint added to it) evicted every
+    cloned voice at the first start, and refitted each one, a minute a voice."""
+    settings = make_settings(tmp_path)
+    async with voice_app_for(settings, engines) as first:
+        t = first.tenancy
+        kept, outdated = [
+            await plant_voice(
+                first, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+            )
+            for _ in range(2)
+        ]
+        embedding = await first.storage.get(blobs.embedding_key(kept))
+        await first.storage.put_bytes(blobs.embedding_key(outdated), b"embedding:other tables")
+    renamed = FakeFitter(
+        version="test-fitter-1+tables-abc", answers_to={embedding: "test-fitter-1+tables-abc"}
+    )
+    async with voice_app_for(settings, engines, renamed) as second:
+        db = second.app.state.platform.db
+        async with db.sessions() as session:
+            still = await session.get(Voice, kept)
+            gone = await session.get(Voice, outdated)
+    assert still is not None and still.status is VoiceStatus.ready
+    assert still.embedding_version == "test-fitter-1+tables-abc"
+    assert gone is not None and gone.status is VoiceStatus.evicted
+
+
 async def test_a_rebuild_asked_for_as_consent_is_revoked_leaves_the_voice_revoked(
     voice_app: VoiceApp, clips: Clips
 ) -> None:

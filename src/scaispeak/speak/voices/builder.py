@@ -20,6 +20,7 @@ from scaispeak.speak.voices.lifecycle import (
     BuildContext,
     build_voice_embedding,
     evict_outdated,
+    relabel_current,
     waiting_builds,
 )
 
@@ -44,6 +45,9 @@ class VoiceBuilder:
         if self.ctx.fitter is None:
             _log.info("no cloning engine in this process: voice builds are left to others")
             return
+        relabelled = await relabel_current(self.ctx, self.ctx.fitter.version)
+        if relabelled:
+            _log.info("kept %d voice embeddings recorded under an older version name", relabelled)
         evicted = await evict_outdated(self.ctx.db, self.ctx.fitter.version)
         if evicted:
             _log.info("evicted %d voice embeddings built by an older fitter", evicted)

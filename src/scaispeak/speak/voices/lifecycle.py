@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage import BlobStore
+from scaispeak.platform.storage.base import BlobNotFound, StorageUnavailable
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.errors import UnknownVoice
@@ -43,6 +44,10 @@ class VoiceFitter(Protocol):
     @property
     def version(self) -> str:
         """Changes when the fitter's output changes; older embeddings are then evicted."""
+        ...
+
+    def version_of(self, blob: bytes) -> str | None:
+        """The version an embedding answers to, read from it; None when it cannot tell."""
         ...
 
     def fit(self, pcm: Pcm, rate: int) -> bytes:
@@ -208,6 +213,41 @@ async def waiting_builds(db: Database) -> list[tuple[str, str | None]]:
             .order_by(Voice.updated_at, Voice.id)
         )
         return [(voice_id, tenant_id) for voice_id, tenant_id in await session.execute(stmt)]
+
+
+async def relabel_current(ctx: BuildContext, version: str) -> int:
+    """Ready voices recorded under another version whose embedding answers to this one
+    (read from the embedding) get this version: a new naming of the same fit (the
+    tables' fingerprint added to it) must not evict, and refit, every cloned voice."""
+    assert ctx.fitter is not None
+    async with ctx.db.sessions() as session:
+        rows = await session.execute(
+            select(Voice.id, Voice.embedding_blob, Voice.embedding_version).where(
+                Voice.status == VoiceStatus.ready,
+                Voice.embedding_blob.is_not(None),
+                Voice.embedding_version != version,
+            )
+        )
+        candidates = rows.all()
+    relabelled = 0
+    for voice_id, key, recorded in candidates:
+        if key is None:  # not selected; for the type checker
+            continue
+        try:
+            embedding = await ctx.storage.get(key)
+        except (BlobNotFound, StorageUnavailable):
+            continue  # evicted next, and rebuilt from its reference
+        if ctx.fitter.version_of(embedding) != version:
+            continue
+        async with ctx.db.sessions() as session:
+            result = await session.execute(
+                update(Voice)
+                .where(Voice.id == voice_id, Voice.embedding_version == recorded)
+                .values(embedding_version=version)
+            )
+            await session.commit()
+        relabelled += int(getattr(result, "rowcount", 0) or 0)
+    return relabelled
 
 
 async def evict_outdated(db: Database, version: str) -> int:

@@ -7,6 +7,8 @@ audio the fit never saw: the speaker reading other words, the clone reading othe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,15 @@ def test_the_fitters_version_names_the_stock_tables_it_mixes(fitter: StyleSearch
     at start-up, instead of failing every use."""
     assert fitter.version.startswith(SETTINGS.model_version)
     assert fitter.space.fingerprint in fitter.version
+
+
+def test_a_blob_says_which_version_it_answers_to(
+    fitter: StyleSearchFitter, report: FitReport
+) -> None:
+    assert fitter.version_of(report.blob.to_bytes()) == fitter.version
+    other = replace(report.blob, tables_fingerprint="0123456789abcdef").to_bytes()
+    assert fitter.version_of(other) not in (None, fitter.version)
+    assert fitter.version_of(b"not a blob") is None
 
 
 def test_clone_sounds_more_like_the_speaker_than_the_farthest_stock_voice(

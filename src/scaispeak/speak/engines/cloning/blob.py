@@ -106,6 +106,15 @@ class VoiceBlob:
             raise BlobError(f"voice blob is incomplete: {exc}") from exc
 
 
+def version_parts(data: bytes) -> tuple[str, str]:
+    """The model version and stock-tables fingerprint a blob was made with."""
+    arrays = _arrays(data)
+    try:
+        return str(arrays["model_version"]), str(arrays["tables_fingerprint"])
+    except KeyError as exc:
+        raise BlobError(f"voice blob is incomplete: {exc}") from exc
+
+
 def _arrays(data: bytes) -> dict[str, Any]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:

@@ -23,7 +23,7 @@ from scipy.optimize import nnls
 
 from scaispeak.settings import CloningSettings
 from scaispeak.speak.engines.base import EngineError, Pcm
-from scaispeak.speak.engines.cloning.blob import VoiceBlob
+from scaispeak.speak.engines.cloning.blob import BlobError, VoiceBlob, version_parts
 from scaispeak.speak.engines.cloning.conversion import ConversionFit, fit_conversion
 from scaispeak.speak.engines.cloning.search import SearchLimits, SearchTrace, evolve
 from scaispeak.speak.engines.cloning.speakers import Embedding, SpeakerEncoder, cosine
@@ -59,6 +59,11 @@ class VoiceFitter(Protocol):
     @property
     def version(self) -> str:
         """Names the fitter's output; the service rebuilds blobs made by another version."""
+        ...
+
+    def version_of(self, blob: bytes) -> str | None:
+        """The version a blob made earlier answers to, read from the blob itself (None
+        when it cannot tell): a row recorded under an older naming keeps its voice."""
         ...
 
     def fit(self, pcm: Pcm, rate: int) -> bytes:
@@ -112,7 +117,15 @@ class StyleSearchFitter:
         """The model's version and the stock tables a fit mixes: a blob names both,
         and the engine refuses one made for other tables (an upgrade of the Kokoro
         voices package), so voices built under either are evicted and fitted again."""
-        return f"{self._model_version}+tables-{self.space.fingerprint[:16]}"
+        return _named(self._model_version, self.space.fingerprint)
+
+    def version_of(self, blob: bytes) -> str | None:
+        """Rows fitted before the version named the tables recorded the model's version
+        alone; their blobs name both, so a voice fitted on these tables is kept."""
+        try:
+            return _named(*version_parts(blob))
+        except BlobError:
+            return None
 
     @property
     def stock(self) -> StockVoices:
@@ -251,3 +264,7 @@ class StyleSearchFitter:
     def _validate(self, vector: Vector, targets: _Targets) -> tuple[float, Pcm]:
         audio = self._kokoro.synthesize_style(PROBE_VALIDATE, self._table_for(vector))
         return cosine(self._encoder.embed(audio, SAMPLE_RATE), targets.held_out), audio
+
+
+def _named(model_version: str, tables_fingerprint: str) -> str:
+    return f"{model_version}+tables-{tables_fingerprint[:16]}"
