@@ -322,3 +322,18 @@ async def test_a_sender_that_fails_tells_the_client_before_closing(
         assert await asyncio.wait_for(session.wait_closed(), 5) == 4500
     error = rig.sink.events("error")[0]
     assert (error["code"], error["fatal"]) == ("internal_error", True)
+
+
+async def test_a_cancel_does_not_wait_out_the_pacing(rig: Rig) -> None:
+    """The sender sleeps until a frame is due; the cancel's event waited behind that
+    sleep (up to a frame: 0.7 s at 1 s frames, measured)."""
+    async with rig.session(send_ahead_seconds=0.2, frame_ms=1000) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await rig.sink.wait_for(rig.sink.audio_bytes)
+        await asyncio.sleep(1.2)  # mid-frame: the next one is not due yet
+        cancelled_at = asyncio.get_running_loop().time()
+        await send(session, "cancel")
+        await rig.sink.wait_for(lambda: rig.sink.events("cancelled"))
+        waited = asyncio.get_running_loop().time() - cancelled_at
+    assert waited < 0.3, waited

@@ -8,6 +8,8 @@ characters as of its audio, rounded down. Nothing synthesized but undelivered is
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,7 @@ class Delivery:
         self._waiting_since: float | None = None
         self.utterance = 0
         """Counts barge-ins; frames of an earlier utterance end no wait."""
+        self._barge_in = asyncio.Event()  # this utterance's: set when it is cut short
 
     def segment_queued(self) -> None:
         """A segment is ready to speak: a listener who hears silence starts waiting now."""
@@ -94,6 +97,13 @@ class Delivery:
         self._playback_end = float("-inf")
         self._waiting_since = None
         self.utterance += 1
+        self._barge_in.set()
+        self._barge_in = asyncio.Event()
+
+    async def wait_unless_interrupted(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the utterance is cut short meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._barge_in.wait(), seconds)
 
     def listener_waiting(self) -> bool:
         return self._clock() >= self._playback_end

@@ -106,8 +106,8 @@ class Sender:
         if self.delivery is None:
             return True
         early = self.delivery.playback_left() - self._lead_s
-        if early > 0:
-            await asyncio.sleep(early)
+        if early > 0:  # a cancel meanwhile ends the wait: its event must not wait too
+            await self.delivery.wait_unless_interrupted(early)
         return frame.ticket.utterance == self.delivery.utterance
 
     async def _send(self, item: Item) -> bool:
