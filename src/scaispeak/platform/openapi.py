@@ -6,7 +6,8 @@ FastAPI documents every route's 422 as its own ``{"detail": [...]}`` body
 document would mis-read each one. The document is rewritten once, when first asked
 for: each error response a route names carries the ``Problem`` schema, and every
 operation gains a ``default`` response of it (401, 403, 404, 409, 413, 429, 5xx: the
-codes are listed in docs/errors.md).
+codes are listed in docs/errors.md). The ops routes (/healthz, /readyz, /metrics)
+are left as they are: a probe's 503 is its own ``{"ready": false, "checks": ...}``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def with_problems(schema: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM_SCHEMA
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            _document_errors(operation.setdefault("responses", {}))
+            if "ops" not in operation.get("tags", ()):  # probes answer in their own shape
+                _document_errors(operation.setdefault("responses", {}))
     return schema
 
 
