@@ -176,21 +176,17 @@ def held_back_from(text: str) -> int:
 
 
 def _unclosed_hidden(text: str) -> int:
-    start = max(0, len(text) - _LONGEST_HIDDEN)
-    unclosed: set[str] = set()
-    done = start
-    for found in _HIDDEN.finditer(text, start):
+    """Where the first comment or silent element in the last 2000 characters that has
+    not closed yet begins, or -1."""
+    done = max(0, len(text) - _LONGEST_HIDDEN)
+    for found in _HIDDEN.finditer(text, done):
         if found.start() < done or found["close"] or found["empty"]:
             continue
-        comment = found[0] == "<!--"
-        name = "--" if comment else found["name"].lower()
-        if name in unclosed:
-            return found.start()
-        if comment:
+        if found[0] == "<!--":
             end = text.find("-->", found.end())
             close_end = -1 if end < 0 else end + 3
         else:
-            close = _closing(name).search(text, found.end())
+            close = _closing(found["name"].lower()).search(text, found.end())
             close_end = -1 if close is None else close.end()
         if close_end < 0:
             return found.start()
