@@ -3,10 +3,10 @@
 Text arrives in fragments (LLM tokens). On the way to the segmenter it is made whole
 characters (an emoji sliced into two UTF-16 halves by a JavaScript client is joined),
 counted against the stream's allowance, its SSML or HTML tags read for what they mean
-(a tag cut across two fragments waits for its end), and only segments with something to read aloud
-come out: one of only emoji, symbols or markup would be spoken as silence and billed,
-and a stream, which cannot refuse text it already accepted, leaves it unsaid (/speak
-refuses such a text with ``empty_text``).
+(a tag, comment or hidden element cut across two fragments waits for its end), and only
+segments with something to read aloud come out: one of only emoji, symbols or markup
+would be spoken as silence and billed, and a stream, which cannot refuse text it
+already accepted, leaves it unsaid (/speak refuses such a text with ``empty_text``).
 """
 
 from __future__ import annotations
