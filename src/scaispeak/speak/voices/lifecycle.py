@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage import BlobStore
-from scaispeak.platform.storage.base import BlobNotFound, StorageUnavailable
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.errors import UnknownVoice
@@ -235,7 +234,8 @@ async def relabel_current(ctx: BuildContext, version: str) -> int:
             continue
         try:
             embedding = await ctx.storage.get(key)
-        except (BlobNotFound, StorageUnavailable):
+        except Exception:  # missing, unreadable, a store refusing: never a failed start
+            _log.warning("voice %s: its embedding could not be read to keep it", voice_id)
             continue  # evicted next, and rebuilt from its reference
         if ctx.fitter.version_of(embedding) != version:
             continue
