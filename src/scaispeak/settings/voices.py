@@ -11,6 +11,14 @@ class VoicesSettings(BaseModel):
     Thresholds are calibrated in docs/voices.md (bench/speaker_threshold.py).
     """
 
+    clone_price_micros: int = Field(
+        0,
+        ge=0,
+        description="What a cloned voice costs (micro-credits), held against the tenant's"
+        " budget before an intake's checks (402 above it) and charged when the voice is"
+        " made; 0 keeps cloning free, and each clone is still a 'clone' line in the ledger.",
+    )
+
     upload_max_bytes: int = Field(
         25 * 1024**2, description="Largest audio upload for preflight or intake (413 above it)."
     )

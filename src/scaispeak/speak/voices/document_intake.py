@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.errors import BadRequest, Forbidden
 from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.charging import MadeVoice, charged
 from scaispeak.speak.voices.documents import document_type
 from scaispeak.speak.voices.errors import IntakeRejected
 from scaispeak.speak.voices.intake import (
@@ -40,6 +41,24 @@ async def submit_document_consent(
     reference: bytes,
     document: bytes,
 ) -> Voice:
+    """A voice on a signed consent document, pending a superadmin's decision: charged
+    as a clone when submitted (charging.py), whatever the decision."""
+
+    async def make() -> MadeVoice:
+        return await _submit(session, rt, principal, spec, speaker_name, reference, document)
+
+    return await charged(session, principal, rt.settings.clone_price_micros, make)
+
+
+async def _submit(
+    session: AsyncSession,
+    rt: VoicesRuntime,
+    principal: Principal,
+    spec: NewVoice,
+    speaker_name: str,
+    reference: bytes,
+    document: bytes,
+) -> MadeVoice:
     if not principal.is_admin_of(principal.tenant_id):
         raise Forbidden("Only a tenant admin submits voices with a signed consent document.")
     check_scope(principal, spec.scope)
@@ -73,7 +92,7 @@ async def submit_document_consent(
         await rt.storage.put_bytes(keys[1] or "", document)
         await _record_pending(session, principal, voice, speaker, keys[1] or "", evidence)
         await session.commit()
-    return voice
+    return voice, clip.audio.duration_s
 
 
 async def _record_pending(

@@ -26,6 +26,7 @@ from scaispeak.platform.errors import BadRequest, Forbidden
 from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
+from scaispeak.speak.voices.charging import MadeVoice, charged
 from scaispeak.speak.voices.consent import caller_challenge, challenge_problem, claim_challenge
 from scaispeak.speak.voices.editing import check_language
 from scaispeak.speak.voices.errors import (
@@ -142,6 +143,23 @@ async def clone_voice(
     reference: bytes,
     consent: bytes,
 ) -> Voice:
+    """Verify the consent and the reference, and make the voice: charged (charging.py)."""
+
+    async def make() -> MadeVoice:
+        return await _clone(session, rt, principal, spec, challenge_id, reference, consent)
+
+    return await charged(session, principal, rt.settings.clone_price_micros, make)
+
+
+async def _clone(
+    session: AsyncSession,
+    rt: VoicesRuntime,
+    principal: Principal,
+    spec: NewVoice,
+    challenge_id: str,
+    reference: bytes,
+    consent: bytes,
+) -> MadeVoice:
     check_scope(principal, spec.scope)
     check_language(spec.language)
     await ensure_room_to_build(session, rt, principal.tenant_id)
@@ -178,7 +196,8 @@ async def clone_voice(
         await _reject(session, chain, principal, challenge.id, report, detail)
     voice = await _accept(session, rt, principal, spec, challenge, result, evidence)
     rt.builder.kick()
-    return voice
+    audio = result.reference.audio
+    return voice, (audio.duration_s if audio is not None else 0.0)
 
 
 def _synthetic_check_is(clip: ClipResult, status: CheckStatus) -> bool:
