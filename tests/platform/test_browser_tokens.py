@@ -188,3 +188,22 @@ async def test_browser_token_is_refused_on_tenant_and_platform_administration(
     token = await browser_token(live, live.tenancy.superadmin)
     response = await live.client.request(method, path, json={}, params={"token": token})
     assert_problem(response, 403, "browser_token_not_allowed")
+
+
+def test_a_token_issued_by_a_replica_whose_clock_runs_ahead_is_taken() -> None:
+    """A page gets its token from one replica and opens its stream on another whose
+    clock is a moment behind: the token's iat was "in the future" there, a 401."""
+    from scaispeak.platform.auth.tokens import verify_browser_token
+
+    key = "s" * 32
+    ahead = utcnow() + timedelta(seconds=5)
+    claims = {
+        "sub": "usr_1",
+        "kid": "key_1",
+        "scope": "browser",
+        "aud": "scaispeak-browser",
+        "exp": ahead + timedelta(minutes=10),
+        "iat": ahead,
+    }
+    token = jwt.encode(claims, key, algorithm="HS256")
+    assert verify_browser_token(token, key).user_id == "usr_1"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
@@ -44,13 +45,21 @@ async def set_budget(
     await get_tenant_for_admin(session, actor, tenant_id)
     if not actor.is_superadmin:
         raise Forbidden("Only a superadmin may set a tenant's budget.")
-    budget = await session.get(Budget, tenant_id) or Budget(tenant_id=tenant_id)
-    budget.period = period
-    budget.limit_micros = limit_micros
-    budget.per_user_limit_micros = per_user_limit_micros
-    session.add(budget)
-    await _count_what_the_period_spent(session, budget)
-    await session.commit()
+    for last_try in (False, True):
+        budget = await session.get(Budget, tenant_id) or Budget(tenant_id=tenant_id)
+        budget.period = period
+        budget.limit_micros = limit_micros
+        budget.per_user_limit_micros = per_user_limit_micros
+        session.add(budget)
+        try:
+            await _count_what_the_period_spent(session, budget)
+            await session.commit()
+            break
+        except IntegrityError:
+            # Two first PUTs at once: the other inserted the row; this one updates it.
+            await session.rollback()
+            if last_try:
+                raise
     return await budget_status(session, actor, tenant_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import User
@@ -66,14 +67,22 @@ async def set_member(
         raise NotFound(f"No user with id {user_id!r} in this tenant.")
     if user_id == share.owner_user_id and role is not ShareRole.owner:
         raise OwnerMembershipFixed("The user who owns the share stays its owner.")
-    member = await session.get(ShareMember, (share_id, user_id))
-    if member is None:
-        member = ShareMember(share_id=share_id, user_id=user_id, role=role)
-        session.add(member)
-    else:
-        member.role = role
-    await session.commit()
-    return member
+    for last_try in (False, True):
+        member = await session.get(ShareMember, (share_id, user_id))
+        if member is None:
+            member = ShareMember(share_id=share_id, user_id=user_id, role=role)
+            session.add(member)
+        else:
+            member.role = role
+        try:
+            await session.commit()
+            return member
+        except IntegrityError:
+            # Two adds at once: the other inserted the row; this one sets its role.
+            await session.rollback()
+            if last_try:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def remove_member(

@@ -42,10 +42,17 @@ async def submit_document_consent(
     document: bytes,
 ) -> Voice:
     """A voice on a signed consent document, pending a superadmin's decision: charged
-    as a clone when submitted (charging.py), whatever the decision."""
+    as a clone when submitted (charging.py), whatever the decision. Who may submit is
+    checked first: a member is told 403, not that the budget is spent."""
+    if not principal.is_admin_of(principal.tenant_id):
+        raise Forbidden("Only a tenant admin submits voices with a signed consent document.")
+    check_scope(principal, spec.scope)
+    speaker = " ".join(speaker_name.split())
+    if not speaker:
+        raise BadRequest("Name the speaker who signed the consent document.")
 
     async def make() -> MadeVoice:
-        return await _submit(session, rt, principal, spec, speaker_name, reference, document)
+        return await _submit(session, rt, principal, spec, speaker, reference, document)
 
     return await charged(session, principal, rt.settings.clone_price_micros, make)
 
@@ -55,16 +62,10 @@ async def _submit(
     rt: VoicesRuntime,
     principal: Principal,
     spec: NewVoice,
-    speaker_name: str,
+    speaker: str,
     reference: bytes,
     document: bytes,
 ) -> MadeVoice:
-    if not principal.is_admin_of(principal.tenant_id):
-        raise Forbidden("Only a tenant admin submits voices with a signed consent document.")
-    check_scope(principal, spec.scope)
-    speaker = " ".join(speaker_name.split())
-    if not speaker:
-        raise BadRequest("Name the speaker who signed the consent document.")
     media_type = document_type(document)
     await ensure_room_to_build(session, rt, principal.tenant_id)
     clip = await rt.analysis.run(preflight_upload, reference, ClipKind.reference, rt.settings)

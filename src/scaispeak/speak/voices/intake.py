@@ -143,7 +143,10 @@ async def clone_voice(
     reference: bytes,
     consent: bytes,
 ) -> Voice:
-    """Verify the consent and the reference, and make the voice: charged (charging.py)."""
+    """Verify the consent and the reference, and make the voice: charged (charging.py)
+    once the caller may make it at all."""
+    check_scope(principal, spec.scope)
+    check_language(spec.language)
 
     async def make() -> MadeVoice:
         return await _clone(session, rt, principal, spec, challenge_id, reference, consent)
