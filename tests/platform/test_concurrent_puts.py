@@ -31,3 +31,19 @@ async def test_two_adds_of_one_share_member_at_once_both_succeed(live: LiveApp) 
         )
     )
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+
+
+async def test_two_first_policy_puts_at_once_both_succeed(live: LiveApp) -> None:
+    admin = live.auth(live.tenancy.admin_a)
+    puts = [
+        (
+            "/v1/modules/scaispeak/policy",
+            {"allowed_backends": ["selfhosted"], "default_backend": "selfhosted"},
+        ),
+        ("/v1/modules/scaispeak/provenance/policy", {"watermark_stock_voices": True}),
+    ]
+    for url, body in puts:
+        answers = await asyncio.gather(
+            *(live.client.put(url, json=body, headers=admin) for _ in range(3))
+        )
+        assert [a.status_code for a in answers] == [200] * 3, (url, [a.text for a in answers])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -173,3 +174,32 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+M = TypeVar("M")
+
+
+async def put_row(
+    session: AsyncSession,
+    find: Callable[[], Awaitable[M | None]],
+    new: Callable[[], M],
+    change: Callable[[M], Awaitable[None]],
+) -> M:
+    """Create or change one row by its key, and commit: an idempotent PUT's write.
+
+    Two first PUTs at once (a client's retry racing its first try) both find no row
+    and both insert; the second insert fails on the key and was a 500. It is rolled
+    back and done again as a change of the row the first one made.
+    """
+    for last_try in (False, True):
+        try:
+            row = await find() or new()
+            await change(row)  # may flush the new row (a query in it autoflushes)
+            session.add(row)
+            await session.commit()
+            return row
+        except IntegrityError:
+            await session.rollback()
+            if last_try:
+                raise
+    raise AssertionError("unreachable")

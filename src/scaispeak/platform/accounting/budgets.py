@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
@@ -18,7 +17,7 @@ from scaispeak.platform.accounting.service import (
 )
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import get_tenant_for_admin
-from scaispeak.platform.db import utcnow
+from scaispeak.platform.db import put_row, utcnow
 from scaispeak.platform.errors import Forbidden, NotFound
 
 
@@ -45,21 +44,17 @@ async def set_budget(
     await get_tenant_for_admin(session, actor, tenant_id)
     if not actor.is_superadmin:
         raise Forbidden("Only a superadmin may set a tenant's budget.")
-    for last_try in (False, True):
-        budget = await session.get(Budget, tenant_id) or Budget(tenant_id=tenant_id)
+
+    async def change(budget: Budget) -> None:
         budget.period = period
         budget.limit_micros = limit_micros
         budget.per_user_limit_micros = per_user_limit_micros
         session.add(budget)
-        try:
-            await _count_what_the_period_spent(session, budget)
-            await session.commit()
-            break
-        except IntegrityError:
-            # Two first PUTs at once: the other inserted the row; this one updates it.
-            await session.rollback()
-            if last_try:
-                raise
+        await _count_what_the_period_spent(session, budget)
+
+    await put_row(
+        session, lambda: session.get(Budget, tenant_id), lambda: Budget(tenant_id=tenant_id), change
+    )
     return await budget_status(session, actor, tenant_id)
 
 

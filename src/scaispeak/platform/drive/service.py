@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import User
 from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import put_row
 from scaispeak.platform.drive.access import ShareAccess, effective_role, open_share, visible_shares
 from scaispeak.platform.drive.errors import OwnerMembershipFixed
 from scaispeak.platform.drive.models import Share, ShareMember, ShareOwner, ShareRole
@@ -67,22 +67,16 @@ async def set_member(
         raise NotFound(f"No user with id {user_id!r} in this tenant.")
     if user_id == share.owner_user_id and role is not ShareRole.owner:
         raise OwnerMembershipFixed("The user who owns the share stays its owner.")
-    for last_try in (False, True):
-        member = await session.get(ShareMember, (share_id, user_id))
-        if member is None:
-            member = ShareMember(share_id=share_id, user_id=user_id, role=role)
-            session.add(member)
-        else:
-            member.role = role
-        try:
-            await session.commit()
-            return member
-        except IntegrityError:
-            # Two adds at once: the other inserted the row; this one sets its role.
-            await session.rollback()
-            if last_try:
-                raise
-    raise AssertionError("unreachable")
+
+    async def change(member: ShareMember) -> None:
+        member.role = role
+
+    return await put_row(
+        session,
+        lambda: session.get(ShareMember, (share_id, user_id)),
+        lambda: ShareMember(share_id=share_id, user_id=user_id, role=role),
+        change,
+    )
 
 
 async def remove_member(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import put_row
 from scaispeak.platform.errors import Forbidden
 from scaispeak.speak.backends.catalog import BackendCatalog
 from scaispeak.speak.backends.models import TenantPolicy
@@ -56,12 +57,16 @@ async def save_policy(
         )
     if default not in allowed:
         raise InvalidPolicy(f"The default backend {default!r} must be one of the allowed ones.")
-    row = await session.get(TenantPolicy, actor.tenant_id) or TenantPolicy(
-        tenant_id=actor.tenant_id
+
+    async def change(row: TenantPolicy) -> None:
+        row.allowed_backends = list(dict.fromkeys(allowed))
+        row.default_backend = default
+        row.failover = failover
+
+    row = await put_row(
+        session,
+        lambda: session.get(TenantPolicy, actor.tenant_id),
+        lambda: TenantPolicy(tenant_id=actor.tenant_id),
+        change,
     )
-    row.allowed_backends = list(dict.fromkeys(allowed))
-    row.default_backend = default
-    row.failover = failover
-    session.add(row)
-    await session.commit()
     return Policy(tuple(row.allowed_backends), default, failover, customised=True)

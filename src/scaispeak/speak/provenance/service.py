@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.db import new_id
+from scaispeak.platform.db import new_id, put_row
 from scaispeak.platform.errors import Forbidden
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.tenant_cache import TenantCache
@@ -56,12 +56,16 @@ async def save_policy(
 ) -> WatermarkPolicy:
     if not actor.is_admin_of(actor.tenant_id):
         raise Forbidden("Only a tenant admin may change the watermark policy.")
-    row = await session.get(TenantProvenance, actor.tenant_id) or TenantProvenance(
-        tenant_id=actor.tenant_id
+
+    async def change(row: TenantProvenance) -> None:
+        row.watermark_stock_voices = stock_voices
+
+    await put_row(
+        session,
+        lambda: session.get(TenantProvenance, actor.tenant_id),
+        lambda: TenantProvenance(tenant_id=actor.tenant_id),
+        change,
     )
-    row.watermark_stock_voices = stock_voices
-    session.add(row)
-    await session.commit()
     return WatermarkPolicy(settings.watermark, stock_voices, True)
 
 

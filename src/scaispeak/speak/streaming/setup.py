@@ -59,7 +59,7 @@ async def stream_session(
 
     async def open_stream(start: protocol.StartMessage) -> StreamSpec:
         spec = await _open(platform, speak, principal, billing, start)
-        permit.voice_id = spec.voice_id
+        permit.voice_id, permit.backend = spec.voice_id, billing.backend
         return spec
 
     stream_id = new_id("str")
