@@ -18,6 +18,11 @@ from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text,
         ("at 10:30:00 pm", "at ten thirty PM"),
         ("at 7:05", "at seven oh five"),
         ("a time of 2:05:30", "a time of two hours, five minutes and thirty seconds"),
+        ("The film runs for 2:15:00.", "The film runs for two hours and fifteen minutes."),
+        (
+            "He finished after 2:05:30.",
+            "He finished after two hours, five minutes and thirty seconds.",
+        ),
         # After "is", "was" or "for" alone a time with seconds is a time of day.
         ("The time is 10:30:15.", "The time is ten thirty and fifteen seconds."),
         ("Set an alarm for 06:30:00.", "Set an alarm for six thirty."),

@@ -94,6 +94,20 @@ def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: list[s
     assert spoken == ["Hello my friend.", "Goodbye now, friend."]
 
 
+def test_a_flush_speaks_what_was_held_back_as_text() -> None:
+    """The held tail went to the segmenter at a flush, but what that returned was
+    dropped: every sentence after an unclosed <title> was lost, and "<!--" was spoken."""
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    pieces = ["Put the page name in the <title> element. ", "Then add <b>bold</b> words."]
+    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    spoken = [normalize_text(s.text) for s in segments]
+    assert spoken == ["Put the page name in the element.", "Then add bold words."]
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    segments = intake.feed("Hello there. <!-- note: ") + intake.feed("internal") + intake.flush()
+    assert "<" not in " ".join(s.text for s in segments)
+    assert normalize_text(segments[0].text) == "Hello there."
+
+
 def test_an_entity_split_across_stream_messages_is_one_character() -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
     segments = intake.feed("Tom &a") + intake.feed("mp; Jerry are friends.") + intake.flush()

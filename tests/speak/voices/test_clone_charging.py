@@ -72,3 +72,25 @@ async def test_a_refused_intake_costs_nothing(
         assert refused.status_code == 422, refused.text
         assert await ledger(app) == []
         assert await holds(app) == [ReservationState.released]
+
+
+async def test_a_free_clone_is_recorded_even_past_a_spent_budget(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    """At a price of 0 a hold of nothing was still refused once the tenant's spending
+    stood above its limit (a budget lowered below what was spent)."""
+    app = sqlite_voice_app
+    await set_budget(app, 1_000_000)
+    spoken = await app.client.post(
+        "/v1/modules/scaispeak/speak",
+        json={"text": "Something worth paying for.", "voice_id": "voc_piper_en-us-joe-medium"},
+        headers=auth(app.tenancy.member_a),
+    )
+    assert spoken.status_code == 200, spoken.text
+    await set_budget(app, 1)  # spent is now above the limit
+    made = await post_clone(
+        app, app.tenancy.member_a, clips.wav(clips.reference), clips.wav(clips.genuine)
+    )
+    assert made.status_code == 202, made.text
+    clone_lines = [line for line in await ledger(app) if line.kind == "clone"]
+    assert [(line.voice_id, line.cost_micros) for line in clone_lines] == [(made.json()["id"], 0)]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from scaispeak.speak.voices import audit
-from scaispeak.speak.voices.models import AuditEntry, Licence, Voice
+from scaispeak.speak.voices.models import AuditEntry, Licence, Voice, VoiceStatus
 from scaispeak.speak.voices.seed import seed_global_voices
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
@@ -156,7 +156,12 @@ async def test_a_tenants_cloned_voice_cannot_be_made_a_global_voice(
         await session.execute(
             update(Voice)
             .where(Voice.id == stock.json()["id"])
-            .values(engine="clone", engine_voice=private)
+            .values(
+                engine="clone",
+                engine_voice=private,
+                status=VoiceStatus.evicted,  # refused before a rebuild is queued for it
+                reference_blob=f"voices/{private}/reference.wav",
+            )
         )
         await session.commit()
     spoken = await voice_app.client.post(
@@ -165,6 +170,9 @@ async def test_a_tenants_cloned_voice_cannot_be_made_a_global_voice(
         headers=auth(t.member_b),
     )
     assert_problem(spoken, 409, "voice_unavailable")
+    async with voice_app.app.state.platform.db.sessions() as session:
+        row = await session.get(Voice, stock.json()["id"])
+    assert row is not None and row.status is VoiceStatus.evicted
 
 
 async def test_patching_one_bound_of_the_licence_window_checks_it_against_the_stored_one(

@@ -101,7 +101,22 @@ async def hold(
     next (a job row), or not at all. A refusal rolls the transaction back."""
     budget = await session.get(Budget, principal.tenant_id)
     now = utcnow()  # read once: its period and its time must agree, midnight or not
-    reservation = Reservation(
+    reservation = unbudgeted_hold(principal, amount_micros, now, long_running=long_running)
+    if budget is None:
+        return reservation
+    reservation.period_key = period_key(budget.period, now)
+    reservation.user_capped = budget.per_user_limit_micros is not None
+    await _hold(session, budget, reservation)
+    session.add(reservation)
+    return reservation
+
+
+def unbudgeted_hold(
+    principal: Principal, amount_micros: int, now: datetime, *, long_running: bool = False
+) -> Reservation:
+    """A hold that no budget counts, never stored: a tenant without a budget's, and
+    free work's (a clone at a price of 0 is recorded even past a spent budget)."""
+    return Reservation(
         id=new_id("rsv"),
         tenant_id=principal.tenant_id,
         user_id=principal.user_id,
@@ -111,13 +126,6 @@ async def hold(
         long_running=long_running,
         created_at=now,  # set here: an unbudgeted hold is never stored
     )
-    if budget is None:
-        return reservation
-    reservation.period_key = period_key(budget.period, now)
-    reservation.user_capped = budget.per_user_limit_micros is not None
-    await _hold(session, budget, reservation)
-    session.add(reservation)
-    return reservation
 
 
 async def _hold(session: AsyncSession, budget: Budget, reservation: Reservation) -> None:

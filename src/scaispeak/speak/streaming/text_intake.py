@@ -49,8 +49,8 @@ class TextIntake:
     def flush(self) -> list[Segment]:
         """Everything buffered, an unfinished tag's text included (it never ended)."""
         tail, self._open_tag = self._open_tag, ""
-        self._segmenter.feed(tail)
-        return _speakable(self._segmenter.flush())
+        segments = self._segmenter.feed(spoken_text(tail))
+        return _speakable(segments + self._segmenter.flush())
 
     def cancel(self) -> None:
         """Forget the utterance's text, a half character awaiting its pair with it: the

@@ -120,6 +120,10 @@ def ensure_usable(voice: Voice) -> None:
         raise error
     if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
         raise VoiceLicenceExpired(f"The licence for voice {voice.id} is not valid now.")
+    _refuse_a_global_clone(voice)
+
+
+def _refuse_a_global_clone(voice: Voice) -> None:
     if voice.scope is VoiceScope.global_ and voice.engine == CLONE_ENGINE:
         # Made before global voices refused the clone engine (licences.py): it would
         # speak a tenant's cloned voice for every tenant, past its consent and scope.
@@ -134,6 +138,7 @@ async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -
     speech, after the response: ``batch.record_delivery``): a write here would hold
     SQLite's write lock for the whole synthesis and serialise every request.
     """
+    _refuse_a_global_clone(voice)  # before a rebuild is queued for it
     if voice.status is VoiceStatus.evicted and can_rebuild(voice):
         queued = await mark_for_rebuild(session, voice)
         await session.commit()

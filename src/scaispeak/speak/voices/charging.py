@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.db import utcnow
 from scaispeak.speak.voices.models import CLONE_ENGINE, Voice
 
 _log = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ async def charged(
     """Run the intake ``make`` under a hold of ``price_micros``; charge it when a voice
     was made. A charge that fails is logged, not raised: the voice exists, and saying
     otherwise would have the caller clone it twice."""
-    reservation = await accounting.reserve(session, principal, price_micros)
+    if price_micros:
+        reservation = await accounting.reserve(session, principal, price_micros)
+    else:  # free: recorded, never refused (a tenant past its budget may still clone)
+        reservation = accounting.unbudgeted_hold(principal, 0, utcnow())
     held = reservation.id  # read now: a failed flush leaves the instance unreadable
     try:
         voice, seconds = await make()

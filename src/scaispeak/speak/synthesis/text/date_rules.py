@@ -201,7 +201,8 @@ _DOTTED_TIME = re.compile(
 # Words after which "1:02:03" is how long something took, not when it happened.
 # Not "is", "was" or "for" alone: "the time is 10:30:15", "an alarm for 06:30:00".
 _DURATION_BEFORE = re.compile(
-    r"\b(?i:in|took|takes|ran|runs|lasted|lasts|elapsed|clocked|timer|time of|"
+    r"\b(?i:in|elapsed|timer|time of|"
+    r"(?:took|takes|ran|runs|lasted|lasts|clocked|finished)(?: for| in| after)?|"
     r"(?:duration|runtime|length|record)(?: is| was| of)?)\s$"
 )
 
@@ -224,7 +225,7 @@ def _with_seconds(match: re.Match[str], hour: int, minute: int, meridiem: str) -
     """ "10:30:15" -> "ten thirty and fifteen seconds" as a time of day, or, after "in",
     "took", "ran" and the like, "ten hours, thirty minutes and fifteen seconds"."""
     seconds = int(match["s"])
-    before = match.string[max(0, match.start() - 16) : match.start()]
+    before = match.string[max(0, match.start() - 24) : match.start()]
     if not meridiem and _DURATION_BEFORE.search(before):
         return _duration(hour, minute, seconds)
     spoken = say.time_of_day(hour, minute, meridiem)

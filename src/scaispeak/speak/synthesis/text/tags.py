@@ -158,13 +158,13 @@ def open_tag_at_end(text: str) -> int:
     return start if any(known.startswith(name) for known in _KNOWN) else -1
 
 
-_LONGEST_HIDDEN = 2000
+_LONGEST_HIDDEN = 400  # a <desc> or comment is short; prose naming <title> waits no longer
 _PARTIAL_ENTITY = re.compile(r"&#?\w{0,7}$|<!-?$")
 
 
 def held_back_from(text: str) -> int:
     """Where a stream should keep ``text`` back until more arrives, or -1: a tag cut
-    off at the end, a comment or silent element not closed yet (within its last 2000
+    off at the end, a comment or silent element not closed yet (within its last 400
     characters: past that it is read as text), an entity or ``<!--`` cut in two."""
     if "<" not in text and "&" not in text:
         return -1
@@ -176,7 +176,7 @@ def held_back_from(text: str) -> int:
 
 
 def _unclosed_hidden(text: str) -> int:
-    """Where the first comment or silent element in the last 2000 characters that has
+    """Where the first comment or silent element in the last 400 characters that has
     not closed yet begins, or -1."""
     done = max(0, len(text) - _LONGEST_HIDDEN)
     for found in _HIDDEN.finditer(text, done):
