@@ -163,8 +163,6 @@ async def _clone(
     reference: bytes,
     consent: bytes,
 ) -> MadeVoice:
-    check_scope(principal, spec.scope)
-    check_language(spec.language)
     await ensure_room_to_build(session, rt, principal.tenant_id)
     challenge = await caller_challenge(session, principal, challenge_id)
     chain = audit.chain_for(principal.tenant_id)
