@@ -51,7 +51,9 @@ def test_marking_keeps_length_and_is_a_small_change(stock: list[Clip]) -> None:
     assert marked.shape == clip.pcm.shape and marked.dtype == np.float32
     noise = marked - clip.pcm
     snr_db = 10 * np.log10(np.sum(clip.pcm**2) / np.sum(noise**2))
-    assert snr_db > 15, snr_db  # a spectral-magnitude change under 2 kHz, not a rewrite
+    # A spectral-magnitude change under 2 kHz, not a rewrite (which sits near 0 dB). Piper
+    # draws fresh noise per render, so this clip's SNR varies: 14.9-15.4 dB over 12 renders.
+    assert snr_db > 12, snr_db
     assert shared_watermarker().detect(marked, clip.rate) >= DETECTION_THRESHOLD
 
 
