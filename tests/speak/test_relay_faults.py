@@ -6,6 +6,7 @@ finishes its answer is cut off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -131,3 +132,40 @@ async def test_audio_ending_inside_a_sample_is_the_upstreams_failure() -> None:
             await relay.synthesize_async("Hello.", "alloy")
         # A failure of the upstream's, as its health sees it (it counted a success).
         assert "inside a 16-bit sample" in (relay.breaker.last_error or "")
+
+
+async def test_an_answer_far_longer_than_any_reading_of_the_text_is_cut_off() -> None:
+    """An upstream that keeps sending audio quickly is stopped by size, not only by the
+    call's timeout: "Hello." cannot take a minute, so its answer is never gathered whole."""
+    sent = 0
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        answer = web.StreamResponse()
+        await answer.prepare(request)
+        block = b"\x00\x01" * 24_000  # a second of 24 kHz pcm
+        with contextlib.suppress(ConnectionError):
+            while sent < 600 * len(block):
+                await answer.write(block)
+                sent += len(block)
+        return answer
+
+    async with relay_to(endless, call_timeout_s=60.0) as (relay, _asked):
+        with pytest.raises(EngineUnavailable, match="far longer"):
+            await asyncio.wait_for(relay.synthesize_async("Hello.", "alloy"), 30)
+        assert "far longer" in (relay.breaker.last_error or "")
+    # The connection was dropped before the upstream could finish (socket buffers on
+    # loopback hold some megabytes, so the count is loose).
+    assert sent < 600 * 48_000
+
+
+async def test_an_answer_of_ordinary_length_for_long_text_is_accepted() -> None:
+    text = "word " * 200  # 1000 characters: about 70 s read aloud, so 100 s is plausible
+    hundred_seconds = b"\x00\x01" * 24_000 * 100
+
+    async def long_answer(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=hundred_seconds)
+
+    async with relay_to(long_answer) as (relay, _asked):
+        pcm = await relay.synthesize_async(text, "alloy")
+    assert pcm.size == 24_000 * 100

@@ -41,6 +41,10 @@ _log = logging.getLogger("scaispeak.relay")
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
 _RETRYABLE_STATUS = {429, 502, 503, 504}
+# Speech runs at about 0.07 s per character at speed 1; an answer many times longer than
+# any reading of its text is a broken upstream, and must not fill our memory.
+_MOST_SECONDS_PER_CHAR = 0.5
+_MOST_SECONDS_ANY_TEXT = 10.0
 
 
 class RelayEngine:
@@ -100,7 +104,7 @@ class RelayEngine:
         no queue of ours)."""
         response, permit = await self._open(text, voice, speed)
         # Closed at once if this read is cancelled, so the verdict and release come now.
-        async with aclosing(self._chunks(response, permit)) as chunks:
+        async with aclosing(self._chunks(response, permit, text, speed)) as chunks:
             body = b"".join([chunk async for chunk in chunks])
         return from_int16_bytes(body)
 
@@ -112,15 +116,20 @@ class RelayEngine:
             response.release()
             permit.abandoned()  # closed before the end: no verdict on the upstream
 
-        return EngineBody(response.content_length, self._chunks(response, permit), close)
+        chunks = self._chunks(response, permit, text, speed)
+        return EngineBody(response.content_length, chunks, close)
 
     async def _chunks(
-        self, response: aiohttp.ClientResponse, permit: Permit
+        self, response: aiohttp.ClientResponse, permit: Permit, text: str, speed: float
     ) -> AsyncGenerator[bytes, None]:
-        size = 0
+        size, most = 0, _most_bytes_for(text, speed)
         try:
             async for chunk in response.content.iter_any():
                 size += len(chunk)
+                if size > most:
+                    failure = "the upstream's audio is far longer than any reading of the text"
+                    permit.failed(failure)
+                    raise EngineUnavailable(failure)
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._broke_off(permit, exc) from exc
@@ -208,6 +217,12 @@ class RelayEngine:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+def _most_bytes_for(text: str, speed: float) -> int:
+    """The most 16-bit pcm bytes a reading of ``text`` at ``speed`` can take."""
+    seconds = _MOST_SECONDS_ANY_TEXT + _MOST_SECONDS_PER_CHAR * len(text) / max(speed, 0.1)
+    return int(seconds * RELAY_SAMPLE_RATE) * 2
 
 
 def _unsaid(failure: str, exc: BaseException) -> str:
