@@ -306,6 +306,15 @@ async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> N
     globex = f"/v1/usage?tenant_id={t.tenant_b}"
     for url, key in ((acme, t.member_b), (globex, t.admin_a)):
         assert_problem(await live.client.get(url, headers=live.auth(key)), 404, "not_found")
+    # A tenant that does not exist is not one that never spoke.
+    unknown = "/v1/usage?tenant_id=no-such-tenant"
+    assert_problem(
+        await live.client.get(unknown, headers=live.auth(t.superadmin)), 404, "not_found"
+    )
+    backwards = "/v1/usage?start=2026-02-02&end=2026-02-01"
+    assert_problem(
+        await live.client.get(backwards, headers=live.auth(t.admin_a)), 400, "bad_request"
+    )
 
 
 async def test_a_budget_past_what_a_counter_holds_is_422(live: LiveApp) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting.models import UsageEntry
-from scaispeak.platform.auth.models import Role
+from scaispeak.platform.auth.models import Role, Tenant
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.errors import NotFound
+from scaispeak.platform.errors import BadRequest, NotFound
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,13 @@ async def usage_report(
     if principal.role is Role.member:
         user_id = principal.user_id
     tenant_id = tenant_id or principal.tenant_id
-    if tenant_id != principal.tenant_id and not principal.is_superadmin:
+    if tenant_id != principal.tenant_id and (
+        not principal.is_superadmin or await session.get(Tenant, tenant_id) is None
+    ):
+        # A mistyped id is not a tenant that never spoke: empty rows would say it was.
         raise NotFound(f"No tenant with id {tenant_id!r}.")
+    if start and end and start > end:
+        raise BadRequest("`start` is after `end`: no day is in that range.")
     day = cast(func.date(UsageEntry.charged_at), String)
     stmt = (
         select(
