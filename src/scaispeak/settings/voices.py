@@ -66,6 +66,12 @@ class VoicesSettings(BaseModel):
     analysis_max_waiting: int = Field(
         4, description="Analyses that may wait for a thread before analysis_busy (503)."
     )
+    analysis_max_per_tenant: int = Field(
+        2,
+        ge=1,
+        description="Analyses (running or waiting) one tenant may hold at once before "
+        "too_many_analyses (429), so one tenant cannot fill the pool for all.",
+    )
     build_lease_s: float = Field(
         60.0,
         description="A voice build whose heartbeat is older than this is taken over "

@@ -188,11 +188,11 @@ async def test_a_take_refused_as_busy_is_checked_at_the_next_done(
     analysis = server.server.config.app.state.voices.analysis
     run, calls = analysis.run, []
 
-    async def busy_once(*args: Any) -> Any:
-        calls.append(1)
+    async def busy_once(*args: Any, owner: str) -> Any:
+        calls.append(owner)
         if len(calls) == 1:
             raise AnalysisBusy("Voice analysis is busy; try again in a few seconds.")
-        return await run(*args)
+        return await run(*args, owner=owner)
 
     analysis.run = busy_once
     async with intake(server, key) as ws:
@@ -211,6 +211,7 @@ async def test_a_take_refused_as_busy_is_checked_at_the_next_done(
         passed, passage = await receive(ws), await receive(ws)
         assert passed["passed"] is True, passed
         assert passage["step"] == "reference"
+    assert calls[0] and set(calls) == {calls[0]}  # each analysis counted to the tenant
 
 
 async def test_an_intake_whose_challenge_lapses_ends_instead_of_refusing_every_take(

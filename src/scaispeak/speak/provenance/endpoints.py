@@ -73,7 +73,12 @@ async def detect(
         raise UploadTooLarge(f"The upload is larger than {cap} bytes.")
     rt = voices_runtime(request)
     analysis = await rt.analysis.run(
-        service.analyse_upload, data, settings.provenance, settings.voices, shared_watermarker()
+        service.analyse_upload,
+        data,
+        settings.provenance,
+        settings.voices,
+        shared_watermarker(),
+        owner=caller.tenant_id,
     )
     found = await service.find_origin(
         session, caller, analysis.fingerprint, settings.provenance.lookup_max_records

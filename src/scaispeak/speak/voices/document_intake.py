@@ -68,7 +68,9 @@ async def _submit(
 ) -> MadeVoice:
     media_type = document_type(document)
     await ensure_room_to_build(session, rt, principal.tenant_id)
-    clip = await rt.analysis.run(preflight_upload, reference, ClipKind.reference, rt.settings)
+    clip = await rt.analysis.run(
+        preflight_upload, reference, ClipKind.reference, rt.settings, owner=principal.tenant_id
+    )
     clip = await refuse_replay(session, clip, None)
     chain = audit.chain_for(principal.tenant_id)
     evidence = {

@@ -77,6 +77,20 @@ class AnalysisBusy(ServiceError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class TenantAnalysesBusy(ServiceError):
+    """The tenant's analyses already fill its share of the analysis pool."""
+
+    status, code, title = 429, "too_many_analyses", "Too many voice analyses at once"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Your tenant already has {limit} audio analyses running or waiting; send the "
+            "next when one has finished.",
+            limit=limit,
+        )
+        self.headers["Retry-After"] = "5"
+
+
 class TooManyVoiceBuilds(ServiceError):
     """The tenant's new voices already fill its share of the build queue."""
 

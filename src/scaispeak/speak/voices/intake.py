@@ -171,7 +171,13 @@ async def _clone(
         report = {"passed": False, "challenge": {"status": "fail", "hint": problem}}
         await _reject(session, chain, principal, challenge.id, report, problem)
     result = await rt.analysis.run(
-        verify_consent, reference, consent, challenge.statement, challenge.phrase, rt.settings
+        verify_consent,
+        reference,
+        consent,
+        challenge.statement,
+        challenge.phrase,
+        rt.settings,
+        owner=principal.tenant_id,
     )
     # The statement names a phrase issued with the challenge: a replay was made since.
     result = replace(

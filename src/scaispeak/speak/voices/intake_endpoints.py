@@ -67,7 +67,9 @@ async def preflight(
     """Pass/warn/fail per check, with hints; a failing clip is still a 200 report."""
     rt = voices_runtime(request)
     data = await read_upload(file, rt.settings.upload_max_bytes)
-    result = await rt.analysis.run(preflight_upload, data, kind, rt.settings)
+    result = await rt.analysis.run(
+        preflight_upload, data, kind, rt.settings, owner=caller.tenant_id
+    )
     return result.as_dict()
 
 

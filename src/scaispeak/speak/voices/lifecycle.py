@@ -131,7 +131,7 @@ async def _fit(ctx: BuildContext, voice: Voice) -> bytes:
         raise RuntimeError("the reference audio is gone")
     data = await ctx.storage.get(voice.reference_blob)
     audio = decode_audio(data, max_seconds=600.0, timeout_s=60.0)
-    return await ctx.pool.run(ctx.fitter.fit, audio.pcm, audio.rate)
+    return await ctx.pool.run(ctx.fitter.fit, audio.pcm, audio.rate, owner=voice.tenant_id or "")
 
 
 async def _finish_ready(ctx: BuildContext, voice: Voice, embedding: bytes) -> VoiceStatus | None:

@@ -145,6 +145,7 @@ class LiveIntake:
             self.challenge.statement,
             self.challenge.phrase,
             self.rt.settings,
+            owner=self.principal.tenant_id,
         )
         self.buffer.clear()  # judged: a failed take is recorded again
         passed = clip.passed and said is not None and said.passed
@@ -160,7 +161,11 @@ class LiveIntake:
         assert self.consent_audio is not None
         audio = self._recorded()
         clip, speaker = await self.rt.analysis.run(
-            check_reference_step, audio, self.consent_audio, self.rt.settings
+            check_reference_step,
+            audio,
+            self.consent_audio,
+            self.rt.settings,
+            owner=self.principal.tenant_id,
         )
         passed = clip.passed and speaker is not None and speaker.passed
         await self._audit_synthetic(clip)

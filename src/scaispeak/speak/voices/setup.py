@@ -78,7 +78,11 @@ def build_voices_runtime(
     return VoicesRuntime(
         settings=voices,
         storage=storage,
-        analysis=AnalysisPool(voices.analysis_threads, voices.analysis_max_waiting),
+        analysis=AnalysisPool(
+            voices.analysis_threads,
+            voices.analysis_max_waiting,
+            per_owner=voices.analysis_max_per_tenant,
+        ),
         builder=VoiceBuilder(ctx),
         loader=loader,
         cache=cloning.cache,
