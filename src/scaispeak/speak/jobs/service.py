@@ -145,7 +145,9 @@ async def create_job(
             await session.rollback()  # the tenant's row lock goes with it
             raise
         if earlier is not None:
-            await session.rollback()
+            # Committed, not rolled back: a rollback expires the loaded job, and reading
+            # it for the answer then needs I/O outside the session's greenlet (a 500).
+            await session.commit()
             return earlier, False
         if await _active_jobs(session, principal.tenant_id) >= max_active:
             await session.rollback()
@@ -178,10 +180,16 @@ async def _one_submit_at_a_time(session: AsyncSession, tenant_id: str) -> AsyncI
     """Serialise a tenant's submits from counting its active jobs to the new job's
     commit, so simultaneous submits cannot all pass the cap: in this process with a
     lock, across processes by locking the tenant's row (PostgreSQL; SQLite has one
-    process, and ignores FOR UPDATE)."""
+    process, and ignores FOR UPDATE).
+
+    The row lock is FOR NO KEY UPDATE (``key_share``): FOR UPDATE also blocked the
+    FOR KEY SHARE that inserting any row referring to the tenant takes, so an inline
+    request's hold (spend counter locked, then its reservation inserted) and a submit
+    (tenant locked, then the counter) deadlocked on PostgreSQL."""
     lock = _submitting.setdefault(tenant_id, asyncio.Lock())
     async with lock:
-        await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+        tenant_row = select(Tenant.id).where(Tenant.id == tenant_id)
+        await session.execute(tenant_row.with_for_update(key_share=True))
         yield
 
 
