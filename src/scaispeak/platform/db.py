@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -203,3 +203,20 @@ async def put_row(
             if last_try:
                 raise
     raise AssertionError("unreachable")
+
+
+# Serialization failure, deadlock; connection exceptions; the server shutting down.
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "57P01", "57P02", "57P03")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that says nothing of the work that met it: the connection
+    dropped, the server restarted or failed over, SQLite stayed locked, or the
+    transaction lost a deadlock or a serialization race. The same work may succeed when
+    it is tried again."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or sqlstate.startswith(_TRANSIENT_SQLSTATES)

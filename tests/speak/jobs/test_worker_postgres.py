@@ -13,13 +13,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStat, StorageUnavailable
 from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs import lease, runner
+from scaispeak.speak.jobs.assembly import segment_key
 from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState
 from scaispeak.speak.jobs.runner import run_job
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
@@ -197,6 +198,12 @@ async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
     assert row.state is JobState.succeeded and row.attempts == 1
 
 
+class Deadlock(Exception):
+    """What asyncpg raises for a transaction PostgreSQL chose to abort (SQLSTATE)."""
+
+    sqlstate = "40P01"
+
+
 class UnansweringStore(LocalBlobStore):
     """A blob store whose server is down for a moment (an S3 outage)."""
 
@@ -215,6 +222,38 @@ async def test_a_storage_outage_leaves_the_job_for_a_retry_not_failed(
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.running and row.error == "" and row.attempts == 1
     assert row.lease_owner == rt.worker_id  # its lease lapses; a successor retries
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("UPDATE synth_jobs", {}, ConnectionResetError("reset")),
+        DBAPIError("UPDATE synth_jobs", {}, Exception("closed"), connection_invalidated=True),
+        DBAPIError("UPDATE synth_jobs", {}, Deadlock("deadlock detected")),
+    ],
+    ids=["connection-reset", "invalidated", "deadlock"],
+)
+async def test_a_database_error_mid_job_leaves_it_for_a_retry_with_its_checkpoints(
+    pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """A failover under a long job failed it for good and deleted its progress."""
+    store = LocalBlobStore(tmp_path)
+    rt = stub_runtime(pg_db, store, StubPipeline(), JobSettings(), tmp_path / "scratch")
+    job_id = await queued_job(pg_db)
+    checkpoint, calls = lease.checkpoint, []
+
+    async def fails_at_the_second(*args: Any, **kwargs: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 2:
+            raise error
+        return await checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(lease, "checkpoint", fails_at_the_second)
+    await run_job(rt, job_id)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.running and row.error == "" and row.attempts == 1
+    assert row.segments_done == 1 and row.lease_owner == rt.worker_id  # lapses, resumes
+    assert await store.exists(segment_key(job_id, 0))  # the progress is kept
 
 
 async def test_a_job_claimed_after_a_slow_give_up_gets_a_whole_lease(

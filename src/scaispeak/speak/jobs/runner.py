@@ -28,7 +28,7 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.db import utcnow
+from scaispeak.platform.db import is_transient, utcnow
 from scaispeak.platform.errors import ServiceError
 from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.speak.backends.catalog import Route
@@ -100,6 +100,12 @@ async def _run_next(rt: JobRuntime, message_for: str) -> None:
         except ServiceError as exc:
             await fail(session, rt, run, exc.detail)
         except Exception as exc:  # a bug must fail the job, not leave it running forever
+            if is_transient(exc):
+                # A dropped connection, a failover or a lost deadlock: as with storage,
+                # failing would discard the checkpoints; the lease lapses and a
+                # successor resumes, the attempt counted (``max_attempts`` bounds it).
+                _log.warning("job %s: left for a retry, database: %r", job_id, exc)
+                return
             if await fail(session, rt, run, f"internal error: {type(exc).__name__}"):
                 _log.exception("job %s failed unexpectedly", job_id)
             else:  # e.g. a cancel deleted the checkpoints under us
