@@ -174,6 +174,33 @@ async def test_a_submit_while_the_queue_is_unreachable_answers_202_and_the_sweep
     assert done["state"] == "succeeded", done
 
 
+async def test_a_backlog_is_swept_in_batches_oldest_first(
+    app_without_sweeps: LiveApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement naming every stuck job broke the sweeper past 32,767 of them."""
+    app = app_without_sweeps
+    speak = app.app.state.speak
+    working = speak.jobs
+    unreachable = JobQueue(make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"), None)
+    monkeypatch.setattr(speak, "jobs", unreachable)
+    try:
+        backlog = [(await submit(app)).json()["id"] for _ in range(5)]  # never handed over
+    finally:
+        monkeypatch.setattr(speak, "jobs", working)
+        await unreachable.broker.shutdown()
+    kicked: list[str] = []
+
+    async def kick(job_id: str) -> None:
+        kicked.append(job_id)
+
+    recorder = SimpleNamespace(settings=working.settings, kick=kick)
+    monkeypatch.setattr(job_queue, "SWEEP_BATCH", 2)
+    db = app.app.state.platform.db
+    passes = [await sweep_once(db, cast(JobQueue, recorder)) for _ in range(3)]
+    assert passes == [backlog[:2], backlog[2:4], backlog[4:]]
+    assert kicked == backlog
+
+
 async def test_the_stream_is_trimmed_to_its_cap(stream_settings: Settings) -> None:
     """Acknowledged messages stay in a Redis stream until trimmed: uncapped, it would
     grow by one message per job for as long as the service runs."""

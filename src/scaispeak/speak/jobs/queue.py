@@ -32,6 +32,9 @@ from scaispeak.speak.jobs.runtime import JobRuntime
 _log = logging.getLogger(__name__)
 TASK_NAME = "scaispeak.run_job"
 _RECEIVER_STOP_S = 2.0
+SWEEP_BATCH = 1_000
+"""Stuck jobs re-queued per sweep pass: one statement names each, and drivers bound the
+parameters of one statement (asyncpg: 32,767)."""
 IDLE_CONSUMER_MS = 3_600_000
 """A consumer holding no message and silent this long is a worker that is gone: a live
 one asks for messages every ``xread_block`` (2 s) while it has a free slot, and one
@@ -255,7 +258,9 @@ async def _kick_until_refused(queue: JobQueue, job_ids: list[str]) -> list[str]:
 
 
 async def sweep_once(db: Database, queue: JobQueue) -> list[str]:
-    """Re-queue jobs whose worker died (lease expired) or that waited too long."""
+    """Re-queue jobs whose worker died (lease expired) or that waited too long: the
+    ``SWEEP_BATCH`` that have waited longest; the next pass takes the next ones (a
+    backlog in one statement passed PostgreSQL's 32,767 bind parameters)."""
     now = utcnow()
     long_ago = now - timedelta(seconds=queue.settings.jobs.requeue_after_s)
     never_or_long_ago = or_(SynthJob.last_kick_at.is_(None), SynthJob.last_kick_at < long_ago)
@@ -272,6 +277,7 @@ async def sweep_once(db: Database, queue: JobQueue) -> list[str]:
             and_(SynthJob.state == JobState.queued, never_or_long_ago),
         )
     )
+    stuck = stuck.order_by(SynthJob.created_at, SynthJob.id).limit(SWEEP_BATCH)
     async with db.sessions() as session:
         job_ids = list((await session.execute(stuck)).scalars())
     await kick_jobs(db, queue, job_ids)
@@ -281,7 +287,8 @@ async def sweep_once(db: Database, queue: JobQueue) -> list[str]:
 async def _sweep_leftovers(db: Database, queue: JobQueue) -> None:
     """Leftover blobs, for at most one sweep interval: a store that hangs must not hold
     up the rest of the sweeping (stuck jobs, webhooks) with it."""
-    assert queue.runtime is not None
+    if queue.runtime is None:
+        return
     budget_s = max(queue.settings.jobs.sweep_interval_s, 5.0)
     try:
         async with asyncio.timeout(budget_s):
@@ -292,18 +299,23 @@ async def _sweep_leftovers(db: Database, queue: JobQueue) -> None:
 
 async def sweep_forever(db: Database, queue: JobQueue) -> None:
     while True:
-        try:
-            found = await sweep_once(db, queue)
-            if found:
-                _log.info("re-queued %d stuck jobs", len(found))
-            await resume_webhooks(db, queue)
-            if queue.runtime is not None:
-                ttl = queue.settings.jobs.result_ttl_s
-                await retention.expire_results(db, queue.runtime.storage, ttl)
-                await _sweep_leftovers(db, queue)
-        except Exception:  # the sweeper must outlive a database hiccup
-            _log.exception("job sweep failed")
+        for step in (_requeue_stuck, resume_webhooks, _expire_results, _sweep_leftovers):
+            try:
+                await step(db, queue)
+            except Exception:  # each step outlives a database hiccup, and the others' failures
+                _log.exception("job sweep: %s failed", step.__name__)
         await asyncio.sleep(queue.settings.jobs.sweep_interval_s)
+
+
+async def _requeue_stuck(db: Database, queue: JobQueue) -> None:
+    found = await sweep_once(db, queue)
+    if found:
+        _log.info("re-queued %d stuck jobs", len(found))
+
+
+async def _expire_results(db: Database, queue: JobQueue) -> None:
+    if queue.runtime is not None:
+        await retention.expire_results(db, queue.runtime.storage, queue.settings.jobs.result_ttl_s)
 
 
 async def resume_webhooks(db: Database, queue: JobQueue) -> list[str]:
