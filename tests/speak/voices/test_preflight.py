@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scaispeak.settings import VoicesSettings
-from scaispeak.speak.synthesis.audio import encode
+from scaispeak.speak.synthesis.audio import AudioFormat, encode
 from scaispeak.speak.voices.audio_input import decode_audio
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
 from scaispeak.speak.voices.preflight import ClipKind, check_duration
@@ -90,6 +90,20 @@ def test_a_file_whose_rate_or_channels_change_part_way_decodes_whole() -> None:
     joined = b"".join(without_id3(part) for part in parts)
     audio = decode_audio(joined, max_seconds=10, timeout_s=10)
     assert 2.8 < audio.duration_s < 3.4
+
+
+def test_analysis_can_decode_a_high_rate_file_at_a_lower_rate() -> None:
+    """/detect needs no more than 48 kHz: a 192 kHz upload decoded whole took four times
+    the memory for nothing."""
+    rate = 192_000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    data = multichannel_wav([tone], rate)
+    audio = decode_audio(data, max_seconds=10, timeout_s=10, max_rate=48_000)
+    assert audio.rate == 48_000 and 47_000 < audio.pcm.size < 49_000
+    assert 0.9 < audio.duration_s < 1.1
+    low = decode_audio(encode(tone[::12], 16_000, AudioFormat.wav), max_seconds=10, timeout_s=10)
+    assert low.rate == 16_000  # never raised
+    assert decode_audio(data, max_seconds=10, timeout_s=10).rate == rate  # by default kept
 
 
 def test_playlists_and_unknown_files_are_refused_without_probing() -> None:

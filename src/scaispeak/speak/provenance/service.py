@@ -31,6 +31,9 @@ from scaispeak.speak.voices.models import Voice, VoiceScope
 
 _LOOKUP_BATCH = 200
 """Fingerprints loaded at a time while searching, so memory stays bounded."""
+ANALYSIS_MAX_RATE = 48_000
+"""Uploads are analysed at most at this rate: Perth listens at 32 kHz and fingerprints at
+8 kHz, and a 300 s upload at 192 kHz decoded whole peaked at about 1.4 GB."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,10 @@ def analyse_upload(
 ) -> UploadAnalysis:
     """Decode an uploaded file within the caps, then ``analyse_audio``. Blocking."""
     audio = decode_audio(
-        data, max_seconds=settings.detect_max_seconds, timeout_s=voices.decode_timeout_s
+        data,
+        max_seconds=settings.detect_max_seconds,
+        timeout_s=voices.decode_timeout_s,
+        max_rate=ANALYSIS_MAX_RATE,
     )
     return analyse_audio(audio.pcm, audio.rate, watermarker)
 

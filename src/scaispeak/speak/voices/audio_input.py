@@ -69,20 +69,27 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def decode_audio(data: bytes, *, max_seconds: float, timeout_s: float) -> DecodedAudio:
-    """Decode ``data`` to mono float32; raises ``AudioUnreadable`` or ``AudioTooLong``."""
+def decode_audio(
+    data: bytes, *, max_seconds: float, timeout_s: float, max_rate: int | None = None
+) -> DecodedAudio:
+    """Decode ``data`` to mono float32, resampled down to ``max_rate`` where it is
+    higher (analysis that needs no more keeps its memory to what it uses); raises
+    ``AudioUnreadable`` or ``AudioTooLong``."""
     container_name = sniff_container(data[:16])
     if container_name is None:
         raise AudioUnreadable(
             "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac or webm."
         )
     try:
-        return _decode(data, container_name, max_seconds, time.monotonic() + timeout_s)
+        deadline = time.monotonic() + timeout_s
+        return _decode(data, container_name, max_seconds, deadline, max_rate)
     except av.FFmpegError as exc:
         raise AudioUnreadable(f"The {container_name} file could not be decoded: {exc}") from exc
 
 
-def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> DecodedAudio:
+def _decode(
+    data: bytes, fmt: str, max_seconds: float, deadline: float, max_rate: int | None
+) -> DecodedAudio:
     # protocol_whitelist stops a demuxer from opening anything beyond our buffer.
     options = {"protocol_whitelist": "none"}
     with av.open(io.BytesIO(data), mode="r", format=fmt, options=options) as container:
@@ -95,6 +102,7 @@ def _decode(data: bytes, fmt: str, max_seconds: float, deadline: float) -> Decod
                 f"Unsupported sample rate {rate} Hz; "
                 f"send {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz audio."
             )
+        rate = min(rate, max_rate or rate)
         mix = _Downmix(int(max_seconds * rate), max_seconds, deadline)
         for out in _resampled(container.decode(stream), rate):
             mix.add(out)
