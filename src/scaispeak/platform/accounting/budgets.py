@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
-from scaispeak.platform.accounting.service import (
+from scaispeak.platform.accounting.counters import (
     TENANT_ROW,
     ensure_counter,
     period_key,
     period_start,
 )
+from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import get_tenant_for_admin
 from scaispeak.platform.db import put_row, utcnow

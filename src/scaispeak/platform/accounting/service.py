@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scaispeak.platform.accounting.counters import (
+    TENANT_ROW,
+    add_spent,
+    count_under_a_new_budget,
+    ensure_counter,
+    move_counters,
+    period_key,
+)
 from scaispeak.platform.accounting.models import (
     Budget,
-    BudgetPeriod,
     Reservation,
     ReservationState,
     SpendCounter,
@@ -32,8 +38,6 @@ from scaispeak.platform.errors import ServiceError
 
 _log = logging.getLogger(__name__)
 
-TENANT_ROW = ""
-"""user_id of the counter row that holds the whole tenant's spend."""
 UNBUDGETED = ""
 """period_key of a reservation for a tenant without a budget (never stored)."""
 
@@ -59,23 +63,6 @@ class Charge:
     audio_seconds: float
     cost_micros: int
     request_id: str
-
-
-def period_start(period: BudgetPeriod, moment: datetime) -> datetime | None:
-    """When the period holding ``moment`` began (UTC); None for ``total``."""
-    if period is BudgetPeriod.day:
-        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is BudgetPeriod.month:
-        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return None
-
-
-def period_key(period: BudgetPeriod, moment: datetime) -> str:
-    if period is BudgetPeriod.day:
-        return moment.strftime("%Y-%m-%d")
-    if period is BudgetPeriod.month:
-        return moment.strftime("%Y-%m")
-    return "total"
 
 
 async def reserve(
@@ -155,19 +142,6 @@ async def _hold(session: AsyncSession, budget: Budget, reservation: Reservation)
             )
 
 
-async def ensure_counter(session: AsyncSession, tenant_id: str, user_id: str, key: str) -> None:
-    values = {
-        "tenant_id": tenant_id,
-        "user_id": user_id,
-        "period_key": key,
-        "reserved_micros": 0,
-        "spent_micros": 0,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(SpendCounter).values(**values).on_conflict_do_nothing())
-
-
 async def settle(session: AsyncSession, reservation: Reservation, charge: Charge) -> UsageEntry:
     """Record the actual cost once; later calls for the same reservation are no-ops."""
     if reservation.period_key == UNBUDGETED:
@@ -177,7 +151,7 @@ async def settle(session: AsyncSession, reservation: Reservation, charge: Charge
         await session.rollback()  # drops anything the caller meant to land with it
         settled = await find_settlement(session, reservation_id)
         return settled or await _charge_after_release(session, reservation_id, charge)
-    await _move_counters(session, reservation, spent=charge.cost_micros)
+    await move_counters(session, reservation, spent=charge.cost_micros)
     entry = _ledger_line(reservation, charge)
     session.add(entry)
     await session.commit()
@@ -197,7 +171,7 @@ async def _charge_after_release(
     assert reservation is not None  # reservations are never deleted
     if reservation.long_running:  # a job's hold is released on purpose, never swept
         raise HoldReleased(f"the hold {reservation_id} was released; nothing is charged")
-    await _add_spent(session, reservation, charge.cost_micros)
+    await add_spent(session, reservation, charge.cost_micros)
     entry = _ledger_line(reservation, charge)
     session.add(entry)
     try:
@@ -239,7 +213,7 @@ async def _append_once(
     session: AsyncSession, reservation: Reservation, charge: Charge
 ) -> UsageEntry:
     # The ledger's unique reservation_id is what makes a repeated settle harmless.
-    await _count_under_a_new_budget(session, reservation, charge.cost_micros)
+    await count_under_a_new_budget(session, reservation, charge.cost_micros)
     entry = _ledger_line(reservation, charge)
     session.add(entry)
     try:
@@ -272,7 +246,7 @@ async def release(session: AsyncSession, reservation: Reservation) -> bool:
         return False
     released = await _transition(session, reservation, ReservationState.released)
     if released:
-        await _move_counters(session, reservation, spent=0)
+        await move_counters(session, reservation, spent=0)
     await session.commit()
     return released
 
@@ -286,73 +260,6 @@ async def _transition(
         .values(state=to)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-async def _move_counters(session: AsyncSession, reservation: Reservation, spent: int) -> None:
-    """Unreserve the hold's amount and count ``spent`` as spent."""
-    await _update_counters(session, reservation, reservation.amount_micros, spent)
-
-
-async def _add_spent(session: AsyncSession, reservation: Reservation, spent: int) -> None:
-    """Count ``spent`` on a hold that is no longer reserved."""
-    await _update_counters(session, reservation, 0, spent)
-
-
-async def _update_counters(
-    session: AsyncSession, reservation: Reservation, unreserved: int, spent: int
-) -> None:
-    users = [TENANT_ROW] + ([reservation.user_id] if reservation.user_capped else [])
-    await session.execute(
-        update(SpendCounter)
-        .where(
-            SpendCounter.tenant_id == reservation.tenant_id,
-            SpendCounter.user_id.in_(users),
-            SpendCounter.period_key == reservation.period_key,
-        )
-        .values(
-            reserved_micros=SpendCounter.reserved_micros - unreserved,
-            spent_micros=SpendCounter.spent_micros + spent,
-        )
-    )
-
-
-_BRIEF_WORK = timedelta(seconds=2)
-"""Work held for less than this is not looked up under a new budget: one more query on
-every unbudgeted request, to count the few that a budget set in their last moments
-would miss (as with a per-user cap set while requests run)."""
-
-
-async def _count_under_a_new_budget(
-    session: AsyncSession, reservation: Reservation, cost_micros: int
-) -> None:
-    """Count work held while its tenant had no budget on the budget it has now.
-
-    A first budget starts from the ledger's spending in its period, and work still
-    under way then (up to a hundred queued jobs, for hours) is not in the ledger yet:
-    it would never have counted. Locking the counter row orders this with a recount
-    (budgets.py): whichever commits second sees the other. A budget committed between
-    this read and this commit, whose recount missed this line, still misses it.
-    """
-    held_at = reservation.created_at
-    if held_at is None or utcnow() - held_at < _BRIEF_WORK:
-        return  # kept off the hot path: see _BRIEF_WORK
-    budget = await session.get(Budget, reservation.tenant_id)
-    if budget is None:
-        return
-    key = period_key(budget.period, held_at)
-    capped = budget.per_user_limit_micros is not None
-    users = [TENANT_ROW] + ([reservation.user_id] if capped else [])
-    for user_id in users:
-        await ensure_counter(session, reservation.tenant_id, user_id, key)
-    await session.execute(
-        update(SpendCounter)
-        .where(
-            SpendCounter.tenant_id == reservation.tenant_id,
-            SpendCounter.user_id.in_(users),
-            SpendCounter.period_key == key,
-        )
-        .values(spent_micros=SpendCounter.spent_micros + cost_micros)
-    )
 
 
 def _ledger_line(reservation: Reservation, charge: Charge) -> UsageEntry:
