@@ -116,7 +116,8 @@ async def speak(
         Query(description="Answer JSON: base64 audio plus estimated word times (inline only)."),
     ] = False,
 ) -> Response:
-    """Audio inline for short text; a 202 job for long text or ``mode: async``."""
+    """Audio inline for short text; a 202 job for long text, a ``webhook_url`` or
+    ``mode: async``."""
     params = SpeakParams(
         body.text, body.voice_id, body.format, body.sample_rate, body.speed, body.backend
     )

@@ -47,8 +47,8 @@ class SpeakRequest(BaseModel):
     )
     mode: Literal["auto", "inline", "async"] = Field(
         "auto",
-        description="auto: inline up to the inline limit, a 202 job above it; async: always "
-        "a job; inline: never a job (413 above the inline limit).",
+        description="auto: inline up to the inline limit, a 202 job above it or with a "
+        "webhook_url; async: always a job; inline: never a job (413 above the inline limit).",
     )
     save_to: SaveToIn | None = Field(
         None, description="Write the audio into a drive share instead of returning it."

@@ -55,7 +55,7 @@ async def clone_live(websocket: WebSocket) -> None:
     except Exception:
         _log.exception("live intake failed")
         await _send(websocket, _error(ServiceError("Unexpected error."), fatal=True))
-        await _close(websocket, 1011)
+        await _close(websocket, 4500)  # 4000 + status, as every fatal error (and streams)
         return
     await _close(websocket, 1000)
 
