@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -207,16 +208,25 @@ async def put_row(
 
 # Serialization failure, deadlock; connection exceptions; the server shutting down.
 _TRANSIENT_SQLSTATES = ("40001", "40P01", "08", "57P01", "57P02", "57P03")
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
 
 
 def is_transient(exc: BaseException) -> bool:
     """A database error that says nothing of the work that met it: the connection
-    dropped, the server restarted or failed over, SQLite stayed locked, or the
-    transaction lost a deadlock or a serialization race. The same work may succeed when
-    it is tried again."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    dropped or was refused, the server restarted or failed over, the pool had no free
+    connection, SQLite stayed locked, or the transaction lost a deadlock or a
+    serialization race. The same work may succeed when it is tried again.
+
+    Not every OperationalError or InterfaceError: SQLite reports a missing table or a
+    syntax error as one, and asyncpg too many parameters; those are bugs, which a retry
+    would only repeat."""
+    if isinstance(exc, ConnectionError | SQLAlchemyTimeoutError):
         return True
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated or isinstance(exc.orig, ConnectionError):
+        return True
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    return exc.connection_invalidated or sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    if sqlstate.startswith(_TRANSIENT_SQLSTATES):
+        return True
+    return isinstance(exc, OperationalError) and str(exc.orig).startswith(_SQLITE_BUSY)

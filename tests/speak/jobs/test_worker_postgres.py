@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStat, StorageUnavailable
@@ -238,8 +239,42 @@ async def test_a_database_error_mid_job_leaves_it_for_a_retry_with_its_checkpoin
 ) -> None:
     """A failover under a long job failed it for good and deleted its progress."""
     store = LocalBlobStore(tmp_path)
-    rt = stub_runtime(pg_db, store, StubPipeline(), JobSettings(), tmp_path / "scratch")
-    job_id = await queued_job(pg_db)
+    job_id = await run_with_a_failing_checkpoint(pg_db, store, tmp_path, monkeypatch, error)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.running and row.error == "" and row.attempts == 1
+    assert row.segments_done == 1 and row.lease_owner  # its lease lapses, a successor resumes
+    assert await store.exists(segment_key(job_id, 0))  # the progress is kept
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: synth_jobs")),
+        InterfaceError("SELECT", {}, Exception("the number of query arguments cannot exceed")),
+    ],
+    ids=["missing-table", "too-many-parameters"],
+)
+async def test_a_database_error_that_is_a_bug_still_fails_the_job(
+    pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Retrying a bug repeats it: the job fails now, with its cause, not after three
+    lapsed leases as a 'crashed worker'."""
+    store = LocalBlobStore(tmp_path)
+    job_id = await run_with_a_failing_checkpoint(pg_db, store, tmp_path, monkeypatch, error)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.failed and type(error).__name__ in row.error
+
+
+async def run_with_a_failing_checkpoint(
+    db: Database,
+    store: LocalBlobStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> str:
+    """Run a three-segment job whose second checkpoint raises ``error``."""
+    rt = stub_runtime(db, store, StubPipeline(), JobSettings(), tmp_path / "scratch")
+    job_id = await queued_job(db)
     checkpoint, calls = lease.checkpoint, []
 
     async def fails_at_the_second(*args: Any, **kwargs: Any) -> bool:
@@ -250,10 +285,7 @@ async def test_a_database_error_mid_job_leaves_it_for_a_retry_with_its_checkpoin
 
     monkeypatch.setattr(lease, "checkpoint", fails_at_the_second)
     await run_job(rt, job_id)
-    row = await job_of(pg_db, job_id)
-    assert row.state is JobState.running and row.error == "" and row.attempts == 1
-    assert row.segments_done == 1 and row.lease_owner == rt.worker_id  # lapses, resumes
-    assert await store.exists(segment_key(job_id, 0))  # the progress is kept
+    return job_id
 
 
 async def test_a_job_claimed_after_a_slow_give_up_gets_a_whole_lease(

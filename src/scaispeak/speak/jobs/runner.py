@@ -104,7 +104,7 @@ async def _run_next(rt: JobRuntime, message_for: str) -> None:
                 # A dropped connection, a failover or a lost deadlock: as with storage,
                 # failing would discard the checkpoints; the lease lapses and a
                 # successor resumes, the attempt counted (``max_attempts`` bounds it).
-                _log.warning("job %s: left for a retry, database: %r", job_id, exc)
+                _log.warning("job %s: left for a retry, database: %r", job_id, exc, exc_info=True)
                 return
             if await fail(session, rt, run, f"internal error: {type(exc).__name__}"):
                 _log.exception("job %s failed unexpectedly", job_id)
