@@ -4,6 +4,12 @@ became a day one, or held before a per-user cap, escaped the new budget entirely
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
+
+from scaispeak.platform.accounting import counters
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.auth.models import Role
 from scaispeak.platform.auth.principal import Principal
@@ -64,3 +70,31 @@ async def test_a_released_hold_leaves_the_rows_it_was_made_on(live: LiveApp) -> 
         assert await accounting.release(session, held)
     month = await set_budget(live, limit=100 * COST)
     assert (month.json()["reserved_micros"], month.json()["spent_micros"]) == (0, 0)
+
+
+async def test_a_settlement_racing_a_budget_change_is_counted_once_on_the_new_budget(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settlement read the old budget, the change then recounted the new rows from
+    a ledger without its line, and the settlement wrote to the old rows: lost."""
+    assert (await set_budget(live, limit=100 * COST)).status_code == 200  # a month
+    read_the_budget, go_on = asyncio.Event(), asyncio.Event()
+    rows_read_now = counters._rows_read_now
+
+    async def pausing(*args: Any) -> Any:
+        rows = await rows_read_now(*args)
+        read_the_budget.set()
+        await go_on.wait()
+        return rows
+
+    monkeypatch.setattr(counters, "_rows_read_now", pausing)
+    async with live.app.state.platform.db.sessions() as session:
+        held = await accounting.reserve(session, member_a(live), COST)
+        settling = asyncio.create_task(accounting.settle(session, held, charge("req-race")))
+        await asyncio.wait_for(read_the_budget.wait(), 10)
+        changing = asyncio.create_task(set_day_budget(live, limit=100 * COST))
+        await asyncio.sleep(0.5)  # the change, had it not waited, has recounted by now
+        go_on.set()
+        await asyncio.wait_for(settling, 30)
+        assert (await asyncio.wait_for(changing, 30)).status_code == 200
+    assert await spent_by_the_budget(live) == COST

@@ -64,9 +64,10 @@ async def _count_what_the_period_spent(session: AsyncSession, budget: Budget) ->
     Counters only move while a budget of that period is in force: a tenant's spending
     before its first budget, under a month budget when it goes back to a day one, or a
     user's before a per-user cap, is in the ledger but not on the counter the new
-    budget reads, which would otherwise start from nothing. Each counter row is locked
-    before the ledger is summed, so a settlement either waits and adds to the new sum,
-    or is already in it (holds in flight still settle on their own period's row).
+    budget reads, which would otherwise start from nothing. The budget row is written
+    first (its UPDATE flushes before the counters are touched), and a settlement reads
+    it under a share lock (counters.py), so a settlement either waits and adds to the
+    new rows, or is already in the ledger's sum.
     """
     now = utcnow()
     key = period_key(budget.period, now)

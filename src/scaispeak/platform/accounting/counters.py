@@ -90,8 +90,17 @@ def _users(reservation: Reservation, capped: bool) -> list[str]:
 async def _rows_read_now(session: AsyncSession, reservation: Reservation, held: Rows) -> Rows:
     """The rows the tenant's budget counts this hold's spending on now: the period of
     the hold's moment under the budget's period now, and the user's row if it is capped
-    now. The hold's own rows if the budget is gone."""
-    budget = await session.get(Budget, reservation.tenant_id)
+    now. The hold's own rows if the budget is gone.
+
+    The budget is read under a share lock (PostgreSQL): a budget change recounts the
+    new rows from the ledger, and a settlement that read the old budget just before it
+    committed would then count this line on rows the recount had left behind. Now the
+    change waits for this commit (and its sum has the line), or this read waits for the
+    change (and counts on its rows). SQLite has one writer at a time, and a settlement
+    has written before it gets here."""
+    budget = await session.get(
+        Budget, reservation.tenant_id, with_for_update={"read": True}, populate_existing=True
+    )
     if budget is None or reservation.created_at is None:
         return held
     key = period_key(budget.period, reservation.created_at)
