@@ -41,9 +41,10 @@ _log = logging.getLogger("scaispeak.relay")
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
 _RETRYABLE_STATUS = {429, 502, 503, 504}
-# Speech runs at about 0.07 s per character at speed 1; an answer many times longer than
-# any reading of its text is a broken upstream, and must not fill our memory.
-_MOST_SECONDS_PER_CHAR = 0.5
+# Prose runs at about 0.07 s a character at speed 1, and text dense with numbers near
+# 0.5 ("123,456,789"); an answer longer than any reading of its text is a broken
+# upstream, and must not fill our memory (4096 characters: 196 MB at most).
+_MOST_SECONDS_PER_CHAR = 1.0
 _MOST_SECONDS_ANY_TEXT = 10.0
 
 
@@ -220,8 +221,10 @@ class RelayEngine:
 
 
 def _most_bytes_for(text: str, speed: float) -> int:
-    """The most 16-bit pcm bytes a reading of ``text`` at ``speed`` can take."""
-    seconds = _MOST_SECONDS_ANY_TEXT + _MOST_SECONDS_PER_CHAR * len(text) / max(speed, 0.1)
+    """The most 16-bit pcm bytes a reading of ``text`` at ``speed`` can take. A speed
+    above 1 does not shorten it: some upstreams ignore ``speed``."""
+    slowest = max(min(speed, 1.0), 0.1)
+    seconds = _MOST_SECONDS_ANY_TEXT + _MOST_SECONDS_PER_CHAR * len(text) / slowest
     return int(seconds * RELAY_SAMPLE_RATE) * 2
 
 
