@@ -49,6 +49,9 @@ class Event:
     """Called when the event is sent, so figures in it include every frame before it."""
     utterance: bool = False
     """Part of the current utterance (a ``segment`` event): dropped by a cancel."""
+    pushes_out_held_audio: bool = False
+    """Sent after what the encoder still holds (``cancelled``: the cut speech must come
+    before the event, where the client discards it, not with the next reply)."""
 
     @staticmethod
     def fixed(event: dict[str, Any], *, utterance: bool = False) -> Event:

@@ -115,7 +115,9 @@ class Sender:
         match item:
             case AudioFrame() as frame:
                 await self._send_frame(frame)
-            case Event(render=render):
+            case Event(render=render, pushes_out_held_audio=push):
+                if push:
+                    await self._push_out_held_audio()
                 await self._sink.send_event(render())
             case Finish():
                 await self._finish()
@@ -136,6 +138,15 @@ class Sender:
         latency = self.delivery.record(frame.ticket, len(frame.pcm), audible=bool(data))
         if latency is not None:
             self._on_first_audio(latency)
+
+    async def _push_out_held_audio(self) -> None:
+        """Send what the encoder holds of the audio fed so far, behind some silence (not
+        billed: no segment's frame)."""
+        if self._encoder is None:
+            return
+        data = await asyncio.to_thread(self._encoder.push_out_held_audio)
+        if data:
+            await self._sink.send_audio(data)
 
     async def _finish(self) -> None:
         tail = self._encoder.finish() if self._encoder else b""

@@ -279,7 +279,7 @@ class StreamSession:
             delivery.cut()  # at send time: the frame in flight counts, nothing after it
             return p.cancelled_event(delivery.usage)
 
-        self._outbox.put(Event(cancelled))
+        self._outbox.put(Event(cancelled, pushes_out_held_audio=True))
         if self._ending:
             self._queue_end()
         self._spawn("synthesize", self._synthesize_loop())

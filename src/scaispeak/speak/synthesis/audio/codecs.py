@@ -167,6 +167,19 @@ reports it as the encoder's ``initial_padding`` (its first packet's pts is -1105
 every rate; FFmpeg's and libsndfile's (mpg123) decoders both play it (tested)."""
 
 _OPUS_PAGE_US = "100000"  # streamed Ogg page length: latency vs. ~28 bytes of page overhead
+
+
+def _held_seconds(fmt: AudioFormat, rate: int) -> float:
+    """The most audio a stream's encoder holds back, with a margin (measured, 8-48 kHz:
+    Ogg Opus 200 ms, a 100 ms page plus its frame and look-ahead; LAME 310 ms at 11.025
+    kHz, 190 ms at 16 kHz, 110-180 ms above)."""
+    if fmt is AudioFormat.opus:
+        return 0.25
+    if fmt is AudioFormat.mp3:
+        return 0.4 if rate < 16_000 else 0.25
+    return 0.0
+
+
 _MIN_AV_SAMPLES_S = 0.02  # empty clips get 20 ms of silence: zero-frame files don't decode
 
 
@@ -330,6 +343,15 @@ class StreamEncoder:
             self._av.close()
             return self._sink.drain()
         return header
+
+    def push_out_held_audio(self) -> bytes:
+        """Encode silence until everything fed so far has come out; returns the bytes.
+        What the encoder then holds is silence: a stream cut here (a barge-in) starts
+        its next reply without the cut speech's tail."""
+        seconds = _held_seconds(self.format, self.rate)
+        if not seconds or self._finished:
+            return b""
+        return self.encode(np.zeros(round(seconds * self.rate), np.float32))
 
     def _take_header(self) -> bytes:
         if not self._header_pending:
