@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
+import httpx
 import pytest
 import redis.asyncio as aredis
 
@@ -151,25 +152,32 @@ async def app_without_sweeps(tmp_path: Path, engines: EngineRegistry) -> AsyncIt
         yield live_app
 
 
+async def submitted_while_unreachable(
+    app: LiveApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> list[httpx.Response]:
+    """``count`` submits answered while the queue cannot be reached (nothing listens on
+    port 1: every kick fails to connect, as with Redis down)."""
+    speak = app.app.state.speak
+    working = speak.jobs
+    unreachable = JobQueue(make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"), None)
+    monkeypatch.setattr(speak, "jobs", unreachable)
+    try:
+        return [await submit(app) for _ in range(count)]
+    finally:
+        monkeypatch.setattr(speak, "jobs", working)
+        await unreachable.broker.shutdown()
+
+
 async def test_a_submit_while_the_queue_is_unreachable_answers_202_and_the_sweeper_queues_it(
     app_without_sweeps: LiveApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = app_without_sweeps
-    speak = app.app.state.speak
-    working = speak.jobs
-    # Nothing listens on port 1: every kick fails to connect, as with Redis down.
-    unreachable = JobQueue(make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"), None)
-    monkeypatch.setattr(speak, "jobs", unreachable)
-    try:
-        accepted = await submit(app)
-    finally:
-        monkeypatch.setattr(speak, "jobs", working)
-        await unreachable.broker.shutdown()
+    [accepted] = await submitted_while_unreachable(app, tmp_path, monkeypatch, 1)
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["id"]
     row = await job_row(app, job_id)
     assert row.state.value == "queued" and row.last_kick_at is None  # never handed over
-    assert await sweep_once(app.app.state.platform.db, working) == [job_id]
+    assert await sweep_once(app.app.state.platform.db, app.app.state.speak.jobs) == [job_id]
     done = await wait_for(app, job_id, {"succeeded", "failed"}, seconds=60)
     assert done["state"] == "succeeded", done
 
@@ -179,21 +187,14 @@ async def test_a_backlog_is_swept_in_batches_oldest_first(
 ) -> None:
     """One statement naming every stuck job broke the sweeper past 32,767 of them."""
     app = app_without_sweeps
-    speak = app.app.state.speak
-    working = speak.jobs
-    unreachable = JobQueue(make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"), None)
-    monkeypatch.setattr(speak, "jobs", unreachable)
-    try:
-        backlog = [(await submit(app)).json()["id"] for _ in range(5)]  # never handed over
-    finally:
-        monkeypatch.setattr(speak, "jobs", working)
-        await unreachable.broker.shutdown()
+    answers = await submitted_while_unreachable(app, tmp_path, monkeypatch, 5)
+    backlog = [answer.json()["id"] for answer in answers]  # never handed over
     kicked: list[str] = []
 
     async def kick(job_id: str) -> None:
         kicked.append(job_id)
 
-    recorder = SimpleNamespace(settings=working.settings, kick=kick)
+    recorder = SimpleNamespace(settings=app.app.state.speak.jobs.settings, kick=kick)
     monkeypatch.setattr(job_queue, "SWEEP_BATCH", 2)
     db = app.app.state.platform.db
     passes = [await sweep_once(db, cast(JobQueue, recorder)) for _ in range(3)]
