@@ -142,7 +142,8 @@ def test_say_to_a_server_waits_for_the_job_of_a_long_text_and_saves_its_audio(
     with ServerThread(create_app(settings, engines=engines)) as server:
         data = local.say_remote(server.url, key, text, "voc_piper_en-us-joe-medium", "wav")
     pcm, rate = soundfile.read(io.BytesIO(data), dtype="float32")
-    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.1
+    # Piper draws fresh noise: one word of 13 misheard in 4 of 70 renders (measured).
+    assert word_error_rate(text, transcribe(pcm, rate)) <= 0.16
 
 
 def test_serve_bootstraps_on_first_start_and_serves_speak(tmp_path: Path) -> None:

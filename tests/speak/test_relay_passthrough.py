@@ -100,7 +100,7 @@ async def test_a_trusted_upstreams_pcm_is_passed_on_untouched_and_charged(
         assert response.headers["x-scaispeak-backend"] == "relay"
         assert response.headers["x-scaispeak-audio-seconds"] == f"{len(body) / 2 / 24000:.3f}"
         pcm = np.frombuffer(body, "<i2").astype(np.float32) / 32768
-        assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.1
+        assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.12  # one word of nine
         assert shared_watermarker().is_marked(pcm, 24000)  # the upstream's mark
         line = await ledger_line(app, response.headers["X-Request-Id"])
         assert line is not None and line.backend == "relay" and line.characters == len(TEXT)
@@ -127,7 +127,7 @@ async def test_wav_is_passed_on_behind_its_header(
         assert assembled.calls == 0
         pcm, rate = soundfile.read(io.BytesIO(response.content), dtype="float32")
         assert rate == 24000 and len(response.content) == 44 + 2 * len(pcm)
-        assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.1
+        assert word_error_rate(TEXT, transcribe(pcm, rate)) <= 0.12  # one word of nine
 
 
 @pytest.mark.parametrize(
@@ -383,7 +383,7 @@ async def test_a_trusted_upstream_that_is_down_fails_over_before_anything_is_sen
         assert response.status_code == 200, response.text
         assert response.headers["x-scaispeak-backend"] == "selfhosted"
         pcm = np.frombuffer(response.content, "<i2").astype(np.float32) / 32768
-        assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.1
+        assert word_error_rate(TEXT, transcribe(pcm, 24000)) <= 0.12  # one word of nine
 
 
 async def test_relayed_audio_whose_levelling_fails_is_not_charged(

@@ -52,6 +52,8 @@ def transcribe(pcm: npt.NDArray[np.floating[Any]], sample_rate: int, *, beam_siz
         vad_filter=False,
         # Each clip is independent: do not let one segment's text bias the next.
         condition_on_previous_text=False,
+        # No sampling fallback on poor audio: the same audio, the same transcript.
+        temperature=0.0,
     )
     return " ".join(segment.text.strip() for segment in segments).strip()
 
