@@ -29,7 +29,13 @@ from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
         ("a <!-- note --> b", "a   b"),
         ("a <!-- never closed b", "a   never closed b"),
         ('<?xml version="1.0"?><!-- note --><b>bold</b>', "  bold"),
-        ("AT&amp;T &lt;3 &#8364;5 &copy; R&D", "AT&T <3 €5 &copy; R&D"),
+        ("AT&amp;T &lt;3 &#8364;5 &copy R&D", "AT&T <3 €5 &copy R&D"),
+        # Text copied from web pages: HTML's named entities, with their semicolon.
+        (
+            "It&rsquo;s 5&nbsp;km &mdash; Caf&eacute; &pound;9",
+            "It\u2019s 5\xa0km \u2014 Caf\xe9 \xa39",
+        ),
+        ("AT&T; &NoSuchName; &copy;", "AT&T; &NoSuchName; \xa9"),
         # Not tags: comparisons, unknown names, a known name without an attribute's "=".
         ("if a < b and c > d", "if a < b and c > d"),
         ("if a<b and c>d", "if a<b and c>d"),

@@ -13,6 +13,7 @@ out. A ``<`` that does not open a known tag ("a < b", "<b and c>", "<foo>") is t
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 
 # Tags whose words are spoken and whose marks are not.
@@ -46,8 +47,9 @@ _SPELL_OUT = re.compile(
 _DECLARATION = re.compile(r"<\?xml[^<>]*\?>|<!DOCTYPE[^<>]*>", re.IGNORECASE)
 _BREAK_TIME = re.compile(r"\btime\s*=\s*[\"']?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s)\b", re.I)
 _BREAK_STRENGTH = re.compile(r"\bstrength\s*=\s*[\"']?(?P<s>[\w-]+)", re.I)
-# Only the entities XML itself defines, and numeric ones: "&copy" or "R&D" stay text.
-_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+# Numeric entities, and named ones with their semicolon that HTML defines (&rsquo;,
+# &nbsp;, &eacute;...): "&copy" without one, "R&D" or "AT&T;" stay text.
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|(?P<name>[A-Za-z][A-Za-z0-9]{1,31}));")
 _LONG_BREAK_S = 0.75
 
 
@@ -59,7 +61,14 @@ def spoken_text(text: str) -> str:
     text = _SUB.sub(_alias, text)
     text = _SAY_AS.sub(_spelled, text)
     text = _TAG.sub(_tag, text)
-    return _ENTITY.sub(lambda m: html.unescape(m[0]), text)
+    return _ENTITY.sub(_decoded, text)
+
+
+def _decoded(entity: re.Match[str]) -> str:
+    name = entity["name"]
+    if name is not None and f"{name};" not in html.entities.html5:
+        return entity[0]  # not an entity: text that happens to look like one
+    return html.unescape(entity[0])
 
 
 def _without_hidden(text: str) -> str:
