@@ -150,6 +150,22 @@ EXACT = [
     # years and roman numerals
     ("year_after_founded", "Founded 1998.", "Founded nineteen ninety-eight."),
     ("year_names_a_model", "a 1967 Mustang", "a nineteen sixty-seven Mustang"),
+    ("year_names_one_thing", "the 2024 election", "the twenty twenty-four election"),
+    ("year_before_things_counts", "the 1200 people", "the one thousand two hundred people"),
+    ("years_paired", "Between 2010 and 2020", "Between twenty ten and twenty twenty"),
+    (
+        "years_paired_after_in",
+        "in 2023 and 2024.",
+        "in twenty twenty-three and twenty twenty-four.",
+    ),
+    ("year_ends_a_greeting", "Happy 2025!", "Happy twenty twenty-five!"),
+    ("year_ends_a_phrase", "plans for 2026.", "plans for twenty twenty-six."),
+    ("for_a_count", "seats for 1500 people", "seats for one thousand five hundred people"),
+    (
+        "between_a_count_and_a_year_counts",
+        "between 50 and 2000 people",
+        "between fifty and two thousand people",
+    ),
     ("year_after_quarter", "Q3 2026", "Q three twenty twenty-six"),
     ("season", "the 2020-21 season", "the twenty twenty to twenty twenty-one season"),
     ("copyright_year", "© 2026 ScaiSpeak", "copyright twenty twenty-six ScaiSpeak"),

@@ -274,10 +274,23 @@ _YEAR_IN_CONTEXT = re.compile(
     rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of)"
     rf"|©)\s*{_YEAR}\b(?![.,:]\d)"
 )
-# "a 1967 Mustang", "the 2024 Olympics": a year names the model or the event after it.
+# "a 1967 Mustang", "the 2024 Olympics": a year names the model or the event after it;
+# "the 2024 election", "a 2019 report": one thing of that year (a count would be of
+# things: "the 2000 votes", "the 1200 people"; "a 1500 meter race" is said as a year is).
 _YEAR_BEFORE_NAME = re.compile(
-    rf"\b(?P<ctx>(?i:a|the|his|her|my|your|our|their|this|that|last|next))\s+{_YEAR}"
-    r"(?=\s+[A-Z])"
+    rf"\b(?P<ctx>(?i:a|the|his|her|its|my|your|our|their|this|that|last|next))\s+{_YEAR}"
+    r"(?=\s+(?:[A-Z]|(?!(?:people|children|men|women|staff|personnel|police|cattle|sheep"
+    r"|fish|deer|feet|teeth|mice|geese|crew|folk)\b)[a-z]+(?<!s)\b(?!['’]s)))"
+)
+# "Between 2010 and 2020", "in 2023 and 2024", "from 1990 or 1991": both are years.
+_YEAR_PAIR = re.compile(
+    rf"\b(?P<ctx>(?i:between|in|from|since|during|of))\s+{_YEAR}\s+(?P<joint>and|or|&)"
+    r"\s+(?P<second>1[1-9]\d\d|20\d\d)\b(?![.,:]\d)"
+)
+# "Happy 2025!", "plans for 2025.", "looking into 2026;": a year, where nothing it could
+# count follows ("for 2000 people" is a count).
+_YEAR_ENDS_PHRASE = re.compile(
+    rf"\b(?P<ctx>(?i:happy|for|into|with|toward|towards))\s+{_YEAR}(?=\s*(?:[.,;:!?)]|$))"
 )
 # A year that opens a sentence and is followed by what happened in it ("1998 was good",
 # "2020 saw ..."): a count there is followed by what it counts ("1500 people came") or
@@ -313,9 +326,16 @@ def years(text: str) -> str:
     """
     text = _DECADE.sub(_decade, text)
     text = _SEASON.sub(_season, text)
+    text = _YEAR_PAIR.sub(_year_pair, text)
+    text = _YEAR_ENDS_PHRASE.sub(_year_after_context, text)
     text = _YEAR_BEFORE_NAME.sub(_year_after_context, text)
     text = _YEAR_OPENS_SENTENCE.sub(lambda m: say.year(int(m["year"])), text)
     return _YEAR_IN_CONTEXT.sub(_year_after_context, text)
+
+
+def _year_pair(match: re.Match[str]) -> str:
+    first, second = say.year(int(match["year"])), say.year(int(match["second"]))
+    return f"{match['ctx']} {first} {match['joint']} {second}"
 
 
 def _year_after_context(match: re.Match[str]) -> str:
