@@ -151,6 +151,19 @@ EXACT = [
     ("year_after_founded", "Founded 1998.", "Founded nineteen ninety-eight."),
     ("year_names_a_model", "a 1967 Mustang", "a nineteen sixty-seven Mustang"),
     ("year_names_one_thing", "the 2024 election", "the twenty twenty-four election"),
+    (
+        "two_part_version",
+        "Python 3.11 and v2.10.",
+        "Python three point eleven and version two point ten.",
+    ),
+    ("version_oh", "Ubuntu 22.04", "Ubuntu twenty-two point oh four"),
+    ("plain_decimal_kept", "costs 3.11 dollars", "costs three point one one dollars"),
+    ("multiple", "3x faster, 2.5X cheaper", "three times faster, two point five times cheaper"),
+    ("dimension_kept", "2x4 lumber", "two by four lumber"),
+    ("capital_ordinal", "2ND PLACE", "second PLACE"),
+    ("comparisons", "x <= 5 and y > 3", "x less than or equal to five and y greater than three"),
+    ("less_than_a_price", "Cost < $5", "Cost less than five dollars"),
+    ("arrow_kept", "A -> B", "A -> B"),
     ("year_before_things_counts", "the 1200 people", "the one thousand two hundred people"),
     ("years_paired", "Between 2010 and 2020", "Between twenty ten and twenty twenty"),
     (
@@ -450,7 +463,7 @@ EXACT = [
     ("dotted_time_range_one_meridiem", "9.30-11.30am", "nine thirty to eleven thirty AM"),
     ("decimal_range", "1.25-2.50 mm", "one point two five to two point five zero millimeters"),
     ("country_dollar_range", "US$5-10", "five dollars to ten dollars"),
-    ("dotted_version_kept", "v9.30", "version nine point three zero"),
+    ("dotted_version_kept", "v9.30", "version nine point thirty"),
     ("dotted_money_kept", "$9.30", "nine dollars and thirty cents"),
     ("dotted_quantity_kept", "9.30 kg", "nine point three zero kilograms"),
 ]

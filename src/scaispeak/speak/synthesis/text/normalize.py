@@ -312,6 +312,13 @@ _SYMBOLS = (
     # "2 x 3" is arithmetic; "1920x1080", "2x4" (no spaces) are dimensions: "by".
     (re.compile(r"(?<=\d)\s[xX]\s(?=\d)"), " times "),
     (re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)"), " by "),  # not a hex literal ("0x1F")
+    # "3x faster", "10X the speed": a multiple ("7800X3D" is a model, "0x" hex).
+    (re.compile(r"(?<![\w.])(?!0[xX])(\d+(?:\.\d+)?)[xX](?=[\s.,;:!?)]|$)"), r"\1 times"),
+    # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms"; not arrows ("->", "=>").
+    (re.compile(r"(?<!\s)\s*(?:<=|≤)\s*"), " less than or equal to "),
+    (re.compile(r"(?<![\s=-])\s*(?:>=|≥)\s*"), " greater than or equal to "),
+    (re.compile(r"(?<=\S)\s+<\s+|(?<![\w<])<(?=\s?\d)"), " less than "),
+    (re.compile(r"(?<=[^\s=-])\s+>\s+|(?<![\w>=-])>(?=\s?\d)"), " greater than "),
     # Shorthand written with a slash: "w/o sugar", "w/ cream", "N/A".
     (re.compile(r"\b[wW]/[oO]\b"), "without"),
     (re.compile(r"\b[wW]/(?=\s)"), "with"),
@@ -331,8 +338,8 @@ _SYMBOLS = (
 
 
 def symbols(text: str) -> str:
-    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, w/, w/o, N/A -> words; stray *
-    (emphasis) removed."""
+    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, 3x, < > <= >=, w/, w/o, N/A ->
+    words; stray * (emphasis) removed."""
     for pattern, words in _SYMBOLS:
         text = pattern.sub(words, text)
     return text

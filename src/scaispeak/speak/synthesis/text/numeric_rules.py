@@ -304,7 +304,7 @@ def slashes(text: str) -> str:
     return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)
 
 
-_ORDINAL = re.compile(rf"\b(?P<n>{INTEGER})(?:st|nd|rd|th)\b")
+_ORDINAL = re.compile(rf"\b(?P<n>{INTEGER})(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 # Halves to tenths, and the finer parts measures are cut in: twelfths, sixteenths,
 # thirty-seconds, sixty-fourths, hundredths ("1/16 inch", "3/32 drill bit").
 _DENOMINATOR = r"(?P<d>100|64|32|16|12|10|[2-9])"
@@ -352,6 +352,14 @@ def ordinals_and_fractions(text: str) -> str:
 
 _DOTTED_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?!\d)")
 _VERSION_V = re.compile(r"(?<![\w.])[vV](?=\d+(?:\.\d+)+(?!\d))")  # "v2.3.1", "v18.17.0"
+# "Python 3.11", "version 2.10", "v2.10": a release, its minor part a number of its own
+# ("three point eleven"), where 3.11 alone is a decimal ("three point one one").
+_TWO_PART_VERSION = re.compile(
+    r"(?<![\w.])(?P<name>(?:(?i:version)|Python|Node(?:\.js)?|Java|iOS|Android|PHP|Ruby|Perl"
+    r"|Rust|Kotlin|Swift|TypeScript|macOS|Ubuntu|Debian)\s+|[vV])"
+    r"(?P<major>\d{1,3})\.(?P<minor>\d{1,3})"
+    r"(?!\d|\.\d)"
+)
 _BARE_DECIMAL = re.compile(r"(?<![\w.,])\.(?P<frac>\d+)\b")
 _NUMBER = re.compile(rf"(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?")
 
@@ -370,12 +378,22 @@ def _number(match: re.Match[str]) -> str:
     return (" " if before.isalpha() else "") + words + (" " if after.isalpha() else "")
 
 
+def _two_part_version(match: re.Match[str]) -> str:
+    name = match["name"].strip()
+    name = "version" if name in ("v", "V") else name
+    minor = say.cardinal(int(match["minor"]))
+    if match["minor"].startswith("0") and len(match["minor"]) > 1:
+        minor = "oh " + minor  # "Ubuntu 22.04": "twenty-two point oh four"
+    return f"{name} {say.cardinal(int(match['major']))} point {minor}"
+
+
 def cardinal_numbers(text: str) -> str:
     """1,250 -> "one thousand two hundred fifty", 3.14, .5, 1.2.3 (versions, IPs), MP3,
     v2.3.1 -> "version two dot three dot one".
 
     Runs last among the number rules: whatever digits are left are plain quantities.
     """
+    text = _TWO_PART_VERSION.sub(_two_part_version, text)
     text = _VERSION_V.sub("version ", text)
     text = _DOTTED_NUMBER.sub(
         lambda m: " dot ".join(say.cardinal_text(part) for part in m.group().split(".")), text
