@@ -448,7 +448,7 @@ EXACT = [
     ("highway", "take Hwy 1 north", "take Highway one north"),
     ("avenue_without_period", "12 Oak Ave", "twelve Oak Avenue"),
     ("street_without_period", "12 Main St", "twelve Main Street"),
-    ("square_feet_kept", "500 sq ft", "five hundred sq ft"),
+    ("square_feet_not_a_street", "500 sq ft", "five hundred square feet"),
     ("megabytes_per_second", "100 MB/s", "one hundred megabytes per second"),
     ("megabits_per_second", "100 Mbps", "one hundred megabits per second"),
     ("gigabit_per_second", "1 Gbps", "one gigabit per second"),
