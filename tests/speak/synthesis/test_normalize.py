@@ -161,6 +161,16 @@ EXACT = [
     ("multiple", "3x faster, 2.5X cheaper", "three times faster, two point five times cheaper"),
     ("dimension_kept", "2x4 lumber", "two by four lumber"),
     ("capital_ordinal", "2ND PLACE", "second PLACE"),
+    ("day_first_slashed", "On 31/12/2024, we", "On December thirty-first, twenty twenty-four, we"),
+    ("day_first_dotted", "05.06.2024.", "June fifth, twenty twenty-four."),
+    ("year_first_slashed", "2024/05/05", "May fifth, twenty twenty-four"),
+    ("month_first_dashed", "12-25-2024", "December twenty-fifth, twenty twenty-four"),
+    ("ambiguous_slashed_is_us", "12/11/2024", "December eleventh, twenty twenty-four"),
+    (
+        "dotted_version_not_a_date",
+        "version 1.2.2024",
+        "version one dot two dot two thousand twenty-four",
+    ),
     ("years_abbreviated", "25 yrs old, 3 wks", "twenty-five years old, three weeks"),
     ("kitchen_units", "2 tbsp and 12 fl oz", "two tablespoons and twelve fluid ounces"),
     (

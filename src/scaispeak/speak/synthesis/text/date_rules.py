@@ -38,6 +38,21 @@ _ISO_DATE = re.compile(r"\b(?P<y>\d{4})-(?P<m>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d
 _US_DATE = re.compile(
     r"\b(?P<m>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])/(?P<y>\d{4}|\d{2})(?![\d/])"
 )
+# Other orders, where they cannot be taken for US dates: "2024/05/05"; the day first
+# where it is over 12 ("31/12/2024", "25-12-2024"); dotted, as Europe writes the day
+# first ("05.06.2024"); and the month first with dashes where the day is over 12
+# ("12-25-2024").
+_YEAR_FIRST_SLASHED = re.compile(
+    r"\b(?P<y>\d{4})/(?P<m>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])(?![\d/])"
+)
+_DAY_FIRST = re.compile(
+    r"(?<![vV])(?<![vV]ersion )\b(?:(?P<d>1[3-9]|2\d|3[01])(?P<sep>[/-])"
+    r"|(?P<dd>0?[1-9]|[12]\d|3[01])\.)(?P<m>0?[1-9]|1[0-2])(?(sep)(?P=sep)|\.)(?P<y>\d{4})"
+    r"(?![\d/-]|\.\d)"
+)
+_MONTH_FIRST_DASHED = re.compile(
+    r"\b(?P<m>0?[1-9]|1[0-2])-(?P<d>1[3-9]|2\d|3[01])-(?P<y>\d{4})(?![\d-])"
+)
 _MONTH_DAY = re.compile(
     rf"\b{_MONTH}\s+{_DAY}(?:st|nd|rd|th)?\b(?![:.,]\d)(?:,?\s+{_YEAR}\b(?![.,]\d))?"
 )
@@ -123,6 +138,13 @@ def _numeric_date(match: re.Match[str]) -> str:
     return say.date(month, day, year_value)
 
 
+def _day_first_date(match: re.Match[str]) -> str:
+    year, month, day = int(match["y"]), int(match["m"]), int(match["d"] or match["dd"])
+    if day > calendar.monthrange(year, month)[1]:
+        return match[0]
+    return say.date(month, day, year)
+
+
 def _century_of(two_digits: int) -> int:
     """A two-digit year in this century unless that is more than ten years ahead: then
     the last ("born 12/31/99" is 1999, "due 1/1/30" 2030)."""
@@ -163,8 +185,8 @@ def _month_year(match: re.Match[str]) -> str:
 
 
 def dates(text: str) -> str:
-    """2024-03-05, 3/5/2024 (US order), March 3rd, 3 March 2024, March 2024, Dec 1-5,
-    Mon-Fri -> words.
+    """2024-03-05, 3/5/2024 (US order), 2024/03/05, 31/12/2024 and 25.12.2024 (the day
+    first), March 3rd, 3 March 2024, March 2024, Dec 1-5, Mon-Fri -> words.
 
     "due 12/25" -> "due December twenty-fifth": a month and day alone only after a word
     that asks for a date.
@@ -173,6 +195,9 @@ def dates(text: str) -> str:
     """
     text = _ISO_DATETIME.sub(_iso_datetime, text)
     text = _ISO_DATE.sub(_numeric_date, text)
+    text = _YEAR_FIRST_SLASHED.sub(_numeric_date, text)
+    text = _DAY_FIRST.sub(_day_first_date, text)
+    text = _MONTH_FIRST_DASHED.sub(_numeric_date, text)
     text = _US_DATE.sub(_numeric_date, text)
     text = _SHORT_DATE.sub(_short_date, text)
     text = _WEEKDAY_RANGE.sub(_weekday_range, text)
