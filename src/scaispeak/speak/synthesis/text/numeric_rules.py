@@ -152,11 +152,29 @@ def _range(match: re.Match[str]) -> str:
     return f"{first} to {second}"
 
 
+# "$80k-100k", "10k-20k steps", "$1M to 2M": both ends scaled alike; a range of
+# thousands (a lone "10k" stays "ten K": "a 10K run").
+_SCALED_RANGE = re.compile(
+    rf"(?<![\w.,:/-])(?P<s1>{_RANGE_SYMBOL})(?P<a>\d{{1,3}}(?:\.\d+)?)(?P<k>[kKMB]|bn|mn)"
+    rf"(?:\s?[-–]\s?|\s+to\s+)(?P<s2>{_RANGE_SYMBOL})(?P<b>\d{{1,3}}(?:\.\d+)?)(?P=k)\b"
+)
+
+
+def _scaled_range(match: re.Match[str]) -> str:
+    symbol, scale = match["s1"] or match["s2"], match["k"]
+    if symbol:  # money reads "$80k" with its scale
+        return f"{symbol}{match['a']}{scale} to {symbol}{match['b']}{scale}"
+    words = SCALES[scale.lower()]
+    return f"{match['a']} {words} to {match['b']} {words}"
+
+
 def ranges(text: str) -> str:
-    """5-10 -> "5 to 10", $5-10 -> "$5 to $10", 1990-1995 -> years; digits stay for later rules.
+    """5-10 -> "5 to 10", $5-10 -> "$5 to $10", 1990-1995 -> years, $80k-100k -> "$80k
+    to $100k"; digits stay for later rules.
 
     Runs after phone numbers and dates (which own their dashes) and before negative numbers.
     """
+    text = _SCALED_RANGE.sub(_scaled_range, text)
     return _RANGE.sub(_range, text)
 
 
