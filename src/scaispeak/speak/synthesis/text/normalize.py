@@ -17,6 +17,7 @@ from collections.abc import Callable
 from scaispeak.speak.synthesis.text import date_rules as dates
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
+from scaispeak.speak.synthesis.text import unit_rules as units
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
 from scaispeak.speak.synthesis.text.money_rules import money
 from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
@@ -379,7 +380,7 @@ RULES: tuple[Rule, ...] = (
     money,  # before units, percent, years and cardinals ("$3.5 million")
     models.video_formats,  # before scaled numbers read "4K videos" as four thousand
     scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
-    num.units_and_percent,  # after money; needs the literal "1" for singular units
+    units.units_and_percent,  # after money; needs the literal "1" for singular units
     models.model_numbers,  # after units ("RTX 4090 24GB"); before years and cardinals
     dates.years,  # after dates and money own their four-digit numbers; before cardinals
     num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"

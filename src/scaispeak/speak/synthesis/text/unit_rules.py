@@ -1,0 +1,130 @@
+"""Numbers with units: "5 km", "1 kg", "20°C", "50%", heights (5'10"), spans ("24h
+support"). A rule of ``normalize.py``'s order, like those in ``numeric_rules.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scaispeak.speak.synthesis.text.numeric_rules import INTEGER
+
+_UNITS: dict[str, tuple[str, str]] = {
+    "km/h": ("kilometer per hour", "kilometers per hour"),
+    "kph": ("kilometer per hour", "kilometers per hour"),
+    "mph": ("mile per hour", "miles per hour"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "km": ("kilometer", "kilometers"),
+    "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"),
+    "m": ("meter", "meters"),
+    "mi": ("mile", "miles"),
+    "ft": ("foot", "feet"),
+    "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"),
+    "g": ("gram", "grams"),
+    "lbs": ("pound", "pounds"),
+    "lb": ("pound", "pounds"),
+    "oz": ("ounce", "ounces"),
+    "ml": ("milliliter", "milliliters"),
+    "mL": ("milliliter", "milliliters"),
+    "L": ("liter", "liters"),
+    "TB": ("terabyte", "terabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "MB": ("megabyte", "megabytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "kB": ("kilobyte", "kilobytes"),
+    # Rates of data: bytes with "B/s", bits with "bps" (or "b/s").
+    "TB/s": ("terabyte per second", "terabytes per second"),
+    "GB/s": ("gigabyte per second", "gigabytes per second"),
+    "MB/s": ("megabyte per second", "megabytes per second"),
+    "KB/s": ("kilobyte per second", "kilobytes per second"),
+    "kB/s": ("kilobyte per second", "kilobytes per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "Gb/s": ("gigabit per second", "gigabits per second"),
+    "Mbps": ("megabit per second", "megabits per second"),
+    "Mb/s": ("megabit per second", "megabits per second"),
+    "kbps": ("kilobit per second", "kilobits per second"),
+    "Kbps": ("kilobit per second", "kilobits per second"),
+    "kb/s": ("kilobit per second", "kilobits per second"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "Hz": ("hertz", "hertz"),
+    "kW": ("kilowatt", "kilowatts"),
+    "ms": ("millisecond", "milliseconds"),
+    "secs": ("second", "seconds"),
+    "sec": ("second", "seconds"),
+    "mins": ("minute", "minutes"),
+    "min": ("minute", "minutes"),
+    "hrs": ("hour", "hours"),
+    "hr": ("hour", "hours"),
+    "h": ("hour", "hours"),
+    "yrs": ("year", "years"),
+    "yr": ("year", "years"),
+    "wks": ("week", "weeks"),
+    "wk": ("week", "weeks"),
+    # Kitchens and homes: espeak spelled these ("T S P", "S Q F T").
+    "tsp": ("teaspoon", "teaspoons"),
+    "tbsp": ("tablespoon", "tablespoons"),
+    "fl oz": ("fluid ounce", "fluid ounces"),
+    "sq ft": ("square foot", "square feet"),
+    "sqft": ("square foot", "square feet"),
+    "m²": ("square meter", "square meters"),
+    "km²": ("square kilometer", "square kilometers"),
+    "ft²": ("square foot", "square feet"),
+    "cm²": ("square centimeter", "square centimeters"),
+    "yds": ("yard", "yards"),
+    "yd": ("yard", "yards"),
+    "gal": ("gallon", "gallons"),
+    "mpg": ("mile per gallon", "miles per gallon"),
+    "μg": ("microgram", "micrograms"),
+    "µg": ("microgram", "micrograms"),  # the micro sign, not the Greek letter
+    "mcg": ("microgram", "micrograms"),
+    "kcal": ("kilocalorie", "kilocalories"),
+    "mAh": ("milliamp hour", "milliamp hours"),
+    "MW": ("megawatt", "megawatts"),
+    "°C": ("degree Celsius", "degrees Celsius"),
+    "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+    "°": ("degree", "degrees"),
+}
+_UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
+_QUANTITY = re.compile(
+    rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
+)
+_PERCENT = re.compile(r"\s?%")
+# Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
+_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’](?P<inch>\d{1,2})\s?[\"”″]")
+_INCHES_BEFORE_NOUN = re.compile(r"(?<![\w.,\"“])(?P<n>\d{1,3}(?:\.\d)?)[\"”″](?=\s+[a-z])")
+# "2h 30m": after hours, "m" is minutes, not meters.
+_HOURS_MINUTES = re.compile(r"(?<![\w.,])(?P<h>\d+)\s?h\s?(?P<m>\d{1,2})\s?m\b")
+# "24h support", "a 30 min call": a span before what it describes is an adjective, said
+# in the singular ("twenty-four hour support"). Only before nouns that such a span
+# describes and that are not also verbs: "in 24h", "24h later", "in 2h call me" keep
+# their plural.
+_SPAN_BEFORE_NOUN = re.compile(
+    r"(?<![\w.,])(?P<n>\d{1,3})\s?(?P<unit>h|hrs?|mins?)(?=\s+(?:support|service|helpline"
+    r"|hotline|access|coverage|care|delivery|shipping|turnaround|response|news|clock|format"
+    r"|fasting|shift|window|period|cycle|notice|forecast|session|meeting|flight|journey"
+    r"|trip|hike|class|course|workshop|webinar|lecture|nap|workout|layover|commute|timer"
+    r"|deadline|trial|pharmacy|store|shop|gym|diner|video|podcast|episode|movie|film)s?\b)"
+)
+_SPAN_UNITS = {"h": "hour", "hr": "hour", "hrs": "hour", "min": "minute", "mins": "minute"}
+
+
+def _quantity(match: re.Match[str]) -> str:
+    singular, many = _UNITS[match["unit"]]
+    return f"{match['num']} {singular if match['num'].lstrip('-') == '1' else many}"
+
+
+def units_and_percent(text: str) -> str:
+    """5 km -> "5 kilometers", 1 kg -> "1 kilogram", 20°C, 50% -> "50 percent".
+
+    Only after a number, so "m" or "g" in words is untouched; runs after money and before
+    cardinals (it needs the literal "1" to choose the singular).
+    """
+    text = _FEET_INCHES.sub(r"\g<ft> foot \g<inch>", text)
+    text = _INCHES_BEFORE_NOUN.sub(r"\g<n> inch", text)
+    text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
+    text = _SPAN_BEFORE_NOUN.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
+    text = _QUANTITY.sub(_quantity, text)
+    return _PERCENT.sub(" percent", text)
