@@ -93,7 +93,9 @@ _QUANTITY = re.compile(
 )
 _PERCENT = re.compile(r"\s?%")
 # Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
-_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’](?P<inch>\d{1,2})\s?[\"”″]")
+_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’′](?P<inch>\d{1,2})\s?[\"”″]")
+# Feet alone: "6′", or "6' tall" (an apostrophe is a feet mark only before a measure).
+_FEET = re.compile(r"(?<![\w.,])(?P<ft>\d{1,2})\s?(?:′|['’](?=\s+(?:tall|high|long|wide|deep)\b))")
 _INCHES_BEFORE_NOUN = re.compile(r"(?<![\w.,\"“])(?P<n>\d{1,3}(?:\.\d)?)[\"”″](?=\s+[a-z])")
 # "2h 30m": after hours, "m" is minutes, not meters.
 _HOURS_MINUTES = re.compile(r"(?<![\w.,])(?P<h>\d+)\s?h\s?(?P<m>\d{1,2})\s?m\b")
@@ -123,6 +125,7 @@ def units_and_percent(text: str) -> str:
     cardinals (it needs the literal "1" to choose the singular).
     """
     text = _FEET_INCHES.sub(r"\g<ft> foot \g<inch>", text)
+    text = _FEET.sub(lambda m: f"{m['ft']} {'foot' if m['ft'] == '1' else 'feet'}", text)
     text = _INCHES_BEFORE_NOUN.sub(r"\g<n> inch", text)
     text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
     text = _SPAN_BEFORE_NOUN.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
