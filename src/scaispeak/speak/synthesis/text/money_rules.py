@@ -1,4 +1,4 @@
-"""Amounts of money: "$42.50", "€3.5m", "20 €", "CA$5", "a $5 bill", "2 x $5.99".
+"""Amounts of money: "$42.50", "€3.5m", "20 €", "CA$5", "USD 5", "a $5 bill", "2 x $5.99".
 
 Runs after ranges ("$5-10") and negatives ("-$5"), and before units, percentages and
 plain numbers, which would split "$3.5 million" (``normalize.py``).
@@ -57,6 +57,13 @@ def _money(match: re.Match[str]) -> str:
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
+# ISO codes (and "Rs.") written for the symbol: "USD 5.99", "EUR 12,50", "Rs. 500",
+# "50 GBP". The other dollars' codes (CAD, AUD...) are left as written.
+_CODE_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "Rs": "₹"}
+_CODE_BEFORE = re.compile(r"(?<![\w$])(?P<code>USD|EUR|GBP|JPY|INR|Rs)\.?\s?(?=\d)")
+_CODE_AFTER = re.compile(
+    rf"(?<![\w.,$€£¥₹])(?P<amount>(?:{INTEGER})(?:[.,]\d+)?)\s?(?P<code>USD|EUR|GBP|JPY|INR)\b"
+)
 # Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
 _EURO_DECIMAL_COMMA = re.compile(
     r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
@@ -83,6 +90,8 @@ def money(text: str) -> str:
     units, percentages and plain numbers, which would split "$3.5 million".
     """
     text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
+    text = _CODE_BEFORE.sub(lambda m: _CODE_SYMBOLS[m["code"]], text)
+    text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOLS[m["code"]] + m["amount"], text)
     text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
     text = _ABOUT_MONEY.sub("about ", text)
     text = _TIMES_AN_AMOUNT.sub(" times ", text)
