@@ -172,6 +172,8 @@ EXACT = [
         "five dollars and ninety-nine cents or twelve euros and fifty cents",
     ),
     ("currency_code_after", "50 GBP", "fifty pounds"),
+    ("millions_lowercase", "The app has 5m users", "The app has five million users"),
+    ("meters_kept", "ran 100m", "ran one hundred meters"),
     ("rupees_abbreviated", "Rs. 500", "five hundred rupees"),
     ("currency_code_alone_kept", "the USD rose", "the USD rose"),
     ("feet_and_inches_primes", "5′11″", "five foot eleven"),

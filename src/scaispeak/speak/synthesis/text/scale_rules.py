@@ -18,6 +18,16 @@ _SCALED = re.compile(
 )
 
 
+# "5m users", "10m people": a lowercase "m" is millions before what is counted in
+# millions ("5m tall" and "a 100m sprint" are meters, the units rule's).
+_MILLIONS_OF = re.compile(
+    r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)m(?=\s+(?:users|people|customers|subscribers"
+    r"|downloads|views|followers|members|visitors|viewers|listeners|readers|players|homes"
+    r"|households|residents|voters|votes|copies|devices|accounts|jobs|patients|students"
+    r"|passengers|tourists|streams|installs|records)\b)"
+)
+
+
 # "Apartment 4B", "gate 12B", "seat 3M": a letter after a number that names a place.
 _PLACE_BEFORE = re.compile(
     r"(?i:apartment|apt\.?|unit|suite|room|gate|seat|row|platform|flat|building|terminal"
@@ -47,4 +57,5 @@ def scaled_numbers(text: str) -> str:
     "k" only before a plural word or "+": "5K run" is said "five K". Runs after money
     ("$5k").
     """
+    text = _MILLIONS_OF.sub(r"\g<num> million", text)
     return _SCALED.sub(_scaled, text)
