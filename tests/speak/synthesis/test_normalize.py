@@ -173,6 +173,42 @@ EXACT = [
     ),
     ("currency_code_after", "50 GBP", "fifty pounds"),
     ("millions_lowercase", "The app has 5m users", "The app has five million users"),
+    # What the rules above must leave alone (found in review).
+    (
+        "code_amount_keeps_next_number",
+        "Pay 20 USD 3 times a month.",
+        "Pay twenty dollars three times a month.",
+    ),
+    (
+        "menu_path_kept",
+        "Go to Settings > Privacy > Location.",
+        "Go to Settings > Privacy > Location.",
+    ),
+    (
+        "amount_after_a_determiner_counts",
+        "Your 2037 balance is due",
+        "Your two thousand thirty-seven balance is due",
+    ),
+    (
+        "count_pair_not_years",
+        "Between 1250 and 1375 calories",
+        "Between one thousand two hundred fifty and one thousand three hundred"
+        " seventy-five calories",
+    ),
+    ("sizes_not_multiples", "Sizes 2X and 3X, 2x cables", "Sizes two X and three X, two x cables"),
+    (
+        "dotted_build_not_a_date",
+        "Build 3.10.2024 passed",
+        "Build three dot ten dot two thousand twenty-four passed",
+    ),
+    ("quoted_digit_before_a_measure", "Grade '9' high school", "Grade 'nine' high school"),
+    ("heart", "I <3 you, love you <3", "I love you, love you"),
+    (
+        "span_in_years_singular",
+        "a 3 yr warranty, 25 yrs old",
+        "a three year warranty, twenty-five years old",
+    ),
+    ("feet_inches_spaced", "5' 11\"", "five foot eleven"),
     ("meters_kept", "ran 100m", "ran one hundred meters"),
     ("rupees_abbreviated", "Rs. 500", "five hundred rupees"),
     ("currency_code_alone_kept", "the USD rose", "the USD rose"),

@@ -46,9 +46,9 @@ _YEAR_FIRST_SLASHED = re.compile(
     r"\b(?P<y>\d{4})/(?P<m>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])(?![\d/])"
 )
 _DAY_FIRST = re.compile(
-    r"(?<![vV])(?<![vV]ersion )\b(?:(?P<d>1[3-9]|2\d|3[01])(?P<sep>[/-])"
-    r"|(?P<dd>0?[1-9]|[12]\d|3[01])\.)(?P<m>0?[1-9]|1[0-2])(?(sep)(?P=sep)|\.)(?P<y>\d{4})"
-    r"(?![\d/-]|\.\d)"
+    r"(?<![vV])(?<![vV]ersion )\b(?:(?P<d>1[3-9]|2\d|3[01])(?P<sep>[/-])(?P<m>0?[1-9]|1[0-2])"
+    r"(?P=sep)(?P<y>\d{4})|(?P<dd>0[1-9]|[12]\d|3[01])\.(?P<mm>0[1-9]|1[0-2])\."
+    r"(?P<yy>19\d\d|20\d\d))(?![\d/-]|\.\d)"
 )
 _MONTH_FIRST_DASHED = re.compile(
     r"\b(?P<m>0?[1-9]|1[0-2])-(?P<d>1[3-9]|2\d|3[01])-(?P<y>\d{4})(?![\d-])"
@@ -139,7 +139,8 @@ def _numeric_date(match: re.Match[str]) -> str:
 
 
 def _day_first_date(match: re.Match[str]) -> str:
-    year, month, day = int(match["y"]), int(match["m"]), int(match["d"] or match["dd"])
+    year = int(match["y"] or match["yy"])
+    month, day = int(match["m"] or match["mm"]), int(match["d"] or match["dd"])
     if day > calendar.monthrange(year, month)[1]:
         return match[0]
     return say.date(month, day, year)
@@ -304,13 +305,16 @@ _YEAR_IN_CONTEXT = re.compile(
 # things: "the 2000 votes", "the 1200 people"; "a 1500 meter race" is said as a year is).
 _YEAR_BEFORE_NAME = re.compile(
     rf"\b(?P<ctx>(?i:a|the|his|her|its|my|your|our|their|this|that|last|next))\s+{_YEAR}"
-    r"(?=\s+(?:[A-Z]|(?!(?:people|children|men|women|staff|personnel|police|cattle|sheep"
-    r"|fish|deer|feet|teeth|mice|geese|crew|folk)\b)[a-z]+(?<!s)\b(?!['’]s)))"
+    r"(?:(?=\s+[A-Z])|(?<=19\d\d|20[0-3]\d)(?=\s+(?!(?:people|children|men|women|staff"
+    r"|personnel|police|cattle|sheep|fish|deer|feet|teeth|mice|geese|crew|folk|word|character"
+    r"|page|pixel|bit|byte|row|column|fee|balance|deposit|code|limit|watt|calorie|point"
+    r"|piece|unit|item|meter|metre|mile|foot|pound|dollar|euro|gram|step|number)\b)"
+    r"[a-z]+(?<!s)\b(?!['’]s)))"
 )
 # "Between 2010 and 2020", "in 2023 and 2024", "from 1990 or 1991": both are years.
 _YEAR_PAIR = re.compile(
     rf"\b(?P<ctx>(?i:between|in|from|since|during|of))\s+{_YEAR}\s+(?P<joint>and|or|&)"
-    r"\s+(?P<second>1[1-9]\d\d|20\d\d)\b(?![.,:]\d)"
+    r"\s+(?P<second>1[1-9]\d\d|20\d\d)\b(?![.,:]\d)(?!\s+[a-z]+s\b)"
 )
 # "Happy 2025!", "plans for 2025.", "looking into 2026;": a year, where nothing it could
 # count follows ("for 2000 people" is a count).

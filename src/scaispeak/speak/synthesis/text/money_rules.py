@@ -90,8 +90,9 @@ def money(text: str) -> str:
     units, percentages and plain numbers, which would split "$3.5 million".
     """
     text = _COUNTRY_BEFORE_DOLLAR.sub("", text)  # "US$20": the dollar is read as such
-    text = _CODE_BEFORE.sub(lambda m: _CODE_SYMBOLS[m["code"]], text)
+    # The code after an amount first: "20 USD 3 times" is not "20 three dollars".
     text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOLS[m["code"]] + m["amount"], text)
+    text = _CODE_BEFORE.sub(lambda m: _CODE_SYMBOLS[m["code"]], text)
     text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
     text = _ABOUT_MONEY.sub("about ", text)
     text = _TIMES_AN_AMOUNT.sub(" times ", text)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from scaispeak.speak.synthesis.text import date_rules as dates
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
+from scaispeak.speak.synthesis.text import symbol_rules
 from scaispeak.speak.synthesis.text import unit_rules as units
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
 from scaispeak.speak.synthesis.text.money_rules import money
@@ -308,45 +309,7 @@ def acronyms(text: str) -> str:
     return _DOTTED_ACRONYM.sub(_acronym, text)
 
 
-_SYMBOLS = (
-    (re.compile(r"(?<=\d)\s*[*×]\s*(?=\d)"), " times "),
-    # "2 x 3" is arithmetic; "1920x1080", "2x4" (no spaces) are dimensions: "by".
-    (re.compile(r"(?<=\d)\s[xX]\s(?=\d)"), " times "),
-    (re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)"), " by "),  # not a hex literal ("0x1F")
-    # "3x faster", "10X the speed": a multiple ("7800X3D" is a model, "0x" hex).
-    (re.compile(r"(?<![\w.])(?!0[xX])(\d+(?:\.\d+)?)[xX](?=[\s.,;:!?)]|$)"), r"\1 times"),
-    # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms"; not arrows ("->", "=>").
-    (re.compile(r"(?<!\s)\s*(?:<=|≤)\s*"), " less than or equal to "),
-    (re.compile(r"(?<![\s=-])\s*(?:>=|≥)\s*"), " greater than or equal to "),
-    (re.compile(r"(?<=\S)\s+<\s+|(?<![\w<])<(?=\s?\d)"), " less than "),
-    (re.compile(r"(?<=[^\s=-])\s+>\s+|(?<![\w>=-])>(?=\s?\d)"), " greater than "),
-    # Shorthand written with a slash: "w/o sugar", "w/ cream", "N/A".
-    (re.compile(r"\b[wW]/[oO]\b"), "without"),
-    (re.compile(r"\b[wW]/(?=\s)"), "with"),
-    (re.compile(r"\bN/A\b"), "not applicable"),
-    (re.compile(r"\*"), ""),
-    # (?<!\s): a match starts where its spaces do, never inside them; else each start
-    # in a long run of spaces rescans the rest of it (quadratic: minutes for a job).
-    (re.compile(r"(?<!\s)\s*&\s*"), " and "),
-    (re.compile(r"(?<!\s)\s*=\s*"), " equals "),
-    (re.compile(r"(?<!\s)\s*\+\s*"), " plus "),
-    (re.compile(r"(?<!\s)\s*@\s*"), " at "),
-    (re.compile(r"#(?=\d)"), "number "),
-    (re.compile(r"~(?=\s?\d)"), "about "),
-    (re.compile(r"©\s*"), "copyright "),
-    (re.compile(r"(?<!\s)\s*°"), " degrees"),
-)
-
-
-def symbols(text: str) -> str:
-    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, 3x, < > <= >=, w/, w/o, N/A ->
-    words; stray * (emphasis) removed."""
-    for pattern, words in _SYMBOLS:
-        text = pattern.sub(words, text)
-    return text
-
-
-_PARAGRAPH_BREAK = re.compile(r"(?<!\s)\s*\n[^\S\n]*\n\s*")  # (?<!\s): see _SYMBOLS
+_PARAGRAPH_BREAK = re.compile(r"(?<!\s)\s*\n[^\S\n]*\n\s*")  # (?<!\s): see symbol_rules._SYMBOLS
 _WHITESPACE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<!\s)\s+(?=[.,?!;:])")
 _REPEATED_COMMA = re.compile(r",(?:\s*,)+")
@@ -385,7 +348,7 @@ RULES: tuple[Rule, ...] = (
     dates.years,  # after dates and money own their four-digit numbers; before cardinals
     num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"
     num.ordinals_and_fractions,  # after dates ("March 3rd"); before cardinals
-    symbols,  # after emails/urls/units consumed their @ & °; before cardinals ("#5")
+    symbol_rules.symbols,  # after emails/urls/units consumed their @ & °; before cardinals ("#5")
     num.cardinal_numbers,  # last number rule: any digits left are plain quantities
     whitespace,  # last: rules above add and remove spaces freely
 )

@@ -225,7 +225,8 @@ def slashes(text: str) -> str:
     return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)
 
 
-_ORDINAL = re.compile(rf"\b(?P<n>{INTEGER})(?:st|nd|rd|th|ST|ND|RD|TH)\b")
+# Not from inside a number: a long run of digit groups was rescanned from each digit.
+_ORDINAL = re.compile(rf"(?<![\d,])\b(?P<n>{INTEGER})(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 # Halves to tenths, and the finer parts measures are cut in: twelfths, sixteenths,
 # thirty-seconds, sixty-fourths, hundredths ("1/16 inch", "3/32 drill bit").
 _DENOMINATOR = r"(?P<d>100|64|32|16|12|10|[2-9])"

@@ -168,7 +168,7 @@ def open_tag_at_end(text: str) -> int:
 
 
 _LONGEST_HIDDEN = 400  # a <desc> or comment is short; prose naming <title> waits no longer
-_PARTIAL_ENTITY = re.compile(r"&#?\w{0,7}$|<!-?$")
+_PARTIAL_ENTITY = re.compile(r"&#?\w{0,32}$|<!-?$")
 
 
 def held_back_from(text: str) -> int:

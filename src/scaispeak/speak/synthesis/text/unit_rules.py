@@ -93,9 +93,11 @@ _QUANTITY = re.compile(
 )
 _PERCENT = re.compile(r"\s?%")
 # Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
-_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’′](?P<inch>\d{1,2})\s?[\"”″]")
+_FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’′]\s?(?P<inch>\d{1,2})\s?[\"”″]")
 # Feet alone: "6′", or "6' tall" (an apostrophe is a feet mark only before a measure).
-_FEET = re.compile(r"(?<![\w.,])(?P<ft>\d{1,2})\s?(?:′|['’](?=\s+(?:tall|high|long|wide|deep)\b))")
+_FEET = re.compile(
+    r"(?<![\w.,'‘’])(?P<ft>\d{1,2})\s?(?:′|['’](?=\s+(?:tall|high|long|wide|deep)\b))"
+)
 _INCHES_BEFORE_NOUN = re.compile(r"(?<![\w.,\"“])(?P<n>\d{1,3}(?:\.\d)?)[\"”″](?=\s+[a-z])")
 # "2h 30m": after hours, "m" is minutes, not meters.
 _HOURS_MINUTES = re.compile(r"(?<![\w.,])(?P<h>\d+)\s?h\s?(?P<m>\d{1,2})\s?m\b")
@@ -110,7 +112,15 @@ _SPAN_BEFORE_NOUN = re.compile(
     r"|trip|hike|class|course|workshop|webinar|lecture|nap|workout|layover|commute|timer"
     r"|deadline|trial|pharmacy|store|shop|gym|diner|video|podcast|episode|movie|film)s?\b)"
 )
+# "a 3 yr warranty", "a 5 yr old", "a 2 wk course": the same, for years and weeks
+# written in the singular ("25 yrs old" keeps its plural).
+_LONG_SPAN_BEFORE_NOUN = re.compile(
+    r"(?<![\w.,])(?P<n>\d{1,3})\s?(?P<unit>yr|wk)(?=[\s-]+(?:old|warranty|guarantee"
+    r"|contract|lease|plan|subscription|term|loan|program|programme|course|degree"
+    r"|anniversary|period|membership|license|licence|mortgage|bond|note|history)\b)"
+)
 _SPAN_UNITS = {"h": "hour", "hr": "hour", "hrs": "hour", "min": "minute", "mins": "minute"}
+_SPAN_UNITS |= {"yr": "year", "yrs": "year", "wk": "week", "wks": "week"}
 
 
 def _quantity(match: re.Match[str]) -> str:
@@ -128,6 +138,7 @@ def units_and_percent(text: str) -> str:
     text = _FEET.sub(lambda m: f"{m['ft']} {'foot' if m['ft'] == '1' else 'feet'}", text)
     text = _INCHES_BEFORE_NOUN.sub(r"\g<n> inch", text)
     text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
-    text = _SPAN_BEFORE_NOUN.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
+    for span in (_SPAN_BEFORE_NOUN, _LONG_SPAN_BEFORE_NOUN):
+        text = span.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
     text = _QUANTITY.sub(_quantity, text)
     return _PERCENT.sub(" percent", text)
