@@ -301,8 +301,9 @@ _YEAR_IN_CONTEXT = re.compile(
     rf"|©)\s*{_YEAR}\b(?![.,:]\d)"
 )
 # "a 1967 Mustang", "the 2024 Olympics": a year names the model or the event after it;
-# "the 2024 election", "a 2019 report": one thing of that year (a count would be of
-# things: "the 2000 votes", "the 1200 people"; "a 1500 meter race" is said as a year is).
+# "the 2024 election", "a 2019 report": one thing of that year, for years up to 2039 (a
+# count is of things, "the 2000 votes", "the 1200 people", or before a word that counts
+# or prices, "your 2037 balance", "a 2050 word limit").
 _YEAR_BEFORE_NAME = re.compile(
     rf"\b(?P<ctx>(?i:a|the|his|her|its|my|your|our|their|this|that|last|next))\s+{_YEAR}"
     r"(?:(?=\s+[A-Z])|(?<=19\d\d|20[0-3]\d)(?=\s+(?!(?:people|children|men|women|staff"
