@@ -203,6 +203,7 @@ EXACT = [
     ),
     ("quoted_digit_before_a_measure", "Grade '9' high school", "Grade 'nine' high school"),
     ("heart", "I <3 you, love you <3", "I love you, love you"),
+    ("fort", "to Ft. Worth", "to Fort Worth"),
     (
         "span_in_years_singular",
         "a 3 yr warranty, 25 yrs old",

@@ -57,6 +57,11 @@ SENTENCES = [
         "Dr. Smith came. Then Mr. Jones.",
         ["Dr. Smith came.", "Then Mr. Jones."],
     ),
+    (
+        "fort_and_father",
+        "We flew to Ft. Worth. Fr. Brown met us.",
+        ["We flew to Ft. Worth.", "Fr. Brown met us."],
+    ),
     ("example_abbreviation", "Fruit, e.g. apples. Yes.", ["Fruit, e.g. apples.", "Yes."]),
     ("initials", "J. R. R. Tolkien. Yes.", ["J. R. R. Tolkien.", "Yes."]),
     ("dotted_acronym", "The U.S. Army came.", ["The U.S. Army came."]),

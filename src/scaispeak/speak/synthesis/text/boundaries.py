@@ -29,6 +29,7 @@ _NEVER_FINAL = frozenset(
 # final only as written before a name, capitalised.
 _NEVER_FINAL_CAPITALISED = frozenset(
     {"Sen", "Gov", "Gen", "Lt", "Col", "Maj", "Adm", "Cmdr", "Rep", "Pres", "Hon", "Supt", "Apt"}
+    | {"Fr", "Ft"}
 )
 # Their period ends a sentence unless a number follows ("No. 5", "Jan. 5", "Fig. 2").
 _BEFORE_NUMBER = frozenset(

@@ -182,6 +182,7 @@ _DOTTED_TITLES = {
     "Hon": "Honorable",
     "Supt": "Superintendent",
     "Fr": "Father",
+    "Ft": "Fort",  # "Ft. Worth", "Ft. Lauderdale"
 }
 _TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_TITLES)})(?:\.|(?=\s+[A-Z]))")
 _DOTTED_TITLE = re.compile(rf"\b(?P<abbr>{'|'.join(_DOTTED_TITLES)})\.(?=\s+[A-Z])")
