@@ -34,6 +34,14 @@ _FFMPEG_FORMATS = (AudioFormat.opus, AudioFormat.mp3)
 _log = logging.getLogger(__name__)
 
 
+def _closed_already(_code: int) -> None:
+    """What a released sender reports a close to: the session has closed already."""
+
+
+def _heard_already(_latency: float) -> None:
+    """What a released sender reports first audio to: nobody is listening."""
+
+
 class Sender:
     def __init__(
         self,
@@ -54,6 +62,12 @@ class Sender:
         self._encoder: StreamEncoder | None = None
         self.delivery: Delivery | None = None
         self._sending_since: float | None = None
+
+    def release(self) -> None:
+        """Forget the encoder and the session's callbacks once the session is closed."""
+        self._encoder = None
+        self._on_closed = _closed_already
+        self._on_first_audio = _heard_already
 
     def begin(self, encoder: StreamEncoder, delivery: Delivery) -> None:
         """The stream started: from now on frames are encoded and counted."""

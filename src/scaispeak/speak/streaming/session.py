@@ -186,6 +186,10 @@ class StreamSession:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._mark_closed(GONE)
+        # A cancelled task's traceback and the sender's callbacks kept this session (and
+        # an Opus or MP3 encoder's FFmpeg threads) alive until a rare full collection.
+        self._tasks.clear()
+        self._sender.release()
 
     async def _handle(self, message: p.ClientMessage) -> None:
         match message:
