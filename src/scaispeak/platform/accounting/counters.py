@@ -20,8 +20,6 @@ from scaispeak.platform.db import utcnow
 
 TENANT_ROW = ""
 """user_id of the counter row that holds the whole tenant's spend."""
-_UNCOUNTED = "-"
-"""A period key no counter has: no budget reads this work."""
 
 
 def period_start(period: BudgetPeriod, moment: datetime) -> datetime | None:
@@ -68,15 +66,13 @@ async def _update_counters(
     session: AsyncSession, reservation: Reservation, unreserved: int, spent: int
 ) -> None:
     held = (reservation.period_key, _users(reservation, reservation.user_capped))
-    now = held if not spent else await _rows_read_now(session, reservation, held)
+    now = held if not spent else (await _rows_read_now(session, reservation) or held)
     if now == held:  # the budget is as it was: one statement does both
         await _change(session, reservation, held, reserved=-unreserved, spent=spent)
         return
     if unreserved:
         await _change(session, reservation, held, reserved=-unreserved, spent=0)
-    for user_id in now[1]:
-        await ensure_counter(session, reservation.tenant_id, user_id, now[0])
-    await _change(session, reservation, now, reserved=0, spent=spent)
+    await _count_spent(session, reservation, now, spent)
 
 
 Rows = tuple[str, list[str]]
@@ -87,10 +83,10 @@ def _users(reservation: Reservation, capped: bool) -> list[str]:
     return [TENANT_ROW] + ([reservation.user_id] if capped else [])
 
 
-async def _rows_read_now(session: AsyncSession, reservation: Reservation, held: Rows) -> Rows:
+async def _rows_read_now(session: AsyncSession, reservation: Reservation) -> Rows | None:
     """The rows the tenant's budget counts this hold's spending on now: the period of
     the hold's moment under the budget's period now, and the user's row if it is capped
-    now. The hold's own rows if the budget is gone.
+    now. None if the tenant has no budget.
 
     The budget is read under a share lock (PostgreSQL): a budget change recounts the
     new rows from the ledger, and a settlement that read the old budget just before it
@@ -102,9 +98,18 @@ async def _rows_read_now(session: AsyncSession, reservation: Reservation, held: 
         Budget, reservation.tenant_id, with_for_update={"read": True}, populate_existing=True
     )
     if budget is None or reservation.created_at is None:
-        return held
+        return None
     key = period_key(budget.period, reservation.created_at)
     return key, _users(reservation, budget.per_user_limit_micros is not None)
+
+
+async def _count_spent(
+    session: AsyncSession, reservation: Reservation, rows: Rows, spent: int
+) -> None:
+    """Count ``spent`` on ``rows``, made first where no counter has them yet."""
+    for user_id in rows[1]:
+        await ensure_counter(session, reservation.tenant_id, user_id, rows[0])
+    await _change(session, reservation, rows, reserved=0, spent=spent)
 
 
 async def _change(
@@ -145,9 +150,6 @@ async def count_under_a_new_budget(
     held_at = reservation.created_at
     if held_at is None or utcnow() - held_at < _BRIEF_WORK:
         return  # kept off the hot path: see _BRIEF_WORK
-    rows = await _rows_read_now(session, reservation, (_UNCOUNTED, []))
-    if rows[0] == _UNCOUNTED:
-        return
-    for user_id in rows[1]:
-        await ensure_counter(session, reservation.tenant_id, user_id, rows[0])
-    await _change(session, reservation, rows, reserved=0, spent=cost_micros)
+    rows = await _rows_read_now(session, reservation)
+    if rows is not None:
+        await _count_spent(session, reservation, rows, cost_micros)
