@@ -99,6 +99,16 @@ EXACT = [
     ("saint_before_name", "St. Louis", "Saint Louis"),
     ("street_after_name", "on Main St.", "on Main Street."),
     ("street_mid_sentence", "Main St., Boston", "Main Street, Boston"),
+    (
+        "junior_before_a_day_named_after_him",
+        "Martin Luther King Jr. Day is Monday. I met Sam Jr. He waved.",
+        "Martin Luther King Junior Day is Monday. I met Sam Junior. He waved.",
+    ),
+    (
+        "junior_before_a_street",
+        "12 King Jr. Blvd. in Atlanta",
+        "twelve King Junior Boulevard in Atlanta",
+    ),
     ("etc_mid_sentence", "apples, etc. and pears", "apples, et cetera and pears"),
     ("etc_ends_sentence", "apples, etc. Then", "apples, et cetera. Then"),
     ("for_example", "fruit, e.g. apples", "fruit, for example apples"),

@@ -80,6 +80,11 @@ SENTENCES = [
         ["I live on Maple Ln.", "It is quiet."],
     ),
     ("pm_before_capital", "At 5 p.m. We ate.", ["At 5 p.m.", "We ate."]),
+    (
+        "junior_before_a_day_named_after_him",
+        "Martin Luther King Jr. Day is Monday. I met Sam Jr. He waved.",
+        ["Martin Luther King Jr. Day is Monday.", "I met Sam Jr.", "He waved."],
+    ),
     ("no_space_no_split", "Visit example.com today.", ["Visit example.com today."]),
     ("list_items", "Buy:\n- milk\n- eggs", ["Buy:", "- milk", "- eggs"]),
 ]
@@ -395,6 +400,8 @@ def _fed(text: str, chunk: int | None) -> list[Segment]:
         ("Call us (800) 555-0199 anytime, day or night.", "(800) 555-0199"),
         # Decided on the "E" alone, "p.m." ended a sentence before its time zone.
         ("We meet at 3 p.m. EST tomorrow, then lunch. Then more.", "3 p.m. EST"),
+        # Decided on the "D" alone, "Jr." ended a sentence before the day named after him.
+        ("We rest on Martin Luther King Jr. Day, then work. Then more.", "King Jr. Day"),
     ],
 )
 def test_a_stream_never_cuts_inside_a_date_a_phone_number_or_a_time(

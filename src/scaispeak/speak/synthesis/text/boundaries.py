@@ -54,6 +54,16 @@ _TIME_ZONE_NEXT = re.compile(
     r"|Eastern|Central|Mountain|Pacific)\b"
 )
 
+# After "Jr."/"Sr.", a day, a street or a building named after the person goes on with
+# the sentence ("Martin Luther King Jr. Day", "King Jr. Blvd.", "Smith Sr. High School").
+_NAMED_AFTER_A_PERSON = re.compile(
+    r"\s+(?:Day|Blvd|Boulevard|Ave|Avenue|Dr|Drive|St|Street|Way|Pkwy|Parkway|Hwy|Highway"
+    r"|Memorial|High|Elementary|Middle|School|Library|Park|Center|Centre|Bridge|Airport|Hall"
+    r"|Plaza|Foundation|Institute|Award|Prize|Stadium|Arena|Hospital|University|College"
+    r"|Academy)\b"
+)
+_NAME_SUFFIXES = frozenset({"jr", "sr"})
+
 _TERMINATOR = re.compile(r"[.?!…]+[\"'”’)\]]*(?=\s|$)")
 _TOKEN_BEFORE = re.compile(r"[^\s\"'“‘(\[]*$")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
@@ -96,6 +106,11 @@ def keeps_final_period(text: str, index: int) -> bool:
     return not following or following[0].isupper() or "\n" in rest[: len(rest) - len(following)]
 
 
+def named_after_a_person_follows(text: str, index: int) -> bool:
+    """Whether a day or place named after someone comes next: "King Jr. Day" goes on."""
+    return _NAMED_AFTER_A_PERSON.match(text, index) is not None
+
+
 def time_zone_follows(text: str, index: int) -> bool:
     """Whether a time zone ("ET", "PST", "UTC") comes next: "5 p.m. ET" goes on."""
     return _TIME_ZONE_NEXT.match(text, index) is not None
@@ -127,6 +142,8 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return not (following or "").isdigit()
     if lower in _MERIDIEMS and time_zone_follows(text, match.end()):
         return False
+    if lower in _NAME_SUFFIXES and named_after_a_person_follows(text, match.end()):
+        return False
     if lower in _MAYBE_FINAL:
         return following is None or following.isupper()
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
@@ -135,11 +152,13 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
 _UNFINISHED_WORD = re.compile(r"(?<!\s)\s*[A-Za-z]{1,7}\Z")  # (?<!\s): linear in spaces
 
 
-def _zone_may_follow(text: str, match: re.Match[str]) -> bool:
-    """Streaming: after "p.m." the next word has begun but may still grow into a time
-    zone ("E" of "EST", which continues the sentence): decide once it is whole."""
+def _next_word_decides(text: str, match: re.Match[str]) -> bool:
+    """Streaming: after "p.m." or "Jr." the next word has begun but may still grow into
+    one that continues the sentence ("E" of "EST", "D" of "Day"): decide once it is whole."""
     word = _token_before(text, match.start()).lower()
-    return word in _MERIDIEMS and _UNFINISHED_WORD.match(text, match.end()) is not None
+    if word not in _MERIDIEMS and word not in _NAME_SUFFIXES:
+        return False
+    return _UNFINISHED_WORD.match(text, match.end()) is not None
 
 
 def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
@@ -152,7 +171,7 @@ def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
     cuts: dict[int, Boundary] = {}
     for match in _TERMINATOR.finditer(text):
         following = _next_char(text, match.end())
-        if open_end and (following is None or _zone_may_follow(text, match)):
+        if open_end and (following is None or _next_word_decides(text, match)):
             continue
         if _ends_sentence(text, match, following):
             cuts[match.end()] = "sentence"

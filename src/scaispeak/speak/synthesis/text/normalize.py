@@ -19,7 +19,10 @@ from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text import symbol_rules
 from scaispeak.speak.synthesis.text import unit_rules as units
-from scaispeak.speak.synthesis.text.boundaries import keeps_final_period
+from scaispeak.speak.synthesis.text.boundaries import (
+    keeps_final_period,
+    named_after_a_person_follows,
+)
 from scaispeak.speak.synthesis.text.money_rules import money
 from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
@@ -271,6 +274,14 @@ def _street_type(match: re.Match[str]) -> str:
     return _STREET_TYPES[match["abbr"]] + ("." if match["dot"] and _period_ends(match) else "")
 
 
+def _maybe_final(match: re.Match[str]) -> str:
+    abbreviation = match["abbr"].lower()
+    ends = keeps_final_period(match.string, match.end())
+    if abbreviation in ("jr", "sr") and named_after_a_person_follows(match.string, match.end()):
+        ends = False  # "Martin Luther King Jr. Day"
+    return _MAYBE_FINAL[abbreviation] + ("." if ends else "")
+
+
 def abbreviations(text: str) -> str:
     """Mr., Dr., St. (Saint before a capitalised name unless after a street's name), etc.
 
@@ -283,12 +294,7 @@ def abbreviations(text: str) -> str:
     text = _DOTTED_TITLE.sub(lambda m: _DOTTED_TITLES[m["abbr"]], text)
     text = _SAINT_OR_STREET.sub(_saint_or_street, text)
     text = _STREET_TYPE.sub(_street_type, text)
-    text = _MAYBE_FINAL_ABBREVIATION.sub(
-        lambda m: (
-            _MAYBE_FINAL[m["abbr"].lower()] + ("." if keeps_final_period(m.string, m.end()) else "")
-        ),
-        text,
-    )
+    text = _MAYBE_FINAL_ABBREVIATION.sub(_maybe_final, text)
     for pattern, words in _INLINE_ABBREVIATIONS:
         text = pattern.sub(words, text)
     return _DOCTORATE.sub(lambda m: "PhD" + ("." if m["dot"] and _period_ends(m) else ""), text)
