@@ -143,6 +143,17 @@ EXACT = [
     ("phone_local_leading_zero", "see 555-0123", "see five five five, zero one two three"),
     ("phone_local_looking_like_range", "pages 200-1000", "pages two hundred to one thousand"),
     (
+        "phone_local_not_round",
+        "My number is 555-1234.",
+        "My number is five five five, one two three four.",
+    ),
+    ("range_of_round_numbers", "300-1500 words", "three hundred to fifteen hundred words"),
+    (
+        "range_opened_by_from",
+        "from 555-1234 people",
+        "from five hundred fifty-five to twelve thirty-four people",
+    ),
+    (
         "phone_extension",
         "(555) 123-4567 ext. 89",
         "five five five, one two three, four five six seven, extension eight nine",

@@ -20,12 +20,13 @@ _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){
 _PHONE_TRUNK_ZERO = re.compile(
     r"(?<![\w+.,/-])0\d{2,4}(?:[\s-]\d{3,6}){1,2}(?![\w-]|[.,]\d)" + _EXTENSION
 )
-# "555-1234" is also how a range is written ("200-1000"): it is a local number when its
-# last four digits start with 0 (no quantity is written so), or when a word that asks
-# for a number to be called comes just before it.
+# "555-1234" is also how a range is written ("200-1000"): it is a local number when a
+# word that asks for a number to be called comes just before it, when its last four
+# digits start with 0 (no quantity is written so), or when it is not round as a range's
+# ends are ("250-1200") and no word that opens a range comes before it ("from", "pages").
 _PHONE_WORDS = r"\b(?i:call|dial|phone|tel|telephone|text|fax|mobile|cell|reach\s+(?:us|me)\s+at)"
 _PHONE_LOCAL = re.compile(
-    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
+    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/$€£¥₹#-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
     r"(?![\w-]|[.,]\d)" + _EXTENSION
 )
 # N11 service numbers (911, 411, ...) are said digit by digit when someone is to call them.
@@ -52,9 +53,20 @@ def _trunk_zero_number(match: re.Match[str]) -> str:
     return _speak_digit_groups(match) if 10 <= digits <= 11 else match[0]  # UK, EU lengths
 
 
+_RANGE_OPENS = re.compile(r"\b(?i:from|between|pages?|pp\.?|ages?|sizes?)\s$")
+
+
+def _written_as_a_range(match: re.Match[str]) -> bool:
+    first, last = match["local"][:3], match["local"][4:]
+    if last[0] == "0":
+        return False
+    opened = _RANGE_OPENS.search(match.string, max(0, match.start() - 10), match.start())
+    return opened is not None or (first[-1] == "0" and last[-1] == "0")
+
+
 def _local_number(match: re.Match[str]) -> str:
-    if not match["ctx"] and match["local"][4] != "0":
-        return match[0]  # likely a range: "200-1000"
+    if not match["ctx"] and _written_as_a_range(match):
+        return match[0]  # "200-1000", "from 555-1234"
     return (match["ctx"] or "") + _speak_digit_groups(match, start="local")
 
 
