@@ -444,6 +444,23 @@ EXACT = [
     ("grouped_quantities_kept", "It is 0 100 200", "It is zero one hundred two hundred"),
     ("euro_decimal_comma", "It costs €12,50.", "It costs twelve euros and fifty cents."),
     ("euro_thousands_kept", "€1,250", "one thousand two hundred fifty euros"),
+    ("euro_thousands_dot", "€1.000", "one thousand euros"),
+    (
+        "euro_thousands_dot_and_decimal_comma",
+        "1.234,56 €",
+        "one thousand two hundred thirty-four euros and fifty-six cents",
+    ),
+    ("dotted_thousands", "It is 1.000.000.", "It is one million."),
+    (
+        "dotted_thousands_decimal_comma",
+        "2.500.000,50 €",
+        "two million five hundred thousand euros and fifty cents",
+    ),
+    (
+        "ip_address_not_thousands",
+        "ip 10.100.100.100",
+        "ip ten dot one hundred dot one hundred dot one hundred",
+    ),
     ("feet_and_inches", "He is 5'10\" tall", "He is five foot ten tall"),
     ("inches_before_a_noun", 'a 27" monitor', "a twenty-seven inch monitor"),
     ("times_sign_as_x", "2 x 3 = 6", "two times three equals six"),

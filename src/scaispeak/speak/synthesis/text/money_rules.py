@@ -69,12 +69,31 @@ _EURO_DECIMAL_COMMA = re.compile(
     r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
     r"|(?<![\w.,])(?P<int2>\d+),(?P<frac2>\d{1,2})(?=\s?€)"
 )
+# ...and with a thousands dot: "€1.000", "1.234,56 €". An amount in euros is never
+# written with three decimals, so the dot groups thousands.
+_EURO_THOUSANDS_DOT = re.compile(
+    r"(?P<before>€\s?)(?P<int>\d{1,3})\.(?P<thousands>\d{3})(?:,(?P<frac>\d{1,2}))?(?![\d.,])"
+    r"|(?<![\w.,])(?P<int2>\d{1,3})\.(?P<thousands2>\d{3})(?:,(?P<frac2>\d{1,2}))?(?=\s?€)"
+)
 _AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]\.?\d)"
 _ABOUT_MONEY = re.compile(rf"~\s?{_AN_AMOUNT_NEXT}")
 # "Qty 2 x $5.99": a count times a price. The symbols rule reads "2 x 3" as "times" but
 # only between digits, and by then the price is words.
 _TIMES_AN_AMOUNT = re.compile(rf"(?<=\d)\s?[xX×*]\s?{_AN_AMOUNT_NEXT}")
 _CENTS_ONLY = re.compile(rf"{_SYMBOL}\.(?P<frac>\d\d)\b(?![.,]\d)")
+
+
+def _thousands_comma(match: re.Match[str]) -> str:
+    if match["int"] is not None:
+        before, integer, thousands, frac = (
+            match["before"],
+            match["int"],
+            match["thousands"],
+            match["frac"],
+        )
+    else:
+        before, integer, thousands, frac = "", match["int2"], match["thousands2"], match["frac2"]
+    return f"{before}{integer},{thousands}" + (f".{frac}" if frac else "")
 
 
 def _decimal_point(match: re.Match[str]) -> str:
@@ -93,6 +112,7 @@ def money(text: str) -> str:
     # The code after an amount first: "20 USD 3 times" is not "20 three dollars".
     text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOLS[m["code"]] + m["amount"], text)
     text = _CODE_BEFORE.sub(lambda m: _CODE_SYMBOLS[m["code"]], text)
+    text = _EURO_THOUSANDS_DOT.sub(_thousands_comma, text)
     text = _EURO_DECIMAL_COMMA.sub(_decimal_point, text)
     text = _ABOUT_MONEY.sub("about ", text)
     text = _TIMES_AN_AMOUNT.sub(" times ", text)

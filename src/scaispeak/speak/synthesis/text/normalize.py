@@ -339,6 +339,7 @@ RULES: tuple[Rule, ...] = (
     urls,  # before anything that reads dots, slashes, digits or symbols
     phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
+    num.dotted_thousands,  # before dates, ranges and money: "1.000.000" is one number
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
     num.ranges,  # after phones/dates own their dashes; before times, negatives and money
     ratios,  # after ranges ("9:00-17:00"); before times would read "a ratio of 10:30"

@@ -85,6 +85,34 @@ def _identifier(match: re.Match[str]) -> str:
     return context + spoken
 
 
+# Thousands grouped by dots, as much of Europe writes them ("1.000.000", "2.500.000,50"):
+# two groups or more, which no decimal or version is written with. Four groups that
+# could each be a byte ("10.100.100.100") are an IP address, read dot by dot later.
+_DOTTED_THOUSANDS = re.compile(
+    r"(?<![\w.,])(?P<int>\d{1,3}(?:\.\d{3}){2,})(?:,(?P<frac>\d{1,2}))?(?!\w|[.,]\d)"
+)
+
+
+def _is_an_address(groups: list[str]) -> bool:
+    leading_zero = any(len(group) > 1 and group.startswith("0") for group in groups)
+    return len(groups) == 4 and not leading_zero and all(int(group) <= 255 for group in groups)
+
+
+def _dotted_thousands(match: re.Match[str]) -> str:
+    groups = match["int"].split(".")
+    if _is_an_address(groups):
+        return match[0]
+    return ",".join(groups) + (f".{match['frac']}" if match["frac"] else "")
+
+
+def dotted_thousands(text: str) -> str:
+    """1.000.000 -> "1,000,000", 2.500.000,50 -> "2,500,000.50"; "10.100.100.100" stays.
+
+    Runs before dates, ranges and money, which read digits grouped by commas.
+    """
+    return _DOTTED_THOUSANDS.sub(_dotted_thousands, text)
+
+
 def identifiers(text: str) -> str:
     """ZIP 90210, "ending in 4242", order #12345, IL 62704 -> digit by digit.
 
