@@ -126,3 +126,21 @@ async def test_receivers_whose_dns_hangs_never_starve_the_services_threads(
         assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 2) == "free"
     finally:
         hung.set()
+
+
+async def answer_500(writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+
+
+async def test_a_webhook_urls_path_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Receivers such as Slack's carry their secret in the path, which the log's
+    redaction (query strings, credentials) would keep."""
+    async with raw_receiver(answer_500) as url:
+        secret_url = url.replace("/hook", "/services/T000/B000/XXXXSECRET")
+        with caplog.at_level("WARNING", logger="scaispeak"):
+            sent, _ = await _send_timed(secret_url)
+    assert sent is Sent.FAILED
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "answered 500" in logged and "127.0.0.1" in logged
+    assert "XXXXSECRET" not in logged
