@@ -7,13 +7,29 @@ missing.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
 
 from fastapi import status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from scaispeak.platform.ranges import ByteRange
 from scaispeak.platform.storage.base import BlobStore
+
+# A document an uploader chose (a signed consent form, a licence's proof) is checked only
+# by its first bytes: these keep a browser from running anything in it on the API's
+# origin, where a ``?token=`` URL can be read.
+_SAFE_DOCUMENT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
+def document_response(data: bytes, media_type: str, stem: str) -> Response:
+    """An uploaded document (PDF, PNG or JPEG), shown inline but never run as a page."""
+    name = stem + (mimetypes.guess_extension(media_type) or "")
+    headers = {**_SAFE_DOCUMENT_HEADERS, "Content-Disposition": f'inline; filename="{name}"'}
+    return Response(data, media_type=media_type, headers=headers)
 
 
 async def blob_response(

@@ -41,6 +41,11 @@ async def test_document_consent_waits_for_approval_then_builds(
     assert voice["id"] in [p["voice"]["id"] for p in pending]
     document = await voice_app.client.get(f"{VOICES}/{voice['id']}/consent/document", headers=root)
     assert document.content == PDF
+    # The uploader chose the file; only its first bytes were checked: it must never run
+    # as a page on the API's origin, where a reviewer's ?token= URL could be read.
+    assert document.headers["X-Content-Type-Options"] == "nosniff"
+    assert document.headers["Content-Security-Policy"].startswith("sandbox")
+    assert document.headers["Content-Disposition"].endswith('.pdf"')
     await voice_app.runtime.builder.drain()
     assert not voice_app.fitter.fitted, "nothing is built before approval"
     approved = await voice_app.client.post(

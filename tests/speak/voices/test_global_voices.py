@@ -243,6 +243,8 @@ async def test_the_audit_trail_keeps_each_licence_as_it_stood_and_every_proof(
             assert await voice_app.storage.get(key) == proof
         got = await voice_app.client.get(f"{url}/licence/proof", headers=root)
         assert got.content == proofs[-1]
+        assert got.headers["X-Content-Type-Options"] == "nosniff"
+        assert got.headers["Content-Security-Policy"].startswith("sandbox")
 
 
 async def test_a_stock_licence_the_package_restates_is_audited_once(sqlite_app: LiveApp) -> None:

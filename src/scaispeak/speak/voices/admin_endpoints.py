@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
+from scaispeak.platform.blob_response import document_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Forbidden
 from scaispeak.speak.context import speak_context
@@ -87,7 +88,7 @@ async def get_licence_proof(
 ) -> Response:
     storage = platform_context(request).storage
     data, media_type = await licences.licence_proof(session, storage, caller, voice_id)
-    return Response(data, media_type=media_type)
+    return document_response(data, media_type, f"licence-{voice_id}")
 
 
 @router.get("/voices/audit/verify")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
+from scaispeak.platform.blob_response import document_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot
 from scaispeak.speak.voices import consent, document_intake, intake
 from scaispeak.speak.voices.errors import UploadTooLarge
@@ -154,7 +155,7 @@ async def consent_document(
 ) -> Response:
     """Superadmins: the signed document behind a voice, to review before deciding."""
     data, media_type = await consent.document_of(session, voices_runtime(request), caller, voice_id)
-    return Response(data, media_type=media_type)
+    return document_response(data, media_type, f"consent-{voice_id}")
 
 
 async def _decide(
