@@ -21,6 +21,10 @@ from scaispeak.speak.synthesis.text import normalize_text
         pytest.param("A 16:9 screen.", "sˈɪkstiːn tə nˈaɪn", id="ratio_not_colon"),
         pytest.param("An RTX 4090 card.", "fˈɔːɹɾi nˈaɪnti", id="model_number"),
         pytest.param("At 60fps it runs.", "ˌɛfpˌiː", id="frame_rate_letters"),
+        pytest.param("Print on A4 paper.", "ˈeɪfˈɔːɹ", id="paper_size_letter"),
+        pytest.param("Vitamin A deficiency.", "vˈaɪɾəmɪn ˈeɪ", id="letter_a_named_thing"),
+        pytest.param("Is it A or B?", "ˈeɪ ɔːɹ", id="letter_a_in_pair"),
+        pytest.param("The F-150 truck.", "wˈʌn fˈɪfti", id="letters_dash_model"),
     ],
 )
 def test_reading_is_said_by_espeak(written: str, said: str) -> None:

@@ -1,4 +1,5 @@
-"""Model numbers and video formats: "RTX 4090", "Boeing 747", "A380", "1080p", "4K videos".
+"""Model numbers and video formats: "RTX 4090", "Boeing 747", "A380", "1080p", "4K videos";
+and the letter "A" where espeak would say the article ("A4", "Vitamin A deficiency").
 
 People say a product's number in pairs of digits, as they say a year ("forty ninety",
 "seven forty-seven"), not as a quantity ("four thousand ninety"). A capitalised word
@@ -27,6 +28,26 @@ _AIRBUS = re.compile(
 )
 
 
+# A code of capitals, a dash and a number of three or four digits: "F-150", "SHA-256",
+# "US-101", "T-1000" are said as models are ("F one fifty", "SHA two fifty-six").
+_LETTERS_DASH_NUMBER = re.compile(r"\b(?P<letters>[A-Z]{1,3})-(?P<n>[1-9]\d{2,3})\b(?![.,]\d|-)")
+# A capital "A" and a number ("A4" paper, seat "A12", an "A1" grade): espeak says a lone
+# "A" as the article ("uh four"); "A-four" makes it say the letter.
+_LETTER_A_AND_NUMBER = re.compile(r"\bA(?P<n>\d{1,2})\b(?![.,]\d)")
+# The letter before a word where the article cannot be: after an article ("an A on the
+# test", "the A team") or a word that names things by letter ("Vitamin A deficiency",
+# "Plan A worked", "Type A personality"). Before punctuation espeak says the letter.
+_NAMED_BY_LETTER = (
+    r"an|the|plan|vitamin|type|exhibit|grade|option|class|section|group|team|category|row"
+    r"|gate|terminal|level|block|tier|side|part|appendix|size|series|hepatitis|platform"
+    r"|building|wing|zone|lot|form|phase|step|figure|table|chapter|box|blood"
+)
+_LETTER_A_BEFORE_A_WORD = re.compile(rf"(?P<before>\b(?i:{_NAMED_BY_LETTER})\s)A(?=\s+\w)")
+# ...and beside another letter: "A or B", "from A to Z", "A and B".
+_LETTER_A_IN_A_PAIR = re.compile(r"\bA(?=\s+(?:or|and|to|through|versus|vs\.?)\s+[A-Z]\b)")
+_GRADE_A_PLUS = re.compile(r"\bA\+(?![\w+])")
+
+
 def _model(match: re.Match[str]) -> str:
     words = say.model_number(int(match["n"]))
     if match["plural"]:
@@ -42,12 +63,28 @@ def _airbus(match: re.Match[str]) -> str:
 
 
 def model_numbers(text: str) -> str:
-    """RTX 4090 -> "RTX forty ninety", Boeing 747 -> "seven forty-seven", A380 -> "A-three eighty".
+    """RTX 4090 -> "RTX forty ninety", Boeing 747 -> "seven forty-seven", A380 -> "A-three eighty",
+    F-150 -> "F-one fifty", A4 -> "A-four".
 
     Runs after units ("24GB") and before years and cardinals, which read "4090" as a count.
     """
     text = _AFTER_PRODUCT_LINE.sub(_model, text)
-    return _AIRBUS.sub(_airbus, text)
+    text = _AIRBUS.sub(_airbus, text)
+    text = _LETTERS_DASH_NUMBER.sub(
+        lambda m: f"{m['letters']}-{say.model_number(int(m['n']))}", text
+    )
+    return _LETTER_A_AND_NUMBER.sub(lambda m: f"A-{say.cardinal(int(m['n']))}", text)
+
+
+def letter_a(text: str) -> str:
+    """ "Vitamin A deficiency", "an A on the test", "an A+" -> "A-", "A-plus": the letter,
+    which espeak would say as the article ("uh").
+
+    Runs before symbols, which would read the "+" alone.
+    """
+    text = _GRADE_A_PLUS.sub("A-plus", text)
+    text = _LETTER_A_IN_A_PAIR.sub("A-", text)
+    return _LETTER_A_BEFORE_A_WORD.sub(r"\g<before>A-", text)
 
 
 # Video lines and scans said like model numbers: "1080p" is "ten eighty p".

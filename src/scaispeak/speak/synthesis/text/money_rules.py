@@ -25,7 +25,8 @@ _DOLLAR_COUNTRIES = {
 _SYMBOL = rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$))?(?P<sym>[$€£¥₹])"
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
-    r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b)?"
+    r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b"
+    r"|\s(?P<spaced>[MB]|bn|mn)\b(?![&'’-]))?"  # "$1.5 M", "$2 bn"; not "$5 M&Ms"
 )
 _MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹])")
 
@@ -47,7 +48,8 @@ def _prices_a_thing(match: re.Match[str]) -> bool:
 
 def _money(match: re.Match[str]) -> str:
     groups = match.groupdict()
-    scale = groups.get("scale") or SCALES.get((groups.get("abbr") or "").lower(), "")
+    abbreviation = groups.get("abbr") or groups.get("spaced") or ""
+    scale = groups.get("scale") or SCALES.get(abbreviation.lower(), "")
     integer = groups.get("int") or "0"  # "$.50"
     adjective = _prices_a_thing(match)
     country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")

@@ -353,6 +353,7 @@ RULES: tuple[Rule, ...] = (
     scaled_numbers,  # after money ("$5k"); before units ("5 MB" keeps its space)
     units.units_and_percent,  # after money; needs the literal "1" for singular units
     models.model_numbers,  # after units ("RTX 4090 24GB"); before years and cardinals
+    models.letter_a,  # before symbols read the "+" of "an A+" alone
     dates.years,  # after dates and money own their four-digit numbers; before cardinals
     num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"
     num.ordinals_and_fractions,  # after dates ("March 3rd"); before cardinals

@@ -160,6 +160,9 @@ _SCALE_LETTERS = "|".join(sorted(SCALES, key=len, reverse=True))
 _SCALE_AFTER = re.compile(rf"(?:(?i:{_SCALE_LETTERS})|\s(?:thousand|million|billion|trillion))\b")
 
 
+_EQUALS_AFTER = re.compile(r"\s?=")
+
+
 def _range(match: re.Match[str]) -> str:
     first, second = match["a"], match["b"]
     symbol = match["s1"] or match["s2"]
@@ -173,6 +176,8 @@ def _range(match: re.Match[str]) -> str:
         _DOTTED_CLOCK.fullmatch(part) for part in (first, second)
     ):
         return f"{first.replace('.', ':')} to {second.replace('.', ':')}"
+    if _EQUALS_AFTER.match(match.string, match.end()):
+        return match.group()  # "3-5=-2": a sum, the subtraction rule's
     low, high = float(first.replace(",", "")), float(second.replace(",", ""))
     if low >= high:  # "10 - 5" is a subtraction, "3-2" a score: not a range
         return f"{first} to {second}" if _working_hours(match) else match.group()
@@ -208,7 +213,9 @@ def ranges(text: str) -> str:
 
 
 _NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−](?=[$€£¥₹]?\.?\d)")
-_SUBTRACTION = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£¥₹]?\d)")
+_SUBTRACTION = re.compile(
+    r"(?<=\d)\s[-−]\s(?=[$€£¥₹]?\d)|(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)"  # "5-3=2" too
+)
 
 
 def negative_numbers(text: str) -> str:
