@@ -176,6 +176,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
     from scaispeak.app import create_app  # the models' libraries: seconds to import
     from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
+    from scaispeak.platform.http_protocol import BoundedHeadProtocol
 
     app = create_app(settings, runs_jobs=not args.no_worker)
     # No uvicorn access log: it writes each URL whole, and a browser's ``?token=`` with
@@ -188,6 +189,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         access_log=False,
         ws_max_size=WEBSOCKET_MESSAGE_MAX_BYTES,
+        http=BoundedHeadProtocol,
     )
     uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
+from scaispeak.platform.http_protocol import BoundedHeadProtocol
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ class ServerThread:
             port=self.port,
             log_level="warning",
             ws_max_size=WEBSOCKET_MESSAGE_MAX_BYTES,  # as `scaispeak serve` runs it
+            http=BoundedHeadProtocol,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from scaispeak.platform.http_protocol import BoundedHeadProtocol
 from scaispeak.platform.observability import Refresh, ops_router
 from scaispeak.platform.readiness import Probe
 
@@ -57,7 +58,9 @@ class OpsServer:
             listening = listening_socket(host, port)
         except OSError as exc:
             raise SystemExit(f"cannot serve health endpoints on {host}:{port}: {exc}") from exc
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app, log_config=None, access_log=False, lifespan="off", http=BoundedHeadProtocol
+        )
         self._server = _Embedded(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[listening]))
 

@@ -1,0 +1,70 @@
+"""uvicorn's HTTP protocol (httptools) with a bound on each request's head.
+
+httptools buffers a request line and headers of any size before the app sees them:
+an anonymous client sending an 8 MB header was read in full and answered 200. Every
+body and WebSocket message has a limit (``body_limits.py``); this is the head's. Past
+it the connection gets a 431 (RFC 6585) and is closed, before authentication, with no
+more than a read or two beyond the limit held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# The request line and every header together. nginx allows 32 KiB by default (4 x 8k);
+# the service's own headers are far smaller (a browser token travels in the query).
+HEAD_MAX_BYTES = 64 * 1024
+
+
+def _head_too_large_response() -> bytes:
+    problem = json.dumps(
+        {
+            "type": "https://scaispeak.dev/problems/headers_too_large",
+            "title": "Request Header Fields Too Large",
+            "status": 431,
+            "detail": f"The request line and headers may take at most {HEAD_MAX_BYTES} bytes.",
+            "code": "headers_too_large",
+        }
+    ).encode()
+    head = (
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        "content-type: application/problem+json\r\n"
+        f"content-length: {len(problem)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + problem
+
+
+_HEAD_TOO_LARGE = _head_too_large_response()
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    """Counts the bytes that arrive while a request's head is being parsed."""
+
+    _head_bytes = 0
+    _in_body = False
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_body:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        # Checked once the read is parsed: one read may hold a whole request and the
+        # start of the next, and only a head still unfinished is over the limit.
+        if not self._in_body and self._head_bytes > HEAD_MAX_BYTES:
+            self._refuse_head()
+
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_body = False  # a kept-alive connection's next request starts its head
+        self._head_bytes = 0
+
+    def _refuse_head(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.close()
