@@ -21,6 +21,7 @@ from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.db import Database
 from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
+from scaispeak.platform.head_requests import HeadAsGet
 from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.openapi import document_problems
@@ -133,6 +134,8 @@ def create_app(
     app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
     document_problems(app)
+    # Innermost of the middleware: the access log and metrics see the HEAD as sent.
+    app.add_middleware(HeadAsGet, router=app.router)
     observability.install(
         app,
         registry,

@@ -8,7 +8,7 @@ on. Codes are documented in docs/errors.md.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ class ValidationFailed(ServiceError):
     """The body does not match the schema (missing or mistyped fields)."""
 
     status, code, title = 422, "validation_error", "Request validation failed"
+
+
+class UnsupportedMediaType(ServiceError):
+    """A body in a content type the route does not read."""
+
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
 class Unauthorized(ServiceError):
@@ -190,12 +197,49 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
     async def answer(request: Request, exc: Exception) -> JSONResponse:
-        return answer_to(exc, request.url.path).response(request.url.path)
+        if _body_not_sent_as_json(request, exc):
+            exc = UnsupportedMediaType(
+                "Send the body as JSON, with Content-Type: application/json."
+            )
+        problem = answer_to(exc, request.url.path)
+        if problem.status == 405:
+            allowed = ", ".join(sorted(_methods_of_path(request)))
+            problem = replace(problem, headers={**(problem.headers or {}), "Allow": allowed})
+        return problem.response(request.url.path)
 
     # DBAPIError by name: Starlette's handler for Exception answers, then raises again.
     known = (ServiceError, RequestValidationError, StarletteHTTPException, DBAPIError)
     for raised in (*known, Exception):
         app.add_exception_handler(raised, answer)
+
+
+def _body_not_sent_as_json(request: Request, exc: Exception) -> bool:
+    """A JSON route's body sent as a form or plain text (curl -d's default): FastAPI does
+    not parse it, and would answer 422 that the object "should be a valid dictionary"."""
+    if not isinstance(exc, RequestValidationError):
+        return False
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json") or media.startswith("multipart/"):
+        return False
+    return any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _methods_of_path(request: Request) -> set[str]:
+    """Every method the request's path takes: Starlette's 405 names only those of the
+    first route that matched it, and FastAPI makes a route per method. Asked of each
+    route as a router would ask it (included routers answer for their own routes)."""
+    routes = request.app.router.routes
+    methods = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    }
+    return methods | ({"HEAD"} if "GET" in methods else set())  # platform/head_requests.py
 
 
 _CHARACTER_NOT_IN_REPERTOIRE = "22021"

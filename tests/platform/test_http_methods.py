@@ -1,0 +1,63 @@
+"""HTTP as a general-purpose server speaks it: HEAD on every GET route, a 405 naming
+every method its path takes, and a 415 for a JSON route's body sent as something else."""
+
+from __future__ import annotations
+
+from tests.conftest import LiveApp
+
+DEFAULT_VOICE_ID = "voc_piper_en-us-joe-medium"
+VOICES = "/v1/modules/scaispeak/voices"
+SPEAK = "/v1/modules/scaispeak/speak"
+
+
+async def test_head_answers_a_get_routes_headers_without_its_body(sqlite_app: LiveApp) -> None:
+    app = sqlite_app
+    headers = app.auth(app.tenancy.admin_a)
+    got = await app.client.get(f"{VOICES}/{DEFAULT_VOICE_ID}", headers=headers)
+    head = await app.client.head(f"{VOICES}/{DEFAULT_VOICE_ID}", headers=headers)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"]
+
+
+async def test_head_is_refused_where_get_is(sqlite_app: LiveApp) -> None:
+    missing = await sqlite_app.client.head(
+        f"{VOICES}/voc_nobody", headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)
+    )
+    assert missing.status_code == 404 and missing.content == b""
+    unauthenticated = await sqlite_app.client.head(VOICES)
+    assert unauthenticated.status_code == 401
+
+
+async def test_a_405_names_every_method_of_its_path(sqlite_app: LiveApp) -> None:
+    """Starlette named only the first matching route's: "Allow: GET" for a voice, which
+    also takes PATCH and DELETE."""
+    answer = await sqlite_app.client.put(
+        f"{VOICES}/{DEFAULT_VOICE_ID}", json={}, headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)
+    )
+    assert answer.status_code == 405
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+    assert allowed == {"GET", "HEAD", "PATCH", "DELETE"}
+
+
+async def test_a_json_body_sent_as_a_form_is_a_415(sqlite_app: LiveApp) -> None:
+    """curl -d sends a form: the JSON in it was answered 422 "should be a valid dictionary"."""
+    answer = await sqlite_app.client.post(
+        SPEAK,
+        content=b'{"text": "Hi there.", "voice_id": "' + DEFAULT_VOICE_ID.encode() + b'"}',
+        headers={
+            **sqlite_app.auth(sqlite_app.tenancy.admin_a),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["code"] == "unsupported_media_type"
+
+
+async def test_a_json_body_that_is_not_an_object_is_still_a_422(sqlite_app: LiveApp) -> None:
+    answer = await sqlite_app.client.post(
+        SPEAK, json=["not", "an", "object"], headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)
+    )
+    assert answer.status_code == 422
