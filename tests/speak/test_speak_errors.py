@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from scaispeak.settings import Limits
+from scaispeak.speak.errors import UnsupportedSampleRate
+from scaispeak.speak.synthesis import audio
+from scaispeak.speak.synthesis.service import choose_sample_rate
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 
@@ -160,3 +165,16 @@ async def test_control_characters_are_read_as_spaces(sqlite_app: LiveApp, voice:
     )
     assert answer.status_code == 200, answer.text
     assert int(answer.headers["x-scaispeak-characters"]) == len("Hello\x00 there,\x1b how are you?")
+
+
+@pytest.mark.parametrize("fmt", ["opus", "mulaw", "mp3", "wav"])
+def test_a_refused_rate_names_only_rates_the_format_then_takes(fmt: str) -> None:
+    """opus at 44100 Hz listed 8000, 12000, ... (Opus's own rates): 12000 was then
+    refused, as not offered here."""
+    limits = Limits()
+    with pytest.raises(UnsupportedSampleRate) as refused:
+        choose_sample_rate(audio.AudioFormat(fmt), 12_345, 22_050, limits)
+    listed = [int(n) for n in re.findall(r"\d{4,}", str(refused.value).split("use one of")[1])]
+    assert listed
+    for rate in listed:
+        assert choose_sample_rate(audio.AudioFormat(fmt), rate, 22_050, limits) == rate

@@ -91,15 +91,30 @@ def choose_sample_rate(
     fmt: audio.AudioFormat, requested: int | None, engine_rate: int, limits: Limits
 ) -> int:
     rate = requested or audio.default_sample_rate(fmt, engine_rate)
-    if requested is not None and requested not in limits.sample_rates:
-        raise UnsupportedSampleRate(
-            f"Sample rate {requested} is not offered; use one of {list(limits.sample_rates)}."
-        )
+    if requested is not None:
+        usable = _rates_for(fmt, limits)
+        if requested not in usable:
+            raise UnsupportedSampleRate(
+                f"{fmt.value} at {requested} Hz is not offered; use one of {usable}."
+            )
     try:
         audio.validate_sample_rate(fmt, rate)
     except audio.UnsupportedSampleRate as exc:
         raise UnsupportedSampleRate(str(exc)) from exc
     return rate
+
+
+def _rates_for(fmt: audio.AudioFormat, limits: Limits) -> list[int]:
+    """The offered rates ``fmt`` can carry: an error listing a rate that is then refused
+    (opus at 12000 Hz, offered but not one of Opus's) sends a client round in circles."""
+    usable = []
+    for rate in limits.sample_rates:
+        try:
+            audio.validate_sample_rate(fmt, rate)
+        except audio.UnsupportedSampleRate:
+            continue
+        usable.append(rate)
+    return usable
 
 
 def check_speed(speed: float, limits: Limits) -> None:
