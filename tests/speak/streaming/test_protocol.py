@@ -70,3 +70,21 @@ def test_a_message_of_many_fields_is_refused_before_it_is_validated() -> None:
     with pytest.raises(ServiceError) as refused:
         parse_message(json.dumps({"type": "text", "text": "x" * 300_000}))
     assert refused.value.code == "message_too_large"
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"text": "Hello."}, "invalid_message"),  # no type: a missing field
+        ({"type": 5}, "invalid_message"),  # a type that is not a string: a mistyped one
+        ({"type": "speak"}, "unknown_message_type"),
+    ],
+)
+def test_a_missing_or_mistyped_type_is_an_invalid_message(
+    message: dict[str, object], code: str
+) -> None:
+    """docs/streaming.md: missing or mistyped fields are 422 invalid_message; only a type
+    the protocol does not know is unknown_message_type."""
+    with pytest.raises(ServiceError) as refused:
+        parse_message(json.dumps(message))
+    assert refused.value.code == code

@@ -137,9 +137,11 @@ def parse_message(raw: str | bytes) -> ClientMessage:
         raise InvalidMessage('A message is a JSON object with a "type".')
     if len(data) > _MOST_FIELDS:
         raise InvalidMessage(f"A message has at most {_MOST_FIELDS} fields; this had {len(data)}.")
-    if data.get("type") not in _TYPES:
+    if not isinstance(data.get("type"), str):  # a missing field, as docs/streaming.md says
+        raise InvalidMessage(f'A message needs a "type", one of: {", ".join(_TYPES)}.')
+    if data["type"] not in _TYPES:
         raise UnknownMessageType(
-            f"Unknown message type {_shown(data.get('type'))}; use one of: {', '.join(_TYPES)}."
+            f"Unknown message type {_shown(data['type'])}; use one of: {', '.join(_TYPES)}."
         )
     try:
         return _MESSAGES.validate_python(data)
