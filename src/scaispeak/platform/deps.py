@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import authenticate_api_key, authenticate_browser_token
 from scaispeak.platform.auth.tokens import (
+    KEY_PREFIX,
     BrowserTokenNotAllowed,
     looks_like_browser_token,
     verify_browser_token,
@@ -49,11 +50,13 @@ def url_token(conn: HTTPConnection) -> str | None:
     """The ``?token=`` credential, which must be a browser token: URLs end up in proxy
     and browser logs, where a short-lived token expires and an API key would not."""
     token = conn.query_params.get("token")
-    if token and not looks_like_browser_token(token):
+    if token and token.startswith(f"{KEY_PREFIX}_"):
         raise Unauthorized(
             "API keys are not accepted in the URL; send 'Authorization: Bearer <api key>', "
             "or a browser token (POST /v1/auth/tokens) as ?token=."
         )
+    if token and not looks_like_browser_token(token):
+        raise Unauthorized("The ?token= is not a browser token (POST /v1/auth/tokens).")
     return token
 
 

@@ -333,3 +333,13 @@ async def test_a_stream_whose_key_is_revoked_ends_at_its_next_segment(
     assert error is not None and (error["code"], error["fatal"]) == ("unauthorized", True)
     spoken = [e["text"] for e in client.events if e["type"] == "segment"]
     assert spoken == ["The first sentence is spoken."]
+
+
+async def test_a_query_token_that_is_no_token_is_not_called_an_api_key(
+    stream_server: StreamServer,
+) -> None:
+    async with StreamClient.connect(stream_server.url, token="garbage") as client:
+        error = (await client.event("error")).event
+        assert await client.closed() == 4401
+    assert error is not None and error["code"] == "unauthorized"
+    assert "API key" not in error["detail"] and "browser token" in error["detail"]
