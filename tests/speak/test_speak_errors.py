@@ -178,3 +178,17 @@ def test_a_refused_rate_names_only_rates_the_format_then_takes(fmt: str) -> None
     assert listed
     for rate in listed:
         assert choose_sample_rate(audio.AudioFormat(fmt), rate, 22_050, limits) == rate
+
+
+async def test_an_overlong_voice_id_is_refused_without_being_echoed(sqlite_app: LiveApp) -> None:
+    """An unknown voice's 404 names it: a 100,000-character id came back whole."""
+    long_id = "voc_" + "x" * 100_000
+    response = await speak(sqlite_app, {"text": "Hello.", "voice_id": long_id})
+    assert_problem(response, 422, "validation_error")
+    assert len(response.content) < 5_000  # type: ignore[attr-defined]
+    openai = await sqlite_app.client.post(
+        "/v1/audio/speech",
+        json={"model": "tts-1", "input": "Hello.", "voice": {"id": long_id}},
+        headers=sqlite_app.auth(sqlite_app.tenancy.member_a),
+    )
+    assert openai.status_code == 422 and len(openai.content) < 5_000

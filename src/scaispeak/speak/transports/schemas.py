@@ -30,11 +30,19 @@ class SaveToIn(BaseModel):
     overwrite: bool = False
 
 
+# An unknown voice's 404 names it: the longest id (ours are under 60 characters) keeps
+# that answer small (a 100,000-character id was echoed whole).
+VOICE_ID_MAX_CHARS = 200
+
+
 class SpeakRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(description="What to say. Limits: docs/configuration.md.")
-    voice_id: str = Field(description="A voice id from GET /voices (or an engine voice name).")
+    voice_id: str = Field(
+        max_length=VOICE_ID_MAX_CHARS,
+        description="A voice id from GET /voices (or an engine voice name).",
+    )
     format: str = Field("wav", description="wav, pcm (s16le), mp3, opus (ogg), flac, mulaw.")
     sample_rate: int | None = Field(
         None, strict=True, description="Output rate; default depends on format."
@@ -72,7 +80,7 @@ class SpeakRequest(BaseModel):
 class OpenAIVoiceRef(BaseModel):
     """OpenAI's custom-voice form: ``{"id": "voice_..."}``; here any of our voice ids."""
 
-    id: str
+    id: str = Field(max_length=VOICE_ID_MAX_CHARS)
 
 
 class OpenAISpeechRequest(BaseModel):
@@ -80,7 +88,7 @@ class OpenAISpeechRequest(BaseModel):
 
     model: str = Field(description="Accepted for compatibility; the voice picks the engine.")
     input: str
-    voice: str | OpenAIVoiceRef = Field(
+    voice: Annotated[str, Field(max_length=VOICE_ID_MAX_CHARS)] | OpenAIVoiceRef = Field(
         description='A voice id, an OpenAI voice name, or {"id": voice id}.'
     )
     response_format: str = "mp3"
