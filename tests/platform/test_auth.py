@@ -264,3 +264,23 @@ async def test_a_nul_character_is_the_clients_error_not_a_500(live: LiveApp) -> 
         assert "NUL" in made.json()["detail"]
     else:
         assert made.status_code == 201, made.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/auth/tokens", {"ttl_second": 60}),  # a misspelt ttl_seconds
+        (
+            "/v1/modules/scaispeak/policy",
+            {"allowed_backends": ["selfhosted"], "default_backend": "selfhosted", "failovr": False},
+        ),
+    ],
+)
+async def test_a_misspelt_field_is_refused_not_ignored(
+    sqlite_app: LiveApp, path: str, body: dict[str, object]
+) -> None:
+    """A token asked for 60 s lived the default 300 s; a policy asked to fail over never
+    kept failing over: the unknown field was dropped without a word."""
+    method = sqlite_app.client.post if path.endswith("tokens") else sqlite_app.client.put
+    answer = await method(path, json=body, headers=sqlite_app.auth(sqlite_app.tenancy.admin_a))
+    assert_problem(answer, 422, "validation_error")

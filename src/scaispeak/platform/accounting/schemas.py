@@ -11,6 +11,7 @@ MAX_MICROS = 2**63 - 1
 
 
 class BudgetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     period: BudgetPeriod = BudgetPeriod.month
     limit_micros: int = Field(
         ge=0, le=MAX_MICROS, description="Spending limit per period, micro-credits."

@@ -10,6 +10,7 @@ from scaispeak.platform.auth.models import Role
 
 
 class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -21,6 +22,7 @@ class TenantOut(BaseModel):
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     email: EmailStr
     name: str = Field("", max_length=200)
     role: Role = Role.member
@@ -37,6 +39,7 @@ class UserOut(BaseModel):
 
 
 class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     name: str = Field("", max_length=200)
 
 
@@ -56,6 +59,7 @@ class IssuedKeyOut(KeyOut):
 
 
 class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     ttl_seconds: int = Field(300, ge=10, description="Capped by the server's token limit.")
 
 

@@ -12,6 +12,7 @@ from scaispeak.platform.drive.models import DriveFile, ShareOwner, ShareRole
 
 
 class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     name: str = Field(min_length=1, max_length=200)
     owner: ShareOwner = Field(
         ShareOwner.user, description="`user` (the caller) or `tenant` (tenant admins only)."
@@ -42,6 +43,7 @@ class ShareOut(BaseModel):
 
 
 class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     role: ShareRole
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
 from scaispeak.speak.backends.policy import Policy, load_policy, save_policy
@@ -23,6 +23,7 @@ class BackendOut(BaseModel):
 
 
 class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     allowed_backends: list[str]
     default_backend: str
     failover: bool = True

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot, platform_context
 from scaispeak.speak.context import speak_context
@@ -41,6 +41,7 @@ class DetectionOut(BaseModel):
 
 
 class WatermarkPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     watermark_stock_voices: bool
 
 
