@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from scaispeak.platform.db import is_transient
+
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
 
@@ -100,6 +102,20 @@ class PayloadTooLarge(ServiceError):
 
 class Unavailable(ServiceError):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database dropped or refused the connection, failed over, or was too busy
+    (``db.is_transient``): the request may succeed when sent again."""
+
+    code, title = "database_unavailable", "Database unavailable"
+    RETRY_AFTER_S = 5
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database did not answer; send the request again.", retry_after=self.RETRY_AFTER_S
+        )
+        self.headers["Retry-After"] = str(self.RETRY_AFTER_S)
 
 
 def problem_response(
@@ -187,6 +203,11 @@ def answer_to(exc: Exception, path: str) -> Problem:
     problem = problem_of(exc)
     if problem is None and _refused_nul(exc):
         problem = problem_of(BadRequest(NUL_REFUSED))
+    if problem is None and is_transient(exc):
+        # An outage, not a bug: a 503 clients retry, logged without the statement's text
+        # (it may hold a caller's words).
+        _log.warning("database unavailable on %s: %s", path, type(exc).__name__)
+        problem = problem_of(DatabaseUnavailable())
     if problem is None:
         _log.error("unhandled error on %s", path, exc_info=exc)
         problem = Problem(500, "internal_error", "Internal error", "Unexpected error.")
