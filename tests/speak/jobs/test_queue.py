@@ -7,15 +7,16 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
 import redis.asyncio as aredis
+import redis.exceptions as redis_errors
 
 from scaispeak.settings import JobSettings, Settings
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -287,3 +288,67 @@ async def test_a_worker_waits_between_attempts_while_redis_is_away(
         await queue.stop()
     restarts = [r for r in caplog.records if "while listening" in r.getMessage()]
     assert 1 <= len(restarts) <= 5
+
+
+async def test_a_worker_keeps_its_concurrency_after_its_receiver_restarts(
+    stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """taskiq starts a new receiver, with slots of its own, when a read fails: after one
+    Redis blip a worker of concurrency 2 ran 3 jobs at once (helper-63)."""
+    jobs = stream_settings.jobs.model_copy(update={"concurrency": 2})
+    settings = stream_settings.model_copy(update={"jobs": jobs})
+    running, most, started = 0, 0, []
+    release = asyncio.Event()
+
+    async def run_job(_rt: JobRuntime, job_id: str) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        started.append(job_id)
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(job_queue, "run_job", run_job)
+    blip = asyncio.Event()
+    read = aredis.Redis.xreadgroup
+
+    async def read_unless_a_blip(self: aredis.Redis, *args: Any, **kwargs: Any) -> Any:
+        if blip.is_set():
+            blip.clear()
+            raise redis_errors.ConnectionError("Connection reset by peer")
+        return await read(self, *args, **kwargs)
+
+    monkeypatch.setattr(aredis.Redis, "xreadgroup", read_unless_a_blip)
+    async with stream_of(settings, jobs=3) as (_watch, api):
+        queue = JobQueue(settings, cast(JobRuntime, SimpleNamespace(worker_id="A")))
+        await queue.start()
+        await queue.start_receiving()
+        try:
+            await api.kick("job_1")
+            await _until(lambda: started == ["job_1"])
+            # With a slot free the worker reads on; a Redis blip fails that read, and
+            # taskiq starts another receiver while job_1 runs on.
+            blip.set()
+            await _until(lambda: not blip.is_set())
+            await asyncio.sleep(1.0)  # past the first back-off (0.5 s)
+            await api.kick("job_2")
+            await api.kick("job_3")
+            await _until(lambda: len(started) >= 2)
+            await asyncio.sleep(1.0)
+            assert len(started) == 2, "two slots, two jobs running"
+            release.set()
+            await _until(lambda: len(started) == 3)
+        finally:
+            release.set()
+            await queue.stop()
+    assert most == 2
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("never happened")

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from taskiq import AsyncBroker, InMemoryBroker
@@ -44,16 +45,27 @@ with no free slot holds the messages of the jobs it runs."""
 RECEIVER_BACKOFF_MAX_S = 30.0
 
 
-def _receiver_backing_off() -> type[Receiver]:
-    """A receiver that waits before taskiq starts it again after a failure.
+def _receiver_backing_off(concurrency: int) -> type[Receiver]:
+    """A receiver that waits before taskiq starts it again after a failure, and whose
+    every restart shares the worker's ``concurrency`` slots.
 
     taskiq's receiver loop restarts a failed ``listen`` at once: while Redis is away a
     worker spun a core and logged thousands of tracebacks a second. The wait doubles
     from half a second to ``RECEIVER_BACKOFF_MAX_S`` and starts over once a minute has
-    passed without a failure."""
+    passed without a failure.
+
+    Each restart is a new receiver with a semaphore of its own, while the jobs the last
+    one started run on: after one Redis blip a worker of concurrency 2 ran 3 jobs
+    (helper-63), and every blip could add more. The slots are the worker's, not the
+    receiver's."""
     failures, last_failure = 0, 0.0
+    slots = asyncio.Semaphore(concurrency)
 
     class BackingOff(Receiver):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.sem = slots  # released by the jobs of earlier receivers as they end
+
         async def listen(self, finish_event: asyncio.Event) -> None:
             nonlocal failures, last_failure
             try:
@@ -121,7 +133,7 @@ class JobQueue:
             self._receiver = asyncio.create_task(
                 run_receiver_task(
                     self.broker,
-                    receiver_cls=_receiver_backing_off(),
+                    receiver_cls=_receiver_backing_off(self.settings.jobs.concurrency),
                     max_async_tasks=self.settings.jobs.concurrency,
                     ack_time=AcknowledgeType.WHEN_EXECUTED,
                 )
