@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as redis
 
 from scaispeak.platform.limits import MemoryLimiter, RedisLimiter, TenantLimiter, TooManyRequests
 from tests.support.redis_probe import REDIS_URL, skip_unless_redis
@@ -99,6 +102,45 @@ async def test_redis_limit_is_shared_between_replicas() -> None:
     tenant = f"ten_{uuid.uuid4().hex}"
     try:
         async with first.slot(tenant):
+            with pytest.raises(TooManyRequests):
+                async with second.slot(tenant):
+                    pass
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_dead_replicas_request_slots_lapse_within_the_ttl() -> None:
+    """A replica killed mid-request left its tenants' slots for 15 minutes: one crash
+    locked a busy tenant out with 429s on every replica (helper-63)."""
+    await skip_unless_redis()
+    default = RedisLimiter(REDIS_URL, 1, 1000)
+    assert default.slot_ttl_s <= 60  # the lockout a crash can cause, at most
+    await default.close()
+    survivor = RedisLimiter(REDIS_URL, 1, 1000, slot_ttl_s=0.3)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    client = redis.from_url(REDIS_URL)
+    try:
+        # What the dead replica left: a slot whose deadline nobody pushes any more.
+        await client.zadd(f"scaispeak:running:{tenant}", {"orphan": time.time() + 0.3})
+        with pytest.raises(TooManyRequests):
+            async with survivor.slot(tenant):
+                pass
+        await asyncio.sleep(0.4)
+        async with survivor.slot(tenant):
+            pass
+    finally:
+        await client.aclose()
+        await survivor.close()
+
+
+async def test_a_long_request_keeps_its_slot_past_the_ttl() -> None:
+    await skip_unless_redis()
+    first, second = RedisLimiter(REDIS_URL, 1, 1000, 0.3), RedisLimiter(REDIS_URL, 1, 1000, 0.3)
+    tenant = f"ten_{uuid.uuid4().hex}"
+    try:
+        async with first.slot(tenant):
+            await asyncio.sleep(1.0)  # more than three TTLs: only renewal keeps it counted
             with pytest.raises(TooManyRequests):
                 async with second.slot(tenant):
                     pass

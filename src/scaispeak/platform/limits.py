@@ -18,6 +18,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from scaispeak.platform.errors import ServiceError, Unavailable
+from scaispeak.platform.leased_slots import LeasedSlots
 
 _log = logging.getLogger(__name__)
 
@@ -88,73 +89,52 @@ class MemoryLimiter:
 
 
 class RedisLimiter:
-    """The same limits in Redis: a sorted set of running slots and a per-minute counter.
+    """The same limits in Redis: leased running slots and a per-minute counter.
 
-    Running slots carry a deadline, so a replica that dies mid-request cannot leak a
-    slot forever: expired entries are dropped before each count. The same deadline
-    makes giving a slot back best effort: a request that has done its work never fails
-    because Redis went away meanwhile.
+    A running slot lives while its request renews it (``platform/leased_slots.py``), so
+    a replica that dies mid-request frees its tenants' slots within ``slot_ttl_s``: with
+    a fixed 15-minute deadline, one crash left a busy tenant locked out with 429s on
+    every replica (helper-63). Giving a slot back is best effort for the same reason: a
+    request that has done its work never fails because Redis went away meanwhile.
     """
 
     def __init__(
-        self, url: str, max_concurrent: int, per_minute: int, slot_ttl_s: int = 900
+        self, url: str, max_concurrent: int, per_minute: int, slot_ttl_s: float = 30.0
     ) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url, **REDIS_TIMEOUTS)
+        self._slots = LeasedSlots(self._redis, slot_ttl_s)
         self.max_concurrent = max_concurrent
         self.per_minute = per_minute
-        self.slot_ttl_s = slot_ttl_s
+
+    @property
+    def slot_ttl_s(self) -> float:
+        return self._slots.ttl_s
 
     @asynccontextmanager
     async def slot(self, tenant_id: str) -> AsyncIterator[None]:
         key = f"scaispeak:running:{tenant_id}"
         member = uuid.uuid4().hex
         try:
-            running = await self._take(key, member)
+            running = await self._slots.take(key, member)
             admitted = running <= self.max_concurrent
             if admitted:  # as in MemoryLimiter, only a request that may run counts
                 await self._count_request(tenant_id)
         except (RedisError, OSError) as exc:
-            await self._give_back(key, member)  # the add may have landed, its answer lost
+            await self._slots.give_back(key, member)  # the add may have landed, its answer lost
             _log.warning("the per-tenant limits in Redis cannot be reached: %s", exc)
             raise LimiterUnavailable(
                 "The per-tenant limits cannot be checked right now; retry shortly."
             ) from exc
         except TooManyRequests:
-            await self._give_back(key, member)
+            await self._slots.give_back(key, member)
             raise
         if not admitted:
-            await self._give_back(key, member)
+            await self._slots.give_back(key, member)
             raise _concurrency_error(self.max_concurrent)
-        try:
+        async with self._slots.held(key, member):
             yield
-        finally:
-            # The work is done (and maybe charged): failing here would answer an error
-            # for it, and the client's retry would be charged again.
-            await self._give_back(key, member)
-
-    async def _take(self, key: str, member: str) -> int:
-        """Add ``member`` to the running slots; returns how many are running with it."""
-        now = time.time()
-        pipe = self._redis.pipeline()
-        pipe.zremrangebyscore(key, 0, now)
-        pipe.zadd(key, {member: now + self.slot_ttl_s})
-        pipe.zcard(key)
-        pipe.expire(key, self.slot_ttl_s)
-        running: int = (await pipe.execute())[2]
-        return running
-
-    async def _give_back(self, key: str, member: str) -> None:
-        """Best effort: a slot Redis cannot drop now lapses at its deadline (slot_ttl_s)."""
-        try:
-            await self._redis.zrem(key, member)
-        except (RedisError, OSError) as exc:
-            _log.warning(
-                "could not release a concurrency slot (%s); it lapses within %d s",
-                exc,
-                self.slot_ttl_s,
-            )
 
     async def _count_request(self, tenant_id: str) -> None:
         minute = int(time.time() // 60)

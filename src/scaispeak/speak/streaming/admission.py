@@ -9,10 +9,7 @@ pushing forward, so a replica that dies mid-stream frees its slots within one TT
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +18,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from scaispeak.platform.leased_slots import LeasedSlots
 from scaispeak.platform.limits import REDIS_TIMEOUTS, LimiterUnavailable
 from scaispeak.speak.streaming.protocol import TooManyStreams
 
@@ -70,15 +68,17 @@ class ActiveStreams:
 
 
 class RedisStreamSlots:
-    """The tenant's open streams as a Redis sorted set: member = slot, score = deadline."""
+    """The tenant's open streams as leased slots in Redis (``platform/leased_slots.py``)."""
 
     def __init__(self, url: str, ttl_s: float = 60.0) -> None:
         import redis.asyncio as redis
 
-        if ttl_s <= 0:
-            raise ValueError("a shared stream slot needs a positive TTL")
         self._redis = redis.from_url(url, **REDIS_TIMEOUTS)
-        self.ttl_s = ttl_s
+        self._slots = LeasedSlots(self._redis, ttl_s)
+
+    @property
+    def ttl_s(self) -> float:
+        return self._slots.ttl_s
 
     @asynccontextmanager
     async def slot(self, tenant_id: str, cap: int) -> AsyncIterator[None]:
@@ -86,73 +86,22 @@ class RedisStreamSlots:
         member = uuid.uuid4().hex
         holders = await self._take(key, member)
         if holders > cap:
-            await self._give_back(key, member)
+            await self._slots.give_back(key, member)
             raise _too_many(holders - 1, cap)
-        renewing = asyncio.create_task(self._renew(key, member))
-        try:
+        async with self._slots.held(key, member):
             yield
-        finally:
-            renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
-            await self._give_back(key, member)
 
     async def _take(self, key: str, member: str) -> int:
-        """Add ``member`` to the tenant's slots; returns how many are held with it.
-
-        Raises LimiterUnavailable (503) when Redis cannot be reached: a stream that
+        """Raises LimiterUnavailable (503) when Redis cannot be reached: a stream that
         cannot be counted is not opened, and the client is told to retry."""
-        now = time.time()
-        pipe = self._redis.pipeline()
-        pipe.zremrangebyscore(key, 0, now)  # slots of replicas that stopped renewing
-        pipe.zadd(key, {member: now + self.ttl_s})
-        pipe.zcard(key)
-        pipe.expire(key, self._key_ttl_s)
         try:
-            holders: int = (await pipe.execute())[2]
+            return await self._slots.take(key, member)
         except (RedisError, OSError) as exc:
             _log.warning("open streams in Redis cannot be counted: %s", exc)
-            await self._give_back(key, member)  # the add may have landed, its answer lost
+            await self._slots.give_back(key, member)  # the add may have landed
             raise LimiterUnavailable(
                 "Open streams cannot be counted right now; retry shortly."
             ) from exc
-        return holders
-
-    async def _give_back(self, key: str, member: str) -> None:
-        # Best effort: if Redis is unreachable now, the slot lapses within one TTL.
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.zrem(key, member)
-
-    async def _renew(self, key: str, member: str) -> None:
-        """Push the slot's deadline forward while the stream lasts (streams outlive TTLs).
-
-        A failed renewal is retried at the next tick rather than ending the task: the
-        stream is still open, so its slot must keep counting once Redis is back."""
-        while True:
-            await asyncio.sleep(self.ttl_s / 3)
-            try:
-                await self._push_deadline(key, member)
-            except (RedisError, OSError) as exc:
-                _log.warning("could not renew a shared stream slot, retrying: %s", exc)
-
-    async def _push_deadline(self, key: str, member: str) -> None:
-        deadline = time.time() + self.ttl_s
-        pipe = self._redis.pipeline()
-        pipe.zadd(key, {member: deadline}, xx=True, ch=True)  # 0: the slot is gone
-        pipe.expire(key, self._key_ttl_s)
-        if (await pipe.execute())[0]:
-            return
-        # It lapsed while Redis was out of reach (or pruned after a stall): the stream
-        # is still open, so it counts again, even if that puts the tenant over its cap.
-        _log.warning("a shared stream slot lapsed while its stream was open; re-adding it")
-        pipe = self._redis.pipeline()
-        pipe.zadd(key, {member: deadline})
-        pipe.expire(key, self._key_ttl_s)
-        await pipe.execute()
-
-    @property
-    def _key_ttl_s(self) -> int:
-        """The whole set expires a little after its longest-lived slot could."""
-        return int(self.ttl_s) + 1
 
     async def close(self) -> None:
         await self._redis.aclose()
