@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from scaispeak.platform.db import Database, utcnow
@@ -22,7 +23,7 @@ from scaispeak.platform.storage.local import LocalBlobStore
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs import lease, runner
 from scaispeak.speak.jobs.assembly import segment_key
-from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState
+from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState, SynthJob
 from scaispeak.speak.jobs.runner import run_job
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.wiring import job_worker_id
@@ -310,3 +311,31 @@ async def test_a_job_claimed_after_a_slow_give_up_gets_a_whole_lease(
     assert (await job_of(pg_db, exhausted)).state is JobState.failed
     row = await job_of(pg_db, waiting)
     assert row.lease_until is not None and row.lease_until > utcnow()
+
+
+@pytest.mark.parametrize("ended_as", [JobState.succeeded, JobState.running])
+async def test_a_stalled_workers_late_checkpoint_is_deleted_only_if_the_job_ended(
+    pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ended_as: JobState
+) -> None:
+    """A worker that stalls while a successor takes the job over and finishes it woke
+    and stored a segment after the successor had swept them: nothing deleted it. A job
+    the successor is still running keeps it (the successor may have stored it)."""
+    store = LocalBlobStore(tmp_path)
+    rt = stub_runtime(pg_db, store, StubPipeline(), JobSettings(), tmp_path / "scratch")
+    job_id = await queued_job(pg_db)
+    checkpoint = lease.checkpoint
+
+    async def taken_over_meanwhile(*args: Any, **kwargs: Any) -> bool:
+        async with pg_db.sessions() as session:  # what the successor did while we slept
+            await session.execute(
+                update(SynthJob)
+                .where(SynthJob.id == job_id)
+                .values(state=ended_as, lease_owner="successor")
+            )
+            await session.commit()
+        return await checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(lease, "checkpoint", taken_over_meanwhile)
+    await run_job(rt, job_id)
+    late = await store.exists(segment_key(job_id, 0))
+    assert late is (ended_as is JobState.running)

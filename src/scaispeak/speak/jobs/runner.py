@@ -35,6 +35,7 @@ from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.errors import BackendUnavailable, UpstreamError, VoiceWithdrawn
 from scaispeak.speak.jobs import billing, lease, leftovers, outbox, replan
 from scaispeak.speak.jobs.assembly import (
+    delete_all,
     discard_job_blobs,
     segment_key,
     wav_bytes,
@@ -173,8 +174,24 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         served[route.backend] = served.get(route.backend, 0) + len(segments[index].text)
         progress = lease.Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
         if not await lease.checkpoint(session, job.id, rt.worker_id, rt.settings, progress):
+            await _drop_if_ended(session, rt, job.id, index)
             raise LostLease(job.id)
     return served
+
+
+async def _drop_if_ended(session: AsyncSession, rt: JobRuntime, job_id: str, index: int) -> None:
+    """Delete the checkpoint this run just stored for a job that ended meanwhile.
+
+    A worker that stalled (a paused VM, a long GC) and woke after a successor finished
+    the job re-created a segment blob after the successor had swept them: nothing
+    would ever delete it (helper-63). A job still running under a successor keeps it:
+    the successor may have stored the same segment, under the same key."""
+    state = (
+        await session.execute(select(SynthJob.state).where(SynthJob.id == job_id))
+    ).scalar_one()
+    await session.commit()
+    if state in (JobState.succeeded, JobState.failed, JobState.cancelled):
+        await delete_all(rt.storage, job_id, [segment_key(job_id, index)])
 
 
 async def _routes_now(
