@@ -184,7 +184,7 @@ async def test_an_inline_save_whose_charge_fails_leaves_no_file(
     live: LiveApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The file lands in the commit that charges it: a settlement that fails (the
-    database refusing) answers 500 and leaves the path free, so a retry saves it."""
+    database locked) answers 503 and leaves the path free, so a retry saves it."""
     t = live.tenancy
     share = await share_of(live, t.member_a)
 
@@ -200,7 +200,7 @@ async def test_an_inline_save_whose_charge_fails_leaves_no_file(
     with monkeypatch.context() as patch:
         patch.setattr(accounting, "settle", refused)
         failed = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
-    assert failed.status_code == 500, failed.text
+    assert failed.status_code == 503, failed.text
     listing = await live.client.get(
         f"/v1/drive/shares/{share}/files", headers=live.auth(t.member_a)
     )
