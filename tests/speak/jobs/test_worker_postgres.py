@@ -9,6 +9,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,44 @@ async def test_a_stalled_workers_late_checkpoint_is_deleted_only_if_the_job_ende
     await run_job(rt, job_id)
     late = await store.exists(segment_key(job_id, 0))
     assert late is (ended_as is JobState.running)
+
+
+async def test_a_start_frees_only_the_jobs_of_dead_processes_of_this_machine(
+    pg_db: Database,
+) -> None:
+    """Every start expired every running job's lease: a second ``serve`` sharing the
+    database made the first's jobs run twice (helper-63)."""
+    host = socket.gethostname()
+    ended = await asyncio.create_subprocess_exec("true")
+    await ended.wait()
+    alive = await asyncio.create_subprocess_exec("sleep", "30")
+    try:
+        owners = {
+            "crashed here": f"{host}-{ended.pid}-aaaaaaaa",
+            "our former self (pid 1 in a container)": f"{host}-{os.getpid()}-bbbbbbbb",
+            "another serve here": f"{host}-{alive.pid}-cccccccc",
+            "another machine": f"{host}x-{ended.pid}-dddddddd",
+        }
+        jobs = {}
+        for name, owner in owners.items():
+            jobs[name] = await queued_job(pg_db)
+            async with pg_db.sessions() as session:
+                await session.execute(
+                    update(SynthJob)
+                    .where(SynthJob.id == jobs[name])
+                    .values(
+                        state=JobState.running,
+                        lease_owner=owner,
+                        lease_until=utcnow() + timedelta(minutes=5),
+                    )
+                )
+                await session.commit()
+        freed = await lease.expire_leases_of_dead_processes(pg_db)
+    finally:
+        alive.kill()
+        await alive.wait()
+    mine = set(jobs.values())
+    assert {job for job in freed if job in mine} == {
+        jobs["crashed here"],
+        jobs["our former self (pid 1 in a container)"],
+    }

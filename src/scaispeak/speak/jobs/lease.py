@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import aliased
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs import outbox
-from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.models import LEASE_OWNER_MAX, JobState, SynthJob
 
 _log = logging.getLogger(__name__)
 
@@ -219,3 +221,51 @@ async def checkpoint(
     )
     await session.commit()
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _owner_is_gone(owner: str, host: str) -> bool:
+    """Whether ``owner`` (``<host>-<pid>-<random>``, wiring.job_worker_id) names a
+    process of this host that is no longer running. A container's process is often
+    pid 1 on every start: our own pid, seen before we claimed anything, is a former
+    process's."""
+    parts = owner.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    suffix = owner[len(parts[0]) :]
+    if parts[0] != host[: LEASE_OWNER_MAX - len(suffix)]:  # cut as job_worker_id cuts it
+        return False  # another machine's: its lease lapses on its own
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+async def expire_leases_of_dead_processes(db: Database) -> list[str]:
+    """At start: the jobs a crashed process of this machine held are claimable at once,
+    not after their lease lapses. Only a dead process's: a second ``serve`` on this
+    machine or another machine sharing the database keeps running its jobs (expiring
+    every running job made each start run them twice). Returns the jobs' ids."""
+    host = socket.gethostname()
+    async with db.sessions() as session:
+        running = (
+            await session.execute(
+                select(SynthJob.id, SynthJob.lease_owner).where(
+                    SynthJob.state == JobState.running, SynthJob.lease_owner.is_not(None)
+                )
+            )
+        ).all()
+        gone = [(job, owner) for job, owner in running if owner and _owner_is_gone(owner, host)]
+        for job_id, owner in gone:
+            await session.execute(
+                update(SynthJob)
+                .where(SynthJob.id == job_id, SynthJob.lease_owner == owner)
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+        await session.commit()
+    return [job_id for job_id, _ in gone]

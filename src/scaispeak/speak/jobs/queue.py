@@ -339,14 +339,3 @@ async def resume_webhooks(db: Database, queue: JobQueue) -> list[str]:
     for job_id in due:
         deliver_in_background(queue.runtime, job_id)
     return due
-
-
-async def expire_leases_of_this_host(db: Database) -> None:
-    """Embedded mode restarts: every running job belonged to the dead process."""
-    async with db.sessions() as session:
-        await session.execute(
-            update(SynthJob)
-            .where(SynthJob.state == JobState.running)
-            .values(lease_until=utcnow() - timedelta(seconds=1))
-        )
-        await session.commit()

@@ -12,9 +12,10 @@ from scaispeak.platform.storage import BlobStore, check_round_trip, open_blob_st
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.jobs import lease
 from scaispeak.speak.jobs.assembly import prepare_scratch
 from scaispeak.speak.jobs.outbox import drain_notifications
-from scaispeak.speak.jobs.queue import expire_leases_of_this_host, sweep_forever
+from scaispeak.speak.jobs.queue import sweep_forever
 
 _log = logging.getLogger(__name__)
 
@@ -27,8 +28,9 @@ async def start_jobs(db: Database, speak: SpeakContext) -> asyncio.Task[None] | 
         return None
     await asyncio.to_thread(prepare_scratch, queue.runtime.scratch_dir)
     if not queue.distributed:
-        # Embedded: this is the only process, so any job still "running" was ours.
-        await expire_leases_of_this_host(db)
+        # Embedded: a job left "running" by a crash of this machine's service resumes now
+        # (docs/jobs.md), not when its lease lapses.
+        await lease.expire_leases_of_dead_processes(db)
     await queue.start_receiving()
     return asyncio.create_task(sweep_forever(db, queue))
 
