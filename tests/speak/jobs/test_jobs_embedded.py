@@ -58,6 +58,7 @@ async def test_async_job_completes_with_intelligible_audio(live: LiveApp) -> Non
     audio = await live.client.get(done["audio_url"], headers=live.auth(live.tenancy.member_a))
     pcm, rate = soundfile.read(io.BytesIO(audio.content), dtype="float32")
     assert len(pcm) / rate == pytest.approx(done["audio_seconds"], abs=0.05)
+    assert done["audio_seconds"] == round(done["audio_seconds"], 3)  # as the headers give it
     # Piper samples its durations afresh each time: over 32 jobs, greedy Whisper tiny
     # scored 0-0.19 (most 0-0.03; 0.19 = "keep reclined" for "keeper climbed"). A lost
     # or garbled segment costs a third of the words, far above this bound.

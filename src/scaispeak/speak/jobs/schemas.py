@@ -15,7 +15,11 @@ class JobProgress(BaseModel):
     characters_total: int
     segments_done: int
     segments_total: int
-    audio_seconds: float = Field(description="Audio synthesized so far.")
+    audio_seconds: float = Field(
+        description="Speech synthesized so far, without the pauses between sentences, "
+        "which are added when the audio is joined: the job's own audio_seconds, once it "
+        "succeeded, is the length of its audio."
+    )
     fraction: float
 
 
@@ -76,7 +80,7 @@ def job_out(job: SynthJob) -> JobOut:
         audio_url=f"/v1/modules/scaispeak/jobs/{job.id}/audio" if done else None,
         audio_expired=succeeded and job.result_key is None,
         audio_bytes=job.result_bytes,
-        audio_seconds=job.result_seconds,
+        audio_seconds=None if job.result_seconds is None else round(job.result_seconds, 3),
         saved_file=job.saved_file,
         attempts=job.attempts,
         webhook=_webhook_status(job),
