@@ -108,6 +108,19 @@ async def test_multiple_ranges_or_stale_if_range_get_the_whole_file(
     assert fresh.status_code == 206 and fresh.content == BODY[:2]
 
 
+async def test_a_current_copy_is_answered_304_without_the_file(
+    drive: tuple[DriveClient, str],
+) -> None:
+    """The ETag was sent but a matching If-None-Match still got the whole file."""
+    client, share = drive
+    etag = '"' + (await client.put(share, "c.bin", BODY)).json()["sha256"] + '"'
+    current = await client.get(share, "c.bin", {"if-none-match": f'"other", W/{etag}'})
+    assert current.status_code == 304 and current.content == b""
+    assert current.headers["etag"] == etag
+    stale = await client.get(share, "c.bin", {"if-none-match": '"other"'})
+    assert stale.status_code == 200 and stale.content == BODY
+
+
 async def test_head_reports_size_without_a_body(drive: tuple[DriveClient, str]) -> None:
     client, share = drive
     await client.put(share, "r.bin", BODY)

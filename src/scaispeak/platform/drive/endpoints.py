@@ -124,15 +124,18 @@ async def upload_file(
     return FileOut.of(await files.get_file(session, caller, share_id, ref.path))
 
 
-@router.get(_FILE, response_class=StreamingResponse, responses={206: {}, 416: {}})
+@router.get(_FILE, response_class=StreamingResponse, responses={206: {}, 304: {}, 416: {}})
 async def download_file(
     request: Request, session: Session, caller: Caller, share_id: str, path: str
-) -> StreamingResponse:
-    """The file's bytes; honours a single ``Range`` (206) and ``If-Range``."""
+) -> Response:
+    """The file's bytes; honours a single ``Range`` (206), ``If-Range`` and
+    ``If-None-Match`` (304: the client's copy is current)."""
     storage = platform_context(request).storage
     for _ in range(_READ_ATTEMPTS):
         row = await files.get_file(session, caller, share_id, path)  # 404 once deleted
         await session.close()  # nothing else needs the database while the bytes flow
+        if _client_copy_is_current(request, row):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_file_headers(row))
         try:
             return await blob_response(
                 storage,
@@ -151,8 +154,12 @@ async def download_file(
 
 
 @router.head(_FILE)
-async def file_head(session: Session, caller: Caller, share_id: str, path: str) -> Response:
+async def file_head(
+    request: Request, session: Session, caller: Caller, share_id: str, path: str
+) -> Response:
     row = await files.get_file(session, caller, share_id, path)
+    if _client_copy_is_current(request, row):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_file_headers(row))
     headers = _file_headers(row) | {"Content-Length": str(row.size)}
     return Response(headers=headers, media_type=row.content_type)
 
@@ -168,6 +175,16 @@ def _content_type(header: str | None, path: str) -> str:
     if header:
         return header  # validated by write_file
     return mimetypes.guess_type(file_name(path))[0] or "application/octet-stream"
+
+
+def _client_copy_is_current(request: Request, row: DriveFile) -> bool:
+    """``If-None-Match`` names the file's ETag (or ``*``): RFC 9110 §13.1.2, compared
+    weakly, as the header's list may carry ``W/`` tags."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or f'"{row.sha256}"' in tags
 
 
 def _wanted_range(request: Request, row: DriveFile) -> ByteRange | None:
