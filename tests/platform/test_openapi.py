@@ -46,3 +46,10 @@ async def test_speak_documents_each_answer_it_gives(sqlite_app: LiveApp) -> None
     saved = responses["201"]["content"]["application/json"]["schema"]["$ref"]
     job = responses["202"]["content"]["application/json"]["schema"]["$ref"]
     assert saved.endswith("/SavedFileOut") and job.endswith("/JobOut")
+
+
+async def test_the_openai_route_documents_every_type_it_answers(sqlite_app: LiveApp) -> None:
+    """It listed wav, mpeg, ogg and flac; it also answers pcm, mulaw and SSE."""
+    schema = (await sqlite_app.client.get("/openapi.json")).json()
+    content = schema["paths"]["/v1/audio/speech"]["post"]["responses"]["200"]["content"]
+    assert {"audio/pcm", "audio/basic", "text/event-stream", "audio/mpeg"} <= set(content)

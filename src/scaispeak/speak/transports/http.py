@@ -23,6 +23,7 @@ from scaispeak.speak.jobs.models import SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
 from scaispeak.speak.jobs.service import SaveTo
 from scaispeak.speak.jobs.submit import Submission, check_save_to, submit_job
+from scaispeak.speak.synthesis import audio
 from scaispeak.speak.synthesis.batch import (
     PassingResult,
     SpokenResult,
@@ -49,7 +50,7 @@ router = APIRouter(prefix="/v1/modules/scaispeak", tags=["scaispeak"])
 AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The audio, in the requested format.",
-        "content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}, "audio/flac": {}},
+        "content": {audio.content_type(fmt).split(";")[0]: {} for fmt in audio.AudioFormat},
     }
 }
 SPEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -58,8 +59,6 @@ SPEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
         " save_to that replaced a file, the file reference.",
         "content": {
             **AUDIO_RESPONSES[200]["content"],
-            "audio/pcm": {},
-            "audio/basic": {},
             "application/json": {},
         },
     },

@@ -79,7 +79,16 @@ class OpenAIErrorRoute(APIRoute):
 router = APIRouter(prefix="/v1/audio", tags=["openai-compatible"], route_class=OpenAIErrorRoute)
 
 
-@router.post("/speech", responses=AUDIO_RESPONSES, response_class=Response)
+# stream_format "sse" answers server-sent events instead of the audio's bytes.
+_SPEECH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        **AUDIO_RESPONSES[200],
+        "content": {**AUDIO_RESPONSES[200]["content"], "text/event-stream": {}},
+    }
+}
+
+
+@router.post("/speech", responses=_SPEECH_RESPONSES, response_class=Response)
 async def create_speech(
     request: Request, session: Session, caller: Caller, body: OpenAISpeechRequest
 ) -> Response:
