@@ -31,7 +31,16 @@ async def test_empty_text_is_422(sqlite_app: LiveApp, text: str) -> None:
 
 @pytest.mark.parametrize("mode", ["inline", "async"])
 @pytest.mark.parametrize(
-    "text", ["🙂🙂", "★★★ ✅", "** **", "...", "<speak></speak>", '<p> <break time="1s"/> </p>']
+    "text",
+    [
+        "🙂🙂",
+        "★★★ ✅",
+        "** **",
+        "...",
+        "<speak></speak>",
+        '<p> <break time="1s"/> </p>',
+        "你好世界",
+    ],
 )
 async def test_text_with_nothing_to_read_aloud_is_422_not_silence(
     sqlite_app: LiveApp, text: str, mode: str

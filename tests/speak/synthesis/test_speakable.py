@@ -11,14 +11,18 @@ from scaispeak.speak.synthesis.text.speakable import has_words
 
 
 @pytest.mark.parametrize(
-    "text", ["Hello", "🙂 hi", "42", "&", "%", "#1", "°", "Ωμέγα", "日本語", "½"]
+    "text", ["Hello", "🙂 hi", "42", "&", "%", "#1", "°", "Ωμέγα", "Привет", "日本語 hi", "½"]
 )
 def test_text_with_a_word_or_a_spoken_symbol_has_words(text: str) -> None:
     assert has_words(text)
 
 
-@pytest.mark.parametrize("text", ["🙂🙂", "❤️", "★ ✅ 🇺🇸", "** **", "...", "—", "()"])
-def test_emoji_symbols_and_markup_alone_have_no_words(text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["🙂🙂", "❤️", "★ ✅ 🇺🇸", "** **", "...", "—", "()", "日本語", "مرحبا", "안녕하세요"]
+)
+def test_emoji_symbols_markup_and_unread_scripts_alone_have_no_words(text: str) -> None:
+    """An English voice named each character of "日本語" ("Japanese letter"): scripts it
+    cannot read are left out, and a text of nothing else is refused as empty."""
     assert not has_words(text)
 
 

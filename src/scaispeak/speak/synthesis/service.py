@@ -67,7 +67,8 @@ def check_speakable(text: str) -> None:
     a 200 with empty audio looks like a broken voice to the caller."""
     if not has_words(spoken_text(text)):
         raise EmptyText(
-            "The text has nothing to read aloud: emoji, symbols and markup are not spoken."
+            "The text has nothing to read aloud: emoji, symbols, markup and scripts the "
+            "voices do not read (Chinese, Japanese, Korean, Arabic, Hebrew...) are not spoken."
         )
 
 

@@ -28,6 +28,7 @@ from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 from scaispeak.speak.synthesis.text.scale_rules import scaled_numbers
+from scaispeak.speak.synthesis.text.script_rules import foreign_scripts
 
 Rule = Callable[[str], str]
 
@@ -334,6 +335,7 @@ RULES: tuple[Rule, ...] = (
     control_characters,  # first: no engine takes them, and no rule expects them
     markup,  # Markdown symbols must not be spoken or confuse later patterns
     pictographs,  # early: an emoji between digits or words must not join or split them
+    foreign_scripts,  # early: a letter of a script espeak names must not reach a rule
     unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
     urls,  # before anything that reads dots, slashes, digits or symbols

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 
 from scaispeak.speak.synthesis.text.normalize import normalize_text
+from scaispeak.speak.synthesis.text.script_rules import is_unspoken
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HIGH_SURROGATE = re.compile("[\ud800-\udbff]$")
 
 
 def has_letter_or_digit(text: str) -> bool:
-    """True for almost every real text, at once: the cheap test before the exact one."""
-    return any(ch.isalnum() for ch in text)
+    """True for almost every real text, at once: the cheap test before the exact one.
+    Letters of the scripts normalisation leaves out ("你好") are not counted."""
+    return any(ch.isalnum() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
 
 
 def has_words(text: str) -> bool:
