@@ -445,6 +445,16 @@ EXACT = [
     ("euro_decimal_comma", "It costs €12,50.", "It costs twelve euros and fifty cents."),
     ("euro_thousands_kept", "€1,250", "one thousand two hundred fifty euros"),
     ("euro_thousands_dot", "€1.000", "one thousand euros"),
+    (
+        "euro_price_to_a_tenth_of_a_cent",
+        "Diesel is 1.659 € per litre.",
+        "Diesel is one point six five nine euros per litre.",
+    ),
+    (
+        "euro_rate_below_one",
+        "The dollar is €0.925 now.",
+        "The dollar is zero point nine two five euros now.",
+    ),
     ("cyrillic_spelled_in_latin", "Привет мир", "Privet mir"),
     ("greek_word_spelled_in_latin", "the word λόγος", "the word logos"),
     ("greek_letter_stays_a_symbol", "π is 3.14", "π is three point one four"),

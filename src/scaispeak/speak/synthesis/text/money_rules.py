@@ -71,11 +71,12 @@ _EURO_DECIMAL_COMMA = re.compile(
     r"(?P<before>€\s?)(?P<int>\d+),(?P<frac>\d{1,2})(?![\d,])"
     r"|(?<![\w.,])(?P<int2>\d+),(?P<frac2>\d{1,2})(?=\s?€)"
 )
-# ...and with a thousands dot: "€1.000", "1.234,56 €". An amount in euros is never
-# written with three decimals, so the dot groups thousands.
+# ...and with a thousands dot: "1.234,56 €", "€1.000". A dot before three digits is also
+# how a fuel price or an exchange rate is written ("€1.899 per litre", "€0.925"), so it
+# groups thousands only before a decimal comma, or in a round thousand.
 _EURO_THOUSANDS_DOT = re.compile(
-    r"(?P<before>€\s?)(?P<int>\d{1,3})\.(?P<thousands>\d{3})(?:,(?P<frac>\d{1,2}))?(?![\d.,])"
-    r"|(?<![\w.,])(?P<int2>\d{1,3})\.(?P<thousands2>\d{3})(?:,(?P<frac2>\d{1,2}))?(?=\s?€)"
+    r"(?P<before>€\s?)(?P<int>[1-9]\d{0,2})\.(?P<thousands>\d{3})(?:,(?P<frac>\d{1,2}))?(?![\d.,])"
+    r"|(?<![\w.,])(?P<int2>[1-9]\d{0,2})\.(?P<thousands2>\d{3})(?:,(?P<frac2>\d{1,2}))?(?=\s?€)"
 )
 _AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]\.?\d)"
 _ABOUT_MONEY = re.compile(rf"~\s?{_AN_AMOUNT_NEXT}")
@@ -95,6 +96,8 @@ def _thousands_comma(match: re.Match[str]) -> str:
         )
     else:
         before, integer, thousands, frac = "", match["int2"], match["thousands2"], match["frac2"]
+    if not frac and thousands != "000":
+        return match[0]  # "€1.899 per litre": a price to the tenth of a cent
     return f"{before}{integer},{thousands}" + (f".{frac}" if frac else "")
 
 
