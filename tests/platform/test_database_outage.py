@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from scaispeak.platform.errors import install_problem_handlers
 
@@ -24,7 +25,9 @@ def _app_raising(error: Exception) -> FastAPI:
 
 
 async def _get(app: FastAPI) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    # An error answered by the catch-all handler is raised again after its answer (an
+    # ERROR traceback, no request id): raising here catches that.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get("/work")
 
@@ -37,8 +40,9 @@ async def _get(app: FastAPI) -> httpx.Response:
             "SELECT tenants.id", {}, Exception("connection is closed"), connection_invalidated=True
         ),
         OperationalError("SELECT", {}, ConnectionRefusedError("refused")),
+        SQLAlchemyTimeoutError("QueuePool limit of size 5 overflow 10 reached"),
     ],
-    ids=["invalidated", "refused"],
+    ids=["invalidated", "refused", "pool-timeout"],
 )
 async def test_a_dropped_connection_is_a_503_with_retry_after(error: Exception) -> None:
     answer = await _get(_app_raising(error))

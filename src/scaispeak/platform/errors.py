@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -228,8 +229,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             problem = replace(problem, headers={**(problem.headers or {}), "Allow": allowed})
         return problem.response(request.url.path)
 
-    # DBAPIError by name: Starlette's handler for Exception answers, then raises again.
-    known = (ServiceError, RequestValidationError, StarletteHTTPException, DBAPIError)
+    # The database's errors by name: Starlette's handler for Exception answers, then
+    # raises again (an ERROR traceback, and no request id, metric or access line).
+    known = (
+        ServiceError,
+        RequestValidationError,
+        StarletteHTTPException,
+        DBAPIError,
+        SQLAlchemyTimeoutError,  # no pooled connection came free: db.is_transient
+    )
     for raised in (*known, Exception):
         app.add_exception_handler(raised, answer)
 
