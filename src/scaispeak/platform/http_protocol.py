@@ -41,28 +41,47 @@ _HEAD_TOO_LARGE = _head_too_large_response()
 
 
 class BoundedHeadProtocol(HttpToolsProtocol):
-    """Counts the bytes that arrive while a request's head is being parsed."""
+    """Counts the bytes that arrive while a request's head is being parsed, and those
+    of a chunked body that are not the body itself: chunk sizes, their extensions and
+    the trailer fields after the last chunk, which httptools also buffers whole (a
+    4 MiB trailer was read after the app had answered)."""
 
     _head_bytes = 0
     _in_body = False
+    _body_phase_bytes = 0  # read while the body (and its trailers) was being parsed
+    _body_bytes = 0  # of those, the body's own
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_body:
+        if self._in_body:
+            self._body_phase_bytes += len(data)
+        else:
             self._head_bytes += len(data)
         super().data_received(data)
         # Checked once the read is parsed: one read may hold a whole request and the
         # start of the next, and only a head still unfinished is over the limit.
         if not self._in_body and self._head_bytes > HEAD_MAX_BYTES:
             self._refuse_head()
+        elif self._in_body and self._framing_over_the_limit():
+            self.transport.close()  # the app may be answering: no 431 across its reply
+
+    def _framing_over_the_limit(self) -> bool:
+        """Chunk framing is a few bytes a chunk: a quarter of the body on top of the
+        head's limit allows chunks down to a few dozen bytes."""
+        framing = self._body_phase_bytes - self._body_bytes
+        return framing > HEAD_MAX_BYTES + self._body_bytes // 4
 
     def on_headers_complete(self) -> None:
         self._in_body = True
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_body = False  # a kept-alive connection's next request starts its head
-        self._head_bytes = 0
+        self._head_bytes = self._body_phase_bytes = self._body_bytes = 0
 
     def _refuse_head(self) -> None:
         if not self.transport.is_closing():
