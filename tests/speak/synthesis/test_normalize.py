@@ -464,6 +464,28 @@ EXACT = [
     ("money_not_scaled_before_a_name", "$5 Mary", "five dollars Mary"),
     ("subtraction_before_equals", "5-3=2", "five minus three equals two"),
     ("subtraction_not_a_range", "3-5=-2", "three minus five equals minus two"),
+    (
+        "rising_range_before_equals",
+        "Pages 5-10 = chapter one.",
+        "Pages five to ten equals chapter one.",
+    ),
+    ("priced_range_before_equals", "Ages 3-5 = $10", "Ages three to five equals ten dollars"),
+    ("title_case_article_a_stays", "How To Plan A Wedding", "How To Plan A Wedding"),
+    (
+        "version_with_three_digit_groups",
+        "Use version 10.100.200 now.",
+        "Use version ten dot one hundred dot two hundred now.",
+    ),
+    (
+        "range_before_a_unit",
+        "Weights of 250-1275 kg.",
+        "Weights of two hundred fifty to twelve seventy-five kilograms.",
+    ),
+    (
+        "range_before_a_plural",
+        "We sold 350-1275 units.",
+        "We sold three hundred fifty to twelve seventy-five units.",
+    ),
     ("letters_dash_model", "the F-150 truck", "the F-one fifty truck"),
     ("hash_name", "SHA-256 hash", "SHA-two fifty-six hash"),
     ("code_with_two_digits_stays", "COVID-19", "COVID-nineteen"),

@@ -402,6 +402,7 @@ def _fed(text: str, chunk: int | None) -> list[Segment]:
         ("We meet at 3 p.m. EST tomorrow, then lunch. Then more.", "3 p.m. EST"),
         # Decided on the "D" alone, "Jr." ended a sentence before the day named after him.
         ("We rest on Martin Luther King Jr. Day, then work. Then more.", "King Jr. Day"),
+        ("Go to King Jr. University, then home. Then more.", "King Jr. University"),
     ],
 )
 def test_a_stream_never_cuts_inside_a_date_a_phone_number_or_a_time(

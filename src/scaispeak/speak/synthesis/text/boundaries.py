@@ -149,7 +149,9 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"
 
 
-_UNFINISHED_WORD = re.compile(r"(?<!\s)\s*[A-Za-z]{1,7}\Z")  # (?<!\s): linear in spaces
+_UNFINISHED_WORD = re.compile(
+    r"(?<!\s)\s*[A-Za-z]{1,10}\Z"
+)  # "Universi" of "University"  # (?<!\s): linear in spaces
 
 
 def _next_word_decides(text: str, match: re.Match[str]) -> bool:

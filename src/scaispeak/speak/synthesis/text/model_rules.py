@@ -42,7 +42,9 @@ _NAMED_BY_LETTER = (
     r"|gate|terminal|level|block|tier|side|part|appendix|size|series|hepatitis|platform"
     r"|building|wing|zone|lot|form|phase|step|figure|table|chapter|box|blood"
 )
-_LETTER_A_BEFORE_A_WORD = re.compile(rf"(?P<before>\b(?i:{_NAMED_BY_LETTER})\s)A(?=\s+\w)")
+_LETTER_A_BEFORE_A_WORD = re.compile(
+    rf"(?P<before>\b(?P<namer>(?i:{_NAMED_BY_LETTER}))\s)A(?=\s+(?P<next>\w))"
+)
 # ...and beside another letter: "A or B", "from A to Z", "A and B".
 _LETTER_A_IN_A_PAIR = re.compile(r"\bA(?=\s+(?:or|and|to|through|versus|vs\.?)\s+[A-Z]\b)")
 _GRADE_A_PLUS = re.compile(r"\bA\+(?![\w+])")
@@ -84,7 +86,13 @@ def letter_a(text: str) -> str:
     """
     text = _GRADE_A_PLUS.sub("A-plus", text)
     text = _LETTER_A_IN_A_PAIR.sub("A-", text)
-    return _LETTER_A_BEFORE_A_WORD.sub(r"\g<before>A-", text)
+    return _LETTER_A_BEFORE_A_WORD.sub(_letter_a_before_a_word, text)
+
+
+def _letter_a_before_a_word(match: re.Match[str]) -> str:
+    if match["namer"][0].isupper() and match["next"].isupper():
+        return match[0]  # a title's article: "How To Plan A Wedding"
+    return f"{match['before']}A-"
 
 
 # Video lines and scans said like model numbers: "1080p" is "ten eighty p".

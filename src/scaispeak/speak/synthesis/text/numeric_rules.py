@@ -98,10 +98,15 @@ def _is_an_address(groups: list[str]) -> bool:
     return len(groups) == 4 and not leading_zero and all(int(group) <= 255 for group in groups)
 
 
+_VERSION_BEFORE = re.compile(r"\b(?i:v|ver\.?|version|release|build)\s?$")
+
+
 def _dotted_thousands(match: re.Match[str]) -> str:
     groups = match["int"].split(".")
     if _is_an_address(groups):
         return match[0]
+    if _VERSION_BEFORE.search(match.string, max(0, match.start() - 10), match.start()):
+        return match[0]  # "version 10.100.200"
     return ",".join(groups) + (f".{match['frac']}" if match["frac"] else "")
 
 
@@ -160,7 +165,15 @@ _SCALE_LETTERS = "|".join(sorted(SCALES, key=len, reverse=True))
 _SCALE_AFTER = re.compile(rf"(?:(?i:{_SCALE_LETTERS})|\s(?:thousand|million|billion|trillion))\b")
 
 
-_EQUALS_AFTER = re.compile(r"\s?=")
+_EQUALS_AFTER = re.compile(r"\s?=\s?(?P<result>[-−]?\d+(?:\.\d+)?(?![\d.]))?")
+
+
+def _is_a_difference(low: float, high: float, result: str | None) -> bool:
+    """ "5-3 = 2", "3-5=-2": before "=", a pair is a subtraction when it falls or when
+    the difference is what follows; "ages 3-5 = $10" stays a range."""
+    if low >= high:
+        return True
+    return result is not None and math.isclose(low - high, float(result.replace("−", "-")))
 
 
 def _range(match: re.Match[str]) -> str:
@@ -176,9 +189,10 @@ def _range(match: re.Match[str]) -> str:
         _DOTTED_CLOCK.fullmatch(part) for part in (first, second)
     ):
         return f"{first.replace('.', ':')} to {second.replace('.', ':')}"
-    if _EQUALS_AFTER.match(match.string, match.end()):
-        return match.group()  # "3-5=-2": a sum, the subtraction rule's
     low, high = float(first.replace(",", "")), float(second.replace(",", ""))
+    equals = _EQUALS_AFTER.match(match.string, match.end())
+    if equals and _is_a_difference(low, high, equals["result"]):
+        return match.group()  # "3-5=-2": a sum, the subtraction rule's
     if low >= high:  # "10 - 5" is a subtraction, "3-2" a score: not a range
         return f"{first} to {second}" if _working_hours(match) else match.group()
     if all(_YEAR_DIGITS.fullmatch(part) for part in (first, second)):  # not "1.25-2.50"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
+from scaispeak.speak.synthesis.text.unit_rules import UNIT_SYMBOLS
 
 _EXTENSION = r"(?:,?\s?(?:ext\.?|x|extension)\s?(?P<ext>\d{1,6})\b)?"
 _PHONE_NANP = re.compile(
@@ -53,15 +54,31 @@ def _trunk_zero_number(match: re.Match[str]) -> str:
     return _speak_digit_groups(match) if 10 <= digits <= 11 else match[0]  # UK, EU lengths
 
 
-_RANGE_OPENS = re.compile(r"\b(?i:from|between|pages?|pp\.?|ages?|sizes?)\s$")
+_RANGE_OPENS = re.compile(
+    r"\b(?i:from|between|of|rang(?:e|es|ed|ing)|pages?|pp\.?|ages?|sizes?)\s$"
+)
+_WORD_AFTER = re.compile(r"\s?(?:%|(?P<word>[A-Za-z/]+))")
 
 
 def _written_as_a_range(match: re.Match[str]) -> bool:
     first, last = match["local"][:3], match["local"][4:]
     if last[0] == "0":
         return False
+    if first[-1] == "0" and last[-1] == "0":
+        return True  # "250-1200"
     opened = _RANGE_OPENS.search(match.string, max(0, match.start() - 10), match.start())
-    return opened is not None or (first[-1] == "0" and last[-1] == "0")
+    return opened is not None or _counts_something(match)
+
+
+def _counts_something(match: re.Match[str]) -> bool:
+    """A unit, a percent sign or a plural after it: "350-1275 units", "250-1275 kg"."""
+    after = _WORD_AFTER.match(match.string, match.end())
+    if after is None:
+        return False
+    word = after["word"]
+    if word is None or word in UNIT_SYMBOLS:
+        return True
+    return len(word) > 3 and word.endswith("s") and word.islower()
 
 
 def _local_number(match: re.Match[str]) -> str:

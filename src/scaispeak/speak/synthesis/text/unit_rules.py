@@ -119,6 +119,9 @@ _LONG_SPAN_BEFORE_NOUN = re.compile(
     r"|contract|lease|plan|subscription|term|loan|program|programme|course|degree"
     r"|anniversary|period|membership|license|licence|mortgage|bond|note|history)\b)"
 )
+UNIT_SYMBOLS = frozenset(_UNITS)
+"""The units written after a number ("kg", "ms", "GB"): what follows a range, not a
+phone number (phone_rules.py)."""
 _SPAN_UNITS = {"h": "hour", "hr": "hour", "hrs": "hour", "min": "minute", "mins": "minute"}
 _SPAN_UNITS |= {"yr": "year", "yrs": "year", "wk": "week", "wks": "week"}
 
