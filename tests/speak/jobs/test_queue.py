@@ -294,11 +294,12 @@ async def test_a_worker_keeps_its_concurrency_after_its_receiver_restarts(
     stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """taskiq starts a new receiver, with slots of its own, when a read fails: after one
-    Redis blip a worker of concurrency 2 ran 3 jobs at once (helper-63)."""
+    Redis blip a worker of concurrency 2 ran 3 jobs at once (helper-63), and read more
+    messages than it had free slots, hoarding them from other workers (helper-65)."""
     jobs = stream_settings.jobs.model_copy(update={"concurrency": 2})
     settings = stream_settings.model_copy(update={"jobs": jobs})
     running, most, started = 0, 0, []
-    release = asyncio.Event()
+    release: dict[str, asyncio.Event] = {}
 
     async def run_job(_rt: JobRuntime, job_id: str) -> None:
         nonlocal running, most
@@ -306,7 +307,7 @@ async def test_a_worker_keeps_its_concurrency_after_its_receiver_restarts(
         most = max(most, running)
         started.append(job_id)
         try:
-            await release.wait()
+            await release.setdefault(job_id, asyncio.Event()).wait()
         finally:
             running -= 1
 
@@ -321,7 +322,7 @@ async def test_a_worker_keeps_its_concurrency_after_its_receiver_restarts(
         return await read(self, *args, **kwargs)
 
     monkeypatch.setattr(aredis.Redis, "xreadgroup", read_unless_a_blip)
-    async with stream_of(settings, jobs=3) as (_watch, api):
+    async with stream_of(settings, jobs=5) as (watch, api):
         queue = JobQueue(settings, cast(JobRuntime, SimpleNamespace(worker_id="A")))
         await queue.start()
         await queue.start_receiving()
@@ -338,10 +339,19 @@ async def test_a_worker_keeps_its_concurrency_after_its_receiver_restarts(
             await _until(lambda: len(started) >= 2)
             await asyncio.sleep(1.0)
             assert len(started) == 2, "two slots, two jobs running"
-            release.set()
+            assert (await watch.held()).get(queue._consumer_name(), 0) <= 2, "job_3 unread"
+            for job in ("job_1", "job_2"):
+                release.setdefault(job, asyncio.Event()).set()
             await _until(lambda: len(started) == 3)
+            # Both slots still there once the old receiver's jobs are done.
+            await api.kick("job_4")
+            await _until(lambda: len(started) == 4)
+            assert running == 2
         finally:
-            release.set()
+            for event in release.values():
+                event.set()
+            for job in ("job_3", "job_4", "job_5"):
+                release.setdefault(job, asyncio.Event()).set()
             await queue.stop()
     assert most == 2
 

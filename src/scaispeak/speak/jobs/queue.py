@@ -60,11 +60,16 @@ def _receiver_backing_off(concurrency: int) -> type[Receiver]:
     receiver's."""
     failures, last_failure = 0, 0.0
     slots = asyncio.Semaphore(concurrency)
+    # taskiq's own count of messages read and not yet finished, shared for the same
+    # reason: a fresh one let a restarted receiver read ``concurrency`` messages while
+    # the old jobs held every slot, hoarding them from idle workers (helper-65).
+    deliveries = asyncio.Semaphore(concurrency)
 
     class BackingOff(Receiver):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.sem = slots  # released by the jobs of earlier receivers as they end
+            self.sem_prefetch = deliveries
 
         async def listen(self, finish_event: asyncio.Event) -> None:
             nonlocal failures, last_failure
