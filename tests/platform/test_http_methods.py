@@ -61,3 +61,11 @@ async def test_a_json_body_that_is_not_an_object_is_still_a_422(sqlite_app: Live
         SPEAK, json=["not", "an", "object"], headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)
     )
     assert answer.status_code == 422
+
+
+async def test_a_head_is_counted_under_its_route(sqlite_app: LiveApp) -> None:
+    """The GET it ran as found the route in a copy of the scope: metrics and the access
+    log saw "unmatched"."""
+    await sqlite_app.client.head(VOICES, headers=sqlite_app.auth(sqlite_app.tenancy.admin_a))
+    metrics = (await sqlite_app.client.get("/metrics")).text
+    assert 'method="HEAD",route="/v1/modules/scaispeak/voices",status="200"' in metrics

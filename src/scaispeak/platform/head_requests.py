@@ -22,19 +22,24 @@ class HeadAsGet:
         if scope["type"] != "http" or scope["method"] != "HEAD" or self._routed(scope):
             await self.app(scope, receive, send)
             return
-        await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+        # A copy: uvicorn reads the method from its own scope to frame the answer.
+        as_get = {**scope, "method": "GET"}
+        await self.app(as_get, receive, _without_body(send, scope, as_get))
 
     def _routed(self, scope: Scope) -> bool:
         """Whether a route takes HEAD itself."""
         return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
 
 
-def _without_body(send: Send) -> Send:
-    """``send`` with the response's body left out: one empty, final body message."""
+def _without_body(send: Send, scope: Scope, as_get: Scope) -> Send:
+    """``send`` with the response's body left out: one empty, final body message. The
+    route the GET found is told to the middleware outside (metrics, the access log)."""
     ended = False
 
     async def send_head(message: Message) -> None:
         nonlocal ended
+        if message["type"] == "http.response.start" and "route" in as_get:
+            scope["route"] = as_get["route"]
         if message["type"] != "http.response.body":
             await send(message)
         elif not ended:
