@@ -9,6 +9,7 @@ its fingerprint, marked or not, so a tenant can trace its own clips either way.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,11 @@ from scaispeak.speak.voices.audio_input import decode_audio
 from scaispeak.speak.voices.models import Voice, VoiceScope
 
 _LOOKUP_BATCH = 200
+# Matching a fingerprint against a tenant's clips is seconds of CPU at the lookup's
+# 2000 records (1.6 ms a pair, bench/fingerprint_lookup.py). In asyncio's default
+# executor a few concurrent /detect calls took every thread the rest of the service
+# hands its short file and encoder work to; here they wait for each other instead.
+_MATCHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="provenance-match")
 """Fingerprints loaded at a time while searching, so memory stays bounded."""
 ANALYSIS_MAX_RATE = 48_000
 """Uploads are analysed at most at this rate: Perth listens at 32 kHz and fingerprints at
@@ -196,7 +202,7 @@ async def find_origin(
         rows = list((await session.execute(stmt)).scalars())
         if not rows:
             break
-        matches = await asyncio.to_thread(_match_all, query, rows)
+        matches = await _matched(query, rows)
         for row, found in zip(rows, matches, strict=True):
             if found.matched and (best is None or found.ber < best[0]):
                 best = (found.ber, row, found)
@@ -227,7 +233,12 @@ async def made_here_since(
     if since is not None:
         stmt = stmt.where(ProvenanceRecord.created_at >= since)
     rows = list((await session.execute(stmt.limit(max_records))).scalars())
-    return any(m.matched for m in await asyncio.to_thread(_match_all, query, rows))
+    return any(m.matched for m in await _matched(query, rows))
+
+
+async def _matched(query: fp.Words, rows: list[ProvenanceRecord]) -> list[fp.Match]:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_MATCHING, _match_all, query, rows)
 
 
 def _match_all(query: fp.Words, rows: list[ProvenanceRecord]) -> list[fp.Match]:
