@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import soundfile
 
@@ -192,11 +193,20 @@ def _wait_finished(client: httpx.Client, job_id: str, timeout: float) -> dict[st
     raise AssertionError(f"job still {job['state']} after {timeout} s")
 
 
+def _content_words(transcript: str) -> set[str]:
+    return {w for w in (w.strip(".,!?").lower() for w in transcript.split()) if len(w) > 3}
+
+
 def _assert_chapter(pcm: Any, rate: int, expected: str) -> None:
-    heard = {w.strip(".,!?").lower() for w in transcribe(pcm, rate).split()}
-    heard = {w for w in heard if len(w) > 3}
+    heard = _content_words(transcribe(pcm, rate))
+    if not heard:
+        # Greedy Whisper tiny now and then gives a whole window up as "no speech" (one
+        # CI run of many heard nothing in 12 s of the city chapter): a wider search
+        # decides. The level says whether there was speech to hear at all.
+        heard = _content_words(transcribe(pcm, rate, beam_size=5))
+    level = float(np.sqrt(np.mean(np.square(pcm))))
     overlap = {name: len(heard & words) for name, words in CONTENT_WORDS.items()}
-    assert overlap[expected] >= 0.6 * max(len(heard), 1), (expected, heard, overlap)
+    assert overlap[expected] >= 0.6 * max(len(heard), 1), (expected, heard, overlap, level)
     assert overlap[expected] == max(overlap.values()), (expected, overlap)
 
 
