@@ -96,18 +96,25 @@ async def test_a_request_refused_for_the_rate_gives_its_slot_back(
         assert "requests a minute" in refused.value.detail  # not "already running"
 
 
-async def test_redis_limit_is_shared_between_replicas() -> None:
-    await skip_unless_redis()
-    first, second = RedisLimiter(REDIS_URL, 1, 1000), RedisLimiter(REDIS_URL, 1, 1000)
+async def _second_replica_is_refused(slot_ttl_s: float = 30.0, held_s: float = 0.0) -> None:
+    """Replica one holds the tenant's only slot for ``held_s``; replica two is refused."""
+    first = RedisLimiter(REDIS_URL, 1, 1000, slot_ttl_s)
+    second = RedisLimiter(REDIS_URL, 1, 1000, slot_ttl_s)
     tenant = f"ten_{uuid.uuid4().hex}"
     try:
         async with first.slot(tenant):
+            await asyncio.sleep(held_s)
             with pytest.raises(TooManyRequests):
                 async with second.slot(tenant):
                     pass
     finally:
         await first.close()
         await second.close()
+
+
+async def test_redis_limit_is_shared_between_replicas() -> None:
+    await skip_unless_redis()
+    await _second_replica_is_refused()
 
 
 async def test_a_dead_replicas_request_slots_lapse_within_the_ttl() -> None:
@@ -136,14 +143,5 @@ async def test_a_dead_replicas_request_slots_lapse_within_the_ttl() -> None:
 
 async def test_a_long_request_keeps_its_slot_past_the_ttl() -> None:
     await skip_unless_redis()
-    first, second = RedisLimiter(REDIS_URL, 1, 1000, 0.3), RedisLimiter(REDIS_URL, 1, 1000, 0.3)
-    tenant = f"ten_{uuid.uuid4().hex}"
-    try:
-        async with first.slot(tenant):
-            await asyncio.sleep(1.0)  # more than three TTLs: only renewal keeps it counted
-            with pytest.raises(TooManyRequests):
-                async with second.slot(tenant):
-                    pass
-    finally:
-        await first.close()
-        await second.close()
+    # More than three TTLs: only renewal keeps the slot counted.
+    await _second_replica_is_refused(slot_ttl_s=0.3, held_s=1.0)
