@@ -31,12 +31,12 @@ from scaispeak.speak.voices.audio_input import decode_audio
 from scaispeak.speak.voices.models import Voice, VoiceScope
 
 _LOOKUP_BATCH = 200
+"""Fingerprints loaded at a time while searching, so memory stays bounded."""
 # Matching a fingerprint against a tenant's clips is seconds of CPU at the lookup's
 # 2000 records (1.6 ms a pair, bench/fingerprint_lookup.py). In asyncio's default
 # executor a few concurrent /detect calls took every thread the rest of the service
 # hands its short file and encoder work to; here they wait for each other instead.
 _MATCHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="provenance-match")
-"""Fingerprints loaded at a time while searching, so memory stays bounded."""
 ANALYSIS_MAX_RATE = 48_000
 """Uploads are analysed at most at this rate: Perth listens at 32 kHz and fingerprints at
 8 kHz, and a 300 s upload at 192 kHz decoded whole peaked at about 1.4 GB."""
