@@ -236,12 +236,16 @@ async def test_a_storage_outage_leaves_the_job_for_a_retry_not_failed(
     ],
     ids=["connection-reset", "invalidated", "deadlock"],
 )
-async def test_a_database_error_mid_job_leaves_it_for_a_retry_with_its_checkpoints(
+async def test_a_database_outage_mid_job_leaves_it_for_a_retry_with_its_checkpoints(
     pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    """A failover under a long job failed it for good and deleted its progress."""
+    """A failover under a long job failed it for good and deleted its progress. One that
+    outlasts the checkpoint's own retries leaves the job to a successor."""
     store = LocalBlobStore(tmp_path)
-    job_id = await run_with_a_failing_checkpoint(pg_db, store, tmp_path, monkeypatch, error)
+    monkeypatch.setattr(runner, "CHECKPOINT_BACKOFF_S", 0.0)
+    job_id = await run_with_a_failing_checkpoint(
+        pg_db, store, tmp_path, monkeypatch, error, failures=runner.CHECKPOINT_TRIES
+    )
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.running and row.error == "" and row.attempts == 1
     assert row.segments_done == 1 and row.lease_owner  # its lease lapses, a successor resumes
@@ -267,21 +271,37 @@ async def test_a_database_error_that_is_a_bug_still_fails_the_job(
     assert row.state is JobState.failed and type(error).__name__ in row.error
 
 
+async def test_a_database_blip_mid_job_is_ridden_out_in_place(
+    pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dropped connection at one checkpoint cost the run its lease (a minute) and one
+    of the job's attempts: the checkpoint is written again, and the job finishes."""
+    store = LocalBlobStore(tmp_path)
+    monkeypatch.setattr(runner, "CHECKPOINT_BACKOFF_S", 0.0)
+    blip = DBAPIError("UPDATE synth_jobs", {}, Exception("closed"), connection_invalidated=True)
+    job_id = await run_with_a_failing_checkpoint(pg_db, store, tmp_path, monkeypatch, blip)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.succeeded and row.attempts == 1
+    assert row.segments_done == 3 and row.characters_done == row.characters_total
+
+
 async def run_with_a_failing_checkpoint(
     db: Database,
     store: LocalBlobStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     error: Exception,
+    failures: int = 1,
 ) -> str:
-    """Run a three-segment job whose second checkpoint raises ``error``."""
+    """Run a three-segment job whose second checkpoint raises ``error``, ``failures``
+    times in a row."""
     rt = stub_runtime(db, store, StubPipeline(), JobSettings(), tmp_path / "scratch")
     job_id = await queued_job(db)
     checkpoint, calls = lease.checkpoint, []
 
     async def fails_at_the_second(*args: Any, **kwargs: Any) -> bool:
         calls.append(1)
-        if len(calls) == 2:
+        if 2 <= len(calls) < 2 + failures:
             raise error
         return await checkpoint(*args, **kwargs)
 

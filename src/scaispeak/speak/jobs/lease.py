@@ -194,12 +194,13 @@ async def renew(db: Database, job_id: str, worker_id: str, lease_s: int) -> bool
 
 @dataclass(frozen=True)
 class Progress:
-    """A checkpoint: segments and characters done, the seconds the last segment added,
-    and the characters each backend has spoken."""
+    """A checkpoint: segments, characters and seconds of speech done, and the characters
+    each backend has spoken. Every value is a total, not a step, so writing the same
+    checkpoint twice (a retry after a commit whose answer was lost) changes nothing."""
 
     segments_done: int
     characters_done: int
-    seconds: float
+    audio_seconds: float
     served: dict[str, int]
 
 
@@ -214,7 +215,7 @@ async def checkpoint(
         .values(
             segments_done=progress.segments_done,
             characters_done=progress.characters_done,
-            audio_seconds_done=SynthJob.audio_seconds_done + progress.seconds,
+            audio_seconds_done=progress.audio_seconds,
             characters_by_backend=dict(progress.served),
             lease_until=utcnow() + timedelta(seconds=settings.lease_s),
         )

@@ -22,6 +22,7 @@ Exactly-once effects on an at-least-once queue:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import anyio
@@ -163,7 +164,7 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         raise LostLease(job.id)
     routes = [Route(**r) for r in job.params["routes"]]
     permit = JobPermit(rt.db, job.tenant_id, job.voice_id, routes)
-    done_chars = job.characters_done
+    done_chars, done_seconds = job.characters_done, job.audio_seconds_done
     served = billing.served_so_far(job)
     for index in range(job.segments_done, len(segments)):
         routes = await _routes_now(session, rt, permit, job)
@@ -171,12 +172,36 @@ async def speak_remaining(session: AsyncSession, rt: JobRuntime, job: SynthJob) 
         rate = rt.pipeline.engines.get(route.engine).sample_rate
         await rt.storage.put_bytes(segment_key(job.id, index), wav_bytes(spoken.pcm, rate))
         done_chars += len(segments[index].text)
+        done_seconds += len(spoken.pcm) / rate
         served[route.backend] = served.get(route.backend, 0) + len(segments[index].text)
-        progress = lease.Progress(index + 1, done_chars, len(spoken.pcm) / rate, served)
-        if not await lease.checkpoint(session, job.id, rt.worker_id, rt.settings, progress):
+        progress = lease.Progress(index + 1, done_chars, done_seconds, served)
+        if not await _checkpoint(session, rt, job.id, progress):
             await _drop_if_ended(session, rt, job.id, index)
             raise LostLease(job.id)
     return served
+
+
+CHECKPOINT_TRIES = 4
+CHECKPOINT_BACKOFF_S = 0.5
+"""A checkpoint the database dropped is written again after 0.5, 1 and 2 s: a failover
+of a few seconds is ridden out, where leaving the job cost a lease (a minute) and one of
+its attempts, and three such blips in a long job's life failed it for good."""
+
+
+async def _checkpoint(
+    session: AsyncSession, rt: JobRuntime, job_id: str, progress: lease.Progress
+) -> bool:
+    for attempt in range(CHECKPOINT_TRIES):
+        try:
+            return await lease.checkpoint(session, job_id, rt.worker_id, rt.settings, progress)
+        except Exception as exc:
+            if not is_transient(exc) or attempt == CHECKPOINT_TRIES - 1:
+                raise
+            _log.warning("job %s: checkpoint failed (%s), writing it again", job_id, exc)
+            with contextlib.suppress(Exception):  # the connection may be gone with it
+                await session.rollback()
+            await asyncio.sleep(CHECKPOINT_BACKOFF_S * 2**attempt)
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 async def _drop_if_ended(session: AsyncSession, rt: JobRuntime, job_id: str, index: int) -> None:
