@@ -105,6 +105,8 @@ class ConsentVerification:
                     "transcript": said.transcript if said else None,
                     "char_error": said.char_error if said else None,
                     "phrase_edit_ratio": said.phrase_edit_ratio if said else None,
+                    "name_edit_ratio": said.name_edit_ratio if said else None,
+                    "refusal": said.refusal if said else None,
                     "passed": bool(said and said.passed),
                 },
             ),
