@@ -71,6 +71,27 @@ async def test_a_re_encoded_replay_is_rejected_too(
     assert synthetic_check(response.json()["report"]["consent"])["status"] == "fail"
 
 
+async def test_our_unmarked_speech_is_refused_by_its_fingerprint(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    """A tenant that turns off the marking of stock voices got their speech accepted as
+    a person's consent: its score passed, and only a suspect score was looked up
+    (helper-67)."""
+    app, key = sqlite_voice_app, sqlite_voice_app.tenancy.member_a
+    policy = "/v1/modules/scaispeak/provenance/policy"
+    unmarked = {"watermark_stock_voices": False}
+    turned_off = await app.client.put(policy, json=unmarked, headers=auth(app.tenancy.admin_a))
+    assert turned_off.status_code == 200, turned_off.text
+    challenge = await issue_challenge(app, key)
+    fake = await synthetic_reading(app, key, challenge["statement"])
+    response = await post_clone(
+        app, key, clips.wav(clips.reference), fake, challenge_id=challenge["id"]
+    )
+    assert_problem(response, 422, "voice_intake_rejected")
+    check = synthetic_check(response.json()["report"]["consent"])
+    assert check["status"] == "fail" and check["value"] < 0.5  # unmarked, caught by its print
+
+
 async def test_the_same_statement_spoken_without_the_service_passes_the_check(
     sqlite_voice_app: VoiceApp, clips: Clips
 ) -> None:

@@ -215,12 +215,14 @@ def _synthetic_check_is(clip: ClipResult, status: CheckStatus) -> bool:
 async def refuse_replay(
     session: AsyncSession, clip: ClipResult, since: datetime | None
 ) -> ClipResult:
-    """A suspect clip (a weak watermark score) fails ``synthetic`` when its fingerprint
-    matches a clip this service made (any tenant's; nothing about it is revealed)."""
+    """A clip fails ``synthetic`` when its fingerprint matches a clip this service made
+    since the challenge (any tenant's; nothing about it is revealed). Every clip is
+    looked up, not only one with a weak watermark score: a tenant may turn the marking
+    of stock voices off, and their speech then passed as a person's (helper-67)."""
     if clip.audio is None or clip.report is None:
         return clip
-    if not _synthetic_check_is(clip, CheckStatus.warn):
-        return clip
+    if _synthetic_check_is(clip, CheckStatus.fail):
+        return clip  # already refused by its watermark
     words = await asyncio.to_thread(fp.fingerprint, clip.audio.pcm, clip.audio.rate)
     if not await provenance.made_here_since(session, words, since, REPLAY_LOOKBACK):
         return clip
