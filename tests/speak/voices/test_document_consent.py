@@ -128,3 +128,24 @@ async def test_an_intake_whose_document_cannot_be_stored_leaves_no_reference(
     submitted = await submit(sqlite_voice_app, sqlite_voice_app.tenancy.admin_a, clips)
     assert_problem(submitted, 503, "storage_unavailable")
     assert stored and not [key for key in stored if await storage.exists(key)]
+
+
+async def test_a_superadmin_cannot_approve_a_consent_it_submitted(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """Four eyes: the bootstrap superadmin is also its tenant's admin, and approved its
+    own document consent (helper-67)."""
+    t = voice_app.tenancy
+    submitted = await submit(voice_app, t.superadmin, clips)
+    assert submitted.status_code == 202, submitted.text
+    voice = submitted.json()
+    approved = await voice_app.client.post(
+        f"{VOICES}/{voice['id']}/consent/approve", json={"note": "mine"}, headers=auth(t.superadmin)
+    )
+    assert_problem(approved, 403, "forbidden")
+    rejected = await voice_app.client.post(
+        f"{VOICES}/{voice['id']}/consent/reject",
+        json={"note": "withdrawn"},
+        headers=auth(t.superadmin),
+    )
+    assert rejected.status_code == 200  # taking one's own submission back is allowed

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
-from scaispeak.platform.errors import BadRequest, NotFound
+from scaispeak.platform.errors import BadRequest, Forbidden, NotFound
 from scaispeak.speak.voices import audit, purges
 from scaispeak.speak.voices.access import (
     may_manage_consent,
@@ -224,6 +224,13 @@ async def decide_document(
     """A superadmin approves (the voice starts building) or rejects (its audio is purged)."""
     require_superadmin(principal)
     voice, consent = await _pending_document(session, voice_id)
+    if approve and consent.created_by == principal.user_id:
+        # Four eyes: the bootstrap superadmin is also its tenant's admin, and approved
+        # the consent it had itself submitted (helper-67).
+        raise Forbidden(
+            "A document consent is approved by a superadmin other than the one who "
+            "submitted it."
+        )
     decision = ConsentState.active if approve else ConsentState.rejected
     await _claim_decision(session, consent.id, voice_id, decision, principal.user_id)
     purged: list[str | None] = []
