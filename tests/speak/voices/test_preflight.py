@@ -112,6 +112,14 @@ def test_playlists_and_unknown_files_are_refused_without_probing() -> None:
             decode_audio(data, max_seconds=10, timeout_s=10)
 
 
+def test_a_damaged_file_is_refused_in_words_a_user_can_act_on() -> None:
+    """FFmpeg's "[Errno 1094995529] Invalid data found when processing input" was shown."""
+    damaged = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\xff" * 64
+    with pytest.raises(AudioUnreadable) as refused:
+        decode_audio(damaged, max_seconds=10, timeout_s=10)
+    assert "Errno" not in str(refused.value) and "damaged" in str(refused.value)
+
+
 def test_decoding_stops_at_the_duration_cap() -> None:
     with pytest.raises(AudioTooLong):
         decode_audio(encode(silence(5, 16_000), 16_000, "flac"), max_seconds=2, timeout_s=10)

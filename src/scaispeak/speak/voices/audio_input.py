@@ -84,7 +84,12 @@ def decode_audio(
         deadline = time.monotonic() + timeout_s
         return _decode(data, container_name, max_seconds, deadline, max_rate)
     except av.FFmpegError as exc:
-        raise AudioUnreadable(f"The {container_name} file could not be decoded: {exc}") from exc
+        # FFmpeg's own words ("[Errno 1094995529] Invalid data found when processing
+        # input: '<none>'") tell a user nothing; the cause stays in the chain for logs.
+        raise AudioUnreadable(
+            f"The file looks like {container_name} but could not be decoded: it may be cut"
+            " short or damaged. Export it again, or send wav, mp3, ogg, flac, m4a or webm."
+        ) from exc
 
 
 def _decode(

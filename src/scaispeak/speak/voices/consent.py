@@ -228,8 +228,7 @@ async def decide_document(
         # Four eyes: the bootstrap superadmin is also its tenant's admin, and approved
         # the consent it had itself submitted (helper-67).
         raise Forbidden(
-            "A document consent is approved by a superadmin other than the one who "
-            "submitted it."
+            "A document consent is approved by a superadmin other than the one who submitted it."
         )
     decision = ConsentState.active if approve else ConsentState.rejected
     await _claim_decision(session, consent.id, voice_id, decision, principal.user_id)
