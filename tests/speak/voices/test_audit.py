@@ -88,6 +88,11 @@ async def test_only_admins_verify_and_only_their_own_tenants_chain(voice_app: Vo
     assert_problem(other, 403, "forbidden")
     root = await verify(voice_app, t.superadmin, t.tenant_a)
     assert root["chain"] == t.tenant_a
+    # A misspelt chain had no entries, and "verified" as intact.
+    typo = await voice_app.client.get(
+        VERIFY, params={"chain": t.tenant_a + "x"}, headers=auth(t.superadmin)
+    )
+    assert_problem(typo, 404, "not_found")
 
 
 async def test_cli_verify_audit_exits_1_on_a_broken_chain(
