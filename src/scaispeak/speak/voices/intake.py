@@ -216,7 +216,8 @@ async def refuse_replay(
     session: AsyncSession, clip: ClipResult, since: datetime | None
 ) -> ClipResult:
     """A clip fails ``synthetic`` when its fingerprint matches a clip this service made
-    since the challenge (any tenant's; nothing about it is revealed). Every clip is
+    since ``since`` (the challenge, for a consent recording) or among the latest
+    ``REPLAY_LOOKBACK`` (any tenant's; nothing about it is revealed). Every clip is
     looked up, not only one with a weak watermark score: a tenant may turn the marking
     of stock voices off, and their speech then passed as a person's (helper-67)."""
     if clip.audio is None or clip.report is None:

@@ -150,7 +150,7 @@ def match_statement(
     )
 
 
-_AGREE = re.compile(r"agree", re.IGNORECASE)
+_AGREE = re.compile(r"\bagree", re.IGNORECASE)  # not inside a name ("Magreen")
 
 
 def _name_edit_ratio(transcript: str, speaker: str) -> float:
