@@ -15,6 +15,7 @@ from scaispeak.platform.storage.base import StorageUnavailable
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.voices import endpoints
+from scaispeak.speak.voices.consent import CHALLENGE_MAX_ATTEMPTS
 from scaispeak.speak.voices.models import AuditEntry, Consent, ConsentChallenge, Voice
 from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
@@ -254,3 +255,36 @@ async def test_an_accepted_intake_whose_reference_cannot_be_stored_keeps_its_che
         )
     assert actions[:1] == ["consent_challenge_issued"]
     assert {"intake_preflight", "intake_statement", "intake_speaker"} <= set(actions)
+
+
+async def test_a_challenge_allows_a_bounded_number_of_judged_attempts(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    """A rejected intake did not use its challenge and nothing bounded the retries: an
+    impostor could tune a splice against the speaker check for 15 minutes (helper-67)."""
+    key = voice_app.tenancy.member_a
+    challenge = await issue_challenge(voice_app, key)
+    wrong = clips.wav(clips.wrong_statement)
+    rejected = await post_clone(
+        voice_app, key, clips.wav(clips.reference), wrong, challenge_id=challenge["id"]
+    )
+    assert_problem(rejected, 422, "voice_intake_rejected")  # judged: one attempt counted
+    async with voice_app.app.state.platform.db.sessions() as session:
+        row = await session.get(ConsentChallenge, challenge["id"])
+        assert row is not None and row.attempts == 1
+        await session.execute(
+            update(ConsentChallenge)
+            .where(ConsentChallenge.id == challenge["id"])
+            .values(attempts=CHALLENGE_MAX_ATTEMPTS)
+        )
+        await session.commit()
+    genuine = await post_clone(
+        voice_app,
+        key,
+        clips.wav(clips.reference),
+        clips.wav(clips.genuine),
+        challenge_id=challenge["id"],
+    )
+    assert_problem(genuine, 422, "voice_intake_rejected")
+    assert genuine.json()["report"]["challenge"]["status"] == "fail"
+    assert "attempts" in genuine.json()["report"]["challenge"]["hint"]

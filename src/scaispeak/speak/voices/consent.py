@@ -84,13 +84,42 @@ async def caller_challenge(
     return challenge
 
 
+CHALLENGE_MAX_ATTEMPTS = 10
+"""Judged uploads and live takes one challenge allows: a genuine speaker retakes a noisy
+recording a few times; an impostor tuning a splice against the speaker check would
+otherwise have had the challenge's whole 15 minutes (helper-67)."""
+TOO_MANY_ATTEMPTS = (
+    f"This challenge has had its {CHALLENGE_MAX_ATTEMPTS} attempts; request a new one and "
+    "record the statement again."
+)
+
+
 def challenge_problem(challenge: ConsentChallenge) -> str:
     """Why the challenge cannot be used now, or "" when it can."""
     if challenge.used_at is not None:
         return "This challenge was already used for a voice; request a new one."
     if aware(challenge.expires_at) <= utcnow():
         return "This challenge has expired; request a new one and record the statement again."
+    if challenge.attempts >= CHALLENGE_MAX_ATTEMPTS:
+        return TOO_MANY_ATTEMPTS
     return ""
+
+
+async def count_attempt(session: AsyncSession, challenge_id: str) -> bool:
+    """Count one judged attempt on the challenge, and commit it (a rejection must not
+    roll it back); False once it has had ``CHALLENGE_MAX_ATTEMPTS``. One conditional
+    UPDATE, so concurrent attempts cannot pass the bound together."""
+    counted = await session.execute(
+        update(ConsentChallenge)
+        .where(
+            ConsentChallenge.id == challenge_id,
+            ConsentChallenge.attempts < CHALLENGE_MAX_ATTEMPTS,
+        )
+        .values(attempts=ConsentChallenge.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return getattr(counted, "rowcount", 0) == 1
 
 
 async def claim_challenge(session: AsyncSession, challenge_id: str, voice_id: str) -> bool:

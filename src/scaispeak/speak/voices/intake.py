@@ -27,7 +27,13 @@ from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.voices import audit, blobs
 from scaispeak.speak.voices.charging import MadeVoice, charged
-from scaispeak.speak.voices.consent import caller_challenge, challenge_problem, claim_challenge
+from scaispeak.speak.voices.consent import (
+    TOO_MANY_ATTEMPTS,
+    caller_challenge,
+    challenge_problem,
+    claim_challenge,
+    count_attempt,
+)
 from scaispeak.speak.voices.editing import check_language
 from scaispeak.speak.voices.errors import (
     ChallengeUsed,
@@ -167,6 +173,8 @@ async def _clone(
     challenge = await caller_challenge(session, principal, challenge_id)
     chain = audit.chain_for(principal.tenant_id)
     problem = challenge_problem(challenge)
+    if not problem and not await count_attempt(session, challenge.id):
+        problem = TOO_MANY_ATTEMPTS
     if problem:
         report = {"passed": False, "challenge": {"status": "fail", "hint": problem}}
         await _reject(session, chain, principal, challenge.id, report, problem)

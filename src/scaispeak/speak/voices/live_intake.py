@@ -136,8 +136,17 @@ class LiveIntake:
         pcm = from_int16_bytes(bytes(self.buffer[:usable]))
         return DecodedAudio(pcm, self.start.sample_rate, "pcm", "pcm_s16le", 1)
 
+    async def _count_take(self) -> None:
+        """Each judged take counts against the challenge (consent.CHALLENGE_MAX_ATTEMPTS):
+        past its bound the intake cannot finish, and ends."""
+        assert self.challenge is not None
+        async with self.sessions() as session:
+            if not await consent.count_attempt(session, self.challenge.id):
+                raise ChallengeLapsed(consent.TOO_MANY_ATTEMPTS)
+
     async def _finish_consent(self) -> list[dict[str, Any]]:
         assert self.challenge is not None
+        await self._count_take()
         audio = self._recorded()
         clip, said = await self.rt.analysis.run(
             check_consent_step,
@@ -159,6 +168,7 @@ class LiveIntake:
 
     async def _finish_reference(self) -> list[dict[str, Any]]:
         assert self.consent_audio is not None
+        await self._count_take()
         audio = self._recorded()
         clip, speaker = await self.rt.analysis.run(
             check_reference_step,

@@ -167,6 +167,8 @@ class ConsentChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     voice_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # Judged uploads and live takes (consent.count_attempt): bounded per challenge.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Consent(Base):
