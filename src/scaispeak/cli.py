@@ -64,6 +64,8 @@ def _settings() -> Settings:
         raise SystemExit(f"error: invalid setting: {exc}") from None
 
 
+GRACEFUL_SHUTDOWN_S = 30
+"""How long `serve` waits on open connections when stopped, before closing them."""
 _SECRET_HINTS = ("key", "secret", "credential", "password", "token", "url", "username")
 
 
@@ -190,6 +192,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,
         ws_max_size=WEBSOCKET_MESSAGE_MAX_BYTES,
         http=BoundedHeadProtocol,
+        # A stop waited without end on a connection whose client had stopped reading
+        # (helper-66); past this, what is left open is cut and the app shuts down.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from scaispeak.platform.ops_server import UNREAD_SEND_MAX_MS, listening_socket
 from scaispeak.schema import metadata
 from scaispeak.settings import JobSettings, Limits, Settings
 from scaispeak.settings_doc import settings_reference
@@ -120,3 +122,15 @@ def test_a_configured_secret_key_too_short_to_be_safe_is_refused(tmp_path: Path)
         Settings(data_dir=tmp_path, secret_key="changeme").resolved_secret_key()
     long_enough = "k" * 32
     assert Settings(data_dir=tmp_path, secret_key=long_enough).resolved_secret_key() == long_enough
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
+def test_accepted_connections_drop_a_client_that_stops_reading() -> None:
+    """A client that stopped reading kept its connection (and megabytes queued on it)
+    open for good, and a graceful stop waited on it (helper-66)."""
+    listening = listening_socket("127.0.0.1", 0)
+    with listening, socket.create_connection(listening.getsockname()):
+        accepted, _ = listening.accept()
+        with accepted:
+            bound = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+    assert bound == UNREAD_SEND_MAX_MS > 0

@@ -71,8 +71,18 @@ class OpsServer:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
+UNREAD_SEND_MAX_MS = 120_000
+"""How long a connection's sent data may wait for the client to take it before the
+kernel drops the connection (TCP_USER_TIMEOUT). Idle connections are not affected."""
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket listening on ``host:port`` (IPv6 too: ``::``); raises OSError when the
     port is taken or the address is not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    listening = socket.create_server((host, port), family=family)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux; accepted connections inherit it
+        # A client that stops reading leaves our sends unacknowledged (a zero window):
+        # without a bound its connection, and the buffers queued on it, stayed for good.
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, UNREAD_SEND_MAX_MS)
+    return listening

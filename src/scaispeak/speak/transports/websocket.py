@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from typing import Any
 
@@ -66,9 +67,12 @@ async def stream_speak(websocket: WebSocket) -> None:
         except SinkClosed:
             return
     if websocket.client_state is WebSocketState.CONNECTED:
-        # The client may leave while we close; there is nobody left to tell.
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await websocket.close(code)
+        # The client may leave while we close; there is nobody left to tell. A client
+        # that stopped reading with the socket's buffer full never lets the close out:
+        # unbounded, the handler waited on it for good (helper-66).
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await websocket.close(code)
 
 
 async def _serve(
@@ -91,11 +95,21 @@ async def _serve(
     return session.close_code
 
 
+CLOSE_TIMEOUT_S = 5.0
+READS_BETWEEN_YIELDS = 100
+"""uvicorn parses a whole network read into its queue at once, and taking a queued
+message never suspends: one client's burst of 20,000 tiny messages held the event loop
+for 0.8 s (every other stream's pacing with it), and piled its replies past the
+outbox's bound before the sender could run (helper-66)."""
+
+
 async def _read(websocket: WebSocket, session: StreamSession) -> None:
     """Hand client messages to the session until the client disconnects."""
-    while True:
+    for count in itertools.count(1):
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         text, data = message.get("text"), message.get("bytes")
         await session.receive(text if text is not None else data or b"")
+        if count % READS_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)  # let the loop's other work, this stream's sender too, run
