@@ -6,6 +6,7 @@ import asyncio
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -140,23 +141,8 @@ async def test_expired_challenge_is_rejected_before_any_analysis(
 ) -> None:
     key = voice_app.tenancy.member_a
     challenge = await issue_challenge(voice_app, key)
-    async with voice_app.app.state.platform.db.sessions() as session:
-        await session.execute(
-            update(ConsentChallenge)
-            .where(ConsentChallenge.id == challenge["id"])
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        await session.commit()
-    response = await post_clone(
-        voice_app,
-        key,
-        clips.wav(clips.reference),
-        clips.wav(clips.genuine),
-        challenge_id=challenge["id"],
-    )
-    assert_problem(response, 422, "voice_intake_rejected")
-    assert response.json()["report"]["challenge"]["status"] == "fail"
-    assert "expired" in response.json()["report"]["challenge"]["hint"]
+    await _set_challenge(voice_app, challenge["id"], expires_at=utcnow() - timedelta(seconds=1))
+    await _refused_by_the_challenge(voice_app, key, clips, challenge["id"], "expired")
     actions = await audit_actions(voice_app, voice_app.tenancy.tenant_a)
     assert actions[-1] == "clone_rejected"
     assert await count_rows(voice_app, Voice, owner_user_id=voice_app.tenancy.member_a_user) == 0
@@ -272,19 +258,25 @@ async def test_a_challenge_allows_a_bounded_number_of_judged_attempts(
     async with voice_app.app.state.platform.db.sessions() as session:
         row = await session.get(ConsentChallenge, challenge["id"])
         assert row is not None and row.attempts == 1
+    await _set_challenge(voice_app, challenge["id"], attempts=CHALLENGE_MAX_ATTEMPTS)
+    await _refused_by_the_challenge(voice_app, key, clips, challenge["id"], "attempts")
+
+
+async def _set_challenge(app: VoiceApp, challenge_id: str, **values: Any) -> None:
+    async with app.app.state.platform.db.sessions() as session:
         await session.execute(
-            update(ConsentChallenge)
-            .where(ConsentChallenge.id == challenge["id"])
-            .values(attempts=CHALLENGE_MAX_ATTEMPTS)
+            update(ConsentChallenge).where(ConsentChallenge.id == challenge_id).values(**values)
         )
         await session.commit()
-    genuine = await post_clone(
-        voice_app,
-        key,
-        clips.wav(clips.reference),
-        clips.wav(clips.genuine),
-        challenge_id=challenge["id"],
+
+
+async def _refused_by_the_challenge(
+    app: VoiceApp, key: str, clips: Clips, challenge_id: str, why: str
+) -> None:
+    """A genuine intake refused before any analysis, the challenge's hint saying ``why``."""
+    response = await post_clone(
+        app, key, clips.wav(clips.reference), clips.wav(clips.genuine), challenge_id=challenge_id
     )
-    assert_problem(genuine, 422, "voice_intake_rejected")
-    assert genuine.json()["report"]["challenge"]["status"] == "fail"
-    assert "attempts" in genuine.json()["report"]["challenge"]["hint"]
+    assert_problem(response, 422, "voice_intake_rejected")
+    assert response.json()["report"]["challenge"]["status"] == "fail"
+    assert why in response.json()["report"]["challenge"]["hint"]
