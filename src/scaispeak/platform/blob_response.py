@@ -16,10 +16,10 @@ from fastapi.responses import Response, StreamingResponse
 from scaispeak.platform.ranges import ByteRange
 from scaispeak.platform.storage.base import BlobStore
 
-# A document an uploader chose (a signed consent form, a licence's proof) is checked only
-# by its first bytes: these keep a browser from running anything in it on the API's
-# origin, where a ``?token=`` URL can be read.
-_SAFE_DOCUMENT_HEADERS = {
+# A file an uploader chose (a drive file, a signed consent form, a licence's proof) is
+# checked at most by its first bytes: these keep a browser from guessing its way to HTML
+# or running anything in it on the API's origin, where a ``?token=`` URL can be read.
+SAFE_UPLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox; default-src 'none'",
 }
@@ -28,7 +28,7 @@ _SAFE_DOCUMENT_HEADERS = {
 def document_response(data: bytes, media_type: str, stem: str) -> Response:
     """An uploaded document (PDF, PNG or JPEG), shown inline but never run as a page."""
     name = stem + (mimetypes.guess_extension(media_type) or "")
-    headers = {**_SAFE_DOCUMENT_HEADERS, "Content-Disposition": f'inline; filename="{name}"'}
+    headers = {**SAFE_UPLOAD_HEADERS, "Content-Disposition": f'inline; filename="{name}"'}
     return Response(data, media_type=media_type, headers=headers)
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from scaispeak.platform.blob_response import blob_response
+from scaispeak.platform.blob_response import SAFE_UPLOAD_HEADERS, blob_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
 from scaispeak.platform.drive.errors import FileBusy, UploadTooLarge
@@ -215,6 +215,5 @@ def _file_headers(row: DriveFile) -> dict[str, str]:
         "Accept-Ranges": "bytes",
         "ETag": f'"{row.sha256}"',
         "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(file_name(row.path))}",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
+        **SAFE_UPLOAD_HEADERS,
     }
