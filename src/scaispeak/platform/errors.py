@@ -119,6 +119,17 @@ class DatabaseUnavailable(Unavailable):
         self.headers["Retry-After"] = str(self.RETRY_AFTER_S)
 
 
+def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
+    """The RFC 9457 members every problem carries, with the stable ``code``."""
+    return {
+        "type": f"https://scaispeak.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+
+
 def problem_response(
     status: int,
     code: str,
@@ -128,13 +139,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"https://scaispeak.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+    body = problem_body(status, code, title, detail)
     if instance:
         body["instance"] = instance
     body.update(extra)

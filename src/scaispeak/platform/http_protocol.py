@@ -13,24 +13,20 @@ import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from scaispeak.platform.errors import PROBLEM_JSON, problem_body
+
 # The request line and every header together. nginx allows 32 KiB by default (4 x 8k);
 # the service's own headers are far smaller (a browser token travels in the query).
 HEAD_MAX_BYTES = 64 * 1024
 
 
 def _head_too_large_response() -> bytes:
-    problem = json.dumps(
-        {
-            "type": "https://scaispeak.dev/problems/headers_too_large",
-            "title": "Request Header Fields Too Large",
-            "status": 431,
-            "detail": f"The request line and headers may take at most {HEAD_MAX_BYTES} bytes.",
-            "code": "headers_too_large",
-        }
-    ).encode()
+    detail = f"The request line and headers may take at most {HEAD_MAX_BYTES} bytes."
+    title = "Request Header Fields Too Large"
+    problem = json.dumps(problem_body(431, "headers_too_large", title, detail)).encode()
     head = (
-        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-        "content-type: application/problem+json\r\n"
+        f"HTTP/1.1 431 {title}\r\n"
+        f"content-type: {PROBLEM_JSON}\r\n"
         f"content-length: {len(problem)}\r\n"
         "connection: close\r\n\r\n"
     )
