@@ -106,9 +106,13 @@ def keeps_final_period(text: str, index: int) -> bool:
     return not following or following[0].isupper() or "\n" in rest[: len(rest) - len(following)]
 
 
-def named_after_a_person_follows(text: str, index: int) -> bool:
-    """Whether a day or place named after someone comes next: "King Jr. Day" goes on."""
-    return _NAMED_AFTER_A_PERSON.match(text, index) is not None
+def name_suffix_goes_on(abbreviation: str, text: str, index: int) -> bool:
+    """Whether ``abbreviation`` ("Jr", "sr"), its period ending at ``index``, is followed
+    by a day or place named after the person: "King Jr. Day" goes on."""
+    return (
+        abbreviation.lower() in _NAME_SUFFIXES
+        and _NAMED_AFTER_A_PERSON.match(text, index) is not None
+    )
 
 
 def time_zone_follows(text: str, index: int) -> bool:
@@ -142,7 +146,7 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return not (following or "").isdigit()
     if lower in _MERIDIEMS and time_zone_follows(text, match.end()):
         return False
-    if lower in _NAME_SUFFIXES and named_after_a_person_follows(text, match.end()):
+    if name_suffix_goes_on(lower, text, match.end()):
         return False
     if lower in _MAYBE_FINAL:
         return following is None or following.isupper()

@@ -21,7 +21,7 @@ from scaispeak.speak.synthesis.text import symbol_rules
 from scaispeak.speak.synthesis.text import unit_rules as units
 from scaispeak.speak.synthesis.text.boundaries import (
     keeps_final_period,
-    named_after_a_person_follows,
+    name_suffix_goes_on,
 )
 from scaispeak.speak.synthesis.text.money_rules import money
 from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
@@ -278,7 +278,7 @@ def _street_type(match: re.Match[str]) -> str:
 def _maybe_final(match: re.Match[str]) -> str:
     abbreviation = match["abbr"].lower()
     ends = keeps_final_period(match.string, match.end())
-    if abbreviation in ("jr", "sr") and named_after_a_person_follows(match.string, match.end()):
+    if name_suffix_goes_on(abbreviation, match.string, match.end()):
         ends = False  # "Martin Luther King Jr. Day"
     return _MAYBE_FINAL[abbreviation] + ("." if ends else "")
 
