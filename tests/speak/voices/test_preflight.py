@@ -236,6 +236,21 @@ def test_identical_channels_decode_at_the_level_of_one(channels: int) -> None:
     assert audio.clipped_fraction == 0.0
 
 
+def test_stereo_with_one_channel_inverted_decodes_to_the_voice_not_silence() -> None:
+    """A miswired microphone: L = -R averages to nothing, so the first channel is kept."""
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000)).astype(np.float32)
+    audio = decode_audio(multichannel_wav([tone, -tone], 16_000), max_seconds=10, timeout_s=10)
+    assert float(np.max(np.abs(audio.pcm))) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_uncorrelated_channels_are_still_averaged() -> None:
+    rng = np.random.default_rng(3)
+    left, right = (0.3 * rng.standard_normal((2, 16_000))).clip(-1, 1).astype(np.float32)
+    audio = decode_audio(multichannel_wav([left, right], 16_000), max_seconds=10, timeout_s=10)
+    expected = (left + right) / 2
+    assert np.allclose(audio.pcm, expected, atol=2e-4)
+
+
 def peak_at(pcm: np.ndarray, level: float) -> np.ndarray:
     return (pcm / np.max(np.abs(pcm)) * level).astype(np.float32)
 
@@ -246,6 +261,14 @@ async def test_stereo_reference_just_below_full_scale_passes_clipping(
     voice = peak_at(clips.reference, 0.89)  # -1 dBFS
     report = await preflight(sqlite_voice_app, multichannel_wav([voice, voice], clips.rate))
     assert statuses(report)["clipping"] == "pass" and report["passed"] is True
+
+
+async def test_a_reference_recorded_with_one_channel_inverted_passes(
+    sqlite_voice_app: VoiceApp, clips: Clips
+) -> None:
+    voice = peak_at(clips.reference, 0.5)
+    report = await preflight(sqlite_voice_app, multichannel_wav([voice, -voice], clips.rate))
+    assert report["passed"] is True, report
 
 
 async def test_a_clipped_channel_beside_a_silent_one_fails_clipping(

@@ -140,12 +140,23 @@ def _resampled(frames: Iterator[av.AudioFrame], rate: int) -> Iterator[av.AudioF
         yield from resampler.resample(None)
 
 
+# The average keeps less than this share of the channels' own energy only when they
+# cancel: a stereo file with one channel's polarity inverted (a miswired microphone)
+# averages to near silence and was reported as "no speech". Uncorrelated channels keep
+# about half, identical ones all of it.
+CANCELLED_ENERGY_SHARE = 0.1
+
+
 class _Downmix:
-    """Averages decoded frames to mono, counting clipped instants and the duration."""
+    """Averages decoded frames to mono, counting clipped instants and the duration.
+    Where the average cancels out, the first channel is used alone."""
 
     def __init__(self, limit: int, max_seconds: float, deadline: float) -> None:
         self.limit, self.max_seconds, self.deadline = limit, max_seconds, deadline
         self.pieces: list[Pcm] = []
+        self.first_channel: list[Pcm] = []
+        self.mix_energy = 0.0
+        self.channel_energy = 0.0
         self.total = 0
         self.clipped = 0
 
@@ -157,14 +168,22 @@ class _Downmix:
         # among them, so a replay of our own speech got through).
         block = np.clip(np.nan_to_num(block.astype(np.float32), nan=0.0), -1.0, 1.0)
         self.clipped += clipped_instants(block)
-        self.pieces.append(block.mean(axis=1, dtype=np.float32))
+        mixed = block.mean(axis=1, dtype=np.float32)
+        self.pieces.append(mixed)
+        self.first_channel.append(np.ascontiguousarray(block[:, 0]))
+        self.mix_energy += float(np.dot(mixed, mixed))
+        self.channel_energy += float(np.sum(np.square(block, dtype=np.float64))) / block.shape[1]
         self.total += block.shape[0]
 
     def check_limits(self) -> None:
         _check_limits(self.total, self.limit, self.max_seconds, self.deadline)
 
     def pcm(self) -> Pcm:
-        return np.concatenate(self.pieces) if self.pieces else np.zeros(0, np.float32)
+        if not self.pieces:
+            return np.zeros(0, np.float32)
+        if self.mix_energy < CANCELLED_ENERGY_SHARE * self.channel_energy:
+            return np.concatenate(self.first_channel)
+        return np.concatenate(self.pieces)
 
 
 def _check_limits(total: int, limit: int, max_seconds: float, deadline: float) -> None:
