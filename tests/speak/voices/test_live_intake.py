@@ -18,6 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from scaispeak.app import create_app
 from scaispeak.settings import StreamingSettings, VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.provenance import fingerprint as fp
+from scaispeak.speak.synthesis.audio import from_int16_bytes
 from scaispeak.speak.voices.audio_input import DecodedAudio
 from scaispeak.speak.voices.errors import AnalysisBusy
 from scaispeak.speak.voices.verification import check_consent_step, check_reference_step
@@ -253,3 +255,79 @@ async def test_a_whole_step_sent_as_one_message_is_taken(
         await ws.send(json.dumps({"type": "retry"}))
         again = await receive(ws)
         assert (again["type"], again["step"]) == ("prompt", "consent")
+
+
+def database_of(tmp_path: Path) -> str:
+    return make_settings(tmp_path).resolved_database_url.split("///", 1)[1]
+
+
+def record_as_made_here(database: str, data: bytes, rate: int) -> None:
+    """Store ``data`` (s16) as a clip this service made, at the challenge's issue."""
+    words = fp.fingerprint(from_int16_bytes(data), rate)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute(
+            "INSERT INTO provenance_records (id, tenant_id, user_id, request_id, kind, "
+            "voice_id, watermarked, duration_s, fingerprint, created_at) "
+            "SELECT 'prv_test', tenant_id, 'usr_x', 'req_x', 'speak', 'voc_x', 0, 1.0, ?, "
+            "created_at FROM consent_challenges",
+            (fp.to_bytes(words),),
+        )
+        db.commit()
+
+
+async def started(ws: ClientConnection, rate: int) -> None:
+    start = {"type": "start", "speaker_name": "Alex Morgan", "name": "v", "sample_rate": rate}
+    await ws.send(json.dumps(start))
+    assert (await receive(ws))["step"] == "consent"
+
+
+async def test_a_consent_take_made_here_fails_at_its_own_step(
+    live_server: tuple[ServerThread, str], clips: Clips, tmp_path: Path
+) -> None:
+    """The replay check ran only when the voice was made, after the passage was read."""
+    server, key = live_server
+    async with intake(server, key) as ws:
+        await started(ws, clips.rate)
+        record_as_made_here(database_of(tmp_path), s16(clips.genuine), clips.rate)
+        await send_audio(ws, s16(clips.genuine))
+        failed = await receive(ws)
+        assert failed["passed"] is False, failed
+        checks = {c["name"]: c["status"] for c in failed["report"]["consent"]["checks"]}
+        assert checks["synthetic"] == "fail"
+
+
+async def test_a_consent_refused_when_the_voice_is_made_goes_back_to_the_consent_step(
+    live_server: tuple[ServerThread, str], clips: Clips, tmp_path: Path
+) -> None:
+    """The intake stayed at the passage, whose every reading was refused for the
+    consent recording, until the challenge ran out of attempts."""
+    server, key = live_server
+    async with intake(server, key) as ws:
+        await started(ws, clips.rate)
+        await send_audio(ws, s16(clips.genuine))
+        passed, _passage = await receive(ws), await receive(ws)
+        assert passed["passed"] is True
+        record_as_made_here(database_of(tmp_path), s16(clips.genuine), clips.rate)
+        await send_audio(ws, s16(clips.reference))
+        checked, refused, prompt = await receive(ws), await receive(ws), await receive(ws)
+        assert checked["passed"] is True and refused["passed"] is False, refused
+        assert refused["report"]["consent"]["passed"] is False
+        assert (prompt["type"], prompt["step"]) == ("prompt", "consent")
+
+
+async def test_every_judged_take_is_an_audit_entry_failed_ones_too(
+    live_server: tuple[ServerThread, str], clips: Clips, tmp_path: Path
+) -> None:
+    server, key = live_server
+    async with intake(server, key) as ws:
+        await started(ws, clips.rate)
+        await send_audio(ws, s16(silence(3, clips.rate)))
+        assert (await receive(ws))["passed"] is False
+    with contextlib.closing(sqlite3.connect(database_of(tmp_path))) as db:
+        rows = db.execute(
+            "SELECT details FROM voice_audit WHERE action = 'intake_live_take'"
+        ).fetchall()
+    assert len(rows) == 1
+    take = json.loads(rows[0][0])
+    assert (take["step"], take["passed"], take["live"]) == ("consent", False, True)
+    assert take["challenge_id"].startswith("chl") and len(take["clip_sha256"]) == 64

@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.synthesis.audio import from_int16_bytes
-from scaispeak.speak.voices import consent, intake
+from scaispeak.speak.voices import audit, consent, intake
 from scaispeak.speak.voices.audio_input import DecodedAudio
 from scaispeak.speak.voices.editing import check_language
 from scaispeak.speak.voices.errors import ChallengeLapsed, IntakeRejected, UploadTooLarge
 from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
+from scaispeak.speak.voices.preflight import ClipKind
 from scaispeak.speak.voices.runtime import VoicesRuntime
 from scaispeak.speak.voices.schemas import VoiceOut
 from scaispeak.speak.voices.statement import StatementMatch
@@ -157,9 +158,10 @@ class LiveIntake:
             owner=self.principal.tenant_id,
         )
         self.buffer.clear()  # judged: a failed take is recorded again
+        clip = await self._refuse_replay(clip)
         passed = clip.passed and said is not None and said.passed
-        await self._audit_synthetic(clip)
         report = {"consent": clip.as_dict(), "statement": _outcome(said)}
+        await self._audit_take(Step.consent, clip, passed, report)
         events = [_result(Step.consent, passed, report)]
         if passed:
             self.consent_audio, self.step = audio, Step.reference
@@ -177,27 +179,47 @@ class LiveIntake:
             self.rt.settings,
             owner=self.principal.tenant_id,
         )
+        clip = await self._refuse_replay(clip)
         passed = clip.passed and speaker is not None and speaker.passed
-        await self._audit_synthetic(clip)
         report = {"reference": clip.as_dict(), "speaker": _outcome(speaker)}
+        await self._audit_take(Step.reference, clip, passed, report)
         events = [_result(Step.reference, passed, report)]
         if passed:  # kept until the voice is made: a refusal (busy, the build cap) may pass
-            events.append(await self._create(audio))
+            events.extend(await self._create(audio))
         self.buffer.clear()
         return events
 
-    async def _audit_synthetic(self, clip: ClipResult) -> None:
-        """A step's recording carries our watermark: audited at once (the step fails)."""
-        if not intake.synthetic_scores([clip]):
-            return
+    async def _refuse_replay(self, clip: ClipResult) -> ClipResult:
+        """The intake's replay check at the step, so a take of speech made here fails
+        when it is recorded, not after the speaker has read the passage too."""
         assert self.challenge is not None
+        since = self.challenge.created_at if clip.kind is ClipKind.consent else None
         async with self.sessions() as session:
-            details = {"challenge_id": self.challenge.id, "live": True}
-            await intake.audit_synthetic(session, self.principal, [clip], details)
+            return await intake.refuse_replay(session, clip, since)
+
+    async def _audit_take(
+        self, step: Step, clip: ClipResult, passed: bool, report: dict[str, Any]
+    ) -> None:
+        """Every judged take is an audit entry, failed ones too (as an upload's checks
+        are), with a separate entry when it carries our watermark or was made here."""
+        assert self.challenge is not None
+        details = {"challenge_id": self.challenge.id, "live": True}
+        take = {**details, "step": step.value, "passed": passed, "report": report}
+        if clip.audio is not None:
+            take["clip_sha256"] = audit.fingerprint(clip.audio.pcm.tobytes())
+        async with self.sessions() as session:
+            chain = audit.chain_for(self.principal.tenant_id)
+            await audit.append(
+                session, chain, self.principal.user_id, "intake_live_take", details=take
+            )
+            if intake.synthetic_scores([clip]):
+                await intake.audit_synthetic(session, self.principal, [clip], details)
             await session.commit()
 
-    async def _create(self, reference: DecodedAudio) -> dict[str, Any]:
-        """The same audited intake as the HTTP endpoint, on the two recordings."""
+    async def _create(self, reference: DecodedAudio) -> list[dict[str, Any]]:
+        """The same audited intake as the HTTP endpoint, on the two recordings. Where it
+        refuses the consent recording, the intake goes back to the consent step: another
+        reading of the passage would be refused the same way, forever."""
         assert self.start is not None and self.challenge and self.consent_audio
         s = self.start
         spec = intake.NewVoice(s.name, s.scope, s.language, s.description)
@@ -218,9 +240,18 @@ class LiveIntake:
             if challenge.get("status") == "fail":
                 # Another take would be refused the same way, forever: end the intake.
                 raise ChallengeLapsed(challenge.get("hint") or exc.detail) from exc
-            return _result(Step.reference, False, exc.extra["report"])
+            return self._after_refusal(exc.extra["report"])
         self.step = Step.finished
-        return {"type": "created", "voice": VoiceOut.of(voice).model_dump(mode="json")}
+        return [{"type": "created", "voice": VoiceOut.of(voice).model_dump(mode="json")}]
+
+    def _after_refusal(self, report: dict[str, Any]) -> list[dict[str, Any]]:
+        events = [_result(Step.reference, False, report)]
+        consent_failed = not (report.get("consent") or {}).get("passed", True)
+        statement_failed = not (report.get("statement") or {}).get("passed", True)
+        if consent_failed or statement_failed:
+            self.consent_audio, self.step = None, Step.consent
+            events.append(self._prompt())
+        return events
 
     def _prompt(self) -> dict[str, Any]:
         assert self.challenge is not None
