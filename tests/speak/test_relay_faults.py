@@ -17,6 +17,7 @@ from aiohttp import web
 
 from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import EngineError, EngineUnavailable
+from scaispeak.speak.engines.circuit import CircuitState
 from scaispeak.speak.engines.relay import RelayEngine
 from tests.support.server import free_port
 
@@ -43,7 +44,9 @@ async def relay_to(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     relay = RelayEngine(
-        RelaySettings(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, retries=0, **settings)
+        RelaySettings(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, **{"retries": 0, **settings}
+        )
     )
     try:
         yield relay, asked
@@ -78,12 +81,24 @@ async def malformed_length(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def echo_the_key_in_two_writes(request: web.Request) -> web.StreamResponse:
+    """The key arrives in two TCP writes: one read returned only its first half."""
+    said = request.headers["Authorization"].removeprefix("Bearer ")
+    answer = web.StreamResponse(status=401)
+    await answer.prepare(request)
+    await answer.write(f"Incorrect API key provided: {said[:12]}".encode())
+    await asyncio.sleep(0.05)
+    await answer.write(said[12:].encode())
+    return answer
+
+
 @pytest.mark.parametrize(
     "handler",
     [
         redirect_to_itself,
         echo_the_key,
         echo_the_key_across_the_cut,
+        echo_the_key_in_two_writes,
         oversized_header,
         malformed_length,
     ],
@@ -171,3 +186,105 @@ async def test_a_long_reading_of_dense_text_is_accepted_even_at_a_fast_speed() -
     async with relay_to(long_answer) as (relay, _asked):
         pcm = await relay.synthesize_async(text, "alloy", speed=2.0)
     assert pcm.size == 24_000 * 250
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "failure"),
+    [
+        pytest.param(b'{"error": "quota"}', "application/json", "not pcm", id="json"),
+        pytest.param(b"ID3\x04" + b"\xff\xfb" * 500, "audio/mpeg", "not pcm", id="mp3"),
+        pytest.param(b"RIFF" + b"\x00" * 100, "audio/wav", "not pcm", id="wav"),
+        pytest.param(b"", "application/octet-stream", "held no audio", id="empty"),
+    ],
+)
+async def test_a_200_that_is_not_pcm_audio_is_the_upstreams_failure(
+    body: bytes, content_type: str, failure: str
+) -> None:
+    """Read as pcm, an MP3 or a JSON error was loud noise, and an empty answer a silent
+    clip, each billed as speech and counted a success by the circuit."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type=content_type)
+
+    async with relay_to(answer) as (relay, _asked):
+        with pytest.raises(EngineUnavailable, match=failure):
+            await relay.synthesize_async("Hello.", "alloy")
+        assert failure in relay.breaker.last_error
+
+
+async def test_pcm_under_any_of_its_media_types_is_taken() -> None:
+    types = iter(["audio/pcm", "audio/L16", "application/octet-stream"])
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"\x00\x01" * 100, content_type=next(types))
+
+    async with relay_to(answer) as (relay, _asked):
+        for _ in range(3):
+            assert (await relay.synthesize_async("Hello.", "alloy")).size == 100
+
+
+async def test_a_refusing_upstream_shows_in_the_circuits_last_error_without_opening_it() -> None:
+    """A revoked key refuses every call; the backends listing said all was well."""
+
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=401, text="bad key")
+
+    async with relay_to(refuse, breaker_failures=2) as (relay, _asked):
+        for _ in range(3):
+            with pytest.raises(EngineError):
+                await relay.synthesize_async("Hello.", "alloy")
+        assert relay.breaker.last_error == "upstream answered 401"
+        assert relay.breaker.state is CircuitState.closed
+
+
+async def test_a_429_asking_for_a_long_pause_is_not_retried_and_holds_the_circuit_open() -> None:
+    """Three calls went out within 0.1 s of a "Retry-After: 30"."""
+
+    async def limited(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=429, headers={"Retry-After": "30"}, text="slow down")
+
+    async with relay_to(limited, retries=2) as (relay, asked):
+        with pytest.raises(EngineUnavailable) as refused:
+            await relay.synthesize_async("Hello.", "alloy")
+        assert refused.value.retry_after_s == 30
+        assert asked == ["/v1/audio/speech"]
+        assert relay.breaker.state is CircuitState.open
+        with pytest.raises(EngineUnavailable, match="circuit is open"):
+            await relay.synthesize_async("Hello.", "alloy")
+        assert len(asked) == 1
+
+
+async def test_a_short_retry_after_is_waited_out_before_the_retry() -> None:
+    arrivals: list[float] = []
+
+    async def busy_once(request: web.Request) -> web.StreamResponse:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return web.Response(status=503, headers={"Retry-After": "1"}, text="busy")
+        return web.Response(body=b"\x00\x01" * 10)
+
+    async with relay_to(busy_once, retries=1, retry_base_ms=1) as (relay, _asked):
+        assert (await relay.synthesize_async("Hello.", "alloy")).size == 10
+    assert arrivals[1] - arrivals[0] >= 0.95
+
+
+async def test_more_than_a_hundred_calls_reach_the_upstream_at_once() -> None:
+    """aiohttp's default pool holds 100 connections and queued the 101st silently."""
+    arrived, all_in, release = 0, asyncio.Event(), asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 110:
+            all_in.set()
+        await release.wait()
+        return web.Response(body=b"\x00\x01")
+
+    async with relay_to(held) as (relay, _asked):
+        calls = [asyncio.create_task(relay.synthesize_async("Hi.", "alloy")) for _ in range(110)]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 10)
+        reached = arrived
+        release.set()
+        await asyncio.gather(*calls)
+    assert reached == 110

@@ -115,6 +115,13 @@ class RelaySettings(BaseModel):
         2, description="Retries for safe failures only (connect errors, 429/502/503/504)."
     )
     retry_base_ms: int = Field(100, description="Base of the jittered exponential backoff.")
+    max_connections: int = Field(
+        0,
+        ge=0,
+        description="Most connections open to the upstream at once; 0 = no cap of the "
+        "relay's own (the tenants' request and stream limits bound its calls). With a cap, "
+        "calls beyond it wait for a connection within `call_timeout_s`.",
+    )
     breaker_failures: int = Field(
         5, description="Consecutive failures that open the circuit breaker."
     )

@@ -74,7 +74,12 @@ class OutdatedEngineVoice(EngineError):
 
 
 class EngineUnavailable(EngineError):
-    """The engine cannot take work now (an upstream is down, a circuit is open)."""
+    """The engine cannot take work now (an upstream is down, a circuit is open);
+    ``retry_after_s`` where it knows when it may again (an upstream's 429)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamFailed(EngineError):

@@ -32,18 +32,32 @@ class CircuitBreaker:
         self.cooldown_s = cooldown_s
         self._clock = clock
         self._failures = 0
-        self._opened_at: float | None = None
+        self._trial_at: float | None = None  # open until then; None while closed
         self._trial: Permit | None = None
         self._lock = threading.Lock()
         self.last_error = ""
 
     @property
     def state(self) -> CircuitState:
-        if self._opened_at is None:
+        if self._trial_at is None:
             return CircuitState.closed
-        if self._clock() - self._opened_at >= self.cooldown_s:
+        if self._clock() >= self._trial_at:
             return CircuitState.half_open
         return CircuitState.open
+
+    def hold_off(self, seconds: float, error: str) -> None:
+        """The upstream asked for no calls for ``seconds`` (a 429's Retry-After): the
+        circuit opens until then, whatever the count of failures."""
+        with self._lock:
+            self.last_error = error
+            until = self._clock() + seconds
+            self._trial_at = max(self._trial_at or until, until)
+
+    def refused(self, error: str) -> None:
+        """The upstream refused a call as ours to fix (a 4xx): not a failure of its
+        health, but an operator's to see (a revoked key refuses every call)."""
+        with self._lock:
+            self.last_error = error
 
     def allow(self) -> Permit | None:
         """A permit for one call, or None while the circuit refuses calls."""
@@ -59,7 +73,7 @@ class CircuitBreaker:
     def _succeeded(self, permit: Permit) -> None:
         with self._lock:
             self._failures = 0
-            self._opened_at = None
+            self._trial_at = None
             if self._trial is permit:
                 self._trial = None
 
@@ -68,7 +82,7 @@ class CircuitBreaker:
             self.last_error = error
             self._failures += 1
             if self._trial is permit or self._failures >= self.failure_threshold:
-                self._opened_at = self._clock()
+                self._trial_at = self._clock() + self.cooldown_s
             if self._trial is permit:
                 self._trial = None
 

@@ -7,8 +7,11 @@ When the upstream levels and marks its audio as we would (another ScaiSpeak), a 
 text's body can also be handed over as it arrives (``open_body``), to be passed
 through untouched (synthesis/passthrough.py).
 Retries happen only where a retry is safe: the request never reached the upstream
-(connect errors) or the upstream said so (429/502/503/504). A circuit breaker stops
-hammering an upstream that keeps failing.
+(connect errors) or the upstream said so (429/502/503/504), and never sooner than its
+``Retry-After``. A circuit breaker stops hammering an upstream that keeps failing, or
+that asked for a pause longer than a retry would wait. A 200 is audio only when it says
+it is raw PCM and holds some: "OpenAI-compatible" servers that ignore
+``response_format=pcm`` send MP3 or WAV, which read as PCM is loud noise.
 
 The HTTP client is aiohttp's: one round trip with a 177 KB clip takes 0.61–0.72 of
 httpx's time on the 2-core benchmark machine (bench/relay_client.py), and this call is
@@ -18,10 +21,12 @@ on the relay's path to first audio.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import random
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -41,6 +46,12 @@ _log = logging.getLogger("scaispeak.relay")
 
 RELAY_SAMPLE_RATE = 24_000  # OpenAI's documented rate for response_format=pcm
 _RETRYABLE_STATUS = {429, 502, 503, 504}
+# Media types of a raw PCM answer; aiohttp reports an answer without one as
+# application/octet-stream. Anything else (JSON, HTML, audio/mpeg, audio/wav) is not pcm.
+_PCM_TYPES = {"audio/pcm", "audio/l16", "audio/raw", "audio/x-raw", "application/octet-stream"}
+_RETRY_AFTER_WAIT_MAX_S = 2.0
+"""Longest Retry-After a call waits out before retrying; a longer one opens the circuit
+for as long as the upstream asked, and the caller is told when to come back."""
 # Prose runs at about 0.07 s a character at speed 1, and text dense with numbers near
 # 0.5 ("123,456,789"); an answer longer than any reading of its text is a broken
 # upstream, and must not fill our memory (4096 characters: 196 MB at most).
@@ -68,6 +79,9 @@ class RelayEngine:
         if self._client is None:
             key = self.settings.api_key
             self._client = aiohttp.ClientSession(
+                # aiohttp's default pool holds 100 connections and queues the rest without
+                # a bound but the call's: our admission limits bound the calls instead.
+                connector=aiohttp.TCPConnector(limit=self.settings.max_connections),
                 headers={"Authorization": f"Bearer {key}"} if key else {},
                 timeout=aiohttp.ClientTimeout(
                     total=self.settings.call_timeout_s,  # the whole call, its answer read
@@ -135,8 +149,8 @@ class RelayEngine:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._broke_off(permit, exc) from exc
         else:
-            if size % 2:  # pcm ending inside a 16-bit sample: a broken answer
-                failure = "the upstream's audio ended inside a 16-bit sample"
+            failure = _broken_pcm(size)
+            if failure:
                 permit.failed(failure)
                 raise EngineUnavailable(failure)
             permit.succeeded()
@@ -161,13 +175,19 @@ class RelayEngine:
             )
         try:
             response = await self._post_with_retries(text, voice, speed)
-        except UpstreamFailed:
+        except UpstreamFailed as exc:
             # A 4xx (not 429) refuses our request, not an outage: the upstream answered,
-            # so for the circuit it is up (docs/backends.md).
+            # so for the circuit it is up (docs/backends.md); the backends listing still
+            # shows it, since a wrong or revoked key refuses every call.
+            self.breaker.refused(str(exc))
             permit.succeeded()
             raise
         except EngineUnavailable as exc:
-            permit.failed(str(exc))
+            if exc.retry_after_s is not None:
+                self.breaker.hold_off(exc.retry_after_s, str(exc))
+                permit.abandoned()
+            else:
+                permit.failed(str(exc))
             raise
         except BaseException:
             permit.abandoned()  # cancelled (or a bug): says nothing about the upstream
@@ -186,6 +206,7 @@ class RelayEngine:
         }
         attempt = 0
         while True:
+            asked: float | None = None
             try:
                 # No redirects: a redirected POST would carry our key to wherever it points.
                 response = await self._session().post(
@@ -198,7 +219,7 @@ class RelayEngine:
                 raise EngineUnavailable(_unsaid("the upstream connection failed", exc)) from exc
             else:
                 if response.status == 200:
-                    return response
+                    return _pcm_answer(response)
                 failure = await _describe(response, self.settings.api_key or "")
                 if response.status < 400:  # a redirect: the base URL is misconfigured
                     raise EngineUnavailable(failure)
@@ -206,9 +227,12 @@ class RelayEngine:
                     raise UpstreamFailed(failure)  # our request's fault: not a health signal
                 if response.status not in _RETRYABLE_STATUS:
                     raise EngineUnavailable(failure)
+                asked = _retry_after_s(response)
+                if asked is not None and asked > _RETRY_AFTER_WAIT_MAX_S:
+                    raise EngineUnavailable(failure, retry_after_s=asked)
             if attempt >= self.settings.retries:
                 raise EngineUnavailable(failure)
-            await asyncio.sleep(self._backoff_s(attempt))
+            await asyncio.sleep(max(self._backoff_s(attempt), asked or 0.0))
             attempt += 1
 
     def _backoff_s(self, attempt: int) -> float:
@@ -228,6 +252,39 @@ def _most_bytes_for(text: str, speed: float) -> int:
     return int(seconds * RELAY_SAMPLE_RATE) * 2
 
 
+def _pcm_answer(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+    """``response`` where its 200 says it is raw PCM; otherwise the upstream's failure."""
+    if response.content_type in _PCM_TYPES:
+        return response
+    response.release()
+    raise EngineUnavailable(f"the upstream answered {response.content_type}, not pcm audio")
+
+
+def _broken_pcm(size: int) -> str:
+    """Why a whole answer of ``size`` bytes is not audio of a text, or "" if it may be."""
+    if size == 0:  # our texts always have something to say: an empty 200 is broken
+        return "the upstream's answer held no audio"
+    if size % 2:
+        return "the upstream's audio ended inside a 16-bit sample"
+    return ""
+
+
+def _retry_after_s(response: aiohttp.ClientResponse) -> float | None:
+    """The answer's ``Retry-After`` in seconds (delta or HTTP date), None if absent."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
 def _unsaid(failure: str, exc: BaseException) -> str:
     """``failure`` with the exception's kind, for callers and the backends listing; its
     text goes to the log only, as ``str``: aiohttp's ``repr`` of a response error holds
@@ -242,8 +299,10 @@ async def _describe(response: aiohttp.ClientResponse, key: str) -> str:
     "incorrect API key" answer often does), its connection released."""
     try:
         # Past the 200 characters logged by the key's length: masked before it is cut,
-        # a key echoed across the cut leaves no prefix of itself in the log.
-        body = await response.content.read(200 + len(key.encode()))
+        # a key echoed across the cut leaves no prefix of itself in the log. Read until
+        # that much or the end: one read returns what has arrived, and a key split
+        # across two writes was cut in half before its mask could match it.
+        body = await _read_up_to(response, 200 + len(key.encode()))
         detail = body.decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError) as exc:
         detail = f"(its body could not be read: {type(exc).__name__}: {exc})"
@@ -254,3 +313,13 @@ async def _describe(response: aiohttp.ClientResponse, key: str) -> str:
     detail = detail[:200]
     _log.warning("relay: upstream answered %d: %s", response.status, detail)
     return f"upstream answered {response.status}"
+
+
+async def _read_up_to(response: aiohttp.ClientResponse, size: int) -> bytes:
+    body = b""
+    while len(body) < size:
+        chunk = await response.content.read(size - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body

@@ -32,7 +32,7 @@ from scaispeak.speak.backends.catalog import Route
 from scaispeak.speak.backends.dispatcher import plan_routes
 from scaispeak.speak.backends.policy import load_policy
 from scaispeak.speak.context import SpeakContext
-from scaispeak.speak.errors import BackendUnavailable, UpstreamError
+from scaispeak.speak.errors import BackendUnavailable, ServerBusy, UpstreamError
 from scaispeak.speak.provenance import service as provenance
 from scaispeak.speak.synthesis.abandon import unless_abandoned
 from scaispeak.speak.synthesis.audio import AudioFormat
@@ -262,7 +262,7 @@ async def speak_clip(
                 may_pass=passing_to is not None,
                 may_stream=streams and passing_to is not None,
             )
-            made, route = await unless_abandoned(making, abandoned)
+            made, route = await unless_abandoned(making, abandoned, _close_unsent)
         except BaseException:
             await accounting.release(session, reservation)
             raise
@@ -276,6 +276,13 @@ async def speak_clip(
             return PassingResult(voice, made, origin, passing_to, reservation, charge, slot)
         clip = await assemble_and_settle(session, ctx.pipeline, made, reservation, charge, keep)
     return SpokenResult(voice, clip, route.backend, cost, origin)
+
+
+async def _close_unsent(made: tuple[MadeSpeech | PassingSpeech | StreamedSpeech, Route]) -> None:
+    """An answer opened for a caller who is gone: an upstream's body is let go."""
+    speech, _route = made
+    if isinstance(speech, PassingSpeech):
+        await speech.close()
 
 
 class DeliveredClip(Protocol):
@@ -334,7 +341,8 @@ async def make_with_failover(
     may_pass: bool,
     may_stream: bool = False,
 ) -> tuple[MadeSpeech | PassingSpeech | StreamedSpeech, Route]:
-    """Try each route in order; only an unavailable or failing backend moves on.
+    """Try each route in order; only an unavailable, failing or overloaded (a full
+    inference queue) backend moves on.
     ``may_pass``: a route whose audio can pass through untouched is opened instead;
     ``may_stream``: one that can be sent segment by segment is, once its first is made."""
     for attempt, route in enumerate(routes):
@@ -345,7 +353,7 @@ async def make_with_failover(
             if may_stream and can_stream(pipeline, routed):
                 return await open_streamed(pipeline, routed), route
             return await pipeline.make(routed), route
-        except (BackendUnavailable, UpstreamError):
+        except (BackendUnavailable, UpstreamError, ServerBusy):
             if attempt == len(routes) - 1:
                 raise
     raise BackendUnavailable("No backend could serve the request.")

@@ -7,6 +7,7 @@ reported the same way whether it spoke a segment, an opening or a passed-on body
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,7 +34,10 @@ def engine_errors(engine_name: str) -> Iterator[None]:
     try:
         yield
     except EngineUnavailable as exc:
-        raise BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}") from exc
+        unavailable = BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}")
+        if exc.retry_after_s is not None:
+            unavailable.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        raise unavailable from exc
     except UpstreamFailed as exc:
         raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
     except UnknownEngineVoice as exc:
