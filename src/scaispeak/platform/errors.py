@@ -276,7 +276,8 @@ def _methods_of_path(request: Request) -> set[str]:
     return methods | ({"HEAD"} if "GET" in methods else set())  # platform/head_requests.py
 
 
-_CHARACTER_NOT_IN_REPERTOIRE = "22021"
+# 22021: a NUL in text; 22P05: a \u0000 in JSON cast to jsonb (a tag search).
+_NUL_REFUSALS = {"22021", "22P05"}
 NUL_REFUSED = "Text may not contain NUL (\\u0000) characters, in the URL or the body."
 
 
@@ -286,7 +287,7 @@ def _refused_nul(exc: Exception) -> bool:
     which SQLAlchemy's database errors carry on their ``orig``."""
     if not isinstance(exc, DBAPIError):
         return False
-    return getattr(exc.orig, "sqlstate", None) == _CHARACTER_NOT_IN_REPERTOIRE
+    return getattr(exc.orig, "sqlstate", None) in _NUL_REFUSALS
 
 
 def _describe_validation(errors: Any) -> str:

@@ -260,3 +260,42 @@ async def test_a_stock_licence_the_package_restates_is_audited_once(sqlite_app: 
         )
         [entry] = list(rows)
     assert entry.details["licence_id"] == licence.id and entry.details["terms"] == stated
+
+
+async def test_an_empty_patch_of_a_stock_voice_changes_nothing_and_leaves_it_to_seeding(
+    sqlite_app: LiveApp,
+) -> None:
+    """It wrote an audit entry with no fields, and seeding then left the voice as a
+    superadmin had "edited" it, against every later package update."""
+    app, root = sqlite_app, auth(sqlite_app.tenancy.superadmin)
+    listed = await app.client.get(VOICES, params={"scope": "global"}, headers=root)
+    stock = listed.json()["items"][0]["id"]
+    for url in (f"{VOICES}/{stock}", f"{VOICES}/global/{stock}"):
+        empty = await app.client.patch(url, json={}, headers=root)
+        assert empty.status_code == 200, empty.text
+    chain = await app.client.get(f"{VOICES}/audit/verify", headers=root)
+    assert chain.json()["entries"] == 0
+
+
+async def test_listings_say_a_licence_has_its_proof_as_get_does(voice_app: VoiceApp) -> None:
+    root = auth(voice_app.tenancy.superadmin)
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        url = f"{VOICES}/global/{voice['id']}/licence/proof"
+        put = await voice_app.client.put(
+            url, files={"document": ("licence.pdf", PDF, "application/pdf")}, headers=root
+        )
+        assert put.status_code == 200
+        listed = await voice_app.client.get(
+            VOICES, params={"scope": "global", "limit": 500}, headers=root
+        )
+        found = [v for v in listed.json()["items"] if v["id"] == voice["id"]]
+        assert found and found[0]["licence"]["has_proof"] is True
+
+
+async def test_a_licence_cannot_lose_its_licensor(voice_app: VoiceApp) -> None:
+    root = auth(voice_app.tenancy.superadmin)
+    async with global_voice(voice_app, licensed_voice()) as voice:
+        blanked = await voice_app.client.patch(
+            f"{VOICES}/global/{voice['id']}", json={"licence": {"licensor": " "}}, headers=root
+        )
+        assert_problem(blanked, 422, "validation_error")

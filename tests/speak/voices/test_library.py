@@ -134,6 +134,7 @@ async def test_recently_used_voices_rank_first_and_pages_stay_stable(voice_app: 
         ["1970-01-01T00:00:00+00:00", 1e400, 0, "a", "b"],  # infinity as the rank
         ["0001-01-01T00:00:00+01:00", 0, 0, "a", "b"],  # before year 1 in UTC
         ["1970-01-01T00:00:00+00:00", 0, 10**30, "a", "b"],  # past a 64-bit counter
+        ["1970-01-01T00:00:00+00:00", 0, 2**40, "a", "b"],  # past the 32-bit uses column
         ["1970-01-01T00:00:00+00:00", 7, 0, "a", "b"],  # no such scope rank
         "not a list",
     ],
@@ -230,3 +231,76 @@ async def test_tags_match_whole_elements_in_any_script_and_wildcards_are_literal
     assert set(await listed(q="_")) == underscored
     assert await listed(q="%") == {}
     assert await listed(language="e_") == {}
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"tags": ["x\u0000"]},  # PostgreSQL's jsonb cast then failed every tag search
+        {"tags": [" "]},
+        {"name": "   "},
+        {"name": "two\nlines"},
+        {"description": "bell\u0007"},
+        {"language": "en\n"},  # "$" matched before the newline; "en\n" was stored
+    ],
+)
+async def test_blank_or_control_character_fields_are_refused(
+    voice_app: VoiceApp, clips: Clips, patch: dict[str, object]
+) -> None:
+    t = voice_app.tenancy
+    own = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    refused = await voice_app.client.patch(f"{VOICES}/{own}", json=patch, headers=auth(t.member_a))
+    assert refused.status_code in (400, 422), refused.text
+    listed = await voice_app.client.get(
+        VOICES, params={"tag": "narration"}, headers=auth(t.member_a)
+    )
+    assert listed.status_code == 200, listed.text
+
+
+async def test_names_lose_surrounding_spaces_and_descriptions_keep_their_lines(
+    voice_app: VoiceApp, clips: Clips
+) -> None:
+    t = voice_app.tenancy
+    own = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    patch = {"name": "  Narrator ", "tags": [" warm "], "description": "Line one.\n\tTwo."}
+    saved = await voice_app.client.patch(f"{VOICES}/{own}", json=patch, headers=auth(t.member_a))
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert (body["name"], body["tags"]) == ("Narrator", ["warm"])
+    assert body["description"] == "Line one.\n\tTwo."
+
+
+async def test_a_nul_in_a_tag_search_is_400_on_postgresql(voice_app: VoiceApp) -> None:
+    """SQLite matches it like any character; PostgreSQL's jsonb refuses it (a 500 was)."""
+    listed = await voice_app.client.get(
+        VOICES, params={"tag": "\u0000"}, headers=auth(voice_app.tenancy.member_a)
+    )
+    dialect = voice_app.app.state.platform.db.engine.dialect.name
+    if dialect == "postgresql":
+        assert_problem(listed, 400, "bad_request")
+    else:
+        assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+async def test_a_revoked_voice_cannot_be_promoted(voice_app: VoiceApp, clips: Clips) -> None:
+    """It became a tenant voice its owner could no longer delete."""
+    t = voice_app.tenancy
+    voice_id = await plant_voice(
+        voice_app, clips, tenant_id=t.tenant_a, owner=t.member_a_user, scope="user"
+    )
+    agreed = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/promotion/agree", headers=auth(t.member_a)
+    )
+    assert agreed.status_code == 200
+    revoked = await voice_app.client.post(
+        f"{VOICES}/{voice_id}/consent/revoke", json={"reason": "no"}, headers=auth(t.member_a)
+    )
+    assert revoked.status_code == 200, revoked.text
+    promoted = await voice_app.client.post(f"{VOICES}/{voice_id}/promote", headers=auth(t.admin_a))
+    assert_problem(promoted, 409, "consent_revoked")
+    still_mine = await voice_app.client.delete(f"{VOICES}/{voice_id}", headers=auth(t.member_a))
+    assert still_mine.status_code == 204

@@ -91,8 +91,12 @@ async def list_voices(
     limit = min(limit, platform_context(request).settings.limits.page_size_max)
     filters = library.VoiceFilters(scope, language, tag, status, q)
     page = await library.list_voices(session, caller, filters, limit=limit, cursor=cursor)
+    # From the voice's fields, not a dump of them: a dump leaves out the licence's
+    # proof_blob, and every listed licence then said has_proof: false.
     items = [
-        ListedVoiceOut(**VoiceOut.of(item.voice).model_dump(), usage_count=item.tenant_uses)
+        ListedVoiceOut.model_validate(
+            {**dict(VoiceOut.of(item.voice)), "usage_count": item.tenant_uses}
+        )
         for item in page.items
     ]
     return VoicePageOut(items=items, next_cursor=page.next_cursor)

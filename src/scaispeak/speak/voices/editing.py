@@ -21,7 +21,7 @@ from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage import BlobStore
 from scaispeak.speak.voices import audit, purges
 from scaispeak.speak.voices.access import editable_voice, offered_voice, require_promoter
-from scaispeak.speak.voices.errors import PromotionNotAgreed
+from scaispeak.speak.voices.errors import ConsentRevoked, PromotionNotAgreed
 from scaispeak.speak.voices.lifecycle import lock_for_withdrawal
 from scaispeak.speak.voices.models import (
     Consent,
@@ -31,7 +31,7 @@ from scaispeak.speak.voices.models import (
     VoiceUse,
 )
 
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,15 @@ class VoiceChanges:
     language: str | None = None
     tags: list[str] | None = None
 
+    def fields(self) -> list[str]:
+        """The fields this PATCH sets."""
+        return sorted(k for k, v in asdict(self).items() if v is not None)
+
 
 def check_language(tag: str) -> str:
-    if not _LANGUAGE.match(tag):
+    # fullmatch: "$" also matched before a final newline, and "en\n" was stored (and
+    # then missed by ?language=en).
+    if not _LANGUAGE.fullmatch(tag):
         raise BadRequest(f"{tag!r} is not a BCP-47 language tag (e.g. en, en-US).")
     return tag
 
@@ -82,9 +88,13 @@ async def update_voice(
     session: AsyncSession, principal: Principal, voice_id: str, changes: VoiceChanges
 ) -> Voice:
     voice = await editable_voice(session, principal, voice_id)
+    fields = changes.fields()
+    if not fields:
+        # Nothing to change. For a stock voice an entry would also have told seeding to
+        # leave it as a superadmin left it, freezing it against package updates.
+        return voice
     apply_changes(voice, changes)
     if voice.scope is VoiceScope.global_:
-        fields = sorted(k for k, v in asdict(changes).items() if v is not None)
         await audit_global_change(session, principal, voice, {"fields": fields})
     await session.commit()
     return voice
@@ -134,6 +144,9 @@ async def promote_voice(session: AsyncSession, principal: Principal, voice_id: s
     voice = await offered_voice(session, principal, voice_id)
     if voice.promotion_agreed_at is None:
         raise PromotionNotAgreed("The owner has not agreed to share this voice with the tenant.")
+    if voice.revoked_at is not None:
+        # It would become a tenant voice its owner could no longer delete.
+        raise ConsentRevoked("Consent for this voice was revoked; it cannot be promoted.")
     agreed_at = voice.promotion_agreed_at
     voice.scope = VoiceScope.tenant
     await audit.append(

@@ -19,7 +19,9 @@ from scaispeak.speak.voices.schemas import (
     ChallengeOut,
     ConsentOut,
     DecisionIn,
+    Label,
     PendingConsentOut,
+    Prose,
     RevokeIn,
     VoiceOut,
 )
@@ -93,10 +95,10 @@ async def clone_voice(
     reference: Annotated[UploadFile, File(description="5-25 s of the speaker")],
     consent_recording: Annotated[UploadFile, File(description="The statement, read aloud")],
     challenge_id: Annotated[str, Form()],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
+    name: Annotated[Label, Form()],
     language: Annotated[str, Form(max_length=35)] = "en-US",
     scope: Annotated[VoiceScope, Form()] = VoiceScope.user,
-    description: Annotated[str, Form(max_length=5000)] = "",
+    description: Annotated[Prose, Form()] = "",
 ) -> VoiceOut:
     """Verified consent -> a voice in ``processing`` (202); otherwise 422 with the report."""
     rt = voices_runtime(request)
@@ -116,11 +118,11 @@ async def clone_with_document(
     caller: Caller,
     reference: Annotated[UploadFile, File(description="5-25 s of the speaker")],
     document: Annotated[UploadFile, File(description="Signed consent: PDF, PNG or JPEG")],
-    speaker_name: Annotated[str, Form(min_length=1, max_length=200)],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
+    speaker_name: Annotated[Label, Form()],
+    name: Annotated[Label, Form()],
     language: Annotated[str, Form(max_length=35)] = "en-US",
     scope: Annotated[VoiceScope, Form()] = VoiceScope.tenant,
-    description: Annotated[str, Form(max_length=5000)] = "",
+    description: Annotated[Prose, Form()] = "",
 ) -> VoiceOut:
     """Tenant admins: the voice waits in ``pending`` until a superadmin approves."""
     rt = voices_runtime(request)

@@ -201,7 +201,7 @@ def _decode_cursor(cursor: str) -> list[Any]:
         used, rank, usage, name, voice_id = key
         when = aware(datetime.fromisoformat(str(used))).astimezone(UTC)
         rank, usage = int(rank), int(usage)
-        if not (0 <= rank <= 2 and 0 <= usage < 2**63):  # a counter is a signed 64-bit column
+        if not (0 <= rank <= 2 and 0 <= usage < 2**31):  # VoiceTenantUse.uses is 32-bit
             raise ValueError("out of range")
         return [when, rank, usage, str(name), str(voice_id)]
     except (ValueError, TypeError, OverflowError) as exc:  # a cursor is the client's to forge

@@ -165,6 +165,8 @@ async def update_global_voice(
 ) -> Voice:
     require_superadmin(principal)
     voice = await global_voice(session, voice_id)
+    if not changes.fields() and terms is None:
+        return voice  # an entry would freeze a stock voice against package updates
     apply_changes(voice, changes)
     if terms is not None:
         licence = voice.licence or Licence(licensor=terms.licensor or "unknown")

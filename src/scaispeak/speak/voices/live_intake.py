@@ -31,7 +31,7 @@ from scaispeak.speak.voices.lifecycle import reference_wav
 from scaispeak.speak.voices.models import ConsentChallenge, VoiceScope
 from scaispeak.speak.voices.preflight import ClipKind
 from scaispeak.speak.voices.runtime import VoicesRuntime
-from scaispeak.speak.voices.schemas import VoiceOut
+from scaispeak.speak.voices.schemas import Label, Prose, VoiceOut
 from scaispeak.speak.voices.statement import StatementMatch
 from scaispeak.speak.voices.verification import (
     ClipResult,
@@ -50,11 +50,11 @@ READING_PASSAGE = (
 class StartMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: str = "start"
-    speaker_name: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
+    speaker_name: Label
+    name: Label
     scope: VoiceScope = VoiceScope.user
     language: str = Field("en-US", max_length=35)
-    description: str = Field("", max_length=5000)
+    description: Prose = ""
     sample_rate: int = Field(16_000, ge=8_000, le=48_000)
 
 

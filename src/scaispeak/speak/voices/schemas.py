@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -70,21 +72,53 @@ class VoicePageOut(BaseModel):
     next_cursor: str | None
 
 
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    # A NUL in a tag made PostgreSQL's jsonb cast fail, and every tag search of the
+    # tenant answered 500; a newline in a name breaks every listing that shows it.
+    if _CONTROLS.search(value):
+        raise ValueError("may not contain control characters (NUL, line breaks, tabs...)")
+    return value
+
+
+def _prose(value: str) -> str:
+    if _CONTROLS_BUT_LINE_BREAKS.search(value):
+        raise ValueError("may not contain control characters other than line breaks and tabs")
+    return value
+
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
+"""A name: one line, not blank (surrounding spaces are dropped)."""
+
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(_one_line),
+]
 """One tag: listed with the voice on every page, so each stays short."""
+
+Prose = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_prose)]
+"""A description: line breaks and tabs allowed, other control characters not."""
 
 
 class VoicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=5000)
+    name: Label | None = None
+    description: Prose | None = None
     language: str | None = Field(None, max_length=35, description="BCP-47 tag, e.g. en-US.")
     tags: list[Tag] | None = Field(None, max_length=20)
 
 
 class LicenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    licensor: str | None = Field(None, max_length=200)
+    licensor: Label | None = None
     terms: str | None = Field(None, max_length=20_000)
     source: str | None = Field(None, max_length=500)
     engine_licence: str | None = Field(None, max_length=100)
@@ -95,8 +129,8 @@ class LicenceIn(BaseModel):
 
 class GlobalVoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
+    name: Label
+    description: Prose = ""
     language: str = Field(max_length=35)
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     engine: str = Field(description="An engine running here, e.g. piper or kokoro.")
@@ -110,7 +144,7 @@ class GlobalVoicePatch(VoicePatch):
 
 class ChallengeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    speaker_name: str = Field(min_length=1, max_length=200, description="Who will be cloned.")
+    speaker_name: Label = Field(description="Who will be cloned.")
 
 
 class ChallengeOut(BaseModel):
