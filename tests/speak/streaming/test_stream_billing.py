@@ -239,3 +239,54 @@ async def test_a_stream_past_midnight_charges_each_day_what_it_spoke_in_it(
         )
     assert counters.all() == [("2026-03-01", 100 * 15, 0), ("2026-03-02", 140 * 15, 0)]
     assert lines.all() == [(100, 5.0), (140, 7.0)]
+
+
+async def test_a_hold_that_fails_to_settle_does_not_strand_the_others(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One failed settlement left every later hold held until the stale-hold sweep (an
+    hour), and the speech they covered unbilled."""
+    await set_budget(ledger, BudgetPeriod.day, 10**9)
+    billing = StreamBilling(ledger.db, ledger.principal, 15, hold_chars=100)
+    monkeypatch.setattr(accounting, "utcnow", lambda: datetime(2026, 3, 1, 23, 59, tzinfo=UTC))
+    await billing.cover(100)
+    monkeypatch.setattr(accounting, "utcnow", lambda: datetime(2026, 3, 2, 0, 1, tzinfo=UTC))
+    await billing.cover(150)
+    first = billing.holds[0].id
+    settle = accounting.settle
+
+    async def refused_once(session: Any, hold: Reservation, charge: Any) -> Any:
+        if hold.id == first:
+            raise ConnectionError("the database went away")
+        return await settle(session, hold, charge)
+
+    monkeypatch.setattr(accounting, "settle", refused_once)
+    usage = StreamUsage(characters=150, audio_seconds=9.0, segments=2)
+    with pytest.raises(ConnectionError):
+        await billing.settle(usage, "req-partly")
+    assert [h.id for h in await ledger.holds_left()] == [first]  # only the failed one
+    async with ledger.db.sessions() as session:
+        lines = await session.execute(
+            select(UsageEntry.characters).where(UsageEntry.request_id == "req-partly")
+        )
+    assert lines.scalars().all() == [50]
+
+
+async def test_a_settlement_runs_to_its_end_when_its_stream_is_cancelled() -> None:
+    """A WebRTC hang-up cancels a session slow to wind down: its settlement was cut off."""
+    from scaispeak.speak.streaming import setup
+
+    release, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow_settlement() -> int:
+        await release.wait()
+        finished.set()
+        return 0
+
+    stream = asyncio.create_task(setup._settled(slow_settlement()))
+    await asyncio.sleep(0)
+    stream.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stream
+    release.set()
+    await asyncio.wait_for(finished.wait(), 5)

@@ -109,15 +109,27 @@ class StreamBilling:
             return 0
         cost = usage.characters * self.price_micros_per_char
         shares = period_shares(self.holds, usage.characters, self.price_micros_per_char)
-        async with self.db.sessions() as session:
-            for hold in self.holds:
-                chars = shares.get(hold.id, 0)
-                if chars:
-                    await accounting.settle(session, hold, self._charge(usage, chars, request_id))
-                else:
-                    await accounting.release(session, hold)
+        failed: list[Exception] = []
+        for hold in self.holds:
+            # Each hold in a session of its own, and on past one that fails: the others
+            # would otherwise stay held for the stale-hold sweep, their speech unbilled.
+            try:
+                await self._settle_hold(hold, shares.get(hold.id, 0), usage, request_id)
+            except Exception as exc:
+                failed.append(exc)
         self.holds.clear()
+        if failed:
+            raise failed[0]
         return cost
+
+    async def _settle_hold(
+        self, hold: Reservation, chars: int, usage: StreamUsage, request_id: str
+    ) -> None:
+        async with self.db.sessions() as session:
+            if chars:
+                await accounting.settle(session, hold, self._charge(usage, chars, request_id))
+            else:
+                await accounting.release(session, hold)
 
     def _charge(self, usage: StreamUsage, chars: int, request_id: str) -> accounting.Charge:
         """The charge for ``chars`` of the stream's delivered characters."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.context import PlatformContext
@@ -78,8 +79,23 @@ async def stream_session(
         async with session:
             yield session
     finally:
-        await billing.settle(session.usage, session.stream_id)
+        await _settled(billing.settle(session.usage, session.stream_id))
         await _record_provenance(platform, principal, billing.voice_id, session)
+
+
+_SETTLING: set[asyncio.Task[int]] = set()
+"""Settlements that outlive a cancelled stream (held here: the loop keeps weak refs)."""
+
+
+async def _settled(settlement: Coroutine[Any, Any, int]) -> None:
+    """Run the stream's settlement to its end even if the stream is cancelled while it
+    runs (a WebRTC hang-up cancels a session that takes 10 s to wind down, and a slow
+    database is when that happens): cut off, its holds waited an hour for the sweep
+    and the speech they covered went unbilled."""
+    task = asyncio.ensure_future(settlement)
+    _SETTLING.add(task)
+    task.add_done_callback(_SETTLING.discard)
+    await asyncio.shield(task)
 
 
 async def _open(
