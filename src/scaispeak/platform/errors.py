@@ -39,12 +39,27 @@ class ServiceError(Exception):
     status: int = 500
     code: str = "internal_error"
     title: str = "Internal error"
+    retry_after: int | None = None
+    """Seconds to wait before trying again, where the error passes (a class's default;
+    ``retry_after=`` or ``come_back_in`` set one error's): the ``Retry-After`` header,
+    and the problem's (or a stream error event's) ``retry_after`` member."""
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
         self.headers: dict[str, str] = {}
+        self.come_back_in(retry_after if retry_after is not None else self.retry_after)
+
+    def come_back_in(self, seconds: int | None) -> None:
+        """Tell the caller when to try again (nothing for None)."""
+        if seconds is None:
+            return
+        self.retry_after = seconds
+        self.headers["Retry-After"] = str(seconds)
+        self.extra["retry_after"] = seconds
 
 
 class BadRequest(ServiceError):
@@ -110,13 +125,10 @@ class DatabaseUnavailable(Unavailable):
     (``db.is_transient``): the request may succeed when sent again."""
 
     code, title = "database_unavailable", "Database unavailable"
-    RETRY_AFTER_S = 5
+    retry_after = 5
 
     def __init__(self) -> None:
-        super().__init__(
-            "The database did not answer; send the request again.", retry_after=self.RETRY_AFTER_S
-        )
-        self.headers["Retry-After"] = str(self.RETRY_AFTER_S)
+        super().__init__("The database did not answer; send the request again.")
 
 
 def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:

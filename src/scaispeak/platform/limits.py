@@ -33,19 +33,13 @@ for the operating system's TCP timeout, minutes, instead of the prompt 503."""
 class TooManyRequests(ServiceError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers["Retry-After"] = str(retry_after)
-
 
 class LimiterUnavailable(Unavailable):
     """The shared per-tenant counters (Redis) cannot be reached: nothing was started."""
 
     code, title = "limiter_unavailable", "Limits unavailable"
 
-    def __init__(self, detail: str, retry_after: int = LIMITER_RETRY_AFTER_S) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers["Retry-After"] = str(retry_after)
+    retry_after = LIMITER_RETRY_AFTER_S
 
 
 class TenantLimiter(Protocol):
@@ -152,10 +146,13 @@ class RedisLimiter:
 
 def _concurrency_error(limit: int) -> TooManyRequests:
     return TooManyRequests(
-        f"Your tenant already has {limit} synthesis requests running; retry shortly.", 1
+        f"Your tenant already has {limit} synthesis requests running; retry shortly.",
+        retry_after=1,
     )
 
 
 def _rate_error(limit: int, retry_after: int | None = None) -> TooManyRequests:
     wait = retry_after if retry_after is not None else 60 - int(time.time() % 60)
-    return TooManyRequests(f"Your tenant may send {limit} requests a minute.", max(1, wait))
+    return TooManyRequests(
+        f"Your tenant may send {limit} requests a minute.", retry_after=max(1, wait)
+    )

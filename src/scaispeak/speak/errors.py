@@ -75,10 +75,7 @@ class ServerBusy(ServiceError):
     """The inference queue is full: every worker is busy and too many calls wait."""
 
     status, code, title = 503, "server_busy", "Server busy"
-
-    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers["Retry-After"] = str(retry_after)
+    retry_after = 1
 
 
 class UnknownBackend(ServiceError):

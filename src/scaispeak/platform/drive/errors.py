@@ -35,10 +35,7 @@ class FileBusy(Conflict):
     """Every read of the file found it replaced before its bytes could be opened."""
 
     code, title = "file_busy", "File is being rewritten"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail)
-        self.headers["Retry-After"] = "1"
+    retry_after = 1
 
 
 class OwnerMembershipFixed(Conflict):

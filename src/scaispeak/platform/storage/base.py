@@ -40,11 +40,7 @@ class StorageUnavailable(Unavailable):
     so a 503 with Retry-After, and a job is left to be retried rather than failed."""
 
     code, title = "storage_unavailable", "Storage unavailable"
-    RETRY_AFTER_S = 5
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, retry_after=self.RETRY_AFTER_S)
-        self.headers["Retry-After"] = str(self.RETRY_AFTER_S)
+    retry_after = 5
 
 
 class InvalidBlobKey(ValueError):

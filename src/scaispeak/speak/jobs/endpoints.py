@@ -50,7 +50,7 @@ def _not_finished(job: SynthJob) -> JobNotFinished:
     if job.state in TERMINAL:
         return JobNotFinished(f"Job {job.id} is {job.state.value}; it has no audio.")
     error = JobNotFinished(f"Job {job.id} is {job.state.value}; audio comes when it succeeds.")
-    error.headers["Retry-After"] = str(JOB_AUDIO_RETRY_S)
+    error.come_back_in(JOB_AUDIO_RETRY_S)
     return error
 
 

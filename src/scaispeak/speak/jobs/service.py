@@ -77,6 +77,7 @@ class IdempotencyConflict(Conflict):
 
 class TooManyJobs(ServiceError):
     status, code, title = 429, "too_many_jobs", "Too many jobs"
+    retry_after = 30
 
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -84,7 +85,6 @@ class TooManyJobs(ServiceError):
             "some have finished.",
             limit=limit,
         )
-        self.headers["Retry-After"] = "30"
 
 
 def visible_jobs(principal: Principal) -> ColumnElement[bool]:

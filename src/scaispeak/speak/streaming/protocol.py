@@ -63,10 +63,7 @@ class StreamEnding(ServiceError):
 
 class TooManyStreams(ServiceError):
     status, code, title = 429, "too_many_streams", "Too many streams"
-
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers["Retry-After"] = str(retry_after)
+    retry_after = 1
 
 
 class IdleTimeout(ServiceError):
@@ -176,7 +173,7 @@ def close_code(exc: ServiceError) -> int:
 def error_event(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
     """An ``error`` event: the problem's code, status, title and detail; fatal closes.
     An error that tells HTTP callers when to come back (``Retry-After``) tells a stream
-    too, as ``retry_after`` in seconds."""
+    too, as ``retry_after`` in seconds (among its extras)."""
     event: dict[str, Any] = {
         "type": "error",
         "code": exc.code,
@@ -185,9 +182,6 @@ def error_event(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
         "detail": exc.detail,
         "fatal": fatal,
     }
-    retry_after = exc.headers.get("Retry-After", "")
-    if retry_after.isdigit():
-        event["retry_after"] = int(retry_after)
     return event | exc.extra
 
 

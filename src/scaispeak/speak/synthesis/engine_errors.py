@@ -34,10 +34,10 @@ def engine_errors(engine_name: str) -> Iterator[None]:
     try:
         yield
     except EngineUnavailable as exc:
-        unavailable = BackendUnavailable(f"The {engine_name} engine is unavailable: {exc}")
-        if exc.retry_after_s is not None:
-            unavailable.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
-        raise unavailable from exc
+        raise BackendUnavailable(
+            f"The {engine_name} engine is unavailable: {exc}",
+            retry_after=math.ceil(exc.retry_after_s) if exc.retry_after_s is not None else None,
+        ) from exc
     except UpstreamFailed as exc:
         raise UpstreamError(f"The {engine_name} upstream failed: {exc}") from exc
     except UnknownEngineVoice as exc:

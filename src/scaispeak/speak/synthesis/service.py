@@ -132,7 +132,7 @@ def ensure_usable(voice: Voice) -> None:
     if voice.status is not VoiceStatus.ready:
         error = VoiceUnavailable(f"Voice {voice.id} is {voice.status.value}: {voice.status_reason}")
         if voice.status is VoiceStatus.processing:  # being built: ready within a minute
-            error.headers["Retry-After"] = str(VOICE_BUILD_RETRY_S)
+            error.come_back_in(VOICE_BUILD_RETRY_S)
         raise error
     if voice.licence is not None and not voice.licence.is_valid_at(utcnow()):
         raise VoiceLicenceExpired(f"The licence for voice {voice.id} is not valid now.")
@@ -160,7 +160,7 @@ async def use_voice(session: AsyncSession, principal: Principal, voice: Voice) -
         await session.commit()
         if queued:
             error = VoiceUnavailable(f"Voice {voice.id} is being rebuilt; try again shortly.")
-            error.headers["Retry-After"] = "30"
+            error.come_back_in(30)
             raise error
     ensure_usable(voice)  # also what a revocation that won the race left
 

@@ -71,16 +71,14 @@ class AnalysisBusy(ServiceError):
     """Every analysis thread is busy and too many analyses wait."""
 
     status, code, title = 503, "analysis_busy", "Voice analysis busy"
-
-    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers["Retry-After"] = str(retry_after)
+    retry_after = 5
 
 
 class TenantAnalysesBusy(ServiceError):
     """The tenant's analyses already fill its share of the analysis pool."""
 
     status, code, title = 429, "too_many_analyses", "Too many voice analyses at once"
+    retry_after = 5
 
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -88,13 +86,13 @@ class TenantAnalysesBusy(ServiceError):
             "next when one has finished.",
             limit=limit,
         )
-        self.headers["Retry-After"] = "5"
 
 
 class TooManyVoiceBuilds(ServiceError):
     """The tenant's new voices already fill its share of the build queue."""
 
     status, code, title = 429, "too_many_voice_builds", "Too many voices being built"
+    retry_after = 60  # about one build
 
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -102,7 +100,6 @@ class TooManyVoiceBuilds(ServiceError):
             "once some are ready.",
             limit=limit,
         )
-        self.headers["Retry-After"] = "60"  # about one build
 
 
 class CloningUnavailable(ServiceError):
