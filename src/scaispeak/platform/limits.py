@@ -42,6 +42,21 @@ class LimiterUnavailable(Unavailable):
     retry_after = LIMITER_RETRY_AFTER_S
 
 
+@asynccontextmanager
+async def refused_if_unreachable(
+    slots: LeasedSlots, key: str, member: str, detail: str
+) -> AsyncIterator[None]:
+    """Around taking ``member``'s slot in ``key``: where Redis cannot be reached, the
+    slot is given back (its add may have landed, the answer lost) and the caller gets
+    ``503 limiter_unavailable`` with ``detail``; nothing is started uncounted."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        await slots.give_back(key, member)
+        _log.warning("%s (%s)", detail, exc)
+        raise LimiterUnavailable(detail) from exc
+
+
 class TenantLimiter(Protocol):
     def slot(self, tenant_id: str) -> AbstractAsyncContextManager[None]:
         """Hold one of the tenant's concurrent slots; raises TooManyRequests, or
@@ -110,17 +125,13 @@ class RedisLimiter:
     async def slot(self, tenant_id: str) -> AsyncIterator[None]:
         key = f"scaispeak:running:{tenant_id}"
         member = uuid.uuid4().hex
+        unreachable = "The per-tenant limits cannot be checked right now; retry shortly."
         try:
-            running = await self._slots.take(key, member)
-            admitted = running <= self.max_concurrent
-            if admitted:  # as in MemoryLimiter, only a request that may run counts
-                await self._count_request(tenant_id)
-        except (RedisError, OSError) as exc:
-            await self._slots.give_back(key, member)  # the add may have landed, its answer lost
-            _log.warning("the per-tenant limits in Redis cannot be reached: %s", exc)
-            raise LimiterUnavailable(
-                "The per-tenant limits cannot be checked right now; retry shortly."
-            ) from exc
+            async with refused_if_unreachable(self._slots, key, member, unreachable):
+                running = await self._slots.take(key, member)
+                admitted = running <= self.max_concurrent
+                if admitted:  # as in MemoryLimiter, only a request that may run counts
+                    await self._count_request(tenant_id)
         except TooManyRequests:
             await self._slots.give_back(key, member)
             raise

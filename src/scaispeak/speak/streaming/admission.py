@@ -9,20 +9,15 @@ pushing forward, so a replica that dies mid-stream frees its slots within one TT
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from scaispeak.platform.leased_slots import LeasedSlots
-from scaispeak.platform.limits import REDIS_TIMEOUTS, LimiterUnavailable
+from scaispeak.platform.limits import REDIS_TIMEOUTS, refused_if_unreachable
 from scaispeak.speak.streaming.protocol import TooManyStreams
-
-_log = logging.getLogger(__name__)
 
 
 class SharedSlots(Protocol):
@@ -84,24 +79,15 @@ class RedisStreamSlots:
     async def slot(self, tenant_id: str, cap: int) -> AsyncIterator[None]:
         key = f"scaispeak:streams:{tenant_id}"
         member = uuid.uuid4().hex
-        holders = await self._take(key, member)
+        unreachable = "Open streams cannot be counted right now; retry shortly."
+        # A stream that cannot be counted is not opened, and the client is told to retry.
+        async with refused_if_unreachable(self._slots, key, member, unreachable):
+            holders = await self._slots.take(key, member)
         if holders > cap:
             await self._slots.give_back(key, member)
             raise _too_many(holders - 1, cap)
         async with self._slots.held(key, member):
             yield
-
-    async def _take(self, key: str, member: str) -> int:
-        """Raises LimiterUnavailable (503) when Redis cannot be reached: a stream that
-        cannot be counted is not opened, and the client is told to retry."""
-        try:
-            return await self._slots.take(key, member)
-        except (RedisError, OSError) as exc:
-            _log.warning("open streams in Redis cannot be counted: %s", exc)
-            await self._slots.give_back(key, member)  # the add may have landed
-            raise LimiterUnavailable(
-                "Open streams cannot be counted right now; retry shortly."
-            ) from exc
 
     async def close(self) -> None:
         await self._redis.aclose()
