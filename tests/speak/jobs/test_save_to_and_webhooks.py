@@ -22,6 +22,7 @@ from scaispeak.platform.accounting.models import (
     SpendCounter,
     UsageEntry,
 )
+from scaispeak.platform.accounting.sweeper import release_stale
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.jobs import lease
 from scaispeak.speak.jobs.assembly import segment_key
@@ -207,6 +208,48 @@ async def test_an_inline_save_whose_charge_fails_leaves_no_file(
     assert listing.json()["items"] == []
     retried = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
     assert retried.status_code == 201, retried.text
+
+
+async def test_an_inline_save_whose_hold_was_swept_meanwhile_is_saved_and_charged(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stale-hold sweep gave the hold back while the request ran (a lowered
+    STALE_RESERVATION_S, a replica's clock): the charge went through, the file was
+    rolled back with the settlement's transaction, and the caller got a 500."""
+    t = live.tenancy
+    budget = {"period": "month", "limit_micros": 10_000_000}
+    made = await live.client.put(
+        f"/v1/tenants/{t.tenant_a}/budget", json=budget, headers=live.auth(t.superadmin)
+    )
+    assert made.status_code == 200, made.text
+    share = await share_of(live, t.member_a)
+    platform = live.app.state.platform
+    real_stage = http.drive.staged_write
+
+    @asynccontextmanager
+    async def swept_first(*args: Any, **kw: Any) -> AsyncIterator[Any]:
+        async with platform.db.sessions() as sweeper:
+            # Every hold held now: ours, and on the shared PostgreSQL others' leftovers.
+            assert await release_stale(sweeper, timedelta(seconds=-60)) >= 1
+        async with real_stage(*args, **kw) as ref:
+            yield ref
+
+    monkeypatch.setattr(http.drive, "staged_write", swept_first)
+    body = {
+        "text": "Swept, saved and paid for.",
+        "voice_id": JOE,
+        "format": "wav",
+        "save_to": {"share_id": share, "path": "swept.wav"},
+    }
+    response = await live.client.post(SPEAK, json=body, headers=live.auth(t.member_a))
+    assert response.status_code == 201, response.text
+    got = await live.client.get(response.json()["file"]["url"], headers=live.auth(t.member_a))
+    assert got.status_code == 200 and got.content.startswith(b"RIFF")
+    async with platform.db.sessions() as session:
+        lines = (
+            await session.scalars(select(UsageEntry).where(UsageEntry.tenant_id == t.tenant_a))
+        ).all()
+    assert len(lines) == 1, [(x.request_id, x.kind, x.characters, x.reservation_id) for x in lines]
 
 
 async def test_a_saved_raw_pcm_file_names_its_rate_and_save_to_refuses_unknown_fields(

@@ -148,9 +148,13 @@ async def settle(session: AsyncSession, reservation: Reservation, charge: Charge
         return await _append_once(session, reservation, charge)
     reservation_id = reservation.id  # a rollback expires the instance
     if not await _transition(session, reservation, ReservationState.settled):
-        await session.rollback()  # drops anything the caller meant to land with it
-        settled = await find_settlement(session, reservation_id)
-        return settled or await _charge_after_release(session, reservation_id, charge)
+        if await find_settlement(session, reservation_id) is not None:
+            await session.rollback()  # a second settlement: what came with it must not land
+            return await _existing_line(session, reservation_id)  # read after the rollback
+        # Swept while the work ran: charged all the same, and what the caller meant to
+        # land with the charge (a save_to file) lands with it. A rollback here had
+        # undone the file while the charge still went through.
+        return await _charge_after_release(session, reservation_id, charge)
     await move_counters(session, reservation, spent=charge.cost_micros)
     entry = _ledger_line(reservation, charge)
     session.add(entry)
@@ -166,10 +170,11 @@ async def _charge_after_release(
     counted as spent with nothing left to unreserve. Once only: the ledger's unique
     reservation_id refuses a second line, and the counter moves in the same commit.
     """
-    # Read afresh: the caller's instance may be expired by the rollback, or detached.
+    # Read afresh: the caller's instance may be stale, or detached.
     reservation = await session.get(Reservation, reservation_id, populate_existing=True)
     assert reservation is not None  # reservations are never deleted
     if reservation.long_running:  # a job's hold is released on purpose, never swept
+        await session.rollback()  # nothing of the cancelled work lands
         raise HoldReleased(f"the hold {reservation_id} was released; nothing is charged")
     await add_spent(session, reservation, charge.cost_micros)
     entry = _ledger_line(reservation, charge)
