@@ -13,8 +13,9 @@ import numpy as np
 
 from scaispeak.settings import StreamingSettings
 from scaispeak.speak.engines.base import EngineError, EngineVoice, Pcm
+from scaispeak.speak.streaming.ports import Coverage
 from scaispeak.speak.streaming.protocol import StartMessage
-from scaispeak.speak.streaming.session import Coverage, StreamSession
+from scaispeak.speak.streaming.session import StreamSession
 from scaispeak.speak.synthesis.audio import AudioFormat
 from scaispeak.speak.synthesis.inference import InferencePool
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline

@@ -136,6 +136,22 @@ async def test_text_that_waits_too_long_is_spoken_up_to_its_last_whole_word(rig:
     assert rig.sink.events("segment")[0]["text"] == "one two"
 
 
+async def test_waiting_words_are_held_while_the_listener_still_hears_earlier_audio(
+    rig: Rig,
+) -> None:
+    """The wait timer cut sentences mid-phrase while seconds of audio still played,
+    which gained nothing and changed the reading ("the 2024 | Q3", a link's URL)."""
+    async with rig.session(max_wait_ms=50) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="One two three four five six seven eight nine.")
+        await rig.sink.wait_for(lambda: rig.sink.audio_bytes() > 0)  # 2.2 s of audio
+        await send(session, "text", text=" And then thre")
+        await asyncio.sleep(0.5)
+        assert len(rig.sink.events("segment")) == 1  # still heard: more text may come
+        await rig.sink.wait_for(lambda: len(rig.sink.events("segment")) == 2)
+    assert rig.sink.events("segment")[1]["text"] == "And then"
+
+
 async def test_an_idle_stream_is_closed_with_idle_timeout(rig: Rig) -> None:
     async with rig.session(idle_timeout_seconds=0.05) as session:
         await send(session, "start", voice_id="voc_held")
@@ -259,7 +275,8 @@ def test_an_error_that_says_when_to_come_back_says_it_on_a_stream_too() -> None:
     """HTTP callers get ``Retry-After`` for a voice still being built; a stream's
     ``error`` event carries the same wait as ``retry_after``."""
     building = VoiceUnavailable("Voice voc_x is processing: building the voice")
-    building.headers["Retry-After"] = "5"
+    building.come_back_in(5)
+    assert building.headers["Retry-After"] == "5"
     assert error_event(building, fatal=False)["retry_after"] == 5
     assert "retry_after" not in error_event(VoiceUnavailable("failed"), fatal=False)
 

@@ -313,6 +313,24 @@ def test_waiting_text_that_ends_a_sentence_is_released_whole() -> None:
     assert not segmenter.buffered
 
 
+@pytest.mark.parametrize(
+    ("waiting", "released"),
+    [
+        ("Revenue for the 2024 ", "Revenue for"),  # "the 2024 | Q3" reads as a year
+        ("It will cost $3.5 ", "It will cost"),  # nor a sum from what it counts
+        ("Please call Mr. ", "Please call"),  # nor after "Mr."
+        ("See [the guide, part ", "See"),  # nor inside a Markdown link
+        ("Ask Mr.", "Ask"),  # "Mr." does not end a sentence
+    ],
+)
+def test_waiting_text_is_not_cut_where_a_clause_cut_would_not_be(
+    waiting: str, released: str
+) -> None:
+    segmenter = IncrementalSegmenter()
+    assert segmenter.feed(waiting) == []
+    assert segmenter.release_words() == [Segment(released, "clause")]
+
+
 def test_a_lone_unfinished_word_keeps_waiting() -> None:
     segmenter = IncrementalSegmenter()
     segmenter.feed("  Supercalifrag")
@@ -425,3 +443,14 @@ def test_a_streams_first_clause_never_passes_the_segment_limit() -> None:
         " ".join(s.text for s in segments).split()
         == ("word " * 31 + "more " * 40 + "then, the rest").split()
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_markdown_link_is_never_cut_inside(stream: bool) -> None:
+    """Cut at its label's comma, neither half was a whole link, and its URL was read."""
+    text = "See [the guide, part two](https://example.com/guide/part-2) for more details."
+    if stream:
+        segments, _ = _stream(text, 3, max_chars=160, min_chars=4, max_wait_chars=160)
+    else:
+        segments = split_segments(text)
+    assert not any("[" in s.text and "](" not in s.text for s in segments), segments

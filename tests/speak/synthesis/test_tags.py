@@ -147,3 +147,13 @@ def test_markup_is_read_in_linear_time(text: str) -> None:
     for start in range(0, min(len(text), 20_000), 50):  # a stream of small pieces
         intake.feed(text[start : start + 50])
     assert time.perf_counter() - started < 3.0
+
+
+def test_a_half_character_left_at_a_flush_does_not_spoil_the_next_turn() -> None:
+    """The turn ended inside an emoji; its first half then joined the next turn's first
+    piece, which was refused (invalid_text) and left unsaid."""
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    intake.feed("Thanks a lot for asking \ud83d")
+    assert [s.text for s in intake.flush()] == ["Thanks a lot for asking"]
+    segments = intake.feed("Next turn starts here. And goes on.") + intake.flush()
+    assert [s.text for s in segments] == ["Next turn starts here.", "And goes on."]

@@ -30,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
-from typing import Protocol
 
 from scaispeak.platform.errors import ServiceError
 from scaispeak.settings import StreamingSettings
@@ -39,6 +38,7 @@ from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.streaming import protocol as p
 from scaispeak.speak.streaming.delivery import Delivery, StreamUsage
 from scaispeak.speak.streaming.outbox import Close, Event, Finish, Outbox
+from scaispeak.speak.streaming.ports import Coverage, Opener, Permit
 from scaispeak.speak.streaming.sender import GONE, Sender
 from scaispeak.speak.streaming.sink import StreamSink
 from scaispeak.speak.streaming.speaker import SegmentSpeaker
@@ -47,22 +47,6 @@ from scaispeak.speak.synthesis.audio import StreamEncoder
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
 from scaispeak.speak.synthesis.service import StreamSpec
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, Segment
-
-Opener = Callable[[p.StartMessage], Awaitable[StreamSpec]]
-"""Checks a ``start`` (voice, format, rate, speed) for the caller; raises ServiceError."""
-
-
-class Coverage(Protocol):
-    """Pays for text before it is spoken (billing.StreamBilling); raises ServiceError."""
-
-    async def cover(self, chars_needed: int) -> None: ...
-
-
-class Permit(Protocol):
-    """Checks that the stream may still speak (permit.StreamPermit); raises ServiceError."""
-
-    async def check(self) -> None: ...
-
 
 MAX_QUEUED_EVENTS = 1_000
 """Events (errors, ``cancelled``...) that may wait for a client that does not read them;
@@ -252,8 +236,10 @@ class StreamSession:
             self._stop_wait_timer()  # what is left starts its wait now
         self._queue(segments)
         if "wait" not in self._timers and self._text.buffered:
-            delay = self._settings.max_wait_ms / 1000
-            self._timers["wait"] = asyncio.get_running_loop().call_later(delay, self._on_waited)
+            self._wait_for_text(self._settings.max_wait_ms / 1000)
+
+    def _wait_for_text(self, seconds: float) -> None:
+        self._timers["wait"] = asyncio.get_running_loop().call_later(seconds, self._on_waited)
 
     def _queue(self, segments: list[Segment]) -> None:
         if segments:
@@ -391,7 +377,14 @@ class StreamSession:
             self._timers["idle"] = loop.call_later(limit, self._mark_closed, p.close_code(error))
 
     def _on_waited(self) -> None:
+        """Words waited ``max_wait_ms``: spoken now only if the listener is about to run
+        out of audio. A cut while earlier audio plays gains nothing and can change what
+        is said ("the 2024 | Q3", a link's URL): then more text is waited for instead."""
         del self._timers["wait"]
+        wait_s = self._settings.max_wait_ms / 1000
+        heard_for = self._delivery.playback_left() if self._delivery else 0.0
+        if heard_for > wait_s:
+            return self._wait_for_text(heard_for - wait_s)
         self._queue(self._text.release_words())
 
     def _stop_wait_timer(self) -> None:

@@ -47,8 +47,10 @@ class TextIntake:
         return _speakable(self._segmenter.feed(self._without_tags(text)))
 
     def flush(self) -> list[Segment]:
-        """Everything buffered, an unfinished tag's text included (it never ended)."""
-        tail, self._open_tag = self._open_tag, ""
+        """Everything buffered, an unfinished tag's text included (it never ended). A
+        half character still waiting for its pair is dropped: the turn ended without
+        it, and joined to the next turn's first piece it had that piece refused."""
+        tail, self._open_tag, self._half_character = self._open_tag, "", ""
         segments = self._segmenter.feed(spoken_text(tail))
         return _speakable(segments + self._segmenter.flush())
 

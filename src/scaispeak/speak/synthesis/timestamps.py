@@ -85,14 +85,19 @@ def words_from_spans(text: str, spans: WordSpans) -> list[WordTiming] | None:
 
     The engine placed the normalised words; each raw word owns as many of those as its
     own normalisation has, and runs from the first one's start to the last one's end.
-    None when the counts disagree (the caller estimates then).
+    A word that reads as nothing (an emoji) owns none, and takes no time where it
+    stands. None when the counts disagree (the caller estimates then).
     """
     words = _WORD.findall(text)
-    owned = [len(_WORD.findall(normalize_text(w))) or 1 for w in words]
+    owned = [len(_WORD.findall(normalize_text(w))) for w in words]
     if sum(owned) != len(spans):
         return None
     timings, index = [], 0
     for word, count in zip(words, owned, strict=True):
+        if count == 0:
+            at = spans[index][0] if index < len(spans) else (spans[-1][1] if spans else 0.0)
+            timings.append(WordTiming(word, at, at))
+            continue
         first, last = spans[index], spans[index + count - 1]
         timings.append(WordTiming(word, first[0], max(first[0], last[1])))
         index += count

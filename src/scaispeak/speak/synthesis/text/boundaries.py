@@ -87,6 +87,12 @@ _WEEKDAY = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)(?:day|sday|nesday|r
 _WHOLE_QUANTITY_BEFORE = re.compile(
     rf"(?:\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,|\b{_WEEKDAY}\.?,|\(\d{{3}}\))\Z"
 )
+# A Markdown link begun and not yet closed where a text is cut: "[the guide, part" or
+# "[guide](https://exa". Cut there, neither half is a whole link for the normaliser,
+# which reads a whole link as its label: the URL was read aloud. A label of more than
+# 200 characters, or one across a line break, is taken for a lone bracket instead.
+_OPEN_LINK = re.compile(r"\[[^\[\]\n]{0,200}(?:\]\([^()\s]*)?\Z")
+_LINK_LOOKBEHIND = 300
 _LOOKAHEAD_MARGIN = 16  # longer than any conjunction below with its space
 _CONJUNCTION = re.compile(
     r"(?<=\s)(?=(?:and|but|or|nor|so|yet|because|which|while|whereas|although|though"
@@ -191,6 +197,11 @@ def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
     return [Cut(position, kind) for position, kind in sorted(cuts.items())]
 
 
+def inside_link(text: str, position: int) -> bool:
+    """Whether ``position`` falls in a Markdown link (its label or its URL)."""
+    return _OPEN_LINK.search(text, max(0, position - _LINK_LOOKBEHIND), position) is not None
+
+
 def _good_word_cut(text: str, space: re.Match[str]) -> bool:
     """Not between a number and what it counts ("$3.5 | million"), nor after "Mr."."""
     before, after = text[space.start() - 1], text[space.end() : space.end() + 1]
@@ -206,17 +217,40 @@ def _clause_punctuation(text: str, start: int, stop: int) -> list[int]:
         m.end()
         for m in _CLAUSE_PUNCTUATION.finditer(text, start, stop)
         if not _WHOLE_QUANTITY_BEFORE.search(text, max(0, m.end() - 24), m.end())
+        and not inside_link(text, m.end())
     ]
 
 
 def _candidates(text: str, start: int, stop: int, level: int) -> list[int]:
-    """Cut positions in ``text[start:stop]``: 0 punctuation, 1 conjunctions, 2-3 spaces."""
+    """Cut positions in ``text[start:stop]``: 0 punctuation, 1 conjunctions, 2-3 spaces
+    (level 3 cuts between any words, even inside a link: the last resort)."""
     if level == 0:
         return _clause_punctuation(text, start, stop)
     if level == 1:
-        return [m.start() for m in _CONJUNCTION.finditer(text, start, stop)]
+        found = [m.start() for m in _CONJUNCTION.finditer(text, start, stop)]
+        return [i for i in found if not inside_link(text, i)]
     spaces = list(_WHITESPACE.finditer(text, start, stop))
-    return [m.start() for m in spaces if level == 3 or _good_word_cut(text, m)]
+    if level == 3:
+        return [m.start() for m in spaces]
+    return [m.start() for m in spaces if _good_word_cut(text, m)]
+
+
+def last_word_cut(text: str, start: int) -> int | None:
+    """Streaming, once text has waited too long: the last place in ``text[start:]`` to
+    cut between whole words that a clause cut would also take (not inside a number, a
+    link or after "Mr."), with whitespace after it; None if there is none yet."""
+    for space in reversed(list(_WHITESPACE.finditer(text, start))):
+        cut = space.start()
+        if cut > start and _good_word_cut(text, space) and not inside_link(text, cut):
+            return cut
+    return None
+
+
+def ends_finished_sentence(text: str, start: int) -> bool:
+    """Whether ``text`` (from ``start``) ends with a sentence's last punctuation, as far
+    as can be told with nothing after it ("Mr." does not end one; "in 1999." does)."""
+    ends = [m for m in _TERMINATOR.finditer(text, start) if not text[m.end() :].strip()]
+    return bool(ends) and _ends_sentence(text, ends[-1], None)
 
 
 def clause_cut(

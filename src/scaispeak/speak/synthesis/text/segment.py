@@ -20,13 +20,13 @@ from scaispeak.speak.synthesis.text.boundaries import (
     Boundary,
     Cut,
     clause_cut,
+    ends_finished_sentence,
     first_clause_cut,
+    last_word_cut,
     sentence_cuts,
 )
 
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
-_LAST_WORD_BREAK = re.compile(r"(?<!\s)\s+\S*$")  # (?<!\s): linear in spaces
-_FINISHED = re.compile(r"[.?!…][\"'”’)\]]*\s*$")
 # A Markdown heading, list item or quote: its line break is kept in the segment, since
 # the normaliser's Markdown rules find these marks only at the start of a line.
 _MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-])\s")
@@ -232,18 +232,18 @@ class IncrementalSegmenter:
     def release_words(self) -> list[Segment]:
         """Emit the buffered complete words, because they have waited too long.
 
-        Text ending in sentence punctuation is taken as a finished sentence (the end of
-        an answer whose sender never flushed). Otherwise the last word stays buffered
-        unless whitespace follows it, as it may still be growing: never cut in a word.
+        Text ending a sentence is taken as a finished one (the end of an answer whose
+        sender never flushed). Otherwise the text goes up to the last cut between words
+        that a clause cut would take: never in a word, nor inside a number ("$3.5 |
+        million"), a link or after "Mr."; the last word may still be growing.
         """
         text = self._buffer
         start = len(text) - len(text.lstrip())
         kind: Boundary
-        if _FINISHED.search(text, start):
+        if ends_finished_sentence(text, start):
             cut, kind = len(text), "sentence"
         else:
-            match = _LAST_WORD_BREAK.search(text, start)
-            cut, kind = (match.start() if match else start), "clause"
+            cut, kind = (last_word_cut(text, start) or start), "clause"
         span = _trimmed(text, start, cut, kind)
         return self._emit([span], cut) if span else []
 
