@@ -269,6 +269,39 @@ def test_a_setting_that_does_not_parse_never_echoes_a_credential(
     assert "hunter2" not in said
 
 
+def test_a_list_setting_given_as_plain_text_says_json_is_wanted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCAISPEAK_ENGINES__ENABLED", "piper")
+    with pytest.raises(SystemExit, match=r"^error: invalid setting: .*take JSON"):
+        main(["--data-dir", str(tmp_path), "migrate"])
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u@db:5432/x", "postgresql+asyncpg://u@db:5432/x"),
+        ("postgres://u@db/x", "postgresql+asyncpg://u@db/x"),
+        ("sqlite:////srv/s.db", "sqlite+aiosqlite:////srv/s.db"),
+        ("postgresql+asyncpg://u@db/x", "postgresql+asyncpg://u@db/x"),
+    ],
+)
+def test_a_database_url_gets_its_async_driver(given: str, used: str) -> None:
+    """Without it, start-up ended in "No module named 'psycopg'"."""
+    assert Settings(database_url=given).resolved_database_url == used
+
+
+def test_a_database_the_service_does_not_run_on_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", "mysql://root:hunter2@db/x")
+    with pytest.raises(SystemExit) as refused:
+        main(["--data-dir", str(tmp_path), "migrate"])
+    said = str(refused.value)
+    assert said.startswith("error: invalid setting SCAISPEAK_DATABASE_URL: ")
+    assert "postgresql+asyncpg" in said and "hunter2" not in said
+
+
 def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty REDIS_URL made some code distributed and the rest embedded."""
     monkeypatch.setenv("SCAISPEAK_REDIS_URL", "")

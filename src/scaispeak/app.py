@@ -18,7 +18,7 @@ from scaispeak.platform.accounting.sweeper import sweep_stale_holds, sweep_stale
 from scaispeak.platform.auth.endpoints import router as auth_router
 from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.context import PlatformContext
-from scaispeak.platform.db import Database
+from scaispeak.platform.db import Database, open_database
 from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.head_requests import HeadAsGet
@@ -69,7 +69,7 @@ def create_app(
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
-    db = Database(settings.resolved_database_url)
+    db = open_database(settings)
     storage = open_blob_store(settings)
     loader = EmbeddingLoader(storage)
     cloning = with_cloning(engines or build_engines(settings), loader, settings.cloning)

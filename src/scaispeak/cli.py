@@ -61,7 +61,10 @@ def _settings() -> Settings:
         ]
         raise SystemExit("error: invalid setting " + "; ".join(problems)) from None
     except SettingsError as exc:  # a JSON value that does not parse
-        raise SystemExit(f"error: invalid setting: {exc}") from None
+        raise SystemExit(
+            f"error: invalid setting: {exc}. List and mapping settings take JSON, e.g. "
+            """SCAISPEAK_ENGINES__ENABLED='["piper"]' (docs/configuration.md)"""
+        ) from None
 
 
 GRACEFUL_SHUTDOWN_S = 30

@@ -36,7 +36,10 @@ def _field_rows(prefix: str, model: type[BaseModel]) -> list[str]:
             rows += _field_rows(f"{prefix}{name.upper()}__", annotation)
             continue
         value = field.get_default(call_default_factory=True)
-        default = json.dumps(value) if isinstance(value, dict) else ("" if value is None else value)
+        # Lists and mappings as the JSON their variables take, not Python's tuples.
+        structured = isinstance(value, (dict, list, tuple, set, frozenset))
+        listed = sorted(value) if isinstance(value, (set, frozenset)) else value
+        default = json.dumps(listed) if structured else ("" if value is None else value)
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{prefix}{name.upper()}` | `{default}` | {description} |")
     return rows

@@ -8,6 +8,7 @@ calls ``create_all`` on a product path.
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -27,6 +28,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from scaispeak.platform.sqlite_driver import OneHopConnection, one_hop_connect
+from scaispeak.settings import Settings
+
+_log = logging.getLogger(__name__)
 
 # Named constraints so Alembic migrations are stable across SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -159,6 +163,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
+
+
+def open_database(settings: Settings) -> Database:
+    """The service's database. With Redis (distributed mode) on SQLite, every process
+    must name the same file: a worker left on its own default file took the API's job
+    messages, found no such jobs, and those waited (docs/deploy.md)."""
+    url = settings.resolved_database_url
+    if settings.redis_url and url.startswith("sqlite"):
+        _log.warning(
+            "distributed mode (SCAISPEAK_REDIS_URL) on SQLite: every API and worker "
+            "process must use this same file; across hosts set SCAISPEAK_DATABASE_URL "
+            "to PostgreSQL"
+        )
+    return Database(url)
 
 
 class Database:

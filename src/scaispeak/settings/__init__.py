@@ -47,6 +47,16 @@ class ConfigurationError(RuntimeError):
 MIN_SECRET_KEY_BYTES = 32
 
 
+_ASYNC_DRIVERS = {
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+aiosqlite",
+}
+"""The databases the service runs on, by the URL schemes they are given as."""
+
+
 class Settings(BaseSettings):
     # An empty variable is an unset one: compose files and systemd EnvironmentFiles
     # "unset" a setting that way (an empty REDIS_URL meant distributed to some code).
@@ -56,7 +66,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./data"), description="Where SQLite, blobs and caches live.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy async URL; default is SQLite in the data dir."
+        None,
+        description="Database URL: `postgresql+asyncpg://user@host/db` (`postgresql://` "
+        "and `postgres://` are read so) or `sqlite+aiosqlite:///path`; default is SQLite "
+        "in the data dir.",
     )
     host: str = Field("127.0.0.1", description="Interface `scaispeak serve` listens on.")
     port: int = Field(8000, description="Port `scaispeak serve` listens on.")
@@ -112,6 +125,22 @@ class Settings(BaseSettings):
     @classmethod
     def _any_case(cls, level: object) -> object:
         return level.lower() if isinstance(level, str) else level
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str | None) -> str | None:
+        """The URL with its async driver: the plain forms every other tool takes ended
+        in a traceback ("No module named 'psycopg'"); any other database is refused."""
+        if not url:
+            return url
+        scheme, sep, rest = url.partition("://")
+        driver = _ASYNC_DRIVERS.get(scheme.lower())
+        if not sep or driver is None:
+            raise ValueError(
+                "use postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///path "
+                f"(got the scheme {scheme!r})"
+            )
+        return f"{driver}://{rest}"
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -334,6 +334,18 @@ async def test_a_job_claimed_after_a_slow_give_up_gets_a_whole_lease(
     assert row.lease_until is not None and row.lease_until > utcnow()
 
 
+async def test_a_message_for_a_job_this_database_never_held_is_an_error_in_the_log(
+    pg_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker left on its own default SQLite file took the API's messages, found no
+    such jobs and said nothing, while the jobs waited on the API's database."""
+    rt = stub_runtime(pg_db, LocalBlobStore(tmp_path), StubPipeline(), JobSettings(), tmp_path)
+    with caplog.at_level("ERROR", logger=runner.__name__):
+        async with pg_db.sessions() as session:
+            assert await runner.claim(session, rt, "job_from_another_database") is None
+    assert "not in this worker's database" in caplog.text
+
+
 @pytest.mark.parametrize("ended_as", [JobState.succeeded, JobState.running])
 async def test_a_stalled_workers_late_checkpoint_is_deleted_only_if_the_job_ended(
     pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ended_as: JobState

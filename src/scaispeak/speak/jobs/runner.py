@@ -142,6 +142,14 @@ async def claim(session: AsyncSession, rt: JobRuntime, job_id: str) -> SynthJob 
     for candidate in candidates:
         if await lease.take(session, candidate, rt.worker_id, rt.settings, utcnow()):
             return await reload_job(session, candidate)
+    if await session.get(SynthJob, job_id) is None:
+        # Job rows are never deleted: a message for one this database never held comes
+        # from an API on another database. Its jobs wait there for a worker that shares it.
+        _log.error(
+            "job %s is not in this worker's database: is SCAISPEAK_DATABASE_URL the same "
+            "as the API's? (docs/deploy.md)",
+            job_id,
+        )
     return None
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from scaispeak.platform.db import Database
+from scaispeak.platform.db import Database, open_database
 from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.storage import BlobStore, check_round_trip, open_blob_store
 from scaispeak.settings import Settings
@@ -97,7 +97,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    db = Database(settings.resolved_database_url)
+    db = open_database(settings)
     storage = open_blob_store(settings)
     registry = CollectorRegistry()
     ops = OpsServer(
