@@ -44,12 +44,36 @@ async def blob_response(
     """Stream ``key`` (``size`` bytes), or only ``wanted`` of it, with the range headers."""
     start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
     body = await _primed(storage.stream(key, start, stop))
+    code, sent = _range_headers(size, wanted, headers)
+    return StreamingResponse(body, code, headers=sent, media_type=media_type)
+
+
+async def blob_head(
+    storage: BlobStore,
+    key: str,
+    size: int,
+    wanted: ByteRange | None,
+    *,
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """What ``blob_response`` would answer, without its body, the blob only looked up
+    (a HEAD answered as a GET read the whole blob from storage to drop it)."""
+    await storage.stat(key)  # BlobNotFound, as the GET would meet it
+    code, sent = _range_headers(size, wanted, headers)
+    return Response(None, code, headers=sent, media_type=media_type)
+
+
+def _range_headers(
+    size: int, wanted: ByteRange | None, headers: dict[str, str] | None
+) -> tuple[int, dict[str, str]]:
+    start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
     sent = dict(headers or {})
     sent |= {"Accept-Ranges": "bytes", "Content-Length": str(stop - start)}
     if wanted is not None:
         sent["Content-Range"] = wanted.content_range
     code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT
-    return StreamingResponse(body, code, headers=sent, media_type=media_type)
+    return code, sent
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -2,9 +2,9 @@
 
 FastAPI registers GET routes for GET alone, so ``HEAD /jobs/{id}/audio`` was a 405 and a
 client could learn an audio's size and type only by downloading it. A HEAD that no
-route takes itself (drive files have their own, which skips reading the blob) runs as a
-GET with its body dropped: the status and headers, Content-Length included, are the
-GET's.
+route takes itself (drive files and job audio have their own, which look the blob up
+without reading it) runs as a GET with its body dropped: the status and headers,
+Content-Length included, are the GET's.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -240,3 +242,26 @@ def test_an_s3_refusal_is_not_taken_for_an_outage(
         message += f" - Server returned non-2xx status code: {status}: <Error/>"
     with pytest.raises(raised), _answered("key"):
         raise GenericError(message)
+
+
+async def test_a_local_file_put_is_synced_before_it_is_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's audio is stored with put_file: without an fsync before the rename, a
+    power cut could leave a succeeded job's file short or empty."""
+    from scaispeak.platform.storage import local
+
+    synced_files: list[int] = []  # the directory's fsync at publishing is not the file's
+    real_fsync = local.os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            synced_files.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(local.os, "fsync", fsync)
+    source = tmp_path / "made.wav"
+    source.write_bytes(b"RIFF" * 100)
+    store = LocalBlobStore(tmp_path / "blobs")
+    await store.put_file("jobs/j/audio.wav", source)
+    assert synced_files and await store.get("jobs/j/audio.wav") == b"RIFF" * 100

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import authenticate_api_key
 from scaispeak.platform.drive.errors import FileExists, InvalidPath, UnknownShare
-from scaispeak.platform.drive.files import FileRef, check_writable, write_file
+from scaispeak.platform.drive.files import FileRef, check_writable, staged_write, write_file
 from scaispeak.platform.drive.models import DriveFile
 from scaispeak.platform.errors import Forbidden
 from scaispeak.platform.storage import BlobStore
@@ -169,3 +169,50 @@ async def test_storage_failure_before_commit_leaves_nothing(live: LiveApp) -> No
                 session, full, who, share_id, "a.wav", AUDIO, "audio/wav", overwrite=False
             )
     assert await file_rows(live, share_id) == []
+
+
+async def test_a_writer_removed_from_the_share_during_the_upload_lands_nothing(
+    live: LiveApp,
+) -> None:
+    """The role was checked before the bytes only: an upload (or a job's copy) takes
+    minutes, and a member offboarded meanwhile still created or replaced files."""
+    owner = DriveClient(live, live.tenancy.member_a)
+    share_id = await owner.new_share()
+    writer_id, writer_key = await new_member_of_tenant_a(live)
+    await owner.set_member(share_id, writer_id, "write")
+    writer = await principal_of(live, writer_key)
+
+    async def removed_midway() -> AsyncIterator[bytes]:
+        yield AUDIO[:1000]
+        assert (await owner.remove_member(share_id, writer_id)).status_code == 204
+        yield AUDIO[1000:]
+
+    with pytest.raises(UnknownShare):
+        await save(live, writer, share_id, "late.wav", removed_midway())
+    assert await file_rows(live, share_id) == []
+    assert blob_files(live, share_id) == []
+
+
+async def test_an_overwrite_cancelled_after_its_commit_frees_the_blob_it_replaced(
+    live: LiveApp,
+) -> None:
+    """A worker stopping as the block's commit returned kept the new file, rightly, but
+    left the old version's blob behind for good (no sweep covers the drive)."""
+    owner = DriveClient(live, live.tenancy.member_a)
+    share_id = await owner.new_share()
+    await owner.put(share_id, "a.wav", b"old")
+    who = await principal_of(live, live.tenancy.member_a)
+    platform = live.app.state.platform
+    async with platform.db.sessions() as session:
+        staged = staged_write(
+            session, platform.storage, who, share_id, "a.wav", AUDIO, "audio/wav", overwrite=True
+        )
+        with pytest.raises(asyncio.CancelledError):
+            async with staged:
+                await session.commit()
+                raise asyncio.CancelledError
+    downloaded = await live.client.get(
+        f"/v1/drive/shares/{share_id}/files/a.wav", headers=live.auth(live.tenancy.member_a)
+    )
+    assert downloaded.content == AUDIO
+    assert len(blob_files(live, share_id)) == 1  # the new version's only

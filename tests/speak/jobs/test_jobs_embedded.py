@@ -109,6 +109,34 @@ async def test_range_requests_return_the_right_bytes(live: LiveApp) -> None:
     assert_problem(beyond, 416, "range_not_satisfiable")
 
 
+async def test_a_head_of_job_audio_answers_the_gets_headers_without_reading_it(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered as a GET, a HEAD read the whole blob from storage (a long job's is
+    gigabytes, an S3 GET's worth of egress each) only to drop it."""
+    live = sqlite_app
+    job = (await submit(live, format="wav")).json()
+    done = await wait_for(live, job["id"], {"succeeded"})
+    headers = live.auth(live.tenancy.member_a)
+    storage = live.app.state.platform.storage
+    read, stream = [], storage.stream
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        read.append(args)
+        return stream(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "stream", counted)
+    head = await live.client.head(done["audio_url"], headers=headers)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(done["audio_bytes"])
+    assert head.headers["content-type"].startswith("audio/wav")
+    part = await live.client.head(done["audio_url"], headers=headers | {"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.headers["content-length"] == "100"
+    assert read == []
+    got = await live.client.get(done["audio_url"], headers=headers)
+    assert len(got.content) == done["audio_bytes"] and len(read) == 1
+
+
 async def test_cancelled_job_is_not_charged(live: LiveApp) -> None:
     job = (await submit(live, text=STORY * 6)).json()
     cancelled = await live.client.delete(

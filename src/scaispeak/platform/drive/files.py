@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -202,6 +203,7 @@ async def staged_write(
     await session.commit()
     blob_key = f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
+    replaced_key: str | None = None
     try:
         if isinstance(data, bytes):
             _check_size(len(data), max_bytes)
@@ -210,16 +212,24 @@ async def staged_write(
         else:
             stat = await storage.put_stream(blob_key, _measured(data, digest, max_bytes))
         sha256 = digest.hexdigest()
-        replaced_key = await _point_row(
-            session, share_id, normal, blob_key, stat.size, sha256, content_type, overwrite
-        )
+        values = {
+            "blob_key": blob_key,
+            "size": stat.size,
+            "sha256": sha256,
+            "content_type": content_type,
+        }
+        replaced_key = await _point_row(session, principal, share_id, normal, values, overwrite)
         url = download_url(share_id, normal)
         yield FileRef(
             share_id, normal, stat.size, sha256, content_type, url, replaced_key is not None
         )
         await session.commit()  # a no-op where the block committed, as it should
     except BaseException:
-        await _discard_unless_committed(session, storage, share_id, normal, blob_key)
+        landed = await _discard_unless_committed(session, storage, share_id, normal, blob_key)
+        if landed and replaced_key is not None:
+            # The commit landed before the failure (a cancel as it returned): the blob
+            # it displaced is no one's now, and no sweep covers the drive's blobs.
+            await _discard_blob(storage, replaced_key)
         raise
     if replaced_key is not None:
         await _discard_blob(storage, replaced_key)
@@ -233,23 +243,23 @@ def check_media_type(content_type: str) -> None:
 
 async def _point_row(
     session: AsyncSession,
+    principal: Principal,
     share_id: str,
     path: str,
-    blob_key: str,
-    size: int,
-    sha256: str,
-    content_type: str,
+    values: dict[str, Any],
     overwrite: bool,
 ) -> str | None:
-    """Point the path at ``blob_key`` and leave the transaction open for the caller to
-    commit; returns the blob key it replaced, if any.
+    """Point the path at the new blob (``values``: its key, size, digest and type) and
+    leave the transaction open for the caller to commit; returns the blob key it
+    replaced, if any.
 
     Of two concurrent overwrites, each must learn exactly which blob it displaced, or a
     blob leaks: writers are serialised by a lock taken before the read, the update is
     also conditional on the blob key read, and a lost race (or a concurrent first
-    insert, which no lock can cover) is read again and retried.
+    insert, which no lock can cover) is read again and retried. The writer's role is
+    checked again here: an upload (or a job's copy) takes minutes, and a member removed
+    from the share meanwhile must not land a file, nor replace a colleague's.
     """
-    values = {"blob_key": blob_key, "size": size, "sha256": sha256, "content_type": content_type}
     for _ in range(_WRITE_ATTEMPTS):
         here = (DriveFile.share_id == share_id, DriveFile.path == path)
         # A no-op update first takes the write lock (SQLite) or the row lock (PostgreSQL),
@@ -260,6 +270,7 @@ async def _point_row(
             .values(blob_key=DriveFile.blob_key)
             .execution_options(synchronize_session=False)
         )
+        await open_share(session, principal, share_id, ShareRole.write)
         stmt = select(DriveFile.id, DriveFile.blob_key).where(*here)
         current = (await session.execute(stmt)).first()
         if current is not None and not overwrite:
@@ -304,9 +315,11 @@ def _check_size(size: int, max_bytes: int | None) -> None:
 
 async def _discard_unless_committed(
     session: AsyncSession, storage: BlobStore, share_id: str, path: str, blob_key: str
-) -> None:
+) -> bool:
     """After a failed write: roll back, and delete the new blob unless a commit already
-    pointed the path at it (a cancel that lands while the commit is under way)."""
+    pointed the path at it (a cancel that lands while the commit is under way). Returns
+    whether it had (False where that cannot be told)."""
+    committed = False
     with anyio.CancelScope(shield=True):
         await session.rollback()
         try:
@@ -317,9 +330,10 @@ async def _discard_unless_committed(
             await session.commit()
         except Exception:  # cannot tell: keep the blob, as an orphan beats a broken file
             _log.warning("could not check whether %s was committed", blob_key, exc_info=True)
-            return
+            return False
         if not committed:
             await _discard_blob(storage, blob_key)
+    return committed
 
 
 async def _discard_blob(storage: BlobStore, key: str) -> None:

@@ -76,7 +76,7 @@ class LocalBlobStore:
         target = self._path(key)
         temp = self._tmp / uuid.uuid4().hex
         try:
-            await anyio.to_thread.run_sync(shutil.copyfile, path, temp)
+            await anyio.to_thread.run_sync(_copy_durably, path, temp)
             await anyio.to_thread.run_sync(_publish, temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -132,6 +132,14 @@ class LocalBlobStore:
         for entry in self._tmp.iterdir():
             if entry.is_file() and entry.stat().st_mtime < cutoff:
                 entry.unlink(missing_ok=True)
+
+
+def _copy_durably(source: Path, temp: Path) -> None:
+    """Copy and fsync before the publishing rename, as ``put_stream`` does: after a
+    power cut a job's audio must not be renamed into place short or empty."""
+    shutil.copyfile(source, temp)
+    with temp.open("rb") as copied:
+        os.fsync(copied.fileno())
 
 
 def _publish(temp: Path, target: Path) -> None:

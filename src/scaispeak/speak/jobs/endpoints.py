@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.blob_response import blob_response
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.blob_response import blob_head, blob_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
@@ -94,6 +97,24 @@ async def cancel_job(request: Request, session: Session, caller: Caller, job_id:
 @router.get("/{job_id}/audio", response_class=StreamingResponse, responses={206: {}, 416: {}})
 async def job_audio(request: Request, session: Session, caller: Caller, job_id: str) -> Response:
     """The finished audio; honours a single ``Range`` (206)."""
+    return await _audio_answer(request, session, caller, job_id, blob_response)
+
+
+@router.head("/{job_id}/audio", include_in_schema=False)
+async def job_audio_head(
+    request: Request, session: Session, caller: Caller, job_id: str
+) -> Response:
+    """The GET's status and headers; the blob is only looked up, not read."""
+    return await _audio_answer(request, session, caller, job_id, blob_head)
+
+
+async def _audio_answer(
+    request: Request,
+    session: AsyncSession,
+    caller: Principal,
+    job_id: str,
+    answer: Callable[..., Awaitable[Response]],
+) -> Response:
     job = await service.get_job(session, caller, job_id)
     if job.state is JobState.succeeded and job.result_key is None:
         raise AudioExpired(f"Job {job.id}'s audio was deleted after its retention period.")
@@ -104,7 +125,7 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     storage = platform_context(request).storage
     media_type = content_type(AudioFormat(job.params["format"]), int(job.params["sample_rate"]))
     try:
-        return await blob_response(
+        return await answer(
             storage, job.result_key, job.result_bytes, wanted, media_type=media_type
         )
     except BlobNotFound as exc:
