@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from scaispeak.platform.db import utcnow
@@ -54,9 +56,39 @@ async def test_audio_past_its_retention_is_deleted_and_410(
         assert await expire_results(db, storage, 0) == []  # 0 keeps everything
 
 
-async def test_audio_deleted_while_its_request_runs_is_410_not_500(sqlite_app: LiveApp) -> None:
-    """The sweep deletes the blob between the request reading the job and opening it."""
+async def test_audio_deleted_while_its_request_runs_is_410_not_500(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep (the row first, then the blob) runs between the request reading the
+    job and opening its audio."""
     job_id = (await submit(sqlite_app, text="Deleted under me.")).json()["id"]
+    await wait_for(sqlite_app, job_id, {"succeeded"})
+    storage = sqlite_app.app.state.platform.storage
+    stream = storage.stream
+
+    async def swept_first(key: str, *args: Any) -> Any:
+        async with sqlite_app.app.state.platform.db.sessions() as session:
+            clear = update(SynthJob).filter_by(id=job_id).values(result_key=None)
+            await session.execute(clear)
+            await session.commit()
+        await storage.delete(key)
+        async for chunk in stream(key, *args):
+            yield chunk
+
+    monkeypatch.setattr(storage, "stream", swept_first)
+    member = sqlite_app.auth(sqlite_app.tenancy.member_a)
+    audio = await sqlite_app.client.get(
+        f"/v1/modules/scaispeak/jobs/{job_id}/audio", headers=member
+    )
+    assert_problem(audio, 410, "audio_expired")
+
+
+async def test_audio_missing_from_storage_within_its_retention_is_not_called_expired(
+    sqlite_app: LiveApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that stored it where this API cannot read (storage of its own): the
+    caller was told it had expired, seconds after the job finished."""
+    job_id = (await submit(sqlite_app, text="Stored elsewhere.")).json()["id"]
     await wait_for(sqlite_app, job_id, {"succeeded"})
     key = (await job_row(sqlite_app, job_id)).result_key
     assert key is not None
@@ -65,4 +97,5 @@ async def test_audio_deleted_while_its_request_runs_is_410_not_500(sqlite_app: L
     audio = await sqlite_app.client.get(
         f"/v1/modules/scaispeak/jobs/{job_id}/audio", headers=member
     )
-    assert_problem(audio, 410, "audio_expired")
+    assert_problem(audio, 500, "audio_missing")
+    assert "is not in storage" in caplog.text

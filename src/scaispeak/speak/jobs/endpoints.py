@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -40,8 +41,18 @@ class JobNotFinished(Conflict):
     code, title = "job_not_finished", "Job has no audio yet"
 
 
+_log = logging.getLogger(__name__)
+
+
 class AudioExpired(ServiceError):
     status, code, title = 410, "audio_expired", "Audio no longer kept"
+
+
+class AudioMissing(ServiceError):
+    """A succeeded job's audio, within its retention, is not in storage: a fault of the
+    deployment's, not the caller's (it was never "expired")."""
+
+    status, code, title = 500, "audio_missing", "Job audio missing from storage"
 
 
 JOB_AUDIO_RETRY_S = 2
@@ -129,5 +140,14 @@ async def _audio_answer(
             storage, job.result_key, job.result_bytes, wanted, media_type=media_type
         )
     except BlobNotFound as exc:
-        # The retention sweep deleted it after this request read the job.
-        raise AudioExpired(f"Job {job.id}'s audio was deleted after its retention period.") from exc
+        if (await service.get_job(session, caller, job_id)).result_key is None:
+            # The retention sweep deleted it after this request read the job.
+            raise AudioExpired(
+                f"Job {job.id}'s audio was deleted after its retention period."
+            ) from exc
+        # Never stored where this process reads: a worker on storage of its own.
+        _log.error("job %s: its audio %s is not in storage", job.id, job.result_key)
+        raise AudioMissing(
+            f"Job {job.id}'s audio is not in this deployment's storage; its operators "
+            "have been told (a worker on other storage than the API's?)."
+        ) from exc
