@@ -101,14 +101,14 @@ def test_issue_key_replaces_a_lost_key_for_an_existing_user(
         main([*data, "admin", "issue-key", "--email", "nobody@example.com"])
 
 
-async def _same_email_in_another_tenant(data_dir: Path, email: str) -> None:
+async def _same_email_in_another_tenant(data_dir: Path, email: str, name: str = "globex") -> None:
     from scaispeak.platform.auth.models import Role, Tenant, User
     from scaispeak.platform.db import Database
 
     db = Database(Settings(data_dir=data_dir).resolved_database_url)
     try:
         async with db.sessions() as session:
-            tenant = Tenant(name="globex")
+            tenant = Tenant(name=name)
             session.add(tenant)
             await session.flush()
             session.add(User(tenant_id=tenant.id, email=email, name="", role=Role.member))
@@ -217,6 +217,15 @@ def test_verify_audit_migrates_a_database_it_finds_unmigrated_and_says_it_is_emp
     (tmp_path / "scaispeak.db").touch()  # e.g. from a release before the audit existed
     assert main(["--data-dir", str(tmp_path), "admin", "verify-audit"]) == 0
     assert "no audit entries" in capsys.readouterr().out  # it printed nothing at all
+
+
+def test_verify_audit_refuses_a_chain_that_does_not_exist(tmp_path: Path) -> None:
+    """A misspelt chain has no entries, and was reported "intact" with exit 0."""
+    (tmp_path / "scaispeak.db").touch()
+    argv = ["--data-dir", str(tmp_path), "admin", "verify-audit", "--chain", "nosuch"]
+    with pytest.raises(SystemExit, match=r"^error: no audit chain 'nosuch'"):
+        main(argv)
+    assert main([*argv[:-1], "global"]) == 0
 
 
 def test_the_data_dir_may_follow_the_command(tmp_path: Path) -> None:
@@ -355,3 +364,26 @@ def test_a_worker_whose_redis_cannot_be_reached_says_so_in_one_line_before_loadi
     with pytest.raises(SystemExit, match=r"^error: cannot use Redis: ConnectionError: .*connect"):
         main(["--data-dir", str(tmp_path), "worker"])
     assert not (tmp_path / "scaispeak.db").exists()  # refused before migrating
+
+
+def test_output_cut_short_by_its_reader_is_not_a_database_error(tmp_path: Path) -> None:
+    """`scaispeak voices | head` said "cannot use the database: BrokenPipeError"."""
+    scaispeak = Path(sys.executable).with_name("scaispeak")
+    command = [str(scaispeak), "--data-dir", str(tmp_path), "voices"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
+        assert cli.stdout is not None and cli.stderr is not None
+        cli.stdout.close()  # the reader leaves before the listing is written
+        said = cli.stderr.read().decode()
+        cli.wait(timeout=120)
+    assert "database" not in said and "Traceback" not in said, said
+
+
+def test_issue_key_for_a_tenant_name_two_tenants_share_asks_for_an_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named by the shared name, it asked to "name the tenant", which it had been."""
+    data = ["--data-dir", str(tmp_path)]
+    assert main([*data, "admin", "bootstrap", "--tenant", "acme", "--email", "m@x.com"]) == 0
+    asyncio.run(_same_email_in_another_tenant(tmp_path, "m@x.com", "acme"))
+    with pytest.raises(SystemExit, match=r"^error: conflict: 2 tenants named 'acme' .*by id"):
+        main([*data, "admin", "issue-key", "--email", "m@x.com", "--tenant", "acme"])

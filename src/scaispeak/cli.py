@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: cannot reach the server: {exc}") from None
     except (ConfigurationError, StorageUnusable) as exc:
         raise SystemExit(f"error: {exc}") from None
+    except BrokenPipeError:  # `scaispeak voices | head`: the reader has all it wanted
+        # Python would also complain as it flushes stdout at exit: point it nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
         cause = innermost_cause(exc)  # a refused connection under SQLAlchemy's wrappers
         raise SystemExit(f"error: cannot use the database: {_named(cause)}") from None
@@ -283,7 +287,7 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 when any chain is broken (an entry edited, removed or reordered)."""
     from scaispeak.platform.db import Database
     from scaispeak.platform.migrate import upgrade_to_head
-    from scaispeak.speak.voices.audit import ChainReport, verify_chains
+    from scaispeak.speak.voices.audit import ChainReport, is_chain, verify_chains
 
     _require_database(settings)
 
@@ -292,6 +296,11 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         try:
             await upgrade_to_head(db.engine)  # a database from an older release
             async with db.sessions() as session:
+                for chain in args.chain or []:
+                    if not await is_chain(session, chain):
+                        raise SystemExit(
+                            f"error: no audit chain {chain[:80]!r}: name a tenant id or 'global'"
+                        )
                 return await verify_chains(session, args.chain)
         finally:
             await db.dispose()

@@ -192,9 +192,14 @@ async def issue_key_by_operator(
     if not users:
         raise NotFound(f"No user with email {email!r}" + (f" in {tenant!r}." if tenant else "."))
     if len(users) > 1:
+        ids = sorted(u.tenant_id for u in users)
+        if tenant is not None:  # tenant names need not be unique: only an id settles it
+            raise Conflict(
+                f"{len(users)} tenants named {tenant!r} have {email!r}; name one by id: {ids}."
+            )
         raise Conflict(
             f"{len(users)} tenants have a user with email {email!r}; name the tenant "
-            f"(--tenant, its id or name): {sorted(u.tenant_id for u in users)}."
+            f"(--tenant, its id or name): {ids}."
         )
     return await _store_new_key(session, users[0], name)
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
-from scaispeak.platform.auth.models import Tenant
 from scaispeak.platform.blob_response import document_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Forbidden, NotFound
@@ -107,8 +106,7 @@ async def verify_audit_chain(
         target = caller.tenant_id
     else:
         raise Forbidden("Tenant admins verify their own tenant's chain only.")
-    if target != audit.GLOBAL_CHAIN and await session.get(Tenant, target) is None:
-        # A misspelt chain has no entries, which verify as "intact".
+    if not await audit.is_chain(session, target):
         raise NotFound(f"No audit chain {target[:80]!r}: name a tenant id or 'global'.")
     report = await audit.verify_chain(session, target)
     return ChainReportOut(**report.__dict__)

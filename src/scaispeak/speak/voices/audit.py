@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scaispeak.platform.auth.models import Tenant
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.voices.models import AuditEntry, aware
 
@@ -191,6 +192,12 @@ async def entries_for_voice(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def is_chain(session: AsyncSession, chain: str) -> bool:
+    """Whether ``chain`` names one: ``global`` or a tenant's id. A misspelt one has no
+    entries, which verify as "intact": callers refuse it instead."""
+    return chain == GLOBAL_CHAIN or await session.get(Tenant, chain) is not None
 
 
 async def verify_chains(
