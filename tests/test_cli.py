@@ -339,6 +339,24 @@ def test_a_database_that_cannot_be_reached_is_one_line(
         main(["--data-dir", str(tmp_path), "migrate"])
 
 
+@pytest.mark.parametrize("dependency", ["database", "redis"])
+def test_serve_whose_database_or_redis_cannot_be_reached_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dependency: str
+) -> None:
+    """It was a 10 KB traceback from inside the server's start-up, exit 3."""
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    if dependency == "database":
+        monkeypatch.setenv("SCAISPEAK_DATABASE_URL", f"postgresql://x@127.0.0.1:{port}/x")
+        said = r"^error: cannot use the database: ConnectionRefused"
+    else:
+        monkeypatch.setenv("SCAISPEAK_REDIS_URL", f"redis://127.0.0.1:{port}/0")
+        monkeypatch.setenv("SCAISPEAK_SECRET_KEY", "k" * 48)
+        said = r"^error: cannot use Redis: "
+    with pytest.raises(SystemExit, match=said):
+        main(["--data-dir", str(tmp_path), "serve", "--port", str(free_port())])
+
+
 async def test_a_worker_has_the_cloning_engine_serve_has(
     tmp_path: Path, engines: EngineRegistry
 ) -> None:

@@ -183,6 +183,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         listening = listening_socket(host, port)
     except OSError as exc:
         raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
+    asyncio.run(_check_dependencies(settings))
     from scaispeak.app import create_app  # the models' libraries: seconds to import
     from scaispeak.platform.body_limits import WEBSOCKET_MESSAGE_MAX_BYTES
     from scaispeak.platform.http_protocol import BoundedHeadProtocol
@@ -205,6 +206,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+async def _check_dependencies(settings: Settings) -> None:
+    """Database, storage and Redis, checked before the server starts: a failure in its
+    start-up is a traceback uvicorn logs, where here it is one line (``main``)."""
+    from scaispeak.platform.db import open_database
+    from scaispeak.platform.readiness import check_dependencies
+    from scaispeak.platform.storage import open_blob_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_database(settings)
+    try:
+        await check_dependencies(db, open_blob_store(settings), settings.redis_url)
+    finally:
+        await db.dispose()
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.limits import REDIS_TIMEOUTS
-from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore
+from scaispeak.platform.migrate import upgrade_to_head
+from scaispeak.platform.storage.base import PROBE_PREFIX, BlobStore, check_round_trip
 
 _log = logging.getLogger("scaispeak.readiness")
 
@@ -86,6 +87,17 @@ def redis_probe(url: str) -> Probe:
             await client.aclose()
 
     return probe
+
+
+async def check_dependencies(db: Database, storage: BlobStore, redis_url: str | None) -> None:
+    """At start, before the models load: Redis answers, the database is migrated, the
+    blob store writes, reads and deletes. Each refuses with its own exception, which
+    the CLI turns into one line (a failure inside the server's start-up was a
+    10 KB traceback, exit 3)."""
+    if redis_url:
+        await redis_probe(redis_url)()
+    await upgrade_to_head(db.engine)
+    await check_round_trip(storage)
 
 
 def probes_for(db: Database, storage: BlobStore, redis_url: str | None) -> dict[str, Probe]:

@@ -7,8 +7,7 @@ import logging
 import signal
 
 from scaispeak.platform.db import Database, open_database
-from scaispeak.platform.migrate import upgrade_to_head
-from scaispeak.platform.storage import BlobStore, check_round_trip, open_blob_store
+from scaispeak.platform.storage import BlobStore, open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -82,7 +81,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     from prometheus_client import CollectorRegistry
 
     from scaispeak.platform.ops_server import OpsServer
-    from scaispeak.platform.readiness import probes_for, redis_probe
+    from scaispeak.platform.readiness import check_dependencies, probes_for
     from scaispeak.speak.jobs.gauges import JobGauges
     from scaispeak.speak.metrics import SpeakMetrics
     from scaispeak.wiring import build_speak_context, close_speak_clients
@@ -107,9 +106,9 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
     )
     if ops_address is not None:
         await ops.start(*ops_address)
-    await redis_probe(settings.redis_url)()  # the queue: refused now, not after the models load
-    await upgrade_to_head(db.engine)
-    await check_round_trip(storage)  # a worker that cannot store would fail every job
+    # Refused now, not after the models load: a worker that cannot reach the queue or
+    # store would fail every job.
+    await check_dependencies(db, storage, settings.redis_url)
     engines = worker_engines(settings, storage)
     await asyncio.to_thread(engines.warm_all)
     speak = build_speak_context(
