@@ -379,7 +379,7 @@ def _require_writable(output: Path) -> None:
 def _api_key(args: argparse.Namespace, settings: Settings) -> str:
     key = args.api_key or settings.api_key
     if not key:
-        sys.exit("--api-key or SCAISPEAK_API_KEY is needed with --server")
+        sys.exit("error: --api-key or SCAISPEAK_API_KEY is needed with --server")
     return str(key)
 
 

@@ -51,9 +51,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_CHATTY_AT_INFO = ("alembic.runtime.plugins", "faster_whisper")
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries' chatter at info, which operators took for the service's own: alembic's
+    # plugin set-up at every start, faster-whisper's "Processing audio" per recognition.
+    for chatty in _CHATTY_AT_INFO:
+        logging.getLogger(chatty).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+        )

@@ -68,3 +68,26 @@ def test_authorization_headers_and_bearer_tokens_are_redacted() -> None:
     assert "SECRET" not in entry["msg"] and "U0VDUkVUMw" not in entry["msg"]
     assert "'Authorization': '[redacted]', 'Accept': '*/*'" in entry["msg"]
     assert entry["msg"].endswith("provided: Bearer [redacted] Authorization: [redacted]")
+
+
+def test_libraries_chatty_at_info_are_kept_to_warnings_unless_debugging() -> None:
+    """Seven alembic plugin lines at every start, and faster-whisper's "Processing
+    audio" per recognition, read as the service's own news."""
+    import logging
+
+    from scaispeak.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("info")
+        assert logging.getLogger("alembic.runtime.plugins").getEffectiveLevel() == logging.WARNING
+        assert not logging.getLogger("faster_whisper").isEnabledFor(logging.INFO)
+        assert logging.getLogger("scaispeak.relay").isEnabledFor(logging.INFO)
+        configure_logging("debug")
+        assert logging.getLogger("faster_whisper").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        for name in ("alembic.runtime.plugins", "faster_whisper"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
