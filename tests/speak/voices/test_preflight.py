@@ -315,3 +315,22 @@ async def test_a_sample_rate_below_telephone_is_a_failed_decode_check(
     report = await preflight(sqlite_voice_app, out.getvalue())
     assert report["passed"] is False and statuses(report) == {"decode": "fail"}
     assert "sample rate" in report["checks"][0]["hint"]
+
+
+def test_a_speaker_mismatch_among_noisy_clips_says_noise_may_be_why(clips: Clips) -> None:
+    """Noise lowers the score of one speaker's two clips: a genuine speaker in a noisy
+    room was told the consent was not their voice."""
+    from scaispeak.speak.voices.verification import match_speakers, noisy, preflight_upload
+
+    settings = VoicesSettings()
+    rng = np.random.default_rng(5)
+    hiss = (0.05 * rng.standard_normal(clips.genuine.size)).astype(np.float32)
+    said = preflight_upload(clips.wav(clips.genuine + hiss), ClipKind.consent, settings)
+    ref = preflight_upload(clips.wav(clips.reference), ClipKind.reference, settings)
+    assert noisy(said) and not noisy(ref)
+    assert ref.audio is not None and said.audio is not None
+    unreachable = 1.01  # a cosine never passes it: the refusal's hint is what is checked
+    told = match_speakers(ref.audio, said.audio, unreachable, noisy=noisy(ref, said))
+    assert told.passed is False and "noise" in told.hint
+    plain = match_speakers(ref.audio, said.audio, unreachable, noisy=noisy(ref))
+    assert plain.hint == "The consent recording is not the reference speaker's voice."

@@ -17,7 +17,12 @@ from scaispeak.speak.engines.cloning.speakers import cosine
 from scaispeak.speak.voices import acoustics, speech_models
 from scaispeak.speak.voices.audio_input import DecodedAudio, decode_audio
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
-from scaispeak.speak.voices.preflight import ClipKind, PreflightReport, run_preflight
+from scaispeak.speak.voices.preflight import (
+    CheckStatus,
+    ClipKind,
+    PreflightReport,
+    run_preflight,
+)
 from scaispeak.speak.voices.statement import StatementMatch, match_statement
 
 
@@ -158,7 +163,8 @@ def verify_consent(
     match = hears_statement(said.audio, statement, phrase, settings)
     speaker = None
     if ref.audio is not None:
-        speaker = match_speakers(ref.audio, said.audio, settings.speaker_match_threshold)
+        threshold = settings.speaker_match_threshold
+        speaker = match_speakers(ref.audio, said.audio, threshold, noisy=noisy(ref, said))
     return ConsentVerification(ref, said, match, speaker)
 
 
@@ -176,8 +182,10 @@ def hears_statement(
 
 
 def match_speakers(
-    reference: DecodedAudio, consent: DecodedAudio, threshold: float
+    reference: DecodedAudio, consent: DecodedAudio, threshold: float, *, noisy: bool = False
 ) -> SpeakerMatch:
+    """``noisy``: a clip's noise check did not pass. Noise lowers the score of one
+    speaker's two clips, and "not the same voice" then misled a genuine speaker."""
     encoder = speech_models.speaker_encoder()
     try:
         a = encoder.embed(reference.pcm, reference.rate)
@@ -185,12 +193,26 @@ def match_speakers(
     except EngineError:
         return SpeakerMatch(None, threshold, "Too little speech to compare the two voices.")
     score = round(cosine(a, b), 4)
-    hint = (
-        "The consent voice matches the reference voice."
-        if score >= threshold
-        else "The consent recording is not the reference speaker's voice."
-    )
+    if score >= threshold:
+        hint = "The consent voice matches the reference voice."
+    elif noisy:
+        hint = (
+            "The two recordings do not sound like the same speaker, and background noise "
+            "can cause that: record both in a quiet room, close to the microphone."
+        )
+    else:
+        hint = "The consent recording is not the reference speaker's voice."
     return SpeakerMatch(score, threshold, hint)
+
+
+def noisy(*clips: ClipResult) -> bool:
+    """Whether any clip's ``noise`` check warned or failed."""
+    return any(
+        check.name == "noise" and check.status in (CheckStatus.warn, CheckStatus.fail)
+        for clip in clips
+        if clip.report is not None
+        for check in clip.report.checks
+    )
 
 
 def check_consent_step(
@@ -221,4 +243,5 @@ def check_reference_step(
     )
     if not ref.length_in_range:
         return ref, None
-    return ref, match_speakers(reference, consent, settings.speaker_match_threshold)
+    threshold = settings.speaker_match_threshold
+    return ref, match_speakers(reference, consent, threshold, noisy=noisy(ref))
