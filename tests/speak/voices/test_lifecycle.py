@@ -23,7 +23,7 @@ from scaispeak.speak.errors import UnknownVoice
 from scaispeak.speak.voices import blobs, purges
 from scaispeak.speak.voices import builder as builder_module
 from scaispeak.speak.voices.lifecycle import can_rebuild, mark_for_rebuild
-from scaispeak.speak.voices.models import BlobPurge, Voice, VoiceStatus
+from scaispeak.speak.voices.models import AuditEntry, BlobPurge, Voice, VoiceStatus
 from tests.conftest import make_settings
 from tests.platform.test_auth import assert_problem
 from tests.speak.voices.conftest import (
@@ -267,6 +267,13 @@ async def test_a_new_fitter_version_evicts_old_embeddings_at_start_up(
         async with db.sessions() as session:
             voice = await session.get(Voice, voice_id)
             assert voice is not None and voice.status is VoiceStatus.evicted
+            entries = await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.voice_id == voice_id, AuditEntry.action == "voice_evicted"
+                )
+            )
+            [entry] = entries.all()  # the trail says why the voice is rebuilt
+            assert entry.details["current"] == "test-fitter-2"
 
 
 async def test_a_voice_fitted_for_other_stock_tables_is_unavailable_not_a_500(

@@ -264,19 +264,31 @@ async def _answers_to(ctx: BuildContext, voice_id: str, key: str, version: str) 
 
 
 async def evict_outdated(db: Database, version: str) -> int:
-    """Mark ready cloned voices built by another fitter version ``evicted``."""
+    """Mark ready cloned voices built by another fitter version ``evicted``, each with a
+    ``voice_evicted`` audit entry (its rebuild ends in ``voice_ready``, as a build does):
+    a voice's trail showed it ready, then ready again, and nothing of why."""
+    reason = "the cloning model changed"
     async with db.sessions() as session:
-        result = await session.execute(
+        evicted = await session.execute(
             update(Voice)
             .where(
                 Voice.status == VoiceStatus.ready,
                 Voice.embedding_blob.is_not(None),
                 Voice.embedding_version != version,
             )
-            .values(status=VoiceStatus.evicted, status_reason="the cloning model changed")
+            .values(status=VoiceStatus.evicted, status_reason=reason)
+            .returning(Voice.id, Voice.tenant_id, Voice.embedding_version)
+            .execution_options(synchronize_session=False)
         )
+        rows = evicted.all()
+        for voice_id, tenant_id, built_for in rows:
+            details = {"reason": reason, "built_for": built_for, "current": version}
+            chain = audit.chain_for(tenant_id)
+            await audit.append(
+                session, chain, SYSTEM_ACTOR, "voice_evicted", voice_id=voice_id, details=details
+            )
         await session.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+        return len(rows)
 
 
 def can_rebuild(voice: Voice) -> bool:
