@@ -293,11 +293,21 @@ def test_a_list_setting_given_as_plain_text_says_json_is_wanted(
         ("postgres://u@db/x", "postgresql+asyncpg://u@db/x"),
         ("sqlite:////srv/s.db", "sqlite+aiosqlite:////srv/s.db"),
         ("postgresql+asyncpg://u@db/x", "postgresql+asyncpg://u@db/x"),
+        ("postgres://u@db/x?sslmode=require", "postgresql+asyncpg://u@db/x?ssl=require"),
     ],
 )
 def test_a_database_url_gets_its_async_driver(given: str, used: str) -> None:
     """Without it, start-up ended in "No module named 'psycopg'"."""
     assert Settings(database_url=given).resolved_database_url == used
+
+
+def test_a_managed_hosts_url_with_sslmode_reaches_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    """``?sslmode=`` ended in "connect() got an unexpected keyword argument"."""
+    plain = postgres_url.replace("postgresql+asyncpg://", "postgres://")
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", f"{plain}?sslmode=disable")
+    assert main(["--data-dir", str(tmp_path), "migrate"]) == 0
 
 
 def test_a_database_the_service_does_not_run_on_is_one_line(

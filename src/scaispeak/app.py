@@ -23,10 +23,9 @@ from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.head_requests import HeadAsGet
 from scaispeak.platform.limits import RedisLimiter
-from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.platform.openapi import document_problems
-from scaispeak.platform.readiness import probes_for
-from scaispeak.platform.storage import check_round_trip, open_blob_store
+from scaispeak.platform.readiness import check_dependencies, probes_for
+from scaispeak.platform.storage import open_blob_store
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
@@ -91,8 +90,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await upgrade_to_head(db.engine)
-        await check_round_trip(storage)
+        # Checked by `serve` already, before the models' import; again for an app made
+        # some other way (tests, an ASGI server of the operator's own), at little cost.
+        await check_dependencies(db, storage, settings.redis_url)
         async with db.sessions() as session:
             await seed_global_voices(session, speak.engines)
         await sweep_stale_holds(db, settings.accounting)

@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: cannot reach the server: {exc}") from None
     except (ConfigurationError, StorageUnusable) as exc:
         raise SystemExit(f"error: {exc}") from None
-    except BrokenPipeError:  # `scaispeak voices | head`: the reader has all it wanted
-        # Python would also complain as it flushes stdout at exit: point it nowhere.
+    except BrokenPipeError:
+        # `scaispeak voices | head`: the reader has all it wanted. (Database and Redis
+        # clients wrap a broken socket in errors of their own, handled below.) Python
+        # would also complain as it flushes stdout at exit: point it nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (SQLAlchemyError, ConnectionError) as exc:  # migrate, worker, admin
@@ -211,12 +213,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _check_dependencies(settings: Settings) -> None:
     """Database, storage and Redis, checked before the server starts: a failure in its
     start-up is a traceback uvicorn logs, where here it is one line (``main``)."""
-    from scaispeak.platform.db import open_database
+    from scaispeak.platform.db import Database
     from scaispeak.platform.readiness import check_dependencies
     from scaispeak.platform.storage import open_blob_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = open_database(settings)
+    db = Database(settings.resolved_database_url)  # the app's open_database warns, once
     try:
         await check_dependencies(db, open_blob_store(settings), settings.redis_url)
     finally:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import EngineError, EngineUnavailable
-from scaispeak.speak.engines.circuit import CircuitState
+from scaispeak.speak.engines.circuit import CircuitBreaker, CircuitState
 from scaispeak.speak.engines.relay import RelayEngine
 from tests.support.server import free_port
 
@@ -246,12 +246,34 @@ async def test_a_429_asking_for_a_long_pause_is_not_retried_and_holds_the_circui
     async with relay_to(limited, retries=2) as (relay, asked):
         with pytest.raises(EngineUnavailable) as refused:
             await relay.synthesize_async("Hello.", "alloy")
-        assert refused.value.retry_after_s == 30
+        assert 29 < (refused.value.retry_after_s or 0) <= 30
         assert asked == ["/v1/audio/speech"]
         assert relay.breaker.state is CircuitState.open
-        with pytest.raises(EngineUnavailable, match="circuit is open"):
+        with pytest.raises(EngineUnavailable, match="asked for a pause") as again:
             await relay.synthesize_async("Hello.", "alloy")
+        assert 29 < (again.value.retry_after_s or 0) <= 30  # every caller is told, not one
         assert len(asked) == 1
+
+
+def test_a_requested_pause_outlasts_other_outcomes_and_is_capped() -> None:
+    """A call sent before the 429 that succeeded after it closed the circuit; a
+    failure's cooldown shortened the pause; "Retry-After: 86400" held it for a day."""
+    now = [0.0]
+    breaker = CircuitBreaker(failures=1, cooldown_s=10, clock=lambda: now[0])
+    early = breaker.allow()
+    assert early is not None
+    breaker.hold_off(60, "upstream answered 429")
+    early.succeeded()
+    assert breaker.state is CircuitState.open and breaker.held_for() == 60
+    now[0] = 59
+    assert breaker.allow() is None
+    now[0] = 60
+    trial = breaker.allow()  # the pause over: one trial, then the circuit closes
+    assert trial is not None and breaker.allow() is None
+    trial.succeeded()
+    assert breaker.state is CircuitState.closed
+    breaker.hold_off(86_400, "upstream answered 503")
+    assert breaker.held_for() == breaker.longest_hold_s == 300
 
 
 async def test_a_short_retry_after_is_waited_out_before_the_retry() -> None:
@@ -288,3 +310,17 @@ async def test_more_than_a_hundred_calls_reach_the_upstream_at_once() -> None:
         release.set()
         await asyncio.gather(*calls)
     assert reached == 110
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00\x01\x02"], ids=["empty", "odd"])
+async def test_a_pass_through_is_refused_before_it_begins_when_its_length_says_no_audio(
+    body: bytes,
+) -> None:
+    """Found only at its end, a 200 had already been answered, then cut off."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type="audio/pcm")
+
+    async with relay_to(answer) as (relay, _asked):
+        with pytest.raises(EngineUnavailable):
+            await relay.open_body("Hello.", "alloy")

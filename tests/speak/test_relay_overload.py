@@ -68,3 +68,23 @@ async def test_a_full_inference_queue_fails_over_to_the_relay(
         response = await speak(app, "Busy here, try the relay.")
         assert response.status_code == 200, response.text
         assert response.headers["x-scaispeak-backend"] == "relay"
+
+
+async def test_a_full_queue_whose_fallback_fails_too_still_says_when_to_come_back(
+    tmp_path: Path, engines: EngineRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay after it refused (a 429 asking for no pause): the caller got the
+    relay's 503 with no Retry-After, where the queue had said 7 s."""
+    async with (
+        rate_limited_upstream("0") as (url, _asked),
+        relaying_app(tmp_path, engines, url, "x", retries=0) as app,
+    ):
+        await put_policy(app, ["selfhosted", "relay"], "selfhosted", failover=True)
+
+        async def full(*args: Any, **kwargs: Any) -> Any:
+            raise ServerBusy("The inference queue is full.", retry_after=7)
+
+        monkeypatch.setattr(app.app.state.speak.pipeline.pool, "run", full)
+        refused = await speak(app, "Everyone is busy.")
+        assert_problem(refused, 503, "server_busy")
+        assert refused.headers["retry-after"] == "7"

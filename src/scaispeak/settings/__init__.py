@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -140,6 +141,10 @@ class Settings(BaseSettings):
                 "use postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///path "
                 f"(got the scheme {scheme!r})"
             )
+        if driver.startswith("postgresql"):
+            # Managed hosts' URLs end in libpq's ?sslmode=require; asyncpg calls it ssl
+            # (same values), and refused sslmode with a TypeError traceback.
+            rest = re.sub(r"([?&])sslmode=", r"\1ssl=", rest)
         return f"{driver}://{rest}"
 
     @computed_field  # type: ignore[prop-decorator]

@@ -242,6 +242,8 @@ async def test_tags_match_whole_elements_in_any_script_and_wildcards_are_literal
         {"name": "two\nlines"},
         {"description": "bell\u0007"},
         {"language": "en\n"},  # "$" matched before the newline; "en\n" was stored
+        {"name": "one\u2028two"},  # a Unicode line separator
+        {"tags": ["abc\u202e"]},  # a bidirectional override reorders what follows
     ],
 )
 async def test_blank_or_control_character_fields_are_refused(

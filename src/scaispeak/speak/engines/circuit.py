@@ -14,6 +14,9 @@ class CircuitState(StrEnum):
     half_open = "half_open"
 
 
+HOLD_OFF_MAX_S = 300.0
+
+
 class CircuitBreaker:
     """Closed: calls flow. ``failures`` in a row open it; while open, calls are refused
     for ``cooldown_s``; then one trial call is let through (half-open): success closes
@@ -33,25 +36,42 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._trial_at: float | None = None  # open until then; None while closed
+        self._held_until: float | None = None  # a pause the upstream asked for
         self._trial: Permit | None = None
         self._lock = threading.Lock()
         self.last_error = ""
 
     @property
     def state(self) -> CircuitState:
+        if self.held_for() > 0:
+            return CircuitState.open
         if self._trial_at is None:
             return CircuitState.closed
         if self._clock() >= self._trial_at:
             return CircuitState.half_open
         return CircuitState.open
 
+    @property
+    def longest_hold_s(self) -> float:
+        """A Retry-After past this (a maintenance page's "one day") is held this long:
+        only a restart would otherwise bring the upstream back."""
+        return max(self.cooldown_s, HOLD_OFF_MAX_S)
+
     def hold_off(self, seconds: float, error: str) -> None:
         """The upstream asked for no calls for ``seconds`` (a 429's Retry-After): the
-        circuit opens until then, whatever the count of failures."""
+        circuit is open until then whatever else happens (a call sent before the pause
+        that succeeds, a failure's shorter cooldown), then lets one trial through."""
         with self._lock:
             self.last_error = error
-            until = self._clock() + seconds
+            until = self._clock() + min(seconds, self.longest_hold_s)
+            self._held_until = max(self._held_until or until, until)
             self._trial_at = max(self._trial_at or until, until)
+
+    def held_for(self) -> float:
+        """Seconds left of a pause the upstream asked for (0 when none)."""
+        if self._held_until is None:
+            return 0.0
+        return max(0.0, self._held_until - self._clock())
 
     def refused(self, error: str) -> None:
         """The upstream refused a call as ours to fix (a 4xx): not a failure of its
@@ -73,7 +93,8 @@ class CircuitBreaker:
     def _succeeded(self, permit: Permit) -> None:
         with self._lock:
             self._failures = 0
-            self._trial_at = None
+            if self.held_for() == 0:  # a call sent before a pause does not end it
+                self._trial_at = None
             if self._trial is permit:
                 self._trial = None
 
@@ -82,7 +103,7 @@ class CircuitBreaker:
             self.last_error = error
             self._failures += 1
             if self._trial is permit or self._failures >= self.failure_threshold:
-                self._trial_at = self._clock() + self.cooldown_s
+                self._trial_at = max(self._clock() + self.cooldown_s, self._held_until or 0.0)
             if self._trial is permit:
                 self._trial = None
 

@@ -170,6 +170,12 @@ class RelayEngine:
         and the breaker's permit, on which the caller reports how the body ended."""
         permit = self.breaker.allow()
         if permit is None:
+            held = self.breaker.held_for()
+            if held > 0:  # every caller meanwhile is told when to come back, not the first
+                raise EngineUnavailable(
+                    f"the upstream asked for a pause ({self.breaker.last_error})",
+                    retry_after_s=held,
+                )
             raise EngineUnavailable(
                 f"the relay's circuit is open after repeated failures ({self.breaker.last_error})"
             )
@@ -185,6 +191,7 @@ class RelayEngine:
         except EngineUnavailable as exc:
             if exc.retry_after_s is not None:
                 self.breaker.hold_off(exc.retry_after_s, str(exc))
+                exc.retry_after_s = self.breaker.held_for()  # the pause as held (capped)
                 permit.abandoned()
             else:
                 permit.failed(str(exc))
@@ -253,11 +260,18 @@ def _most_bytes_for(text: str, speed: float) -> int:
 
 
 def _pcm_answer(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
-    """``response`` where its 200 says it is raw PCM; otherwise the upstream's failure."""
-    if response.content_type in _PCM_TYPES:
+    """``response`` where its 200 says it is raw PCM, and its length (when it gives one)
+    may be some; otherwise the upstream's failure, found before any of it is passed on
+    (a pass-through would have answered 200 already, then been cut off)."""
+    failure = ""
+    if response.content_type not in _PCM_TYPES:
+        failure = f"the upstream answered {response.content_type}, not pcm audio"
+    elif response.content_length is not None:
+        failure = _broken_pcm(response.content_length)
+    if not failure:
         return response
     response.release()
-    raise EngineUnavailable(f"the upstream answered {response.content_type}, not pcm audio")
+    raise EngineUnavailable(failure)
 
 
 def _broken_pcm(size: int) -> str:

@@ -345,6 +345,7 @@ async def make_with_failover(
     inference queue) backend moves on.
     ``may_pass``: a route whose audio can pass through untouched is opened instead;
     ``may_stream``: one that can be sent segment by segment is, once its first is made."""
+    busy: ServerBusy | None = None
     for attempt, route in enumerate(routes):
         routed = replace(spec, engine=route.engine, engine_voice=route.engine_voice)
         try:
@@ -353,7 +354,12 @@ async def make_with_failover(
             if may_stream and can_stream(pipeline, routed):
                 return await open_streamed(pipeline, routed), route
             return await pipeline.make(routed), route
-        except (BackendUnavailable, UpstreamError, ServerBusy):
+        except (BackendUnavailable, UpstreamError, ServerBusy) as exc:
+            busy = exc if isinstance(exc, ServerBusy) else busy
             if attempt == len(routes) - 1:
+                if busy is not None and busy is not exc:
+                    # A full queue tells the caller when to come back; the failing
+                    # route after it (a relay with a wrong key) would not.
+                    raise busy from exc
                 raise
     raise BackendUnavailable("No backend could serve the request.")

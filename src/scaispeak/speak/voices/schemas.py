@@ -72,8 +72,13 @@ class VoicePageOut(BaseModel):
     next_cursor: str | None
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROLS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 controls, and the Unicode line and paragraph separators and bidirectional
+# overrides and isolates (which reorder what a listing shows after them).
+_UNICODE_CONTROLS = "\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_UNICODE_CONTROLS}]")
+_CONTROLS_BUT_LINE_BREAKS = re.compile(
+    f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_UNICODE_CONTROLS}]"
+)
 
 
 def _one_line(value: str) -> str:

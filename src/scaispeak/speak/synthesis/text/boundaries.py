@@ -185,6 +185,8 @@ def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
         following = _next_char(text, match.end())
         if open_end and (following is None or _next_word_decides(text, match)):
             continue
+        if inside_link(text, match.end()):
+            continue  # "[the guide. Part two](url)": the label's full stop ends nothing
         if _ends_sentence(text, match, following):
             cuts[match.end()] = "sentence"
     for match in _WHITESPACE.finditer(text):
