@@ -55,6 +55,17 @@ async def share_of(app: LiveApp, owner_key: str, reader_user: str | None = None)
     return share_id
 
 
+async def budgeted_share(live: LiveApp) -> str:
+    """Member A's new share, in a tenant with a budget (so holds are stored)."""
+    t = live.tenancy
+    budget = {"period": "month", "limit_micros": 10_000_000}
+    made = await live.client.put(
+        f"/v1/tenants/{t.tenant_a}/budget", json=budget, headers=live.auth(t.superadmin)
+    )
+    assert made.status_code == 200, made.text
+    return await share_of(live, t.member_a)
+
+
 async def job_count(app: LiveApp) -> int:
     async with app.app.state.platform.db.sessions() as session:
         return int((await session.execute(select(func.count()).select_from(SynthJob))).scalar_one())
@@ -133,12 +144,7 @@ async def test_inline_save_to_that_cannot_be_written_is_not_charged(
     """Another writer takes the path between the check and the write: 409, and the
     caller pays nothing (the clip was made, but nobody got it)."""
     t = live.tenancy
-    budget = {"period": "month", "limit_micros": 10_000_000}
-    made = await live.client.put(
-        f"/v1/tenants/{t.tenant_a}/budget", json=budget, headers=live.auth(t.superadmin)
-    )
-    assert made.status_code == 200, made.text
-    share = await share_of(live, t.member_a)
+    share = await budgeted_share(live)
     platform = live.app.state.platform
     real_stage = http.drive.staged_write
 
@@ -217,12 +223,7 @@ async def test_an_inline_save_whose_hold_was_swept_meanwhile_is_saved_and_charge
     STALE_RESERVATION_S, a replica's clock): the charge went through, the file was
     rolled back with the settlement's transaction, and the caller got a 500."""
     t = live.tenancy
-    budget = {"period": "month", "limit_micros": 10_000_000}
-    made = await live.client.put(
-        f"/v1/tenants/{t.tenant_a}/budget", json=budget, headers=live.auth(t.superadmin)
-    )
-    assert made.status_code == 200, made.text
-    share = await share_of(live, t.member_a)
+    share = await budgeted_share(live)
     platform = live.app.state.platform
     real_stage = http.drive.staged_write
 
