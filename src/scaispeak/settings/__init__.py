@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None,
         description="Database URL: `postgresql+asyncpg://user@host/db` (`postgresql://` "
-        "and `postgres://` are read so) or `sqlite+aiosqlite:///path`; default is SQLite "
-        "in the data dir.",
+        "and `postgres://` are read so, and libpq's `?sslmode=` as asyncpg's `?ssl=`) or "
+        "`sqlite+aiosqlite:///path`; default is SQLite in the data dir.",
     )
     host: str = Field("127.0.0.1", description="Interface `scaispeak serve` listens on.")
     port: int = Field(8000, description="Port `scaispeak serve` listens on.")
