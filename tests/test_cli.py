@@ -310,6 +310,18 @@ def test_a_managed_hosts_url_with_sslmode_reaches_the_database(
     assert main(["--data-dir", str(tmp_path), "migrate"]) == 0
 
 
+@pytest.mark.postgres
+def test_migrate_and_bootstrap_on_postgresql_leave_no_data_dir_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_postgres_url: str
+) -> None:
+    """They made an empty ``./data`` wherever an operator ran them."""
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", own_postgres_url)
+    data_dir = tmp_path / "data"
+    assert main(["--data-dir", str(data_dir), "migrate"]) == 0
+    assert main(["--data-dir", str(data_dir), "admin", "bootstrap", "--tenant", "acme"]) == 0
+    assert not data_dir.exists()
+
+
 def test_a_database_the_service_does_not_run_on_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
