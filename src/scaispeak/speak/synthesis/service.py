@@ -24,7 +24,7 @@ from scaispeak.speak.errors import (
 from scaispeak.speak.synthesis import audio
 from scaispeak.speak.synthesis.speech import SpeechSpec
 from scaispeak.speak.synthesis.text.speakable import (
-    has_letter_or_digit,
+    has_letter,
     has_lone_surrogate,
     has_words,
 )
@@ -73,10 +73,10 @@ def check_speakable(text: str) -> None:
 
 
 async def check_speakable_off_loop(text: str) -> None:
-    """``check_speakable``; a text without letters or digits is normalised whole to
-    decide, which takes seconds at a job's size, so that runs in a thread. Tags
-    ("<speak></speak>") have letters and say nothing: they are read first."""
-    if "<" in text or not has_letter_or_digit(text):
+    """``check_speakable``; a text without letters is normalised whole to decide, which
+    takes seconds at a job's size, so that runs in a thread. Tags ("<speak></speak>")
+    have letters and say nothing: they are read first."""
+    if "<" in text or not has_letter(text):
         await asyncio.to_thread(check_speakable, text)
 
 

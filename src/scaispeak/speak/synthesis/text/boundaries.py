@@ -70,6 +70,7 @@ _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s")
+_LIST_NUMBER = re.compile(r"[^\S\n]*\d{1,2}")
 
 _CLAUSE_PUNCTUATION = re.compile(
     r"[,;:](?=\s)|(?<!\d)[—―](?!\d)|(?<=\s)[-–](?=\s)|\)(?=\s)|(?<=\s)(?=\()"
@@ -132,6 +133,12 @@ def _token_before(text: str, end: int) -> str:
     return match[0] if match else ""
 
 
+def _opens_its_line(text: str, number_end: int) -> bool:
+    """Whether the number ending at ``number_end`` is all its line holds before it."""
+    line_start = text.rfind("\n", 0, number_end) + 1
+    return _LIST_NUMBER.fullmatch(text, line_start, number_end) is not None
+
+
 def _next_char(text: str, index: int) -> str | None:
     match = _WHITESPACE.match(text, index)
     index = match.end() if match else index
@@ -144,6 +151,8 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return True  # ? ! … and "..." always end a sentence
     word = _token_before(text, match.start())
     lower = word.lower()
+    if word.isdigit() and _opens_its_line(text, match.start()):
+        return False  # "\n2. Rome": a numbered list item's mark
     if not word or word[-1].isdigit():
         return True  # "in 1999." ("3.14" never reaches here: no space after its dot)
     if lower in _NEVER_FINAL or word in _NEVER_FINAL_CAPITALISED:

@@ -237,14 +237,32 @@ def _seconds_said(seconds: int) -> str:
     return f"{say.cardinal(seconds)} second{'' if seconds == 1 else 's'}"
 
 
+def _counted(*counts: tuple[int, str]) -> list[str]:
+    return [f"{say.cardinal(n)} {unit}{'' if n == 1 else 's'}" for n, unit in counts if n]
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
 def _duration(hours: int, minutes: int, seconds: int) -> str:
     """(1, 2, 3) -> "one hour, two minutes and three seconds"; zero parts are left out."""
-    parts = [
-        f"{say.cardinal(n)} {unit}{'' if n == 1 else 's'}"
-        for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
-        if n
-    ] or ["zero seconds"]
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    parts = _counted((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+    return _listed(parts or ["zero seconds"])
+
+
+# A lap or split time, to fractions of a second ("1:23.456", "1:02:03.5"): a duration.
+_STOPWATCH = re.compile(
+    r"(?<![\d:.])(?:(?P<h>\d{1,2}):(?=\d\d:))?(?P<m>\d{1,2}):(?P<s>[0-5]\d)\.(?P<frac>\d{1,3})"
+    r"(?![\d:])"
+)
+
+
+def _stopwatch(match: re.Match[str]) -> str:
+    """ "1:23.456" -> "one minute and twenty-three point four five six seconds"."""
+    seconds = say.decimal(match["s"].lstrip("0") or "0", match["frac"])
+    parts = _counted((int(match["h"] or 0), "hour"), (int(match["m"]), "minute"))
+    return _listed([*parts, f"{seconds} seconds"])
 
 
 def _with_seconds(match: re.Match[str], hour: int, minute: int, meridiem: str) -> str:
@@ -286,6 +304,7 @@ def times(text: str) -> str:
     Runs after ranges (9:00-17:00) and before plain numbers and the colon is lost.
     """
     text = _TIME_RANGE_DASH.sub(" to ", text)
+    text = _STOPWATCH.sub(_stopwatch, text)
     text = _CLOCK_TIME.sub(_clock_time, text)
     text = _DOTTED_TIME.sub(_clock_time, text)
     return _HOUR_TIME.sub(_clock_time, text)

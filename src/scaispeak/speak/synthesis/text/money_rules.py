@@ -21,8 +21,15 @@ _DOLLAR_COUNTRIES = {
     "HK": "Hong Kong",
     "SG": "Singapore",
     "S": "Singapore",
+    "NT": "New Taiwan",
 }
-_SYMBOL = rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$))?(?P<sym>[$€£¥₹])"
+_DOLLAR_COUNTRIES |= {f"{code}D": name for code, name in _DOLLAR_COUNTRIES.items() if code[1:]}
+# "R$5" is Brazil's real and "MX$5" Mexico's peso. A symbol glued to any other letters
+# is not an amount of its own: "XYZ$5" was "XYZfive dollars".
+_SYMBOL = (
+    rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$)|(?<![\w$])(?P<other>R|MX)(?=\$)"
+    r"|(?<![A-Za-z]))(?P<sym>[$€£¥₹])"
+)
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
     r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b"
@@ -53,8 +60,9 @@ def _money(match: re.Match[str]) -> str:
     integer = groups.get("int") or "0"  # "$.50"
     adjective = _prices_a_thing(match)
     country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
+    symbol = (groups.get("other") or "") + match["sym"]
     return say.money(
-        match["sym"], integer, match["frac"] or "", scale, adjective=adjective, country=country
+        symbol, integer, match["frac"] or "", scale, adjective=adjective, country=country
     )
 
 

@@ -28,7 +28,7 @@ from scaispeak.speak.synthesis.text.phone_rules import phone_numbers
 from scaispeak.speak.synthesis.text.ratio_rules import ratios
 from scaispeak.speak.synthesis.text.roman_rules import roman_numerals
 from scaispeak.speak.synthesis.text.scale_rules import scaled_numbers
-from scaispeak.speak.synthesis.text.script_rules import foreign_scripts
+from scaispeak.speak.synthesis.text.script_rules import compatibility_forms, foreign_scripts
 
 Rule = Callable[[str], str]
 
@@ -36,7 +36,11 @@ _MARKUP = re.compile(r"`+|\*\*|__|~~|^[^\S\n]*(?:#{1,6}|[*•+>-])[^\S\n]+", re.
 # A pause where a heading or a list item's line ends without punctuation, which a
 # reader hears but the line break alone would lose ("Steps:\n- Mix\n- Bake").
 _UNPUNCTUATED_LINE_END = r"(?<=[\w)\]\"'”’%])[^\S\n]*(?=\n)"
-_BEFORE_LIST_ITEM = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*[*•+>-][^\S\n])")
+_BEFORE_LIST_ITEM = re.compile(
+    rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*(?:[*•+>-]|\d{{1,2}}[.)])[^\S\n])"
+)
+# A numbered item's mark is said, as a reader would: "1. Paris" -> "1, Paris".
+_NUMBERED_ITEM = re.compile(r"^(?P<mark>[^\S\n]*\d{1,2})[.)][^\S\n]+(?=\S)", re.MULTILINE)
 _BEFORE_HEADING = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*#{{1,6}}[^\S\n])")
 _HEADING_END = re.compile(
     rf"^(?P<heading>[^\S\n]*#{{1,6}}[^\S\n][^\n]*?){_UNPUNCTUATED_LINE_END}", re.M
@@ -69,6 +73,7 @@ def markup(text: str) -> str:
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)
     text = _BEFORE_LIST_ITEM.sub(",", text)
+    text = _NUMBERED_ITEM.sub(lambda m: m["mark"] + ", ", text)
     text = _BEFORE_HEADING.sub(".", text)
     text = _FENCE.sub("", text)
     text = _BOX_OR_CITATION.sub("", text)
@@ -333,12 +338,14 @@ def whitespace(text: str) -> str:
 
 RULES: tuple[Rule, ...] = (
     control_characters,  # first: no engine takes them, and no rule expects them
+    compatibility_forms,  # early: "ｈｅｌｌｏ", "５０％" must meet every rule as plain text
     markup,  # Markdown symbols must not be spoken or confuse later patterns
     pictographs,  # early: an emoji between digits or words must not join or split them
     foreign_scripts,  # early: a letter of a script espeak names must not reach a rule
     unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
     urls,  # before anything that reads dots, slashes, digits or symbols
+    symbol_rules.comparisons,  # before money and ranges make words of what a sign compares
     phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     num.dotted_thousands,  # before dates, ranges and money: "1.000.000" is one number

@@ -26,8 +26,8 @@ SCALES = {
     "bn": "billion",
     "tn": "trillion",
 }
-# The letters before "$" that name another country's dollar: "CA$5", "A$5", "HK$5".
-DOLLAR_COUNTRY = "CA|AU|NZ|HK|SG|C|A|S"
+# The letters before "$" that name another country's dollar: "CA$5", "A$5", "AUD$5".
+DOLLAR_COUNTRY = "AUD|CAD|NZD|HKD|SGD|CA|AU|NZ|HK|SG|NT|C|A|S"
 
 
 # Words after which a number names something rather than counting it, so it is read
@@ -110,11 +110,22 @@ def _dotted_thousands(match: re.Match[str]) -> str:
     return ",".join(groups) + (f".{match['frac']}" if match["frac"] else "")
 
 
+# Thousands grouped by spaces, as SI and most of Europe write them: "10 000", "1 000 000",
+# and any groups after a no-break or thin space ("10\u202f500"). With plain spaces only
+# where a group starts with 0, which a number of its own never does: "5 100" may be two.
+_SPACED_THOUSANDS = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:(?:[\u00a0\u2009\u202f]\d{3})+|(?: \d{3})*(?: 0\d\d)(?: \d{3})*)"
+    r"(?!\d|,\d)"
+)
+
+
 def dotted_thousands(text: str) -> str:
-    """1.000.000 -> "1,000,000", 2.500.000,50 -> "2,500,000.50"; "10.100.100.100" stays.
+    """1.000.000 -> "1,000,000", 2.500.000,50 -> "2,500,000.50"; "10.100.100.100" stays;
+    "10 000" -> "10,000".
 
     Runs before dates, ranges and money, which read digits grouped by commas.
     """
+    text = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"\s", ",", m[0]), text)
     return _DOTTED_THOUSANDS.sub(_dotted_thousands, text)
 
 

@@ -11,6 +11,7 @@ is left out, as emoji are; a text of nothing else is refused as empty.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _UNSPOKEN_RANGES = (
     "\u0530-\u058f"  # Armenian
@@ -63,6 +64,28 @@ def foreign_scripts(text: str) -> str:
     text = _CYRILLIC_WORD.sub(lambda m: _spelled(m[0], _CYRILLIC), text)
     text = _GREEK_WORD.sub(lambda m: _spelled(m[0], _GREEK), text)
     return _UNSPOKEN.sub(" ", text)
+
+
+# Letters and digits in compatibility forms, which espeak reads by code point ("ｈｅｌｌｏ"
+# was "letter F F 4 8, ..."): fullwidth ASCII, mathematical bold and italic letters,
+# Roman numerals as one character ("Ⅻ"), circled and parenthesised numbers, sub- and
+# superscript-free forms of ℃ and ℉, the fraction slash. Superscripts are left to the
+# exponent and unit rules; "½" to the fractions.
+_COMPATIBILITY_FORMS = re.compile(
+    "[\uff01-\uff5e\u3000\U0001d400-\U0001d7ff\u2160-\u2188\u2460-\u24ff"
+    "\u2080-\u2089\u2103\u2109\u2044]+"
+)
+
+
+def _folded(run: str) -> str:
+    run = run.replace("\u2044", "/").translate(_WIDE_PUNCTUATION)  # "，" keeps its space
+    return unicodedata.normalize("NFKC", run)
+
+
+def compatibility_forms(text: str) -> str:
+    """ "ｈｅｌｌｏ" -> "hello", "𝐛𝐨𝐥𝐝" -> "bold", "Ⅻ" -> "XII", "①" -> "1", "20℃" ->
+    "20°C", "H₂O" -> "H2O", "1⁄2" -> "1/2"."""
+    return _COMPATIBILITY_FORMS.sub(lambda m: _folded(m[0]), text)
 
 
 def is_unspoken(char: str) -> bool:

@@ -27,9 +27,9 @@ from scaispeak.speak.synthesis.text.boundaries import (
 )
 
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
-# A Markdown heading, list item or quote: its line break is kept in the segment, since
-# the normaliser's Markdown rules find these marks only at the start of a line.
-_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-])\s")
+# A Markdown heading, list item, quote or code fence: its line break is kept in the
+# segment, since the normaliser's Markdown rules find these marks only at a line's start.
+_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-]|\d{1,2}[.)])\s|```|~~~")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,8 @@ def _merge_short(spans: list[_Span], limits: _Limits) -> list[_Span]:
 
 def _collapsed(chunk: str) -> str:
     """Whitespace runs as one space, except a line break before or after a Markdown
-    heading, list item or quote ("Steps:\\n- Mix\\n- Bake"), which stays a line break."""
+    heading, list item, quote or code fence ("Steps:\\n- Mix\\n- Bake"), which stays a
+    line break."""
     lines = [" ".join(line.split()) for line in chunk.splitlines()]
     lines = [line for line in lines if line]
     joined = lines[:1]

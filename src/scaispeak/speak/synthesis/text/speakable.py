@@ -17,13 +17,19 @@ def has_letter_or_digit(text: str) -> bool:
     return any(ch.isalnum() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
 
 
+def has_letter(text: str) -> bool:
+    """``has_letter_or_digit`` without the digits, which may all be markup's: a citation
+    marker "[1]" or a heart "<3" is read as nothing."""
+    return any(ch.isalpha() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
+
+
 def has_words(text: str) -> bool:
     """Whether the voice would say anything: normalisation drops emoji, stars and
-    markup, so "🙂🙂" or "** **" would come back as silence, while "&" or "%" are
-    words ("and", "percent"). Linear in the text, but a whole normalisation pass
-    when the text holds no letter or digit at all.
+    markup, so "🙂🙂", "** **" or "[1]" would come back as silence, while "&" or "%"
+    are words ("and", "percent"). Linear in the text, but a whole normalisation pass
+    when the text holds no letter at all.
     """
-    if has_letter_or_digit(text):
+    if has_letter(text):
         return True
     return has_letter_or_digit(normalize_text(" ".join(text.split())))
 

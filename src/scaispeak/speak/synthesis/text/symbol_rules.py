@@ -1,5 +1,6 @@
 """Symbols said as words: "&", "=", "+", "@", "#5", "~5", "°", "2 x 3", "1920x1080", "3x
-faster", comparisons, "w/o", "N/A". A rule of ``normalize.py``'s order.
+faster", "w/o", "N/A" (``symbols``); comparisons and hearts (``comparisons``, earlier).
+Rules of ``normalize.py``'s order.
 """
 
 from __future__ import annotations
@@ -21,19 +22,9 @@ _SYMBOLS = (
         re.compile(rf"(?<![\w.])(?!0[xX])(\d+(?:\.\d+)?)[xX](?=\s+(?:{_COMPARED})\b|[.!?]?$)"),
         r"\1 times",
     ),
-    # A heart: "I <3 you" is love; one closing a phrase is dropped, as emoji are.
-    (re.compile(r"(?<!\S)<3(?=\s+(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b)"), "love"),
-    (re.compile(r"(?<!\S)<3+(?=\s*(?:$|[!.,)]))"), ""),
-    # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms"; not arrows ("->", "=>") or
-    # menu paths ("Settings > Privacy").
-    (re.compile(r"(?<!\s)\s*(?:<=|≤)\s*"), " less than or equal to "),
-    (re.compile(r"(?<![\s=-])\s*(?:>=|≥)\s*"), " greater than or equal to "),
-    (
-        re.compile(r"(?<=\S)\s+<\s+(?![A-Z][a-z])|(?<![\w<])<(?=\s?\d)"),
-        " less than ",
-    ),
-    (re.compile(r"(?<=[^\s=-])\s+>\s+(?![A-Z][a-z])|(?<![\w>=-])>(?=\s?\d)"), " greater than "),
-    # Shorthand written with a slash: "w/o sugar", "w/ cream", "N/A".
+    (re.compile(r"(?<=\d)\s?‰"), " per mille"),
+    # Shorthand written with a slash: "w/o sugar", "w/ cream", "N/A", "+/- 5".
+    (re.compile(r"\+/-"), " plus or minus "),
     (re.compile(r"\b[wW]/[oO]\b"), "without"),
     (re.compile(r"\b[wW]/(?=\s)"), "with"),
     (re.compile(r"\bN/A\b"), "not applicable"),
@@ -51,9 +42,79 @@ _SYMBOLS = (
 )
 
 
+# A heart: "I <3 you" is love; one closing a phrase is dropped, as emoji are, where a
+# heart is meant: after a sentence's end, a greeting or a word of affection, or with its
+# threes repeated ("<333"). After anything else it is a comparison: "error rate <3."
+_HEART_AS_VERB = re.compile(r"(?<!\S)<3(?=\s+(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b)")
+_HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]))")
+_HEARTFELT_BEFORE = re.compile(
+    r"(?:^|[!.?)]|\b(?i:you|u|ya|too|all|guys|everyone|thanks|thank|thx|ty|much|lol|haha"
+    r"|xoxo|xo|xx|babe|love|always|forever|hello|hi|hey|bye|morning|night|mom|dad))\s*$"
+)
+_AN_AMOUNT = r"(?=\s?[$€£¥₹]?\.?\d)"
+# Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms", "p<0.05", ">$50"; not arrows ("->",
+# "=>") or menu paths ("Settings > Privacy").
+_COMPARISONS = (
+    (re.compile(r"(?<!\s)\s*(?:<=|≤)\s*"), " less than or equal to "),
+    (re.compile(r"(?<![\s=-])\s*(?:>=|≥)\s*"), " greater than or equal to "),
+    (re.compile(rf"(?<=\S)\s+<\s+(?![A-Z][a-z])|(?<!<)<{_AN_AMOUNT}"), " less than "),
+    (
+        re.compile(rf"(?<=[^\s=-])\s+>\s+(?![A-Z][a-z])|(?<![>=-])>{_AN_AMOUNT}"),
+        " greater than ",
+    ),
+)
+
+
+def _heart_or_less_than(match: re.Match[str]) -> str:
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    if len(match["threes"]) > 2 or _HEARTFELT_BEFORE.search(before):
+        return ""
+    return match[0]  # a comparison, read below
+
+
+def comparisons(text: str) -> str:
+    """<, >, <=, >= (and ≤ ≥) -> "less than"...; "<3" -> "love" or nothing where it is a
+    heart. Before money and numbers are words: the sign is read by what follows it."""
+    text = _HEART_AS_VERB.sub("love", text)
+    text = _HEART_AT_PHRASE_END.sub(_heart_or_less_than, text)
+    for pattern, words in _COMPARISONS:
+        text = pattern.sub(words, text)
+    return text
+
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_POWER_NAMES = {"2": " squared", "3": " cubed"}
+# "10^-3", "x^2", "2^n"; "5²", "10⁻³", "mc²" (after a number, a bracket or a short name),
+# never a footnote's mark after a word ("as shown¹"), which is dropped. Units ("m²") are
+# read before this rule.
+_CARET_POWER = re.compile(r"(?<=[\w)])\^\(?(?P<power>[-+−]?(?:\d+|[a-z]\b))\)?")
+_SUPERSCRIPT_POWER = re.compile(
+    r"(?:(?<=[\d)])|(?<=\b[A-Za-z])|(?<=\b[A-Za-z]{2}))"
+    r"(?P<power>[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"
+)
+_FOOTNOTE_MARK = re.compile(r"(?<=[A-Za-z.,;:!?\"”’'])[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+
+
+def _power(match: re.Match[str]) -> str:
+    power = match["power"].translate(_SUPERSCRIPTS).replace("−", "-")
+    if power in _POWER_NAMES:
+        return _POWER_NAMES[power]
+    sign = {"-": "minus ", "+": "plus "}.get(power[0], "")
+    return f" to the power of {sign}{power.lstrip('-+')}"
+
+
+def exponents(text: str) -> str:
+    """10^-3 -> "10 to the power of minus 3", x² -> "x squared", 10³ -> "10 cubed"; a
+    footnote's superscript after a word is dropped."""
+    text = _CARET_POWER.sub(_power, text)
+    text = _SUPERSCRIPT_POWER.sub(_power, text)
+    return _FOOTNOTE_MARK.sub("", text)
+
+
 def symbols(text: str) -> str:
-    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, 3x, < > <= >=, w/, w/o, N/A ->
+    """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, 3x, w/, w/o, N/A ->
     words; stray * (emphasis) removed."""
+    text = exponents(text)  # before "+" and "-" are read alone
     for pattern, words in _SYMBOLS:
         text = pattern.sub(words, text)
     return text

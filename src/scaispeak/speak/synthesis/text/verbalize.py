@@ -36,6 +36,8 @@ _CURRENCIES: dict[str, tuple[str, str, str, str]] = {
     "£": ("pound", "pounds", "penny", "pence"),
     "¥": ("yen", "yen", "sen", "sen"),
     "₹": ("rupee", "rupees", "paisa", "paise"),
+    "R$": ("real", "reais", "centavo", "centavos"),
+    "MX$": ("Mexican peso", "Mexican pesos", "centavo", "centavos"),
 }
 
 _FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}

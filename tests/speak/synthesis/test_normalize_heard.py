@@ -1,0 +1,130 @@
+"""Readings fixed after a listener's review: signs that compare, hearts, exponents,
+fullwidth and styled letters, currencies written with letters, numbered lists, code
+fences, thousands grouped by spaces and lap times. Texts that reach the normaliser one
+segment at a time are cut first, as the pipeline cuts them."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaispeak.speak.synthesis.text import normalize_text, split_segments
+
+
+def spoken(text: str) -> str:
+    """What the pipeline says, segment by segment."""
+    return " | ".join(normalize_text(segment.text) for segment in split_segments(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "<3" after a word that is compared was deleted as a heart, with its number.
+        ("Keep the error rate <3.", "Keep the error rate less than three."),
+        ("Latency <3, good.", "Latency less than three, good."),
+        ("Thanks! <3", "Thanks!"),
+        ("miss you guys <3", "miss you guys"),
+        ("I <3 you", "I love you"),
+        # A sign with no space before it, or before a price, was silent.
+        ("Significant at p<0.05.", "Significant at p less than zero point zero five."),
+        ("n>100 samples", "n greater than one hundred samples"),
+        ("Orders >$50 ship free.", "Orders greater than fifty dollars ship free."),
+        ("Price <$5.", "Price less than five dollars."),
+        ("Settings > Privacy", "Settings > Privacy"),
+    ],
+)
+def test_a_sign_that_compares_is_said(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "A rate of 1×10⁻³ per year.",
+            "A rate of one times ten to the power of minus three per year.",
+        ),
+        ("10^-3", "ten to the power of minus three"),
+        ("x^2 + y^2", "x squared plus y squared"),
+        ("5² and 10³", "five squared and ten cubed"),
+        ("2^n", "two to the power of n"),
+        ("50 m² flat", "fifty square meters flat"),
+        ("as shown¹.", "as shown."),  # a footnote's mark
+    ],
+)
+def test_an_exponent_is_said(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Say ｈｅｌｌｏ.", "Say hello."),
+        ("The 𝐛𝐨𝐥𝐝 text.", "The bold text."),
+        ("Chapter Ⅻ.", "Chapter twelve."),
+        ("５０％ off", "fifty percent off"),
+        ("Ｈｅｌｌｏ，ｗｏｒｌｄ！", "Hello, world!"),
+        ("20℃ today", "twenty degrees Celsius today"),
+        ("1⁄2 cup", "one half cup"),
+        ("100‰", "one hundred per mille"),
+        ("+/- 5%", "plus or minus five percent"),
+    ],
+)
+def test_compatibility_forms_are_read_as_plain_letters_and_signs(text: str, expected: str) -> None:
+    """espeak read "ｈｅｌｌｏ" by code points, for seconds."""
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It cost R$100.", "It cost one hundred reais."),
+        ("MX$100 each", "one hundred Mexican pesos each"),
+        ("NT$100", "one hundred New Taiwan dollars"),
+        ("AUD$5.50", "five Australian dollars and fifty cents"),
+        ("XYZ$5", "XYZ$five"),  # was "XYZfive dollars"
+    ],
+)
+def test_letters_before_a_dollar_sign_name_the_currency_or_stay_apart(
+    text: str, expected: str
+) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_a_numbered_list_keeps_each_number_with_its_item() -> None:
+    """Each number was read with the item before it: "Paris two. Rome three."."""
+    said = spoken("Top picks:\n1. Paris\n2. Rome\n3. Tokyo\n\nEnjoy.")
+    assert said == "Top picks: one, Paris | two, Rome, three, Tokyo | Enjoy."
+    assert spoken("Do this:\n1) Call Bob\n2) Pay rent") == "Do this: one, Call Bob, two, Pay rent"
+
+
+def test_a_code_fences_language_is_not_read_once_segmented() -> None:
+    """The segmenter joined the fence's lines, and the fence rule, which needs a line of
+    its own, never matched: "Run this: bash ls -la"."""
+    said = spoken("Run this:\n```bash\nls -la\n```\nDone.")
+    assert "bash" not in said and "```" not in said
+    assert said.split() == ["Run", "this:", "ls", "-la", "Done."]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("About 10 000 people came.", "About ten thousand people came."),
+        ("1 000 000", "one million"),
+        ("10\u202f500 km", "ten thousand five hundred kilometers"),
+        ("scores 5 100 200", "scores five one hundred two hundred"),  # may be three numbers
+    ],
+)
+def test_thousands_grouped_by_spaces(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Lap time 1:23.456.", "Lap time one minute and twenty-three point four five six seconds."),
+        ("Finished in 2:03.5", "Finished in two minutes and three point five seconds"),
+        ("1:02:03.4 total", "one hour, two minutes and three point four seconds total"),
+    ],
+)
+def test_a_lap_time_with_fractions_of_a_second(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
