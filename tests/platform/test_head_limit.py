@@ -85,3 +85,23 @@ def test_a_huge_trailer_after_a_chunked_body_is_cut_off(server: ServerThread) ->
         server.port, _chunked([b"hello"], b"X-T: " + b"a" * 4 * 1024 * 1024 + b"\r\n")
     )
     assert not answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+@pytest.mark.parametrize("over_by", [1, 36 * 1024, 62 * 1024])
+def test_a_head_over_the_limit_that_arrives_in_one_read_is_a_431(
+    server: ServerThread, over_by: int
+) -> None:
+    """Only a head still unfinished after a read was counted: one that a read finished
+    was served up to about 127 KiB, as TCP happened to split it."""
+    answer = _exchange(server.port, _get(HEAD_MAX_BYTES + over_by))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), head[:100]
+    assert json.loads(body)["code"] == "headers_too_large"
+
+
+def test_a_request_that_is_not_http_is_a_problem_json_400(server: ServerThread) -> None:
+    answer = _exchange(server.port, b"GARBAGE\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert b"application/problem+json" in head
+    assert json.loads(body)["code"] == "malformed_request"

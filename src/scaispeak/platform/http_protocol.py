@@ -36,6 +36,26 @@ def _head_too_large_response() -> bytes:
 _HEAD_TOO_LARGE = _head_too_large_response()
 
 
+def _malformed_request_response() -> bytes:
+    """uvicorn's own answer to what does not parse as HTTP was plain text."""
+    detail = "The request is not valid HTTP/1.1 (its request line, a header or its framing)."
+    problem = json.dumps(problem_body(400, "malformed_request", "Bad Request", detail)).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\n"
+        f"content-type: {PROBLEM_JSON}\r\n"
+        f"content-length: {len(problem)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + problem
+
+
+_MALFORMED_REQUEST = _malformed_request_response()
+
+
+class _HeadRefused(Exception):
+    """Raised from a parser callback to stop the parser: the 431 is already written."""
+
+
 class BoundedHeadProtocol(HttpToolsProtocol):
     """Counts the bytes that arrive while a request's head is being parsed, and those
     of a chunked body that are not the body itself: chunk sizes, their extensions and
@@ -67,8 +87,25 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         return framing > HEAD_MAX_BYTES + self._body_bytes // 4
 
     def on_headers_complete(self) -> None:
+        # A head that arrived whole in one read was never seen unfinished above, at any
+        # size up to a read's (heads of up to 127 KiB were served): it is measured here.
+        if self._parsed_head_bytes() > HEAD_MAX_BYTES:
+            self._refuse_head()
+            raise _HeadRefused
         self._in_body = True
         super().on_headers_complete()
+
+    def _parsed_head_bytes(self) -> int:
+        """The request target and every header, with their separators."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+    def send_400_response(self, msg: str) -> None:
+        """What the parser refused, as problem+json; nothing after a 431 (the parser
+        stopped because of it)."""
+        if self.transport.is_closing():
+            return
+        self.transport.write(_MALFORMED_REQUEST)
+        self.transport.close()
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
