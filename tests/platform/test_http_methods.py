@@ -56,6 +56,48 @@ async def test_a_json_body_sent_as_a_form_is_a_415(sqlite_app: LiveApp) -> None:
     assert answer.json()["code"] == "unsupported_media_type"
 
 
+async def test_a_json_body_sent_as_multipart_is_a_415(sqlite_app: LiveApp) -> None:
+    """curl -F to a JSON route was a 422 "body: Input should be a valid dictionary"."""
+    answer = await sqlite_app.client.post(
+        SPEAK,
+        data={"text": "Hi there.", "voice_id": DEFAULT_VOICE_ID},
+        files={"unused": ("a.txt", b"x")},
+        headers=sqlite_app.auth(sqlite_app.tenancy.admin_a),
+    )
+    assert answer.status_code == 415, answer.text
+    assert "application/json" in answer.json()["detail"]
+
+
+async def test_json_sent_to_an_upload_route_is_a_415(sqlite_app: LiveApp) -> None:
+    """It was a 422 "file: Field required", as if the client had forgotten the file."""
+    answer = await sqlite_app.client.post(
+        "/v1/modules/scaispeak/detect",
+        json={"file": "x"},
+        headers=sqlite_app.auth(sqlite_app.tenancy.admin_a),
+    )
+    assert answer.status_code == 415, answer.text
+    assert "multipart/form-data" in answer.json()["detail"]
+
+
+async def test_an_upload_without_its_file_is_still_a_422(sqlite_app: LiveApp) -> None:
+    answer = await sqlite_app.client.post(
+        "/v1/modules/scaispeak/detect",
+        files={"other": ("a.txt", b"x")},
+        headers=sqlite_app.auth(sqlite_app.tenancy.admin_a),
+    )
+    assert answer.status_code == 422, answer.text
+
+
+async def test_an_empty_json_body_is_malformed_json(sqlite_app: LiveApp) -> None:
+    answer = await sqlite_app.client.post(
+        SPEAK,
+        content=b"",
+        headers={**sqlite_app.auth(sqlite_app.tenancy.admin_a), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "malformed_json"
+
+
 async def test_a_json_body_that_is_not_an_object_is_still_a_422(sqlite_app: LiveApp) -> None:
     answer = await sqlite_app.client.post(
         SPEAK, json=["not", "an", "object"], headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)

@@ -11,9 +11,10 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -236,10 +237,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
     async def answer(request: Request, exc: Exception) -> JSONResponse:
-        if _body_not_sent_as_json(request, exc):
-            exc = UnsupportedMediaType(
-                "Send the body as JSON, with Content-Type: application/json."
-            )
+        exc = _in_the_media_type_the_route_reads(request, exc)
         problem = answer_to(exc, request.url.path)
         if problem.status == 405:
             allowed = ", ".join(sorted(_methods_of_path(request)))
@@ -259,15 +257,35 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(raised, answer)
 
 
-def _body_not_sent_as_json(request: Request, exc: Exception) -> bool:
-    """A JSON route's body sent as a form or plain text (curl -d's default): FastAPI does
-    not parse it, and would answer 422 that the object "should be a valid dictionary"."""
+def _in_the_media_type_the_route_reads(request: Request, exc: Exception) -> Exception:
+    """A 415 where the body was sent as the wrong kind: FastAPI does not parse it and
+    answers 422 that the object "should be a valid dictionary" (a form, curl -d's
+    default, or multipart sent to a JSON route) or that the file is "Field required"
+    (JSON sent to an upload). A JSON route's empty body is malformed JSON."""
     if not isinstance(exc, RequestValidationError):
-        return False
+        return exc
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media == "application/json" or media.endswith("+json") or media.startswith("multipart/"):
+    sent_json = media == "application/json" or media.endswith("+json")
+    if _reads_a_form(request):
+        if media.startswith("multipart/") or media == "application/x-www-form-urlencoded":
+            return exc
+        return UnsupportedMediaType("Send the body as multipart/form-data (curl -F).")
+    whole_body = [e for e in exc.errors() if tuple(e.get("loc", ())) == ("body",)]
+    if not whole_body:
+        return exc
+    if not sent_json:
+        return UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
+    if any(e.get("type") == "missing" for e in whole_body):
+        return InvalidJson("The request body is empty: send a JSON object ({} for none).")
+    return exc
+
+
+def _reads_a_form(request: Request) -> bool:
+    """Whether the matched route takes form fields or files (``File`` is a ``Form``)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
         return False
-    return any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+    return any(isinstance(p.field_info, params.Form) for p in route.dependant.body_params)
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
