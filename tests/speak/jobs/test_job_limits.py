@@ -16,6 +16,7 @@ from scaispeak.platform.accounting.models import Reservation
 from scaispeak.settings import AccountingSettings, JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.synthesis.inference import InferencePoolClosed
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.support import give_tenant_a_budget
@@ -28,15 +29,24 @@ CAP = 3
 async def capped_app(
     tmp_path: Path, database_url: str, engines: EngineRegistry
 ) -> AsyncIterator[LiveApp]:
-    """Jobs that stay active (their engine waits) under a cap of ``CAP`` per tenant."""
+    """Jobs that stay active (their engine waits) under a cap of ``CAP`` per tenant,
+    until the app stops and its inference pool shuts: then each call is refused as the
+    pool refuses it (otherwise each stop waited out the jobs' 10 s grace)."""
     jobs = JobSettings(max_active_per_tenant=CAP)
     async with started_app(make_settings(tmp_path, database_url, jobs=jobs), engines) as app:
         gate = asyncio.Event()
+        pool = app.app.state.speak.pool
+        shut_pool = pool.shutdown
+
+        def shutdown() -> None:
+            gate.set()
+            shut_pool()
 
         async def engine_waits(*_a: Any, **_k: Any) -> Any:
             await gate.wait()
-            raise asyncio.CancelledError  # never reached before the app stops
+            raise InferencePoolClosed("The inference pool is shutting down.")
 
+        pool.shutdown = shutdown
         pipeline = app.app.state.speak.jobs.runtime.pipeline
         original = pipeline.speak_segment
         pipeline.speak_segment = engine_waits
