@@ -53,3 +53,12 @@ async def test_the_openai_route_documents_every_type_it_answers(sqlite_app: Live
     schema = (await sqlite_app.client.get("/openapi.json")).json()
     content = schema["paths"]["/v1/audio/speech"]["post"]["responses"]["200"]["content"]
     assert {"audio/pcm", "audio/basic", "text/event-stream", "audio/mpeg"} <= set(content)
+
+
+async def test_a_drive_upload_documents_its_raw_body(sqlite_app: LiveApp) -> None:
+    """The document had no request body: a generated client sent the file nowhere."""
+    schema = (await sqlite_app.client.get("/openapi.json")).json()
+    upload = schema["paths"]["/v1/drive/shares/{share_id}/files/{path}"]["put"]
+    assert upload["requestBody"]["required"] is True
+    [media] = upload["requestBody"]["content"].values()
+    assert media["schema"] == {"type": "string", "format": "binary"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from fastapi import status
 from fastapi.responses import Response, StreamingResponse
@@ -32,6 +33,21 @@ def document_response(data: bytes, media_type: str, stem: str) -> Response:
     return Response(data, media_type=media_type, headers=headers)
 
 
+class BlobAnswer(Protocol):
+    """``blob_response`` or ``blob_head``: a GET and its HEAD answer alike."""
+
+    async def __call__(
+        self,
+        storage: BlobStore,
+        key: str,
+        size: int,
+        wanted: ByteRange | None,
+        *,
+        media_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response: ...
+
+
 async def blob_response(
     storage: BlobStore,
     key: str,
@@ -44,8 +60,8 @@ async def blob_response(
     """Stream ``key`` (``size`` bytes), or only ``wanted`` of it, with the range headers."""
     start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
     body = await _primed(storage.stream(key, start, stop))
-    code, sent = _range_headers(size, wanted, headers)
-    return StreamingResponse(body, code, headers=sent, media_type=media_type)
+    code, sent = _range_headers(size, wanted, headers, media_type)
+    return StreamingResponse(body, code, headers=sent)
 
 
 async def blob_head(
@@ -60,16 +76,23 @@ async def blob_head(
     """What ``blob_response`` would answer, without its body, the blob only looked up
     (a HEAD answered as a GET read the whole blob from storage to drop it)."""
     await storage.stat(key)  # BlobNotFound, as the GET would meet it
-    code, sent = _range_headers(size, wanted, headers)
-    return Response(None, code, headers=sent, media_type=media_type)
+    code, sent = _range_headers(size, wanted, headers, media_type)
+    return Response(None, code, headers=sent)
 
 
 def _range_headers(
-    size: int, wanted: ByteRange | None, headers: dict[str, str] | None
+    size: int, wanted: ByteRange | None, headers: dict[str, str] | None, media_type: str
 ) -> tuple[int, dict[str, str]]:
     start, stop = (0, size) if wanted is None else (wanted.start, wanted.stop)
     sent = dict(headers or {})
-    sent |= {"Accept-Ranges": "bytes", "Content-Length": str(stop - start)}
+    # The stored type as it is: given as ``media_type``, Starlette adds "charset=utf-8"
+    # to every text/ type, and a Latin-1 file was declared UTF-8 (nosniff keeps a
+    # browser from correcting it).
+    sent |= {
+        "Content-Type": media_type,
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(stop - start),
+    }
     if wanted is not None:
         sent["Content-Range"] = wanted.content_range
     code = status.HTTP_200_OK if wanted is None else status.HTTP_206_PARTIAL_CONTENT

@@ -62,8 +62,12 @@ class DriveClient:
             self.file_url(share_id, path), headers={**self.headers, **(headers or {})}
         )
 
-    async def head(self, share_id: str, path: str) -> httpx.Response:
-        return await self.http.head(self.file_url(share_id, path), headers=self.headers)
+    async def head(
+        self, share_id: str, path: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return await self.http.head(
+            self.file_url(share_id, path), headers={**self.headers, **(headers or {})}
+        )
 
     async def delete(self, share_id: str, path: str) -> httpx.Response:
         return await self.http.delete(self.file_url(share_id, path), headers=self.headers)

@@ -129,6 +129,37 @@ async def test_head_reports_size_without_a_body(drive: tuple[DriveClient, str]) 
     assert head.content == b""
 
 
+async def test_head_answers_a_range_as_the_get_does(drive: tuple[DriveClient, str]) -> None:
+    """HEAD answered 200 with the whole length where the GET answered 206 or 416."""
+    client, share = drive
+    await client.put(share, "r.bin", BODY)
+    for wanted in ("bytes=0-3", "bytes=-10", "bytes=100-"):
+        got = await client.get(share, "r.bin", {"range": wanted})
+        head = await client.head(share, "r.bin", {"range": wanted})
+        assert head.status_code == got.status_code, wanted
+        for name in ("content-length", "content-range", "content-type"):
+            assert head.headers.get(name) == got.headers.get(name), (wanted, name)
+    assert got.status_code == 416
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "text/plain", "text/plain; charset=latin-1"])
+async def test_a_text_file_is_served_with_the_type_it_was_stored_with(
+    drive: tuple[DriveClient, str], content_type: str
+) -> None:
+    """Starlette added "charset=utf-8" to text types: a Latin-1 file was declared UTF-8."""
+    client, share = drive
+    await client.put(share, "l.csv", "café".encode("latin-1"), {"content-type": content_type})
+    assert (await client.get(share, "l.csv")).headers["content-type"] == content_type
+    assert (await client.head(share, "l.csv")).headers["content-type"] == content_type
+
+
+async def test_a_delete_answers_204_with_no_content_type(drive: tuple[DriveClient, str]) -> None:
+    client, share = drive
+    await client.put(share, "gone.txt", b"bye")
+    deleted = await client.delete(share, "gone.txt")
+    assert deleted.status_code == 204 and "content-type" not in deleted.headers
+
+
 async def test_listing_filters_by_prefix_and_pages_with_a_cursor(
     drive: tuple[DriveClient, str],
 ) -> None:

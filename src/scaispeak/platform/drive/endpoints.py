@@ -8,8 +8,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from scaispeak.platform.blob_response import SAFE_UPLOAD_HEADERS, blob_response
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.blob_response import (
+    SAFE_UPLOAD_HEADERS,
+    BlobAnswer,
+    blob_head,
+    blob_response,
+)
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
 from scaispeak.platform.drive.errors import FileBusy, UploadTooLarge
@@ -63,7 +70,11 @@ async def set_member(
     return MemberOut.model_validate(member)
 
 
-@router.delete("/shares/{share_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/shares/{share_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
 async def remove_member(
     session: Session, caller: ApiKeyCaller, share_id: str, user_id: str
 ) -> None:
@@ -87,7 +98,23 @@ async def list_files(
     return FilePageOut(items=[FileOut.of(f) for f in page.items], next_cursor=page.next_cursor)
 
 
-@router.put(_FILE, status_code=status.HTTP_201_CREATED, responses={200: {"model": FileOut}})
+# The body is the file's raw bytes, which FastAPI cannot describe from the signature:
+# without this the OpenAPI document had no request body, and generated clients sent none.
+_RAW_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file's bytes; Content-Type is stored as sent.",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put(
+    _FILE,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": FileOut}},
+    openapi_extra=_RAW_FILE_BODY,
+)
 async def upload_file(
     request: Request,
     response: Response,
@@ -130,6 +157,25 @@ async def download_file(
 ) -> Response:
     """The file's bytes; honours a single ``Range`` (206), ``If-Range`` and
     ``If-None-Match`` (304: the client's copy is current)."""
+    return await _answer_for_file(request, session, caller, share_id, path, blob_response)
+
+
+@router.head(_FILE, response_class=Response, responses={206: {}, 304: {}, 416: {}})
+async def file_head(
+    request: Request, session: Session, caller: Caller, share_id: str, path: str
+) -> Response:
+    """The GET's status and headers, ranges included, without the bytes."""
+    return await _answer_for_file(request, session, caller, share_id, path, blob_head)
+
+
+async def _answer_for_file(
+    request: Request,
+    session: AsyncSession,
+    caller: Principal,
+    share_id: str,
+    path: str,
+    answer: BlobAnswer,
+) -> Response:
     storage = platform_context(request).storage
     for _ in range(_READ_ATTEMPTS):
         row = await files.get_file(session, caller, share_id, path)  # 404 once deleted
@@ -137,7 +183,7 @@ async def download_file(
         if _client_copy_is_current(request, row):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_file_headers(row))
         try:
-            return await blob_response(
+            return await answer(
                 storage,
                 row.blob_key,
                 row.size,
@@ -153,18 +199,7 @@ async def download_file(
     raise FileBusy(f"{path!r} is being rewritten too often to be read; retry.")
 
 
-@router.head(_FILE)
-async def file_head(
-    request: Request, session: Session, caller: Caller, share_id: str, path: str
-) -> Response:
-    row = await files.get_file(session, caller, share_id, path)
-    if _client_copy_is_current(request, row):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_file_headers(row))
-    headers = _file_headers(row) | {"Content-Length": str(row.size)}
-    return Response(headers=headers, media_type=row.content_type)
-
-
-@router.delete(_FILE, status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(_FILE, status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_file(
     request: Request, session: Session, caller: Caller, share_id: str, path: str
 ) -> None:
