@@ -152,13 +152,16 @@ async def test_other_tenants_users_and_keys_are_404(live: LiveApp) -> None:
 
 
 async def test_member_cannot_mint_keys_for_a_colleague(live: LiveApp) -> None:
+    """Nor learn that the colleague exists: a 403 confirmed the id, where a missing one
+    was a 404."""
     t = live.tenancy
     users = await live.client.get(f"/v1/tenants/{t.tenant_a}/users", headers=live.auth(t.admin_a))
     admin_user = next(u for u in users.json() if u["role"] == "tenant_admin")
-    response = await live.client.post(
-        f"/v1/users/{admin_user['id']}/keys", json={}, headers=live.auth(t.member_a)
-    )
-    assert_problem(response, 403, "forbidden")
+    member = live.auth(t.member_a)
+    response = await live.client.post(f"/v1/users/{admin_user['id']}/keys", json={}, headers=member)
+    assert_problem(response, 404, "not_found")
+    listed = await live.client.get(f"/v1/users/{admin_user['id']}/keys", headers=member)
+    assert_problem(listed, 404, "not_found")
 
 
 async def test_duplicate_email_is_409(live: LiveApp) -> None:
@@ -226,11 +229,26 @@ async def test_tenant_admin_manages_keys_of_members_and_fellow_admins(live: Live
         headers=admin,
     )
     assert fellow.status_code == 201
-    for user_id in (t.member_a_user, fellow.json()["id"]):
-        key = await live.client.post(f"/v1/users/{user_id}/keys", json={}, headers=admin)
-        assert key.status_code == 201
-        revoked = await live.client.delete(f"/v1/keys/{key.json()['id']}", headers=admin)
-        assert revoked.status_code == 200
+    key = await live.client.post(f"/v1/users/{fellow.json()['id']}/keys", json={}, headers=admin)
+    assert key.status_code == 201  # a new user's first key
+    revoked = await live.client.delete(f"/v1/keys/{key.json()['id']}", headers=admin)
+    assert revoked.status_code == 200
+
+
+async def test_an_admin_cannot_mint_a_key_beside_one_the_user_holds(live: LiveApp) -> None:
+    """A tenant admin minted a member a second key and, acting as them, read their
+    private voices and gave the owner's half of a two-party promotion (helper-77).
+    A replacement takes revoking the user's keys first, which the user notices."""
+    t = live.tenancy
+    admin = live.auth(t.admin_a)
+    keys = f"/v1/users/{t.member_a_user}/keys"
+    assert_problem(await live.client.post(keys, json={}, headers=admin), 409, "user_has_a_live_key")
+    own = await live.client.post(keys, json={}, headers=live.auth(t.member_a))
+    assert own.status_code == 201  # the user may mint more of their own
+    for held in (await live.client.get(keys, headers=admin)).json():
+        await live.client.delete(f"/v1/keys/{held['id']}", headers=admin)
+    replacement = await live.client.post(keys, json={}, headers=admin)
+    assert replacement.status_code == 201, replacement.text
 
 
 @pytest.mark.postgres

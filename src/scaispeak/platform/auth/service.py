@@ -123,7 +123,8 @@ async def _user_for_key_admin(session: AsyncSession, actor: Principal, user_id: 
     if user is None or not visible:
         raise NotFound(f"No user with id {user_id!r}.")
     if user.id != actor.user_id and not actor.is_admin_of(user.tenant_id):
-        raise Forbidden("Only the user or a tenant admin may manage these keys.")
+        # A colleague's id is as unknown to a member as any other: 403 would confirm it.
+        raise NotFound(f"No user with id {user_id!r}.")
     # A key acts with its user's role: minting one for (or revoking one of) a higher
     # role would hand the actor powers they do not have.
     _forbid_outranking(actor, user.role, "manage the keys of this user")
@@ -135,11 +136,33 @@ def _forbid_outranking(actor: Principal, role: Role, action: str) -> None:
         raise Forbidden(f"A {actor.role.value} may not {action} ({role.value} outranks it).")
 
 
+class UserHasALiveKey(Conflict):
+    code = "user_has_a_live_key"
+
+
 async def issue_api_key(
     session: AsyncSession, actor: Principal, user_id: str, name: str
 ) -> IssuedKey:
+    """A new key for ``user_id``, by that user or by an admin over them.
+
+    An admin issues a user's first key, or a replacement once every key of theirs is
+    revoked, never one alongside a key the user holds: a key acts as its user, so a
+    second key an admin kept would let them act as the user unseen (read their private
+    voices, give the owner's half of a two-party promotion). Taking over a user now
+    takes revoking their keys, which they notice.
+    """
     user = await _user_for_key_admin(session, actor, user_id)
+    if user.id != actor.user_id and await _has_a_live_key(session, user.id):
+        raise UserHasALiveKey(
+            "This user holds a live key: only they may mint another. To replace a lost "
+            "key, revoke theirs first."
+        )
     return await _store_new_key(session, user, name)
+
+
+async def _has_a_live_key(session: AsyncSession, user_id: str) -> bool:
+    live = select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+    return (await session.execute(live.limit(1))).first() is not None
 
 
 async def _store_new_key(session: AsyncSession, user: User, name: str) -> IssuedKey:
