@@ -159,11 +159,12 @@ def _concurrency_error(limit: int) -> TooManyRequests:
     return TooManyRequests(
         f"Your tenant already has {limit} synthesis requests running; retry shortly.",
         retry_after=1,
+        limit=limit,
     )
 
 
 def _rate_error(limit: int, retry_after: int | None = None) -> TooManyRequests:
     wait = retry_after if retry_after is not None else 60 - int(time.time() % 60)
     return TooManyRequests(
-        f"Your tenant may send {limit} requests a minute.", retry_after=max(1, wait)
+        f"Your tenant may send {limit} requests a minute.", retry_after=max(1, wait), limit=limit
     )

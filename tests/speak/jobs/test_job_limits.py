@@ -130,3 +130,4 @@ async def test_a_submit_counts_against_the_tenants_requests_per_minute(
         answers = [await submit(app) for _ in range(3)]
     assert [a.status_code for a in answers[:2]] == [202, 202]
     assert_problem(answers[2], 429, "rate_limited")
+    assert answers[2].json()["limit"] == 2  # the documented 413/429 member

@@ -113,7 +113,9 @@ async def test_uploads_over_the_cap_or_not_audio_are_refused(
         with wave.open(big, "wb") as out:
             out.setnchannels(1), out.setsampwidth(2), out.setframerate(16_000)
             out.writeframes(np.zeros(40_000, np.int16).tobytes())
-        assert_problem(await detect(app, key, big.getvalue()), 413, "upload_too_large")
+        too_large = await detect(app, key, big.getvalue())
+        assert_problem(too_large, 413, "upload_too_large")
+        assert too_large.json()["limit"] == 50_000
         assert_problem(await detect(app, key, b"not audio at all"), 422, "audio_unreadable")
         anonymous = await app.client.post(
             f"{MODULE}/detect", files={"file": ("a.wav", b"RIFF", "audio/wav")}

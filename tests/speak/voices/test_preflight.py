@@ -205,6 +205,7 @@ async def test_oversize_upload_is_413(sqlite_voice_app: VoiceApp, clips: Clips) 
         files={"file": ("clip.wav", clips.wav(clips.reference), "audio/wav")},
     )
     assert_problem(response, 413, "upload_too_large")
+    assert response.json()["limit"] == 1000
 
 
 async def test_preflight_needs_credentials(sqlite_voice_app: VoiceApp) -> None:

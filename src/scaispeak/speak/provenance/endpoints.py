@@ -71,7 +71,7 @@ async def detect(
     cap = settings.provenance.detect_max_bytes
     data = await file.read(cap + 1)
     if len(data) > cap:
-        raise UploadTooLarge(f"The upload is larger than {cap} bytes.")
+        raise UploadTooLarge(f"The upload is larger than {cap} bytes.", limit=cap)
     rt = voices_runtime(request)
     analysis = await rt.analysis.run(
         service.analyse_upload,

@@ -47,7 +47,7 @@ def body_cap(request: Request) -> None:
     cap = 2 * s.upload_max_bytes + s.document_max_bytes + _MULTIPART_OVERHEAD
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > cap:
-        raise UploadTooLarge(f"The request is larger than {cap} bytes.")
+        raise UploadTooLarge(f"The request is larger than {cap} bytes.", limit=cap)
 
 
 Capped = Depends(body_cap)
@@ -56,7 +56,9 @@ Capped = Depends(body_cap)
 async def read_upload(upload: UploadFile, cap: int) -> bytes:
     data = await upload.read(cap + 1)
     if len(data) > cap:
-        raise UploadTooLarge(f"{upload.filename or 'The upload'} is larger than {cap} bytes.")
+        raise UploadTooLarge(
+            f"{upload.filename or 'The upload'} is larger than {cap} bytes.", limit=cap
+        )
     return data
 
 
