@@ -111,3 +111,16 @@ async def test_a_head_is_counted_under_its_route(sqlite_app: LiveApp) -> None:
     await sqlite_app.client.head(VOICES, headers=sqlite_app.auth(sqlite_app.tenancy.admin_a))
     metrics = (await sqlite_app.client.get("/metrics")).text
     assert 'method="HEAD",route="/v1/modules/scaispeak/voices",status="200"' in metrics
+
+
+async def test_a_websocket_route_asked_over_plain_http_is_a_426(sqlite_app: LiveApp) -> None:
+    """It was a 404 "Not Found", as if the route did not exist."""
+    for path in ("/v1/modules/scaispeak/stream/speak", "/v1/modules/scaispeak/voices/clone/live"):
+        answer = await sqlite_app.client.get(
+            path, headers=sqlite_app.auth(sqlite_app.tenancy.member_a)
+        )
+        assert answer.status_code == 426, (path, answer.text)
+        assert answer.json()["code"] == "upgrade_required"
+        assert answer.headers["upgrade"] == "websocket"
+    missing = await sqlite_app.client.get("/v1/modules/scaispeak/stream/nothing")
+    assert missing.status_code == 404

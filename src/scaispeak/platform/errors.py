@@ -238,6 +238,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def answer(request: Request, exc: Exception) -> JSONResponse:
         exc = _in_the_media_type_the_route_reads(request, exc)
+        if _a_websocket_route_asked_over_http(request, exc):
+            exc = UpgradeRequired(
+                "This is a WebSocket route: connect with a WebSocket client "
+                "(Upgrade: websocket), not a plain HTTP request."
+            )
         problem = answer_to(exc, request.url.path)
         if problem.status == 405:
             allowed = ", ".join(sorted(_methods_of_path(request)))
@@ -286,6 +291,23 @@ def _reads_a_form(request: Request) -> bool:
     if not isinstance(route, APIRoute):
         return False
     return any(isinstance(p.field_info, params.Form) for p in route.dependant.body_params)
+
+
+class UpgradeRequired(ServiceError):
+    status, code, title = 426, "upgrade_required", "Upgrade required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers |= {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
+def _a_websocket_route_asked_over_http(request: Request, exc: Exception) -> bool:
+    """A plain GET of a WebSocket route was a 404 "Not Found": it exists, and the
+    client forgot the upgrade (RFC 9110 §15.5.22)."""
+    if not isinstance(exc, StarletteHTTPException) or exc.status_code != 404:
+        return False
+    scope = {**request.scope, "type": "websocket"}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
