@@ -33,6 +33,20 @@ def document_response(data: bytes, media_type: str, stem: str) -> Response:
     return Response(data, media_type=media_type, headers=headers)
 
 
+def copy_is_current(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (or ``*``): RFC 9110 §13.1.2, compared
+    weakly, as the header's list may carry ``W/`` tags."""
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def range_is_stale(if_range: str | None, etag: str) -> bool:
+    """Whether ``If-Range`` names another version: the whole current blob is sent."""
+    return if_range is not None and if_range.strip() != etag
+
+
 class BlobAnswer(Protocol):
     """``blob_response`` or ``blob_head``: a GET and its HEAD answer alike."""
 

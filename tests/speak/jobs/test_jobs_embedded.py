@@ -137,6 +137,26 @@ async def test_a_head_of_job_audio_answers_the_gets_headers_without_reading_it(
     assert len(got.content) == done["audio_bytes"] and len(read) == 1
 
 
+async def test_job_audio_has_a_validator_and_honours_conditional_requests(
+    sqlite_app: LiveApp,
+) -> None:
+    """It had no ETag: a stale If-Range still got a 206 of bytes from another version,
+    and If-None-Match was ignored (helper-76)."""
+    live = sqlite_app
+    done = await wait_for(live, (await submit(live, format="wav")).json()["id"], {"succeeded"})
+    headers = live.auth(live.tenancy.member_a)
+    whole = await live.client.get(done["audio_url"], headers=headers)
+    etag = whole.headers["etag"]
+    assert whole.headers["content-disposition"] == f'inline; filename="{done["id"]}.wav"'
+    current = await live.client.get(done["audio_url"], headers=headers | {"If-None-Match": etag})
+    assert current.status_code == 304 and current.content == b""
+    ranged = headers | {"Range": "bytes=0-9"}
+    fresh = await live.client.get(done["audio_url"], headers=ranged | {"If-Range": etag})
+    assert fresh.status_code == 206 and len(fresh.content) == 10
+    stale = await live.client.get(done["audio_url"], headers=ranged | {"If-Range": '"other"'})
+    assert stale.status_code == 200 and stale.content == whole.content
+
+
 async def test_cancelled_job_is_not_charged(live: LiveApp) -> None:
     job = (await submit(live, text=STORY * 6)).json()
     cancelled = await live.client.delete(

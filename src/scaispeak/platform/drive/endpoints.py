@@ -16,6 +16,8 @@ from scaispeak.platform.blob_response import (
     BlobAnswer,
     blob_head,
     blob_response,
+    copy_is_current,
+    range_is_stale,
 )
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.drive import files, service
@@ -213,18 +215,11 @@ def _content_type(header: str | None, path: str) -> str:
 
 
 def _client_copy_is_current(request: Request, row: DriveFile) -> bool:
-    """``If-None-Match`` names the file's ETag (or ``*``): RFC 9110 §13.1.2, compared
-    weakly, as the header's list may carry ``W/`` tags."""
-    header = request.headers.get("if-none-match")
-    if header is None:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or f'"{row.sha256}"' in tags
+    return copy_is_current(request.headers.get("if-none-match"), f'"{row.sha256}"')
 
 
 def _wanted_range(request: Request, row: DriveFile) -> ByteRange | None:
-    if_range = request.headers.get("if-range")
-    if if_range is not None and if_range.strip() != f'"{row.sha256}"':
+    if range_is_stale(request.headers.get("if-range"), f'"{row.sha256}"'):
         return None  # the client's copy is stale: send the whole current file
     return parse_range(request.headers.get("range"), row.size)
 

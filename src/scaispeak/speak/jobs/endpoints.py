@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +11,13 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.blob_response import blob_head, blob_response
+from scaispeak.platform.blob_response import (
+    BlobAnswer,
+    blob_head,
+    blob_response,
+    copy_is_current,
+    range_is_stale,
+)
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_context
 from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
@@ -21,7 +26,7 @@ from scaispeak.speak.jobs import service
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, webhook_secret
-from scaispeak.speak.synthesis.audio import AudioFormat, content_type
+from scaispeak.speak.synthesis.audio import AudioFormat, content_type, file_extension
 
 router = APIRouter(prefix="/v1/modules/scaispeak/jobs", tags=["scaispeak: jobs"])
 
@@ -105,13 +110,23 @@ async def cancel_job(request: Request, session: Session, caller: Caller, job_id:
     return job_out(await service.cancel_job(session, storage, caller, job_id))
 
 
-@router.get("/{job_id}/audio", response_class=StreamingResponse, responses={206: {}, 416: {}})
+_AUDIO_CONTENT: dict[str, object] = {content_type(fmt).split(";")[0]: {} for fmt in AudioFormat}
+_AUDIO_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "The finished audio, in the job's format.", "content": _AUDIO_CONTENT},
+    206: {"description": "The range of it asked for.", "content": _AUDIO_CONTENT},
+    304: {"description": "If-None-Match named the audio's ETag: the copy held is current."},
+    416: {},
+}
+
+
+@router.get("/{job_id}/audio", response_class=StreamingResponse, responses=_AUDIO_RESPONSES)
 async def job_audio(request: Request, session: Session, caller: Caller, job_id: str) -> Response:
-    """The finished audio; honours a single ``Range`` (206)."""
+    """The finished audio; honours a single ``Range`` (206), ``If-Range`` and
+    ``If-None-Match`` (a job's audio never changes: its ETag is the job's id)."""
     return await _audio_answer(request, session, caller, job_id, blob_response)
 
 
-@router.head("/{job_id}/audio", include_in_schema=False)
+@router.head("/{job_id}/audio", response_class=Response, responses=_AUDIO_RESPONSES)
 async def job_audio_head(
     request: Request, session: Session, caller: Caller, job_id: str
 ) -> Response:
@@ -124,7 +139,7 @@ async def _audio_answer(
     session: AsyncSession,
     caller: Principal,
     job_id: str,
-    answer: Callable[..., Awaitable[Response]],
+    answer: BlobAnswer,
 ) -> Response:
     job = await service.get_job(session, caller, job_id)
     if job.state is JobState.succeeded and job.result_key is None:
@@ -132,12 +147,24 @@ async def _audio_answer(
     if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
         raise _not_finished(job)
     await session.close()
-    wanted = parse_range(request.headers.get("range"), job.result_bytes)
+    etag = f'"{job.id}"'
+    if copy_is_current(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    stale = range_is_stale(request.headers.get("if-range"), etag)
+    wanted = None if stale else parse_range(request.headers.get("range"), job.result_bytes)
     storage = platform_context(request).storage
-    media_type = content_type(AudioFormat(job.params["format"]), int(job.params["sample_rate"]))
+    fmt = AudioFormat(job.params["format"])
+    media_type = content_type(fmt, int(job.params["sample_rate"]))
+    name = f"{job.id}.{file_extension(fmt)}"
+    headers = {"ETag": etag, "Content-Disposition": f'inline; filename="{name}"'}
     try:
         return await answer(
-            storage, job.result_key, job.result_bytes, wanted, media_type=media_type
+            storage,
+            job.result_key,
+            job.result_bytes,
+            wanted,
+            media_type=media_type,
+            headers=headers,
         )
     except BlobNotFound as exc:
         if (await service.get_job(session, caller, job_id)).result_key is None:
