@@ -222,12 +222,20 @@ def _good_word_cut(text: str, space: re.Match[str]) -> bool:
     return word not in _NEVER_FINAL and word not in _BEFORE_NUMBER
 
 
+# A number right after a clause's punctuation is read by the words before it: "your
+# code: 48213" digit by digit, "Monday to Friday: 9-5" as hours. Cut there, a stream
+# read "forty-eight thousand..." where the same text sent whole read the digits.
+_NUMBER_NEXT = re.compile(r"\s*[$€£¥₹#]?\d")
+
+
 def _clause_punctuation(text: str, start: int, stop: int) -> list[int]:
-    """Clause cuts at punctuation in ``text[start:stop]``, none inside a quantity."""
+    """Clause cuts at punctuation in ``text[start:stop]``, none inside a quantity nor
+    before a number."""
     return [
         m.end()
         for m in _CLAUSE_PUNCTUATION.finditer(text, start, stop)
         if not _WHOLE_QUANTITY_BEFORE.search(text, max(0, m.end() - 24), m.end())
+        and not _NUMBER_NEXT.match(text, m.end())
         and not inside_link(text, m.end())
     ]
 
@@ -295,8 +303,9 @@ def clause_cut(
 
 
 def first_clause_cut(text: str, start: int, *, min_chars: int) -> int | None:
-    """The earliest clause punctuation cut leaving at least ``min_chars`` before it."""
+    """The earliest clause punctuation cut leaving at least ``min_chars`` before it, once
+    what follows it has begun (a number there keeps the clause going)."""
     for cut in _clause_punctuation(text, start, len(text)):
-        if cut - start >= min_chars and cut < len(text):
+        if cut - start >= min_chars and text[cut:].strip():
             return cut
     return None

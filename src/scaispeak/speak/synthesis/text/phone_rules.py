@@ -15,7 +15,12 @@ _EXTENSION = r"(?:,?\s?(?:ext\.?|x|extension)\s?(?P<ext>\d{1,6})\b)?"
 _PHONE_NANP = re.compile(
     r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])" + _EXTENSION
 )
-_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?![\w-])")
+# At least seven digits, and not a signed quantity: "+12.5%", "+0.12", "+122%" and
+# "+1234 users" were read as phone numbers, digit by digit.
+_PHONE_INTERNATIONAL = re.compile(
+    r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,6}(?![\w%°-]|[.,]\d|\s?%)"
+)
+_PHONE_MIN_DIGITS = 7
 # A national number with its trunk 0, in groups ("020 7946 0958", "0800 123 4567",
 # "07911 123456"): no quantity is written with a leading zero and grouped so.
 _PHONE_TRUNK_ZERO = re.compile(
@@ -46,6 +51,12 @@ def _speak_digit_groups(match: re.Match[str], start: int | str = 0) -> str:
     groups = re.findall(r"\+?\d+", number)
     spoken = ", ".join(("plus " if g.startswith("+") else "") + say.digits(g) for g in groups)
     return spoken + (f", extension {say.digits(extension)}" if extension else "")
+
+
+def _international_number(match: re.Match[str]) -> str:
+    if sum(ch.isdigit() for ch in match[0]) < _PHONE_MIN_DIGITS:
+        return match[0]
+    return _speak_digit_groups(match)
 
 
 def _trunk_zero_number(match: re.Match[str]) -> str:
@@ -95,7 +106,7 @@ def phone_numbers(text: str) -> str:
     Runs before dates and ranges, which would otherwise read "555-123" as a range.
     """
     text = _PHONE_NANP.sub(_speak_digit_groups, text)
-    text = _PHONE_INTERNATIONAL.sub(_speak_digit_groups, text)
+    text = _PHONE_INTERNATIONAL.sub(_international_number, text)
     text = _PHONE_TRUNK_ZERO.sub(_trunk_zero_number, text)
     text = _PHONE_LOCAL.sub(_local_number, text)
     text = _SERVICE_NUMBER.sub(lambda m: m["ctx"] + say.digits(m["n"]), text)

@@ -19,7 +19,10 @@ _SYMBOLS = (
     # "3x faster", "10X the speed", "zoom 4x.": a multiple, before a comparison or at
     # the end; not sizes ("2X shirt"), counts ("2x cables") or models ("7800X3D", "0x").
     (
-        re.compile(rf"(?<![\w.])(?!0[xX])(\d+(?:\.\d+)?)[xX](?=\s+(?:{_COMPARED})\b|[.!?]?$)"),
+        re.compile(
+            r"(?<![\w.])(?<![-+=*/×] )(?<!minus )(?<!plus )(?<!times )"  # not "3 - 2x"
+            rf"(?!0[xX])(\d+(?:\.\d+)?)[xX](?=\s+(?:{_COMPARED})\b|[.!?]?$)"
+        ),
         r"\1 times",
     ),
     (re.compile(r"(?<=\d)\s?‰"), " per mille"),
@@ -31,6 +34,11 @@ _SYMBOLS = (
     (re.compile(r"\*"), ""),
     # (?<!\s): a match starts where its spaces do, never inside them; else each start
     # in a long run of spaces rescans the rest of it (quadratic: minutes for a job).
+    # Code's operators: "x != y" was "x! equals y", the opposite; "a || b" was "a b".
+    (re.compile(r"(?<!\s)\s*(?:!==?|≠)\s*"), " not equal to "),
+    (re.compile(r"(?<!\s)\s*={2,3}\s*"), " equals "),
+    (re.compile(r"(?<!\s)\s*&&\s*"), " and "),
+    (re.compile(r"(?<!\s)\s*\|\|\s*"), " or "),
     (re.compile(r"(?<!\s)\s*&\s*"), " and "),
     (re.compile(r"(?<!\s)\s*=\s*"), " equals "),
     (re.compile(r"(?<!\s)\s*\+\s*"), " plus "),
@@ -109,6 +117,31 @@ def exponents(text: str) -> str:
     text = _CARET_POWER.sub(_power, text)
     text = _SUPERSCRIPT_POWER.sub(_power, text)
     return _FOOTNOTE_MARK.sub("", text)
+
+
+# A minus between terms of algebra, spaced: "2x - 3", "a - b", "(x - 1)", "b^2 - 4ac".
+# espeak says nothing for a spaced hyphen, and the range rule read "^2 - 5x" as "to".
+# A variable is a letter alone or after a coefficient ("x", "2x", "4ac"); one side
+# at least must be one (or a bracket, or a power), so "Part 1 - Intro" stays prose,
+# and never "am"/"pm" ("9 - 5pm" is a range of hours).
+_VARIABLE = r"(?<![\w.])(?:\d+(?:\.\d+)?)?[a-zA-Z]{1,2}(?<![ap]m)(?<!\b[a-zA-Z]{2})\b"
+_TERM_BEFORE = rf"(?:{_VARIABLE}|\)|\^\d+|[²³])"
+_TERM_AFTER = rf"(?:{_VARIABLE}|\((?=\s*[\w-]))"
+_EXPRESSION_MINUS = re.compile(
+    rf"(?P<left>{_TERM_BEFORE}|(?<![\w.])\d+(?:\.\d+)?)\s[-−]\s(?={_TERM_AFTER}|\d)"
+)
+
+
+def _minus(match: re.Match[str]) -> str:
+    left, after = match["left"], match.string[match.end() :]
+    if re.fullmatch(r"\d+(?:\.\d+)?", left) and not re.match(_TERM_AFTER, after):
+        return match[0]  # two numbers: the subtraction and range rules decide
+    return f"{left} minus "
+
+
+def expression_minus(text: str) -> str:
+    """ "y = 2x - 3" -> "y = 2x minus 3", "a - b" -> "a minus b"."""
+    return _EXPRESSION_MINUS.sub(_minus, text)
 
 
 def symbols(text: str) -> str:
