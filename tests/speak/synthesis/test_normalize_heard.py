@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaispeak.speak.synthesis.text import normalize_text, split_segments
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text, split_segments
 
 
 def spoken(text: str) -> str:
@@ -128,3 +128,58 @@ def test_thousands_grouped_by_spaces(text: str, expected: str) -> None:
 )
 def test_a_lap_time_with_fractions_of_a_second(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sales rose +12.5% YoY.", "Sales rose plus twelve point five percent YoY."),
+        ("+122% YoY", "plus one hundred twenty-two percent YoY"),
+        ("+1234 users", "plus one thousand two hundred thirty-four users"),
+        (
+            "Call +44 20 7946 0958.",
+            "Call plus four four, two zero, seven nine four six, zero nine five eight.",
+        ),
+    ],
+)
+def test_a_signed_quantity_is_not_a_phone_number(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x != y", "x not equal to y"),  # was "x! equals y", the opposite
+        ("if a == b", "if a equals b"),
+        ("a && b || c", "a and b or c"),
+        ("y = 2x - 3", "y equals two x minus three"),
+        ("x^2 - 5x + 6 = 0", "x squared minus five x plus six equals zero"),
+        ("b^2 - 4ac", "b squared minus four ac"),
+        ("f(x) = 3 - 2x", "f(x) equals three minus two x"),
+        ("Part 1 - Introduction", "Part one - Introduction"),  # prose keeps its dash
+        ("open 9 - 5pm", "open nine to five PM"),
+    ],
+)
+def test_code_operators_and_algebra_are_said(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure! Your confirmation number: 48213. Anything else?",
+        "The package ZIP code: 90210.",
+        "We are open Monday through Friday: 9-5.",
+    ],
+)
+def test_a_stream_reads_a_number_after_a_clause_mark_as_the_whole_text_does(text: str) -> None:
+    """A stream's first early cut fell at the colon and read "forty-eight thousand...",
+    where the text sent whole read the digits the words before it called for."""
+    whole = " ".join(normalize_text(s.text) for s in split_segments(text))
+    for pieces in (list(text), text.split(" ")):
+        segmenter = IncrementalSegmenter()
+        said = [
+            s for piece in pieces for s in segmenter.feed(piece if len(piece) == 1 else piece + " ")
+        ]
+        said += segmenter.flush()
+        assert " ".join(normalize_text(s.text) for s in said) == whole
