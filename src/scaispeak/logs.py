@@ -52,6 +52,11 @@ class JsonFormatter(logging.Formatter):
 
 
 _CHATTY_AT_INFO = ("alembic.runtime.plugins", "faster_whisper")
+# Loggers that would write what callers send, at any level: httpx names each request's
+# whole URL at info (a webhook's URL keeps its receiver's secret in the path, which the
+# service itself logs only as scheme and host), httpcore its headers at debug, and
+# aiosqlite each statement's parameters at debug (users' text and addresses).
+_TELLING = ("httpx", "httpcore", "aiosqlite")
 
 
 def configure_logging(level: str) -> None:
@@ -66,3 +71,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(chatty).setLevel(
             logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
         )
+    for telling in _TELLING:
+        logging.getLogger(telling).setLevel(logging.WARNING)

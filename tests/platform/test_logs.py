@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+import pytest
+
 from scaispeak.logs import JsonFormatter
 from scaispeak.platform.auth.tokens import mint_api_key
 
@@ -91,3 +93,27 @@ def test_libraries_chatty_at_info_are_kept_to_warnings_unless_debugging() -> Non
         root.setLevel(level)
         for name in ("alembic.runtime.plugins", "faster_whisper"):
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_a_webhooks_url_never_reaches_the_log(
+    level: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """httpx logged each request's whole URL at info: a Slack-style receiver keeps its
+    secret in the path, of which the service itself logs only scheme and host."""
+    import logging
+
+    import httpx
+
+    from scaispeak.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(level)
+        with httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200))) as http:
+            http.post("http://hooks.example/services/T000/B000/PATHSECRET", json={"a": 1})
+    finally:
+        root.handlers[:], level_before = saved
+        root.setLevel(level_before)
+    assert "PATHSECRET" not in capsys.readouterr().err

@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     )
     storage_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="debug, info, warning or error (JSON lines)."
+        "info",
+        description="debug, info, warning or error (JSON lines). At debug the server also "
+        "logs streams' WebSocket text frames (callers' words): not for production.",
     )
     engine_device: Literal["cpu", "cuda", "auto"] | None = Field(
         None, description="Alias of `SCAISPEAK_ENGINES__DEVICE` (the shorter name); wins when set."
