@@ -14,7 +14,7 @@ from scaispeak.platform.db import utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.jobs.retention import expire_results
+from scaispeak.speak.jobs.retention import expire_results, forget_texts
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.support import job_row
@@ -54,6 +54,33 @@ async def test_audio_past_its_retention_is_deleted_and_410(
         kept = await app.client.get(f"/v1/modules/scaispeak/jobs/{recent}/audio", headers=member)
         assert kept.status_code == 200
         assert await expire_results(db, storage, 0) == []  # 0 keeps everything
+
+
+async def test_an_ended_jobs_text_and_webhook_path_go_with_its_retention(
+    tmp_path: Path, database_url: str, engines: EngineRegistry
+) -> None:
+    """A job's text (up to 500,000 characters of a caller's words) and its webhook URL,
+    with a receiver's secret in its path, were kept for good after the audio went."""
+    settings = make_settings(tmp_path, database_url, jobs=JobSettings(result_ttl_s=TTL_S))
+    async with started_app(settings, engines) as app:
+        old, recent = [(await submit(app, text="Private words.")).json()["id"] for _ in range(2)]
+        for job_id in (old, recent):
+            await wait_for(app, job_id, {"succeeded"})
+        hook = "https://hooks.example/services/T000/B000/PATHSECRET"
+        async with app.app.state.platform.db.sessions() as session:
+            await session.execute(update(SynthJob).filter_by(id=old).values(webhook_url=hook))
+            await session.commit()
+        await finished_ago(app, old, TTL_S + 60)
+        await finished_ago(app, recent, TTL_S - 60)
+        db = app.app.state.platform.db
+        assert await forget_texts(db, TTL_S) == 1
+        forgotten, kept = await job_row(app, old), await job_row(app, recent)
+        assert forgotten.text == "" and forgotten.webhook_url == "https://hooks.example/…"
+        assert kept.text == "Private words."
+        assert await forget_texts(db, TTL_S) == 0  # done once
+        member = app.auth(app.tenancy.member_a)
+        listed = await app.client.get(f"/v1/modules/scaispeak/jobs/{old}", headers=member)
+        assert listed.json()["state"] == "succeeded"
 
 
 async def test_audio_deleted_while_its_request_runs_is_410_not_500(

@@ -62,6 +62,13 @@ class SynthJob(Base):
             postgresql_where=text("result_key IS NOT NULL"),
             sqlite_where=text("result_key IS NOT NULL"),
         ),
+        # ...and its text sweep's (retention.forget_texts): only jobs still keeping text.
+        Index(
+            "ix_synth_jobs_text_kept",
+            "finished_at",
+            postgresql_where=text("text <> ''"),
+            sqlite_where=text("text <> ''"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))

@@ -332,7 +332,9 @@ async def _requeue_stuck(db: Database, queue: JobQueue) -> None:
 
 async def _expire_results(db: Database, queue: JobQueue) -> None:
     if queue.runtime is not None:
-        await retention.expire_results(db, queue.runtime.storage, queue.settings.jobs.result_ttl_s)
+        ttl_s = queue.settings.jobs.result_ttl_s
+        await retention.expire_results(db, queue.runtime.storage, ttl_s)
+        await retention.forget_texts(db, ttl_s)
 
 
 async def resume_webhooks(db: Database, queue: JobQueue) -> list[str]:

@@ -1,7 +1,11 @@
-"""Deleting succeeded jobs' audio once it has been kept ``result_ttl_s``.
+"""Deleting succeeded jobs' audio once it has been kept ``result_ttl_s``, and every
+ended job's text and webhook path with it.
 
 Every job's audio would otherwise stay in storage forever. The job's row stays (its
-record, its charge, a ``save_to`` file's reference); only the audio goes. The row is
+record, its charge, a ``save_to`` file's reference); the audio goes, and so do the
+words it said (up to 500,000 characters a job, needed only while it runs) and the path
+of its webhook URL (where receivers keep a secret), of succeeded, failed and cancelled
+jobs alike. The row is
 updated first, conditionally, then the blob deleted: a crash in between never leaves
 a job that points at missing audio, and the update clears the row's
 ``blobs_swept_at``, so a deletion that fails or never runs is done again by the
@@ -19,7 +23,8 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.jobs import leftovers
 from scaispeak.speak.jobs.assembly import delete_all
-from scaispeak.speak.jobs.models import JobState, SynthJob
+from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
+from scaispeak.speak.jobs.webhooks import origin
 
 _log = logging.getLogger(__name__)
 BATCH = 100
@@ -56,3 +61,28 @@ async def expire_results(db: Database, storage: BlobStore, ttl_s: int) -> list[s
     if expired:
         _log.info("deleted the audio of %d jobs past their retention", len(expired))
     return expired
+
+
+FORGET_BATCH = 1000
+
+
+async def forget_texts(db: Database, ttl_s: int) -> int:
+    """Empty the text, and cut the webhook URL to its origin, of jobs that ended more
+    than ``ttl_s`` ago (a webhook still to be delivered keeps its URL); how many."""
+    if ttl_s <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(seconds=ttl_s)
+    due = (
+        select(SynthJob.id, SynthJob.webhook_url, SynthJob.webhook_due_at)
+        .where(SynthJob.state.in_(TERMINAL), SynthJob.finished_at < cutoff, SynthJob.text != "")
+        .limit(FORGET_BATCH)
+    )
+    async with db.sessions() as session:
+        rows = (await session.execute(due)).all()
+        for job_id, url, due_at in rows:
+            kept_url = url if url is None or due_at is not None else origin(url)
+            await session.execute(
+                update(SynthJob).where(SynthJob.id == job_id).values(text="", webhook_url=kept_url)
+            )
+        await session.commit()
+    return len(rows)

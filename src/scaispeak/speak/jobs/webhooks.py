@@ -66,7 +66,7 @@ class Sent(enum.Enum):
     REFUSED = "refused"  # the URL leads to an address webhooks may not reach: never retried
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
     """What a log may say of a webhook URL: its scheme, host and port. Receivers such as
     Slack's carry their secret in the path ("/services/T…/B…/<secret>"), and the log's
     redaction removes only query strings and credentials."""
@@ -87,7 +87,7 @@ async def send(url: str, event: dict[str, Any], secret: str, settings: JobSettin
         try:
             delivered = await _post_once(client, url, body, secret, policy, settings)
         except WebhookUrlRefused as exc:
-            _log.warning("webhook %s not delivered: %s", _origin(url), exc.detail)
+            _log.warning("webhook %s not delivered: %s", origin(url), exc.detail)
             return Sent.REFUSED
     return Sent.DELIVERED if delivered else Sent.FAILED
 
@@ -104,7 +104,7 @@ async def _post_once(
     try:
         target = await destination(url, policy, settings.webhook_timeout_s)
     except (OSError, TimeoutError) as exc:
-        _log.warning("webhook %s: host did not resolve: %r", _origin(url), exc)
+        _log.warning("webhook %s: host did not resolve: %r", origin(url), exc)
         return False
     headers = {
         **target.headers,
@@ -117,10 +117,10 @@ async def _post_once(
         async with asyncio.timeout(settings.webhook_timeout_s):
             status = await _status_of_post(client, target, body, headers)
     except (httpx.HTTPError, TimeoutError) as exc:
-        _log.warning("webhook %s failed: %s: %s", _origin(url), type(exc).__name__, exc)
+        _log.warning("webhook %s failed: %s: %s", origin(url), type(exc).__name__, exc)
         return False
     if not 200 <= status < 300:
-        _log.warning("webhook %s answered %s", _origin(url), status)
+        _log.warning("webhook %s answered %s", origin(url), status)
     return 200 <= status < 300
 
 
