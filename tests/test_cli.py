@@ -427,3 +427,21 @@ def test_issue_key_for_a_tenant_name_two_tenants_share_asks_for_an_id(
     asyncio.run(_same_email_in_another_tenant(tmp_path, "m@x.com", "acme"))
     with pytest.raises(SystemExit, match=r"^error: conflict: 2 tenants named 'acme' .*by id"):
         main([*data, "admin", "issue-key", "--email", "m@x.com", "--tenant", "acme"])
+
+
+def test_a_data_dir_the_service_makes_is_its_owners_alone(tmp_path: Path) -> None:
+    """It was made world-readable (umask 022): voices' reference recordings, jobs' audio
+    and the database, where only the signing key was kept from other local users."""
+    data_dir = tmp_path / "deep" / "data"
+    made = Settings(data_dir=data_dir).make_data_dir()
+    assert made == data_dir and (data_dir.stat().st_mode & 0o777) == 0o700
+    chosen = tmp_path / "chosen"
+    chosen.mkdir(mode=0o750)
+    Settings(data_dir=chosen).make_data_dir()  # an operator's own directory is left as it is
+    assert (chosen.stat().st_mode & 0o777) == 0o750 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

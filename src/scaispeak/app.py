@@ -66,7 +66,7 @@ def create_app(
     `serve --no-worker` (with Redis, jobs then run only in `scaispeak worker`).
     """
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     registry = CollectorRegistry()
     db = open_database(settings)
     storage = open_blob_store(settings)

@@ -217,7 +217,7 @@ async def _check_dependencies(settings: Settings) -> None:
     from scaispeak.platform.readiness import check_dependencies
     from scaispeak.platform.storage import open_blob_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     db = Database(settings.resolved_database_url)  # the app's open_database warns, once
     try:
         await check_dependencies(db, open_blob_store(settings), settings.redis_url)
@@ -363,7 +363,7 @@ def _make_embedded_database_dir(settings: Settings) -> None:
     """The embedded database's file needs its folder; a PostgreSQL deployment's migrate
     and bootstrap, which keep nothing on local disk, leave no empty ``./data`` behind."""
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.make_data_dir()
 
 
 def _require_database(settings: Settings) -> None:

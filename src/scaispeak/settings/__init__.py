@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
+    def make_data_dir(self) -> Path:
+        """The data directory, made readable by its owner only when this makes it: it
+        holds voices' reference recordings, jobs' audio and the embedded database."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        return self.data_dir
+
     def resolved_secret_key(self) -> str:
         """The token-signing key: configured, or generated once and kept on disk.
 
@@ -186,7 +193,7 @@ class Settings(BaseSettings):
             )
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self.make_data_dir()
             # Written whole, readable by its owner only, then linked into place: never
             # readable by others, and never read half-written by a process starting
             # alongside (the link fails if that one was first; its key stands).

@@ -91,7 +91,7 @@ async def run_worker(settings: Settings, ops_address: tuple[str, int] | None = N
             "`scaispeak worker` needs SCAISPEAK_REDIS_URL (embedded mode runs jobs in serve)"
         )
     settings.resolved_secret_key()  # refuses a missing key before any work
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
