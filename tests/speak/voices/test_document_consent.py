@@ -70,6 +70,13 @@ async def test_rejected_document_purges_the_reference(voice_app: VoiceApp, clips
     )
     assert rejected.status_code == 200 and rejected.json()["status"] == "failed"
     assert not await voice_app.storage.exists(blobs.reference_key(voice["id"]))
+    # The signed document went too (no voice was made; its SHA-256 is in the trail):
+    # it stayed in storage and readable after the voice was deleted (helper-79).
+    document = await voice_app.client.get(
+        f"{VOICES}/{voice['id']}/consent/document", headers=auth(t.superadmin)
+    )
+    assert_problem(document, 404, "not_found")
+    assert not await voice_app.storage.exists(blobs.consent_document_key(voice["id"]))
 
 
 async def test_only_admins_submit_and_only_superadmins_decide(

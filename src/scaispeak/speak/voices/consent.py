@@ -266,9 +266,15 @@ async def decide_document(
         pending = (VoiceStatus.pending,)
         await mark_for_rebuild(session, voice, "building the voice", from_states=pending)
     else:
-        purged = [voice.reference_blob]
+        # No voice was made: the signed document (a person's name and signature) goes
+        # with the reference audio; the trail keeps its SHA-256. A voice that was used
+        # keeps its document as evidence after a revocation.
+        purged = [voice.reference_blob, consent.document_blob]
         voice.status, voice.status_reason = VoiceStatus.failed, f"consent rejected: {note}"[:500]
         voice.reference_blob = None
+        await session.execute(
+            update(Consent).where(Consent.id == consent.id).values(document_blob=None)
+        )
     await audit.append(
         session,
         audit.chain_for(voice.tenant_id),
