@@ -183,3 +183,29 @@ def test_a_stream_reads_a_number_after_a_clause_mark_as_the_whole_text_does(text
         ]
         said += segmenter.flush()
         assert " ".join(normalize_text(s.text) for s in said) == whole
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Take exit 27B.", "Take exit twenty-seven B."),  # was "twenty-seven billion"
+        ("Bus 42B", "Bus forty-two B"),
+        ("in late 2024", "in late twenty twenty-four"),
+        ("by mid-2025", "by mid twenty twenty-five"),
+        ("pre-2020 levels", "pre twenty twenty levels"),
+        ("2 ½ cups", "two and a half cups"),  # "two a half"
+        ("1½ cups", "one and a half cups"),
+        ("Use ⌥⌘I or ⌘K", "Use Option Command I or Command K"),  # the keys were dropped
+        ("Press ⌫ to delete, ⏎ to confirm.", "Press Delete to delete, Return to confirm."),
+    ],
+)
+def test_places_years_fractions_and_keys_of_chat_answers(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_a_list_numbered_with_keycaps_keeps_each_number_with_its_item() -> None:
+    """The digit stayed behind with no pause: "must watch two Shogun"."""
+    said = spoken("Top 3 picks:\n1️⃣ The Bear, must watch\n2️⃣ Shogun, great\n3️⃣ Fallout")
+    assert (
+        said == "Top three picks: | one, The Bear, must watch | two, Shogun, great, three, Fallout"
+    )

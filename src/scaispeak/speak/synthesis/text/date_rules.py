@@ -316,8 +316,9 @@ _YEAR_IN_CONTEXT = re.compile(
     rf"(?P<ctx>\b(?i:(?:year|quarter|period|season|term|semester)[\s-](?:ending|ended"
     rf"|starting|beginning|end)|in|since|by|from|until|till|to|through|before|after|during|circa"
     rf"|around|of|year|founded|established|est\.|born|built|released|published|launched"
-    rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of)"
-    rf"|©)\s*{_YEAR}\b(?![.,:]\d)"
+    rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of"
+    rf"|early|late|mid|pre|post)"  # "in late 2024", "mid-2025", "pre-2020 levels"
+    rf"|©)[\s-]*{_YEAR}\b(?![.,:]\d)"
 )
 # "a 1967 Mustang", "the 2024 Olympics": a year names the model or the event after it;
 # "the 2024 election", "a 2019 report": one thing of that year, for years up to 2039 (a

@@ -67,9 +67,14 @@ def control_characters(text: str) -> str:
     return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
+# A list numbered with keycap emoji ("1️⃣ The Bear"): a numbered item like "1. The Bear".
+_KEYCAP_ITEM = re.compile(r"^(?P<lead>[^\S\n]*)(?P<n>\d)\ufe0f?\u20e3[^\S\n]*", re.MULTILINE)
+
+
 def markup(text: str) -> str:
     """Drop Markdown that LLMs emit (`code`, **bold**, ~~struck~~, # headings, bullets,
     task boxes, code fences, citation markers, [label](url))."""
+    text = _KEYCAP_ITEM.sub(lambda m: f"{m['lead']}{m['n']}. ", text)
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)
     text = _BEFORE_LIST_ITEM.sub(",", text)
@@ -96,9 +101,24 @@ _MARKS = re.compile("(?P<mark>[\u2713\u2714\u2717\u2718])(?![\ufe0f\u20e3])")
 _MARK_NAMES = {"\u2713": "check", "\u2714": "check", "\u2717": "cross", "\u2718": "cross"}
 
 
+# Keyboard keys sit in the same range and are words in instructions ("press ⌘K").
+_KEYS = re.compile("[\u2318\u2325\u21e7\u2303\u232b\u23ce\u238b](?![\ufe0f\u20e3])")
+_KEY_NAMES = {
+    "⌘": "Command",
+    "⌥": "Option",
+    "⇧": "Shift",
+    "⌃": "Control",
+    "⌫": "Delete",
+    "⏎": "Return",
+    "⎋": "Escape",
+}
+
+
 def pictographs(text: str) -> str:
     """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY";
-    a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross"."""
+    a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross";
+    ⌘, ⌥, ⇧ and the like -> the key's name."""
+    text = _KEYS.sub(lambda m: f" {_KEY_NAMES[m[0]]} ", text)
     text = _HEART_AS_VERB.sub("love", text)
     text = _ACCIDENTALS.sub(lambda m: _ACCIDENTAL_NAMES[m[1]], text)
     text = _MARKS.sub(lambda m: f" {_MARK_NAMES[m['mark']]} ", text)

@@ -31,7 +31,7 @@ _MILLIONS_OF = re.compile(
 # "Apartment 4B", "gate 12B", "seat 3M": a letter after a number that names a place.
 _PLACE_BEFORE = re.compile(
     r"(?i:apartment|apt\.?|unit|suite|room|gate|seat|row|platform|flat|building|terminal"
-    r"|block|level|floor)\s?$"
+    r"|block|level|floor|exit|bus|route|pier|stop|bay|dock|locker|stand|lane|track|hangar)\s?$"
 )
 
 

@@ -70,7 +70,7 @@ def foreign_scripts(text: str) -> str:
 # was "letter F F 4 8, ..."): fullwidth ASCII, mathematical bold and italic letters,
 # Roman numerals as one character ("Ⅻ"), circled and parenthesised numbers, sub- and
 # superscript-free forms of ℃ and ℉, the fraction slash. Superscripts are left to the
-# exponent and unit rules; "½" to the fractions.
+# exponent and unit rules.
 _COMPATIBILITY_FORMS = re.compile(
     "[\uff01-\uff5e\u3000\U0001d400-\U0001d7ff\u2160-\u2188\u2460-\u24ff"
     "\u2080-\u2089\u2103\u2109\u2044]+"
@@ -82,9 +82,21 @@ def _folded(run: str) -> str:
     return unicodedata.normalize("NFKC", run)
 
 
+# "2 ½ cups", "1½": a whole number and a vulgar fraction, read as "two and a half".
+_VULGAR_FRACTION = re.compile(
+    r"(?P<whole>\d)?[^\S\n]?(?P<fraction>[\u00bc-\u00be\u2150-\u215e])(?!-\w)"
+)
+
+
+def _fraction(match: re.Match[str]) -> str:
+    written = unicodedata.normalize("NFKC", match["fraction"]).replace("\u2044", "/")
+    return f"{match['whole']} {written}" if match["whole"] else written
+
+
 def compatibility_forms(text: str) -> str:
     """ "ｈｅｌｌｏ" -> "hello", "𝐛𝐨𝐥𝐝" -> "bold", "Ⅻ" -> "XII", "①" -> "1", "20℃" ->
-    "20°C", "H₂O" -> "H2O", "1⁄2" -> "1/2"."""
+    "20°C", "H₂O" -> "H2O", "1⁄2" -> "1/2", "2½" -> "2 1/2"."""
+    text = _VULGAR_FRACTION.sub(_fraction, text)
     return _COMPATIBILITY_FORMS.sub(lambda m: _folded(m[0]), text)
 
 
