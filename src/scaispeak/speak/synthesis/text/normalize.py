@@ -101,24 +101,9 @@ _MARKS = re.compile("(?P<mark>[\u2713\u2714\u2717\u2718])(?![\ufe0f\u20e3])")
 _MARK_NAMES = {"\u2713": "check", "\u2714": "check", "\u2717": "cross", "\u2718": "cross"}
 
 
-# Keyboard keys sit in the same range and are words in instructions ("press ⌘K").
-_KEYS = re.compile("[\u2318\u2325\u21e7\u2303\u232b\u23ce\u238b](?![\ufe0f\u20e3])")
-_KEY_NAMES = {
-    "⌘": "Command",
-    "⌥": "Option",
-    "⇧": "Shift",
-    "⌃": "Control",
-    "⌫": "Delete",
-    "⏎": "Return",
-    "⎋": "Escape",
-}
-
-
 def pictographs(text: str) -> str:
     """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY";
-    a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross";
-    ⌘, ⌥, ⇧ and the like -> the key's name."""
-    text = _KEYS.sub(lambda m: f" {_KEY_NAMES[m[0]]} ", text)
+    a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross"."""
     text = _HEART_AS_VERB.sub("love", text)
     text = _ACCIDENTALS.sub(lambda m: _ACCIDENTAL_NAMES[m[1]], text)
     text = _MARKS.sub(lambda m: f" {_MARK_NAMES[m['mark']]} ", text)
@@ -360,6 +345,7 @@ RULES: tuple[Rule, ...] = (
     control_characters,  # first: no engine takes them, and no rule expects them
     compatibility_forms,  # early: "ｈｅｌｌｏ", "５０％" must meet every rule as plain text
     markup,  # Markdown symbols must not be spoken or confuse later patterns
+    symbol_rules.keyboard_keys,  # before pictographs, whose range holds "⌘" and "⏎"
     pictographs,  # early: an emoji between digits or words must not join or split them
     foreign_scripts,  # early: a letter of a script espeak names must not reach a rule
     unnamed_letters,  # before acronyms and words are read

@@ -144,6 +144,24 @@ def expression_minus(text: str) -> str:
     return _EXPRESSION_MINUS.sub(_minus, text)
 
 
+# Keyboard keys sit in the emoji range and are words in instructions ("press ⌘K").
+_KEYS = re.compile("[\u2318\u2325\u21e7\u2303\u232b\u23ce\u238b](?![\ufe0f\u20e3])")
+_KEY_NAMES = {
+    "⌘": "Command",
+    "⌥": "Option",
+    "⇧": "Shift",
+    "⌃": "Control",
+    "⌫": "Delete",
+    "⏎": "Return",
+    "⎋": "Escape",
+}
+
+
+def keyboard_keys(text: str) -> str:
+    """⌘, ⌥, ⇧, ⌃, ⌫, ⏎, ⎋ -> the key's name: "⌘K" -> "Command K"."""
+    return _KEYS.sub(lambda m: f" {_KEY_NAMES[m[0]]} ", text)
+
+
 def symbols(text: str) -> str:
     """&, =, +, @, #5, ~5, °, arithmetic * × x, 1920x1080, 3x, w/, w/o, N/A ->
     words; stray * (emphasis) removed."""
