@@ -209,3 +209,41 @@ def test_a_list_numbered_with_keycaps_keeps_each_number_with_its_item() -> None:
     assert (
         said == "Top three picks: | one, The Bear, must watch | two, Shogun, great, three, Fallout"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            r"$$x = \frac{-b \pm \sqrt{b^2 - 4ac}}{2a}$$",
+            "x equals minus b plus or minus the square root of b squared minus four ac over two a",
+        ),
+        (r"Solve $x = 2$ now.", "Solve x equals two now."),
+        (r"\(a^2 + b^2 = c^2\)", "a squared plus b squared equals c squared"),
+        (r"$\alpha \geq \beta$", "alpha greater than or equal to beta"),
+        (r"where $x_{2}$ is a root", "where x sub two is a root"),
+        (r"$\sum_{i=1}^{n} i$", "the sum from i equals one to n of i"),
+        ("It costs $5 and $10.", "It costs five dollars and ten dollars."),  # money stays
+    ],
+)
+def test_latex_is_read_as_mathematics_not_markup(text: str, expected: str) -> None:
+    """espeak read "dollar dollar x equals backslash frac..."."""
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Use #FF5733 here.", "Use hex F F five seven three three here."),
+        ("commit a1b2c3d fixed it", "commit A one B two C three D fixed it"),
+        (
+            "id 550e8400-e29b-41d4-a716-446655440000",
+            "id five five zero E eight four zero zero E two nine B four one D four A seven one"
+            " six four four six six five five four four zero zero zero zero",
+        ),
+        ("issue #123", "issue number one hundred twenty-three"),
+    ],
+)
+def test_hexadecimal_codes_are_spelled(text: str, expected: str) -> None:
+    """ "#FF5733" was "#FF five thousand seven hundred thirty-three"."""
+    assert normalize_text(text) == expected

@@ -15,9 +15,9 @@ import unicodedata
 from collections.abc import Callable
 
 from scaispeak.speak.synthesis.text import date_rules as dates
+from scaispeak.speak.synthesis.text import latex_rules, symbol_rules
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
-from scaispeak.speak.synthesis.text import symbol_rules
 from scaispeak.speak.synthesis.text import unit_rules as units
 from scaispeak.speak.synthesis.text.boundaries import (
     keeps_final_period,
@@ -344,6 +344,7 @@ def whitespace(text: str) -> str:
 RULES: tuple[Rule, ...] = (
     control_characters,  # first: no engine takes them, and no rule expects them
     compatibility_forms,  # early: "ｈｅｌｌｏ", "５０％" must meet every rule as plain text
+    latex_rules.latex,  # before markup ("x_1") and money take its "$" and "_"
     markup,  # Markdown symbols must not be spoken or confuse later patterns
     symbol_rules.keyboard_keys,  # before pictographs, whose range holds "⌘" and "⏎"
     pictographs,  # early: an emoji between digits or words must not join or split them
@@ -351,6 +352,7 @@ RULES: tuple[Rule, ...] = (
     unnamed_letters,  # before acronyms and words are read
     emails,  # before urls (the domain would be taken as a bare URL) and symbols (@)
     urls,  # before anything that reads dots, slashes, digits or symbols
+    symbol_rules.hex_codes,  # after urls (which may hold them); before numbers take digits
     symbol_rules.comparisons,  # before money and ranges make words of what a sign compares
     phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from scaispeak.speak.synthesis.text import verbalize as say
+
 _COMPARED = (
     "faster|slower|more|less|better|worse|bigger|smaller|cheaper|higher|lower|longer"
     "|shorter|stronger|larger|quicker|as|the|speed|zoom|magnification|return|returns"
@@ -155,6 +157,29 @@ _KEY_NAMES = {
     "⏎": "Return",
     "⎋": "Escape",
 }
+
+
+# Hexadecimal written for machines: a colour ("#FF5733"), a UUID, a hash or a commit id
+# of 7 characters or more. Read as numbers, they came out half thousands, half letters
+# ("#FF five thousand seven hundred thirty-three"): each character is said alone.
+_HEX_COLOUR = re.compile(
+    r"(?<![\w&])#(?=[0-9a-fA-F]{0,5}[a-fA-F])([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"
+)
+_HEX_CODE = re.compile(
+    r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"  # a UUID
+    r"|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}\b",  # a hash or commit, lowercase
+    re.IGNORECASE,
+)
+
+
+def _spelled(code: str) -> str:
+    return " ".join(say.digits(ch) if ch.isdigit() else ch.upper() for ch in code if ch != "-")
+
+
+def hex_codes(text: str) -> str:
+    """ "#FF5733" -> "hex F F five seven three three"; a UUID or "a1b2c3d" spelled."""
+    text = _HEX_COLOUR.sub(lambda m: f"hex {_spelled(m[1])}", text)
+    return _HEX_CODE.sub(lambda m: _spelled(m[0]), text)
 
 
 def keyboard_keys(text: str) -> str:
