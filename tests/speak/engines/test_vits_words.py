@@ -84,7 +84,9 @@ def test_words_that_cannot_be_lined_up_give_none() -> None:
     assert align_words(["one"], [], lambda w: 3) is None
 
 
-def test_espeak_failing_while_placing_gives_none_not_an_error() -> None:
+def test_espeak_failing_while_placing_gives_none_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     phonemes = list("aɪ")
 
     def broken(word: str) -> int:
@@ -92,6 +94,8 @@ def test_espeak_failing_while_placing_gives_none_not_an_error() -> None:
 
     sentences = [(phonemes, frames_for(phonemes))]
     assert place_words("I", sentences, ID_MAP, broken, 0.01) is None
+    # The warning names the segment's size, not the caller's words (helper-79).
+    assert "1-word segment" in caplog.text and "'I'" not in caplog.text
     assert place_words("I", sentences, ID_MAP, lambda w: 2, 0.01) == ((0.02, 0.06),)
 
 

@@ -62,7 +62,10 @@ def place_words(
     try:
         frames = align_words(text.split(), words, phonemes_of)
     except Exception:  # espeak can raise anything; the audio stands, the caller estimates
-        _log.warning("could not place the words of %r", text[:80], exc_info=True)
+        # The caller's words are not logged: their count says enough to find the case.
+        _log.warning(
+            "could not place the words of a %d-word segment", len(text.split()), exc_info=True
+        )
         return None
     if frames is None:
         return None
