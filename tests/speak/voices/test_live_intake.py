@@ -331,3 +331,25 @@ async def test_every_judged_take_is_an_audit_entry_failed_ones_too(
     take = json.loads(rows[0][0])
     assert (take["step"], take["passed"], take["live"]) == ("consent", False, True)
     assert take["challenge_id"].startswith("chl") and len(take["clip_sha256"]) == 64
+
+
+async def test_a_failed_readings_words_are_not_kept_in_the_audit_chain(
+    live_server: tuple[ServerThread, str], clips: Clips, tmp_path: Path
+) -> None:
+    """A failed take may be anything said near the microphone; the chain, never deleted,
+    kept its transcript (helper-79). It keeps a fingerprint and the scores; the caller's
+    own result still shows what was heard."""
+    server, key = live_server
+    async with intake(server, key) as ws:
+        await started(ws, clips.rate)
+        await send_audio(ws, s16(clips.reference))  # speech, but not the consent statement
+        result = await receive(ws)
+    assert result["passed"] is False and result["report"]["statement"]["passed"] is False
+    assert result["report"]["statement"]["transcript"]
+    with contextlib.closing(sqlite3.connect(database_of(tmp_path))) as db:
+        [(details,)] = db.execute(
+            "SELECT details FROM voice_audit WHERE action = 'intake_live_take'"
+        ).fetchall()
+    kept = json.loads(details)["report"]["statement"]
+    assert "transcript" not in kept and len(kept["transcript_sha256"]) == 64
+    assert kept["char_error"] == result["report"]["statement"]["char_error"]

@@ -204,7 +204,7 @@ class LiveIntake:
         are), with a separate entry when it carries our watermark or was made here."""
         assert self.challenge is not None
         details = {"challenge_id": self.challenge.id, "live": True}
-        take = {**details, "step": step.value, "passed": passed, "report": report}
+        take = {**details, "step": step.value, "passed": passed, "report": _kept(report)}
         if clip.audio is not None:
             take["clip_sha256"] = audit.fingerprint(clip.audio.pcm.tobytes())
         async with self.sessions() as session:
@@ -266,6 +266,20 @@ class LiveIntake:
             "hint": hint,
             "challenge_id": self.challenge.id,
         }
+
+
+def _kept(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as the audit chain keeps it, for good: a reading that failed may be
+    anything said near the microphone ("...my biopsy result..."), so of it the chain
+    keeps a fingerprint and the scores, not the words. A passed reading is the consent
+    statement itself, kept as evidence."""
+    statement = report.get("statement")
+    if not statement or statement.get("passed"):
+        return report
+    heard = str(statement.get("transcript", ""))
+    kept = {k: v for k, v in statement.items() if k != "transcript"}
+    kept["transcript_sha256"] = audit.fingerprint(heard.encode())
+    return {**report, "statement": kept}
 
 
 def _outcome(match: StatementMatch | SpeakerMatch | None) -> dict[str, Any] | None:
