@@ -247,3 +247,21 @@ def test_latex_is_read_as_mathematics_not_markup(text: str, expected: str) -> No
 def test_hexadecimal_codes_are_spelled(text: str, expected: str) -> None:
     """ "#FF5733" was "#FF five thousand seven hundred thirty-three"."""
     assert normalize_text(text) == expected
+
+
+def test_a_markdown_table_is_read_row_by_row() -> None:
+    """Its pipes were dropped and every cell ran into the next, the rule line read as
+    "colon colon", and a long table was cut mid-row."""
+    table = (
+        "Your budget:\n\n| Category | Amount | % of income |\n|---|---:|:---:|\n"
+        "| Rent | $1,850 | 37% |\n| Groceries | $600 | 12% |\n\nLet me know."
+    )
+    said = [s for s in spoken(table).split(" | ") if s]
+    assert said == [
+        "Your budget:",
+        "Category, Amount, percent of income.",
+        "Rent, one thousand eight hundred fifty dollars, thirty-seven percent.",
+        "Groceries, six hundred dollars, twelve percent.",
+        "Let me know.",
+    ]
+    assert normalize_text("a || b and x | y") == "a or b and x | y"  # not a table

@@ -69,7 +69,7 @@ _TOKEN_BEFORE = re.compile(r"[^\s\"'“‘(\[]*$")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
 _WHITESPACE = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
-_BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s|\d\ufe0f?\u20e3")
+_BULLET = re.compile(r"(?:[-*•]|\d{1,2}[.)])\s|\d\ufe0f?\u20e3|\|")  # "|": a table's row
 _LIST_NUMBER = re.compile(r"[^\S\n]*\d{1,2}")
 
 _CLAUSE_PUNCTUATION = re.compile(

@@ -71,9 +71,26 @@ def control_characters(text: str) -> str:
 _KEYCAP_ITEM = re.compile(r"^(?P<lead>[^\S\n]*)(?P<n>\d)\ufe0f?\u20e3[^\S\n]*", re.MULTILINE)
 
 
+# A Markdown table: its rule line ("|---|:--:|") goes; each row is read as a sentence
+# of its cells ("| Rent | $1,850 |" -> "Rent, $1,850."), where the pipes alone left one
+# breathless run of every cell.
+_TABLE_RULE = re.compile(
+    r"^[^\S\n]*\|?(?:[^\S\n]*:?-{3,}:?[^\S\n]*\|)+[^\S\n]*:?-*:?[^\S\n]*$", re.MULTILINE
+)
+_TABLE_ROW = re.compile(r"^[^\S\n]*\|(?P<cells>[^\n]*?)\|?[^\S\n]*$", re.MULTILINE)
+
+
+def _table_row(match: re.Match[str]) -> str:
+    cells = [cell.strip() for cell in match["cells"].split("|") if cell.strip()]
+    row = ", ".join(cells)
+    return row + ("" if not row or row[-1] in ".?!" else ".")
+
+
 def markup(text: str) -> str:
     """Drop Markdown that LLMs emit (`code`, **bold**, ~~struck~~, # headings, bullets,
-    task boxes, code fences, citation markers, [label](url))."""
+    task boxes, code fences, citation markers, [label](url), tables' pipes)."""
+    if "|" in text:
+        text = _TABLE_ROW.sub(_table_row, _TABLE_RULE.sub("", text))
     text = _KEYCAP_ITEM.sub(lambda m: f"{m['lead']}{m['n']}. ", text)
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)

@@ -29,7 +29,7 @@ from scaispeak.speak.synthesis.text.boundaries import (
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
 # A Markdown heading, list item, quote or code fence: its line break is kept in the
 # segment, since the normaliser's Markdown rules find these marks only at a line's start.
-_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-]|\d{1,2}[.)])\s|```|~~~|\d\ufe0f?\u20e3")
+_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-]|\d{1,2}[.)])\s|```|~~~|\d\ufe0f?\u20e3|\|")
 
 
 @dataclass(frozen=True)
