@@ -13,7 +13,7 @@ from sqlalchemy import update
 from scaispeak.platform.db import utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.engines.registry import EngineRegistry
-from scaispeak.speak.jobs.models import SynthJob
+from scaispeak.speak.jobs.models import JobState, SynthJob
 from scaispeak.speak.jobs.retention import expire_results, forget_texts
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
@@ -126,3 +126,39 @@ async def test_audio_missing_from_storage_within_its_retention_is_not_called_exp
     )
     assert_problem(audio, 500, "audio_missing")
     assert "is not in storage" in caplog.text
+
+
+async def test_a_finished_jobs_audio_and_text_can_be_deleted_before_its_retention(
+    sqlite_app: LiveApp,
+) -> None:
+    """Nobody could erase a job's audio sooner, its speaker included after a revocation
+    (helper-79): DELETE on a finished job only answered it unchanged."""
+    app = sqlite_app
+    member, other = app.auth(app.tenancy.member_a), app.auth(app.tenancy.member_b)
+    job_id = (await submit(app, text="Erase me soon.")).json()["id"]
+    url = f"/v1/modules/scaispeak/jobs/{job_id}/audio"
+    await wait_for(app, job_id, {"succeeded"})
+    key = (await job_row(app, job_id)).result_key
+    storage = app.app.state.platform.storage
+    assert key is not None and await storage.exists(key)
+    assert_problem(await app.client.delete(url, headers=other), 404, "not_found")
+    erased = await app.client.delete(url, headers=member)
+    assert erased.status_code == 200 and erased.json()["audio_expired"] is True
+    assert not await storage.exists(key)
+    assert (await job_row(app, job_id)).text == ""
+    assert_problem(await app.client.get(url, headers=member), 410, "audio_expired")
+    again = await app.client.delete(url, headers=member)
+    assert again.status_code == 200  # already gone: nothing to do
+
+
+async def test_a_running_jobs_audio_cannot_be_deleted(sqlite_app: LiveApp) -> None:
+    app = sqlite_app
+    job_id = (await submit(app, text="Still at work.")).json()["id"]
+    await wait_for(app, job_id, {"succeeded"})
+    async with app.app.state.platform.db.sessions() as session:  # as if still at work
+        await session.execute(update(SynthJob).filter_by(id=job_id).values(state=JobState.running))
+        await session.commit()
+    url = f"/v1/modules/scaispeak/jobs/{job_id}/audio"
+    refused = await app.client.delete(url, headers=app.auth(app.tenancy.member_a))
+    assert_problem(refused, 409, "job_not_finished")
+    assert (await job_row(app, job_id)).result_key is not None

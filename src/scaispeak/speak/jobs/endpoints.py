@@ -22,7 +22,7 @@ from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_cont
 from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
 from scaispeak.platform.storage.base import BlobNotFound
-from scaispeak.speak.jobs import service
+from scaispeak.speak.jobs import retention, service
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
 from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, webhook_secret
@@ -124,6 +124,21 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
     """The finished audio; honours a single ``Range`` (206), ``If-Range`` and
     ``If-None-Match`` (a job's audio never changes: its ETag is the job's id)."""
     return await _audio_answer(request, session, caller, job_id, blob_response)
+
+
+@router.delete("/{job_id}/audio")
+async def delete_job_audio(
+    request: Request, session: Session, caller: Caller, job_id: str
+) -> JobOut:
+    """Delete a finished job's audio and text now, before its retention ends (the job's
+    record stays, ``audio_expired``); 409 while the job is queued or running."""
+    job = await service.get_job(session, caller, job_id)
+    if job.state not in TERMINAL:
+        raise _not_finished(job)
+    if job.result_key is not None:
+        storage = platform_context(request).storage
+        await retention.delete_audio(session, storage, job.id, job.result_key, text_too=True)
+    return job_out(await service.get_job(session, caller, job_id))
 
 
 @router.head("/{job_id}/audio", response_class=Response, responses=_AUDIO_RESPONSES)

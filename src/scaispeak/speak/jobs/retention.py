@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.platform.storage.base import BlobStore
@@ -48,19 +49,30 @@ async def expire_results(db: Database, storage: BlobStore, ttl_s: int) -> list[s
     expired = []
     async with db.sessions() as session:
         for job_id, key in (await session.execute(due)).all():
-            cleared = await session.execute(
-                update(SynthJob)
-                .where(SynthJob.id == job_id, SynthJob.result_key == key)
-                .values(result_key=None, blobs_swept_at=None)
-            )
-            await session.commit()
-            if cleared.rowcount == 1 and key:  # type: ignore[attr-defined]
+            if key and await delete_audio(session, storage, job_id, key):
                 expired.append(job_id)
-                if await delete_all(storage, job_id, [key]):
-                    await leftovers.mark_swept(session, job_id)
     if expired:
         _log.info("deleted the audio of %d jobs past their retention", len(expired))
     return expired
+
+
+async def delete_audio(
+    session: AsyncSession, storage: BlobStore, job_id: str, key: str, *, text_too: bool = False
+) -> bool:
+    """Take the audio ``key`` off job ``job_id`` (and its text, with ``text_too``), then
+    delete it from storage; False when the job no longer pointed at it."""
+    values: dict[str, object] = {"result_key": None, "blobs_swept_at": None}
+    if text_too:
+        values["text"] = ""
+    cleared = await session.execute(
+        update(SynthJob).where(SynthJob.id == job_id, SynthJob.result_key == key).values(values)
+    )
+    await session.commit()
+    if cleared.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if await delete_all(storage, job_id, [key]):
+        await leftovers.mark_swept(session, job_id)
+    return True
 
 
 FORGET_BATCH = 1000
