@@ -265,3 +265,19 @@ def test_a_markdown_table_is_read_row_by_row() -> None:
         "Let me know.",
     ]
     assert normalize_text("a || b and x | y") == "a or b and x | y"  # not a table
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9.81 m/s²", "nine point eight one meters per second squared"),  # "M slash S"
+        ("200 nm", "two hundred nanometers"),
+        ("70 μm", "seventy micrometers"),
+        ("4.2 s", "four point two seconds"),
+        ("12 V and 100 W", "twelve volts and one hundred watts"),
+        ("10 mg/kg", "ten milligrams per kilogram"),
+        ("the 1990s", "the nineteen nineties"),  # a letter unit only after a space
+    ],
+)
+def test_units_of_science_answers(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

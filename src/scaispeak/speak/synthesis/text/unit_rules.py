@@ -83,6 +83,24 @@ _UNITS: dict[str, tuple[str, str]] = {
     "kcal": ("kilocalorie", "kilocalories"),
     "mAh": ("milliamp hour", "milliamp hours"),
     "MW": ("megawatt", "megawatts"),
+    # Science and electronics in answers ("9.81 m/s²", "200 nm", "12 V"): spelled too.
+    "m/s²": ("meter per second squared", "meters per second squared"),
+    "m/s": ("meter per second", "meters per second"),
+    "km/s": ("kilometer per second", "kilometers per second"),
+    "mg/kg": ("milligram per kilogram", "milligrams per kilogram"),
+    "nm": ("nanometer", "nanometers"),
+    "μm": ("micrometer", "micrometers"),
+    "µm": ("micrometer", "micrometers"),
+    "μs": ("microsecond", "microseconds"),
+    "µs": ("microsecond", "microseconds"),
+    "ns": ("nanosecond", "nanoseconds"),
+    "s": ("second", "seconds"),
+    "V": ("volt", "volts"),
+    "mV": ("millivolt", "millivolts"),
+    "kV": ("kilovolt", "kilovolts"),
+    "W": ("watt", "watts"),
+    "mW": ("milliwatt", "milliwatts"),
+    "mA": ("milliamp", "milliamps"),
     "°C": ("degree Celsius", "degrees Celsius"),
     "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
     "°": ("degree", "degrees"),
@@ -126,7 +144,13 @@ _SPAN_UNITS = {"h": "hour", "hr": "hour", "hrs": "hour", "min": "minute", "mins"
 _SPAN_UNITS |= {"yr": "year", "yrs": "year", "wk": "week", "wks": "week"}
 
 
+# Letters that are units only after a space: "1990s", "80s" are decades and ages.
+_SPACED_ONLY = frozenset({"s", "V", "W"})
+
+
 def _quantity(match: re.Match[str]) -> str:
+    if match["unit"] in _SPACED_ONLY and not match[0][len(match["num"]) :].startswith(" "):
+        return match[0]
     singular, many = _UNITS[match["unit"]]
     return f"{match['num']} {singular if match['num'].lstrip('-') == '1' else many}"
 
