@@ -459,3 +459,17 @@ async def test_a_reservation_leaves_no_transaction_open_for_the_synthesis(
     async with live.app.state.platform.db.sessions() as session:
         await accounting.reserve(session, me, COST)
         assert not session.in_transaction()
+
+
+async def test_no_budget_is_told_apart_from_no_such_tenant(live: LiveApp) -> None:
+    """Both were a 404 "This tenant has no budget", so a superadmin could not tell a
+    tenant that is not limited from an id that names none (helper-76)."""
+    root = live.auth(live.tenancy.superadmin)
+    unlimited = await live.client.get(f"/v1/tenants/{live.tenancy.tenant_b}/budget", headers=root)
+    assert_problem(unlimited, 404, "no_budget")
+    missing = await live.client.get("/v1/tenants/ten_nope/budget", headers=root)
+    assert_problem(missing, 404, "not_found")
+    other = await live.client.get(
+        f"/v1/tenants/{live.tenancy.tenant_b}/budget", headers=live.auth(live.tenancy.admin_a)
+    )
+    assert_problem(other, 404, "not_found")  # another tenant's: existence not revealed

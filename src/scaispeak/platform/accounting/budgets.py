@@ -15,6 +15,7 @@ from scaispeak.platform.accounting.counters import (
     period_start,
 )
 from scaispeak.platform.accounting.models import Budget, BudgetPeriod, SpendCounter, UsageEntry
+from scaispeak.platform.auth.models import Tenant
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.auth.service import get_tenant_for_admin
 from scaispeak.platform.db import put_row, utcnow
@@ -117,12 +118,20 @@ async def _ledger_spent(
     return int(await session.scalar(total) or 0)
 
 
+class NoBudget(NotFound):
+    """Told apart from a tenant that does not exist: this one is simply not limited."""
+
+    code = "no_budget"
+
+
 async def budget_status(session: AsyncSession, actor: Principal, tenant_id: str) -> BudgetStatus:
     if not (actor.is_superadmin or actor.tenant_id == tenant_id):
         raise NotFound(f"No tenant with id {tenant_id!r}.")
     budget = await session.get(Budget, tenant_id)
     if budget is None:
-        raise NotFound("This tenant has no budget: its spending is not limited.")
+        if actor.is_superadmin and await session.get(Tenant, tenant_id) is None:
+            raise NotFound(f"No tenant with id {tenant_id!r}.")
+        raise NoBudget("This tenant has no budget: its spending is not limited.")
     key = period_key(budget.period, utcnow())
     counter = await session.execute(
         select(SpendCounter).where(
