@@ -281,3 +281,15 @@ def test_a_markdown_table_is_read_row_by_row() -> None:
 )
 def test_units_of_science_answers(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5%–10%", "five percent to ten percent"),  # the dash was silent
+        ("20°C–25°C", "twenty degrees Celsius to twenty-five degrees Celsius"),
+        ("1st–3rd place", "first to third place"),
+    ],
+)
+def test_a_range_whose_ends_carry_units(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

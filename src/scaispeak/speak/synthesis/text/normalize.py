@@ -319,6 +319,7 @@ RULES: tuple[Rule, ...] = (
     num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     num.dotted_thousands,  # before dates, ranges and money: "1.000.000" is one number
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
+    symbol_rules.unit_ranges,  # before ranges, which need digits beside the dash
     symbol_rules.expression_minus,  # before ranges read "x^2 - 5x" as "to"
     num.ranges,  # after phones/dates own their dashes; before times, negatives and money
     ratios,  # after ranges ("9:00-17:00"); before times would read "a ratio of 10:30"

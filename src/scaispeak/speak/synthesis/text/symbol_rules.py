@@ -141,6 +141,18 @@ def _minus(match: re.Match[str]) -> str:
     return f"{left} minus "
 
 
+# A range whose ends both carry a unit or suffix ("5%–10%", "20°C–25°C", "1st–3rd"):
+# the range rule wants digits beside the dash, and espeak says nothing for it.
+_UNIT_RANGE_DASH = re.compile(
+    r"(?:(?<=\d%)|(?<=\d°)|(?<=°[CF])|(?<=\d(?:st|nd|rd|th)))[^\S\n]?[-–][^\S\n]?(?=[$€£¥₹]?\d)"
+)
+
+
+def unit_ranges(text: str) -> str:
+    """ "5%–10%" -> "5% to 10%", "1st–3rd" -> "1st to 3rd"."""
+    return _UNIT_RANGE_DASH.sub(" to ", text)
+
+
 def expression_minus(text: str) -> str:
     """ "y = 2x - 3" -> "y = 2x minus 3", "a - b" -> "a minus b"."""
     return _EXPRESSION_MINUS.sub(_minus, text)
