@@ -151,6 +151,49 @@ async def test_a_finished_jobs_audio_and_text_can_be_deleted_before_its_retentio
     assert again.status_code == 200  # already gone: nothing to do
 
 
+async def test_deleting_a_failed_jobs_audio_forgets_its_text_and_webhook_path(
+    sqlite_app: LiveApp,
+) -> None:
+    """It answered 200 and kept the text of a job that had no audio (helper-80)."""
+    app = sqlite_app
+    job_id = (await submit(app, text="My private failed words.")).json()["id"]
+    await wait_for(app, job_id, {"succeeded"})
+    hook = "https://hooks.example/services/T000/B000/PATHSECRET"
+    async with app.app.state.platform.db.sessions() as session:
+        await session.execute(
+            update(SynthJob)
+            .filter_by(id=job_id)
+            .values(state=JobState.failed, result_key=None, webhook_url=hook)
+        )
+        await session.commit()
+    url = f"/v1/modules/scaispeak/jobs/{job_id}/audio"
+    erased = await app.client.delete(url, headers=app.auth(app.tenancy.member_a))
+    assert erased.status_code == 200
+    row = await job_row(app, job_id)
+    assert row.text == "" and row.webhook_url == "https://hooks.example/…"
+
+
+async def test_a_pending_webhook_keeps_its_url_until_its_event_is_settled(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    settings = make_settings(tmp_path, jobs=JobSettings(result_ttl_s=TTL_S))
+    async with started_app(settings, engines) as app:
+        job_id = (await submit(app, text="Words.")).json()["id"]
+        await wait_for(app, job_id, {"succeeded"})
+        hook = "https://hooks.example/services/T000/B000/PATHSECRET"
+        async with app.app.state.platform.db.sessions() as session:
+            await session.execute(
+                update(SynthJob)
+                .filter_by(id=job_id)
+                .values(webhook_url=hook, webhook_due_at=utcnow() + timedelta(hours=1))
+            )
+            await session.commit()
+        await finished_ago(app, job_id, TTL_S + 60)
+        assert await forget_texts(app.app.state.platform.db, TTL_S) == 1
+        row = await job_row(app, job_id)
+    assert row.text == "" and row.webhook_url == hook  # the outbox still needs it
+
+
 async def test_a_running_jobs_audio_cannot_be_deleted(sqlite_app: LiveApp) -> None:
     app = sqlite_app
     job_id = (await submit(app, text="Still at work.")).json()["id"]

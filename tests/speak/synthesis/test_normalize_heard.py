@@ -293,3 +293,23 @@ def test_units_of_science_answers(text: str, expected: str) -> None:
 )
 def test_a_range_whose_ends_carry_units(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Plan B - I think we should leave.", "Plan B - I think we should leave."),
+        ("Step 1 - a quick overview.", "Step one - a quick overview."),
+        (
+            "In 1969 - a man walked on the moon.",
+            "In nineteen sixty-nine - a man walked on the moon.",
+        ),
+        ("Happy birthday <3", "Happy birthday"),
+        ("Sleep well <3", "Sleep well"),
+        ("10 000,5", "ten zero zero zero,five"),  # a decimal comma: left as written
+    ],
+)
+def test_prose_keeps_its_dashes_and_hearts(text: str, expected: str) -> None:
+    """The first versions of the minus and heart rules read these as "minus" and "less
+    than three" (helper-80)."""
+    assert normalize_text(text) == expected

@@ -42,3 +42,15 @@ def test_long_runs_of_spaces_are_judged_in_linear_time(space: str) -> None:
     assert not has_words("🙂" + run + run)
     assert normalize_text("🙂" + run + "&" + run + "°" + run + "." + run).strip()
     assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize("token", ["123 ", "\\[", "\\(", "x - "])
+def test_long_runs_of_this_stops_new_patterns_are_judged_in_linear_time(token: str) -> None:
+    """Space-grouped thousands rescanned a run of groups from each one (a 100,000-character
+    run of "123 " took 23 s, holding the GIL), and LaTeX's display pattern scanned 2,000
+    characters from every "\\[" (helper-80). Quadratic would take minutes here."""
+    text = token * (200_000 // len(token))
+    started = time.perf_counter()
+    has_words(text)
+    normalize_text(text)
+    assert time.perf_counter() - started < 20

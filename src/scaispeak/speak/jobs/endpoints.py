@@ -137,7 +137,8 @@ async def delete_job_audio(
         raise _not_finished(job)
     if job.result_key is not None:
         storage = platform_context(request).storage
-        await retention.delete_audio(session, storage, job.id, job.result_key, text_too=True)
+        await retention.delete_audio(session, storage, job.id, job.result_key)
+    await retention.forget_job(session, await service.get_job(session, caller, job_id))
     return job_out(await service.get_job(session, caller, job_id))
 
 

@@ -26,7 +26,7 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
-from scaispeak.speak.jobs.webhooks import Sent, send, webhook_secret
+from scaispeak.speak.jobs.webhooks import Sent, origin, send, webhook_secret
 
 if TYPE_CHECKING:
     from scaispeak.speak.jobs.runtime import JobRuntime
@@ -107,15 +107,20 @@ async def _record(
     next_due = None
     if sent is Sent.FAILED and attempts < settings.webhook_attempts:
         next_due = now + timedelta(seconds=_backoff(settings, attempts))
+    outcome: dict[str, object] = {
+        "webhook_due_at": next_due,
+        "webhook_attempts": attempts,
+        "webhook_delivered_at": now if sent is Sent.DELIVERED else None,
+    }
+    if next_due is None and job.webhook_url:
+        # The event is settled and no other will follow: the URL's path, where receivers
+        # keep a secret, is not kept past its use.
+        outcome["webhook_url"] = origin(job.webhook_url)
     async with db.sessions() as session:
         await session.execute(
             update(SynthJob)
             .where(SynthJob.id == job.id, SynthJob.webhook_due_at == claim)
-            .values(
-                webhook_due_at=next_due,
-                webhook_attempts=attempts,
-                webhook_delivered_at=now if sent is Sent.DELIVERED else None,
-            )
+            .values(outcome)
         )
         await session.commit()
     if sent is Sent.FAILED and next_due is None:

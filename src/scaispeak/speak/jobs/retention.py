@@ -15,7 +15,7 @@ leftover sweep (leftovers.py).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,16 +56,13 @@ async def expire_results(db: Database, storage: BlobStore, ttl_s: int) -> list[s
     return expired
 
 
-async def delete_audio(
-    session: AsyncSession, storage: BlobStore, job_id: str, key: str, *, text_too: bool = False
-) -> bool:
-    """Take the audio ``key`` off job ``job_id`` (and its text, with ``text_too``), then
-    delete it from storage; False when the job no longer pointed at it."""
-    values: dict[str, object] = {"result_key": None, "blobs_swept_at": None}
-    if text_too:
-        values["text"] = ""
+async def delete_audio(session: AsyncSession, storage: BlobStore, job_id: str, key: str) -> bool:
+    """Take the audio ``key`` off job ``job_id``, then delete it from storage; False
+    when the job no longer pointed at it."""
     cleared = await session.execute(
-        update(SynthJob).where(SynthJob.id == job_id, SynthJob.result_key == key).values(values)
+        update(SynthJob)
+        .where(SynthJob.id == job_id, SynthJob.result_key == key)
+        .values(result_key=None, blobs_swept_at=None)
     )
     await session.commit()
     if cleared.rowcount != 1:  # type: ignore[attr-defined]
@@ -92,9 +89,22 @@ async def forget_texts(db: Database, ttl_s: int) -> int:
     async with db.sessions() as session:
         rows = (await session.execute(due)).all()
         for job_id, url, due_at in rows:
-            kept_url = url if url is None or due_at is not None else origin(url)
-            await session.execute(
-                update(SynthJob).where(SynthJob.id == job_id).values(text="", webhook_url=kept_url)
-            )
+            await _forget(session, job_id, url, due_at)
         await session.commit()
     return len(rows)
+
+
+async def forget_job(session: AsyncSession, job: SynthJob) -> None:
+    """Empty an ended job's text and cut its webhook URL now (the caller asked)."""
+    await _forget(session, job.id, job.webhook_url, job.webhook_due_at)
+    await session.commit()
+
+
+async def _forget(
+    session: AsyncSession, job_id: str, url: str | None, due_at: datetime | None
+) -> None:
+    # An event still to be delivered keeps its URL; the outbox cuts it once settled.
+    kept_url = url if url is None or due_at is not None else origin(url)
+    await session.execute(
+        update(SynthJob).where(SynthJob.id == job_id).values(text="", webhook_url=kept_url)
+    )

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 
-_DISPLAY = re.compile(r"\$\$(?P<math>[^$]{1,2000}?)\$\$|\\\[(?P<bracketed>.{1,2000}?)\\\]", re.S)
+# Each body stops at the next opening delimiter: a text of many "\[" with no "\]" was
+# scanned 2,000 characters from each (seconds, holding the interpreter).
+_DISPLAY = re.compile(
+    r"\$\$(?P<math>[^$]{1,2000}?)\$\$|\\\[(?P<bracketed>(?:(?!\\\[)[^\0]){1,2000}?)\\\]"
+)
 _INLINE = re.compile(
-    r"\\\((?P<paren>[^\n]{1,500}?)\\\)|(?<![\w$])\$(?P<math>[^\s$\d][^$\n]{0,500}?(?<=\S))\$(?!\d)"
+    r"\\\((?P<paren>(?:(?!\\\()[^\n]){1,500}?)\\\)"
+    r"|(?<![\w$])\$(?P<math>[^\s$\d][^$\n]{0,500}?(?<=\S))\$(?!\d)"
 )
 _GREEK = [
     "alpha",

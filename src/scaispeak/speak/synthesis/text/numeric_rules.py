@@ -113,10 +113,23 @@ def _dotted_thousands(match: re.Match[str]) -> str:
 # Thousands grouped by spaces, as SI and most of Europe write them: "10 000", "1 000 000",
 # and any groups after a no-break or thin space ("10\u202f500"). With plain spaces only
 # where a group starts with 0, which a number of its own never does: "5 100" may be two.
-_SPACED_THOUSANDS = re.compile(
-    r"(?<![\d.,])\d{1,3}(?:(?:[\u00a0\u2009\u202f]\d{3})+|(?: \d{3})*(?: 0\d\d)(?: \d{3})*)"
-    r"(?!\d|,\d)"
-)
+# Each group is exactly three digits and the run is taken whole, never given back
+# (possessive): rescanning a long run of groups from each start was quadratic.
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3}(?!\d))++")
+
+
+def _spaced_thousands(match: re.Match[str]) -> str:
+    written = match[0]
+    if (
+        match.string.startswith(",", match.end())
+        and match.string[match.end() + 1 : match.end() + 2].isdigit()
+    ):
+        return written  # "10 000,5": a decimal comma, not ours to read
+    groups = re.split(r"\s", written)
+    thin = any(ch in "\u00a0\u2009\u202f" for ch in written)
+    if not thin and not any(group.startswith("0") for group in groups[1:]):
+        return written
+    return ",".join(groups)
 
 
 def dotted_thousands(text: str) -> str:
@@ -125,7 +138,7 @@ def dotted_thousands(text: str) -> str:
 
     Runs before dates, ranges and money, which read digits grouped by commas.
     """
-    text = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"\s", ",", m[0]), text)
+    text = _SPACED_THOUSANDS.sub(_spaced_thousands, text)
     return _DOTTED_THOUSANDS.sub(_dotted_thousands, text)
 
 
@@ -141,7 +154,7 @@ def identifiers(text: str) -> str:
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]?"  # "$5-10", "CA$5-10"
 _RANGE = re.compile(
-    rf"(?<![\w.,:/-])(?P<s1>{_RANGE_SYMBOL})(?P<a>{_RANGE_END})\s?[-–]\s?"
+    rf"(?<![\w.,:/^-])(?P<s1>{_RANGE_SYMBOL})(?P<a>{_RANGE_END})\s?[-–]\s?"  # not "x^2 - 4"
     rf"(?P<s2>{_RANGE_SYMBOL})(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
 )
 # "works 9-5", "open 9-5", "Monday to Friday 9-5", "a 9-5 job", "9-5pm": the hours of a

@@ -17,6 +17,11 @@ def has_letter_or_digit(text: str) -> bool:
     return any(ch.isalnum() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
 
 
+_DIGITS_ALONE_DECIDE_PAST = 4096
+"""Characters past which digits alone are taken as words: a job's page of numbers is
+not normalised whole (seconds, holding the interpreter) to find it says something."""
+
+
 def has_letter(text: str) -> bool:
     """``has_letter_or_digit`` without the digits, which may all be markup's: a citation
     marker "[1]" or a heart "<3" is read as nothing."""
@@ -31,6 +36,8 @@ def has_words(text: str) -> bool:
     """
     if has_letter(text):
         return True
+    if len(text) > _DIGITS_ALONE_DECIDE_PAST and has_letter_or_digit(text):
+        return True  # markup's digits ("[1]", "<3") come a few at a time, not by the page
     return has_letter_or_digit(normalize_text(" ".join(text.split())))
 
 

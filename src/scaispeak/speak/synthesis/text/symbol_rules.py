@@ -52,14 +52,18 @@ _SYMBOLS = (
 )
 
 
-# A heart: "I <3 you" is love; one closing a phrase is dropped, as emoji are, where a
-# heart is meant: after a sentence's end, a greeting or a word of affection, or with its
-# threes repeated ("<333"). After anything else it is a comparison: "error rate <3."
+# A heart: "I <3 you" is love; one closing a phrase is dropped, as emoji are ("Happy
+# birthday <3", "Sleep well <3"), unless it follows what a quantity is compared to: a
+# measure ("error rate <3.", "latency <3,"), a variable ("p <3"), a colon or an equals
+# sign. Threes repeated ("<333") are always a heart.
 _HEART_AS_VERB = re.compile(r"(?<!\S)<3(?=\s+(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b)")
 _HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]))")
-_HEARTFELT_BEFORE = re.compile(
-    r"(?:^|[!.?)]|\b(?i:you|u|ya|too|all|guys|everyone|thanks|thank|thx|ty|much|lol|haha"
-    r"|xoxo|xo|xx|babe|love|always|forever|hello|hi|hey|bye|morning|night|mom|dad))\s*$"
+_COMPARED_BEFORE = re.compile(
+    r"(?:[:=]|\b(?![uUaAI]\b)[a-zA-Z]|\b(?i:rates?|ratios?|scores?|values?|latency|errors?|times?|sizes?"
+    r"|levels?|counts?|age|days|hours|minutes|seconds|ms|percent|temp|temperature|costs?"
+    r"|prices?|load|usage|risk|bmi|ph|dose|grade|rank|margin|delay|ping|loss|average|mean"
+    r"|median|total|number|amount|weight|height|speed|distance|budget|limit|less|under|below"
+    r"|fewer|than|at|was|is|are|be|stays?|keep|kept))\s*$"
 )
 _AN_AMOUNT = r"(?=\s?[$€£¥₹]?\.?\d)"
 # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms", "p<0.05", ">$50"; not arrows ("->",
@@ -77,7 +81,7 @@ _COMPARISONS = (
 
 def _heart_or_less_than(match: re.Match[str]) -> str:
     before = match.string[max(0, match.start() - 24) : match.start()]
-    if len(match["threes"]) > 2 or _HEARTFELT_BEFORE.search(before):
+    if len(match["threes"]) > 2 or not _COMPARED_BEFORE.search(before):
         return ""
     return match[0]  # a comparison, read below
 
@@ -128,15 +132,21 @@ def exponents(text: str) -> str:
 # and never "am"/"pm" ("9 - 5pm" is a range of hours).
 _VARIABLE = r"(?<![\w.])(?:\d+(?:\.\d+)?)?[a-zA-Z]{1,2}(?<![ap]m)(?<!\b[a-zA-Z]{2})\b"
 _TERM_BEFORE = rf"(?:{_VARIABLE}|\)|\^\d+|[²³])"
-_TERM_AFTER = rf"(?:{_VARIABLE}|\((?=\s*[\w-]))"
+# ...and what follows the right-hand term is more of the expression or its end, not a
+# word of prose: "Step 1 - a quick overview", "Plan B - I think", "(2019) - 5 stars"
+# keep their dash.
+_EXPRESSION_GOES_ON = (
+    r"(?=\s*(?:[-+=*/×<>)^²³,.;:!?]|$|(?:over|plus|minus|times|equals|divided)\b))"
+)
+_TERM_AFTER = rf"(?:(?:{_VARIABLE}|(?<![\w.])\d+(?:\.\d+)?){_EXPRESSION_GOES_ON}|\((?=\s*[\w-]))"
 _EXPRESSION_MINUS = re.compile(
-    rf"(?P<left>{_TERM_BEFORE}|(?<![\w.])\d+(?:\.\d+)?)\s[-−]\s(?={_TERM_AFTER}|\d)"
+    rf"(?P<left>{_TERM_BEFORE}|(?<![\w.])\d+(?:\.\d+)?)\s[-−]\s(?={_TERM_AFTER})"
 )
 
 
 def _minus(match: re.Match[str]) -> str:
     left, after = match["left"], match.string[match.end() :]
-    if re.fullmatch(r"\d+(?:\.\d+)?", left) and not re.match(_TERM_AFTER, after):
+    if re.fullmatch(r"\d+(?:\.\d+)?", left) and re.match(r"\d", after):
         return match[0]  # two numbers: the subtraction and range rules decide
     return f"{left} minus "
 
