@@ -445,3 +445,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_migrate_on_a_sqlite_url_makes_the_folder_its_file_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit SQLite URL failed with "unable to open database file" (helper-80)."""
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/db/x.db")
+    assert main(["--data-dir", str(tmp_path / "data"), "migrate"]) == 0
+    assert (tmp_path / "db" / "x.db").is_file()

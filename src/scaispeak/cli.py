@@ -360,10 +360,15 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _make_embedded_database_dir(settings: Settings) -> None:
-    """The embedded database's file needs its folder; a PostgreSQL deployment's migrate
-    and bootstrap, which keep nothing on local disk, leave no empty ``./data`` behind."""
+    """A SQLite database's file needs its folder (the data directory's, or the one its
+    URL names); a PostgreSQL deployment's migrate and bootstrap, which keep nothing on
+    local disk, leave no empty ``./data`` behind."""
     if not settings.database_url:
         settings.make_data_dir()
+    elif settings.resolved_database_url.startswith("sqlite"):
+        database_file = settings.resolved_database_url.partition(":///")[2]
+        if database_file and database_file != ":memory:":
+            Path(database_file).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _require_database(settings: Settings) -> None:

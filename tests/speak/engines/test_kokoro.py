@@ -161,3 +161,10 @@ def test_packs_clauses_within_the_limit() -> None:
     assert all(0 < len(chunk) <= 10 for chunk in chunks)
     assert "".join(chunks).replace(" ", "") == "".join(clauses).replace(" ", "")
     assert chunks[0] == "aaa bbb,"
+
+
+def test_a_data_dir_the_model_cache_makes_is_its_owners_alone(tmp_path: Path) -> None:
+    """`say` in process made the data directory here first, world-readable (helper-80)."""
+    data_dir = tmp_path / "data"
+    kokoro_model.ensure_model(data_dir / "cache")
+    assert (data_dir.stat().st_mode & 0o777) == 0o700

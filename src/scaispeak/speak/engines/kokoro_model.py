@@ -41,7 +41,10 @@ def ensure_model(cache_dir: Path) -> Path:
     if _marker_matches(marker, target, expected):
         return target
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        # The cache lives in the data directory, which may not exist yet (`say` in
+        # process): made here, it is its owner's alone, as Settings.make_data_dir makes it.
+        cache_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cache_dir.mkdir(exist_ok=True)
         _join_parts(target, expected)
         _write_atomically(marker, _marker_text(target, expected))
     except OSError as exc:
