@@ -313,3 +313,21 @@ def test_prose_keeps_its_dashes_and_hearts(text: str, expected: str) -> None:
     """The first versions of the minus and heart rules read these as "minus" and "less
     than three" (helper-80)."""
     assert normalize_text(text) == expected
+
+
+def test_a_hard_wrapped_sentences_number_is_not_a_list_item() -> None:
+    """It lost its full stop: "room, twelve, Please..." (helper-80)."""
+    said = spoken("The meeting moved to room\n12. Please let everyone know.")
+    assert said == "The meeting moved to room twelve. | Please let everyone know."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Happy #dad day!", "Happy #dad day!"),  # a hashtag, not a colour
+        ("dated 12Dec2023", "dated twelve Dec two thousand twenty-three"),
+        ("12500cc engine", "twelve thousand five hundred cc engine"),
+    ],
+)
+def test_hashtags_dates_and_units_are_not_hexadecimal(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

@@ -134,9 +134,30 @@ def _token_before(text: str, end: int) -> str:
 
 
 def _opens_its_line(text: str, number_end: int) -> bool:
-    """Whether the number ending at ``number_end`` is all its line holds before it."""
+    """Whether the number ending at ``number_end`` opens a numbered list item: all its
+    line holds before it, and the line is an item (``numbered_item_at``)."""
     line_start = text.rfind("\n", 0, number_end) + 1
-    return _LIST_NUMBER.fullmatch(text, line_start, number_end) is not None
+    if _LIST_NUMBER.fullmatch(text, line_start, number_end) is None:
+        return False
+    return numbered_item_at(text, line_start)
+
+
+_NUMBER_MARK = re.compile(r"[^\S\n]*(?P<n>\d{1,2})[.)]")
+_ITEM_MARK = re.compile(r"[^\S\n]*(?:\d{1,2}[.)]|[-*•+])(?:[^\S\n]|$)")
+
+
+def numbered_item_at(text: str, line_start: int) -> bool:
+    """Whether the line at ``line_start``, opening with "12." or "12)", is a numbered list
+    item, not a hard-wrapped sentence's number ("moved to room\n12. Please..."): it
+    is an item when it is number 1, the text's first line, or follows a blank line, a
+    line ending in a colon, or another item."""
+    mark = _NUMBER_MARK.match(text, line_start)
+    if mark is None:
+        return False
+    if mark["n"] in ("0", "1") or line_start == 0:
+        return True
+    before = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1].rstrip()
+    return not before or before.endswith(":") or _ITEM_MARK.match(before) is not None
 
 
 def _next_char(text: str, index: int) -> str | None:
@@ -182,6 +203,14 @@ def _next_word_decides(text: str, match: re.Match[str]) -> bool:
     return _UNFINISHED_WORD.match(text, match.end()) is not None
 
 
+def _starts_an_item(text: str, line_start: int) -> bool:
+    bullet = _BULLET.match(text, line_start)
+    if bullet is None:
+        return False
+    numbered = bullet[0].rstrip()[-1:] in (".", ")")  # "12." may be a wrapped sentence's
+    return not numbered or numbered_item_at(text, line_start)
+
+
 def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
     """Sentence ends and paragraph breaks in ``text``, in order.
 
@@ -203,7 +232,7 @@ def sentence_cuts(text: str, *, open_end: bool = False) -> list[Cut]:
             continue  # the whitespace run may still grow into a blank line
         if _BLANK_LINE.search(match[0]):
             cuts[match.start()] = "paragraph"
-        elif "\n" in match[0] and _BULLET.match(text, match.end()):
+        elif "\n" in match[0] and _starts_an_item(text, match.end()):
             cuts.setdefault(match.start(), "sentence")  # a list item starts a new sentence
     return [Cut(position, kind) for position, kind in sorted(cuts.items())]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from scaispeak.speak.synthesis.text.boundaries import numbered_item_at
+
 _MARKUP = re.compile(r"`+|\*\*|__|~~|^[^\S\n]*(?:#{1,6}|[*•+>-])[^\S\n]+", re.MULTILINE)
 # A pause where a heading or a list item's line ends without punctuation, which a
 # reader hears but the line break alone would lose ("Steps:\n- Mix\n- Bake").
@@ -48,6 +50,19 @@ def _table_row(match: re.Match[str]) -> str:
     return row + ("" if not row or row[-1] in ".?!" else ".")
 
 
+def _pause_before_item(match: re.Match[str]) -> str:
+    next_line = match.end() + 1
+    if match.string[next_line : next_line + 3].lstrip()[:1].isdigit():
+        return "," if numbered_item_at(match.string, next_line) else match[0]
+    return ","
+
+
+def _numbered_item(match: re.Match[str]) -> str:
+    if not numbered_item_at(match.string, match.start()):
+        return match[0]  # a hard-wrapped sentence's number
+    return match["mark"] + ", "
+
+
 def markup(text: str) -> str:
     """Drop Markdown that LLMs emit (`code`, **bold**, ~~struck~~, # headings, bullets,
     task boxes, code fences, citation markers, [label](url), tables' pipes)."""
@@ -56,8 +71,8 @@ def markup(text: str) -> str:
     text = _KEYCAP_ITEM.sub(lambda m: f"{m['lead']}{m['n']}. ", text)
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)
-    text = _BEFORE_LIST_ITEM.sub(",", text)
-    text = _NUMBERED_ITEM.sub(lambda m: m["mark"] + ", ", text)
+    text = _BEFORE_LIST_ITEM.sub(_pause_before_item, text)
+    text = _NUMBERED_ITEM.sub(_numbered_item, text)
     text = _BEFORE_HEADING.sub(".", text)
     text = _FENCE.sub("", text)
     text = _BOX_OR_CITATION.sub("", text)

@@ -184,14 +184,16 @@ _KEY_NAMES = {
 # Hexadecimal written for machines: a colour ("#FF5733"), a UUID, a hash or a commit id
 # of 7 characters or more. Read as numbers, they came out half thousands, half letters
 # ("#FF five thousand seven hundred thirty-three"): each character is said alone.
+# A colour has a digit or is written in capitals ("#1A1A2E", "#FFF"): "#dad" and "#fed"
+# are hashtags. A hash or commit id is lowercase and mixes digits and letters both ways
+# ("e3b0c442", "a1b2c3d"): "12500cc" (a number and a unit) and "12Dec2023" are not.
 _HEX_COLOUR = re.compile(
-    r"(?<![\w&])#(?=[0-9a-fA-F]{0,5}[a-fA-F])([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"
+    r"(?<![\w&])#(?=[0-9a-fA-F]{0,5}[a-fA-F])(?=[0-9a-fA-F]{0,5}\d|[A-F0-9]{3}\b|[A-F0-9]{6}\b)"
+    r"([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"
 )
-_HEX_CODE = re.compile(
-    r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"  # a UUID
-    r"|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}\b",  # a hash or commit, lowercase
-    re.IGNORECASE,
-)
+_UUID = r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"
+_HASH = r"\b(?=[0-9a-f]*\d[0-9a-f]*[a-f])(?=[0-9a-f]*[a-f][0-9a-f]*\d)[0-9a-f]{7,64}\b"
+_HEX_CODE = re.compile(f"{_UUID}|{_HASH}")
 
 
 def _spelled(code: str) -> str:
