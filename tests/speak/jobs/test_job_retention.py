@@ -23,11 +23,14 @@ from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 TTL_S = 3600
 
 
-async def finished_ago(app: LiveApp, job_id: str, seconds: float) -> None:
+async def update_job(app: LiveApp, job_id: str, **values: Any) -> None:
     async with app.app.state.platform.db.sessions() as session:
-        when = utcnow() - timedelta(seconds=seconds)
-        await session.execute(update(SynthJob).filter_by(id=job_id).values(finished_at=when))
+        await session.execute(update(SynthJob).filter_by(id=job_id).values(**values))
         await session.commit()
+
+
+async def finished_ago(app: LiveApp, job_id: str, seconds: float) -> None:
+    await update_job(app, job_id, finished_at=utcnow() - timedelta(seconds=seconds))
 
 
 async def test_audio_past_its_retention_is_deleted_and_410(
@@ -67,9 +70,7 @@ async def test_an_ended_jobs_text_and_webhook_path_go_with_its_retention(
         for job_id in (old, recent):
             await wait_for(app, job_id, {"succeeded"})
         hook = "https://hooks.example/services/T000/B000/PATHSECRET"
-        async with app.app.state.platform.db.sessions() as session:
-            await session.execute(update(SynthJob).filter_by(id=old).values(webhook_url=hook))
-            await session.commit()
+        await update_job(app, old, webhook_url=hook)
         await finished_ago(app, old, TTL_S + 60)
         await finished_ago(app, recent, TTL_S - 60)
         db = app.app.state.platform.db
@@ -159,13 +160,7 @@ async def test_deleting_a_failed_jobs_audio_forgets_its_text_and_webhook_path(
     job_id = (await submit(app, text="My private failed words.")).json()["id"]
     await wait_for(app, job_id, {"succeeded"})
     hook = "https://hooks.example/services/T000/B000/PATHSECRET"
-    async with app.app.state.platform.db.sessions() as session:
-        await session.execute(
-            update(SynthJob)
-            .filter_by(id=job_id)
-            .values(state=JobState.failed, result_key=None, webhook_url=hook)
-        )
-        await session.commit()
+    await update_job(app, job_id, state=JobState.failed, result_key=None, webhook_url=hook)
     url = f"/v1/modules/scaispeak/jobs/{job_id}/audio"
     erased = await app.client.delete(url, headers=app.auth(app.tenancy.member_a))
     assert erased.status_code == 200
@@ -181,13 +176,9 @@ async def test_a_pending_webhook_keeps_its_url_until_its_event_is_settled(
         job_id = (await submit(app, text="Words.")).json()["id"]
         await wait_for(app, job_id, {"succeeded"})
         hook = "https://hooks.example/services/T000/B000/PATHSECRET"
-        async with app.app.state.platform.db.sessions() as session:
-            await session.execute(
-                update(SynthJob)
-                .filter_by(id=job_id)
-                .values(webhook_url=hook, webhook_due_at=utcnow() + timedelta(hours=1))
-            )
-            await session.commit()
+        await update_job(
+            app, job_id, webhook_url=hook, webhook_due_at=utcnow() + timedelta(hours=1)
+        )
         await finished_ago(app, job_id, TTL_S + 60)
         assert await forget_texts(app.app.state.platform.db, TTL_S) == 1
         row = await job_row(app, job_id)
@@ -198,9 +189,7 @@ async def test_a_running_jobs_audio_cannot_be_deleted(sqlite_app: LiveApp) -> No
     app = sqlite_app
     job_id = (await submit(app, text="Still at work.")).json()["id"]
     await wait_for(app, job_id, {"succeeded"})
-    async with app.app.state.platform.db.sessions() as session:  # as if still at work
-        await session.execute(update(SynthJob).filter_by(id=job_id).values(state=JobState.running))
-        await session.commit()
+    await update_job(app, job_id, state=JobState.running)  # as if still at work
     url = f"/v1/modules/scaispeak/jobs/{job_id}/audio"
     refused = await app.client.delete(url, headers=app.auth(app.tenancy.member_a))
     assert_problem(refused, 409, "job_not_finished")
