@@ -5,9 +5,10 @@ Every job's audio would otherwise stay in storage forever. The job's row stays (
 record, its charge, a ``save_to`` file's reference); the audio goes, and so do the
 words it said (up to 500,000 characters a job, needed only while it runs) and the path
 of its webhook URL (where receivers keep a secret), of succeeded, failed and cancelled
-jobs alike. The row is
-updated first, conditionally, then the blob deleted: a crash in between never leaves
-a job that points at missing audio, and the update clears the row's
+jobs alike.
+
+The row is updated first, conditionally, then the blob deleted: a crash in between
+never leaves a job that points at missing audio, and the update clears the row's
 ``blobs_swept_at``, so a deletion that fails or never runs is done again by the
 leftover sweep (leftovers.py).
 """
