@@ -43,7 +43,9 @@ async def test_speak_is_intelligible_including_normalised_numbers(
     rates = []
     for text in SENTENCES:
         pcm, rate = await speak_wav(sqlite_app, text, VOICES[engine])
-        heard = transcribe(pcm, rate)
+        # Beam search: Piper samples its durations afresh each time, and greedy decoding
+        # once heard "75%" as "7 to 5%" (mean WER 0.106 against the 0.1 bound).
+        heard = transcribe(pcm, rate, beam_size=5)
         rates.append(word_error_rate(text, heard))
         print(f"{engine}: {text!r} -> {heard!r} (WER {rates[-1]:.2f})")
     assert float(np.mean(rates)) <= 0.1, rates
