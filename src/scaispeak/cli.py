@@ -240,7 +240,7 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from scaispeak.platform.migrate import upgrade_to_head
 
     async def run() -> None:
-        _make_embedded_database_dir(settings)
+        settings.make_database_dir()
         db = Database(settings.resolved_database_url)
         await upgrade_to_head(db.engine)
         await db.dispose()
@@ -256,7 +256,7 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from scaispeak.platform.migrate import upgrade_to_head
 
     async def run() -> dict[str, Any]:
-        _make_embedded_database_dir(settings)
+        settings.make_database_dir()
         db = Database(settings.resolved_database_url)
         await upgrade_to_head(db.engine)
         async with db.sessions() as session:
@@ -357,18 +357,6 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
     for row in rows:
         print(f"{row['id']:40} {row['language']:8} {row['name']}")
     return 0
-
-
-def _make_embedded_database_dir(settings: Settings) -> None:
-    """A SQLite database's file needs its folder (the data directory's, or the one its
-    URL names); a PostgreSQL deployment's migrate and bootstrap, which keep nothing on
-    local disk, leave no empty ``./data`` behind."""
-    if not settings.database_url:
-        settings.make_data_dir()
-    elif settings.resolved_database_url.startswith("sqlite"):
-        database_file = settings.resolved_database_url.partition(":///")[2]
-        if database_file and database_file != ":memory:":
-            Path(database_file).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _require_database(settings: Settings) -> None:

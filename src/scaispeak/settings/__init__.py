@@ -168,6 +168,17 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         return self.data_dir
 
+    def make_database_dir(self) -> None:
+        """The folder a SQLite database's file needs (the data directory's, or the one its
+        URL names); nothing for PostgreSQL, which keeps nothing on local disk (its
+        migrate and bootstrap left an empty ``./data`` behind)."""
+        if not self.database_url:
+            self.make_data_dir()
+        elif self.resolved_database_url.startswith("sqlite"):
+            database_file = self.resolved_database_url.partition(":///")[2]
+            if database_file and database_file != ":memory:":
+                Path(database_file).parent.mkdir(parents=True, exist_ok=True)
+
     def resolved_secret_key(self) -> str:
         """The token-signing key: configured, or generated once and kept on disk.
 

@@ -138,7 +138,7 @@ async def delete_job_audio(
     if job.result_key is not None:
         storage = platform_context(request).storage
         await retention.delete_audio(session, storage, job.id, job.result_key)
-    await retention.forget_job(session, await service.get_job(session, caller, job_id))
+    await retention.forget_job(session, job)  # its webhook fields, untouched above
     return job_out(await service.get_job(session, caller, job_id))
 
 

@@ -14,7 +14,7 @@ _HIGH_SURROGATE = re.compile("[\ud800-\udbff]$")
 def has_letter_or_digit(text: str) -> bool:
     """True for almost every real text, at once: the cheap test before the exact one.
     Letters of the scripts normalisation leaves out ("你好") are not counted."""
-    return any(ch.isalnum() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
+    return any(ch.isalnum() and _read(ch) for ch in text)
 
 
 _DIGITS_ALONE_DECIDE_PAST = 4096
@@ -25,7 +25,12 @@ not normalised whole (seconds, holding the interpreter) to find it says somethin
 def has_letter(text: str) -> bool:
     """``has_letter_or_digit`` without the digits, which may all be markup's: a citation
     marker "[1]" or a heart "<3" is read as nothing."""
-    return any(ch.isalpha() and (ch.isascii() or not is_unspoken(ch)) for ch in text)
+    return any(ch.isalpha() and _read(ch) for ch in text)
+
+
+def _read(char: str) -> bool:
+    """Whether ``char`` is of a script normalisation keeps."""
+    return char.isascii() or not is_unspoken(char)
 
 
 def has_words(text: str) -> bool:
