@@ -281,6 +281,9 @@ EXACT = [
     ("roman_regnal", "Henry VIII", "Henry the Eighth"),
     ("roman_regnal_possessive", "Elizabeth II's reign", "Elizabeth the Second's reign"),
     ("roman_title_of_a_work", "Rocky II", "Rocky two"),
+    ("roman_generation", "John Smith III arrived.", "John Smith the Third arrived."),
+    ("roman_generation_after_initial", "John D. Rockefeller IV", "John D. Rockefeller the Fourth"),
+    ("roman_two_word_title_counts", "Final Fantasy VII", "Final Fantasy seven"),
     ("roman_lookalike_kept", "an IV drip and size XL", "an IV drip and size XL"),
     # slashes, fractions, scales
     ("per_month", "$19.99/month", "nineteen dollars and ninety-nine cents per month"),

@@ -4,7 +4,8 @@ espeak reads "II" as "roman two" and longer numerals letter by letter. Only nume
 written in capitals right after a capitalised word are rewritten, which keeps "I" (the
 pronoun), "an IV drip" and "XL" (a size) as they are. A numeral of one letter ("Henry V",
 "Charles I") only after a monarch's name or a title, where it is the ordinal, and "I"
-there only where it cannot be the pronoun ("I told John I would").
+there only where it cannot be the pronoun ("I told John I would"). After a given name
+and a surname, II to V is a generation: "John Smith III" -> "John Smith the Third".
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ _TITLE_BEFORE = re.compile(
     r"|Princess)\s(?:[A-Z][a-z]+\s){1,3}$"
 )
 _LONGEST_TITLED_NAME = 48
+# A given name (and perhaps a middle initial) before a surname: "John Smith III" and
+# "Henry Ford II" are generations ("the Third"), where "Final Fantasy VII" and
+# "Street Fighter II" are titles of works (cardinals). Generations run II to V.
+_GIVEN_NAMES = (
+    r"Aaron|Adam|Albert|Alfred|Allen|Andrew|Anthony|Arthur|Benjamin|Bill|Billy|Bob|Bobby"
+    r"|Bruce|Carl|Charles|Christopher|Cornelius|Daniel|David|Davis|Dennis|Donald|Douglas"
+    r"|Edward|Eric|Eugene|Francis|Frank|Fred|Frederick|Gary|George|Gerald|Gregory|Harold"
+    r"|Harry|Henry|Howard|Hugh|Jack|Jacob|James|Jeffrey|Jerry|Jim|Joe|John|Jonathan"
+    r"|Joseph|Kenneth|Larry|Lawrence|Louis|Mark|Martin|Matthew|Michael|Nathan|Nicholas"
+    r"|Patrick|Paul|Peter|Philip|Ralph|Raymond|Richard|Robert|Roger|Ronald|Roy|Russell"
+    r"|Samuel|Stephen|Steven|Theodore|Thomas|Thurston|Timothy|Walter|William|Willie"
+)
+_GIVEN_NAME_BEFORE = re.compile(rf"\b(?:{_GIVEN_NAMES})\s(?:[A-Z]\.\s)?$")
+_LONGEST_GIVEN_NAME = 16
+_GENERATIONS = range(2, 6)
 # "George V. Voinovich": a letter, its period and a name is a middle initial.
 _INITIAL_AFTER = re.compile(r"\.\s+[A-Z]")
 # After a monarch's name or a title, "I" is the numeral only where the pronoun cannot
@@ -89,6 +105,12 @@ def _titled(match: re.Match[str]) -> bool:
     return _TITLE_BEFORE.search(match.string, max(0, end - _LONGEST_TITLED_NAME), end) is not None
 
 
+def _generational(match: re.Match[str], value: int) -> bool:
+    start = match.start("name")
+    before = _GIVEN_NAME_BEFORE.search(match.string, max(0, start - _LONGEST_GIVEN_NAME), start)
+    return value in _GENERATIONS and before is not None
+
+
 def _regnal(match: re.Match[str], value: int) -> str:
     return f"{match['before']}the {say.ordinal(value).capitalize()}"
 
@@ -97,7 +119,7 @@ def _after_name(match: re.Match[str]) -> str:
     value = value_of(match["numeral"])
     if value is None or match["name"] in NOT_NAMES or match["numeral"] == "XXX":
         return match[0]
-    if match["name"] in _REGNAL_NAMES or _titled(match):
+    if match["name"] in _REGNAL_NAMES or _titled(match) or _generational(match, value):
         return _regnal(match, value)
     return match["before"] + say.cardinal(value)  # "Rocky II", "Final Fantasy VII"
 
