@@ -296,6 +296,11 @@ EXACT = [
     ("scale_million", "1M users", "one million users"),
     ("scale_thousand_before_plural", "10k steps", "ten thousand steps"),
     ("scale_k_kept_before_singular", "a 5K run", "a five K run"),
+    (
+        "scale_k_kept_before_a_verb",
+        "A 5K is a run; the 10K was hard.",
+        "A five K is a run; the ten K was hard.",
+    ),
     ("scale_letter_after_place_kept", "Apt. 4B", "apartment four B"),
     ("cents_without_dollars", "$.50", "fifty cents"),
     ("about_money", "~$50", "about fifty dollars"),

@@ -11,10 +11,15 @@ import re
 from scaispeak.speak.synthesis.text.numeric_rules import SCALES
 
 # "k" is thousands before a plural ("10k steps") or "+" ("50k+ users": more than a
-# count, never a size such as "a 5K run").
+# count, never a size such as "a 5K run"). Words ending in "s" that are not plurals
+# ("a 5K is", "the 10K was") leave it a name.
+_NOT_PLURALS = (
+    r"is|was|has|does|this|thus|as|us|its|his|hers|plus|less|yes|always|across|perhaps"
+    r"|unless|whereas|besides|towards|afterwards"
+)
 _SCALED = re.compile(
     r"(?<![\w.,])(?P<num>\d{1,3}(?:\.\d+)?)(?:(?P<big>[MB]|bn|mn|tn)\b"
-    r"|(?P<k>[kK])(?=\s+[a-z]+s\b|\+))"
+    rf"|(?P<k>[kK])(?=\s+(?!(?:{_NOT_PLURALS})\b)[a-z]+s\b|\+))"
 )
 
 
