@@ -370,6 +370,8 @@ EXACT = [
     ("model_number_gpu", "an RTX 4090", "an RTX forty ninety"),
     ("model_number_gtx", "GTX 1080", "GTX ten eighty"),
     ("model_number_plane", "Boeing 747", "Boeing seven forty-seven"),
+    ("flight_number_in_pairs", "Flight DL 1423 at 5", "Flight DL fourteen twenty-three at five"),
+    ("flight_number_after_a_joined_code", "flight BA2490.", "flight BA twenty-four ninety."),
     ("model_number_plural", "two Boeing 737s", "two Boeing seven thirty-sevens"),
     ("model_number_suffix", "RX 7900XT", "RX seventy-nine hundred XT"),
     ("model_number_three_digits", "Xbox 360", "Xbox three sixty"),

@@ -48,6 +48,12 @@ _LETTER_A_BEFORE_A_WORD = re.compile(
 # ...and beside another letter: "A or B", "from A to Z", "A and B".
 _LETTER_A_IN_A_PAIR = re.compile(r"\bA(?=\s+(?:or|and|to|through|versus|vs\.?)\s+[A-Z]\b)")
 _GRADE_A_PLUS = re.compile(r"\bA\+(?![\w+])")
+# A flight number, after "flight" and perhaps its airline's code ("DL", "B6", "9W"): said
+# in pairs as a model's is ("Flight DL 1423" is "fourteen twenty-three").
+_FLIGHT_NUMBER = re.compile(
+    r"(?P<before>\b[Ff]light\s(?:(?:[A-Z]{2}|[A-Z]\d|\d[A-Z])\s?)?)(?P<n>[1-9]\d{2,3})\b"
+    r"(?![.,:]\d)"
+)
 
 
 def _model(match: re.Match[str]) -> str:
@@ -55,6 +61,12 @@ def _model(match: re.Match[str]) -> str:
     if match["plural"]:
         return match["before"] + say.plural(words)
     return match["before"] + words + (f" {match['suffix']}" if match["suffix"] else "")
+
+
+def _flight_number(match: re.Match[str]) -> str:
+    before = match["before"]
+    separator = "" if before.endswith(" ") else " "  # "BA2490": the code, then the number
+    return before + separator + say.model_number(int(match["n"]))
 
 
 def _airbus(match: re.Match[str]) -> str:
@@ -66,11 +78,12 @@ def _airbus(match: re.Match[str]) -> str:
 
 def model_numbers(text: str) -> str:
     """RTX 4090 -> "RTX forty ninety", Boeing 747 -> "seven forty-seven", A380 -> "A-three eighty",
-    F-150 -> "F-one fifty", A4 -> "A-four".
+    F-150 -> "F-one fifty", A4 -> "A-four", Flight DL 1423 -> "fourteen twenty-three".
 
     Runs after units ("24GB") and before years and cardinals, which read "4090" as a count.
     """
     text = _AFTER_PRODUCT_LINE.sub(_model, text)
+    text = _FLIGHT_NUMBER.sub(_flight_number, text)
     text = _AIRBUS.sub(_airbus, text)
     text = _LETTERS_DASH_NUMBER.sub(
         lambda m: f"{m['letters']}-{say.model_number(int(m['n']))}", text
