@@ -35,6 +35,15 @@ class Priority(IntEnum):
     """Asynchronous jobs: run when nothing interactive waits."""
 
 
+@runtime_checkable
+class WrittenTextEngine(Protocol):
+    """An engine that reads written text itself, as a managed service does ("$5" as
+    "five dollars"): the pipeline hands it a segment as written (tags removed), not
+    our normalisation, whose expansion ("©" is "copyright") the upstream would bill."""
+
+    reads_written_text: bool
+
+
 @dataclass(frozen=True)
 class LicenceInfo:
     """Where a voice comes from and under which terms (read from package metadata)."""

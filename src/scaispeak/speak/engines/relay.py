@@ -70,6 +70,7 @@ class RelayEngine:
         self.marks_output = settings.upstream_watermarks
         self.levels_output = settings.upstream_levels
         self.max_input_chars = settings.max_input_chars
+        self.reads_written_text = True  # the upstream bills the characters it is sent
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
         self._url = settings.base_url.rstrip("/") + "/audio/speech"
         self._client: aiohttp.ClientSession | None = None

@@ -33,6 +33,7 @@ from scaispeak.speak.engines.base import (
     TimedAsyncEngine,
     TimedEngine,
     WordSpans,
+    WrittenTextEngine,
 )
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.metrics import SpeakMetrics
@@ -46,7 +47,10 @@ from scaispeak.speak.synthesis.openings import OpenedSegment, OpenRequest, Voice
 from scaispeak.speak.synthesis.passthrough import PassingSpeech, can_pass, open_passing
 from scaispeak.speak.synthesis.speech import MadeSpeech, SegmentAudio, SpeechSpec, SpokenClip
 from scaispeak.speak.synthesis.text import Segment, normalize_text, split_for_engine, split_segments
+from scaispeak.speak.synthesis.text.speakable import has_letter
 from scaispeak.speak.synthesis.text.tags import spoken_text
+
+_SILENT: Pcm = np.zeros(0, dtype=np.float32)
 
 
 class SynthesisPipeline:
@@ -135,6 +139,13 @@ class SynthesisPipeline:
         """
         engine = self.engines.get(engine_name)
         spoken = normalize_text(segment.text)
+        pause = self.pause_after(segment)
+        if not has_letter(spoken):
+            # Nothing to say ("🎉🎉🎉", "***"): no engine call, which a relay's upstream
+            # would refuse, failing the whole request for a paragraph of emoji.
+            return SegmentAudio(index, segment.text, _SILENT, pause, 0.0, None)
+        if isinstance(engine, WrittenTextEngine) and engine.reads_written_text:
+            spoken = segment.text
         started = time.perf_counter()
 
         async def render(text: str, admitted: bool) -> tuple[Pcm, WordSpans | None]:
@@ -149,7 +160,6 @@ class SynthesisPipeline:
                 pcm, spans = await self._render_in_pieces(render, spoken, admitted)
         elapsed = time.perf_counter() - started
         self._count(engine_name, segment.text, len(pcm) / engine.sample_rate, elapsed)
-        pause = self.pause_after(segment)
         return SegmentAudio(index, segment.text, pcm, pause, elapsed, spans)
 
     async def _render_in_pieces(
@@ -198,8 +208,8 @@ class SynthesisPipeline:
         if not isinstance(engine, OpeningEngine) or isinstance(engine, AsyncEngine):
             return None
         spoken = normalize_text(segment.text)
-        if len(spoken) > self.settings.max_engine_chars:
-            return None  # made in pieces by speak_segment; an opening renders it whole
+        if len(spoken) > self.settings.max_engine_chars or not has_letter(spoken):
+            return None  # made in pieces, or silent, by speak_segment
         hold = self.pool.hold_thread_for_due_soon()
         if hold is None:
             return None
