@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting import service as accounting
 from scaispeak.platform.accounting.models import Reservation, ReservationState
+from scaispeak.speak.backends.catalog import RELAY
 from scaispeak.speak.jobs.models import SynthJob
 
 
@@ -40,6 +41,18 @@ def charge(job: SynthJob, served: dict[str, int], seconds: float) -> accounting.
         int(prices.get(backend, 0)) * count for backend, count in others.items()
     )
     return accounting.Charge(job.voice_id, main, "job", job.characters_total, seconds, cost, job.id)
+
+
+def relayed_share(job: SynthJob) -> accounting.Charge | None:
+    """What a job its caller cancelled owes: the characters the relay has spoken so
+    far, which its upstream has billed us for; None when the relay spoke none. (Our
+    own engines' unfinished work costs the caller nothing.)"""
+    relayed = served_so_far(job).get(RELAY, 0)
+    if relayed <= 0:
+        return None
+    seconds = job.audio_seconds_done * relayed / max(job.characters_done, relayed)
+    cost = int(job.params["prices"].get(RELAY, 0)) * relayed
+    return accounting.Charge(job.voice_id, RELAY, "job", relayed, seconds, cost, job.id)
 
 
 async def reservation(session: AsyncSession, job: SynthJob) -> Reservation:

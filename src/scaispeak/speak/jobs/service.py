@@ -30,7 +30,7 @@ from scaispeak.platform.errors import Conflict, NotFound, ServiceError
 from scaispeak.platform.scoping import tenant_filter
 from scaispeak.platform.storage.base import BlobStore
 from scaispeak.speak.backends.catalog import Route
-from scaispeak.speak.jobs import outbox
+from scaispeak.speak.jobs import billing, outbox
 from scaispeak.speak.jobs.assembly import discard_job_blobs, written_segments
 from scaispeak.speak.jobs.models import ACTIVE, TERMINAL, WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.replan import plan_digest
@@ -261,7 +261,8 @@ async def list_jobs(
 async def cancel_job(
     session: AsyncSession, storage: BlobStore, principal: Principal, job_id: str
 ) -> SynthJob:
-    """Stop a queued or running job; its hold is released (no audio was delivered).
+    """Stop a queued or running job; its hold is released (no audio was delivered),
+    less what the relay has spoken of it so far, which its upstream billed us for.
 
     A running worker notices at its next checkpoint (its lease update fails), stops,
     and deletes the segment it may have stored meanwhile.
@@ -296,7 +297,21 @@ async def _cancel_if_active(
     if cancelled.rowcount != 1:  # type: ignore[attr-defined]
         await session.commit()  # nothing changed: this only ends the transaction
         return False
+    if not error and await _charge_relayed_work(session, job_id):
+        return True  # the caller's own cancel pays for what the relay spoke of the job
     await release_hold(session, reservation_id)  # commits the cancel with the release
+    return True
+
+
+async def _charge_relayed_work(session: AsyncSession, job_id: str) -> bool:
+    """Settle a cancelled job's hold for what the relay has spoken of it
+    (billing.relayed_share), committing the cancel with the charge; False, with nothing
+    done, when it owes nothing."""
+    job = await session.get(SynthJob, job_id, populate_existing=True)
+    owed = billing.relayed_share(job) if job is not None else None
+    if job is None or owed is None:
+        return False
+    await accounting.settle(session, await billing.reservation(session, job), owed)
     return True
 
 
