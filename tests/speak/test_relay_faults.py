@@ -194,6 +194,20 @@ async def test_a_long_reading_of_dense_text_is_accepted_even_at_a_fast_speed() -
         pytest.param(b'{"error": "quota"}', "application/json", "not pcm", id="json"),
         pytest.param(b"ID3\x04" + b"\xff\xfb" * 500, "audio/mpeg", "not pcm", id="mp3"),
         pytest.param(b"RIFF" + b"\x00" * 100, "audio/wav", "not pcm", id="wav"),
+        # An upstream that ignores response_format=pcm and labels what it sends as
+        # bytes (or nothing, which aiohttp reports so) was played as noise.
+        pytest.param(
+            b"RIFF" + b"\x00" * 100, "application/octet-stream", "not raw pcm", id="wav-as-bytes"
+        ),
+        pytest.param(
+            b"ID3\x04" + b"\xff\xfb" * 500,
+            "application/octet-stream",
+            "not raw pcm",
+            id="mp3-as-bytes",
+        ),
+        pytest.param(
+            b"OggS" + b"\x00" * 100, "application/octet-stream", "not raw pcm", id="ogg-as-bytes"
+        ),
         pytest.param(b"", "application/octet-stream", "held no audio", id="empty"),
     ],
 )

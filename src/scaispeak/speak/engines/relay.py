@@ -49,6 +49,7 @@ _RETRYABLE_STATUS = {429, 502, 503, 504}
 # Media types of a raw PCM answer; aiohttp reports an answer without one as
 # application/octet-stream. Anything else (JSON, HTML, audio/mpeg, audio/wav) is not pcm.
 _PCM_TYPES = {"audio/pcm", "audio/l16", "audio/raw", "audio/x-raw", "application/octet-stream"}
+_MAGIC_BYTES = 4  # how much of an answer _not_pcm reads
 _RETRY_AFTER_WAIT_MAX_S = 2.0
 """Longest Retry-After a call waits out before retrying; a longer one opens the circuit
 for as long as the upstream asked, and the caller is told when to come back."""
@@ -138,12 +139,15 @@ class RelayEngine:
     async def _chunks(
         self, response: aiohttp.ClientResponse, permit: Permit, text: str, speed: float
     ) -> AsyncGenerator[bytes, None]:
-        size, most = 0, _most_bytes_for(text, speed)
+        size, most, head = 0, _most_bytes_for(text, speed), b""
         try:
             async for chunk in response.content.iter_any():
                 size += len(chunk)
+                head = head if len(head) >= _MAGIC_BYTES else (head + chunk)[:_MAGIC_BYTES]
+                failure = _not_pcm(head) if len(head) == _MAGIC_BYTES else ""
                 if size > most:
                     failure = "the upstream's audio is far longer than any reading of the text"
+                if failure:
                     permit.failed(failure)
                     raise EngineUnavailable(failure)
                 yield chunk
@@ -273,6 +277,17 @@ def _pcm_answer(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
         return response
     response.release()
     raise EngineUnavailable(failure)
+
+
+def _not_pcm(head: bytes) -> str:
+    """Why an answer starting with ``head`` is a container, not raw PCM, or "" if it may
+    be PCM: an upstream that ignores ``response_format=pcm`` and labels its wav, mp3,
+    Ogg or FLAC ``application/octet-stream`` (or nothing) would otherwise be played as
+    loud noise. Only unambiguous marks: each is a first sample far louder than speech
+    starts (RIFF is 18770), where a bare mp3 frame's sync could be a quiet one."""
+    if head.startswith((b"RIFF", b"ID3", b"OggS", b"fLaC", b"{")):
+        return "the upstream answered an audio container or JSON, not raw pcm"
+    return ""
 
 
 def _broken_pcm(size: int) -> str:
