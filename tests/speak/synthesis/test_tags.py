@@ -76,10 +76,10 @@ def test_a_stream_holds_back_only_a_tag_cut_off_at_its_end(text: str, held_from:
     assert open_tag_at_end(text) == held_from
 
 
-def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
+async def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
     pieces = ["<spe", "ak>Hello there, ", "my friend <bre", 'ak time="2s"/', "> and good", "bye."]
-    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    segments = [s for piece in pieces for s in await intake.feed(piece)] + intake.flush()
     spoken = " ".join(normalize_text(s.text) for s in segments)
     assert "<" not in spoken and "speak" not in spoken and "break" not in spoken
     assert spoken.split() == ["Hello", "there,", "my", "friend", "and", "goodbye."]
@@ -93,36 +93,42 @@ def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
         ["Hello my friend. <SCRIPT>track(", ")</script> Goodbye now, friend."],
     ],
 )
-def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: list[str]) -> None:
+async def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: list[str]) -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
-    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    segments = [s for piece in pieces for s in await intake.feed(piece)] + intake.flush()
     spoken = [normalize_text(s.text) for s in segments]
     assert spoken == ["Hello my friend.", "Goodbye now, friend."]
 
 
-def test_a_flush_speaks_what_was_held_back_as_text() -> None:
+async def test_a_flush_speaks_what_was_held_back_as_text() -> None:
     """The held tail went to the segmenter at a flush, but what that returned was
     dropped: every sentence after an unclosed <title> was lost, and "<!--" was spoken."""
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
     pieces = ["Put the page name in the <title> element. ", "Then add <b>bold</b> words."]
-    segments = [s for piece in pieces for s in intake.feed(piece)] + intake.flush()
+    segments = [s for piece in pieces for s in await intake.feed(piece)] + intake.flush()
     spoken = [normalize_text(s.text) for s in segments]
     assert spoken == ["Put the page name in the element.", "Then add bold words."]
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
-    segments = intake.feed("Hello there. <!-- note: ") + intake.feed("internal") + intake.flush()
+    segments = (
+        await intake.feed("Hello there. <!-- note: ")
+        + await intake.feed("internal")
+        + intake.flush()
+    )
     assert "<" not in " ".join(s.text for s in segments)
     assert normalize_text(segments[0].text) == "Hello there."
 
 
-def test_an_entity_split_across_stream_messages_is_one_character() -> None:
+async def test_an_entity_split_across_stream_messages_is_one_character() -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
-    segments = intake.feed("Tom &a") + intake.feed("mp; Jerry are friends.") + intake.flush()
+    segments = (
+        await intake.feed("Tom &a") + await intake.feed("mp; Jerry are friends.") + intake.flush()
+    )
     assert [normalize_text(s.text) for s in segments] == ["Tom and Jerry are friends."]
 
 
-def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> None:
+async def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> None:
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
-    segments = intake.feed("Is a <b") + intake.flush()
+    segments = await intake.feed("Is a <b") + intake.flush()
     assert [s.text for s in segments] == ["Is a <b"]
 
 
@@ -140,20 +146,20 @@ def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> None:
         "&#" * 50_000,
     ],
 )
-def test_markup_is_read_in_linear_time(text: str) -> None:
+async def test_markup_is_read_in_linear_time(text: str) -> None:
     started = time.perf_counter()
     spoken_text(text)
     intake = TextIntake(IncrementalSegmenter(), max_chars=len(text) + 10)
     for start in range(0, min(len(text), 20_000), 50):  # a stream of small pieces
-        intake.feed(text[start : start + 50])
+        await intake.feed(text[start : start + 50])
     assert time.perf_counter() - started < 3.0
 
 
-def test_a_half_character_left_at_a_flush_does_not_spoil_the_next_turn() -> None:
+async def test_a_half_character_left_at_a_flush_does_not_spoil_the_next_turn() -> None:
     """The turn ended inside an emoji; its first half then joined the next turn's first
     piece, which was refused (invalid_text) and left unsaid."""
     intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
-    intake.feed("Thanks a lot for asking \ud83d")
+    await intake.feed("Thanks a lot for asking \ud83d")
     assert [s.text for s in intake.flush()] == ["Thanks a lot for asking"]
-    segments = intake.feed("Next turn starts here. And goes on.") + intake.flush()
+    segments = await intake.feed("Next turn starts here. And goes on.") + intake.flush()
     assert [s.text for s in segments] == ["Next turn starts here.", "And goes on."]

@@ -53,6 +53,7 @@ MAX_QUEUED_EVENTS = 1_000
 one more ends the stream with ``slow_consumer``. Each such event answers a message of
 the client's own, so only one that sends far faster than it reads comes near it."""
 _END = None  # in the pending queue: everything before it is said, then finish
+_MESSAGE_RECHECK_S = 0.005  # how soon words that waited are looked at again mid-message
 _log = logging.getLogger(__name__)
 
 
@@ -188,7 +189,7 @@ class StreamSession:
             case _ if self._ending:
                 raise p.StreamEnding("The stream is ending; only cancel is accepted now.")
             case p.TextMessage(text=text):
-                self._add_text(text)
+                await self._add_text(text)
             case p.FlushMessage():
                 self._stop_wait_timer()
                 self._queue(self._text.flush())
@@ -230,8 +231,8 @@ class StreamSession:
         self._queue(self._text.flush())
         self._queue_end()
 
-    def _add_text(self, text: str) -> None:
-        segments = self._text.feed(text)
+    async def _add_text(self, text: str) -> None:
+        segments = await self._text.feed(text)
         if segments:
             self._stop_wait_timer()  # what is left starts its wait now
         self._queue(segments)
@@ -381,6 +382,10 @@ class StreamSession:
         out of audio. A cut while earlier audio plays gains nothing and can change what
         is said ("the 2024 | Q3", a link's URL): then more text is waited for instead."""
         del self._timers["wait"]
+        if self._lock.locked():
+            # A message is being handled (a long text is judged in turns, text_intake.py):
+            # its segments come before the words that waited, so release those after.
+            return self._wait_for_text(_MESSAGE_RECHECK_S)
         wait_s = self._settings.max_wait_ms / 1000
         heard_for = self._delivery.playback_left() if self._delivery else 0.0
         if heard_for > wait_s:

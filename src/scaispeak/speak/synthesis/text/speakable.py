@@ -17,9 +17,14 @@ def has_letter_or_digit(text: str) -> bool:
     return any(ch.isalnum() and _read(ch) for ch in text)
 
 
-_DIGITS_ALONE_DECIDE_PAST = 4096
-"""Characters past which digits alone are taken as words: a job's page of numbers is
-not normalised whole (seconds, holding the interpreter) to find it says something."""
+# Digits that markup owns, read as nothing: a citation marker ("[1]", "[^2]") or a
+# heart ("<3"). Any other digit is read aloud ("42", "$5", "#1").
+_MARKUP_DIGITS = re.compile(r"\[\^?\d+\]|<3+")
+
+
+def has_read_digit(text: str) -> bool:
+    """Whether ``text`` holds a digit that is read aloud: linear, no normalisation."""
+    return has_letter_or_digit(_MARKUP_DIGITS.sub(" ", text))
 
 
 def has_letter(text: str) -> bool:
@@ -36,13 +41,12 @@ def _read(char: str) -> bool:
 def has_words(text: str) -> bool:
     """Whether the voice would say anything: normalisation drops emoji, stars and
     markup, so "🙂🙂", "** **" or "[1]" would come back as silence, while "&" or "%"
-    are words ("and", "percent"). Linear in the text, but a whole normalisation pass
-    when the text holds no letter at all.
+    are words ("and", "percent"). Linear in the text; a normalisation pass only for a
+    text of symbols, emoji and markup alone (a letter or a read digit decides at once:
+    a page of digits took seconds to normalise, holding the event loop).
     """
-    if has_letter(text):
+    if has_letter(text) or has_read_digit(text):
         return True
-    if len(text) > _DIGITS_ALONE_DECIDE_PAST and has_letter_or_digit(text):
-        return True  # markup's digits ("[1]", "<3") come a few at a time, not by the page
     return has_letter_or_digit(normalize_text(" ".join(text.split())))
 
 
