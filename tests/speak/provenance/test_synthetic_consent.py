@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
+import soxr
 from sqlalchemy import select
 
 from scaispeak.speak.synthesis.audio import encode
@@ -66,6 +68,28 @@ async def test_a_re_encoded_replay_is_rejected_too(
     pcm, rate = opus(*decoded(fake))
     response = await post_clone(
         app, key, clips.wav(clips.reference), encode(pcm, rate, "wav"), challenge_id=challenge["id"]
+    )
+    assert_problem(response, 422, "voice_intake_rejected")
+    assert synthetic_check(response.json()["report"]["consent"])["status"] == "fail"
+
+
+@pytest.mark.parametrize("speed", [1.03, 0.95])
+async def test_our_speech_at_another_speed_is_refused_as_consent(
+    sqlite_voice_app: VoiceApp, clips: Clips, speed: float
+) -> None:
+    """Resampled by 3 % and played at its old rate, our reading lost its watermark
+    (score 0.02 to 0.06) and matched no fingerprint (BER 0.45): a clone was accepted
+    with our own speech as the person's consent (helper-82)."""
+    app, key = sqlite_voice_app, sqlite_voice_app.tenancy.member_a
+    challenge = await issue_challenge(app, key)
+    pcm, rate = decoded(await synthetic_reading(app, key, challenge["statement"]))
+    sped = soxr.resample(pcm, rate, rate / speed).astype(np.float32)
+    response = await post_clone(
+        app,
+        key,
+        clips.wav(clips.reference),
+        encode(sped, rate, "wav"),
+        challenge_id=challenge["id"],
     )
     assert_problem(response, 422, "voice_intake_rejected")
     assert synthetic_check(response.json()["report"]["consent"])["status"] == "fail"

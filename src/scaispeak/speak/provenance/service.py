@@ -222,18 +222,29 @@ async def find_origin(
 
 
 async def made_here_since(
-    session: AsyncSession, query: fp.Words, since: datetime | None, max_records: int
+    session: AsyncSession, queries: list[fp.Words], since: datetime | None, max_records: int
 ) -> bool:
-    """Whether ``query`` matches any clip made since ``since`` (or among the most recent
-    ``max_records``), in *any* tenant. For intake's replay check only: it answers yes or
-    no and never says whose clip it was."""
-    if query.size == 0:
+    """Whether any of ``queries`` (one clip's fingerprints, perhaps at several speeds)
+    matches a clip made since ``since`` (or among the most recent ``max_records``), in
+    *any* tenant. For intake's replay check only: it answers yes or no and never says
+    whose clip it was."""
+    queries = [query for query in queries if query.size]
+    if not queries:
         return False
     stmt = select(ProvenanceRecord).order_by(ProvenanceRecord.created_at.desc())
     if since is not None:
         stmt = stmt.where(ProvenanceRecord.created_at >= since)
     rows = list((await session.execute(stmt.limit(max_records))).scalars())
-    return any(m.matched for m in await _matched(query, rows))
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_MATCHING, _any_matched, queries, rows)
+
+
+def _any_matched(queries: list[fp.Words], rows: list[ProvenanceRecord]) -> bool:
+    for row in rows:
+        stored = fp.from_bytes(row.fingerprint)
+        if any(fp.match(query, stored).matched for query in queries):
+            return True
+    return False
 
 
 async def _matched(query: fp.Words, rows: list[ProvenanceRecord]) -> list[fp.Match]:

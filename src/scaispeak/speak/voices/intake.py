@@ -232,7 +232,11 @@ async def refuse_replay(
         return clip
     if _synthetic_check_is(clip, CheckStatus.fail):
         return clip  # already refused by its watermark
-    words = await asyncio.to_thread(fp.fingerprint, clip.audio.pcm, clip.audio.rate)
+    audio = clip.audio
+    if since is None:  # up to REPLAY_LOOKBACK clips: at one speed (21 would take seconds)
+        words = [await asyncio.to_thread(fp.fingerprint, audio.pcm, audio.rate)]
+    else:  # the few clips made since the challenge: at every speed it may have been set to
+        words = await asyncio.to_thread(fp.fingerprints_at_speeds, audio.pcm, audio.rate)
     if not await provenance.made_here_since(session, words, since, REPLAY_LOOKBACK):
         return clip
     checks = tuple(
