@@ -42,3 +42,22 @@ async def test_no_audio_of_the_cut_speech_follows_the_cancelled_event(
     assert np.max(np.abs(heard_before)) > 0.1  # the tone was playing
     after = heard[heard_before.size :]
     assert after.size and np.max(np.abs(after)) < 0.02, np.max(np.abs(after))
+
+
+@pytest.mark.parametrize("fmt", [AudioFormat.mp3, AudioFormat.opus])
+async def test_cancels_with_nothing_spoken_since_the_last_push_send_no_silence(
+    rig: Rig, fmt: AudioFormat
+) -> None:
+    """Each cancel pushed out 250 ms of encoded silence, fed or not: 500 cancels sent
+    1 MB of mp3 (helper-83)."""
+    async with rig.session(fmt=fmt) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text=SENTENCES)
+        await rig.sink.wait_for(lambda: rig.sink.audio_bytes() > 2_000)
+        await send(session, "cancel")
+        await rig.sink.wait_for(lambda: len(rig.sink.events("cancelled")) == 1)
+        after_first = rig.sink.audio_bytes()
+        for count in range(2, 12):
+            await send(session, "cancel")
+            await rig.sink.wait_for(lambda n=count: len(rig.sink.events("cancelled")) == n)
+        assert rig.sink.audio_bytes() == after_first
