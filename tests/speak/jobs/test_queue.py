@@ -145,6 +145,22 @@ async def test_a_worker_reclaims_a_dead_workers_messages_one_at_a_time(
     assert watch.ran_by == ["A", "A"] and left == 3
 
 
+async def test_a_worker_reads_again_after_redis_lost_its_stream_and_group(
+    stream_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a worker's start made the consumer group: after Redis lost its data (a
+    restart without persistence, an empty replica), every read failed with NOGROUP and
+    the worker ran no job again until restarted, its /readyz still 200 (helper-84)."""
+    async with stream_of(stream_settings, jobs=1) as (watch, api):
+        monkeypatch.setattr(job_queue, "run_job", watch.run_job)
+        async with workers(stream_settings, "A"):
+            await watch.redis.delete(watch.stream)  # the stream and its group are gone
+            await asyncio.sleep(0.1)
+            await api.kick("job_after_the_loss")
+            await watch.until_all_ran_and_acknowledged()
+    assert watch.ran_by == ["A"]
+
+
 @pytest.fixture
 async def app_without_sweeps(tmp_path: Path, engines: EngineRegistry) -> AsyncIterator[LiveApp]:
     """A SQLite app whose sweeper looks once, at start: only the test sweeps after that."""

@@ -75,7 +75,9 @@ def _receiver_backing_off(concurrency: int) -> type[Receiver]:
             nonlocal failures, last_failure
             try:
                 await super().listen(finish_event)
-            except Exception:
+            except Exception as exc:
+                if _lost_its_group(exc):
+                    await _recreate_group(self.broker)
                 now = time.monotonic()
                 failures = 0 if now - last_failure > 60 else failures
                 last_failure = now
@@ -84,6 +86,35 @@ def _receiver_backing_off(concurrency: int) -> type[Receiver]:
                 raise
 
     return BackingOff
+
+
+def _lost_its_group(exc: BaseException) -> bool:
+    """Redis answered that the stream or its consumer group is gone: it restarted
+    without persistence, failed over to an empty replica, or evicted the key. taskiq's
+    receiver raises it inside a task group's exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_lost_its_group(inner) for inner in exc.exceptions)
+    return "NOGROUP" in str(exc)
+
+
+async def _recreate_group(broker: AsyncBroker) -> None:
+    """Make the group again, from the stream's start: only taskiq's start-up made it, so
+    workers read nothing again until restarted, while /readyz said all was well. A job
+    whose message was lost with the data is the sweeper's to queue again."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+    from taskiq_redis import RedisStreamBroker
+
+    if not isinstance(broker, RedisStreamBroker):
+        return
+    try:
+        async with Redis(connection_pool=broker.connection_pool) as redis:
+            await redis.xgroup_create(
+                broker.queue_name, broker.consumer_group_name, id="0", mkstream=True
+            )
+        _log.warning("the job stream's consumer group was gone; made it again")
+    except RedisError as exc:  # BUSYGROUP: another worker made it first; or Redis is away
+        _log.info("could not make the job stream's consumer group again: %s", exc)
 
 
 class JobQueue:
