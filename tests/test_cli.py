@@ -454,3 +454,37 @@ def test_migrate_on_a_sqlite_url_makes_the_folder_its_file_needs(
     monkeypatch.setenv("SCAISPEAK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/db/x.db")
     assert main(["--data-dir", str(tmp_path / "data"), "migrate"]) == 0
     assert (tmp_path / "db" / "x.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        # Both started and then failed: a traceback, and 202s for jobs nothing would run.
+        ("SCAISPEAK_REDIS_URL", "http://u:hunter2@127.0.0.1:6379/0", r"scheme 'http'"),
+        ("SCAISPEAK_JOBS__CONCURRENCY", "0", r"greater than or equal to 1"),
+    ],
+)
+def test_a_setting_the_service_cannot_work_with_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("SCAISPEAK_SECRET_KEY", "k" * 48)
+    with pytest.raises(SystemExit, match=rf"^error: invalid setting {variable}: .*{said}") as e:
+        main(["--data-dir", str(tmp_path), "migrate"])
+    assert "hunter2" not in str(e.value)
+
+
+def test_a_database_host_that_does_not_resolve_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 129-line traceback ending in socket.gaierror (helper-84): a pod starting
+    before its database's name is in DNS."""
+    monkeypatch.setenv("SCAISPEAK_DATABASE_URL", "postgresql://x@nosuchhost.invalid/x")
+    with pytest.raises(SystemExit, match=r"^error: a host name in the settings does not resolve"):
+        main(["--data-dir", str(tmp_path), "migrate"])
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(SystemExit, match=r"^error: (FileExists|NotADirectory)Error: .*a-file"):
+        main(["--data-dir", str(tmp_path / "a-file" / "data"), "migrate"])

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: cannot use the database: {_named(cause)}") from None
     except RedisError as exc:  # worker: the queue's Redis
         raise SystemExit(f"error: cannot use Redis: {_named(exc)}") from None
+    except socket.gaierror as exc:  # the database driver's own lookup, unwrapped
+        raise SystemExit(f"error: a host name in the settings does not resolve: {exc}") from None
+    except OSError as exc:  # a data directory that cannot be made or written
+        raise SystemExit(f"error: {_named(exc)}") from None
     return result
 
 

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     cloning: CloningSettings = Field(default_factory=CloningSettings)
     provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        """A URL redis-py takes; any other was a traceback at start. Only the scheme is
+        named: the rest may hold a password."""
+        scheme = (url or "").partition("://")[0].lower()
+        if url and scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"use redis://host:6379/0 or rediss://… (got the scheme {scheme!r})")
+        return url
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _any_case(cls, level: object) -> object:

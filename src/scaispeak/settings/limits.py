@@ -79,15 +79,17 @@ class AccountingSettings(BaseModel):
 class JobSettings(BaseModel):
     """Asynchronous synth jobs (docs/jobs.md)."""
 
-    max_chars: int = Field(500_000, description="Longest text a job accepts (hard limit).")
+    max_chars: int = Field(500_000, ge=1, description="Longest text a job accepts (hard limit).")
     lease_s: int = Field(
-        60, description="A worker's claim on a job; renewed at every finished segment."
+        60, ge=1, description="A worker's claim on a job; renewed at every finished segment."
     )
     sweep_interval_s: float = Field(
-        5.0, description="How often a worker looks for jobs whose worker died."
+        5.0, gt=0, description="How often a worker looks for jobs whose worker died."
     )
     requeue_after_s: int = Field(
-        120, description="A queued job not started after this long is handed to the queue again."
+        120,
+        ge=1,
+        description="A queued job not started after this long is handed to the queue again.",
     )
     max_attempts: int = Field(
         3,
@@ -95,7 +97,9 @@ class JobSettings(BaseModel):
         description="Runs a job gets before it is failed: a job whose worker keeps dying "
         "(crash, out of memory, lost lease) stops being retried after this many claims.",
     )
-    concurrency: int = Field(2, description="Jobs one worker process runs at once.")
+    concurrency: int = Field(
+        2, ge=1, description="Jobs one worker process runs at once (0 ran none, silently)."
+    )
     result_ttl_s: int = Field(
         7 * 86400,
         ge=0,
@@ -118,13 +122,15 @@ class JobSettings(BaseModel):
         "sweeper after requeue_after_s.",
     )
     redelivery_idle_ms: int = Field(
-        300_000, description="Unacknowledged Redis messages idle this long are redelivered."
+        300_000,
+        ge=1000,
+        description="Unacknowledged Redis messages idle this long are redelivered.",
     )
-    webhook_attempts: int = Field(5, description="Deliveries tried per webhook event.")
+    webhook_attempts: int = Field(5, ge=1, description="Deliveries tried per webhook event.")
     webhook_backoff_s: float = Field(
-        2.0, description="First retry delay; doubles each attempt, with jitter."
+        2.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
     )
-    webhook_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook delivery.")
     webhook_allowed_targets: list[str] = Field(
         default_factory=list,
         description="Hosts and networks webhooks may reach although they are not public "
