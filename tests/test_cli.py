@@ -441,6 +441,18 @@ def test_a_data_dir_the_service_makes_is_its_owners_alone(tmp_path: Path) -> Non
     assert (chosen.stat().st_mode & 0o777) == 0o750 & ~_umask()
 
 
+def test_the_database_in_an_operators_own_data_dir_is_its_owners_alone(tmp_path: Path) -> None:
+    """In a data directory the operator made (mode 755, as docs/deploy.md's
+    /srv/scaispeak would be), the database, with job texts and key hashes in it, was
+    made 644 (helper-84). The service's commands now make their files 600."""
+    chosen = tmp_path / "srv"
+    chosen.mkdir(mode=0o755)
+    chosen.chmod(0o755)
+    made = run_cli(chosen, "admin", "bootstrap", "--email", "ops@example.com")
+    assert made.returncode == 0, made.stderr
+    assert ((chosen / "scaispeak.db").stat().st_mode & 0o777) == 0o600
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings()
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    if getattr(args, "private_files", False):  # the database, voices' clips, jobs' audio
+        os.umask(0o077)  # were made readable by every local user (umask 022)
     import httpx
     from redis.exceptions import RedisError
     from sqlalchemy.exc import SQLAlchemyError
@@ -115,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-worker", action="store_true", help="With Redis: leave jobs to `scaispeak worker`"
     )
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_serve, private_files=True)
 
     worker = sub.add_parser(
         "worker", parents=[after], help="Run synth jobs from Redis (distributed mode)"
@@ -124,12 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ops-port", type=int, help="Serve /healthz, /readyz and /metrics on this port"
     )
     worker.add_argument("--ops-host", help="Address for --ops-port (default: SCAISPEAK_HOST)")
-    worker.set_defaults(handler=_worker)
+    worker.set_defaults(handler=_worker, private_files=True)
 
     migrate = sub.add_parser(
         "migrate", parents=[after], help="Upgrade the database schema to the latest revision"
     )
-    migrate.set_defaults(handler=_migrate)
+    migrate.set_defaults(handler=_migrate, private_files=True)
 
     admin = sub.add_parser("admin", help="Administration").add_subparsers(required=True)
     boot = admin.add_parser(
@@ -138,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--tenant", default="default")
     boot.add_argument("--email", default="admin@localhost")
     boot.add_argument("--json", action="store_true", help="Print one JSON object")
-    boot.set_defaults(handler=_bootstrap)
+    boot.set_defaults(handler=_bootstrap, private_files=True)
     issue = admin.add_parser(
         "issue-key",
         parents=[after],
@@ -149,12 +151,12 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument(
         "--tenant", help="Tenant id or name, when the email is a user in several tenants"
     )
-    issue.set_defaults(handler=_issue_key)
+    issue.set_defaults(handler=_issue_key, private_files=True)
     audit = admin.add_parser(
         "verify-audit", parents=[after], help="Check the voice audit hash chains"
     )
     audit.add_argument("--chain", action="append", help="Tenant id or 'global' (default: all)")
-    audit.set_defaults(handler=_verify_audit)
+    audit.set_defaults(handler=_verify_audit, private_files=True)
 
     say = sub.add_parser("say", parents=[after], help="Synthesize TEXT to a file")
     say.add_argument("text")
