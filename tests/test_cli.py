@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -500,3 +501,15 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(SystemExit, match=r"^error: (FileExists|NotADirectory)Error: .*a-file"):
         main(["--data-dir", str(tmp_path / "a-file" / "data"), "migrate"])
+
+
+def test_a_database_a_newer_release_migrated_is_one_line(tmp_path: Path) -> None:
+    """A release rolled back onto a database its successor migrated: alembic's traceback
+    ("Can't locate revision '0099'") named neither release (helper-84)."""
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "scaispeak.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    refused = run_cli(tmp_path, "migrate")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: the database's schema is newer than this release")
+    assert "Traceback" not in refused.stderr and "'0099'" in refused.stderr

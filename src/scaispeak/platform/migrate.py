@@ -12,9 +12,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scaispeak.settings import ConfigurationError
 
 MIGRATION_LOCK_KEY = 0x5CA15BEA_0000_0001
 """The advisory lock (a PostgreSQL bigint) every ScaiSpeak process migrates under."""
@@ -35,10 +39,26 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            if "Can't locate revision" not in str(exc):
+                raise
+            raise _newer_than_this_release(config, exc) from None
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+
+
+def _newer_than_this_release(config: Config, exc: CommandError) -> ConfigurationError:
+    """A release rolled back onto a database a newer one migrated: one line saying so,
+    where alembic's traceback named neither release."""
+    head = ScriptDirectory.from_config(config).get_current_head()
+    return ConfigurationError(
+        f"the database's schema is newer than this release ({exc}; this release's latest "
+        f"is {head!r}): run the release that migrated it, or restore the backup taken "
+        "before that upgrade"
+    )
 
 
 def hold_migration_lock(connection: Connection) -> None:
