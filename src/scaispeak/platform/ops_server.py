@@ -57,7 +57,8 @@ class OpsServer:
             # (uvicorn would log it and exit the process from inside its task).
             listening = listening_socket(host, port)
         except OSError as exc:
-            raise SystemExit(f"cannot serve health endpoints on {host}:{port}: {exc}") from exc
+            where = f"{host}:{port}"
+            raise SystemExit(f"error: cannot serve health endpoints on {where}: {exc}") from exc
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", http=BoundedHeadProtocol
         )

@@ -106,4 +106,4 @@ def test_a_worker_whose_ops_port_is_taken_says_so(env: dict[str, str]) -> None:
             timeout=120,
         )
     assert refused.returncode != 0
-    assert f"cannot serve health endpoints on 127.0.0.1:{port}" in refused.stderr
+    assert f"error: cannot serve health endpoints on 127.0.0.1:{port}" in refused.stderr
