@@ -134,6 +134,17 @@ def test_silent_reference_is_rejected(fitter: StyleSearchFitter) -> None:
         fitter.fit(np.zeros(8 * 16_000, np.float32), 16_000)
 
 
+def test_silence_after_the_speech_is_not_held_out(
+    fitter: StyleSearchFitter, kokoro: KokoroEngine, piper: PiperEngine
+) -> None:
+    """Speech then 8 s of silence passed preflight, and the held-out last 40 % was all
+    silence: "too little speech", after the consent challenge was spent (helper-82)."""
+    pcm, rate = SPEAKER.say(REFERENCE, kokoro, piper)
+    padded = np.concatenate([np.zeros(rate, np.float32), pcm, np.zeros(8 * rate, np.float32)])
+    targets = fitter._targets(padded, rate)
+    assert cosine(targets.fit, targets.held_out) > 0.6  # both halves are the speaker
+
+
 @pytest.mark.slow
 def test_full_budget_clone_of_an_outside_speaker_beats_the_nearest_kokoro_voice(
     kokoro: KokoroEngine, piper: PiperEngine, encoder: SpeakerEncoder, stock: StockVoices

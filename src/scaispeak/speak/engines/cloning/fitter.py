@@ -244,6 +244,7 @@ class StyleSearchFitter:
             )
         if rate != SAMPLE_RATE:
             audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+        audio = _without_quiet_ends(audio, SAMPLE_RATE)
         # The tail is held out: candidates are chosen on speech the search never saw.
         cut = int(len(audio) * (1.0 - self._settings.validation_fraction))
         fit_pcm, held_out_pcm = audio[:cut], audio[cut:]
@@ -264,6 +265,26 @@ class StyleSearchFitter:
     def _validate(self, vector: Vector, targets: _Targets) -> tuple[float, Pcm]:
         audio = self._kokoro.synthesize_style(PROBE_VALIDATE, self._table_for(vector))
         return cosine(self._encoder.embed(audio, SAMPLE_RATE), targets.held_out), audio
+
+
+_QUIET_BELOW_PEAK_DB = 40.0
+_FRAME_S = 0.02
+
+
+def _without_quiet_ends(audio: Pcm, rate: int) -> Pcm:
+    """``audio`` without the silence or room tone before its first and after its last
+    frame within ``_QUIET_BELOW_PEAK_DB`` of its loudest: 12 s of speech and 8 s of
+    silence passed preflight, then the held-out tail was all silence and the fit failed
+    for good, its consent challenge spent (helper-82)."""
+    frame = max(1, int(_FRAME_S * rate))
+    count = len(audio) // frame
+    if count == 0:
+        return audio
+    energy = np.square(audio[: count * frame].reshape(count, frame)).mean(axis=1)
+    loud = np.flatnonzero(energy >= energy.max() * 10 ** (-_QUIET_BELOW_PEAK_DB / 10))
+    if energy.max() <= 0 or loud.size == 0:
+        return audio
+    return audio[loud[0] * frame : (loud[-1] + 1) * frame]
 
 
 def _named(model_version: str, tables_fingerprint: str) -> str:
