@@ -475,6 +475,8 @@ def test_migrate_on_a_sqlite_url_makes_the_folder_its_file_needs(
         # Both started and then failed: a traceback, and 202s for jobs nothing would run.
         ("SCAISPEAK_REDIS_URL", "http://u:hunter2@127.0.0.1:6379/0", r"scheme 'http'"),
         ("SCAISPEAK_JOBS__CONCURRENCY", "0", r"greater than or equal to 1"),
+        # Migrated the tables into whatever database libpq's defaults named.
+        ("SCAISPEAK_DATABASE_URL", "postgresql://", r"name the database"),
     ],
 )
 def test_a_setting_the_service_cannot_work_with_is_one_line_naming_it(

@@ -157,6 +157,10 @@ class Settings(BaseSettings):
             # Managed hosts' URLs end in libpq's ?sslmode=require; asyncpg calls it ssl
             # (same values), and refused sslmode with a TypeError traceback.
             rest = re.sub(r"([?&])sslmode=", r"\1ssl=", rest)
+            if not rest.partition("?")[0].partition("/")[2]:
+                # libpq's defaults filled in the rest: "postgresql://" made the service's
+                # tables in whatever database the user's name picked (helper-84).
+                raise ValueError("name the database: postgresql+asyncpg://user@host/db")
         return f"{driver}://{rest}"
 
     @computed_field  # type: ignore[prop-decorator]
