@@ -291,6 +291,16 @@ EXACT = [
     ("around_the_clock", "24/7 support", "twenty-four seven support"),
     ("rating_stars", "4/5 stars", "four out of five stars"),
     ("rating_after_verb", "rated 7/10", "rated seven out of ten"),
+    (
+        "rating_ending_a_clause",
+        "a solid 8/10. 9/10 would",
+        "a solid eight out of ten. nine out of ten would",
+    ),
+    (
+        "tenths_before_of_stay_a_fraction",
+        "9/10 of us, by 1/10.",
+        "nine tenths of us, by one tenth.",
+    ),
     ("mixed_number", "1 1/2 cups", "one and a half cups"),
     ("mixed_number_plural", "2 3/4 miles", "two and three quarters miles"),
     ("scale_million", "1M users", "one million users"),

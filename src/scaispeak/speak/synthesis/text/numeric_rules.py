@@ -273,9 +273,11 @@ _PER = re.compile(
     r"(?<=[\w%])\s?/\s?(?P<unit>month|mo|year|yr|week|wk|day|night|hour|hr|h|minute|min"
     r"|second|sec|person|user|seat|license|unit|item|piece|page|word|head|ea)\b"
 )
+# A rating: before "stars" or "points", or 2 to 10 out of 10 ending a clause or before
+# "would" ("a solid 8/10.", "9/10 would recommend"); "9/10 of them" and "1/10." are fractions.
 _RATING = re.compile(
-    r"(?<![\w/.,])(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)"
-    r"(?=\s(?:stars?|points?|rating|overall)\b)"
+    r"(?<![\w/.,])(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)(?=\s(?:stars?|points?|rating|overall)\b"
+    r"|(?:(?<=[2-9]/10)|(?<=10/10))(?:\s+would\b|[.!?,;:)]+(?:\s|$)|$))"
 )
 _RATING_CONTEXT = re.compile(
     r"(?P<before>\b(?i:rated|rating|scored|score|gives?\s+it|gave\s+it|gets|got):?\s(?:of\s|an?\s)?)"
