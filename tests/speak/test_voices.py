@@ -40,7 +40,9 @@ async def test_cursor_pagination_walks_every_voice_once(live: LiveApp) -> None:
         if cursor is None:
             break
     assert seen == [v["id"] for v in everything]
-    assert len(set(seen)) == len(seen) == 6
+    # The six seeded voices, and any global voice an earlier test left in the session's
+    # shared PostgreSQL database (which tests run before this one depends on the order).
+    assert len(set(seen)) == len(seen) >= 6
 
 
 async def test_filters_language_query_tag_scope(live: LiveApp) -> None:

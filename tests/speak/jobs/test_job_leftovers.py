@@ -16,6 +16,7 @@ from scaispeak.speak.jobs.models import SynthJob
 from tests.conftest import LiveApp
 from tests.speak.jobs.support import checkpoints_left, job_row
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
+from tests.support.polling import until
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -63,7 +64,12 @@ async def test_a_job_whose_deletions_went_through_is_not_swept_again(
     sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = await wait_for(sqlite_app, (await submit(sqlite_app)).json()["id"], FINAL)
-    assert (await job_row(sqlite_app, job["id"])).blobs_swept_at is not None
+
+    async def marked_swept() -> bool:
+        # Its worker deletes the checkpoints after the success commits, then marks it.
+        return (await job_row(sqlite_app, job["id"])).blobs_swept_at is not None
+
+    await until(marked_swept, "the job's deletions marked done", seconds=30)
     assert job["id"] not in await sweep_now(sqlite_app)
 
 
