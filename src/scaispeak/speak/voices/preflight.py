@@ -2,7 +2,8 @@
 
 Each check answers pass, warn, fail or skip with the measured value and a hint the
 speaker can act on. A report passes when no check fails. Thresholds are settings
-(docs/configuration.md); the reasoning behind them is in docs/voices.md.
+(docs/configuration.md); the reasoning behind them is in docs/voices.md, and the
+measurements behind the constants below in docs/cloning.md ("Preflight audio checks").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from scaispeak.settings import VoicesSettings
 from scaispeak.speak.engines.base import EngineError, Pcm
@@ -29,6 +31,31 @@ from scaispeak.speak.voices.audio_input import DecodedAudio
 
 SPEAKER_WINDOW_S = 3.0
 """Windows compared by the single-speaker check: long enough for a stable embedding."""
+
+WINDOW_MIN_VOICED_S = 1.5
+"""A window is embedded only with this much voiced speech in it (VAD speech within
+``acoustics.VOICED_MARGIN_DB`` of the clip's speech level). Windows of room tone were
+embedded as a second speaker: genuine clips with 4-5 s of pink noise at -55 to -66 dBFS
+around them scored 0.34-0.57 and failed as "more than one voice" (now 0.70-0.89)."""
+
+UNIFORM_ABOVE = 0.97
+"""Windows this alike are one steady sound, not a voice: a 120 Hz buzz scored 0.999-1.0,
+pink noise and music 0.99-0.999, while windows of genuine speech (248 clips of six stock
+voices: wav/mp3/opus, noise, reverb, hum, room tone) scored at most 0.910 against each
+other (docs/cloning.md, "Preflight audio checks")."""
+
+NOISE_FAIL_BELOW_DB, NOISE_WARN_BELOW_DB = 10.0, 20.0
+"""Signal-to-noise ratio: median speech frame level minus the floor (``SpeechProfile``)."""
+
+CLIP_FAIL_SHARE, CLIP_WARN_SHARE = 1e-3, 1e-4
+"""Shares of sample instants at full scale (``acoustics.CLIP_LEVEL``)."""
+PLATEAU_FAIL_AT, PLATEAU_FAIL_SHARE = 0.99, 1e-3
+PLATEAU_WARN_AT, PLATEAU_WARN_SHARE = 0.95, 2e-3
+"""Flat tops below full scale: shares of samples at or above these fractions of the
+clip's own peak. Genuine clips: at most 2e-5 and 1.1e-4; clipped 2x then normalised:
+5e-3 and more; a broadcast limiter pushed 12 dB: 4.6e-4 and 1.6e-3 (it passes); clipped
+audio through 48 kHz MP3 loses its flat tops (2e-5), and the 95 % share warns for some
+voices (2.1e-3, 3.1e-3) but not others (8e-5)."""
 
 DURATION_TOLERANCE_S = 0.05
 """Slack on both duration bounds: lossy codecs decode a few ms longer than what was
@@ -90,22 +117,45 @@ def run_preflight(
     """Every check on one decoded clip. CPU-bound: call it off the event loop."""
     pcm16k = acoustics.to_analysis_rate(audio.pcm, audio.rate)
     profile = acoustics.profile_speech(pcm16k)
+    clean16k = acoustics.without_rumble(pcm16k)
+    hum_hz = acoustics.mains_hz(clean16k)
     checks = [
         check_duration(audio.duration_s, kind, settings),
         check_sample_rate(audio.rate),
-        check_clipping(clipping_of(audio)),
+        check_clipping(clipping_of(audio), *plateaus_of(audio)),
         check_loudness(integrated_loudness(audio.pcm, audio.rate)),
-        check_noise(profile),
+        check_noise(profile, noisy_hum(pcm16k, profile, hum_hz)),
         check_speech_ratio(profile, kind),
     ]
     if kind is ClipKind.consent:
         checks.append(check_not_silent(profile))
-    checks.append(check_single_speaker(pcm16k, profile, settings, encoder))
+    checks.append(check_single_speaker(clean16k, profile, settings, encoder))
     marker = watermarker or shared_watermarker()
-    checks.append(check_not_synthetic(marker.detect(audio.pcm, audio.rate)))
+    checks.append(check_not_synthetic(watermark_score(marker, audio, hum_hz)))
     return PreflightReport(
         kind, round(audio.duration_s, 3), audio.rate, audio.container, audio.codec, tuple(checks)
     )
+
+
+def noisy_hum(pcm16k: Pcm, profile: acoustics.SpeechProfile, hum_hz: float | None) -> float | None:
+    """``hum_hz`` where the noise check would not pass and the hum is why, else None."""
+    if hum_hz is None or profile.snr_db >= NOISE_WARN_BELOW_DB:
+        return None
+    return hum_hz if acoustics.hum_sets_the_floor(pcm16k, profile, hum_hz) else None
+
+
+def watermark_score(marker: Watermarker, audio: DecodedAudio, hum_hz: float | None) -> float:
+    """Perth's score, or where mains hum was found, the lower of the clip's and the clip's
+    with the hum notched out. Perth reads hum as its mark: genuine speech with 60 Hz hum
+    scored up to 0.997, "made by this service"; notched, 0-0.18. Hum never hid a mark
+    (marked speech with hum scored 1.0; notched, what it scores without hum), but
+    notching a tonal sound whose lines sit on mains harmonics can raise its score (a
+    120 Hz buzz: 0.04 raw, 0.80 notched)."""
+    score = marker.detect(audio.pcm, audio.rate)
+    if hum_hz is None:
+        return score
+    notched = acoustics.without_mains_hum(audio.pcm, audio.rate, hum_hz)
+    return min(score, marker.detect(notched, audio.rate))
 
 
 def clipping_of(audio: DecodedAudio) -> float:
@@ -114,6 +164,15 @@ def clipping_of(audio: DecodedAudio) -> float:
     if audio.clipped_fraction is not None:
         return audio.clipped_fraction
     return acoustics.clipped_fraction(audio.pcm)
+
+
+def plateaus_of(audio: DecodedAudio) -> tuple[float, float]:
+    """Shares of samples near the clip's own peak (``PLATEAU_FAIL_AT``, ``_WARN_AT``)."""
+    pcm = audio.pcm
+    return (
+        acoustics.plateau_share(pcm, PLATEAU_FAIL_AT),
+        acoustics.plateau_share(pcm, PLATEAU_WARN_AT),
+    )
 
 
 def _check(name: str, status: CheckStatus, value: float | None, unit: str, hint: str) -> Check:
@@ -147,14 +206,24 @@ def check_sample_rate(rate: int) -> Check:
     return _check("sample_rate", CheckStatus.pass_, rate, "Hz", "Wide-band audio.")
 
 
-def check_clipping(fraction: float) -> Check:
-    if fraction > 1e-3:
+def check_clipping(fraction: float, plateau: float = 0.0, near_plateau: float = 0.0) -> Check:
+    """``fraction``: share at full scale; ``plateau``, ``near_plateau``: shares at 99 %
+    and 95 % of the clip's own peak. The value reported is the share that decided."""
+    if fraction > CLIP_FAIL_SHARE or plateau > PLATEAU_FAIL_SHARE:
         hint = "The recording is clipped (distorted); lower the input gain and record again."
-        return _check("clipping", CheckStatus.fail, fraction, "ratio", hint)
-    if fraction > 1e-4:
+        if fraction <= CLIP_FAIL_SHARE:
+            hint = (
+                "The recording was clipped (distorted) before its level was turned down; "
+                "lower the input gain and record again."
+            )
+        return _check("clipping", CheckStatus.fail, max(fraction, plateau), "ratio", hint)
+    if fraction > CLIP_WARN_SHARE:
         hint = "A few samples touch full scale; lower the gain a little."
         return _check("clipping", CheckStatus.warn, fraction, "ratio", hint)
-    return _check("clipping", CheckStatus.pass_, fraction, "ratio", "No clipping.")
+    if near_plateau > PLATEAU_WARN_SHARE:
+        hint = "Many peaks are flattened at one level (clipping or heavy limiting); lower the gain."
+        return _check("clipping", CheckStatus.warn, near_plateau, "ratio", hint)
+    return _check("clipping", CheckStatus.pass_, max(fraction, plateau), "ratio", "No clipping.")
 
 
 def check_loudness(lufs: float) -> Check:
@@ -170,15 +239,20 @@ def check_loudness(lufs: float) -> Check:
     return _check("loudness", CheckStatus.pass_, lufs, "LUFS", "Comfortable level.")
 
 
-def check_noise(profile: acoustics.SpeechProfile) -> Check:
+def check_noise(profile: acoustics.SpeechProfile, hum_hz: float | None = None) -> Check:
+    """``hum_hz``: mains hum was found, and it is what sets the noise floor."""
     snr = profile.snr_db
     if profile.speech_frames == 0:
         return _check("noise", CheckStatus.skip, None, "dB", "No speech to compare noise with.")
-    if snr < 10:
+    if snr < NOISE_FAIL_BELOW_DB:
         hint = "Background noise is almost as loud as the voice; record somewhere quieter."
+        if hum_hz is not None:
+            hint = f"Mains hum ({hum_hz:.0f} Hz) is almost as loud as the voice. {HUM_ADVICE}"
         return _check("noise", CheckStatus.fail, snr, "dB", hint)
-    if snr < 20:
+    if snr < NOISE_WARN_BELOW_DB:
         hint = f"Noticeable background noise (floor {profile.noise_floor_dbfs:.0f} dBFS)."
+        if hum_hz is not None:
+            hint = f"Noticeable mains hum ({hum_hz:.0f} Hz). {HUM_ADVICE}"
         return _check("noise", CheckStatus.warn, snr, "dB", hint)
     return _check("noise", CheckStatus.pass_, snr, "dB", "Clean background.")
 
@@ -207,10 +281,16 @@ def check_single_speaker(
     pcm16k: Pcm, profile: acoustics.SpeechProfile, s: VoicesSettings, encoder: SpeakerEncoder
 ) -> Check:
     """Embed consecutive windows; the least similar pair says whether voices change."""
-    similarity = window_consistency(pcm16k, encoder)
+    similarity = window_consistency(pcm16k, encoder, profile.voiced)
     if profile.speech_frames == 0 or similarity is None:
         hint = "Too little speech to compare parts of the clip."
         return _check("single_speaker", CheckStatus.skip, None, "cosine", hint)
+    if similarity > UNIFORM_ABOVE:
+        hint = (
+            "No voice is heard: the clip sounds the same throughout, like a tone, a hum or "
+            "noise. Record the speaker talking."
+        )
+        return _check("single_speaker", CheckStatus.fail, similarity, "cosine", hint)
     if similarity < s.single_speaker_fail_below:
         hint = "More than one voice is heard; record the speaker alone."
         return _check("single_speaker", CheckStatus.fail, similarity, "cosine", hint)
@@ -232,20 +312,32 @@ def check_not_synthetic(confidence: float) -> Check:
     return _check("synthetic", CheckStatus.pass_, confidence, "score", "No watermark found.")
 
 
+HUM_ADVICE = (
+    "Keep the microphone and its cable away from power supplies and lights, or record "
+    "on a battery-powered device."
+)
+
 SYNTHETIC_HINT = (
     "This audio carries ScaiSpeak's synthetic-speech watermark: it was made by this "
     "service, not recorded from the speaker. Record the speaker live."
 )
 
 
-def window_consistency(pcm16k: Pcm, encoder: SpeakerEncoder) -> float | None:
+def window_consistency(
+    pcm16k: Pcm, encoder: SpeakerEncoder, voiced: npt.NDArray[np.bool_]
+) -> float | None:
+    """Lowest cosine between embeddings of consecutive 3 s windows, of those holding
+    ``WINDOW_MIN_VOICED_S`` of voiced frames (``voiced``: one per 30 ms frame)."""
     size = int(SPEAKER_WINDOW_S * acoustics.ANALYSIS_RATE)
     starts = range(0, max(pcm16k.size - size // 2, 0), size)
+    frames_per_window = size // acoustics.FRAME_SAMPLES
+    min_frames = WINDOW_MIN_VOICED_S * 1000 / acoustics.FRAME_MS
     embeddings = []
     for start in starts:
         window = pcm16k[start : start + size]
-        # Too short, or digital silence: no speaker to compare.
-        if window.size < size // 2 or float(np.max(np.abs(window))) < 1e-3:
+        first = start // acoustics.FRAME_SAMPLES
+        # Too short, or too little speech (silence, room tone): no speaker to compare.
+        if window.size < size // 2 or voiced[first : first + frames_per_window].sum() < min_frames:
             continue
         try:
             embeddings.append(encoder.embed(window, acoustics.ANALYSIS_RATE))
