@@ -248,3 +248,17 @@ async def test_intake_accepts_a_genuine_clip_with_room_tone_around_it(
         app, app.tenancy.member_a, clips.wav(padded), clips.wav(clips.genuine)
     )
     assert response.status_code == 202, response.text
+
+
+def test_a_consent_with_a_dc_offset_still_matches_its_speaker(clips: Clips) -> None:
+    """Preflight passed joe's consent with a 0.02 DC offset, and the voice match then
+    refused it (0.873 against his reference, under 0.92; 0.962 without the offset)."""
+    from scaispeak.speak.voices.audio_input import DecodedAudio
+    from scaispeak.speak.voices.verification import match_speakers
+
+    def decoded(pcm: np.ndarray) -> DecodedAudio:
+        return DecodedAudio(pcm.astype(np.float32), clips.rate, "wav", "pcm_s16le", 1)
+
+    offset = clips.genuine + np.float32(0.02)
+    match = match_speakers(decoded(clips.reference), decoded(offset), 0.92)
+    assert match.score is not None and match.score >= 0.92, match

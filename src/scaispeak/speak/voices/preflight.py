@@ -326,21 +326,26 @@ SYNTHETIC_HINT = (
 def window_consistency(
     pcm16k: Pcm, encoder: SpeakerEncoder, voiced: npt.NDArray[np.bool_]
 ) -> float | None:
-    """Lowest cosine between embeddings of consecutive 3 s windows, of those holding
-    ``WINDOW_MIN_VOICED_S`` of voiced frames (``voiced``: one per 30 ms frame)."""
+    """Lowest cosine between embeddings of 3 s windows, of those holding
+    ``WINDOW_MIN_VOICED_S`` of voiced frames (``voiced``: one per 30 ms frame), each
+    embedded from its voiced frames alone: a window half speech and half room tone
+    scored 0.52 against the speech before it, in about one take of joe's in five."""
     size = int(SPEAKER_WINDOW_S * acoustics.ANALYSIS_RATE)
     starts = range(0, max(pcm16k.size - size // 2, 0), size)
-    frames_per_window = size // acoustics.FRAME_SAMPLES
-    min_frames = WINDOW_MIN_VOICED_S * 1000 / acoustics.FRAME_MS
+    per_frame = acoustics.FRAME_SAMPLES
+    min_samples = WINDOW_MIN_VOICED_S * acoustics.ANALYSIS_RATE
+    kept = np.zeros(pcm16k.size, dtype=bool)
+    framed = np.repeat(voiced, per_frame)[: pcm16k.size]
+    kept[: framed.size] = framed
     embeddings = []
     for start in starts:
         window = pcm16k[start : start + size]
-        first = start // acoustics.FRAME_SAMPLES
+        speech = window[kept[start : start + window.size]]
         # Too short, or too little speech (silence, room tone): no speaker to compare.
-        if window.size < size // 2 or voiced[first : first + frames_per_window].sum() < min_frames:
+        if window.size < size // 2 or speech.size < min_samples:
             continue
         try:
-            embeddings.append(encoder.embed(window, acoustics.ANALYSIS_RATE))
+            embeddings.append(encoder.embed(speech, acoustics.ANALYSIS_RATE))
         except EngineError:
             continue  # the encoder found too little speech in it
     if len(embeddings) < 2:
