@@ -31,7 +31,7 @@ from tests.conftest import LiveApp, make_settings
 from tests.platform.test_auth import assert_problem
 from tests.speak.jobs.test_jobs_embedded import STORY, submit, wait_for
 from tests.support.asr import transcribe, word_error_rate
-from tests.support.relay import Upstream, put_policy, relaying_app
+from tests.support.relay import Upstream, handler_upstream, put_policy, relaying_app
 from tests.support.server import ServerThread, bootstrap_key, free_port
 
 SPEAK = "/v1/modules/scaispeak/speak"
@@ -286,21 +286,15 @@ async def scripted_relay() -> AsyncIterator[tuple[RelayEngine, ScriptedUpstream,
     """A relay engine whose breaker opens after 2 failures and cools down in 10 s of
     ``ManualClock`` time, in front of a ``ScriptedUpstream``."""
     upstream = ScriptedUpstream()
-    app = web.Application()
-    app.router.add_post("/v1/audio/speech", upstream.speech)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    relay = RelayEngine(RelaySettings(base_url=f"http://127.0.0.1:{port}/v1", retries=0))
-    clock = ManualClock()
-    relay.breaker = CircuitBreaker(failures=2, cooldown_s=10, clock=clock)
-    try:
-        yield relay, upstream, clock
-    finally:
-        upstream.stopping.set()
-        await relay.close()
-        await runner.cleanup()
+    async with handler_upstream(upstream.speech, "/v1/audio/speech") as url:
+        relay = RelayEngine(RelaySettings(base_url=f"{url}/v1", retries=0))
+        clock = ManualClock()
+        relay.breaker = CircuitBreaker(failures=2, cooldown_s=10, clock=clock)
+        try:
+            yield relay, upstream, clock
+        finally:
+            upstream.stopping.set()
+            await relay.close()
 
 
 async def _open_the_circuit(relay: RelayEngine, upstream: ScriptedUpstream) -> None:

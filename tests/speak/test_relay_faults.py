@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,10 +19,9 @@ from scaispeak.settings import RelaySettings
 from scaispeak.speak.engines.base import EngineError, EngineUnavailable
 from scaispeak.speak.engines.circuit import CircuitBreaker, CircuitState
 from scaispeak.speak.engines.relay import RelayEngine
-from tests.support.server import free_port
+from tests.support.relay import Handler, handler_upstream
 
 KEY = "sk-proj-0123456789SECRET"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @asynccontextmanager
@@ -37,22 +36,14 @@ async def relay_to(
         await request.read()
         return await handler(request)
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", recorded)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    relay = RelayEngine(
-        RelaySettings(
-            base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, **{"retries": 0, **settings}
+    async with handler_upstream(recorded) as url:
+        relay = RelayEngine(
+            RelaySettings(base_url=f"{url}/v1", api_key=KEY, **{"retries": 0, **settings})
         )
-    )
-    try:
-        yield relay, asked
-    finally:
-        await relay.close()
-        await runner.cleanup()
+        try:
+            yield relay, asked
+        finally:
+            await relay.close()
 
 
 async def redirect_to_itself(request: web.Request) -> web.StreamResponse:

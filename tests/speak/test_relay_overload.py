@@ -16,8 +16,7 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import ServerBusy
 from tests.platform.test_auth import assert_problem
 from tests.speak.test_backends import speak
-from tests.support.relay import Upstream, put_policy, relaying_app
-from tests.support.server import free_port
+from tests.support.relay import Upstream, handler_upstream, put_policy, relaying_app
 
 
 @asynccontextmanager
@@ -28,16 +27,8 @@ async def rate_limited_upstream(retry_after: str) -> AsyncIterator[tuple[str, li
         asked.append(request.path)
         return web.Response(status=429, headers={"Retry-After": retry_after}, text="slow down")
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", limited)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", asked
-    finally:
-        await runner.cleanup()
+    async with handler_upstream(limited) as url:
+        yield url, asked
 
 
 async def test_an_upstreams_long_retry_after_reaches_the_caller_of_a_503(

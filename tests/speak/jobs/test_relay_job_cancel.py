@@ -20,8 +20,7 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from tests.platform.test_accounting import set_budget
 from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 from tests.support.polling import until
-from tests.support.relay import put_policy, relaying_app
-from tests.support.server import free_port
+from tests.support.relay import handler_upstream, put_policy, relaying_app
 
 RELAY_PRICE = 30  # micros a character: BackendSettings' default relay price
 
@@ -41,18 +40,12 @@ async def gated_upstream(answered: int) -> AsyncIterator[dict[str, Any]]:
         tone = 0.3 * np.sin(np.arange(n) * 2 * np.pi * 220 / 24000)
         return web.Response(body=(tone * 32767).astype("<i2").tobytes(), content_type="audio/pcm")
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", speech)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    state["url"] = f"http://127.0.0.1:{port}"
-    try:
-        yield state
-    finally:
-        state["gate"].set()
-        await runner.cleanup()
+    async with handler_upstream(speech) as url:
+        state["url"] = url
+        try:
+            yield state
+        finally:
+            state["gate"].set()  # held calls end before the server stops
 
 
 async def test_a_cancelled_relayed_job_pays_for_the_characters_the_relay_spoke(
