@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         "`sqlite+aiosqlite:///path`; default is SQLite in the data dir.",
     )
     host: str = Field("127.0.0.1", description="Interface `scaispeak serve` listens on.")
-    port: int = Field(8000, description="Port `scaispeak serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `scaispeak serve` listens on.")
     secret_key: str | None = Field(
         None,
         description="Signs browser tokens and webhook events; at least 32 bytes (e.g. "
@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     )
     policy_cache_s: float = Field(
         5.0,
+        ge=0,
         description="How long a replica keeps a tenant's backend and watermark policies "
         "before reading them again. A change saved through a replica applies there at "
         "once, on other replicas within this time. 0: read on every request.",

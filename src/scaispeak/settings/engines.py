@@ -12,10 +12,10 @@ class EngineSettings(BaseModel):
 
     enabled: tuple[str, ...] = Field(("piper", "kokoro"), description="Engines loaded at start-up.")
     inference_threads: int = Field(
-        2, description="Worker threads that run inference off the event loop."
+        2, ge=1, description="Worker threads that run inference off the event loop."
     )
     onnx_intra_op_threads: int = Field(
-        0, description="onnxruntime intra-op threads per session (0 = library default)."
+        0, ge=0, description="onnxruntime intra-op threads per session (0 = library default)."
     )
     first_audio_reserved_threads: int = Field(
         1,
@@ -24,7 +24,7 @@ class EngineSettings(BaseModel):
         " for another stream's long segment (capped at inference_threads - 1).",
     )
     max_clause_chars: int = Field(
-        220, description="Sentences longer than this are split at clause boundaries."
+        220, ge=20, description="Sentences longer than this are split at clause boundaries."
     )
     max_engine_chars: int = Field(
         300,
@@ -33,22 +33,31 @@ class EngineSettings(BaseModel):
         "unbroken token such as a key or a hash) is rendered in pieces, so memory stays "
         "bounded.",
     )
-    sentence_pause_ms: int = Field(250, description="Silence inserted between sentences.")
-    clause_pause_ms: int = Field(120, description="Silence inserted between clauses.")
-    target_lufs: float = Field(-20.0, description="Loudness the output is normalised to.")
+    sentence_pause_ms: int = Field(
+        250, ge=0, le=10_000, description="Silence inserted between sentences."
+    )
+    clause_pause_ms: int = Field(
+        120, ge=0, le=10_000, description="Silence inserted between clauses."
+    )
+    target_lufs: float = Field(
+        -20.0, ge=-70, le=-5, description="Loudness the output is normalised to (LUFS)."
+    )
     device: Literal["cpu", "cuda", "auto"] = Field(
         "cpu",
         description="Where Piper runs: `cpu` = onnxruntime; `cuda` = the PyTorch engine with "
         "dynamic batching (docs/gpu.md); `auto` = `cuda` when PyTorch sees a GPU.",
     )
     torch_max_batch: int = Field(
-        64, description="PyTorch engine: most sentences in one batch (raise inference_threads too)."
+        64,
+        ge=1,
+        description="PyTorch engine: most sentences in one batch (raise inference_threads too).",
     )
     torch_batch_window_ms: float = Field(
-        5.0, description="PyTorch engine: how long an idle device waits to fill a batch."
+        5.0, ge=0, description="PyTorch engine: how long an idle device waits to fill a batch."
     )
     torch_bucket_width: int = Field(
         32,
+        ge=1,
         description="PyTorch engine: sentences batch together when their phoneme counts "
         "fall in the same band of this width.",
     )
@@ -104,17 +113,18 @@ class RelaySettings(BaseModel):
         description="The longest input the upstream takes in one request (OpenAI: 4096); "
         "longer inline text is relayed sentence by sentence.",
     )
-    connect_timeout_s: float = Field(2.0, description="Upstream connect timeout.")
-    read_timeout_s: float = Field(60.0, description="Upstream read timeout.")
+    connect_timeout_s: float = Field(2.0, gt=0, description="Upstream connect timeout.")
+    read_timeout_s: float = Field(60.0, gt=0, description="Upstream read timeout.")
     call_timeout_s: float = Field(
         600.0,
+        gt=0,
         description="Longest one upstream call may take, its whole answer read (an upstream"
         " that keeps sending a little at a time would otherwise hold the request forever).",
     )
     retries: int = Field(
-        2, description="Retries for safe failures only (connect errors, 429/502/503/504)."
+        2, ge=0, description="Retries for safe failures only (connect errors, 429/502/503/504)."
     )
-    retry_base_ms: int = Field(100, description="Base of the jittered exponential backoff.")
+    retry_base_ms: int = Field(100, ge=0, description="Base of the jittered exponential backoff.")
     max_connections: int = Field(
         0,
         ge=0,
@@ -123,10 +133,10 @@ class RelaySettings(BaseModel):
         "calls beyond it wait for a connection within `call_timeout_s`.",
     )
     breaker_failures: int = Field(
-        5, description="Consecutive failures that open the circuit breaker."
+        5, ge=1, description="Consecutive failures that open the circuit breaker."
     )
     breaker_cooldown_s: float = Field(
-        10.0, description="How long an open circuit refuses calls before one trial call."
+        10.0, ge=0, description="How long an open circuit refuses calls before one trial call."
     )
 
 

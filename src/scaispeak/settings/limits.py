@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 DEFAULT_PRICES = {"selfhosted": 15, "relay": 30}
 """Micro-credits per character, by backend (speak/backends/catalog.py names them)."""
@@ -12,30 +12,40 @@ class Limits(BaseModel):
     """Request limits. Documented in docs/configuration.md."""
 
     inline_max_chars: int = Field(
-        5_000, description="Longest text /speak synthesizes inline (characters)."
+        5_000, ge=1, description="Longest text /speak synthesizes inline (characters)."
     )
     openai_max_chars: int = Field(
-        4_096, description="Longest `input` accepted by /v1/audio/speech (OpenAI's own limit)."
+        4_096,
+        ge=1,
+        description="Longest `input` accepted by /v1/audio/speech (OpenAI's own limit).",
     )
     max_json_bytes: int = Field(
         6_100_000,
+        ge=1024,
         description="Largest JSON request body accepted (413 above it); the default holds a"
         " job's longest text in any script, even with every character escaped (12 bytes for"
         " one outside the Basic Multilingual Plane, an emoji: a surrogate pair of escapes).",
     )
-    min_speed: float = Field(0.5, description="Slowest speaking rate accepted.")
-    max_speed: float = Field(2.0, description="Fastest speaking rate accepted.")
+    min_speed: float = Field(0.5, gt=0, description="Slowest speaking rate accepted.")
+    max_speed: float = Field(2.0, gt=0, description="Fastest speaking rate accepted.")
     sample_rates: tuple[int, ...] = Field(
         (8_000, 16_000, 22_050, 24_000, 44_100, 48_000),
         description="Output sample rates a caller may request.",
     )
-    page_size_max: int = Field(100, description="Largest page size for list endpoints.")
+    page_size_max: int = Field(100, ge=1, description="Largest page size for list endpoints.")
     token_ttl_seconds: int = Field(
-        300, description="Lifetime of browser tokens from POST /v1/auth/tokens (max)."
+        300, ge=1, description="Lifetime of browser tokens from POST /v1/auth/tokens (max)."
     )
     drive_upload_max_bytes: int = Field(
-        1024**3, description="Largest file one drive upload may store (413 above it)."
+        1024**3, ge=1, description="Largest file one drive upload may store (413 above it)."
     )
+
+    @model_validator(mode="after")
+    def _speeds_in_order(self) -> Limits:
+        # Crossed, every speed a caller could send was refused.
+        if self.min_speed > self.max_speed:
+            raise ValueError(f"min_speed {self.min_speed:g} is above max_speed {self.max_speed:g}")
+        return self
 
 
 class AccountingSettings(BaseModel):
@@ -60,10 +70,10 @@ class AccountingSettings(BaseModel):
         return {**DEFAULT_PRICES, **prices}
 
     max_concurrent_per_tenant: int = Field(
-        16, description="Synthesis requests a tenant may run at once (429 above)."
+        16, ge=1, description="Synthesis requests a tenant may run at once (429 above)."
     )
     requests_per_minute_per_tenant: int = Field(
-        600, description="Requests a tenant may start per minute (429 above)."
+        600, ge=1, description="Requests a tenant may start per minute (429 above)."
     )
     stale_reservation_s: int = Field(
         3600,
