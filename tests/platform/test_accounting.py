@@ -334,10 +334,22 @@ async def test_only_a_superadmin_sets_a_tenant_budget(live: LiveApp) -> None:
         headers=live.auth(live.tenancy.admin_a),
     )
     assert_problem(response, 403, "forbidden")
-    foreign = await live.client.get(
-        f"/v1/tenants/{live.tenancy.tenant_a}/budget", headers=live.auth(live.tenancy.member_b)
+    assert "Only a superadmin" in response.json()["detail"]
+    member = await live.client.put(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+        json={"limit_micros": 10**9},
+        headers=live.auth(live.tenancy.member_a),
     )
-    assert_problem(foreign, 404, "not_found")
+    assert_problem(member, 403, "forbidden")
+    assert "Only a superadmin" in member.json()["detail"]  # not "only a tenant admin"
+    for method in ("GET", "PUT"):
+        foreign = await live.client.request(
+            method,
+            f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+            json={"limit_micros": 10**9},
+            headers=live.auth(live.tenancy.member_b),
+        )
+        assert_problem(foreign, 404, "not_found")
 
 
 async def test_rate_limit_is_429_with_retry_after(tmp_path: Path, engines: EngineRegistry) -> None:

@@ -71,6 +71,15 @@ def test_rejoins_a_damaged_model(tmp_path: Path) -> None:
     assert kokoro_model.ensure_model(tmp_path).stat().st_size == size
 
 
+def test_the_folders_it_makes_for_the_model_are_private(tmp_path: Path) -> None:
+    """`scaispeak say` in a new folder left ./data 755 (helper-88): mkdir's parents
+    took the default mode, only the last folder got 700."""
+    cache = tmp_path / "data" / "cache" / "kokoro"
+    kokoro_model.ensure_model(cache)
+    for folder in (tmp_path / "data", cache.parent, cache):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
 def test_offers_every_style_table_with_licence(engine: KokoroEngine) -> None:
     voices = {voice.key: voice for voice in engine.voices()}
     assert set(voices) == STYLE_TABLES

@@ -42,9 +42,12 @@ async def set_budget(
     per_user_limit_micros: int | None,
 ) -> BudgetStatus:
     """Only a superadmin sets a tenant's budget: a tenant must not raise its own."""
-    await get_tenant_for_admin(session, actor, tenant_id)
     if not actor.is_superadmin:
+        if actor.tenant_id != tenant_id:
+            raise NotFound(f"No tenant with id {tenant_id!r}.")  # ids do not leak
+        # Said to a member too: "only a tenant admin" sent them to an admin, refused as well.
         raise Forbidden("Only a superadmin may set a tenant's budget.")
+    await get_tenant_for_admin(session, actor, tenant_id)
 
     async def change(budget: Budget) -> None:
         budget.period = period

@@ -41,15 +41,22 @@ def ensure_model(cache_dir: Path) -> Path:
     if _marker_matches(marker, target, expected):
         return target
     try:
-        # The cache lives in the data directory, which may not exist yet (`say` in
-        # process): made here, it is its owner's alone, as Settings.make_data_dir makes it.
-        cache_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        cache_dir.mkdir(exist_ok=True)
+        _make_private(cache_dir)
         _join_parts(target, expected)
         _write_atomically(marker, _marker_text(target, expected))
     except OSError as exc:
         raise EngineError(f"cannot write the kokoro model to {cache_dir}: {exc}") from exc
     return target
+
+
+def _make_private(folder: Path) -> None:
+    """``folder`` and each missing folder above it, readable by their owner only. The
+    cache lives in the data directory, which may not exist yet (`say` in process): made
+    here, it must be its owner's alone, as Settings.make_data_dir makes it (``mkdir``'s
+    ``parents`` made the data directory 755, only the last folder 700)."""
+    for missing in reversed([folder, *folder.parents]):
+        if not missing.exists():
+            missing.mkdir(mode=0o700, exist_ok=True)
 
 
 def _expected_sha256() -> str:

@@ -150,6 +150,13 @@ async def job_audio_head(
     return await _audio_answer(request, session, caller, job_id, blob_head)
 
 
+def _expired(job: SynthJob) -> AudioExpired:
+    # Its owner's DELETE and the retention sweep leave the same trace.
+    return AudioExpired(
+        f"Job {job.id}'s audio was deleted, by its owner or after its retention period."
+    )
+
+
 async def _audio_answer(
     request: Request,
     session: AsyncSession,
@@ -159,7 +166,7 @@ async def _audio_answer(
 ) -> Response:
     job = await service.get_job(session, caller, job_id)
     if job.state is JobState.succeeded and job.result_key is None:
-        raise AudioExpired(f"Job {job.id}'s audio was deleted after its retention period.")
+        raise _expired(job)
     if job.state is not JobState.succeeded or job.result_key is None or job.result_bytes is None:
         raise _not_finished(job)
     await session.close()
@@ -185,9 +192,7 @@ async def _audio_answer(
     except BlobNotFound as exc:
         if (await service.get_job(session, caller, job_id)).result_key is None:
             # The retention sweep deleted it after this request read the job.
-            raise AudioExpired(
-                f"Job {job.id}'s audio was deleted after its retention period."
-            ) from exc
+            raise _expired(job) from exc
         # Never stored where this process reads: a worker on storage of its own.
         _log.error("job %s: its audio %s is not in storage", job.id, job.result_key)
         raise AudioMissing(
