@@ -98,6 +98,26 @@ async def test_an_empty_json_body_is_malformed_json(sqlite_app: LiveApp) -> None
     assert answer.json()["code"] == "malformed_json"
 
 
+async def test_a_body_of_only_defaults_may_be_left_out(sqlite_app: LiveApp) -> None:
+    """A browser token or a new key without a body was 415 "Send the body as JSON" (a
+    takedown by revoke, too: helper-88); a route that needs fields still says so."""
+    auth = sqlite_app.auth(sqlite_app.tenancy.admin_a)
+    token = await sqlite_app.client.post("/v1/auth/tokens", headers=auth)
+    assert token.status_code == 201, token.text
+    member = sqlite_app.auth(sqlite_app.tenancy.member_a)
+    keys = f"/v1/users/{sqlite_app.tenancy.member_a_user}/keys"
+    key = await sqlite_app.client.post(keys, headers=member)  # a member's own extra key
+    assert key.status_code == 201, key.text
+    superadmin = sqlite_app.auth(sqlite_app.tenancy.superadmin)
+    for action in ("approve", "reject", "revoke"):
+        missing = await sqlite_app.client.post(
+            f"/v1/modules/scaispeak/voices/voc_nosuch/consent/{action}", headers=superadmin
+        )
+        assert missing.status_code == 404, missing.text  # past the body, to the voice
+    needs_text = await sqlite_app.client.post(SPEAK, headers=auth)
+    assert needs_text.status_code == 415
+
+
 async def test_a_json_body_that_is_not_an_object_is_still_a_422(sqlite_app: LiveApp) -> None:
     answer = await sqlite_app.client.post(
         SPEAK, json=["not", "an", "object"], headers=sqlite_app.auth(sqlite_app.tenancy.admin_a)

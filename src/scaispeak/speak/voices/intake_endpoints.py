@@ -171,7 +171,11 @@ async def _decide(
 
 @router.post("/voices/{voice_id}/consent/approve")
 async def approve_consent(
-    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: DecisionIn
+    request: Request,
+    session: Session,
+    caller: ApiKeyCaller,
+    voice_id: str,
+    body: DecisionIn = DecisionIn(),
 ) -> VoiceOut:
     rt = voices_runtime(request)
     return await _decide(rt, session, caller, voice_id, approve=True, note=body.note)
@@ -179,7 +183,11 @@ async def approve_consent(
 
 @router.post("/voices/{voice_id}/consent/reject")
 async def reject_consent(
-    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: DecisionIn
+    request: Request,
+    session: Session,
+    caller: ApiKeyCaller,
+    voice_id: str,
+    body: DecisionIn = DecisionIn(),
 ) -> VoiceOut:
     rt = voices_runtime(request)
     return await _decide(rt, session, caller, voice_id, approve=False, note=body.note)
@@ -187,7 +195,11 @@ async def reject_consent(
 
 @router.post("/voices/{voice_id}/consent/revoke")
 async def revoke_consent(
-    request: Request, session: Session, caller: ApiKeyCaller, voice_id: str, body: RevokeIn
+    request: Request,
+    session: Session,
+    caller: ApiKeyCaller,
+    voice_id: str,
+    body: RevokeIn = RevokeIn(),
 ) -> VoiceOut:
     """Unusable at once; reference audio and embedding deleted; the audit trail stays."""
     rt = voices_runtime(request)
