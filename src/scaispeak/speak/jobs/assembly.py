@@ -2,8 +2,9 @@
 
 A 500,000-character job is hours of audio; it is never held in memory at once. Each
 segment blob is read, faded at its edges (so joins do not click), resampled to the
-output rate, followed by its pause, and fed to a streaming encoder that writes a
-temporary file in the worker's scratch folder; the file is then stored as one blob.
+output rate and limited again to the ceiling, followed by its pause, and fed to a
+streaming encoder that writes a temporary file in the worker's scratch folder; the
+file is then stored as one blob.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from scaispeak.speak.provenance.capture import StreamCapture
 from scaispeak.speak.synthesis.audio import (
     AudioFormat,
     FileEncoder,
-    fade_edges,
     from_int16_bytes,
-    resample,
+    shape_segment,
     silence,
     to_int16_bytes,
     wav_header,
@@ -187,7 +187,7 @@ def _encode_one(
     encoder: FileEncoder, blob: bytes, pause_ms: float, rate: int, capture: StreamCapture | None
 ) -> int:
     pcm, source_rate = read_wav(blob)
-    piece = resample(fade_edges(pcm, source_rate), source_rate, rate)
+    piece = shape_segment(pcm, 0.0, source_rate, rate)
     gap = silence(pause_ms, rate)
     if capture is not None:
         capture.add(piece)

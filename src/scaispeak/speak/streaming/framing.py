@@ -12,6 +12,7 @@ from scaispeak.speak.synthesis.audio import (
     StreamResampler,
     fade_in,
     fade_out,
+    limit_to_ceiling,
     resampled_length,
 )
 
@@ -22,7 +23,7 @@ class PieceShaper:
     the samples the whole would, and how many is known before the rest exists."""
 
     def __init__(self, samples: int, pause_ms: float, from_rate: int, to_rate: int) -> None:
-        self._from_rate = from_rate
+        self._from_rate, self._to_rate = from_rate, to_rate
         self._pause = round(pause_ms * from_rate / 1000)
         self.samples_out = resampled_length(samples + self._pause, from_rate, to_rate)
         self._resampler = StreamResampler(from_rate, to_rate)
@@ -42,7 +43,9 @@ class PieceShaper:
 
     def _give(self, pcm: Pcm) -> Pcm:
         self._given += pcm.size
-        return pcm
+        # Each piece limited on its own: a gain step at the join is possible only where
+        # a peak sits within 10 ms of it, and the overshoot is a few tenths of a dB.
+        return limit_to_ceiling(pcm, self._to_rate)
 
 
 def frames(pcm: Pcm, ticket: SegmentTicket, rate: int, frame_ms: int) -> Iterator[AudioFrame]:

@@ -25,7 +25,6 @@ from scaispeak.speak.synthesis.audio import (
     UNSTREAMABLE_FORMATS,
     StreamEncoder,
     content_type,
-    limit_to_ceiling,
     shape_segment,
 )
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
@@ -114,8 +113,7 @@ class StreamedSpeech:
 
     def _encode(self, encoder: StreamEncoder, spoken: SegmentAudio) -> bytes:
         rate = self.spec.sample_rate
-        shaped = shape_segment(spoken.pcm, spoken.pause_ms, self.engine_rate, rate)
-        pcm = limit_to_ceiling(shaped, rate)
+        pcm = shape_segment(spoken.pcm, spoken.pause_ms, self.engine_rate, rate)
         self.capture.add(pcm)
         return encoder.encode(pcm)
 
