@@ -765,9 +765,9 @@ def test_a_long_token_is_normalised_in_linear_time(unit: str, length: int) -> No
     # runs are near misses of the short-date, ratio, model-number, money, regnal-title
     # and street patterns: about a second, nearly all of it spent naming the digits.
     token = unit * (length // len(unit))
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     normalize_text(token)
-    assert time.perf_counter() - started < 5.0
+    assert time.thread_time() - started < 5.0
 
 
 @pytest.mark.parametrize("written", ["10:30 am", "9 AM", "7 a.m."])

@@ -344,9 +344,9 @@ def test_a_long_text_without_full_stops_is_split_in_linear_time(unit: str) -> No
     # rest of the sentence (quadratic, about 30 s for these 120,000 characters); linear,
     # they take about 0.3 s.
     text = unit * (120_000 // len(unit))
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     segments = split_segments(text)
-    assert time.perf_counter() - started < 5.0
+    assert time.thread_time() - started < 5.0
     assert all(len(segment.text) <= 220 for segment in segments)
 
 
@@ -365,9 +365,9 @@ def test_a_stream_of_text_without_spaces_is_cut_in_linear_time(characters: int) 
     one-character tokens held the event loop for 19 s, 50,000 for minutes; they take
     0.25 s and 0.9 s now (checked against 5 s, for slow machines)."""
     segmenter = IncrementalSegmenter()
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     emitted = [s for _ in range(characters) for s in segmenter.feed("x")] + segmenter.flush()
-    assert time.perf_counter() - started < 5.0
+    assert time.thread_time() - started < 5.0
     assert all(len(segment.text) <= 220 for segment in emitted)
     assert sum(len(segment.text) for segment in emitted) == characters
 
@@ -378,11 +378,11 @@ def test_a_stream_of_whitespace_waits_as_one_break_not_all_of_it(blank: str) -> 
     buffer without bound, each message rescanning all of it: 20,000 took seconds on the
     event loop. The breaks it means (a space, a line, a paragraph) still count."""
     segmenter = IncrementalSegmenter()
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     segmenter.feed("Hello there my friend")
     for _ in range(20_000):
         segmenter.feed(blank)
-    assert time.perf_counter() - started < 3.0  # about 0.3 s; it took 20 s on this machine
+    assert time.thread_time() - started < 3.0  # about 0.3 s; it took 20 s on this machine
     assert len(segmenter._buffer) <= 220
     said = [s.text for s in segmenter.feed("and you") + segmenter.flush()]
     assert " ".join(said).split() == ["Hello", "there", "my", "friend", "and", "you"]

@@ -38,10 +38,10 @@ def test_long_runs_of_spaces_are_judged_in_linear_time(space: str) -> None:
     position in it: 40,000 spaces after an emoji took 15 s, 500,000 (a job) most of an
     hour, in a regex call that holds the GIL. Quadratic would take minutes here."""
     run = space * 50_000
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     assert not has_words("🙂" + run + run)
     assert normalize_text("🙂" + run + "&" + run + "°" + run + "." + run).strip()
-    assert time.perf_counter() - started < 10
+    assert time.thread_time() - started < 10
 
 
 @pytest.mark.parametrize("token", ["123 ", "\\[", "\\(", "x - "])
@@ -50,7 +50,7 @@ def test_long_runs_of_this_stops_new_patterns_are_judged_in_linear_time(token: s
     run of "123 " took 23 s, holding the GIL), and LaTeX's display pattern scanned 2,000
     characters from every "\\[" (helper-80). Quadratic would take minutes here."""
     text = token * (200_000 // len(token))
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     has_words(text)
     normalize_text(text)
-    assert time.perf_counter() - started < 20
+    assert time.thread_time() - started < 20
