@@ -46,6 +46,24 @@ def test_tags_are_read_for_what_they_mean(text: str, expected: str) -> None:
     assert spoken_text(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<speak>I will wait here.<break time="300ms"/> Then I leave.</speak>',
+        'I will wait here. <break time="500ms"/> Then I leave.',
+        "I will wait here!<break/>Then I leave.",
+    ],
+)
+def test_a_short_break_after_a_sentence_keeps_the_sentences_apart(text: str) -> None:
+    """Its comma hid the sentence's end ("here., Then"): the two were read as one
+    sentence, and the break shortened the pause to a comma's (290 ms, 510 ms without
+    it; helper-87). The sentence's own pause is already the longer one."""
+    spoken = [normalize_text(s.text) for s in split_segments(spoken_text(text))]
+    assert spoken[0] in ("I will wait here.", "I will wait here!")
+    assert spoken[1:] == ["Then I leave."]
+    assert spoken_text('Wait,<break time="200ms"/> then') == "Wait,  then"  # one comma
+
+
 def test_ssml_reaches_the_engine_without_its_tags() -> None:
     ssml = (
         '<?xml version="1.0"?><speak version="1.1"><p><s>Welcome back.</s>'
@@ -147,12 +165,12 @@ async def test_an_unfinished_tag_at_the_end_of_a_stream_is_read_as_text() -> Non
     ],
 )
 async def test_markup_is_read_in_linear_time(text: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU: a loaded machine does not fail it
     spoken_text(text)
     intake = TextIntake(IncrementalSegmenter(), max_chars=len(text) + 10)
     for start in range(0, min(len(text), 20_000), 50):  # a stream of small pieces
         await intake.feed(text[start : start + 50])
-    assert time.perf_counter() - started < 3.0
+    assert time.thread_time() - started < 3.0
 
 
 async def test_a_half_character_left_at_a_flush_does_not_spoil_the_next_turn() -> None:
