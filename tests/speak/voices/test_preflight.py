@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import wave
 from typing import Any
 
@@ -118,6 +119,32 @@ def test_a_damaged_file_is_refused_in_words_a_user_can_act_on() -> None:
     with pytest.raises(AudioUnreadable) as refused:
         decode_audio(damaged, max_seconds=10, timeout_s=10)
     assert "Errno" not in str(refused.value) and "damaged" in str(refused.value)
+
+
+def _wav(bits: int = 16, format_tag: int = 1, title: bytes | None = None) -> bytes:
+    """A 16 kHz mono WAV written by hand: a header field as a broken or old tool sets it."""
+    pcm = (np.sin(np.arange(16_000) / 5) * 8_000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", format_tag, 1, 16_000, 32_000, 2, bits)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    if title is not None:
+        info = b"INFO" + b"INAM" + struct.pack("<I", len(title)) + title
+        chunks += b"LIST" + struct.pack("<I", len(info)) + info
+    chunks += b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def test_a_header_naming_no_known_coding_is_unreadable_not_a_crash() -> None:
+    """FFmpeg opened it with no decoder: an AttributeError, a 500 on /detect, preflight
+    and clone (helper-86)."""
+    for data in (_wav(bits=0), _wav(format_tag=0xFFFE)):  # extensible, 16-byte fmt
+        with pytest.raises(AudioUnreadable, match="coding"):
+            decode_audio(data, max_seconds=10, timeout_s=10)
+
+
+def test_a_tag_that_is_not_utf8_does_not_stop_the_audio() -> None:
+    """A Latin-1 title ("Andr\xe9") raised UnicodeDecodeError as the file opened."""
+    audio = decode_audio(_wav(title=b"Andr\xe9\x00"), max_seconds=10, timeout_s=10)
+    assert audio.rate == 16_000 and audio.pcm.size == 16_000
 
 
 def test_decoding_stops_at_the_duration_cap() -> None:

@@ -97,10 +97,21 @@ def _decode(
 ) -> DecodedAudio:
     # protocol_whitelist stops a demuxer from opening anything beyond our buffer.
     options = {"protocol_whitelist": "none"}
-    with av.open(io.BytesIO(data), mode="r", format=fmt, options=options) as container:
+    # Tags are never read here: one written in Latin-1 by an older tagger ("Andr\xe9")
+    # raised UnicodeDecodeError as the file opened, a 500 for a clip that plays.
+    opened = av.open(
+        io.BytesIO(data), mode="r", format=fmt, options=options, metadata_errors="replace"
+    )
+    with opened as container:
         if not container.streams.audio:
             raise AudioUnreadable("The file holds no audio stream.")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            # A header naming no coding FFmpeg knows (a WAV of 0 bits per sample)
+            raise AudioUnreadable(
+                "The file's audio is in a coding that cannot be decoded here; send wav "
+                "(PCM), mp3, ogg, flac, m4a or webm."
+            )
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise AudioUnreadable(
