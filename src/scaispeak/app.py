@@ -26,6 +26,7 @@ from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.openapi import document_problems
 from scaispeak.platform.readiness import check_dependencies, probes_for
 from scaispeak.platform.storage import open_blob_store
+from scaispeak.platform.unhandled import AnswerUnhandled
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
@@ -133,6 +134,7 @@ def create_app(
     app.state.voices = voices
     app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
+    app.add_middleware(AnswerUnhandled)
     document_problems(app)
     # Innermost of the middleware: the access log and metrics see the HEAD as sent.
     app.add_middleware(HeadAsGet, router=app.router)

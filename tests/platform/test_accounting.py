@@ -164,8 +164,8 @@ async def test_an_encoder_failure_is_never_charged_and_releases_the_hold(
 
     monkeypatch.setattr(pipeline, "assemble", encoder_fails)
     body = {"text": TEXT, "voice_id": JOE, "format": "mp3"}
-    with pytest.raises(EncodingFailed):  # a 500 problem; the in-process client re-raises it
-        await live.client.post(SPEAK, json=body, headers=live.auth(live.tenancy.member_a))
+    failed = await live.client.post(SPEAK, json=body, headers=live.auth(live.tenancy.member_a))
+    assert_problem(failed, 500, "internal_error")
     assert await ledger_sum(live, live.tenancy.tenant_a) == 0
     budget = (
         await live.client.get(

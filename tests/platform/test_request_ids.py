@@ -113,3 +113,28 @@ async def test_a_failed_settlement_releases_its_hold(postgres_live: LiveApp, fmt
             )
         )
         assert {tuple(row) for row in counters} == {(0, 0)}
+
+
+async def test_a_bug_answers_a_500_that_carries_its_request_id(
+    sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starlette answered an unknown error outside every middleware: no X-Request-Id to
+    quote in a bug report, no access line, no metric (helper-86)."""
+    from scaispeak.speak.voices import library
+
+    async def a_bug(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(library, "get_voice", a_bug)
+    path = "/v1/modules/scaispeak/voices/voc_piper_en-us-joe-medium"
+    for method in ("GET", "HEAD"):
+        answer = await sqlite_app.client.request(
+            method, path, headers=sqlite_app.auth(sqlite_app.tenancy.member_a)
+        )
+        assert answer.status_code == 500
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert FRESH_ID.fullmatch(answer.headers["x-request-id"])
+        assert "a bug" not in answer.text
+    assert "unhandled error on" in caplog.text
+    metrics = (await sqlite_app.client.get("/metrics")).text
+    assert 'route="/v1/modules/scaispeak/voices/{voice_id}",status="500"' in metrics

@@ -1,0 +1,39 @@
+"""The answer to an error no handler knows, given inside the other middleware.
+
+Starlette answers an unknown exception in its outermost layer, outside every
+middleware: that 500 carried no X-Request-Id, was neither logged as a request nor
+counted, and uvicorn then dropped the keep-alive connection (helper-86). Caught here,
+it is an answer like any other.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scaispeak.platform.errors import answer_to
+
+
+class AnswerUnhandled:
+    """Plain ASGI (no memory stream per request); innermost of the middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_the_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_the_start)
+        except Exception as exc:
+            if started:
+                raise  # part of the answer is sent: nothing to do but cut it short
+            path = scope["path"]
+            await answer_to(exc, path).response(path)(scope, receive, send)
