@@ -164,6 +164,24 @@ async def test_member_cannot_mint_keys_for_a_colleague(live: LiveApp) -> None:
     assert_problem(listed, 404, "not_found")
 
 
+async def test_member_revoking_a_colleagues_key_learns_no_more_than_for_a_made_up_one(
+    live: LiveApp,
+) -> None:
+    """It answered "No user with id 'usr_…'": the key exists, and whose it is (helper-86)."""
+    t = live.tenancy
+    admin = live.auth(t.admin_a)
+    users = await live.client.get(f"/v1/tenants/{t.tenant_a}/users", headers=admin)
+    admin_user = next(u for u in users.json() if u["role"] == "tenant_admin")["id"]
+    admins_key = (
+        await live.client.post(f"/v1/users/{admin_user}/keys", json={}, headers=admin)
+    ).json()["id"]
+    member = live.auth(t.member_a)
+    for key_id in (admins_key, "key_made_up"):
+        refused = await live.client.delete(f"/v1/keys/{key_id}", headers=member)
+        assert_problem(refused, 404, "not_found")
+        assert refused.json()["detail"] == f"No API key with id {key_id!r}."
+
+
 async def test_duplicate_email_is_409(live: LiveApp) -> None:
     t = live.tenancy
     body = {"email": "twice@acme.com"}

@@ -187,9 +187,15 @@ async def list_api_keys(session: AsyncSession, actor: Principal, user_id: str) -
 
 async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: str) -> ApiKey:
     key = await session.get(ApiKey, key_id)
+    unknown = NotFound(f"No API key with id {key_id!r}.")
     if key is None or not (actor.is_superadmin or key.tenant_id == actor.tenant_id):
-        raise NotFound(f"No API key with id {key_id!r}.")
-    await _user_for_key_admin(session, actor, key.user_id)
+        raise unknown
+    try:
+        await _user_for_key_admin(session, actor, key.user_id)
+    except NotFound:
+        # A colleague's key is as unknown as any other: "No user with id 'usr_…'"
+        # confirmed the key and named its owner (helper-86).
+        raise unknown from None
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.commit()
