@@ -224,13 +224,35 @@ async def test_a_delete_racing_an_overwrite_leaves_no_blob_behind(
 
 
 @pytest.mark.parametrize(
-    "path", ["a//b.txt", "a/%2E%2E/b.txt", "dir/", "%2E%2E", "a%ff", "a%E2%80%AEb.txt"]
+    "path",
+    [
+        "a//b.txt",
+        "a/%2E%2E/b.txt",
+        "dir/",
+        "%2E%2E",
+        "a%ff",
+        "a%E2%80%AEb.txt",
+        # A line feed: "x%0A" wrote "x" (a route's $ matches before a final one), and
+        # "a%0Ab" was the router's bare 404 (helper-86).
+        "x.txt%0A",
+        "a%0Ab.txt",
+    ],
 )
 async def test_invalid_paths_are_422(drive: tuple[DriveClient, str], path: str) -> None:
     client, share = drive
     url = f"/v1/drive/shares/{share}/files/{path}"
     response = await client.http.put(url, content=b"x", headers=client.headers)
     assert_problem(response, 422, "invalid_path")
+
+
+async def test_a_path_with_a_final_line_feed_never_names_the_file_without_it(
+    drive: tuple[DriveClient, str],
+) -> None:
+    client, share = drive
+    await client.put(share, "x.txt", b"kept")
+    url = f"/v1/drive/shares/{share}/files/x.txt%0A"
+    assert_problem(await client.http.delete(url, headers=client.headers), 422, "invalid_path")
+    assert (await client.get(share, "x.txt")).content == b"kept"
 
 
 async def test_upload_over_the_limit_is_413_and_stores_nothing(

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.blob_response import (
@@ -37,7 +38,18 @@ from scaispeak.platform.storage.base import BlobNotFound
 
 router = APIRouter(prefix="/v1/drive", tags=["platform: drive"])
 
-_FILE = "/shares/{share_id}/files/{path:path}"
+
+class _AnyPath(PathConvertor):
+    """Starlette's ``path`` is ``.*``, which stops at a line feed, and a route's ``$``
+    matches before a final one: ``files/x%0A`` wrote, replaced and deleted ``x``, and
+    ``a%0Ab`` was the router's 404 (helper-86). Every character reaches the path's
+    check, which refuses control characters (invalid_path)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", _AnyPath())
+_FILE = "/shares/{share_id}/files/{path:anypath}"
 _READ_ATTEMPTS = 3
 
 
