@@ -125,6 +125,9 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Self-hostable text-to-speech. Errors are RFC 9457 problem+json.",
+        # "/v1/tenants/" is a 404 problem like any unknown path: the redirect was an
+        # undocumented 307 to an http:// URL built from the client's Host header.
+        redirect_slashes=False,
     )
     app.state.ready = False
     app.state.platform = PlatformContext(

@@ -144,3 +144,13 @@ async def test_a_websocket_route_asked_over_plain_http_is_a_426(sqlite_app: Live
         assert answer.headers["upgrade"] == "websocket"
     missing = await sqlite_app.client.get("/v1/modules/scaispeak/stream/nothing")
     assert missing.status_code == 404
+
+
+async def test_a_trailing_slash_is_an_unknown_path_not_a_redirect(sqlite_app: LiveApp) -> None:
+    """A 307 to http://<the client's Host header>/v1/tenants, with no body (helper-86)."""
+    answer = await sqlite_app.client.get(
+        "/v1/tenants/",
+        headers={**sqlite_app.auth(sqlite_app.tenancy.admin_a), "Host": "evil.example"},
+    )
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    assert "location" not in answer.headers
