@@ -140,7 +140,8 @@ class CloningSettings(BaseModel):
     time_budget_s: float = Field(
         45.0,
         gt=0,
-        description="Wall-clock budget of one fit (search, validation, WORLD); ready <= 60 s.",
+        description="Wall-clock budget of one fit's search; validation and WORLD follow it"
+        " (about a minute to ready on 2 idle cores).",
     )
     max_evaluations: int = Field(
         120, ge=1, description="Most candidate voices the style search synthesizes and scores."
