@@ -11,7 +11,7 @@ import pytest
 
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.synthesis.pipeline import SynthesisPipeline
-from scaispeak.speak.synthesis.text import Segment, split_for_engine
+from scaispeak.speak.synthesis.text import Segment, normalize_text, split_for_engine
 
 PIPER_VOICE = "en_US-joe-medium"
 
@@ -23,6 +23,40 @@ def test_pieces_are_bounded_cut_between_words_and_lose_nothing() -> None:
     assert "".join(pieces).replace(" ", "") == (words + "x" * 700).replace(" ", "")
     assert all(not p.startswith(" ") and not p.endswith(" ") for p in pieces)
     assert split_for_engine("a short sentence.", 300) == ["a short sentence."]
+
+
+def test_a_long_list_of_numbers_is_cut_after_a_clause_not_inside_a_number() -> None:
+    """It was cut at "eight hundred | ninety": each piece is read as an utterance of its
+    own, so listeners heard two numbers (helper-87)."""
+    spoken = normalize_text(
+        "The totals were 1234567, 2345678, 3456789, 4567890, 5678901, 6789012 and 7890123."
+    )
+    pieces = split_for_engine(spoken, 300)
+    assert len(pieces) == 2 and all(len(p) <= 300 for p in pieces)
+    assert pieces[0].endswith("eighty-nine,") and " ".join(pieces) == " ".join(spoken.split())
+
+
+def test_a_clause_is_not_cut_off_so_short_that_the_rest_is_bounded_only_by_words() -> None:
+    """A comma early in the piece is passed over: a 20-character piece then a
+    300-character one would read worse than two of about 150."""
+    spoken = "first, " + "word " * 100
+    pieces = split_for_engine(spoken, 300)
+    assert len(pieces[0]) > 100 and all(len(p) <= 300 for p in pieces)
+    assert " ".join(pieces) == " ".join(spoken.split())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pieces_are_bounded_and_lose_nothing_whatever_the_punctuation(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["".join(rng.choices("abc", k=rng.randint(1, 40))) + rng.choice(["", "", ",", ";"])]
+    words += [
+        "".join(rng.choices("abc", k=rng.randint(1, 40))) + rng.choice(["", "", ",", ";"])
+        for _ in range(rng.randint(1, 200))
+    ]
+    spoken = " ".join(words)
+    pieces = split_for_engine(spoken, 60)
+    assert all(0 < len(p) <= 60 for p in pieces)
+    assert " ".join(pieces) == spoken
 
 
 async def test_a_segment_with_a_long_key_is_rendered_in_bounded_pieces(

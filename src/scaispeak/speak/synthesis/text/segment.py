@@ -174,21 +174,41 @@ def split_for_engine(spoken: str, max_chars: int) -> list[str]:
     Normalising digits and symbols can make a segment several times longer than its
     written ``max_chars`` (a key, a hash, a long number). An engine renders each call
     whole, in memory that grows with its audio: a 2,000-character token took a server
-    past 20 GB. Ordinary segments come back as one piece; longer text is cut between
-    words, and inside a word only when the word alone is too long.
+    past 20 GB. Ordinary segments come back as one piece; longer text is cut after the
+    last clause (a word ending in , ; :) that leaves a piece of a third of ``max_chars``
+    or more, else between words, and inside a word only when the word alone is too long.
+    Each piece is read as an utterance of its own: a list of seven-digit numbers was cut
+    at "eight hundred | ninety", heard as two numbers (helper-87).
     """
     pieces: list[str] = []
-    current = ""
+    words: list[str] = []
+    length = 0  # of " ".join(words)
     for word in spoken.split():
         while len(word) > max_chars:
-            pieces.extend([current] if current else [])
+            pieces.extend([" ".join(words)] if words else [])
             pieces.append(word[:max_chars])
-            current, word = "", word[max_chars:]
-        if current and len(current) + 1 + len(word) > max_chars:
-            pieces.append(current)
-            current = ""
-        current = f"{current} {word}" if current else word
-    return [*pieces, current] if current or not pieces else pieces
+            words, length, word = [], 0, word[max_chars:]
+        while words and length + 1 + len(word) > max_chars:  # what a clause cut left may
+            cut = _clause_cut(words, max_chars // 3)  # still be too long with this word
+            pieces.append(" ".join(words[:cut]))
+            words = words[cut:]
+            length = len(" ".join(words))
+        length += len(word) + (1 if words else 0)
+        words.append(word)
+    return [*pieces, " ".join(words)] if words or not pieces else pieces
+
+
+def _clause_cut(words: list[str], min_chars: int) -> int:
+    """How many of ``words`` to render: through the last one ending a clause, where
+    that leaves at least ``min_chars``; all of them otherwise."""
+    length = len(" ".join(words))
+    for index in range(len(words) - 1, 0, -1):
+        length -= len(words[index]) + 1
+        if length < min_chars:
+            break
+        if words[index - 1][-1] in ",;:":
+            return index
+    return len(words)
 
 
 class IncrementalSegmenter:
