@@ -69,6 +69,31 @@ def test_faster_speed_gives_shorter_audio(engine: PiperEngine) -> None:
     assert len(fast) < 0.85 * len(normal)
 
 
+def _speech_seconds(pcm: np.ndarray) -> float:
+    voiced = np.flatnonzero(np.abs(pcm) > 0.02)
+    return (voiced[-1] - voiced[0]) / 22_050 if voiced.size else 0.0
+
+
+@pytest.mark.parametrize(("speed", "low", "high"), [(2.0, 0.42, 0.6), (0.5, 1.85, 2.2)])
+def test_speed_is_a_rate_multiplier(
+    engine: PiperEngine, speed: float, low: float, high: float
+) -> None:
+    """Dividing Piper's length_scale by the speed left a quarter of the time unscaled:
+    speed 2 lasted 0.64 of speed 1 and speed 0.5 1.74 (helper-87). Means over three
+    sentences and two takes (Piper's durations are random)."""
+    sentences = [
+        "The quick brown fox jumps over the lazy dog near the river bank.",
+        "Please remember to bring your umbrella, because it may rain this afternoon.",
+        "Our quarterly results were better than expected in almost every region.",
+    ]
+
+    def mean_seconds(at: float) -> float:
+        takes = [engine.synthesize(t, VOICE_KEY, speed=at) for t in sentences for _ in range(2)]
+        return float(np.mean([_speech_seconds(pcm) for pcm in takes]))
+
+    assert low <= mean_seconds(speed) / mean_seconds(1.0) <= high
+
+
 def test_several_sentences_become_one_array(engine: PiperEngine) -> None:
     one = engine.synthesize("First sentence here.", VOICE_KEY)
     two = engine.synthesize("First sentence here. Second one follows.", VOICE_KEY)

@@ -37,7 +37,7 @@ from scaispeak.speak.engines.base import (
     TimedPcm,
     UnknownEngineVoice,
 )
-from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
+from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine, length_scale_for
 from scaispeak.speak.engines.vits_torch.batch_runner import (
     SentenceItem,
     SpokenSentence,
@@ -247,7 +247,7 @@ class TorchPiperEngine:
         return [
             SentenceItem(
                 sentence_ids,
-                1.0 / speed,
+                length_scale_for(speed),
                 noise_scale,
                 noise_w,
                 None if seed is None else seed + index,
