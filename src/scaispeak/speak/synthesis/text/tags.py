@@ -119,7 +119,7 @@ def _tag(match: re.Match[str]) -> str:
     name = match["name"].lower()
     if name == "break":
         pause = _pause(match["attrs"])
-        return " " if pause == ", " and _ends_sentence(match.string, match.start()) else pause
+        return " " if pause == ", " and _after_punctuation(match.string, match.start()) else pause
     if name in _BLOCKS:
         return _BLOCKS[name]
     if re.fullmatch(_PARAGRAPHS, name):
@@ -141,7 +141,7 @@ def _pause(attrs: str) -> str:
     return ", "
 
 
-def _ends_sentence(text: str, end: int) -> bool:
+def _after_punctuation(text: str, end: int) -> bool:
     """Whether ``text[:end]`` ends in a sentence's (or clause's) own punctuation: a short
     break there adds nothing, as that pause is already longer. Its comma, after "here.",
     hid the sentence's end, and the two sentences were read as one with a comma between:
@@ -149,10 +149,10 @@ def _ends_sentence(text: str, end: int) -> bool:
     before = end - 1
     while before >= 0 and text[before].isspace():
         before -= 1  # stops at the text or at the tag before: linear over all breaks
-    return before >= 0 and text[before] in _SENTENCE_ENDS
+    return before >= 0 and text[before] in _PAUSING_PUNCTUATION
 
 
-_SENTENCE_ENDS = frozenset(".!?;:,…。！？")
+_PAUSING_PUNCTUATION = frozenset(".!?;:,…。！？")
 
 
 _KNOWN = frozenset(f"{_INLINE}|{'|'.join(_BLOCKS)}|{_PARAGRAPHS}|{_SILENT}".split("|")) | {
