@@ -14,10 +14,10 @@ class BudgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     period: BudgetPeriod = BudgetPeriod.month
     limit_micros: int = Field(
-        ge=0, le=MAX_MICROS, description="Spending limit per period, micro-credits."
+        strict=True, ge=0, le=MAX_MICROS, description="Spending limit per period, micro-credits."
     )
     per_user_limit_micros: int | None = Field(
-        None, ge=0, le=MAX_MICROS, description="Optional cap per user."
+        None, strict=True, ge=0, le=MAX_MICROS, description="Optional cap per user."
     )
 
 

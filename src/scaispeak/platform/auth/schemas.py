@@ -60,7 +60,9 @@ class IssuedKeyOut(KeyOut):
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
-    ttl_seconds: int = Field(300, ge=10, description="Capped by the server's token limit.")
+    ttl_seconds: int = Field(
+        300, strict=True, ge=10, description="Capped by the server's token limit."
+    )
 
 
 class TokenOut(BaseModel):

@@ -26,7 +26,7 @@ class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
     allowed_backends: list[str]
     default_backend: str
-    failover: bool = True
+    failover: bool = Field(True, strict=True)
 
 
 class PolicyOut(BaseModel):

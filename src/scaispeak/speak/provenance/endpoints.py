@@ -42,7 +42,7 @@ class DetectionOut(BaseModel):
 
 class WatermarkPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass unnoticed
-    watermark_stock_voices: bool
+    watermark_stock_voices: bool = Field(strict=True)
 
 
 class WatermarkPolicyOut(BaseModel):

@@ -27,7 +27,7 @@ class SaveToIn(BaseModel):
 
     share_id: str
     path: str = Field(max_length=1024)
-    overwrite: bool = False
+    overwrite: bool = Field(False, strict=True)
 
 
 # An unknown voice's 404 names it: the longest id (ours are under 60 characters) keeps
@@ -92,7 +92,7 @@ class OpenAISpeechRequest(BaseModel):
         description='A voice id, an OpenAI voice name, or {"id": voice id}.'
     )
     response_format: str = "mp3"
-    speed: float = 1.0
+    speed: float = Field(1.0, strict=True)
     instructions: str | None = Field(None, description="Ignored: our engines take none.")
     stream_format: Literal["audio", "sse"] = Field(
         "audio",

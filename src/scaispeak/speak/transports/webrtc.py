@@ -53,7 +53,7 @@ class RtcOffer(BaseModel):
         description="Start the stream at once (an implicit `start`); "
         "without it, send `start` on the data channel.",
     )
-    speed: float = 1.0
+    speed: float = Field(1.0, strict=True)
     backend: str | None = None
 
 

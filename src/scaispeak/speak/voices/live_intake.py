@@ -55,7 +55,7 @@ class StartMessage(BaseModel):
     scope: VoiceScope = VoiceScope.user
     language: str = Field("en-US", max_length=35)
     description: Prose = ""
-    sample_rate: int = Field(16_000, ge=8_000, le=48_000)
+    sample_rate: int = Field(16_000, strict=True, ge=8_000, le=48_000)
 
 
 class Step(enum.StrEnum):

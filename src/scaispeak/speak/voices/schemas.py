@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -95,6 +96,16 @@ def _prose(value: str) -> str:
     return value
 
 
+def _written_as_text(value: object) -> object:
+    # JSON has no date type: lax parsing read a number as Unix time, so 0 was 1970.
+    if not isinstance(value, str | datetime):
+        raise ValueError("should be an ISO 8601 date-time string, e.g. 2027-01-01T00:00:00Z")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_written_as_text)]
+"""A date-time with its UTC offset, written as ISO 8601 text."""
+
 Label = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
@@ -128,8 +139,8 @@ class LicenceIn(BaseModel):
     source: str | None = Field(None, max_length=500)
     engine_licence: str | None = Field(None, max_length=100)
     voice_licence: str | None = Field(None, max_length=100)
-    valid_from: AwareDatetime | None = Field(None, description="Start of the window (UTC offset).")
-    valid_until: AwareDatetime | None = Field(None, description="End of the window (exclusive).")
+    valid_from: Timestamp | None = Field(None, description="Start of the window (UTC offset).")
+    valid_until: Timestamp | None = Field(None, description="End of the window (exclusive).")
 
 
 class GlobalVoiceIn(BaseModel):
