@@ -11,7 +11,8 @@ from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
-_QUERY = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']*")
+# A word as a log line quotes it: a path, a URL, a header's value.
+_WORD = re.compile(r"[^\s\"']+")
 _USERINFO = re.compile(r"://[^/\s\"'@]+@")
 _API_KEY = re.compile(r"ssk_[A-Za-z0-9_-]+")  # the secret is URL-safe base64: - too
 # A header's value however it is printed (``'Authorization': 'Bearer …'`` in a
@@ -29,11 +30,21 @@ def redact(text: str) -> str:
     uvicorn logs every WebSocket's path with its query string, where browsers must put
     their token (and some clients put an API key, which is then refused, but logged).
     """
-    text = _QUERY.sub(r"\1?[redacted]", text)
+    text = _WORD.sub(_without_query, text)
     text = _USERINFO.sub("://[redacted]@", text)
     text = _AUTHORIZATION.sub(r"\1[redacted]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
     return _API_KEY.sub("ssk_[redacted]", text)
+
+
+def _without_query(word: re.Match[str]) -> str:
+    """The word up to the first ``?`` after its first ``/``. Found with ``str.find``: the
+    regex this replaced rescanned from every ``/``, so a path of 8,000 slashes with no
+    ``?`` (a WebSocket handshake, logged before any key is checked) held the event
+    loop for 0.4 s."""
+    text = word.group()
+    query = text.find("?", text.find("/") + 1) if "/" in text else -1
+    return text if query < 0 else text[:query] + "?[redacted]"
 
 
 class JsonFormatter(logging.Formatter):

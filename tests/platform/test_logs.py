@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 
 import pytest
 
-from scaispeak.logs import JsonFormatter
+from scaispeak.logs import JsonFormatter, redact
 from scaispeak.platform.auth.tokens import mint_api_key
 
 KEY = "ssk_4f3ac1e699a4_SECRETPART"
@@ -117,3 +118,12 @@ def test_a_webhooks_url_never_reaches_the_log(
         root.handlers[:], level_before = saved
         root.setLevel(level_before)
     assert "PATHSECRET" not in capsys.readouterr().err
+
+
+def test_a_long_run_of_slashes_is_redacted_in_linear_time() -> None:
+    """A handshake path of slashes with no ``?`` took the old pattern 0.4 s per 8,000
+    characters, on the event loop, before any key was checked (helper-90)."""
+    started = time.thread_time()
+    assert redact("/" * 20_000) == "/" * 20_000
+    assert redact("GET " + "/" * 20_000 + "?token=abc x") == "GET " + "/" * 20_000 + "?[redacted] x"
+    assert time.thread_time() - started < 0.2  # the old pattern took 2 s for each
