@@ -63,6 +63,9 @@ def management_routes(live: LiveApp) -> list[tuple[str, str, object]]:
         ("POST", f"{VOICES}/voc_any/promote", None),
         ("POST", f"{VOICES}/voc_any/consent/revoke", {"reason": "gone"}),
         ("POST", f"{VOICES}/voc_any/consent/approve", {"note": ""}),
+        # Stored work: a leaked token must not be able to wipe it (helper-90).
+        ("DELETE", "/v1/drive/shares/shr_any/files/kept.wav", None),
+        ("DELETE", "/v1/modules/scaispeak/jobs/job_any/audio", None),
     ]
 
 

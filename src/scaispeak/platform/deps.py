@@ -89,15 +89,15 @@ async def api_key_principal(
     Browser tokens exist so a page can speak, stream and read what its user may read
     without holding a key; on routes that manage credentials, users, tenants, budgets,
     tenant policies, global voices, voice edits and deletion, promotion, consent decisions
-    and revocations, or the webhook secret, they are refused, so a leaked 300 s token
-    cannot mint a lasting key, renew itself, destroy a voice or change how a tenant is
-    served.
+    and revocations, deleting stored files or job audio, or the webhook secret, they are
+    refused, so a leaked 300 s token cannot mint a lasting key, renew itself, destroy a
+    voice or stored work, or change how a tenant is served.
     """
     if principal.via_browser_token:
         raise BrowserTokenNotAllowed(
             "This route needs an API key ('Authorization: Bearer ssk_...'); "
             "browser tokens do not manage credentials, users, tenants, budgets, policies "
-            "or voices."
+            "or voices, nor delete stored audio."
         )
     return principal
 
@@ -108,7 +108,7 @@ Caller = Annotated[Principal, Depends(current_principal)]
 ApiKeyCaller = Annotated[Principal, Depends(api_key_principal)]
 """An API key only: for routes that manage credentials, users, tenants, budgets,
 tenant policies, global voices, voice edits and deletion, promotion, consent decisions
-and revocations, the webhook secret."""
+and revocations, deleting drive files and job audio, the webhook secret."""
 
 
 async def tenant_slot(request: Request, caller: Caller) -> AsyncIterator[None]:

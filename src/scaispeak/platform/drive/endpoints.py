@@ -215,7 +215,7 @@ async def _answer_for_file(
 
 @router.delete(_FILE, status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_file(
-    request: Request, session: Session, caller: Caller, share_id: str, path: str
+    request: Request, session: Session, caller: ApiKeyCaller, share_id: str, path: str
 ) -> None:
     await files.delete_file(session, platform_context(request).storage, caller, share_id, path)
 

@@ -128,7 +128,7 @@ async def job_audio(request: Request, session: Session, caller: Caller, job_id: 
 
 @router.delete("/{job_id}/audio")
 async def delete_job_audio(
-    request: Request, session: Session, caller: Caller, job_id: str
+    request: Request, session: Session, caller: ApiKeyCaller, job_id: str
 ) -> JobOut:
     """Delete a finished job's audio and text now, before its retention ends (the job's
     record stays, ``audio_expired``); 409 while the job is queued or running."""
