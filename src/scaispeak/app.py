@@ -27,6 +27,7 @@ from scaispeak.platform.openapi import document_problems
 from scaispeak.platform.readiness import check_dependencies, probes_for
 from scaispeak.platform.storage import open_blob_store
 from scaispeak.platform.unhandled import AnswerUnhandled
+from scaispeak.platform.upload_auth import AuthenticateUploads
 from scaispeak.settings import Settings
 from scaispeak.speak.backends.endpoints import router as backends_router
 from scaispeak.speak.engines.registry import EngineRegistry, build_engines
@@ -141,6 +142,7 @@ def create_app(
     document_problems(app)
     # Innermost of the middleware: the access log and metrics see the HEAD as sent.
     app.add_middleware(HeadAsGet, router=app.router)
+    app.add_middleware(AuthenticateUploads, upload_routes=UPLOAD_ROUTES)
     observability.install(
         app,
         registry,

@@ -99,10 +99,33 @@ async def test_chunked_multipart_over_the_upload_ceiling_is_413_and_read_no_furt
     response = await small_limits.client.post(
         "/v1/modules/scaispeak/voices/preflight",
         content=body,
-        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+        | small_limits.auth(small_limits.tenancy.member_a),
     )
     assert_problem(response, 413, "payload_too_large")
     assert body.pulled <= MULTIPART_MAX_BYTES + 2 * len(mib)
+
+
+@pytest.mark.parametrize("credential", [None, "Bearer ssk_000000000000_forged", "Bearer x.y.z"])
+async def test_an_upload_without_a_valid_credential_is_refused_before_its_body_is_read(
+    small_limits: LiveApp, credential: str | None
+) -> None:
+    """FastAPI parses a form before any dependency: anyone could make the server spool
+    128 MiB to disk per connection before the 401 (helper-90)."""
+    boundary = "no-key"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+    body = ChunkedBody(head.encode(), b"\x00" * 1024**2, 20, f"\r\n--{boundary}--\r\n".encode())
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    for method, pattern in UPLOAD_ROUTES:
+        path = pattern.pattern.replace("[^/]+", "voc_any")
+        response = await small_limits.client.request(
+            method,
+            path,
+            content=body,
+            headers=headers | ({"authorization": credential} if credential else {}),
+        )
+        assert_problem(response, 401, "unauthorized")
+        assert body.pulled == 0, path
 
 
 async def test_chunked_drive_uploads_keep_the_drives_own_limit(small_limits: LiveApp) -> None:

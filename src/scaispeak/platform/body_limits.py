@@ -14,7 +14,8 @@ Limits by request:
   ``/detect``; the app names them, ``upload_routes``): ``MULTIPART_MAX_BYTES``, a
   ceiling above every upload route's own caps (2 x 25 MiB clips + a 10 MiB document by
   default), which those routes still apply per file. The multipart parser spools files
-  to disk; this bounds that disk.
+  to disk; this bounds that disk, for callers with a credential (platform/upload_auth.py
+  refuses the rest before a byte is read).
 - everything else (JSON, and anything sent where JSON belongs, multipart included):
   ``max_json_bytes``. FastAPI reads a body before it authenticates, so a multipart
   label must not lift the limit on every route.

@@ -71,9 +71,10 @@ async def current_principal(
     return principal
 
 
-async def websocket_principal(conn: HTTPConnection) -> Principal:
-    """The caller of a WebSocket: ``Authorization: Bearer`` (servers), or a browser
-    token as ``?token=`` (browsers cannot set headers on a WebSocket)."""
+async def connection_principal(conn: HTTPConnection) -> Principal:
+    """The caller, outside FastAPI's dependencies (a WebSocket, an upload checked before
+    its body is read): ``Authorization: Bearer`` (servers), or a browser token as
+    ``?token=`` (browsers cannot set headers on a WebSocket)."""
     scheme, _, value = conn.headers.get("authorization", "").partition(" ")
     credential = value.strip() if scheme.lower() == "bearer" else None
     platform = platform_context(conn)

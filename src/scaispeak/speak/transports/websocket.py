@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketState
 
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.context import PlatformContext
-from scaispeak.platform.deps import platform_context, websocket_principal
+from scaispeak.platform.deps import connection_principal, platform_context
 from scaispeak.platform.errors import ServiceError
 from scaispeak.speak.context import SpeakContext, speak_context
 from scaispeak.speak.streaming import protocol
@@ -56,7 +56,7 @@ async def stream_speak(websocket: WebSocket) -> None:
     platform, speak = platform_context(websocket), speak_context(websocket)
     sink = WebSocketSink(websocket)
     try:
-        principal = await websocket_principal(websocket)
+        principal = await connection_principal(websocket)
         cap = platform.settings.streaming.max_streams_per_tenant
         async with speak.streams.hold(principal.tenant_id, cap):
             code = await _serve(websocket, sink, platform, speak, principal)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from scaispeak.platform.deps import platform_context, websocket_principal
+from scaispeak.platform.deps import connection_principal, platform_context
 from scaispeak.platform.errors import BadRequest, ServiceError
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.streaming.protocol import IdleTimeout
@@ -38,7 +38,7 @@ async def clone_live(websocket: WebSocket) -> None:
     await websocket.accept()
     streaming = platform_context(websocket).settings.streaming
     try:
-        principal = await websocket_principal(websocket)
+        principal = await connection_principal(websocket)
         async with speak_context(websocket).streams.hold(
             principal.tenant_id, streaming.max_streams_per_tenant
         ):
