@@ -306,6 +306,9 @@ def test_a_range_whose_ends_carry_units(text: str, expected: str) -> None:
         ),
         ("Happy birthday <3", "Happy birthday"),
         ("Sleep well <3", "Sleep well"),
+        # Hearts in a row: all but the last were read "less than three".
+        ("miss you <3 <3 <3", "miss you"),
+        ("Night! <3 <333 <3", "Night!"),
         ("10 000,5", "ten zero zero zero,five"),  # a decimal comma: left as written
     ],
 )

@@ -55,9 +55,9 @@ _SYMBOLS = (
 # A heart: "I <3 you" is love; one closing a phrase is dropped, as emoji are ("Happy
 # birthday <3", "Sleep well <3"), unless it follows what a quantity is compared to: a
 # measure ("error rate <3.", "latency <3,"), a variable ("p <3"), a colon or an equals
-# sign. Threes repeated ("<333") are always a heart.
+# sign. Threes repeated ("<333") are always a heart, and so is one before another.
 _HEART_AS_VERB = re.compile(r"(?<!\S)<3(?=\s+(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b)")
-_HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]))")
+_HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]|<3))")
 _COMPARED_BEFORE = re.compile(
     r"(?:[:=]|\b(?![uUaAI]\b)[a-zA-Z]|\b(?i:rates?|ratios?|scores?|values?|latency|errors?|times?|sizes?"
     r"|levels?|counts?|age|days|hours|minutes|seconds|ms|percent|temp|temperature|costs?"
