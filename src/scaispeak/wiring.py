@@ -57,6 +57,7 @@ def build_speak_context(
         worker_id=job_worker_id(),
         signing_key=settings.resolved_secret_key(),
         scratch_dir=settings.data_dir / "scratch" / "jobs",
+        drive_quota_bytes=settings.limits.drive_tenant_max_bytes,
     )
     executes = runs_jobs or settings.redis_url is None
     return SpeakContext(

@@ -39,6 +39,13 @@ class Limits(BaseModel):
     drive_upload_max_bytes: int = Field(
         1024**3, ge=1, description="Largest file one drive upload may store (413 above it)."
     )
+    drive_tenant_max_bytes: int = Field(
+        20 * 1024**3,
+        ge=1,
+        le=2**62,
+        description="Bytes all of a tenant's drive files may hold together: uploads, "
+        "save_to and job audio saved to a share (413 drive_quota_exceeded above it).",
+    )
 
     @model_validator(mode="after")
     def _speeds_in_order(self) -> Limits:

@@ -160,6 +160,7 @@ async def upload_file(
         content_type,
         overwrite=overwrite,
         max_bytes=limit,
+        quota_bytes=ctx.settings.limits.drive_tenant_max_bytes,
     )
     response.status_code = status.HTTP_200_OK if ref.replaced else status.HTTP_201_CREATED
     return FileOut.of(await files.get_file(session, caller, share_id, ref.path))

@@ -46,3 +46,10 @@ class OwnerMembershipFixed(Conflict):
 
 class UploadTooLarge(PayloadTooLarge):
     code, title = "upload_too_large", "Upload too large"
+
+
+class DriveQuotaExceeded(PayloadTooLarge):
+    """The file would take the tenant's drive past its quota: one tenant must not fill
+    the disk every tenant shares."""
+
+    code, title = "drive_quota_exceeded", "Drive quota exceeded"

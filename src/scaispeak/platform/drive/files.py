@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform import cursors
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import new_id, utcnow
+from scaispeak.platform.drive import quota
 from scaispeak.platform.drive.access import open_share
 from scaispeak.platform.drive.errors import (
     FileExists,
@@ -155,6 +156,7 @@ async def write_file(
     *,
     overwrite: bool,
     max_bytes: int | None = None,
+    quota_bytes: int | None = None,
 ) -> FileRef:
     """Store ``data`` at ``path``: the whole file becomes visible at once, or nothing.
 
@@ -171,6 +173,7 @@ async def write_file(
         content_type,
         overwrite=overwrite,
         max_bytes=max_bytes,
+        quota_bytes=quota_bytes,
     )
     async with staged as ref:
         await session.commit()
@@ -189,6 +192,7 @@ async def staged_write(
     *,
     overwrite: bool,
     max_bytes: int | None = None,
+    quota_bytes: int | None = None,
 ) -> AsyncIterator[FileRef]:
     """``write_file`` whose row change lands with what the block commits, or not at all.
 
@@ -197,9 +201,15 @@ async def staged_write(
     succeeded and is charged), so no other transaction can see the file without them.
     If the block raises, the row change is rolled back and the new blob deleted. The
     file's row stays locked until the block commits: keep the block short.
+    ``quota_bytes`` bounds the tenant's drive (quota.py).
     """
     check_media_type(content_type)
     normal = await check_writable(session, principal, share_id, path, overwrite)
+    used = 0
+    if quota_bytes is not None:
+        replacing = (share_id, normal) if overwrite else None
+        used = await quota.bytes_used(session, principal.tenant_id, replacing)
+    quota.check_room(used, len(data) if isinstance(data, bytes) else 1, quota_bytes)
     await session.commit()
     blob_key = f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
@@ -210,7 +220,8 @@ async def staged_write(
             digest.update(data)
             stat = await storage.put_bytes(blob_key, data)
         else:
-            stat = await storage.put_stream(blob_key, _measured(data, digest, max_bytes))
+            chunks = quota.within_room(_measured(data, digest, max_bytes), used, quota_bytes)
+            stat = await storage.put_stream(blob_key, chunks)
         sha256 = digest.hexdigest()
         values = {
             "blob_key": blob_key,
@@ -218,7 +229,9 @@ async def staged_write(
             "sha256": sha256,
             "content_type": content_type,
         }
-        replaced_key = await _point_row(session, principal, share_id, normal, values, overwrite)
+        replaced_key = await _point_row(
+            session, principal, share_id, normal, values, overwrite, quota_bytes
+        )
         url = download_url(share_id, normal)
         yield FileRef(
             share_id, normal, stat.size, sha256, content_type, url, replaced_key is not None
@@ -248,6 +261,7 @@ async def _point_row(
     path: str,
     values: dict[str, Any],
     overwrite: bool,
+    quota_bytes: int | None,
 ) -> str | None:
     """Point the path at the new blob (``values``: its key, size, digest and type) and
     leave the transaction open for the caller to commit; returns the blob key it
@@ -275,6 +289,9 @@ async def _point_row(
         current = (await session.execute(stmt)).first()
         if current is not None and not overwrite:
             raise FileExists(f"{path!r} was created while this write ran.", path=path)
+        if quota_bytes is not None:  # again now: other writes landed meanwhile
+            used = await quota.bytes_used(session, principal.tenant_id, (share_id, path))
+            quota.check_room(used, values["size"], quota_bytes)
         if current is None:
             session.add(DriveFile(share_id=share_id, path=path, **values))
         else:

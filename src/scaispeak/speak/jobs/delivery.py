@@ -26,7 +26,12 @@ from scaispeak.speak.synthesis.audio import AudioFormat, content_type
 
 @asynccontextmanager
 async def saving_to_share(
-    session: AsyncSession, storage: BlobStore, job: SynthJob, result_key: str, fmt: AudioFormat
+    session: AsyncSession,
+    storage: BlobStore,
+    job: SynthJob,
+    result_key: str,
+    fmt: AudioFormat,
+    quota_bytes: int | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Stage the result at ``job.save_to`` (the permission checked again now).
 
@@ -45,6 +50,7 @@ async def saving_to_share(
         storage.stream(result_key),
         content_type(fmt, int(job.params["sample_rate"])),  # raw PCM names its rate
         overwrite=bool(target.get("overwrite", False)),
+        quota_bytes=quota_bytes,
     )
     async with staged as ref:
         # A lost race inside the write rolls back, which expires the row; the block

@@ -74,7 +74,7 @@ def _saving(
     """The file ``save_to`` asks for, landing with the success; None without one."""
     if not job.save_to:
         return nullcontext(None)
-    return saving_to_share(session, rt.storage, job, key, fmt)
+    return saving_to_share(session, rt.storage, job, key, fmt, rt.drive_quota_bytes)
 
 
 async def _succeed_and_charge(

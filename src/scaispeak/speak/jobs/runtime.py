@@ -54,6 +54,8 @@ class JobRuntime:
     worker_id: str
     signing_key: str
     scratch_dir: Path
+    drive_quota_bytes: int | None = None
+    """A tenant's drive quota, which audio saved to a share counts against."""
     background: set[asyncio.Task[bool]] = field(default_factory=set)
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     """The tasks running ``run_job`` now: a stop waits for them to hand their jobs back."""

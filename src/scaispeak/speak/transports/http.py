@@ -197,6 +197,7 @@ class _Saver:
             clip.data,
             clip.content_type,
             overwrite=self.save_to.overwrite,
+            quota_bytes=platform_context(self.request).settings.limits.drive_tenant_max_bytes,
         )
         async with staged as saved:
             yield
