@@ -45,6 +45,12 @@ def test_valid_paths_are_kept(path: str) -> None:
         "x" * (MAX_SEGMENT_BYTES + 1),
         "/".join(["d" * 200] * 6),  # every segment fine, the whole too long
         "/".join("a" * 33),  # too deep
+        # Look-alikes a syncing client that folds compatibility forms (NFKC) reads as
+        # "..", "/" or "\\": stored, they became another path on its disk (helper-90).
+        "\uff0e\uff0e/x",
+        "a/\u2025/b",  # one "two dot leader" is ".." folded
+        "a\uff0f..\uff0fb",
+        "a\uff3cb",
     ],
 )
 def test_invalid_paths_are_refused(path: str) -> None:

@@ -46,9 +46,23 @@ def normalize_path(raw: str) -> str:
     for segment in segments:
         if segment in ("", ".", ".."):
             raise InvalidPath("Paths may not have empty, '.' or '..' segments.")
+        if _folds_into_a_path_mark(segment):
+            raise InvalidPath(
+                "Paths may not use look-alikes of '.', '..', '/' or '\\' (fullwidth forms):"
+                " a client that folds them would read another path."
+            )
         if len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise InvalidPath(f"Path segments are limited to {MAX_SEGMENT_BYTES} bytes.")
     return path
+
+
+def _folds_into_a_path_mark(segment: str) -> bool:
+    """Whether NFKC, which sync clients and some file systems apply, makes ``segment``
+    ``.`` or ``..`` or puts a separator in it (stored here, "\uff0e\uff0e" is just a name)."""
+    if segment.isascii():
+        return False
+    folded = unicodedata.normalize("NFKC", segment)
+    return folded in (".", "..") or "/" in folded or "\\" in folded
 
 
 def normalize_prefix(raw: str) -> str:
