@@ -52,6 +52,7 @@ def management_routes(live: LiveApp) -> list[tuple[str, str, object]]:
         ("PUT", f"/v1/tenants/{t.tenant_a}/budget", {"limit_micros": 10**15}),
         ("GET", f"/v1/tenants/{t.tenant_a}/budget", None),
         ("GET", "/v1/modules/scaispeak/jobs/webhook-secret", None),  # it signs events
+        ("POST", "/v1/modules/scaispeak/jobs/webhook-secret/rotate", None),
         # A share's members: a role granted with a token outlasted the token.
         ("PUT", f"/v1/drive/shares/shr_any/members/{t.member_a_user}", {"role": "owner"}),
         ("DELETE", f"/v1/drive/shares/shr_any/members/{t.member_a_user}", None),

@@ -68,7 +68,7 @@ async def endless_body(writer: asyncio.StreamWriter) -> None:
 async def _send_timed(url: str) -> tuple[Sent, float]:
     started = time.monotonic()
     # Far past the attempt's own bound: only a sender that ignores it gets here.
-    sent = await asyncio.wait_for(send(url, {"event": "job.succeeded"}, "s", SETTINGS), 20)
+    sent = await asyncio.wait_for(send(url, {"event": "job.succeeded"}, ["s"], SETTINGS), 20)
     return sent, time.monotonic() - started
 
 

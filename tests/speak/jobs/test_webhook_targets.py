@@ -66,7 +66,7 @@ async def test_delivery_refuses_a_loopback_receiver_the_operator_did_not_allow(
 ) -> None:
     url, received = receiver
     with caplog.at_level(logging.WARNING):
-        sent = await send(url, {"event": "job.succeeded"}, "secret", _settings([]))
+        sent = await send(url, {"event": "job.succeeded"}, ["secret"], _settings([]))
     assert sent is Sent.REFUSED
     assert received == []
     assert any("not delivered" in r.getMessage() for r in caplog.records)
@@ -89,7 +89,7 @@ async def test_delivery_checks_what_the_name_resolves_to_and_connects_there(
     monkeypatch.setattr(webhook_targets, "_resolve", dns_answers_loopback)
     named = f"http://hooks.example.com:{port}/hook"
     event = {"event": "job.succeeded"}
-    assert await send(named, event, "secret", _settings([])) is Sent.REFUSED
+    assert await send(named, event, ["secret"], _settings([])) is Sent.REFUSED
     assert received == [] and asked == ["hooks.example.com"]
-    assert await send(named, event, "secret", _settings(["127.0.0.0/8"])) is Sent.DELIVERED
+    assert await send(named, event, ["secret"], _settings(["127.0.0.0/8"])) is Sent.DELIVERED
     assert len(received) == 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.principal import Principal
@@ -22,10 +23,11 @@ from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, platform_cont
 from scaispeak.platform.errors import Conflict, ServiceError
 from scaispeak.platform.ranges import parse_range
 from scaispeak.platform.storage.base import BlobNotFound
-from scaispeak.speak.jobs import retention, service
+from scaispeak.speak.jobs import retention, service, webhook_secrets
 from scaispeak.speak.jobs.models import TERMINAL, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import JobOut, job_out
-from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER, webhook_secret
+from scaispeak.speak.jobs.webhook_secrets import SigningSecrets, secrets_of
+from scaispeak.speak.jobs.webhooks import SIGNATURE_HEADER
 from scaispeak.speak.synthesis.audio import AudioFormat, content_type, file_extension
 
 router = APIRouter(prefix="/v1/modules/scaispeak/jobs", tags=["scaispeak: jobs"])
@@ -39,7 +41,19 @@ class JobPageOut(BaseModel):
 class WebhookSecretOut(BaseModel):
     secret: str
     header: str = SIGNATURE_HEADER
-    scheme: str = "t=<unix seconds>,v1=hex(HMAC-SHA256(secret, f'{t}.{body}'))"
+    scheme: str = (
+        "t=<unix seconds>,v1=hex(HMAC-SHA256(secret, f'{t}.{body}')); "
+        "a second v1 while a rotation's grace lasts: accept any v1 that matches"
+    )
+    previous_valid_until: datetime | None = Field(
+        None,
+        description="After a rotation: until when events are also signed with the "
+        "replaced secret (a second v1=).",
+    )
+
+    @classmethod
+    def of(cls, secrets: SigningSecrets) -> WebhookSecretOut:
+        return cls(secret=secrets.current, previous_valid_until=secrets.previous_valid_until)
 
 
 class JobNotFinished(Conflict):
@@ -92,11 +106,23 @@ async def list_jobs(
 
 
 @router.get("/webhook-secret")
-async def get_webhook_secret(request: Request, caller: ApiKeyCaller) -> WebhookSecretOut:
+async def get_webhook_secret(
+    request: Request, session: Session, caller: ApiKeyCaller
+) -> WebhookSecretOut:
     """The caller's own secret: events of the jobs they submit are signed with it.
     A credential, so an API key is needed (a browser token is refused)."""
     key = platform_context(request).signing_key
-    return WebhookSecretOut(secret=webhook_secret(key, caller.tenant_id, caller.user_id))
+    return WebhookSecretOut.of(await secrets_of(session, key, caller.tenant_id, caller.user_id))
+
+
+@router.post("/webhook-secret/rotate")
+async def rotate_webhook_secret(
+    request: Request, session: Session, caller: ApiKeyCaller
+) -> WebhookSecretOut:
+    """Replace the caller's secret (after a leak). Events are signed with both the new
+    and the replaced secret for 24 hours, so receivers can switch without a gap."""
+    key = platform_context(request).signing_key
+    return WebhookSecretOut.of(await webhook_secrets.rotate(session, key, caller))
 
 
 @router.get("/{job_id}")

@@ -131,3 +131,16 @@ class SynthJob(Base):
 WITHOUT_TEXT = defer(SynthJob.text, raiseload=True)
 """For reads that never need a job's text (listings, events): up to ``max_chars``
 characters a job, a hundred jobs to a page."""
+
+
+class WebhookSecretVersion(Base):
+    """Which of a user's webhook secrets is current: the secrets are derived, never
+    stored (webhooks.webhook_secret), and a rotation moves to the next version. No row
+    is version 0, the secret every user starts with."""
+
+    __tablename__ = "webhook_secret_versions"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

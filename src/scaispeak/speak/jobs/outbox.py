@@ -26,7 +26,8 @@ from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import JobSettings
 from scaispeak.speak.jobs.models import WITHOUT_TEXT, JobState, SynthJob
 from scaispeak.speak.jobs.schemas import job_out
-from scaispeak.speak.jobs.webhooks import Sent, origin, send, webhook_secret
+from scaispeak.speak.jobs.webhook_secrets import secrets_of
+from scaispeak.speak.jobs.webhooks import Sent, origin, send
 
 if TYPE_CHECKING:
     from scaispeak.speak.jobs.runtime import JobRuntime
@@ -76,8 +77,9 @@ async def attempt(db: Database, settings: JobSettings, signing_key: str, job_id:
         return Attempt(None)
     assert job.webhook_url is not None  # only jobs with a webhook are ever due
     event = {"event": f"job.{job.state.value}", "job": job_out(job).model_dump(mode="json")}
-    secret = webhook_secret(signing_key, job.tenant_id, job.user_id)
-    sent = await send(job.webhook_url, event, secret, settings)
+    async with db.sessions() as session:  # read at each attempt: a rotation counts at once
+        secrets = await secrets_of(session, signing_key, job.tenant_id, job.user_id)
+    sent = await send(job.webhook_url, event, secrets.all(), settings)
     return await _record(db, settings, job, claim, sent)
 
 

@@ -1,7 +1,9 @@
 """Signed webhook deliveries when a job ends: one attempt at a time (outbox.py retries).
 
 Header ``X-ScaiSpeak-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>``, computed over
-``f"{t}.{raw body}"`` with the tenant's webhook secret (GET /jobs/webhook-secret).
+``f"{t}.{raw body}"`` with the submitter's webhook secret (GET /jobs/webhook-secret);
+after a rotation, a second ``v1=`` with the replaced secret for a while
+(webhook_secrets.py).
 Receivers should recompute it and reject stale timestamps. An event may arrive more
 than once (a retry after a lost answer, or after the process sending it died); it
 carries the job id and its final state, so repeats are recognisable.
@@ -33,29 +35,39 @@ _log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-ScaiSpeak-Signature"
 
 
-def webhook_secret(signing_key: str, tenant_id: str, user_id: str) -> str:
+def webhook_secret(signing_key: str, tenant_id: str, user_id: str, version: int = 0) -> str:
     """Derived, not stored: each user's secret, from the service's signing key.
 
     Per user, not per tenant: whoever holds a secret can sign events, so with one
     secret for the tenant any member could forge "job succeeded" events to a
-    colleague's receiver.
+    colleague's receiver. ``version`` counts the user's rotations; 0 is the secret
+    derived before rotation existed, which stays the same.
     """
-    message = f"webhook:{tenant_id}:{user_id}".encode()
+    message = f"webhook:{tenant_id}:{user_id}{f':{version}' if version else ''}".encode()
     return hmac.new(signing_key.encode(), message, "sha256").hexdigest()
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign(secrets: list[str], body: bytes, timestamp: int) -> str:
+    """The header: one ``v1=`` per secret (two while a rotation's grace lasts)."""
+    return ",".join([f"t={timestamp}", *(f"v1={_digest(s, body, timestamp)}" for s in secrets)])
 
 
 def verify(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> bool:
-    """What a receiver does (used by our tests; documented for clients)."""
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-    timestamp = int(parts.get("t", "0"))
+    """What a receiver does (used by our tests; documented for clients): any ``v1``
+    made with its secret, at a recent ``t``."""
+    items = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    stamps = [value for name, value in items if name == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        return False
+    timestamp = int(stamps[0])
     if abs(time.time() - timestamp) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, body, timestamp), header)
+    expected = _digest(secret, body, timestamp)
+    return any(hmac.compare_digest(expected, value) for name, value in items if name == "v1")
 
 
 class Sent(enum.Enum):
@@ -74,7 +86,7 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
-async def send(url: str, event: dict[str, Any], secret: str, settings: JobSettings) -> Sent:
+async def send(url: str, event: dict[str, Any], secrets: list[str], settings: JobSettings) -> Sent:
     """POST the event once.
 
     The host is resolved again and its addresses checked (webhook_targets): a URL that
@@ -85,7 +97,7 @@ async def send(url: str, event: dict[str, Any], secret: str, settings: JobSettin
     policy = TargetPolicy.from_settings(settings.webhook_allowed_targets)
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
         try:
-            delivered = await _post_once(client, url, body, secret, policy, settings)
+            delivered = await _post_once(client, url, body, secrets, policy, settings)
         except WebhookUrlRefused as exc:
             _log.warning("webhook %s not delivered: %s", origin(url), exc.detail)
             return Sent.REFUSED
@@ -96,7 +108,7 @@ async def _post_once(
     client: httpx.AsyncClient,
     url: str,
     body: bytes,
-    secret: str,
+    secrets: list[str],
     policy: TargetPolicy,
     settings: JobSettings,
 ) -> bool:
@@ -109,7 +121,7 @@ async def _post_once(
     headers = {
         **target.headers,
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+        SIGNATURE_HEADER: sign(secrets, body, int(time.time())),
     }
     try:
         # The timeout bounds the whole answer: httpx's applies to each read alone, so
