@@ -262,3 +262,25 @@ def test_a_consent_with_a_dc_offset_still_matches_its_speaker(clips: Clips) -> N
     offset = clips.genuine + np.float32(0.02)
     match = match_speakers(decoded(clips.reference), decoded(offset), 0.92)
     assert match.score is not None and match.score >= 0.92, match
+
+
+# --- telephone audio in a wide-band file ------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [16_000, 44_100])
+async def test_telephone_audio_converted_to_a_higher_rate_is_narrow_band(
+    sqlite_voice_app: VoiceApp, clips: Clips, impostor: Impostor, rate: int
+) -> None:
+    """Its file said 44.1 kHz, so it passed as "Wide-band audio", though it clones as
+    poorly as the same call saved at 8 kHz."""
+    for pcm, source_rate in ((clips.reference, clips.rate), (impostor.pcm, impostor.rate)):
+        wide = soxr.resample(pcm, source_rate, rate).astype(np.float32)
+        called = soxr.resample(soxr.resample(pcm, source_rate, 8_000), 8_000, rate)
+        wide_report = await preflight(sqlite_voice_app, clips.wav(wide, rate))
+        assert check(wide_report, "sample_rate")["status"] == "pass"
+        narrow = check(
+            await preflight(sqlite_voice_app, clips.wav(called.astype(np.float32), rate)),
+            "sample_rate",
+        )
+        assert narrow["status"] == "warn" and narrow["value"] == 8_000, narrow
+        assert f"at {rate} Hz" in narrow["hint"]

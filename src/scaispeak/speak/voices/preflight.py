@@ -121,7 +121,7 @@ def run_preflight(
     hum_hz = acoustics.mains_hz(clean16k)
     checks = [
         check_duration(audio.duration_s, kind, settings),
-        check_sample_rate(audio.rate),
+        check_sample_rate(audio.rate, acoustics.upper_band_db(pcm16k, profile.voiced)),
         check_clipping(clipping_of(audio), *plateaus_of(audio)),
         check_loudness(integrated_loudness(audio.pcm, audio.rate)),
         check_noise(profile, noisy_hum(pcm16k, profile, hum_hz)),
@@ -197,12 +197,21 @@ def check_duration(seconds: float, kind: ClipKind, s: VoicesSettings) -> Check:
     return _check("duration", CheckStatus.pass_, seconds, "s", f"Between {low:g} and {high:g} s.")
 
 
-def check_sample_rate(rate: int) -> Check:
+def check_sample_rate(rate: int, upper_band_db: float | None = None) -> Check:
+    """The file's rate, or 8 kHz where its speech stops at 4 kHz: telephone audio
+    converted to a higher rate (``upper_band_db``, acoustics.NARROW_BAND_DB) passed as
+    wide-band, though it clones as poorly as when it says 8 kHz."""
     if rate < 8_000:
         return _check("sample_rate", CheckStatus.fail, rate, "Hz", "Record at 16 kHz or more.")
     if rate < 16_000:
         hint = "Telephone-band audio clones poorly; record at 16 kHz or more."
         return _check("sample_rate", CheckStatus.warn, rate, "Hz", hint)
+    if upper_band_db is not None and upper_band_db < acoustics.NARROW_BAND_DB:
+        hint = (
+            f"The file is at {rate} Hz but its speech stops at 4 kHz: telephone audio "
+            "converted to a higher rate clones poorly; record at 16 kHz or more."
+        )
+        return _check("sample_rate", CheckStatus.warn, 8_000, "Hz", hint)
     return _check("sample_rate", CheckStatus.pass_, rate, "Hz", "Wide-band audio.")
 
 
