@@ -45,6 +45,10 @@ def container_bytes(pcm: np.ndarray, rate: int, container: str, codec: str) -> b
         pytest.param(lambda p, r: container_bytes(p, 48_000, "mp4", "aac"), id="m4a"),
         pytest.param(lambda p, r: container_bytes(p, 48_000, "webm", "libopus"), id="webm"),
         pytest.param(lambda p, r: container_bytes(p, 48_000, "adts", "aac"), id="aac"),
+        # A Mac's recorders save these; they were refused as unrecognised.
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "aiff", "pcm_s16be"), id="aiff"),
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "aiff", "pcm_f32be"), id="aifc"),
+        pytest.param(lambda p, r: container_bytes(p, 48_000, "caf", "pcm_s16le"), id="caf"),
     ],
 )
 def test_common_formats_decode_to_mono_float(make: Any) -> None:

@@ -12,6 +12,7 @@ from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot, p
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.provenance import service
 from scaispeak.speak.provenance.watermark import DETECTION_THRESHOLD, shared_watermarker
+from scaispeak.speak.voices.audio_input import ACCEPTED_FORMATS
 from scaispeak.speak.voices.errors import UploadTooLarge
 from scaispeak.speak.voices.runtime import voices_runtime
 
@@ -64,7 +65,7 @@ async def detect(
     request: Request,
     session: Session,
     caller: Caller,
-    file: Annotated[UploadFile, File(description="wav, mp3, ogg/opus, flac, m4a/aac or webm")],
+    file: Annotated[UploadFile, File(description=ACCEPTED_FORMATS)],
 ) -> DetectionOut:
     """Does this audio carry our watermark? And, for your own tenant, which clip is it?"""
     settings = platform_context(request).settings

@@ -1,4 +1,5 @@
-"""Decoding uploaded audio safely: wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm.
+"""Decoding uploaded audio safely: wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm,
+aiff and caf (what a Mac's recorders save).
 
 Uploads are untrusted, so the demuxer is chosen from the file's magic bytes (never by
 FFmpeg's probing, which would also accept playlists and concat scripts that open other
@@ -26,6 +27,8 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.voices.acoustics import clipped_instants
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
 
+ACCEPTED_FORMATS = "wav, mp3, ogg/opus, flac, m4a/aac, webm, aiff or caf"
+"""What an upload may be, as the API documents it (``sniff_container`` decides)."""
 MIN_SAMPLE_RATE = 8_000
 """Telephone audio; below it there is no speech band to analyse (and a rate of a few
 hertz broke the loudness measurement, whose blocks are fractions of a second)."""
@@ -57,6 +60,10 @@ def sniff_container(head: bytes) -> str | None:
         return "ogg"
     if head[:4] == b"fLaC":
         return "flac"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:4] == b"caff":
+        return "caf"
     if head[4:8] == b"ftyp":
         return "mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":
@@ -78,7 +85,8 @@ def decode_audio(
     container_name = sniff_container(data[:16])
     if container_name is None:
         raise AudioUnreadable(
-            "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac or webm."
+            "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm,"
+            " aiff or caf."
         )
     try:
         deadline = time.monotonic() + timeout_s
@@ -88,7 +96,7 @@ def decode_audio(
         # input: '<none>'") tell a user nothing; the cause stays in the chain for logs.
         raise AudioUnreadable(
             f"The file looks like {container_name} but could not be decoded: it may be cut"
-            " short or damaged. Export it again, or send wav, mp3, ogg, flac, m4a or webm."
+            " short or damaged. Export it again, or send wav, mp3, ogg, flac, m4a, webm or aiff."
         ) from exc
 
 

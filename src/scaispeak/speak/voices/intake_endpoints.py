@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from scaispeak.platform.blob_response import document_response
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session, TenantSlot
 from scaispeak.speak.voices import consent, document_intake, intake
+from scaispeak.speak.voices.audio_input import ACCEPTED_FORMATS
 from scaispeak.speak.voices.errors import UploadTooLarge
 from scaispeak.speak.voices.models import Voice, VoiceScope
 from scaispeak.speak.voices.preflight import ClipKind
@@ -66,7 +67,7 @@ async def read_upload(upload: UploadFile, cap: int) -> bytes:
 async def preflight(
     request: Request,
     caller: Caller,
-    file: Annotated[UploadFile, File(description="wav, mp3, ogg/opus, flac, m4a/aac or webm")],
+    file: Annotated[UploadFile, File(description=ACCEPTED_FORMATS)],
     kind: Annotated[ClipKind, Form()] = ClipKind.reference,
 ) -> dict[str, Any]:
     """Pass/warn/fail per check, with hints; a failing clip is still a 200 report."""
