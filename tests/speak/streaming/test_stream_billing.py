@@ -290,3 +290,32 @@ async def test_a_settlement_runs_to_its_end_when_its_stream_is_cancelled() -> No
         await stream
     release.set()
     await asyncio.wait_for(finished.wait(), 5)
+
+
+class CoverAsked:
+    """A coverage that records what the session asks it to cover."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    async def cover(self, chars_needed: int) -> None:
+        self.asked.append(chars_needed)
+
+
+async def test_a_barge_in_needs_no_hold_for_its_unsaid_text(rig: Rig) -> None:
+    """Every segment ever started stayed covered: a stream that kept interrupting itself
+    ran out of budget at a third of what it spoke, and its holds blocked its colleagues
+    (helper-89)."""
+    covers = CoverAsked()
+    sentence = "Sentence number one is right here."
+    rig.sink.gate.clear()  # a listener slow to take audio: nothing is delivered yet
+    async with rig.session(coverage=covers) as session:
+        await send(session, "start", voice_id="voc_held")
+        for turn in range(1, 7):
+            await send(session, "text", text=sentence)
+            await send(session, "flush")
+            await rig.sink.wait_for(lambda turn=turn: len(covers.asked) >= turn)
+            await send(session, "cancel")
+        rig.sink.gate.set()
+    assert session.usage.characters == 0
+    assert covers.asked == [len(sentence)] * 6  # was 34, 68, ... 204

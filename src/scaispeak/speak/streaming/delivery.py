@@ -53,6 +53,9 @@ class Delivery:
         self._waiting_since: float | None = None
         self.utterance = 0
         """Counts barge-ins; frames of an earlier utterance end no wait."""
+        self._spoken_in_utterance = 0
+        self._delivered_before: int | None = 0
+        """Characters delivered before this utterance; None until read after a barge-in."""
         self._barge_in = asyncio.Event()  # this utterance's: set when it is cut short
 
     def segment_queued(self) -> None:
@@ -96,9 +99,21 @@ class Delivery:
         """
         self._playback_end = float("-inf")
         self._waiting_since = None
+        self._spoken_in_utterance, self._delivered_before = 0, None
         self.utterance += 1
         self._barge_in.set()
         self._barge_in = asyncio.Event()
+
+    def to_cover(self, segment_characters: int) -> int:
+        """Characters the stream's holds must cover once a segment of this many is handed
+        to synthesis: those delivered before the utterance, and the utterance's segments.
+        A barge-in's unsaid text can no longer be billed, so it needs no hold: counting
+        every segment ever started, a stream that kept interrupting itself ran out of
+        budget at a third of what it spoke, its holds blocking its colleagues too."""
+        if self._delivered_before is None:  # the first segment after a barge-in
+            self._delivered_before = self.usage.characters
+        self._spoken_in_utterance += segment_characters
+        return self._delivered_before + self._spoken_in_utterance
 
     async def wait_unless_interrupted(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the utterance is cut short meanwhile."""

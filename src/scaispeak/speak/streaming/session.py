@@ -79,7 +79,6 @@ class StreamSession:
         self._lane = stream_id if lane is None else lane  # its turns in the inference pool
         self._coverage = coverage
         self._permit = permit
-        self._spoken_chars = 0
         self.close_code = p.NORMAL_CLOSE
         self._pipeline = pipeline
         self._settings = settings
@@ -309,8 +308,8 @@ class StreamSession:
         if self._permit is not None:
             await self._permit.check()  # a revoked voice or key ends the stream here
         if self._coverage is not None:
-            self._spoken_chars += len(segment.text)
-            await self._coverage.cover(self._spoken_chars)  # before any work is done
+            assert self._delivery is not None
+            await self._coverage.cover(self._delivery.to_cover(len(segment.text)))  # first
         await self._speaker.speak(segment)
 
     def _fail(self, exc: ServiceError) -> None:
