@@ -3,6 +3,7 @@ tenant's uploads, job audio and database live on (helper-90)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,3 +102,40 @@ async def test_speech_saved_to_a_full_drive_is_refused(small_quota: LiveApp) -> 
     assert done["state"] == "failed" and "quota" in done["error"], done
     assert await hold_state(live, job["id"]) is ReservationState.released
     assert len(stored_blobs(live)) == 1
+
+
+async def test_uploads_landing_together_share_the_quota(small_quota: LiveApp) -> None:
+    """Each final check read the same total on PostgreSQL: five 200-byte uploads all
+    landed against a 300-byte quota (helper-91)."""
+    client = DriveClient(small_quota, small_quota.tenancy.member_a)
+    share = await client.new_share()
+    go = asyncio.Event()
+
+    async def half_then_wait(tag: bytes) -> AsyncIterator[bytes]:
+        yield tag * 100
+        await go.wait()  # every upload is past its first checks before any lands
+        yield tag * 100
+
+    uploads = [
+        asyncio.create_task(client.put(share, f"f{i}.bin", half_then_wait(bytes([65 + i]))))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0.5)
+    go.set()
+    codes = sorted(answer.status_code for answer in await asyncio.gather(*uploads))
+    assert codes == [201, 413, 413, 413, 413]
+    listed = (await client.list_files(share)).json()["items"]
+    assert sum(f["size"] for f in listed) == 200
+    assert len(stored_blobs(small_quota)) == 1
+
+
+async def test_a_tenant_over_a_lowered_quota_may_still_replace_a_file_with_a_smaller(
+    small_quota: LiveApp,
+) -> None:
+    live = small_quota
+    client = DriveClient(live, live.tenancy.member_a)
+    share = await client.new_share()
+    assert (await client.put(share, "a.bin", b"a" * QUOTA)).status_code == 201
+    live.app.state.platform.settings.limits.drive_tenant_max_bytes = 100
+    assert (await client.put(share, "a.bin", b"b" * 200)).status_code == 200
+    assert_problem(await client.put(share, "a.bin", b"c" * 250), 413, "drive_quota_exceeded")

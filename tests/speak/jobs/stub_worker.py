@@ -108,6 +108,7 @@ def stub_runtime(
         worker_id=f"stub-{uuid.uuid4().hex[:8]}",
         signing_key="test-signing-key",
         scratch_dir=scratch_dir,
+        drive_quota_bytes=None,
     )
 
 

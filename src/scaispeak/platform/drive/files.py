@@ -205,11 +205,9 @@ async def staged_write(
     """
     check_media_type(content_type)
     normal = await check_writable(session, principal, share_id, path, overwrite)
-    used = 0
-    if quota_bytes is not None:
-        replacing = (share_id, normal) if overwrite else None
-        used = await quota.bytes_used(session, principal.tenant_id, replacing)
-    quota.check_room(used, len(data) if isinstance(data, bytes) else 1, quota_bytes)
+    replacing = (share_id, normal) if overwrite else None
+    room = await quota.room_for(session, principal.tenant_id, replacing, quota_bytes)
+    room.check(len(data) if isinstance(data, bytes) else 0)
     await session.commit()
     blob_key = f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
@@ -220,7 +218,7 @@ async def staged_write(
             digest.update(data)
             stat = await storage.put_bytes(blob_key, data)
         else:
-            chunks = quota.within_room(_measured(data, digest, max_bytes), used, quota_bytes)
+            chunks = quota.within_room(_measured(data, digest, max_bytes), room)
             stat = await storage.put_stream(blob_key, chunks)
         sha256 = digest.hexdigest()
         values = {
@@ -289,9 +287,10 @@ async def _point_row(
         current = (await session.execute(stmt)).first()
         if current is not None and not overwrite:
             raise FileExists(f"{path!r} was created while this write ran.", path=path)
-        if quota_bytes is not None:  # again now: other writes landed meanwhile
-            used = await quota.bytes_used(session, principal.tenant_id, (share_id, path))
-            quota.check_room(used, values["size"], quota_bytes)
+        if quota_bytes is not None:  # again, the tenant held: other writes landed meanwhile
+            await quota.hold_tenant(session, principal.tenant_id)
+            room = await quota.room_for(session, principal.tenant_id, (share_id, path), quota_bytes)
+            room.check(values["size"])
         if current is None:
             session.add(DriveFile(share_id=share_id, path=path, **values))
         else:

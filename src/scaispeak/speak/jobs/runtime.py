@@ -54,8 +54,9 @@ class JobRuntime:
     worker_id: str
     signing_key: str
     scratch_dir: Path
-    drive_quota_bytes: int | None = None
-    """A tenant's drive quota, which audio saved to a share counts against."""
+    drive_quota_bytes: int | None
+    """A tenant's drive quota, which audio saved to a share counts against (None: none;
+    required, so a runtime built without it does not lift the quota unnoticed)."""
     background: set[asyncio.Task[bool]] = field(default_factory=set)
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     """The tasks running ``run_job`` now: a stop waits for them to hand their jobs back."""
