@@ -236,6 +236,7 @@ async def test_a_delete_racing_an_overwrite_leaves_no_blob_behind(
         # "a%0Ab" was the router's bare 404 (helper-86).
         "x.txt%0A",
         "a%0Ab.txt",
+        "%EF%BC%8E%EF%BC%8E/x.txt",  # fullwidth "..": ".." to a client that folds it
     ],
 )
 async def test_invalid_paths_are_422(drive: tuple[DriveClient, str], path: str) -> None:

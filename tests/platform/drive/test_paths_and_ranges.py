@@ -45,17 +45,36 @@ def test_valid_paths_are_kept(path: str) -> None:
         "x" * (MAX_SEGMENT_BYTES + 1),
         "/".join(["d" * 200] * 6),  # every segment fine, the whole too long
         "/".join("a" * 33),  # too deep
-        # Look-alikes a syncing client that folds compatibility forms (NFKC) reads as
-        # "..", "/" or "\\": stored, they became another path on its disk (helper-90).
-        "\uff0e\uff0e/x",
-        "a/\u2025/b",  # one "two dot leader" is ".." folded
-        "a\uff0f..\uff0fb",
-        "a\uff3cb",
     ],
 )
 def test_invalid_paths_are_refused(path: str) -> None:
     with pytest.raises(InvalidPath):
         normalize_path(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "\uff0e\uff0e/x",
+        "a/\u2025/b",  # one "two dot leader" is ".." folded
+        "a\uff0f..\uff0fb",
+        "a\uff3c\uff0e\uff0e",
+    ],
+)
+def test_new_names_that_fold_into_dot_segments_are_refused_but_old_ones_stay_reachable(
+    path: str,
+) -> None:
+    """A syncing client that folds compatibility forms (NFKC) read these as ".." and
+    wrote another path on its disk (helper-90). Files stored before the rule must still
+    be read and deleted (helper-91)."""
+    with pytest.raises(InvalidPath):
+        normalize_path(path, writing=True)
+    assert normalize_path(path) == path
+
+
+def test_a_fullwidth_slash_between_names_is_allowed() -> None:
+    """Common in Japanese names, where '/' cannot be typed into a file name."""
+    assert normalize_path("2024\uff0f03 report.txt", writing=True) == "2024\uff0f03 report.txt"
 
 
 def test_path_limits_count_utf8_bytes_not_characters() -> None:

@@ -139,7 +139,7 @@ async def check_writable(
     422 invalid path, 409 when the file exists and ``overwrite`` is false.
     """
     await open_share(session, principal, share_id, ShareRole.write)
-    normal = normalize_path(path)
+    normal = normalize_path(path, writing=True)
     if not overwrite and await _exists(session, share_id, normal):
         raise FileExists(f"{normal!r} already exists in this share.", path=normal)
     return normal

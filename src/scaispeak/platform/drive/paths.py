@@ -26,8 +26,10 @@ _CONTROL = re.compile(
 )
 
 
-def normalize_path(raw: str) -> str:
-    """The canonical form of a file path, or InvalidPath saying what is wrong."""
+def normalize_path(raw: str, *, writing: bool = False) -> str:
+    """The canonical form of a file path, or InvalidPath saying what is wrong.
+    ``writing``: for a new name, which must not fold into '.' or '..' either (files
+    stored before that rule stay readable and deletable)."""
     path = unicodedata.normalize("NFC", raw)
     if not path:
         raise InvalidPath("The path is empty.")
@@ -46,23 +48,24 @@ def normalize_path(raw: str) -> str:
     for segment in segments:
         if segment in ("", ".", ".."):
             raise InvalidPath("Paths may not have empty, '.' or '..' segments.")
-        if _folds_into_a_path_mark(segment):
+        if writing and _folds_into_a_dot_segment(segment):
             raise InvalidPath(
-                "Paths may not use look-alikes of '.', '..', '/' or '\\' (fullwidth forms):"
-                " a client that folds them would read another path."
+                "Paths may not use look-alikes that fold into '.' or '..' segments (fullwidth"
+                " dots and slashes): a client that folds them would write another path."
             )
         if len(segment.encode()) > MAX_SEGMENT_BYTES:
             raise InvalidPath(f"Path segments are limited to {MAX_SEGMENT_BYTES} bytes.")
     return path
 
 
-def _folds_into_a_path_mark(segment: str) -> bool:
-    """Whether NFKC, which sync clients and some file systems apply, makes ``segment``
-    ``.`` or ``..`` or puts a separator in it (stored here, "\uff0e\uff0e" is just a name)."""
+def _folds_into_a_dot_segment(segment: str) -> bool:
+    """Whether NFKC, which sync clients and some file systems apply, gives ``segment`` a
+    ``.`` or ``..`` part ("\uff0e\uff0e", "a\uff0f..\uff0fb"). A fullwidth slash between
+    names ("2024\uff0f03 report.txt", common in Japanese) stays allowed."""
     if segment.isascii():
         return False
-    folded = unicodedata.normalize("NFKC", segment)
-    return folded in (".", "..") or "/" in folded or "\\" in folded
+    folded = unicodedata.normalize("NFKC", segment).replace("\\", "/")
+    return any(part in (".", "..") for part in folded.split("/"))
 
 
 def normalize_prefix(raw: str) -> str:
