@@ -8,6 +8,7 @@ leaked one meant rotating the key that every secret and browser token hangs on
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from sqlalchemy import update
 from scaispeak.platform.db import utcnow
 from scaispeak.speak.jobs.models import WebhookSecretVersion
 from scaispeak.speak.jobs.webhook_secrets import ROTATION_GRACE
-from scaispeak.speak.jobs.webhooks import sign, verify
+from scaispeak.speak.jobs.webhooks import sign, verify, webhook_secret
 from tests.conftest import LiveApp
 from tests.speak.jobs.conftest import Received
 from tests.speak.jobs.support import secret_of
@@ -25,8 +26,8 @@ from tests.speak.jobs.test_jobs_embedded import submit, wait_for
 SECRET = "/v1/modules/scaispeak/jobs/webhook-secret"
 
 
-async def rotate(app: LiveApp, key: str) -> dict[str, object]:
-    answer = await app.client.post(f"{SECRET}/rotate", headers=app.auth(key))
+async def rotate(app: LiveApp, key: str, **params: int) -> dict[str, object]:
+    answer = await app.client.post(f"{SECRET}/rotate", params=params, headers=app.auth(key))
     assert answer.status_code == 200, answer.text
     body: dict[str, object] = answer.json()
     return body
@@ -62,7 +63,7 @@ async def test_a_rotation_signs_with_both_secrets_through_its_grace(
     async with app.app.state.platform.db.sessions() as session:
         await session.execute(
             update(WebhookSecretVersion).values(
-                rotated_at=utcnow() - ROTATION_GRACE - timedelta(seconds=1)
+                previous_valid_until=utcnow() - timedelta(seconds=1)
             )
         )
         await session.commit()
@@ -71,6 +72,33 @@ async def test_a_rotation_signs_with_both_secrets_through_its_grace(
     assert (await app.client.get(SECRET, headers=app.auth(member))).json()[
         "previous_valid_until"
     ] is None
+
+
+async def test_a_rotation_without_grace_signs_with_the_new_secret_alone(
+    loopback_hooks_app: LiveApp, receiver: tuple[str, Received]
+) -> None:
+    """For a receiver that keeps one v1 of the header (a dict of its parts): with two,
+    it read the replaced secret's (helper-91)."""
+    app, (url, received) = loopback_hooks_app, receiver
+    old = await secret_of(app, app.tenancy.member_a)
+    rotated = await rotate(app, app.tenancy.member_a, grace_s=0)
+    assert rotated["previous_valid_until"] is None
+    body, signature = await delivered(app, url, received)
+    assert signature.count("v1=") == 1
+    assert verify(str(rotated["secret"]), body, signature) and not verify(old, body, signature)
+    too_long = await app.client.post(
+        f"{SECRET}/rotate",
+        params={"grace_s": int(ROTATION_GRACE.total_seconds()) + 1},
+        headers=app.auth(app.tenancy.member_a),
+    )
+    assert too_long.status_code == 422
+
+
+def test_a_secret_never_rotated_is_derived_as_before_rotation_existed() -> None:
+    """Receivers configured before rotation existed must keep verifying."""
+    expected = hmac.new(b"key", b"webhook:ten_1:usr_1", "sha256").hexdigest()
+    assert webhook_secret("key", "ten_1", "usr_1") == expected
+    assert webhook_secret("key", "ten_1", "usr_1", 1) != expected
 
 
 async def test_a_rotation_is_the_users_own(loopback_hooks_app: LiveApp) -> None:
@@ -89,3 +117,4 @@ def test_a_receiver_accepts_any_v1_of_its_secret_and_one_timestamp() -> None:
     assert not verify("other", b"{}", header)
     assert not verify("new", b"{}", f"t=1,{header}")  # a second, forged timestamp
     assert not verify("new", b"{}", sign(["new"], b"{}", now - 600))  # stale
+    assert not verify("new", b"{}", header.replace(f"t={now}", "t=\u00b2"))  # not a number

@@ -7,7 +7,8 @@ Create Date: 2026-12-07 10:00:00.000000
 A user's webhook secret was derived from the deployment's key and their ids alone, so
 a leaked one could only be replaced by rotating the key every secret and browser token
 hangs on. The derivation now takes a version, kept here; users without a row keep
-version 0, the secret they have today.
+version 0, the secret they have today. A downgrade drops the versions: every user is
+back on version 0, a secret rotated away after a leak included.
 """
 
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("previous_valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],

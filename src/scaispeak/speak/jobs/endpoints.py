@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -117,12 +117,25 @@ async def get_webhook_secret(
 
 @router.post("/webhook-secret/rotate")
 async def rotate_webhook_secret(
-    request: Request, session: Session, caller: ApiKeyCaller
+    request: Request,
+    session: Session,
+    caller: ApiKeyCaller,
+    grace_s: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=int(webhook_secrets.ROTATION_GRACE.total_seconds()),
+            description="How long events also carry a v1= by the replaced secret; 0 for "
+            "none (for a receiver that keeps only one v1).",
+        ),
+    ] = int(webhook_secrets.ROTATION_GRACE.total_seconds()),
 ) -> WebhookSecretOut:
-    """Replace the caller's secret (after a leak). Events are signed with both the new
-    and the replaced secret for 24 hours, so receivers can switch without a gap."""
+    """Replace the caller's secret (after a leak). For ``grace_s`` (24 hours unless
+    asked otherwise) events are signed with both the new and the replaced secret, so a
+    receiver that checks every ``v1`` can switch without a gap."""
     key = platform_context(request).signing_key
-    return WebhookSecretOut.of(await webhook_secrets.rotate(session, key, caller))
+    rotated = await webhook_secrets.rotate(session, key, caller, timedelta(seconds=grace_s))
+    return WebhookSecretOut.of(rotated)
 
 
 @router.get("/{job_id}")

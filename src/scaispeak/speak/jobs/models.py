@@ -144,3 +144,7 @@ class WebhookSecretVersion(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    """Until when events also carry a signature by the secret the rotation replaced."""

@@ -61,7 +61,7 @@ def verify(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> boo
     made with its secret, at a recent ``t``."""
     items = [item.split("=", 1) for item in header.split(",") if "=" in item]
     stamps = [value for name, value in items if name == "t"]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
     timestamp = int(stamps[0])
     if abs(time.time() - timestamp) > tolerance_s:
