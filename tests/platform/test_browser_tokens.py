@@ -211,3 +211,25 @@ def test_a_token_issued_by_a_replica_whose_clock_runs_ahead_is_taken() -> None:
     }
     token = jwt.encode(claims, key, algorithm="HS256")
     assert verify_browser_token(token, key).user_id == "usr_1"
+
+
+async def test_a_browser_token_creates_drive_files_but_never_replaces_one(live: LiveApp) -> None:
+    """Refusing its DELETE protected nothing while an empty PUT over the file, or a
+    save_to with overwrite, wiped it just the same (helper-91)."""
+    key = live.tenancy.member_a
+    share = await live.client.post("/v1/drive/shares", json={"name": "t"}, headers=live.auth(key))
+    files = f"/v1/drive/shares/{share.json()['id']}/files"
+    token = await browser_token(live, key)
+    made = await live.client.put(f"{files}/new.txt", content=b"mine", params={"token": token})
+    assert made.status_code == 201, made.text
+    over = await live.client.put(f"{files}/new.txt", content=b"", params={"token": token})
+    assert_problem(over, 403, "browser_token_not_allowed")
+    target = {"share_id": share.json()["id"], "path": "new.txt", "overwrite": True}
+    saved = await live.client.post(
+        SPEAK, json={"text": "Hi.", "voice_id": JOE, "save_to": target}, params={"token": token}
+    )
+    assert_problem(saved, 403, "browser_token_not_allowed")
+    kept = await live.client.get(f"{files}/new.txt", headers=live.auth(key))
+    assert kept.content == b"mine"
+    replaced = await live.client.put(f"{files}/new.txt", content=b"", headers=live.auth(key))
+    assert replaced.status_code == 200  # an API key still replaces it

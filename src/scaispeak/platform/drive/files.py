@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform import cursors
 from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.auth.tokens import BrowserTokenNotAllowed
 from scaispeak.platform.db import new_id, utcnow
 from scaispeak.platform.drive import quota
 from scaispeak.platform.drive.access import open_share
@@ -136,11 +137,16 @@ async def check_writable(
     """Refuse a write before any work is done; returns the normalised path.
 
     404 unknown or foreign share (or not a member), 403 without the write role,
-    422 invalid path, 409 when the file exists and ``overwrite`` is false.
+    422 invalid path, 409 when the file exists and ``overwrite`` is false, 403 when it
+    exists and the caller holds a browser token.
     """
     await open_share(session, principal, share_id, ShareRole.write)
     normal = normalize_path(path, writing=True)
-    if not overwrite and await _exists(session, share_id, normal):
+    if (not overwrite or principal.via_browser_token) and await _exists(session, share_id, normal):
+        if overwrite:  # a leaked token must not wipe a file by writing over it
+            raise BrowserTokenNotAllowed(
+                "Replacing a file needs an API key; a browser token only creates files."
+            )
         raise FileExists(f"{normal!r} already exists in this share.", path=normal)
     return normal
 
@@ -205,6 +211,7 @@ async def staged_write(
     """
     check_media_type(content_type)
     normal = await check_writable(session, principal, share_id, path, overwrite)
+    overwrite = overwrite and not principal.via_browser_token  # one made meanwhile: 409
     replacing = (share_id, normal) if overwrite else None
     room = await quota.room_for(session, principal.tenant_id, replacing, quota_bytes)
     room.check(len(data) if isinstance(data, bytes) else 0)
