@@ -124,6 +124,25 @@ async def test_a_retry_before_start_or_a_bad_start_is_refused_and_the_intake_goe
         assert (await receive(ws))["step"] == "consent"
 
 
+async def test_deep_json_and_a_huge_type_are_answered_briefly_and_the_intake_goes_on(
+    live_server: tuple[ServerThread, str],
+) -> None:
+    """JSON nested 100,000 deep ended the intake as a 500 (RecursionError), and an
+    unknown type of 3 MB was echoed whole (helper-89)."""
+    server, key = live_server
+    async with intake(server, key) as ws:
+        await ws.send("[" * 100_000 + "]" * 100_000)
+        event = await receive(ws)
+        assert (event["code"], event["fatal"]) == ("bad_request", False)
+        await ws.send(json.dumps({"type": "y" * 1_000_000}))
+        event = await receive(ws)
+        assert (event["code"], event["fatal"]) == ("bad_request", False)
+        assert len(json.dumps(event)) < 300
+        start = {"type": "start", "speaker_name": "Alex", "name": "on", "sample_rate": 16_000}
+        await ws.send(json.dumps(start))
+        assert (await receive(ws))["step"] == "consent"
+
+
 async def test_intakes_count_as_the_tenants_streams_and_an_idle_one_ends(
     live_server: tuple[ServerThread, str],
 ) -> None:

@@ -149,16 +149,16 @@ def parse_message(raw: str | bytes) -> ClientMessage:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_input=False)[:5]:
-        where = ".".join(_shortened(str(p)) for p in error["loc"][1:]) or "message"
-        parts.append(f"{where}: {_shortened(error['msg'], 200)}")
+        where = ".".join(shortened(str(p)) for p in error["loc"][1:]) or "message"
+        parts.append(f"{where}: {shortened(error['msg'], 200)}")
     return "; ".join(parts)
 
 
 def _shown(value: object) -> str:
-    return _shortened(repr(value))
+    return shortened(repr(value))
 
 
-def _shortened(text: str, most: int = 40) -> str:
+def shortened(text: str, most: int = 40) -> str:
     """``text`` cut to ``most`` characters. Errors name what the client sent (a type, a
     field) and wait, counted but not weighed, for a client that may not read them: a
     megabyte echoed per message would pin gigabytes before the count ends the stream."""

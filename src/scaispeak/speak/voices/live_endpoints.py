@@ -21,7 +21,8 @@ from starlette.websockets import WebSocketState
 from scaispeak.platform.deps import connection_principal, platform_context
 from scaispeak.platform.errors import BadRequest, ServiceError
 from scaispeak.speak.context import speak_context
-from scaispeak.speak.streaming.protocol import IdleTimeout
+from scaispeak.speak.streaming.protocol import IdleTimeout, shortened
+from scaispeak.speak.transports.websocket import CLOSE_TIMEOUT_S
 from scaispeak.speak.voices.errors import ChallengeLapsed
 from scaispeak.speak.voices.live_intake import LiveIntake, StartMessage, Step
 from scaispeak.speak.voices.runtime import voices_runtime
@@ -70,7 +71,8 @@ async def _converse(websocket: WebSocket, live: LiveIntake, idle_s: float) -> No
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect
         for event in await _handle(live, message):
-            await _send(websocket, event)
+            if not await _send(websocket, event, timeout_s=idle_s):
+                raise WebSocketDisconnect  # a client that stopped reading is gone too
 
 
 async def _handle(live: LiveIntake, message: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -89,7 +91,8 @@ async def _command(live: LiveIntake, text: str) -> list[dict[str, Any]]:
     try:
         body = json.loads(text)
         kind = body.get("type")
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, RecursionError) as exc:
+        # RecursionError: JSON nested 100,000 deep, which ended the intake as a 500.
         raise BadRequest("Send JSON text messages: start, done or retry.") from exc
     if kind == "start":
         try:
@@ -101,7 +104,8 @@ async def _command(live: LiveIntake, text: str) -> list[dict[str, Any]]:
         return await live.finish_step()
     if kind == "retry":
         return live.retry()
-    raise BadRequest(f"Unknown message type {kind!r}; use start, done or retry.")
+    # Shortened: a 3 MB type was echoed whole, to a client that may not be reading.
+    raise BadRequest(f"Unknown message type {shortened(repr(kind))}; use start, done or retry.")
 
 
 def _error(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
@@ -115,12 +119,20 @@ def _error(exc: ServiceError, *, fatal: bool) -> dict[str, Any]:
     }
 
 
-async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await websocket.send_text(json.dumps(event))
+async def _send(
+    websocket: WebSocket, event: dict[str, Any], timeout_s: float = CLOSE_TIMEOUT_S
+) -> bool:
+    """Whether the event went out within ``timeout_s``: a client that stops reading held
+    the intake, its slot and its recordings until the kernel gave up (120 s)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await websocket.send_text(json.dumps(event))
+        return True
+    return False
 
 
 async def _close(websocket: WebSocket, code: int) -> None:
     if websocket.client_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await websocket.close(code)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await websocket.close(code)
