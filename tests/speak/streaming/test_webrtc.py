@@ -153,6 +153,13 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
         pc.createDataChannel("speak")
         # An audio section the peer only sends on: aiortc would answer it and never send.
         send_only = (await offer_sdp(pc)).replace("a=recvonly", "a=sendonly")
+        # No DTLS fingerprint: answered 201, then aiortc failed in a task of its own and
+        # the session held its slot until the connect timeout (helper-89).
+        no_fingerprint = "\r\n".join(
+            line
+            for line in send_only.replace("a=sendonly", "a=recvonly").splitlines()
+            if not line.startswith("a=fingerprint:")
+        )
     finally:
         await pc.close()
     # aiortc's parser fails on these last two with a bare AssertionError, not ValueError.
@@ -161,7 +168,15 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
     audio = session_head + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
     short_candidate = audio + "a=candidate:1 1\r\n"
     async with httpx.AsyncClient(base_url=stream_server.url) as http:
-        unusable = (no_channel, "v=0", no_port, short_candidate, unknown_bundle, send_only)
+        unusable = (
+            no_channel,
+            "v=0",
+            no_port,
+            short_candidate,
+            unknown_bundle,
+            send_only,
+            no_fingerprint,
+        )
         for sdp in unusable:
             body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}
             response = await http.post(SESSIONS_PATH, json=body, headers=_auth(stream_server.key))

@@ -36,6 +36,7 @@ from av import AudioFrame
 from scaispeak.settings import WebRtcSettings
 from scaispeak.speak.streaming.playout import Playout
 from scaispeak.speak.streaming.sink import SinkClosed
+from scaispeak.speak.transports.rtc_offers import screened_offer
 
 RATE = 48_000
 """Opus's clock: the track carries 48 kHz, so the session is asked for PCM at this rate."""
@@ -98,6 +99,7 @@ class RtcPeer:
 
         Raises ValueError (as aiortc does) for an offer this session cannot use.
         """
+        offer_sdp = screened_offer(offer_sdp)
         await self.connection.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         if not _receives_audio(offer_sdp) or self.connection.sctp is None:
             raise ValueError("the offer must receive audio and carry a data channel")

@@ -1,0 +1,56 @@
+"""The server probes only the ICE candidates it may: a caller naming loopback or
+link-local addresses had it send STUN checks to them (helper-89)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaispeak.speak.transports.rtc_offers import MAX_CANDIDATES, screened_offer
+
+HEAD = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 AA:BB\r\n"
+
+
+def candidate(address: str, port: int = 5000) -> str:
+    return f"a=candidate:1 1 udp 2130706431 {address} {port} typ host"
+
+
+def kept_candidates(sdp: str) -> list[str]:
+    return [line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "::1",
+        "169.254.169.254",
+        "fe80::1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1",
+        "240.0.0.1",
+    ],
+)
+def test_candidates_the_server_must_not_probe_are_dropped(address: str) -> None:
+    offer = HEAD + candidate(address) + "\r\n" + candidate("203.0.113.7") + "\r\n"
+    assert kept_candidates(screened_offer(offer)) == ["203.0.113.7"]
+
+
+@pytest.mark.parametrize(
+    "address", ["192.168.1.20", "10.0.0.5", "2001:db8::5", "8f7c1d2e-aaaa.local"]
+)
+def test_lan_addresses_and_mdns_names_are_kept(address: str) -> None:
+    """A browser on the same LAN is reached at its private address."""
+    assert kept_candidates(screened_offer(HEAD + candidate(address) + "\r\n")) == [address]
+
+
+def test_at_most_a_browsers_worth_of_candidates_is_kept() -> None:
+    offer = HEAD + "".join(candidate("203.0.113.7", 1000 + i) + "\r\n" for i in range(1000))
+    assert len(kept_candidates(screened_offer(offer))) == MAX_CANDIDATES
+
+
+def test_an_offer_without_a_dtls_fingerprint_is_refused() -> None:
+    with pytest.raises(ValueError, match="fingerprint"):
+        screened_offer(HEAD.replace("a=fingerprint:sha-256 AA:BB\r\n", "") + candidate("1.2.3.4"))
