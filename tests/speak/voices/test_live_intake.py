@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from scaispeak.app import create_app
-from scaispeak.settings import StreamingSettings, VoicesSettings
+from scaispeak.settings import AccountingSettings, StreamingSettings, VoicesSettings
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.provenance import fingerprint as fp
 from scaispeak.speak.synthesis.audio import from_int16_bytes
@@ -141,6 +141,27 @@ async def test_deep_json_and_a_huge_type_are_answered_briefly_and_the_intake_goe
         start = {"type": "start", "speaker_name": "Alex", "name": "on", "sample_rate": 16_000}
         await ws.send(json.dumps(start))
         assert (await receive(ws))["step"] == "consent"
+
+
+async def test_an_intakes_commands_count_against_the_tenants_request_rate(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    """Each start wrote a challenge, each done an entry, to the tenant's audit log, with
+    no limit but how fast the client sent them (helper-89)."""
+    accounting = AccountingSettings(requests_per_minute_per_tenant=5)
+    settings = make_settings(tmp_path, accounting=accounting)
+    key = await asyncio.to_thread(
+        lambda: asyncio.run(bootstrap_key(settings.resolved_database_url, "rate@example.com"))
+    )
+    with ServerThread(create_app(settings, engines=engines)) as server:
+        async with intake(server, key) as ws:
+            codes = []
+            for _ in range(8):
+                await ws.send(json.dumps({"type": "retry"}))
+                event = await receive(ws)
+                codes.append((event["code"], event["fatal"]))
+    assert codes[:5] == [("out_of_step", False)] * 5
+    assert codes[5:] == [("rate_limited", False)] * 3
 
 
 async def test_intakes_count_as_the_tenants_streams_and_an_idle_one_ends(

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketState
 
 from scaispeak.platform.deps import connection_principal, platform_context
 from scaispeak.platform.errors import BadRequest, ServiceError
+from scaispeak.platform.limits import TenantLimiter
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.streaming.protocol import IdleTimeout, shortened
 from scaispeak.speak.transports.websocket import CLOSE_TIMEOUT_S
@@ -46,7 +47,8 @@ async def clone_live(websocket: WebSocket) -> None:
             live = LiveIntake(
                 voices_runtime(websocket), principal, platform_context(websocket).db.sessions
             )
-            await _converse(websocket, live, streaming.idle_timeout_seconds)
+            limiter = platform_context(websocket).limiter
+            await _converse(websocket, live, limiter, streaming.idle_timeout_seconds)
     except ServiceError as exc:
         await _send(websocket, _error(exc, fatal=True))
         await _close(websocket, 4000 + exc.status)
@@ -61,7 +63,9 @@ async def clone_live(websocket: WebSocket) -> None:
     await _close(websocket, 1000)
 
 
-async def _converse(websocket: WebSocket, live: LiveIntake, idle_s: float) -> None:
+async def _converse(
+    websocket: WebSocket, live: LiveIntake, limiter: TenantLimiter, idle_s: float
+) -> None:
     """Until the voice is created; returns early when the client leaves."""
     while live.step is not Step.finished:
         try:
@@ -70,17 +74,22 @@ async def _converse(websocket: WebSocket, live: LiveIntake, idle_s: float) -> No
             raise IdleTimeout(f"No message for {idle_s:g} s; the intake has ended.") from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect
-        for event in await _handle(live, message):
+        for event in await _handle(live, limiter, message):
             if not await _send(websocket, event, timeout_s=idle_s):
                 raise WebSocketDisconnect  # a client that stopped reading is gone too
 
 
-async def _handle(live: LiveIntake, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+async def _handle(
+    live: LiveIntake, limiter: TenantLimiter, message: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     try:
         if message.get("bytes") is not None:
             live.add_audio(message["bytes"])
             return []
-        return await _command(live, message.get("text") or "")
+        # Each command counts as a request of the tenant's: an intake that kept starting
+        # over wrote audit entries (a challenge, then each take) as fast as it could send.
+        async with limiter.slot(live.principal.tenant_id):
+            return await _command(live, message.get("text") or "")
     except ChallengeLapsed:
         raise  # the intake cannot finish: a fatal error, and the socket closes
     except ServiceError as exc:
