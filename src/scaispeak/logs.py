@@ -70,6 +70,19 @@ _CHATTY_AT_INFO = ("alembic.runtime.plugins", "faster_whisper")
 _TELLING = ("httpx", "httpcore", "aiosqlite")
 
 
+_CLIENT_FAULTS = frozenset({"Invalid UTF-8 sequence received from client."})
+"""What uvicorn logs as an ERROR with a traceback, though the fault is the client's and
+it is answered (close 1007): any unauthenticated client could fill the error log."""
+
+
+class ClientFaultsAsWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in _CLIENT_FAULTS:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -84,3 +97,6 @@ def configure_logging(level: str) -> None:
         )
     for telling in _TELLING:
         logging.getLogger(telling).setLevel(logging.WARNING)
+    uvicorn = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ClientFaultsAsWarnings) for f in uvicorn.filters):
+        uvicorn.addFilter(ClientFaultsAsWarnings())

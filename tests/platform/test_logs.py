@@ -127,3 +127,29 @@ def test_a_long_run_of_slashes_is_redacted_in_linear_time() -> None:
     assert redact("/" * 20_000) == "/" * 20_000
     assert redact("GET " + "/" * 20_000 + "?token=abc x") == "GET " + "/" * 20_000 + "?[redacted] x"
     assert time.thread_time() - started < 0.2  # the old pattern took 2 s for each
+
+
+def test_a_clients_invalid_utf8_is_one_warning_line_not_an_error_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """uvicorn logs it as an ERROR with a traceback, once per connection of anyone, key
+    or not, though the client is answered 1007 (helper-89)."""
+    import logging
+
+    from scaispeak.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("info")
+        try:
+            b"\xff".decode()
+        except UnicodeDecodeError:
+            logging.getLogger("uvicorn.error").exception(
+                "Invalid UTF-8 sequence received from client."
+            )
+        entry = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert entry["level"] == "warning" and "exc" not in entry
