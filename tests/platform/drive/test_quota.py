@@ -139,3 +139,18 @@ async def test_a_tenant_over_a_lowered_quota_may_still_replace_a_file_with_a_sma
     live.app.state.platform.settings.limits.drive_tenant_max_bytes = 100
     assert (await client.put(share, "a.bin", b"b" * 200)).status_code == 200
     assert_problem(await client.put(share, "a.bin", b"c" * 250), 413, "drive_quota_exceeded")
+
+
+async def test_a_full_drive_refuses_an_upload_before_reading_it(small_quota: LiveApp) -> None:
+    client = DriveClient(small_quota, small_quota.tenancy.member_a)
+    share = await client.new_share()
+    assert (await client.put(share, "full.bin", b"a" * QUOTA)).status_code == 201
+    pulled = 0
+
+    async def never_needed() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        pulled += 1
+        yield b"x"
+
+    assert_problem(await client.put(share, "more.bin", never_needed()), 413, "drive_quota_exceeded")
+    assert pulled == 0

@@ -214,7 +214,7 @@ async def staged_write(
     overwrite = overwrite and not principal.via_browser_token  # one made meanwhile: 409
     replacing = (share_id, normal) if overwrite else None
     room = await quota.room_for(session, principal.tenant_id, replacing, quota_bytes)
-    room.check(len(data) if isinstance(data, bytes) else 0)
+    room.check(len(data) if isinstance(data, bytes) else 1)  # a stream: its first byte
     await session.commit()
     blob_key = f"drive/{share_id}/{new_id('blob')}"
     digest = hashlib.sha256()
