@@ -155,11 +155,14 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
         send_only = (await offer_sdp(pc)).replace("a=recvonly", "a=sendonly")
         # No DTLS fingerprint: answered 201, then aiortc failed in a task of its own and
         # the session held its slot until the connect timeout (helper-89).
+        usable = send_only.replace("a=sendonly", "a=recvonly")
         no_fingerprint = "\r\n".join(
-            line
-            for line in send_only.replace("a=sendonly", "a=recvonly").splitlines()
-            if not line.startswith("a=fingerprint:")
+            line for line in usable.splitlines() if not line.startswith("a=fingerprint:")
         )
+        # Only the data channel's section keeps one (helper-92).
+        audio_part, _, data_part = usable.partition("m=application")
+        audio_unprinted = no_fingerprint.partition("m=application")[0] + "m=application" + data_part
+        assert "a=fingerprint:" in audio_part and "a=fingerprint:" in data_part
     finally:
         await pc.close()
     # aiortc's parser fails on these last two with a bare AssertionError, not ValueError.
@@ -176,6 +179,7 @@ async def test_unusable_offers_are_refused_and_hold_no_stream_slot(
             unknown_bundle,
             send_only,
             no_fingerprint,
+            audio_unprinted,
         )
         for sdp in unusable:
             body = {"sdp": sdp, "type": "offer", "voice_id": PIPER}

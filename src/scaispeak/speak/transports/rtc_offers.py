@@ -2,15 +2,17 @@
 
 aiortc takes an offer as it comes. Two things in one are screened first:
 
-- it must carry a DTLS fingerprint: without one aiortc answered 201, then failed in a
-  task of its own (an AssertionError logged as never retrieved), and the session held
-  a stream slot until its connect timeout;
+- every media section must have a DTLS fingerprint, its own or the session's: without
+  one aiortc answered 201, then failed in a task of its own (an AssertionError logged
+  as never retrieved), and the session held a stream slot until its connect timeout;
 - its ICE candidates are addresses the server sends connectivity checks to. A caller
   could name loopback or link-local ones (another service on the host, a cloud's
-  metadata address) and have the server probe them: those are dropped, and at most
-  ``MAX_CANDIDATES`` are kept of an offer that may be 100,000 characters long (about a
-  thousand candidates) (helper-89). Private ranges stay: on a LAN, they are how a
-  browser is reached. Host names (a browser's mDNS ``.local`` candidates) stay too.
+  metadata address) and have the server probe them: those are dropped, as are TCP
+  candidates (aiortc never pairs them), and at most ``MAX_CANDIDATES`` are kept of an
+  offer that may be 100,000 characters long (about a thousand candidates)
+  (helper-89). Private ranges stay: on a LAN, they are how a browser is reached. Host
+  names (a browser's mDNS ``.local`` candidates) stay too; what they resolve to on the
+  LAN is not screened.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import ipaddress
 
 MAX_CANDIDATES = 32
 """A browser offers a handful (host, server-reflexive and relay, per network)."""
+_METADATA = (ipaddress.ip_address("fd00:ec2::254"),)
+"""Cloud metadata addresses outside the ranges refused below (AWS's IPv6 one is ULA)."""
 
 
 def screened_offer(sdp: str) -> str:
     """``sdp`` without candidates the server must not probe; ValueError if it cannot be
     used at all (as aiortc raises for a malformed offer)."""
     lines = sdp.splitlines()
-    if not any(line.startswith("a=fingerprint:") for line in lines):
-        raise ValueError("the offer carries no DTLS fingerprint (a=fingerprint)")
+    if not _every_section_has_a_fingerprint(lines):
+        raise ValueError("the offer carries no DTLS fingerprint (a=fingerprint) for each media")
     kept, candidates = [], 0
     for line in lines:
         if line.startswith("a=candidate:"):
@@ -37,15 +41,29 @@ def screened_offer(sdp: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
+def _every_section_has_a_fingerprint(lines: list[str]) -> bool:
+    """aiortc reads a section's fingerprint, else the session's (before any ``m=``)."""
+    sections: list[bool] = [False]  # the session part, then one per m= line
+    for line in lines:
+        if line.startswith("m="):
+            sections.append(False)
+        elif line.startswith("a=fingerprint:"):
+            sections[-1] = True
+    return sections[0] or (len(sections) > 1 and all(sections[1:]))
+
+
 def _reachable(candidate: str) -> bool:
-    """Whether a candidate's address may be probed: not loopback, link-local,
-    unspecified, multicast or reserved. ``a=candidate:<foundation> <component>
-    <transport> <priority> <address> <port> typ <type> ...``"""
+    """Whether a candidate may be probed: UDP, at an address that is not loopback,
+    link-local, unspecified, multicast, reserved or a metadata service.
+    ``a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ
+    <type> ...``"""
     fields = candidate.split()
     if len(fields) < 6:
         return True  # malformed: aiortc refuses it as before
+    if fields[2].lower() != "udp":
+        return False
     try:
-        address = ipaddress.ip_address(fields[4])
+        address = ipaddress.ip_address(fields[4].split("%")[0])
     except ValueError:
         return True  # a host name (mDNS): resolved by aiortc, not a literal address
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -56,4 +74,5 @@ def _reachable(candidate: str) -> bool:
         or address.is_unspecified
         or address.is_multicast
         or address.is_reserved
+        or address in _METADATA
     )

@@ -1,5 +1,6 @@
 """Decoding uploaded audio safely: wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm,
-aiff and caf (what a Mac's recorders save).
+aiff (what a Mac's recorders save). Not caf: its packet table makes FFmpeg index one
+entry per byte as it opens the file, before any cap applies (a 25 MB upload took 680 MB).
 
 Uploads are untrusted, so the demuxer is chosen from the file's magic bytes (never by
 FFmpeg's probing, which would also accept playlists and concat scripts that open other
@@ -27,7 +28,7 @@ from scaispeak.speak.engines.base import Pcm
 from scaispeak.speak.voices.acoustics import clipped_instants
 from scaispeak.speak.voices.errors import AudioTooLong, AudioUnreadable
 
-ACCEPTED_FORMATS = "wav, mp3, ogg/opus, flac, m4a/aac, webm, aiff or caf"
+ACCEPTED_FORMATS = "wav, mp3, ogg/opus, flac, m4a/aac, webm or aiff"
 """What an upload may be, as the API documents it (``sniff_container`` decides)."""
 MIN_SAMPLE_RATE = 8_000
 """Telephone audio; below it there is no speech band to analyse (and a rate of a few
@@ -62,8 +63,6 @@ def sniff_container(head: bytes) -> str | None:
         return "flac"
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return "aiff"
-    if head[:4] == b"caff":
-        return "caf"
     if head[4:8] == b"ftyp":
         return "mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":
@@ -86,7 +85,7 @@ def decode_audio(
     if container_name is None:
         raise AudioUnreadable(
             "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm,"
-            " aiff or caf."
+            " or aiff."
         )
     try:
         deadline = time.monotonic() + timeout_s
