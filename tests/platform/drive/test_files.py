@@ -326,3 +326,20 @@ def test_a_cursor_carries_any_path_the_drive_stores() -> None:
     JSON's escaped form and refused it)."""
     path = "C:\\u0000 notes.txt"
     assert files._decode_cursor(files._encode_cursor(path)) == path
+
+
+async def test_a_file_stored_before_the_look_alike_rule_can_still_be_replaced(
+    drive: tuple[DriveClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule is for new names: an old file under one could be read and deleted, but
+    a key could not replace it (helper-92)."""
+    from scaispeak.platform.drive import paths
+
+    client, share = drive
+    name = "\uff0e\uff0e"  # fullwidth ".."
+    with monkeypatch.context() as before_the_rule:
+        before_the_rule.setattr(paths, "_folds_into_a_dot_segment", lambda segment: False)
+        assert (await client.put(share, name, b"old")).status_code == 201
+    assert (await client.put(share, name, b"new")).status_code == 200
+    assert (await client.get(share, name)).content == b"new"
+    assert_problem(await client.put(share, f"x/{name}", b"new"), 422, "invalid_path")

@@ -59,6 +59,9 @@ def test_invalid_paths_are_refused(path: str) -> None:
         "a/\u2025/b",  # one "two dot leader" is ".." folded
         "a\uff0f..\uff0fb",
         "a\uff3c\uff0e\uff0e",
+        "\uff0fetc\uff0fcron.d\uff0fx",  # folds into an absolute path (helper-92)
+        "\uff3c\uff3cserver\uff3cshare",  # a Windows UNC path
+        "a\uff0f\uff0fb",
     ],
 )
 def test_new_names_that_fold_into_dot_segments_are_refused_but_old_ones_stay_reachable(

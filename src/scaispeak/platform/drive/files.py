@@ -141,13 +141,15 @@ async def check_writable(
     exists and the caller holds a browser token.
     """
     await open_share(session, principal, share_id, ShareRole.write)
-    normal = normalize_path(path, writing=True)
-    if (not overwrite or principal.via_browser_token) and await _exists(session, share_id, normal):
-        if overwrite:  # a leaked token must not wipe a file by writing over it
-            raise BrowserTokenNotAllowed(
-                "Replacing a file needs an API key; a browser token only creates files."
-            )
+    normal = normalize_path(path)
+    if not await _exists(session, share_id, normal):
+        return normalize_path(path, writing=True)  # a new name: the stricter rules
+    if not overwrite:
         raise FileExists(f"{normal!r} already exists in this share.", path=normal)
+    if principal.via_browser_token:  # a leaked token must not wipe a file by writing over it
+        raise BrowserTokenNotAllowed(
+            "Replacing a file needs an API key; a browser token only creates files."
+        )
     return normal
 
 

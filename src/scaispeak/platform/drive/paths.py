@@ -60,12 +60,13 @@ def normalize_path(raw: str, *, writing: bool = False) -> str:
 
 def _folds_into_a_dot_segment(segment: str) -> bool:
     """Whether NFKC, which sync clients and some file systems apply, gives ``segment`` a
-    ``.`` or ``..`` part ("\uff0e\uff0e", "a\uff0f..\uff0fb"). A fullwidth slash between
-    names ("2024\uff0f03 report.txt", common in Japanese) stays allowed."""
+    ``.``, ``..`` or empty part ("\uff0e\uff0e", "a\uff0f..\uff0fb", "\uff0fetc\uff0fx",
+    which folds into an absolute path). A fullwidth slash between names
+    ("2024\uff0f03 report.txt", common in Japanese) stays allowed."""
     if segment.isascii():
         return False
     folded = unicodedata.normalize("NFKC", segment).replace("\\", "/")
-    return any(part in (".", "..") for part in folded.split("/"))
+    return any(part in ("", ".", "..") for part in folded.split("/"))
 
 
 def normalize_prefix(raw: str) -> str:

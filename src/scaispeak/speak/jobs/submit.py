@@ -29,11 +29,13 @@ _SUBMIT_RESOLVE_TIMEOUT_S = 2.0
 
 
 async def check_save_to(session: AsyncSession, caller: Principal, save_to: SaveTo) -> SaveTo:
-    """Refuse a target the caller may not write before any synthesis starts."""
+    """Refuse a target the caller may not write before any synthesis starts. A browser
+    token's target is never replaced, even by a file written there while its job runs:
+    the job lands as its user, whose key may (helper-92)."""
     path = await drive.check_writable(
         session, caller, save_to.share_id, save_to.path, save_to.overwrite
     )
-    return SaveTo(save_to.share_id, path, save_to.overwrite)
+    return SaveTo(save_to.share_id, path, save_to.overwrite and not caller.via_browser_token)
 
 
 async def check_webhook(settings: Settings, webhook_url: str) -> None:
