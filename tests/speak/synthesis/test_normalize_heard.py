@@ -309,6 +309,9 @@ def test_a_range_whose_ends_carry_units(text: str, expected: str) -> None:
         # Hearts in a row: all but the last were read "less than three".
         ("miss you <3 <3 <3", "miss you"),
         ("Night! <3 <333 <3", "Night!"),
+        # Run together, or before what is loved (helper-91).
+        ("love u <3<3 bye", "love u bye"),
+        ("I <3 <3 you", "I love you"),
         ("10 000,5", "ten zero zero zero,five"),  # a decimal comma: left as written
     ],
 )

@@ -26,7 +26,7 @@ def test_emoji_symbols_markup_and_unread_scripts_alone_have_no_words(text: str) 
     assert not has_words(text)
 
 
-@pytest.mark.parametrize("text", ["[1]", "[1][2][3]", "[^2]", "<3", "<333", "<3 <3 <3"])
+@pytest.mark.parametrize("text", ["[1]", "[1][2][3]", "[^2]", "<3", "<333", "<3 <3 <3", "<3<3"])
 def test_digits_that_are_markup_alone_have_no_words(text: str) -> None:
     """A citation marker or a heart was answered 200 with silence: its digit passed."""
     assert not has_words(text)

@@ -56,7 +56,10 @@ _SYMBOLS = (
 # birthday <3", "Sleep well <3"), unless it follows what a quantity is compared to: a
 # measure ("error rate <3.", "latency <3,"), a variable ("p <3"), a colon or an equals
 # sign. Threes repeated ("<333") are always a heart, and so is one before another.
-_HEART_AS_VERB = re.compile(r"(?<!\S)<3(?=\s+(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b)")
+# Hearts in a row ("<3<3", "<3 <3") are one heart: love before what is loved, else none.
+_LOVED = r"(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b"
+_HEART_AS_VERB = re.compile(rf"(?<!\S)<3(?=\s+{_LOVED})")
+_HEART_RUN = re.compile(rf"(?<!\S)<3+(?:\s*<3+)+(?P<loved>(?=\s+{_LOVED}))?")
 _HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]|<3))")
 _COMPARED_BEFORE = re.compile(
     r"(?:[:=]|\b(?![uUaAI]\b)[a-zA-Z]|\b(?i:rates?|ratios?|scores?|values?|latency|errors?|times?|sizes?"
@@ -89,6 +92,7 @@ def _heart_or_less_than(match: re.Match[str]) -> str:
 def comparisons(text: str) -> str:
     """<, >, <=, >= (and ≤ ≥) -> "less than"...; "<3" -> "love" or nothing where it is a
     heart. Before money and numbers are words: the sign is read by what follows it."""
+    text = _HEART_RUN.sub(lambda run: "" if run["loved"] is None else "<3", text)
     text = _HEART_AS_VERB.sub("love", text)
     text = _HEART_AT_PHRASE_END.sub(_heart_or_less_than, text)
     for pattern, words in _COMPARISONS:
