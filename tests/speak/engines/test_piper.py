@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from scaispeak.speak.engines import vits_split
 from scaispeak.speak.engines.base import Engine, EngineError, UnknownEngineVoice
 from scaispeak.speak.engines.piper import VOICE_KEY, PiperEngine
 from tests.support.asr import transcribe, word_error_rate
@@ -137,6 +138,27 @@ def test_the_graph_decodes_in_pieces_as_it_does_whole(engine: PiperEngine) -> No
     snr_db = 10 * np.log10(np.sum(whole**2) / max(float(np.sum(error**2)), 1e-30))
     assert snr_db > 100, snr_db  # float noise only: the context frames cover the receptive field
     assert int(latent.frames_per_id.sum()) == latent.n_frames
+
+
+def test_a_long_latent_is_decoded_window_by_window_as_it_would_be_whole(
+    engine: PiperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One decoder run over a 300-character piece left onnxruntime's arena at about a
+    gigabyte for the life of the process; bounded windows halve it, sample for sample."""
+    text = "The quick brown fox jumps over the lazy dog, and runs away again, " * 3 + "the end."
+    loaded, ((_, latent),) = engine._spoken(text, VOICE_KEY, 1.0)
+    graph = loaded.graph
+    assert latent.n_frames > 2 * vits_split.MAX_DECODE_FRAMES
+    whole = graph._decode_window(latent, 0, latent.n_frames)  # one run, as before
+    runs = []
+    one_window = graph._decode_window
+    monkeypatch.setattr(graph, "_decode_window", lambda *a: runs.append(a) or one_window(*a))
+    windowed = graph.decode(latent)
+    assert len(runs) == -(-latent.n_frames // vits_split.MAX_DECODE_FRAMES)
+    assert windowed.size == whole.size == latent.n_frames * graph.hop_length
+    error = windowed - whole
+    snr_db = 10 * np.log10(np.sum(whole**2) / max(float(np.sum(error**2)), 1e-30))
+    assert snr_db > 100, snr_db
 
 
 def test_an_opening_is_the_head_now_and_the_rest_later(engine: PiperEngine) -> None:

@@ -29,6 +29,11 @@ from scaispeak.speak.engines.base import EngineError, Pcm
 
 CONTEXT_FRAMES = 12
 """Frames decoded beyond each side of a window and thrown away (see the module doc)."""
+MAX_DECODE_FRAMES = 256
+"""The most frames (about 3 s of joe) one decoder run takes; longer latents are decoded
+window by window. onnxruntime's arena keeps what the largest run needed: whole 300-
+character pieces left a process at 970-1,130 MB, windows at 510-520 MB, in the same time
+(bench/piper_decode_window.py, docs/benchmarks.md)."""
 
 _GRAPH_INPUTS = ["input", "input_lengths", "scales"]
 
@@ -80,6 +85,14 @@ class SplitVits:
         stop = latent.n_frames if stop is None else min(stop, latent.n_frames)
         if stop <= start:
             return np.zeros(0, dtype=np.float32)
+        if stop - start > MAX_DECODE_FRAMES:
+            windows = range(start, stop, MAX_DECODE_FRAMES)
+            return np.concatenate(
+                [self._decode_window(latent, a, min(a + MAX_DECODE_FRAMES, stop)) for a in windows]
+            )
+        return self._decode_window(latent, start, stop)
+
+    def _decode_window(self, latent: Latent, start: int, stop: int) -> Pcm:
         lo = max(0, start - CONTEXT_FRAMES)
         hi = min(latent.n_frames, stop + CONTEXT_FRAMES)
         window = np.ascontiguousarray(latent.frames[:, :, lo:hi])
