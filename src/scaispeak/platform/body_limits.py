@@ -67,9 +67,14 @@ def body_limit(
     if method == "PUT" and _DRIVE_UPLOAD.fullmatch(path):
         return None
     multipart = headers.get("content-type", "").lower().startswith("multipart/form-data")
-    if multipart and any(m == method and p.fullmatch(path) for m, p in upload_routes):
+    if multipart and takes_uploads(method, path, upload_routes):
         return MULTIPART_MAX_BYTES
     return max_json_bytes
+
+
+def takes_uploads(method: str, path: str, upload_routes: Sequence[UploadRoute]) -> bool:
+    """Whether the request goes to one of the routes that take multipart uploads."""
+    return any(m == method and p.fullmatch(path) for m, p in upload_routes)
 
 
 class BodyLimit:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scaispeak.platform.body_limits import UploadRoute
+from scaispeak.platform.body_limits import UploadRoute, takes_uploads
 from scaispeak.platform.deps import connection_principal
 from scaispeak.platform.errors import answer_to
 
@@ -26,7 +26,9 @@ class AuthenticateUploads:
         self.upload_routes = upload_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._takes_uploads(scope["method"], scope["path"]):
+        if scope["type"] == "http" and takes_uploads(
+            scope["method"], scope["path"], self.upload_routes
+        ):
             try:
                 await connection_principal(HTTPConnection(scope))
             except Exception as refused:  # the 401, or a database outage's 503
@@ -34,6 +36,3 @@ class AuthenticateUploads:
                 await answer_to(refused, path).response(path)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-    def _takes_uploads(self, method: str, path: str) -> bool:
-        return any(m == method and p.fullmatch(path) for m, p in self.upload_routes)
