@@ -66,10 +66,14 @@ async def stream_speak(websocket: WebSocket) -> None:
             await sink.send_event(protocol.error_event(exc, fatal=True))
         except SinkClosed:
             return
+    await close_quietly(websocket, code)
+
+
+async def close_quietly(websocket: WebSocket, code: int) -> None:
+    """Close, if still connected. The client may leave while we close; there is nobody
+    left to tell. A client that stopped reading with the socket's buffer full never
+    lets the close out: unbounded, the handler waited on it for good (helper-66)."""
     if websocket.client_state is WebSocketState.CONNECTED:
-        # The client may leave while we close; there is nobody left to tell. A client
-        # that stopped reading with the socket's buffer full never lets the close out:
-        # unbounded, the handler waited on it for good (helper-66).
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await websocket.close(code)

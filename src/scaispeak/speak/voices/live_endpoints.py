@@ -16,14 +16,13 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from starlette.websockets import WebSocketState
 
 from scaispeak.platform.deps import connection_principal, platform_context
 from scaispeak.platform.errors import BadRequest, ServiceError
 from scaispeak.platform.limits import TenantLimiter
 from scaispeak.speak.context import speak_context
 from scaispeak.speak.streaming.protocol import IdleTimeout, shortened
-from scaispeak.speak.transports.websocket import CLOSE_TIMEOUT_S
+from scaispeak.speak.transports.websocket import CLOSE_TIMEOUT_S, close_quietly
 from scaispeak.speak.voices.errors import ChallengeLapsed
 from scaispeak.speak.voices.live_intake import LiveIntake, StartMessage, Step
 from scaispeak.speak.voices.runtime import voices_runtime
@@ -51,16 +50,16 @@ async def clone_live(websocket: WebSocket) -> None:
             await _converse(websocket, live, limiter, streaming.idle_timeout_seconds)
     except ServiceError as exc:
         await _send(websocket, _error(exc, fatal=True))
-        await _close(websocket, 4000 + exc.status)
+        await close_quietly(websocket, 4000 + exc.status)
         return
     except WebSocketDisconnect:
         return
     except Exception:
         _log.exception("live intake failed")
         await _send(websocket, _error(ServiceError("Unexpected error."), fatal=True))
-        await _close(websocket, 4500)  # 4000 + status, as every fatal error (and streams)
+        await close_quietly(websocket, 4500)  # 4000 + status, as every fatal error (and streams)
         return
-    await _close(websocket, 1000)
+    await close_quietly(websocket, 1000)
 
 
 async def _converse(
@@ -138,10 +137,3 @@ async def _send(
             await websocket.send_text(json.dumps(event))
         return True
     return False
-
-
-async def _close(websocket: WebSocket, code: int) -> None:
-    if websocket.client_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await websocket.close(code)
