@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.drive.errors import DriveQuotaExceeded
@@ -72,21 +72,18 @@ async def room_for(
     """The room a write has (``replacing``: the share and path it would replace)."""
     if quota is None:
         return UNLIMITED
-    of_tenant = (
-        select(DriveFile.share_id, DriveFile.path, DriveFile.size)
+    share_id, path = replacing or ("", "")
+    is_replaced = and_(DriveFile.share_id == share_id, DriveFile.path == path)
+    sizes = (
+        select(
+            func.coalesce(func.sum(DriveFile.size), 0),
+            func.coalesce(func.sum(case((is_replaced, DriveFile.size), else_=0)), 0),
+        )
         .join(Share, Share.id == DriveFile.share_id)
         .where(Share.tenant_id == tenant_id)
-        .subquery()
     )
-    total = select(func.coalesce(func.sum(of_tenant.c.size), 0))
-    replaced = 0
-    if replacing is not None:
-        share_id, path = replacing
-        found = select(of_tenant.c.size).where(
-            of_tenant.c.share_id == share_id, of_tenant.c.path == path
-        )
-        replaced = int(await session.scalar(found) or 0)
-    return Room(int(await session.scalar(total) or 0) - replaced, replaced, quota)
+    total, replaced = (await session.execute(sizes)).one()
+    return Room(int(total) - int(replaced), int(replaced), quota)
 
 
 async def within_room(chunks: AsyncIterable[bytes], room: Room) -> AsyncIterator[bytes]:
