@@ -30,6 +30,7 @@ def kept_candidates(sdp: str) -> list[str]:
         "224.0.0.1",
         "::ffff:127.0.0.1",
         "64:ff9b::7f00:1",
+        "2002:7f00:1::",  # 6to4 around 127.0.0.1
         "240.0.0.1",
         "fd00:ec2::254",  # AWS's IPv6 metadata service, a private (ULA) address
         "fe80::1%eth0",

@@ -79,7 +79,7 @@ class Destination:
 
 def is_public(address: IpAddress) -> bool:
     """A unicast address on the public internet (IPv4 carried in IPv6 judged as IPv4)."""
-    embedded = _embedded_ipv4(address)
+    embedded = embedded_ipv4(address)
     if embedded is not None:
         return is_public(embedded)
     # fec0::/10 (deprecated site-local) counts as global on some Python versions.
@@ -89,7 +89,8 @@ def is_public(address: IpAddress) -> bool:
     )
 
 
-def _embedded_ipv4(address: IpAddress) -> IPv4Address | None:
+def embedded_ipv4(address: IpAddress) -> IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), which is where it leads."""
     if not isinstance(address, IPv6Address):
         return None
     if address.ipv4_mapped is not None:

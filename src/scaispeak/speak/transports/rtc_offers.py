@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from scaispeak.speak.jobs.webhook_targets import embedded_ipv4
+
 MAX_CANDIDATES = 32
 """A browser offers a handful (host, server-reflexive and relay, per network)."""
 _METADATA = (ipaddress.ip_address("fd00:ec2::254"),)
@@ -66,8 +68,7 @@ def _reachable(candidate: str) -> bool:
         address = ipaddress.ip_address(fields[4].split("%")[0])
     except ValueError:
         return True  # a host name (mDNS): resolved by aiortc, not a literal address
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = embedded_ipv4(address) or address
     return not (
         address.is_loopback
         or address.is_link_local
