@@ -83,10 +83,7 @@ def decode_audio(
     ``AudioUnreadable`` or ``AudioTooLong``."""
     container_name = sniff_container(data[:16])
     if container_name is None:
-        raise AudioUnreadable(
-            "Unrecognised audio file; send wav, mp3, ogg (Opus/Vorbis), flac, m4a/aac, webm,"
-            " or aiff."
-        )
+        raise AudioUnreadable(f"Unrecognised audio file; send {ACCEPTED_FORMATS}.")
     try:
         deadline = time.monotonic() + timeout_s
         return _decode(data, container_name, max_seconds, deadline, max_rate)
@@ -95,7 +92,7 @@ def decode_audio(
         # input: '<none>'") tell a user nothing; the cause stays in the chain for logs.
         raise AudioUnreadable(
             f"The file looks like {container_name} but could not be decoded: it may be cut"
-            " short or damaged. Export it again, or send wav, mp3, ogg, flac, m4a, webm or aiff."
+            f" short or damaged. Export it again, or send {ACCEPTED_FORMATS}."
         ) from exc
 
 

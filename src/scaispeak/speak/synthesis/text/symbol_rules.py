@@ -92,7 +92,7 @@ def _heart_or_less_than(match: re.Match[str]) -> str:
 def comparisons(text: str) -> str:
     """<, >, <=, >= (and ≤ ≥) -> "less than"...; "<3" -> "love" or nothing where it is a
     heart. Before money and numbers are words: the sign is read by what follows it."""
-    text = _HEART_RUN.sub(lambda run: "" if run["loved"] is None else "<3", text)
+    text = _HEART_RUN.sub(lambda run: "" if run["loved"] is None else "love", text)
     text = _HEART_AS_VERB.sub("love", text)
     text = _HEART_AT_PHRASE_END.sub(_heart_or_less_than, text)
     for pattern, words in _COMPARISONS:
