@@ -208,6 +208,33 @@ def test_a_body_that_is_not_json_names_no_field(server_with_key: tuple[str, str]
     assert response.json()["error"]["param"] is None  # was "1", the error's position
 
 
+@pytest.mark.parametrize(
+    ("send", "status", "code"),
+    [
+        ({"data": {"input": "hi"}}, 415, "unsupported_media_type"),  # curl -d
+        (
+            {"content": b"hi", "headers": {"content-type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
+        ({"files": {"input": (None, "hi")}}, 415, "unsupported_media_type"),  # curl -F
+        ({"headers": {"content-type": "application/json"}}, 400, "malformed_json"),
+        ({}, 415, "unsupported_media_type"),
+    ],
+)
+def test_a_body_sent_as_the_wrong_kind_is_answered_as_on_speak(
+    server_with_key: tuple[str, str], send: dict[str, Any], status: int, code: str
+) -> None:
+    """docs/errors.md's 415 and empty-body 400, as /speak answers them: this route's
+    own error wrapper answered them all 422 validation_error (helper-93)."""
+    url, key = server_with_key
+    auth = {"Authorization": f"Bearer {key}"}
+    send = {**send, "headers": {**auth, **send.get("headers", {})}}
+    response = httpx.post(f"{url}/v1/audio/speech", **send)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.json()["error"]["code"] == code
+
+
 async def test_an_unexpected_failure_still_carries_the_openai_error_object(
     sqlite_app: LiveApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -233,21 +233,29 @@ def answer_to(exc: Exception, path: str) -> Problem:
     return problem
 
 
+def problem_for_request(request: Request, exc: Exception) -> Problem:
+    """The problem ``exc`` raised while serving ``request`` answers as: ``answer_to``,
+    judged with what the request shows (the body's media type, a WebSocket route asked
+    over HTTP, the methods a 405's ``Allow`` lists). A route class that wraps its errors
+    (the OpenAI routes') calls this too, or its callers saw 422 where others see 415."""
+    exc = _in_the_media_type_the_route_reads(request, exc)
+    if _a_websocket_route_asked_over_http(request, exc):
+        exc = UpgradeRequired(
+            "This is a WebSocket route: connect with a WebSocket client "
+            "(Upgrade: websocket), not a plain HTTP request."
+        )
+    problem = answer_to(exc, request.url.path)
+    if problem.status == 405:
+        allowed = ", ".join(sorted(_methods_of_path(request)))
+        problem = replace(problem, headers={**(problem.headers or {}), "Allow": allowed})
+    return problem
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through problem+json."""
 
     async def answer(request: Request, exc: Exception) -> JSONResponse:
-        exc = _in_the_media_type_the_route_reads(request, exc)
-        if _a_websocket_route_asked_over_http(request, exc):
-            exc = UpgradeRequired(
-                "This is a WebSocket route: connect with a WebSocket client "
-                "(Upgrade: websocket), not a plain HTTP request."
-            )
-        problem = answer_to(exc, request.url.path)
-        if problem.status == 405:
-            allowed = ", ".join(sorted(_methods_of_path(request)))
-            problem = replace(problem, headers={**(problem.headers or {}), "Allow": allowed})
-        return problem.response(request.url.path)
+        return problem_for_request(request, exc).response(request.url.path)
 
     # The database's errors by name: Starlette's handler for Exception answers, then
     # raises again (an ERROR traceback, and no request id, metric or access line).

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from scaispeak.platform.deps import Caller, Session, platform_context
-from scaispeak.platform.errors import Problem, answer_to
+from scaispeak.platform.errors import Problem, problem_for_request
 from scaispeak.speak.synthesis.service import SpeakParams
 from scaispeak.speak.transports.http import AUDIO_RESPONSES, speak_inline
 from scaispeak.speak.transports.schemas import OpenAISpeechRequest
@@ -70,7 +70,7 @@ class OpenAIErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except Exception as exc:  # a bug too: OpenAI's clients read its 500's error
-                problem = answer_to(exc, request.url.path)
+                problem = problem_for_request(request, exc)
                 return problem.response(request.url.path, error=openai_error(problem))
 
         return answer_errors_like_openai
