@@ -6,6 +6,12 @@ speech. Cyrillic and Greek words are spelled in Latin letters (a reader can soun
 "Privet" out; a lone Greek letter stays, as espeak names it: "π" is "pi"). Every other
 script (Han, kana, Hangul, Arabic, Hebrew, the Indic and South-East Asian scripts...)
 is left out, as emoji are; a text of nothing else is refused as empty.
+
+The scripts left out were first a list of blocks, and every script it missed was read
+by code point ("ᚠᚢᚦ" was "letter one six A zero, ...", a second a character) or not
+at all (Cherokee: a 200 with no audio, billed) (helper-94). So a letter is now judged
+by where it is: outside the blocks the voices read (``_NATIVE``), it is left out unless
+it is a form of a letter they read ("ℓ", "ﬁ", polytonic Greek "ἀ"), which it becomes.
 """
 
 from __future__ import annotations
@@ -26,7 +32,18 @@ _UNSPOKEN_RANGES = (
     "\ufb1d-\ufb4f\ufb50-\ufdff\ufe70-\ufeff\uff66-\uff9f"  # presentation forms, kana
     "\U00020000-\U0003ffff"  # rarer Han
 )
-_UNSPOKEN = re.compile(f"[{_UNSPOKEN_RANGES}]+")
+_UNSPOKEN_BLOCK = re.compile(f"[{_UNSPOKEN_RANGES}]")
+"""Blocks left out whole, their punctuation too ("،", "।")."""
+_NATIVE_RANGES = (
+    "\u0000-\u04ff"  # Latin, IPA, combining marks, Greek, Cyrillic
+    "\u1ab0-\u1aff\u1dc0-\u1dff"  # combining marks
+    "\u1e00-\u1eff"  # Latin Extended Additional (unnamed_letters unmarks them)
+    "\u2000-\u20ff"  # punctuation, super- and subscripts, currency, marks for symbols
+    "\u2150-\u2bff\u2e00-\u2e7f"  # number forms, arrows, maths, shapes, punctuation
+    "\ufe00-\ufe0f\ufe20-\ufe2f\U000e0000-\U000e01ef"  # variation selectors, tags
+)
+_NATIVE = re.compile(f"[{_NATIVE_RANGES}]")
+_NOT_NATIVE = re.compile(f"[^{_NATIVE_RANGES}]+")
 # Full stops and commas of those scripts still end sentences and clauses.
 _WIDE_PUNCTUATION = str.maketrans(
     {"。": ". ", "、": ", ", "，": ", ", "！": "! ", "？": "? ", "：": ": ", "；": "; "}
@@ -47,6 +64,9 @@ _GREEK = _table(
     "α=a β=v γ=g δ=d ε=e ζ=z η=i θ=th ι=i κ=k λ=l μ=m ν=n ξ=x ο=o π=p ρ=r σ=s ς=s τ=t"
     " υ=y φ=f χ=ch ψ=ps ω=o ά=a έ=e ή=i ί=i ό=o ύ=y ώ=o ϊ=i ϋ=y ΐ=i ΰ=y"
 )
+# Greek letters espeak names by code point even alone ("ϑ", "ϕ", archaic "ϙ"): the
+# letter they are a form of, if any ("ϑ" -> "θ").
+_RARE_GREEK = re.compile("[\u0345\u0370-\u0377\u037a-\u037d\u037f\u0390\u03cf-\u03ff]")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
 _GREEK_WORD = re.compile(r"[\u0370-\u03ff]{2,}")  # one letter alone is a symbol: "π", "Δt"
 
@@ -59,11 +79,50 @@ def _spelled(word: str, table: dict[str, str]) -> str:
 
 
 def foreign_scripts(text: str) -> str:
-    """ "Привет мир" -> "Privet mir", "λόγος" -> "logos"; "你好", "مرحبا" -> left out."""
-    text = text.translate(_WIDE_PUNCTUATION)
+    """ "Привет мир" -> "Privet mir", "λόγος" -> "logos"; "你好", "مرحبا", "ᚠᚢᚦ" -> left
+    out; "ἀγάπη" -> "agapi", "5 ℓ" -> "5 l"."""
+    text = _NOT_NATIVE.sub(lambda m: _native_or_gap(m[0]), text.translate(_WIDE_PUNCTUATION))
     text = _CYRILLIC_WORD.sub(lambda m: _spelled(m[0], _CYRILLIC), text)
-    text = _GREEK_WORD.sub(lambda m: _spelled(m[0], _GREEK), text)
-    return _UNSPOKEN.sub(" ", text)
+    text = _RARE_GREEK.sub(lambda m: _unmarked_greek(m[0]), text)
+    return _GREEK_WORD.sub(lambda m: _spelled(m[0], _GREEK), text)
+
+
+def _native_or_gap(run: str) -> str:
+    """A run of characters outside the native blocks: each letter as its native form,
+    or, with no such form, one space for each stretch of them; symbols and emoji stay
+    for their own rules."""
+    kept: list[str] = []
+    for char in run:
+        if not _is_letter(char) and not _UNSPOKEN_BLOCK.match(char):
+            kept.append(char)
+        elif form := _native_form(char):
+            kept.append(form)
+        elif not kept or kept[-1] != " ":
+            kept.append(" ")
+    return "".join(kept)
+
+
+def _unmarked_greek(char: str) -> str:
+    base = _unmarked(char)
+    return base if base.lower() in _GREEK else ""
+
+
+def _is_letter(char: str) -> bool:
+    """A letter, mark or digit: what a script is written in."""
+    return unicodedata.category(char)[0] in "LMN"
+
+
+def _native_form(char: str) -> str:
+    """The letters a voice reads that ``char`` is a form of ("ℓ" -> "l", "ἀ" -> "α"),
+    or "" (its marks dropped: espeak names a polytonic letter by code point)."""
+    if _UNSPOKEN_BLOCK.match(char):
+        return ""
+    base = _unmarked(char)
+    return base if base and all(_NATIVE.match(c) for c in base) else ""
+
+
+def _unmarked(char: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
 
 
 # Letters and digits in compatibility forms, which espeak reads by code point ("ｈｅｌｌｏ"
@@ -101,5 +160,8 @@ def compatibility_forms(text: str) -> str:
 
 
 def is_unspoken(char: str) -> bool:
-    """Whether ``char`` belongs to a script ``foreign_scripts`` leaves out."""
-    return _UNSPOKEN.match(char) is not None
+    """Whether ``foreign_scripts`` leaves ``char`` out (a letter of a script the voices
+    do not read, or anything of the blocks left out whole)."""
+    if _NATIVE.match(char):
+        return False
+    return bool(_UNSPOKEN_BLOCK.match(char)) or (_is_letter(char) and not _native_form(char))
