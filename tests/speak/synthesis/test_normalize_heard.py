@@ -312,6 +312,16 @@ def test_a_range_whose_ends_carry_units(text: str, expected: str) -> None:
         # Run together, or before what is loved (helper-91).
         ("love u <3<3 bye", "love u bye"),
         ("I <3 <3 you", "I love you"),
+        # Threes repeated before a word, and emoji hearts in a row or of another colour,
+        # were "less than three hundred thirty-three" and dropped (helper-93).
+        ("I <333 you", "I love you"),
+        ("I <33 you", "I love you"),
+        ("I <333 pizza", "I love pizza"),
+        ("x <33 y", "x less than thirty-three y"),
+        ("I ❤️❤️ NY", "I love NY"),
+        ("I ❤️ ❤️ NY", "I love NY"),
+        ("I 💕 NY", "I love NY"),
+        ("I 💔 Mondays", "I Mondays"),
         ("10 000,5", "ten zero zero zero,five"),  # a decimal comma: left as written
     ],
 )

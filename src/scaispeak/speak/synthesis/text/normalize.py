@@ -52,7 +52,12 @@ _PICTOGRAPHS = re.compile(
     r"[\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
     r"\ufe0e\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
-_HEART_AS_VERB = re.compile(r"(?<=\w )[\u2665\u2764]\ufe0f?(?= \w)")  # "I ❤️ NY"
+# "I ❤️ NY", "I ❤️❤️ NY", "I 💙 NY"; not a broken heart (U+1F494).
+_HEART = (
+    "[\u2665\u2764\U0001f493\U0001f495-\U0001f49e\U0001f5a4\U0001f90d\U0001f90e"
+    "\U0001f9e1\U0001fa75-\U0001fa77]\ufe0f?"
+)
+_HEART_AS_VERB = re.compile(rf"(?<=\w ){_HEART}(?:\s?{_HEART})*(?= \w)")
 # Music's accidentals sit in the pictograph range but are words: "C♯ minor", "B♭".
 _ACCIDENTALS = re.compile(r"(?<=\b[A-G])([\u266f\u266d\u266e])")
 _ACCIDENTAL_NAMES = {"\u266f": " sharp", "\u266d": " flat", "\u266e": " natural"}

@@ -58,7 +58,10 @@ _SYMBOLS = (
 # sign. Threes repeated ("<333") are always a heart, and so is one before another.
 # Hearts in a row ("<3<3", "<3 <3") are one heart: love before what is loved, else none.
 _LOVED = r"(?:you|u|it|this|that|them|him|her|my|your|our|ya)\b"
-_HEART_AS_VERB = re.compile(rf"(?<!\S)<3(?=\s+{_LOVED})")
+_HEART_AS_VERB = re.compile(rf"(?<!\S)<3+(?=\s+{_LOVED})")
+# "<333" is never a comparison: between words it is love, as "I ❤️ NY" is, else none.
+_MANY_THREES_AS_VERB = re.compile(r"(?<=\w )<333+(?= [^\W\d])")
+_MANY_THREES = re.compile(r"(?<!\S)<333+(?!\d)")
 _HEART_RUN = re.compile(rf"(?<!\S)<3+(?:\s*<3+)+(?P<loved>(?=\s+{_LOVED}))?")
 _HEART_AT_PHRASE_END = re.compile(r"(?<!\S)<(?P<threes>3+)(?=\s*(?:$|[!.,)]|<3))")
 _COMPARED_BEFORE = re.compile(
@@ -95,6 +98,7 @@ def comparisons(text: str) -> str:
     text = _HEART_RUN.sub(lambda run: "" if run["loved"] is None else "love", text)
     text = _HEART_AS_VERB.sub("love", text)
     text = _HEART_AT_PHRASE_END.sub(_heart_or_less_than, text)
+    text = _MANY_THREES.sub("", _MANY_THREES_AS_VERB.sub("love", text))
     for pattern, words in _COMPARISONS:
         text = pattern.sub(words, text)
     return text
