@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveApp
+from scaispeak.speak.engines.registry import EngineRegistry
+from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 
 VOICES = "/v1/modules/scaispeak/voices"
+SPEAK = "/v1/modules/scaispeak/speak"
 
 
 async def test_both_engines_voices_are_seeded_global_with_licences(live: LiveApp) -> None:
@@ -123,3 +126,22 @@ async def test_garbage_cursor_is_400(live: LiveApp, cursor: str) -> None:
         VOICES, params={"cursor": cursor}, headers=live.auth(live.tenancy.member_a)
     )
     assert_problem(response, 400, "invalid_cursor")
+
+
+async def test_an_openai_voice_name_whose_voice_is_not_served_takes_one_that_is(
+    tmp_path: Path, engines: EngineRegistry
+) -> None:
+    """With Kokoro not enabled, "alloy" was a 404 naming voc_kokoro_jf-alpha, a voice
+    the caller never asked for (helper-93); an OpenAI client knows only these names."""
+    piper_only = EngineRegistry([engines.get("piper")])
+    async with started_app(make_settings(tmp_path), piper_only) as app:
+        headers = app.auth(app.tenancy.member_a)
+        for name in ["alloy", "Nova", "ash"]:
+            body = {"text": "Hi there.", "voice_id": name, "format": "wav"}
+            response = await app.client.post(SPEAK, json=body, headers=headers)
+            assert response.status_code == 200, response.text
+            assert response.headers["X-ScaiSpeak-Voice"] == "voc_piper_en-us-joe-medium"
+        body = {"text": "Hi there.", "voice_id": "voc_kokoro_jf-alpha"}
+        assert_problem(
+            await app.client.post(SPEAK, json=body, headers=headers), 404, "unknown_voice"
+        )

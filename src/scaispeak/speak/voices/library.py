@@ -8,6 +8,7 @@ last row's sort key, so pages are stable.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -232,8 +233,19 @@ async def get_voice(session: AsyncSession, principal: Principal, voice_id: str) 
 
 
 async def find_voice(session: AsyncSession, principal: Principal, ref: str) -> Voice:
-    """Resolve a voice by id, by engine voice key, or by OpenAI alias."""
-    ref = OPENAI_VOICE_ALIASES.get(ref.lower(), ref)
+    """Resolve a voice by id, by engine voice key, or by OpenAI alias. An alias whose
+    voice is not served here (its engine is not enabled) takes the first stock voice
+    of the others that is: "alloy" was a 404 naming a voice the caller never asked for."""
+    alias = OPENAI_VOICE_ALIASES.get(ref.lower())
+    if alias is None:
+        return await _find_voice(session, principal, ref)
+    for candidate in dict.fromkeys([alias, *sorted(OPENAI_VOICE_ALIASES.values())]):
+        with suppress(UnknownVoice):
+            return await _find_voice(session, principal, candidate)
+    raise UnknownVoice(f"No voice for {ref!r} is available here.")
+
+
+async def _find_voice(session: AsyncSession, principal: Principal, ref: str) -> Voice:
     stmt = (
         select(Voice)
         .options(joinedload(Voice.licence))  # one round trip on every speak request, not two
