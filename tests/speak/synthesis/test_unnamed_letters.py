@@ -40,6 +40,21 @@ def test_no_letter_of_any_script_is_read_by_its_code_point() -> None:
     assert named == []
 
 
+def test_no_character_counted_as_words_is_said_as_nothing() -> None:
+    """A character ``has_words`` lets through must be said: a text of letters that
+    normalisation drops ("Ъ", "ǂ", "ϙ") or espeak says nothing for ("⓬", "ʻ") was
+    counted as words, and answered 200 with no audio, billed."""
+    silent = []
+    for code in range(0x80, 0x30000):
+        char = chr(code)
+        if 0xD800 <= code < 0xE000 or not _written_in_a_script(char) or not has_words(char):
+            continue
+        spoken = normalize_text(char)
+        if not (spoken and _said(spoken).strip()):
+            silent.append(f"U+{code:04X} {char} -> {spoken!r}")
+    assert silent == []
+
+
 def test_texts_of_scripts_the_voices_cannot_read_are_refused_as_empty() -> None:
     """Cherokee, Runic, Yi, Canadian syllabics, Coptic, Javanese, Cyrillic Extended-B."""
     for text in ["ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ", "ᚠᚢᚦᚨᚱᚲ", "ꆈꌠꁱꂷ", "ᐃᓄᒃᑎᑐᑦ", "ⲁⲃⲅ", "ꦧꦱꦗꦮ", "ꙮ"]:

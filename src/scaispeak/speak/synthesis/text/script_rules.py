@@ -131,14 +131,25 @@ def _unmarked(char: str) -> str:
 # superscript-free forms of ℃ and ℉, the fraction slash. Superscripts are left to the
 # exponent and unit rules.
 _COMPATIBILITY_FORMS = re.compile(
-    "[\uff01-\uff5e\u3000\U0001d400-\U0001d7ff\u2160-\u2188\u2460-\u24ff"
+    "[\uff01-\uff5e\u3000\U0001d400-\U0001d7ff\u2160-\u2189\u215f\u2460-\u24ff"
     "\u2080-\u2089\u2103\u2109\u2044]+"
+)
+# Numbers of those forms that NFKC leaves as they are, and espeak says nothing for:
+# negative and double circled numbers ("⓫", "⓵"), "⅟" and "↉".
+_UNDECOMPOSED = str.maketrans(
+    {
+        **{chr(0x24EB + n): f" {n + 11} " for n in range(10)},
+        **{chr(0x24F5 + n): f" {n + 1} " for n in range(10)},
+        "\u24ff": " 0 ",
+        "\u215f": "1/",
+        "\u2189": "0/3",
+    }
 )
 
 
 def _folded(run: str) -> str:
     run = run.replace("\u2044", "/").translate(_WIDE_PUNCTUATION)  # "，" keeps its space
-    return unicodedata.normalize("NFKC", run)
+    return unicodedata.normalize("NFKC", run.translate(_UNDECOMPOSED))
 
 
 # "2 ½ cups", "1½": a whole number and a vulgar fraction, read as "two and a half".

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 
 from scaispeak.speak.synthesis.text.normalize import normalize_text
 from scaispeak.speak.synthesis.text.script_rules import is_unspoken
@@ -34,8 +36,16 @@ def has_letter(text: str) -> bool:
 
 
 def _read(char: str) -> bool:
-    """Whether ``char`` is of a script normalisation keeps."""
-    return char.isascii() or not is_unspoken(char)
+    """Whether ``char`` is of a script normalisation keeps, and is not a letter of it
+    that normalisation drops ("Ъ", "ǂ", archaic Greek "ϙ"): a text of those alone was
+    counted as words and answered 200 with no audio."""
+    return char.isascii() or (not is_unspoken(char) and _kept(char))
+
+
+@lru_cache(maxsize=8192)  # only letters and digits of the blocks the voices read get here
+def _kept(char: str) -> bool:
+    """A modifier letter alone ("ʻ", the okina) is a mark on a word, read as nothing."""
+    return any(c.isalnum() and unicodedata.category(c) != "Lm" for c in normalize_text(char))
 
 
 def has_words(text: str) -> bool:
