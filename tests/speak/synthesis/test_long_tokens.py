@@ -36,6 +36,17 @@ def test_a_long_list_of_numbers_is_cut_after_a_clause_not_inside_a_number() -> N
     assert pieces[0].endswith("eighty-nine,") and " ".join(pieces) == " ".join(spoken.split())
 
 
+def test_a_list_without_commas_is_cut_between_numbers() -> None:
+    """Without a clause to cut after, the cut fell on the last space: "nineteen two |
+    million", "twenty-nine thousand | ...", heard as other numbers (helper-94)."""
+    numbers = [str(1_000_000 + (1_234_567 + 7_654_321 * i) % 9_000_000) for i in range(24)]
+    spoken = normalize_text("The codes are " + " ".join(numbers) + ".")
+    pieces = split_for_engine(spoken, 300)
+    assert len(pieces) > 3 and " ".join(pieces) == " ".join(spoken.split())
+    for piece in pieces[1:]:
+        assert piece.split()[1] == "million", piece[:40]  # each begins a number
+
+
 def test_a_clause_is_not_cut_off_so_short_that_the_rest_is_bounded_only_by_words() -> None:
     """A comma early in the piece is passed over: a 20-character piece then a
     300-character one would read worse than two of about 150."""

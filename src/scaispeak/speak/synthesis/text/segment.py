@@ -189,7 +189,7 @@ def split_for_engine(spoken: str, max_chars: int) -> list[str]:
             pieces.append(word[:max_chars])
             words, length, word = [], 0, word[max_chars:]
         while words and length + 1 + len(word) > max_chars:  # what a clause cut left may
-            cut = _clause_cut(words, max_chars // 3)  # still be too long with this word
+            cut = _clause_cut(words, word, max_chars // 3)  # still be too long with this word
             pieces.append(" ".join(words[:cut]))
             words = words[cut:]
             length = len(" ".join(words))
@@ -198,17 +198,35 @@ def split_for_engine(spoken: str, max_chars: int) -> list[str]:
     return [*pieces, " ".join(words)] if words or not pieces else pieces
 
 
-def _clause_cut(words: list[str], min_chars: int) -> int:
+def _clause_cut(words: list[str], next_word: str, min_chars: int) -> int:
     """How many of ``words`` to render: through the last one ending a clause, where
-    that leaves at least ``min_chars``; all of them otherwise."""
+    that leaves at least ``min_chars``; else through the last word that does not cut a
+    number's reading in two; else all of them."""
     length = len(" ".join(words))
+    between_numbers = len(words)
+    if _inside_a_number(words[-1], next_word):
+        between_numbers = 0
     for index in range(len(words) - 1, 0, -1):
         length -= len(words[index]) + 1
         if length < min_chars:
             break
         if words[index - 1][-1] in ",;:":
             return index
-    return len(words)
+        if not between_numbers and not _inside_a_number(words[index - 1], words[index]):
+            between_numbers = index
+    return between_numbers or len(words)
+
+
+_SCALES = frozenset({"hundred", "thousand", "million", "billion", "trillion", "point"})
+_BINDING = _SCALES | {"and", "minus"}
+
+
+def _inside_a_number(before: str, after: str) -> bool:
+    """Whether a cut between two words of normalised text falls inside a number's
+    reading: "eight hundred | ninety", "two | million" (a list of seven-digit numbers
+    was cut there and heard as four numbers, helper-94). "nineteen | two million" is
+    between two numbers, a place as good as a clause's."""
+    return after.rstrip(".,;:!?").lower() in _SCALES or before.lower() in _BINDING
 
 
 class IncrementalSegmenter:
