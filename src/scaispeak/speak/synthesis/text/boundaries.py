@@ -254,7 +254,7 @@ def _good_word_cut(text: str, space: re.Match[str]) -> bool:
 # A number right after a clause's punctuation is read by the words before it: "your
 # code: 48213" digit by digit, "Monday to Friday: 9-5" as hours. Cut there, a stream
 # read "forty-eight thousand..." where the same text sent whole read the digits.
-_NUMBER_NEXT = re.compile(r"\s*[$€£¥₹#]?\d")
+_NUMBER_NEXT = re.compile(r"\s*[$€£¥₹₩₽₺₦₱฿₪₫₴#]?\d")
 
 
 def _clause_punctuation(text: str, start: int, stop: int) -> list[int]:

@@ -219,7 +219,7 @@ _HOUR_TIME = re.compile(
 # A time as British English writes it, with a dot: "9.30am", "9.30 p.m.". Only with am
 # or pm: "9.30" alone is a decimal, and so are "v9.30", "$9.30" and "9.30 kg".
 _DOTTED_TIME = re.compile(
-    r"(?<![\w.,$€£¥₹])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?",
+    r"(?<![\w.,$€£¥₹₩₽₺₦₱฿₪₫₴])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?",
     re.IGNORECASE,
 )
 

@@ -28,14 +28,17 @@ _DOLLAR_COUNTRIES |= {f"{code}D": name for code, name in _DOLLAR_COUNTRIES.items
 # is not an amount of its own: "XYZ$5" was "XYZfive dollars".
 _SYMBOL = (
     rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$)|(?<![\w$])(?P<other>R|MX)(?=\$)"
-    r"|(?<![A-Za-z]))(?P<sym>[$€£¥₹])"
+    r"|(?<![A-Za-z]))(?P<sym>[$€£¥₹₩₽₺₦₱฿₪₫₴])"
 )
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
-    r"(?:\s(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>[kKmMbB]|mn|bn|tn)\b"
+    r"(?:\s(?P<scale>thousand|million|billion|trillion|crores?|lakhs?)\b"
+    r"|(?P<abbr>[kKmMbB]|mn|bn|tn|T(?!-))\b"  # not "$5T-shirt"
     r"|\s(?P<spaced>[MB]|bn|mn)\b(?![&'’-]))?"  # "$1.5 M", "$2 bn"; not "$5 M&Ms"
 )
-_MONEY_AFTER = re.compile(rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹])")
+_MONEY_AFTER = re.compile(
+    rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹₩₽₺₦₱฿₪₫₴])"
+)
 
 
 # "a $5 bill", "an $8 million deal", "a $10-an-hour job": after "a" and before the thing
@@ -56,7 +59,8 @@ def _prices_a_thing(match: re.Match[str]) -> bool:
 def _money(match: re.Match[str]) -> str:
     groups = match.groupdict()
     abbreviation = groups.get("abbr") or groups.get("spaced") or ""
-    scale = groups.get("scale") or SCALES.get(abbreviation.lower(), "")
+    # "₹3 crores" is said "three crore rupees", as "three million dollars" is.
+    scale = (groups.get("scale") or SCALES.get(abbreviation.lower(), "")).removesuffix("s")
     integer = groups.get("int") or "0"  # "$.50"
     adjective = _prices_a_thing(match)
     country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
@@ -72,7 +76,7 @@ _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
 _CODE_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "Rs": "₹"}
 _CODE_BEFORE = re.compile(r"(?<![\w$])(?P<code>USD|EUR|GBP|JPY|INR|Rs)\.?\s?(?=\d)")
 _CODE_AFTER = re.compile(
-    rf"(?<![\w.,$€£¥₹])(?P<amount>(?:{INTEGER})(?:[.,]\d+)?)\s?(?P<code>USD|EUR|GBP|JPY|INR)\b"
+    rf"(?<![\w.,$€£¥₹₩₽₺₦₱฿₪₫₴])(?P<amount>(?:{INTEGER})(?:[.,]\d+)?)\s?(?P<code>USD|EUR|GBP|JPY|INR)\b"
 )
 # Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
 _EURO_DECIMAL_COMMA = re.compile(
@@ -86,7 +90,7 @@ _EURO_THOUSANDS_DOT = re.compile(
     r"(?P<before>€\s?)(?P<int>[1-9]\d{0,2})\.(?P<thousands>\d{3})(?:,(?P<frac>\d{1,2}))?(?![\d.,])"
     r"|(?<![\w.,])(?P<int2>[1-9]\d{0,2})\.(?P<thousands2>\d{3})(?:,(?P<frac2>\d{1,2}))?(?=\s?€)"
 )
-_AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]\.?\d)"
+_AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹₩₽₺₦₱฿₪₫₴]\.?\d)"
 _ABOUT_MONEY = re.compile(rf"~\s?{_AN_AMOUNT_NEXT}")
 # "Qty 2 x $5.99": a count times a price. The symbols rule reads "2 x 3" as "times" but
 # only between digits, and by then the price is words.

@@ -182,7 +182,9 @@ _SAINT_OR_STREET = re.compile(r"\bSt\.(?=(?P<gap>\s*)(?P<next>\S?))")
 # number or "on" ("42 Oak St.", "lives on Main St."), or after any lowercase word when no
 # name follows ("near Elm Dr., then"): "Paris St. Germain", "CEO Dr. Lisa Su" are not.
 _NAME_WORDS = r"(?:[A-Z][a-z][\w'-]*\s+){1,3}$"
-_SURELY_A_STREET = re.compile(rf"(?:\d+[A-Za-z]?|\bon)\s+{_NAME_WORDS}")
+_SURELY_A_STREET = re.compile(  # there, a numbered street too: "on 59th St", "400 W 5th Ave"
+    r"(?:\d+[A-Za-z]?|\bon)\s+(?:(?:[A-Z][a-z][\w'-]*|\d+(?:st|nd|rd|th))\s+){1,3}$"
+)
 _MAYBE_A_STREET = re.compile(rf"\b[a-z]+,?\s+{_NAME_WORDS}")
 _NAME_NEXT = re.compile(r"\s*[A-Z]")
 _MAYBE_FINAL = {
@@ -225,6 +227,14 @@ _STREET_TYPES = {
     "Dr": "Drive",
 }
 _STREET_TYPE = re.compile(rf"\b(?P<abbr>{'|'.join(_STREET_TYPES)})\b(?P<dot>\.)?")
+# A compass point between a house number and the street: "400 W. 59th St.", "123 N Main
+# St" ("W" was read "watts", helper-96).
+_STREET_WORD = r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Pl|Place"
+_DIRECTION = re.compile(
+    r"(?<=\d )(?P<point>[NSEW])\.?(?= (?:\d+(?:st|nd|rd|th)\b|[A-Z][a-z]+\.? "
+    rf"(?:{_STREET_WORD}|Ct|Court|Pkwy|Parkway|Hwy|Highway|Sq|Square)\b))"
+)
+_DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
 # espeak reads "PhD" as its letters, "Ph.D." as "P H dot D".
 _DOCTORATE = re.compile(r"\bPh\.?\s?D\b(?P<dot>\.)?")
 
@@ -278,6 +288,7 @@ def abbreviations(text: str) -> str:
 
     Titles never end a sentence; etc./Jr./Inc. keep their period when they do.
     """
+    text = _DIRECTION.sub(lambda m: _DIRECTIONS[m["point"]], text)
     text = _TITLE.sub(_title, text)
     text = _DOTTED_TITLE.sub(lambda m: _DOTTED_TITLES[m["abbr"]], text)
     text = _SAINT_OR_STREET.sub(_saint_or_street, text)

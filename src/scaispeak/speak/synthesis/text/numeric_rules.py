@@ -25,6 +25,7 @@ SCALES = {
     "b": "billion",
     "bn": "billion",
     "tn": "trillion",
+    "t": "trillion",  # "$1.2T": money takes only a capital T
 }
 # The letters before "$" that name another country's dollar: "CA$5", "A$5", "AUD$5".
 DOLLAR_COUNTRY = "AUD|CAD|NZD|HKD|SGD|CA|AU|NZ|HK|SG|NT|C|A|S"
@@ -152,7 +153,7 @@ def identifiers(text: str) -> str:
 
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹]?"  # "$5-10", "CA$5-10"
+_RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹₩₽₺₦₱฿₪₫₴]?"  # "$5-10", "CA$5-10"
 _RANGE = re.compile(
     rf"(?<![\w.,:/^-])(?P<s1>{_RANGE_SYMBOL})(?P<a>{_RANGE_END})\s?[-–]\s?"  # not "x^2 - 4"
     rf"(?P<s2>{_RANGE_SYMBOL})(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
@@ -250,17 +251,37 @@ def ranges(text: str) -> str:
     return _RANGE.sub(_range, text)
 
 
-_NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−](?=[$€£¥₹]?\.?\d)")
-_SUBTRACTION = re.compile(
-    r"(?<=\d)\s[-−]\s(?=[$€£¥₹]?\d)|(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)"  # "5-3=2" too
-)
+# An en dash is written for a minus too ("fell –1.2%"; helper-96): a range's has a
+# figure before it, and ranges are read before this.
+_NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−–](?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\.?\d)")
+# An accountant's negative: "a net loss of $(1,234)", "€(5.2)".
+_BRACKETED_LOSS = re.compile(r"(?<![\w)])(?P<sym>[$€£¥₹])\((?P<amount>\d[\d,]*(?:\.\d+)?)\)")
+_SPACED_DASH = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\d)")
+_SUBTRACTION = re.compile(r"(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)")  # "5-3=2"
+_ARITHMETIC = "0123456789 .,()+-−*×÷^="
+_OPERATORS = re.compile("[=+*×÷^]")
+
+
+def _minus_or_to(match: re.Match[str]) -> str:
+    """A spaced dash between numbers is a minus in arithmetic ("10 - 5 = 5", "2 + 3 - 1"):
+    an operator in the run of figures around it. Else it is a score or a range ("won
+    110 - 98", "Arsenal 2 - 1"), which was read "minus" (helper-96)."""
+    text, start, end = match.string, match.start(), match.end()
+    while start > max(0, match.start() - 80) and text[start - 1] in _ARITHMETIC:
+        start -= 1
+    while end < min(len(text), match.end() + 80) and text[end] in _ARITHMETIC:
+        end += 1
+    return " minus " if _OPERATORS.search(text, start, end) else " to "
 
 
 def negative_numbers(text: str) -> str:
-    """-5 -> "minus 5", "10 - 5" -> "10 minus 5"; "COVID-19" is left alone.
+    """-5 -> "minus 5", "10 - 5 = 5" -> "10 minus 5 = 5", "won 110 - 98" -> "won 110
+    to 98"; "COVID-19" is left alone.
 
     Runs after ranges (which consume "5-10") and before money ("-$5").
     """
+    text = _BRACKETED_LOSS.sub(r"-\g<sym>\g<amount>", text)
+    text = _SPACED_DASH.sub(_minus_or_to, text)
     text = _SUBTRACTION.sub(" minus ", text)
     return _NEGATIVE.sub("minus ", text)
 

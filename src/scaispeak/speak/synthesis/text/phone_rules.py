@@ -32,11 +32,16 @@ _PHONE_TRUNK_ZERO = re.compile(
 # ends are ("250-1200") and no word that opens a range comes before it ("from", "pages").
 _PHONE_WORDS = r"\b(?i:call|dial|phone|tel|telephone|text|fax|mobile|cell|reach\s+(?:us|me)\s+at)"
 _PHONE_LOCAL = re.compile(
-    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/$€£¥₹#-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
+    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/$€£¥₹₩₽₺₦₱฿₪₫₴#-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
     r"(?![\w-]|[.,]\d)" + _EXTENSION
 )
-# N11 service numbers (911, 411, ...) are said digit by digit when someone is to call them.
-_SERVICE_NUMBER = re.compile(rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11)\b(?![.,]\d)")
+# Service numbers are said digit by digit when someone is to call them: N11 (911, 411),
+# and the emergency and police numbers of other countries (999, 112, 000, 111, 101),
+# those unless a plural follows ("call 112 customers" counts them).
+_SERVICE_NUMBER = re.compile(
+    rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11|(?:999|112|000|111|101)(?!\s+[a-z]+s\b))"
+    r"\b(?![.,]\d)"
+)
 _SOCIAL_SECURITY = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
 _LONE_EXTENSION = re.compile(r"\b(?i:ext)\.?\s?(?P<ext>\d{1,6})\b")
 _LONG_DIGIT_RUN = re.compile(r"(?<![\w.,])\d{10,}(?![\w]|[.,]\d)")

@@ -24,7 +24,7 @@ _UNSPOKEN_RANGES = (
     "\u0590-\u05ff"  # Hebrew
     "\u0600-\u06ff\u0700-\u074f\u0750-\u077f\u0780-\u07bf\u08a0-\u08ff"  # Arabic, Syriac, Thaana
     "\u0900-\u0dff"  # Devanagari to Sinhala
-    "\u0e00-\u0fff\u1000-\u109f"  # Thai, Lao, Tibetan, Myanmar
+    "\u0e00-\u0e3e\u0e40-\u0fff\u1000-\u109f"  # Thai (not its baht sign), Lao, Tibetan, Myanmar
     "\u10a0-\u10ff\u1100-\u11ff\u1200-\u139f"  # Georgian, Hangul jamo, Ethiopic
     "\u1780-\u18af"  # Khmer, Mongolian
     "\u2e80-\u2fdf\u3040-\u318f\u31f0-\u31ff\u3200-\u32ff"  # CJK radicals, kana, Hangul
@@ -153,8 +153,10 @@ def _folded(run: str) -> str:
 
 
 # "2 ½ cups", "1½": a whole number and a vulgar fraction, read as "two and a half".
+# The space goes only with a whole number: "Take ½ tablet" kept it, and became
+# "Take1/2", read "one slash two" (helper-96).
 _VULGAR_FRACTION = re.compile(
-    r"(?P<whole>\d)?[^\S\n]?(?P<fraction>[\u00bc-\u00be\u2150-\u215e])(?!-\w)"
+    r"(?:(?P<whole>\d)[^\S\n]?)?(?P<fraction>[\u00bc-\u00be\u2150-\u215e])(?!-\w)"
 )
 
 

@@ -71,7 +71,7 @@ _COMPARED_BEFORE = re.compile(
     r"|median|total|number|amount|weight|height|speed|distance|budget|limit|less|under|below"
     r"|fewer|than|at|was|is|are|be|stays?|keep|kept))\s*$"
 )
-_AN_AMOUNT = r"(?=\s?[$€£¥₹]?\.?\d)"
+_AN_AMOUNT = r"(?=\s?[$€£¥₹₩₽₺₦₱฿₪₫₴]?\.?\d)"
 # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms", "p<0.05", ">$50"; not arrows ("->",
 # "=>") or menu paths ("Settings > Privacy").
 _COMPARISONS = (
@@ -138,7 +138,9 @@ def exponents(text: str) -> str:
 # A variable is a letter alone or after a coefficient ("x", "2x", "4ac"); one side
 # at least must be one (or a bracket, or a power), so "Part 1 - Intro" stays prose,
 # and never "am"/"pm" ("9 - 5pm" is a range of hours).
-_VARIABLE = r"(?<![\w.])(?:\d+(?:\.\d+)?)?[a-zA-Z]{1,2}(?<![ap]m)(?<!\b[a-zA-Z]{2})\b"
+_VARIABLE = (  # not an initial ("(Reuters) - U.S. prices" was "minus U S", helper-96)
+    r"(?<![\w.])(?:\d+(?:\.\d+)?)?[a-zA-Z]{1,2}(?<![ap]m)(?<!\b[a-zA-Z]{2})\b(?!\.[A-Za-z])"
+)
 _TERM_BEFORE = rf"(?:{_VARIABLE}|\)|\^\d+|[²³])"
 # ...and what follows the right-hand term is more of the expression or its end, not a
 # word of prose: "Step 1 - a quick overview", "Plan B - I think", "(2019) - 5 stars"
@@ -162,7 +164,7 @@ def _minus(match: re.Match[str]) -> str:
 # A range whose ends both carry a unit or suffix ("5%–10%", "20°C–25°C", "1st–3rd"):
 # the range rule wants digits beside the dash, and espeak says nothing for it.
 _UNIT_RANGE_DASH = re.compile(
-    r"(?:(?<=\d%)|(?<=\d°)|(?<=°[CF])|(?<=\d(?:st|nd|rd|th)))[^\S\n]?[-–][^\S\n]?(?=[$€£¥₹]?\d)"
+    r"(?:(?<=\d%)|(?<=\d°)|(?<=°[CF])|(?<=\d(?:st|nd|rd|th)))[^\S\n]?[-–][^\S\n]?(?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\d)"
 )
 
 

@@ -36,6 +36,16 @@ _CURRENCIES: dict[str, tuple[str, str, str, str]] = {
     "£": ("pound", "pounds", "penny", "pence"),
     "¥": ("yen", "yen", "sen", "sen"),
     "₹": ("rupee", "rupees", "paisa", "paise"),
+    # espeak says nothing for these signs: "from ₱500" was heard "from 500" (helper-96).
+    "₩": ("won", "won", "jeon", "jeon"),
+    "₽": ("ruble", "rubles", "kopek", "kopeks"),
+    "₺": ("lira", "lira", "kurus", "kurus"),
+    "₦": ("naira", "naira", "kobo", "kobo"),
+    "₱": ("peso", "pesos", "centavo", "centavos"),
+    "฿": ("baht", "baht", "satang", "satang"),
+    "₪": ("shekel", "shekels", "agora", "agorot"),
+    "₫": ("dong", "dong", "xu", "xu"),
+    "₴": ("hryvnia", "hryvnias", "kopiyka", "kopiykas"),
     "R$": ("real", "reais", "centavo", "centavos"),
     "MX$": ("Mexican peso", "Mexican pesos", "centavo", "centavos"),
 }

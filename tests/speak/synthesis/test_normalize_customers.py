@@ -1,0 +1,83 @@
+"""Customer texts a listener heard read wrongly: an amount, a dose, a number changed
+(helper-96, who put realistic texts through normalisation and Whisper)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaispeak.speak.synthesis.text import normalize_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A fraction sign after a word kept the space meant for a whole number: "Take1/2".
+        ("Take ½ tablet twice daily.", "Take one half tablet twice daily."),
+        ("Add ¼ cup milk", "Add one quarter cup milk"),
+        ("Use ⅓ of it", "Use one third of it"),
+        ("2 ½ cups", "two and a half cups"),
+    ],
+)
+def test_a_fraction_sign_after_a_word_is_a_fraction(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Assets of $1.2T", "Assets of one point two trillion dollars"),
+        ("a T-shirt for $5", "a T-shirt for five dollars"),
+        ("₹2.5 crore", "two point five crore rupees"),
+        ("₹50 lakh", "fifty lakh rupees"),
+        ("₹3 crores", "three crore rupees"),
+        # espeak says nothing for these signs (heard "Prices from 500 and 350").
+        (
+            "Prices from ₱500 and ฿350.",
+            "Prices from five hundred pesos and three hundred fifty baht.",
+        ),
+        ("₽99.50", "ninety-nine rubles and fifty kopeks"),
+        ("₩10,000", "ten thousand won"),
+        ("a ₪20 note", "a twenty-shekel note"),
+        (
+            "Net loss was $(1,234).",
+            "Net loss was minus one thousand two hundred thirty-four dollars.",
+        ),
+        ("The Nasdaq fell –1.2% today.", "The Nasdaq fell minus one point two percent today."),
+    ],
+)
+def test_amounts_keep_their_scale_currency_and_sign(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("In an emergency, call 999.", "In an emergency, call nine nine nine."),
+        ("call 112 now", "call one one two now"),
+        ("call 112 customers", "call one hundred twelve customers"),
+        ("400 W. 59th St.", "four hundred West fifty-ninth Street."),
+        ("123 N Main St, Springfield", "one hundred twenty-three North Main Street, Springfield"),
+        ("a 400 W amplifier", "a four hundred watts amplifier"),
+        ("my 2nd Dr appointment", "my second Dr appointment"),
+    ],
+)
+def test_emergency_numbers_and_street_directions(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Lakers won 110 - 98.", "The Lakers won one hundred ten to ninety-eight."),
+        ("Arsenal 2 - 1 Chelsea", "Arsenal two to one Chelsea"),
+        ("10 - 5 = 5", "ten minus five equals five"),
+        ("2 + 3 - 1", "two plus three minus one"),
+        ("x - 3", "x minus three"),
+        (
+            "WASHINGTON (Reuters) - U.S. prices rose",
+            "WASHINGTON (Reuters) - U S prices rose",
+        ),
+    ],
+)
+def test_a_spaced_dash_is_a_minus_only_in_arithmetic(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
