@@ -81,3 +81,33 @@ def test_emergency_numbers_and_street_directions(text: str, expected: str) -> No
 )
 def test_a_spaced_dash_is_a_minus_only_in_arithmetic(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Your verification code is 482 913.",
+            "Your verification code is four eight two, nine one three.",
+        ),
+        (
+            "account number is 4001 2345 6789",
+            "account number is four zero zero one, two three four five, six seven eight nine",
+        ),
+        (
+            "pay with 4111 1111 1111 1111 today",
+            "pay with four one one one, one one one one, one one one one, one one one one today",
+        ),
+        ("card 5 of 7", "card five of seven"),
+        ("order 12345 shipped", "order one two three four five shipped"),
+    ],
+)
+def test_digits_grouped_by_spaces_in_a_code_or_card_are_read_digit_by_digit(
+    text: str, expected: str
+) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_four_years_in_a_row_are_not_a_card_number() -> None:
+    assert "one one" not in normalize_text("in 2019 2020 2021 2022")
+    assert "nineteen" in normalize_text("in 2019 2020 2021 2022")

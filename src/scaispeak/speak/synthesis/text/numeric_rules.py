@@ -42,14 +42,19 @@ _NAMING_WORDS = (
     r"(?:\s(?:number|no\.|code|id))?"
     r"|ending(?:\s(?:in|with))?|last\s(?:four|4)(?:\sdigits)?(?:\s(?:are|of))?"
 )
-_WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|customer|case"
+_WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|customer|case|card"
 _MARKER = r"(?:#|:|(?i:no\.|number|id))"
 _IDENTIFIER = re.compile(
     rf"\b(?P<ctx>(?i:{_NAMING_WORDS})\s?(?:{_MARKER}|(?i:is))?\s?"
     # "order 12345", "order #123", "order number is 123" (not "the order was 300")
     rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?:(?i:is|was)\s)?(?=\d{{3}})|(?=\d{{5}})))"
-    r"(?P<id>\d{3,}(?:-\d{2,})*)(?![\w,.]\d|\w)"
+    # Groups split by dashes or, of three digits or more, spaces: "code is 482 913",
+    # "account number 4001 2345 6789" were read as quantities (helper-96).
+    r"(?P<id>\d{3,}(?:-\d{2,}|[ ]\d{3,})*)(?![\w,.]\d|\w)"
 )
+# Four groups of four digits or more, as cards and accounts are written ("4111 1111 1111
+# 1111"), unless they are years ("2019 2020 2021 2022").
+_GROUPED_DIGITS = re.compile(r"(?<![\w.,])\d{4}(?:[ ]\d{4}){3,}(?![\w]|[.,]\d)")
 # A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234"
 # (not any two capitals: "US 10000", "TV 12000 viewers" count).
 _STATES = (
@@ -79,7 +84,7 @@ def _year_ending(match: re.Match[str]) -> bool:
 def _identifier(match: re.Match[str]) -> str:
     if _year_ending(match):
         return match[0]
-    spoken = ", ".join(say.digits(group) for group in match["id"].split("-"))
+    spoken = ", ".join(say.digits(group) for group in re.split("[- ]", match["id"]))
     context = _WRITTEN_MARKERS.sub(
         lambda m: _SPOKEN_MARKERS[m[0].lower()], match.groupdict().get("ctx") or ""
     )
@@ -149,7 +154,15 @@ def identifiers(text: str) -> str:
     Runs after phone numbers and before dates and ranges ("62704-1234" is not a range).
     """
     text = _IDENTIFIER.sub(_identifier, text)
+    text = _GROUPED_DIGITS.sub(_grouped_digits, text)
     return _STATE_ZIP.sub(_identifier, text)
+
+
+def _grouped_digits(match: re.Match[str]) -> str:
+    groups = match[0].split(" ")
+    if all(_YEAR_DIGITS.fullmatch(group) for group in groups):
+        return match[0]
+    return ", ".join(say.digits(group) for group in groups)
 
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
