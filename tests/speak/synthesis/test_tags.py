@@ -25,6 +25,7 @@ from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
         ('<say-as interpret-as="date">12/25</say-as>', "12/25"),
         ('<amazon:effect name="whispered">quiet</amazon:effect>', "quiet"),
         ("<desc>a dog barks</desc>Hello", " Hello"),
+        ("<think>\nThe user asks 2+2.\n</think>\n\nIt is 4.", " \n\nIt is 4."),
         ("<SCRIPT>if (a < b) go()</script>ok", " ok"),
         ("a <!-- note --> b", "a   b"),
         ("a <!-- never closed b", "a   never closed b"),
@@ -109,6 +110,15 @@ async def test_a_tag_split_across_stream_messages_is_never_spoken() -> None:
         ["Hello my friend. <desc>", "internal note do not read", "</desc> Goodbye now, friend."],
         ["Hello my friend. <!--", " internal note ", "--> Goodbye now, friend."],
         ["Hello my friend. <SCRIPT>track(", ")</script> Goodbye now, friend."],
+        # A reasoning model's thoughts, token by token: they were read aloud, tags and
+        # all ("think let me reason slash think", helper-96).
+        [
+            "Hello my friend. <thi",
+            "nk>The user wants",
+            " a goodbye.</th",
+            "ink> Goodbye now, friend.",
+        ],
+        ["Hello my friend. <thinking>", "step one", "</thinking> Goodbye now, friend."],
     ],
 )
 async def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: list[str]) -> None:

@@ -25,7 +25,7 @@ _INLINE = (
 _BLOCKS = {"s": "\n", "br": "\n", "li": "\n", "div": "\n", "tr": "\n", "pre": "\n"}
 _PARAGRAPHS = "p|h[1-6]|ul|ol|table|blockquote"
 # Tags whose content is never spoken.
-_SILENT = "desc|lexicon|meta|metadata|script|style|head|title"
+_SILENT = "desc|lexicon|meta|metadata|script|style|head|title|think|thinking|reasoning"
 
 _ATTRS = r"(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>=/]+))*\s*"
 _TAG = re.compile(
