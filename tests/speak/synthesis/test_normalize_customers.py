@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaispeak.speak.synthesis.text import normalize_text
+from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text, split_segments
 
 
 @pytest.mark.parametrize(
@@ -111,3 +111,44 @@ def test_digits_grouped_by_spaces_in_a_code_or_card_are_read_digit_by_digit(
 def test_four_years_in_a_row_are_not_a_card_number() -> None:
     assert "one one" not in normalize_text("in 2019 2020 2021 2022")
     assert "nineteen" in normalize_text("in 2019 2020 2021 2022")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Add 3-4 tbsp. water and 8 oz. cream cheese.",
+            "Add three to four tablespoons water and eight ounces cream cheese.",
+        ),
+        ("He is 6 ft. tall", "He is six feet tall"),
+        ("It costs 5 lb. The next", "It costs five pounds. The next"),
+    ],
+)
+def test_a_units_abbreviation_period_before_a_lowercase_word_is_not_a_full_stop(
+    text: str, expected: str
+) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Add 3-4 tbsp. water and then 8 oz. cream cheese.",
+        "Bake 25-30 min. or until golden.",
+        "Smith et al. found it first.",
+        "Seen in Jan. and again in Feb. of that year.",
+    ],
+)
+def test_an_abbreviation_before_a_lowercase_word_does_not_end_the_sentence(text: str) -> None:
+    """Each was cut in two after the abbreviation: "tablespoons. | water" (helper-96)."""
+    assert [s.text for s in split_segments(text)] == [text]
+    segmenter = IncrementalSegmenter()
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+    streamed = [s.text for piece in pieces for s in segmenter.feed(piece)] + [
+        s.text for s in segmenter.flush()
+    ]
+    assert streamed == [text]
+
+
+def test_an_abbreviation_before_a_capital_still_ends_a_sentence() -> None:
+    assert len(split_segments("The bag weighs 5 lb. The box weighs more than that.")) == 2

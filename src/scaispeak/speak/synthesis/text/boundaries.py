@@ -45,7 +45,13 @@ _MAYBE_FINAL = frozenset(
     | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
     # weekdays as opening hours write them ("Mon. through Fri.")
     | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
+    # units as recipes and sizes write them ("3 tbsp. water", "6 ft. tall"), "et al.":
+    # a sentence was cut before the lowercase word that goes on (helper-96)
+    | {"tbsp", "tsp", "oz", "lb", "lbs", "min", "mins", "hr", "hrs", "sec", "secs", "ft"}
+    | {"in", "yd", "yds", "mi", "qt", "pt", "gal", "fl", "c", "al"}
 )
+_MONTHS = frozenset({"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct"})
+_MONTHS |= {"nov", "dec"}
 
 _MERIDIEMS = frozenset({"a.m", "p.m", "am", "pm"})
 # A zone after "5 p.m." continues the sentence ("at 5 p.m. ET on Monday").
@@ -178,8 +184,9 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return True  # "in 1999." ("3.14" never reaches here: no space after its dot)
     if lower in _NEVER_FINAL or word in _NEVER_FINAL_CAPITALISED:
         return False
-    if lower in _BEFORE_NUMBER:
-        return not (following or "").isdigit()
+    if lower in _BEFORE_NUMBER:  # a month goes on before a lowercase word ("in Jan. and")
+        following = following or ""
+        return not following.isdigit() and not (lower in _MONTHS and following.islower())
     if lower in _MERIDIEMS and time_zone_follows(text, match.end()):
         return False
     if name_suffix_goes_on(lower, text, match.end()):

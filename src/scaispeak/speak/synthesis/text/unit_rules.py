@@ -108,6 +108,7 @@ _UNITS: dict[str, tuple[str, str]] = {
 _UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
 _QUANTITY = re.compile(
     rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
+    r"(?:\.(?=[^\S\n]+[a-z]))?"  # "3 tbsp. water": the abbreviation's period goes too
 )
 _PERCENT = re.compile(r"\s?%")
 # Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
