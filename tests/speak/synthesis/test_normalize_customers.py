@@ -152,3 +152,22 @@ def test_an_abbreviation_before_a_lowercase_word_does_not_end_the_sentence(text:
 
 def test_an_abbreviation_before_a_capital_still_ends_a_sentence() -> None:
     assert len(split_segments("The bag weighs 5 lb. The box weighs more than that.")) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Brown v. Board of Education (1954)",
+            "Brown versus Board of Education (nineteen fifty-four)",
+        ),
+        ("c. 1850", "circa eighteen fifty"),
+        ("Published 2019. Revised 2021.", "Published twenty nineteen. Revised twenty twenty-one."),
+        ("the total (1500 units)", "the total (one thousand five hundred units)"),
+        ("There were 100s of people", "There were hundreds of people"),
+        ("10s of thousands", "tens of thousands"),
+        ("ran the 100m in 9.58s", "ran the one hundred meters in nine point five eight seconds"),
+    ],
+)
+def test_years_in_brackets_round_plurals_and_seconds(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

@@ -317,6 +317,7 @@ _YEAR_IN_CONTEXT = re.compile(
     rf"|starting|beginning|end)|in|since|by|from|until|till|to|through|before|after|during|circa"
     rf"|around|of|year|founded|established|est\.|born|built|released|published|launched"
     rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of"
+    rf"|revised|updated|amended|enacted|dated|issued|filed|signed"
     rf"|early|late|mid|pre|post)"  # "in late 2024", "mid-2025", "pre-2020 levels"
     rf"|©)[\s-]*{_YEAR}\b(?![.,:]\d)"
 )
@@ -350,6 +351,10 @@ _YEAR_OPENS_SENTENCE = re.compile(
     r"(?=\s(?:was|is|will|saw|brought|marked|began|ended|became|proved|had|has)\b)",
     re.MULTILINE,
 )
+# A year alone in brackets, as a citation or a film gives it ("Brown v. Board (1954)",
+# "The Godfather (1972)"), or after "c."/"ca." (circa): read as cardinals (helper-96).
+_YEAR_IN_BRACKETS = re.compile(r"(?<=\()(?P<year>1[5-9]\d\d|20\d\d)(?=\))")
+_CIRCA = re.compile(rf"\b(?i:ca?)\.\s?{_YEAR}\b(?![.,:]\d)")
 # A season or span written "2020-21", "2020-25" ("1999-2000" is the range rule's).
 _SEASON = re.compile(rf"(?<![\w.,-]){_YEAR}[-–](?P<end>\d\d)(?![\w-]|[.,]\d)")
 
@@ -380,6 +385,8 @@ def years(text: str) -> str:
     text = _YEAR_ENDS_PHRASE.sub(_year_after_context, text)
     text = _YEAR_BEFORE_NAME.sub(_year_after_context, text)
     text = _YEAR_OPENS_SENTENCE.sub(lambda m: say.year(int(m["year"])), text)
+    text = _YEAR_IN_BRACKETS.sub(lambda m: say.year(int(m["year"])), text)
+    text = _CIRCA.sub(lambda m: f"circa {say.year(int(m['year']))}", text)
     return _YEAR_IN_CONTEXT.sub(_year_after_context, text)
 
 

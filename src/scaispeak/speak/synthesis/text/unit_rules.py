@@ -156,6 +156,15 @@ def _quantity(match: re.Match[str]) -> str:
     return f"{match['num']} {singular if match['num'].lstrip('-') == '1' else many}"
 
 
+# "100s of people", "10s of thousands": round numbers in the plural, before "of" (else
+# "rest 10s" may be seconds); "ran 9.58s": a decimal before "s" is seconds. Both were
+# read with a lone "S" (helper-96).
+_ROUND_PLURAL = re.compile(r"(?<![\w.,$])(?P<n>10|100|1,?000|10,000|100,000)s(?=\s+of\b)")
+_ROUND_PLURALS = {"10": "tens", "100": "hundreds", "1000": "thousands", "1,000": "thousands"}
+_ROUND_PLURALS |= {"10,000": "tens of thousands", "100,000": "hundreds of thousands"}
+_DECIMAL_SECONDS = re.compile(r"(?<![\w.,])(?P<n>\d+\.\d+)s\b")
+
+
 def units_and_percent(text: str) -> str:
     """5 km -> "5 kilometers", 1 kg -> "1 kilogram", 20°C, 50% -> "50 percent".
 
@@ -168,5 +177,7 @@ def units_and_percent(text: str) -> str:
     text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
     for span in (_SPAN_BEFORE_NOUN, _LONG_SPAN_BEFORE_NOUN):
         text = span.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
+    text = _ROUND_PLURAL.sub(lambda m: _ROUND_PLURALS[m["n"]], text)
+    text = _DECIMAL_SECONDS.sub(r"\g<n> seconds", text)
     text = _QUANTITY.sub(_quantity, text)
     return _PERCENT.sub(" percent", text)
