@@ -171,3 +171,45 @@ def test_an_abbreviation_before_a_capital_still_ends_a_sentence() -> None:
 )
 def test_years_in_brackets_round_plurals_and_seconds(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the 2015/16 campaign", "the twenty fifteen to twenty sixteen campaign"),
+        ("2020/25", "two thousand twenty/twenty-five"),
+        ("Call (03) 9123 4567.", "Call zero three, nine one two three, four five six seven."),
+        (
+            "Call us on 1300 123 456.",
+            "Call us on one three zero zero, one two three, four five six.",
+        ),
+        (
+            "Roast at 220C/200C fan",
+            "Roast at two hundred twenty degrees Celsius or two hundred degrees Celsius fan",
+        ),
+        ("It is 72 F outside", "It is seventy-two degrees Fahrenheit outside"),
+        ("seat 12C", "seat twelve C"),
+        ("a grade of 5 C in maths", "a grade of five C in maths"),
+    ],
+)
+def test_seasons_australian_phones_and_temperatures_without_a_degree_sign(
+    text: str, expected: str
+) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("**Benefits**\nIt is fast.", "Benefits. It is fast."),
+        (
+            "Name: John Smith\nPhone: 555-0100",
+            "Name: John Smith. Phone: five five five, zero one zero zero",
+        ),
+        ("Thanks for writing about\nthe order.", "Thanks for writing about the order."),
+    ],
+)
+def test_a_bold_line_or_a_label_line_ends_its_sentence(text: str, expected: str) -> None:
+    """Both ran on into the next line ("Benefits It is fast.", helper-96): a segment's
+    line breaks were collapsed before normalisation saw them."""
+    assert " ".join(normalize_text(s.text) for s in split_segments(text)) == expected

@@ -356,12 +356,14 @@ _YEAR_OPENS_SENTENCE = re.compile(
 _YEAR_IN_BRACKETS = re.compile(r"(?<=\()(?P<year>1[5-9]\d\d|20\d\d)(?=\))")
 _CIRCA = re.compile(rf"\b(?i:ca?)\.\s?{_YEAR}\b(?![.,:]\d)")
 # A season or span written "2020-21", "2020-25" ("1999-2000" is the range rule's).
-_SEASON = re.compile(rf"(?<![\w.,-]){_YEAR}[-–](?P<end>\d\d)(?![\w-]|[.,]\d)")
+# With a slash, only a season of two years in a row ("the 2023/24 season"), read with a
+# "slash" before (helper-96).
+_SEASON = re.compile(rf"(?<![\w.,/-]){_YEAR}(?P<mark>[-–/])(?P<end>\d\d)(?![\w/-]|[.,]\d)")
 
 
 def _season(match: re.Match[str]) -> str:
     start, end = int(match["year"]), int(match["end"])
-    if end <= start % 100:
+    if end <= start % 100 or (match["mark"] == "/" and end != (start + 1) % 100):
         return match[0]  # "1999-01" is not a span of years
     return f"{say.year(start)} to {say.year(start - start % 100 + end)}"
 

@@ -19,8 +19,16 @@ _BEFORE_LIST_ITEM = re.compile(
 # A numbered item's mark is said, as a reader would: "1. Paris" -> "1, Paris".
 _NUMBERED_ITEM = re.compile(r"^(?P<mark>[^\S\n]*\d{1,2})[.)][^\S\n]+(?=\S)", re.MULTILINE)
 _BEFORE_HEADING = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*#{{1,6}}[^\S\n])")
+# Lines of labels and values ("Name: John Smith\nDOB: ...\nPhone: ...") ran on as one
+# sentence (helper-96): each is one.
+_BEFORE_LABEL_LINE = re.compile(rf"{_UNPUNCTUATED_LINE_END}(?=\n[^\S\n]*[A-Z][\w ]{{0,30}}:\s)")
 _HEADING_END = re.compile(
     rf"^(?P<heading>[^\S\n]*#{{1,6}}[^\S\n][^\n]*?){_UNPUNCTUATED_LINE_END}", re.M
+)
+# A line that is bold and nothing else is a heading too ("**Benefits**\nIt is fast." ran
+# on as "Benefits It is fast.", helper-96).
+_BOLD_LINE = re.compile(
+    r"^(?P<heading>[^\S\n]*(\*\*|__)[^\n*_]*[\w)\]\"'”’%]\2)[^\S\n]*$", re.MULTILINE
 )
 # Lines that fence a code block, with the block's language ("```python"): not spoken.
 _FENCE = re.compile(r"^[^\S\n]*(?:```|~~~)[\w+#.-]*[^\S\n]*$", re.MULTILINE)
@@ -71,9 +79,11 @@ def markup(text: str) -> str:
     text = _KEYCAP_ITEM.sub(lambda m: f"{m['lead']}{m['n']}. ", text)
     text = _MARKDOWN_LINK.sub(lambda m: m["label"], text)
     text = _HEADING_END.sub(lambda m: m["heading"] + ".", text)
+    text = _BOLD_LINE.sub(lambda m: m["heading"] + ".", text)
     text = _BEFORE_LIST_ITEM.sub(_pause_before_item, text)
     text = _NUMBERED_ITEM.sub(_numbered_item, text)
     text = _BEFORE_HEADING.sub(".", text)
+    text = _BEFORE_LABEL_LINE.sub(".", text)
     text = _FENCE.sub("", text)
     text = _BOX_OR_CITATION.sub("", text)
     return _MARKUP.sub("", text)

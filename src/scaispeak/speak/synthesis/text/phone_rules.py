@@ -26,6 +26,12 @@ _PHONE_MIN_DIGITS = 7
 _PHONE_TRUNK_ZERO = re.compile(
     r"(?<![\w+.,/-])0\d{2,4}(?:[\s-]\d{3,6}){1,2}(?![\w-]|[.,]\d)" + _EXTENSION
 )
+# Australia's: an area code in brackets ("(03) 9123 4567"), and the national 1300 and
+# 1800 numbers ("1300 123 456"), which were read as sums of thousands (helper-96).
+_PHONE_AREA_IN_BRACKETS = re.compile(
+    r"(?<![\w+.,/-])\(0\d\)\s?\d{4}[\s-]?\d{4}(?![\w-]|[.,]\d)" + _EXTENSION
+)
+_PHONE_AU_NATIONAL = re.compile(r"(?<![\w+.,/-])1[38]00[\s-]\d{3}[\s-]\d{3}(?![\w-]|[.,]\d)")
 # "555-1234" is also how a range is written ("200-1000"): it is a local number when a
 # word that asks for a number to be called comes just before it, when its last four
 # digits start with 0 (no quantity is written so), or when it is not round as a range's
@@ -113,6 +119,8 @@ def phone_numbers(text: str) -> str:
     text = _PHONE_NANP.sub(_speak_digit_groups, text)
     text = _PHONE_INTERNATIONAL.sub(_international_number, text)
     text = _PHONE_TRUNK_ZERO.sub(_trunk_zero_number, text)
+    text = _PHONE_AREA_IN_BRACKETS.sub(_speak_digit_groups, text)
+    text = _PHONE_AU_NATIONAL.sub(_speak_digit_groups, text)
     text = _PHONE_LOCAL.sub(_local_number, text)
     text = _SERVICE_NUMBER.sub(lambda m: m["ctx"] + say.digits(m["n"]), text)
     text = _SOCIAL_SECURITY.sub(_speak_digit_groups, text)

@@ -29,7 +29,11 @@ from scaispeak.speak.synthesis.text.boundaries import (
 _MERGEABLE: frozenset[Boundary] = frozenset({"clause", "sentence"})
 # A Markdown heading, list item, quote or code fence: its line break is kept in the
 # segment, since the normaliser's Markdown rules find these marks only at a line's start.
-_MARKDOWN_LINE = re.compile(r"(?:#{1,6}|[*•+>-]|\d{1,2}[.)])\s|```|~~~|\d\ufe0f?\u20e3|\|")
+_MARKDOWN_LINE = re.compile(
+    r"(?:#{1,6}|[*•+>-]|\d{1,2}[.)])\s|```|~~~|\d\ufe0f?\u20e3|\|"
+    r"|(\*\*|__)[^*_]+\1$"  # a bold line, a heading
+    r"|[A-Z][\w ]{0,30}:\s"  # a label's line ("Name: John\nPhone: 555-0100")
+)
 
 
 @dataclass(frozen=True)

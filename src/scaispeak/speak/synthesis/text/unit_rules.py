@@ -165,6 +165,22 @@ _ROUND_PLURALS |= {"10,000": "tens of thousands", "100,000": "hundreds of thousa
 _DECIMAL_SECONDS = re.compile(r"(?<![\w.,])(?P<n>\d+\.\d+)s\b")
 
 
+# A temperature written without its degree sign ("Roast at 220C/200C fan", "it was 72
+# F outside"): only after a word that a temperature follows, or a slash after another,
+# since "12C" is also a seat and "5 C" a grade (helper-96).
+_TEMPERATURE = re.compile(
+    r"(?P<ctx>\b(?i:at|to|is|was|be|reach(?:es|ed)?|hits?|high|low|around|about|below"
+    r"|above|under|over|preheat|heat|roast|bake|set|temperature|temp)\s|(?<=[CF])/)"
+    r"(?P<n>-?\d{1,3}(?:\.\d)?)\s?(?P<unit>[CF])\b(?![-'’&]\w)"
+)
+_DEGREES = {"C": "°C", "F": "°F"}
+
+
+def _temperature(match: re.Match[str]) -> str:
+    context = " or " if match["ctx"] == "/" else match["ctx"]  # "220C/200C fan"
+    return f"{context}{match['n']}{_DEGREES[match['unit']]}"
+
+
 def units_and_percent(text: str) -> str:
     """5 km -> "5 kilometers", 1 kg -> "1 kilogram", 20°C, 50% -> "50 percent".
 
@@ -177,6 +193,7 @@ def units_and_percent(text: str) -> str:
     text = _HOURS_MINUTES.sub(r"\g<h>h \g<m>min", text)
     for span in (_SPAN_BEFORE_NOUN, _LONG_SPAN_BEFORE_NOUN):
         text = span.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
+    text = _TEMPERATURE.sub(_temperature, text)
     text = _ROUND_PLURAL.sub(lambda m: _ROUND_PLURALS[m["n"]], text)
     text = _DECIMAL_SECONDS.sub(r"\g<n> seconds", text)
     text = _QUANTITY.sub(_quantity, text)
