@@ -213,3 +213,20 @@ def test_a_bold_line_or_a_label_line_ends_its_sentence(text: str, expected: str)
     """Both ran on into the next line ("Benefits It is fast.", helper-96): a segment's
     line breaks were collapsed before normalisation saw them."""
     assert " ".join(normalize_text(s.text) for s in split_segments(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Take 4 g/day.", "Take four grams per day."),
+        ("250mg/5mL", "two hundred fifty milligrams per five milliliters"),
+        ("5 mL/kg", "five milliliters per kilogram"),
+        ("100 mg/dL", "one hundred milligrams per deciliter"),
+        ("120/80 mmHg", "one hundred twenty over eighty millimeters of mercury"),
+        ("60 km/h", "sixty kilometers per hour"),
+    ],
+)
+def test_doses_and_rates_are_read_per_unit(text: str, expected: str) -> None:
+    """A dose's units around a slash were left as written ("four g per day", "mg/five
+    milliliters"): espeak says "gee" and "slash" (helper-96)."""
+    assert normalize_text(text) == expected

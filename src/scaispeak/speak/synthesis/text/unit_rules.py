@@ -104,12 +104,22 @@ _UNITS: dict[str, tuple[str, str]] = {
     "°C": ("degree Celsius", "degrees Celsius"),
     "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
     "°": ("degree", "degrees"),
+    "dL": ("deciliter", "deciliters"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
 }
 _UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
+# A unit per another, or per a span or a dose: "4 g/day", "5 mL/kg", "100 mg/dL",
+# "250mg/5mL" (per five milliliters). Only "mg/kg" and "km/h" were read (helper-96).
+_PER_SPANS = {"day": "day", "d": "day", "wk": "week", "week": "week", "hr": "hour"}
+_PER_SPANS |= {"h": "hour", "min": "minute", "dose": "dose", "month": "month", "year": "year"}
+_PER_NAMES = "|".join(sorted({*_PER_SPANS, *(re.escape(unit) for unit in _UNITS)}, key=len)[::-1])
 _QUANTITY = re.compile(
-    rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})(?![\w/])"
+    rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})"
+    rf"(?:/(?P<per_n>\d+(?:\.\d+)?)?\s?(?P<per>{_PER_NAMES}))?(?![\w/])"
     r"(?:\.(?=[^\S\n]+[a-z]))?"  # "3 tbsp. water": the abbreviation's period goes too
 )
+# Blood pressure: "120/80 mmHg" is "one hundred twenty over eighty".
+_PRESSURE = re.compile(r"(?<![\w/.,])(?P<s>\d{2,3})/(?P<d>\d{2,3})(?=\s?mmHg\b)")
 _PERCENT = re.compile(r"\s?%")
 # Heights and screens: 5'10" -> "5 foot 10", a 27" monitor -> "27 inch monitor".
 _FEET_INCHES = re.compile(r"(?<![\w.,])(?P<ft>\d)\s?['’′]\s?(?P<inch>\d{1,2})\s?[\"”″]")
@@ -153,7 +163,14 @@ def _quantity(match: re.Match[str]) -> str:
     if match["unit"] in _SPACED_ONLY and not match[0][len(match["num"]) :].startswith(" "):
         return match[0]
     singular, many = _UNITS[match["unit"]]
-    return f"{match['num']} {singular if match['num'].lstrip('-') == '1' else many}"
+    said = f"{match['num']} {singular if match['num'].lstrip('-') == '1' else many}"
+    if match["per"] is None:
+        return said
+    if match["per_n"] is not None:  # "per 5 mL"
+        per_singular, per_many = _UNITS.get(match["per"], (match["per"], match["per"]))
+        return f"{said} per {match['per_n']} {per_singular if match['per_n'] == '1' else per_many}"
+    per = _PER_SPANS.get(match["per"]) or _UNITS[match["per"]][0]
+    return f"{said} per {per}"
 
 
 # "100s of people", "10s of thousands": round numbers in the plural, before "of" (else
@@ -194,6 +211,7 @@ def units_and_percent(text: str) -> str:
     for span in (_SPAN_BEFORE_NOUN, _LONG_SPAN_BEFORE_NOUN):
         text = span.sub(lambda m: f"{m['n']} {_SPAN_UNITS[m['unit']]}", text)
     text = _TEMPERATURE.sub(_temperature, text)
+    text = _PRESSURE.sub(r"\g<s> over \g<d>", text)
     text = _ROUND_PLURAL.sub(lambda m: _ROUND_PLURALS[m["n"]], text)
     text = _DECIMAL_SECONDS.sub(r"\g<n> seconds", text)
     text = _QUANTITY.sub(_quantity, text)
