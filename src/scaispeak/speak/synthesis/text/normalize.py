@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 
 from scaispeak.speak.synthesis.text import date_rules as dates
-from scaispeak.speak.synthesis.text import latex_rules, symbol_rules
+from scaispeak.speak.synthesis.text import latex_rules, symbol_rules, year_rules
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text import unit_rules as units
@@ -361,7 +361,7 @@ RULES: tuple[Rule, ...] = (
     units.units_and_percent,  # after money; needs the literal "1" for singular units
     models.model_numbers,  # after units ("RTX 4090 24GB"); before years and cardinals
     models.letter_a,  # before symbols read the "+" of "an A+" alone
-    dates.years,  # after dates and money own their four-digit numbers; before cardinals
+    year_rules.years,  # after dates and money own their four-digit numbers; before cardinals
     num.slashes,  # after money/units ("km/h"); before fractions read "4/5" as "four fifths"
     num.ordinals_and_fractions,  # after dates ("March 3rd"); before cardinals
     symbol_rules.symbols,  # after emails/urls/units consumed their @ & °; before cardinals ("#5")
