@@ -230,3 +230,20 @@ def test_doses_and_rates_are_read_per_unit(text: str, expected: str) -> None:
     """A dose's units around a slash were left as written ("four g per day", "mg/five
     milliliters"): espeak says "gee" and "slash" (helper-96)."""
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("unchanged from Oct.", "unchanged from October."),
+        ("in Jan. and Feb. of that year", "in January and February of that year"),
+        ("I met Jan.", "I met Jan."),
+        ("Open Mon 9-5", "Open Monday nine to five"),
+        ("Sat 10-4", "Saturday ten to four"),
+        ("Tue., June 4", "Tuesday, June fourth"),
+        ("Sun in June", "Sun in June"),
+    ],
+)
+def test_month_and_weekday_abbreviations_without_a_date(text: str, expected: str) -> None:
+    """espeak said "ocked" for "Oct.", and "Sat 10-4" was "sat ten-four" (helper-96)."""
+    assert normalize_text(text) == expected

@@ -161,6 +161,24 @@ def _month_day_range(match: re.Match[str]) -> str:
     return f"{words}, {say.year(int(match['year']))}" if match["year"] else words
 
 
+# A month's abbreviation with no day ("unchanged from Oct.", "in Nov. and Dec."): espeak
+# said "ocked". "Jan." only before what goes on ("in Jan. and"): at a sentence's end it
+# may be a name ("I met Jan."). A weekday's before a time or a date ("Open Mon 9-5",
+# "Tue., June 4").
+_LONE_MONTH = re.compile(
+    r"\b(?P<month>Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec|Jan(?=\.(?:,|\s+[a-z])))"
+    r"(?P<dot>\.)(?!\w)"
+)
+_WEEKDAY_BEFORE_TIME = re.compile(
+    rf"\b(?P<day>{_WEEKDAY})\.?(?=,?\s(?:\d{{1,2}}(?:[-–:]|\s?[ap]m)"
+    rf"|(?:{_MONTH_NAMES}|{_MONTH_ABBREVIATIONS})\b))"
+)
+
+
+def _lone_month(match: re.Match[str]) -> str:
+    return say.MONTHS[_month_number(match["month"]) - 1] + _period_if_final(match)
+
+
 def _weekday_range(match: re.Match[str]) -> str:
     joint = match["join"].strip()
     spoken = "to" if joint in ("-", "–") else joint
@@ -202,10 +220,12 @@ def dates(text: str) -> str:
     text = _US_DATE.sub(_numeric_date, text)
     text = _SHORT_DATE.sub(_short_date, text)
     text = _WEEKDAY_RANGE.sub(_weekday_range, text)
+    text = _WEEKDAY_BEFORE_TIME.sub(lambda m: _WEEKDAYS[m["day"]], text)
     text = _MONTH_DAY_RANGE.sub(_month_day_range, text)
     text = _MONTH_DAY.sub(_month_day, text)
     text = _DAY_MONTH.sub(_day_month, text)
-    return _MONTH_YEAR.sub(_month_year, text)
+    text = _MONTH_YEAR.sub(_month_year, text)
+    return _LONE_MONTH.sub(_lone_month, text)
 
 
 _CLOCK_TIME = re.compile(
