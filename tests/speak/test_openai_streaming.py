@@ -5,6 +5,7 @@ cuts the answer off unbilled."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -85,6 +86,37 @@ def test_a_caller_who_hangs_up_stops_the_rest_and_pays_for_what_was_spoken(
         threading.Event().wait(0.1)
     [line] = settled()
     assert len(gated["spoken"]) < SEGMENTS
+    assert 0 < line.characters < len(TEXT)
+    assert line.cost_micros == PRICE * line.characters
+    assert served.held() == []
+
+
+async def _cancel_responses() -> int:
+    """What uvicorn does to the requests still open when a stop outlasts its grace."""
+    running = [t for t in asyncio.all_tasks() if "run_asgi" in t.get_coro().__qualname__]
+    for task in running:
+        task.cancel()
+    return len(running)
+
+
+def test_a_server_stop_that_cuts_the_answer_off_bills_what_was_made(
+    served: Served, gated: dict[str, Any]
+) -> None:
+    """The cut released the hold: a deploy gave away the speech in flight (helper-95
+    heard 116 s of a 4,000-character answer, with no ledger line)."""
+    with httpx.Client() as client, served.post(client, response_format="pcm") as answer:
+        request_id = answer.headers["x-request-id"]
+        chunks = answer.iter_bytes()
+        assert next(chunks)
+        assert served.server.call(_cancel_responses()) == 1
+        gated["gate"].set()
+        with pytest.raises(httpx.HTTPError):
+            b"".join(chunks)  # the body never ends properly
+    for _ in range(200):
+        if served.ledger(request_id):
+            break
+        threading.Event().wait(0.1)
+    [line] = served.ledger(request_id)
     assert 0 < line.characters < len(TEXT)
     assert line.cost_micros == PRICE * line.characters
     assert served.held() == []

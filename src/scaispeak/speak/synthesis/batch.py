@@ -126,11 +126,16 @@ class PassingResult:
         charged) and raises: the response is cut off. A caller who hangs up is charged
         for what was made: a passed-on clip in full, as a buffered one (the upstream
         makes it all); speech made segment by segment stops there, charged for the
-        text spoken.
+        text spoken. So is speech made segment by segment that the server cuts off (a
+        stop that outlasts its grace cancels the response): it was released, and a
+        deploy gave away every long answer in flight (helper-95).
         """
         async with self.held:
             try:
                 await self._send_settling(send, gone)
+            except asyncio.CancelledError:
+                await _shielded(self._settle_cut_off())
+                raise
             except BaseException:
                 await _shielded(self._release())
                 raise
@@ -177,6 +182,16 @@ class PassingResult:
     async def _release(self) -> None:
         async with self.sessions() as session:
             await accounting.release(session, self.reservation)
+
+    async def _settle_cut_off(self) -> None:
+        """Charge speech made segment by segment for the text made before the cut; a
+        passed-on clip, which would be charged in full, is released instead: it was
+        the server that cut the caller off."""
+        if not self.speech.stops_unheard:
+            await self._release()
+            return
+        async with self.sessions() as session:
+            await accounting.settle(session, self.reservation, self.speech.settled(self.charge))
 
     async def record_delivery(self, caller: Principal) -> None:
         """After the response (as ``record_delivery``)."""
