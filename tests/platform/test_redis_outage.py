@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from scaispeak.platform import leased_slots
 from scaispeak.platform.errors import problem_of
 from scaispeak.platform.limits import LimiterUnavailable, RedisLimiter, TooManyRequests
 from scaispeak.speak.streaming.admission import ActiveStreams, RedisStreamSlots
@@ -151,6 +152,33 @@ async def test_an_open_stream_counts_again_after_a_blip_longer_than_its_slot_ttl
         with pytest.raises(TooManyStreams):
             async with other_replica.hold(tenant, 1):
                 pytest.fail("a second stream was admitted while the first is open, cap 1")
+
+
+async def test_an_open_stream_counts_again_as_soon_as_redis_is_back(
+    link: RedisLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed renewal waited for the next tick, a third of the TTL (20 s for streams
+    in production), during which other replicas admitted past the cap (helper-95)."""
+    monkeypatch.setattr(leased_slots, "RETRY_S", 0.1, raising=False)
+    through_link = RedisStreamSlots(link.url, ttl_s=6)  # renewed every 2 s
+    direct = RedisStreamSlots(REDIS_URL, ttl_s=6)
+    other_replica = ActiveStreams(direct)
+    tenant = _tenant()
+    try:
+        async with ActiveStreams(through_link).hold(tenant, 1):
+            await asyncio.sleep(0.5)
+            await link.cut()
+            await direct._redis.delete(f"scaispeak:streams:{tenant}")  # Redis came back empty
+            await asyncio.sleep(1.8)  # the renewal at 2 s fails
+            await link.restore()
+            await asyncio.sleep(0.6)  # the next tick would come 1.1 s later still
+
+            with pytest.raises(TooManyStreams):
+                async with other_replica.hold(tenant, 1):
+                    pytest.fail("a second stream was admitted while the first is open, cap 1")
+    finally:
+        await through_link.close()
+        await direct.close()
 
 
 async def test_a_stream_that_cannot_be_counted_is_refused_with_503(

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+RETRY_S = 1.0
+"""How soon a renewal that could not reach Redis is tried again."""
+
 
 class LeasedSlots:
     def __init__(self, client: redis.Redis, ttl_s: float) -> None:
@@ -69,14 +72,20 @@ class LeasedSlots:
             await self.give_back(key, member)
 
     async def _renew(self, key: str, member: str) -> None:
-        """A failed renewal is retried at the next tick rather than ending the task: the
-        work is still running, so its slot must keep counting once Redis is back."""
+        """A failed renewal is retried, every ``RETRY_S``, rather than ending the task:
+        the work is still running, so its slot must count again as soon as Redis is back.
+        Retried only at the next tick, a third of the TTL (20 s for streams), it let
+        other replicas admit past the cap meanwhile (helper-95)."""
+        wait = self.ttl_s / 3
         while True:
-            await asyncio.sleep(self.ttl_s / 3)
+            await asyncio.sleep(wait)
             try:
                 await self._push_deadline(key, member)
             except (RedisError, OSError) as exc:
                 _log.warning("could not renew a shared slot, retrying: %s", exc)
+                wait = min(RETRY_S, self.ttl_s / 3)
+            else:
+                wait = self.ttl_s / 3
 
     async def _push_deadline(self, key: str, member: str) -> None:
         deadline = time.time() + self.ttl_s
