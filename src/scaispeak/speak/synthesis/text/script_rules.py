@@ -34,6 +34,7 @@ _UNSPOKEN_RANGES = (
 )
 _UNSPOKEN_BLOCK = re.compile(f"[{_UNSPOKEN_RANGES}]")
 """Blocks left out whole, their punctuation too ("،", "।")."""
+_UNSPOKEN_RUN = re.compile(f"[{_UNSPOKEN_RANGES}]+")
 _NATIVE_RANGES = (
     "\u0000-\u04ff"  # Latin, IPA, combining marks, Greek, Cyrillic
     "\u1ab0-\u1aff\u1dc0-\u1dff"  # combining marks
@@ -91,6 +92,8 @@ def _native_or_gap(run: str) -> str:
     """A run of characters outside the native blocks: each letter as its native form,
     or, with no such form, one space for each stretch of them; symbols and emoji stay
     for their own rules."""
+    if _UNSPOKEN_RUN.fullmatch(run):
+        return " "  # a page of Chinese: no need to look at each character
     kept: list[str] = []
     for char in run:
         if not _is_letter(char) and not _UNSPOKEN_BLOCK.match(char):
