@@ -99,6 +99,7 @@ def test_a_spaced_dash_is_a_minus_only_in_arithmetic(text: str, expected: str) -
             "pay with four one one one, one one one one, one one one one, one one one one today",
         ),
         ("card 5 of 7", "card five of seven"),
+        ("order #1234 100 units", "order number one two three four one hundred units"),
         ("order 12345 shipped", "order one two three four five shipped"),
     ],
 )

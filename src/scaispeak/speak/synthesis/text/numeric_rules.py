@@ -48,9 +48,11 @@ _IDENTIFIER = re.compile(
     rf"\b(?P<ctx>(?i:{_NAMING_WORDS})\s?(?:{_MARKER}|(?i:is))?\s?"
     # "order 12345", "order #123", "order number is 123" (not "the order was 300")
     rf"|(?i:{_WEAK_NAMING_WORDS})\s?(?:{_MARKER}\s?(?:(?i:is|was)\s)?(?=\d{{3}})|(?=\d{{5}})))"
-    # Groups split by dashes or, of three digits or more, spaces: "code is 482 913",
-    # "account number 4001 2345 6789" were read as quantities (helper-96).
-    r"(?P<id>\d{3,}(?:-\d{2,}|[ ]\d{3,})*)(?![\w,.]\d|\w)"
+    # Groups split by dashes or, of three or four digits, spaces ("code is 482 913",
+    # "account number 4001 2345 6789" were read as quantities, helper-96), unless what
+    # follows counts the last ("order 1234 100 units").
+    r"(?P<id>\d{3,4}(?:[ ]\d{3,4})+(?![\w,.]\d|\w|\s+[a-z]+s\b)|\d{3,}(?:-\d{2,})*)"
+    r"(?![\w,.]\d|\w)"
 )
 # Four groups of four digits or more, as cards and accounts are written ("4111 1111 1111
 # 1111"), unless they are years ("2019 2020 2021 2022").
