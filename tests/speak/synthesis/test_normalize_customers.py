@@ -248,3 +248,21 @@ def test_doses_and_rates_are_read_per_unit(text: str, expected: str) -> None:
 def test_month_and_weekday_abbreviations_without_a_date(text: str, expected: str) -> None:
     """espeak said "ocked" for "Oct.", and "Sat 10-4" was "sat ten-four" (helper-96)."""
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Price drop from $99 ➡️ $49!",
+            "Price drop from ninety-nine dollars to forty-nine dollars!",
+        ),
+        ("x → y", "x to y"),
+        ("Click ➡️", "Click"),
+        ("Copyright © 2024", "copyright twenty twenty-four"),
+        ("§§ 2.1", "sections two point one"),
+        ("Ratings 5/5 would buy again!", "Ratings five out of five would buy again!"),
+    ],
+)
+def test_arrows_section_signs_copyright_and_ratings(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected

@@ -316,7 +316,7 @@ _RATING = re.compile(
     r"|(?:(?<=[2-9]/10)|(?<=10/10))(?:\s+would\b|[.!?,;:)]+(?:\s|$)|$))"
 )
 _RATING_CONTEXT = re.compile(
-    r"(?P<before>\b(?i:rated|rating|scored|score|gives?\s+it|gave\s+it|gets|got):?\s(?:of\s|an?\s)?)"
+    r"(?P<before>\b(?i:rated|ratings?|scored|score|gives?\s+it|gave\s+it|gets|got):?\s(?:of\s|an?\s)?)"
     r"(?P<n>\d{1,3}(?:\.\d)?)/(?P<d>5|10|100)\b"
 )
 

@@ -47,7 +47,9 @@ _SYMBOLS = (
     (re.compile(r"(?<!\s)\s*@\s*"), " at "),
     (re.compile(r"#(?=\d)"), "number "),
     (re.compile(r"~(?=\s?\d)"), "about "),
-    (re.compile(r"©\s*"), "copyright "),
+    (re.compile(r"(?:(?i:copyright)\s*)?©\s*"), "copyright "),  # not "copyright copyright"
+    (re.compile(r"§§\s*"), "sections "),
+    (re.compile(r"§\s*"), "section "),
     (re.compile(r"(?<!\s)\s*°"), " degrees"),
 )
 
