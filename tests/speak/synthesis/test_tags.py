@@ -26,6 +26,7 @@ from scaispeak.speak.synthesis.text.tags import open_tag_at_end, spoken_text
         ('<amazon:effect name="whispered">quiet</amazon:effect>', "quiet"),
         ("<desc>a dog barks</desc>Hello", " Hello"),
         ("<think>\nThe user asks 2+2.\n</think>\n\nIt is 4.", " \n\nIt is 4."),
+        ("It is 4. <think>cut off mid-thought", "It is 4. "),
         ("<SCRIPT>if (a < b) go()</script>ok", " ok"),
         ("a <!-- note --> b", "a   b"),
         ("a <!-- never closed b", "a   never closed b"),
@@ -126,6 +127,26 @@ async def test_hidden_text_split_across_stream_messages_is_never_spoken(pieces: 
     segments = [s for piece in pieces for s in await intake.feed(piece)] + intake.flush()
     spoken = [normalize_text(s.text) for s in segments]
     assert spoken == ["Hello my friend.", "Goodbye now, friend."]
+
+
+@pytest.mark.parametrize("size", [100, 3_000, 60_000])
+async def test_a_reasoning_models_thoughts_of_any_length_are_never_spoken(size: int) -> None:
+    """Held back like a <desc>, thoughts past 400 characters were released and read
+    aloud (helper-97); a real model thinks for thousands of characters."""
+    thoughts = ("Let me reason about step one. " * (size // 30))[:size]
+    text = f"Sure. <think>{thoughts}</think> The answer is four. <THINKING>more</THINKING> Bye now."
+    intake = TextIntake(IncrementalSegmenter(), max_chars=100_000)
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+    segments = [s for piece in pieces for s in await intake.feed(piece)] + intake.flush()
+    spoken = " ".join(normalize_text(s.text) for s in segments)
+    assert spoken.split() == ["Sure.", "The", "answer", "is", "four.", "Bye", "now."]
+
+
+async def test_thoughts_never_closed_are_not_spoken_at_the_end() -> None:
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    segments = await intake.feed("Hello there, friend. <think>" + "hmm " * 200)
+    segments += intake.flush()
+    assert " ".join(normalize_text(s.text) for s in segments) == "Hello there, friend."
 
 
 async def test_a_flush_speaks_what_was_held_back_as_text() -> None:

@@ -17,6 +17,7 @@ a few milliseconds, between which the event loop serves other streams (one messa
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from scaispeak.speak.errors import InvalidText, TextTooLong
@@ -28,7 +29,15 @@ from scaispeak.speak.synthesis.text.speakable import (
     paired,
     split_trailing_high_surrogate,
 )
-from scaispeak.speak.synthesis.text.tags import held_back_from, spoken_text
+from scaispeak.speak.synthesis.text.tags import (
+    REASONING_OPENS,
+    held_back_from,
+    reasoning_close,
+    spoken_text,
+)
+
+_CLOSE_TAG_MAX = 16
+"""Longer than "</reasoning >": a close cut in two is found whole in the next fragment."""
 
 
 class TextIntake:
@@ -38,6 +47,8 @@ class TextIntake:
         self._received = 0
         self._half_character = ""  # a UTF-16 first half awaiting its second
         self._open_tag = ""  # "<break ti": a tag awaiting its end in the next fragment
+        self._reasoning: re.Pattern[str] | None = None  # the close of an open <think>
+        self._reasoning_tail = ""  # the last characters scanned for it
 
     @property
     def buffered(self) -> bool:
@@ -67,6 +78,7 @@ class TextIntake:
         half character still waiting for its pair is dropped: the turn ended without
         it, and joined to the next turn's first piece it had that piece refused."""
         tail, self._open_tag, self._half_character = self._open_tag, "", ""
+        self._reasoning = None  # thoughts never closed are still thoughts: not said
         segments = self._segmenter.feed(spoken_text(tail))
         return _speakable(segments + self._segmenter.flush())
 
@@ -75,6 +87,7 @@ class TextIntake:
         next reply's first piece must not be joined to it (and refused)."""
         self._segmenter.flush()
         self._half_character = self._open_tag = ""
+        self._reasoning = None
 
     def _check_allowance(self, chars: int) -> None:
         if self._received + chars > self._max_chars:
@@ -88,11 +101,37 @@ class TextIntake:
 
     def _without_tags(self, text: str) -> str:
         """SSML and HTML read for what they mean (tags.py), a tag, comment or hidden
-        element left open at the end of this fragment kept back until its end arrives."""
-        text = self._open_tag + text
+        element left open at the end of this fragment kept back until its end arrives.
+        A reasoning model's thoughts (``<think>`` ...) are dropped as they come, however
+        long: held back like other hidden elements, those past 400 characters were
+        released and read aloud (helper-97)."""
+        said: list[str] = []
+        text, self._open_tag = self._open_tag + text, ""
+        while text:
+            if self._reasoning is not None:
+                text = self._past_reasoning(text)
+                continue
+            opened = REASONING_OPENS.search(text)
+            if opened is None:
+                break
+            said.append(spoken_text(text[: opened.start()]))
+            self._reasoning = reasoning_close(opened["name"])
+            self._reasoning_tail, text = "", text[opened.end() :]
         cut = held_back_from(text)
         text, self._open_tag = (text, "") if cut < 0 else (text[:cut], text[cut:])
-        return spoken_text(text)
+        return "".join(said) + spoken_text(text)
+
+    def _past_reasoning(self, text: str) -> str:
+        """What follows the open thoughts' close in ``text``, or "" if they go on (only
+        their last characters are kept, to find a close cut across two fragments)."""
+        assert self._reasoning is not None
+        scanned = self._reasoning_tail + text
+        close = self._reasoning.search(scanned)
+        if close is None:
+            self._reasoning_tail = scanned[-_CLOSE_TAG_MAX:]
+            return ""
+        self._reasoning = None
+        return scanned[close.end() :]
 
     def _whole_characters(self, text: str) -> str:
         """A trailing first half of a UTF-16 pair waits for the next fragment."""

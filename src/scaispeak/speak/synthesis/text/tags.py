@@ -57,7 +57,7 @@ def spoken_text(text: str) -> str:
     """``text`` with its SSML and HTML turned into what they mean for speech."""
     if "<" not in text and "&" not in text:
         return text  # nearly every text: no pass over it at all
-    text = _without_hidden(_DECLARATION.sub(" ", text))
+    text = _without_hidden(_without_unclosed_reasoning(_DECLARATION.sub(" ", text)))
     text = _SUB.sub(_alias, text)
     text = _SAY_AS.sub(_spelled, text)
     text = _TAG.sub(_tag, text)
@@ -180,6 +180,23 @@ def open_tag_at_end(text: str) -> int:
     if opening["rest"] is not None:  # the name is whole
         return start if name in _KNOWN else -1
     return start if any(known.startswith(name) for known in _KNOWN) else -1
+
+
+# A reasoning model's thoughts, which a stream drops as they arrive, however long.
+REASONING_OPENS = re.compile(rf"<(?P<name>(?i:think|thinking|reasoning))\b{_ATTRS}>")
+
+
+def reasoning_close(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE)
+
+
+def _without_unclosed_reasoning(text: str) -> str:
+    """Thoughts that never close run to the end (a model cut off mid-thought): they are
+    dropped, where another unclosed element's words are read."""
+    for opened in REASONING_OPENS.finditer(text):
+        if reasoning_close(opened["name"]).search(text, opened.end()) is None:
+            return text[: opened.start()]
+    return text
 
 
 _LONGEST_HIDDEN = 400  # a <desc> or comment is short; prose naming <title> waits no longer
