@@ -275,18 +275,32 @@ _SPACED_DASH = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£¥₹₩₽₺₦₱฿�
 _SUBTRACTION = re.compile(r"(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)")  # "5-3=2"
 _ARITHMETIC = "0123456789 .,()+-−*×÷^="
 _OPERATORS = re.compile("[=+*×÷^]")
+_SCORE_WORDS = re.compile(
+    r"\b(?i:won|wins?|lost|lose|loses|beat|beats|defeated|drew|draw|tied|scored?|scores"
+    r"|final|result|led|leads?|trail(?:s|ed)?|victory|record|votes?|voted|passed|failed)\b"
+)
+_NAME_BEFORE = re.compile(r"\b[A-Z][a-z]+\s?$")
+_NAME_AFTER = re.compile(r"\s?[A-Z][a-z]")
 
 
 def _minus_or_to(match: re.Match[str]) -> str:
-    """A spaced dash between numbers is a minus in arithmetic ("10 - 5 = 5", "2 + 3 - 1"):
-    an operator in the run of figures around it. Else it is a score or a range ("won
-    110 - 98", "Arsenal 2 - 1"), which was read "minus" (helper-96)."""
+    """A spaced dash between numbers is a minus ("What is 12 - 7?", "10 - 5 = 5"),
+    except in a score: after a word that gives one ("won 110 - 98", "Score: 3 - 3") or
+    between two names ("Arsenal 2 - 1 Chelsea"), where "minus" was read (helper-96)."""
     text, start, end = match.string, match.start(), match.end()
     while start > max(0, match.start() - 80) and text[start - 1] in _ARITHMETIC:
         start -= 1
     while end < min(len(text), match.end() + 80) and text[end] in _ARITHMETIC:
         end += 1
-    return " minus " if _OPERATORS.search(text, start, end) else " to "
+    if _OPERATORS.search(text, start, end):
+        return " minus "
+    line_start = max(text.rfind("\n", 0, start) + 1, start - 40)
+    between_names = _NAME_BEFORE.search(text, max(0, start - 30), start) and _NAME_AFTER.match(
+        text, end
+    )
+    if _SCORE_WORDS.search(text, line_start, start) or between_names:
+        return " to "
+    return " minus "
 
 
 def negative_numbers(text: str) -> str:
