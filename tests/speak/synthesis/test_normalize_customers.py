@@ -271,3 +271,37 @@ def test_month_and_weekday_abbreviations_without_a_date(text: str, expected: str
 )
 def test_arrows_section_signs_copyright_and_ratings(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Seats, flats and floors are not temperatures.
+        ("Your seat is 14C.", "Your seat is fourteen C."),
+        ("Please move to 22F.", "Please move to twenty-two F."),
+        ("Preheat the oven to 180C.", "Preheat the oven to one hundred eighty degrees Celsius."),
+        # An option letter is not circa; a gift card's amount is an amount.
+        ("Vitamin C. 1200 mg daily.", "Vitamin C. one thousand two hundred milligrams daily."),
+        ("Gift card: 500 dollars", "Gift card: five hundred dollars"),
+        (
+            "We sold 1000 2000 3000 4000 units",
+            "We sold one thousand two thousand three thousand four thousand units",
+        ),
+        ("updated 1905 records", "updated one thousand nine hundred five records"),
+        ("I had to call 101 people.", "I had to call one hundred one people."),
+        ("The Sun May Rise Again", "The Sun May Rise Again"),
+        # espeak reads these capitals in their small form; they were dropped.
+        ("Əliyev won in Baku.", "əliyev won in Baku."),
+        ("ℹ️ Info", "ℹ Info"),
+    ],
+)
+def test_what_the_first_versions_of_these_rules_misread(text: str, expected: str) -> None:
+    """False positives of this session's rules, found by review (helper-97)."""
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ['Please come in. "Thanks," she said.', "Please log in. 2FA is required."]
+)
+def test_a_units_period_before_a_quote_or_digit_still_ends_the_sentence(text: str) -> None:
+    assert len(split_segments(text)) == 2

@@ -45,9 +45,12 @@ _MAYBE_FINAL = frozenset(
     | {"a.m", "p.m", "am", "pm", "ph.d", "phd"}
     # weekdays as opening hours write them ("Mon. through Fri.")
     | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
-    # units as recipes and sizes write them ("3 tbsp. water", "6 ft. tall"), "et al.":
-    # a sentence was cut before the lowercase word that goes on (helper-96)
-    | {"tbsp", "tsp", "oz", "lb", "lbs", "min", "mins", "hr", "hrs", "sec", "secs", "ft"}
+)
+# Units as recipes and sizes write them ("3 tbsp. water", "6 ft. tall"), "et al.": their
+# period ends a sentence unless a lowercase word goes on (helper-96); before a quote, a
+# digit or a bracket it does ("Please log in. 2FA is on", helper-97).
+_UNIT_ABBREVIATIONS = frozenset(
+    {"tbsp", "tsp", "oz", "lb", "lbs", "min", "mins", "hr", "hrs", "sec", "secs", "ft"}
     | {"in", "yd", "yds", "mi", "qt", "pt", "gal", "fl", "c", "al"}
 )
 _MONTHS = frozenset({"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct"})
@@ -191,6 +194,8 @@ def _ends_sentence(text: str, match: re.Match[str], following: str | None) -> bo
         return False
     if name_suffix_goes_on(lower, text, match.end()):
         return False
+    if lower in _UNIT_ABBREVIATIONS:
+        return not (following or "").islower()
     if lower in _MAYBE_FINAL:
         return following is None or following.isupper()
     return _INITIALS.fullmatch(word) is None  # "J. R. R. Tolkien", "U.S. Army"

@@ -171,7 +171,7 @@ _LONE_MONTH = re.compile(
 )
 _WEEKDAY_BEFORE_TIME = re.compile(
     rf"\b(?P<day>{_WEEKDAY})\.?(?=,?\s(?:\d{{1,2}}(?:[-–:]|\s?[ap]m)"
-    rf"|(?:{_MONTH_NAMES}|{_MONTH_ABBREVIATIONS})\b))"
+    rf"|(?:{_MONTH_NAMES}|{_MONTH_ABBREVIATIONS})\.?\s\d))"  # not "The Sun May Rise"
 )
 
 

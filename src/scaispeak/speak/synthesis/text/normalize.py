@@ -100,7 +100,11 @@ _STROKED = {**dict(zip("ĐđıƀƒƚƵƶȻȼɆɇƗɑɡɩʊ", "DdibflZzCcEeIagiu"
 
 def _unmarked(letter: str) -> str:
     base = _STROKED.get(letter) or unicodedata.normalize("NFKD", letter)
-    return "".join(ch for ch in base if ch.isascii() and ch.isalpha())
+    plain = "".join(ch for ch in base if ch.isascii() and ch.isalpha())
+    small = letter.lower()  # "Əliyev": espeak reads its small form, IPA's "ə" (helper-97)
+    if plain or not "\u0250" <= small <= "\u02af" or _UNNAMED_LETTERS.match(small):
+        return plain
+    return small
 
 
 def unnamed_letters(text: str) -> str:

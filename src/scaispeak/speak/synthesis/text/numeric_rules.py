@@ -38,11 +38,12 @@ DOLLAR_COUNTRY = "AUD|CAD|NZD|HKD|SGD|CA|AU|NZ|HK|SG|NT|C|A|S"
 _NAMING_WORDS = (
     r"zip(?:\s?code)?|post(?:al)?\s?code|pin(?:\s?code)?|acct\.?|ref\.?|id"
     r"|otp|passcode|one[-\s]time\s(?:code|password|passcode|pin)|(?:your|my)\scode"
+    r"|card\s(?:number|no\.)"  # not "Gift card: 500 dollars"
     r"|(?:promo|verification|security|confirmation|tracking|reference|routing|access|login)"
     r"(?:\s(?:number|no\.|code|id))?"
     r"|ending(?:\s(?:in|with))?|last\s(?:four|4)(?:\sdigits)?(?:\s(?:are|of))?"
 )
-_WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|customer|case|card"
+_WEAK_NAMING_WORDS = r"order|invoice|ticket|account|serial|policy|member|customer|case"
 _MARKER = r"(?:#|:|(?i:no\.|number|id))"
 _IDENTIFIER = re.compile(
     rf"\b(?P<ctx>(?i:{_NAMING_WORDS})\s?(?:{_MARKER}|(?i:is))?\s?"
@@ -56,6 +57,7 @@ _IDENTIFIER = re.compile(
 )
 # Four groups of four digits or more, as cards and accounts are written ("4111 1111 1111
 # 1111"), unless they are years ("2019 2020 2021 2022").
+_COUNTED_NEXT = re.compile(r"\s+(?:[a-z]+s|people)\b")
 _GROUPED_DIGITS = re.compile(r"(?<![\w.,])\d{4}(?:[ ]\d{4}){3,}(?![\w]|[.,]\d)")
 # A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234"
 # (not any two capitals: "US 10000", "TV 12000 viewers" count).
@@ -161,8 +163,11 @@ def identifiers(text: str) -> str:
 
 
 def _grouped_digits(match: re.Match[str]) -> str:
+    """Not years, round figures ("sold 1000 2000 3000 4000"), or counts of what follows."""
     groups = match[0].split(" ")
-    if all(_YEAR_DIGITS.fullmatch(group) for group in groups):
+    if all(_YEAR_DIGITS.fullmatch(group) or group.endswith("00") for group in groups):
+        return match[0]
+    if _COUNTED_NEXT.match(match.string, match.end()):
         return match[0]
     return ", ".join(say.digits(group) for group in groups)
 

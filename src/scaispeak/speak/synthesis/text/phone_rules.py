@@ -45,7 +45,7 @@ _PHONE_LOCAL = re.compile(
 # and the emergency and police numbers of other countries (999, 112, 000, 111, 101),
 # those unless a plural follows ("call 112 customers" counts them).
 _SERVICE_NUMBER = re.compile(
-    rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11|(?:999|112|000|111|101)(?!\s+[a-z]+s\b))"
+    rf"(?P<ctx>{_PHONE_WORDS}\s)(?P<n>[2-9]11|(?:999|112|000|111|101)(?!\s+(?:[a-z]+s|people|times)\b))"
     r"\b(?![.,]\d)"
 )
 _SOCIAL_SECURITY = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")

@@ -39,7 +39,7 @@ _NATIVE_RANGES = (
     "\u0000-\u04ff"  # Latin, IPA, combining marks, Greek, Cyrillic
     "\u1ab0-\u1aff\u1dc0-\u1dff"  # combining marks
     "\u1e00-\u1eff"  # Latin Extended Additional (unnamed_letters unmarks them)
-    "\u2000-\u20ff"  # punctuation, super- and subscripts, currency, marks for symbols
+    "\u2000-\u20ff\u2139"  # punctuation, super- and subscripts, currency; "ℹ" (information)
     "\u2150-\u2bff\u2e00-\u2e7f"  # number forms, arrows, maths, shapes, punctuation
     "\ufe00-\ufe0f\ufe20-\ufe2f\U000e0000-\U000e01ef"  # variation selectors, tags
 )

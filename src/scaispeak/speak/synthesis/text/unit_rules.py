@@ -183,19 +183,27 @@ _DECIMAL_SECONDS = re.compile(r"(?<![\w.,])(?P<n>\d+\.\d+)s\b")
 
 
 # A temperature written without its degree sign ("Roast at 220C/200C fan", "it was 72
-# F outside"): only after a word that a temperature follows, or a slash after another,
-# since "12C" is also a seat and "5 C" a grade (helper-96).
+# F outside"). "14C" is also a seat, a flat or a floor ("Your seat is 14C", "move to
+# 22F"; helper-97), so: after a word only a temperature follows (high, around, preheat
+# to...), a slash after another temperature, or before a slash or "fan"; after is, was,
+# at or to only as two or three digits, a space, and the letter.
 _TEMPERATURE = re.compile(
-    r"(?P<ctx>\b(?i:at|to|is|was|be|reach(?:es|ed)?|hits?|high|low|around|about|below"
-    r"|above|under|over|preheat|heat|roast|bake|set|temperature|temp)\s|(?<=[CF])/)"
-    r"(?P<n>-?\d{1,3}(?:\.\d)?)\s?(?P<unit>[CF])\b(?![-'’&]\w)"
+    r"(?:(?P<ctx>\b(?i:reach(?:es|ed)?|hits?|highs?|lows?|around|about|below|above|under"
+    r"|over|temperature|temp|(?:pre)?heat(?:\s+the\s+oven)?\s+to|(?:roast|bake|cook)\s+at)\s"
+    r"|(?<=[CF])/)(?P<n>-?\d{1,3}(?:\.\d)?)\s?(?P<unit>[CF])"
+    r"|(?P<weak>\b(?i:is|was|be|at|to)\s)(?P<n2>\d{2,3}) (?P<unit2>[CF])"
+    r"|(?P<ctx3>\b(?i:at|to)\s)(?P<n3>\d{2,3})(?P<unit3>[CF])(?=/\d|\s?fan\b))"
+    r"\b(?![-'’&]\w)"
 )
 _DEGREES = {"C": "°C", "F": "°F"}
 
 
 def _temperature(match: re.Match[str]) -> str:
-    context = " or " if match["ctx"] == "/" else match["ctx"]  # "220C/200C fan"
-    return f"{context}{match['n']}{_DEGREES[match['unit']]}"
+    context = match["ctx"] or match["weak"] or match["ctx3"]
+    context = " or " if context == "/" else context  # "220C/200C fan"
+    number = match["n"] or match["n2"] or match["n3"]
+    unit = match["unit"] or match["unit2"] or match["unit3"]
+    return f"{context}{number}{_DEGREES[unit]}"
 
 
 def units_and_percent(text: str) -> str:

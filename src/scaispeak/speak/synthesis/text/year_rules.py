@@ -19,7 +19,6 @@ _YEAR_IN_CONTEXT = re.compile(
     rf"|starting|beginning|end)|in|since|by|from|until|till|to|through|before|after|during|circa"
     rf"|around|of|year|founded|established|est\.|born|built|released|published|launched"
     rf"|copyright|fiscal|FY|Q[1-4]|H[12]|spring|summer|fall|autumn|winter|class\s+of"
-    rf"|revised|updated|amended|enacted|dated|issued|filed|signed"
     rf"|early|late|mid|pre|post)"  # "in late 2024", "mid-2025", "pre-2020 levels"
     rf"|©)[\s-]*{YEAR}\b(?![.,:]\d)"
 )
@@ -55,8 +54,13 @@ _YEAR_OPENS_SENTENCE = re.compile(
 )
 # A year alone in brackets, as a citation or a film gives it ("Brown v. Board (1954)",
 # "The Godfather (1972)"), or after "c."/"ca." (circa): read as cardinals (helper-96).
+# After a verb of documents, a year unless it counts what follows ("updated 1905 records").
+_YEAR_AFTER_VERB = re.compile(
+    rf"(?P<ctx>\b(?i:revised|updated|amended|enacted|dated|issued|filed|signed))\s+{YEAR}\b"
+    r"(?![.,:]\d)(?!\s+[a-z]+s\b)"
+)
 _YEAR_IN_BRACKETS = re.compile(r"(?<=\()(?P<year>1[5-9]\d\d|20\d\d)(?=\))")
-_CIRCA = re.compile(rf"\b(?i:ca?)\.\s?{YEAR}\b(?![.,:]\d)")
+_CIRCA = re.compile(rf"\b(?:c|ca|Ca)\.\s?{YEAR}\b(?![.,:]\d)")  # not "Vitamin C. 1200 mg"
 # A season or span written "2020-21", "2020-25" ("1999-2000" is the range rule's).
 # With a slash, only a season of two years in a row ("the 2023/24 season"), read with a
 # "slash" before (helper-96).
@@ -89,6 +93,7 @@ def years(text: str) -> str:
     text = _YEAR_ENDS_PHRASE.sub(_year_after_context, text)
     text = _YEAR_BEFORE_NAME.sub(_year_after_context, text)
     text = _YEAR_OPENS_SENTENCE.sub(lambda m: say.year(int(m["year"])), text)
+    text = _YEAR_AFTER_VERB.sub(_year_after_context, text)
     text = _YEAR_IN_BRACKETS.sub(lambda m: say.year(int(m["year"])), text)
     text = _CIRCA.sub(lambda m: f"circa {say.year(int(m['year']))}", text)
     return _YEAR_IN_CONTEXT.sub(_year_after_context, text)
