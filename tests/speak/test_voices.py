@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scaispeak.speak.engines.registry import EngineRegistry
+from scaispeak.speak.voices.models import Voice
 from tests.conftest import LiveApp, make_settings, started_app
 from tests.platform.test_auth import assert_problem
 
@@ -145,3 +146,18 @@ async def test_an_openai_voice_name_whose_voice_is_not_served_takes_one_that_is(
         assert_problem(
             await app.client.post(SPEAK, json=body, headers=headers), 404, "unknown_voice"
         )
+
+        # A Kokoro voice seeded while Kokoro ran outlives it: "alloy" found it, and the
+        # speech failed with a 500, as the voice's own id did (helper-97).
+        async with app.app.state.platform.db.sessions() as session:
+            joe = await session.get(Voice, "voc_piper_en-us-joe-medium")
+            assert joe is not None
+            stale = {c.name: getattr(joe, c.name) for c in Voice.__table__.columns}
+            session.add(Voice(**{**stale, "id": "voc_kokoro_jf-alpha", "engine": "kokoro"}))
+            await session.commit()
+        body = {"text": "Hi there.", "voice_id": "alloy", "format": "wav"}
+        response = await app.client.post(SPEAK, json=body, headers=headers)
+        assert response.headers["X-ScaiSpeak-Voice"] == "voc_piper_en-us-joe-medium"
+        body = {"text": "Hi there.", "voice_id": "voc_kokoro_jf-alpha"}
+        stale_voice = await app.client.post(SPEAK, json=body, headers=headers)
+        assert_problem(stale_voice, 409, "voice_unavailable")

@@ -22,6 +22,10 @@ class EngineRegistry:
         """A new registry with one more engine (the shared one stays as it was)."""
         return EngineRegistry([*self._engines.values(), engine])
 
+    def runs(self, name: str) -> bool:
+        """Whether the engine ``name`` runs in this process."""
+        return name in self._engines
+
     def names(self) -> list[str]:
         return list(self._engines)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scaispeak.platform.auth.principal import Principal
 from scaispeak.platform.db import utcnow
 from scaispeak.settings import Limits
+from scaispeak.speak.engines.base import AsyncEngine, Engine
 from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.errors import (
     EmptyText,
@@ -179,12 +180,23 @@ async def prepare_speech(
     await check_speakable_off_loop(params.text)
     fmt = parse_format(params.format)
     check_speed(params.speed, limits)
-    voice = await find_voice(session, principal, params.voice)
+    voice = await find_voice(session, principal, params.voice, serves=engines.runs)
     await use_voice(session, principal, voice)
-    engine_rate = engines.get(voice.engine).sample_rate
+    engine_rate = _engine_of(engines, voice).sample_rate
     rate = choose_sample_rate(fmt, params.sample_rate, engine_rate, limits)
     spec = SpeechSpec(params.text, voice.engine, voice.engine_voice, fmt, rate, params.speed)
     return voice, spec
+
+
+def _engine_of(engines: EngineRegistry, voice: Voice) -> Engine | AsyncEngine:
+    """The engine that speaks ``voice``; 409 where it does not run here (a voice seeded
+    when its engine was enabled outlives it), which was a 500."""
+    if not engines.runs(voice.engine):
+        raise VoiceUnavailable(
+            f"The voice {voice.id!r} is not served here: its engine ({voice.engine}) "
+            "is not running."
+        )
+    return engines.get(voice.engine)
 
 
 STREAM_FORMATS = (
@@ -231,9 +243,9 @@ async def prepare_stream(
         allowed = ", ".join(f.value for f in STREAM_FORMATS)
         raise UnsupportedFormat(f"{fmt.value} cannot be streamed; use one of: {allowed}.")
     check_speed(params.speed, limits)
-    voice = await find_voice(session, principal, params.voice)
+    voice = await find_voice(session, principal, params.voice, serves=engines.runs)
     await use_voice(session, principal, voice)
-    engine_rate = engines.get(voice.engine).sample_rate
+    engine_rate = _engine_of(engines, voice).sample_rate
     rate = choose_sample_rate(fmt, params.sample_rate, engine_rate, limits)
     spec = StreamSpec(voice.id, voice.engine, voice.engine_voice, fmt, rate, params.speed)
     return voice, spec

@@ -8,6 +8,7 @@ last row's sort key, so pages are stable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,16 +233,24 @@ async def get_voice(session: AsyncSession, principal: Principal, voice_id: str) 
     return voice
 
 
-async def find_voice(session: AsyncSession, principal: Principal, ref: str) -> Voice:
+async def find_voice(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    serves: Callable[[str], bool] = lambda _engine: True,
+) -> Voice:
     """Resolve a voice by id, by engine voice key, or by OpenAI alias. An alias whose
-    voice is not served here (its engine is not enabled) takes the first stock voice
-    of the others that is: "alloy" was a 404 naming a voice the caller never asked for."""
+    voice is not served here (no such voice, or its engine is not running: ``serves``)
+    takes the first stock voice of the others that is: "alloy" was a 404 naming a voice
+    the caller never asked for, or a 500 where Kokoro's voices outlived its engine."""
     alias = OPENAI_VOICE_ALIASES.get(ref.lower())
     if alias is None:
         return await _find_voice(session, principal, ref)
     for candidate in dict.fromkeys([alias, *sorted(OPENAI_VOICE_ALIASES.values())]):
         with suppress(UnknownVoice):
-            return await _find_voice(session, principal, candidate)
+            voice = await _find_voice(session, principal, candidate)
+            if serves(voice.engine):
+                return voice
     raise UnknownVoice(f"No voice for {ref!r} is available here.")
 
 
