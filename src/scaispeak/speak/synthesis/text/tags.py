@@ -190,11 +190,19 @@ def reasoning_close(name: str) -> re.Pattern[str]:
     return re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE)
 
 
+_REASONING_CLOSES = re.compile(r"</(?P<name>(?i:think|thinking|reasoning))\s*>")
+
+
 def _without_unclosed_reasoning(text: str) -> str:
     """Thoughts that never close run to the end (a model cut off mid-thought): they are
-    dropped, where another unclosed element's words are read."""
+    dropped, where another unclosed element's words are read. An opening is unclosed
+    when no close of its name comes after it: each name's last close is found once (a
+    search after each of many openings was quadratic)."""
+    if "<" not in text:
+        return text
+    last_close = {m["name"].lower(): m.start() for m in _REASONING_CLOSES.finditer(text)}
     for opened in REASONING_OPENS.finditer(text):
-        if reasoning_close(opened["name"]).search(text, opened.end()) is None:
+        if last_close.get(opened["name"].lower(), -1) < opened.end():
             return text[: opened.start()]
     return text
 
