@@ -27,6 +27,7 @@ def test_a_fraction_sign_after_a_word_is_a_fraction(text: str, expected: str) ->
     [
         ("Assets of $1.2T", "Assets of one point two trillion dollars"),
         ("a T-shirt for $5", "a T-shirt for five dollars"),
+        ("a $5T shirt", "a five dollarsT shirt"),  # not trillions (helper-97)
         ("₹2.5 crore", "two point five crore rupees"),
         ("₹50 lakh", "fifty lakh rupees"),
         ("₹3 crores", "three crore rupees"),

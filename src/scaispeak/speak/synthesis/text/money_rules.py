@@ -33,7 +33,7 @@ _SYMBOL = (
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
     r"(?:\s(?P<scale>thousand|million|billion|trillion|crores?|lakhs?)\b"
-    r"|(?P<abbr>[kKmMbB]|mn|bn|tn|T(?!-))\b"  # not "$5T-shirt"
+    r"|(?P<abbr>[kKmMbB]|mn|bn|tn|T(?![-\s]?[Ss]hirt))\b"  # not "$5T-shirt"
     r"|\s(?P<spaced>[MB]|bn|mn)\b(?![&'’-]))?"  # "$1.5 M", "$2 bn"; not "$5 M&Ms"
 )
 _MONEY_AFTER = re.compile(
