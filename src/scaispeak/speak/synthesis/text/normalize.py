@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 
 from scaispeak.speak.synthesis.text import date_rules as dates
-from scaispeak.speak.synthesis.text import latex_rules, symbol_rules, year_rules
+from scaispeak.speak.synthesis.text import identifier_rules, latex_rules, symbol_rules, year_rules
 from scaispeak.speak.synthesis.text import model_rules as models
 from scaispeak.speak.synthesis.text import numeric_rules as num
 from scaispeak.speak.synthesis.text import unit_rules as units
@@ -353,7 +353,7 @@ RULES: tuple[Rule, ...] = (
     symbol_rules.hex_codes,  # after urls (which may hold them); before numbers take digits
     symbol_rules.comparisons,  # before money and ranges make words of what a sign compares
     phone_numbers,  # before dates and ranges, which would read "555-1234" as a range
-    num.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
+    identifier_rules.identifiers,  # after phones; before dates and ranges ("ZIP 10001-1234")
     num.dotted_thousands,  # before dates, ranges and money: "1.000.000" is one number
     dates.dates,  # before ranges ("2024-03-05"), fractions ("3/5"), ordinals ("3rd"), years
     symbol_rules.unit_ranges,  # before ranges, which need digits beside the dash
