@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
+
 Boundary = Literal["clause", "sentence", "paragraph", "end"]
 
 
@@ -266,7 +268,7 @@ def _good_word_cut(text: str, space: re.Match[str]) -> bool:
 # A number right after a clause's punctuation is read by the words before it: "your
 # code: 48213" digit by digit, "Monday to Friday: 9-5" as hours. Cut there, a stream
 # read "forty-eight thousand..." where the same text sent whole read the digits.
-_NUMBER_NEXT = re.compile(r"\s*[$€£¥₹₩₽₺₦₱฿₪₫₴#]?\d")
+_NUMBER_NEXT = re.compile(rf"\s*[{CURRENCY_SIGNS}#]?\d")
 
 
 def _clause_punctuation(text: str, start: int, stop: int) -> list[int]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from scaispeak.speak.synthesis.text import verbalize as say
 from scaispeak.speak.synthesis.text.boundaries import keeps_final_period, time_zone_follows
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
 
 _MONTH_NAMES = "|".join(say.MONTHS)
 _MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
@@ -239,7 +240,7 @@ _HOUR_TIME = re.compile(
 # A time as British English writes it, with a dot: "9.30am", "9.30 p.m.". Only with am
 # or pm: "9.30" alone is a decimal, and so are "v9.30", "$9.30" and "9.30 kg".
 _DOTTED_TIME = re.compile(
-    r"(?<![\w.,$€£¥₹₩₽₺₦₱฿₪₫₴])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?",
+    rf"(?<![\w.,{CURRENCY_SIGNS}])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)\s?(?P<mer>[ap])\.?m\b(?P<dot>\.)?",
     re.IGNORECASE,
 )
 

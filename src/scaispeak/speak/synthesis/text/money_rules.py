@@ -10,6 +10,7 @@ import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
 from scaispeak.speak.synthesis.text.numeric_rules import DOLLAR_COUNTRY, INTEGER, SCALES
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
 
 # The dollars of other countries, as written before the "$": "CA$5", "A$5", "HK$5".
 _DOLLAR_COUNTRIES = {
@@ -28,7 +29,7 @@ _DOLLAR_COUNTRIES |= {f"{code}D": name for code, name in _DOLLAR_COUNTRIES.items
 # is not an amount of its own: "XYZ$5" was "XYZfive dollars".
 _SYMBOL = (
     rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$)|(?<![\w$])(?P<other>R|MX)(?=\$)"
-    r"|(?<![A-Za-z]))(?P<sym>[$€£¥₹₩₽₺₦₱฿₪₫₴])"
+    rf"|(?<![A-Za-z]))(?P<sym>[{CURRENCY_SIGNS}])"
 )
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
@@ -36,8 +37,9 @@ _MONEY = re.compile(
     r"|(?P<abbr>[kKmMbB]|mn|bn|tn|T(?![-\s]?[Ss]hirt))\b"  # not "$5T-shirt"
     r"|\s(?P<spaced>[MB]|bn|mn)\b(?![&'’-]))?"  # "$1.5 M", "$2 bn"; not "$5 M&Ms"
 )
+_SIGNS_WRITTEN_AFTER = CURRENCY_SIGNS.replace("$", "")  # "20 €", never "20 $"
 _MONEY_AFTER = re.compile(
-    rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[€£¥₹₩₽₺₦₱฿₪₫₴])"
+    rf"(?<![\w.,])(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?\s?(?P<sym>[{_SIGNS_WRITTEN_AFTER}])"
 )
 
 
@@ -76,7 +78,7 @@ _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")
 _CODE_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "Rs": "₹"}
 _CODE_BEFORE = re.compile(r"(?<![\w$])(?P<code>USD|EUR|GBP|JPY|INR|Rs)\.?\s?(?=\d)")
 _CODE_AFTER = re.compile(
-    rf"(?<![\w.,$€£¥₹₩₽₺₦₱฿₪₫₴])(?P<amount>(?:{INTEGER})(?:[.,]\d+)?)\s?(?P<code>USD|EUR|GBP|JPY|INR)\b"
+    rf"(?<![\w.,{CURRENCY_SIGNS}])(?P<amount>(?:{INTEGER})(?:[.,]\d+)?)\s?(?P<code>USD|EUR|GBP|JPY|INR)\b"
 )
 # Euros as most of Europe writes them, with a decimal comma: "€12,50", "1,5 €".
 _EURO_DECIMAL_COMMA = re.compile(
@@ -90,7 +92,7 @@ _EURO_THOUSANDS_DOT = re.compile(
     r"(?P<before>€\s?)(?P<int>[1-9]\d{0,2})\.(?P<thousands>\d{3})(?:,(?P<frac>\d{1,2}))?(?![\d.,])"
     r"|(?<![\w.,])(?P<int2>[1-9]\d{0,2})\.(?P<thousands2>\d{3})(?:,(?P<frac2>\d{1,2}))?(?=\s?€)"
 )
-_AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹₩₽₺₦₱฿₪₫₴]\.?\d)"
+_AN_AMOUNT_NEXT = rf"(?=(?:(?:{DOLLAR_COUNTRY})(?=\$))?[{CURRENCY_SIGNS}]\.?\d)"
 _ABOUT_MONEY = re.compile(rf"~\s?{_AN_AMOUNT_NEXT}")
 # "Qty 2 x $5.99": a count times a price. The symbols rule reads "2 x 3" as "times" but
 # only between digits, and by then the price is words.

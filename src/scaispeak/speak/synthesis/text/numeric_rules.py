@@ -12,6 +12,7 @@ import math
 import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
 
 # An integer, with or without thousands separators, grouped as the West writes them
 # ("100,000") or as India does, in lakhs and crores ("1,00,000", "12,34,56,789").
@@ -90,7 +91,7 @@ def dotted_thousands(text: str) -> str:
 
 
 _RANGE_END = r"\d{1,2}:\d{2}|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[$€£¥₹₩₽₺₦₱฿₪₫₴]?"  # "$5-10", "CA$5-10"
+_RANGE_SYMBOL = rf"(?:(?:US|{DOLLAR_COUNTRY})(?=\$))?[{CURRENCY_SIGNS}]?"  # "$5-10", "CA$5-10"
 _RANGE = re.compile(
     rf"(?<![\w.,:/^-])(?P<s1>{_RANGE_SYMBOL})(?P<a>{_RANGE_END})\s?[-–]\s?"  # not "x^2 - 4"
     rf"(?P<s2>{_RANGE_SYMBOL})(?P<b>{_RANGE_END})(?![\d:-]|[.,]\d)"
@@ -190,10 +191,10 @@ def ranges(text: str) -> str:
 
 # An en dash is written for a minus too ("fell –1.2%"; helper-96): a range's has a
 # figure before it, and ranges are read before this.
-_NEGATIVE = re.compile(r"(?<![^\s(\[=:])[-−–](?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\.?\d)")
+_NEGATIVE = re.compile(rf"(?<![^\s(\[=:])[-−–](?=[{CURRENCY_SIGNS}]?\.?\d)")
 # An accountant's negative: "a net loss of $(1,234)", "€(5.2)".
 _BRACKETED_LOSS = re.compile(r"(?<![\w)])(?P<sym>[$€£¥₹])\((?P<amount>\d[\d,]*(?:\.\d+)?)\)")
-_SPACED_DASH = re.compile(r"(?<=\d)\s[-−]\s(?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\d)")
+_SPACED_DASH = re.compile(rf"(?<=\d)\s[-−]\s(?=[{CURRENCY_SIGNS}]?\d)")
 _SUBTRACTION = re.compile(r"(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)")  # "5-3=2"
 _ARITHMETIC = "0123456789 .,()+-−*×÷^="
 _OPERATORS = re.compile("[=+*×÷^]")

@@ -10,6 +10,7 @@ import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
 from scaispeak.speak.synthesis.text.unit_rules import UNIT_SYMBOLS
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
 
 _EXTENSION = r"(?:,?\s?(?:ext\.?|x|extension)\s?(?P<ext>\d{1,6})\b)?"
 _PHONE_NANP = re.compile(
@@ -38,7 +39,7 @@ _PHONE_AU_NATIONAL = re.compile(r"(?<![\w+.,/-])1[38]00[\s-]\d{3}[\s-]\d{3}(?![\
 # ends are ("250-1200") and no word that opens a range comes before it ("from", "pages").
 _PHONE_WORDS = r"\b(?i:call|dial|phone|tel|telephone|text|fax|mobile|cell|reach\s+(?:us|me)\s+at)"
 _PHONE_LOCAL = re.compile(
-    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/$€£¥₹₩₽₺₦₱฿₪₫₴#-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
+    rf"(?P<ctx>{_PHONE_WORDS}:?\s)?(?<![\w+.,/{CURRENCY_SIGNS}#-])(?P<local>[2-9]\d{{2}}[.-]\d{{4}})"
     r"(?![\w-]|[.,]\d)" + _EXTENSION
 )
 # Service numbers are said digit by digit when someone is to call them: N11 (911, 411),

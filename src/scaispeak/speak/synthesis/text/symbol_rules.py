@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
+from scaispeak.speak.synthesis.text.verbalize import CURRENCY_SIGNS
 
 _COMPARED = (
     "faster|slower|more|less|better|worse|bigger|smaller|cheaper|higher|lower|longer"
@@ -73,7 +74,7 @@ _COMPARED_BEFORE = re.compile(
     r"|median|total|number|amount|weight|height|speed|distance|budget|limit|less|under|below"
     r"|fewer|than|at|was|is|are|be|stays?|keep|kept))\s*$"
 )
-_AN_AMOUNT = r"(?=\s?[$€£¥₹₩₽₺₦₱฿₪₫₴]?\.?\d)"
+_AN_AMOUNT = rf"(?=\s?[{CURRENCY_SIGNS}]?\.?\d)"
 # Comparisons: "x <= 5", "Cost < 5 dollars", "<5 ms", "p<0.05", ">$50"; not arrows ("->",
 # "=>") or menu paths ("Settings > Privacy").
 _COMPARISONS = (
@@ -166,7 +167,7 @@ def _minus(match: re.Match[str]) -> str:
 # A range whose ends both carry a unit or suffix ("5%–10%", "20°C–25°C", "1st–3rd"):
 # the range rule wants digits beside the dash, and espeak says nothing for it.
 _UNIT_RANGE_DASH = re.compile(
-    r"(?:(?<=\d%)|(?<=\d°)|(?<=°[CF])|(?<=\d(?:st|nd|rd|th)))[^\S\n]?[-–][^\S\n]?(?=[$€£¥₹₩₽₺₦₱฿₪₫₴]?\d)"
+    rf"(?:(?<=\d%)|(?<=\d°)|(?<=°[CF])|(?<=\d(?:st|nd|rd|th)))[^\S\n]?[-–][^\S\n]?(?=[{CURRENCY_SIGNS}]?\d)"
 )
 
 

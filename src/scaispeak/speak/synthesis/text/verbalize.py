@@ -49,6 +49,9 @@ _CURRENCIES: dict[str, tuple[str, str, str, str]] = {
     "R$": ("real", "reais", "centavo", "centavos"),
     "MX$": ("Mexican peso", "Mexican pesos", "centavo", "centavos"),
 }
+CURRENCY_SIGNS = "".join(sign for sign in _CURRENCIES if len(sign) == 1)
+"""The signs an amount is written with ("$€£¥₹..."), for a regex class: one list for
+every rule that must tell money from a bare number."""
 
 _FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}
 
