@@ -112,7 +112,9 @@ _UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, rever
 # "250mg/5mL" (per five milliliters). Only "mg/kg" and "km/h" were read (helper-96).
 _PER_SPANS = {"day": "day", "d": "day", "wk": "week", "week": "week", "hr": "hour"}
 _PER_SPANS |= {"h": "hour", "min": "minute", "dose": "dose", "month": "month", "year": "year"}
-_PER_NAMES = "|".join(sorted({*_PER_SPANS, *(re.escape(unit) for unit in _UNITS)}, key=len)[::-1])
+_PER_NAMES = "|".join(  # longest first, in a fixed order (a set's changes with each run)
+    sorted({*_PER_SPANS, *(re.escape(unit) for unit in _UNITS)}, key=lambda n: (-len(n), n))
+)
 _QUANTITY = re.compile(
     rf"(?<![\w.,])(?P<num>-?(?:{INTEGER})(?:\.\d+)?)\s?(?P<unit>{_UNIT_NAMES})"
     rf"(?:/(?P<per_n>\d+(?:\.\d+)?)?\s?(?P<per>{_PER_NAMES}))?(?![\w/])"
