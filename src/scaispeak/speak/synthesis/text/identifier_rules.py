@@ -35,9 +35,9 @@ _IDENTIFIER = re.compile(
     r"(?P<id>\d{3,4}(?:[ ]\d{3,4})+(?![\w,.]\d|\w|\s+[a-z]+s\b)|\d{3,}(?:-\d{2,})*)"
     r"(?![\w,.]\d|\w)"
 )
+_COUNTED_NEXT = re.compile(r"\s+(?:[a-z]+s|people)\b")
 # Four groups of four digits or more, as cards and accounts are written ("4111 1111 1111
 # 1111"), unless they are years ("2019 2020 2021 2022").
-_COUNTED_NEXT = re.compile(r"\s+(?:[a-z]+s|people)\b")
 _GROUPED_DIGITS = re.compile(r"(?<![\w.,])\d{4}(?:[ ]\d{4}){3,}(?![\w]|[.,]\d)")
 # A US state's postal abbreviation before five digits: "Springfield, IL 62704-1234"
 # (not any two capitals: "US 10000", "TV 12000 viewers" count).
