@@ -174,8 +174,7 @@ class PassingResult:
             if not listening and self.speech.stops_unheard:
                 break  # nobody hears the rest: it is not made
         await chunks.aclose()
-        async with self.sessions() as session:
-            await accounting.settle(session, self.reservation, self.speech.settled(self.charge))
+        await self._settle()
         if tail and listening:
             await _forward(send, tail)
 
@@ -190,6 +189,10 @@ class PassingResult:
         if not self.speech.stops_unheard:
             await self._release()
             return
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """Charge what was made (``speech.settled``: all of it, or the text spoken)."""
         async with self.sessions() as session:
             await accounting.settle(session, self.reservation, self.speech.settled(self.charge))
 
