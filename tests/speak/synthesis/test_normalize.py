@@ -90,7 +90,7 @@ EXACT = [
     ("range_money_bn", "€3-4bn budget", "three billion euros to four billion euros budget"),
     ("range_money_then_word", "$5-10 more", "five dollars to ten dollars more"),
     ("range_percent", "5-10%", "five to ten percent"),
-    ("score_is_not_range", "won 3-2", "won three-two"),
+    ("score_after_won_is_no_range", "won 3-2", "won three to two"),
     ("time_range", "9:00-17:00", "nine o'clock to seventeen hundred"),
     # abbreviations
     ("mister", "Mr. Smith", "Mister Smith"),
@@ -556,7 +556,7 @@ EXACT = [
     ("working_hours_before_job", "a 9-5 job", "a nine to five job"),
     ("working_hours_after_weekdays", "Mon-Fri 9-5", "Monday to Friday nine to five"),
     ("working_hours_with_meridiem", "open 9-5pm", "open nine to five PM"),
-    ("score_is_not_working_hours_kept", "they won 9-5", "they won nine-five"),
+    ("score_after_won_said_to", "they won 9-5", "they won nine to five"),
     ("score_before_noun_kept", "a 9-5 win", "a nine-five win"),
     ("fraction_sixteenths", "a 1/16 inch gap", "a one sixteenth inch gap"),
     ("fraction_thirty_seconds", "3/32 drill bit", "three thirty-seconds drill bit"),

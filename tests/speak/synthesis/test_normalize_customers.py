@@ -310,3 +310,64 @@ def test_a_units_period_before_a_quote_or_digit_still_ends_the_sentence(text: st
 def test_a_t_shirts_price_is_no_trillion() -> None:
     """ "$5T shirt" was "five trillion dollars shirt" (helper-97)."""
     assert "trillion" not in normalize_text("a $5T shirt")
+    assert "dollarsT" not in normalize_text("a $5T shirt")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It costs ₽500 rubles.", "It costs five hundred rubles."),
+        ("It was $5 dollars.", "It was five dollars."),
+        ("That's €10 Euros.", "That's ten euros."),
+        ("A $5 dollar bill.", "A five-dollar bill."),
+        ("CA$5 dollars", "five Canadian dollars"),
+        ("$3 million dollars", "three million dollars"),
+        ("$5 euros", "five dollars euros"),  # not ours to correct
+    ],
+)
+def test_a_currencys_name_written_after_its_amount_is_said_once(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Liverpool won 3-2.", "Liverpool won three to two."),
+        ("It passed 52-48 in the Senate.", "It passed fifty-two to forty-eight in the Senate."),
+        ("Hours: M-F 9-6", "Hours: Monday to Friday nine to six"),
+        ("Open M–F.", "Open Monday to Friday."),
+        ("the M-F ratio", "the M-F ratio"),
+        ("10-5", "ten-five"),
+    ],
+)
+def test_falling_pairs_after_a_score_word_and_weekday_letters(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("See p. 5 and pp. 10-12.", "See page five and pages ten to twelve."),
+        ("(10 - 5) * 2 = 10", "(ten minus five) times two equals ten"),
+        ("2 * (3 + 4)", "two times (three plus four)"),
+        ("(see note) *important*", "(see note) important"),
+        ("Super Bowl LVIII was great.", "Super Bowl fifty-eight was great."),
+        ("Chapter XLII begins.", "Chapter forty-two begins."),
+        ("Psalm CXIX", "Psalm one hundred nineteen"),
+        ("Part CD is here.", "Part CD is here."),
+        ("Size XL shirts", "Size XL shirts"),
+        ("a 60/40 portfolio", "a sixty forty portfolio"),
+        ("a 60/50 split", "a sixty/fifty split"),
+        ("Sales rose 5% y/y", "Sales rose five percent year over year"),
+        (
+            "up 3% YoY, down 2% m/m",
+            "up three percent year over year, down two percent month over month",
+        ),
+        ("I/O errors", "I/O errors"),
+    ],
+)
+def test_pages_products_numerals_past_thirty_nine_shares_and_growth(
+    text: str, expected: str
+) -> None:
+    """What helper-96 left for later: each was read with its symbols or letter by letter."""
+    assert normalize_text(text) == expected

@@ -133,8 +133,8 @@ def test_a_lap_time_with_fractions_of_a_second(text: str, expected: str) -> None
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Sales rose +12.5% YoY.", "Sales rose plus twelve point five percent YoY."),
-        ("+122% YoY", "plus one hundred twenty-two percent YoY"),
+        ("Sales rose +12.5% YoY.", "Sales rose plus twelve point five percent year over year."),
+        ("+122% YoY", "plus one hundred twenty-two percent year over year"),
         ("+1234 users", "plus one thousand two hundred thirty-four users"),
         (
             "Call +44 20 7946 0958.",

@@ -86,6 +86,9 @@ _WEEKDAY_RANGE = re.compile(
     rf"\b(?P<first>{_WEEKDAY})\.?(?P<join>\s?[-–]\s?|\s(?:to|through|thru)\s)"
     rf"(?P<last>{_WEEKDAY})\b(?P<dot>\.)?"
 )
+# "M-F 9-6", "open M–F": weekdays by their letters, only before hours or after "open",
+# where "M-F" is no ratio (helper-96).
+_MONDAY_TO_FRIDAY = re.compile(r"\bM[-–]F\b(?=:?\s*\d)|(?<=\b(?i:open) )M[-–]F\b")
 _MONTH_SLASH_DAY = r"(?P<m{n}>1[0-2]|0?[1-9])/(?P<d{n}>[12]\d|3[01]|0?[1-9])"
 _SHORT_DATE = re.compile(
     rf"\b(?:(?P<word>(?i:{_SHORT_DATE_WORDS})|(?P<weak>(?i:{_WEAK_SHORT_DATE_WORDS})))"
@@ -221,6 +224,7 @@ def dates(text: str) -> str:
     text = _US_DATE.sub(_numeric_date, text)
     text = _SHORT_DATE.sub(_short_date, text)
     text = _WEEKDAY_RANGE.sub(_weekday_range, text)
+    text = _MONDAY_TO_FRIDAY.sub("Monday to Friday", text)
     text = _WEEKDAY_BEFORE_TIME.sub(lambda m: _WEEKDAYS[m["day"]], text)
     text = _MONTH_DAY_RANGE.sub(_month_day_range, text)
     text = _MONTH_DAY.sub(_month_day, text)

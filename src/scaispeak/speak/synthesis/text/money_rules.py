@@ -31,11 +31,17 @@ _SYMBOL = (
     rf"(?:(?<![\w$])(?P<country>{DOLLAR_COUNTRY})(?=\$)|(?<![\w$])(?P<other>R|MX)(?=\$)"
     rf"|(?<![A-Za-z]))(?P<sym>[{CURRENCY_SIGNS}])"
 )
+# "$5 dollars", "₽500 rubles": a currency's name written after the amount as well is
+# said once, not "five hundred rubles rubles" (helper-97).
+_SIGNS = [*CURRENCY_SIGNS, "R$", "MX$"]
+_NAMES = {name.split()[-1] for sign in _SIGNS for name in say.currency_names(sign)}
+_NAME = "|".join(sorted(_NAMES, key=lambda name: (-len(name), name)))
 _MONEY = re.compile(
     rf"{_SYMBOL}\s?(?P<int>{INTEGER})(?:\.(?P<frac>\d+))?"
     r"(?:\s(?P<scale>thousand|million|billion|trillion|crores?|lakhs?)\b"
     r"|(?P<abbr>[kKmMbB]|mn|bn|tn|T(?![-\s]?[Ss]hirt))\b"  # not "$5T-shirt"
     r"|\s(?P<spaced>[MB]|bn|mn)\b(?![&'’-]))?"  # "$1.5 M", "$2 bn"; not "$5 M&Ms"
+    rf"(?:\s(?P<named>(?i:{_NAME}))\b)?"
 )
 _SIGNS_WRITTEN_AFTER = CURRENCY_SIGNS.replace("$", "")  # "20 €", never "20 $"
 _MONEY_AFTER = re.compile(
@@ -67,9 +73,15 @@ def _money(match: re.Match[str]) -> str:
     adjective = _prices_a_thing(match)
     country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
     symbol = (groups.get("other") or "") + match["sym"]
-    return say.money(
+    spoken = say.money(
         symbol, integer, match["frac"] or "", scale, adjective=adjective, country=country
     )
+    named = groups.get("named")
+    if named and named.lower() not in {name.split()[-1] for name in say.currency_names(symbol)}:
+        spoken += f" {named}"  # "$5 euros": not ours to correct
+    if match.string[match.end() : match.end() + 1].isalpha():
+        spoken += " "  # "$5T shirt" was "five dollarsT shirt" (helper-97)
+    return spoken
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")

@@ -217,6 +217,8 @@ _INLINE_ABBREVIATIONS = (
     (re.compile(r"\bcf\.(?=\s)"), "compare"),
     (re.compile(r"\b[Nn]o\.\s?(?=\d)"), "number "),
     (re.compile(r"\b[Ff]ig\.\s?(?=\d)"), "figure "),
+    (re.compile(r"\bpp\.\s?(?=\d)"), "pages "),  # "see pp. 10-12", "p. 5" (helper-96)
+    (re.compile(r"(?<![\w.])p\.\s?(?=\d)"), "page "),
     (re.compile(r"\bApt\.?\s?(?=\d|[A-Z]\b|#)"), "apartment "),  # not "was apt. 5 of"
     (re.compile(r"\b(?i:qty)\b(?:\.(?=\s?\d))?"), "quantity"),  # "Qty. 2": no sentence end
 )

@@ -113,6 +113,18 @@ _DOTTED_CLOCK = re.compile(r"(?:1[0-2]|0?[1-9])\.[0-5]\d")
 _MERIDIEM_AFTER = re.compile(_MERIDIEM)
 
 
+_SCORE_WORDS = re.compile(
+    r"\b(?i:won|wins?|lost|lose|loses|beat|beats|defeated|drew|draw|tied|scored?|scores"
+    r"|final|result|led|leads?|trail(?:s|ed)?|victory|record|votes?|voted|passed|failed)\b"
+)
+
+
+def _after_a_score_word(text: str, start: int) -> bool:
+    """ "won 3-2", "The vote was 218-214": a word on the line before gives a score."""
+    line_start = max(text.rfind("\n", 0, start) + 1, start - 40)
+    return _SCORE_WORDS.search(text, line_start, start) is not None
+
+
 def _working_hours(match: re.Match[str]) -> bool:
     text, start = match.string, match.start()
     if not all(part.isdigit() and 1 <= int(part) <= 12 for part in (match["a"], match["b"])):
@@ -157,7 +169,8 @@ def _range(match: re.Match[str]) -> str:
     if equals and _is_a_difference(low, high, equals["result"]):
         return match.group()  # "3-5=-2": a sum, the subtraction rule's
     if low >= high:  # "10 - 5" is a subtraction, "3-2" a score: not a range
-        return f"{first} to {second}" if _working_hours(match) else match.group()
+        said_to = _working_hours(match) or _after_a_score_word(match.string, match.start())
+        return f"{first} to {second}" if said_to else match.group()
     if all(YEAR_DIGITS.fullmatch(part) for part in (first, second)):  # not "1.25-2.50"
         return f"{say.year(int(first))} to {say.year(int(second))}"
     return f"{first} to {second}"
@@ -198,10 +211,6 @@ _SPACED_DASH = re.compile(rf"(?<=\d)\s[-−]\s(?=[{CURRENCY_SIGNS}]?\d)")
 _SUBTRACTION = re.compile(r"(?<=\d)[-−](?=\d+(?:\.\d+)?\s?=)")  # "5-3=2"
 _ARITHMETIC = "0123456789 .,()+-−*×÷^="
 _OPERATORS = re.compile("[=+*×÷^]")
-_SCORE_WORDS = re.compile(
-    r"\b(?i:won|wins?|lost|lose|loses|beat|beats|defeated|drew|draw|tied|scored?|scores"
-    r"|final|result|led|leads?|trail(?:s|ed)?|victory|record|votes?|voted|passed|failed)\b"
-)
 _NAME_BEFORE = re.compile(r"\b[A-Z][a-z]+\s?$")
 _NAME_AFTER = re.compile(r"\s?[A-Z][a-z]")
 
@@ -217,11 +226,10 @@ def _minus_or_to(match: re.Match[str]) -> str:
         end += 1
     if _OPERATORS.search(text, start, end):
         return " minus "
-    line_start = max(text.rfind("\n", 0, start) + 1, start - 40)
     between_names = _NAME_BEFORE.search(text, max(0, start - 30), start) and _NAME_AFTER.match(
         text, end
     )
-    if _SCORE_WORDS.search(text, line_start, start) or between_names:
+    if _after_a_score_word(text, start) or between_names:
         return " to "
     return " minus "
 
@@ -240,6 +248,11 @@ def negative_numbers(text: str) -> str:
 
 _SAID_AS_A_WHOLE = {"24/7": "twenty-four seven", "50/50": "fifty-fifty", "9/11": "nine eleven"}
 _IDIOM = re.compile(r"(?<![\w/.,])(?:24/7|50/50|9/11)(?![\w/]|[.,]\d)")
+# "a 60/40 split": shares of a hundred said as a pair, as "fifty-fifty" is (helper-96).
+_SHARES = re.compile(
+    r"(?<![\w/.,])(?P<a>[1-9]\d)/(?P<b>[1-9]\d)(?=\s(?i:split|mix|blend|portfolio|ratio"
+    r"|allocation|rule|division|chance|odds|deal)\b)"
+)
 _PER_UNITS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "h": "hour"}
 _PER_UNITS |= {"min": "minute", "sec": "second", "ea": "each"}
 _PER = re.compile(
@@ -258,16 +271,25 @@ _RATING_CONTEXT = re.compile(
 )
 
 
+def _shares(match: re.Match[str]) -> str:
+    first, second = int(match["a"]), int(match["b"])
+    if first + second != 100:
+        return match[0]
+    return f"{say.cardinal(first)} {say.cardinal(second)}"
+
+
 def _per(match: re.Match[str]) -> str:
     return " per " + _PER_UNITS.get(match["unit"], match["unit"])
 
 
 def slashes(text: str) -> str:
-    """$20/month -> "per month", 4/5 stars -> "four out of five", 24/7, 50/50, 9/11.
+    """$20/month -> "per month", 4/5 stars -> "four out of five", 24/7, 50/50, 9/11,
+    "a 60/40 split".
 
     Runs after money and units (which own "km/h") and before fractions ("4/5").
     """
     text = _IDIOM.sub(lambda m: _SAID_AS_A_WHOLE[m[0]], text)
+    text = _SHARES.sub(_shares, text)
     text = _PER.sub(_per, text)
     text = _RATING_CONTEXT.sub(lambda m: f"{m['before']}{m['n']} out of {m['d']}", text)
     return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)

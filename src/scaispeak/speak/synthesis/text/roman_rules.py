@@ -14,8 +14,23 @@ import re
 
 from scaispeak.speak.synthesis.text import verbalize as say
 
-_VALUES = {"I": 1, "V": 5, "X": 10}
+_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 _LARGEST = 39  # up to XXXIX: past that, capitals such as "XL", "LCD" or "MIX" are words
+_WRITTEN_VALUES = (
+    (1000, "M"),
+    (900, "CM"),
+    (500, "D"),
+    (400, "CD"),
+    (100, "C"),
+    (90, "XC"),
+    (50, "L"),
+    (40, "XL"),
+    (10, "X"),
+    (9, "IX"),
+    (5, "V"),
+    (4, "IV"),
+    (1, "I"),
+)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -37,6 +52,13 @@ _COUNTED = (
     r"|stage|type|class|round|episode|season|appendix|psalm|step|grade)"
 )
 _AFTER_COUNTED = re.compile(rf"(?P<before>\b{_COUNTED}\s)(?P<numeral>[IVX]+)\b(?!['’]\w)")
+# Past XXXIX only where numbering runs that high: "Chapter XLII", "Super Bowl LVIII"
+# (helper-96). A numeral there has an I, V or X, except after "Super Bowl": "Part CD" and
+# "Volume MD" are not 400 and 1500.
+_NUMBERED_HIGH = re.compile(
+    r"(?P<before>\b(?:(?i:chapter|part|volume|vol\.|book|section|article|title|psalm"
+    r"|episode|season)|(?P<bowl>Super Bowl))\s)(?P<numeral>[IVXLCDM]{2,})\b(?!['’]\w)"
+)
 _AFTER_NAME = re.compile(r"(?P<before>\b(?P<name>[A-Z][a-z]+)\s)(?P<numeral>[IVX]{2,})\b")
 _ONE_LETTER_AFTER_NAME = re.compile(
     r"(?P<before>\b(?P<name>[A-Z][a-z]+)\s)(?P<numeral>[IVX])\b(?!['’](?!s\b)\w)"
@@ -76,27 +98,37 @@ NOT_NAMES = _words(
 )
 
 
-def value_of(numeral: str) -> int | None:
-    """ "XIV" -> 14; None unless ``numeral`` is a well-formed numeral up to XXXIX."""
+def value_of(numeral: str, largest: int = _LARGEST) -> int | None:
+    """ "XIV" -> 14; None unless ``numeral`` is a well-formed numeral up to ``largest``."""
     total = 0
     for letter, following in zip(numeral, numeral[1:] + " ", strict=True):
         value = _VALUES[letter]
         total += -value if _VALUES.get(following, 0) > value else value
-    if not 1 <= total <= _LARGEST or _written(total) != numeral:
+    if not 1 <= total <= largest or _written(total) != numeral:
         return None
     return total
 
 
 def _written(value: int) -> str:
-    tens, units = divmod(value, 10)
-    unit_forms = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX")
-    return "X" * tens + unit_forms[units]
+    letters = ""
+    for size, written in _WRITTEN_VALUES:
+        count, value = divmod(value, size)
+        letters += written * count
+    return letters
 
 
 def _counted(match: re.Match[str]) -> str:
     value = value_of(match["numeral"])
     if value is None or (value == 1 and match["before"][0].islower()):
         return match[0]  # "the war I fought": the pronoun, unless it is "World War I"
+    return match["before"] + say.cardinal(value)
+
+
+def _numbered_high(match: re.Match[str]) -> str:
+    numeral = match["numeral"]
+    value = value_of(numeral, largest=3999)
+    if value is None or value <= _LARGEST or not (match["bowl"] or set(numeral) & set("IVX")):
+        return match[0]
     return match["before"] + say.cardinal(value)
 
 
@@ -138,8 +170,9 @@ def _one_letter_after_name(match: re.Match[str]) -> str:
 
 
 def roman_numerals(text: str) -> str:
-    """Chapter IV -> "Chapter four", Henry VIII -> "Henry the Eighth", Rocky II -> "two",
-    Henry V -> "Henry the Fifth"."""
+    """Chapter IV -> "Chapter four", Super Bowl LVIII -> "fifty-eight", Henry VIII ->
+    "Henry the Eighth", Rocky II -> "two", Henry V -> "Henry the Fifth"."""
     text = _AFTER_COUNTED.sub(_counted, text)
+    text = _NUMBERED_HIGH.sub(_numbered_high, text)
     text = _AFTER_NAME.sub(_after_name, text)
     return _ONE_LETTER_AFTER_NAME.sub(_one_letter_after_name, text)

@@ -15,7 +15,7 @@ _COMPARED = (
     "|shorter|stronger|larger|quicker|as|the|speed|zoom|magnification|return|returns"
 )
 _SYMBOLS = (
-    (re.compile(r"(?<=\d)\s*[*×]\s*(?=\d)"), " times "),
+    (re.compile(r"(?<=[\d)])\s*[*×]\s*(?=\(?\d)"), " times "),  # "(10 - 5) * 2"
     # "2 x 3" is arithmetic; "1920x1080", "2x4" (no spaces) are dimensions: "by".
     (re.compile(r"(?<=\d)\s[xX]\s(?=\d)"), " times "),
     (re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)"), " by "),  # not a hex literal ("0x1F")
@@ -34,6 +34,10 @@ _SYMBOLS = (
     (re.compile(r"\b[wW]/[oO]\b"), "without"),
     (re.compile(r"\b[wW]/(?=\s)"), "with"),
     (re.compile(r"\bN/A\b"), "not applicable"),
+    # Growth as analysts write it: "up 5% y/y", "QoQ" (helper-96).
+    (re.compile(r"\b(?:[yY]/[yY]|YoY|yoy)\b"), "year over year"),
+    (re.compile(r"\b(?:[qQ]/[qQ]|QoQ|qoq)\b"), "quarter over quarter"),
+    (re.compile(r"(?:(?<=%\s)|(?<=percent\s))[mM]/[mM]\b"), "month over month"),
     (re.compile(r"\*"), ""),
     # (?<!\s): a match starts where its spaces do, never inside them; else each start
     # in a long run of spaces rescans the rest of it (quadratic: minutes for a job).

@@ -153,6 +153,12 @@ def fraction(numerator: int, denominator: int) -> str:
     return f"{cardinal(numerator)} {singular if numerator == 1 else many}"
 
 
+def currency_names(symbol: str) -> tuple[str, str]:
+    """The singular and plural names of a sign's currency: "$" -> ("dollar", "dollars")."""
+    singular, plural, _, _ = _CURRENCIES[symbol]
+    return singular, plural
+
+
 def money(
     symbol: str,
     integer_part: str,
