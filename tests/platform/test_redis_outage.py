@@ -193,3 +193,27 @@ async def test_a_stream_that_cannot_be_counted_is_refused_with_503(
 
     assert (refused.value.status, refused.value.code) == (503, "limiter_unavailable")
     assert behind_link.count() == 0
+
+
+async def test_an_outage_is_logged_once_not_once_a_second_per_slot(
+    link: RedisLink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each held slot warned on every retry: 200 open streams logged 200 lines a second
+    for as long as Redis was away (helper-97)."""
+    monkeypatch.setattr(leased_slots, "RETRY_S", 0.05, raising=False)
+    through_link = RedisStreamSlots(link.url, ttl_s=0.6)  # renewed every 0.2 s
+    streams, tenant = ActiveStreams(through_link), _tenant()
+    try:
+        async with contextlib.AsyncExitStack() as open_streams:
+            for _ in range(5):
+                await open_streams.enter_async_context(streams.hold(tenant, 10))
+            await link.cut()
+            await asyncio.sleep(1.0)  # about 20 failed retries for each of the 5 slots
+            await link.restore()
+            await asyncio.sleep(0.5)
+    finally:
+        await through_link.close()
+
+    messages = [r.getMessage() for r in caplog.records if r.name == leased_slots.__name__]
+    assert sum("could not renew" in m for m in messages) == 1
+    assert sum("renewed again" in m for m in messages) == 1

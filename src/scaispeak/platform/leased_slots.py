@@ -35,6 +35,8 @@ class LeasedSlots:
             raise ValueError("a leased slot needs a positive TTL")
         self._redis = client
         self.ttl_s = ttl_s
+        self._unreachable = False
+        """Set while renewals fail: an outage is logged once, not once a second per slot."""
 
     async def take(self, key: str, member: str) -> int:
         """Add ``member`` to ``key``'s live slots; returns how many are live with it.
@@ -82,10 +84,21 @@ class LeasedSlots:
             try:
                 await self._push_deadline(key, member)
             except (RedisError, OSError) as exc:
-                _log.warning("could not renew a shared slot, retrying: %s", exc)
+                self._report_outage(exc)
                 wait = min(RETRY_S, self.ttl_s / 3)
             else:
+                self._report_recovery()
                 wait = self.ttl_s / 3
+
+    def _report_outage(self, exc: Exception) -> None:
+        if not self._unreachable:
+            _log.warning("could not renew shared slots, retrying every %s s: %s", RETRY_S, exc)
+        self._unreachable = True
+
+    def _report_recovery(self) -> None:
+        if self._unreachable:
+            _log.warning("shared slots are renewed again")
+        self._unreachable = False
 
     async def _push_deadline(self, key: str, member: str) -> None:
         deadline = time.time() + self.ttl_s
