@@ -440,7 +440,9 @@ async def test_a_hold_nobody_renews_is_released_while_the_server_runs(
     from scaispeak.platform.auth.models import Role
     from scaispeak.platform.auth.principal import Principal
 
-    quick = AccountingSettings(stale_reservation_s=1, hold_sweep_interval_s=0.2)
+    quick = AccountingSettings(
+        stale_reservation_s=1, hold_sweep_interval_s=0.2, stream_checkpoint_s=0.25
+    )
     async with started_app(make_settings(tmp_path, database_url, accounting=quick), engines) as app:
         await set_budget(app, limit=10 * COST)
         me = Principal(app.tenancy.member_a_user, app.tenancy.tenant_a, Role.member)

@@ -86,11 +86,29 @@ class AccountingSettings(BaseModel):
         3600,
         gt=0,
         description="A budget hold neither made nor renewed for this long is released"
-        " (left by a crashed process; live streams renew theirs every quarter of this).",
+        " (left by a crashed process; live streams renew theirs), or charged for what"
+        " its stream had delivered when it last renewed.",
+    )
+    stream_checkpoint_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often a stream renews its budget holds and records what it has"
+        " delivered: a process that dies mid-stream leaves at most this much speech"
+        " unbilled. Must be below stale_reservation_s.",
     )
     hold_sweep_interval_s: float = Field(
         300.0, gt=0, description="How often each API process looks for stale budget holds."
     )
+
+    @model_validator(mode="after")
+    def _checkpoints_before_the_sweep(self) -> AccountingSettings:
+        # Else a live stream's holds were swept between two of its renewals.
+        if self.stream_checkpoint_s >= self.stale_reservation_s:
+            raise ValueError(
+                f"stream_checkpoint_s {self.stream_checkpoint_s:g} must be below"
+                f" stale_reservation_s {self.stale_reservation_s}"
+            )
+        return self
 
 
 class JobSettings(BaseModel):

@@ -13,8 +13,21 @@ import numpy.typing as npt
 import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 
 from scaispeak.app import create_app
+from scaispeak.platform.accounting import service as accounting
+from scaispeak.platform.accounting.models import (
+    Budget,
+    BudgetPeriod,
+    Reservation,
+    ReservationState,
+    SpendCounter,
+)
+from scaispeak.platform.auth.principal import Principal
+from scaispeak.platform.auth.service import bootstrap
+from scaispeak.platform.db import Database
+from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.settings import EngineSettings, StreamingSettings
 from scaispeak.speak.context import SpeakContext
 from scaispeak.speak.engines.registry import EngineRegistry
@@ -101,3 +114,37 @@ def tokens(text: str, seed: int = 7) -> list[str]:
 
 def pcm_samples(data: bytes) -> npt.NDArray[np.float32]:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
+
+
+@dataclass
+class Ledger:
+    """A tenant with a budget in a database of its own."""
+
+    db: Database
+    principal: Principal
+
+    async def holds_left(self) -> list[Reservation]:
+        async with self.db.sessions() as session:
+            held = Reservation.state == ReservationState.held
+            return list((await session.execute(select(Reservation).where(held))).scalars())
+
+    async def tenant_reserved_micros(self) -> int:
+        async with self.db.sessions() as session:
+            tenant_row = SpendCounter.user_id == accounting.TENANT_ROW
+            counter = (await session.execute(select(SpendCounter).where(tenant_row))).scalar_one()
+            return counter.reserved_micros
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/ledger.db")
+    await upgrade_to_head(db.engine)
+    async with db.sessions() as session:
+        made = await bootstrap(session, "holds", "holds@example.com", only_if_empty=False)
+        assert made is not None
+        session.add(
+            Budget(tenant_id=made.tenant.id, period=BudgetPeriod.month, limit_micros=10**12)
+        )
+        await session.commit()
+    yield Ledger(db, Principal(made.user.id, made.tenant.id, made.user.role))
+    await db.dispose()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,18 +15,13 @@ from scaispeak.platform.accounting.models import (
     Budget,
     BudgetPeriod,
     Reservation,
-    ReservationState,
     SpendCounter,
     UsageEntry,
 )
 from scaispeak.platform.accounting.sweeper import release_stale
-from scaispeak.platform.auth.principal import Principal
-from scaispeak.platform.auth.service import bootstrap
-from scaispeak.platform.db import Database
-from scaispeak.platform.migrate import upgrade_to_head
 from scaispeak.speak.streaming.billing import StreamBilling
 from scaispeak.speak.streaming.delivery import StreamUsage
-from tests.speak.streaming.conftest import PIPER, StreamServer
+from tests.speak.streaming.conftest import PIPER, Ledger, StreamServer
 from tests.speak.streaming.session_rig import SENTENCES, Rig, send
 from tests.support.polling import until
 from tests.support.stream_client import StreamClient
@@ -103,40 +96,6 @@ async def test_a_stream_over_budget_gets_budget_exceeded(stream_server: StreamSe
         await asyncio.wait_for(client.closed(), 30)
     assert error is not None and error["code"] == "budget_exceeded"
     assert not client.audio()
-
-
-@dataclass
-class Ledger:
-    """A tenant with a budget in a database of its own."""
-
-    db: Database
-    principal: Principal
-
-    async def holds_left(self) -> list[Reservation]:
-        async with self.db.sessions() as session:
-            held = Reservation.state == ReservationState.held
-            return list((await session.execute(select(Reservation).where(held))).scalars())
-
-    async def tenant_reserved_micros(self) -> int:
-        async with self.db.sessions() as session:
-            tenant_row = SpendCounter.user_id == accounting.TENANT_ROW
-            counter = (await session.execute(select(SpendCounter).where(tenant_row))).scalar_one()
-            return counter.reserved_micros
-
-
-@pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/ledger.db")
-    await upgrade_to_head(db.engine)
-    async with db.sessions() as session:
-        made = await bootstrap(session, "holds", "holds@example.com", only_if_empty=False)
-        assert made is not None
-        session.add(
-            Budget(tenant_id=made.tenant.id, period=BudgetPeriod.month, limit_micros=10**12)
-        )
-        await session.commit()
-    yield Ledger(db, Principal(made.user.id, made.tenant.id, made.user.role))
-    await db.dispose()
 
 
 class StallAfterCommit:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     Float,
@@ -86,6 +88,11 @@ class Reservation(Base):
     renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """When its work last said it is alive (a long stream renews its holds); the
     stale-hold sweep goes by this, or by ``created_at`` when never renewed."""
+    delivered: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The charge for what its work had delivered when it last renewed (a stream's
+    checkpoint, ``service.Charge`` as a dict): the stale-hold sweep settles a hold with
+    this rather than giving it back, so a crashed replica's speech is billed up to
+    its last checkpoint."""
 
 
 class UsageEntry(Base):

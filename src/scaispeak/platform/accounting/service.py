@@ -10,7 +10,8 @@ idempotent); ``release`` returns the hold when work fails or is cancelled unbill
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import inspect, select, update
@@ -63,6 +64,13 @@ class Charge:
     audio_seconds: float
     cost_micros: int
     request_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, object]) -> Charge:
+        return cls(**stored)  # type: ignore[arg-type]
 
 
 async def reserve(
@@ -283,14 +291,27 @@ def _ledger_line(reservation: Reservation, charge: Charge) -> UsageEntry:
     )
 
 
-async def renew(session: AsyncSession, reservations: list[Reservation]) -> None:
-    """Mark holds as still in use, so the stale-hold sweep leaves them be."""
+async def renew(
+    session: AsyncSession,
+    reservations: list[Reservation],
+    delivered: Mapping[str, Charge] | None = None,
+) -> None:
+    """Mark holds as still in use, so the stale-hold sweep leaves them be, and record
+    with each what its work has delivered so far (by reservation id), which that
+    sweep charges if the work never settles (its process died)."""
     stored = [r.id for r in reservations if r.period_key != UNBUDGETED]
     if not stored:
         return
-    await session.execute(
-        update(Reservation)
-        .where(Reservation.id.in_(stored), Reservation.state == ReservationState.held)
-        .values(renewed_at=utcnow())
-    )
+    delivered = delivered or {}
+    now = utcnow()
+    for reservation_id in stored:
+        charge = delivered.get(reservation_id)
+        values: dict[str, object] = {"renewed_at": now}
+        if charge is not None:
+            values["delivered"] = charge.as_dict()
+        await session.execute(
+            update(Reservation)
+            .where(Reservation.id == reservation_id, Reservation.state == ReservationState.held)
+            .values(**values)
+        )
     await session.commit()

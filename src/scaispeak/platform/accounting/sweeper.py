@@ -4,7 +4,9 @@ Every API process sweeps, at start-up and then every ``hold_sweep_interval_s``: 
 replica that crashed leaves holds that no restart of its own would ever find old
 enough, and with several replicas nothing else would return them. A hold is stale
 when it was neither made nor renewed for ``stale_reservation_s``; streams renew
-theirs (streaming/billing.py) and jobs' holds are never swept.
+theirs (streaming/billing.py) and jobs' holds are never swept. A stream records with
+each renewal what it has delivered; its hold is settled for that, not given back: the
+speech a crashed replica streamed is billed up to its last renewal (helper-95).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.accounting.models import Reservation, ReservationState
-from scaispeak.platform.accounting.service import release
+from scaispeak.platform.accounting.service import Charge, release, settle
 from scaispeak.platform.db import Database, utcnow
 from scaispeak.settings import AccountingSettings
 
@@ -26,7 +28,8 @@ _log = logging.getLogger(__name__)
 
 async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
     """Release request holds left by a crashed process: held, and neither made nor
-    renewed for ``older_than`` (called at start-up and then periodically).
+    renewed for ``older_than`` (called at start-up and then periodically). One whose
+    work recorded a delivery is settled for it instead.
 
     Jobs' holds are left alone: a job outlives processes, and releases its own hold.
     A hold released here while its work still runs is charged all the same when the
@@ -45,9 +48,24 @@ async def release_stale(session: AsyncSession, older_than: timedelta) -> int:
     # the tenant's counter row together, and two replicas sweeping at once (or a
     # settlement) could lock them in opposite orders and deadlock.
     for reservation in list(stale.scalars()):
-        if await release(session, reservation):  # commits
+        if await _settle_or_release(session, reservation):  # commits
             count += 1
     return count
+
+
+async def _settle_or_release(session: AsyncSession, reservation: Reservation) -> bool:
+    """Charge what the hold's work delivered before it stopped renewing, or give the
+    hold back where it delivered nothing; whether this call did either."""
+    if not reservation.delivered:
+        return await release(session, reservation)
+    charge = Charge.from_dict(reservation.delivered)
+    line = await settle(session, reservation, charge)
+    _log.warning(
+        "charged %d characters that request %s delivered before its process stopped",
+        line.characters,
+        charge.request_id,
+    )
+    return True
 
 
 async def sweep_stale_holds(db: Database, settings: AccountingSettings) -> int:
@@ -62,7 +80,7 @@ async def sweep_stale_holds(db: Database, settings: AccountingSettings) -> int:
         _log.exception("stale-hold sweep failed")
         return 0
     if released:
-        _log.warning("released %d budget holds that nothing renewed", released)
+        _log.warning("settled or gave back %d budget holds that nothing renewed", released)
     return released
 
 

@@ -15,13 +15,15 @@ the stream waiting; the task still remembers the hold, and ``settle`` waits for 
 
 A stream may talk for hours, longer than the stale-hold sweep lets an untouched hold
 live (accounting/sweeper.py), so while it holds money it renews its holds every
-``renew_every_s``.
+``renew_every_s``, and records with them what it has delivered: if its process dies,
+the sweep charges that instead of giving the holds back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +49,9 @@ class StreamBilling:
     voice_id: str = ""
     covered_chars: int = 0
     holds: list[Reservation] = field(default_factory=list)
+    delivered: Callable[[], StreamUsage] | None = None
+    """What the stream has delivered so far, recorded with each renewal."""
+    request_id: str = ""
     _taking: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     """The hold being taken, if any: it may outlive the cover that asked for it."""
     _renewing: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -84,14 +89,27 @@ class StreamBilling:
         return await accounting.reserve(session, self.principal, chars * self.price_micros_per_char)
 
     async def _renew_forever(self) -> None:
-        """Tell the stale-hold sweep these holds are in use, until ``settle``."""
+        """Tell the stale-hold sweep these holds are in use, and what they would be
+        charged now, until ``settle``."""
         while True:
             await asyncio.sleep(self.renew_every_s)
             try:
                 async with self.db.sessions() as session:
-                    await accounting.renew(session, list(self.holds))
+                    await accounting.renew(session, list(self.holds), self._charges_so_far())
             except Exception:  # a missed renewal costs nothing until the sweep's age
                 _log.exception("renewing the holds of a stream failed")
+
+    def _charges_so_far(self) -> dict[str, accounting.Charge]:
+        """Each hold's charge if the stream ended now, as ``settle`` would make it."""
+        usage = self.delivered() if self.delivered else None
+        if usage is None or not usage.characters or not self.holds:
+            return {}
+        shares = period_shares(self.holds, usage.characters, self.price_micros_per_char)
+        return {
+            hold_id: self._charge(usage, chars, self.request_id)
+            for hold_id, chars in shares.items()
+            if chars
+        }
 
     async def _hold_taken(self) -> None:
         """Wait until no hold is being taken. A refusal was its own cover's to raise."""

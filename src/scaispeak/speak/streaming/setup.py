@@ -53,7 +53,7 @@ async def stream_session(
         principal,
         0,
         settings.streaming.hold_chars,
-        renew_every_s=settings.accounting.stale_reservation_s / 4,
+        renew_every_s=settings.accounting.stream_checkpoint_s,
     )
 
     permit = StreamPermit(platform.db, principal)
@@ -75,6 +75,7 @@ async def stream_session(
         permit=permit,
         lane=Lane(principal.tenant_id, stream_id),  # its turns go with its tenant's
     )
+    billing.delivered, billing.request_id = lambda: session.usage, stream_id
     try:
         async with session:
             yield session
