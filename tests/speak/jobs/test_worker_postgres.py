@@ -201,6 +201,20 @@ async def test_a_job_a_stopping_worker_was_running_is_handed_back_uncounted(
     assert row.state is JobState.succeeded and row.attempts == 1
 
 
+async def test_a_stopping_worker_claims_no_further_job(pg_db: Database, tmp_path: Path) -> None:
+    """Tasks waiting for a slot went on claiming after a stop began (the job just
+    handed back, as often as not), and were neither waited for nor handed back: the
+    job sat out its lease with its attempt counted (helper-99)."""
+    stopping = stub_runtime(
+        pg_db, LocalBlobStore(tmp_path), StubPipeline(), JobSettings(), tmp_path / "scratch"
+    )
+    stopping.stopping = True
+    job_id = await queued_job(pg_db)
+    await run_job(stopping, job_id)
+    row = await job_of(pg_db, job_id)
+    assert row.state is JobState.queued and row.attempts == 0 and row.lease_owner is None
+
+
 class Deadlock(Exception):
     """What asyncpg raises for a transaction PostgreSQL chose to abort (SQLSTATE)."""
 

@@ -284,6 +284,18 @@ async def kick_jobs(db: Database, queue: JobQueue, job_ids: list[str]) -> None:
         await _note_kick(db, not_taken, None)
 
 
+async def forget_lost_kicks(db: Database) -> None:
+    """Embedded mode, at start: the messages of every queued job died with the process
+    that held them in memory. Noted as never kicked, they are kicked by the sweep that
+    runs at start; noted as kicked, they sat idle for ``requeue_after_s`` (helper-99:
+    54 jobs, 2 minutes, after a restart)."""
+    async with db.sessions() as session:
+        await session.execute(
+            update(SynthJob).where(SynthJob.state == JobState.queued).values(last_kick_at=None)
+        )
+        await session.commit()
+
+
 async def _note_kick(db: Database, job_ids: list[str], when: datetime | None) -> None:
     async with db.sessions() as session:
         await session.execute(

@@ -68,12 +68,20 @@ async def run_job(rt: JobRuntime, message_for: str) -> None:
 
 
 async def _run_next(rt: JobRuntime, message_for: str) -> None:
+    if rt.stopping:
+        # A stop has begun: a job claimed now would be handed back at once, or, claimed
+        # after the stop stopped waiting, left to look like a crash with its attempt
+        # counted (embedded mode's waiting tasks took the job just handed back; helper-99).
+        return
     async with rt.db.sessions() as session:
         job = await claim(session, rt, message_for)
         if job is None:
             return
         run = ClaimedJob.of(job)
         job_id = run.job_id
+        if rt.stopping:  # it began while this claim was in the database
+            await _hand_back(rt, job_id)
+            return
         heartbeat = asyncio.create_task(
             lease.keep(rt.db, run.job_id, rt.worker_id, rt.settings.lease_s)
         )

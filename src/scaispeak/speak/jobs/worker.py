@@ -14,7 +14,7 @@ from scaispeak.speak.engines.registry import EngineRegistry
 from scaispeak.speak.jobs import lease
 from scaispeak.speak.jobs.assembly import prepare_scratch
 from scaispeak.speak.jobs.outbox import drain_notifications
-from scaispeak.speak.jobs.queue import sweep_forever
+from scaispeak.speak.jobs.queue import forget_lost_kicks, sweep_forever
 
 _log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ async def start_jobs(db: Database, speak: SpeakContext) -> asyncio.Task[None] | 
         # Embedded: a job left "running" by a crash of this machine's service resumes now
         # (docs/jobs.md), not when its lease lapses.
         await lease.expire_leases_of_dead_processes(db)
+        await forget_lost_kicks(db)  # and a queued job's message died with it
     await queue.start_receiving()
     return asyncio.create_task(sweep_forever(db, queue))
 
