@@ -22,6 +22,7 @@ from scaispeak.platform.db import Database, open_database
 from scaispeak.platform.drive.endpoints import router as drive_router
 from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.head_requests import HeadAsGet
+from scaispeak.platform.in_flight import CountInFlight, InFlight
 from scaispeak.platform.limits import RedisLimiter
 from scaispeak.platform.openapi import document_problems
 from scaispeak.platform.readiness import check_dependencies, probes_for
@@ -54,6 +55,9 @@ from scaispeak.speak.voices.setup import (
 from scaispeak.wiring import build_speak_context, close_speak_clients, tenant_limiter
 
 _log = logging.getLogger("scaispeak")
+
+CUT_OFF_CLEANUP_S = 10.0
+"""How long a shutdown waits for the requests its stop cut off to clean up."""
 
 
 def create_app(
@@ -90,6 +94,8 @@ def create_app(
 
     voices.on_revoke.append(stop_jobs_of_revoked_voice)
 
+    in_flight = InFlight()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Checked by `serve` already, before the models' import; again for an app made
@@ -110,6 +116,9 @@ def create_app(
         _log.info("ready: serving ScaiSpeak %s", __version__)
         yield
         app.state.ready = False
+        # Requests a stop's grace cut off are still giving their holds back.
+        if not await in_flight.drained(CUT_OFF_CLEANUP_S):
+            _log.warning("%d requests still open as the app shuts down", in_flight.open)
         hold_sweeper.cancel()
         await asyncio.gather(hold_sweeper, return_exceptions=True)  # before db.dispose
         await app.state.webrtc_sessions.close_all()
@@ -139,6 +148,7 @@ def create_app(
     app.state.webrtc_sessions = RtcSessions()
     install_problem_handlers(app)
     app.add_middleware(AnswerUnhandled)
+    app.add_middleware(CountInFlight, calls=in_flight)  # around the 503 a cut-off answers
     document_problems(app)
     # Innermost of the middleware: the access log and metrics see the HEAD as sent.
     app.add_middleware(HeadAsGet, router=app.router)

@@ -132,6 +132,16 @@ class DatabaseUnavailable(Unavailable):
         super().__init__("The database did not answer; send the request again.")
 
 
+class ServerStopping(Unavailable):
+    """The process stopped before it could answer (a deploy whose grace ran out)."""
+
+    code, title = "server_stopping", "Server stopping"
+    retry_after = 1
+
+    def __init__(self) -> None:
+        super().__init__("This server stopped before it could answer; send the request again.")
+
+
 def problem_body(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
     """The RFC 9457 members every problem carries, with the stable ``code``."""
     return {

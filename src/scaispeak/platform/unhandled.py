@@ -4,13 +4,22 @@ Starlette answers an unknown exception in its outermost layer, outside every
 middleware: that 500 carried no X-Request-Id, was neither logged as a request nor
 counted, and uvicorn then dropped the keep-alive connection (helper-86). Caught here,
 it is an answer like any other.
+
+A stop whose grace runs out cancels the requests still open; uvicorn then answered a
+plain-text 500. Those not yet answering get ``503 server_stopping`` to retry
+elsewhere, once their own cleanup (a hold given back) has run (helper-99).
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scaispeak.platform.errors import answer_to
+from scaispeak.platform.errors import ServerStopping, answer_to
+
+_GRACE_CUT = "graceful shutdown"
+"""In the message of uvicorn's cancel of a request its stop no longer waits for."""
 
 
 class AnswerUnhandled:
@@ -32,6 +41,11 @@ class AnswerUnhandled:
 
         try:
             await self.app(scope, receive, noting_the_start)
+        except asyncio.CancelledError as cut:
+            if started or _GRACE_CUT not in str(cut):
+                raise
+            path = scope["path"]
+            await answer_to(ServerStopping(), path).response(path)(scope, receive, send)
         except Exception as exc:
             if started:
                 raise  # part of the answer is sent: nothing to do but cut it short
