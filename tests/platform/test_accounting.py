@@ -317,14 +317,45 @@ async def test_usage_members_see_their_own_admins_the_tenant(live: LiveApp) -> N
     )
 
 
+async def test_a_member_naming_a_colleague_or_a_day_not_written_yyyy_mm_dd_is_refused(
+    live: LiveApp,
+) -> None:
+    """A colleague's id was ignored, and the member's own rows answered for it; "?start=0"
+    was read as 1970-01-01 (helper-98)."""
+    t = live.tenancy
+    member = live.auth(t.member_a)
+    admin = (await live.client.get("/v1/auth/me", headers=live.auth(t.admin_a))).json()
+    colleague = f"/v1/usage?user_id={admin['user_id']}"
+    assert_problem(await live.client.get(colleague, headers=member), 404, "not_found")
+    own = await live.client.get(f"/v1/usage?user_id={t.member_a_user}", headers=member)
+    assert own.status_code == 200
+    for query in ("start=0", "start=86400&end=1", "end=2026-2-1", "start=2026-02-01T00:00"):
+        response = await live.client.get(f"/v1/usage?{query}", headers=member)
+        assert_problem(response, 422, "validation_error")
+    assert (await live.client.get("/v1/usage?start=2026-02-01", headers=member)).status_code == 200
+
+
 async def test_a_budget_past_what_a_counter_holds_is_422(live: LiveApp) -> None:
     for field in ("limit_micros", "per_user_limit_micros"):
         response = await live.client.put(
             f"/v1/tenants/{live.tenancy.tenant_a}/budget",
-            json={"limit_micros": 10**6, field: 2**63},
+            json={"limit_micros": 10**6, field: 10**18 + 1},
             headers=live.auth(live.tenancy.superadmin),
         )
         assert_problem(response, 422, "validation_error")
+
+
+async def test_the_published_budget_bound_is_the_one_accepted(live: LiveApp) -> None:
+    """/openapi.json writes bounds as floats: 2**63 - 1 was published as 2**63, one more
+    than a PUT could send (helper-98)."""
+    schema = (await live.client.get("/openapi.json")).json()["components"]["schemas"]
+    published = schema["BudgetIn"]["properties"]["limit_micros"]["maximum"]
+    response = await live.client.put(
+        f"/v1/tenants/{live.tenancy.tenant_a}/budget",
+        json={"limit_micros": int(published)},
+        headers=live.auth(live.tenancy.superadmin),
+    )
+    assert response.status_code == 200, response.text
 
 
 async def test_only_a_superadmin_sets_a_tenant_budget(live: LiveApp) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from scaispeak.platform.accounting import budgets, reports
-from scaispeak.platform.accounting.schemas import BudgetIn, BudgetOut, UsageOut, UsageRowOut
+from scaispeak.platform.accounting.schemas import (
+    BudgetIn,
+    BudgetOut,
+    CalendarDay,
+    UsageOut,
+    UsageRowOut,
+)
 from scaispeak.platform.deps import ApiKeyCaller, Caller, Session
 
 router = APIRouter(prefix="/v1", tags=["platform: accounting"])
@@ -32,8 +36,8 @@ async def get_budget(session: Session, caller: ApiKeyCaller, tenant_id: str) -> 
 async def usage(
     session: Session,
     caller: Caller,
-    start: date | None = None,
-    end: date | None = None,
+    start: CalendarDay | None = None,
+    end: CalendarDay | None = None,
     user_id: str | None = None,
     tenant_id: str | None = None,
 ) -> UsageOut:

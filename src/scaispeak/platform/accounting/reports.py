@@ -38,6 +38,10 @@ async def usage_report(
     """Daily totals by user, backend and kind. Members only ever see their own usage;
     a superadmin may name any tenant (``tenant_id``), everyone else only their own."""
     if principal.role is Role.member:
+        if user_id not in (None, principal.user_id):
+            # As for keys: a colleague is not found. Their id was ignored, and the
+            # member's own rows answered as if they were the colleague's (helper-98).
+            raise NotFound(f"No user with id {user_id!r}.")
         user_id = principal.user_id
     tenant_id = tenant_id or principal.tenant_id
     if tenant_id != principal.tenant_id and (

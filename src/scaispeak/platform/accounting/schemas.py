@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from scaispeak.platform.accounting.models import BudgetPeriod
 
-MAX_MICROS = 2**63 - 1
-"""The largest amount a counter (a signed 64-bit column) holds."""
+MAX_MICROS = 10**18
+"""The largest budget: a million million credits, below what a counter (a signed 64-bit
+column) holds. 2**63 - 1 was the limit, which /openapi.json, writing bounds as floats,
+gave as 2**63: one more than was accepted (helper-98); 10**18 is a float exactly."""
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_as_a_day(value: object) -> object:
+    # Pydantic reads a date from a Unix time too: "?start=0" was 1970-01-01, and
+    # "?start=86400" a confusing "should have zero time" error (helper-98).
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+CalendarDay = Annotated[date, BeforeValidator(_written_as_a_day)]
+"""A query's day, as docs/accounting.md writes it: YYYY-MM-DD, nothing else."""
 
 
 class BudgetIn(BaseModel):
