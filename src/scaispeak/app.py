@@ -20,6 +20,7 @@ from scaispeak.platform.auth.service import bootstrap
 from scaispeak.platform.context import PlatformContext
 from scaispeak.platform.db import Database, open_database
 from scaispeak.platform.drive.endpoints import router as drive_router
+from scaispeak.platform.drive.service import hand_over_shares_of
 from scaispeak.platform.errors import Conflict, install_problem_handlers
 from scaispeak.platform.head_requests import HeadAsGet
 from scaispeak.platform.in_flight import CountInFlight, InFlight
@@ -37,6 +38,7 @@ from scaispeak.speak.jobs.gauges import JobGauges
 from scaispeak.speak.jobs.service import cancel_jobs_of_voice
 from scaispeak.speak.jobs.worker import shut_down, start_jobs, stop_jobs
 from scaispeak.speak.metrics import SpeakMetrics
+from scaispeak.speak.offboarding import remove_speech_of_user
 from scaispeak.speak.provenance.endpoints import router as provenance_router
 from scaispeak.speak.transports import http as speak_http
 from scaispeak.speak.transports import openai_compat
@@ -143,6 +145,13 @@ def create_app(
     app.state.platform = PlatformContext(
         settings, db, settings.resolved_secret_key(), limiter, storage=storage
     )
+
+    async def remove_what_they_made(user_id: str) -> None:
+        await remove_speech_of_user(db, storage, voices, user_id)  # jobs first: they save
+        async with db.sessions() as session:  # into shares, which then change hands
+            await hand_over_shares_of(session, user_id)
+
+    app.state.platform.on_user_deleted.append(remove_what_they_made)
     app.state.speak = speak
     app.state.voices = voices
     app.state.webrtc_sessions = RtcSessions()

@@ -3,7 +3,8 @@ limits and blob storage."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from scaispeak.platform.db import Database
 from scaispeak.platform.limits import TenantLimiter
@@ -18,3 +19,6 @@ class PlatformContext:
     signing_key: str
     limiter: TenantLimiter
     storage: BlobStore
+    on_user_deleted: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    """Run with a deleted user's id after the deletion commits, to remove what they
+    made (app.py registers them); each must be safe to run again."""

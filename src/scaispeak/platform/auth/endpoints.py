@@ -68,6 +68,18 @@ async def list_users(session: Session, caller: ApiKeyCaller, tenant_id: str) -> 
     return [UserOut.model_validate(u) for u in await service.list_users(session, caller, tenant_id)]
 
 
+@router.delete("/users/{user_id}")
+async def delete_user(
+    request: Request, session: Session, caller: ApiKeyCaller, user_id: str
+) -> UserOut:
+    """Deletes a user: keys revoked, email and name erased, their own voices, jobs'
+    audio and texts removed, their shares handed to the tenant (docs/auth.md)."""
+    user = await service.delete_user(session, caller, user_id)
+    for remove_what_they_made in platform_context(request).on_user_deleted:
+        await remove_what_they_made(user.id)
+    return UserOut.model_validate(user)
+
+
 @router.post("/users/{user_id}/keys", status_code=status.HTTP_201_CREATED)
 async def create_key(
     session: Session, caller: ApiKeyCaller, user_id: str, body: KeyIn = KeyIn()

@@ -45,6 +45,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When an admin deleted the user (service.delete_user). The row stays, its email and
+    name erased: the ledger, jobs and audit trail name users by id."""
 
 
 class ApiKey(Base):

@@ -36,6 +36,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    deleted_at: datetime | None = None
 
 
 class KeyIn(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Row, or_, select, text
+from sqlalchemy import ColumnElement, Row, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,14 +113,42 @@ async def create_user(
 
 async def list_users(session: AsyncSession, actor: Principal, tenant_id: str) -> list[User]:
     await get_tenant_for_admin(session, actor, tenant_id)
-    stmt = select(User).where(User.tenant_id == tenant_id).order_by(User.created_at)
+    stmt = (
+        select(User)
+        .where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
+        .order_by(User.created_at)
+    )
     return list((await session.execute(stmt)).scalars())
 
 
-async def _user_for_key_admin(session: AsyncSession, actor: Principal, user_id: str) -> User:
+async def delete_user(session: AsyncSession, actor: Principal, user_id: str) -> User:
+    """Delete a user, by their tenant's admin or a superadmin: every key of theirs is
+    revoked (their browser tokens and streams end with it) and their email and name are
+    erased; the row stays under its id, which the ledger, jobs and audit trail name.
+    What they made goes in the hooks the app runs after this (app.py). Deleting a
+    deleted user again runs those again: a stop part-way through is finished so."""
+    user = await _user_for_key_admin(session, actor, user_id, deleted_too=True)
+    if user.id == actor.user_id:
+        raise Conflict("A user cannot delete themselves: another admin can.")
+    now = utcnow()
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if user.deleted_at is None:
+        # The address is free again for a new user; ".invalid" is never a real domain.
+        user.email, user.name, user.deleted_at = f"{user.id}@deleted.invalid", "", now
+    await session.commit()
+    return user
+
+
+async def _user_for_key_admin(
+    session: AsyncSession, actor: Principal, user_id: str, *, deleted_too: bool = False
+) -> User:
     user = await session.get(User, user_id)
     visible = user is not None and (actor.is_superadmin or user.tenant_id == actor.tenant_id)
-    if user is None or not visible:
+    if user is None or not visible or (user.deleted_at is not None and not deleted_too):
         raise NotFound(f"No user with id {user_id!r}.")
     if user.id != actor.user_id and not actor.is_admin_of(user.tenant_id):
         # A colleague's id is as unknown to a member as any other: 403 would confirm it.
@@ -212,7 +240,7 @@ async def issue_key_by_operator(
     An address is unique within a tenant only: ``tenant`` (an id or a name) picks the
     user when the address is in several tenants.
     """
-    stmt = select(User).where(User.email == email.lower())
+    stmt = select(User).where(User.email == email.lower(), User.deleted_at.is_(None))
     if tenant is not None:
         stmt = stmt.join(Tenant, Tenant.id == User.tenant_id).where(
             or_(Tenant.id == tenant, Tenant.name == tenant)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scaispeak.platform.auth.models import User
@@ -90,4 +90,17 @@ async def remove_member(
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"User {user_id!r} is not a member of this share.")
+    await session.commit()
+
+
+async def hand_over_shares_of(session: AsyncSession, user_id: str) -> None:
+    """A deleted user's shares become their tenant's, whose admins decide what of them
+    to keep (files in a share are often the tenant's work, and jobs may still save into
+    them); the user's memberships end."""
+    await session.execute(
+        update(Share)
+        .where(Share.owner_user_id == user_id)
+        .values(owner_kind=ShareOwner.tenant, owner_user_id=None)
+    )
+    await session.execute(delete(ShareMember).where(ShareMember.user_id == user_id))
     await session.commit()

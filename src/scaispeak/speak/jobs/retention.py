@@ -95,6 +95,20 @@ async def forget_texts(db: Database, ttl_s: int) -> int:
     return len(rows)
 
 
+async def forget_jobs_of_user(db: Database, storage: BlobStore, user_id: str) -> int:
+    """A deleted user's jobs, ended (``service.cancel_jobs_of_user`` first): their audio
+    deleted and their texts and webhook paths forgotten now; how many jobs."""
+    jobs = select(SynthJob.id, SynthJob.result_key, SynthJob.webhook_url, SynthJob.webhook_due_at)
+    async with db.sessions() as session:
+        rows = (await session.execute(jobs.where(SynthJob.user_id == user_id))).all()
+        for job_id, key, url, due_at in rows:
+            if key:
+                await delete_audio(session, storage, job_id, key)
+            await _forget(session, job_id, url, due_at)
+            await session.commit()
+    return len(rows)
+
+
 async def forget_job(session: AsyncSession, job: SynthJob) -> None:
     """Empty an ended job's text and cut its webhook URL now (the caller asked)."""
     await _forget(session, job.id, job.webhook_url, job.webhook_due_at)

@@ -341,15 +341,25 @@ async def cancel_jobs_of_voice(
     ``storage`` the checkpoints are deleted here too (a job whose worker died has no
     one else to do it). Each cancelled job's hold is released.
     """
+    return await _cancel_active(db, SynthJob.voice_id == voice_id, VOICE_REVOKED, storage)
+
+
+async def cancel_jobs_of_user(db: Database, user_id: str, storage: BlobStore) -> list[str]:
+    """The user was deleted: stop their queued and running jobs, as their own cancel
+    would (a relay's part already spoken is charged, the rest of the hold released)."""
+    return await _cancel_active(db, SynthJob.user_id == user_id, "", storage)
+
+
+async def _cancel_active(
+    db: Database, which: ColumnElement[bool], error: str, storage: BlobStore | None
+) -> list[str]:
     async with db.sessions() as session:
         rows = await session.execute(
-            select(SynthJob.id, SynthJob.reservation_id).where(
-                SynthJob.voice_id == voice_id, SynthJob.state.in_(ACTIVE)
-            )
+            select(SynthJob.id, SynthJob.reservation_id).where(which, SynthJob.state.in_(ACTIVE))
         )
         cancelled = []
         for job_id, reservation_id in rows.all():
-            if await _cancel_if_active(session, job_id, reservation_id, error=VOICE_REVOKED):
+            if await _cancel_if_active(session, job_id, reservation_id, error=error):
                 cancelled.append(await _after_cancel(session, storage, job_id))
     return cancelled
 

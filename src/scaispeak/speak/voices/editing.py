@@ -174,6 +174,27 @@ async def delete_voice(
     Its consent record (marked revoked) and audit entries stay as the evidence trail.
     """
     voice = await editable_voice(session, principal, voice_id)
+    await remove_voice(session, storage, voice, principal.user_id)
+    return voice
+
+
+async def delete_voices_of_user(
+    session: AsyncSession, storage: BlobStore, user_id: str
+) -> list[str]:
+    """A deleted user's own voices, removed as their owner would (a voice promoted to
+    the tenant is the tenant's, and stays); their ids."""
+    owned = await session.execute(
+        select(Voice).where(Voice.scope == VoiceScope.user, Voice.owner_user_id == user_id)
+    )
+    removed = []
+    for voice in list(owned.scalars()):
+        await remove_voice(session, storage, voice, user_id)
+        removed.append(voice.id)
+    return removed
+
+
+async def remove_voice(session: AsyncSession, storage: BlobStore, voice: Voice, by: str) -> None:
+    """Remove ``voice`` for user ``by``; its consent ends and the audit trail says so."""
     keys = await lock_for_withdrawal(session, voice)
     now = utcnow()
     consents = await session.execute(
@@ -182,12 +203,12 @@ async def delete_voice(
             Consent.voice_id == voice.id,
             Consent.state.in_([ConsentState.active, ConsentState.pending_approval]),
         )
-        .values(state=ConsentState.revoked, revoked_at=now, revoked_by=principal.user_id)
+        .values(state=ConsentState.revoked, revoked_at=now, revoked_by=by)
     )
     await audit.append(
         session,
         audit.chain_for(voice.tenant_id),
-        principal.user_id,
+        by,
         "voice_deleted",
         voice_id=voice.id,
         details={
@@ -202,4 +223,3 @@ async def delete_voice(
     await session.commit()
     # After the commit: a failed commit must not leave a live voice without its audio.
     await purges.purge(session, storage, keys)
-    return voice
