@@ -364,6 +364,10 @@ def test_falling_pairs_after_a_score_word_and_weekday_letters(text: str, expecte
             "up three percent year over year, down two percent month over month",
         ),
         ("I/O errors", "I/O errors"),
+        # An arrow that points is dropped; one between two things is still "to".
+        ("Click ➡️ now.", "Click now."),
+        ("Details → here", "Details here"),
+        ("Paris → London", "Paris to London"),
     ],
 )
 def test_pages_products_numerals_past_thirty_nine_shares_and_growth(

@@ -60,9 +60,10 @@ _HEART = (
 _HEART_AS_VERB = re.compile(rf"(?<=\w ){_HEART}(?:\s?{_HEART})*(?= \w)")
 # An arrow between two things is "to": "A → B", "from $99 ➡️ $49" (dropped with the
 # pictographs, the two prices ran together; helper-96).
-_ARROW = re.compile(
-    "(?<=\\S)[^\\S\n]*[\u2192\u27f6\u27a1\u21d2\u21e8\u2b95]\ufe0f?[^\\S\n]*(?=[^\\s\ufe0f])"
-)
+_ARROWS = "[\u2192\u27f6\u27a1\u21d2\u21e8\u2b95]\ufe0f?"
+_ARROW = re.compile(f"(?<=\\S)[^\\S\n]*{_ARROWS}[^\\S\n]*(?=[^\\s\ufe0f])")
+# One that points ("Click ➡️ now", "Details → here") is no "to": it is dropped (helper-97).
+_POINTING_ARROW = re.compile(f"{_ARROWS}(?=[^\\S\n]*(?i:here|now|below|above|there|this link)\\b)")
 # Music's accidentals sit in the pictograph range but are words: "C♯ minor", "B♭".
 _ACCIDENTALS = re.compile(r"(?<=\b[A-G])([\u266f\u266d\u266e])")
 _ACCIDENTAL_NAMES = {"\u266f": " sharp", "\u266d": " flat", "\u266e": " natural"}
@@ -76,6 +77,7 @@ def pictographs(text: str) -> str:
     """🙂, 👍🏽, 🇺🇸, ✅, ★ -> nothing (a space where they sat); "I ❤️ NY" -> "I love NY";
     a note's sharp, flat or natural sign ("C♯") -> its name; ✓ and ✗ -> "check", "cross"."""
     text = _HEART_AS_VERB.sub("love", text)
+    text = _POINTING_ARROW.sub(" ", text)
     text = _ARROW.sub(" to ", text)
     text = _ACCIDENTALS.sub(lambda m: _ACCIDENTAL_NAMES[m[1]], text)
     text = _MARKS.sub(lambda m: f" {_MARK_NAMES[m['mark']]} ", text)
