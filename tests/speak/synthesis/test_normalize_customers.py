@@ -368,6 +368,10 @@ def test_falling_pairs_after_a_score_word_and_weekday_letters(text: str, expecte
         ("Click ➡️ now.", "Click now."),
         ("Details → here", "Details here"),
         ("Paris → London", "Paris to London"),
+        # "Jan." is January only after a word that goes before a time: else a name.
+        ("I met Jan. and Bob.", "I met Jan. and Bob."),
+        ("in Jan. and Feb.", "in January and February."),
+        ("mid-Jan. or so", "mid-January or so"),
     ],
 )
 def test_pages_products_numerals_past_thirty_nine_shares_and_growth(

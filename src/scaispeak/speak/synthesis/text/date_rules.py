@@ -179,7 +179,19 @@ _WEEKDAY_BEFORE_TIME = re.compile(
 )
 
 
+# ...and after a word that goes before a time: "I met Jan. and Bob" is a name (helper-97).
+_BEFORE_A_TIME = re.compile(
+    r"\b(?i:in|on|since|by|until|till|from|of|early|late|mid|last|next|this|through"
+    r"|during|before|after|to|and|or|between|end)\s$|\b(?i:mid|early|late)-$"
+)
+
+
 def _lone_month(match: re.Match[str]) -> str:
+    start = match.start()
+    if match["month"] == "Jan" and not _BEFORE_A_TIME.search(
+        match.string, max(0, start - 8), start
+    ):
+        return match[0]
     return say.MONTHS[_month_number(match["month"]) - 1] + _period_if_final(match)
 
 
