@@ -56,7 +56,7 @@ def test_amounts_keep_their_scale_currency_and_sign(text: str, expected: str) ->
         ("call 112 now", "call one one two now"),
         ("call 112 customers", "call one hundred twelve customers"),
         ("400 W. 59th St.", "four hundred West fifty-ninth Street."),
-        ("123 N Main St, Springfield", "one hundred twenty-three North Main Street, Springfield"),
+        ("123 N Main St, Springfield", "one twenty-three North Main Street, Springfield"),
         ("a 400 W amplifier", "a four hundred watts amplifier"),
         ("my 2nd Dr appointment", "my second Dr appointment"),
     ],
@@ -372,6 +372,11 @@ def test_falling_pairs_after_a_score_word_and_weekday_letters(text: str, expecte
         ("I met Jan. and Bob.", "I met Jan. and Bob."),
         ("in Jan. and Feb.", "in January and February."),
         ("mid-Jan. or so", "mid-January or so"),
+        # A house number before a street, in pairs.
+        ("I live at 1600 Pennsylvania Ave.", "I live at sixteen hundred Pennsylvania Avenue."),
+        ("Meet at 405 Main St.", "Meet at four oh five Main Street."),
+        ("400 W. 59th St.", "four hundred West fifty-ninth Street."),
+        ("350 5th Ave", "three fifty fifth Avenue"),
     ],
 )
 def test_pages_products_numerals_past_thirty_nine_shares_and_growth(

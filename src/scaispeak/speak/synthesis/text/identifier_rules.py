@@ -48,6 +48,16 @@ _STATES = (
 _STATE_ZIP = re.compile(rf"(?<=\b(?:{_STATES})\s)(?P<id>\d{{5}}(?:-\d{{4}})?)\b(?![.,]\d)")
 
 
+# A house number before a street, said in pairs as Americans say it: "1600 Pennsylvania
+# Ave" is "sixteen hundred", "405 Main St" "four oh five" (helper-96).
+_STREET_TYPE = (
+    r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Pl|Place|Ct|Court"
+    r"|Pkwy|Parkway|Hwy|Highway|Sq|Square|Ter|Terrace"
+)
+_HOUSE_NUMBER = re.compile(
+    r"(?<![\w.,$#/-])(?P<n>[1-9]\d{2,3})(?= (?:[NSEW]\.? |(?:North|South|East|West) )?"
+    rf"(?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th))\.? ){{1,3}}(?:{_STREET_TYPE})\b)"
+)
 _WRITTEN_MARKERS = re.compile(r"#|\b(?i:no|ref|acct)\.")
 _SPOKEN_MARKERS = {"#": "number ", "no.": "number", "ref.": "reference", "acct.": "account"}
 # "fiscal year ending in 2026", "the quarter ending 2026": after a span of time, what
@@ -82,6 +92,13 @@ def identifiers(text: str) -> str:
     text = _IDENTIFIER.sub(_identifier, text)
     text = _GROUPED_DIGITS.sub(_grouped_digits, text)
     return _STATE_ZIP.sub(_identifier, text)
+
+
+def house_numbers(text: str) -> str:
+    """ "1600 Pennsylvania Avenue" -> "sixteen hundred Pennsylvania Avenue". After the
+    abbreviations, whose street types and compass points ("400 W. 59th St.") go by the
+    house number's digits."""
+    return _HOUSE_NUMBER.sub(lambda m: say.model_number(int(m["n"])), text)
 
 
 def _grouped_digits(match: re.Match[str]) -> str:

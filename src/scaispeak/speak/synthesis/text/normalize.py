@@ -366,6 +366,7 @@ RULES: tuple[Rule, ...] = (
     ratios,  # after ranges ("9:00-17:00"); before times would read "a ratio of 10:30"
     dates.times,  # after ranges ("9:00-17:00"); before abbreviations/acronyms take "a.m."
     abbreviations,  # before acronyms (e.g., i.e.) and numbers ("No. 5" -> "number 5")
+    identifier_rules.house_numbers,  # after abbreviations read "400 W. 59th St." by its digits
     acronyms,  # after abbreviations so "e.g." is not read as "E G"
     roman_numerals,  # after acronyms ("U.S. II"), before cardinals add capitalised words
     num.negative_numbers,  # after ranges ("5-10"); before money ("-$5")
