@@ -146,8 +146,8 @@ def create_app(
         settings, db, settings.resolved_secret_key(), limiter, storage=storage
     )
 
-    async def remove_what_they_made(user_id: str) -> None:
-        await remove_speech_of_user(db, storage, voices, user_id)  # jobs first: they save
+    async def remove_what_they_made(user_id: str, by: str) -> None:
+        await remove_speech_of_user(db, storage, voices, user_id, by)  # jobs first: they save
         async with db.sessions() as session:  # into shares, which then change hands
             await hand_over_shares_of(session, user_id)
 

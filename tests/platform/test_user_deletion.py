@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from scaispeak.platform.auth.models import User
-from scaispeak.platform.auth.service import issue_key_by_operator
+from scaispeak.platform.auth.service import _store_new_key, issue_key_by_operator
 from scaispeak.platform.drive.models import Share, ShareMember, ShareOwner
 from scaispeak.platform.errors import NotFound
 from scaispeak.speak.jobs.models import SynthJob
-from scaispeak.speak.voices.models import Voice, VoiceScope
+from scaispeak.speak.voices.models import AuditEntry, Voice, VoiceScope
 from tests.conftest import LiveApp
 from tests.platform.test_auth import assert_problem
 
@@ -63,6 +63,7 @@ async def test_a_deleted_user_loses_access_identity_and_what_they_made(live: Liv
     t = live.tenancy
     member, admin = live.auth(t.member_a), live.auth(t.admin_a)
     me = (await live.client.get("/v1/auth/me", headers=member)).json()
+    admin_id = (await live.client.get("/v1/auth/me", headers=admin)).json()["user_id"]
     [email] = [u.email for u in await _rows(live, select(User).where(User.id == me["user_id"]))]
     job_id = await _finished_job(live, t.member_a)
     voice_id = await _own_voice(live, t.member_a_user, t.tenant_a)
@@ -92,6 +93,10 @@ async def test_a_deleted_user_loses_access_identity_and_what_they_made(live: Liv
     [job] = await _rows(live, select(SynthJob).where(SynthJob.id == job_id))
     assert job.result_key is None and job.text == ""  # the row stays, with its charge
     assert await _rows(live, select(Voice).where(Voice.id == voice_id)) == []
+    # The evidence names who deleted the voice: the admin, not the deleted user.
+    audited = AuditEntry.voice_id == voice_id
+    [entry] = await _rows(live, select(AuditEntry).where(audited))
+    assert entry.action == "voice_deleted" and entry.actor_id == admin_id
     [owned] = await _rows(live, select(Share).where(Share.id == share.json()["id"]))
     assert owned.owner_kind is ShareOwner.tenant and owned.owner_user_id is None
     member_of = ShareMember.user_id == t.member_a_user
@@ -104,11 +109,25 @@ async def test_a_deleted_user_loses_access_identity_and_what_they_made(live: Liv
     assert repeat.status_code == 200
 
 
+async def test_a_key_minted_as_the_user_was_deleted_does_not_work(live: LiveApp) -> None:
+    """A key the user minted for themselves while the deletion ran landed after it: it
+    worked, and no admin could see or revoke it (helper-101)."""
+    t = live.tenancy
+    url = f"/v1/users/{t.member_a_user}"
+    assert (await live.client.delete(url, headers=live.auth(t.admin_a))).status_code == 200
+    async with live.app.state.platform.db.sessions() as session:
+        user = await session.get(User, t.member_a_user)
+        assert user is not None
+        late = await _store_new_key(session, user, "minted meanwhile")
+    me = await live.client.get("/v1/auth/me", headers=live.auth(late.secret))
+    assert_problem(me, 401, "unauthorized")
+
+
 async def test_only_an_admin_over_the_user_may_delete_them(live: LiveApp) -> None:
     t = live.tenancy
     admin_id = (await live.client.get("/v1/auth/me", headers=live.auth(t.admin_a))).json()
     url = f"/v1/users/{admin_id['user_id']}"
-    # A member: a colleague is unknown; another tenant's admin: unknown too.
+    # A colleague who is a member, and a member of another tenant: both unknown.
     for key in (t.member_a, t.member_b):
         assert_problem(await live.client.delete(url, headers=live.auth(key)), 404, "not_found")
     # Oneself: another admin must.

@@ -19,6 +19,6 @@ class PlatformContext:
     signing_key: str
     limiter: TenantLimiter
     storage: BlobStore
-    on_user_deleted: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
-    """Run with a deleted user's id after the deletion commits, to remove what they
-    made (app.py registers them); each must be safe to run again."""
+    on_user_deleted: list[Callable[[str, str], Awaitable[None]]] = field(default_factory=list)
+    """Run with a deleted user's id and the deleting admin's after the deletion commits,
+    to remove what the user made (app.py registers them); each must be safe to run again."""

@@ -20,16 +20,19 @@ _log = logging.getLogger(__name__)
 
 
 async def remove_speech_of_user(
-    db: Database, storage: BlobStore, voices: VoicesRuntime, user_id: str
+    db: Database, storage: BlobStore, voices: VoicesRuntime, user_id: str, by: str
 ) -> None:
     """Their queued and running jobs stopped, every job's audio deleted and its text
     forgotten (the rows stay, with their charges), and their own voices deleted with
     their reference audio and embeddings (consent records and audit entries stay as
-    evidence, as when a voice is deleted)."""
+    evidence, as when a voice is deleted, naming ``by``, the admin who deleted the user).
+
+    A job submitted in the moment the user is deleted may escape the cancel: deleting
+    the user again stops it."""
     cancelled = await cancel_jobs_of_user(db, user_id, storage)
     forgotten = await forget_jobs_of_user(db, storage, user_id)
     async with db.sessions() as session:
-        removed = await delete_voices_of_user(session, storage, user_id)
+        removed = await delete_voices_of_user(session, storage, user_id, by)
     for voice_id in removed:
         voices.forget(voice_id)  # its jobs, the user's own, were cancelled above
     _log.info(

@@ -76,7 +76,7 @@ async def delete_user(
     audio and texts removed, their shares handed to the tenant (docs/auth.md)."""
     user = await service.delete_user(session, caller, user_id)
     for remove_what_they_made in platform_context(request).on_user_deleted:
-        await remove_what_they_made(user.id)
+        await remove_what_they_made(user.id, caller.user_id)
     return UserOut.model_validate(user)
 
 

@@ -54,8 +54,11 @@ async def authenticate_browser_token(
 async def _key_and_user(
     session: AsyncSession, which: ColumnElement[bool]
 ) -> Row[ApiKey, User] | None:
+    # A deleted user's key is refused even if one was minted as the deletion ran.
     found = await session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(which)
+        select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(which, User.deleted_at.is_(None))
     )
     return found.one_or_none()
 

@@ -100,7 +100,8 @@ async def forget_jobs_of_user(db: Database, storage: BlobStore, user_id: str) ->
     deleted and their texts and webhook paths forgotten now; how many jobs."""
     jobs = select(SynthJob.id, SynthJob.result_key, SynthJob.webhook_url, SynthJob.webhook_due_at)
     async with db.sessions() as session:
-        rows = (await session.execute(jobs.where(SynthJob.user_id == user_id))).all()
+        ended = SynthJob.state.in_(TERMINAL)  # one submitted meanwhile is not run empty
+        rows = (await session.execute(jobs.where(SynthJob.user_id == user_id, ended))).all()
         for job_id, key, url, due_at in rows:
             if key:
                 await delete_audio(session, storage, job_id, key)

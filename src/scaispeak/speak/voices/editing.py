@@ -179,16 +179,16 @@ async def delete_voice(
 
 
 async def delete_voices_of_user(
-    session: AsyncSession, storage: BlobStore, user_id: str
+    session: AsyncSession, storage: BlobStore, user_id: str, by: str
 ) -> list[str]:
-    """A deleted user's own voices, removed as their owner would (a voice promoted to
-    the tenant is the tenant's, and stays); their ids."""
+    """A deleted user's own voices, removed by ``by``, the admin who deleted them (a
+    voice promoted to the tenant is the tenant's, and stays); their ids."""
     owned = await session.execute(
         select(Voice).where(Voice.scope == VoiceScope.user, Voice.owner_user_id == user_id)
     )
     removed = []
     for voice in list(owned.scalars()):
-        await remove_voice(session, storage, voice, user_id)
+        await remove_voice(session, storage, voice, by)
         removed.append(voice.id)
     return removed
 
