@@ -384,3 +384,26 @@ def test_pages_products_numerals_past_thirty_nine_shares_and_growth(
 ) -> None:
     """What helper-96 left for later: each was read with its symbols or letter by letter."""
     assert normalize_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The bill passed on 12-10", "The bill passed on twelve-ten"),
+        ("final exam is in room 12-3", "final exam is in room twelve-three"),
+        ("The vote was 218-214.", "The vote was two hundred eighteen to two hundred fourteen."),
+        ("Revenue (2023)* 15% growth", "Revenue (twenty twenty-three) fifteen percent growth"),
+        ("(1+2)*3", "(one plus two) times three"),
+        ("2 * 3 = 6", "two times three equals six"),
+        ("Book MIX tapes", "Book MIX tapes"),
+        ("Volume DIV", "Volume DIV"),
+        ("£5 pound coin", "five-pound coin"),
+        ("a $3 dollar store", "a three-dollar store"),
+        ("$1 dollar", "one dollar"),
+        ("¥500 yen coin", "five hundred yen coin"),
+        ("M-F 52%", "M-F fifty-two percent"),
+    ],
+)
+def test_what_the_first_versions_of_todays_rules_misread(text: str, expected: str) -> None:
+    """False positives of this session's rules, found by review (helper-101)."""
+    assert normalize_text(text) == expected

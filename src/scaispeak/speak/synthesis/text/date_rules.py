@@ -88,7 +88,9 @@ _WEEKDAY_RANGE = re.compile(
 )
 # "M-F 9-6", "open M–F": weekdays by their letters, only before hours or after "open",
 # where "M-F" is no ratio (helper-96).
-_MONDAY_TO_FRIDAY = re.compile(r"\bM[-–]F\b(?=:?\s*\d)|(?<=\b(?i:open) )M[-–]F\b")
+_MONDAY_TO_FRIDAY = re.compile(
+    r"\bM[-–]F\b(?=:?\s*\d{1,2}(?::\d\d)?\s?(?:[-–]|[ap]\.?m\b))|(?<=\b(?i:open) )M[-–]F\b"
+)
 _MONTH_SLASH_DAY = r"(?P<m{n}>1[0-2]|0?[1-9])/(?P<d{n}>[12]\d|3[01]|0?[1-9])"
 _SHORT_DATE = re.compile(
     rf"\b(?:(?P<word>(?i:{_SHORT_DATE_WORDS})|(?P<weak>(?i:{_WEAK_SHORT_DATE_WORDS})))"

@@ -70,18 +70,35 @@ def _money(match: re.Match[str]) -> str:
     # "₹3 crores" is said "three crore rupees", as "three million dollars" is.
     scale = (groups.get("scale") or SCALES.get(abbreviation.lower(), "")).removesuffix("s")
     integer = groups.get("int") or "0"  # "$.50"
-    adjective = _prices_a_thing(match)
-    country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
     symbol = (groups.get("other") or "") + match["sym"]
+    named = _written_name(groups.get("named"), symbol)
+    # The singular after a larger amount is an adjective: "£5 pound coin", "a $5 dollar
+    # bill" are "a five-pound coin", "a five-dollar bill" (helper-101).
+    adjective = _prices_a_thing(match) or (named == "singular" and not _is_one(integer, match))
+    country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
     spoken = say.money(
         symbol, integer, match["frac"] or "", scale, adjective=adjective, country=country
     )
-    named = groups.get("named")
-    if named and named.lower() not in {name.split()[-1] for name in say.currency_names(symbol)}:
-        spoken += f" {named}"  # "$5 euros": not ours to correct
+    if named == "other":
+        spoken += f" {groups['named']}"  # "$5 euros": not ours to correct
     if match.string[match.end() : match.end() + 1].isalpha():
         spoken += " "  # "$5T shirt" was "five dollarsT shirt" (helper-97)
     return spoken
+
+
+def _written_name(named: str | None, symbol: str) -> str:
+    """Whether the currency's name written after the amount ("$5 dollars") is its
+    "singular", its "plural", "other" (another currency's) or "" (none)."""
+    if not named:
+        return ""
+    singular, plural = (name.split()[-1] for name in say.currency_names(symbol))
+    if named.lower() == plural:
+        return "plural"
+    return "singular" if named.lower() == singular else "other"
+
+
+def _is_one(integer: str, match: re.Match[str]) -> bool:
+    return integer.replace(",", "") == "1" and not (match["frac"] or "").strip("0")
 
 
 _COUNTRY_BEFORE_DOLLAR = re.compile(r"\b(?:US|USD)\s?(?=\$\d)")

@@ -120,9 +120,18 @@ _SCORE_WORDS = re.compile(
 
 
 def _after_a_score_word(text: str, start: int) -> bool:
-    """ "won 3-2", "The vote was 218-214": a word on the line before gives a score."""
+    """ "won 110 - 98": a word on the line before gives a score."""
     line_start = max(text.rfind("\n", 0, start) + 1, start - 40)
     return _SCORE_WORDS.search(text, line_start, start) is not None
+
+
+# Unspaced ("won 3-2", "The vote was 218-214"), only right after the word: "The bill
+# passed on 12-10" is a date, "final exam is in room 12-3" a room (helper-101).
+_SCORE_JUST_BEFORE = re.compile(rf"{_SCORE_WORDS.pattern}\s(?:(?:was|is|were|by)\s)?$")
+
+
+def _just_after_a_score_word(text: str, start: int) -> bool:
+    return _SCORE_JUST_BEFORE.search(text, max(0, start - 30), start) is not None
 
 
 def _working_hours(match: re.Match[str]) -> bool:
@@ -169,7 +178,7 @@ def _range(match: re.Match[str]) -> str:
     if equals and _is_a_difference(low, high, equals["result"]):
         return match.group()  # "3-5=-2": a sum, the subtraction rule's
     if low >= high:  # "10 - 5" is a subtraction, "3-2" a score: not a range
-        said_to = _working_hours(match) or _after_a_score_word(match.string, match.start())
+        said_to = _working_hours(match) or _just_after_a_score_word(match.string, match.start())
         return f"{first} to {second}" if said_to else match.group()
     if all(YEAR_DIGITS.fullmatch(part) for part in (first, second)):  # not "1.25-2.50"
         return f"{say.year(int(first))} to {say.year(int(second))}"

@@ -126,7 +126,8 @@ def _counted(match: re.Match[str]) -> str:
 
 def _numbered_high(match: re.Match[str]) -> str:
     numeral = match["numeral"]
-    value = value_of(numeral, largest=3999)
+    # Below 400 outside a Super Bowl: "Book MIX tapes", "Volume DIV" (helper-101).
+    value = value_of(numeral, largest=3999 if match["bowl"] else 399)
     if value is None or value <= _LARGEST or not (match["bowl"] or set(numeral) & set("IVX")):
         return match[0]
     return match["before"] + say.cardinal(value)
