@@ -300,19 +300,36 @@ def _candidates(text: str, start: int, stop: int, level: int) -> list[int]:
 def last_word_cut(text: str, start: int) -> int | None:
     """Streaming, once text has waited too long: the last place in ``text[start:]`` to
     cut between whole words that a clause cut would also take (not inside a number, a
-    link or after "Mr."), with whitespace after it; None if there is none yet."""
+    link or after "Mr."), with whitespace and then a word after it; None if there is
+    none yet. Not at the space that ends the text: what comes next is unknown, and a
+    tokenizer sends the space before a number on its own ("climbed on May 29, " then
+    "1953" was read "one thousand nine hundred...", helper-100)."""
     for space in reversed(list(_WHITESPACE.finditer(text, start))):
         cut = space.start()
-        if cut > start and _good_word_cut(text, space) and not inside_link(text, cut):
+        if space.end() == len(text) or cut <= start or inside_link(text, cut):
+            continue
+        whole = _WHOLE_QUANTITY_BEFORE.search(text, max(0, cut - 24), cut)
+        if _good_word_cut(text, space) and not whole:
             return cut
     return None
 
 
 def ends_finished_sentence(text: str, start: int) -> bool:
     """Whether ``text`` (from ``start``) ends with a sentence's last punctuation, as far
-    as can be told with nothing after it ("Mr." does not end one; "in 1999." does)."""
+    as can be told with nothing after it ("Mr." does not end one; "in 1999." does).
+
+    A full stop right after a digit or a single letter may go on ("$182." then "52",
+    "3:30 p." then "m."), and so may one inside a link: a stream waits for what
+    follows (helper-100)."""
     ends = [m for m in _TERMINATOR.finditer(text, start) if not text[m.end() :].strip()]
-    return bool(ends) and _ends_sentence(text, ends[-1], None)
+    if not ends:
+        return False
+    last = ends[-1]
+    if last[0] == "." and text[last.start() :].strip() == ".":
+        word = _token_before(text, last.start())
+        if (word and word[-1].isdigit()) or len(word) == 1 or inside_link(text, last.end()):
+            return False
+    return _ends_sentence(text, last, None)
 
 
 def clause_cut(
@@ -333,7 +350,9 @@ def clause_cut(
     for level in range(4 if words else 2):
         found = [i for i in _candidates(text, start, scan_end, level) if i <= limit]
         usable = [i for i in found if i >= lowest] or (found if level == 3 else [])
-        usable = [i for i in usable if i > start and text[start:i].strip()]
+        # A cut needs something after it: punctuation ending the text may go on with a
+        # number ("Friday:" then " 9-5" was read "nine-five", helper-100).
+        usable = [i for i in usable if i > start and text[start:i].strip() and text[i:].strip()]
         if usable:
             return max(usable)
     if not words:
