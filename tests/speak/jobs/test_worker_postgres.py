@@ -210,9 +210,15 @@ async def test_a_stopping_worker_claims_no_further_job(pg_db: Database, tmp_path
     )
     stopping.stopping = True
     job_id = await queued_job(pg_db)
+    async with pg_db.sessions() as session:  # kicked: its message is the one taken
+        await session.execute(
+            update(SynthJob).where(SynthJob.id == job_id).values(last_kick_at=utcnow())
+        )
+        await session.commit()
     await run_job(stopping, job_id)
     row = await job_of(pg_db, job_id)
     assert row.state is JobState.queued and row.attempts == 0 and row.lease_owner is None
+    assert row.last_kick_at is None  # its message was taken: the next sweep sends another
 
 
 class Deadlock(Exception):

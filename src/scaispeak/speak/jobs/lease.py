@@ -118,6 +118,18 @@ async def hand_back(db: Database, job_id: str, worker_id: str) -> bool:
         return bool(handed.rowcount == 1)  # type: ignore[attr-defined]
 
 
+async def forget_kick(db: Database, job_id: str) -> None:
+    """Note a waiting job's queue message as never sent (a stopping worker took it and
+    ran nothing), so the next sweep queues it again."""
+    async with db.sessions() as session:
+        await session.execute(
+            update(SynthJob)
+            .where(SynthJob.id == job_id, SynthJob.state == JobState.queued)
+            .values(last_kick_at=None)
+        )
+        await session.commit()
+
+
 async def take(
     session: AsyncSession, job_id: str, worker_id: str, settings: JobSettings, now: datetime
 ) -> bool:

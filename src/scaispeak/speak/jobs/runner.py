@@ -72,6 +72,9 @@ async def _run_next(rt: JobRuntime, message_for: str) -> None:
         # A stop has begun: a job claimed now would be handed back at once, or, claimed
         # after the stop stopped waiting, left to look like a crash with its attempt
         # counted (embedded mode's waiting tasks took the job just handed back; helper-99).
+        # Its message is taken all the same: noted as never kicked, the job is queued
+        # again by the next sweep, not after requeue_after_s (helper-101).
+        await lease.forget_kick(rt.db, message_for)
         return
     async with rt.db.sessions() as session:
         job = await claim(session, rt, message_for)
