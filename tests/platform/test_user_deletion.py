@@ -133,3 +133,32 @@ async def test_only_an_admin_over_the_user_may_delete_them(live: LiveApp) -> Non
     # Oneself: another admin must.
     assert_problem(await live.client.delete(url, headers=live.auth(t.admin_a)), 409, "conflict")
     assert (await live.client.get("/v1/auth/me", headers=live.auth(t.admin_a))).status_code == 200
+
+
+async def test_a_deleted_users_running_and_queued_jobs_are_cancelled(
+    live: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = live.tenancy
+    pipeline = live.app.state.speak.jobs.runtime.pipeline
+    running, never = asyncio.Event(), asyncio.Event()
+
+    speak = pipeline.speak_segment
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        running.set()
+        await never.wait()  # until the user is deleted
+        return await speak(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "speak_segment", held)
+    body = {"text": "A job still speaking.", "voice_id": JOE, "mode": "async"}
+    member = live.auth(t.member_a)
+    jobs = [(await live.client.post(SPEAK, json=body, headers=member)).json()["id"]]
+    await asyncio.wait_for(running.wait(), 30)
+    jobs.append((await live.client.post(SPEAK, json=body, headers=member)).json()["id"])
+
+    url = f"/v1/users/{t.member_a_user}"
+    assert (await live.client.delete(url, headers=live.auth(t.admin_a))).status_code == 200
+
+    rows = await _rows(live, select(SynthJob).where(SynthJob.id.in_(jobs)))
+    never.set()  # the worker's next checkpoint finds the job no longer its own
+    assert {row.state.value for row in rows} == {"cancelled"}
