@@ -136,6 +136,18 @@ async def test_text_that_waits_too_long_is_spoken_up_to_its_last_whole_word(rig:
     assert rig.sink.events("segment")[0]["text"] == "one two"
 
 
+async def test_an_answer_ending_in_a_figure_is_spoken_once_it_has_waited_twice(
+    rig: Rig,
+) -> None:
+    """The wait keeps "1999." back a first time ("$182." may go on with "52"); with
+    nothing more sent (no flush), it sat there until the stream ended."""
+    async with rig.session(max_wait_ms=50) as session:
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="The year was 1999.")
+        await rig.sink.wait_for(lambda: len(rig.sink.events("segment")) == 2)
+    assert [e["text"] for e in rig.sink.events("segment")] == ["The year", "was 1999."]
+
+
 async def test_waiting_words_are_held_while_the_listener_still_hears_earlier_audio(
     rig: Rig,
 ) -> None:

@@ -47,3 +47,14 @@ def test_a_pause_between_tokens_does_not_change_the_reading(pieces: list[str]) -
     whole = "".join(pieces)
     expected = _words([s.text for s in split_segments(whole)])
     assert _words(_streamed(pieces, pause_after_each=True)) == expected
+
+
+def test_what_was_kept_back_goes_once_it_has_waited_twice() -> None:
+    """Kept back for a token that might go on with it; if none comes, it goes."""
+    segmenter = IncrementalSegmenter()
+    segmenter.feed("Apollo 11 landed in 1969.")
+    assert [s.text for s in segmenter.release_words()] == ["Apollo 11 landed"]
+    assert [s.text for s in segmenter.release_words()] == ["in 1969."]
+    segmenter.feed("It landed in ")
+    assert [s.text for s in segmenter.release_words()] == ["It landed"]
+    assert [s.text for s in segmenter.release_words()] == ["in"]

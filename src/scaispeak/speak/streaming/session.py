@@ -390,6 +390,8 @@ class StreamSession:
         if heard_for > wait_s:
             return self._wait_for_text(heard_for - wait_s)
         self._queue(self._text.release_words())
+        if self._text.buffered:  # what is left waits once more, then goes (segment.py)
+            self._wait_for_text(wait_s)
 
     def _stop_wait_timer(self) -> None:
         if "wait" in self._timers:

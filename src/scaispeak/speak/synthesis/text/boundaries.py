@@ -297,16 +297,18 @@ def _candidates(text: str, start: int, stop: int, level: int) -> list[int]:
     return [m.start() for m in spaces if _good_word_cut(text, m)]
 
 
-def last_word_cut(text: str, start: int) -> int | None:
+def last_word_cut(text: str, start: int, *, waited_twice: bool = False) -> int | None:
     """Streaming, once text has waited too long: the last place in ``text[start:]`` to
     cut between whole words that a clause cut would also take (not inside a number, a
     link or after "Mr."), with whitespace and then a word after it; None if there is
     none yet. Not at the space that ends the text: what comes next is unknown, and a
     tokenizer sends the space before a number on its own ("climbed on May 29, " then
-    "1953" was read "one thousand nine hundred...", helper-100)."""
+    "1953" was read "one thousand nine hundred...", helper-100), unless the text has
+    ``waited_twice``: nothing was on its way."""
     for space in reversed(list(_WHITESPACE.finditer(text, start))):
         cut = space.start()
-        if space.end() == len(text) or cut <= start or inside_link(text, cut):
+        ends_text = space.end() == len(text) and not waited_twice
+        if ends_text or cut <= start or inside_link(text, cut):
             continue
         whole = _WHOLE_QUANTITY_BEFORE.search(text, max(0, cut - 24), cut)
         if _good_word_cut(text, space) and not whole:
@@ -314,18 +316,18 @@ def last_word_cut(text: str, start: int) -> int | None:
     return None
 
 
-def ends_finished_sentence(text: str, start: int) -> bool:
+def ends_finished_sentence(text: str, start: int, *, waited_twice: bool = False) -> bool:
     """Whether ``text`` (from ``start``) ends with a sentence's last punctuation, as far
     as can be told with nothing after it ("Mr." does not end one; "in 1999." does).
 
     A full stop right after a digit or a single letter may go on ("$182." then "52",
     "3:30 p." then "m."), and so may one inside a link: a stream waits for what
-    follows (helper-100)."""
+    follows (helper-100), unless the text has ``waited_twice``."""
     ends = [m for m in _TERMINATOR.finditer(text, start) if not text[m.end() :].strip()]
     if not ends:
         return False
     last = ends[-1]
-    if last[0] == "." and text[last.start() :].strip() == ".":
+    if not waited_twice and last[0] == "." and text[last.start() :].strip() == ".":
         word = _token_before(text, last.start())
         if (word and word[-1].isdigit()) or len(word) == 1 or inside_link(text, last.end()):
             return False

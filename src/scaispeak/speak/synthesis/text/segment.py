@@ -252,6 +252,9 @@ class IncrementalSegmenter:
         self._max_wait_chars = min(max(max_wait_chars, min_chars), max_chars)
         self._buffer = ""
         self._started = False
+        self._waited = False
+        """Whether words were released since the last fragment: the text left has then
+        waited twice, and a token that was to go on with it would have come."""
 
     def feed(self, fragment: str) -> list[Segment]:
         """Add ``fragment`` and return the segments that are now complete.
@@ -260,6 +263,7 @@ class IncrementalSegmenter:
         emitted clause rescans the buffer, so one 100,000-character fragment fed whole
         took seconds (quadratic) on the event loop."""
         emitted: list[Segment] = []
+        self._waited = False
         step = self._limits.max_chars
         for start in range(0, max(len(fragment), 1), step):
             self._buffer = _squeezed_tail(self._buffer + fragment[start : start + step])
@@ -278,15 +282,18 @@ class IncrementalSegmenter:
         Text ending a sentence is taken as a finished one (the end of an answer whose
         sender never flushed). Otherwise the text goes up to the last cut between words
         that a clause cut would take: never in a word, nor inside a number ("$3.5 |
-        million"), a link or after "Mr."; the last word may still be growing.
+        million"), a link or after "Mr."; the last word may still be growing. What
+        might go on with the next token ("$182." then "52", "in " then "1969") is kept
+        back the first time, and released the second, if no text came between.
         """
         text = self._buffer
         start = len(text) - len(text.lstrip())
         kind: Boundary
-        if ends_finished_sentence(text, start):
+        waited_twice, self._waited = self._waited, True
+        if ends_finished_sentence(text, start, waited_twice=waited_twice):
             cut, kind = len(text), "sentence"
         else:
-            cut, kind = (last_word_cut(text, start) or start), "clause"
+            cut, kind = (last_word_cut(text, start, waited_twice=waited_twice) or start), "clause"
         span = _trimmed(text, start, cut, kind)
         return self._emit([span], cut) if span else []
 
