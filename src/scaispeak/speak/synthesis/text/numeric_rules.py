@@ -257,11 +257,6 @@ def negative_numbers(text: str) -> str:
 
 _SAID_AS_A_WHOLE = {"24/7": "twenty-four seven", "50/50": "fifty-fifty", "9/11": "nine eleven"}
 _IDIOM = re.compile(r"(?<![\w/.,])(?:24/7|50/50|9/11)(?![\w/]|[.,]\d)")
-# "a 60/40 split": shares of a hundred said as a pair, as "fifty-fifty" is (helper-96).
-_SHARES = re.compile(
-    r"(?<![\w/.,])(?P<a>[1-9]\d)/(?P<b>[1-9]\d)(?=\s(?i:split|mix|blend|portfolio|ratio"
-    r"|allocation|rule|division|chance|odds|deal)\b)"
-)
 _PER_UNITS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "h": "hour"}
 _PER_UNITS |= {"min": "minute", "sec": "second", "ea": "each"}
 _PER = re.compile(
@@ -280,25 +275,16 @@ _RATING_CONTEXT = re.compile(
 )
 
 
-def _shares(match: re.Match[str]) -> str:
-    first, second = int(match["a"]), int(match["b"])
-    if first + second != 100:
-        return match[0]
-    return f"{say.cardinal(first)} {say.cardinal(second)}"
-
-
 def _per(match: re.Match[str]) -> str:
     return " per " + _PER_UNITS.get(match["unit"], match["unit"])
 
 
 def slashes(text: str) -> str:
-    """$20/month -> "per month", 4/5 stars -> "four out of five", 24/7, 50/50, 9/11,
-    "a 60/40 split".
+    """$20/month -> "per month", 4/5 stars -> "four out of five", 24/7, 50/50, 9/11.
 
     Runs after money and units (which own "km/h") and before fractions ("4/5").
     """
     text = _IDIOM.sub(lambda m: _SAID_AS_A_WHOLE[m[0]], text)
-    text = _SHARES.sub(_shares, text)
     text = _PER.sub(_per, text)
     text = _RATING_CONTEXT.sub(lambda m: f"{m['before']}{m['n']} out of {m['d']}", text)
     return _RATING.sub(lambda m: f"{m['n']} out of {m['d']}", text)

@@ -28,6 +28,11 @@ _RESULT_BEFORE = re.compile(
 )
 _NAME_BEFORE = re.compile(r"\b(?P<name>[A-Z][a-z]+)\s$")
 _LOOKBEHIND = 40  # longer than any context above with its words
+# "a 60/40 split": shares of a hundred said as a pair, as "fifty-fifty" is (helper-96).
+_SHARES = re.compile(
+    r"(?<![\w/.,])(?P<a>[1-9]\d)/(?P<b>[1-9]\d)(?=\s(?i:split|mix|blend|portfolio|ratio"
+    r"|allocation|rule|division|chance|odds|deal)\b)"
+)
 
 
 def _cannot_be_time(first: str, second: str) -> bool:
@@ -56,9 +61,19 @@ def _ratio(match: re.Match[str]) -> str:
     return f"{say.cardinal(int(match['a']))} to {say.cardinal(int(match['b']))}"
 
 
-def ratios(text: str) -> str:
-    """16:9 -> "sixteen to nine", "odds of 5:1", "won 3:1"; 10:30 stays a time.
+def _shares(match: re.Match[str]) -> str:
+    first, second = int(match["a"]), int(match["b"])
+    if first + second != 100 or first == 50:
+        return match[0]  # 50/50 is an idiom, "fifty-fifty" (numeric_rules)
+    return f"{say.cardinal(first)} {say.cardinal(second)}"
 
-    Runs after ranges ("9:00-17:00") and before times, which would read "10:30".
+
+def ratios(text: str) -> str:
+    """16:9 -> "sixteen to nine", "odds of 5:1", "won 3:1"; 10:30 stays a time; "a
+    60/40 split" -> "sixty forty".
+
+    Runs after ranges ("9:00-17:00") and before times, which would read "10:30", and
+    fractions ("4/5").
     """
+    text = _SHARES.sub(_shares, text)
     return _PAIR.sub(_ratio, text)
