@@ -402,6 +402,8 @@ def test_pages_products_numerals_past_thirty_nine_shares_and_growth(
         ("$1 dollar", "one dollar"),
         ("¥500 yen coin", "five hundred yen coin"),
         ("M-F 52%", "M-F fifty-two percent"),
+        ("Use version 1.5s today.", "Use version one point fives today."),
+        ("ran 9.58s", "ran nine point five eight seconds"),
     ],
 )
 def test_what_the_first_versions_of_todays_rules_misread(text: str, expected: str) -> None:

@@ -181,7 +181,8 @@ def _quantity(match: re.Match[str]) -> str:
 _ROUND_PLURAL = re.compile(r"(?<![\w.,$])(?P<n>10|100|1,?000|10,000|100,000)s(?=\s+of\b)")
 _ROUND_PLURALS = {"10": "tens", "100": "hundreds", "1000": "thousands", "1,000": "thousands"}
 _ROUND_PLURALS |= {"10,000": "tens of thousands", "100,000": "hundreds of thousands"}
-_DECIMAL_SECONDS = re.compile(r"(?<![\w.,])(?P<n>\d+\.\d+)s\b")
+# Not a release's plural: "version 1.5s" (helper-97).
+_DECIMAL_SECONDS = re.compile(r"(?<![\w.,])(?<!(?i:version) )(?P<n>\d+\.\d+)s\b")
 
 
 # A temperature written without its degree sign ("Roast at 220C/200C fan", "it was 72
