@@ -139,13 +139,33 @@ async def test_text_that_waits_too_long_is_spoken_up_to_its_last_whole_word(rig:
 async def test_an_answer_ending_in_a_figure_is_spoken_once_it_has_waited_twice(
     rig: Rig,
 ) -> None:
-    """The wait keeps "1999." back a first time ("$182." may go on with "52"); with
-    nothing more sent (no flush), it sat there until the stream ended."""
+    """The wait keeps "1999." back a first time ("$182." may go on with "52"), the
+    whole sentence with it; with nothing more sent (no flush), it sat there until the
+    stream ended."""
     async with rig.session(max_wait_ms=50) as session:
         await send(session, "start", voice_id="voc_held")
         await send(session, "text", text="The year was 1999.")
-        await rig.sink.wait_for(lambda: len(rig.sink.events("segment")) == 2)
-    assert [e["text"] for e in rig.sink.events("segment")] == ["The year", "was 1999."]
+        await rig.sink.wait_for(lambda: rig.sink.events("segment"))
+    assert [e["text"] for e in rig.sink.events("segment")] == ["The year was 1999."]
+
+
+async def test_words_that_can_never_be_cut_do_not_keep_the_wait_timer_firing(rig: Rig) -> None:
+    """The timer was set again after every wait while text stayed buffered: at
+    max_wait_ms=0, a lone "OK" made it fire 115,000 times a second (helper-102)."""
+    async with rig.session(max_wait_ms=0) as session:
+        waits = 0
+        on_waited = session._on_waited
+
+        def counted() -> None:
+            nonlocal waits
+            waits += 1
+            on_waited()
+
+        session._on_waited = counted  # type: ignore[method-assign]
+        await send(session, "start", voice_id="voc_held")
+        await send(session, "text", text="OK")
+        await asyncio.sleep(0.3)
+    assert waits <= 2
 
 
 async def test_waiting_words_are_held_while_the_listener_still_hears_earlier_audio(

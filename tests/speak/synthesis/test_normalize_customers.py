@@ -403,6 +403,15 @@ def test_pages_products_numerals_past_thirty_nine_shares_and_growth(
         ("¥500 yen coin", "five hundred yen coin"),
         ("M-F 52%", "M-F fifty-two percent"),
         ("Use version 1.5s today.", "Use version one point fives today."),
+        # ...and what the second review found in the narrowed versions (helper-102).
+        ("It costs $10 dollar per month.", "It costs ten dollars per month."),
+        ("That's £3 pound.", "That's three pounds."),
+        ("x = (a+b) * 2", "x equals (a plus b) times two"),
+        ("beat the Heat 110-98", "beat the Heat one hundred ten to ninety-eight"),
+        ("The final score: 3-1", "The final score: three to one"),
+        ("Sales for Jan. rose", "Sales for January rose"),
+        ("Bob and Jan. went home", "Bob and Jan. went home"),
+        ("2019 → now", "two thousand nineteen to now"),
         ("ran 9.58s", "ran nine point five eight seconds"),
     ],
 )

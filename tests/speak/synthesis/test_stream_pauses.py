@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from scaispeak.speak.streaming.text_intake import TextIntake
 from scaispeak.speak.synthesis.text import IncrementalSegmenter, normalize_text, split_segments
 
 
@@ -53,8 +54,18 @@ def test_what_was_kept_back_goes_once_it_has_waited_twice() -> None:
     """Kept back for a token that might go on with it; if none comes, it goes."""
     segmenter = IncrementalSegmenter()
     segmenter.feed("Apollo 11 landed in 1969.")
-    assert [s.text for s in segmenter.release_words()] == ["Apollo 11 landed"]
-    assert [s.text for s in segmenter.release_words()] == ["in 1969."]
+    assert segmenter.release_words() == []  # the whole sentence waits once
+    assert [s.text for s in segmenter.release_words()] == ["Apollo 11 landed in 1969."]
     segmenter.feed("It landed in ")
     assert [s.text for s in segmenter.release_words()] == ["It landed"]
     assert [s.text for s in segmenter.release_words()] == ["in"]
+
+
+async def test_a_fragment_of_markup_only_is_text_arriving() -> None:
+    """After "<emphasis>" the words waiting before it were taken to have waited twice,
+    and "in" was spoken alone (helper-102)."""
+    intake = TextIntake(IncrementalSegmenter(), max_chars=10_000)
+    await intake.feed("It landed in ")
+    assert [s.text for s in intake.release_words()] == ["It landed"]
+    await intake.feed("<emphasis>")
+    assert intake.release_words() == []

@@ -389,8 +389,9 @@ class StreamSession:
         heard_for = self._delivery.playback_left() if self._delivery else 0.0
         if heard_for > wait_s:
             return self._wait_for_text(heard_for - wait_s)
+        first_wait = not self._text.waited
         self._queue(self._text.release_words())
-        if self._text.buffered:  # what is left waits once more, then goes (segment.py)
+        if first_wait and wait_s and self._text.buffered:  # once more, then goes (segment.py)
             self._wait_for_text(wait_s)
 
     def _stop_wait_timer(self) -> None:

@@ -66,7 +66,9 @@ class TextIntake:
         text = self._without_tags(text)
         kept: list[Segment] = []
         turn = _Turn()
-        for start in range(0, len(text), _SLICE_CHARS):
+        # At least once: a fragment of markup only ("<emphasis>") is text arriving too,
+        # and what waited before it waits afresh (segment.py).
+        for start in range(0, max(len(text), 1), _SLICE_CHARS):
             for segment in self._segmenter.feed(text[start : start + _SLICE_CHARS]):
                 if has_words(segment.text):
                     kept.append(segment)
@@ -98,6 +100,11 @@ class TextIntake:
 
     def release_words(self) -> list[Segment]:
         return _speakable(self._segmenter.release_words())
+
+    @property
+    def waited(self) -> bool:
+        """Words were released, and no text came since (segment.py)."""
+        return self._segmenter.waited
 
     def _without_tags(self, text: str) -> str:
         """SSML and HTML read for what they mean (tags.py), a tag, comment or hidden

@@ -183,8 +183,8 @@ _WEEKDAY_BEFORE_TIME = re.compile(
 
 # ...and after a word that goes before a time: "I met Jan. and Bob" is a name (helper-97).
 _BEFORE_A_TIME = re.compile(
-    r"\b(?i:in|on|since|by|until|till|from|of|early|late|mid|last|next|this|through"
-    r"|during|before|after|to|and|or|between|end)\s$|\b(?i:mid|early|late)-$"
+    r"\b(?i:in|on|since|by|until|till|from|of|for|early|late|mid|last|next|this|through"
+    r"|during|before|after|between|end)\s$|\b(?i:mid|early|late)-$"
 )
 
 

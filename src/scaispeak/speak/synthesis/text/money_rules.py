@@ -74,7 +74,11 @@ def _money(match: re.Match[str]) -> str:
     named = _written_name(groups.get("named"), symbol)
     # The singular after a larger amount is an adjective: "£5 pound coin", "a $5 dollar
     # bill" are "a five-pound coin", "a five-dollar bill" (helper-101).
-    adjective = _prices_a_thing(match) or (named == "singular" and not _is_one(integer, match))
+    adjective = _prices_a_thing(match) or (
+        named == "singular"
+        and not _is_one(integer, match)
+        and _PRICED_THING_AFTER.match(match.string, match.end()) is not None
+    )
     country = _DOLLAR_COUNTRIES.get(groups.get("country") or "", "")
     spoken = say.money(
         symbol, integer, match["frac"] or "", scale, adjective=adjective, country=country

@@ -63,7 +63,9 @@ _HEART_AS_VERB = re.compile(rf"(?<=\w ){_HEART}(?:\s?{_HEART})*(?= \w)")
 _ARROWS = "[\u2192\u27f6\u27a1\u21d2\u21e8\u2b95]\ufe0f?"
 _ARROW = re.compile(f"(?<=\\S)[^\\S\n]*{_ARROWS}[^\\S\n]*(?=[^\\s\ufe0f])")
 # One that points ("Click ➡️ now", "Details → here") is no "to": it is dropped (helper-97).
-_POINTING_ARROW = re.compile(f"{_ARROWS}(?=[^\\S\n]*(?i:here|now|below|above|there|this link)\\b)")
+_POINTING_ARROW = re.compile(  # not after a figure: "2019 → now" is "to"
+    f"(?<!\\d)(?<!\\d ){_ARROWS}(?=[^\\S\n]*(?i:here|now|below|above|there|this link)\\b)"
+)
 # Music's accidentals sit in the pictograph range but are words: "C♯ minor", "B♭".
 _ACCIDENTALS = re.compile(r"(?<=\b[A-G])([\u266f\u266d\u266e])")
 _ACCIDENTAL_NAMES = {"\u266f": " sharp", "\u266d": " flat", "\u266e": " natural"}

@@ -127,11 +127,14 @@ def _after_a_score_word(text: str, start: int) -> bool:
 
 # Unspaced ("won 3-2", "The vote was 218-214"), only right after the word: "The bill
 # passed on 12-10" is a date, "final exam is in room 12-3" a room (helper-101).
-_SCORE_JUST_BEFORE = re.compile(rf"{_SCORE_WORDS.pattern}\s(?:(?:was|is|were|by)\s)?$")
+# Up to three words between ("beat the Heat 110-98"), none placing it ("on", "in room").
+_SCORE_JUST_BEFORE = re.compile(
+    rf"{_SCORE_WORDS.pattern}:?\s(?:(?!(?i:on|in|at|room|since|from|until|to)\b)[\w'.]+\s){{0,3}}$"
+)
 
 
 def _just_after_a_score_word(text: str, start: int) -> bool:
-    return _SCORE_JUST_BEFORE.search(text, max(0, start - 30), start) is not None
+    return _SCORE_JUST_BEFORE.search(text, max(0, start - 50), start) is not None
 
 
 def _working_hours(match: re.Match[str]) -> bool:

@@ -276,6 +276,11 @@ class IncrementalSegmenter:
         """Whether text that has not been emitted yet is waiting (whitespace aside)."""
         return bool(self._buffer.strip())
 
+    @property
+    def waited(self) -> bool:
+        """Words were released and no fragment came since: what is left has waited twice."""
+        return self._waited
+
     def release_words(self) -> list[Segment]:
         """Emit the buffered complete words, because they have waited too long.
 
@@ -290,6 +295,11 @@ class IncrementalSegmenter:
         start = len(text) - len(text.lstrip())
         kind: Boundary
         waited_twice, self._waited = self._waited, True
+        in_doubt = ends_finished_sentence(text, start, waited_twice=True) and not (
+            ends_finished_sentence(text, start)
+        )
+        if in_doubt and not waited_twice:
+            return []  # "The answer is 42." may go on ("42.5"): all of it waits once
         if ends_finished_sentence(text, start, waited_twice=waited_twice):
             cut, kind = len(text), "sentence"
         else:

@@ -17,7 +17,7 @@ _COMPARED = (
 _SYMBOLS = (
     (re.compile(r"(?<=\d)\s*[*×]\s*(?=\(?\d)"), " times "),  # "2 * 3", "2 * (3 + 4)"
     # "(10 - 5) * 2", "(1+2)*3"; not "Revenue (2023)* 15% growth", a footnote's star
-    (re.compile(r"(?<=\d\))(?:[^\S\n]+[*×][^\S\n]+|[*×])(?=\(?\d)"), " times "),
+    (re.compile(r"(?<=\))[^\S\n]+[*×][^\S\n]+(?=\(?\w)|(?<=\d\))[*×](?=\(?\d)"), " times "),
     # "2 x 3" is arithmetic; "1920x1080", "2x4" (no spaces) are dimensions: "by".
     (re.compile(r"(?<=\d)\s[xX]\s(?=\d)"), " times "),
     (re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)"), " by "),  # not a hex literal ("0x1F")
