@@ -31,7 +31,9 @@ from tests.support.server import ServerThread, bootstrap_key
 from tests.support.stream_client import StreamClient
 
 
-async def test_the_sweep_charges_what_a_dead_stream_had_delivered(ledger: Ledger) -> None:
+async def _dies_after_delivering(ledger: Ledger, usage: StreamUsage) -> None:
+    """A stream that holds budget, delivers ``usage`` (recorded by its renewals every
+    0.1 s), and then dies: no more renewals, no settlement; its hold is then stale."""
     delivered = [StreamUsage(0, 0.0, 0)]
     billing = StreamBilling(
         ledger.db,
@@ -44,11 +46,15 @@ async def test_the_sweep_charges_what_a_dead_stream_had_delivered(ledger: Ledger
         request_id="str_dead",
     )
     await billing.cover(60)
-    delivered[0] = StreamUsage(characters=40, audio_seconds=2.5, segments=1)
+    delivered[0] = usage
     await asyncio.sleep(0.35)  # renewals record the delivery
     assert billing._renewing is not None
-    billing._renewing.cancel()  # the process dies: no more renewals, no settlement
+    billing._renewing.cancel()  # the process dies
     await asyncio.sleep(1.0)
+
+
+async def test_the_sweep_charges_what_a_dead_stream_had_delivered(ledger: Ledger) -> None:
+    await _dies_after_delivering(ledger, StreamUsage(characters=40, audio_seconds=2.5, segments=1))
 
     async with ledger.db.sessions() as session:
         assert await release_stale(session, timedelta(seconds=0.8)) == 1
@@ -68,20 +74,7 @@ async def test_the_sweep_charges_what_a_dead_stream_had_delivered(ledger: Ledger
 async def test_a_dead_stream_that_delivered_nothing_has_its_hold_given_back(
     ledger: Ledger,
 ) -> None:
-    billing = StreamBilling(
-        ledger.db,
-        ledger.principal,
-        15,
-        hold_chars=100,
-        renew_every_s=0.1,
-        delivered=lambda: StreamUsage(0, 0.0, 0),
-        request_id="str_silent",
-    )
-    await billing.cover(60)
-    await asyncio.sleep(0.25)
-    assert billing._renewing is not None
-    billing._renewing.cancel()
-    await asyncio.sleep(1.0)
+    await _dies_after_delivering(ledger, StreamUsage(0, 0.0, 0))
 
     async with ledger.db.sessions() as session:
         assert await release_stale(session, timedelta(seconds=0.8)) == 1
