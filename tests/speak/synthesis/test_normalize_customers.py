@@ -412,6 +412,7 @@ def test_pages_products_numerals_past_thirty_nine_shares_and_growth(
         ("Sales for Jan. rose", "Sales for January rose"),
         ("Bob and Jan. went home", "Bob and Jan. went home"),
         ("2019 → now", "two thousand nineteen to now"),
+        ("Over 250 Elm Street residents", "Over two hundred fifty Elm Street residents"),
         ("ran 9.58s", "ran nine point five eight seconds"),
     ],
 )

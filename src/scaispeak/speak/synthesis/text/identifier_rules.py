@@ -98,7 +98,20 @@ def house_numbers(text: str) -> str:
     """ "1600 Pennsylvania Avenue" -> "sixteen hundred Pennsylvania Avenue". After the
     abbreviations, whose street types and compass points ("400 W. 59th St.") go by the
     house number's digits."""
-    return _HOUSE_NUMBER.sub(lambda m: say.model_number(int(m["n"])), text)
+    return _HOUSE_NUMBER.sub(_house_number, text)
+
+
+# Not a count: "Over 250 Elm Street residents", "all 300 Main St. stores" (helper-102).
+_COUNTED_BEFORE = re.compile(
+    r"\b(?i:over|about|around|nearly|almost|some|than|all|the|of|approximately)\s$"
+)
+
+
+def _house_number(match: re.Match[str]) -> str:
+    start = match.start()
+    if _COUNTED_BEFORE.search(match.string, max(0, start - 16), start):
+        return match[0]
+    return say.model_number(int(match["n"]))
 
 
 def _grouped_digits(match: re.Match[str]) -> str:
