@@ -316,22 +316,28 @@ def last_word_cut(text: str, start: int, *, waited_twice: bool = False) -> int |
     return None
 
 
-def ends_finished_sentence(text: str, start: int, *, waited_twice: bool = False) -> bool:
-    """Whether ``text`` (from ``start``) ends with a sentence's last punctuation, as far
-    as can be told with nothing after it ("Mr." does not end one; "in 1999." does).
-
-    A full stop right after a digit or a single letter may go on ("$182." then "52",
-    "3:30 p." then "m."), and so may one inside a link: a stream waits for what
-    follows (helper-100), unless the text has ``waited_twice``."""
+def _final_terminator(text: str, start: int) -> re.Match[str] | None:
+    """The punctuation that ends ``text`` (from ``start``), if any."""
     ends = [m for m in _TERMINATOR.finditer(text, start) if not text[m.end() :].strip()]
-    if not ends:
+    return ends[-1] if ends else None
+
+
+def ends_finished_sentence(text: str, start: int) -> bool:
+    """Whether ``text`` (from ``start``) ends with a sentence's last punctuation, as far
+    as can be told with nothing after it ("Mr." does not end one; "in 1999." does)."""
+    last = _final_terminator(text, start)
+    return last is not None and _ends_sentence(text, last, None)
+
+
+def final_stop_in_doubt(text: str, start: int) -> bool:
+    """Whether the full stop ending ``text`` may yet go on: right after a digit or a
+    single letter ("$182." then "52", "3:30 p." then "m."), or inside a link. A stream
+    waits for what follows before it takes it for a sentence's end (helper-100)."""
+    last = _final_terminator(text, start)
+    if last is None or last[0] != "." or text[last.start() :].strip() != ".":
         return False
-    last = ends[-1]
-    if not waited_twice and last[0] == "." and text[last.start() :].strip() == ".":
-        word = _token_before(text, last.start())
-        if (word and word[-1].isdigit()) or len(word) == 1 or inside_link(text, last.end()):
-            return False
-    return _ends_sentence(text, last, None)
+    word = _token_before(text, last.start())
+    return bool(word and word[-1].isdigit()) or len(word) == 1 or inside_link(text, last.end())
 
 
 def clause_cut(

@@ -21,6 +21,7 @@ from scaispeak.speak.synthesis.text.boundaries import (
     Cut,
     clause_cut,
     ends_finished_sentence,
+    final_stop_in_doubt,
     first_clause_cut,
     last_word_cut,
     sentence_cuts,
@@ -295,12 +296,9 @@ class IncrementalSegmenter:
         start = len(text) - len(text.lstrip())
         kind: Boundary
         waited_twice, self._waited = self._waited, True
-        in_doubt = ends_finished_sentence(text, start, waited_twice=True) and not (
-            ends_finished_sentence(text, start)
-        )
-        if in_doubt and not waited_twice:
-            return []  # "The answer is 42." may go on ("42.5"): all of it waits once
-        if ends_finished_sentence(text, start, waited_twice=waited_twice):
+        if ends_finished_sentence(text, start):
+            if not waited_twice and final_stop_in_doubt(text, start):
+                return []  # "The answer is 42." may go on ("42.5"): all of it waits once
             cut, kind = len(text), "sentence"
         else:
             cut, kind = (last_word_cut(text, start, waited_twice=waited_twice) or start), "clause"
