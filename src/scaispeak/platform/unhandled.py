@@ -44,10 +44,13 @@ class AnswerUnhandled:
         except asyncio.CancelledError as cut:
             if started or _GRACE_CUT not in str(cut):
                 raise
-            path = scope["path"]
-            await answer_to(ServerStopping(), path).response(path)(scope, receive, send)
+            await _answer(ServerStopping(), scope, receive, send)
         except Exception as exc:
             if started:
                 raise  # part of the answer is sent: nothing to do but cut it short
-            path = scope["path"]
-            await answer_to(exc, path).response(path)(scope, receive, send)
+            await _answer(exc, scope, receive, send)
+
+
+async def _answer(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    path = scope["path"]
+    await answer_to(exc, path).response(path)(scope, receive, send)
