@@ -50,13 +50,15 @@ _STATE_ZIP = re.compile(rf"(?<=\b(?:{_STATES})\s)(?P<id>\d{{5}}(?:-\d{{4}})?)\b(
 
 # A house number before a street, said in pairs as Americans say it: "1600 Pennsylvania
 # Ave" is "sixteen hundred", "405 Main St" "four oh five" (helper-96).
-_STREET_TYPE = (
+STREET_TYPES = (
     r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Pl|Place|Ct|Court"
-    r"|Pkwy|Parkway|Hwy|Highway|Sq|Square|Ter|Terrace"
+    r"|Pkwy|Parkway|Hwy|Highway|Sq|Square"
 )
+"""A street's type, written whole or short, for a regex alternation (normalize.py's
+compass points before a street go by it too)."""
 _HOUSE_NUMBER = re.compile(
     r"(?<![\w.,$#/-])(?P<n>[1-9]\d{2,3})(?= (?:[NSEW]\.? |(?:North|South|East|West) )?"
-    rf"(?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th))\.? ){{1,3}}(?:{_STREET_TYPE})\b)"
+    rf"(?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th))\.? ){{1,3}}(?:{STREET_TYPES}|Ter|Terrace)\b)"
 )
 _WRITTEN_MARKERS = re.compile(r"#|\b(?i:no|ref|acct)\.")
 _SPOKEN_MARKERS = {"#": "number ", "no.": "number", "ref.": "reference", "acct.": "account"}

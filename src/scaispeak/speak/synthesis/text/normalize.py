@@ -245,10 +245,9 @@ _STREET_TYPES = {
 _STREET_TYPE = re.compile(rf"\b(?P<abbr>{'|'.join(_STREET_TYPES)})\b(?P<dot>\.)?")
 # A compass point between a house number and the street: "400 W. 59th St.", "123 N Main
 # St" ("W" was read "watts", helper-96).
-_STREET_WORD = r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Pl|Place"
 _DIRECTION = re.compile(
     r"(?<=\d )(?P<point>[NSEW])\.?(?= (?:\d+(?:st|nd|rd|th)\b|[A-Z][a-z]+\.? "
-    rf"(?:{_STREET_WORD}|Ct|Court|Pkwy|Parkway|Hwy|Highway|Sq|Square)\b))"
+    rf"(?:{identifier_rules.STREET_TYPES})\b))"
 )
 _DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
 # espeak reads "PhD" as its letters, "Ph.D." as "P H dot D".
